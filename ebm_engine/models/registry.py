@@ -1,0 +1,58 @@
+"""Name → energy-network constructor, filled by the modules of this package.
+
+Every network maps a batch ``x`` of shape ``(B, *data_shape)`` to ``f_θ(x)`` of
+shape ``(B,)``; the energy is ``E_θ(x) = -f_θ(x) + |x|²/(2σ²)`` (see
+:mod:`ebm_engine.sampling.energy`). Modules in this package are imported on
+first use, so a new network only needs a new file with ``@register``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+
+from torch import nn
+
+from ebm_engine.config import ModelConfig
+from ebm_engine.errors import ConfigError
+
+Builder = Callable[[ModelConfig, tuple[int, ...]], nn.Module]
+_BUILDERS: dict[str, Builder] = {}
+_loaded = False
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Decorator: register ``builder(cfg, data_shape) -> nn.Module`` as ``name``."""
+
+    def deco(builder: Builder) -> Builder:
+        _BUILDERS[name] = builder
+        return builder
+
+    return deco
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import ebm_engine.models as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name != "registry" and not info.name.startswith("_"):
+            importlib.import_module(f"ebm_engine.models.{info.name}")
+    _loaded = True
+
+
+def available_models() -> list[str]:
+    """Names of all registered networks."""
+    _load_all()
+    return sorted(_BUILDERS)
+
+
+def build_model(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
+    """Build the network ``cfg.name`` for items of shape ``data_shape``."""
+    _load_all()
+    if cfg.name not in _BUILDERS:
+        raise ConfigError(f"model.name must be one of {available_models()}, got {cfg.name!r}")
+    return _BUILDERS[cfg.name](cfg, tuple(data_shape))

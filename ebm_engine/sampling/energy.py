@@ -1,0 +1,42 @@
+"""The energy ``E_θ(x) = -f_θ(x) + |x|²/(2σ²)`` (lower = more probable)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+
+EnergyFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def energy_of(net: nn.Module, reference_sigma: float = math.inf) -> EnergyFn:
+    """Return ``x ↦ E(x)`` of shape ``(B,)`` for the network ``f_θ = net``.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Maps ``(B, …)`` to ``f_θ(x)`` of shape ``(B,)``.
+    reference_sigma : float
+        σ of the Gaussian reference ``q = N(0, σ²I)``; ``inf`` drops the term.
+    """
+    if math.isinf(reference_sigma):
+        return lambda x: -net(x)
+    scale = 1.0 / (2.0 * reference_sigma**2)
+    return lambda x: -net(x) + scale * x.flatten(1).pow(2).sum(1)
+
+
+@contextlib.contextmanager
+def frozen(*nets: nn.Module) -> Iterator[None]:
+    """Switch off parameter gradients while sampling: Langevin needs ∇ₓE only,
+    and skipping ∇θ saves the weight-gradient kernels."""
+    params = [p for net in nets for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
