@@ -1,0 +1,112 @@
+"""Built-in demos and file readers, registered by the modules of this package.
+
+A demo is a named dataset that ships with the packages (nothing is
+downloaded) plus a preset (``resources/presets/<preset>.json``) that gives
+good results on a 2-core CPU. A reader turns a file or folder into a
+:class:`~ebm_engine.data.dataset.Dataset`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ebm_engine.config import DataConfig
+from ebm_engine.data.dataset import Dataset
+
+Loader = Callable[[DataConfig], Dataset]
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    """A built-in demo.
+
+    Attributes
+    ----------
+    name : str
+        What ``--data`` takes.
+    kind : str
+        Data kind it yields.
+    description : str
+        One line for the catalogue.
+    preset : str
+        Preset file name (without ``.json``) in ``resources/presets``.
+    expected_minutes : float
+        Time for the preset to give visibly good results on a 2-core CPU.
+    loader : callable
+        ``loader(DataConfig) -> Dataset``.
+    """
+
+    name: str
+    kind: str
+    description: str
+    preset: str
+    expected_minutes: float
+    loader: Loader
+
+
+@dataclass(frozen=True)
+class ReaderInfo:
+    """A file reader: ``loader(path, DataConfig) -> Dataset``.
+
+    ``extensions`` are lower-case with the dot (``.png``); the empty string
+    means a folder.
+    """
+
+    name: str
+    extensions: tuple[str, ...]
+    loader: Callable[[Path, DataConfig], Dataset]
+
+
+_DEMOS: dict[str, DemoInfo] = {}
+_READERS: list[ReaderInfo] = []
+_loaded = False
+
+
+def demo(
+    name: str, kind: str, description: str, preset: str | None = None, expected_minutes: float = 2.0
+) -> Callable[[Loader], Loader]:
+    """Decorator registering a demo loader."""
+
+    def deco(loader: Loader) -> Loader:
+        _DEMOS[name] = DemoInfo(name, kind, description, preset or name, expected_minutes, loader)
+        return loader
+
+    return deco
+
+
+def reader(name: str, extensions: tuple[str, ...]) -> Callable:
+    """Decorator registering a file reader for ``extensions``."""
+
+    def deco(loader: Callable[[Path, DataConfig], Dataset]) -> Callable:
+        _READERS.append(ReaderInfo(name, tuple(e.lower() for e in extensions), loader))
+        return loader
+
+    return deco
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import ebm_engine.data as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name not in ("catalogue", "dataset") and not info.name.startswith("_"):
+            importlib.import_module(f"ebm_engine.data.{info.name}")
+    _loaded = True
+
+
+def demos() -> dict[str, DemoInfo]:
+    """All built-in demos by name, in registration order."""
+    _load_all()
+    return dict(_DEMOS)
+
+
+def readers() -> list[ReaderInfo]:
+    """All file readers."""
+    _load_all()
+    return list(_READERS)
