@@ -1,0 +1,290 @@
+"""NumPy array reader (``.npy`` / ``.npz``) for every data kind.
+
+The header is read and checked before any data is: a hostile or broken file
+can declare a terabyte-sized shape in a few bytes, or hold pickled Python
+objects whose unpickling runs code. Neither gets past :func:`check_header`.
+
+Kind is inferred from the array's rank unless ``data.options["kind"]`` says:
+
+=====  ======================  ==========================================
+rank   layout                  kind
+=====  ======================  ==========================================
+2      ``(N, D)``              points (raw coordinates)
+3      ``(N, P, 3)``           pointcloud
+3      ``(N, H, W)``           image (one channel added)
+4      ``(N, C, H, W)``        image, ``C`` in 1..4 (``(N, H, W, C)`` too)
+4      ``(N, D, H, W)``        voxel, only with ``kind="voxel"``
+5      ``(N, C, T, H, W)``     video (``(N, 1, D, H, W)`` with ``kind="voxel"``)
+=====  ======================  ==========================================
+"""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+from numpy.lib import format as npformat
+
+from ebm_engine.config import DataConfig
+from ebm_engine.data.catalogue import reader
+from ebm_engine.data.dataset import KINDS, Dataset
+from ebm_engine.errors import DataError
+
+# Largest array a file may declare; checked from the header, before allocating.
+MAX_ARRAY_BYTES = 2 * 1024**3
+
+_BOUNDED_KINDS = ("image", "video", "voxel")
+
+
+def check_header(
+    fp: IO[bytes], where: str, available: int | None = None
+) -> tuple[tuple[int, ...], np.dtype]:
+    """Read and vet an ``.npy`` header without reading the data.
+
+    Parameters
+    ----------
+    fp : file object
+        Positioned at the start of an ``.npy`` stream.
+    where : str
+        File (and member) name for error messages.
+    available : int, optional
+        Bytes in the whole stream, if known; a header declaring more data
+        than that is reported as truncated.
+
+    Returns
+    -------
+    shape : tuple of int
+    dtype : numpy.dtype
+
+    Raises
+    ------
+    DataError
+        Not an ``.npy`` stream, an unsupported version, Python objects, a
+        non-numeric dtype, an empty shape or more than
+        :data:`MAX_ARRAY_BYTES` of data.
+    """
+    try:
+        version = npformat.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = npformat.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, _, dtype = npformat.read_array_header_2_0(fp)
+        else:
+            # 3.0 only exists for unicode field names of structured dtypes,
+            # which are not numeric data anyway.
+            raise DataError(f"{where}: unsupported .npy format version {version[0]}.{version[1]}")
+    except DataError:
+        raise
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise DataError(f"{where}: not a valid .npy array ({_first_line(exc)})") from None
+    if dtype.hasobject:
+        raise DataError(f"{where}: contains Python objects; refusing to unpickle")
+    if dtype.kind not in "biuf":
+        raise DataError(f"{where}: dtype {dtype} is not numeric (need bool, int or float)")
+    if any(s == 0 for s in shape):
+        raise DataError(f"{where}: empty array of shape {shape}")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > MAX_ARRAY_BYTES:
+        raise DataError(
+            f"{where}: array of shape {shape} would take {nbytes / 1024**3:.1f} GiB "
+            f"(limit {MAX_ARRAY_BYTES / 1024**3:.0f} GiB)"
+        )
+    if available is not None and nbytes > available - fp.tell():
+        raise DataError(
+            f"{where}: truncated (header declares {nbytes} bytes of data, "
+            f"file holds {max(available - fp.tell(), 0)})"
+        )
+    return tuple(shape), dtype
+
+
+def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, str | None]:
+    """Safely load one array from an ``.npy`` or ``.npz`` file.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    key : str, optional
+        Array name inside an ``.npz``; default ``x``, else ``data``, else
+        the first array.
+
+    Returns
+    -------
+    array : numpy.ndarray
+    key : str or None
+        The ``.npz`` member read (``None`` for ``.npy``).
+
+    Raises
+    ------
+    DataError
+        Unreadable, hostile or oversized file (see :func:`check_header`).
+    """
+    try:
+        if path.suffix.lower() == ".npz":
+            return _load_npz(path, key)
+        with open(path, "rb") as fp:
+            check_header(fp, str(path), available=path.stat().st_size)
+            fp.seek(0)
+            return npformat.read_array(fp, allow_pickle=False), None
+    except DataError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: cannot read array ({_first_line(exc)})") from None
+
+
+def _load_npz(path: Path, key: str | None) -> tuple[np.ndarray, str]:
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise DataError(f"{path}: not a valid .npz (not a zip archive)") from None
+    with zf:
+        members = {n[: -len(".npy")]: n for n in zf.namelist() if n.endswith(".npy")}
+        if not members:
+            raise DataError(f"{path}: .npz holds no arrays")
+        if key is None:
+            key = next((k for k in ("x", "data") if k in members), next(iter(members)))
+        elif key not in members:
+            raise DataError(f"{path}: no array {key!r} in .npz (has {', '.join(members)})")
+        name = members[key]
+        where = f"{path}[{key}]"
+        # Only the first bytes of the member are decompressed to read its header.
+        with zf.open(name) as fp:
+            check_header(fp, where, available=zf.getinfo(name).file_size)
+        with zf.open(name) as fp:
+            return npformat.read_array(fp, allow_pickle=False), key
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _infer_layout(arr: np.ndarray, kind: str | None, where: str) -> tuple[str, np.ndarray]:
+    """Decide the data kind and bring ``arr`` to that kind's item layout."""
+    shape = arr.shape
+    rank = arr.ndim
+    if kind is None:
+        if rank == 2:
+            kind = "points"
+        elif rank == 3:
+            kind = "pointcloud" if shape[2] == 3 else "image"
+        elif rank == 4:
+            kind = "image"
+        elif rank == 5:
+            kind = "video"
+        else:
+            hint = "; reshape to (N, 1) for 1-D points" if rank == 1 else ""
+            raise DataError(f"{where}: cannot use an array of rank {rank} {shape}{hint}")
+
+    def bad(expected: str) -> DataError:
+        return DataError(f"{where}: shape {shape} does not fit kind {kind!r} (expected {expected})")
+
+    if kind == "points":
+        if rank != 2:
+            raise bad("(N, D)")
+        return kind, arr
+    if kind == "pointcloud":
+        if rank != 3 or shape[2] != 3:
+            raise bad("(N, P, 3)")
+        return kind, arr
+    if kind == "image":
+        if rank == 3:
+            return kind, arr[:, None]
+        if rank != 4:
+            raise bad("(N, C, H, W), (N, H, W, C) or (N, H, W)")
+        if shape[1] not in (1, 2, 3, 4) and shape[3] in (1, 3, 4):
+            return kind, arr.transpose(0, 3, 1, 2)  # channel-last, as most libraries save
+        if shape[1] not in (1, 2, 3, 4):
+            raise bad("1 to 4 channels")
+        return kind, arr
+    if kind == "voxel":
+        if rank == 4:
+            return kind, arr[:, None]
+        if rank != 5 or shape[1] != 1:
+            raise bad("(N, D, H, W) or (N, 1, D, H, W)")
+        return kind, arr
+    if kind == "video":
+        if rank != 5 or shape[1] not in (1, 2, 3, 4):
+            raise bad("(N, C, T, H, W) with 1 to 4 channels")
+        return kind, arr
+    raise DataError(f"data.options.kind must be one of {KINDS}, got {kind!r}")
+
+
+def _to_model_space(
+    arr: np.ndarray, kind: str, where: str
+) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Map bounded kinds to ``[-1, 1]``; leave coordinates raw."""
+    if kind in _BOUNDED_KINDS:
+        if arr.dtype == np.uint8 or arr.dtype == np.bool_:
+            scale = 255.0 if arr.dtype == np.uint8 else 1.0
+            return arr.astype(np.float32) * (2.0 / scale) - 1.0, (-1.0, 1.0)
+        lo, hi = float(arr.min()), float(arr.max())
+        if arr.dtype.kind in "iu" and lo >= 0 and hi <= 255 and hi > 1:
+            return arr.astype(np.float32) * (2.0 / 255.0) - 1.0, (-1.0, 1.0)
+        if lo >= 0.0 and hi <= 1.0:
+            return arr.astype(np.float32) * 2.0 - 1.0, (-1.0, 1.0)
+        if lo >= -1.0 and hi <= 1.0:
+            return arr.astype(np.float32), (-1.0, 1.0)
+        raise DataError(
+            f"{where}: {kind} values span [{lo:g}, {hi:g}]; expected uint8 0..255 "
+            "or floats in [0, 1] or [-1, 1]"
+        )
+    arr = arr.astype(np.float32)
+    if kind == "pointcloud":
+        # Point clouds live in [-1, 1]; centre and scale each cloud that does not.
+        if float(np.abs(arr).max()) > 1.0:
+            arr = arr - arr.mean(axis=1, keepdims=True)
+            radius = np.abs(arr).max(axis=(1, 2), keepdims=True)
+            arr = arr / np.maximum(radius, 1e-12)
+        return arr, (-1.0, 1.0)
+    return arr, None
+
+
+@reader("array", (".npy", ".npz"))
+def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
+    """Read an ``.npy`` / ``.npz`` array as a dataset of any kind.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    cfg : DataConfig
+        ``options["key"]`` picks the ``.npz`` member; ``options["kind"]``
+        overrides the kind inferred from the rank (see the module docstring).
+
+    Returns
+    -------
+    Dataset
+        Images, videos and voxels in ``[-1, 1]`` (``uint8`` 0..255 and floats
+        in ``[0, 1]`` are rescaled); points raw with ``value_range=None``;
+        point clouds scaled into ``[-1, 1]`` per cloud if they exceed it.
+
+    Raises
+    ------
+    DataError
+        Unsafe, unreadable, non-finite or wrongly shaped data.
+    """
+    options: dict[str, Any] = cfg.options
+    kind = options.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise DataError(f"data.options.kind must be one of {KINDS}, got {kind!r}")
+    arr, key = load_array(path, options.get("key"))
+    where = f"{path}[{key}]" if key is not None else str(path)
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise DataError(f"{where}: contains NaN or inf")
+    kind, arr = _infer_layout(arr, kind, where)
+    items, value_range = _to_model_space(arr, kind, where)
+    meta: dict[str, Any] = {"file": str(path), "dtype": str(arr.dtype)}
+    if key is not None:
+        meta["key"] = key
+    return Dataset(
+        name=str(path),
+        kind=kind,
+        items=torch.from_numpy(np.ascontiguousarray(items)),
+        value_range=value_range,
+        meta=meta,
+    )
