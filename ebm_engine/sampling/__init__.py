@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ebm_engine.sampling.buffer import PersistentBuffer, noise_like
 from ebm_engine.sampling.energy import EnergyFn, energy_of, frozen
 from ebm_engine.sampling.langevin import ChainFrame, langevin, run_langevin
-from ebm_engine.sampling.buffer import PersistentBuffer, noise_like
 
 __all__ = [
     "ChainFrame",

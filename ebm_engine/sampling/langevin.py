@@ -101,8 +101,8 @@ def run_langevin(
     n_steps : int, optional
         Overrides ``cfg.n_steps``.
     record_every : int
-        Record the first ``n_record`` chains every this many steps (0 = only
-        the final state is recorded).
+        Record the first ``n_record`` chains every this many steps and at the
+        end (0 = record nothing).
     value_range : (float, float), optional
         Data range used when ``cfg.clamp`` is set.
     generator : torch.Generator, optional
@@ -112,7 +112,7 @@ def run_langevin(
     x = x0
     steps = cfg.n_steps if n_steps is None else n_steps
     for step, x, energy in _chain(energy_fn, x0, cfg, steps, record_every, value_range, generator):
-        if record_every or step == steps:
+        if record_every:
             frames.append(_frame(energy_fn, step, x, energy, n_record))
     return x.detach(), frames
 
@@ -124,17 +124,16 @@ def langevin(
     *,
     n_steps: int | None = None,
     record_every: int = 0,
-    n_record: int | None = None,
+    n_record: int = 8,
     value_range: tuple[float, float] | None = None,
     generator: torch.Generator | None = None,
 ) -> Iterator[ChainFrame]:
-    """Yield :class:`ChainFrame` s while the chains run (the final frame holds
-    every chain unless ``n_record`` is given). Same arguments as
-    :func:`run_langevin`."""
+    """Yield :class:`ChainFrame` s while the chains run: intermediate frames
+    hold the first ``n_record`` chains, the final frame every chain. Same
+    arguments as :func:`run_langevin`."""
     steps = cfg.n_steps if n_steps is None else n_steps
     for step, x, energy in _chain(energy_fn, x0, cfg, steps, record_every, value_range, generator):
-        keep = n_record if (n_record is not None or step < steps) else None
-        yield _frame(energy_fn, step, x, energy, keep if keep is not None else x.shape[0])
+        yield _frame(energy_fn, step, x, energy, x.shape[0] if step == steps else n_record)
 
 
 def _frame(

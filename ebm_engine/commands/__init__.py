@@ -1,0 +1,1 @@
+"""Sub-commands of ``ebm``: one module each, with ``add_parser`` and a handler."""

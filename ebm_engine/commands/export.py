@@ -1,0 +1,55 @@
+"""``ebm export``: files from a run folder (samples grid, checkpoint copy, metrics)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from ebm_engine.errors import CheckpointError, ConfigError, ExportError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export the latest samples, a checkpoint copy or the metrics")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--what", choices=("samples", "checkpoint", "metrics", "config"), default="samples")
+    p.add_argument("--out", required=True, help="output file (samples: by extension) or folder")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ebm_engine import atomic
+    from ebm_engine.export.samples import export_samples
+    from ebm_engine.learning.loading import find_checkpoint
+    from ebm_engine.runs.rundir import RunDir
+
+    run_dir = RunDir(args.run)
+    if not run_dir.exists():
+        raise CheckpointError(f"{args.run}: not a run folder (no config.json)")
+    out = Path(args.out)
+    if args.what == "samples":
+        snap = run_dir.read_samples()
+        if snap is None:
+            raise ConfigError(f"{args.run}: no samples yet (samples/latest.npz)")
+        path = export_samples(snap["samples"], snap["kind"], snap["value_range"], out,
+                              energy=snap["energy"])
+    elif args.what == "checkpoint":
+        src = find_checkpoint(args.run)
+        if out.exists():
+            raise ExportError(f"{out} already exists; choose a new folder")
+        try:
+            shutil.copytree(src, out)
+        except OSError as exc:
+            raise ExportError(f"cannot copy checkpoint to {out}: {exc.strerror}") from None
+        path = out
+    else:
+        src = run_dir.metrics_path if args.what == "metrics" else run_dir.config_path
+        if not src.is_file():
+            raise ConfigError(f"{args.run}: no {src.name} yet")
+        try:
+            atomic.write_bytes(out, src.read_bytes())
+        except OSError as exc:
+            raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
+        path = out
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,152 @@
+"""Write samples of any data kind to the file the user named (by extension).
+
+=============  ======================================================
+kind           extensions
+=============  ======================================================
+image          .png (grid), .gif/.mp4 (chain evolution), .npz
+points         .png (2D scatter), .gif/.mp4 (chain evolution), .npz
+video          .gif/.mp4 (clips tiled, looping), .png (first frames), .npz
+voxel          .stl/.obj/.ply (marching cubes), .npz
+pointcloud     .ply, .npz
+=============  ======================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ebm_engine.data.dataset import to_display
+from ebm_engine.errors import ExportError
+
+ANIMATIONS = (".gif", ".mp4")
+
+
+def needs_chain(path: str | Path) -> bool:
+    """Whether writing ``path`` uses recorded chain frames (an animation)."""
+    return Path(path).suffix.lower() in ANIMATIONS
+
+
+def export_samples(
+    samples: np.ndarray,
+    kind: str,
+    value_range: tuple[float, float] | None,
+    path: str | Path,
+    *,
+    frames: list[np.ndarray] | None = None,
+    energy: np.ndarray | None = None,
+    fps: int = 10,
+) -> Path:
+    """Write model-space ``samples`` (and chain ``frames``) to ``path``.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        ``(N, *item_shape)`` in model space.
+    kind : str
+        Data kind (see :mod:`ebm_engine.data.dataset`).
+    value_range : (float, float) or None
+        Model-space bounds, for display mapping.
+    path : path
+        Output file; the extension picks the format.
+    frames : list of np.ndarray, optional
+        Recorded chain states (same layout), for animations.
+    energy : np.ndarray, optional
+        Per-sample energies, stored in ``.npz``.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if not path.parent.is_dir():
+        raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
+    if ext == ".npz":
+        return _save_npz(path, samples, kind, energy, frames)
+    if kind in ("image", "points"):
+        return _export_2d(samples, kind, value_range, path, ext, frames, fps)
+    if kind == "video":
+        return _export_video(samples, value_range, path, ext, fps)
+    if kind == "voxel" and ext in (".stl", ".obj", ".ply"):
+        from ebm_engine.export.mesh import save_voxel_meshes
+
+        return Path(save_voxel_meshes(samples, path))
+    if kind == "pointcloud" and ext == ".ply":
+        from ebm_engine.export.pointcloud import save_point_clouds
+
+        return Path(save_point_clouds(samples, path))
+    raise ExportError(f"cannot write {kind} samples as {ext or 'a file without extension'}; "
+                      f"see `ebm sample --help` for formats")
+
+
+def _save_npz(path: Path, samples, kind, energy, frames) -> Path:
+    from ebm_engine import atomic
+
+    def write(tmp: Path) -> None:
+        arrays = {"samples": np.asarray(samples), "kind": np.str_(kind)}
+        if energy is not None:
+            arrays["energy"] = np.asarray(energy)
+        if frames:
+            n = min(f.shape[0] for f in frames)
+            arrays["chain"] = np.stack([f[:n] for f in frames])
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    _guard(lambda: atomic.write_with(path, write), path)
+    return path
+
+
+def _export_2d(samples, kind, value_range, path, ext, frames, fps) -> Path:
+    from ebm_engine.export import chain_to_frames, save_animation, save_grid_png
+
+    if ext == ".png":
+        if kind == "points":
+            return _guard(lambda: save_grid_png(points_image(samples)[None], path), path)
+        return save_grid_png(to_display(samples, kind, value_range), path)
+    if ext in ANIMATIONS:
+        steps = frames if frames else [samples]
+        if kind == "points":
+            lim = _points_bounds(steps[-1])
+            images = [(points_image(f, lim)[..., None] * 255).astype(np.uint8).repeat(3, -1)
+                      for f in steps]
+        else:
+            images = chain_to_frames([to_display(f, kind, value_range) for f in steps])
+        return save_animation(images, path, fps=fps)
+    raise ExportError(f"cannot write {kind} samples as {ext}; use .png .gif .mp4 or .npz")
+
+
+def _export_video(samples, value_range, path, ext, fps) -> Path:
+    from ebm_engine.export import chain_to_frames, save_animation, save_grid_png
+
+    clips = to_display(samples, "video", value_range)  # (N, C, T, H, W)
+    if ext == ".png":
+        return save_grid_png(clips[:, :, 0], path)
+    if ext in ANIMATIONS:
+        per_time = [clips[:, :, t] for t in range(clips.shape[2])]
+        return save_animation(chain_to_frames(per_time), path, fps=fps)
+    raise ExportError(f"cannot write video samples as {ext}; use .gif .mp4 .png or .npz")
+
+
+def _points_bounds(points: np.ndarray) -> float:
+    finite = points[np.isfinite(points).all(1)]
+    return float(max(np.abs(finite).max() * 1.1, 1.0)) if len(finite) else 1.0
+
+
+def points_image(points: np.ndarray, limit: float | None = None, size: int = 256) -> np.ndarray:
+    """Rasterise 2D points into a ``(1, size, size)`` density image in [0, 1]
+    (white background, dark where points are; y axis up)."""
+    pts = np.asarray(points, dtype=np.float64)[:, :2]
+    pts = pts[np.isfinite(pts).all(1)]
+    lim = limit if limit is not None else _points_bounds(pts)
+    hist, _, _ = np.histogram2d(pts[:, 1], pts[:, 0], bins=size, range=[[-lim, lim], [-lim, lim]])
+    hist = hist[::-1]
+    density = hist / max(hist.max(), 1.0)
+    return (1.0 - np.sqrt(density))[None].astype(np.float32)
+
+
+def _guard(write, path: Path):
+    try:
+        result = write()
+    except ExportError:
+        raise
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return result if result is not None else path

@@ -1,0 +1,1 @@
+"""Learning methods (one file each) and the trainer that drives them."""

@@ -1,0 +1,208 @@
+"""What every learning method provides to the :class:`~ebm_engine.learning.trainer.Trainer`.
+
+A method owns its networks, optimisers and chain state; the trainer owns
+the loop, the data batches, the run directory, checkpoints and events. A new
+method is a new file in this package with ``@register_method(name)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError
+from ebm_engine.sampling.langevin import ChainFrame
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a method needs to know of the data without loading it (saved in
+    checkpoints, so a model samples without its training set)."""
+
+    kind: str
+    item_shape: tuple[int, ...]
+    value_range: tuple[float, float] | None
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> DataSpec:
+        return cls(dataset.kind, dataset.item_shape, dataset.value_range)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "item_shape": list(self.item_shape),
+                "value_range": list(self.value_range) if self.value_range else None}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> DataSpec:
+        vr = raw.get("value_range")
+        return cls(str(raw["kind"]), tuple(int(s) for s in raw["item_shape"]),
+                   (float(vr[0]), float(vr[1])) if vr else None)
+
+
+@dataclass
+class StepResult:
+    """What one training iteration reports back.
+
+    ``samples``/``energy`` are the synthesized batch (kept on the device;
+    the trainer copies a few for snapshots only when it emits one).
+    """
+
+    metrics: dict[str, float]
+    samples: torch.Tensor
+    energy: torch.Tensor
+    frames: list[ChainFrame] = field(default_factory=list)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class LearningMethod:
+    """Base class of learning methods.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run's configuration (``cfg.train.options`` holds method knobs).
+    spec : DataSpec
+        Data kind, item shape and value range.
+    dataset : Dataset or None
+        Training data (``None`` when only sampling from a checkpoint).
+    device : torch.device
+        Where networks and chains live.
+    rng : torch.Generator
+        The run's single source of randomness (saved in checkpoints).
+    """
+
+    name = "base"
+    #: method-specific knobs and their defaults (shown in the app when selected)
+    option_defaults: dict[str, object] = {}
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        spec: DataSpec,
+        dataset: Dataset | None,
+        device: torch.device,
+        rng: torch.Generator,
+    ):
+        self.cfg = cfg
+        self.spec = spec
+        self.dataset = dataset
+        self.device = device
+        self.rng = rng
+        unknown = sorted(set(cfg.train.options) - set(self.option_defaults))
+        if unknown:
+            raise ConfigError(
+                f"train.options.{unknown[0]} is not a knob of method {self.name!r} "
+                f"(knobs: {sorted(self.option_defaults) or 'none'})"
+            )
+
+    def option(self, key: str) -> object:
+        """A method knob from ``train.options`` or its default."""
+        return self.cfg.train.options.get(key, self.option_defaults[key])
+
+    # --- to implement ------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        """Networks saved in ``model.safetensors`` (``energy`` is the main EBM)."""
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        """One iteration on ``batch``; record chain frames every ``record_every`` steps."""
+        raise NotImplementedError
+
+    def sample(
+        self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
+    ) -> Iterator[ChainFrame]:
+        """Draw ``n`` samples from the model; the last frame holds all ``n``."""
+        raise NotImplementedError
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``E(x)`` of the main EBM (for landscapes and evaluation)."""
+        raise NotImplementedError
+
+    # --- optional ----------------------------------------------------------
+    def apply_update(self) -> None:
+        """Take the optimiser steps prepared by :meth:`train_step`.
+
+        The trainer calls this only when the step's loss and gradients are
+        finite, so a diverging step never reaches the weights.
+        """
+        for opt in self.optimizers().values():
+            opt.step()
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Chain state to checkpoint (persistent buffers …)."""
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`state_tensors`."""
+
+    def configure(self, cfg: RunConfig) -> None:
+        """Take a changed config (knob edit) between iterations."""
+        self.cfg = cfg
+        for opt in self.optimizers().values():
+            for group in opt.param_groups:
+                group["lr"] = cfg.train.lr * group.get("lr_scale", 1.0)
+
+
+def grad_norm(modules: list[nn.Module]) -> float:
+    """Euclidean norm of all parameter gradients."""
+    total = 0.0
+    for module in modules:
+        for p in module.parameters():
+            if p.grad is not None:
+                total += float(p.grad.detach().pow(2).sum())
+    return math.sqrt(total)
+
+
+def to_numpy(x: torch.Tensor) -> np.ndarray:
+    return x.detach().float().cpu().numpy().copy()
+
+
+_METHODS: dict[str, type[LearningMethod]] = {}
+_loaded = False
+
+
+def register_method(name: str) -> Callable[[type[LearningMethod]], type[LearningMethod]]:
+    """Class decorator registering a learning method under ``name``."""
+
+    def deco(cls: type[LearningMethod]) -> type[LearningMethod]:
+        cls.name = name
+        _METHODS[name] = cls
+        return cls
+
+    return deco
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import ebm_engine.learning as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name not in ("base", "events", "trainer") and not info.name.startswith("_"):
+            importlib.import_module(f"ebm_engine.learning.{info.name}")
+    _loaded = True
+
+
+def available_methods() -> dict[str, type[LearningMethod]]:
+    """All registered learning methods by name."""
+    _load_all()
+    return dict(_METHODS)
+
+
+def method_class(name: str) -> type[LearningMethod]:
+    methods = available_methods()
+    if name not in methods:
+        raise ConfigError(f"train.method must be one of {sorted(methods)}, got {name!r}")
+    return methods[name]

@@ -1,0 +1,94 @@
+"""What a training generator yields: small, frozen, numpy-only events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ebm_engine.sampling.langevin import ChainFrame
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """One training iteration finished.
+
+    ``metrics`` holds ``loss``, ``energy_data``, ``energy_sample``,
+    ``grad_norm``, ``its`` (iterations/s) and method-specific values.
+    """
+
+    iteration: int
+    wall_time: float
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SamplesReady:
+    """A snapshot of the current chains (model space; see ``data.to_display``).
+
+    ``frames`` are the recorded Langevin steps of the first chains (empty
+    unless ``train.record_every`` > 0). ``extras`` holds method-specific
+    arrays (e.g. a generator's proposals next to the revised samples).
+    """
+
+    iteration: int
+    kind: str
+    value_range: tuple[float, float] | None
+    samples: np.ndarray
+    energy: np.ndarray
+    frames: tuple[ChainFrame, ...] = ()
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpointed:
+    """A checkpoint was written (atomically) to ``path``."""
+
+    iteration: int
+    path: str
+
+
+@dataclass(frozen=True)
+class KnobApplied:
+    """A knob edit took effect before ``iteration``."""
+
+    iteration: int
+    key: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Warned:
+    """Something the user should know (rejected edit, slow step …)."""
+
+    iteration: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Diverged:
+    """Energies or gradients became non-finite or exploded; the step was not applied."""
+
+    iteration: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The generator is done: ``reason`` is ``completed`` or ``stopped``."""
+
+    iteration: int
+    reason: str
+
+
+Event = TrainStep | SamplesReady | Checkpointed | KnobApplied | Warned | Diverged | Finished
+
+
+@dataclass(frozen=True)
+class KnobEdit:
+    """A request to change ``key`` (dotted config path) to ``value`` between iterations."""
+
+    key: str
+    value: Any

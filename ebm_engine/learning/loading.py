@@ -1,0 +1,60 @@
+"""Rebuild a trained model from a run folder or a checkpoint (sampling only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ebm_engine.config import RunConfig
+from ebm_engine.errors import CheckpointError
+from ebm_engine.learning.base import DataSpec, LearningMethod
+from ebm_engine.learning.trainer import build_method, resolve_device
+from ebm_engine.runs.checkpoint import Checkpoint, load_checkpoint, restore_network
+from ebm_engine.runs.rundir import RunDir
+
+
+@dataclass
+class LoadedModel:
+    """A method rebuilt from a checkpoint, ready to sample."""
+
+    method: LearningMethod
+    cfg: RunConfig
+    spec: DataSpec
+    checkpoint: Checkpoint
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder from a run folder (its latest) or a checkpoint folder."""
+    path = Path(path)
+    run = RunDir(path)
+    if run.exists() and (path / "checkpoints").is_dir():
+        latest = run.latest_checkpoint()
+        if latest is None:
+            raise CheckpointError(f"{path}: run has no checkpoint yet")
+        return latest
+    return path
+
+
+def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
+    """Load the networks of the run or checkpoint at ``path``.
+
+    Parameters
+    ----------
+    path : path
+        A run folder (its latest checkpoint is used) or a checkpoint folder.
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    """
+    ckpt = load_checkpoint(find_checkpoint(path))
+    try:
+        cfg = RunConfig.from_dict(ckpt.state["config"])
+        spec = DataSpec.from_dict(ckpt.state["data"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{ckpt.path}: state.json lacks the config or data spec ({exc})") from None
+    method, _ = build_method(cfg, spec, None, resolve_device(device))
+    for name, net in method.networks().items():
+        restore_network(ckpt, name, net)
+        net.eval()
+    state = {k: v for k, v in ckpt.tensors.items() if not k.startswith("rng.")}
+    method.load_state_tensors(state)
+    return LoadedModel(method, cfg, spec, ckpt)

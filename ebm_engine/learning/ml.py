@@ -1,0 +1,125 @@
+"""Maximum likelihood by analysis by synthesis (Xie et al. 2016; Nijkamp et al. 2019).
+
+For ``p_θ(x) = exp(f_θ(x)) q(x) / Z(θ)`` the log-likelihood gradient is
+
+    ∇θ L = E_data[∇θ f_θ(x)] − E_{p_θ}[∇θ f_θ(x)],
+
+and the model expectation is estimated with Langevin samples ``x̃``. We
+minimise ``mean E(x_data) − mean E(x̃) + energy_l2 · mean(E(x)² + E(x̃)²)``
+(``E = −f + |x|²/2σ²``), whose θ-gradient is ``−∇θ L`` plus the penalty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError
+from ebm_engine.learning.base import (
+    DataSpec,
+    LearningMethod,
+    StepResult,
+    grad_norm,
+    register_method,
+)
+from ebm_engine.models import build_model
+from ebm_engine.sampling import ChainFrame, PersistentBuffer, energy_of, frozen, noise_like
+from ebm_engine.sampling.langevin import langevin, run_langevin
+
+
+@register_method("ml")
+class MaximumLikelihood(LearningMethod):
+    """One EBM, Langevin chains started from noise, a replay buffer or data."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        spec: DataSpec,
+        dataset: Dataset | None,
+        device: torch.device,
+        rng: torch.Generator,
+    ):
+        super().__init__(cfg, spec, dataset, device, rng)
+        if cfg.sampler.init == "generator":
+            raise ConfigError("sampler.init 'generator' needs a method with a generator (coopnets)")
+        self.net = build_model(cfg.model, spec.item_shape).to(device)
+        t = cfg.train
+        self.opt = torch.optim.Adam(
+            self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
+        )
+        self.buffer: PersistentBuffer | None = None
+        if cfg.sampler.init == "persistent":
+            self.buffer = PersistentBuffer(
+                cfg.sampler.buffer_size, spec.item_shape, cfg.sampler, device, rng
+            )
+
+    # --- LearningMethod ----------------------------------------------------
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"energy": self.net}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"energy": self.opt}
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        cfg = self.cfg
+        idx = None
+        if cfg.sampler.init == "persistent" and self.buffer is not None:
+            idx, x0 = self.buffer.draw(batch.shape[0])
+        elif cfg.sampler.init == "data":
+            x0 = batch.clone()
+        else:
+            x0 = noise_like(tuple(batch.shape), cfg.sampler, self.device, self.rng)
+        energy_fn = self.energy
+        with frozen(self.net):
+            synth, frames = run_langevin(
+                energy_fn, x0, cfg.sampler, record_every=record_every,
+                value_range=self.spec.value_range, generator=self.rng,
+            )
+        if self.buffer is not None and idx is not None:
+            self.buffer.store(idx, synth)
+        e_data = energy_fn(batch)
+        e_synth = energy_fn(synth)
+        loss = e_data.mean() - e_synth.mean()
+        if cfg.train.energy_l2 > 0:
+            loss = loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
+        metrics = {
+            "loss": float(loss.detach()),
+            "energy_data": float(e_data.detach().mean()),
+            "energy_sample": float(e_synth.detach().mean()),
+            "grad_norm": grad_norm([self.net]),
+        }
+        return StepResult(metrics, synth, e_synth.detach(), frames)
+
+    def sample(
+        self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
+    ) -> Iterator[ChainFrame]:
+        shape = (n, *self.spec.item_shape)
+        if self.cfg.sampler.init == "persistent" and self.buffer is not None:
+            _, x0 = self.buffer.draw(n)
+        else:
+            x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)
+        with frozen(self.net):
+            yield from langevin(
+                self.energy, x0, self.cfg.sampler, n_steps=n_steps, record_every=record_every,
+                n_record=n_record, value_range=self.spec.value_range, generator=self.rng,
+            )
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {f"buffer.{k}": v for k, v in self.buffer.state_tensors().items()} if self.buffer else {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if self.buffer is not None:
+            prefix = "buffer."
+            own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            if own:
+                self.buffer.load_state_tensors(own)

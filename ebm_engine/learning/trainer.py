@@ -1,0 +1,306 @@
+"""The training loop, as a generator of events.
+
+The CLI iterates :meth:`Trainer.events` with a progress bar; the app's
+worker iterates it on a thread and checks pause/stop between events;
+``torchrun`` runs it on every rank. The loop itself is the same everywhere:
+
+    for each iteration:
+        apply queued knob edits
+        batch ← random training items
+        result ← method.train_step(batch)      # Langevin + loss + backward
+        if loss or gradients are not finite: yield Diverged, skip the update
+        method.apply_update()
+        log metrics; maybe snapshot samples; maybe checkpoint
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data import Dataset, load_dataset
+from ebm_engine.errors import CheckpointError, ConfigError, EBMError
+from ebm_engine.learning.base import DataSpec, LearningMethod, method_class, to_numpy
+from ebm_engine.learning.events import (
+    Checkpointed,
+    Diverged,
+    Event,
+    Finished,
+    KnobApplied,
+    KnobEdit,
+    SamplesReady,
+    TrainStep,
+    Warned,
+)
+from ebm_engine.runs.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    restore_network,
+    restore_optimizer,
+    save_checkpoint,
+)
+from ebm_engine.runs.rundir import RunDir
+
+# Consecutive diverged steps (each retried with fresh chains) before giving up.
+MAX_DIVERGED_RETRIES = 3
+# |mean energy| above this counts as exploding.
+ENERGY_LIMIT = 1e7
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA if present, else MPS, else CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def device_label(device: torch.device) -> str:
+    """Human-readable device name for status bars."""
+    if device.type == "cuda":
+        return f"CUDA {torch.cuda.get_device_name(device)}"
+    return device.type.upper()
+
+
+def build_method(
+    cfg: RunConfig, spec: DataSpec, dataset: Dataset | None, device: torch.device
+) -> tuple[LearningMethod, torch.Generator]:
+    """Seed, then build the configured method (same seed → same initial weights)."""
+    torch.manual_seed(cfg.train.seed)
+    rng = torch.Generator(device=device)
+    rng.manual_seed(cfg.train.seed + 1)
+    method = method_class(cfg.train.method)(cfg, spec, dataset, device, rng)
+    return method, rng
+
+
+class Trainer:
+    """One training run: model, optimiser, chains, run folder.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run's configuration (validated).
+    run_dir : path or None
+        Run folder to create (``None``: train without writing anything).
+    dataset : Dataset, optional
+        Pre-loaded data (otherwise ``cfg.data`` is loaded).
+
+    Notes
+    -----
+    :meth:`apply` and :meth:`stop` may be called from another thread; they
+    take effect between iterations.
+    """
+
+    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None,
+                 dataset: Dataset | None = None, *, _create: bool = True):
+        self.cfg = cfg.validate()
+        self.device = resolve_device(cfg.train.device)
+        self.dataset = dataset if dataset is not None else load_dataset(cfg.data)
+        self.spec = DataSpec.of(self.dataset)
+        self.items = self.dataset.items.to(self.device)
+        self.method, self.rng = build_method(cfg, self.spec, self.dataset, self.device)
+        self.iteration = 0
+        self.wall_time = 0.0
+        self.run = RunDir(run_dir) if run_dir is not None else None
+        if self.run is not None and _create:
+            self.run.create(cfg)
+        self._edits: collections.deque[KnobEdit] = collections.deque()
+        self._stop = threading.Event()
+        self._last_checkpoint = -1
+        self._edit_count = 0
+
+    # --- construction from disk ------------------------------------------------
+    @classmethod
+    def resume(cls, run_dir: str | Path, checkpoint: str | Path | None = None,
+               dataset: Dataset | None = None) -> Trainer:
+        """Continue a run from its latest (or the given) checkpoint, exactly."""
+        run = RunDir(run_dir)
+        folder = Path(checkpoint) if checkpoint else run.latest_checkpoint()
+        if folder is None:
+            raise CheckpointError(f"{run.path}: no checkpoint to resume from")
+        ckpt = load_checkpoint(folder)
+        cfg = RunConfig.from_dict(ckpt.state["config"])
+        trainer = cls(cfg, run.path if run.exists() else None, dataset, _create=False)
+        trainer.restore(ckpt)
+        if trainer.run is not None:
+            trainer.run.truncate_metrics(trainer.iteration)
+            trainer.run.append_event("resumed", iteration=trainer.iteration, checkpoint=folder.name)
+        return trainer
+
+    def restore(self, ckpt: Checkpoint) -> None:
+        """Load weights, optimisers, chain state and RNG from ``ckpt``."""
+        for name, net in self.method.networks().items():
+            restore_network(ckpt, name, net)
+        for name, opt in self.method.optimizers().items():
+            restore_optimizer(ckpt, name, opt)
+        tensors = dict(ckpt.tensors)
+        rng_state = tensors.pop("rng.trainer", None)
+        cpu_state = tensors.pop("rng.torch", None)
+        if rng_state is not None:
+            self.rng.set_state(rng_state)
+        if cpu_state is not None:
+            torch.set_rng_state(cpu_state)
+        self.method.load_state_tensors(tensors)
+        self.iteration = ckpt.iteration
+        self.wall_time = float(ckpt.state.get("wall_time", 0.0))
+        self._last_checkpoint = self.iteration
+
+    # --- control (thread-safe) ---------------------------------------------------
+    def apply(self, edit: KnobEdit) -> None:
+        """Queue a knob edit; it is applied before the next iteration."""
+        self._edits.append(edit)
+
+    def stop(self) -> None:
+        """Ask the loop to checkpoint and finish after the current iteration."""
+        self._stop.set()
+
+    # --- the loop -------------------------------------------------------------------
+    def events(self, iterations: int | None = None) -> Iterator[Event]:
+        """Train until ``iterations`` (default ``cfg.train.iterations``) total iterations.
+
+        Yields :class:`TrainStep` every iteration, :class:`SamplesReady`
+        every ``train.sample_every``, :class:`Checkpointed`,
+        :class:`KnobApplied`, :class:`Warned`, :class:`Diverged`, and a
+        final :class:`Finished` (after a last checkpoint when writing a run).
+        A diverged step is not applied and is retried with fresh chains; after
+        ``MAX_DIVERGED_RETRIES`` in a row the run finishes with reason ``diverged``.
+        """
+        target = self.cfg.train.iterations if iterations is None else iterations
+        reason = "completed"
+        its = 0.0
+        failures = 0
+        while self.iteration < target:
+            if self._stop.is_set():
+                reason = "stopped"
+                break
+            yield from self._apply_edits()
+            t0 = time.perf_counter()
+            t = self.cfg.train
+            want_snapshot = (self.iteration + 1) % t.sample_every == 0 or self.iteration + 1 == target
+            batch = self._batch()
+            result = self.method.train_step(batch, t.record_every if want_snapshot else 0)
+            problem = _divergence(result.metrics)
+            if problem:
+                if self.run is not None:
+                    self.run.append_event("diverged", iteration=self.iteration, message=problem)
+                yield Diverged(self.iteration, problem)
+                failures += 1
+                if failures >= MAX_DIVERGED_RETRIES:
+                    reason = "diverged"
+                    break
+                continue
+            failures = 0
+            self.method.apply_update()
+            self.iteration += 1
+            dt = time.perf_counter() - t0
+            self.wall_time += dt
+            its = 1.0 / dt if its == 0.0 else 0.9 * its + 0.1 / dt
+            metrics = {**result.metrics, "its": its, "edits": float(self._edit_count)}
+            if self.run is not None:
+                self.run.append_metrics({"iteration": self.iteration, "wall_time": self.wall_time, **metrics})
+            yield TrainStep(self.iteration, self.wall_time, metrics)
+            if want_snapshot:
+                yield self._snapshot(result)
+            if t.checkpoint_every and self.iteration % t.checkpoint_every == 0 and self.run is not None:
+                yield self._checkpoint()
+        if self.run is not None and self._last_checkpoint != self.iteration:
+            yield self._checkpoint()
+        yield Finished(self.iteration, reason)
+
+    def _apply_edits(self) -> Iterator[Event]:
+        while self._edits:
+            edit = self._edits.popleft()
+            try:
+                old = self.cfg.get_value(edit.key)
+                new_cfg = self.cfg.with_value(edit.key, edit.value)
+                if new_cfg.train.method != self.cfg.train.method or new_cfg.model != self.cfg.model \
+                        or new_cfg.data != self.cfg.data:
+                    raise ConfigError(f"{edit.key} cannot change during a run; start a new run")
+            except (ConfigError, AttributeError, KeyError) as exc:
+                msg = str(exc) if isinstance(exc, EBMError) else f"unknown config key {edit.key!r}"
+                yield Warned(self.iteration, msg)
+                continue
+            self.cfg = new_cfg
+            self.method.configure(new_cfg)
+            new = new_cfg.get_value(edit.key)
+            self._edit_count += 1
+            if self.run is not None:
+                self.run.write_config(new_cfg)
+                self.run.append_event("knob", iteration=self.iteration, key=edit.key, old=old, new=new)
+            yield KnobApplied(self.iteration, edit.key, old, new)
+
+    def _batch(self) -> torch.Tensor:
+        idx = torch.randint(len(self.dataset), (self.cfg.train.batch_size,),
+                            generator=self.rng, device=self.device)
+        return self.items[idx]
+
+    def _snapshot(self, result) -> SamplesReady:
+        n = self.cfg.train.snapshot_size
+        samples, energy = to_numpy(result.samples[:n]), to_numpy(result.energy[:n])
+        extras = {k: to_numpy(v[:n]) for k, v in result.extras.items()}
+        if self.run is not None:
+            self.run.write_samples(self.iteration, self.spec.kind, samples, energy, self.spec.value_range)
+        return SamplesReady(self.iteration, self.spec.kind, self.spec.value_range, samples, energy,
+                            tuple(result.frames), extras)
+
+    def checkpoint_state(self) -> dict:
+        return {
+            "iteration": self.iteration,
+            "wall_time": self.wall_time,
+            "method": self.cfg.train.method,
+            "config": self.cfg.to_dict(),
+            "data": self.spec.to_dict(),
+            "time": time.time(),
+        }
+
+    def save_checkpoint(self, folder: str | Path | None = None) -> Path:
+        """Write a checkpoint (default: ``RUN/checkpoints/iter_NNNNNNN``)."""
+        if folder is None:
+            if self.run is None:
+                raise CheckpointError("no run folder to checkpoint into")
+            folder = self.run.checkpoint_path(self.iteration)
+        tensors = dict(self.method.state_tensors())
+        tensors["rng.trainer"] = self.rng.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        path = save_checkpoint(folder, networks=self.method.networks(),
+                               optimizers=self.method.optimizers(), tensors=tensors,
+                               state=self.checkpoint_state())
+        if self.run is not None and Path(path).parent == self.run.checkpoints:
+            self.run.mark_latest(Path(path))
+        return Path(path)
+
+    def _checkpoint(self) -> Checkpointed:
+        path = self.save_checkpoint()
+        self._last_checkpoint = self.iteration
+        return Checkpointed(self.iteration, str(path))
+
+
+def _divergence(metrics: dict[str, float]) -> str | None:
+    """A one-line reason if the step's numbers are not finite, else ``None``."""
+    bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        return f"non-finite {', '.join(bad)}; the update was not applied"
+    huge = [k for k in ("energy_data", "energy_sample") if abs(metrics.get(k, 0.0)) > ENERGY_LIMIT]
+    if huge:
+        return f"exploding {', '.join(huge)} (|E| > {ENERGY_LIMIT:g}); the update was not applied"
+    return None
+
+
+def snapshot_display(event: SamplesReady) -> np.ndarray:
+    """The snapshot's samples in display space."""
+    from ebm_engine.data.dataset import to_display
+
+    return to_display(event.samples, event.kind, event.value_range)

@@ -1,0 +1,1 @@
+"""Run folders, checkpoints, metrics logs and following a run live."""

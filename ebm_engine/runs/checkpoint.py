@@ -1,0 +1,195 @@
+"""Checkpoints: one folder of safetensors + JSON for every model and method.
+
+::
+
+    NAME/model.safetensors      every network, keys "<net>.<param>"
+    NAME/optimizer.safetensors  optimiser tensors, keys "<opt>.<param#>.<field>"
+    NAME/state.safetensors      chain state (buffers) and RNG states
+    NAME/state.json             iteration, config, data spec, optimiser layout
+
+A folder is written under a temporary name and renamed into place, so a
+reader (or a resumed run after ``kill -9``) never sees half a checkpoint.
+Loading reads tensors and JSON only: no pickle, no code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ebm_engine.errors import CheckpointError
+
+FORMAT = "ebm-studio-checkpoint"
+FORMAT_VERSION = 1
+FILES = ("model.safetensors", "optimizer.safetensors", "state.safetensors", "state.json")
+_PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read back from disk (tensors on the CPU)."""
+
+    path: Path
+    state: dict[str, Any]
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, torch.Tensor]
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def iteration(self) -> int:
+        return int(self.state["iteration"])
+
+    def network(self, name: str) -> dict[str, torch.Tensor]:
+        """The state dict of network ``name``."""
+        prefix = name + "."
+        return {k[len(prefix):]: v for k, v in self.model.items() if k.startswith(prefix)}
+
+
+def _flatten_optimizer(name: str, opt: torch.optim.Optimizer) -> tuple[dict, dict]:
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, pstate in sd["state"].items():
+        for key, value in pstate.items():
+            if torch.is_tensor(value):
+                tensors[f"{name}.{pid}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(name: str, layout: dict, tensors: dict[str, torch.Tensor]) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    prefix = name + "."
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            pid, field = key[len(prefix):].split(".", 1)
+            state.setdefault(int(pid), {})[field] = value
+    for pid, scalars in layout.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(scalars)
+    return {"state": state, "param_groups": layout["param_groups"]}
+
+
+def save_checkpoint(
+    folder: str | Path,
+    *,
+    networks: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    tensors: dict[str, torch.Tensor],
+    state: dict[str, Any],
+) -> Path:
+    """Write a checkpoint folder atomically (replacing one of the same name).
+
+    Parameters
+    ----------
+    folder : path
+        Target folder, e.g. ``RUN/checkpoints/iter_000200``.
+    networks, optimizers : dict
+        Named modules and optimisers.
+    tensors : dict
+        Extra tensors (chain buffers, RNG states).
+    state : dict
+        JSON-serialisable facts (iteration, config, data spec …).
+    """
+    folder = Path(folder)
+    parent = folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    model = {
+        f"{net_name}.{k}": v.detach().cpu().contiguous()
+        for net_name, net in networks.items()
+        for k, v in net.state_dict().items()
+    }
+    opt_tensors: dict[str, torch.Tensor] = {}
+    layouts: dict[str, Any] = {}
+    for opt_name, opt in optimizers.items():
+        flat, layout = _flatten_optimizer(opt_name, opt)
+        opt_tensors.update(flat)
+        layouts[opt_name] = layout
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **state, "optimizers": layouts}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=parent))
+    try:
+        save_file(model, str(tmp / "model.safetensors"))
+        save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+                  str(tmp / "state.safetensors"))
+        (tmp / "state.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        for name in FILES:
+            with open(tmp / name, "rb") as fh:
+                os.fsync(fh.fileno())
+        old = None
+        if folder.exists():
+            old = parent / f".{folder.name}.old-{os.getpid()}"
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def load_checkpoint(folder: str | Path) -> Checkpoint:
+    """Read a checkpoint folder; raise :class:`CheckpointError` if it is not one.
+
+    Files that could carry pickled code (``.pt``, ``.pth``, ``.ckpt`` …) are
+    refused without being opened.
+    """
+    folder = Path(folder)
+    if folder.is_file() and folder.suffix.lower() in _PICKLE_SUFFIXES:
+        raise CheckpointError(
+            f"{folder}: refusing a pickle-based checkpoint (could run code); "
+            "EBM Studio checkpoints are folders of safetensors + JSON"
+        )
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: not a checkpoint folder")
+    for name in FILES:
+        if not (folder / name).is_file():
+            raise CheckpointError(f"{folder}: not a checkpoint (missing {name})")
+    try:
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{folder / 'state.json'}: unreadable ({exc})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{folder / 'state.json'}: not an EBM Studio checkpoint")
+    if int(state.get("format_version", -1)) > FORMAT_VERSION:
+        raise CheckpointError(f"{folder}: written by a newer EBM Studio (format {state['format_version']})")
+    tensors = []
+    for name in ("model.safetensors", "optimizer.safetensors", "state.safetensors"):
+        try:
+            tensors.append(load_file(str(folder / name)))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{folder / name}: corrupt safetensors file ({exc})") from None
+    return Checkpoint(folder, state, *tensors)
+
+
+def restore_optimizer(ckpt: Checkpoint, name: str, opt: torch.optim.Optimizer) -> None:
+    """Load optimiser ``name`` of ``ckpt`` into ``opt``."""
+    layout = ckpt.state.get("optimizers", {}).get(name)
+    if layout is None:
+        raise CheckpointError(f"{ckpt.path}: has no optimiser {name!r}")
+    try:
+        opt.load_state_dict(_unflatten_optimizer(name, layout, ckpt.optimizer))
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{ckpt.path}: optimiser {name!r} does not fit ({exc})") from None
+
+
+def restore_network(ckpt: Checkpoint, name: str, net: torch.nn.Module) -> None:
+    """Load network ``name`` of ``ckpt`` into ``net`` (strict)."""
+    sd = ckpt.network(name)
+    if not sd:
+        raise CheckpointError(f"{ckpt.path}: has no network {name!r}")
+    try:
+        net.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(f"{ckpt.path}: network {name!r} does not fit the config ({first[-1].strip()})") from None

@@ -1,0 +1,225 @@
+"""The run directory: one format for the CLI, the app and cluster jobs.
+
+::
+
+    RUN/config.json        everything needed to rebuild the run (versioned)
+    RUN/metrics.csv        one row per iteration; append-only
+    RUN/events.jsonl       knob edits, rollbacks, warnings
+    RUN/checkpoints/NAME/  see :mod:`ebm_engine.runs.checkpoint`
+    RUN/checkpoints/latest the name of the newest complete checkpoint
+    RUN/samples/latest.npz the latest sample snapshot (for followers)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ebm_engine import atomic
+from ebm_engine.config import RunConfig
+from ebm_engine.errors import CheckpointError, ConfigError
+
+BASE_COLUMNS = ("iteration", "wall_time")
+
+
+class RunDir:
+    """Paths and append-only logs of one run folder.
+
+    Parameters
+    ----------
+    path : path
+        The run folder (created by :meth:`create`).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._columns: list[str] | None = None
+
+    # --- paths ---------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def events_path(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    # --- life cycle ------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    def create(self, cfg: RunConfig) -> RunDir:
+        """Create the folder and write ``config.json``; refuse an existing run."""
+        if self.exists():
+            raise ConfigError(f"{self.path} already holds a run; use --resume or another --out")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.checkpoints.mkdir(exist_ok=True)
+            self.samples.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create run folder {self.path}: {exc.strerror}") from None
+        self.write_config(cfg)
+        return self
+
+    def write_config(self, cfg: RunConfig) -> None:
+        atomic.write_text(self.config_path, cfg.to_json() + "\n")
+
+    def read_config(self) -> RunConfig:
+        if not self.exists():
+            raise CheckpointError(f"{self.path}: not a run folder (no config.json)")
+        return RunConfig.load(self.config_path)
+
+    # --- logs --------------------------------------------------------------------
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        """Append one row; the first row fixes the columns (later new keys are dropped)."""
+        if self._columns is None:
+            self._columns = self._read_header()
+        new_file = self._columns is None
+        if new_file:
+            self._columns = list(BASE_COLUMNS) + [k for k in row if k not in BASE_COLUMNS]
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        if new_file:
+            writer.writerow(self._columns)
+        writer.writerow([_fmt(row.get(c, "")) for c in self._columns])
+        with open(self.metrics_path, "a", encoding="utf-8", newline="") as fh:
+            fh.write(buf.getvalue())
+            fh.flush()
+
+    def _read_header(self) -> list[str] | None:
+        if not self.metrics_path.is_file():
+            return None
+        with open(self.metrics_path, encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh), None)
+        return header or None
+
+    def read_metrics(self) -> list[dict[str, float]]:
+        """All complete rows as dicts of floats (a torn last line is skipped)."""
+        if not self.metrics_path.is_file():
+            return []
+        text = self.metrics_path.read_text(encoding="utf-8")
+        return parse_metrics(text)
+
+    def truncate_metrics(self, after_iteration: int) -> None:
+        """Drop rows past ``after_iteration`` (a resumed run rewrites them)."""
+        if not self.metrics_path.is_file():
+            return
+        lines = self.metrics_path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not lines:
+            return
+        kept = [lines[0]]
+        for line in lines[1:]:
+            head = line.split(",", 1)[0]
+            if line.endswith("\n") and head.isdigit() and int(head) <= after_iteration:
+                kept.append(line)
+        atomic.write_text(self.metrics_path, "".join(kept))
+
+    def append_event(self, kind: str, **fields: Any) -> None:
+        """Append one JSON line ``{"time", "event", …}`` to ``events.jsonl``."""
+        record = {"time": time.time(), "event": kind, **fields}
+        with open(self.events_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+            fh.flush()
+
+    def read_events(self) -> list[dict[str, Any]]:
+        if not self.events_path.is_file():
+            return []
+        out = []
+        for line in self.events_path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn last line of a run still being written
+        return out
+
+    # --- samples -----------------------------------------------------------------
+    def write_samples(self, iteration: int, kind: str, samples: np.ndarray, energy: np.ndarray,
+                      value_range: tuple[float, float] | None) -> None:
+        """Atomically replace ``samples/latest.npz`` (what followers show)."""
+        self.samples.mkdir(exist_ok=True)
+        vr = np.asarray(value_range if value_range else (np.nan, np.nan), dtype=np.float32)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, iteration=np.int64(iteration), kind=np.str_(kind),
+                         samples=samples, energy=energy, value_range=vr)
+
+        atomic.write_with(self.samples / "latest.npz", write)
+
+    def read_samples(self) -> dict[str, Any] | None:
+        path = self.samples / "latest.npz"
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as z:
+            vr = z["value_range"]
+            return {
+                "iteration": int(z["iteration"]),
+                "kind": str(z["kind"]),
+                "samples": z["samples"].copy(),
+                "energy": z["energy"].copy(),
+                "value_range": None if np.isnan(vr).any() else (float(vr[0]), float(vr[1])),
+            }
+
+    # --- checkpoints -------------------------------------------------------------
+    def checkpoint_path(self, iteration: int) -> Path:
+        return self.checkpoints / f"iter_{iteration:07d}"
+
+    def mark_latest(self, folder: Path) -> None:
+        atomic.write_text(self.checkpoints / "latest", folder.name + "\n")
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint folder, or ``None``."""
+        pointer = self.checkpoints / "latest"
+        if pointer.is_file():
+            folder = self.checkpoints / pointer.read_text(encoding="utf-8").strip()
+            if (folder / "state.json").is_file():
+                return folder
+        done = sorted(p for p in self.checkpoints.glob("iter_*") if (p / "state.json").is_file())
+        return done[-1] if done else None
+
+
+def parse_metrics(text: str) -> list[dict[str, float]]:
+    """Parse metrics CSV text, skipping a torn (unterminated) last line."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines = lines[:-1]
+    rows = list(csv.reader(lines))
+    if not rows:
+        return []
+    header, out = rows[0], []
+    for row in rows[1:]:
+        if len(row) != len(header):
+            continue
+        out.append({k: _num(v) for k, v in zip(header, row)})
+    return out
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
+
+
+def _num(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
