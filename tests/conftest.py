@@ -1,0 +1,31 @@
+"""Test-wide settings: headless Qt and VTK, small thread counts, hygiene checks."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+# Headless: Qt offscreen, VTK through OSMesa (Debian libosmesa6).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
+os.environ.setdefault("EBM_STUDIO_SETTINGS", "test")  # the app keeps tests' QSettings apart
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """A test must not leave worker threads running."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    leaked = [t for t in threading.enumerate()
+              if t.ident not in before and t.is_alive() and not t.daemon]
+    for t in leaked:
+        t.join(timeout=5)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"threads left running: {still}"
