@@ -36,7 +36,8 @@ class MLPGenerator(nn.Module):
 class ConvGenerator(nn.Module):
     """``g(z)`` for ``(C, S, S)`` images: linear to 4×4, then ×2 upsampling blocks."""
 
-    def __init__(self, z_dim: int, channels: int, size: int, width: int = 32):
+    def __init__(self, z_dim: int, channels: int, size: int, width: int = 32,
+                 batch_norm: bool = True):
         super().__init__()
         if size < 4 or size & (size - 1):
             raise ValueError(f"ConvGenerator needs a power-of-two size >= 4, got {size}")
@@ -48,7 +49,10 @@ class ConvGenerator(nn.Module):
         blocks: list[nn.Module] = []
         for _ in range(n_up):
             out = max(ch // 2, width)
-            blocks += [nn.ConvTranspose2d(ch, out, 4, 2, 1), nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+            # Without batch norm each item's g(z) is independent of its batch
+            # (needed for per-item posterior inference and anomaly scores).
+            norm: list[nn.Module] = [nn.BatchNorm2d(out)] if batch_norm else []
+            blocks += [nn.ConvTranspose2d(ch, out, 4, 2, 1), *norm, nn.LeakyReLU(0.2)]
             ch = out
         blocks += [nn.Conv2d(ch, channels, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*blocks)
@@ -58,9 +62,11 @@ class ConvGenerator(nn.Module):
         return self.net(h)
 
 
-def build_generator(z_dim: int, item_shape: tuple[int, ...], width: int = 32) -> nn.Module:
-    """A generator for items of ``item_shape``: conv for square images, MLP otherwise."""
+def build_generator(z_dim: int, item_shape: tuple[int, ...], width: int = 32,
+                    batch_norm: bool = True) -> nn.Module:
+    """A generator for items of ``item_shape``: conv for square images, MLP otherwise
+    (``batch_norm`` applies to the conv generator only)."""
     if len(item_shape) == 3 and item_shape[1] == item_shape[2] and item_shape[1] >= 4 \
             and not item_shape[1] & (item_shape[1] - 1):
-        return ConvGenerator(z_dim, item_shape[0], item_shape[1], width)
+        return ConvGenerator(z_dim, item_shape[0], item_shape[1], width, batch_norm)
     return MLPGenerator(z_dim, item_shape, width=max(width, 64))
