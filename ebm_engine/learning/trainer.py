@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ebm_engine import distributed
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, load_dataset
 from ebm_engine.errors import CheckpointError, ConfigError, EBMError
@@ -53,6 +54,8 @@ from ebm_engine.runs.rundir import RunDir
 MAX_DIVERGED_RETRIES = 3
 # |mean energy| above this counts as exploding.
 ENERGY_LIMIT = 1e7
+# A parameter-gradient norm above this counts as exploding.
+GRAD_LIMIT = 1e9
 
 
 def resolve_device(name: str) -> torch.device:
@@ -76,12 +79,17 @@ def device_label(device: torch.device) -> str:
 
 
 def build_method(
-    cfg: RunConfig, spec: DataSpec, dataset: Dataset | None, device: torch.device
+    cfg: RunConfig, spec: DataSpec, dataset: Dataset | None, device: torch.device,
+    rank: int = 0,
 ) -> tuple[LearningMethod, torch.Generator]:
-    """Seed, then build the configured method (same seed → same initial weights)."""
+    """Seed, then build the configured method (same seed → same initial weights).
+
+    Under ``torchrun`` each ``rank`` seeds its own trainer RNG (so its chains,
+    persistent buffer and batches differ); rank 0 uses the plain seed.
+    """
     torch.manual_seed(cfg.train.seed)
     rng = torch.Generator(device=device)
-    rng.manual_seed(cfg.train.seed + 1)
+    rng.manual_seed(distributed.rank_seed(cfg.train.seed + 1, rank))
     method = method_class(cfg.train.method)(cfg, spec, dataset, device, rng)
     return method, rng
 
@@ -111,16 +119,24 @@ class Trainer:
         self.dataset = dataset if dataset is not None else load_dataset(cfg.data)
         self.spec = DataSpec.of(self.dataset)
         self.items = self.dataset.items.to(self.device)
-        self.method, self.rng = build_method(cfg, self.spec, self.dataset, self.device)
+        # Under torchrun only rank 0 writes the run folder.
+        self.dist = distributed.current()
+        self.method, self.rng = build_method(cfg, self.spec, self.dataset, self.device,
+                                             rank=self.dist.rank)
+        if self.dist.world_size > 1:
+            distributed.broadcast_parameters(self.method.networks())
         self.iteration = 0
         self.wall_time = 0.0
-        self.run = RunDir(run_dir) if run_dir is not None else None
+        self.run_path = Path(run_dir) if run_dir is not None else None  # ranks > 0 read it
+        self.run = RunDir(run_dir) if run_dir is not None and self.dist.is_main else None
         if self.run is not None and _create:
             self.run.create(cfg)
         self._edits: collections.deque[KnobEdit] = collections.deque()
         self._stop = threading.Event()
         self._last_checkpoint = -1
         self._edit_count = 0
+        self._write_warnings: list[Warned] = []
+        self._failed_writes: set[str] = set()
 
     # --- construction from disk ------------------------------------------------
     @classmethod
@@ -157,6 +173,9 @@ class Trainer:
         self.iteration = ckpt.iteration
         self.wall_time = float(ckpt.state.get("wall_time", 0.0))
         self._last_checkpoint = self.iteration
+        if self.dist.rank > 0:  # the checkpoint holds rank 0's RNG; keep ranks' chains apart
+            self.rng.manual_seed(distributed.rank_seed(self.cfg.train.seed + 1 + self.iteration,
+                                                       self.dist.rank))
 
     # --- control (thread-safe) ---------------------------------------------------
     def apply(self, edit: KnobEdit) -> None:
@@ -192,10 +211,16 @@ class Trainer:
             want_snapshot = (self.iteration + 1) % t.sample_every == 0 or self.iteration + 1 == target
             batch = self._batch()
             result = self.method.train_step(batch, t.record_every if want_snapshot else 0)
+            if self.dist.world_size > 1:
+                # Average gradients (and metrics, so all ranks agree on divergence).
+                distributed.allreduce_grads(self.method.networks())
+                result.metrics = distributed.average_metrics(result.metrics, self.device)
             problem = _divergence(result.metrics)
             if problem:
                 if self.run is not None:
-                    self.run.append_event("diverged", iteration=self.iteration, message=problem)
+                    self._write("events", self.run.append_event, "diverged",
+                                iteration=self.iteration, message=problem)
+                    yield from self._drain_warnings()
                 yield Diverged(self.iteration, problem)
                 failures += 1
                 if failures >= MAX_DIVERGED_RETRIES:
@@ -210,13 +235,16 @@ class Trainer:
             its = 1.0 / dt if its == 0.0 else 0.9 * its + 0.1 / dt
             metrics = {**result.metrics, "its": its, "edits": float(self._edit_count)}
             if self.run is not None:
-                self.run.append_metrics({"iteration": self.iteration, "wall_time": self.wall_time, **metrics})
+                self._write("metrics", self.run.append_metrics,
+                            {"iteration": self.iteration, "wall_time": self.wall_time, **metrics})
             yield TrainStep(self.iteration, self.wall_time, metrics)
             if want_snapshot:
                 yield self._snapshot(result)
+            yield from self._drain_warnings()
             if t.checkpoint_every and self.iteration % t.checkpoint_every == 0 and self.run is not None:
                 yield self._checkpoint()
-        if self.run is not None and self._last_checkpoint != self.iteration:
+        # A diverged run is not checkpointed: its latest checkpoint stays the last good one.
+        if self.run is not None and self._last_checkpoint != self.iteration and reason != "diverged":
             yield self._checkpoint()
         yield Finished(self.iteration, reason)
 
@@ -252,7 +280,8 @@ class Trainer:
         samples, energy = to_numpy(result.samples[:n]), to_numpy(result.energy[:n])
         extras = {k: to_numpy(v[:n]) for k, v in result.extras.items()}
         if self.run is not None:
-            self.run.write_samples(self.iteration, self.spec.kind, samples, energy, self.spec.value_range)
+            self._write("samples", self.run.write_samples, self.iteration, self.spec.kind,
+                        samples, energy, self.spec.value_range)
         return SamplesReady(self.iteration, self.spec.kind, self.spec.value_range, samples, energy,
                             tuple(result.frames), extras)
 
@@ -275,17 +304,42 @@ class Trainer:
         tensors = dict(self.method.state_tensors())
         tensors["rng.trainer"] = self.rng.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
-        path = save_checkpoint(folder, networks=self.method.networks(),
-                               optimizers=self.method.optimizers(), tensors=tensors,
-                               state=self.checkpoint_state())
-        if self.run is not None and Path(path).parent == self.run.checkpoints:
-            self.run.mark_latest(Path(path))
+        try:
+            path = save_checkpoint(folder, networks=self.method.networks(),
+                                   optimizers=self.method.optimizers(), tensors=tensors,
+                                   state=self.checkpoint_state())
+            if self.run is not None and Path(path).parent == self.run.checkpoints:
+                self.run.mark_latest(Path(path))
+        except OSError as exc:  # full disk, read-only or vanished folder
+            raise CheckpointError(f"cannot write checkpoint {folder}: "
+                                  f"{exc.strerror or type(exc).__name__}") from None
         return Path(path)
 
-    def _checkpoint(self) -> Checkpointed:
-        path = self.save_checkpoint()
+    def _checkpoint(self) -> Checkpointed | Warned:
+        # A failed write must not end hours of training: warn, keep going,
+        # and try again at the next interval.
+        try:
+            path = self.save_checkpoint()
+        except CheckpointError as exc:
+            return Warned(self.iteration, f"{exc}; training continues")
         self._last_checkpoint = self.iteration
         return Checkpointed(self.iteration, str(path))
+
+    def _write(self, what: str, fn, *args, **kwargs) -> None:
+        """Call a run-folder writer; an OSError becomes one Warned per kind of write."""
+        try:
+            fn(*args, **kwargs)
+        except OSError as exc:
+            if what not in self._failed_writes:
+                self._failed_writes.add(what)
+                target = exc.filename or (self.run.path if self.run is not None else "")
+                self._write_warnings.append(Warned(
+                    self.iteration, f"cannot write {what} to {target}: "
+                    f"{exc.strerror or type(exc).__name__}; training continues"))
+
+    def _drain_warnings(self) -> Iterator[Warned]:
+        while self._write_warnings:
+            yield self._write_warnings.pop(0)
 
 
 def _divergence(metrics: dict[str, float]) -> str | None:
@@ -296,6 +350,8 @@ def _divergence(metrics: dict[str, float]) -> str | None:
     huge = [k for k in ("energy_data", "energy_sample") if abs(metrics.get(k, 0.0)) > ENERGY_LIMIT]
     if huge:
         return f"exploding {', '.join(huge)} (|E| > {ENERGY_LIMIT:g}); the update was not applied"
+    if metrics.get("grad_norm", 0.0) > GRAD_LIMIT:
+        return f"exploding grad_norm (> {GRAD_LIMIT:g}); the update was not applied"
     return None
 
 
