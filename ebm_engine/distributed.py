@@ -186,22 +186,33 @@ def broadcast_parameters(networks: dict[str, nn.Module] | Iterable[nn.Module]) -
             dist.broadcast(t.data, src=0)
 
 
-def weights_digest(networks: dict[str, nn.Module]) -> str:
-    """SHA-256 of every network's state dict (names and bytes), for comparing ranks."""
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of named tensors (names and bytes)."""
     h = hashlib.sha256()
-    for name in sorted(networks):
-        for key, value in sorted(networks[name].state_dict().items()):
-            h.update(f"{name}.{key}".encode())
-            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    for key, value in sorted(tensors.items()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
-def dump_digest(folder: str | Path, networks: dict[str, nn.Module], iteration: int) -> Path:
-    """Write ``folder/rank<R>.json`` with this rank's weights digest (``EBM_DDP_DUMP``)."""
+def weights_digest(networks: dict[str, nn.Module]) -> str:
+    """SHA-256 of every network's state dict, for comparing ranks."""
+    return tensors_digest({f"{name}.{k}": v for name, net in networks.items()
+                           for k, v in net.state_dict().items()})
+
+
+def dump_digest(folder: str | Path, networks: dict[str, nn.Module], iteration: int,
+                chains: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write ``folder/rank<R>.json``: this rank's weights (and chain state) digests.
+
+    Used with ``EBM_DDP_DUMP=FOLDER`` by tests: weights must agree across
+    ranks, chains (persistent buffers) must not.
+    """
     info = current() if world_size() > 1 else env_info()
     path = Path(folder) / f"rank{info.rank}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"rank": info.rank, "world_size": info.world_size, "iteration": iteration,
-              "digest": weights_digest(networks)}
+              "digest": weights_digest(networks),
+              "chains": tensors_digest(chains) if chains else None}
     path.write_text(json.dumps(record) + "\n", encoding="utf-8")
     return path

@@ -171,7 +171,8 @@ def _dump_digest(trainer) -> None:
     if folder:
         from ebm_engine import distributed
 
-        distributed.dump_digest(folder, trainer.method.networks(), trainer.iteration)
+        distributed.dump_digest(folder, trainer.method.networks(), trainer.iteration,
+                                trainer.method.state_tensors())
 
 
 def _drive_loop(current: list, target: int, bar, policy, main: bool):
