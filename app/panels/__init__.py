@@ -1,0 +1,1 @@
+"""Side panels: data catalogue, generated settings forms, transport buttons."""

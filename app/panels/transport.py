@@ -1,0 +1,53 @@
+"""Transport buttons: Train, Pause/Resume, Step, Sample only, Stop, Reset."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
+
+BUTTONS = (
+    ("train", "▶ Train", "Start training on the chosen data with these settings (or resume)"),
+    ("pause", "⏸ Pause", "Pause between iterations; press again to resume"),
+    ("step", "⏭ Step", "Run exactly one training iteration, then pause"),
+    ("sample", "✨ Sample only", "Draw samples from the current (or a saved) model without training"),
+    ("stop", "⏹ Stop", "Finish the run: write a checkpoint and stop"),
+    ("reset", "↺ Reset", "Forget the current run and clear the views"),
+)
+
+# Which buttons are enabled in each controller state.
+ENABLED = {
+    "idle": {"train", "step", "sample"},
+    "running": {"pause", "step", "stop"},
+    "paused": {"train", "pause", "step", "stop"},
+    "sampling": {"stop"},
+    "following": {"stop", "reset"},
+    "finished": {"train", "step", "sample", "reset"},
+}
+
+
+class TransportBar(QWidget):
+    """A row of buttons; ``sigCommand(name)`` says which was pressed."""
+
+    sigCommand = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        self.buttons: dict[str, QPushButton] = {}
+        for name, text, tip in BUTTONS:
+            button = QPushButton(text)
+            button.setObjectName(f"btn_{name}")
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _=False, n=name: self.sigCommand.emit(n))
+            self.buttons[name] = button
+            layout.addWidget(button)
+        layout.addStretch(1)
+        self.set_state("idle")
+
+    def set_state(self, state: str) -> None:
+        on = ENABLED.get(state, {"train"})
+        for name, button in self.buttons.items():
+            button.setEnabled(name in on)
+        self.buttons["pause"].setText("⏯ Resume" if state == "paused" else "⏸ Pause")
+        self.buttons["train"].setText("▶ Resume" if state == "paused" else "▶ Train")

@@ -1,0 +1,135 @@
+"""Training curves: loss, data vs sample energy, gradient norm, it/s.
+
+A smoothing slider (exponential moving average) and an x axis by iteration
+or wall time. Knob edits appear as labelled vertical markers on every plot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from scipy.signal import lfilter
+
+PLOTS = (
+    ("loss", "Loss", (("loss", "#f28e2b"),)),
+    ("energy", "Energy (lower = more probable)",
+     (("energy_data", "#59a14f"), ("energy_sample", "#e15759"))),
+    ("grad", "Gradient norm", (("grad_norm", "#4e79a7"),)),
+    ("its", "Iterations / s", (("its", "#b07aa1"),)),
+)
+
+
+def ema(y: np.ndarray, alpha: float) -> np.ndarray:
+    """Exponential moving average with weight ``alpha`` on the past (0 = raw)."""
+    y = np.asarray(y, dtype=np.float64)
+    if alpha <= 0 or len(y) == 0:
+        return y
+    finite = np.isfinite(y)
+    if not finite.any():
+        return y
+    # carry the last finite value over gaps so one NaN does not blank the curve
+    idx = np.where(finite, np.arange(len(y)), 0)
+    np.maximum.accumulate(idx, out=idx)
+    filled = y[idx]
+    filled[: np.argmax(finite)] = y[np.argmax(finite)]
+    out, _ = lfilter([1 - alpha], [1, -alpha], filled, zi=[alpha * filled[0]])
+    return out
+
+
+class CurvesView(QWidget):
+    """Four live plots fed with metrics rows; markers for knob edits."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.rows: dict[str, list[float]] = {}
+        self.markers: list[tuple[int, str]] = []
+        self.update_count = 0
+        self.smooth = QSlider(Qt.Orientation.Horizontal)
+        self.smooth.setRange(0, 99)
+        self.smooth.setValue(60)
+        self.smooth.setToolTip("Smoothing: exponential moving average weight on the past (0–0.99)")
+        self.smooth.valueChanged.connect(self.redraw)
+        self.xaxis = QComboBox()
+        self.xaxis.addItems(["iteration", "wall time (s)"])
+        self.xaxis.currentIndexChanged.connect(self.redraw)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self.smooth, 1)
+        bar.addWidget(QLabel("x axis"))
+        bar.addWidget(self.xaxis)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("#202124")
+        self.items: dict[str, pg.PlotItem] = {}
+        self.lines: dict[str, pg.PlotDataItem] = {}
+        self.marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        for i, (name, title, series) in enumerate(PLOTS):
+            plot = self.plots.addPlot(row=i // 2, col=i % 2, title=title)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+            if len(series) > 1:
+                plot.addLegend(offset=(5, 5))
+            for key, color in series:
+                self.lines[key] = plot.plot(pen=pg.mkPen(color, width=1.5), name=key)
+            self.items[name] = plot
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.plots, 1)
+
+    def clear(self) -> None:
+        self.rows = {}
+        self.markers = []
+        self.redraw()
+
+    def add_rows(self, rows: list[dict]) -> None:
+        """Append metrics rows (``iteration``, ``wall_time``, metrics…) and redraw."""
+        for row in rows:
+            n = len(self.rows.get("iteration", []))
+            for key, value in row.items():
+                column = self.rows.setdefault(key, [float("nan")] * n)
+                column.append(float(value))
+            for column in self.rows.values():
+                if len(column) < n + 1:
+                    column.append(float("nan"))
+        self.redraw()
+
+    def add_marker(self, iteration: int, label: str) -> None:
+        """A vertical line at ``iteration`` on every plot (a knob edit)."""
+        self.markers.append((iteration, label))
+        self._draw_marker(iteration, label)
+
+    def _x_of(self, iteration: int) -> float:
+        if self.xaxis.currentIndex() == 0 or "wall_time" not in self.rows:
+            return float(iteration)
+        its = np.asarray(self.rows["iteration"])
+        walls = np.asarray(self.rows["wall_time"])
+        return float(np.interp(iteration, its, walls)) if len(its) else 0.0
+
+    def _draw_marker(self, iteration: int, label: str) -> None:
+        x = self._x_of(iteration)
+        for plot in self.items.values():
+            line = pg.InfiniteLine(pos=x, angle=90, pen=pg.mkPen("#ffcc00", style=Qt.PenStyle.DashLine),
+                                   label=label if plot is self.items["loss"] else None,
+                                   labelOpts={"position": 0.9, "color": "#ffcc00"})
+            plot.addItem(line)
+            self.marker_items.append((plot, line))
+
+    def redraw(self) -> None:
+        xs_key = "iteration" if self.xaxis.currentIndex() == 0 else "wall_time"
+        x = np.asarray(self.rows.get(xs_key, []), dtype=np.float64)
+        alpha = self.smooth.value() / 100.0
+        for key, line in self.lines.items():
+            y = np.asarray(self.rows.get(key, []), dtype=np.float64)
+            if len(y) != len(x) or not len(x):
+                line.setData([], [])
+                continue
+            line.setData(x, ema(y, alpha))
+        for plot, line in self.marker_items:
+            plot.removeItem(line)
+        self.marker_items = []
+        for iteration, label in self.markers:
+            self._draw_marker(iteration, label)
+        self.update_count += 1

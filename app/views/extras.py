@@ -1,0 +1,62 @@
+"""Method-specific arrays of a snapshot (``SamplesReady.extras``) as labelled grids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.views.image_grid import ImageGridWidget
+
+
+class ExtrasPanel(QWidget):
+    """One labelled grid per extra array (images), scatter (2D points) or a shape line."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self.widgets: dict[str, QWidget] = {}
+        self.setVisible(False)
+
+    def set_extras(self, extras: dict[str, np.ndarray], kind: str, value_range) -> None:
+        for name in list(self.widgets):
+            if name not in extras:
+                self.widgets.pop(name).deleteLater()
+        for name, arr in extras.items():
+            arr = np.asarray(arr)
+            widget = self.widgets.get(name)
+            if widget is None:
+                widget = self._make(name, arr, kind)
+                self.widgets[name] = widget
+                self._layout.addWidget(widget)
+            self._fill(widget, arr, kind, value_range)
+        self.setVisible(bool(extras))
+
+    def _make(self, name: str, arr: np.ndarray, kind: str) -> QWidget:
+        box = QWidget()
+        v = QVBoxLayout(box)
+        v.setContentsMargins(2, 2, 2, 2)
+        v.addWidget(QLabel(name.replace("_", " ")))
+        if arr.ndim in (4, 5):
+            inner = ImageGridWidget()
+        elif arr.ndim == 2 and arr.shape[1] == 2:
+            inner = pg.PlotWidget(background="#202124")
+            inner.setAspectLocked(True)
+            inner.scatter = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(120, 200, 255, 200))
+            inner.addItem(inner.scatter)
+        else:
+            inner = QLabel()
+        v.addWidget(inner, 1)
+        box.inner = inner
+        box.setMinimumWidth(160)
+        return box
+
+    def _fill(self, box: QWidget, arr: np.ndarray, kind: str, value_range) -> None:
+        inner = box.inner
+        if isinstance(inner, ImageGridWidget):
+            inner.set_images(arr, "image" if kind in ("image", "video") else kind, value_range)
+        elif isinstance(inner, pg.PlotWidget):
+            inner.scatter.setData(arr[:, 0], arr[:, 1])
+        else:
+            inner.setText(f"shape {'×'.join(map(str, arr.shape))}")
