@@ -65,12 +65,35 @@ def check_training():
     return samples
 
 
+def offscreen_backend() -> str | None:
+    """The VTK window class to use without a display (Linux), or ``None`` for the default.
+
+    Without a display VTK's X window cannot open. OSMesa renders in memory
+    (Debian ``libosmesa6``); EGL (``libegl1``, Mesa's software driver on a
+    machine without a GPU) does too. A requested OSMesa that is not installed
+    would crash VTK, so it falls back to EGL.
+    """
+    import ctypes.util
+
+    if not sys.platform.startswith("linux"):
+        return None
+    wanted = os.environ.get("VTK_DEFAULT_OPENGL_WINDOW")
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return wanted
+    have_osmesa = ctypes.util.find_library("OSMesa") is not None
+    if wanted and (wanted != "vtkOSOpenGLRenderWindow" or have_osmesa):
+        return wanted
+    if have_osmesa:
+        return "vtkOSOpenGLRenderWindow"
+    if ctypes.util.find_library("EGL") is not None:
+        return "vtkEGLRenderWindow"
+    return wanted
+
+
 def _use_offscreen_backend() -> None:
-    # Without a display VTK's default X window cannot open; OSMesa renders in memory.
-    headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
-        and sys.platform.startswith("linux")
-    if headless:
-        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
+    backend = offscreen_backend()
+    if backend:
+        os.environ["VTK_DEFAULT_OPENGL_WINDOW"] = backend
 
 
 def render_png(points, path: Path) -> Path:
@@ -165,7 +188,8 @@ def run(out_dir: str | Path | None = None) -> int:
         png = render_png(samples, Path(folder) / "self-test.png")
         if not _frame_is_drawn(png):
             raise RuntimeError(f"{png} is blank: VTK drew nothing")
-        _say(f"rendered an offscreen VTK frame to {png} ({png.stat().st_size} bytes)")
+        backend = os.environ.get("VTK_DEFAULT_OPENGL_WINDOW", "default window")
+        _say(f"rendered an offscreen VTK frame ({backend}) to {png} ({png.stat().st_size} bytes)")
     except Exception as exc:  # report any failure as one line and a non-zero status
         _say(f"FAILED: {type(exc).__name__}: {exc}")
         return 1
