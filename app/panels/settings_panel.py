@@ -284,7 +284,7 @@ class SettingsPanel(QWidget):
 
     def config(self) -> RunConfig:
         """The config as shown; raises :class:`ConfigError` if a field is still invalid."""
-        bad = [k for k, label in self.errors.items() if label.isVisible()]
+        bad = [k for k, label in self.errors.items() if not label.isHidden()]
         if bad:
             raise ConfigError(self.errors[bad[0]].text())
         return self.cfg.copy()

@@ -1,0 +1,52 @@
+"""Render the demo catalogue's thumbnails (``resources/icons/demo-<name>.png``).
+
+Run ``python -m app.thumbnails`` after adding a demo; the app only reads the PNGs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from PIL import Image
+
+from ebm_engine.config import DataConfig
+from ebm_engine.data import demos, load_dataset, to_display
+from ebm_engine.export.images import make_grid, to_uint8
+from ebm_engine.export.samples import points_image
+from ebm_engine.resources import resources_dir
+
+SIZE = 96
+
+
+def thumbnail(dataset) -> np.ndarray:
+    """A ``(SIZE, SIZE, 3)`` uint8 picture of a dataset."""
+    items = dataset.items.numpy()
+    kind = dataset.kind
+    if kind == "points" or kind == "pointcloud":
+        pts = items[: 2000] if kind == "points" else items[0][:, [0, 2]]
+        img = to_uint8(points_image(pts, size=SIZE)[0])
+        return np.repeat(img[..., None], 3, -1)
+    if kind == "voxel":
+        occ = (items[0, 0] > 0).mean(axis=0)  # projection along depth
+        img = to_uint8(1.0 - occ / max(occ.max(), 1e-6))
+        return np.asarray(Image.fromarray(img).resize((SIZE, SIZE), Image.NEAREST).convert("RGB"))
+    if kind == "video":
+        items = items[:, :, 0]
+    disp = to_display(items[:4], "image", dataset.value_range)
+    grid = make_grid(disp, nrow=2, pad=1)
+    return np.asarray(Image.fromarray(grid).resize((SIZE, SIZE), Image.NEAREST))
+
+
+def main(names: list[str] | None = None) -> int:
+    out = resources_dir() / "icons"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names or list(demos()):
+        ds = load_dataset(DataConfig(source=name))
+        Image.fromarray(thumbnail(ds)).save(out / f"demo-{name}.png")
+        print("wrote", out / f"demo-{name}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
