@@ -29,7 +29,19 @@ def load_digits(cfg: DataConfig) -> Dataset:
     size = cfg.image_size or 16
     x = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)[:, None]
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
-    return Dataset("digits", "image", x * 2 - 1, (-1.0, 1.0), {"labels": bunch.target.astype(np.int64)})
+    labels = bunch.target.astype(np.int64)
+    # data.options: "exclude_labels" (e.g. [9], hold a class out for anomaly
+    # detection) and "split" ("all", or a fixed "train"/"test" split: every 5th item is test).
+    keep = ~np.isin(labels, [int(v) for v in cfg.options.get("exclude_labels", [])])
+    split = cfg.options.get("split", "all")
+    if split not in ("all", "train", "test"):
+        from ebm_engine.errors import DataError
+
+        raise DataError(f"data.options.split must be 'all', 'train' or 'test', got {split!r}")
+    if split != "all":
+        keep &= (np.arange(len(labels)) % 5 == 0) == (split == "test")
+    idx = torch.from_numpy(np.flatnonzero(keep))
+    return Dataset("digits", "image", x[idx] * 2 - 1, (-1.0, 1.0), {"labels": labels[keep]})
 
 
 def _texture(name: str, cfg: DataConfig) -> Dataset:
