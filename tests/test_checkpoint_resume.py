@@ -1,0 +1,137 @@
+"""Run folders and checkpoints: exact resume, round trips, corrupt files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ebm_engine.config import RunConfig
+from ebm_engine.errors import CheckpointError, ConfigError
+from ebm_engine.learning.events import Checkpointed, Finished, KnobApplied, KnobEdit, SamplesReady, TrainStep
+from ebm_engine.learning.loading import load_model
+from ebm_engine.learning.trainer import Trainer
+from ebm_engine.presets import config_for
+from ebm_engine.runs.checkpoint import load_checkpoint
+from ebm_engine.runs.rundir import RunDir, parse_metrics
+
+
+def tiny_cfg(**sets) -> RunConfig:
+    cfg = config_for("8gaussians", overrides=[
+        ("model.width", 32), ("sampler.n_steps", 5), ("sampler.buffer_size", 256),
+        ("train.batch_size", 32), ("train.sample_every", 3), ("train.record_every", 2),
+        ("train.checkpoint_every", 4),
+    ])
+    for key, value in sets.items():
+        cfg = cfg.with_value(key.replace("__", "."), value)
+    return cfg
+
+
+def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in trainer.method.net.state_dict().items()}
+
+
+def test_resume_is_exact(tmp_path):
+    cfg = tiny_cfg()
+    straight = Trainer(cfg, tmp_path / "a")
+    list(straight.events(10))
+    first = Trainer(cfg, tmp_path / "b")
+    list(first.events(5))  # checkpoints at 4 and at the end (5)
+    resumed = Trainer.resume(tmp_path / "b")
+    assert resumed.iteration == 5
+    list(resumed.events(10))
+    for key, value in weights(straight).items():
+        assert torch.equal(value, weights(resumed)[key]), key
+    assert torch.equal(straight.method.buffer.states, resumed.method.buffer.states)
+    rows = RunDir(tmp_path / "b").read_metrics()
+    assert [int(r["iteration"]) for r in rows] == list(range(1, 11))
+
+
+def test_events_and_run_folder_contents(tmp_path):
+    trainer = Trainer(tiny_cfg(), tmp_path / "run")
+    events = list(trainer.events(6))
+    steps = [e for e in events if isinstance(e, TrainStep)]
+    snaps = [e for e in events if isinstance(e, SamplesReady)]
+    assert [e.iteration for e in steps] == [1, 2, 3, 4, 5, 6]
+    assert [e.iteration for e in snaps] == [3, 6]
+    assert snaps[0].samples.shape[1:] == (2,) and snaps[0].frames  # record_every=2
+    assert isinstance(events[-1], Finished) and events[-1].reason == "completed"
+    assert [e.iteration for e in events if isinstance(e, Checkpointed)] == [4, 6]
+    run = RunDir(tmp_path / "run")
+    assert run.read_config() == trainer.cfg
+    assert run.read_samples()["iteration"] == 6
+    assert run.latest_checkpoint().name == "iter_0000006"
+    assert {"loss", "energy_data", "energy_sample", "grad_norm", "its"} <= set(run.read_metrics()[0])
+
+
+def test_knob_edit_between_iterations_is_logged(tmp_path):
+    trainer = Trainer(tiny_cfg(), tmp_path / "run")
+    gen = trainer.events(4)
+    next(gen)
+    trainer.apply(KnobEdit("sampler.step_size", 0.05))
+    trainer.apply(KnobEdit("sampler.step_size", -3))
+    trainer.apply(KnobEdit("model.width", 64))
+    rest = list(gen)
+    applied = [e for e in rest if isinstance(e, KnobApplied)]
+    assert len(applied) == 1 and applied[0].new == 0.05 and applied[0].old == 0.1
+    assert trainer.cfg.sampler.step_size == 0.05
+    assert RunDir(tmp_path / "run").read_config().sampler.step_size == 0.05
+    events = RunDir(tmp_path / "run").read_events()
+    assert [e["key"] for e in events if e["event"] == "knob"] == ["sampler.step_size"]
+
+
+def test_stop_writes_a_checkpoint(tmp_path):
+    trainer = Trainer(tiny_cfg(**{"train__checkpoint_every": 0}), tmp_path / "run")
+    gen = trainer.events(100)
+    for event in gen:
+        if isinstance(event, TrainStep) and event.iteration == 2:
+            trainer.stop()
+    assert trainer.iteration == 2
+    model = load_model(tmp_path / "run")
+    assert model.checkpoint.iteration == 2
+    out = list(model.method.sample(5, n_steps=3))
+    assert out[-1].x.shape == (5, 2)
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    Trainer(tiny_cfg(), tmp_path / "run")
+    before = (tmp_path / "run" / "config.json").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        Trainer(tiny_cfg(**{"model__width": 8}), tmp_path / "run")
+    assert (tmp_path / "run" / "config.json").read_bytes() == before
+
+
+def test_corrupt_checkpoints_are_refused(tmp_path):
+    trainer = Trainer(tiny_cfg(), tmp_path / "run")
+    list(trainer.events(2))
+    ckpt = RunDir(tmp_path / "run").latest_checkpoint()
+    assert load_checkpoint(ckpt).iteration == 2
+    (ckpt / "model.safetensors").write_bytes(b"\x00\x01garbage")
+    with pytest.raises(CheckpointError, match="corrupt safetensors"):
+        load_checkpoint(ckpt)
+    (ckpt / "state.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="not an EBM Studio checkpoint"):
+        load_checkpoint(ckpt)
+    with pytest.raises(CheckpointError, match="not a checkpoint"):
+        load_checkpoint(tmp_path)
+    pt = tmp_path / "model.pt"
+    pt.write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(CheckpointError, match="refusing a pickle"):
+        load_checkpoint(pt)
+
+
+def test_checkpoint_of_other_architecture_is_refused(tmp_path):
+    trainer = Trainer(tiny_cfg(), tmp_path / "run")
+    list(trainer.events(1))
+    ckpt = RunDir(tmp_path / "run").latest_checkpoint()
+    state = json.loads((ckpt / "state.json").read_text())
+    state["config"]["model"]["width"] = 64
+    (ckpt / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_model(ckpt)
+
+
+def test_metrics_parser_skips_a_torn_line():
+    rows = parse_metrics("iteration,wall_time,loss\n1,0.1,0.5\n2,0.2,0.4\n3,0.3")
+    assert [r["iteration"] for r in rows] == [1.0, 2.0]

@@ -1,0 +1,81 @@
+"""The `ebm` command: demos, train → sample on digits, export, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ebm_engine.cli import main
+from ebm_engine.runs.rundir import RunDir
+
+
+def test_demos_lists_the_catalogue(capsys):
+    assert main(["demos"]) == 0
+    out = capsys.readouterr().out
+    for name in ("8gaussians", "rings", "moons", "pinwheel", "checkerboard", "digits",
+                 "texture-brick", "texture-grass", "texture-gravel"):
+        assert name in out
+
+
+def test_train_then_sample_digits(tmp_path, capsys):
+    run = tmp_path / "R"
+    assert main(["train", "--data", "digits", "--steps", "30", "--out", str(run), "--quiet",
+                 "--set", "train.batch_size=16", "--set", "sampler.n_steps=10"]) == 0
+    assert RunDir(run).latest_checkpoint().name == "iter_0000030"
+    png = tmp_path / "g.png"
+    assert main(["sample", "--run", str(run), "--n", "16", "--steps", "10", "--out", str(png)]) == 0
+    img = np.asarray(Image.open(png))
+    assert img.ndim == 3 and img.shape[0] >= 4 * 16 and img.std() > 0
+    gif = tmp_path / "chain.gif"
+    assert main(["sample", "--run", str(run), "--n", "4", "--steps", "10", "--out", str(gif)]) == 0
+    assert Image.open(gif).n_frames > 1
+    npz = tmp_path / "s.npz"
+    assert main(["sample", "--run", str(run), "--n", "3", "--steps", "2", "--out", str(npz)]) == 0
+    with np.load(npz) as z:
+        assert z["samples"].shape == (3, 1, 16, 16) and z["energy"].shape == (3,)
+    # Resume: 5 more iterations continue the same run.
+    assert main(["train", "--resume", str(run), "--steps", "5", "--quiet"]) == 0
+    assert RunDir(run).latest_checkpoint().name == "iter_0000035"
+    # Exports from the run folder.
+    assert main(["export", "--run", str(run), "--what", "metrics", "--out", str(tmp_path / "m.csv")]) == 0
+    assert (tmp_path / "m.csv").read_text().count("\n") == 36
+    assert main(["export", "--run", str(run), "--what", "samples", "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["export", "--run", str(run), "--what", "checkpoint", "--out", str(tmp_path / "ck")]) == 0
+    assert (tmp_path / "ck" / "model.safetensors").is_file()
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--data", "nosuchdemo", "--out", "{tmp}/r"], "no such file or folder"),
+        (["train", "--data", "digits", "--out", "{tmp}/r", "--set", "sampler.step_size=-1"],
+         "sampler.step_size must be > 0, got -1"),
+        (["train", "--data", "digits", "--out", "{tmp}/r", "--set", "nonsense"], "--set expects KEY=VALUE"),
+        (["sample", "--run", "{tmp}/missing", "--out", "{tmp}/x.png"], "not a checkpoint"),
+        (["train", "--resume", "{tmp}/missing"], "no checkpoint"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_bad_input_from_a_real_process_and_run_untouched(tmp_path):
+    run = tmp_path / "R"
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=2"]) == 0
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ebm_engine", "train", "--data", "digits", "--out", str(run)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "already holds a run" in proc.stderr
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
