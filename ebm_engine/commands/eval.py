@@ -1,0 +1,40 @@
+"""``ebm eval``: score a trained run's samples against its data; write RUN/eval.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ebm_engine.errors import ConfigError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="sample a run and compute its quality metrics (writes RUN/eval.json)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="run folder (its latest checkpoint)")
+    src.add_argument("--checkpoint", help="checkpoint folder")
+    p.add_argument("--n", type=int, help="samples to draw (default per data kind, 500 for digits)")
+    p.add_argument("--steps", type=int, help="Langevin steps (default: the run's sampler.n_steps)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-write", action="store_true", help="do not write RUN/eval.json")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ebm_engine.metrics.evaluate import evaluate_run, format_table
+
+    if args.n is not None and args.n < 2:
+        raise ConfigError(f"--n must be >= 2, got {args.n}")
+    if args.steps is not None and args.steps < 0:
+        raise ConfigError(f"--steps must be >= 0, got {args.steps}")
+    result = evaluate_run(args.run or args.checkpoint, n=args.n, steps=args.steps, seed=args.seed,
+                          device=args.device, write=not args.no_write)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_table(result))
+        if "written_to" in result:
+            print(f"wrote {result['written_to']}")
+    return 0

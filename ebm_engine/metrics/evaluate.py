@@ -1,0 +1,208 @@
+"""Score a trained run: draw samples, compare them with the training data.
+
+:func:`evaluate_samples` picks the metrics of the data kind;
+:func:`evaluate_run` loads a run (or checkpoint), samples it and writes
+``RUN/eval.json`` atomically (what ``ebm eval`` and the app's run summary show).
+
+=========== ==========================================================
+kind        metrics (see each module)
+=========== ==========================================================
+points      ``kl_samples``, ``js_samples``, ``kl_model``, ``js_model``
+image       digits demo: ``digits_fd``, ``digits_kid``; other images
+            (textures): ``gram_distance``
+video       ``gram_appearance``, ``gram_motion``
+voxel       ``mmd_iou``, ``cov_iou``, ``1nna_iou``, ``iou_nearest``
+pointcloud  ``mmd_cd``, ``cov_cd``, ``1nna_cd``
+=========== ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ebm_engine import atomic
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import CheckpointError
+
+EVAL_FILE = "eval.json"
+
+#: Which way each metric improves ("lower", "higher", or "0.5" for 1-NNA).
+BETTER = {
+    "kl_samples": "lower", "js_samples": "lower", "kl_model": "lower", "js_model": "lower",
+    "digits_fd": "lower", "digits_kid": "lower", "gram_distance": "lower",
+    "gram_appearance": "lower", "gram_motion": "lower",
+    "mmd_iou": "lower", "cov_iou": "higher", "1nna_iou": "0.5", "iou_nearest": "higher",
+    "mmd_cd": "lower", "cov_cd": "higher", "1nna_cd": "0.5",
+}
+
+#: Samples drawn by default per kind (set metrics cost O(n²) distances).
+DEFAULT_N = {"points": 2000, "image": 500, "video": 16, "voxel": 100, "pointcloud": 100}
+TEXTURE_DEFAULT_N = 32
+
+
+def is_digits(dataset_name: str, item_shape: tuple[int, ...]) -> bool:
+    """Whether the digits classifier applies (the ``digits`` demo's layout)."""
+    return dataset_name == "digits" and tuple(item_shape) == (1, 16, 16)
+
+
+def default_n(kind: str, dataset_name: str, item_shape: tuple[int, ...]) -> int:
+    if kind == "image" and not is_digits(dataset_name, item_shape):
+        return TEXTURE_DEFAULT_N
+    return DEFAULT_N.get(kind, 100)
+
+
+def _reference(items: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """A fixed random subset of ``n`` items (balanced sets for COV and 1-NNA)."""
+    if len(items) <= n:
+        return items
+    idx = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed))[:n]
+    return items[idx]
+
+
+def evaluate_samples(
+    samples: np.ndarray | torch.Tensor,
+    dataset: Dataset,
+    energy_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, float]:
+    """The data kind's metrics of ``samples`` (model space) against ``dataset``.
+
+    Parameters
+    ----------
+    samples : array ``(N, *item_shape)``
+        Model samples in model space.
+    dataset : Dataset
+        The training data.
+    energy_fn : callable, optional
+        ``x ↦ E(x)``; for 2D points also scores the model's grid density.
+    """
+    from ebm_engine import metrics as m
+
+    s = torch.as_tensor(np.asarray(samples) if not isinstance(samples, torch.Tensor) else samples)
+    s = s.detach().float().cpu()
+    items = dataset.items.cpu()
+    kind = dataset.kind
+    if kind == "points":
+        if items.shape[1] == 2:
+            return m.grid_divergences(items.numpy(), s.numpy(), energy_fn)
+        return {}
+    if kind == "image":
+        if is_digits(dataset.name, dataset.item_shape):
+            return {"digits_fd": m.digits_fd(s), "digits_kid": m.digits_kid(s)}
+        return {"gram_distance": m.gram_distance(s, items)}
+    if kind == "video":
+        return m.video_metrics(s, items)
+    ref = _reference(items, len(s))
+    if kind == "voxel":
+        return m.voxel_metrics(s, ref)
+    if kind == "pointcloud":
+        return m.pointcloud_metrics(s, ref)
+    return {}
+
+
+def run_folder_of(path: str | Path) -> Path | None:
+    """The run folder of a run or checkpoint path (``None`` if there is none)."""
+    path = Path(path)
+    for candidate in (path, path.parent.parent):
+        if (candidate / "config.json").is_file() and (candidate / "checkpoints").is_dir():
+            return candidate
+    return None
+
+
+def evaluate_run(
+    path: str | Path,
+    n: int | None = None,
+    steps: int | None = None,
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    write: bool = True,
+) -> dict[str, Any]:
+    """Sample a trained run and score it against its training data.
+
+    Parameters
+    ----------
+    path : path
+        Run folder (latest checkpoint) or checkpoint folder.
+    n : int, optional
+        Samples to draw (default: per data kind, e.g. 500 for digits).
+    steps : int, optional
+        Langevin steps (default: the run's ``sampler.n_steps``).
+    seed : int
+        Seed of the sampling (same seed → same numbers on CPU).
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    write : bool
+        Write the result to ``RUN/eval.json`` (atomically).
+
+    Returns
+    -------
+    dict
+        ``{"metrics": {name: value}, "better": {name: "lower"|"higher"|"0.5"},
+        "kind", "data", "n", "steps", "checkpoint", "iteration", "seconds",
+        "evaluated_at"}``.
+    """
+    from ebm_engine.data import load_dataset
+    from ebm_engine.learning.loading import load_model
+
+    t0 = time.perf_counter()
+    loaded = load_model(path, device)
+    dataset = load_dataset(loaded.cfg.data)
+    kind = loaded.spec.kind
+    if n is None:
+        n = default_n(kind, dataset.name, dataset.item_shape)
+    if n < 2:
+        raise CheckpointError(f"evaluation needs n >= 2 samples, got {n}")
+    steps = loaded.cfg.sampler.n_steps if steps is None else steps
+    loaded.method.rng.manual_seed(seed)
+    torch.manual_seed(seed)
+    frames = list(loaded.method.sample(n, n_steps=steps))  # the last frame holds all n
+    final = frames[-1]
+    energy_fn = loaded.method.energy if kind == "points" else None
+    values = evaluate_samples(final.x, dataset, energy_fn)
+    result: dict[str, Any] = {
+        "metrics": {k: float(v) for k, v in values.items()},
+        "better": {k: BETTER.get(k, "lower") for k in values},
+        "kind": kind,
+        "data": dataset.name,
+        "method": loaded.cfg.train.method,
+        "model": loaded.cfg.model.name,
+        "n": int(n),
+        "steps": int(steps),
+        "checkpoint": loaded.checkpoint.path.name,
+        "iteration": loaded.checkpoint.iteration,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    run = run_folder_of(path)
+    if write and run is not None:
+        atomic.write_text(run / EVAL_FILE, json.dumps(result, indent=2) + "\n")
+        result["written_to"] = str(run / EVAL_FILE)
+    return result
+
+
+def read_eval(run: str | Path) -> dict[str, Any] | None:
+    """The latest ``RUN/eval.json`` (``None`` if absent or unreadable)."""
+    try:
+        raw = json.loads((Path(run) / EVAL_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) and isinstance(raw.get("metrics"), dict) else None
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A short text table of an evaluation result."""
+    lines = [f"{result.get('data')} ({result.get('kind')}), {result.get('n')} samples, "
+             f"{result.get('steps')} Langevin steps, checkpoint {result.get('checkpoint')}"]
+    width = max((len(k) for k in result["metrics"]), default=6)
+    for key, value in result["metrics"].items():
+        better = result.get("better", {}).get(key, "lower")
+        hint = "best 0.5" if better == "0.5" else f"{better} is better"
+        lines.append(f"  {key:<{width}}  {value:12.5g}   ({hint})")
+    return "\n".join(lines)
