@@ -1,0 +1,132 @@
+"""Disk errors: checkpoints and exports into missing or unwritable folders give a clear,
+typed error; during training a failed write is a warning and the run continues.
+
+Tests run as root, where ``chmod`` does not stop writes: an unwritable folder is
+simulated by a path under a regular *file* (``NotADirectoryError``), by replacing a
+folder with a file, or by making the write itself fail (``PermissionError``/``ENOSPC``).
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ebm_engine.cli import main
+from ebm_engine.config import RunConfig
+from ebm_engine.errors import CheckpointError, ConfigError, ExportError
+from ebm_engine.export.samples import export_samples
+from ebm_engine.learning.events import Checkpointed, Finished, TrainStep, Warned
+from ebm_engine.learning.trainer import Trainer
+from ebm_engine.runs.checkpoint import load_checkpoint
+from ebm_engine.runs.rundir import RunDir
+
+TINY = {"model": {"width": 16, "depth": 2}, "sampler": {"n_steps": 2},
+        "train": {"batch_size": 16, "iterations": 6, "checkpoint_every": 2, "sample_every": 2}}
+
+
+def tiny(**train) -> RunConfig:
+    raw = {**TINY, "train": {**TINY["train"], **train}}
+    return RunConfig.from_dict(raw)
+
+
+def blocker(tmp_path: Path) -> Path:
+    f = tmp_path / "a-file"
+    f.write_text("I am a file, not a folder")
+    return f
+
+
+def test_checkpoint_folder_gone_warns_and_training_continues(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    trainer = Trainer(tiny(), run)
+    ckpts = RunDir(run).checkpoints
+    shutil.rmtree(ckpts)
+    ckpts.write_text("the checkpoints folder became a file")  # every write under it fails
+    seen = []
+    for event in trainer.events():
+        seen.append(event)
+        if isinstance(event, Warned) and event.iteration == 4:
+            ckpts.unlink()  # the disk comes back: the next checkpoint must succeed
+            ckpts.mkdir()
+    warned = [e for e in seen if isinstance(e, Warned)]
+    steps = [e.iteration for e in seen if isinstance(e, TrainStep)]
+    done = [e for e in seen if isinstance(e, Checkpointed)]
+    assert steps == [1, 2, 3, 4, 5, 6]  # the run continued
+    assert [w.iteration for w in warned] == [2, 4]
+    assert all("cannot write checkpoint" in w.message and "training continues" in w.message
+               and "\n" not in w.message for w in warned)
+    assert [c.iteration for c in done] == [6]
+    assert isinstance(seen[-1], Finished) and seen[-1].reason == "completed"
+    assert load_checkpoint(RunDir(run).latest_checkpoint()).iteration == 6
+
+
+def test_samples_and_metrics_write_failures_warn_once(tmp_path: Path, monkeypatch) -> None:
+    run = tmp_path / "run"
+    trainer = Trainer(tiny(), run)
+    rd = RunDir(run)
+    shutil.rmtree(rd.samples)
+    rd.samples.write_text("not a folder")
+
+    def full_disk(self, row):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.metrics_path))
+
+    monkeypatch.setattr(RunDir, "append_metrics", full_disk)
+    seen = list(trainer.events())
+    warned = [e.message for e in seen if isinstance(e, Warned)]
+    assert len([m for m in warned if m.startswith("cannot write metrics")]) == 1
+    assert len([m for m in warned if m.startswith("cannot write samples")]) == 1
+    assert any("No space left on device" in m for m in warned)
+    assert [e.iteration for e in seen if isinstance(e, TrainStep)] == [1, 2, 3, 4, 5, 6]
+    assert isinstance(seen[-1], Finished) and seen[-1].reason == "completed"
+
+
+def test_save_checkpoint_into_unwritable_folder_is_a_checkpoint_error(tmp_path: Path) -> None:
+    trainer = Trainer(tiny(iterations=1), None)
+    list(trainer.events())
+    with pytest.raises(CheckpointError, match="cannot write checkpoint"):
+        trainer.save_checkpoint(blocker(tmp_path) / "ckpt")
+
+
+def test_save_checkpoint_when_the_write_is_denied(tmp_path: Path, monkeypatch) -> None:
+    import ebm_engine.runs.checkpoint as ckpt_mod
+
+    trainer = Trainer(tiny(iterations=1), None)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(ckpt_mod.tempfile, "mkdtemp", denied)  # a read-only folder
+    with pytest.raises(CheckpointError, match="Permission denied"):
+        trainer.save_checkpoint(tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_run_folder_under_a_file_is_refused(tmp_path: Path, capsys) -> None:
+    with pytest.raises(ConfigError, match="cannot create run folder"):
+        Trainer(tiny(), blocker(tmp_path) / "run")
+    code = main(["train", "--data", "8gaussians", "--out", str(tmp_path / "a-file" / "run"),
+                 "--steps", "1", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "cannot create run folder" in err
+
+
+@pytest.mark.parametrize("name", ["grid.png", "chain.gif", "samples.npz"])
+def test_export_into_missing_or_blocked_folder(tmp_path: Path, name: str) -> None:
+    x = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
+    frames = [x, x]
+    for target in (tmp_path / "missing" / name, blocker(tmp_path) / name):
+        with pytest.raises(ExportError, match="does not exist"):
+            export_samples(x, "points", None, target, frames=frames)
+        assert not target.exists()
+
+
+def test_cli_sample_into_unwritable_folder(tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    list(Trainer(tiny(iterations=1), run).events())
+    code = main(["sample", "--run", str(run), "--n", "4",
+                 "--out", str(blocker(tmp_path) / "out.png")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("ebm: error: ")
