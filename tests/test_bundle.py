@@ -1,0 +1,57 @@
+"""The PyInstaller bundle builds and passes its self-test (``make bundle-test`` only).
+
+Building takes minutes, so this is marked ``bundle`` and left out of ``make test``.
+Set ``EBM_BUNDLE_PREBUILT=1`` to test an existing ``dist/ebm-studio`` without rebuilding.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.bundle
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("ebm_build", ROOT / "packaging" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    pytest.importorskip("PyInstaller")
+    build = _build_module()
+    if not (os.environ.get("EBM_BUNDLE_PREBUILT") and build.EXE.is_file()):
+        build.build()
+    return build
+
+
+def test_bundle_self_test_trains_and_renders(bundle, tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "EBM_SELF_TEST_DIR": str(tmp_path)}
+    env.pop("VTK_DEFAULT_OPENGL_WINDOW", None)  # let the self-test pick OSMesa or EGL
+    proc = subprocess.run([str(bundle.EXE), "--self-test"], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "trained 5 iterations" in proc.stdout and "self-test: ok" in proc.stdout
+    png = tmp_path / "self-test.png"
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bundle_contents_are_trimmed(bundle) -> None:
+    files = {p.name for p in bundle.BUNDLE.rglob("*")}
+    assert any(n.startswith("QtWidgets") for n in files)
+    for unused in ("QtQml", "QtQuick", "QtSql", "QtDesigner"):
+        assert not any(n.startswith(unused + ".") for n in files), f"{unused} was bundled"
+    assert any(n.startswith("vtkRenderingOpenGL2") for n in files)
+    assert (bundle.BUNDLE / "_internal" / "resources" / "presets" / "toy2d.json").is_file()
+    info = json.loads(bundle.INFO.read_text())
+    assert info["size_bytes"] > 0 and info["build_seconds"] > 0
