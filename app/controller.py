@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import threading
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,8 +168,12 @@ class Controller(QObject):
             self.sigError.emit("A run is already active; stop it first.")
             return
         self._stop_follow()
+        path = Path(path)
+        self.run_dir = path if (path / "config.json").is_file() else None
+        with self._cond:
+            self._stopping = False
         self._set_state("sampling")
-        self._launch_thread(self._sample_worker, Path(path), n)
+        self._launch_thread(self._sample_worker, path, n)
 
     def follow(self, run_dir: str | Path) -> None:
         """Show a run folder another process is writing, polling it on a timer."""
@@ -461,7 +464,3 @@ class Controller(QObject):
             self.sigSnapshot.emit(Snapshot(s["iteration"], s["kind"], s["value_range"],
                                            s["samples"], s["energy"], origin="follow"))
 
-
-def wall_clock() -> float:
-    """Seconds since the epoch (split out so tests can reason about ETA)."""
-    return time.time()

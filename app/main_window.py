@@ -434,12 +434,15 @@ class MainWindow(QMainWindow):
             s = self.snapshot
             if s is None:
                 raise EBMError("There are no samples to export yet; train or sample first.")
-            frames = [f.x for f in s.frames] + [s.samples[: s.frames[0].x.shape[0]]] \
-                if (what == "chain" and s.frames) else None
+            # recorded frames end with the final state of the recorded chains
+            frames = [f.x for f in s.frames] if (what == "chain" and s.frames) else None
             if what == "chain" and not frames:
                 raise EBMError("No chain was recorded; set train.record_every > 0 to record chains.")
-            out = export_samples(s.samples, s.kind, s.value_range, path, frames=frames,
-                                 energy=s.energy)
+            if what == "chain" and s.kind == "points":
+                out = _points_animation(frames, path)
+            else:
+                out = export_samples(s.samples, s.kind, s.value_range, path, frames=frames,
+                                     energy=s.energy)
             self.log_line(f"exported {out}")
             return out
         except EBMError as exc:
@@ -523,3 +526,16 @@ def _fill_tree(parent: QTreeWidgetItem, data) -> None:
         else:
             text = f"{value:.4g}" if isinstance(value, float) else str(value)
             QTreeWidgetItem(parent, [str(key), text])
+
+
+def _points_animation(frames, path: Path) -> Path:
+    """2D chain frames as an animation (the particles on a fixed square)."""
+    import numpy as np
+
+    from ebm_engine.export import save_animation
+    from ebm_engine.export.samples import points_image
+    from ebm_engine.learning.landscape import points_bounds
+
+    lim = points_bounds(np.concatenate(frames))[1]
+    images = [(points_image(f, lim)[0] * 255).astype(np.uint8) for f in frames]
+    return save_animation(images, path)

@@ -1,0 +1,156 @@
+"""Load (sample only / resume), follow, export, run summary, settings and recent runs."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import sys
+import types
+
+import pytest
+
+from app.testing import WAIT_MS, make_window
+
+pytestmark = pytest.mark.app
+
+
+def _tiny_cfg(iterations: int):
+    from ebm_engine.presets import config_for
+
+    return config_for("8gaussians", overrides=[
+        ("model.width", 16), ("model.depth", 2), ("sampler.n_steps", 5),
+        ("train.batch_size", 64), ("train.sample_every", 2), ("train.record_every", 1),
+        ("train.checkpoint_every", 0), ("train.iterations", iterations)])
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from ebm_engine.learning.trainer import Trainer
+
+    path = tmp_path_factory.mktemp("runs") / "run"
+    for _ in Trainer(_tiny_cfg(4), path).events():
+        pass
+    return path
+
+
+def test_sample_only_then_export(qtbot, tmp_path, finished_run):
+    from PIL import Image
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as blocker:
+        window.open_run(finished_run, "sample")
+    snap = blocker.args[0]
+    assert snap.origin == "sample" and snap.iteration == 4 and snap.samples.shape == (64, 2)
+    assert snap.landscape is not None and len(snap.frames) > 2
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert str(finished_run) in window.store.value("recent_runs", [])
+    out = tmp_path / "out"
+    out.mkdir()
+    png = window.export("grid", out / "grid.png")
+    assert Image.open(png).size[0] > 0
+    gif = window.export("chain", out / "chain.gif")
+    assert gif is not None, window.errors
+    assert Image.open(gif).n_frames == len(snap.frames)
+    csv = window.export("metrics", out / "metrics.csv")
+    assert csv.read_text().splitlines()[0].startswith("iteration,wall_time")
+    ckpt = window.export("checkpoint", out / "ckpt")
+    assert (ckpt / "state.json").is_file()
+    from ebm_engine.learning.loading import load_model
+
+    assert load_model(ckpt).checkpoint.iteration == 4
+    # a bad target folder: one sentence, nothing raised
+    assert window.export("grid", tmp_path / "missing" / "x.png") is None
+    assert window.errors and "\n" not in window.errors[-1]
+    # the run summary shows RUN/eval.json written by `ebm eval`
+    (finished_run / "eval.json").write_text(json.dumps({"mmd": 0.0123, "energy": {"data": -1.5}}))
+    data = window.show_run_summary()
+    assert data["mmd"] == 0.0123 and window.summary.topLevelItemCount() == 2
+
+
+def test_resume_training_continues_the_run(qtbot, tmp_path, finished_run):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    window = make_window(qtbot, tmp_path, knobs=())
+    window.open_run(run, "resume")
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    rows = window.curves.rows["iteration"]
+    assert rows[0] == 5 and rows[-1] == 8
+    assert window.errors == []
+
+
+def test_bad_checkpoint_is_one_sentence(qtbot, tmp_path):
+    bad = tmp_path / "ckpt"
+    bad.mkdir()
+    (bad / "state.json").write_text("{ not json")
+    window = make_window(qtbot, tmp_path, knobs=())
+    window.open_run(bad, "sample")
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=WAIT_MS)
+    assert "\n" not in window.errors[-1] and "Internal error" not in window.errors[-1]
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=WAIT_MS)
+    window.open_run(tmp_path, "resume")  # not a run folder
+    assert "not a run folder" in window.errors[-1]
+
+
+def test_follow_a_run_being_written(qtbot, tmp_path):
+    from ebm_engine.learning.events import SamplesReady
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.runs.follow import RunFollower
+
+    path = tmp_path / "job"
+    trainer = Trainer(_tiny_cfg(12), path)
+    gen = trainer.events()
+
+    def advance_to_snapshot():
+        for ev in gen:
+            if isinstance(ev, SamplesReady):
+                return ev
+
+    advance_to_snapshot()
+    window = make_window(qtbot, tmp_path, knobs=())
+    window.follow_run(path)
+    assert window.controller.state == "following"
+    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=WAIT_MS)
+    assert window.snapshot.origin == "follow" and window.curves.rows["iteration"][-1] == 2
+    advance_to_snapshot()
+    advance_to_snapshot()
+    qtbot.waitUntil(lambda: window.snapshot.iteration == 6, timeout=WAIT_MS)
+    assert window.curves.rows["iteration"][-1] == 6
+    for _ in gen:
+        pass
+    window.command("stop")
+    assert window.controller.state == "idle"
+    # the follower skips a torn last line until it is complete
+    follower = RunFollower(path)
+    assert len(follower.poll().rows) == 12
+    with open(path / "metrics.csv", "a") as fh:
+        fh.write("13,1.0")
+    assert follower.poll().rows == []
+    with open(path / "metrics.csv", "a") as fh:
+        fh.write("," * (len(follower._header.split(",")) - 2) + "\n")
+    assert [r["iteration"] for r in follower.poll().rows] == [13]
+
+
+def test_settings_and_layout_persist(qtbot, tmp_path):
+    first = make_window(qtbot, tmp_path, demo="moons", knobs=(("train.lr", 0.002),))
+    first.resize(first.width(), 500)
+    first.close()
+    from app.main_window import MainWindow
+
+    second = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(second)
+    assert second.data_panel.source == "moons"
+    assert second.settings_panel.cfg.train.lr == 0.002
+    assert second.size().height() == 500
+    assert "ebm-studio-settings" in second.store.fileName()
+
+
+def test_self_test_flag_calls_packaging_hook(monkeypatch):
+    from app.main import main
+
+    module = types.ModuleType("app.self_test")
+    module.__spec__ = importlib.machinery.ModuleSpec("app.self_test", None)
+    module.run = lambda: 7
+    monkeypatch.setitem(sys.modules, "app.self_test", module)
+    assert main(["--self-test"]) == 7
