@@ -176,6 +176,15 @@ def average_metrics(metrics: dict[str, float], device: torch.device | str = "cpu
     return {**metrics, **{key: float(v) for key, v in zip(keys, buf.tolist())}}
 
 
+def any_rank(flag: bool, device: torch.device | str = "cpu") -> bool:
+    """Whether ``flag`` is set on any rank (so all ranks stop at the same iteration)."""
+    if world_size() <= 1:
+        return flag
+    buf = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(buf, op=dist.ReduceOp.MAX)
+    return bool(buf.item() > 0)
+
+
 def broadcast_parameters(networks: dict[str, nn.Module] | Iterable[nn.Module]) -> None:
     """Copy rank 0's parameters and buffers to every rank."""
     if world_size() <= 1:

@@ -202,7 +202,10 @@ class Trainer:
         its = 0.0
         failures = 0
         while self.iteration < target:
-            if self._stop.is_set():
+            stopping = self._stop.is_set()
+            if self.dist.world_size > 1:  # a signal may reach the ranks at different steps
+                stopping = distributed.any_rank(stopping, self.device)
+            if stopping:
                 reason = "stopped"
                 break
             yield from self._apply_edits()
