@@ -1,0 +1,202 @@
+"""Multi-grid learning and sampling (Gao, Lu, Zhou, Zhu & Wu, CVPR 2018).
+
+A pyramid of EBMs ``p_s(x_s) ∝ exp(f_s(x_s)) q(x_s)`` on grids of increasing
+side (4 → 8 → 16 for digits, 4 → 16 → 64 for textures), where ``x_s`` is the
+image averaged down to grid ``s``. Synthesis is coarse to fine:
+
+    x̃_0 = the 1×1 (mean) version of a training image,
+    x̃_s = Langevin_s( upsample(x̃_{s−1}) ),   s = 1 … S,
+
+each grid's chains start from the previous grid's samples, pixels repeated
+into blocks. Each EBM gets its own maximum-likelihood gradient
+
+    ∇θ_s L = E_data[∇θ_s f_s(x_s)] − E[∇θ_s f_s(x̃_s)],
+
+so we minimise ``Σ_s mean E_s(x_s) − mean E_s(x̃_s)`` (+ ``energy_l2``).
+The finest EBM is the ``energy`` network; coarser ones are ``grid4``,
+``grid8`` …; one checkpoint holds them all. Sampling without the dataset
+draws the 1×1 start from a Gaussian fitted to the training images' means
+(saved with the checkpoint). ``sampler.init`` is not used: the chains always
+start from the mean image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError
+from ebm_engine.learning._pyramid import (
+    check_resolutions,
+    default_pyramid,
+    downsample,
+    shifted_frame,
+    square_image_size,
+    upsample,
+)
+from ebm_engine.learning.base import (
+    DataSpec,
+    LearningMethod,
+    StepResult,
+    grad_norm,
+    register_method,
+)
+from ebm_engine.models import build_model
+from ebm_engine.models.convnet import GenerativeConvNet
+from ebm_engine.models.layers import option as model_option
+from ebm_engine.sampling import ChainFrame, energy_of, frozen
+from ebm_engine.sampling.langevin import langevin, run_langevin
+
+
+@register_method("multigrid")
+class MultiGrid(LearningMethod):
+    """EBMs on a coarse-to-fine pyramid of grids; chains start at the 1×1 mean.
+
+    Knobs (``train.options``): ``grids`` (coarse-to-fine sides, ``[]`` =
+    automatic), ``steps_per_grid`` (Langevin steps on each grid, 0 =
+    ``sampler.n_steps``).
+    """
+
+    option_defaults = {"grids": [], "steps_per_grid": 0}
+
+    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
+                 device: torch.device, rng: torch.Generator):
+        super().__init__(cfg, spec, dataset, device, rng)
+        self.channels, self.side = square_image_size(spec.kind, spec.item_shape, self.name)
+        self.grids = check_resolutions(self.option("grids"), self.side, "grids",
+                                       default_pyramid(self.side))
+        steps = self.option("steps_per_grid")
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise ConfigError(f"train.options.steps_per_grid must be an integer >= 0, got {steps!r}")
+        m = cfg.model
+        slope = model_option(m.options, "leaky_slope", 0.2, float)
+        self.nets: dict[str, nn.Module] = {}
+        for size in self.grids[:-1]:
+            self.nets[f"grid{size}"] = GenerativeConvNet(
+                self.channels, size, m.width, m.depth, m.spectral_norm, slope).to(device)
+        self.nets["energy"] = build_model(m, spec.item_shape).to(device)
+        t = cfg.train
+        self.opts = {
+            name: torch.optim.Adam(net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
+                                   weight_decay=t.weight_decay)
+            for name, net in self.nets.items()
+        }
+        # Gaussian fit of the training images' per-channel means: the 1×1 start
+        # when sampling from a checkpoint without the data.
+        self.start_mean = torch.zeros(self.channels, device=device)
+        self.start_std = torch.zeros(self.channels, device=device)
+        if dataset is not None:
+            means = dataset.items.float().mean(dim=(2, 3))
+            self.start_mean = means.mean(0).to(device)
+            self.start_std = means.std(0, unbiased=False).to(device)
+
+    # --- helpers -------------------------------------------------------------
+    @property
+    def n_steps(self) -> int:
+        return int(self.option("steps_per_grid")) or self.cfg.sampler.n_steps
+
+    def grid_energy(self, name: str):
+        return energy_of(self.nets[name], self.cfg.sampler.reference_sigma)
+
+    def _grid_names(self) -> list[str]:
+        return list(self.nets)
+
+    def _start(self, n: int) -> torch.Tensor:
+        """1×1 starts drawn from the fitted Gaussian of training-image means."""
+        eps = torch.randn((n, self.channels, 1, 1), device=self.device, generator=self.rng)
+        x = self.start_mean.view(1, -1, 1, 1) + self.start_std.view(1, -1, 1, 1) * eps
+        if self.spec.value_range is not None:
+            x = x.clamp(*self.spec.value_range)
+        return x
+
+    # --- LearningMethod --------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        return dict(self.nets)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return dict(self.opts)
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.grid_energy("energy")(x)
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        cfg = self.cfg
+        x = downsample(batch, 1)  # the 1×1 version of the observed images
+        extras = {"grid 1x1": upsample(x, self.side)}
+        frames: list[ChainFrame] = []
+        synths = []
+        offset = 0
+        for size, name in zip(self.grids, self._grid_names()):
+            x = upsample(x, size)
+            with frozen(self.nets[name]):
+                x, fr = run_langevin(self.grid_energy(name), x, cfg.sampler, n_steps=self.n_steps,
+                                     record_every=record_every, value_range=self.spec.value_range,
+                                     generator=self.rng)
+            # a coarse grid's last state is the next grid's step 0
+            frames += [shifted_frame(f, offset, self.side) for f in fr
+                       if size == self.side or f.step < self.n_steps]
+            offset += self.n_steps
+            synths.append(x)
+            if size != self.side:
+                extras[f"grid {size}x{size}"] = upsample(x, self.side)
+        loss = torch.zeros((), device=self.device)
+        metrics: dict[str, float] = {}
+        for size, name, synth in zip(self.grids, self._grid_names(), synths):
+            energy_fn = self.grid_energy(name)
+            e_data, e_synth = energy_fn(downsample(batch, size)), energy_fn(synth)
+            grid_loss = e_data.mean() - e_synth.mean()
+            if cfg.train.energy_l2 > 0:
+                grid_loss = grid_loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+            loss = loss + grid_loss
+            metrics[f"loss_grid{size}"] = float(grid_loss.detach())
+        for opt in self.opts.values():
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip > 0:
+            for net in self.nets.values():
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.train.grad_clip)
+        metrics = {
+            "loss": float(loss.detach()),
+            "energy_data": float(e_data.detach().mean()),
+            "energy_sample": float(e_synth.detach().mean()),
+            "grad_norm": grad_norm(list(self.nets.values())),
+            **metrics,
+        }
+        return StepResult(metrics, synths[-1], e_synth.detach(), frames, extras)
+
+    def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
+               n_record: int = 8) -> Iterator[ChainFrame]:
+        """Coarse to fine: 1×1 start, then ``n_steps`` Langevin steps on each grid.
+
+        Frames show every grid at the final size; steps count on across grids.
+        """
+        steps = self.n_steps if n_steps is None else n_steps
+        x = self._start(n)
+        offset = 0
+        last = len(self.grids) - 1
+        for i, (size, name) in enumerate(zip(self.grids, self._grid_names())):
+            x = upsample(x, size)
+            with frozen(self.nets[name]):
+                for frame in langevin(self.grid_energy(name), x, self.cfg.sampler, n_steps=steps,
+                                      record_every=record_every, n_record=n_record,
+                                      value_range=self.spec.value_range, generator=self.rng):
+                    final = frame.step == steps
+                    if final:
+                        x = torch.from_numpy(frame.x).to(self.device)
+                    if i == last:
+                        yield shifted_frame(frame, offset, self.side)
+                    elif not final:  # a coarse grid's end is the next grid's step 0
+                        yield shifted_frame(frame, offset, self.side, n_record)
+            offset += steps
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {"start.mean": self.start_mean, "start.std": self.start_std}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "start.mean" in tensors:
+            self.start_mean = tensors["start.mean"].to(self.device).clone()
+            self.start_std = tensors["start.std"].to(self.device).clone()
