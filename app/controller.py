@@ -13,6 +13,7 @@ Signals are named ``sig<Something>`` (pyqtgraph style).
 from __future__ import annotations
 
 import collections
+import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from ebm_engine.sampling.langevin import ChainFrame
 TICK_MS = 33  # GUI refresh: at most one snapshot drawn per tick (~30 Hz)
 FOLLOW_MS = 500  # polling period when following a run folder
 DATA_POINTS_SHOWN = 1500
+SWITCH_INTERVAL_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class Controller(QObject):
 
     def __init__(self, parent: QObject | None = None, worker_threads: int = 1):
         super().__init__(parent)
+        # Hand the GIL back to the GUI thread sooner than Python's default 5 ms.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.worker_threads = worker_threads
         self.state = "idle"
         self.trainer = None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from scipy.signal import lfilter
+
+REDRAW_MS = 120  # one plot per tick, round robin: each plot refreshes about twice a second
 
 PLOTS = (
     ("loss", "Loss", (("loss", "#f28e2b"),)),
@@ -46,6 +48,14 @@ class CurvesView(QWidget):
         self.rows: dict[str, list[float]] = {}
         self.markers: list[tuple[int, str]] = []
         self.update_count = 0
+        self._dirty: set[str] = set()
+        self._next = 0
+        # Repainting a plot (axes, text) is the GUI's costliest work while training:
+        # refresh one plot per tick, only when shown, so no tick paints all four.
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw_if_dirty)
+        self._timer.start()
         self.smooth = QSlider(Qt.Orientation.Horizontal)
         self.smooth.setRange(0, 99)
         self.smooth.setValue(60)
@@ -66,7 +76,6 @@ class CurvesView(QWidget):
         self.marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         for i, (name, title, series) in enumerate(PLOTS):
             plot = self.plots.addPlot(row=i // 2, col=i % 2, title=title)
-            plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
             if len(series) > 1:
@@ -94,7 +103,18 @@ class CurvesView(QWidget):
             for column in self.rows.values():
                 if len(column) < n + 1:
                     column.append(float("nan"))
-        self.redraw()
+        self._dirty = set(self.items)
+
+    def _redraw_if_dirty(self) -> None:
+        if not self._dirty or not self.isVisible():
+            return
+        names = list(self.items)
+        for k in range(len(names)):
+            name = names[(self._next + k) % len(names)]
+            if name in self._dirty:
+                self._next = (names.index(name) + 1) % len(names)
+                self._redraw_plot(name)
+                return
 
     def add_marker(self, iteration: int, label: str) -> None:
         """A vertical line at ``iteration`` on every plot (a knob edit)."""
@@ -118,18 +138,26 @@ class CurvesView(QWidget):
             self.marker_items.append((plot, line))
 
     def redraw(self) -> None:
-        xs_key = "iteration" if self.xaxis.currentIndex() == 0 else "wall_time"
-        x = np.asarray(self.rows.get(xs_key, []), dtype=np.float64)
-        alpha = self.smooth.value() / 100.0
-        for key, line in self.lines.items():
-            y = np.asarray(self.rows.get(key, []), dtype=np.float64)
-            if len(y) != len(x) or not len(x):
-                line.setData([], [])
-                continue
-            line.setData(x, ema(y, alpha))
+        """Redraw every plot now (smoothing or x axis changed, tests)."""
+        for name in self.items:
+            self._redraw_plot(name)
         for plot, line in self.marker_items:
             plot.removeItem(line)
         self.marker_items = []
         for iteration, label in self.markers:
             self._draw_marker(iteration, label)
-        self.update_count += 1
+
+    def _redraw_plot(self, name: str) -> None:
+        self._dirty.discard(name)
+        xs_key = "iteration" if self.xaxis.currentIndex() == 0 else "wall_time"
+        x = np.asarray(self.rows.get(xs_key, []), dtype=np.float64)
+        alpha = self.smooth.value() / 100.0
+        for key, _color in dict((p[0], p[2]) for p in PLOTS)[name]:
+            line = self.lines[key]
+            y = np.asarray(self.rows.get(key, []), dtype=np.float64)
+            if len(y) != len(x) or not len(x):
+                line.setData([], [])
+                continue
+            line.setData(x, ema(y, alpha))
+        if name == "loss":
+            self.update_count += 1
