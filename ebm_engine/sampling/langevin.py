@@ -37,6 +37,20 @@ class ChainFrame:
     energy: np.ndarray
 
 
+def _sampling_layout(x: torch.Tensor) -> torch.Tensor:
+    """A copy of ``x`` in the memory layout conv nets run fastest on.
+
+    On CPU, oneDNN convolutions (and their input gradients) run 10–30 %
+    faster on channels-last tensors (measured by ``benchmarks/``); values
+    and shapes are unchanged, only the strides differ.
+    """
+    if x.device.type == "cpu" and x.dim() == 4:
+        return x.clone(memory_format=torch.channels_last)
+    if x.device.type == "cpu" and x.dim() == 5:
+        return x.clone(memory_format=torch.channels_last_3d)
+    return x.clone()
+
+
 def _energy_and_grad(energy_fn: EnergyFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
@@ -62,8 +76,10 @@ def _chain(
     drift = cfg.grad_scale * cfg.step_size**2 / 2.0
     noise_std = cfg.noise_scale * cfg.step_size
     lo, hi = value_range if (cfg.clamp and value_range is not None) else (None, None)
-    x = x0.detach().clone()
-    noise = torch.empty_like(x)
+    x = _sampling_layout(x0.detach())
+    # Noise is drawn in the standard layout: the same numbers land on the same
+    # elements whatever layout x uses.
+    noise = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     for step in range(n_steps):
         energy, grad = _energy_and_grad(energy_fn, x)
         if record_every and step % record_every == 0:
@@ -74,7 +90,7 @@ def _chain(
             x.add_(noise, alpha=noise_std)
         if lo is not None:
             x.clamp_(lo, hi)
-    yield n_steps, x, None
+    yield n_steps, x.contiguous(), None
 
 
 def run_langevin(
