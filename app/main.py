@@ -14,6 +14,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--open", metavar="RUN", help="open a run or checkpoint folder (sample only)")
     p.add_argument("--follow", metavar="RUN", help="follow a run folder being written elsewhere")
     p.add_argument("--runs", metavar="DIR", help="folder for runs started from the app")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a knob after choosing the demo (e.g. train.sample_every=2)")
     p.add_argument("--self-test", action="store_true", help="run the bundle self-test and exit")
     return p.parse_args(argv)
 
@@ -39,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     apply_style(app)
     window = MainWindow(runs_root=args.runs, demo=args.demo)
     window.show()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in window.settings_panel.editors:
+            print(f"ebm-studio: unknown knob {key!r}", file=sys.stderr)
+            return 2
+        window.settings_panel.set_value(key, value)
     if args.open:
         window.open_run(args.open, "sample")
     elif args.follow:

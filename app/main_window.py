@@ -308,8 +308,8 @@ class MainWindow(QMainWindow):
         self.sample_view.set_snapshot(snap)
         self.scrubber.set_frames(snap.frames)
         self.extras.set_extras(snap.extras, snap.kind, snap.value_range)
-        if self.film.index is not None:
-            self.film.show_chain(snap, self.film.index)
+        if snap.frames:  # keep the picked chain; start with the first one
+            self.film.show_chain(snap, self.film.index or 0)
         what = {"train": "training chains", "sample": "samples (no training)",
                 "follow": "followed run"}.get(snap.origin, snap.origin)
         self.samples_title.setText(f"<b>{what}</b> at iteration {snap.iteration}")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QStyle, QWidget
 
+SP = QStyle.StandardPixmap
 BUTTONS = (
-    ("train", "▶ Train", "Start training on the chosen data with these settings (or resume)"),
-    ("pause", "⏸ Pause", "Pause between iterations; press again to resume"),
-    ("step", "⏭ Step", "Run exactly one training iteration, then pause"),
-    ("sample", "✨ Sample only", "Draw samples from the current (or a saved) model without training"),
-    ("stop", "⏹ Stop", "Finish the run: write a checkpoint and stop"),
-    ("reset", "↺ Reset", "Forget the current run and clear the views"),
+    ("train", "Train", SP.SP_MediaPlay,
+     "Start training on the chosen data with these settings (or resume)"),
+    ("pause", "Pause", SP.SP_MediaPause, "Pause between iterations; press again to resume"),
+    ("step", "Step", SP.SP_MediaSkipForward, "Run exactly one training iteration, then pause"),
+    ("sample", "Sample only", SP.SP_FileDialogContentsView,
+     "Draw samples from the current (or a saved) model without training"),
+    ("stop", "Stop", SP.SP_MediaStop, "Finish the run: write a checkpoint and stop"),
+    ("reset", "Reset", SP.SP_BrowserReload, "Forget the current run and clear the views"),
 )
 
 # Which buttons are enabled in each controller state.
@@ -35,8 +38,8 @@ class TransportBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         self.buttons: dict[str, QPushButton] = {}
-        for name, text, tip in BUTTONS:
-            button = QPushButton(text)
+        for name, text, icon, tip in BUTTONS:
+            button = QPushButton(self.style().standardIcon(icon), text)
             button.setObjectName(f"btn_{name}")
             button.setToolTip(tip)
             button.clicked.connect(lambda _=False, n=name: self.sigCommand.emit(n))
@@ -49,5 +52,5 @@ class TransportBar(QWidget):
         on = ENABLED.get(state, {"train"})
         for name, button in self.buttons.items():
             button.setEnabled(name in on)
-        self.buttons["pause"].setText("⏯ Resume" if state == "paused" else "⏸ Pause")
-        self.buttons["train"].setText("▶ Resume" if state == "paused" else "▶ Train")
+        self.buttons["pause"].setText("Resume" if state == "paused" else "Pause")
+        self.buttons["train"].setText("Resume" if state == "paused" else "Train")

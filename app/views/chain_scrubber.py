@@ -25,7 +25,7 @@ class ChainScrubber(QWidget):
         self.slider.setRange(0, 0)
         self.slider.setToolTip("Langevin step of the latest sampling (right end = final samples)")
         self.slider.valueChanged.connect(self._changed)
-        self.play = QPushButton("▶ Play")
+        self.play = QPushButton("Play")
         self.play.setCheckable(True)
         self.play.setToolTip("Replay the chains step by step")
         self.play.toggled.connect(self._toggle)
@@ -70,7 +70,7 @@ class ChainScrubber(QWidget):
         self.sigFrameChanged.emit(self.index)
 
     def _toggle(self, on: bool) -> None:
-        self.play.setText("⏸ Pause" if on else "▶ Play")
+        self.play.setText("Pause" if on else "Play")
         if on:
             if self.slider.value() >= self.slider.maximum():
                 self.slider.setValue(0)

@@ -54,7 +54,8 @@ class FilmStrip(QWidget):
             if states.ndim == 4:  # video: first frame
                 states = states[:, :, 0]
             disp = to_display(states, "image", snapshot.value_range)
-            self.image.setImage(make_grid(disp, nrow=len(disp), pad=2, pad_value=40),
+            nrow = len(disp) if len(disp) <= 6 else -(-len(disp) // 2)  # two rows when long
+            self.image.setImage(make_grid(disp, nrow=nrow, pad=2, pad_value=40),
                                 autoLevels=False, levels=(0, 255))
             self.view.autoRange(padding=0.01)
         else:

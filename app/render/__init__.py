@@ -1,0 +1,1 @@
+"""VTK rendering of 3D samples (GUI-thread views and offscreen turntables)."""

@@ -1,0 +1,312 @@
+"""A small-multiples grid of VTK viewports: one QVTK widget, one renderer per sample.
+
+One render window with many ``vtkRenderer`` viewports is far cheaper than a
+widget per sample. Every renderer shares one ``vtkCamera``, so dragging in
+any cell turns them all (linked cameras); *Reset view* restores the default
+three-quarter view. Rendering happens on the GUI thread only (views are fed
+by the controller's signals), and only while the widget is shown.
+
+The render window is released (``close()`` on the QVTK widget, which
+finalises it) when the grid is closed, when its top-level window closes, or
+when it is scheduled for deletion — never while it is shown, and
+:func:`live_render_windows` lets tests check that nothing leaks.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import numpy as np
+import vtkmodules.vtkInteractionStyle  # noqa: F401 (registers the interactor styles)
+import vtkmodules.vtkRenderingFreeType  # noqa: F401 (text labels)
+import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 (the OpenGL back end)
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
+from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
+from vtkmodules.vtkRenderingCore import (
+    vtkActor,
+    vtkCamera,
+    vtkRenderer,
+    vtkTextActor,
+    vtkWindowToImageFilter,
+)
+
+from app.render.shapes import make_actor, sample_geometry, set_geometry
+
+MAX_CELLS = 16  # 4×4 viewports
+BACKGROUND = (0.125, 0.129, 0.141)  # #202124, as the image grid
+GAP_RGB = (0.06, 0.06, 0.07)
+GAP = 0.002  # viewport inset (fraction of the window) that draws the cell borders
+CLICK_PIXELS = 4  # a press and release closer than this is a click, not a drag
+
+_live: weakref.WeakSet[VTKGrid] = weakref.WeakSet()
+
+
+def live_render_windows() -> int:
+    """How many grids still hold an unreleased render window (tests' leak check)."""
+    return sum(1 for g in list(_live) if not g.released)
+
+
+def default_camera(camera: vtkCamera) -> vtkCamera:
+    """Three-quarter view of the cube ``[-1, 1]³`` with ``z`` up."""
+    azimuth, elevation, distance = math.radians(-60), math.radians(25), 5.6
+    camera.SetFocalPoint(0.0, 0.0, 0.0)
+    camera.SetPosition(distance * math.cos(elevation) * math.cos(azimuth),
+                       distance * math.cos(elevation) * math.sin(azimuth),
+                       distance * math.sin(elevation))
+    camera.SetViewUp(0.0, 0.0, 1.0)
+    camera.SetViewAngle(30.0)
+    camera.SetClippingRange(0.1, 50.0)
+    return camera
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """``(rows, cols)`` of a near-square grid for ``n`` cells."""
+    cols = max(1, math.ceil(math.sqrt(n)))
+    return max(1, math.ceil(n / cols)), cols
+
+
+class VTKGrid(QWidget):
+    """Up to :data:`MAX_CELLS` 3D samples in linked viewports, with a *Reset view* button.
+
+    Signals
+    -------
+    sigCellClicked(int)
+        A cell was clicked (not dragged): its sample index.
+    """
+
+    sigCellClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.released = False
+        self.kind: str | None = None
+        self.renderers: list[vtkRenderer] = []
+        self.actors: list[vtkActor] = []
+        self.labels: list[vtkTextActor] = []
+        self.render_count = 0
+        self._dirty = False
+        self._press: tuple[int, int] | None = None
+        self._watched: QObject | None = None
+
+        self.vtk_widget = QVTKRenderWindowInteractor(self)
+        self.render_window = self.vtk_widget.GetRenderWindow()
+        self.interactor = self.render_window.GetInteractor()
+        self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
+        self.interactor.AddObserver("LeftButtonPressEvent", self._pressed)
+        self.interactor.AddObserver("LeftButtonReleaseEvent", self._released_button)
+        self._initialised = False
+        self.camera = default_camera(vtkCamera())
+        self.backdrop = vtkRenderer()  # paints the gaps between cells
+        self.backdrop.SetBackground(*GAP_RGB)
+        self.backdrop.InteractiveOff()
+        self.render_window.AddRenderer(self.backdrop)
+
+        self.reset_button = QPushButton("Reset view")
+        self.reset_button.setToolTip("Back to the default camera (all cells share one camera)")
+        self.reset_button.clicked.connect(self.reset_view)
+        self.caption = QLabel("drag to turn all samples · wheel to zoom · click a sample for its chain")
+        self.caption.setStyleSheet("color: #aaaaaa")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.caption, 1)
+        bar.addWidget(self.reset_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.vtk_widget, 1)
+        layout.addLayout(bar)
+        _live.add(self)
+
+    # --- content ---------------------------------------------------------------------
+    def set_samples(self, kind: str, samples: np.ndarray, value_range=None,
+                    captions: list[str] | None = None) -> None:
+        """Show the first :data:`MAX_CELLS` samples of ``kind`` (model space)."""
+        if self.released:
+            return
+        samples = np.asarray(samples)
+        n = min(len(samples), MAX_CELLS)
+        self._ensure_cells(n, kind)
+        for i in range(n):
+            set_geometry(self.actors[i], sample_geometry(kind, samples[i], value_range))
+            self.labels[i].SetInput(captions[i] if captions and i < len(captions) else f"#{i}")
+        self.render()
+
+    def _ensure_cells(self, n: int, kind: str) -> None:
+        if n == len(self.renderers) and kind == self.kind:
+            return
+        for ren in self.renderers:
+            self.render_window.RemoveRenderer(ren)
+        self.renderers, self.actors, self.labels = [], [], []
+        self.kind = kind
+        rows, cols = grid_shape(n)
+        for i in range(n):
+            row, col = divmod(i, cols)
+            ren = vtkRenderer()
+            ren.SetViewport(col / cols + GAP, 1 - (row + 1) / rows + GAP,
+                            (col + 1) / cols - GAP, 1 - row / rows - GAP)
+            ren.SetBackground(*BACKGROUND)
+            ren.SetActiveCamera(self.camera)  # one camera: the cells turn together
+            actor = make_actor(kind)
+            ren.AddActor(actor)
+            label = vtkTextActor()
+            label.GetTextProperty().SetFontSize(12)
+            label.GetTextProperty().SetColor(0.85, 0.85, 0.85)
+            label.SetPosition(4, 4)
+            ren.AddViewProp(label)
+            self.render_window.AddRenderer(ren)
+            self.renderers.append(ren)
+            self.actors.append(actor)
+            self.labels.append(label)
+
+    # --- camera ------------------------------------------------------------------------
+    def reset_view(self) -> None:
+        """Back to the default camera in every cell."""
+        default_camera(self.camera)
+        self.render()
+
+    # --- drawing (GUI thread) ----------------------------------------------------------
+    def render(self) -> None:
+        """Draw now if shown; otherwise when next shown."""
+        if self.released:
+            return
+        if not self.isVisible():
+            self._dirty = True
+            return
+        if not self._initialised:
+            self.vtk_widget.Initialize()
+            self._initialised = True
+        self.render_window.Render()
+        self.render_count += 1
+        self._dirty = False
+
+    def capture(self) -> np.ndarray:
+        """The rendered window as ``(H, W, 3)`` uint8, top row first.
+
+        Read through ``vtkWindowToImageFilter``: ``QWidget.grab()`` shows VTK
+        areas black.
+        """
+        self.render()
+        grab = vtkWindowToImageFilter()
+        grab.SetInput(self.render_window)
+        grab.ReadFrontBufferOff()
+        grab.Update()
+        image = grab.GetOutput()
+        w, h, _ = image.GetDimensions()
+        pixels = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(h, w, -1)
+        return np.ascontiguousarray(pixels[::-1, :, :3])
+
+    def cell_pixels(self, index: int) -> np.ndarray:
+        """The part of :meth:`capture` inside cell ``index``."""
+        image = self.capture()
+        h, w, _ = image.shape
+        x0, y0, x1, y1 = self.renderers[index].GetViewport()
+        return image[int((1 - y1) * h):int((1 - y0) * h), int(x0 * w):int(x1 * w)]
+
+    # --- clicks ---------------------------------------------------------------------------
+    def _pressed(self, _obj, _event) -> None:
+        self._press = self.interactor.GetEventPosition()
+
+    def _released_button(self, _obj, _event) -> None:
+        x, y = self.interactor.GetEventPosition()
+        press, self._press = self._press, None
+        if press is None or abs(x - press[0]) + abs(y - press[1]) > CLICK_PIXELS:
+            return
+        poked = self.interactor.FindPokedRenderer(x, y)
+        for i, ren in enumerate(self.renderers):
+            if ren is poked:
+                self.sigCellClicked.emit(i)
+
+    # --- life cycle -----------------------------------------------------------------------
+    def release(self) -> None:
+        """Finalise the render window (idempotent); the grid draws nothing afterwards."""
+        if self.released:
+            return
+        self.released = True
+        if self._watched is not None:
+            self._watched.removeEventFilter(self)
+            self._watched = None
+        for ren in self.renderers:
+            self.render_window.RemoveRenderer(ren)
+        self.render_window.RemoveRenderer(self.backdrop)
+        self.renderers, self.actors, self.labels = [], [], []
+        self.vtk_widget.close()  # its closeEvent finalises the render window
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().showEvent(event)
+        top = self.window()
+        if top is not self and top is not self._watched and not self.released:
+            if self._watched is not None:
+                self._watched.removeEventFilter(self)
+            top.installEventFilter(self)
+            self._watched = top
+        if self._dirty:
+            self.render()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
+        # The top-level window is closing: child widgets get no closeEvent of their own.
+        if obj is self._watched and event.type() == QEvent.Type.Close:
+            self.release()
+        return False
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        self.release()
+        super().closeEvent(event)
+
+    def event(self, event) -> bool:
+        # deleteLater() (e.g. the main window swapping views) without a close first
+        if event.type() == QEvent.Type.DeferredDelete:
+            self.release()
+        return super().event(event)
+
+
+class Grid3DView(QWidget):
+    """Base of the voxel and point-cloud views: chains in a :class:`VTKGrid`.
+
+    ``set_snapshot`` shows the final samples (or, while the scrubber is held
+    on a recorded Langevin step, that step of the first chains); clicking a
+    cell emits ``sigSampleClicked`` with the chain's index.
+    """
+
+    sigSampleClicked = Signal(int)
+    kind = ""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.grid = VTKGrid(self)
+        self.grid.sigCellClicked.connect(self.sigSampleClicked)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.grid)
+        self.snapshot = None
+        self.frame_index = -1
+        self.update_count = 0
+
+    def set_snapshot(self, snapshot) -> None:
+        self.snapshot = snapshot
+        if self.frame_index >= len(snapshot.frames):
+            self.frame_index = -1
+        self._draw()
+        self.update_count += 1
+
+    def show_frame(self, index: int) -> None:
+        """Show recorded Langevin step ``index`` of the first chains (``-1``: final samples)."""
+        self.frame_index = index
+        if self.snapshot is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        s = self.snapshot
+        if 0 <= self.frame_index < len(s.frames):
+            frame = s.frames[self.frame_index]
+            x, energy, where = frame.x, frame.energy, f"step {frame.step}"
+        else:
+            x, energy, where = s.samples, s.energy, f"iteration {s.iteration}"
+        energy = np.asarray(energy, dtype=np.float64).ravel()
+        captions = [f"#{i}  E={energy[i]:.3g}" if i < len(energy) else f"#{i}"
+                    for i in range(min(len(x), MAX_CELLS))]
+        self.grid.set_samples(s.kind, x, s.value_range, captions)
+        self.grid.caption.setText(f"{min(len(x), MAX_CELLS)} of {len(x)} chains at {where} · "
+                                  "drag to turn all · click a sample for its chain")
