@@ -1,0 +1,193 @@
+"""3D and video views (VTK through OSMesa): live training, pixels, linked cameras, turntables, no leaks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from app.testing import WAIT_MS, make_window
+
+pytestmark = pytest.mark.app
+
+TINY_VOXELS = (
+    ("data.image_size", 16), ("model.width", 8), ("model.depth", 1), ("sampler.n_steps", 5),
+    ("train.batch_size", 4), ("train.snapshot_size", 4), ("train.sample_every", 1),
+    ("train.record_every", 1), ("train.checkpoint_every", 0), ("train.iterations", 100000),
+)
+BACKGROUND = np.array([32, 33, 36])  # #202124
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_vtk_windows():
+    """Every VTK render window a test opens is released by the time it ends (widgets closed)."""
+    from app.views.vtk_grid import live_render_windows
+
+    before = live_render_windows()
+    yield
+    assert live_render_windows() == before, "a VTK render window outlived its widget"
+
+
+def _object_pixels(image: np.ndarray) -> int:
+    """Pixels that are clearly neither the background nor a caption's grey."""
+    diff = np.abs(image.astype(int) - BACKGROUND).sum(-1)
+    coloured = np.ptp(image.astype(int), axis=-1) > 25  # surfaces and points are tinted
+    return int(((diff > 60) & coloured).sum())
+
+
+def _snapshot(kind, samples, value_range=None, frames=()):
+    from app.controller import Snapshot
+
+    energy = np.linspace(-1, 1, len(samples)).astype(np.float32)
+    return Snapshot(iteration=7, kind=kind, value_range=value_range, samples=samples,
+                    energy=energy, frames=tuple(frames))
+
+
+def _demo(name: str, n: int, **options) -> np.ndarray:
+    from ebm_engine.config import DataConfig
+    from ebm_engine.data import load_dataset
+
+    ds = load_dataset(DataConfig(source=name, image_size=16, options={"items": n, **options}))
+    return np.stack([np.asarray(ds.items[i]) for i in range(n)]).astype(np.float32)
+
+
+def test_voxel_training_updates_vtk_view_and_closes_clean(qtbot, tmp_path):
+    from app.render.turntable import export_turntable
+    from app.views.voxel_view import VoxelView
+    from app.views.vtk_grid import live_render_windows
+    from ebm_engine.export import read_animation
+
+    window = make_window(qtbot, tmp_path, demo="shapes-voxels", knobs=TINY_VOXELS)
+    window.transport.buttons["train"].click()
+    qtbot.waitUntil(lambda: isinstance(window.sample_view, VoxelView)
+                    and window.sample_view.update_count >= 3, timeout=WAIT_MS)
+    view = window.sample_view
+    grid = view.grid
+    assert not grid.released and grid.isVisible()
+    assert len(grid.renderers) == len(window.snapshot.samples) == 4
+    # linked cameras: every cell draws through the same camera object
+    assert all(r.GetActiveCamera() is grid.camera for r in grid.renderers)
+    rendered = grid.render_count
+    qtbot.waitUntil(lambda: grid.render_count > rendered, timeout=WAIT_MS)  # live updates keep drawing
+    assert _object_pixels(grid.cell_pixels(0)) > 50  # an isosurface, not an empty viewport
+
+    # the chain scrubber drives the view: a recorded Langevin step of the first chains
+    assert len(window.snapshot.frames) > 1
+    window.scrubber.slider.setValue(0)
+    assert view.frame_index == 0 and "step" in grid.caption.text()
+    window.scrubber.slider.setValue(window.scrubber.slider.maximum())
+    assert view.frame_index == -1
+
+    # turntable export of a live sample
+    out = export_turntable(window, tmp_path / "turn.gif")
+    assert out is not None and len(read_animation(out)) == 36
+
+    window.close()  # closing the window releases the VTK window (no Finalize on a shown widget)
+    assert not window.controller.busy
+    assert grid.released and live_render_windows() == 0
+    assert window.errors == []
+
+
+def test_pointcloud_view_pixels_camera_and_clicks(qtbot):
+    from app.views.pointcloud_view import PointCloudView
+    from ebm_engine.sampling.langevin import ChainFrame
+
+    clouds = _demo("shapes-points", 6, points=256)
+    noise = np.random.default_rng(0).normal(0, 0.3, clouds[:2].shape).astype(np.float32)
+    frames = [ChainFrame(step=0, x=noise, energy=np.zeros(2, np.float32)),
+              ChainFrame(step=5, x=clouds[:2], energy=np.zeros(2, np.float32))]
+    view = PointCloudView()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_snapshot(_snapshot("pointcloud", clouds, frames=frames))
+    grid = view.grid
+    assert len(grid.renderers) == 6
+    first = grid.capture()
+    assert all(_object_pixels(grid.cell_pixels(i)) > 30 for i in range(6))
+
+    # one camera for all cells: turning it changes every cell; Reset view brings it back
+    grid.camera.Azimuth(90)
+    grid.render()
+    assert np.abs(grid.capture().astype(int) - first).sum() > 0
+    grid.reset_button.click()
+    assert np.array_equal(grid.capture(), first)
+
+    # a click (press and release in place) on cell 1 picks chain 1
+    x0, y0, x1, y1 = grid.renderers[1].GetViewport()
+    w, h = grid.vtk_widget.width(), grid.vtk_widget.height()
+    pos = QPoint(int((x0 + x1) / 2 * w), int((1 - (y0 + y1) / 2) * h))
+    with qtbot.waitSignal(view.sigSampleClicked, timeout=5000) as blocker:
+        qtbot.mouseClick(grid.vtk_widget, Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == [1]
+
+    # scrubbing to a recorded step shows that step's (fewer) chains
+    view.show_frame(0)
+    assert len(grid.renderers) == 2 and "step 0" in grid.caption.text()
+    view.show_frame(-1)
+    assert len(grid.renderers) == 6
+
+
+def test_voxel_view_draws_demo_shapes_and_empty_grids(qtbot):
+    from app.views.voxel_view import VoxelView
+
+    shapes = _demo("shapes-voxels", 3)
+    empty = -np.ones_like(shapes[:1])
+    view = VoxelView()
+    qtbot.addWidget(view)
+    view.resize(500, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_snapshot(_snapshot("voxel", np.concatenate([shapes, empty]), (-1.0, 1.0)))
+    grid = view.grid
+    assert all(_object_pixels(grid.cell_pixels(i)) > 50 for i in range(3))
+    assert _object_pixels(grid.cell_pixels(3)) == 0  # nothing occupied, nothing drawn
+    view.close()
+    assert grid.released
+
+
+def test_video_view_cycles_frames_and_follows_scrubber(qtbot):
+    from app.views.video_view import VideoView
+    from ebm_engine.sampling.langevin import ChainFrame
+
+    rng = np.random.default_rng(1)
+    clips = rng.uniform(-1, 1, (4, 1, 5, 8, 8)).astype(np.float32)
+    early = np.zeros_like(clips[:2])
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.show()
+    seen: list[int] = []
+    view.sigTimeChanged.connect(seen.append)
+    view.set_snapshot(_snapshot("video", clips, (-1.0, 1.0),
+                                [ChainFrame(step=0, x=early, energy=np.zeros(2, np.float32))]))
+    qtbot.waitUntil(lambda: len(seen) >= 6, timeout=10_000)  # played past the end: looped
+    assert view.time_slider.maximum() == 4 and set(seen) == set(range(5))
+    assert 0 in seen[seen.index(4):]
+    view.play.click()  # pause: the time stays put
+    assert not view.timer.isActive()
+    view.time_slider.setValue(2)
+    grid_t2 = view.grid.last_grid.copy()
+    view.time_slider.setValue(3)
+    assert not np.array_equal(grid_t2, view.grid.last_grid)  # a new frame is drawn
+    view.show_frame(0)  # the Langevin scrubber: step 0 of the first two chains
+    assert view.clips.shape[0] == 2 and np.ptp(view.grid.last_grid) < 255
+
+
+@pytest.mark.parametrize("ext", [".gif", ".mp4"])
+def test_turntable_frames_turn(tmp_path, ext):
+    from app.render.turntable import save_turntable
+    from ebm_engine.errors import ExportError
+    from ebm_engine.export import read_animation
+
+    chair = _demo("shapes-voxels", 1, categories=["chair"])[0]
+    out = save_turntable("voxel", chair, tmp_path / f"turn{ext}", (-1.0, 1.0), n_frames=8, size=128)
+    frames = read_animation(out)
+    assert len(frames) == 8
+    diffs = [np.abs(frames[i + 1].astype(int) - frames[i]).mean() for i in range(7)]
+    assert min(diffs) > 0.5  # every frame shows a new angle
+    assert _object_pixels(frames[0]) > 200
+    with pytest.raises(ExportError, match="empty"):
+        save_turntable("voxel", -np.ones_like(chair), tmp_path / "none.gif", (-1.0, 1.0))
+    with pytest.raises(ExportError, match="gif or .mp4"):
+        save_turntable("pointcloud", np.zeros((8, 3)), tmp_path / "x.png")
