@@ -1,0 +1,271 @@
+"""Diffusion recovery likelihood (Gao, Song, Poole, Wu & Kingma, ICLR 2021).
+
+Noise the data in ``T`` steps, ``x_{t+1} = a_{t+1} x_t + σ_{t+1} ε`` with
+``a = √(1 − σ²)``, and learn one conditional EBM per step. In the scaled
+variable ``y_t = a_{t+1} x_t`` the recovery model is
+
+    p_θ(y_t | x_{t+1}) ∝ exp( f_θ(y_t, t) − ‖x_{t+1} − y_t‖² / (2σ²_{t+1}) ),
+
+with ``f_θ(y, t) = f̃_θ(y, t) / δ_t²`` (``δ_t = step_scale · σ_{t+1}``, the
+Langevin step at level ``t``) and one time-conditioned ConvNet ``f̃_θ`` for
+all levels. Because the Gaussian term pins ``y_t`` near ``x_{t+1}``, the
+conditional is nearly unimodal and short Langevin runs started at ``x_{t+1}``
+mix. The recovery-likelihood gradient is
+
+    ∇θ L = E_data[∇θ f_θ(y_t, t)] − E_{p_θ(y_t | x_{t+1})}[∇θ f_θ(y_t, t)],
+
+estimated per item at a random level ``t``; we minimise
+``mean(−f̃(y_t)) − mean(−f̃(ỹ_t))`` (levels weighted by ``δ_t²``) plus
+``energy_l2``. With the step ``δ_t`` the Langevin drift is ``∇f̃/2 +
+(step_scale²/2)(x_{t+1} − y)`` at every level: the net learns a denoising
+step of the same size everywhere (the paper's ``b = step_scale²``). Sampling
+walks down the schedule: ``x_T ~ N(0, I)``, then ``x_t = ỹ_t / a_{t+1}`` with
+``ỹ_t`` drawn from the recovery model given ``x_{t+1}``.
+
+``sampler.n_steps``/``step_size``/``reference_sigma``/``init`` are not used:
+the knobs are ``T``, ``schedule``, ``sigma_min``, ``sigma_max``,
+``steps_per_level`` and ``step_scale`` in ``train.options``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError
+from ebm_engine.learning._pyramid import square_image_size
+from ebm_engine.learning.base import (
+    DataSpec,
+    LearningMethod,
+    StepResult,
+    grad_norm,
+    register_method,
+)
+from ebm_engine.models.layers import option as model_option
+from ebm_engine.models.timeconvnet import TimeConditionedConvNet
+from ebm_engine.sampling import ChainFrame, frozen
+
+SCHEDULES = ("linear", "geometric")
+
+
+def noise_schedule(levels: int, schedule: object, sigma_min: float, sigma_max: float) -> list[float]:
+    """The ``T`` noise scales ``σ_1 … σ_T`` (increasing, each in (0, 1)).
+
+    ``schedule`` is ``linear``, ``geometric`` or an explicit list of ``T`` numbers.
+    """
+    if isinstance(schedule, list):
+        sig = schedule
+        if len(sig) != levels or not all(isinstance(s, (int, float)) and not isinstance(s, bool)
+                                         for s in sig):
+            raise ConfigError(f"train.options.schedule must be a list of T={levels} numbers, got {schedule!r}")
+        sig = [float(s) for s in sig]
+    elif schedule in SCHEDULES:
+        if not 0 < sigma_min <= sigma_max < 1:
+            raise ConfigError(f"train.options.sigma_min/sigma_max must satisfy 0 < min <= max < 1, "
+                              f"got {sigma_min}, {sigma_max}")
+        if levels == 1:
+            sig = [sigma_max]
+        elif schedule == "linear":
+            sig = list(np.linspace(sigma_min, sigma_max, levels))
+        else:
+            sig = list(np.geomspace(sigma_min, sigma_max, levels))
+    else:
+        raise ConfigError(f"train.options.schedule must be one of {SCHEDULES} or a list, got {schedule!r}")
+    if not all(0 < s < 1 for s in sig):
+        raise ConfigError(f"train.options.schedule: every sigma must be in (0, 1), got {sig}")
+    return [float(s) for s in sig]
+
+
+@register_method("recovery")
+class RecoveryLikelihood(LearningMethod):
+    """``T`` conditional EBMs ``p(x_t | x_{t+1})`` sharing one time-conditioned net."""
+
+    option_defaults = {"T": 6, "schedule": "linear", "sigma_min": 0.1, "sigma_max": 0.9,
+                       "steps_per_level": 15, "step_scale": 0.02}
+
+    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
+                 device: torch.device, rng: torch.Generator):
+        super().__init__(cfg, spec, dataset, device, rng)
+        channels, side = square_image_size(spec.kind, spec.item_shape, self.name)
+        levels = self.option("T")
+        if not isinstance(levels, int) or isinstance(levels, bool) or not 1 <= levels <= 1000:
+            raise ConfigError(f"train.options.T must be an integer in 1..1000, got {levels!r}")
+        self.levels = levels
+        self._check_knobs()
+        self.sigmas = torch.tensor(self._schedule(), device=device)
+        m = cfg.model
+        slope = model_option(m.options, "leaky_slope", 0.2, float)
+        self.net = TimeConditionedConvNet(channels, side, levels, m.width, m.depth,
+                                          m.spectral_norm, slope).to(device)
+        t = cfg.train
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
+                                    weight_decay=t.weight_decay)
+        self.applied = 0  # updates taken: decides preview iterations, checkpointed
+
+    def _schedule(self) -> list[float]:
+        return noise_schedule(self.levels, self.option("schedule"), float(self.option("sigma_min")),
+                              float(self.option("sigma_max")))
+
+    def _check_knobs(self) -> None:
+        steps, scale = self.option("steps_per_level"), self.option("step_scale")
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise ConfigError(f"train.options.steps_per_level must be an integer >= 0, got {steps!r}")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1:
+            raise ConfigError(f"train.options.step_scale must be in (0, 1], got {scale!r}")
+
+    # --- the conditional model ---------------------------------------------------
+    def conditional_energy(self, y: torch.Tensor, x_next: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``E(y | x_{t+1}) = −f̃(y, t)/δ_t² + ‖x_{t+1} − y‖²/(2σ²_{t+1})``, shape ``(B,)``."""
+        var = self.sigmas[t] ** 2
+        step2 = float(self.option("step_scale")) ** 2 * var
+        return -self.net(y, t) / step2 + 0.5 * (x_next - y).flatten(1).pow(2).sum(1) / var
+
+    def recover(self, x_next: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None,
+                n_steps: int | None = None, record_every: int = 0,
+                ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
+        """Langevin on ``p(y_t | x_{t+1})`` from ``y = x_{t+1}``; yields ``(step, y, energy)``
+        at recorded steps and ``(n_steps, y, None)`` at the end."""
+        steps = int(self.option("steps_per_level")) if n_steps is None else n_steps
+        delta = (float(self.option("step_scale")) * self.sigmas[t]).view(-1, *[1] * (x_next.dim() - 1))
+        y = x_next.detach().clone()
+        for step in range(steps):
+            with torch.enable_grad():
+                yg = y.detach().requires_grad_(True)
+                energy = self.conditional_energy(yg, x_next, t)
+                (grad,) = torch.autograd.grad(energy.sum(), yg)
+            if record_every and step % record_every == 0:
+                yield step, y, energy.detach()
+            noise = torch.randn(y.shape, device=y.device, generator=generator)
+            y = y - 0.5 * delta**2 * grad + delta * noise
+        yield steps, y, None
+
+    def _scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``a_{t+1} = √(1 − σ²_{t+1})`` shaped to broadcast over ``like``."""
+        return (1 - self.sigmas[t] ** 2).sqrt().view(-1, *[1] * (like.dim() - 1))
+
+    def _walk(self, n: int, generator: torch.Generator | None, record_every: int, n_record: int,
+              levels: dict[str, torch.Tensor] | None = None) -> Iterator[ChainFrame]:
+        """Noise → data down the schedule; the last frame holds all ``n`` samples."""
+        shape = (n, *self.spec.item_shape)
+        x = torch.randn(shape, device=self.device, generator=generator)
+        steps = int(self.option("steps_per_level"))
+        offset = 0
+        for level in range(self.levels - 1, -1, -1):
+            if levels is not None:
+                levels[f"noise level {level + 1}"] = x
+            t = torch.full((n,), level, device=self.device, dtype=torch.long)
+            a = self._scale(t, x)
+            for step, y, energy in self.recover(x, t, generator, steps, record_every):
+                if step < steps:
+                    yield _frame(offset + step, y[:n_record] / a[:n_record], energy[:n_record])
+            x = y / a
+            offset += steps
+        if self.cfg.sampler.clamp and self.spec.value_range is not None:
+            x = x.clamp(*self.spec.value_range)
+        with torch.no_grad():
+            energy = self.energy(x)
+        yield _frame(offset, x, energy)
+
+    # --- LearningMethod ------------------------------------------------------------
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"energy": self.net}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"energy": self.opt}
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``E(x) = −f̃(x, 0)/δ_0²``: the least-noise recovery EBM without its Gaussian term."""
+        t = torch.zeros(x.shape[0], device=x.device, dtype=torch.long)
+        return -self.net(x, t) / (float(self.option("step_scale")) * self.sigmas[0]) ** 2
+
+    def configure(self, cfg: RunConfig) -> None:
+        old = self.cfg
+        super().configure(cfg)
+        try:
+            if self.option("T") != self.levels:
+                raise ConfigError("train.options.T cannot change during a run; start a new run")
+            self._check_knobs()
+            self.sigmas = torch.tensor(self._schedule(), device=self.device)
+        except ConfigError:
+            super().configure(old)
+            raise
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        cfg = self.cfg
+        b = batch.shape[0]
+        t = torch.randint(self.levels, (b,), device=self.device, generator=self.rng)
+        # x_t in closed form: ᾱ_t = Π_{s≤t} a_s² (ᾱ_0 = 1, x_0 = data).
+        alpha_bar = torch.cat([torch.ones(1, device=self.device), torch.cumprod(1 - self.sigmas**2, 0)])
+        ab = alpha_bar[t].view(-1, *[1] * (batch.dim() - 1))
+        x_t = ab.sqrt() * batch + (1 - ab).sqrt() * torch.randn(batch.shape, device=self.device,
+                                                                generator=self.rng)
+        y_t = self._scale(t, batch) * x_t
+        x_next = y_t + self.sigmas[t].view_as(ab) * torch.randn(batch.shape, device=self.device,
+                                                                 generator=self.rng)
+        with frozen(self.net):
+            *_, (_, y_synth, _) = self.recover(x_next, t, self.rng)
+        e_data, e_synth = -self.net(y_t, t), -self.net(y_synth.detach(), t)
+        loss = e_data.mean() - e_synth.mean()
+        if cfg.train.energy_l2 > 0:
+            loss = loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
+        metrics = {
+            "loss": float(loss.detach()),
+            "energy_data": float(e_data.detach().mean()),
+            "energy_sample": float(e_synth.detach().mean()),
+            "grad_norm": grad_norm([self.net]),
+            "recovery_mse": float((y_synth - y_t).pow(2).mean()),
+        }
+        if record_every or (self.applied + 1) % cfg.train.sample_every == 0:
+            return StepResult(metrics, *self._preview(record_every))
+        return StepResult(metrics, y_synth / self._scale(t, batch), e_synth.detach())
+
+    def _preview(self, record_every: int):
+        """A full walk down the schedule for the live view, on its own seeded
+        generator so that showing it never changes the training run."""
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(self.cfg.train.seed * 1_000_003 + self.applied)
+        levels: dict[str, torch.Tensor] = {}
+        with frozen(self.net):
+            frames = list(self._walk(self.cfg.train.snapshot_size, gen, record_every, 8, levels))
+        final = frames[-1]
+        x = torch.from_numpy(final.x).to(self.device)
+        shown = frames[:-1] + [ChainFrame(final.step, final.x[:8], final.energy[:8])] if record_every else []
+        return x, torch.from_numpy(final.energy), shown, levels
+
+    def apply_update(self) -> None:
+        super().apply_update()
+        self.applied += 1
+
+    def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
+               n_record: int = 8) -> Iterator[ChainFrame]:
+        """Walk from ``x_T ~ N(0, I)`` down all ``T`` levels (``n_steps`` is per level)."""
+        steps = int(self.option("steps_per_level")) if n_steps is None else n_steps
+        old = self.cfg
+        if steps != self.option("steps_per_level"):
+            self.cfg = old.with_value("train.options.steps_per_level", steps)
+        try:
+            with frozen(self.net):
+                yield from self._walk(n, self.rng, record_every, n_record)
+        finally:
+            self.cfg = old
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {"applied": torch.tensor([self.applied], dtype=torch.int64)}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "applied" in tensors:
+            self.applied = int(tensors["applied"][0])
+
+
+def _frame(step: int, x: torch.Tensor, energy: torch.Tensor) -> ChainFrame:
+    return ChainFrame(step, x.detach().float().cpu().numpy().copy(),
+                      energy.detach().float().cpu().numpy().copy())
+
