@@ -77,6 +77,8 @@ class MainWindow(QMainWindow):
         left.addWidget(self.data_panel)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(self.settings_panel.sizeHint().width() + 24)
         scroll.setWidget(self.settings_panel)
         left.addWidget(scroll)
         left.setSizes([260, 500])
@@ -482,8 +484,9 @@ class MainWindow(QMainWindow):
         geometry = self.store.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1380, 860)
+        else:  # first launch: as large as the design, but never larger than the screen
+            avail = self.screen().availableGeometry()
+            self.resize(min(1380, avail.width()), min(860, avail.height()))
         state = self.store.value("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)

@@ -21,7 +21,7 @@ import numpy as np
 import vtkmodules.vtkInteractionStyle  # noqa: F401 (registers the interactor styles)
 import vtkmodules.vtkRenderingFreeType  # noqa: F401 (text labels)
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 (the OpenGL back end)
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -89,15 +89,14 @@ class VTKGrid(QWidget):
         self.labels: list[vtkTextActor] = []
         self.render_count = 0
         self._dirty = False
-        self._press: tuple[int, int] | None = None
+        self._press: tuple[float, float] | None = None
         self._watched: QObject | None = None
 
         self.vtk_widget = QVTKRenderWindowInteractor(self)
         self.render_window = self.vtk_widget.GetRenderWindow()
         self.interactor = self.render_window.GetInteractor()
         self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
-        self.interactor.AddObserver("LeftButtonPressEvent", self._pressed)
-        self.interactor.AddObserver("LeftButtonReleaseEvent", self._released_button)
+        self.vtk_widget.installEventFilter(self)  # clicks, seen before VTK turns them into drags
         self._initialised = False
         self.camera = default_camera(vtkCamera())
         self.backdrop = vtkRenderer()  # paints the gaps between cells
@@ -198,26 +197,37 @@ class VTKGrid(QWidget):
         pixels = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(h, w, -1)
         return np.ascontiguousarray(pixels[::-1, :, :3])
 
-    def cell_pixels(self, index: int) -> np.ndarray:
-        """The part of :meth:`capture` inside cell ``index``."""
-        image = self.capture()
+    def cell_pixels(self, index: int, image: np.ndarray | None = None) -> np.ndarray:
+        """The part of :meth:`capture` (or of ``image``, a capture) inside cell ``index``."""
+        image = self.capture() if image is None else image
         h, w, _ = image.shape
         x0, y0, x1, y1 = self.renderers[index].GetViewport()
         return image[int((1 - y1) * h):int((1 - y0) * h), int(x0 * w):int(x1 * w)]
 
     # --- clicks ---------------------------------------------------------------------------
-    def _pressed(self, _obj, _event) -> None:
-        self._press = self.interactor.GetEventPosition()
-
-    def _released_button(self, _obj, _event) -> None:
-        x, y = self.interactor.GetEventPosition()
-        press, self._press = self._press, None
-        if press is None or abs(x - press[0]) + abs(y - press[1]) > CLICK_PIXELS:
-            return
-        poked = self.interactor.FindPokedRenderer(x, y)
+    def cell_at(self, x: float, y: float) -> int | None:
+        """Index of the cell under widget pixel ``(x, y)`` (``None`` in a gap or outside)."""
+        w, h = max(self.vtk_widget.width(), 1), max(self.vtk_widget.height(), 1)
+        u, v = x / w, 1.0 - y / h  # VTK viewports count from the bottom
         for i, ren in enumerate(self.renderers):
-            if ren is poked:
-                self.sigCellClicked.emit(i)
+            x0, y0, x1, y1 = ren.GetViewport()
+            if x0 <= u <= x1 and y0 <= v <= y1:
+                return i
+        return None
+
+    def _mouse(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        pos = event.position()
+        if event.type() == QEvent.Type.MouseButtonPress:
+            self._press = (pos.x(), pos.y())
+            return
+        press, self._press = self._press, None
+        if press is None or abs(pos.x() - press[0]) + abs(pos.y() - press[1]) > CLICK_PIXELS:
+            return  # a drag turned the camera
+        index = self.cell_at(pos.x(), pos.y())
+        if index is not None:
+            self.sigCellClicked.emit(index)
 
     # --- life cycle -----------------------------------------------------------------------
     def release(self) -> None:
@@ -232,6 +242,7 @@ class VTKGrid(QWidget):
             self.render_window.RemoveRenderer(ren)
         self.render_window.RemoveRenderer(self.backdrop)
         self.renderers, self.actors, self.labels = [], [], []
+        self.vtk_widget.removeEventFilter(self)
         self.vtk_widget.close()  # its closeEvent finalises the render window
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
@@ -246,6 +257,10 @@ class VTKGrid(QWidget):
             self.render()
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
+        if obj is self.vtk_widget and event.type() in (QEvent.Type.MouseButtonPress,
+                                                       QEvent.Type.MouseButtonRelease):
+            self._mouse(event)
+            return False
         # The top-level window is closing: child widgets get no closeEvent of their own.
         if obj is self._watched and event.type() == QEvent.Type.Close:
             self.release()
