@@ -1,0 +1,177 @@
+"""Generative cooperative networks, CoopNets (Xie, Lu, Gao, Zhu & Wu, AAAI 2018 / TPAMI 2020).
+
+A descriptor (the EBM ``p_θ(x) ∝ exp(f_θ(x)) q(x)``) and a generator
+``x = g_α(z) + ε``, ``z ~ N(0, I)``, learn together. Each iteration:
+
+1. proposals ``x̂ = g_α(z)`` (the generator's guess);
+2. revision: ``n_steps`` Langevin steps on ``E_θ`` start at ``x̂`` and end at
+   ``x̃`` (the descriptor's correction; ``sampler.init = "generator"``);
+3. descriptor, maximum likelihood with ``x̃`` as the synthesis:
+   ``∇θ L = mean ∇θ f(x_data) − mean ∇θ f(x̃)``;
+4. optional latent revision: ``latent_steps`` Langevin steps on
+   ``|x̃ − g_α(z)|² / 2s² + |z|²/2`` (``s = gen_sigma``) infer the ``z`` that
+   explains ``x̃``;
+5. generator, MCMC teaching: it regresses on the revised samples,
+   ``min_α mean |x̃ − g_α(z)|² / 2s²`` — it learns to jump where the
+   descriptor's chains would go, so it amortises the MCMC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import torch
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError
+from ebm_engine.learning.base import (
+    DataSpec,
+    LearningMethod,
+    StepResult,
+    grad_norm,
+    register_method,
+)
+from ebm_engine.models import build_model
+from ebm_engine.models.generator import build_generator
+from ebm_engine.sampling import ChainFrame, energy_of, frozen
+from ebm_engine.sampling.langevin import langevin, run_langevin
+
+
+@register_method("coopnets")
+class CoopNets(LearningMethod):
+    """Descriptor EBM + generator trained cooperatively (MCMC teaching).
+
+    Chains always start at the generator's proposals, whatever
+    ``sampler.init`` says (``"generator"`` is its natural value).
+    """
+
+    option_defaults: dict[str, object] = {
+        "z_dim": 32,            # generator latent size
+        "gen_width": 32,        # generator base width (channels / hidden units)
+        "gen_lr": 1e-3,         # generator Adam learning rate
+        "gen_sigma": 0.3,       # s: the generator's assumed residual noise
+        "latent_steps": 0,      # Langevin steps inferring z for the revised samples (0 = off)
+        "latent_step_size": 0.1,
+    }
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        spec: DataSpec,
+        dataset: Dataset | None,
+        device: torch.device,
+        rng: torch.Generator,
+    ):
+        super().__init__(cfg, spec, dataset, device, rng)
+        self._check_options()
+        self.net = build_model(cfg.model, spec.item_shape).to(device)
+        self.gen = build_generator(int(self.option("z_dim")), spec.item_shape,
+                                   int(self.option("gen_width")), batch_norm=False).to(device)
+        t = cfg.train
+        self.opt = torch.optim.Adam(
+            self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
+        )
+        self.gen_opt = torch.optim.Adam(self.gen.parameters(), lr=float(self.option("gen_lr")),
+                                        betas=(0.5, 0.999))
+
+    def _check_options(self) -> None:
+        for key in ("z_dim", "gen_width"):
+            if int(self.option(key)) <= 0:
+                raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
+        for key in ("gen_lr", "gen_sigma", "latent_step_size"):
+            if not float(self.option(key)) > 0:
+                raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
+        if int(self.option("latent_steps")) < 0:
+            raise ConfigError(f"train.options.latent_steps must be >= 0, got {self.option('latent_steps')}")
+
+    # --- LearningMethod ----------------------------------------------------
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"energy": self.net, "generator": self.gen}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"energy": self.opt, "generator": self.gen_opt}
+
+    def configure(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
+        self._check_options()
+        for group in self.opt.param_groups:
+            group["lr"] = cfg.train.lr
+        for group in self.gen_opt.param_groups:
+            group["lr"] = float(self.option("gen_lr"))
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)
+
+    def propose(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z, g(z))`` for ``n`` fresh latents ``z ~ N(0, I)``."""
+        z = torch.randn(n, int(self.option("z_dim")), device=self.device, generator=self.rng)
+        return z, self.gen(z)
+
+    def _infer_latent(self, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Langevin on ``|target − g(z)|²/2s² + |z|²/2`` from ``z`` (step 4)."""
+        s2 = float(self.option("gen_sigma")) ** 2
+        gen = self.gen
+
+        def latent_energy(zz: torch.Tensor) -> torch.Tensor:
+            return (target - gen(zz)).flatten(1).pow(2).sum(1) / (2 * s2) + 0.5 * zz.pow(2).sum(1)
+
+        lcfg = dataclasses.replace(self.cfg.sampler, n_steps=int(self.option("latent_steps")),
+                                   step_size=float(self.option("latent_step_size")),
+                                   noise_scale=1.0, grad_scale=1.0, clamp=False)
+        with frozen(gen):
+            z, _ = run_langevin(latent_energy, z, lcfg, generator=self.rng)
+        return z
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        cfg = self.cfg
+        with torch.no_grad():
+            z, proposals = self.propose(batch.shape[0])
+        with frozen(self.net):
+            revised, frames = run_langevin(
+                self.energy, proposals, cfg.sampler, record_every=record_every,
+                value_range=self.spec.value_range, generator=self.rng,
+            )
+        # Descriptor: maximum likelihood with the revised samples as synthesis.
+        e_data = self.energy(batch)
+        e_synth = self.energy(revised)
+        loss = e_data.mean() - e_synth.mean()
+        if cfg.train.energy_l2 > 0:
+            loss = loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
+        # Generator: MCMC teaching, regress g(z) on the revised samples.
+        if int(self.option("latent_steps")) > 0:
+            z = self._infer_latent(z, revised)
+        s2 = float(self.option("gen_sigma")) ** 2
+        gen_loss = (revised - self.gen(z)).flatten(1).pow(2).sum(1).mean() / (2 * s2)
+        self.gen_opt.zero_grad(set_to_none=True)
+        gen_loss.backward()
+        with torch.no_grad():
+            e_prop = self.energy(proposals)
+        metrics = {
+            "loss": float(loss.detach()),
+            "energy_data": float(e_data.detach().mean()),
+            "energy_sample": float(e_synth.detach().mean()),
+            "energy_proposal": float(e_prop.mean()),
+            "gen_loss": float(gen_loss.detach()),
+            "revision_mse": float((revised - proposals).pow(2).mean()),
+            "grad_norm": grad_norm([self.net]),
+            "gen_grad_norm": grad_norm([self.gen]),
+        }
+        return StepResult(metrics, revised, e_synth.detach(), frames,
+                          extras={"generator proposals": proposals.detach()})
+
+    def sample(
+        self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
+    ) -> Iterator[ChainFrame]:
+        with torch.no_grad():
+            _, x0 = self.propose(n)
+        with frozen(self.net, self.gen):
+            yield from langevin(
+                self.energy, x0, self.cfg.sampler, n_steps=n_steps, record_every=record_every,
+                n_record=n_record, value_range=self.spec.value_range, generator=self.rng,
+            )
