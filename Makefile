@@ -51,7 +51,7 @@ bench: setup system-deps
 	$(PY) -m benchmarks.run_all
 
 bundle: setup
-	$(PIP) install -q -c $(CONSTRAINTS) '.[bundle]'
+	$(PIP) install -q -c $(CONSTRAINTS) -e '.[bundle]'
 	$(PY) packaging/build.py
 
 bundle-test: setup system-deps

@@ -105,7 +105,7 @@ def _export_2d(samples, kind, value_range, path, ext, frames, fps) -> Path:
         steps = frames if frames else [samples]
         if kind == "points":
             lim = _points_bounds(steps[-1])
-            images = [(points_image(f, lim)[..., None] * 255).astype(np.uint8).repeat(3, -1)
+            images = [(points_image(f, lim)[0, ..., None] * 255).astype(np.uint8).repeat(3, -1)
                       for f in steps]
         else:
             images = chain_to_frames([to_display(f, kind, value_range) for f in steps])

@@ -1,0 +1,51 @@
+"""export_samples: the extension picks the format for each data kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ebm_engine.errors import ExportError
+from ebm_engine.export import read_animation
+from ebm_engine.export.samples import export_samples, points_image
+
+
+def test_points_png_and_chain_gif(tmp_path):
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(500, 2)) + np.array([2.0, 0.0])
+    png = export_samples(pts, "points", None, tmp_path / "p.png")
+    img = np.asarray(Image.open(png).convert("L")).astype(float)
+    # Dark where the points are: the right half (x > 0) holds most of them.
+    h, w = img.shape
+    assert img[:, w // 2:].mean() < img[:, : w // 2].mean()
+    frames = [pts * s for s in (3.0, 2.0, 1.0)]
+    gif = export_samples(pts, "points", None, tmp_path / "c.gif", frames=frames)
+    anim = read_animation(gif)
+    assert anim.shape[0] == 3 and anim.shape[-1] == 3
+
+
+def test_points_image_puts_a_point_where_it_is():
+    img = points_image(np.array([[1.0, 1.0]]), limit=2.0, size=8)[0]
+    # y axis up: (1, 1) lands in the top-right quadrant.
+    assert img[:4, 4:].min() < 1.0 and img[4:, :4].min() == 1.0
+
+
+def test_images_npz_and_grid(tmp_path):
+    x = np.linspace(-1, 1, 4 * 16 * 16, dtype=np.float32).reshape(4, 1, 16, 16)
+    npz = export_samples(x, "image", (-1.0, 1.0), tmp_path / "s.npz", energy=np.arange(4.0),
+                         frames=[x, x])
+    with np.load(npz) as z:
+        np.testing.assert_array_equal(z["samples"], x)
+        assert z["chain"].shape == (2, 4, 1, 16, 16) and str(z["kind"]) == "image"
+    png = export_samples(x, "image", (-1.0, 1.0), tmp_path / "g.png")
+    assert np.asarray(Image.open(png)).std() > 0
+
+
+def test_unsupported_or_unwritable_targets(tmp_path):
+    x = np.zeros((2, 2))
+    with pytest.raises(ExportError, match="cannot write points samples as .stl"):
+        export_samples(x, "points", None, tmp_path / "x.stl")
+    with pytest.raises(ExportError, match="does not exist"):
+        export_samples(x, "points", None, tmp_path / "missing" / "x.png")
+    assert not list(tmp_path.iterdir())
