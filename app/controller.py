@@ -337,6 +337,7 @@ class Controller(QObject):
                 snapshot_due = False
                 event = self._snapshot(event, trainer, landscape_ctx)
             elif isinstance(event, Diverged):
+                snapshot_due = False
                 with self._cond:  # pause and let the user decide
                     self._paused = True
                     self._step_budget = 0

@@ -70,3 +70,33 @@ def test_train_pause_step_knob_close(qtbot, tmp_path):
     assert loaded.checkpoint.iteration >= frozen_at + 2
     assert loaded.cfg.sampler.step_size == 0.07
     assert window.errors == []
+
+
+def test_divergence_pauses_and_says_so(qtbot, tmp_path, monkeypatch):
+    from ebm_engine.learning.events import Diverged, Finished, TrainStep
+    from ebm_engine.learning.trainer import Trainer
+
+    def events(self, iterations=None):  # a run whose energies explode at iteration 3
+        for it in range(1, 3):
+            self.iteration = it
+            yield TrainStep(it, 0.1 * it, {"loss": 0.0, "its": 10.0})
+        yield Diverged(2, "non-finite energy_data; the update was not applied")
+        for it in range(3, 100):
+            if self._stop.is_set():
+                break
+            self.iteration = it
+            yield TrainStep(it, 0.1 * it, {"loss": 0.0, "its": 10.0})
+        yield Finished(self.iteration, "stopped")
+
+    monkeypatch.setattr(Trainer, "events", events)
+    window = make_window(qtbot, tmp_path)
+    ctrl = window.controller
+    with qtbot.waitSignal(ctrl.sigDiverged, timeout=WAIT_MS):
+        _click(window, "train")
+    assert ctrl.state == "paused" and window.transport.buttons["train"].text() == "Resume"
+    assert window.errors and "paused" in window.errors[-1] and "non-finite" in window.errors[-1]
+    qtbot.wait(500)
+    assert ctrl.iteration == 2  # nothing ran after the divergence
+    _click(window, "stop")
+    qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
+    assert window.isVisible()

@@ -88,7 +88,7 @@ def turntable_frames(kind: str, sample: np.ndarray, value_range=None, n_frames: 
             camera.Azimuth(360.0 / n_frames)
     finally:
         window.RemoveRenderer(renderer)
-        window.Finalize()
+        pass  # window.Finalize()
     return frames
 
 
@@ -108,7 +108,7 @@ def save_turntable(kind: str, sample: np.ndarray, path: str | Path, value_range=
     return save_animation(frames, path, fps=fps)
 
 
-def export_turntable(window, path: str | Path) -> Path | None:
+def export_turntable(window, path: str | Path, n_frames: int = 36) -> Path | None:
     """The main window's *Turntable* export: the picked chain (else chain 0) of the
     latest snapshot; errors go to ``window.show_error`` as one sentence."""
     s = window.snapshot
@@ -119,7 +119,7 @@ def export_turntable(window, path: str | Path) -> Path | None:
             raise ExportError(f"Turntables need voxel or point-cloud samples; these are {s.kind} samples.")
         index = getattr(getattr(window, "film", None), "index", None) or 0
         index = min(index, len(s.samples) - 1)
-        out = save_turntable(s.kind, s.samples[index], path, s.value_range)
+        out = save_turntable(s.kind, s.samples[index], path, s.value_range, n_frames)
     except ExportError as exc:
         window.show_error(str(exc))
         return None

@@ -50,8 +50,9 @@ class FilmStrip(QWidget):
         energy = np.array([f.energy[index] for f in frames], dtype=np.float64)
         self.curve.setData(steps, energy)
         states = np.stack([f.x[index] for f in frames])
-        if snapshot.kind in ("image", "video") and states.ndim >= 3:
-            if states.ndim == 4:  # video: first frame
+        self.strip.setVisible(snapshot.kind in ("image", "video"))
+        if snapshot.kind in ("image", "video") and states.ndim >= 4:
+            if states.ndim == 5:  # video (steps, C, T, H, W): first frame of the clip
                 states = states[:, :, 0]
             disp = to_display(states, "image", snapshot.value_range)
             nrow = len(disp) if len(disp) <= 6 else -(-len(disp) // 2)  # two rows when long
