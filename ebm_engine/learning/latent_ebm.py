@@ -1,0 +1,213 @@
+"""Latent-space EBM prior (Pang, Han, Nijkamp, Zhu & Wu, NeurIPS 2020).
+
+A top-down generator with an energy-based prior on its latent vector:
+
+    z ~ p_α(z) = exp(f_α(z)) p₀(z) / Z(α),   p₀ = N(0, σ₀² I),
+    x = g_β(z) + ε,                           ε ~ N(0, s² I),
+
+with ``f_α`` a small MLP on ``z`` (``model`` section: ``mlp``, its width and
+depth). Maximum likelihood needs two short-run Langevin samplers, both in
+latent space:
+
+- prior:     ``z⁻ ~ p_α(z)``         (energy ``E_α(z) = −f_α(z) + |z|²/2σ₀²``),
+- posterior: ``z⁺ ~ p_θ(z | x)``     (energy ``E_α(z) + |x − g_β(z)|² / 2s²``),
+
+and the learning gradients are
+
+    ∇α L = mean ∇α f_α(z⁺) − mean ∇α f_α(z⁻),
+    ∇β L = mean ∇β log p_β(x | z⁺) = −mean ∇β |x − g_β(z⁺)|² / 2s².
+
+The prior's Langevin chain uses the run's ``sampler`` section (steps, step
+size, noise and gradient scales; σ₀ = ``sampler.reference_sigma``, 1 in the
+paper), the posterior's the ``post_*`` knobs. Anomaly score of ``x``: the
+joint energy ``E_α(z*) + |x − g_β(z*)|²/2s²`` at the inferred latent ``z*``
+(gradient descent from ``z = 0``, deterministic), i.e. ``−log p(x, z*)`` up
+to a constant — the paper's anomaly-detection score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator
+
+import torch
+
+from ebm_engine.config import ModelConfig, RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError
+from ebm_engine.learning.base import (
+    DataSpec,
+    LearningMethod,
+    StepResult,
+    grad_norm,
+    register_method,
+)
+from ebm_engine.models import build_model
+from ebm_engine.models.generator import build_generator
+from ebm_engine.sampling import ChainFrame, energy_of, frozen
+from ebm_engine.sampling.langevin import langevin, run_langevin
+
+
+@register_method("latent_ebm")
+class LatentEBM(LearningMethod):
+    """Generator ``g_β`` with an EBM prior ``p_α(z)``, learned by maximum likelihood."""
+
+    option_defaults: dict[str, object] = {
+        "z_dim": 16,            # latent size
+        "gen_width": 32,        # generator base width
+        "gen_lr": 1e-3,         # generator Adam learning rate (train.lr is the prior's)
+        "obs_sigma": 0.3,       # s: observation noise of x = g(z) + ε
+        "post_steps": 20,       # posterior Langevin steps per iteration
+        "post_step_size": 0.1,  # posterior Langevin δ (exact Langevin)
+        "score_steps": 60,      # gradient steps inferring z* for anomaly scores / energy()
+    }
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        spec: DataSpec,
+        dataset: Dataset | None,
+        device: torch.device,
+        rng: torch.Generator,
+    ):
+        super().__init__(cfg, spec, dataset, device, rng)
+        self._check_options()
+        self.z_dim = int(self.option("z_dim"))
+        # The prior is an MLP on z whatever network the data would use.
+        prior_cfg = ModelConfig("mlp", cfg.model.width, cfg.model.depth, cfg.model.spectral_norm)
+        if cfg.model.name != "mlp":
+            prior_cfg = ModelConfig("mlp", 200, 2, cfg.model.spectral_norm)
+        self.prior = build_model(prior_cfg, (self.z_dim,)).to(device)
+        self.gen = build_generator(self.z_dim, spec.item_shape, int(self.option("gen_width")),
+                                   batch_norm=False).to(device)
+        t = cfg.train
+        self.opt = torch.optim.Adam(
+            self.prior.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
+        )
+        self.gen_opt = torch.optim.Adam(self.gen.parameters(), lr=float(self.option("gen_lr")),
+                                        betas=(0.5, 0.999))
+
+    def _check_options(self) -> None:
+        for key in ("z_dim", "gen_width", "score_steps"):
+            if int(self.option(key)) <= 0:
+                raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
+        for key in ("gen_lr", "obs_sigma", "post_step_size"):
+            if not float(self.option(key)) > 0:
+                raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
+        if int(self.option("post_steps")) < 0:
+            raise ConfigError(f"train.options.post_steps must be >= 0, got {self.option('post_steps')}")
+
+    # --- energies ------------------------------------------------------------
+    def prior_energy(self, z: torch.Tensor) -> torch.Tensor:
+        """``E_α(z) = −f_α(z) + |z|²/2σ₀²``."""
+        return energy_of(self.prior, self.cfg.sampler.reference_sigma)(z)
+
+    def joint_energy(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``−log p(x, z)`` up to a constant: ``E_α(z) + |x − g(z)|²/2s²``."""
+        s2 = float(self.option("obs_sigma")) ** 2
+        return self.prior_energy(z) + (x - self.gen(z)).flatten(1).pow(2).sum(1) / (2 * s2)
+
+    def infer(self, x: torch.Tensor, n_steps: int | None = None, noise: bool = True) -> torch.Tensor:
+        """Posterior latents for ``x``: short-run Langevin on the joint energy.
+
+        ``noise=False`` runs gradient descent from ``z = 0`` (deterministic; a
+        MAP estimate ``z*``) instead of Langevin from ``z ~ N(0, I)``.
+        """
+        x = x.detach()
+        steps = int(self.option("post_steps")) if n_steps is None else n_steps
+        pcfg = dataclasses.replace(self.cfg.sampler, n_steps=steps,
+                                   step_size=float(self.option("post_step_size")),
+                                   noise_scale=1.0 if noise else 0.0, grad_scale=1.0, clamp=False)
+        if noise:
+            z0 = torch.randn(x.shape[0], self.z_dim, device=self.device, generator=self.rng)
+        else:
+            z0 = torch.zeros(x.shape[0], self.z_dim, device=self.device)
+        with frozen(self.prior, self.gen):
+            z, _ = run_langevin(lambda zz: self.joint_energy(x, zz), z0, pcfg,
+                                generator=self.rng if noise else None)
+        return z
+
+    # --- LearningMethod ----------------------------------------------------
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"prior": self.prior, "generator": self.gen}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"prior": self.opt, "generator": self.gen_opt}
+
+    def configure(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
+        self._check_options()
+        for group in self.opt.param_groups:
+            group["lr"] = cfg.train.lr
+        for group in self.gen_opt.param_groups:
+            group["lr"] = float(self.option("gen_lr"))
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """Approximate data-space energy ``−log p(x, z*)`` at the inferred ``z*``
+        (the marginal ``−log p(x)`` is intractable); same as :meth:`anomaly_score`."""
+        with torch.enable_grad():
+            z = self.infer(x, int(self.option("score_steps")), noise=False)
+        with torch.no_grad():
+            return self.joint_energy(x, z)
+
+    def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-item anomaly score: higher = less like the training data."""
+        return self.energy(x)
+
+    def _prior_chain(self, n: int, record_every: int) -> tuple[torch.Tensor, list[ChainFrame]]:
+        z0 = torch.randn(n, self.z_dim, device=self.device, generator=self.rng)
+        with frozen(self.prior):
+            return run_langevin(self.prior_energy, z0, self.cfg.sampler, record_every=record_every,
+                                generator=self.rng)
+
+    def _to_data_frame(self, frame: ChainFrame) -> ChainFrame:
+        with torch.no_grad():
+            x = self.gen(torch.from_numpy(frame.x).to(self.device))
+        return ChainFrame(frame.step, x.float().cpu().numpy().copy(), frame.energy)
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        cfg = self.cfg
+        z_neg, frames = self._prior_chain(batch.shape[0], record_every)
+        z_pos = self.infer(batch)
+        # Prior: maximum likelihood, posterior latents are its "data".
+        e_pos = self.prior_energy(z_pos)
+        e_neg = self.prior_energy(z_neg)
+        loss = e_pos.mean() - e_neg.mean()
+        if cfg.train.energy_l2 > 0:
+            loss = loss + cfg.train.energy_l2 * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.prior.parameters(), cfg.train.grad_clip)
+        # Generator: maximise log p(x | z⁺).
+        s2 = float(self.option("obs_sigma")) ** 2
+        recon = self.gen(z_pos)
+        sq = (batch - recon).flatten(1).pow(2).sum(1)
+        gen_loss = sq.mean() / (2 * s2)
+        self.gen_opt.zero_grad(set_to_none=True)
+        gen_loss.backward()
+        with torch.no_grad():
+            samples = self.gen(z_neg)
+        metrics = {
+            "loss": float(loss.detach()),
+            "energy_data": float(e_pos.detach().mean()),
+            "energy_sample": float(e_neg.detach().mean()),
+            "gen_loss": float(gen_loss.detach()),
+            "recon_mse": float(sq.detach().mean()) / math.prod(self.spec.item_shape),
+            "grad_norm": grad_norm([self.prior]),
+            "gen_grad_norm": grad_norm([self.gen]),
+        }
+        return StepResult(metrics, samples, e_neg.detach(),
+                          [self._to_data_frame(f) for f in frames],
+                          extras={"reconstructions": recon.detach()})
+
+    def sample(
+        self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
+    ) -> Iterator[ChainFrame]:
+        """Prior Langevin in latent space; each frame is shown through ``g``."""
+        z0 = torch.randn(n, self.z_dim, device=self.device, generator=self.rng)
+        with frozen(self.prior, self.gen):
+            for frame in langevin(self.prior_energy, z0, self.cfg.sampler, n_steps=n_steps,
+                                  record_every=record_every, n_record=n_record, generator=self.rng):
+                yield self._to_data_frame(frame)
