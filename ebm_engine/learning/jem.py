@@ -1,0 +1,251 @@
+"""Joint energy-based model: a classifier is an EBM (Grathwohl et al., ICLR 2020).
+
+The logits ``l_θ(x)`` define ``p_θ(x, y) ∝ exp(l_θ(x)[y])``; then
+``p_θ(y|x)`` is the softmax classifier and ``E_θ(x) = −log Σ_y exp(l_θ(x)[y])``
+(plus the reference term). Training maximises
+
+    log p_θ(x, y) = log p_θ(y | x) + log p_θ(x),
+
+i.e. minimises the cross-entropy on labelled data plus ``gen_weight`` times
+the maximum-likelihood loss ``mean E(x_data) − mean E(x̃)`` of
+:mod:`ebm_engine.learning.ml`, with ``x̃`` from short-run or persistent
+Langevin (``sampler.*``). Class-conditional samples follow
+``E_θ(x | y) = −l_θ(x)[y]``: the snapshots carry one persistent chain set per
+class as extras ``"class 0"`` … ``"class K−1"``, and knob ``sample_class``
+makes :meth:`sample` conditional.
+
+Labels come from ``Dataset.meta["labels"]``. A fixed ``holdout`` fraction
+(same split for every seed) is never trained on; ``metrics["accuracy"]`` is
+the classifier's accuracy on it, refreshed every ``eval_every`` iterations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError, DataError
+from ebm_engine.learning._knobs import knob_float, knob_int
+from ebm_engine.learning.base import (
+    DataSpec,
+    LearningMethod,
+    StepResult,
+    grad_norm,
+    register_method,
+)
+from ebm_engine.models.classifier_energy import ClassifierEnergy
+from ebm_engine.sampling import ChainFrame, PersistentBuffer, frozen, noise_like
+from ebm_engine.sampling.langevin import langevin, run_langevin
+
+# Seed of the train/held-out split: fixed, so every run is scored on the same items.
+SPLIT_SEED = 20200101
+
+
+@register_method("jem")
+class JointEnergyModel(LearningMethod):
+    """Classifier-as-EBM trained on labelled data (cross-entropy + generative ML)."""
+
+    option_defaults = {
+        "n_classes": 10,         # number of classes K (labels must be 0..K−1)
+        "holdout": 0.2,          # fraction of labelled items kept for accuracy
+        "gen_weight": 1.0,       # weight of log p(x) (0 = plain classifier)
+        "eval_every": 10,        # iterations between held-out accuracy evaluations
+        "class_samples": 6,      # persistent chains per class shown as extras (0 = none)
+        "sample_class": -1,      # class for `sample` (−1 = unconditional)
+    }
+
+    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
+                 device: torch.device, rng: torch.Generator):
+        super().__init__(cfg, spec, dataset, device, rng)
+        if cfg.sampler.init == "generator":
+            raise ConfigError("sampler.init 'generator' needs a method with a generator (coopnets)")
+        n_classes = knob_int(self, "n_classes", 2)
+        self.labels: torch.Tensor | None = None
+        if dataset is not None:
+            labels = dataset.meta.get("labels")
+            if labels is None:
+                raise DataError(f"{dataset.name}: method 'jem' needs labelled data "
+                                "(Dataset.meta['labels']); try --data digits")
+            labels = torch.as_tensor(labels, dtype=torch.long)[: len(dataset)]
+            if len(labels) != len(dataset):
+                raise DataError(f"{dataset.name}: {len(labels)} labels for {len(dataset)} items")
+            if int(labels.min()) < 0 or int(labels.max()) >= n_classes:
+                raise DataError(f"{dataset.name}: labels span {int(labels.min())}..{int(labels.max())}; "
+                                f"set train.options.n_classes (now {n_classes}) to cover them")
+            self.labels = labels.to(device)
+        self.n_classes = n_classes
+        m = cfg.model
+        self.net = ClassifierEnergy(spec.item_shape, n_classes, m.width, m.depth, m.spectral_norm).to(device)
+        t = cfg.train
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
+                                    weight_decay=t.weight_decay)
+        self.buffer: PersistentBuffer | None = None
+        if cfg.sampler.init == "persistent":
+            self.buffer = PersistentBuffer(cfg.sampler.buffer_size, spec.item_shape, cfg.sampler,
+                                           device, rng)
+        self._read_knobs()
+        holdout = knob_float(self, "holdout", 0.0)
+        if holdout >= 1.0:
+            raise ConfigError(f"train.options.holdout must be < 1, got {holdout}")
+        self.train_idx = self.held_idx = torch.zeros(0, dtype=torch.long, device=device)
+        if self.labels is not None:
+            perm = torch.randperm(len(self.labels), generator=torch.Generator().manual_seed(SPLIT_SEED))
+            n_held = int(round(holdout * len(perm)))
+            self.held_idx, self.train_idx = perm[:n_held].to(device), perm[n_held:].to(device)
+        per_class = knob_int(self, "class_samples", 0)
+        # one persistent chain set per class, continued at every snapshot
+        self.class_chains = noise_like((n_classes * per_class, *spec.item_shape), cfg.sampler, device, rng)
+        self.step = 0
+        self._accuracy: float | None = None
+
+    def _read_knobs(self) -> None:
+        self.gen_weight = knob_float(self, "gen_weight", 0.0)
+        self.eval_every = knob_int(self, "eval_every", 1)
+        self.sample_class = knob_int(self, "sample_class", -1)
+        if self.sample_class >= self.n_classes:
+            raise ConfigError(f"train.options.sample_class must be < {self.n_classes}, got {self.sample_class}")
+
+    # --- energies ------------------------------------------------------------
+    def _reference(self, x: torch.Tensor) -> torch.Tensor | float:
+        sigma = self.cfg.sampler.reference_sigma
+        return 0.0 if sigma == float("inf") else x.flatten(1).pow(2).sum(1) / (2 * sigma**2)
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return -self.net(x) + self._reference(x)
+
+    def class_energy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``E_θ(x | y) = −l_θ(x)[y]`` (plus the reference term)."""
+        return -self.net.logits(x).gather(1, y[:, None]).squeeze(1) + self._reference(x)
+
+    def held_out_accuracy(self) -> float:
+        """Accuracy of ``argmax_y l_θ(x)[y]`` on the held-out split (NaN without one)."""
+        if self.labels is None or len(self.held_idx) == 0:
+            return float("nan")
+        with torch.no_grad():
+            correct = 0
+            for chunk in self.held_idx.split(512):
+                pred = self.net.logits(self.dataset_items[chunk]).argmax(1)
+                correct += int((pred == self.labels[chunk]).sum())
+        return correct / len(self.held_idx)
+
+    @property
+    def dataset_items(self) -> torch.Tensor:
+        if not hasattr(self, "_items"):
+            self._items = self.dataset.items.to(self.device)
+        return self._items
+
+    # --- LearningMethod ----------------------------------------------------
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"energy": self.net}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"energy": self.opt}
+
+    def configure(self, cfg: RunConfig) -> None:
+        super().configure(cfg)
+        self._read_knobs()
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        cfg = self.cfg
+        n = batch.shape[0]
+        # Labelled batch from the training split (the trainer's batch has no labels
+        # and may hold held-out items).
+        pick = self.train_idx[torch.randint(len(self.train_idx), (n,), device=self.device,
+                                            generator=self.rng)]
+        x, y = self.dataset_items[pick], self.labels[pick]
+        logits = self.net.logits(x)
+        ce = F.cross_entropy(logits, y)
+        idx = None
+        if self.buffer is not None:
+            idx, x0 = self.buffer.draw(n)
+        elif cfg.sampler.init == "data":
+            x0 = x.clone()
+        else:
+            x0 = noise_like(tuple(x.shape), cfg.sampler, self.device, self.rng)
+        with frozen(self.net):
+            synth, frames = run_langevin(self.energy, x0, cfg.sampler, record_every=record_every,
+                                         value_range=self.spec.value_range, generator=self.rng)
+        if idx is not None:
+            self.buffer.store(idx, synth)
+        e_data = -torch.logsumexp(logits, 1) + self._reference(x)
+        e_synth = self.energy(synth)
+        gen = e_data.mean() - e_synth.mean()
+        loss = ce + self.gen_weight * gen
+        if cfg.train.energy_l2 > 0:
+            loss = loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
+        if self._accuracy is None or self.step % self.eval_every == 0:
+            self._accuracy = self.held_out_accuracy()
+        extras: dict[str, torch.Tensor] = {}
+        if len(self.class_chains) and (self.step + 1) % cfg.train.sample_every == 0:
+            extras = self._class_snapshot()
+        metrics = {
+            "loss": float(loss.detach()),
+            "energy_data": float(e_data.detach().mean()),
+            "energy_sample": float(e_synth.detach().mean()),
+            "grad_norm": grad_norm([self.net]),
+            "cross_entropy": float(ce.detach()),
+            "train_accuracy": float((logits.detach().argmax(1) == y).float().mean()),
+            "accuracy": self._accuracy,
+        }
+        return StepResult(metrics, synth, e_synth.detach(), frames, extras)
+
+    def _class_snapshot(self) -> dict[str, torch.Tensor]:
+        """Continue the per-class chains by ``sampler.n_steps`` under ``E(x | y)``."""
+        per_class = len(self.class_chains) // self.n_classes
+        y = torch.arange(self.n_classes, device=self.device).repeat_interleave(per_class)
+        with frozen(self.net):
+            chains, _ = run_langevin(lambda v: self.class_energy(v, y), self.class_chains, self.cfg.sampler,
+                                     value_range=self.spec.value_range, generator=self.rng)
+        self.class_chains = chains
+        return {f"class {k}": chains[k * per_class:(k + 1) * per_class] for k in range(self.n_classes)}
+
+    def apply_update(self) -> None:
+        super().apply_update()
+        self.step += 1
+
+    def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
+               n_record: int = 8) -> Iterator[ChainFrame]:
+        """Unconditional samples, or of class ``sample_class`` (from that class's
+        persistent chains when there are some, else from noise)."""
+        shape = (n, *self.spec.item_shape)
+        energy_fn = self.energy
+        if self.sample_class >= 0:
+            y = torch.full((n,), self.sample_class, dtype=torch.long, device=self.device)
+            energy_fn = lambda v: self.class_energy(v, y)  # noqa: E731
+            per_class = len(self.class_chains) // self.n_classes
+            if per_class:
+                own = self.class_chains[self.sample_class * per_class:(self.sample_class + 1) * per_class]
+                x0 = own[torch.arange(n, device=self.device) % per_class].clone()
+            else:
+                x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)
+        elif self.buffer is not None:
+            _, x0 = self.buffer.draw(n)
+        else:
+            x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)
+        with frozen(self.net):
+            yield from langevin(energy_fn, x0, self.cfg.sampler, n_steps=n_steps, record_every=record_every,
+                                n_record=n_record, value_range=self.spec.value_range, generator=self.rng)
+
+    # --- chain state ---------------------------------------------------------
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        out = {"jem.class_chains": self.class_chains, "jem.step": torch.tensor(self.step)}
+        if self.buffer is not None:
+            out.update({f"buffer.{k}": v for k, v in self.buffer.state_tensors().items()})
+        return out
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "jem.class_chains" in tensors:
+            self.class_chains = tensors["jem.class_chains"].to(self.device).clone()
+        if "jem.step" in tensors:
+            self.step = int(tensors["jem.step"])
+        own = {k[len("buffer."):]: v for k, v in tensors.items() if k.startswith("buffer.")}
+        if self.buffer is not None and own:
+            self.buffer.load_state_tensors(own)
