@@ -321,6 +321,7 @@ class MainWindow(QMainWindow):
         self.sample_view = view_class(kind)()
         self.sample_view.sigSampleClicked.connect(self._sample_clicked)
         self.view_split.replaceWidget(0, self.sample_view)
+        old.close()  # VTK views release their render windows on close
         old.deleteLater()
         self.view_kind = kind
 
