@@ -1,0 +1,218 @@
+"""Multi-stage expanding EBMs (Zhao, Xie & Li, ICLR 2021, coarse-to-fine expanding).
+
+Training runs through a resolution schedule ``r_0 < r_1 < … < r_S`` (e.g.
+4 → 8 → 16 for digits). At stage ``s`` the model is
+
+    p_s(x_s) ∝ exp(f_s(x_s)) q(x_s),   x_s = the image averaged down to r_s,
+
+learned by maximum likelihood on ``x_s`` (gradient ``E_data[∇f_s] − E_p[∇f_s]``,
+loss ``mean E(x_s) − mean E(x̃_s)`` + ``energy_l2``) with short-run Langevin.
+The network grows with the stages (:class:`ExpandingConvNet`): stage ``s``
+keeps all earlier layers (its initialisation is the previous stage) and
+adds an input block, faded in over ``fade_iterations``. The chains expand
+with the model: persistent chains are up-sampled (pixels repeated) when a
+stage begins; noise starts are drawn at ``r_0`` and up-sampled, a smooth
+start at every stage.
+
+The stage is a function of the number of updates taken (checkpointed), and
+every stage's layers exist from the start, so checkpoints keep one layout
+and a resumed run continues in the same stage with the same ``α``.
+Knobs: ``resolutions`` (``[]`` = automatic), ``stage_iterations``
+(iterations per stage before the last), ``fade_iterations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError
+from ebm_engine.learning._pyramid import (
+    check_resolutions,
+    downsample,
+    shifted_frame,
+    square_image_size,
+    upsample,
+)
+from ebm_engine.learning.base import (
+    DataSpec,
+    LearningMethod,
+    StepResult,
+    grad_norm,
+    register_method,
+)
+from ebm_engine.models.expandingnet import ExpandingConvNet
+from ebm_engine.models.layers import option as model_option
+from ebm_engine.sampling import ChainFrame, PersistentBuffer, frozen, noise_like
+from ebm_engine.sampling.langevin import langevin, run_langevin
+
+
+def default_stages(side: int) -> list[int]:
+    """Doubling sides from 4 (≤ 16 px) or 8 (larger images) up to ``side``."""
+    start = 4 if side <= 16 else 8
+    sizes = [side]
+    while sizes[0] // 2 >= start and sizes[0] % 2 == 0:
+        sizes.insert(0, sizes[0] // 2)
+    return sizes
+
+
+@register_method("multistage")
+class MultiStageExpanding(LearningMethod):
+    """One EBM that grows coarse to fine during training; chains grow with it."""
+
+    option_defaults = {"resolutions": [], "stage_iterations": 300, "fade_iterations": 100}
+
+    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
+                 device: torch.device, rng: torch.Generator):
+        super().__init__(cfg, spec, dataset, device, rng)
+        if cfg.sampler.init not in ("noise", "persistent"):
+            raise ConfigError(f"method 'multistage' starts chains from 'noise' or 'persistent', "
+                              f"got sampler.init {cfg.sampler.init!r}")
+        self.channels, self.side = square_image_size(spec.kind, spec.item_shape, self.name)
+        self.resolutions = check_resolutions(self.option("resolutions"), self.side, "resolutions",
+                                             default_stages(self.side))
+        self._check_knobs()
+        m = cfg.model
+        slope = model_option(m.options, "leaky_slope", 0.2, float)
+        self.net = ExpandingConvNet(self.channels, self.resolutions, m.width, m.spectral_norm,
+                                    slope).to(device)
+        t = cfg.train
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
+                                    weight_decay=t.weight_decay)
+        self.applied = 0  # updates taken: decides the stage, checkpointed
+        self.buffer: PersistentBuffer | None = None
+        if cfg.sampler.init == "persistent":
+            self.buffer = PersistentBuffer(cfg.sampler.buffer_size, self._shape(0), cfg.sampler,
+                                           device, rng)
+
+    def _check_knobs(self) -> None:
+        for key, low in (("stage_iterations", 1), ("fade_iterations", 0)):
+            v = self.option(key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise ConfigError(f"train.options.{key} must be an integer >= {low}, got {v!r}")
+
+    # --- the schedule ------------------------------------------------------------
+    def stage_at(self, applied: int) -> tuple[int, float]:
+        """``(stage, α)`` after ``applied`` updates."""
+        per, fade = int(self.option("stage_iterations")), int(self.option("fade_iterations"))
+        stage = min(applied // per, len(self.resolutions) - 1)
+        into = applied - stage * per
+        alpha = 1.0 if stage == 0 or fade == 0 else min(1.0, (into + 1) / fade)
+        return stage, alpha
+
+    @property
+    def stage(self) -> int:
+        return self.stage_at(self.applied)[0]
+
+    def _shape(self, stage: int) -> tuple[int, ...]:
+        r = self.resolutions[stage]
+        return (self.channels, r, r)
+
+    def stage_energy(self, stage: int, alpha: float):
+        sigma = self.cfg.sampler.reference_sigma
+        scale = 0.0 if sigma == float("inf") else 1.0 / (2.0 * sigma**2)
+
+        def energy(x: torch.Tensor) -> torch.Tensor:
+            e = -self.net(x, stage, alpha)
+            return e + scale * x.flatten(1).pow(2).sum(1) if scale else e
+
+        return energy
+
+    def _sync_buffer(self) -> None:
+        """Expand persistent chains to the current stage's resolution."""
+        if self.buffer is not None and self.buffer.states.shape[-1] != self.resolutions[self.stage]:
+            self.buffer.states = upsample(self.buffer.states, self.resolutions[self.stage])
+
+    def _starts(self, n: int, stage: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+        if self.buffer is not None:
+            self._sync_buffer()
+            return self.buffer.draw(n)
+        coarse = noise_like((n, self.channels, self.resolutions[0], self.resolutions[0]),
+                            self.cfg.sampler, self.device, self.rng)
+        return None, upsample(coarse, self.resolutions[stage])
+
+    # --- LearningMethod ------------------------------------------------------------
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"energy": self.net}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"energy": self.opt}
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        stage, alpha = self.stage_at(self.applied)
+        return self.stage_energy(stage, alpha)(downsample(x, self.resolutions[stage]))
+
+    def configure(self, cfg: RunConfig) -> None:
+        old = self.cfg
+        super().configure(cfg)
+        try:
+            self._check_knobs()
+        except ConfigError:
+            super().configure(old)
+            raise
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        cfg = self.cfg
+        stage, alpha = self.stage_at(self.applied)
+        r = self.resolutions[stage]
+        data = downsample(batch, r)
+        idx, x0 = self._starts(batch.shape[0], stage)
+        energy_fn = self.stage_energy(stage, alpha)
+        with frozen(self.net):
+            synth, frames = run_langevin(energy_fn, x0, cfg.sampler, record_every=record_every,
+                                         value_range=self.spec.value_range, generator=self.rng)
+        if self.buffer is not None and idx is not None:
+            self.buffer.store(idx, synth)
+        e_data, e_synth = energy_fn(data), energy_fn(synth)
+        loss = e_data.mean() - e_synth.mean()
+        if cfg.train.energy_l2 > 0:
+            loss = loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
+        metrics = {
+            "loss": float(loss.detach()),
+            "energy_data": float(e_data.detach().mean()),
+            "energy_sample": float(e_synth.detach().mean()),
+            "grad_norm": grad_norm([self.net]),
+            "stage": float(stage),
+            "resolution": float(r),
+            "alpha": alpha,
+        }
+        # stable keys (the stage is in the metrics): views keep one panel each
+        extras = {"chain start": upsample(x0, self.side),
+                  "data at stage resolution": upsample(data, self.side)}
+        frames = [shifted_frame(f, 0, self.side) for f in frames]
+        return StepResult(metrics, upsample(synth, self.side), e_synth.detach(), frames, extras)
+
+    def apply_update(self) -> None:
+        super().apply_update()
+        self.applied += 1
+
+    def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
+               n_record: int = 8) -> Iterator[ChainFrame]:
+        """Langevin at the current stage from smooth noise (or the persistent
+        chains); frames are shown at the full image size."""
+        stage, alpha = self.stage_at(self.applied)
+        _, x0 = self._starts(n, stage)
+        with frozen(self.net):
+            for frame in langevin(self.stage_energy(stage, alpha), x0, self.cfg.sampler,
+                                  n_steps=n_steps, record_every=record_every, n_record=n_record,
+                                  value_range=self.spec.value_range, generator=self.rng):
+                yield shifted_frame(frame, 0, self.side)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        out = {"applied": torch.tensor([self.applied], dtype=torch.int64)}
+        if self.buffer is not None:
+            out["buffer.states"] = self.buffer.states
+        return out
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "applied" in tensors:
+            self.applied = int(tensors["applied"][0])
+        if self.buffer is not None and "buffer.states" in tensors:
+            self.buffer.load_state_tensors({"states": tensors["buffer.states"]})
