@@ -113,5 +113,7 @@ def test_coopnets_resume_is_exact(tmp_path):
 def test_coopnets_rejects_bad_knobs():
     with pytest.raises(ConfigError, match="gen_sigma"):
         Trainer(toy_cfg(train__options={"gen_sigma": 0}), None)
+    with pytest.raises(ConfigError, match="z_dim must be an integer"):
+        Trainer(toy_cfg(train__options={"z_dim": "big"}), None)
     with pytest.raises(ConfigError, match="not a knob"):
         Trainer(toy_cfg(train__options={"obs_sigma": 0.3}), None)

@@ -115,5 +115,7 @@ def test_latent_ebm_resume_is_exact(tmp_path):
 def test_latent_ebm_rejects_bad_knobs():
     with pytest.raises(ConfigError, match="obs_sigma"):
         Trainer(toy_cfg(train__options={"obs_sigma": -1}), None)
+    with pytest.raises(ConfigError, match="z_dim must be an integer"):
+        Trainer(toy_cfg(train__options={"z_dim": "big"}), None)
     with pytest.raises(ConfigError, match="not a knob"):
         Trainer(toy_cfg(train__options={"gen_sigma": 0.3}), None)

@@ -26,6 +26,7 @@ import torch
 from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
+from ebm_engine.learning._knobs import knob_float, knob_int
 from ebm_engine.learning.base import (
     DataSpec,
     LearningMethod,
@@ -78,13 +79,11 @@ class CoopNets(LearningMethod):
 
     def _check_options(self) -> None:
         for key in ("z_dim", "gen_width"):
-            if int(self.option(key)) <= 0:
-                raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
+            knob_int(self, key, 1)
+        knob_int(self, "latent_steps", 0)
         for key in ("gen_lr", "gen_sigma", "latent_step_size"):
-            if not float(self.option(key)) > 0:
+            if knob_float(self, key) <= 0:
                 raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
-        if int(self.option("latent_steps")) < 0:
-            raise ConfigError(f"train.options.latent_steps must be >= 0, got {self.option('latent_steps')}")
 
     # --- LearningMethod ----------------------------------------------------
     def networks(self) -> dict[str, torch.nn.Module]:

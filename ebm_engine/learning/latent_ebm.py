@@ -36,6 +36,7 @@ import torch
 from ebm_engine.config import ModelConfig, RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
+from ebm_engine.learning._knobs import knob_float, knob_int
 from ebm_engine.learning.base import (
     DataSpec,
     LearningMethod,
@@ -90,13 +91,11 @@ class LatentEBM(LearningMethod):
 
     def _check_options(self) -> None:
         for key in ("z_dim", "gen_width", "score_steps"):
-            if int(self.option(key)) <= 0:
-                raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
+            knob_int(self, key, 1)
+        knob_int(self, "post_steps", 0)
         for key in ("gen_lr", "obs_sigma", "post_step_size"):
-            if not float(self.option(key)) > 0:
+            if knob_float(self, key) <= 0:
                 raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
-        if int(self.option("post_steps")) < 0:
-            raise ConfigError(f"train.options.post_steps must be >= 0, got {self.option('post_steps')}")
 
     # --- energies ------------------------------------------------------------
     def prior_energy(self, z: torch.Tensor) -> torch.Tensor:
