@@ -58,6 +58,8 @@ def test_voxel_training_updates_vtk_view_and_closes_clean(qtbot, tmp_path):
     from ebm_engine.export import read_animation
 
     window = make_window(qtbot, tmp_path, demo="shapes-voxels", knobs=TINY_VOXELS)
+    panel = window.settings_panel  # 24 shapes instead of 200: the data is built in a blink
+    panel.set_config(panel.config().with_value("data.options.items", 24))
     window.transport.buttons["train"].click()
     qtbot.waitUntil(lambda: isinstance(window.sample_view, VoxelView)
                     and window.sample_view.update_count >= 3, timeout=WAIT_MS)
@@ -79,8 +81,8 @@ def test_voxel_training_updates_vtk_view_and_closes_clean(qtbot, tmp_path):
     assert view.frame_index == -1
 
     # turntable export of a live sample
-    out = export_turntable(window, tmp_path / "turn.gif")
-    assert out is not None and len(read_animation(out)) == 36
+    out = export_turntable(window, tmp_path / "turn.gif", n_frames=6)
+    assert out is not None and len(read_animation(out)) == 6
 
     window.close()  # closing the window releases the VTK window (no Finalize on a shown widget)
     assert not window.controller.busy
@@ -105,7 +107,7 @@ def test_pointcloud_view_pixels_camera_and_clicks(qtbot):
     grid = view.grid
     assert len(grid.renderers) == 6
     first = grid.capture()
-    assert all(_object_pixels(grid.cell_pixels(i)) > 30 for i in range(6))
+    assert all(_object_pixels(grid.cell_pixels(i, first)) > 30 for i in range(6))
 
     # one camera for all cells: turning it changes every cell; Reset view brings it back
     grid.camera.Azimuth(90)
@@ -141,8 +143,9 @@ def test_voxel_view_draws_demo_shapes_and_empty_grids(qtbot):
     qtbot.waitExposed(view)
     view.set_snapshot(_snapshot("voxel", np.concatenate([shapes, empty]), (-1.0, 1.0)))
     grid = view.grid
-    assert all(_object_pixels(grid.cell_pixels(i)) > 50 for i in range(3))
-    assert _object_pixels(grid.cell_pixels(3)) == 0  # nothing occupied, nothing drawn
+    image = grid.capture()
+    assert all(_object_pixels(grid.cell_pixels(i, image)) > 50 for i in range(3))
+    assert _object_pixels(grid.cell_pixels(3, image)) == 0  # nothing occupied, nothing drawn
     view.close()
     assert grid.released
 

@@ -88,7 +88,7 @@ def turntable_frames(kind: str, sample: np.ndarray, value_range=None, n_frames: 
             camera.Azimuth(360.0 / n_frames)
     finally:
         window.RemoveRenderer(renderer)
-        pass  # window.Finalize()
+        window.Finalize()  # offscreen and never shown: safe to release here
     return frames
 
 

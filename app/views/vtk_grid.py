@@ -230,6 +230,16 @@ class VTKGrid(QWidget):
             self.sigCellClicked.emit(index)
 
     # --- life cycle -----------------------------------------------------------------------
+    def _resize_offscreen(self, size) -> None:
+        # QVTK's resizeEvent calls the *base* vtkRenderWindow.SetSize, which skips
+        # OSMesa's override, so the OSMesa pixel buffer keeps its first size and a
+        # bigger window then renders past its end (heap corruption). The virtual
+        # call, made first, reallocates it; QVTK's own call then changes nothing.
+        if self.released or self.render_window.GetClassName() != "vtkOSOpenGLRenderWindow":
+            return
+        scale = self.vtk_widget.devicePixelRatioF()
+        self.render_window.SetSize(int(round(scale * size.width())), int(round(scale * size.height())))
+
     def release(self) -> None:
         """Finalise the render window (idempotent); the grid draws nothing afterwards."""
         if self.released:
@@ -257,6 +267,9 @@ class VTKGrid(QWidget):
             self.render()
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
+        if obj is self.vtk_widget and event.type() == QEvent.Type.Resize:
+            self._resize_offscreen(event.size())
+            return False
         if obj is self.vtk_widget and event.type() in (QEvent.Type.MouseButtonPress,
                                                        QEvent.Type.MouseButtonRelease):
             self._mouse(event)
