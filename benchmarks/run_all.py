@@ -96,7 +96,7 @@ def to_markdown(r: dict[str, Any]) -> str:
                 f"{_f(g.get('gui_it_per_s'))} | {_f(g.get('latency_p50_ms'), '.1f')} ms | "
                 f"**{_f(g.get('latency_p99_ms'), '.1f')} ms** (target < 50) | "
                 f"{_f(g.get('train_to_first_iteration_s'))} s | {_f(g.get('train_to_first_frame_s'))} s |"]
-    out += ["", "**Peak memory** (RSS, training 2 iterations at batch 32, preset settings)", "",
+    out += ["", "**Peak memory** (RSS, training 1 iteration at batch 32, preset settings, ≤ 10 Langevin steps)", "",
             "| demo | model | item shape | peak RSS | increase during training |", "|---|---|---|---|---|"]
     for row in r["memory"] if isinstance(r.get("memory"), list) else []:
         if "skipped" in row:
