@@ -56,6 +56,7 @@ def test_voxel_training_updates_vtk_view_and_closes_clean(qtbot, tmp_path):
     from app.views.voxel_view import VoxelView
     from app.views.vtk_grid import live_render_windows
     from ebm_engine.export import read_animation
+    from ebm_engine.export.mesh import read_mesh
 
     window = make_window(qtbot, tmp_path, demo="shapes-voxels", knobs=TINY_VOXELS)
     panel = window.settings_panel  # 24 shapes instead of 200: the data is built in a blink
@@ -80,7 +81,12 @@ def test_voxel_training_updates_vtk_view_and_closes_clean(qtbot, tmp_path):
     window.scrubber.slider.setValue(window.scrubber.slider.maximum())
     assert view.frame_index == -1
 
-    # turntable export of a live sample
+    # Export menu: meshes of the live samples, and a turntable of one of them
+    labels = [a.text() for a in window.menuBar().actions()[1].menu().actions()]
+    assert {"Meshes (STL)…", "Point clouds (PLY)…", "Video clips (MP4)…",
+            "Turntable of a 3D sample (GIF)…"} <= set(labels)
+    mesh = window.export("grid", tmp_path / "shapes.stl")
+    assert mesh is not None and len(read_mesh(mesh)[1]) > 0
     out = export_turntable(window, tmp_path / "turn.gif", n_frames=6)
     assert out is not None and len(read_animation(out)) == 6
 
