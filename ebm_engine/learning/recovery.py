@@ -22,9 +22,10 @@ step of the same size everywhere (the paper's ``b = step_scale²``). Sampling
 walks down the schedule: ``x_T ~ N(0, I)``, then ``x_t = ỹ_t / a_{t+1}`` with
 ``ỹ_t`` drawn from the recovery model given ``x_{t+1}``.
 
-``sampler.n_steps``/``step_size``/``reference_sigma``/``init`` are not used:
-the knobs are ``T``, ``schedule``, ``sigma_min``, ``sigma_max``,
-``steps_per_level`` and ``step_scale`` in ``train.options``.
+Knobs in ``train.options``: ``T``, ``schedule``, ``sigma_min``,
+``sigma_max``, ``steps_per_level`` (0 = ``sampler.n_steps``, which is also
+what ``sample(n_steps=…)`` sets per level) and ``step_scale``;
+``sampler.step_size``/``reference_sigma``/``init`` are not used.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class RecoveryLikelihood(LearningMethod):
     """``T`` conditional EBMs ``p(x_t | x_{t+1})`` sharing one time-conditioned net."""
 
     option_defaults = {"T": 6, "schedule": "linear", "sigma_min": 0.1, "sigma_max": 0.9,
-                       "steps_per_level": 15, "step_scale": 0.02}
+                       "steps_per_level": 0, "step_scale": 0.02}
 
     def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
                  device: torch.device, rng: torch.Generator):
@@ -129,7 +130,7 @@ class RecoveryLikelihood(LearningMethod):
                 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
         """Langevin on ``p(y_t | x_{t+1})`` from ``y = x_{t+1}``; yields ``(step, y, energy)``
         at recorded steps and ``(n_steps, y, None)`` at the end."""
-        steps = int(self.option("steps_per_level")) if n_steps is None else n_steps
+        steps = self.steps_per_level if n_steps is None else n_steps
         delta = (float(self.option("step_scale")) * self.sigmas[t]).view(-1, *[1] * (x_next.dim() - 1))
         y = x_next.detach().clone()
         for step in range(steps):
@@ -143,6 +144,10 @@ class RecoveryLikelihood(LearningMethod):
             y = y - 0.5 * delta**2 * grad + delta * noise
         yield steps, y, None
 
+    @property
+    def steps_per_level(self) -> int:
+        return int(self.option("steps_per_level")) or self.cfg.sampler.n_steps
+
     def _scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """``a_{t+1} = √(1 − σ²_{t+1})`` shaped to broadcast over ``like``."""
         return (1 - self.sigmas[t] ** 2).sqrt().view(-1, *[1] * (like.dim() - 1))
@@ -152,7 +157,7 @@ class RecoveryLikelihood(LearningMethod):
         """Noise → data down the schedule; the last frame holds all ``n`` samples."""
         shape = (n, *self.spec.item_shape)
         x = torch.randn(shape, device=self.device, generator=generator)
-        steps = int(self.option("steps_per_level"))
+        steps = self.steps_per_level
         offset = 0
         for level in range(self.levels - 1, -1, -1):
             if levels is not None:
@@ -247,9 +252,9 @@ class RecoveryLikelihood(LearningMethod):
     def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
                n_record: int = 8) -> Iterator[ChainFrame]:
         """Walk from ``x_T ~ N(0, I)`` down all ``T`` levels (``n_steps`` is per level)."""
-        steps = int(self.option("steps_per_level")) if n_steps is None else n_steps
+        steps = self.steps_per_level if n_steps is None else n_steps
         old = self.cfg
-        if steps != self.option("steps_per_level"):
+        if steps != self.steps_per_level:
             self.cfg = old.with_value("train.options.steps_per_level", steps)
         try:
             with frozen(self.net):
