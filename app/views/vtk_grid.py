@@ -25,10 +25,12 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkFiltersSources import vtkOutlineSource
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
     vtkCamera,
+    vtkPolyDataMapper,
     vtkRenderer,
     vtkTextActor,
     vtkWindowToImageFilter,
@@ -150,15 +152,29 @@ class VTKGrid(QWidget):
             ren.SetActiveCamera(self.camera)  # one camera: the cells turn together
             actor = make_actor(kind)
             ren.AddActor(actor)
+            ren.AddActor(self._outline())  # the data cube: orientation while turning
             label = vtkTextActor()
             label.GetTextProperty().SetFontSize(12)
             label.GetTextProperty().SetColor(0.85, 0.85, 0.85)
+            label.GetTextProperty().SetShadow(True)  # readable over the geometry
             label.SetPosition(4, 4)
             ren.AddViewProp(label)
             self.render_window.AddRenderer(ren)
             self.renderers.append(ren)
             self.actors.append(actor)
             self.labels.append(label)
+
+    @staticmethod
+    def _outline() -> vtkActor:
+        box = vtkOutlineSource()
+        box.SetBounds(-1, 1, -1, 1, -1, 1)
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputConnection(box.GetOutputPort())
+        actor = vtkActor()
+        actor.SetMapper(mapper)
+        actor.GetProperty().SetColor(0.4, 0.4, 0.4)
+        actor.PickableOff()
+        return actor
 
     # --- camera ------------------------------------------------------------------------
     def reset_view(self) -> None:
