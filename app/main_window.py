@@ -152,6 +152,15 @@ class MainWindow(QMainWindow):
         self._action(export, "Sample grid (PNG)…", lambda: self._ask_export("grid", "PNG (*.png)"))
         self._action(export, "Chain animation (GIF)…", lambda: self._ask_export("chain", "GIF (*.gif)"))
         self._action(export, "Chain animation (MP4)…", lambda: self._ask_export("chain", "MP4 (*.mp4)"))
+        # 3D and video samples (export_samples dispatches on the data kind and extension)
+        for label, filt in (("Meshes (STL)…", "STL (*.stl)"), ("Meshes (OBJ)…", "OBJ (*.obj)"),
+                            ("Meshes (PLY)…", "PLY (*.ply)"), ("Point clouds (PLY)…", "PLY (*.ply)"),
+                            ("Video clips (MP4)…", "MP4 (*.mp4)"), ("Video clips (GIF)…", "GIF (*.gif)")):
+            self._action(export, label, lambda f=filt: self._ask_export("grid", f))
+        from app.render.turntable import ask_turntable
+
+        self._action(export, "Turntable of a 3D sample (MP4)…", lambda: ask_turntable(self, ".mp4"))
+        self._action(export, "Turntable of a 3D sample (GIF)…", lambda: ask_turntable(self, ".gif"))
         self._action(export, "Checkpoint copy…", self._ask_export_checkpoint)
         self._action(export, "Metrics (CSV)…", lambda: self._ask_export("metrics", "CSV (*.csv)"))
         view = bar.addMenu("&View")
