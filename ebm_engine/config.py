@@ -343,7 +343,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown config key {prefix}{unknown[0]!r}")
+        raise ConfigError(f"unknown config key {prefix + unknown[0]!r}")
     kwargs = {}
     for key, value in raw.items():
         kwargs[key] = _coerce(hints[key], value, f"{prefix}{key}")
