@@ -9,7 +9,7 @@ import torch
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError
 from ebm_engine.learning._quality import moment_distance, pixel_mmd
-from ebm_engine.learning.events import SamplesReady
+from ebm_engine.learning.events import KnobApplied, KnobEdit, SamplesReady, Warned
 from ebm_engine.learning.recovery import noise_schedule
 from ebm_engine.learning.trainer import Trainer
 
@@ -109,3 +109,14 @@ def test_recovery_refuses_2d_data_and_bad_knobs():
         Trainer(tiny_config({"step_scale": -1.0}), None)
     with pytest.raises(ConfigError, match="not a knob"):
         Trainer(tiny_config({"grids": [4, 16]}), None)
+
+
+def test_structural_knob_edit_is_refused_and_training_goes_on():
+    trainer = Trainer(tiny_config({"T": 3, "steps_per_level": 2, "step_scale": 0.02}), None)
+    trainer.apply(KnobEdit("train.options.T", 4))
+    trainer.apply(KnobEdit("train.options.step_scale", 0.05))
+    events = list(trainer.events(1))
+    assert any(isinstance(e, Warned) and "T cannot change" in e.message for e in events)
+    assert any(isinstance(e, KnobApplied) and e.key == "train.options.step_scale" for e in events)
+    assert trainer.iteration == 1 and trainer.cfg.train.options["T"] == 3
+    assert trainer.method.option("step_scale") == 0.05

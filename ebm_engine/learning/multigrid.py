@@ -69,9 +69,7 @@ class MultiGrid(LearningMethod):
         self.channels, self.side = square_image_size(spec.kind, spec.item_shape, self.name)
         self.grids = check_resolutions(self.option("grids"), self.side, "grids",
                                        default_pyramid(self.side))
-        steps = self.option("steps_per_grid")
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-            raise ConfigError(f"train.options.steps_per_grid must be an integer >= 0, got {steps!r}")
+        self._check_steps()
         m = cfg.model
         slope = model_option(m.options, "leaky_slope", 0.2, float)
         self.nets: dict[str, nn.Module] = {}
@@ -95,6 +93,24 @@ class MultiGrid(LearningMethod):
             self.start_std = means.std(0, unbiased=False).to(device)
 
     # --- helpers -------------------------------------------------------------
+    def _check_steps(self) -> None:
+        steps = self.option("steps_per_grid")
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise ConfigError(f"train.options.steps_per_grid must be an integer >= 0, got {steps!r}")
+
+    def configure(self, cfg: RunConfig) -> None:
+        """Take a knob edit; the grids are fixed for the run (they shape the networks)."""
+        old = self.cfg
+        super().configure(cfg)
+        try:
+            if check_resolutions(self.option("grids"), self.side, "grids",
+                                 default_pyramid(self.side)) != self.grids:
+                raise ConfigError("train.options.grids cannot change during a run; start a new run")
+            self._check_steps()
+        except ConfigError:
+            super().configure(old)
+            raise
+
     @property
     def n_steps(self) -> int:
         return int(self.option("steps_per_grid")) or self.cfg.sampler.n_steps

@@ -149,6 +149,10 @@ class MultiStageExpanding(LearningMethod):
         old = self.cfg
         super().configure(cfg)
         try:
+            if check_resolutions(self.option("resolutions"), self.side, "resolutions",
+                                 default_stages(self.side)) != self.resolutions:
+                raise ConfigError("train.options.resolutions cannot change during a run; "
+                                  "start a new run")
             self._check_knobs()
         except ConfigError:
             super().configure(old)

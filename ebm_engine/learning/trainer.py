@@ -260,12 +260,12 @@ class Trainer:
                 if new_cfg.train.method != self.cfg.train.method or new_cfg.model != self.cfg.model \
                         or new_cfg.data != self.cfg.data:
                     raise ConfigError(f"{edit.key} cannot change during a run; start a new run")
+                self.method.configure(new_cfg)  # a method may refuse (ConfigError, state unchanged)
             except (ConfigError, AttributeError, KeyError) as exc:
                 msg = str(exc) if isinstance(exc, EBMError) else f"unknown config key {edit.key!r}"
                 yield Warned(self.iteration, msg)
                 continue
             self.cfg = new_cfg
-            self.method.configure(new_cfg)
             new = new_cfg.get_value(edit.key)
             self._edit_count += 1
             if self.run is not None:
