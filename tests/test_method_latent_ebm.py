@@ -119,3 +119,14 @@ def test_latent_ebm_rejects_bad_knobs():
         Trainer(toy_cfg(train__options={"z_dim": "big"}), None)
     with pytest.raises(ConfigError, match="not a knob"):
         Trainer(toy_cfg(train__options={"gen_sigma": 0.3}), None)
+
+
+def test_latent_ebm_energy_is_differentiable_for_landscapes():
+    method = Trainer(toy_cfg(), None).method
+    x = torch.randn(16, 2, requires_grad=True)
+    (grad,) = torch.autograd.grad(method.energy(x).sum(), x)
+    assert grad.shape == (16, 2) and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    # the same energy without a graph (scores): no parameter gradients are left behind
+    with torch.no_grad():
+        e = method.energy(x.detach())
+    assert not e.requires_grad and all(p.grad is None for p in method.gen.parameters())

@@ -144,11 +144,14 @@ class LatentEBM(LearningMethod):
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """Approximate data-space energy ``−log p(x, z*)`` at the inferred ``z*``
-        (the marginal ``−log p(x)`` is intractable); same as :meth:`anomaly_score`."""
-        with torch.enable_grad():
-            z = self.infer(x, int(self.option("score_steps")), noise=False)
-        with torch.no_grad():
-            return self.joint_energy(x, z)
+        (the marginal ``−log p(x)`` is intractable); same as :meth:`anomaly_score`.
+
+        Differentiable in ``x`` with ``z*`` held fixed: at a minimum over ``z``
+        that is the gradient of ``min_z E(x, z)`` (envelope theorem), which
+        landscape views draw.
+        """
+        z = self.infer(x, int(self.option("score_steps")), noise=False)
+        return self.joint_energy(x, z)
 
     def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
         """Per-item anomaly score: higher = less like the training data."""
