@@ -8,7 +8,8 @@ Usage::
 
 Each method trains from its digits preset (``resources/presets/digits*.json``)
 until the budget is spent (sampling for the metric is not counted), then draws
-500 samples with its own full sampling procedure. Metrics: the project's
+500 samples with its own full sampling procedure (64 of them are saved as
+``OUT_<method>.png`` next to the table). Metrics: the project's
 digits Fréchet distance (:func:`ebm_engine.metrics.digits.digits_fd`, lower
 is better) when available, and always a pixel-space Gaussian-kernel MMD² and
 the mean/std moment distance to 500 training digits
@@ -45,7 +46,7 @@ def fd_metric():
         return None
 
 
-def run_method(method: str, budget: float, seed: int) -> dict:
+def run_method(method: str, budget: float, seed: int, png: Path | None = None) -> dict:
     cfg = config_for("digits", PRESETS[method], [("train.method", method),
                                                  ("train.iterations", 10**7),
                                                  ("train.device", "cpu"), ("train.seed", seed)])
@@ -65,6 +66,10 @@ def run_method(method: str, budget: float, seed: int) -> dict:
            "mmd": pixel_mmd(samples, data), "moments": moment_distance(samples, data)}
     fd = fd_metric()
     row["fd"] = fd(samples.numpy()) if fd else float("nan")
+    if png is not None:
+        from ebm_engine.export.images import save_grid_png
+
+        save_grid_png(((samples[:64] + 1) / 2).numpy(), png, nrow=8, upscale=2)
     return row
 
 
@@ -128,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = [reference_row(args.seed)]
         log.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
     for method in methods:
-        rows.append(run_method(method, args.budget, args.seed))
+        png = out.with_name(f"{out.stem}_{method}.png")
+        rows.append(run_method(method, args.budget, args.seed, png))
         print(rows[-1], flush=True)
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rows[-1]) + "\n")
