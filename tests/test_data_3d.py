@@ -333,6 +333,13 @@ def test_mesh_reader_voxels_and_points(tmp_path):
             b"end_header\n" + b"\x00" * 24 + b"\x03\x00\x00",
             "truncated",
         ),
+        (
+            "negative.ply",
+            b"ply\nformat binary_little_endian 1.0\nelement vertex 1\nproperty float x\n"
+            b"property float y\nproperty float z\nelement face 1\nproperty list int int vertex_indices\n"
+            b"end_header\n" + b"\x00" * 12 + b"\xff\xff\xff\xff" + b"\x00" * 12,
+            "truncated",
+        ),
         ("huge.stl", b"\x00" * 80 + np.uint32(4_000_000_000).tobytes() + b"\x00" * 50, "declares"),
         ("tiny.stl", b"abc", "not an STL"),
         ("bad.obj", b"v 0 0 0\nv 1 0 0\nf 1 2 9\n", "does not exist"),

@@ -138,6 +138,8 @@ def _read_binary(
         if off + cdt.itemsize > len(data):
             raise DataError(f"{path}: PLY data is truncated in element {el.name!r}")
         k = int(np.frombuffer(data, cdt, 1, off)[0])
+        if k < 0 or off + cdt.itemsize + k * np.dtype(p.dtype).itemsize > len(data):
+            return _read_binary_rows(path, data, pos, el, order)  # it reports the damage
         k_of[p.name] = k
         fields += [(p.name + "#n", cdt.str), (p.name, order + p.dtype, (k,))]
         off += cdt.itemsize + k * np.dtype(p.dtype).itemsize
