@@ -135,8 +135,19 @@ class LatentEBM(LearningMethod):
         return {"prior": self.opt, "generator": self.gen_opt}
 
     def configure(self, cfg: RunConfig) -> None:
+        """Take a knob edit; refuse (``ConfigError``, nothing changed) a bad
+        value or a change of the networks' shapes."""
+        old = self.cfg
+        for key in ("z_dim", "gen_width"):
+            before = old.train.options.get(key, self.option_defaults[key])
+            if cfg.train.options.get(key, self.option_defaults[key]) != before:
+                raise ConfigError(f"train.options.{key} cannot change during a run; start a new run")
         self.cfg = cfg
-        self._check_options()
+        try:
+            self._check_options()
+        except ConfigError:
+            self.cfg = old
+            raise
         for group in self.opt.param_groups:
             group["lr"] = cfg.train.lr
         for group in self.gen_opt.param_groups:
