@@ -15,7 +15,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+# One thread: deterministic conv reductions (exact-resume tests) and a free core
+# for the GUI thread in app tests; tiny test models gain nothing from two.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ def test_mlp_ebm_learns_eight_gaussians():
         ("train.batch_size", 128), ("train.sample_every", 1000), ("train.checkpoint_every", 0),
     ])
     trainer = Trainer(cfg, None)
-    list(trainer.events(400))
+    list(trainer.events(500))
 
     modes = torch.tensor(eight_gaussian_modes(), dtype=torch.float32)
     angles = np.arange(8) * np.pi / 4 + np.pi / 8  # halfway between neighbouring modes
