@@ -62,14 +62,14 @@ def test_chains_and_network_expand_with_the_stages(tmp_path):
 
 
 def test_multistage_learns_digit_statistics():
-    trainer = Trainer(tiny_config(), None)
+    trainer = Trainer(tiny_config({"stage_iterations": 12, "fade_iterations": 4}, lr=3e-3), None)
     data = trainer.items
 
     def samples() -> torch.Tensor:
         return torch.from_numpy(list(trainer.method.sample(128))[-1].x)
 
     before = samples()
-    list(trainer.events(60))
+    list(trainer.events(45))
     assert trainer.method.stage == 2
     after = samples()
     assert moment_distance(after, data) < 0.8 * moment_distance(before, data)

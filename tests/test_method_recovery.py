@@ -59,14 +59,14 @@ def test_conditional_sample_stays_near_its_conditioning_sample_at_small_noise():
 
 
 def test_recovery_learns_digit_statistics():
-    trainer = Trainer(tiny_config(), None)
+    trainer = Trainer(tiny_config({"steps_per_level": 6}, lr=5e-3), None)
     data = trainer.items
 
     def samples() -> torch.Tensor:
         return torch.from_numpy(list(trainer.method.sample(128))[-1].x)
 
     before = samples()
-    list(trainer.events(80))
+    list(trainer.events(50))
     after = samples()
     assert after.shape == (128, 1, 16, 16)
     assert moment_distance(after, data) < 0.8 * moment_distance(before, data)
