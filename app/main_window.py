@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
         self.transport.sigCommand.connect(self.command)
         self.data_panel.sigSourceChosen.connect(self._source_chosen)
         self.settings_panel.sigKnobEdited.connect(self._knob_edited)
+        self.settings_panel.sigMethodChanged.connect(self._method_chosen)
         c.sigStateChanged.connect(self._state_changed)
         c.sigMetrics.connect(self._metrics)
         c.sigSnapshot.connect(self._show_snapshot)
@@ -215,9 +216,7 @@ class MainWindow(QMainWindow):
             return
         try:
             if source in self.data_panel.catalogue:
-                cfg = config_for(source)
-                cfg = cfg.with_value("train.method", self.settings_panel.cfg.train.method) \
-                    if self.settings_panel.cfg.train.method != "ml" else cfg
+                cfg = config_for(source, method=self.settings_panel.cfg.train.method)
             else:
                 cfg = self.settings_panel.cfg.with_value("data.source", source)
         except EBMError as exc:
@@ -227,6 +226,20 @@ class MainWindow(QMainWindow):
         info = self.data_panel.catalogue.get(source)
         self.samples_title.setText(f"<b>{source}</b> — press ▶ Train"
                                    + (f" (about {info.expected_minutes:g} min)" if info else ""))
+
+    def _method_chosen(self, method: str) -> None:
+        """On a demo, a method loads the demo's preset for it (digits-recovery …),
+        or the demo's own preset; file data keeps the knobs as they are."""
+        source = self.settings_panel.cfg.data.source
+        if source not in self.data_panel.catalogue:
+            return
+        try:
+            cfg = config_for(source, method=method)
+        except EBMError as exc:
+            self.show_error(str(exc))
+            return
+        self.settings_panel.set_config(cfg)
+        self.log_line(f"{method}: loaded the {source} preset for {method}")
 
     def _knob_edited(self, key: str, value) -> None:
         if self.controller.busy and self.controller.state in ("running", "paused"):

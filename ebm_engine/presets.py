@@ -46,7 +46,8 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 
 def config_for(source: str, preset: str | None = None,
-               overrides: list[tuple[str, Any]] | None = None) -> RunConfig:
+               overrides: list[tuple[str, Any]] | None = None,
+               method: str | None = None) -> RunConfig:
     """The config for training on ``source`` (a demo or a path).
 
     Parameters
@@ -54,19 +55,27 @@ def config_for(source: str, preset: str | None = None,
     source : str
         ``data.source``.
     preset : str, optional
-        Preset name; defaults to the demo's own preset (none for a path).
+        Preset name; defaults to the demo's own preset (none for a path), or
+        to ``<demo preset>-<method>`` when ``method`` is given and that exists
+        (``digits`` + ``recovery`` → ``digits-recovery``).
     overrides : list of (key, value)
         Dotted-key edits applied last (``--set``).
+    method : str, optional
+        Learning method (``train.method``).
     """
     from ebm_engine.data import demos
 
     catalogue = demos()
     if preset is None and source in catalogue:
         preset = catalogue[source].preset
+        if method and f"{preset}-{method}" in available_presets():
+            preset = f"{preset}-{method}"
     raw = RunConfig().to_dict()
     if preset:
         raw = merge(raw, load_preset(preset))
     raw["data"]["source"] = source
+    if method:
+        raw["train"]["method"] = method
     cfg = RunConfig.from_dict(raw)
     for key, value in overrides or []:
         cfg = cfg.with_value(key, value)

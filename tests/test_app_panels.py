@@ -60,6 +60,14 @@ def test_demo_catalogue_sets_preset(qtbot, tmp_path):
     cfg = window.current_config()
     assert cfg.data.source == "digits" and cfg.model.name == "convnet"
     assert window.settings_panel.editors["model.name"].widget.currentText() == "convnet"
+    # choosing a method that has a preset for this demo loads it (digits-recovery)
+    from ebm_engine.presets import config_for
+
+    window.settings_panel.method.setCurrentText("recovery")
+    assert window.current_config() == config_for("digits", method="recovery")
+    # back to ml: the demo's own preset again
+    window.settings_panel.method.setCurrentText("ml")
+    assert window.current_config() == config_for("digits")
 
 
 def test_corrupt_image_folder_shows_error_dialog_and_app_lives(qtbot, tmp_path):

@@ -135,3 +135,19 @@ def test_checkpoint_of_other_architecture_is_refused(tmp_path):
 def test_metrics_parser_skips_a_torn_line():
     rows = parse_metrics("iteration,wall_time,loss\n1,0.1,0.5\n2,0.2,0.4\n3,0.3")
     assert [r["iteration"] for r in rows] == [1.0, 2.0]
+
+
+def test_method_knob_edits_use_defaults_and_refuse_unknown_knobs(tmp_path):
+    cfg = config_for("8gaussians", "toy2d-fce", overrides=[
+        ("train.batch_size", 16), ("train.checkpoint_every", 0), ("train.sample_every", 100)])
+    trainer = Trainer(cfg, None)
+    gen = trainer.events(3)
+    next(gen)
+    trainer.apply(KnobEdit("train.options.refine_steps", 2))
+    trainer.apply(KnobEdit("train.options.bogus", 1))
+    rest = list(gen)
+    applied = [e for e in rest if isinstance(e, KnobApplied)]
+    assert [(e.key, e.old, e.new) for e in applied] == [("train.options.refine_steps", 0, 2)]
+    warned = [e.message for e in rest if type(e).__name__ == "Warned"]
+    assert any("train.options.bogus is not a knob of method 'fce'" in m for m in warned)
+    assert trainer.cfg.train.options["refine_steps"] == 2

@@ -72,3 +72,17 @@ def test_every_preset_builds_a_valid_config():
 def test_demo_preset_and_overrides():
     cfg = config_for("digits", overrides=[("train.iterations", "7")])
     assert cfg.model.name == "convnet" and cfg.train.iterations == 7
+
+
+def test_method_picks_its_own_demo_preset():
+    cfg = config_for("digits", method="recovery")
+    assert cfg.train.method == "recovery"
+    assert cfg == config_for("digits", "digits-recovery", method="recovery")
+    assert cfg != config_for("digits").with_value("train.method", "recovery")
+    assert config_for("8gaussians", method="fce").train.options == config_for(
+        "8gaussians", "toy2d-fce").train.options
+    # No such preset: the demo's own preset with the method set.
+    cfg = config_for("digits", method="jem")
+    assert cfg.train.method == "jem"
+    cfg = config_for("texture-brick", method="ml")
+    assert cfg.model.name == "convnet" and cfg.data.image_size == 0

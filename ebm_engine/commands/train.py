@@ -60,9 +60,9 @@ def build_config(args: argparse.Namespace):
     from ebm_engine.presets import config_for
 
     overrides = parse_overrides(args.overrides)
-    if args.method:
-        overrides.insert(0, ("train.method", args.method))
     if args.config:
+        if args.method:
+            overrides.insert(0, ("train.method", args.method))
         cfg = RunConfig.load(args.config)
         if args.data:
             cfg = cfg.with_value("data.source", args.data)
@@ -71,7 +71,8 @@ def build_config(args: argparse.Namespace):
         return cfg
     if not args.data:
         raise ConfigError("train needs --data DEMO|PATH (or --config, or --resume RUN)")
-    return config_for(args.data, args.preset, overrides)
+    # --method picks the demo's preset for that method (digits-recovery …) if there is one.
+    return config_for(args.data, args.preset, overrides, method=args.method)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -255,7 +255,7 @@ class Trainer:
         while self._edits:
             edit = self._edits.popleft()
             try:
-                old = self.cfg.get_value(edit.key)
+                old = self._current_value(edit.key)
                 new_cfg = self.cfg.with_value(edit.key, edit.value)
                 if new_cfg.train.method != self.cfg.train.method or new_cfg.model != self.cfg.model \
                         or new_cfg.data != self.cfg.data:
@@ -272,6 +272,17 @@ class Trainer:
                 self.run.write_config(new_cfg)
                 self.run.append_event("knob", iteration=self.iteration, key=edit.key, old=old, new=new)
             yield KnobApplied(self.iteration, edit.key, old, new)
+
+    def _current_value(self, key: str):
+        """The value ``key`` has now; a method knob not yet set has its default."""
+        prefix = "train.options."
+        if key.startswith(prefix) and key.count(".") == 2:
+            name = key[len(prefix):]
+            if name not in self.method.option_defaults:
+                raise ConfigError(f"{key} is not a knob of method {self.cfg.train.method!r} "
+                                  f"(knobs: {sorted(self.method.option_defaults) or 'none'})")
+            return self.cfg.train.options.get(name, self.method.option_defaults[name])
+        return self.cfg.get_value(key)
 
     def _batch(self) -> torch.Tensor:
         idx = torch.randint(len(self.dataset), (self.cfg.train.batch_size,),
