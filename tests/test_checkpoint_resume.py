@@ -9,7 +9,14 @@ import torch
 
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError, ConfigError
-from ebm_engine.learning.events import Checkpointed, Finished, KnobApplied, KnobEdit, SamplesReady, TrainStep
+from ebm_engine.learning.events import (
+    Checkpointed,
+    Finished,
+    KnobApplied,
+    KnobEdit,
+    SamplesReady,
+    TrainStep,
+)
 from ebm_engine.learning.loading import load_model
 from ebm_engine.learning.trainer import Trainer
 from ebm_engine.presets import config_for
