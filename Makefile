@@ -42,6 +42,7 @@ run: setup system-deps
 	fi
 
 test: setup system-deps
+	$(VENV)/bin/ruff check .
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(TEST_ARGS)
 
 lint: setup
