@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ebm_engine.config import RunConfig
+from ebm_engine.config import RunConfig, TrainConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
 from ebm_engine.sampling.langevin import ChainFrame
@@ -152,6 +152,45 @@ class LearningMethod:
         for opt in self.optimizers().values():
             for group in opt.param_groups:
                 group["lr"] = cfg.train.lr * group.get("lr_scale", 1.0)
+
+
+def contrastive_loss(e_data: torch.Tensor, e_synth: torch.Tensor, energy_l2: float) -> torch.Tensor:
+    """``mean E(x) − mean E(x̃) + energy_l2 · mean(E(x)² + E(x̃)²)``.
+
+    Its θ-gradient is minus the log-likelihood gradient
+    ``E_data[∇θ f] − E_model[∇θ f]`` (DESIGN.md §1, ``x̃`` the Langevin
+    samples), plus the penalty that keeps energies small.
+    """
+    loss = e_data.mean() - e_synth.mean()
+    if energy_l2 > 0:
+        loss = loss + energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+    return loss
+
+
+def ml_backward(
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    e_data: torch.Tensor,
+    e_synth: torch.Tensor,
+    train: TrainConfig,
+) -> dict[str, float]:
+    """Gradients of :func:`contrastive_loss` into ``net`` (clipped to
+    ``train.grad_clip``); the optimiser step is left to ``apply_update``.
+
+    Returns the metrics every maximum-likelihood method reports: ``loss``,
+    ``energy_data``, ``energy_sample`` and ``grad_norm``.
+    """
+    loss = contrastive_loss(e_data, e_synth, train.energy_l2)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if train.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), train.grad_clip)
+    return {
+        "loss": float(loss.detach()),
+        "energy_data": float(e_data.detach().mean()),
+        "energy_sample": float(e_synth.detach().mean()),
+        "grad_norm": grad_norm([net]),
+    }
 
 
 def grad_norm(modules: list[nn.Module]) -> float:

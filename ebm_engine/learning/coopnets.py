@@ -31,6 +31,7 @@ from ebm_engine.learning.base import (
     DataSpec,
     LearningMethod,
     StepResult,
+    contrastive_loss,
     grad_norm,
     register_method,
 )
@@ -146,9 +147,7 @@ class CoopNets(LearningMethod):
         # Descriptor: maximum likelihood with the revised samples as synthesis.
         e_data = self.energy(batch)
         e_synth = self.energy(revised)
-        loss = e_data.mean() - e_synth.mean()
-        if cfg.train.energy_l2 > 0:
-            loss = loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+        loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.train.grad_clip > 0:

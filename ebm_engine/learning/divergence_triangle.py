@@ -37,6 +37,7 @@ from ebm_engine.learning.base import (
     DataSpec,
     LearningMethod,
     StepResult,
+    contrastive_loss,
     grad_norm,
     register_method,
     to_numpy,
@@ -136,9 +137,7 @@ class DivergenceTriangle(LearningMethod):
                                              record_every=record_every, value_range=self.spec.value_range,
                                              generator=self.rng)
         e_data, e_synth = self.energy(batch), self.energy(synth)
-        ebm_loss = e_data.mean() - e_synth.mean()
-        if cfg.train.energy_l2 > 0:
-            ebm_loss = ebm_loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+        ebm_loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
 
         for opt in self.optimizers().values():
             opt.zero_grad(set_to_none=True)

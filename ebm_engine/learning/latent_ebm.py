@@ -41,6 +41,7 @@ from ebm_engine.learning.base import (
     DataSpec,
     LearningMethod,
     StepResult,
+    contrastive_loss,
     grad_norm,
     register_method,
 )
@@ -186,9 +187,7 @@ class LatentEBM(LearningMethod):
         # Prior: maximum likelihood, posterior latents are its "data".
         e_pos = self.prior_energy(z_pos)
         e_neg = self.prior_energy(z_neg)
-        loss = e_pos.mean() - e_neg.mean()
-        if cfg.train.energy_l2 > 0:
-            loss = loss + cfg.train.energy_l2 * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+        loss = contrastive_loss(e_pos, e_neg, cfg.train.energy_l2)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.train.grad_clip > 0:

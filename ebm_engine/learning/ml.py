@@ -22,7 +22,7 @@ from ebm_engine.learning.base import (
     DataSpec,
     LearningMethod,
     StepResult,
-    grad_norm,
+    ml_backward,
     register_method,
 )
 from ebm_engine.models import build_model
@@ -85,19 +85,7 @@ class MaximumLikelihood(LearningMethod):
             self.buffer.store(idx, synth)
         e_data = energy_fn(batch)
         e_synth = energy_fn(synth)
-        loss = e_data.mean() - e_synth.mean()
-        if cfg.train.energy_l2 > 0:
-            loss = loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
-        metrics = {
-            "loss": float(loss.detach()),
-            "energy_data": float(e_data.detach().mean()),
-            "energy_sample": float(e_synth.detach().mean()),
-            "grad_norm": grad_norm([self.net]),
-        }
+        metrics = ml_backward(self.net, self.opt, e_data, e_synth, cfg.train)
         return StepResult(metrics, synth, e_synth.detach(), frames)
 
     def sample(

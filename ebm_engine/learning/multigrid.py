@@ -42,6 +42,7 @@ from ebm_engine.learning.base import (
     DataSpec,
     LearningMethod,
     StepResult,
+    contrastive_loss,
     grad_norm,
     register_method,
 )
@@ -164,9 +165,7 @@ class MultiGrid(LearningMethod):
         for size, name, synth in zip(self.grids, self._grid_names(), synths):
             energy_fn = self.grid_energy(name)
             e_data, e_synth = energy_fn(downsample(batch, size)), energy_fn(synth)
-            grid_loss = e_data.mean() - e_synth.mean()
-            if cfg.train.energy_l2 > 0:
-                grid_loss = grid_loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+            grid_loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
             loss = loss + grid_loss
             metrics[f"loss_grid{size}"] = float(grid_loss.detach())
         for opt in self.opts.values():

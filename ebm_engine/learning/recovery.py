@@ -43,7 +43,7 @@ from ebm_engine.learning.base import (
     DataSpec,
     LearningMethod,
     StepResult,
-    grad_norm,
+    ml_backward,
     register_method,
 )
 from ebm_engine.models.layers import option as model_option
@@ -214,18 +214,8 @@ class RecoveryLikelihood(LearningMethod):
         with frozen(self.net):
             *_, (_, y_synth, _) = self.recover(x_next, t, self.rng)
         e_data, e_synth = -self.net(y_t, t), -self.net(y_synth.detach(), t)
-        loss = e_data.mean() - e_synth.mean()
-        if cfg.train.energy_l2 > 0:
-            loss = loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
         metrics = {
-            "loss": float(loss.detach()),
-            "energy_data": float(e_data.detach().mean()),
-            "energy_sample": float(e_synth.detach().mean()),
-            "grad_norm": grad_norm([self.net]),
+            **ml_backward(self.net, self.opt, e_data, e_synth, cfg.train),
             "recovery_mse": float((y_synth - y_t).pow(2).mean()),
         }
         if record_every or (self.applied + 1) % cfg.train.sample_every == 0:
