@@ -49,6 +49,7 @@ from ebm_engine.runs.checkpoint import (
     save_checkpoint,
 )
 from ebm_engine.runs.rundir import RunDir
+from ebm_engine.runs.tensorboard import TensorBoardScalars
 
 # Consecutive diverged steps (each retried with fresh chains) before giving up.
 MAX_DIVERGED_RETRIES = 3
@@ -136,6 +137,7 @@ class Trainer:
         self._last_checkpoint = -1
         self._edit_count = 0
         self._write_warnings: list[Warned] = []
+        self._tensorboard: TensorBoardScalars | None = None
         self._failed_writes: set[str] = set()
 
     # --- construction from disk ------------------------------------------------
@@ -240,6 +242,7 @@ class Trainer:
             if self.run is not None:
                 self._write("metrics", self.run.append_metrics,
                             {"iteration": self.iteration, "wall_time": self.wall_time, **metrics})
+                self._scalars().add(self.iteration, metrics)
             yield TrainStep(self.iteration, self.wall_time, metrics)
             if want_snapshot:
                 yield self._snapshot(result)
@@ -249,6 +252,9 @@ class Trainer:
         # A diverged run is not checkpointed: its latest checkpoint stays the last good one.
         if self.run is not None and self._last_checkpoint != self.iteration and reason != "diverged":
             yield self._checkpoint()
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
         yield Finished(self.iteration, reason)
 
     def _apply_edits(self) -> Iterator[Event]:
@@ -338,6 +344,12 @@ class Trainer:
             return Warned(self.iteration, f"{exc}; training continues")
         self._last_checkpoint = self.iteration
         return Checkpointed(self.iteration, str(path))
+
+    def _scalars(self) -> TensorBoardScalars:
+        """TensorBoard scalars in ``RUN/tensorboard`` (a no-op without tensorboard)."""
+        if self._tensorboard is None:
+            self._tensorboard = TensorBoardScalars(self.run.path / "tensorboard")
+        return self._tensorboard
 
     def _write(self, what: str, fn, *args, **kwargs) -> None:
         """Call a run-folder writer; an OSError becomes one Warned per kind of write."""
