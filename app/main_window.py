@@ -12,6 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import settings as app_settings
-from app.controller import Controller, RunInfo, Snapshot
+from app.controller import DATA_POINTS_SHOWN, Controller, RunInfo, Snapshot
 from app.panels.data_panel import DataPanel
 from app.panels.settings_panel import SettingsPanel
 from app.panels.transport import TransportBar
@@ -224,8 +225,22 @@ class MainWindow(QMainWindow):
             return
         self.settings_panel.set_config(cfg)
         info = self.data_panel.catalogue.get(source)
+        if info is not None and info.kind == "points":
+            self._preview_points(cfg)
         self.samples_title.setText(f"<b>{source}</b> — press ▶ Train"
                                    + (f" (about {info.expected_minutes:g} min)" if info else ""))
+
+    def _preview_points(self, cfg: RunConfig) -> None:
+        """Show a 2D demo's data before training starts (generating it is instant)."""
+        from ebm_engine.data import load_dataset
+
+        items = load_dataset(cfg.data).items.numpy()
+        if self.view_kind != "points":
+            self._swap_view("points")
+        shown = items[:: -(-len(items) // DATA_POINTS_SHOWN)]  # at most DATA_POINTS_SHOWN
+        empty = np.empty((0, items.shape[1]), np.float32)
+        self.sample_view.set_snapshot(Snapshot(0, "points", None, empty, np.empty(0, np.float32),
+                                               data_points=shown, origin="preview"))
 
     def _method_chosen(self, method: str) -> None:
         """On a demo, a method loads the demo's preset for it (digits-recovery …),

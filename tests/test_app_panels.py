@@ -137,3 +137,13 @@ def test_views_by_kind_and_extras(qtbot):
     qtbot.addWidget(placeholder)
     placeholder.set_snapshot(snap)
     assert "9 samples" in placeholder.label.text()
+
+
+def test_2d_demo_shows_its_data_before_training(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, knobs=())
+    window._source_chosen("moons")
+    view = window.sample_view
+    x, y = view.data.getData()
+    assert window.view_kind == "points" and 500 <= len(x) <= 2000
+    # the moons demo spans both signs of x
+    assert x.min() < -1 and x.max() > 1 and np.isfinite(y).all()
