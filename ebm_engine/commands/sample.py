@@ -41,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     final = frames[-1]
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
                           frames=[f.x for f in frames], energy=final.energy)
-    print(f"wrote {args.n} samples ({steps} Langevin steps) to {path}")
+    print(f"wrote {args.n} samples to {path}")
     return 0
