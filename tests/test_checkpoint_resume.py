@@ -152,9 +152,13 @@ def test_method_knob_edits_use_defaults_and_refuse_unknown_knobs(tmp_path):
     next(gen)
     trainer.apply(KnobEdit("train.options.refine_steps", 2))
     trainer.apply(KnobEdit("train.options.bogus", 1))
+    trainer.apply(KnobEdit("train.options.flow_mle", -1.0))  # refused by the method
     rest = list(gen)
     applied = [e for e in rest if isinstance(e, KnobApplied)]
     assert [(e.key, e.old, e.new) for e in applied] == [("train.options.refine_steps", 0, 2)]
     warned = [e.message for e in rest if type(e).__name__ == "Warned"]
     assert any("train.options.bogus is not a knob of method 'fce'" in m for m in warned)
+    assert any("train.options.flow_mle must be >= 0" in m for m in warned)
     assert trainer.cfg.train.options["refine_steps"] == 2
+    assert trainer.cfg.train.options["flow_mle"] == 1.0 and trainer.method.flow_mle == 1.0
+    assert trainer.method.refine_steps == 2  # derived state follows the config in force

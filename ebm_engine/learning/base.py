@@ -82,6 +82,8 @@ class LearningMethod:
     name = "base"
     #: method-specific knobs and their defaults (shown in the app when selected)
     option_defaults: dict[str, object] = {}
+    #: knobs that shape the networks, fixed for the lifetime of a run
+    fixed_options: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -146,9 +148,28 @@ class LearningMethod:
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         """Restore :meth:`state_tensors`."""
 
+    def check_options(self) -> None:
+        """Validate ``train.options`` and derive what depends on them; raise
+        :class:`ConfigError` naming the knob. :meth:`configure` calls it."""
+
     def configure(self, cfg: RunConfig) -> None:
-        """Take a changed config (knob edit) between iterations."""
-        self.cfg = cfg
+        """Take a changed config (knob edit) between iterations.
+
+        A change of a :attr:`fixed_options` knob, or a value that
+        :meth:`check_options` refuses, raises :class:`ConfigError` and leaves
+        the method as it was.
+        """
+        for key in self.fixed_options:
+            default = self.option_defaults[key]
+            if cfg.train.options.get(key, default) != self.cfg.train.options.get(key, default):
+                raise ConfigError(f"train.options.{key} cannot change during a run; start a new run")
+        old, self.cfg = self.cfg, cfg
+        try:
+            self.check_options()
+        except ConfigError:
+            self.cfg = old
+            self.check_options()  # re-derive from the config in force
+            raise
         for opt in self.optimizers().values():
             for group in opt.param_groups:
                 group["lr"] = cfg.train.lr * group.get("lr_scale", 1.0)

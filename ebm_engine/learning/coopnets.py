@@ -49,6 +49,7 @@ class CoopNets(LearningMethod):
     ``sampler.init`` says (``"generator"`` is its natural value).
     """
 
+    fixed_options = ("z_dim", "gen_width")
     option_defaults: dict[str, object] = {
         "z_dim": 32,            # generator latent size
         "gen_width": 32,        # generator base width (channels / hidden units)
@@ -67,7 +68,7 @@ class CoopNets(LearningMethod):
         rng: torch.Generator,
     ):
         super().__init__(cfg, spec, dataset, device, rng)
-        self._check_options()
+        self.check_options()
         self.net = build_model(cfg.model, spec.item_shape).to(device)
         self.gen = build_generator(int(self.option("z_dim")), spec.item_shape,
                                    int(self.option("gen_width")), batch_norm=False).to(device)
@@ -78,7 +79,7 @@ class CoopNets(LearningMethod):
         self.gen_opt = torch.optim.Adam(self.gen.parameters(), lr=float(self.option("gen_lr")),
                                         betas=(0.5, 0.999))
 
-    def _check_options(self) -> None:
+    def check_options(self) -> None:
         for key in ("z_dim", "gen_width"):
             knob_int(self, key, 1)
         knob_int(self, "latent_steps", 0)
@@ -94,21 +95,7 @@ class CoopNets(LearningMethod):
         return {"energy": self.opt, "generator": self.gen_opt}
 
     def configure(self, cfg: RunConfig) -> None:
-        """Take a knob edit; refuse (``ConfigError``, nothing changed) a bad
-        value or a change of the networks' shapes."""
-        old = self.cfg
-        for key in ("z_dim", "gen_width"):
-            before = old.train.options.get(key, self.option_defaults[key])
-            if cfg.train.options.get(key, self.option_defaults[key]) != before:
-                raise ConfigError(f"train.options.{key} cannot change during a run; start a new run")
-        self.cfg = cfg
-        try:
-            self._check_options()
-        except ConfigError:
-            self.cfg = old
-            raise
-        for group in self.opt.param_groups:
-            group["lr"] = cfg.train.lr
+        super().configure(cfg)
         for group in self.gen_opt.param_groups:
             group["lr"] = float(self.option("gen_lr"))
 

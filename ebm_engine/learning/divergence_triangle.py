@@ -75,7 +75,7 @@ class DivergenceTriangle(LearningMethod):
         self.net = build_model(cfg.model, spec.item_shape).to(device)
         self.generator = build_generator(self.z_dim, spec.item_shape, width).to(device)
         self.encoder = build_encoder(self.z_dim, spec.item_shape, width).to(device)
-        self._read_knobs()
+        self.check_options()
         t = cfg.train
         self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
                                     weight_decay=t.weight_decay)
@@ -85,7 +85,7 @@ class DivergenceTriangle(LearningMethod):
         self.enc_opt = torch.optim.Adam([{"params": list(self.encoder.parameters()), "lr_scale": scale}],
                                         lr=t.lr * scale, betas=(0.5, 0.999))
 
-    def _read_knobs(self) -> None:
+    def check_options(self) -> None:
         self.recon_sigma = knob_float(self, "recon_sigma", 1e-6)
         self.ebm_weight = knob_float(self, "ebm_weight", 0.0)
         self.refine_steps = knob_int(self, "refine_steps", 0)
@@ -96,10 +96,6 @@ class DivergenceTriangle(LearningMethod):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"energy": self.opt, "generator": self.gen_opt, "encoder": self.enc_opt}
-
-    def configure(self, cfg: RunConfig) -> None:
-        super().configure(cfg)
-        self._read_knobs()
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)

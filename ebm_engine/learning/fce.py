@@ -78,7 +78,7 @@ class FlowContrastive(LearningMethod):
         self.log_norm = LogNormaliser().to(device)
         self.flow = RealNVP(spec.item_shape, knob_int(self, "flow_layers", 1),
                             knob_int(self, "flow_width", 1)).to(device)
-        self._read_knobs()
+        self.check_options()
         t = cfg.train
         # c must travel several nats early on; a plain lr would take thousands of steps.
         self.opt = torch.optim.Adam(
@@ -94,7 +94,7 @@ class FlowContrastive(LearningMethod):
             lr=t.lr * scale, betas=(t.beta1, t.beta2),
         )
 
-    def _read_knobs(self) -> None:
+    def check_options(self) -> None:
         self.flow_mle = knob_float(self, "flow_mle", 0.0)
         self.data_noise = knob_float(self, "data_noise", 0.0)
         self.refine_steps = knob_int(self, "refine_steps", 0)
@@ -106,10 +106,6 @@ class FlowContrastive(LearningMethod):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"energy": self.opt, "flow": self.flow_opt}
-
-    def configure(self, cfg: RunConfig) -> None:
-        super().configure(cfg)
-        self._read_knobs()
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)

@@ -87,7 +87,7 @@ class JointEnergyModel(LearningMethod):
         if cfg.sampler.init == "persistent":
             self.buffer = PersistentBuffer(cfg.sampler.buffer_size, spec.item_shape, cfg.sampler,
                                            device, rng)
-        self._read_knobs()
+        self.check_options()
         holdout = knob_float(self, "holdout", 0.0)
         if holdout >= 1.0:
             raise ConfigError(f"train.options.holdout must be < 1, got {holdout}")
@@ -102,7 +102,7 @@ class JointEnergyModel(LearningMethod):
         self.step = 0
         self._accuracy: float | None = None
 
-    def _read_knobs(self) -> None:
+    def check_options(self) -> None:
         self.gen_weight = knob_float(self, "gen_weight", 0.0)
         self.eval_every = knob_int(self, "eval_every", 1)
         self.sample_class = knob_int(self, "sample_class", -1)
@@ -144,10 +144,6 @@ class JointEnergyModel(LearningMethod):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"energy": self.opt}
-
-    def configure(self, cfg: RunConfig) -> None:
-        super().configure(cfg)
-        self._read_knobs()
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg = self.cfg

@@ -55,6 +55,7 @@ from ebm_engine.sampling.langevin import langevin, run_langevin
 class LatentEBM(LearningMethod):
     """Generator ``g_β`` with an EBM prior ``p_α(z)``, learned by maximum likelihood."""
 
+    fixed_options = ("z_dim", "gen_width")
     option_defaults: dict[str, object] = {
         "z_dim": 16,            # latent size
         "gen_width": 32,        # generator base width
@@ -74,7 +75,7 @@ class LatentEBM(LearningMethod):
         rng: torch.Generator,
     ):
         super().__init__(cfg, spec, dataset, device, rng)
-        self._check_options()
+        self.check_options()
         self.z_dim = int(self.option("z_dim"))
         # The prior is an MLP on z whatever network the data would use.
         prior_cfg = ModelConfig("mlp", cfg.model.width, cfg.model.depth, cfg.model.spectral_norm)
@@ -90,7 +91,7 @@ class LatentEBM(LearningMethod):
         self.gen_opt = torch.optim.Adam(self.gen.parameters(), lr=float(self.option("gen_lr")),
                                         betas=(0.5, 0.999))
 
-    def _check_options(self) -> None:
+    def check_options(self) -> None:
         for key in ("z_dim", "gen_width", "score_steps"):
             knob_int(self, key, 1)
         knob_int(self, "post_steps", 0)
@@ -136,21 +137,7 @@ class LatentEBM(LearningMethod):
         return {"prior": self.opt, "generator": self.gen_opt}
 
     def configure(self, cfg: RunConfig) -> None:
-        """Take a knob edit; refuse (``ConfigError``, nothing changed) a bad
-        value or a change of the networks' shapes."""
-        old = self.cfg
-        for key in ("z_dim", "gen_width"):
-            before = old.train.options.get(key, self.option_defaults[key])
-            if cfg.train.options.get(key, self.option_defaults[key]) != before:
-                raise ConfigError(f"train.options.{key} cannot change during a run; start a new run")
-        self.cfg = cfg
-        try:
-            self._check_options()
-        except ConfigError:
-            self.cfg = old
-            raise
-        for group in self.opt.param_groups:
-            group["lr"] = cfg.train.lr
+        super().configure(cfg)
         for group in self.gen_opt.param_groups:
             group["lr"] = float(self.option("gen_lr"))
 

@@ -99,18 +99,12 @@ class MultiGrid(LearningMethod):
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
             raise ConfigError(f"train.options.steps_per_grid must be an integer >= 0, got {steps!r}")
 
-    def configure(self, cfg: RunConfig) -> None:
-        """Take a knob edit; the grids are fixed for the run (they shape the networks)."""
-        old = self.cfg
-        super().configure(cfg)
-        try:
-            if check_resolutions(self.option("grids"), self.side, "grids",
-                                 default_pyramid(self.side)) != self.grids:
-                raise ConfigError("train.options.grids cannot change during a run; start a new run")
-            self._check_steps()
-        except ConfigError:
-            super().configure(old)
-            raise
+    def check_options(self) -> None:
+        """Validate an edit: knobs that shape the networks stay fixed, the rest are checked."""
+        if check_resolutions(self.option("grids"), self.side, "grids",
+                             default_pyramid(self.side)) != self.grids:
+            raise ConfigError("train.options.grids cannot change during a run; start a new run")
+        self._check_steps()
 
     @property
     def n_steps(self) -> int:

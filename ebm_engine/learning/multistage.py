@@ -145,18 +145,13 @@ class MultiStageExpanding(LearningMethod):
         stage, alpha = self.stage_at(self.applied)
         return self.stage_energy(stage, alpha)(downsample(x, self.resolutions[stage]))
 
-    def configure(self, cfg: RunConfig) -> None:
-        old = self.cfg
-        super().configure(cfg)
-        try:
-            if check_resolutions(self.option("resolutions"), self.side, "resolutions",
-                                 default_stages(self.side)) != self.resolutions:
-                raise ConfigError("train.options.resolutions cannot change during a run; "
-                                  "start a new run")
-            self._check_knobs()
-        except ConfigError:
-            super().configure(old)
-            raise
+    def check_options(self) -> None:
+        """Validate an edit: knobs that shape the networks stay fixed, the rest are checked."""
+        if check_resolutions(self.option("resolutions"), self.side, "resolutions",
+                             default_stages(self.side)) != self.resolutions:
+            raise ConfigError("train.options.resolutions cannot change during a run; "
+                              "start a new run")
+        self._check_knobs()
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg = self.cfg

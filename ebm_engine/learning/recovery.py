@@ -187,17 +187,12 @@ class RecoveryLikelihood(LearningMethod):
         t = torch.zeros(x.shape[0], device=x.device, dtype=torch.long)
         return -self.net(x, t) / (float(self.option("step_scale")) * self.sigmas[0]) ** 2
 
-    def configure(self, cfg: RunConfig) -> None:
-        old = self.cfg
-        super().configure(cfg)
-        try:
-            if self.option("T") != self.levels:
-                raise ConfigError("train.options.T cannot change during a run; start a new run")
-            self._check_knobs()
-            self.sigmas = torch.tensor(self._schedule(), device=self.device)
-        except ConfigError:
-            super().configure(old)
-            raise
+    def check_options(self) -> None:
+        """Validate an edit: knobs that shape the networks stay fixed, the rest are checked."""
+        if self.option("T") != self.levels:
+            raise ConfigError("train.options.T cannot change during a run; start a new run")
+        self._check_knobs()
+        self.sigmas = torch.tensor(self._schedule(), device=self.device)
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg = self.cfg
