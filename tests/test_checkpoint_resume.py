@@ -151,11 +151,15 @@ def test_method_knob_edits_use_defaults_and_refuse_unknown_knobs(tmp_path):
     gen = trainer.events(3)
     next(gen)
     trainer.apply(KnobEdit("train.options.refine_steps", 2))
+    trainer.apply(KnobEdit("train.options.flow_lr_scale", 0.25))
     trainer.apply(KnobEdit("train.options.bogus", 1))
     trainer.apply(KnobEdit("train.options.flow_mle", -1.0))  # refused by the method
     rest = list(gen)
     applied = [e for e in rest if isinstance(e, KnobApplied)]
-    assert [(e.key, e.old, e.new) for e in applied] == [("train.options.refine_steps", 0, 2)]
+    assert [(e.key, e.old, e.new) for e in applied] == [("train.options.refine_steps", 0, 2),
+                                                         ("train.options.flow_lr_scale", 0.5, 0.25)]
+    # the knob scales the flow's learning rate from now on
+    assert trainer.method.flow_opt.param_groups[0]["lr"] == pytest.approx(trainer.cfg.train.lr * 0.25)
     warned = [e.message for e in rest if type(e).__name__ == "Warned"]
     assert any("train.options.bogus is not a knob of method 'fce'" in m for m in warned)
     assert any("train.options.flow_mle must be >= 0" in m for m in warned)

@@ -172,7 +172,20 @@ class LearningMethod:
             raise
         for opt in self.optimizers().values():
             for group in opt.param_groups:
-                group["lr"] = cfg.train.lr * group.get("lr_scale", 1.0)
+                group["lr"] = self.group_lr(group)
+
+    def group_lr(self, group: dict) -> float:
+        """Learning rate of an optimiser parameter group under the current config.
+
+        A group may carry ``lr_knob`` (a method knob holding its absolute rate),
+        ``lr_scale_knob`` (a knob scaling ``train.lr``) or a fixed ``lr_scale``;
+        otherwise it uses ``train.lr``.
+        """
+        if "lr_knob" in group:
+            return float(self.option(group["lr_knob"]))
+        if "lr_scale_knob" in group:
+            return self.cfg.train.lr * float(self.option(group["lr_scale_knob"]))
+        return self.cfg.train.lr * group.get("lr_scale", 1.0)
 
 
 def contrastive_loss(e_data: torch.Tensor, e_synth: torch.Tensor, energy_l2: float) -> torch.Tensor:

@@ -76,7 +76,8 @@ class CoopNets(LearningMethod):
         self.opt = torch.optim.Adam(
             self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
         )
-        self.gen_opt = torch.optim.Adam(self.gen.parameters(), lr=float(self.option("gen_lr")),
+        self.gen_opt = torch.optim.Adam([{"params": list(self.gen.parameters()), "lr_knob": "gen_lr"}],
+                                        lr=float(self.option("gen_lr")),
                                         betas=(0.5, 0.999))
 
     def check_options(self) -> None:
@@ -93,11 +94,6 @@ class CoopNets(LearningMethod):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"energy": self.opt, "generator": self.gen_opt}
-
-    def configure(self, cfg: RunConfig) -> None:
-        super().configure(cfg)
-        for group in self.gen_opt.param_groups:
-            group["lr"] = float(self.option("gen_lr"))
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)

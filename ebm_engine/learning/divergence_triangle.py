@@ -80,9 +80,9 @@ class DivergenceTriangle(LearningMethod):
         self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
                                     weight_decay=t.weight_decay)
         scale = knob_float(self, "gen_lr_scale", 0.0)
-        self.gen_opt = torch.optim.Adam([{"params": list(self.generator.parameters()), "lr_scale": scale}],
+        self.gen_opt = torch.optim.Adam([{"params": list(self.generator.parameters()), "lr_scale_knob": "gen_lr_scale"}],
                                         lr=t.lr * scale, betas=(0.5, 0.999))
-        self.enc_opt = torch.optim.Adam([{"params": list(self.encoder.parameters()), "lr_scale": scale}],
+        self.enc_opt = torch.optim.Adam([{"params": list(self.encoder.parameters()), "lr_scale_knob": "gen_lr_scale"}],
                                         lr=t.lr * scale, betas=(0.5, 0.999))
 
     def check_options(self) -> None:

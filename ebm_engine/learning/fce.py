@@ -90,7 +90,7 @@ class FlowContrastive(LearningMethod):
         self.opt.param_groups[1]["lr"] = t.lr * LOG_NORM_LR_SCALE
         scale = knob_float(self, "flow_lr_scale", 0.0)
         self.flow_opt = torch.optim.Adam(
-            [{"params": list(self.flow.parameters()), "lr_scale": scale}],
+            [{"params": list(self.flow.parameters()), "lr_scale_knob": "flow_lr_scale"}],
             lr=t.lr * scale, betas=(t.beta1, t.beta2),
         )
 

@@ -88,7 +88,8 @@ class LatentEBM(LearningMethod):
         self.opt = torch.optim.Adam(
             self.prior.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
         )
-        self.gen_opt = torch.optim.Adam(self.gen.parameters(), lr=float(self.option("gen_lr")),
+        self.gen_opt = torch.optim.Adam([{"params": list(self.gen.parameters()), "lr_knob": "gen_lr"}],
+                                        lr=float(self.option("gen_lr")),
                                         betas=(0.5, 0.999))
 
     def check_options(self) -> None:
@@ -135,11 +136,6 @@ class LatentEBM(LearningMethod):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"prior": self.opt, "generator": self.gen_opt}
-
-    def configure(self, cfg: RunConfig) -> None:
-        super().configure(cfg)
-        for group in self.gen_opt.param_groups:
-            group["lr"] = float(self.option("gen_lr"))
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """Approximate data-space energy ``−log p(x, z*)`` at the inferred ``z*``
