@@ -105,6 +105,11 @@ class LearningMethod:
                 f"(knobs: {sorted(self.option_defaults) or 'none'})"
             )
 
+    def adam(self, params) -> torch.optim.Adam:
+        """Adam with ``train.lr``, ``train.beta1/beta2`` and ``train.weight_decay``."""
+        t = self.cfg.train
+        return torch.optim.Adam(params, lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
+
     def option(self, key: str) -> object:
         """A method knob from ``train.options`` or its default."""
         return self.cfg.train.options.get(key, self.option_defaults[key])

@@ -72,10 +72,7 @@ class CoopNets(LearningMethod):
         self.net = build_model(cfg.model, spec.item_shape).to(device)
         self.gen = build_generator(int(self.option("z_dim")), spec.item_shape,
                                    int(self.option("gen_width")), batch_norm=False).to(device)
-        t = cfg.train
-        self.opt = torch.optim.Adam(
-            self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
-        )
+        self.opt = self.adam(self.net.parameters())
         self.gen_opt = torch.optim.Adam([{"params": list(self.gen.parameters()), "lr_knob": "gen_lr"}],
                                         lr=float(self.option("gen_lr")),
                                         betas=(0.5, 0.999))

@@ -77,8 +77,7 @@ class DivergenceTriangle(LearningMethod):
         self.encoder = build_encoder(self.z_dim, spec.item_shape, width).to(device)
         self.check_options()
         t = cfg.train
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
-                                    weight_decay=t.weight_decay)
+        self.opt = self.adam(self.net.parameters())
         scale = knob_float(self, "gen_lr_scale", 0.0)
         self.gen_opt = torch.optim.Adam([{"params": list(self.generator.parameters()), "lr_scale_knob": "gen_lr_scale"}],
                                         lr=t.lr * scale, betas=(0.5, 0.999))

@@ -80,9 +80,7 @@ class JointEnergyModel(LearningMethod):
         self.n_classes = n_classes
         m = cfg.model
         self.net = ClassifierEnergy(spec.item_shape, n_classes, m.width, m.depth, m.spectral_norm).to(device)
-        t = cfg.train
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
-                                    weight_decay=t.weight_decay)
+        self.opt = self.adam(self.net.parameters())
         self.buffer: PersistentBuffer | None = None
         if cfg.sampler.init == "persistent":
             self.buffer = PersistentBuffer(cfg.sampler.buffer_size, spec.item_shape, cfg.sampler,

@@ -84,10 +84,7 @@ class LatentEBM(LearningMethod):
         self.prior = build_model(prior_cfg, (self.z_dim,)).to(device)
         self.gen = build_generator(self.z_dim, spec.item_shape, int(self.option("gen_width")),
                                    batch_norm=False).to(device)
-        t = cfg.train
-        self.opt = torch.optim.Adam(
-            self.prior.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
-        )
+        self.opt = self.adam(self.prior.parameters())
         self.gen_opt = torch.optim.Adam([{"params": list(self.gen.parameters()), "lr_knob": "gen_lr"}],
                                         lr=float(self.option("gen_lr")),
                                         betas=(0.5, 0.999))

@@ -46,10 +46,7 @@ class MaximumLikelihood(LearningMethod):
         if cfg.sampler.init == "generator":
             raise ConfigError("sampler.init 'generator' needs a method with a generator (coopnets)")
         self.net = build_model(cfg.model, spec.item_shape).to(device)
-        t = cfg.train
-        self.opt = torch.optim.Adam(
-            self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
-        )
+        self.opt = self.adam(self.net.parameters())
         self.buffer: PersistentBuffer | None = None
         if cfg.sampler.init == "persistent":
             self.buffer = PersistentBuffer(

@@ -78,10 +78,8 @@ class MultiGrid(LearningMethod):
             self.nets[f"grid{size}"] = GenerativeConvNet(
                 self.channels, size, m.width, m.depth, m.spectral_norm, slope).to(device)
         self.nets["energy"] = build_model(m, spec.item_shape).to(device)
-        t = cfg.train
         self.opts = {
-            name: torch.optim.Adam(net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
-                                   weight_decay=t.weight_decay)
+            name: self.adam(net.parameters())
             for name, net in self.nets.items()
         }
         # Gaussian fit of the training images' per-channel means: the 1×1 start

@@ -79,9 +79,7 @@ class MultiStageExpanding(LearningMethod):
         slope = model_option(m.options, "leaky_slope", 0.2, float)
         self.net = ExpandingConvNet(self.channels, self.resolutions, m.width, m.spectral_norm,
                                     slope).to(device)
-        t = cfg.train
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
-                                    weight_decay=t.weight_decay)
+        self.opt = self.adam(self.net.parameters())
         self.applied = 0  # updates taken: decides the stage, checkpointed
         self.buffer: PersistentBuffer | None = None
         if cfg.sampler.init == "persistent":

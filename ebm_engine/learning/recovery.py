@@ -102,9 +102,7 @@ class RecoveryLikelihood(LearningMethod):
         slope = model_option(m.options, "leaky_slope", 0.2, float)
         self.net = TimeConditionedConvNet(channels, side, levels, m.width, m.depth,
                                           m.spectral_norm, slope).to(device)
-        t = cfg.train
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
-                                    weight_decay=t.weight_decay)
+        self.opt = self.adam(self.net.parameters())
         self.applied = 0  # updates taken: decides preview iterations, checkpointed
 
     def _schedule(self) -> list[float]:
