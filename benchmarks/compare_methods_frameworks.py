@@ -8,7 +8,7 @@ Usage::
     python -m benchmarks.compare_methods_frameworks [--budget 180] [--threads 1]
         [--methods ml,coopnets,latent_ebm,divergence_triangle,fce,jem]
         [--auroc-methods latent_ebm,coopnets] [--holdout 9]
-        [--out /work/notes/issue7_table.md]
+        [--out benchmarks/results/compare_methods_frameworks.md]
 
 Sample quality: each method trains from its digits preset
 (``resources/presets/digits*.json``) until the budget is spent (drawing the
@@ -41,10 +41,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ebm_engine import atomic
 from ebm_engine.learning.base import available_methods
 from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
 from ebm_engine.presets import available_presets, config_for
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 N_EVAL = 500
 PRESET_NAMES = {"ml": "digits"}
@@ -190,9 +193,7 @@ def write_table(rows: list[dict], aurocs: list[dict], out: Path, budget: float, 
                          f"| {a['score_s']:.1f} | {a['n_normal']} / {a['n_anomalous']} "
                          f"| {a['auroc']:.3f} |")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    atomic.write_text(out, "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", default="ml,coopnets,latent_ebm,divergence_triangle,fce,jem")
     p.add_argument("--auroc-methods", default="latent_ebm,coopnets")
     p.add_argument("--holdout", type=int, default=9)
-    p.add_argument("--out", default="/work/notes/issue7_table.md")
+    p.add_argument("--out", default=str(RESULTS / "compare_methods_frameworks.md"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     known = available_methods()

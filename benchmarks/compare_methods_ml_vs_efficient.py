@@ -4,7 +4,7 @@ on the digits demo, each trained for the same wall-clock budget on this CPU.
 Usage::
 
     python -m benchmarks.compare_methods_ml_vs_efficient [--budget 180] [--threads 1]
-        [--methods ml,multigrid,recovery,multistage] [--out /work/notes/issue6_table.md]
+        [--methods ml,multigrid,recovery,multistage] [--out benchmarks/results/compare_methods_efficient.md]
 
 Each method trains from its digits preset (``resources/presets/digits*.json``)
 until the budget is spent (sampling for the metric is not counted), then draws
@@ -26,11 +26,14 @@ from pathlib import Path
 
 import torch
 
+from ebm_engine import atomic
 from ebm_engine.learning._quality import moment_distance, pixel_mmd
 from ebm_engine.learning.base import available_methods
 from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
 from ebm_engine.presets import available_presets, config_for
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 PRESETS = {"ml": "digits", "multigrid": "digits-multigrid", "recovery": "digits-recovery",
            "multistage": "digits-multistage"}
@@ -106,9 +109,7 @@ def write_table(rows: list[dict], out: Path, budget: float, threads: int) -> Non
         lines.append(f"| {r['method']} | {r['preset']} | {r['iterations']} | {r['train_s']:.0f} | "
                      f"{r['sample_s']:.1f} | {r['fd']:.1f} | {r['mmd']:.4f} | {r['moments']:.3f} |")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    atomic.write_text(out, "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--methods", default="ml,multigrid,recovery,multistage")
-    p.add_argument("--out", default="/work/notes/issue6_table.md")
+    p.add_argument("--out", default=str(RESULTS / "compare_methods_efficient.md"))
     p.add_argument("--append", action="store_true",
                    help="keep the rows of an earlier run (OUT's .jsonl) and add these methods")
     args = p.parse_args(argv)
