@@ -9,12 +9,11 @@ get :class:`~app.views.placeholder.PlaceholderView`.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 
+from ebm_engine.plugins import import_submodules
+
 _VIEWS: dict[str, type] = {}
-_loaded = False
 
 
 def register_view(*kinds: str) -> Callable[[type], type]:
@@ -29,15 +28,7 @@ def register_view(*kinds: str) -> Callable[[type], type]:
 
 
 def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    import app.views as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name != "registry" and not info.name.startswith("_"):
-            importlib.import_module(f"app.views.{info.name}")
-    _loaded = True
+    import_submodules("app.views")
 
 
 def view_class(kind: str) -> type:

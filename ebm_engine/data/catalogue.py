@@ -8,14 +8,13 @@ good results on a 2-core CPU. A reader turns a file or folder into a
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ebm_engine.config import DataConfig
 from ebm_engine.data.dataset import Dataset
+from ebm_engine.plugins import import_submodules
 
 Loader = Callable[[DataConfig], Dataset]
 
@@ -63,7 +62,6 @@ class ReaderInfo:
 
 _DEMOS: dict[str, DemoInfo] = {}
 _READERS: list[ReaderInfo] = []
-_loaded = False
 
 
 def demo(
@@ -89,15 +87,7 @@ def reader(name: str, extensions: tuple[str, ...]) -> Callable:
 
 
 def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    import ebm_engine.data as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name not in ("catalogue", "dataset") and not info.name.startswith("_"):
-            importlib.import_module(f"ebm_engine.data.{info.name}")
-    _loaded = True
+    import_submodules("ebm_engine.data")
 
 
 def demos() -> dict[str, DemoInfo]:

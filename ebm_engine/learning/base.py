@@ -7,9 +7,7 @@ method is a new file in this package with ``@register_method(name)``.
 
 from __future__ import annotations
 
-import importlib
 import math
-import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +18,7 @@ from torch import nn
 from ebm_engine.config import RunConfig, TrainConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
+from ebm_engine.plugins import import_submodules
 from ebm_engine.sampling.langevin import ChainFrame
 
 
@@ -247,7 +246,6 @@ def to_numpy(x: torch.Tensor) -> np.ndarray:
 
 
 _METHODS: dict[str, type[LearningMethod]] = {}
-_loaded = False
 
 
 def register_method(name: str) -> Callable[[type[LearningMethod]], type[LearningMethod]]:
@@ -262,15 +260,7 @@ def register_method(name: str) -> Callable[[type[LearningMethod]], type[Learning
 
 
 def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    import ebm_engine.learning as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name not in ("base", "events", "trainer") and not info.name.startswith("_"):
-            importlib.import_module(f"ebm_engine.learning.{info.name}")
-    _loaded = True
+    import_submodules("ebm_engine.learning")
 
 
 def available_methods() -> dict[str, type[LearningMethod]]:

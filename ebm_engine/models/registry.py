@@ -8,18 +8,16 @@ first use, so a new network only needs a new file with ``@register``.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 
 from torch import nn
 
 from ebm_engine.config import ModelConfig
 from ebm_engine.errors import ConfigError
+from ebm_engine.plugins import import_submodules
 
 Builder = Callable[[ModelConfig, tuple[int, ...]], nn.Module]
 _BUILDERS: dict[str, Builder] = {}
-_loaded = False
 
 
 def register(name: str) -> Callable[[Builder], Builder]:
@@ -33,15 +31,7 @@ def register(name: str) -> Callable[[Builder], Builder]:
 
 
 def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    import ebm_engine.models as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name != "registry" and not info.name.startswith("_"):
-            importlib.import_module(f"ebm_engine.models.{info.name}")
-    _loaded = True
+    import_submodules("ebm_engine.models")
 
 
 def available_models() -> list[str]:
