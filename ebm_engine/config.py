@@ -1,10 +1,14 @@
 """Configuration dataclasses for data, model, sampler and training.
 
 One :class:`RunConfig` rebuilds a run: it is written to ``RUN/config.json``
-and read back with :func:`RunConfig.from_dict`, which refuses unknown keys
-and wrong types and names the bad field (``sampler.step_size must be > 0,
-got -1``). Knobs that only one model or learning method uses live in the
-free-form ``options`` dicts, validated by that model or method.
+and read back with :func:`RunConfig.from_dict`, which refuses unknown keys,
+wrong types, non-finite numbers and out-of-range values, naming the bad field
+(``sampler.step_size must be > 0, got -1``). Every field is a knob
+(:func:`ebm_engine.options.knob`): its bounds, and whether it may change
+while a run is going (``live``), are declared once, here. Knobs of one
+learning method live in ``train.options`` and are declared by that method's
+``Options`` dataclass (:mod:`ebm_engine.methods`); ``model.options`` and
+``data.options`` are validated by the network and the reader.
 """
 
 from __future__ import annotations
@@ -12,23 +16,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ebm_engine.errors import ConfigError
+from ebm_engine.options import did_you_mean, knob, knob_spec, parse_fields
 
 CONFIG_VERSION = 1
 
 CHAIN_INITS = ("noise", "persistent", "data", "generator")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# torch.manual_seed accepts seeds in [0, 2**64); one bound for every platform.
+MAX_SEED = 2**63 - 1
 
 
 @dataclass
 class DataConfig:
-    """Which data to learn from.
+    """Which data to learn from (fixed once a run started).
 
     Attributes
     ----------
@@ -43,25 +48,24 @@ class DataConfig:
     max_items : int
         Use at most this many training items (0 = all).
     options : dict
-        Extra, data-kind specific settings (e.g. ``frames`` for video).
+        Extra, data-kind specific settings (``reader`` to force a reader,
+        ``frames`` for video …).
     """
 
-    source: str = "8gaussians"
-    image_size: int = 0
-    grayscale: bool = False
-    crop: bool = True
-    max_items: int = 0
-    options: dict[str, Any] = field(default_factory=dict)
+    source: str = knob("8gaussians", live=False)
+    image_size: int = knob(0, ge=0, live=False, unit="pixels")
+    grayscale: bool = knob(False, live=False)
+    crop: bool = knob(True, live=False)
+    max_items: int = knob(0, ge=0, live=False)
+    options: dict[str, Any] = knob({}, live=False)
 
     def validate(self) -> None:
         _check(bool(self.source), "data.source must name a demo or a path")
-        _check(self.image_size >= 0, f"data.image_size must be >= 0, got {self.image_size}")
-        _check(self.max_items >= 0, f"data.max_items must be >= 0, got {self.max_items}")
 
 
 @dataclass
 class ModelConfig:
-    """The energy network.
+    """The energy network (fixed once a run started).
 
     Attributes
     ----------
@@ -77,15 +81,18 @@ class ModelConfig:
         Network-specific extras.
     """
 
-    name: str = "mlp"
-    width: int = 128
-    depth: int = 3
-    spectral_norm: bool = False
-    options: dict[str, Any] = field(default_factory=dict)
+    name: str = knob("mlp", live=False)
+    width: int = knob(128, gt=0, live=False, unit="units or channels")
+    depth: int = knob(3, gt=0, live=False)
+    spectral_norm: bool = knob(False, live=False)
+    options: dict[str, Any] = knob({}, live=False)
 
     def validate(self) -> None:
-        _check(self.width > 0, f"model.width must be > 0, got {self.width}")
-        _check(self.depth > 0, f"model.depth must be > 0, got {self.depth}")
+        from ebm_engine.models.registry import available_models
+
+        models = available_models()
+        _check(self.name in models, f"model.name must be one of {sorted(models)}, got "
+                                    f"{self.name!r}{did_you_mean(self.name, models)}")
 
 
 @dataclass
@@ -119,38 +126,21 @@ class SamplerConfig:
         Probability a persistent chain is restarted from noise.
     """
 
-    n_steps: int = 30
-    step_size: float = 0.05
-    noise_scale: float = 1.0
-    grad_scale: float = 1.0
-    reference_sigma: float = math.inf
-    clamp: bool = False
-    init: str = "noise"
-    init_noise: str = "gaussian"
-    init_scale: float = 1.0
-    buffer_size: int = 10000
-    reinit_prob: float = 0.05
+    n_steps: int = knob(30, ge=0, unit="steps")
+    step_size: float = knob(0.05, gt=0, unit="δ, in data units")
+    noise_scale: float = knob(1.0, ge=0)
+    grad_scale: float = knob(1.0, ge=0)
+    reference_sigma: float = knob(math.inf, gt=0, allow_inf=True,
+                                  unit="in data units; 'inf' for no reference term")
+    clamp: bool = knob(False)
+    init: str = knob("noise", choices=CHAIN_INITS, live=False)
+    init_noise: str = knob("gaussian", choices=("gaussian", "uniform"))
+    init_scale: float = knob(1.0, gt=0, unit="in data units")
+    buffer_size: int = knob(10000, gt=0, live=False, unit="chains")
+    reinit_prob: float = knob(0.05, ge=0, le=1)
 
     def validate(self) -> None:
-        _check(self.n_steps >= 0, f"sampler.n_steps must be >= 0, got {self.n_steps}")
-        _check(self.step_size > 0, f"sampler.step_size must be > 0, got {self.step_size}")
-        _check(self.noise_scale >= 0, f"sampler.noise_scale must be >= 0, got {self.noise_scale}")
-        _check(self.grad_scale >= 0, f"sampler.grad_scale must be >= 0, got {self.grad_scale}")
-        _check(
-            self.reference_sigma > 0,
-            f"sampler.reference_sigma must be > 0 (inf for none), got {self.reference_sigma}",
-        )
-        _check(self.init in CHAIN_INITS, f"sampler.init must be one of {CHAIN_INITS}, got {self.init!r}")
-        _check(
-            self.init_noise in ("gaussian", "uniform"),
-            f"sampler.init_noise must be 'gaussian' or 'uniform', got {self.init_noise!r}",
-        )
-        _check(self.init_scale > 0, f"sampler.init_scale must be > 0, got {self.init_scale}")
-        _check(self.buffer_size > 0, f"sampler.buffer_size must be > 0, got {self.buffer_size}")
-        _check(
-            0.0 <= self.reinit_prob <= 1.0,
-            f"sampler.reinit_prob must be in [0, 1], got {self.reinit_prob}",
-        )
+        """Bounds are checked by the knobs; nothing couples these fields."""
 
 
 @dataclass
@@ -160,7 +150,7 @@ class TrainConfig:
     Attributes
     ----------
     method : str
-        Learning method (``ml`` = maximum likelihood; others by name).
+        Learning method (``ml`` = maximum likelihood; ``ebm methods`` lists all).
     iterations : int
         Training iterations (``ebm train --steps`` overrides).
     batch_size : int
@@ -184,70 +174,73 @@ class TrainConfig:
     record_every : int
         Record a chain frame every this many Langevin steps in snapshots (0 = off).
     checkpoint_every : int
-        Write a checkpoint every this many iterations (0 = only at the end).
+        Write a checkpoint every this many iterations (0 = only by time and at the end).
+    checkpoint_minutes : float
+        Also write one when this many minutes passed since the last (0 = off),
+        so a slow model loses little to a crash.
+    keep_checkpoints : int
+        Keep the newest this many checkpoints (older ones are deleted) …
+    milestone_every : int
+        … except those at multiples of this many iterations (0 = none).
     snapshot_size : int
         Samples in a snapshot (at most 64).
     options : dict
-        Method-specific knobs.
+        Method-specific knobs (``ebm methods`` lists them).
     """
 
-    method: str = "ml"
-    iterations: int = 1000
-    batch_size: int = 64
-    lr: float = 1e-3
-    beta1: float = 0.5
-    beta2: float = 0.999
-    weight_decay: float = 0.0
-    energy_l2: float = 0.0
-    grad_clip: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    sample_every: int = 10
-    record_every: int = 0
-    checkpoint_every: int = 200
-    snapshot_size: int = 64
-    options: dict[str, Any] = field(default_factory=dict)
+    method: str = knob("ml", live=False)
+    iterations: int = knob(1000, ge=0, unit="iterations")
+    batch_size: int = knob(64, gt=0)
+    lr: float = knob(1e-3, gt=0, unit="per optimiser step")
+    beta1: float = knob(0.5, ge=0, lt=1)
+    beta2: float = knob(0.999, ge=0, lt=1)
+    weight_decay: float = knob(0.0, ge=0)
+    energy_l2: float = knob(0.0, ge=0)
+    grad_clip: float = knob(0.0, ge=0)
+    seed: int = knob(0, ge=0, le=MAX_SEED, live=False)
+    device: str = knob("auto", choices=DEVICES, live=False)
+    sample_every: int = knob(10, gt=0, unit="iterations")
+    record_every: int = knob(0, ge=0, unit="Langevin steps")
+    checkpoint_every: int = knob(200, ge=0, unit="iterations")
+    checkpoint_minutes: float = knob(5.0, ge=0, unit="minutes")
+    keep_checkpoints: int = knob(3, ge=1)
+    milestone_every: int = knob(1000, ge=0, unit="iterations")
+    snapshot_size: int = knob(64, ge=1, le=64)
+    options: dict[str, Any] = knob({})
 
     def validate(self) -> None:
-        _check(self.iterations >= 0, f"train.iterations must be >= 0, got {self.iterations}")
-        _check(self.batch_size > 0, f"train.batch_size must be > 0, got {self.batch_size}")
-        _check(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
-        _check(0 <= self.beta1 < 1, f"train.beta1 must be in [0, 1), got {self.beta1}")
-        _check(0 <= self.beta2 < 1, f"train.beta2 must be in [0, 1), got {self.beta2}")
-        _check(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay}")
-        _check(self.energy_l2 >= 0, f"train.energy_l2 must be >= 0, got {self.energy_l2}")
-        _check(self.grad_clip >= 0, f"train.grad_clip must be >= 0, got {self.grad_clip}")
-        _check(self.device in DEVICES, f"train.device must be one of {DEVICES}, got {self.device!r}")
-        _check(self.sample_every > 0, f"train.sample_every must be > 0, got {self.sample_every}")
-        _check(self.record_every >= 0, f"train.record_every must be >= 0, got {self.record_every}")
-        _check(
-            self.checkpoint_every >= 0,
-            f"train.checkpoint_every must be >= 0, got {self.checkpoint_every}",
-        )
-        _check(
-            0 < self.snapshot_size <= 64,
-            f"train.snapshot_size must be in 1..64, got {self.snapshot_size}",
-        )
+        """Bounds are checked by the knobs; ``options`` by the method (RunConfig.validate)."""
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig,
+                             "sampler": SamplerConfig, "train": TrainConfig}
 
 
 @dataclass
 class RunConfig:
     """Everything needed to rebuild a run; written to ``RUN/config.json``."""
 
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    sampler: SamplerConfig = dataclasses.field(default_factory=SamplerConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     version: int = CONFIG_VERSION
 
     def validate(self) -> RunConfig:
-        """Check every section; raise :class:`ConfigError` naming the bad field."""
+        """Check every section and the method's options; raise :class:`ConfigError`."""
         _check(
             self.version == CONFIG_VERSION,
             f"config version {self.version} is not supported (expected {CONFIG_VERSION})",
         )
-        for section in (self.data, self.model, self.sampler, self.train):
+        from ebm_engine.options import check_knobs
+
+        for name, section in (("data", self.data), ("model", self.model),
+                              ("sampler", self.sampler), ("train", self.train)):
+            check_knobs(section, name)
             section.validate()
+        from ebm_engine.methods import method_class
+
+        method_class(self.train.method).parse_options(self)
         return self
 
     # --- JSON round trip -------------------------------------------------
@@ -258,7 +251,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: Any) -> RunConfig:
         """Build and validate a config; unknown keys and wrong types are refused."""
-        return _build(cls, raw, "").validate()
+        return parse_fields(cls, raw, "").validate()
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
@@ -267,8 +260,10 @@ class RunConfig:
     def from_json(cls, text: str) -> RunConfig:
         try:
             raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
+            msg = f"{exc.msg} (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) \
+                else "nested too deeply"
+            raise ConfigError(f"config is not valid JSON: {msg}") from None
         return cls.from_dict(raw)
 
     @classmethod
@@ -285,30 +280,72 @@ class RunConfig:
 
     # --- dotted edits (CLI --set, app knobs) -----------------------------
     def with_value(self, key: str, value: Any) -> RunConfig:
-        """Return a copy with ``key`` (``sampler.step_size``) set to ``value``.
+        """Return a validated copy with ``key`` (``sampler.step_size``) set to ``value``.
 
         ``value`` may be a string as typed on a command line; it is parsed as
-        JSON when it is not already of the field's type.
+        JSON when it is not already of the field's type. Keys inside an
+        ``options`` dict (``data.options.reader``) may be new.
         """
-        raw = self.to_dict()
-        parts = key.split(".")
-        node: Any = raw
-        for part in parts[:-1]:
-            if not isinstance(node, dict) or part not in node:
-                raise ConfigError(f"unknown config key {key!r}")
-            node = node[part]
-        last = parts[-1]
-        in_options = len(parts) >= 3 and parts[-2] == "options"
-        if not isinstance(node, dict) or (last not in node and not in_options):
-            raise ConfigError(f"unknown config key {key!r}")
-        node[last] = _parse_cli_value(value)
-        return RunConfig.from_dict(raw)
+        return RunConfig.from_dict(_set_path(self.to_dict(), key, value))
+
+    def replace_value(self, key: str, value: Any) -> RunConfig:
+        """A copy with ``key`` set to an already validated ``value`` (no checks).
+
+        For the session, which validated the edit when it accepted it.
+        """
+        raw = _set_path(dataclasses.asdict(self), key, value)
+        return RunConfig(**{name: cls(**raw[name]) for name, cls in SECTIONS.items()},
+                         version=self.version)
 
     def get_value(self, key: str) -> Any:
         node: Any = self
         for part in key.split("."):
             node = node[part] if isinstance(node, dict) else getattr(node, part)
         return node
+
+
+def field_of(key: str) -> dataclasses.Field | None:
+    """The dataclass field behind a dotted key (``sampler.step_size``), or ``None``
+    for keys inside an ``options`` dict (those belong to a method, network or reader)."""
+    parts = key.split(".")
+    if len(parts) != 2 or parts[0] not in SECTIONS:
+        return None
+    fields = {f.name: f for f in dataclasses.fields(SECTIONS[parts[0]])}
+    return fields.get(parts[1])
+
+
+def is_live(key: str) -> bool:
+    """May ``key`` (a section field) change during a run? Options keys: see the method."""
+    f = field_of(key)
+    if f is None:
+        parts = key.split(".")
+        return not (len(parts) >= 3 and parts[0] in ("data", "model"))
+    return knob_spec(f).live
+
+
+def all_keys() -> list[str]:
+    """Every dotted section key (for suggestions)."""
+    return [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def _suggest_key(key: str) -> str:
+    return did_you_mean(key, all_keys())
+
+
+def _set_path(raw: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """Set dotted ``key`` in the nested dict ``raw`` (new keys only inside ``options``)."""
+    parts = key.split(".")
+    node: Any = raw
+    for part in parts[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"unknown config key {key!r}" + _suggest_key(key))
+        node = node[part]
+    last = parts[-1]
+    in_options = len(parts) >= 3 and parts[-2] == "options"
+    if not isinstance(node, dict) or (last not in node and not in_options):
+        raise ConfigError(f"unknown config key {key!r}" + _suggest_key(key))
+    node[last] = _parse_cli_value(value)
+    return raw
 
 
 def _check(ok: bool, message: str) -> None:
@@ -321,7 +358,7 @@ def _parse_cli_value(value: Any) -> Any:
         return value
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return value
 
 
@@ -333,53 +370,3 @@ def _encode(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_encode(v) for v in obj]
     return obj
-
-
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    name = prefix.rstrip(".") or "config"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{name} must be an object, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown config key {prefix + unknown[0]!r}")
-    kwargs = {}
-    for key, value in raw.items():
-        kwargs[key] = _coerce(hints[key], value, f"{prefix}{key}")
-    return cls(**kwargs)
-
-
-def _coerce(hint: Any, value: Any, name: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, name + ".")
-    origin = typing.get_origin(hint)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{name} must be an object, got {type(value).__name__}")
-        return dict(value)
-    if origin in (typing.Union, types.UnionType):
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"{name} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, str) and value.strip().lower() in ("inf", "+inf", "infinity"):
-            return math.inf
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{name} must be a number, got {value!r}")
-        if math.isnan(value):
-            raise ConfigError(f"{name} must be a number, got NaN")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{name} must be a string, got {value!r}")
-        return value
-    return value

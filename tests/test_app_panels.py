@@ -14,7 +14,7 @@ pytestmark = pytest.mark.app
 def test_settings_panel_validates_inline_and_shows_method_knobs(qtbot):
     from app.panels.settings_panel import SettingsPanel
     from ebm_engine.errors import ConfigError
-    from ebm_engine.learning.base import available_methods
+    from ebm_engine.methods.base import available_methods
 
     panel = SettingsPanel()
     qtbot.addWidget(panel)

@@ -10,7 +10,7 @@ from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError
 from ebm_engine.learning._quality import moment_distance, pixel_mmd
 from ebm_engine.learning.events import KnobApplied, KnobEdit, SamplesReady, Warned
-from ebm_engine.learning.recovery import noise_schedule
+from ebm_engine.methods.recovery import noise_schedule
 from ebm_engine.learning.trainer import Trainer
 
 

@@ -169,7 +169,7 @@ class SettingsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        from ebm_engine.learning.base import available_methods
+        from ebm_engine.methods.base import available_methods
         from ebm_engine.models.registry import available_models
 
         self.methods = available_methods()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ebm_engine.errors import ConfigError
-from ebm_engine.learning.base import LearningMethod
+from ebm_engine.methods.base import LearningMethod
 
 
 def knob_float(method: LearningMethod, key: str, minimum: float | None = None) -> float:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ebm_engine.errors import DataError
-from ebm_engine.learning.base import LearningMethod
+from ebm_engine.methods.base import LearningMethod
 
 
 def score(method: LearningMethod, x: torch.Tensor | np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -5,12 +5,19 @@ worker iterates it on a thread and checks pause/stop between events;
 ``torchrun`` runs it on every rank. The loop itself is the same everywhere:
 
     for each iteration:
-        apply queued knob edits
+        apply queued knob edits (accepted and validated by the session)
         batch ← random training items
         result ← method.train_step(batch)      # Langevin + loss + backward
-        if loss or gradients are not finite: yield Diverged, skip the update
+        if loss or gradients are not finite: yield Diverged, change nothing
         method.apply_update()
-        log metrics; maybe snapshot samples; maybe checkpoint
+        log metrics; maybe snapshot samples; maybe checkpoint (by count or time)
+
+A stop request (:meth:`Trainer.stop`) is seen between Langevin steps too:
+the interrupted iteration is discarded and the last complete one is
+checkpointed. A diverged step changes nothing that lasts: not the weights,
+the optimiser state, the replay buffer, nor the random stream (the retry
+draws fresh chains from a stream derived from the seed, the iteration and
+the attempt, so it is reproducible).
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ import torch
 from ebm_engine import distributed
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, load_dataset
-from ebm_engine.errors import CheckpointError, ConfigError, EBMError
-from ebm_engine.learning.base import DataSpec, LearningMethod, method_class, to_numpy
+from ebm_engine.errors import CheckpointError, ConfigError
+from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.learning.events import (
     Checkpointed,
     Diverged,
@@ -41,6 +48,7 @@ from ebm_engine.learning.events import (
     TrainStep,
     Warned,
 )
+from ebm_engine.sampling import interrupt
 from ebm_engine.runs.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -132,6 +140,7 @@ class Trainer:
         self.run = RunDir(run_dir) if run_dir is not None and self.dist.is_main else None
         if self.run is not None and _create:
             self.run.create(cfg)
+        # Edits the session accepted (already validated), applied between iterations.
         self._edits: collections.deque[KnobEdit] = collections.deque()
         self._stop = threading.Event()
         self._last_checkpoint = -1
@@ -181,12 +190,21 @@ class Trainer:
 
     # --- control (thread-safe) ---------------------------------------------------
     def apply(self, edit: KnobEdit) -> None:
-        """Queue a knob edit; it is applied before the next iteration."""
+        """Queue an edit the session accepted; it is applied before the next iteration.
+
+        Edits reach the trainer only through :meth:`ebm_engine.session.Session.edit`,
+        which validates them (once) against the knobs' bounds and ``live`` flags.
+        """
         self._edits.append(edit)
 
     def stop(self) -> None:
-        """Ask the loop to checkpoint and finish after the current iteration."""
+        """Ask the loop to finish: now if inside a chain (that iteration is
+        discarded), else after the current iteration; then it checkpoints."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     # --- the loop -------------------------------------------------------------------
     def events(self, iterations: int | None = None) -> Iterator[Event]:
@@ -203,6 +221,10 @@ class Trainer:
         reason = "completed"
         its = 0.0
         failures = 0
+        last_checkpoint_time = time.monotonic()
+        # Mid-chain stops would leave ranks in different collectives: under
+        # torchrun the stop is seen between iterations only.
+        stop_flag = self._stop if self.dist.world_size == 1 else None
         while self.iteration < target:
             stopping = self._stop.is_set()
             if self.dist.world_size > 1:  # a signal may reach the ranks at different steps
@@ -214,20 +236,30 @@ class Trainer:
             t0 = time.perf_counter()
             t = self.cfg.train
             want_snapshot = (self.iteration + 1) % t.sample_every == 0 or self.iteration + 1 == target
-            batch = self._batch()
-            result = self.method.train_step(batch, t.record_every if want_snapshot else 0)
+            rng_before = self._rng_state()
+            try:
+                with interrupt.stop_on(stop_flag):
+                    batch = self._batch()
+                    result = self.method.train_step(batch, t.record_every if want_snapshot else 0)
+            except interrupt.Interrupted:
+                self.method.discard_update()
+                self._set_rng_state(rng_before)  # the checkpoint resumes exactly
+                reason = "stopped"
+                break
             if self.dist.world_size > 1:
                 # Average gradients (and metrics, so all ranks agree on divergence).
                 distributed.allreduce_grads(self.method.networks())
                 result.metrics = distributed.average_metrics(result.metrics, self.device)
             problem = _divergence(result.metrics)
             if problem:
+                self.method.discard_update()
+                failures += 1
+                self._retry_stream(rng_before, failures)
                 if self.run is not None:
                     self._write("events", self.run.append_event, "diverged",
                                 iteration=self.iteration, message=problem)
                     yield from self._drain_warnings()
                 yield Diverged(self.iteration, problem)
-                failures += 1
                 if failures >= MAX_DIVERGED_RETRIES:
                     reason = "diverged"
                     break
@@ -247,47 +279,65 @@ class Trainer:
             if want_snapshot:
                 yield self._snapshot(result)
             yield from self._drain_warnings()
-            if t.checkpoint_every and self.iteration % t.checkpoint_every == 0 and self.run is not None:
+            due = (t.checkpoint_every and self.iteration % t.checkpoint_every == 0) or (
+                t.checkpoint_minutes > 0
+                and time.monotonic() - last_checkpoint_time >= 60.0 * t.checkpoint_minutes)
+            if due and self.run is not None:
                 yield self._checkpoint()
+                last_checkpoint_time = time.monotonic()
         # A diverged run is not checkpointed: its latest checkpoint stays the last good one.
         if self.run is not None and self._last_checkpoint != self.iteration and reason != "diverged":
             yield self._checkpoint()
         if self._tensorboard is not None:
             self._tensorboard.close()
             self._tensorboard = None
+        if self.run is not None:  # followers learn that the run ended
+            self._write("events", self.run.append_event, "finished",
+                        iteration=self.iteration, reason=reason)
         yield Finished(self.iteration, reason)
+
+    # --- randomness --------------------------------------------------------------
+    def _rng_state(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.rng.get_state(), torch.get_rng_state()
+
+    def _set_rng_state(self, state: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self.rng.set_state(state[0])
+        torch.set_rng_state(state[1])
+
+    def _retry_stream(self, before: tuple[torch.Tensor, torch.Tensor], attempt: int) -> None:
+        """Undo a diverged step's draws, then move to a stream derived from
+        (seed, iteration, attempt): fresh chains, the same on every replay."""
+        self._set_rng_state(before)
+        self.rng.manual_seed(distributed.rank_seed(
+            hash((self.cfg.train.seed, self.iteration, attempt)) % (2**31), self.dist.rank))
 
     def _apply_edits(self) -> Iterator[Event]:
         while self._edits:
             edit = self._edits.popleft()
-            try:
-                old = self._current_value(edit.key)
-                new_cfg = self.cfg.with_value(edit.key, edit.value)
-                if new_cfg.train.method != self.cfg.train.method or new_cfg.model != self.cfg.model \
-                        or new_cfg.data != self.cfg.data:
-                    raise ConfigError(f"{edit.key} cannot change during a run; start a new run")
-                self.method.configure(new_cfg)  # a method may refuse (ConfigError, state unchanged)
-            except (ConfigError, AttributeError, KeyError) as exc:
-                msg = str(exc) if isinstance(exc, EBMError) else f"unknown config key {edit.key!r}"
-                yield Warned(self.iteration, msg)
-                continue
-            self.cfg = new_cfg
-            new = new_cfg.get_value(edit.key)
+            old = self.current_value(edit.key)
+            self.cfg = self.cfg.replace_value(edit.key, edit.value)
+            self.method.configure(self.cfg)
+            new = self.current_value(edit.key)
             self._edit_count += 1
             if self.run is not None:
-                self.run.write_config(new_cfg)
-                self.run.append_event("knob", iteration=self.iteration, key=edit.key, old=old, new=new)
+                self._write("config", self.run.write_config, self.cfg)
+                self._write("events", self.run.append_event, "knob", iteration=self.iteration,
+                            key=edit.key, old=old, new=new)
             yield KnobApplied(self.iteration, edit.key, old, new)
 
-    def _current_value(self, key: str):
-        """The value ``key`` has now; a method knob not yet set has its default."""
+    def reconfigure(self, cfg: RunConfig, reason: str) -> None:
+        """Replace the whole config between iterations (a rollback's gentler
+        settings); the method takes it like an edit and the run folder records it."""
+        self.cfg = cfg
+        self.method.configure(cfg)
+        if self.run is not None:
+            self.run.write_config(cfg)
+
+    def current_value(self, key: str):
+        """The value ``key`` has now; a method knob not set in the config has its default."""
         prefix = "train.options."
         if key.startswith(prefix) and key.count(".") == 2:
-            name = key[len(prefix):]
-            if name not in self.method.option_defaults:
-                raise ConfigError(f"{key} is not a knob of method {self.cfg.train.method!r} "
-                                  f"(knobs: {sorted(self.method.option_defaults) or 'none'})")
-            return self.cfg.train.options.get(name, self.method.option_defaults[name])
+            return getattr(self.method.opts, key[len(prefix):])
         return self.cfg.get_value(key)
 
     def _batch(self) -> torch.Tensor:

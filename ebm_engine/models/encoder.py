@@ -1,6 +1,6 @@
 """Inference networks ``q_φ(z | x) = N(μ_φ(x), diag σ_φ(x)²)`` (amortised inference).
 
-Used by the divergence triangle (:mod:`ebm_engine.learning.divergence_triangle`)
+Used by the divergence triangle (:mod:`ebm_engine.methods.divergence_triangle`)
 next to a generator from :mod:`ebm_engine.models.generator`. A strided conv
 stack for ``(C, H, W)`` images, an MLP otherwise; both return ``(μ, log σ²)``.
 """

@@ -12,7 +12,7 @@ coordinates for flat data, a checkerboard over ``(H, W)`` for images (the
 image is flattened, the mask keeps its spatial pattern). A per-coordinate
 affine layer in front (ActNorm-like, starts as identity) lets the flow
 match the data's scale quickly. Used by flow contrastive estimation
-(:mod:`ebm_engine.learning.fce`) as the contrastive distribution and sampler.
+(:mod:`ebm_engine.methods.fce`) as the contrastive distribution and sampler.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ class PersistentBuffer:
         self.device = torch.device(device)
         self.generator = generator
         self.states = noise_like((capacity, *item_shape), cfg, self.device, generator)
+        self._staged: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return self.states.shape[0]
@@ -65,8 +66,24 @@ class PersistentBuffer:
         return idx, starts
 
     def store(self, idx: torch.Tensor, x: torch.Tensor) -> None:
-        """Write the chains' end states back."""
+        """Write the chains' end states back now."""
         self.states[idx] = x.detach().to(self.states.dtype)
+
+    def stage(self, idx: torch.Tensor, x: torch.Tensor) -> None:
+        """Hold the chains' end states until :meth:`commit` (a training step
+        whose update is refused, diverged or interrupted, must not reach the
+        buffer: :meth:`discard` drops them)."""
+        self._staged = (idx, x.detach())
+
+    def commit(self) -> None:
+        """Write what :meth:`stage` holds."""
+        if self._staged is not None:
+            self.store(*self._staged)
+            self._staged = None
+
+    def discard(self) -> None:
+        """Forget what :meth:`stage` holds."""
+        self._staged = None
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         return {"states": self.states}

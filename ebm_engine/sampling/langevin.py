@@ -1,4 +1,4 @@
-"""Langevin dynamics on an energy, as in DESIGN.md §1.
+"""Langevin dynamics on an energy (README, "The maths").
 
 ``x ← x − grad_scale · (δ²/2) · ∇E(x) + noise_scale · δ · ε``,  ``ε ~ N(0, I)``.
 
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ebm_engine.config import SamplerConfig
+from ebm_engine.sampling import interrupt
 from ebm_engine.sampling.energy import EnergyFn
 
 
@@ -81,6 +82,7 @@ def _chain(
     # elements whatever layout x uses.
     noise = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     for step in range(n_steps):
+        interrupt.check()  # a stop request ends even a very long chain within one step
         energy, grad = _energy_and_grad(energy_fn, x)
         if record_every and step % record_every == 0:
             yield step, x, energy

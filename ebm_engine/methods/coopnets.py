@@ -23,22 +23,46 @@ from collections.abc import Iterator
 
 import torch
 
-from ebm_engine.config import RunConfig
-from ebm_engine.data.dataset import Dataset
-from ebm_engine.errors import ConfigError
-from ebm_engine.learning._knobs import knob_float, knob_int
-from ebm_engine.learning.base import (
-    DataSpec,
+from ebm_engine.methods.base import (
+    GENERATOR_BETAS,
     LearningMethod,
     StepResult,
     contrastive_loss,
-    grad_norm,
     register_method,
 )
 from ebm_engine.models import build_model
 from ebm_engine.models.generator import build_generator
+from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
+
+
+@dataclasses.dataclass(frozen=True)
+class CoopNetsOptions:
+    """Knobs of CoopNets.
+
+    Attributes
+    ----------
+    z_dim : int
+        Generator latent size.
+    gen_width : int
+        Generator base width (channels / hidden units).
+    gen_lr : float
+        Generator Adam learning rate.
+    gen_sigma : float
+        s: the generator's assumed residual noise in MCMC teaching.
+    latent_steps : int
+        Langevin steps inferring z for the revised samples (0 = off).
+    latent_step_size : float
+        Step size of that latent Langevin.
+    """
+
+    z_dim: int = knob(32, ge=1, live=False)
+    gen_width: int = knob(32, ge=1, live=False, unit="channels")
+    gen_lr: float = knob(1e-3, gt=0)
+    gen_sigma: float = knob(0.3, gt=0)
+    latent_steps: int = knob(0, ge=0, unit="steps")
+    latent_step_size: float = knob(0.1, gt=0)
 
 
 @register_method("coopnets")
@@ -49,41 +73,15 @@ class CoopNets(LearningMethod):
     ``sampler.init`` says (``"generator"`` is its natural value).
     """
 
-    fixed_options = ("z_dim", "gen_width")
-    option_defaults: dict[str, object] = {
-        "z_dim": 32,            # generator latent size
-        "gen_width": 32,        # generator base width (channels / hidden units)
-        "gen_lr": 1e-3,         # generator Adam learning rate
-        "gen_sigma": 0.3,       # s: the generator's assumed residual noise
-        "latent_steps": 0,      # Langevin steps inferring z for the revised samples (0 = off)
-        "latent_step_size": 0.1,
-    }
+    Options = CoopNetsOptions
 
-    def __init__(
-        self,
-        cfg: RunConfig,
-        spec: DataSpec,
-        dataset: Dataset | None,
-        device: torch.device,
-        rng: torch.Generator,
-    ):
-        super().__init__(cfg, spec, dataset, device, rng)
-        self.check_options()
-        self.net = build_model(cfg.model, spec.item_shape).to(device)
-        self.gen = build_generator(int(self.option("z_dim")), spec.item_shape,
-                                   int(self.option("gen_width")), batch_norm=False).to(device)
+    def build(self) -> None:
+        o = self.opts
+        self.net = build_model(self.cfg.model, self.spec.item_shape).to(self.device)
+        self.gen = build_generator(o.z_dim, self.spec.item_shape, o.gen_width,
+                                   batch_norm=False).to(self.device)
         self.opt = self.adam(self.net.parameters())
-        self.gen_opt = torch.optim.Adam([{"params": list(self.gen.parameters()), "lr_knob": "gen_lr"}],
-                                        lr=float(self.option("gen_lr")),
-                                        betas=(0.5, 0.999))
-
-    def check_options(self) -> None:
-        for key in ("z_dim", "gen_width"):
-            knob_int(self, key, 1)
-        knob_int(self, "latent_steps", 0)
-        for key in ("gen_lr", "gen_sigma", "latent_step_size"):
-            if knob_float(self, key) <= 0:
-                raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
+        self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
 
     # --- LearningMethod ----------------------------------------------------
     def networks(self) -> dict[str, torch.nn.Module]:
@@ -97,19 +95,19 @@ class CoopNets(LearningMethod):
 
     def propose(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(z, g(z))`` for ``n`` fresh latents ``z ~ N(0, I)``."""
-        z = torch.randn(n, int(self.option("z_dim")), device=self.device, generator=self.rng)
+        z = torch.randn(n, self.opts.z_dim, device=self.device, generator=self.rng)
         return z, self.gen(z)
 
     def _infer_latent(self, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Langevin on ``|target − g(z)|²/2s² + |z|²/2`` from ``z`` (step 4)."""
-        s2 = float(self.option("gen_sigma")) ** 2
+        s2 = self.opts.gen_sigma ** 2
         gen = self.gen
 
         def latent_energy(zz: torch.Tensor) -> torch.Tensor:
             return (target - gen(zz)).flatten(1).pow(2).sum(1) / (2 * s2) + 0.5 * zz.pow(2).sum(1)
 
-        lcfg = dataclasses.replace(self.cfg.sampler, n_steps=int(self.option("latent_steps")),
-                                   step_size=float(self.option("latent_step_size")),
+        lcfg = dataclasses.replace(self.cfg.sampler, n_steps=self.opts.latent_steps,
+                                   step_size=self.opts.latent_step_size,
                                    noise_scale=1.0, grad_scale=1.0, clamp=False)
         with frozen(gen):
             z, _ = run_langevin(latent_energy, z, lcfg, generator=self.rng)
@@ -128,17 +126,12 @@ class CoopNets(LearningMethod):
         e_data = self.energy(batch)
         e_synth = self.energy(revised)
         loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
+        net_norm = self.backward(loss, self.opt, [self.net])
         # Generator: MCMC teaching, regress g(z) on the revised samples.
-        if int(self.option("latent_steps")) > 0:
+        if self.opts.latent_steps > 0:
             z = self._infer_latent(z, revised)
-        s2 = float(self.option("gen_sigma")) ** 2
-        gen_loss = (revised - self.gen(z)).flatten(1).pow(2).sum(1).mean() / (2 * s2)
-        self.gen_opt.zero_grad(set_to_none=True)
-        gen_loss.backward()
+        gen_loss = (revised - self.gen(z)).flatten(1).pow(2).sum(1).mean() / (2 * self.opts.gen_sigma**2)
+        gen_norm = self.backward(gen_loss, self.gen_opt, [self.gen], clip=False)
         with torch.no_grad():
             e_prop = self.energy(proposals)
         metrics = {
@@ -148,8 +141,8 @@ class CoopNets(LearningMethod):
             "energy_proposal": float(e_prop.mean()),
             "gen_loss": float(gen_loss.detach()),
             "revision_mse": float((revised - proposals).pow(2).mean()),
-            "grad_norm": grad_norm([self.net]),
-            "gen_grad_norm": grad_norm([self.gen]),
+            "grad_norm": net_norm,
+            "gen_grad_norm": gen_norm,
         }
         return StepResult(metrics, revised, e_synth.detach(), frames,
                           extras={"generator proposals": proposals.detach()})

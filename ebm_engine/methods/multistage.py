@@ -30,14 +30,14 @@ import torch
 from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
-from ebm_engine.learning._pyramid import (
+from ebm_engine.methods._pyramid import (
     check_resolutions,
     downsample,
     shifted_frame,
     square_image_size,
     upsample,
 )
-from ebm_engine.learning.base import (
+from ebm_engine.methods.base import (
     DataSpec,
     LearningMethod,
     StepResult,

@@ -30,7 +30,7 @@ from torch import nn
 from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
-from ebm_engine.learning._pyramid import (
+from ebm_engine.methods._pyramid import (
     check_resolutions,
     default_pyramid,
     downsample,
@@ -38,7 +38,7 @@ from ebm_engine.learning._pyramid import (
     square_image_size,
     upsample,
 )
-from ebm_engine.learning.base import (
+from ebm_engine.methods.base import (
     DataSpec,
     LearningMethod,
     StepResult,

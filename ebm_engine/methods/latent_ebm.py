@@ -37,7 +37,7 @@ from ebm_engine.config import ModelConfig, RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
 from ebm_engine.learning._knobs import knob_float, knob_int
-from ebm_engine.learning.base import (
+from ebm_engine.methods.base import (
     DataSpec,
     LearningMethod,
     StepResult,

@@ -8,7 +8,7 @@ The logits ``l_θ(x)`` define ``p_θ(x, y) ∝ exp(l_θ(x)[y])``; then
 
 i.e. minimises the cross-entropy on labelled data plus ``gen_weight`` times
 the maximum-likelihood loss ``mean E(x_data) − mean E(x̃)`` of
-:mod:`ebm_engine.learning.ml`, with ``x̃`` from short-run or persistent
+:mod:`ebm_engine.methods.ml`, with ``x̃`` from short-run or persistent
 Langevin (``sampler.*``). Class-conditional samples follow
 ``E_θ(x | y) = −l_θ(x)[y]``: the snapshots carry one persistent chain set per
 class as extras ``"class 0"`` … ``"class K−1"``, and knob ``sample_class``
@@ -30,7 +30,7 @@ from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError, DataError
 from ebm_engine.learning._knobs import knob_float, knob_int
-from ebm_engine.learning.base import (
+from ebm_engine.methods.base import (
     DataSpec,
     LearningMethod,
     StepResult,

@@ -16,15 +16,8 @@ from collections.abc import Iterator
 import torch
 
 from ebm_engine.config import RunConfig
-from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
-from ebm_engine.learning.base import (
-    DataSpec,
-    LearningMethod,
-    StepResult,
-    ml_backward,
-    register_method,
-)
+from ebm_engine.methods.base import DataSpec, LearningMethod, StepResult, register_method
 from ebm_engine.models import build_model
 from ebm_engine.sampling import ChainFrame, PersistentBuffer, energy_of, frozen, noise_like
 from ebm_engine.sampling.langevin import langevin, run_langevin
@@ -34,17 +27,13 @@ from ebm_engine.sampling.langevin import langevin, run_langevin
 class MaximumLikelihood(LearningMethod):
     """One EBM, Langevin chains started from noise, a replay buffer or data."""
 
-    def __init__(
-        self,
-        cfg: RunConfig,
-        spec: DataSpec,
-        dataset: Dataset | None,
-        device: torch.device,
-        rng: torch.Generator,
-    ):
-        super().__init__(cfg, spec, dataset, device, rng)
+    @classmethod
+    def check(cls, opts, cfg: RunConfig, spec: DataSpec | None) -> None:
         if cfg.sampler.init == "generator":
             raise ConfigError("sampler.init 'generator' needs a method with a generator (coopnets)")
+
+    def build(self) -> None:
+        cfg, spec, device, rng = self.cfg, self.spec, self.device, self.rng
         self.net = build_model(cfg.model, spec.item_shape).to(device)
         self.opt = self.adam(self.net.parameters())
         self.buffer: PersistentBuffer | None = None
@@ -54,6 +43,13 @@ class MaximumLikelihood(LearningMethod):
             )
 
     # --- LearningMethod ----------------------------------------------------
+    def buffers(self) -> list[PersistentBuffer]:
+        return [self.buffer] if self.buffer is not None else []
+
+    def reconfigured(self) -> None:
+        if self.buffer is not None:  # re-initialisation knobs are live
+            self.buffer.cfg = self.cfg.sampler
+
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"energy": self.net}
 
@@ -79,10 +75,10 @@ class MaximumLikelihood(LearningMethod):
                 value_range=self.spec.value_range, generator=self.rng,
             )
         if self.buffer is not None and idx is not None:
-            self.buffer.store(idx, synth)
+            self.buffer.stage(idx, synth)
         e_data = energy_fn(batch)
         e_synth = energy_fn(synth)
-        metrics = ml_backward(self.net, self.opt, e_data, e_synth, cfg.train)
+        metrics = self.ml_backward(self.net, self.opt, e_data, e_synth)
         return StepResult(metrics, synth, e_synth.detach(), frames)
 
     def sample(

@@ -33,7 +33,7 @@ import torch
 from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.learning._knobs import knob_float, knob_int
-from ebm_engine.learning.base import (
+from ebm_engine.methods.base import (
     DataSpec,
     LearningMethod,
     StepResult,

@@ -1,0 +1,344 @@
+"""What every learning method provides to the :class:`~ebm_engine.learning.trainer.Trainer`.
+
+A method owns its networks, optimisers and chain state; the trainer owns
+the loop, the data batches, the run directory, checkpoints and events. A new
+method is a new file in this package with ``@register_method(name)``, an
+``Options`` dataclass and :meth:`LearningMethod.build`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError
+from ebm_engine.options import KnobInfo, did_you_mean, knobs_of, parse_fields
+from ebm_engine.plugins import import_submodules
+from ebm_engine.sampling.buffer import PersistentBuffer
+from ebm_engine.sampling.langevin import ChainFrame
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a method needs to know of the data without loading it (saved in
+    checkpoints, so a model samples without its training set)."""
+
+    kind: str
+    item_shape: tuple[int, ...]
+    value_range: tuple[float, float] | None
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> DataSpec:
+        return cls(dataset.kind, dataset.item_shape, dataset.value_range)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "item_shape": list(self.item_shape),
+                "value_range": list(self.value_range) if self.value_range else None}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> DataSpec:
+        vr = raw.get("value_range")
+        return cls(str(raw["kind"]), tuple(int(s) for s in raw["item_shape"]),
+                   (float(vr[0]), float(vr[1])) if vr else None)
+
+
+@dataclass
+class StepResult:
+    """What one training iteration reports back.
+
+    ``samples``/``energy`` are the synthesized batch (kept on the device;
+    the trainer copies a few for snapshots only when it emits one).
+    """
+
+    metrics: dict[str, float]
+    samples: torch.Tensor
+    energy: torch.Tensor
+    frames: list[ChainFrame] = field(default_factory=list)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A method without knobs of its own."""
+
+
+# Adam betas of generators and flows (CoopNets, latent EBM, divergence triangle, FCE).
+GENERATOR_BETAS = (0.5, 0.999)
+
+
+class LearningMethod:
+    """Base class of learning methods.
+
+    A method declares its knobs as a frozen ``Options`` dataclass of
+    :func:`~ebm_engine.options.knob` fields (typed, bounded, documented,
+    ``live`` or fixed during a run); the base class parses
+    ``train.options`` through it into ``self.opts`` and then calls
+    :meth:`build`. Code reads ``self.opts.name``.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run's configuration (``cfg.train.options`` holds method knobs).
+    spec : DataSpec
+        Data kind, item shape and value range.
+    dataset : Dataset or None
+        Training data (``None`` when only sampling from a checkpoint).
+    device : torch.device
+        Where networks and chains live.
+    rng : torch.Generator
+        The run's single source of randomness (saved in checkpoints).
+    """
+
+    name = "base"
+    Options: type = NoOptions
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        spec: DataSpec,
+        dataset: Dataset | None,
+        device: torch.device,
+        rng: torch.Generator,
+    ):
+        self.cfg = cfg
+        self.spec = spec
+        self.dataset = dataset
+        self.device = device
+        self.rng = rng
+        self.opts = self.parse_options(cfg, spec)
+        self.build()
+
+    # --- options ---------------------------------------------------------------
+    @classmethod
+    def parse_options(cls, cfg: RunConfig, spec: DataSpec | None = None):
+        """``cfg.train.options`` as this method's ``Options``; raise :class:`ConfigError`.
+
+        ``spec`` (the data's shape) enables the checks that need it; without
+        it (no data loaded yet) they wait for the run to start.
+        """
+        opts = parse_fields(cls.Options, cfg.train.options, "train.options")
+        cls.check(opts, cfg, spec)
+        return opts
+
+    @classmethod
+    def check(cls, opts, cfg: RunConfig, spec: DataSpec | None) -> None:
+        """Checks that couple knobs with each other or with the data (override)."""
+
+    @classmethod
+    def knobs(cls) -> list[KnobInfo]:
+        """This method's knobs (name, type, default, bounds, live, doc)."""
+        return knobs_of(cls.Options)
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first line of the method's docstring."""
+        return (cls.__doc__ or cls.name).strip().splitlines()[0]
+
+    # --- to implement ------------------------------------------------------
+    def build(self) -> None:
+        """Create networks, optimisers and chain state from ``self.cfg``/``self.opts``."""
+        raise NotImplementedError
+
+    def networks(self) -> dict[str, nn.Module]:
+        """Networks saved in ``model.safetensors`` (``energy`` is the main EBM)."""
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        """One iteration on ``batch``; record chain frames every ``record_every`` steps.
+
+        It prepares gradients and chain-state writes but changes nothing that
+        lasts: :meth:`apply_update` commits them, :meth:`discard_update`
+        drops them (a diverged or interrupted step).
+        """
+        raise NotImplementedError
+
+    def sample(
+        self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
+    ) -> Iterator[ChainFrame]:
+        """Draw ``n`` samples from the model; the last frame holds all ``n``."""
+        raise NotImplementedError
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``E(x)`` of the main EBM (for landscapes and evaluation)."""
+        raise NotImplementedError
+
+    # --- optional ----------------------------------------------------------
+    def buffers(self) -> list[PersistentBuffer]:
+        """Replay buffers whose writes :meth:`train_step` stages."""
+        return []
+
+    def apply_update(self) -> None:
+        """Take the optimiser steps and buffer writes prepared by :meth:`train_step`.
+
+        The trainer calls this only when the step's loss and gradients are
+        finite, so a diverging step never reaches the weights or the chains.
+        """
+        for opt in self.optimizers().values():
+            opt.step()
+        for buffer in self.buffers():
+            buffer.commit()
+
+    def discard_update(self) -> None:
+        """Forget what :meth:`train_step` prepared (diverged or interrupted step)."""
+        for opt in self.optimizers().values():
+            opt.zero_grad(set_to_none=True)
+        for buffer in self.buffers():
+            buffer.discard()
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Chain state to checkpoint (persistent buffers …)."""
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`state_tensors`."""
+
+    def configure(self, cfg: RunConfig) -> None:
+        """Take an edited config between iterations.
+
+        The session accepted the edit (it validated it once, against the
+        knobs' bounds, ``live`` flags and :meth:`check`), so nothing is
+        checked again here: the options are rebuilt, learning rates follow,
+        and :meth:`reconfigured` updates what derives from them.
+        """
+        self.cfg = cfg
+        self.opts = self.Options(**cfg.train.options)
+        for opt in self.optimizers().values():
+            for group in opt.param_groups:
+                group["lr"] = self.group_lr(group)
+        self.reconfigured()
+
+    def reconfigured(self) -> None:
+        """Update state derived from ``self.opts`` after :meth:`configure` (override)."""
+
+    # --- shared helpers ------------------------------------------------------
+    def adam(self, params, lr_knob: str | None = None,
+             betas: tuple[float, float] | None = None) -> torch.optim.Adam:
+        """Adam at ``train.lr`` (or the knob ``lr_knob``), ``train.beta1/beta2`` (or
+        ``betas``) and ``train.weight_decay``; edits of either knob take effect."""
+        t = self.cfg.train
+        group = {"params": list(params)}
+        if lr_knob is not None:
+            group["lr_knob"] = lr_knob
+        opt = torch.optim.Adam([group], lr=t.lr, betas=betas or (t.beta1, t.beta2),
+                               weight_decay=t.weight_decay)
+        for g in opt.param_groups:
+            g["lr"] = self.group_lr(g)
+        return opt
+
+    def backward(self, loss: torch.Tensor, opt: torch.optim.Optimizer,
+                 nets: list[nn.Module], clip: bool = True) -> float:
+        """Zero ``opt``, back-propagate ``loss``, clip ``nets`` to ``train.grad_clip``;
+        return their gradient norm (before clipping). The step is :meth:`apply_update`'s."""
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = grad_norm(nets)
+        if clip and self.cfg.train.grad_clip > 0:
+            for net in nets:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), self.cfg.train.grad_clip)
+        return norm
+
+    def ml_backward(self, net: nn.Module, opt: torch.optim.Optimizer,
+                    e_data: torch.Tensor, e_synth: torch.Tensor) -> dict[str, float]:
+        """Gradients of :func:`contrastive_loss` into ``net``.
+
+        Returns the metrics every maximum-likelihood method reports: ``loss``,
+        ``energy_data``, ``energy_sample`` and ``grad_norm``.
+        """
+        loss = contrastive_loss(e_data, e_synth, self.cfg.train.energy_l2)
+        norm = self.backward(loss, opt, [net])
+        return {
+            "loss": float(loss.detach()),
+            "energy_data": float(e_data.detach().mean()),
+            "energy_sample": float(e_synth.detach().mean()),
+            "grad_norm": norm,
+        }
+
+    def group_lr(self, group: dict) -> float:
+        """Learning rate of an optimiser parameter group under the current config.
+
+        A group may carry ``lr_knob`` (a method knob holding its absolute rate),
+        ``lr_scale_knob`` (a knob scaling ``train.lr``) or a fixed ``lr_scale``;
+        otherwise it uses ``train.lr``.
+        """
+        if "lr_knob" in group:
+            return float(getattr(self.opts, group["lr_knob"]))
+        if "lr_scale_knob" in group:
+            return self.cfg.train.lr * float(getattr(self.opts, group["lr_scale_knob"]))
+        return self.cfg.train.lr * group.get("lr_scale", 1.0)
+
+
+def contrastive_loss(e_data: torch.Tensor, e_synth: torch.Tensor, energy_l2: float) -> torch.Tensor:
+    """``mean E(x) − mean E(x̃) + energy_l2 · mean(E(x)² + E(x̃)²)``.
+
+    Its θ-gradient is minus the log-likelihood gradient
+    ``E_data[∇θ f] − E_model[∇θ f]`` (README, "The maths": ``x̃`` the
+    Langevin samples), plus the penalty that keeps energies small.
+    """
+    loss = e_data.mean() - e_synth.mean()
+    if energy_l2 > 0:
+        loss = loss + energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
+    return loss
+
+
+def grad_norm(modules: list[nn.Module]) -> float:
+    """Euclidean norm of all parameter gradients."""
+    total = 0.0
+    for module in modules:
+        for p in module.parameters():
+            if p.grad is not None:
+                total += float(p.grad.detach().pow(2).sum())
+    return math.sqrt(total)
+
+
+def to_numpy(x: torch.Tensor) -> np.ndarray:
+    return x.detach().float().cpu().numpy().copy()
+
+
+_METHODS: dict[str, type[LearningMethod]] = {}
+
+
+def register_method(name: str) -> Callable[[type[LearningMethod]], type[LearningMethod]]:
+    """Class decorator registering a learning method under ``name``."""
+
+    def deco(cls: type[LearningMethod]) -> type[LearningMethod]:
+        cls.name = name
+        _METHODS[name] = cls
+        return cls
+
+    return deco
+
+
+def _load_all() -> None:
+    import_submodules("ebm_engine.methods")
+
+
+def available_methods() -> dict[str, type[LearningMethod]]:
+    """All registered learning methods by name."""
+    _load_all()
+    return dict(_METHODS)
+
+
+def method_class(name: str) -> type[LearningMethod]:
+    methods = available_methods()
+    if name not in methods:
+        raise ConfigError(f"train.method must be one of {sorted(methods)}, got {name!r}"
+                          + did_you_mean(name, methods))
+    return methods[name]
+
+
+def ml_backward(net, opt, e_data, e_synth, train):  # TEMPORARY: removed once every method uses self.ml_backward
+    loss = contrastive_loss(e_data, e_synth, train.energy_l2)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    return {"loss": float(loss.detach()), "energy_data": float(e_data.detach().mean()),
+            "energy_sample": float(e_synth.detach().mean()), "grad_norm": grad_norm([net])}
