@@ -4,8 +4,9 @@ Runs unchanged under ``torchrun --nproc_per_node K -m ebm_engine train …``
 (rank 0 writes the run folder, see :mod:`ebm_engine.distributed`). On a
 divergence the run rolls back to its last good checkpoint with a lower
 learning rate and longer chains (``--on-diverge rollback``, the default) or
-stops (``--on-diverge stop``). SIGTERM (SLURM's time limit) checkpoints and
-stops like Ctrl-C.
+stops (``--on-diverge stop``). SIGTERM (SLURM's time limit) and Ctrl-C stop
+within one Langevin step and checkpoint the last complete iteration. The
+command drives an :class:`ebm_engine.session.Session`, like the app.
 """
 
 from __future__ import annotations
@@ -20,11 +21,18 @@ from ebm_engine.errors import ConfigError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train an EBM into a run folder")
+    from ebm_engine.cli import lazy_epilog
+    from ebm_engine.commands.methods import train_epilog
+
+    p = sub.add_parser("train", help="train an EBM into a run folder",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    # The method and demo catalogue imports torch: built only when --help is shown.
+    lazy_epilog(p, train_epilog)
     p.add_argument("--data", help="demo name (see `ebm demos`) or a file/folder path")
     p.add_argument("--preset", help="preset name (default: the demo's own)")
     p.add_argument("--config", help="a config.json to start from instead of a preset")
-    p.add_argument("--method", help="learning method (default from the preset: ml)")
+    p.add_argument("--method", help="learning method (see `ebm methods`; default from the "
+                                    "preset: ml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set sampler.step_size=0.01 (repeatable)")
     p.add_argument("--steps", type=int, help="iterations to run now (default: the config's)")
@@ -86,83 +94,139 @@ def run(args: argparse.Namespace) -> int:
 
 def _policy(args: argparse.Namespace):
     from ebm_engine.learning.rollback import RollbackPolicy
+    from ebm_engine.session import StopOnDivergence
 
     if getattr(args, "on_diverge", "stop") != "rollback":
-        return None
+        return StopOnDivergence()
     return RollbackPolicy(args.rollback_lr_factor, args.rollback_extra_steps,
                           args.rollback_step_size_factor, args.max_rollbacks)
 
 
 def _run(args: argparse.Namespace) -> int:
     from ebm_engine import distributed
-    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.session import Refused, Session
 
     policy = _policy(args)
     if args.resume:
         if args.out or args.data or args.config or args.preset:
             raise ConfigError("--resume RUN continues that run; drop --out/--data/--config/--preset")
+        from ebm_engine.errors import CheckpointError
+        from ebm_engine.runs.rundir import RunDir
+
+        run = RunDir(args.resume)
+        if not run.exists():
+            raise CheckpointError(f"{run.path}: no checkpoint to resume from (not a run folder)")
+        cfg = run.read_config()
         if distributed.env_info().world_size > 1:
-            from ebm_engine.runs.rundir import RunDir
-
-            distributed.setup(RunDir(args.resume).read_config().train.device)
-        trainer = Trainer.resume(args.resume)
+            distributed.setup(cfg.train.device)
+        if args.steps is not None and args.steps < 0:
+            raise ConfigError(f"--steps must be >= 0, got {args.steps}")
+        session = Session(cfg, on_diverge=policy)
+        events = session.resume(args.resume, args.steps)
+        first = next(events)  # builds the trainer; edits below go through the session
         for key, value in parse_overrides(args.overrides):
-            from ebm_engine.learning.events import KnobEdit
-
-            trainer.apply(KnobEdit(key, value))
-        target = trainer.iteration + args.steps if args.steps is not None else trainer.cfg.train.iterations
-    else:
-        if not args.out:
-            raise ConfigError("train needs --out RUN (a new folder for the run)")
-        cfg = build_config(args)
-        if args.steps is not None:
-            if args.steps < 0:
-                raise ConfigError(f"--steps must be >= 0, got {args.steps}")
-            cfg = cfg.with_value("train.iterations", args.steps)
-        distributed.setup(cfg.train.device)
-        trainer = Trainer(cfg, args.out)
-        target = cfg.train.iterations
-    return drive(trainer, target, quiet=args.quiet, policy=policy)
+            result = session.edit(key, value)
+            if isinstance(result, Refused):
+                raise ConfigError(result.reason)
+        return drive(session, _chain(first, events), quiet=args.quiet)
+    if not args.out:
+        raise ConfigError("train needs --out RUN (a new folder for the run)")
+    cfg = build_config(args)
+    if args.steps is not None:
+        if args.steps < 0:
+            raise ConfigError(f"--steps must be >= 0, got {args.steps}")
+        cfg = cfg.with_value("train.iterations", args.steps)
+    distributed.setup(cfg.train.device)
+    session = Session(cfg, on_diverge=policy)
+    return drive(session, session.train(args.out), quiet=args.quiet)
 
 
-def drive(trainer, target: int, quiet: bool = False, policy=None) -> int:
-    """Iterate the trainer's events with a progress bar; Ctrl-C checkpoints and stops.
+def _chain(first, rest):
+    yield first
+    yield from rest
 
-    With a :class:`~ebm_engine.learning.rollback.RollbackPolicy`, a diverged
-    run rolls back to its last good checkpoint and continues (at most
-    ``policy.max_rollbacks`` times). SIGTERM stops like Ctrl-C (exit 143).
+
+def drive(session, events, quiet: bool = False) -> int:
+    """Iterate a session's events with a progress bar; Ctrl-C and SIGTERM stop
+    it within one Langevin step and checkpoint the last complete iteration.
+
+    Returns the exit status: 0, 1 (diverged), 130 (Ctrl-C) or 143 (SIGTERM).
     """
     from tqdm import tqdm
 
     from ebm_engine import distributed
+    from ebm_engine.learning.events import (
+        Diverged,
+        Finished,
+        KnobApplied,
+        RolledBack,
+        RunStarted,
+        TrainStep,
+        Warned,
+    )
 
     main = distributed.is_main()
-    bar = tqdm(total=target, initial=trainer.iteration, unit="it", disable=quiet or not main,
-               dynamic_ncols=True, file=sys.stderr)
-    current = [trainer]
-    terminated = threading.Event()
-    previous = None
+    bar = None
+    signals: dict[int, bool] = {}
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        def on_term(signum, frame):  # checkpoint and stop at the next iteration
-            terminated.set()
-            current[0].stop()
+        # The handlers only ask the session to stop, so the signal never lands
+        # inside the training generator; a second Ctrl-C aborts at once.
+        def on_signal(signum, frame):
+            if signum == signal.SIGINT and signals.get(signum):
+                raise KeyboardInterrupt
+            signals[signum] = True
+            session.stop()
 
-        previous = signal.signal(signal.SIGTERM, on_term)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+    finished = None
     try:
-        code, trainer = _drive_loop(current, target, bar, policy, main)
+        for event in events:
+            if isinstance(event, RunStarted):
+                bar = tqdm(total=event.target, initial=event.iteration, unit="it",
+                           disable=quiet or not main, dynamic_ncols=True, file=sys.stderr)
+            elif isinstance(event, TrainStep):
+                bar.update(event.iteration - bar.n)
+                m = event.metrics
+                bar.set_postfix(loss=f"{m['loss']:.3g}", e_data=f"{m['energy_data']:.3g}",
+                                e_sample=f"{m['energy_sample']:.3g}", refresh=False)
+            elif isinstance(event, (Warned, Diverged)) and main:
+                bar.write(f"warning (iteration {event.iteration}): {event.message}",
+                          file=sys.stderr)
+            elif isinstance(event, KnobApplied) and main:
+                bar.write(f"set {event.key} = {event.new!r} (was {event.old!r})", file=sys.stderr)
+            elif isinstance(event, RolledBack):
+                bar.n = event.iteration
+                bar.refresh()
+                if main:
+                    what = ", ".join(f"{k} = {v[1]:g}" for k, v in event.changes.items())
+                    bar.write(f"rolled back to iteration {event.iteration}: {what}",
+                              file=sys.stderr)
+            elif isinstance(event, Finished):
+                finished = event
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    if code is None and terminated.is_set():
-        bar.close()
-        sys.stderr.write(f"ebm: terminated at iteration {trainer.iteration}; resume with --resume\n")
-        code = 143
-    _dump_digest(trainer)
-    if code is not None:
-        return code
-    where = f" in {trainer.run.path}" if trainer.run is not None else ""
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if bar is not None:
+            bar.close()
+    trainer = session.trainer
+    if trainer is not None:
+        _dump_digest(trainer)
+    iteration = finished.iteration if finished is not None else session.iteration
+    if signals:
+        term = signal.SIGTERM in signals
+        sys.stderr.write(f"ebm: {'terminated' if term else 'stopped'} at iteration {iteration}; "
+                         "resume with --resume\n")
+        return 143 if term else 130
+    where = f" in {session.run_dir}" if session.run_dir is not None else ""
+    if finished is not None and finished.reason == "diverged":
+        tried = f" after {session.rollbacks} rollbacks" if session.rollbacks else ""
+        sys.stderr.write(f"ebm: error: training diverged at iteration {iteration}{where}{tried}; "
+                         "lower train.lr or sampler.step_size\n")
+        return 1
     if main:
-        print(f"trained {trainer.iteration} iterations{where}")
+        print(f"trained {iteration} iterations{where}")
     return 0
 
 
@@ -174,72 +238,3 @@ def _dump_digest(trainer) -> None:
 
         distributed.dump_digest(folder, trainer.method.networks(), trainer.iteration,
                                 trainer.method.state_tensors())
-
-
-def _drive_loop(current: list, target: int, bar, policy, main: bool):
-    """Run ``current[0]`` (replaced on rollback); return (exit code or None, trainer)."""
-    rollbacks = 0
-    while True:
-        trainer = current[0]
-        code, finished, problem = _drive_once(trainer, target, bar, main)
-        if code is not None:
-            return code, trainer
-        if finished is None or finished.reason != "diverged":
-            return None, trainer
-        if policy is None or rollbacks >= policy.max_rollbacks:
-            bar.close()
-            where = f" in {trainer.run.path}" if trainer.run is not None else ""
-            tried = f" after {rollbacks} rollbacks" if rollbacks else ""
-            sys.stderr.write(f"ebm: error: training diverged at iteration {finished.iteration}{where}"
-                             f"{tried}; lower train.lr or sampler.step_size\n")
-            return 1, trainer
-        from ebm_engine.learning.rollback import roll_back
-
-        rollbacks += 1
-        trainer = roll_back(trainer, policy, problem or "")
-        current[0] = trainer
-        bar.n = trainer.iteration
-        bar.refresh()
-        if main:
-            bar.write(f"rolled back to iteration {trainer.iteration} (rollback {rollbacks}/"
-                      f"{policy.max_rollbacks}): train.lr = {trainer.cfg.train.lr:g}, "
-                      f"sampler.n_steps = {trainer.cfg.sampler.n_steps}", file=sys.stderr)
-
-
-def _drive_once(trainer, target: int, bar, main: bool):
-    """One pass of ``trainer.events``; return (exit code or None, Finished, last divergence)."""
-    from ebm_engine.learning.events import Diverged, Finished, KnobApplied, TrainStep, Warned
-
-    finished = None
-    problem = None
-    events = trainer.events(target)
-    try:
-        for event in events:
-            if isinstance(event, TrainStep):
-                bar.update(1)
-                m = event.metrics
-                bar.set_postfix(loss=f"{m['loss']:.3g}", e_data=f"{m['energy_data']:.3g}",
-                                e_sample=f"{m['energy_sample']:.3g}", refresh=False)
-            elif isinstance(event, (Warned, Diverged)):
-                if isinstance(event, Diverged):
-                    problem = event.message
-                if main:
-                    bar.write(f"warning (iteration {event.iteration}): {event.message}",
-                              file=sys.stderr)
-            elif isinstance(event, KnobApplied):
-                if main:
-                    bar.write(f"set {event.key} = {event.new!r} (was {event.old!r})",
-                              file=sys.stderr)
-            elif isinstance(event, Finished):
-                finished = event
-    except KeyboardInterrupt:
-        trainer.stop()
-        for event in events:  # let the loop write its final checkpoint
-            if isinstance(event, Finished):
-                finished = event
-        bar.close()
-        sys.stderr.write(f"ebm: stopped at iteration {trainer.iteration}; resume with --resume\n")
-        return 130, finished, problem
-    if finished is None or finished.reason != "diverged":
-        bar.close()
-    return None, finished, problem

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ebm_engine.learning.landscape import Landscape
 from ebm_engine.sampling.langevin import ChainFrame
 
 
@@ -30,6 +31,10 @@ class SamplesReady:
     ``frames`` are the recorded Langevin steps of the first chains (empty
     unless ``train.record_every`` > 0). ``extras`` holds method-specific
     arrays (e.g. a generator's proposals next to the revised samples).
+    For 2D data the session adds the energy ``landscape`` and a subsample
+    of the training data (``data_points``). ``origin`` says where the
+    samples come from: ``train``, ``sample``, ``follow`` or ``preview``
+    (the training data, shown before a run).
     """
 
     iteration: int
@@ -39,6 +44,9 @@ class SamplesReady:
     energy: np.ndarray
     frames: tuple[ChainFrame, ...] = ()
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    landscape: Landscape | None = None
+    data_points: np.ndarray | None = None
+    origin: str = "train"
 
 
 @dataclass(frozen=True)
@@ -76,14 +84,50 @@ class Diverged:
 
 
 @dataclass(frozen=True)
+class RolledBack:
+    """After a divergence the run went back to ``iteration`` (its last good
+    checkpoint) with gentler settings; curves after ``iteration`` are void.
+
+    ``changes`` maps each changed key to ``[old, new]``.
+    """
+
+    iteration: int
+    diverged_at: int
+    message: str
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rewound:
+    """The run's metrics restart at ``iteration`` (a resumed run rewrote them)."""
+
+    iteration: int
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A run (trained here, followed or sampled) begins: facts for the status bar."""
+
+    run_dir: str
+    device: str
+    iteration: int
+    target: int
+    source: str
+    kind: str
+    method: str
+
+
+@dataclass(frozen=True)
 class Finished:
-    """The generator is done: ``reason`` is ``completed`` or ``stopped``."""
+    """The generator is done: ``reason`` is ``completed``, ``stopped``,
+    ``diverged``, ``sampled`` or ``error``."""
 
     iteration: int
     reason: str
 
 
-Event = TrainStep | SamplesReady | Checkpointed | KnobApplied | Warned | Diverged | Finished
+Event = (TrainStep | SamplesReady | Checkpointed | KnobApplied | Warned | Diverged | RolledBack
+         | Rewound | RunStarted | Finished)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError
-from ebm_engine.methods.base import DataSpec, LearningMethod
 from ebm_engine.learning.trainer import build_method, resolve_device
+from ebm_engine.methods.base import DataSpec, LearningMethod
 from ebm_engine.runs.checkpoint import Checkpoint, load_checkpoint, restore_network
 from ebm_engine.runs.rundir import RunDir
 

@@ -4,8 +4,8 @@ When EBM training blows up (non-finite or exploding energies or gradients)
 the usual advice — from the JEM authors, and GPointNet's stability check — is
 to restart from the last good state with a smaller learning rate and longer
 (hence better-mixed) Langevin chains. The CLI does this automatically
-(``ebm train --on-diverge rollback``); the app pauses instead and lets the
-user decide. Each rollback is logged to ``RUN/events.jsonl`` as::
+(``ebm train --on-diverge rollback``, see :class:`ebm_engine.session.Session`);
+the app pauses instead and lets the user decide. Each rollback is logged to ``RUN/events.jsonl`` as::
 
     {"event": "rollback", "iteration": 40, "diverged_at": 47, "checkpoint": "iter_0000040",
      "lr": [0.01, 0.005], "n_steps": [20, 30], "step_size": [0.1, 0.1], "reason": "..."}
@@ -90,15 +90,13 @@ def roll_back(trainer: Trainer, policy: RollbackPolicy, reason: str = "") -> Tra
 
     checkpoint = RunDir(run_path).latest_checkpoint()
     if checkpoint is not None:
-        fresh = Trainer.resume(run_path, checkpoint, dataset=trainer.dataset)
+        fresh = Trainer.resume(run_path, checkpoint, dataset=trainer.dataset, gate=trainer._gate)
     else:  # diverged before the first checkpoint: start over from the initial weights
-        fresh = Trainer(new_cfg, run_path, trainer.dataset, _create=False)
+        fresh = Trainer(new_cfg, run_path, trainer.dataset, gate=trainer._gate, _create=False)
         if fresh.run is not None:
             fresh.run.truncate_metrics(0)
-    fresh.cfg = new_cfg
-    fresh.method.configure(new_cfg)
+    fresh.reconfigure(new_cfg)
     if fresh.run is not None:
-        fresh.run.write_config(new_cfg)
         fresh.run.append_event(
             "rollback", iteration=fresh.iteration, diverged_at=diverged_at,
             checkpoint=checkpoint.name if checkpoint is not None else None,

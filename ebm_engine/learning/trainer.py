@@ -26,7 +26,7 @@ import collections
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,6 @@ from ebm_engine import distributed
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, load_dataset
 from ebm_engine.errors import CheckpointError, ConfigError
-from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.learning.events import (
     Checkpointed,
     Diverged,
@@ -48,7 +47,7 @@ from ebm_engine.learning.events import (
     TrainStep,
     Warned,
 )
-from ebm_engine.sampling import interrupt
+from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.runs.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -58,6 +57,7 @@ from ebm_engine.runs.checkpoint import (
 )
 from ebm_engine.runs.rundir import RunDir
 from ebm_engine.runs.tensorboard import TensorBoardScalars
+from ebm_engine.sampling import interrupt
 
 # Consecutive diverged steps (each retried with fresh chains) before giving up.
 MAX_DIVERGED_RETRIES = 3
@@ -122,7 +122,8 @@ class Trainer:
     """
 
     def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None,
-                 dataset: Dataset | None = None, *, _create: bool = True):
+                 dataset: Dataset | None = None, *, gate: Callable[[], None] | None = None,
+                 _create: bool = True):
         self.cfg = cfg.validate()
         self.device = resolve_device(cfg.train.device)
         self.dataset = dataset if dataset is not None else load_dataset(cfg.data)
@@ -143,6 +144,7 @@ class Trainer:
         # Edits the session accepted (already validated), applied between iterations.
         self._edits: collections.deque[KnobEdit] = collections.deque()
         self._stop = threading.Event()
+        self._gate = gate
         self._last_checkpoint = -1
         self._edit_count = 0
         self._write_warnings: list[Warned] = []
@@ -152,7 +154,8 @@ class Trainer:
     # --- construction from disk ------------------------------------------------
     @classmethod
     def resume(cls, run_dir: str | Path, checkpoint: str | Path | None = None,
-               dataset: Dataset | None = None) -> Trainer:
+               dataset: Dataset | None = None, *,
+               gate: Callable[[], None] | None = None) -> Trainer:
         """Continue a run from its latest (or the given) checkpoint, exactly."""
         run = RunDir(run_dir)
         folder = Path(checkpoint) if checkpoint else run.latest_checkpoint()
@@ -160,7 +163,7 @@ class Trainer:
             raise CheckpointError(f"{run.path}: no checkpoint to resume from")
         ckpt = load_checkpoint(folder)
         cfg = RunConfig.from_dict(ckpt.state["config"])
-        trainer = cls(cfg, run.path if run.exists() else None, dataset, _create=False)
+        trainer = cls(cfg, run.path if run.exists() else None, dataset, gate=gate, _create=False)
         trainer.restore(ckpt)
         if trainer.run is not None:
             trainer.run.truncate_metrics(trainer.iteration)
@@ -226,6 +229,8 @@ class Trainer:
         # torchrun the stop is seen between iterations only.
         stop_flag = self._stop if self.dist.world_size == 1 else None
         while self.iteration < target:
+            if self._gate is not None:  # the session's pause/step gate
+                self._gate()
             stopping = self._stop.is_set()
             if self.dist.world_size > 1:  # a signal may reach the ranks at different steps
                 stopping = distributed.any_rank(stopping, self.device)
@@ -325,9 +330,10 @@ class Trainer:
                             key=edit.key, old=old, new=new)
             yield KnobApplied(self.iteration, edit.key, old, new)
 
-    def reconfigure(self, cfg: RunConfig, reason: str) -> None:
-        """Replace the whole config between iterations (a rollback's gentler
-        settings); the method takes it like an edit and the run folder records it."""
+    def reconfigure(self, cfg: RunConfig, reason: str = "") -> None:
+        """Replace the whole (validated) config between iterations, e.g. a
+        rollback's gentler settings; the method takes it like an edit and the
+        run folder records it."""
         self.cfg = cfg
         self.method.configure(cfg)
         if self.run is not None:
@@ -393,6 +399,14 @@ class Trainer:
         except CheckpointError as exc:
             return Warned(self.iteration, f"{exc}; training continues")
         self._last_checkpoint = self.iteration
+        t = self.cfg.train
+        self._write("events", self.run.append_event, "checkpoint", iteration=self.iteration,
+                    path=str(path))
+        try:  # retention keeps disk bounded on long runs
+            self.run.prune_checkpoints(t.keep_checkpoints, t.milestone_every)
+        except OSError as exc:
+            return Warned(self.iteration, f"cannot remove old checkpoints: "
+                                          f"{exc.strerror or type(exc).__name__}")
         return Checkpointed(self.iteration, str(path))
 
     def _scalars(self) -> TensorBoardScalars:

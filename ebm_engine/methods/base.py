@@ -222,13 +222,17 @@ class LearningMethod:
 
     # --- shared helpers ------------------------------------------------------
     def adam(self, params, lr_knob: str | None = None,
-             betas: tuple[float, float] | None = None) -> torch.optim.Adam:
-        """Adam at ``train.lr`` (or the knob ``lr_knob``), ``train.beta1/beta2`` (or
-        ``betas``) and ``train.weight_decay``; edits of either knob take effect."""
+             betas: tuple[float, float] | None = None,
+             lr_scale_knob: str | None = None) -> torch.optim.Adam:
+        """Adam at ``train.lr`` (or the knob ``lr_knob``, or ``train.lr`` times the
+        knob ``lr_scale_knob``), ``train.beta1/beta2`` (or ``betas``) and
+        ``train.weight_decay``; edits of these knobs take effect."""
         t = self.cfg.train
         group = {"params": list(params)}
         if lr_knob is not None:
             group["lr_knob"] = lr_knob
+        if lr_scale_knob is not None:
+            group["lr_scale_knob"] = lr_scale_knob
         opt = torch.optim.Adam([group], lr=t.lr, betas=betas or (t.beta1, t.beta2),
                                weight_decay=t.weight_decay)
         for g in opt.param_groups:

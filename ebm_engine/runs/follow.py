@@ -8,6 +8,10 @@
   the next poll; a file that shrank — a resumed run rewrote it — is re-read);
 - ``samples/latest.npz`` when its modification time changed;
 - new lines of ``events.jsonl``.
+
+:meth:`RunFollower.events` turns the same poll into the typed events a live
+training yields (:mod:`ebm_engine.learning.events`), so whatever consumes a
+live run also follows one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from ebm_engine.errors import CheckpointError
+from ebm_engine.learning.events import (
+    Checkpointed,
+    Diverged,
+    Event,
+    Finished,
+    KnobApplied,
+    Rewound,
+    RolledBack,
+    SamplesReady,
+    TrainStep,
+    Warned,
+)
 from ebm_engine.runs.rundir import RunDir, parse_metrics
 
 
@@ -68,6 +84,26 @@ class RunFollower:
         self._poll_samples(update)
         self._poll_events(update)
         return update
+
+    def events(self) -> list[Event]:
+        """What is new, as typed events (in order: metrics, then log events, then samples)."""
+        update = self.poll()
+        out: list[Event] = []
+        if update.reset:
+            out.append(Rewound(0))
+        for row in update.rows:
+            row = dict(row)
+            it, wall = int(row.pop("iteration", 0)), float(row.pop("wall_time", 0.0))
+            out.append(TrainStep(it, wall, row))
+        for ev in update.events:
+            event = _typed(ev)
+            if event is not None:
+                out.append(event)
+        s = update.samples
+        if s is not None:
+            out.append(SamplesReady(int(s["iteration"]), s["kind"], s["value_range"], s["samples"],
+                                    s["energy"], origin="follow"))
+        return out
 
     def _poll_metrics(self, update: FollowUpdate) -> None:
         path = self.run.metrics_path
@@ -128,3 +164,23 @@ class RunFollower:
                 update.events.append(json.loads(line))
             except json.JSONDecodeError:
                 continue
+
+
+def _typed(ev: dict[str, Any]) -> Event | None:
+    """One ``events.jsonl`` line as an event (``None`` for kinds followers ignore)."""
+    kind = ev.get("event")
+    it = int(ev.get("iteration", 0) or 0)
+    if kind == "knob":
+        return KnobApplied(it, str(ev.get("key")), ev.get("old"), ev.get("new"))
+    if kind == "diverged":
+        return Diverged(it, str(ev.get("message", "")))
+    if kind == "rollback":
+        changes = {k: ev[k] for k in ("lr", "n_steps", "step_size") if isinstance(ev.get(k), list)}
+        return RolledBack(it, int(ev.get("diverged_at", it) or it), str(ev.get("reason", "")), changes)
+    if kind == "checkpoint":
+        return Checkpointed(it, str(ev.get("path", "")))
+    if kind == "warning":
+        return Warned(it, str(ev.get("message", "")))
+    if kind == "finished":
+        return Finished(it, str(ev.get("reason", "completed")))
+    return None

@@ -1,0 +1,475 @@
+"""One Qt-free session: the run's config, its state, its gates and its event stream.
+
+The CLI's ``ebm train`` and the app both drive a :class:`Session`; the app
+only adds a thread (``app/controller.py``). A session holds
+
+- the config in force (:attr:`Session.config`), which :meth:`Session.set_config`
+  replaces when the user picks other data or opens a run (nothing carries
+  over), and :meth:`Session.edit` changes one knob at a time;
+- a :class:`RunState`;
+- pause / step / stop gates, honoured between iterations (stop also between
+  Langevin steps, see :mod:`ebm_engine.sampling.interrupt`);
+- a divergence policy: the app pauses and lets the user decide
+  (:class:`PauseOnDivergence`), the CLI rolls back
+  (:class:`~ebm_engine.learning.rollback.RollbackPolicy`) or stops
+  (:class:`StopOnDivergence`);
+- one typed event stream (:mod:`ebm_engine.learning.events`), the same
+  classes whether the run trains here (:meth:`Session.train`,
+  :meth:`Session.resume`), is followed in a folder another process writes
+  (:meth:`Session.follow`), or is only sampled (:meth:`Session.sample`).
+
+:meth:`Session.edit` is the single place that decides whether a value may
+be used: it validates it once (type, finiteness, bounds, the method's own
+checks) and, during a run, refuses knobs declared ``live=False``. The
+trainer then applies accepted edits between iterations without checking
+them again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ebm_engine.config import RunConfig, is_live
+from ebm_engine.errors import ConfigError, EBMError
+from ebm_engine.learning.events import (
+    Diverged,
+    Event,
+    Finished,
+    KnobEdit,
+    RolledBack,
+    RunStarted,
+    SamplesReady,
+    TrainStep,
+)
+from ebm_engine.learning.landscape import energy_landscape, points_bounds
+from ebm_engine.learning.rollback import RollbackPolicy
+from ebm_engine.methods import method_class
+
+# Training points drawn under a 2D landscape.
+DATA_POINTS_SHOWN = 1500
+
+
+class RunState(str, enum.Enum):
+    """Where a session is. ``str`` values so logs and Qt signals can carry them."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SAMPLING = "sampling"
+    FOLLOWING = "following"
+    FINISHED = "finished"
+
+
+ACTIVE = (RunState.RUNNING, RunState.PAUSED, RunState.SAMPLING, RunState.FOLLOWING)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An edit was accepted; ``value`` is the parsed value now in force.
+
+    ``pending`` is true during a run: the trainer applies it before its next
+    iteration.
+    """
+
+    key: str
+    value: Any
+    pending: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An edit was refused; ``current`` is the value still in force (an editor reverts to it)."""
+
+    key: str
+    value: Any
+    reason: str
+    current: Any
+
+
+EditResult = Accepted | Refused
+
+
+@dataclass(frozen=True)
+class PauseOnDivergence:
+    """Pause at a divergence; the user lowers a knob and resumes (the app)."""
+
+
+@dataclass(frozen=True)
+class StopOnDivergence:
+    """Let the trainer retry with fresh chains, then end the run as ``diverged``."""
+
+
+DivergencePolicy = PauseOnDivergence | StopOnDivergence | RollbackPolicy
+
+
+class Session:
+    """A config, its run and the controls over it (thread-safe controls).
+
+    Parameters
+    ----------
+    cfg : RunConfig, optional
+        The config to start from (default: the 2D demo's defaults).
+    on_diverge : DivergencePolicy
+        What to do when training diverges.
+    display : bool
+        Add what views need to sample snapshots (2D energy landscape and
+        data points); the CLI leaves it off.
+
+    Notes
+    -----
+    The generators (:meth:`train`, :meth:`resume`, :meth:`follow`,
+    :meth:`sample`) run on one thread; :meth:`edit`, :meth:`pause`,
+    :meth:`resume_run`, :meth:`step` and :meth:`stop` may be called from
+    any other.
+    """
+
+    def __init__(self, cfg: RunConfig | None = None, *,
+                 on_diverge: DivergencePolicy = PauseOnDivergence(), display: bool = False):
+        self._config = (cfg or RunConfig()).validate()
+        self.on_diverge = on_diverge
+        self.display = display
+        self.state = RunState.IDLE
+        self.trainer = None
+        self.run_dir: Path | None = None
+        self.iteration = 0
+        self.target = 0
+        self.rollbacks = 0
+        self._cond = threading.Condition()
+        self._paused = False
+        self._step_budget = 0
+        self._stop = threading.Event()
+
+    # --- the config ------------------------------------------------------------------
+    @property
+    def config(self) -> RunConfig:
+        """The config in force (the next run's, or the running one's with accepted edits)."""
+        return self._config
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    def set_config(self, cfg: RunConfig) -> None:
+        """Use ``cfg`` as a whole (other data, a preset, an opened run); nothing carries over."""
+        if self.active:
+            raise EBMError("Stop the current run before choosing other data or settings.")
+        self._config = cfg.validate()
+        self.state = RunState.IDLE
+        self.trainer = None
+        self.run_dir = None
+        self.iteration = self.target = 0
+
+    def edit(self, key: str, value: Any) -> EditResult:
+        """Decide on one knob edit: validate it once; apply it now (idle) or
+        queue it for the trainer (running); or refuse it, saying why."""
+        with self._cond:
+            cfg = self._config
+            current = _value_of(cfg, key)
+            try:
+                new_cfg = _with_edit(cfg, key, value)
+                running = self.trainer is not None and self.state in (RunState.RUNNING,
+                                                                      RunState.PAUSED)
+                if running or self.state in (RunState.SAMPLING, RunState.FOLLOWING):
+                    if not self._live(key):
+                        raise ConfigError(f"{key} cannot change during a run; start a new run")
+                    if self.state in (RunState.SAMPLING, RunState.FOLLOWING):
+                        raise ConfigError(f"{key} cannot change while "
+                                          f"{self.state.value}; stop first")
+                if running:  # checks that need the data's shape
+                    method_class(new_cfg.train.method).parse_options(new_cfg, self.trainer.spec)
+            except ConfigError as exc:
+                return Refused(key, value, str(exc), current)
+            new_value = _value_of(new_cfg, key)
+            if new_value == current and key != "train.method":
+                return Accepted(key, new_value, False)
+            self._config = new_cfg
+            if running:
+                self.trainer.apply(KnobEdit(key, new_value))
+            return Accepted(key, new_value, running)
+
+    def _live(self, key: str) -> bool:
+        prefix = "train.options."
+        if key.startswith(prefix):
+            name = key[len(prefix):]
+            knobs = {k.name: k for k in method_class(self._config.train.method).knobs()}
+            return name in knobs and knobs[name].spec.live
+        return is_live(key)
+
+    # --- controls (any thread) ------------------------------------------------------
+    def pause(self) -> None:
+        """Pause between iterations."""
+        with self._cond:
+            self._paused = True
+            self._step_budget = 0
+            if self.state == RunState.RUNNING:
+                self.state = RunState.PAUSED
+
+    def resume_run(self) -> None:
+        """Continue after a pause (or a divergence pause)."""
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+            if self.state == RunState.PAUSED:
+                self.state = RunState.RUNNING
+
+    def step(self) -> None:
+        """Run exactly one more iteration, then stay paused."""
+        with self._cond:
+            self._paused = True
+            self._step_budget += 1
+            self._cond.notify_all()
+            if self.state == RunState.RUNNING:
+                self.state = RunState.PAUSED
+
+    def stop(self) -> None:
+        """Finish: within one Langevin step; the last complete iteration is checkpointed."""
+        self._stop.set()
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+        trainer = self.trainer
+        if trainer is not None:
+            trainer.stop()
+
+    def _gate(self) -> None:
+        """Called by the trainer before each iteration: wait while paused (a
+        Step lets one iteration through; a stop always does)."""
+        with self._cond:
+            while self._paused and self._step_budget == 0 and not self._stop.is_set():
+                self._cond.wait()
+            if self._paused and self._step_budget > 0:
+                self._step_budget -= 1
+
+    def _begin(self, state: RunState, *, paused: bool = False, steps: int = 0) -> None:
+        if self.active:
+            raise EBMError("A run is already active; stop it first.")
+        self._stop.clear()
+        with self._cond:
+            self._paused = paused
+            self._step_budget = steps
+        self.state = RunState.PAUSED if paused and state == RunState.RUNNING else state
+        self.iteration = 0
+
+    # --- training ---------------------------------------------------------------------
+    def train(self, run_dir: str | Path | None, iterations: int | None = None, *,
+              paused: bool = False, steps: int = 0, dataset=None) -> Iterator[Event]:
+        """Train the config in force into a new ``run_dir`` (``None``: write nothing).
+
+        ``paused``/``steps`` start the run paused with that many iterations
+        allowed (the app's Step before Train).
+        """
+        from ebm_engine.learning.trainer import Trainer
+
+        self._begin(RunState.RUNNING, paused=paused, steps=steps)
+        try:
+            trainer = Trainer(self._config, run_dir, dataset, gate=self._gate)
+        except BaseException:
+            self.state = RunState.IDLE
+            raise
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        target = self._config.train.iterations if iterations is None else iterations
+        yield from self._drive(trainer, target)
+
+    def resume(self, run_dir: str | Path, iterations: int | None = None,
+               checkpoint: str | Path | None = None, into: str | Path | None = None,
+               ) -> Iterator[Event]:
+        """Continue the run in ``run_dir`` from its latest (or the given) checkpoint.
+
+        ``iterations`` more iterations (default: up to the config's total, or
+        as many again when it has been reached).
+        """
+        from ebm_engine.learning.trainer import Trainer
+
+        self._begin(RunState.RUNNING)
+        try:
+            trainer = Trainer.resume(run_dir, checkpoint, gate=self._gate)
+        except BaseException:
+            self.state = RunState.IDLE
+            raise
+        self._config = trainer.cfg
+        self.run_dir = Path(run_dir)
+        total = trainer.cfg.train.iterations
+        if iterations is not None:
+            target = trainer.iteration + iterations
+        else:
+            target = total if trainer.iteration < total else trainer.iteration + total
+        yield from self._drive(trainer, target)
+
+    def _drive(self, trainer, target: int) -> Iterator[Event]:
+        from ebm_engine.learning.rollback import roll_back
+        from ebm_engine.learning.trainer import device_label
+
+        with self._cond:
+            self.trainer = trainer
+            if trainer.cfg != self._config:  # edits accepted while the trainer was built
+                trainer.reconfigure(self._config, "edited while starting")
+        if self._stop.is_set():
+            trainer.stop()
+        self.target = target
+        self.iteration = trainer.iteration
+        yield RunStarted(str(self.run_dir or ""), device_label(trainer.device), trainer.iteration,
+                         target, trainer.cfg.data.source, trainer.spec.kind, trainer.cfg.train.method)
+        ctx = self._display_context(trainer)
+        self.rollbacks = 0
+        problem = ""
+        try:
+            while True:
+                finished = None
+                for event in trainer.events(target):
+                    if isinstance(event, TrainStep):
+                        self.iteration = event.iteration
+                    elif isinstance(event, SamplesReady) and ctx is not None:
+                        event = dataclasses.replace(
+                            event, landscape=energy_landscape(trainer.method.energy, ctx[0],
+                                                              trainer.device),
+                            data_points=ctx[1])
+                    elif isinstance(event, Diverged):
+                        problem = event.message
+                        if isinstance(self.on_diverge, PauseOnDivergence):
+                            self.pause()
+                    elif isinstance(event, Finished):
+                        finished = event
+                        if self._rolls_back(event):
+                            break  # a RolledBack follows instead
+                    yield event
+                if finished is None or not self._rolls_back(finished):
+                    return
+                self.rollbacks += 1
+                old = trainer.cfg
+                diverged_at = trainer.iteration
+                trainer = roll_back(trainer, self.on_diverge, problem)
+                with self._cond:
+                    self.trainer = trainer
+                    self._config = trainer.cfg
+                self.iteration = trainer.iteration
+                changes = {k: [_value_of(old, k), _value_of(trainer.cfg, k)]
+                           for k in ("train.lr", "sampler.n_steps", "sampler.step_size")
+                           if _value_of(old, k) != _value_of(trainer.cfg, k)}
+                yield RolledBack(trainer.iteration, diverged_at, problem, changes)
+        finally:
+            self.state = RunState.FINISHED
+            with self._cond:
+                self._paused = False
+
+    def _rolls_back(self, finished: Finished) -> bool:
+        policy = self.on_diverge
+        return (finished.reason == "diverged" and isinstance(policy, RollbackPolicy)
+                and self.rollbacks < policy.max_rollbacks)
+
+    def _display_context(self, trainer) -> tuple | None:
+        if not self.display or trainer.spec.kind != "points" or trainer.spec.item_shape != (2,):
+            return None
+        items = trainer.dataset.items.cpu().numpy()
+        return points_bounds(items), _subsample(items)
+
+    # --- following and sampling -----------------------------------------------------
+    def follow(self, run_dir: str | Path, poll_seconds: float = 0.5) -> Iterator[Event]:
+        """Yield the events of a run another process is writing, until it
+        finishes or :meth:`stop` is called."""
+        from ebm_engine.runs.follow import RunFollower
+
+        follower = RunFollower(run_dir)
+        cfg = follower.run.read_config()
+        self._begin(RunState.FOLLOWING)
+        self._config = cfg
+        self.run_dir = Path(run_dir)
+        self.target = cfg.train.iterations
+        try:
+            yield RunStarted(str(run_dir), "elsewhere", 0, cfg.train.iterations,
+                             cfg.data.source, "", cfg.train.method)
+            while not self._stop.is_set():
+                for event in follower.events():
+                    if isinstance(event, TrainStep):
+                        self.iteration = event.iteration
+                    yield event
+                    if isinstance(event, Finished):
+                        return
+                self._stop.wait(poll_seconds)
+            yield Finished(self.iteration, "stopped")
+        finally:
+            self.state = RunState.FINISHED
+
+    def sample(self, path: str | Path, n: int = 64, n_steps: int | None = None,
+               ) -> Iterator[Event]:
+        """Load the model of a run or checkpoint folder and draw ``n`` samples
+        (no training); the chain of the first samples is recorded."""
+        from ebm_engine.learning.loading import load_model
+        from ebm_engine.sampling import interrupt
+
+        self._begin(RunState.SAMPLING)
+        try:
+            loaded = load_model(path, device="cpu")
+            cfg, spec = loaded.cfg, loaded.spec
+            path = Path(path)
+            self.run_dir = path if (path / "config.json").is_file() else None
+            self._config = cfg
+            it = int(loaded.checkpoint.iteration)
+            self.iteration = it
+            steps = cfg.sampler.n_steps if n_steps is None else n_steps
+            yield RunStarted(str(path), "CPU", it, it, cfg.data.source, spec.kind,
+                             cfg.train.method)
+            frames = []
+            try:
+                with interrupt.stop_on(self._stop):
+                    for frame in loaded.method.sample(n, steps, max(1, steps // 30)):
+                        frames.append(frame)
+            except interrupt.Interrupted:
+                yield Finished(it, "stopped")
+                return
+            if not frames:
+                raise EBMError("sampling produced no samples")
+            last = frames[-1]
+            recorded = tuple(frames[:-1]) + (dataclasses.replace(last, x=last.x[:8],
+                                                                 energy=last.energy[:8]),)
+            landscape = None
+            if self.display and spec.kind == "points" and spec.item_shape == (2,):
+                landscape = energy_landscape(loaded.method.energy, points_bounds(last.x), "cpu")
+            yield SamplesReady(it, spec.kind, spec.value_range, last.x, last.energy, recorded,
+                               landscape=landscape, origin="sample")
+            yield Finished(it, "sampled")
+        finally:
+            self.state = RunState.FINISHED
+
+
+def _subsample(items: np.ndarray) -> np.ndarray:
+    gen = np.random.default_rng(0)
+    return items[gen.choice(len(items), min(len(items), DATA_POINTS_SHOWN), replace=False)]
+
+
+def _value_of(cfg: RunConfig, key: str) -> Any:
+    """The value of ``key`` in ``cfg``; an unset method knob has its default."""
+    prefix = "train.options."
+    if key.startswith(prefix) and key.count(".") == 2:
+        name = key[len(prefix):]
+        if name in cfg.train.options:
+            return cfg.train.options[name]
+        try:
+            knobs = {k.name: k.default for k in method_class(cfg.train.method).knobs()}
+        except ConfigError:
+            return None
+        return knobs.get(name)
+    try:
+        return cfg.get_value(key)
+    except (AttributeError, KeyError):
+        return None
+
+
+def _with_edit(cfg: RunConfig, key: str, value: Any) -> RunConfig:
+    """``cfg`` with the edit, validated; choosing another method keeps only
+    the options that method knows."""
+    if key == "train.method":
+        raw = cfg.to_dict()
+        cls = method_class(str(value))
+        known = {k.name for k in cls.knobs()}
+        raw["train"]["method"] = cls.name
+        raw["train"]["options"] = {k: v for k, v in raw["train"]["options"].items() if k in known}
+        return RunConfig.from_dict(raw)
+    return cfg.with_value(key, value)
