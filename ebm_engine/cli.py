@@ -1,8 +1,9 @@
-"""The ``ebm`` command: ``ebm demos | train | sample | export | …``.
+"""The ``ebm`` command: ``ebm demos | methods | train | sample | export | …``.
 
 Each sub-command is a module in :mod:`ebm_engine.commands` with
 ``add_parser(subparsers)`` and ``run(args) -> int``. User errors
-(:class:`~ebm_engine.errors.EBMError`) print one line on stderr and exit 2.
+(:class:`~ebm_engine.errors.EBMError`) print one line on stderr and exit 2;
+a misspelled sub-command or choice gets a "did you mean …" hint.
 """
 
 from __future__ import annotations
@@ -10,17 +11,52 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ebm_engine import __version__
 from ebm_engine.errors import EBMError
+from ebm_engine.suggest import did_you_mean
+
+# argparse's message for a bad choice: "argument COMMAND: invalid choice: 'trian'
+# (choose from 'demos', 'train', …)" (choices unquoted since Python 3.12.8).
+_INVALID_CHOICE = re.compile(r"invalid choice: (?P<word>.*?) \(choose from (?P<choices>.*)\)$")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse prints usage; we want one line
-        sys.stderr.write(f"ebm: error: {message}\n")
+        sys.stderr.write(f"ebm: error: {_with_suggestion(message)}\n")
         raise SystemExit(2)
+
+
+def _with_suggestion(message: str) -> str:
+    """Add "did you mean …" to argparse's invalid-choice message (sub-commands, --on-diverge)."""
+    found = _INVALID_CHOICE.search(message)
+    if found is None:
+        return message
+    word = found["word"].strip("'\"")
+    choices = [c.strip().strip("'\"") for c in found["choices"].split(",")]
+    hint = did_you_mean(word, choices)
+    if not hint:
+        return message
+    return f"{message[: found.start()]}invalid choice: {word!r}{hint}; choose from {', '.join(choices)}"
+
+
+def lazy_epilog(parser: argparse.ArgumentParser, build: Callable[[], str]) -> None:
+    """Give ``parser`` the epilog ``build()`` returns, computed only when help is shown.
+
+    Every ``ebm`` call builds every sub-command's parser; an epilog listing
+    the registries would import them all (and torch) just to parse arguments.
+    """
+    format_help = parser.format_help
+
+    def with_epilog() -> str:
+        if parser.epilog is None:
+            parser.epilog = build()
+        return format_help()
+
+    parser.format_help = with_epilog  # type: ignore[method-assign]
 
 
 def build_parser() -> argparse.ArgumentParser:

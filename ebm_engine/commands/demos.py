@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 
 
+def demo_lines() -> list[str]:
+    """One line per built-in demo: name, kind, expected minutes, description, preset."""
+    from ebm_engine.data import demos
+
+    return [
+        f"{info.name:18s} {info.kind:10s} ~{info.expected_minutes:g} min  {info.description}"
+        f"  [preset: {info.preset}]"
+        for info in demos().values()
+    ]
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demos", help="list built-in demos")
+    p = sub.add_parser("demos", help="list built-in demos (for --data)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ebm_engine.data import demos
-
-    for info in demos().values():
-        print(f"{info.name:18s} {info.kind:10s} ~{info.expected_minutes:g} min  {info.description}"
-              f"  [preset: {info.preset}]")
+    print("\n".join(demo_lines()))
     return 0

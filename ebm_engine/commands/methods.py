@@ -1,0 +1,55 @@
+"""``ebm methods``: list the learning methods, one line each."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def method_lines() -> list[str]:
+    """``name  first docstring line`` for every registered learning method, by name."""
+    methods = _available_methods()
+    width = max((len(n) for n in methods), default=0)
+    lines = []
+    for name in sorted(methods):
+        doc = (methods[name].__doc__ or "").strip().splitlines()
+        lines.append(f"{name:{width}s}  {doc[0].strip() if doc else ''}".rstrip())
+    return lines
+
+
+def _available_methods() -> dict[str, type]:
+    # Imported here: the registry imports every method (and torch) on first use.
+    try:
+        from ebm_engine.methods import available_methods
+    except ModuleNotFoundError:  # before the methods package existed
+        from ebm_engine.learning.base import available_methods
+    return available_methods()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("methods", help="list learning methods (for --method / train.method)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    print("\n".join(method_lines()))
+    return 0
+
+
+def train_epilog() -> str:
+    """The catalogue ``ebm train --help`` ends with: methods, demos, and readers."""
+    from ebm_engine.data import demos, readers
+
+    methods = "\n".join(f"  {line}" for line in method_lines())
+    width = max((len(n) for n in demos()), default=0)
+    listed = "\n".join(
+        f"  {d.name:{width}s}  {d.kind:10s} {d.description}" for d in demos().values()
+    )
+    names = ", ".join(r.name for r in readers())
+    return (
+        f"learning methods (--method; `ebm methods`):\n{methods}\n\n"
+        f"demos (--data; `ebm demos`):\n{listed}\n\n"
+        "--data also takes a file or a folder. A folder is read as the kind of file\n"
+        "that makes up two thirds of it (images, meshes, point clouds, voxel grids,\n"
+        "videos, arrays); pick a reader with --set data.options.reader=NAME\n"
+        f"({names})."
+    )
