@@ -117,7 +117,7 @@ def test_latent_ebm_rejects_bad_knobs():
         Trainer(toy_cfg(train__options={"obs_sigma": -1}), None)
     with pytest.raises(ConfigError, match="z_dim must be an integer"):
         Trainer(toy_cfg(train__options={"z_dim": "big"}), None)
-    with pytest.raises(ConfigError, match="not a knob"):
+    with pytest.raises(ConfigError, match="unknown config key 'train.options.gen_sigma'"):
         Trainer(toy_cfg(train__options={"gen_sigma": 0.3}), None)
 
 

@@ -25,26 +25,24 @@ data batch (and ``"generator samples"`` when refining).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 
 import torch
 
-from ebm_engine.config import RunConfig
-from ebm_engine.data.dataset import Dataset
-from ebm_engine.learning._knobs import knob_float, knob_int
 from ebm_engine.methods.base import (
-    DataSpec,
+    GENERATOR_BETAS,
     LearningMethod,
     StepResult,
     contrastive_loss,
-    grad_norm,
     register_method,
     to_numpy,
 )
 from ebm_engine.models import build_model
 from ebm_engine.models.encoder import build_encoder
 from ebm_engine.models.generator import build_generator
+from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -54,40 +52,50 @@ def gaussian_nll(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> tor
     return 0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(1)
 
 
+@dataclasses.dataclass(frozen=True)
+class DivergenceTriangleOptions:
+    """Knobs of the divergence triangle.
+
+    Attributes
+    ----------
+    z_dim : int
+        Latent size of the generator and the encoder.
+    gen_width : int
+        Base width of the generator and the encoder (channels / hidden units).
+    recon_sigma : float
+        s: the generator's observation noise, p(x|z) = N(g(z), s²I).
+    ebm_weight : float
+        Weight of KL(P‖Π) in the generator/encoder loss.
+    gen_lr_scale : float
+        Generator and encoder learning rate = train.lr × this.
+    refine_steps : int
+        Langevin steps on the EBM's energy after the generator (0 = the pure triangle).
+    """
+
+    z_dim: int = knob(32, ge=1, live=False)
+    gen_width: int = knob(32, ge=1, live=False, unit="channels")
+    recon_sigma: float = knob(0.3, ge=1e-6)
+    ebm_weight: float = knob(1.0, ge=0)
+    gen_lr_scale: float = knob(2.0, ge=0)
+    refine_steps: int = knob(0, ge=0, unit="steps")
+
+
 @register_method("divergence_triangle")
 class DivergenceTriangle(LearningMethod):
-    """EBM ``π_θ``, generator ``g_α`` and encoder ``q_φ`` trained by the triangle objective."""
+    """EBM, generator and encoder trained together by the divergence triangle (no MCMC needed)."""
 
-    option_defaults = {
-        "z_dim": 32,             # latent size of generator and encoder
-        "gen_width": 32,         # base width of generator and encoder
-        "recon_sigma": 0.3,      # s: the generator's observation noise
-        "ebm_weight": 1.0,       # weight of KL(P‖Π) in the generator/encoder loss
-        "gen_lr_scale": 2.0,     # generator/encoder learning rate = train.lr × this
-        "refine_steps": 0,       # Langevin steps on E_θ after the generator (0 = pure triangle)
-    }
+    Options = DivergenceTriangleOptions
 
-    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
-                 device: torch.device, rng: torch.Generator):
-        super().__init__(cfg, spec, dataset, device, rng)
-        self.z_dim = knob_int(self, "z_dim", 1)
-        width = knob_int(self, "gen_width", 1)
-        self.net = build_model(cfg.model, spec.item_shape).to(device)
-        self.generator = build_generator(self.z_dim, spec.item_shape, width).to(device)
-        self.encoder = build_encoder(self.z_dim, spec.item_shape, width).to(device)
-        self.check_options()
-        t = cfg.train
+    def build(self) -> None:
+        o, shape = self.opts, self.spec.item_shape
+        self.net = build_model(self.cfg.model, shape).to(self.device)
+        self.generator = build_generator(o.z_dim, shape, o.gen_width).to(self.device)
+        self.encoder = build_encoder(o.z_dim, shape, o.gen_width).to(self.device)
         self.opt = self.adam(self.net.parameters())
-        scale = knob_float(self, "gen_lr_scale", 0.0)
-        self.gen_opt = torch.optim.Adam([{"params": list(self.generator.parameters()), "lr_scale_knob": "gen_lr_scale"}],
-                                        lr=t.lr * scale, betas=(0.5, 0.999))
-        self.enc_opt = torch.optim.Adam([{"params": list(self.encoder.parameters()), "lr_scale_knob": "gen_lr_scale"}],
-                                        lr=t.lr * scale, betas=(0.5, 0.999))
-
-    def check_options(self) -> None:
-        self.recon_sigma = knob_float(self, "recon_sigma", 1e-6)
-        self.ebm_weight = knob_float(self, "ebm_weight", 0.0)
-        self.refine_steps = knob_int(self, "refine_steps", 0)
+        self.gen_opt = self.adam(self.generator.parameters(), lr_scale_knob="gen_lr_scale",
+                                 betas=GENERATOR_BETAS)
+        self.enc_opt = self.adam(self.encoder.parameters(), lr_scale_knob="gen_lr_scale",
+                                 betas=GENERATOR_BETAS)
 
     # --- LearningMethod ----------------------------------------------------
     def networks(self) -> dict[str, torch.nn.Module]:
@@ -105,46 +113,45 @@ class DivergenceTriangle(LearningMethod):
         return self.generator(mu)
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
-        cfg = self.cfg
+        cfg, o = self.cfg, self.opts
         n = batch.shape[0]
         # KL(Q‖P): the VAE term (reparameterised z ~ q_φ(z|x)).
         mu, logvar = self.encoder(batch)
         eps = torch.randn(mu.shape, device=self.device, generator=self.rng)
         x_rec = self.generator(mu + torch.exp(0.5 * logvar) * eps)
-        recon = (batch - x_rec).pow(2).flatten(1).sum(1) / (2 * self.recon_sigma**2)
+        recon = (batch - x_rec).pow(2).flatten(1).sum(1) / (2 * o.recon_sigma**2)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
         # KL(P‖Π) for α, φ: generated x should have low energy and be inferable.
-        z_prior = torch.randn(n, self.z_dim, device=self.device, generator=self.rng)
+        z_prior = torch.randn(n, o.z_dim, device=self.device, generator=self.rng)
         x_gen = self.generator(z_prior)
         mu_g, logvar_g = self.encoder(x_gen)
         sleep = gaussian_nll(z_prior, mu_g, logvar_g)
         with frozen(self.net):
             e_gen = self.energy(x_gen)
-        gen_loss = (recon + kl).mean() + self.ebm_weight * (e_gen.mean() + sleep.mean())
+        gen_loss = (recon + kl).mean() + o.ebm_weight * (e_gen.mean() + sleep.mean())
 
         # θ: data energy down, generated (optionally refined) energy up.
         synth, frames = x_gen.detach(), []
         extras = {"reconstructions": self._mean_reconstruction(batch)}
-        if self.refine_steps > 0:
+        if o.refine_steps > 0:
             extras["generator samples"] = synth
             with frozen(self.net):
-                synth, frames = run_langevin(self.energy, synth, cfg.sampler, n_steps=self.refine_steps,
-                                             record_every=record_every, value_range=self.spec.value_range,
-                                             generator=self.rng)
+                synth, frames = run_langevin(
+                    self.energy, synth, cfg.sampler, n_steps=o.refine_steps,
+                    record_every=record_every, value_range=self.spec.value_range, generator=self.rng,
+                )
         e_data, e_synth = self.energy(batch), self.energy(synth)
         ebm_loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
 
-        for opt in self.optimizers().values():
-            opt.zero_grad(set_to_none=True)
-        (gen_loss + ebm_loss).backward()  # the two losses touch disjoint parameters
-        if cfg.train.grad_clip > 0:
-            for module in self.networks().values():
-                torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.train.grad_clip)
+        # The two losses touch disjoint parameters (θ; α and φ): one backward each.
+        ebm_norm = self.backward(ebm_loss, self.opt, [self.net])
+        self.enc_opt.zero_grad(set_to_none=True)
+        self.backward(gen_loss, self.gen_opt, [self.generator, self.encoder])
         metrics = {
             "loss": float(ebm_loss.detach()),
             "energy_data": float(e_data.detach().mean()),
             "energy_sample": float(e_synth.detach().mean()),
-            "grad_norm": grad_norm([self.net]),
+            "grad_norm": ebm_norm,
             "recon_error": float((batch - extras["reconstructions"]).pow(2).mean()),
             "kl": float(kl.detach().mean()),
             "sleep_nll": float(sleep.detach().mean()),
@@ -161,14 +168,14 @@ class DivergenceTriangle(LearningMethod):
         """``g_α(z)``, ``z ~ N(0, I)``, then ``refine_steps`` Langevin steps on ``E_θ``
         (``n_steps`` is ignored: the generator is the sampler)."""
         with torch.no_grad():
-            z = torch.randn(n, self.z_dim, device=self.device, generator=self.rng)
+            z = torch.randn(n, self.opts.z_dim, device=self.device, generator=self.rng)
             x = self.generator(z)
-        if self.refine_steps == 0:
+        if self.opts.refine_steps == 0:
             with torch.no_grad():
                 energy = self.energy(x)
             yield ChainFrame(0, to_numpy(x), to_numpy(energy))
             return
         with frozen(self.net):
-            yield from langevin(self.energy, x, self.cfg.sampler, n_steps=self.refine_steps,
+            yield from langevin(self.energy, x, self.cfg.sampler, n_steps=self.opts.refine_steps,
                                 record_every=record_every, n_record=n_record,
                                 value_range=self.spec.value_range, generator=self.rng)

@@ -23,25 +23,17 @@ Metrics: ``loss`` (the EBM's NCE loss, ``−V``), ``accuracy`` (how often
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ebm_engine.config import RunConfig
-from ebm_engine.data.dataset import Dataset
-from ebm_engine.learning._knobs import knob_float, knob_int
-from ebm_engine.methods.base import (
-    DataSpec,
-    LearningMethod,
-    StepResult,
-    grad_norm,
-    register_method,
-    to_numpy,
-)
+from ebm_engine.methods.base import LearningMethod, StepResult, grad_norm, register_method, to_numpy
 from ebm_engine.models import build_model
 from ebm_engine.models.flow import RealNVP
+from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -57,48 +49,55 @@ class LogNormaliser(nn.Module):
         self.c = nn.Parameter(torch.zeros(()))
 
 
+@dataclasses.dataclass(frozen=True)
+class FlowContrastiveOptions:
+    """Knobs of flow contrastive estimation.
+
+    Attributes
+    ----------
+    flow_layers : int
+        Coupling layers of the RealNVP flow.
+    flow_width : int
+        Hidden units per coupling network.
+    flow_lr_scale : float
+        Flow learning rate = train.lr × this.
+    flow_mle : float
+        Weight of the flow's likelihood term, mean −log q(x) on data (0 = the paper's pure game).
+    flow_grad_clip : float
+        Clip the flow's gradient norm to this (the game is touchy; 0 = off).
+    data_noise : float
+        Standard deviation of Gaussian jitter on the data (digits have exact −1 pixels).
+    refine_steps : int
+        Langevin steps on the EBM's energy after the flow's samples (sampling and
+        snapshots; 0 = off).
+    """
+
+    flow_layers: int = knob(6, ge=1, live=False)
+    flow_width: int = knob(128, ge=1, live=False, unit="units")
+    flow_lr_scale: float = knob(0.5, ge=0)
+    flow_mle: float = knob(1.0, ge=0)
+    flow_grad_clip: float = knob(1.0, ge=0)
+    data_noise: float = knob(0.02, ge=0)
+    refine_steps: int = knob(0, ge=0, unit="steps")
+
+
 @register_method("fce")
 class FlowContrastive(LearningMethod):
-    """EBM and RealNVP flow trained by flow contrastive estimation."""
+    """EBM and a RealNVP flow in a noise-contrastive game; the flow is also the sampler."""
 
-    option_defaults = {
-        "flow_layers": 6,        # coupling layers
-        "flow_width": 128,       # hidden units per coupling network
-        "flow_lr_scale": 0.5,    # flow learning rate = train.lr × this
-        "flow_mle": 1.0,         # weight of the flow's likelihood term (0 = pure game)
-        "flow_grad_clip": 1.0,   # clip the flow's gradient norm (the game is touchy; 0 = off)
-        "data_noise": 0.02,      # Gaussian jitter on data (digits have exact −1 pixels)
-        "refine_steps": 0,       # Langevin steps on E_θ after flow samples (sampling/snapshots)
-    }
+    Options = FlowContrastiveOptions
 
-    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
-                 device: torch.device, rng: torch.Generator):
-        super().__init__(cfg, spec, dataset, device, rng)
-        self.net = build_model(cfg.model, spec.item_shape).to(device)
-        self.log_norm = LogNormaliser().to(device)
-        self.flow = RealNVP(spec.item_shape, knob_int(self, "flow_layers", 1),
-                            knob_int(self, "flow_width", 1)).to(device)
-        self.check_options()
-        t = cfg.train
+    def build(self) -> None:
+        o = self.opts
+        self.net = build_model(self.cfg.model, self.spec.item_shape).to(self.device)
+        self.log_norm = LogNormaliser().to(self.device)
+        self.flow = RealNVP(self.spec.item_shape, o.flow_layers, o.flow_width).to(self.device)
+        self.opt = self.adam(self.net.parameters())
         # c must travel several nats early on; a plain lr would take thousands of steps.
-        self.opt = torch.optim.Adam(
-            [{"params": list(self.net.parameters())},
-             {"params": list(self.log_norm.parameters()), "lr_scale": LOG_NORM_LR_SCALE,
-              "weight_decay": 0.0}],
-            lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay,
-        )
-        self.opt.param_groups[1]["lr"] = t.lr * LOG_NORM_LR_SCALE
-        scale = knob_float(self, "flow_lr_scale", 0.0)
-        self.flow_opt = torch.optim.Adam(
-            [{"params": list(self.flow.parameters()), "lr_scale_knob": "flow_lr_scale"}],
-            lr=t.lr * scale, betas=(t.beta1, t.beta2),
-        )
-
-    def check_options(self) -> None:
-        self.flow_mle = knob_float(self, "flow_mle", 0.0)
-        self.data_noise = knob_float(self, "data_noise", 0.0)
-        self.refine_steps = knob_int(self, "refine_steps", 0)
-        self.flow_grad_clip = knob_float(self, "flow_grad_clip", 0.0)
+        self.opt.add_param_group({"params": list(self.log_norm.parameters()),
+                                  "lr_scale": LOG_NORM_LR_SCALE, "weight_decay": 0.0})
+        self.opt.param_groups[1]["lr"] = self.group_lr(self.opt.param_groups[1])
+        self.flow_opt = self.adam(self.flow.parameters(), lr_scale_knob="flow_lr_scale")
 
     # --- LearningMethod ----------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
@@ -115,10 +114,11 @@ class FlowContrastive(LearningMethod):
         return -self.energy(x) + self.log_norm.c - log_q
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        o = self.opts
         n = batch.shape[0]
         x_data = batch
-        if self.data_noise > 0:
-            x_data = batch + self.data_noise * torch.randn(
+        if o.data_noise > 0:
+            x_data = batch + o.data_noise * torch.randn(
                 batch.shape, device=self.device, generator=self.rng)
         x_flow, logq_flow = self.flow.sample(n, generator=self.rng)
         logq_data = self.flow.log_prob(x_data)
@@ -132,7 +132,7 @@ class FlowContrastive(LearningMethod):
         if self.cfg.train.energy_l2 > 0:
             ebm_loss = ebm_loss + self.cfg.train.energy_l2 * (e_data.pow(2).mean() + e_flow.pow(2).mean())
         flow_nll = -logq_data.mean()
-        flow_loss = -nce + self.flow_mle * flow_nll
+        flow_loss = -nce + o.flow_mle * flow_nll
 
         ebm_params = [*self.net.parameters(), *self.log_norm.parameters()]
         flow_params = list(self.flow.parameters())
@@ -141,33 +141,34 @@ class FlowContrastive(LearningMethod):
         flow_grads = torch.autograd.grad(flow_loss, flow_params, allow_unused=True)
         for p, g in [*zip(ebm_params, ebm_grads), *zip(flow_params, flow_grads)]:
             p.grad = None if g is None else g.detach()
+        ebm_norm = grad_norm([self.net, self.log_norm])  # before clipping, as self.backward
         if self.cfg.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(ebm_params, self.cfg.train.grad_clip)
-        if self.flow_grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(flow_params, self.flow_grad_clip)
+        if o.flow_grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(flow_params, o.flow_grad_clip)
 
         with torch.no_grad():
             correct = (logit_data > 0).float().sum() + (logit_flow <= 0).float().sum()
         samples = x_flow.detach()
         extras: dict[str, torch.Tensor] = {}
         frames: list[ChainFrame] = []
-        if self.refine_steps > 0:
+        if o.refine_steps > 0:
             extras["flow samples"] = samples
             with frozen(self.net):
                 samples, frames = run_langevin(
-                    self.energy, samples, self.cfg.sampler, n_steps=self.refine_steps,
+                    self.energy, samples, self.cfg.sampler, n_steps=o.refine_steps,
                     record_every=record_every, value_range=self.spec.value_range, generator=self.rng,
                 )
         metrics = {
             "loss": float(nce.detach()),
             "energy_data": float(e_data.detach().mean()),
             "energy_sample": float(e_flow.detach().mean()),
-            "grad_norm": grad_norm([self.net, self.log_norm]),
+            "grad_norm": ebm_norm,
             "accuracy": float(correct) / (2 * n),
             "flow_nll": float(flow_nll.detach()) / self.flow.dim,
             "log_z": -float(self.log_norm.c.detach()),
         }
-        energy = e_flow.detach() if self.refine_steps == 0 else self._energy_nograd(samples)
+        energy = e_flow.detach() if o.refine_steps == 0 else self._energy_nograd(samples)
         return StepResult(metrics, samples, energy, frames, extras)
 
     def _energy_nograd(self, x: torch.Tensor) -> torch.Tensor:
@@ -183,11 +184,12 @@ class FlowContrastive(LearningMethod):
         """
         with torch.no_grad():
             x, _ = self.flow.sample(n, generator=self.rng)
-        if self.refine_steps == 0:
+        if self.opts.refine_steps == 0:
             yield ChainFrame(0, to_numpy(x), to_numpy(self._energy_nograd(x)))
             return
         with frozen(self.net):
             yield from langevin(
-                self.energy, x, self.cfg.sampler, n_steps=self.refine_steps, record_every=record_every,
-                n_record=n_record, value_range=self.spec.value_range, generator=self.rng,
+                self.energy, x, self.cfg.sampler, n_steps=self.opts.refine_steps,
+                record_every=record_every, n_record=n_record, value_range=self.spec.value_range,
+                generator=self.rng,
             )

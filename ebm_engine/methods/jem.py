@@ -21,23 +21,17 @@ the classifier's accuracy on it, refreshed every ``eval_every`` iterations.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 
 from ebm_engine.config import RunConfig
-from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError, DataError
-from ebm_engine.learning._knobs import knob_float, knob_int
-from ebm_engine.methods.base import (
-    DataSpec,
-    LearningMethod,
-    StepResult,
-    grad_norm,
-    register_method,
-)
+from ebm_engine.methods.base import DataSpec, LearningMethod, StepResult, register_method
 from ebm_engine.models.classifier_energy import ClassifierEnergy
+from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, PersistentBuffer, frozen, noise_like
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -45,25 +39,50 @@ from ebm_engine.sampling.langevin import langevin, run_langevin
 SPLIT_SEED = 20200101
 
 
+@dataclasses.dataclass(frozen=True)
+class JointEnergyModelOptions:
+    """Knobs of JEM.
+
+    Attributes
+    ----------
+    n_classes : int
+        Number of classes K (labels must be 0..K−1).
+    holdout : float
+        Fraction of the labelled items kept out of training to score accuracy.
+    gen_weight : float
+        Weight of the generative term log p(x) (0 = a plain classifier).
+    eval_every : int
+        Iterations between held-out accuracy evaluations.
+    class_samples : int
+        Persistent chains per class shown as snapshot extras (0 = none).
+    sample_class : int
+        Class that sampling draws from (−1 = unconditional).
+    """
+
+    n_classes: int = knob(10, ge=2, live=False, unit="classes")
+    holdout: float = knob(0.2, ge=0, lt=1, live=False)
+    gen_weight: float = knob(1.0, ge=0)
+    eval_every: int = knob(10, ge=1, unit="iterations")
+    class_samples: int = knob(6, ge=0, live=False, unit="chains")
+    sample_class: int = knob(-1, ge=-1)
+
+
 @register_method("jem")
 class JointEnergyModel(LearningMethod):
-    """Classifier-as-EBM trained on labelled data (cross-entropy + generative ML)."""
+    """Classifier whose logits define an EBM, trained on labels by cross-entropy + likelihood."""
 
-    option_defaults = {
-        "n_classes": 10,         # number of classes K (labels must be 0..K−1)
-        "holdout": 0.2,          # fraction of labelled items kept for accuracy
-        "gen_weight": 1.0,       # weight of log p(x) (0 = plain classifier)
-        "eval_every": 10,        # iterations between held-out accuracy evaluations
-        "class_samples": 6,      # persistent chains per class shown as extras (0 = none)
-        "sample_class": -1,      # class for `sample` (−1 = unconditional)
-    }
+    Options = JointEnergyModelOptions
 
-    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
-                 device: torch.device, rng: torch.Generator):
-        super().__init__(cfg, spec, dataset, device, rng)
+    @classmethod
+    def check(cls, opts, cfg: RunConfig, spec: DataSpec | None) -> None:
         if cfg.sampler.init == "generator":
             raise ConfigError("sampler.init 'generator' needs a method with a generator (coopnets)")
-        n_classes = knob_int(self, "n_classes", 2)
+        if opts.sample_class >= opts.n_classes:
+            raise ConfigError(f"train.options.sample_class must be < n_classes ({opts.n_classes}), "
+                              f"got {opts.sample_class}")
+
+    def build(self) -> None:
+        cfg, o, device, rng, dataset = self.cfg, self.opts, self.device, self.rng, self.dataset
         self.labels: torch.Tensor | None = None
         if dataset is not None:
             labels = dataset.meta.get("labels")
@@ -73,39 +92,29 @@ class JointEnergyModel(LearningMethod):
             labels = torch.as_tensor(labels, dtype=torch.long)[: len(dataset)]
             if len(labels) != len(dataset):
                 raise DataError(f"{dataset.name}: {len(labels)} labels for {len(dataset)} items")
-            if int(labels.min()) < 0 or int(labels.max()) >= n_classes:
+            if int(labels.min()) < 0 or int(labels.max()) >= o.n_classes:
                 raise DataError(f"{dataset.name}: labels span {int(labels.min())}..{int(labels.max())}; "
-                                f"set train.options.n_classes (now {n_classes}) to cover them")
+                                f"set train.options.n_classes (now {o.n_classes}) to cover them")
             self.labels = labels.to(device)
-        self.n_classes = n_classes
         m = cfg.model
-        self.net = ClassifierEnergy(spec.item_shape, n_classes, m.width, m.depth, m.spectral_norm).to(device)
+        self.net = ClassifierEnergy(self.spec.item_shape, o.n_classes, m.width, m.depth,
+                                    m.spectral_norm).to(device)
         self.opt = self.adam(self.net.parameters())
         self.buffer: PersistentBuffer | None = None
         if cfg.sampler.init == "persistent":
-            self.buffer = PersistentBuffer(cfg.sampler.buffer_size, spec.item_shape, cfg.sampler,
-                                           device, rng)
-        self.check_options()
-        holdout = knob_float(self, "holdout", 0.0)
-        if holdout >= 1.0:
-            raise ConfigError(f"train.options.holdout must be < 1, got {holdout}")
+            self.buffer = PersistentBuffer(cfg.sampler.buffer_size, self.spec.item_shape,
+                                           cfg.sampler, device, rng)
         self.train_idx = self.held_idx = torch.zeros(0, dtype=torch.long, device=device)
         if self.labels is not None:
             perm = torch.randperm(len(self.labels), generator=torch.Generator().manual_seed(SPLIT_SEED))
-            n_held = int(round(holdout * len(perm)))
+            n_held = int(round(o.holdout * len(perm)))
             self.held_idx, self.train_idx = perm[:n_held].to(device), perm[n_held:].to(device)
-        per_class = knob_int(self, "class_samples", 0)
         # one persistent chain set per class, continued at every snapshot
-        self.class_chains = noise_like((n_classes * per_class, *spec.item_shape), cfg.sampler, device, rng)
+        self.class_chains = noise_like((o.n_classes * o.class_samples, *self.spec.item_shape),
+                                       cfg.sampler, device, rng)
+        self._staged_class_chains: torch.Tensor | None = None
         self.step = 0
         self._accuracy: float | None = None
-
-    def check_options(self) -> None:
-        self.gen_weight = knob_float(self, "gen_weight", 0.0)
-        self.eval_every = knob_int(self, "eval_every", 1)
-        self.sample_class = knob_int(self, "sample_class", -1)
-        if self.sample_class >= self.n_classes:
-            raise ConfigError(f"train.options.sample_class must be < {self.n_classes}, got {self.sample_class}")
 
     # --- energies ------------------------------------------------------------
     def _reference(self, x: torch.Tensor) -> torch.Tensor | float:
@@ -137,6 +146,13 @@ class JointEnergyModel(LearningMethod):
         return self._items
 
     # --- LearningMethod ----------------------------------------------------
+    def buffers(self) -> list[PersistentBuffer]:
+        return [self.buffer] if self.buffer is not None else []
+
+    def reconfigured(self) -> None:
+        if self.buffer is not None:  # re-initialisation knobs are live
+            self.buffer.cfg = self.cfg.sampler
+
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"energy": self.net}
 
@@ -144,7 +160,7 @@ class JointEnergyModel(LearningMethod):
         return {"energy": self.opt}
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
-        cfg = self.cfg
+        cfg, o = self.cfg, self.opts
         n = batch.shape[0]
         # Labelled batch from the training split (the trainer's batch has no labels
         # and may hold held-out items).
@@ -164,18 +180,16 @@ class JointEnergyModel(LearningMethod):
             synth, frames = run_langevin(self.energy, x0, cfg.sampler, record_every=record_every,
                                          value_range=self.spec.value_range, generator=self.rng)
         if idx is not None:
-            self.buffer.store(idx, synth)
+            self.buffer.stage(idx, synth)
         e_data = -torch.logsumexp(logits, 1) + self._reference(x)
         e_synth = self.energy(synth)
         gen = e_data.mean() - e_synth.mean()
-        loss = ce + self.gen_weight * gen
+        loss = ce + o.gen_weight * gen
         if cfg.train.energy_l2 > 0:
             loss = loss + cfg.train.energy_l2 * (e_data.pow(2).mean() + e_synth.pow(2).mean())
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.train.grad_clip)
-        if self._accuracy is None or self.step % self.eval_every == 0:
+        norm = self.backward(loss, self.opt, [self.net])
+        # The weights have not moved yet: this scores the model the step started from.
+        if self._accuracy is None or self.step % o.eval_every == 0:
             self._accuracy = self.held_out_accuracy()
         extras: dict[str, torch.Tensor] = {}
         if len(self.class_chains) and (self.step + 1) % cfg.train.sample_every == 0:
@@ -184,7 +198,7 @@ class JointEnergyModel(LearningMethod):
             "loss": float(loss.detach()),
             "energy_data": float(e_data.detach().mean()),
             "energy_sample": float(e_synth.detach().mean()),
-            "grad_norm": grad_norm([self.net]),
+            "grad_norm": norm,
             "cross_entropy": float(ce.detach()),
             "train_accuracy": float((logits.detach().argmax(1) == y).float().mean()),
             "accuracy": self._accuracy,
@@ -192,18 +206,26 @@ class JointEnergyModel(LearningMethod):
         return StepResult(metrics, synth, e_synth.detach(), frames, extras)
 
     def _class_snapshot(self) -> dict[str, torch.Tensor]:
-        """Continue the per-class chains by ``sampler.n_steps`` under ``E(x | y)``."""
-        per_class = len(self.class_chains) // self.n_classes
-        y = torch.arange(self.n_classes, device=self.device).repeat_interleave(per_class)
+        """Continue the per-class chains by ``sampler.n_steps`` under ``E(x | y)``
+        (staged like the replay buffer: :meth:`apply_update` keeps them)."""
+        k_classes = self.opts.n_classes
+        per_class = len(self.class_chains) // k_classes
+        y = torch.arange(k_classes, device=self.device).repeat_interleave(per_class)
         with frozen(self.net):
             chains, _ = run_langevin(lambda v: self.class_energy(v, y), self.class_chains, self.cfg.sampler,
                                      value_range=self.spec.value_range, generator=self.rng)
-        self.class_chains = chains
-        return {f"class {k}": chains[k * per_class:(k + 1) * per_class] for k in range(self.n_classes)}
+        self._staged_class_chains = chains
+        return {f"class {k}": chains[k * per_class:(k + 1) * per_class] for k in range(k_classes)}
 
     def apply_update(self) -> None:
         super().apply_update()
+        if self._staged_class_chains is not None:
+            self.class_chains, self._staged_class_chains = self._staged_class_chains, None
         self.step += 1
+
+    def discard_update(self) -> None:
+        super().discard_update()
+        self._staged_class_chains = None  # a diverged step leaves the class chains as they were
 
     def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
                n_record: int = 8) -> Iterator[ChainFrame]:
@@ -211,12 +233,13 @@ class JointEnergyModel(LearningMethod):
         persistent chains when there are some, else from noise)."""
         shape = (n, *self.spec.item_shape)
         energy_fn = self.energy
-        if self.sample_class >= 0:
-            y = torch.full((n,), self.sample_class, dtype=torch.long, device=self.device)
+        k = self.opts.sample_class
+        if k >= 0:
+            y = torch.full((n,), k, dtype=torch.long, device=self.device)
             energy_fn = lambda v: self.class_energy(v, y)  # noqa: E731
-            per_class = len(self.class_chains) // self.n_classes
+            per_class = len(self.class_chains) // self.opts.n_classes
             if per_class:
-                own = self.class_chains[self.sample_class * per_class:(self.sample_class + 1) * per_class]
+                own = self.class_chains[k * per_class:(k + 1) * per_class]
                 x0 = own[torch.arange(n, device=self.device) % per_class].clone()
             else:
                 x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)

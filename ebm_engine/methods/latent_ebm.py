@@ -33,69 +33,63 @@ from collections.abc import Iterator
 
 import torch
 
-from ebm_engine.config import ModelConfig, RunConfig
-from ebm_engine.data.dataset import Dataset
-from ebm_engine.errors import ConfigError
-from ebm_engine.learning._knobs import knob_float, knob_int
-from ebm_engine.methods.base import (
-    DataSpec,
-    LearningMethod,
-    StepResult,
-    contrastive_loss,
-    grad_norm,
-    register_method,
-)
+from ebm_engine.config import ModelConfig
+from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models import build_model
 from ebm_engine.models.generator import build_generator
+from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
 
+@dataclasses.dataclass(frozen=True)
+class LatentEBMOptions:
+    """Knobs of the latent-space EBM prior.
+
+    Attributes
+    ----------
+    z_dim : int
+        Latent size (of the prior's input and the generator's code).
+    gen_width : int
+        Generator base width (channels / hidden units).
+    gen_lr : float
+        Generator Adam learning rate (train.lr is the prior's).
+    obs_sigma : float
+        s: observation noise of x = g(z) + ε.
+    post_steps : int
+        Posterior Langevin steps per iteration (exact Langevin).
+    post_step_size : float
+        Step size δ of the posterior Langevin.
+    score_steps : int
+        Gradient steps inferring z* for anomaly scores and data-space energies.
+    """
+
+    z_dim: int = knob(16, ge=1, live=False)
+    gen_width: int = knob(32, ge=1, live=False, unit="channels")
+    gen_lr: float = knob(1e-3, gt=0)
+    obs_sigma: float = knob(0.3, gt=0)
+    post_steps: int = knob(20, ge=0, unit="steps")
+    post_step_size: float = knob(0.1, gt=0)
+    score_steps: int = knob(60, ge=1, unit="steps")
+
+
 @register_method("latent_ebm")
 class LatentEBM(LearningMethod):
-    """Generator ``g_β`` with an EBM prior ``p_α(z)``, learned by maximum likelihood."""
+    """Generator with an energy-based prior on its latent vector (Langevin in latent space)."""
 
-    fixed_options = ("z_dim", "gen_width")
-    option_defaults: dict[str, object] = {
-        "z_dim": 16,            # latent size
-        "gen_width": 32,        # generator base width
-        "gen_lr": 1e-3,         # generator Adam learning rate (train.lr is the prior's)
-        "obs_sigma": 0.3,       # s: observation noise of x = g(z) + ε
-        "post_steps": 20,       # posterior Langevin steps per iteration
-        "post_step_size": 0.1,  # posterior Langevin δ (exact Langevin)
-        "score_steps": 60,      # gradient steps inferring z* for anomaly scores / energy()
-    }
+    Options = LatentEBMOptions
 
-    def __init__(
-        self,
-        cfg: RunConfig,
-        spec: DataSpec,
-        dataset: Dataset | None,
-        device: torch.device,
-        rng: torch.Generator,
-    ):
-        super().__init__(cfg, spec, dataset, device, rng)
-        self.check_options()
-        self.z_dim = int(self.option("z_dim"))
+    def build(self) -> None:
+        cfg, o = self.cfg, self.opts
         # The prior is an MLP on z whatever network the data would use.
         prior_cfg = ModelConfig("mlp", cfg.model.width, cfg.model.depth, cfg.model.spectral_norm)
         if cfg.model.name != "mlp":
             prior_cfg = ModelConfig("mlp", 200, 2, cfg.model.spectral_norm)
-        self.prior = build_model(prior_cfg, (self.z_dim,)).to(device)
-        self.gen = build_generator(self.z_dim, spec.item_shape, int(self.option("gen_width")),
-                                   batch_norm=False).to(device)
+        self.prior = build_model(prior_cfg, (o.z_dim,)).to(self.device)
+        self.gen = build_generator(o.z_dim, self.spec.item_shape, o.gen_width,
+                                   batch_norm=False).to(self.device)
         self.opt = self.adam(self.prior.parameters())
-        self.gen_opt = torch.optim.Adam([{"params": list(self.gen.parameters()), "lr_knob": "gen_lr"}],
-                                        lr=float(self.option("gen_lr")),
-                                        betas=(0.5, 0.999))
-
-    def check_options(self) -> None:
-        for key in ("z_dim", "gen_width", "score_steps"):
-            knob_int(self, key, 1)
-        knob_int(self, "post_steps", 0)
-        for key in ("gen_lr", "obs_sigma", "post_step_size"):
-            if knob_float(self, key) <= 0:
-                raise ConfigError(f"train.options.{key} must be > 0, got {self.option(key)}")
+        self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
 
     # --- energies ------------------------------------------------------------
     def prior_energy(self, z: torch.Tensor) -> torch.Tensor:
@@ -104,7 +98,7 @@ class LatentEBM(LearningMethod):
 
     def joint_energy(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``−log p(x, z)`` up to a constant: ``E_α(z) + |x − g(z)|²/2s²``."""
-        s2 = float(self.option("obs_sigma")) ** 2
+        s2 = self.opts.obs_sigma ** 2
         return self.prior_energy(z) + (x - self.gen(z)).flatten(1).pow(2).sum(1) / (2 * s2)
 
     def infer(self, x: torch.Tensor, n_steps: int | None = None, noise: bool = True) -> torch.Tensor:
@@ -114,14 +108,14 @@ class LatentEBM(LearningMethod):
         MAP estimate ``z*``) instead of Langevin from ``z ~ N(0, I)``.
         """
         x = x.detach()
-        steps = int(self.option("post_steps")) if n_steps is None else n_steps
+        steps = self.opts.post_steps if n_steps is None else n_steps
         pcfg = dataclasses.replace(self.cfg.sampler, n_steps=steps,
-                                   step_size=float(self.option("post_step_size")),
+                                   step_size=self.opts.post_step_size,
                                    noise_scale=1.0 if noise else 0.0, grad_scale=1.0, clamp=False)
         if noise:
-            z0 = torch.randn(x.shape[0], self.z_dim, device=self.device, generator=self.rng)
+            z0 = torch.randn(x.shape[0], self.opts.z_dim, device=self.device, generator=self.rng)
         else:
-            z0 = torch.zeros(x.shape[0], self.z_dim, device=self.device)
+            z0 = torch.zeros(x.shape[0], self.opts.z_dim, device=self.device)
         with frozen(self.prior, self.gen):
             z, _ = run_langevin(lambda zz: self.joint_energy(x, zz), z0, pcfg,
                                 generator=self.rng if noise else None)
@@ -142,7 +136,7 @@ class LatentEBM(LearningMethod):
         that is the gradient of ``min_z E(x, z)`` (envelope theorem), which
         landscape views draw.
         """
-        z = self.infer(x, int(self.option("score_steps")), noise=False)
+        z = self.infer(x, self.opts.score_steps, noise=False)
         return self.joint_energy(x, z)
 
     def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
@@ -150,7 +144,7 @@ class LatentEBM(LearningMethod):
         return self.energy(x)
 
     def _prior_chain(self, n: int, record_every: int) -> tuple[torch.Tensor, list[ChainFrame]]:
-        z0 = torch.randn(n, self.z_dim, device=self.device, generator=self.rng)
+        z0 = torch.randn(n, self.opts.z_dim, device=self.device, generator=self.rng)
         with frozen(self.prior):
             return run_langevin(self.prior_energy, z0, self.cfg.sampler, record_every=record_every,
                                 generator=self.rng)
@@ -161,34 +155,27 @@ class LatentEBM(LearningMethod):
         return ChainFrame(frame.step, x.float().cpu().numpy().copy(), frame.energy)
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
-        cfg = self.cfg
         z_neg, frames = self._prior_chain(batch.shape[0], record_every)
         z_pos = self.infer(batch)
         # Prior: maximum likelihood, posterior latents are its "data".
         e_pos = self.prior_energy(z_pos)
         e_neg = self.prior_energy(z_neg)
-        loss = contrastive_loss(e_pos, e_neg, cfg.train.energy_l2)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.prior.parameters(), cfg.train.grad_clip)
+        prior = self.ml_backward(self.prior, self.opt, e_pos, e_neg)
         # Generator: maximise log p(x | z⁺).
-        s2 = float(self.option("obs_sigma")) ** 2
         recon = self.gen(z_pos)
         sq = (batch - recon).flatten(1).pow(2).sum(1)
-        gen_loss = sq.mean() / (2 * s2)
-        self.gen_opt.zero_grad(set_to_none=True)
-        gen_loss.backward()
+        gen_loss = sq.mean() / (2 * self.opts.obs_sigma ** 2)
+        gen_norm = self.backward(gen_loss, self.gen_opt, [self.gen], clip=False)
         with torch.no_grad():
             samples = self.gen(z_neg)
         metrics = {
-            "loss": float(loss.detach()),
-            "energy_data": float(e_pos.detach().mean()),
-            "energy_sample": float(e_neg.detach().mean()),
+            "loss": prior["loss"],
+            "energy_data": prior["energy_data"],
+            "energy_sample": prior["energy_sample"],
             "gen_loss": float(gen_loss.detach()),
             "recon_mse": float(sq.detach().mean()) / math.prod(self.spec.item_shape),
-            "grad_norm": grad_norm([self.prior]),
-            "gen_grad_norm": grad_norm([self.gen]),
+            "grad_norm": prior["grad_norm"],
+            "gen_grad_norm": gen_norm,
         }
         return StepResult(metrics, samples, e_neg.detach(),
                           [self._to_data_frame(f) for f in frames],
@@ -198,7 +185,7 @@ class LatentEBM(LearningMethod):
         self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
     ) -> Iterator[ChainFrame]:
         """Prior Langevin in latent space; each frame is shown through ``g``."""
-        z0 = torch.randn(n, self.z_dim, device=self.device, generator=self.rng)
+        z0 = torch.randn(n, self.opts.z_dim, device=self.device, generator=self.rng)
         with frozen(self.prior, self.gen):
             for frame in langevin(self.prior_energy, z0, self.cfg.sampler, n_steps=n_steps,
                                   record_every=record_every, n_record=n_record, generator=self.rng):
