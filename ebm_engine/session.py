@@ -263,50 +263,51 @@ class Session:
               paused: bool = False, steps: int = 0, dataset=None) -> Iterator[Event]:
         """Train the config in force into a new ``run_dir`` (``None``: write nothing).
 
-        ``paused``/``steps`` start the run paused with that many iterations
-        allowed (the app's Step before Train).
+        The state changes at once; the returned generator builds the trainer
+        (loading data can be slow: iterate it on a worker) and yields its
+        events. ``paused``/``steps`` start the run paused with that many
+        iterations allowed (the app's Step before Train).
         """
-        from ebm_engine.learning.trainer import Trainer
-
         self._begin(RunState.RUNNING, paused=paused, steps=steps)
-        try:
-            trainer = Trainer(self._config, run_dir, dataset, gate=self._gate)
-        except BaseException:
-            self.state = RunState.IDLE
-            raise
-        self.run_dir = Path(run_dir) if run_dir is not None else None
         target = self._config.train.iterations if iterations is None else iterations
-        yield from self._drive(trainer, target)
+
+        def build():
+            from ebm_engine.learning.trainer import Trainer
+
+            self.run_dir = Path(run_dir) if run_dir is not None else None
+            return Trainer(self._config, run_dir, dataset, gate=self._gate), target
+
+        return self._drive(build)
 
     def resume(self, run_dir: str | Path, iterations: int | None = None,
-               checkpoint: str | Path | None = None, into: str | Path | None = None,
-               ) -> Iterator[Event]:
-        """Continue the run in ``run_dir`` from its latest (or the given) checkpoint.
-
-        ``iterations`` more iterations (default: up to the config's total, or
-        as many again when it has been reached).
-        """
-        from ebm_engine.learning.trainer import Trainer
-
+               checkpoint: str | Path | None = None) -> Iterator[Event]:
+        """Continue the run in ``run_dir`` from its latest (or the given) checkpoint:
+        ``iterations`` more (default: up to the config's total, or as many
+        again when it has been reached)."""
         self._begin(RunState.RUNNING)
-        try:
-            trainer = Trainer.resume(run_dir, checkpoint, gate=self._gate)
-        except BaseException:
-            self.state = RunState.IDLE
-            raise
-        self._config = trainer.cfg
-        self.run_dir = Path(run_dir)
-        total = trainer.cfg.train.iterations
-        if iterations is not None:
-            target = trainer.iteration + iterations
-        else:
-            target = total if trainer.iteration < total else trainer.iteration + total
-        yield from self._drive(trainer, target)
 
-    def _drive(self, trainer, target: int) -> Iterator[Event]:
+        def build():
+            from ebm_engine.learning.trainer import Trainer
+
+            trainer = Trainer.resume(run_dir, checkpoint, gate=self._gate)
+            self._config = trainer.cfg
+            self.run_dir = Path(run_dir)
+            total = trainer.cfg.train.iterations
+            if iterations is not None:
+                return trainer, trainer.iteration + iterations
+            return trainer, total if trainer.iteration < total else trainer.iteration + total
+
+        return self._drive(build)
+
+    def _drive(self, build) -> Iterator[Event]:
         from ebm_engine.learning.rollback import roll_back
         from ebm_engine.learning.trainer import device_label
 
+        try:
+            trainer, target = build()
+        except BaseException:
+            self.state = RunState.IDLE
+            raise
         with self._cond:
             self.trainer = trainer
             if trainer.cfg != self._config:  # edits accepted while the trainer was built

@@ -86,7 +86,8 @@ class RunFollower:
         return update
 
     def events(self) -> list[Event]:
-        """What is new, as typed events (in order: metrics, then log events, then samples)."""
+        """What is new, as typed events: metrics, the latest samples, then log lines
+        (a ``Finished`` comes last: the run wrote it after everything else)."""
         update = self.poll()
         out: list[Event] = []
         if update.reset:
@@ -95,14 +96,14 @@ class RunFollower:
             row = dict(row)
             it, wall = int(row.pop("iteration", 0)), float(row.pop("wall_time", 0.0))
             out.append(TrainStep(it, wall, row))
-        for ev in update.events:
-            event = _typed(ev)
-            if event is not None:
-                out.append(event)
         s = update.samples
         if s is not None:
             out.append(SamplesReady(int(s["iteration"]), s["kind"], s["value_range"], s["samples"],
                                     s["energy"], origin="follow"))
+        for ev in update.events:
+            event = _typed(ev)
+            if event is not None:
+                out.append(event)
         return out
 
     def _poll_metrics(self, update: FollowUpdate) -> None:

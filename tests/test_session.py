@@ -1,0 +1,220 @@
+"""The Qt-free session: edits accepted/refused once, pause/step/stop gates,
+divergence policies, and one event stream for live and followed runs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from ebm_engine.config import RunConfig
+from ebm_engine.learning.events import (
+    Checkpointed,
+    Diverged,
+    Finished,
+    KnobApplied,
+    RolledBack,
+    RunStarted,
+    SamplesReady,
+    TrainStep,
+)
+from ebm_engine.learning.rollback import RollbackPolicy
+from ebm_engine.presets import config_for
+from ebm_engine.session import Accepted, Refused, RunState, Session, StopOnDivergence
+
+
+def tiny(**train) -> RunConfig:
+    cfg = RunConfig.from_dict({
+        "model": {"width": 16, "depth": 2},
+        "sampler": {"n_steps": 5, "step_size": 0.1},
+        "train": {"batch_size": 16, "iterations": 6, "checkpoint_every": 3, "sample_every": 2,
+                  **train},
+    })
+    return cfg
+
+
+UNSTABLE = {"lr": 1e4}
+
+
+def unstable() -> RunConfig:
+    return RunConfig.from_dict({
+        "model": {"width": 16, "depth": 2},
+        "sampler": {"n_steps": 3, "step_size": 1.0},
+        "train": {"lr": 100.0, "batch_size": 32, "iterations": 5, "checkpoint_every": 0},
+    })
+
+
+def test_idle_edit_is_accepted_parsed_and_in_force():
+    session = Session(tiny())
+    result = session.edit("sampler.step_size", "0.02")
+    assert isinstance(result, Accepted) and result.value == 0.02 and not result.pending
+    assert session.config.sampler.step_size == 0.02
+
+
+@pytest.mark.parametrize(("key", "value", "reason"), [
+    ("sampler.step_size", -1, "sampler.step_size must be > 0"),
+    ("sampler.step_size", "1e400", "must be a finite number"),
+    ("train.lr", float("nan"), "train.lr must be a number"),
+    ("sampler.stepsize", 0.1, "did you mean 'sampler.step_size'"),
+])
+def test_bad_edit_is_refused_with_reason_and_current_value(key, value, reason):
+    session = Session(tiny())
+    result = session.edit(key, value)
+    assert isinstance(result, Refused) and reason in result.reason
+    expected = {"sampler.step_size": 0.1, "train.lr": tiny().train.lr, "sampler.stepsize": None}
+    assert result.current == expected[key]  # what an editor reverts to
+    assert session.config == tiny()  # nothing changed
+
+
+def test_mid_run_edits_follow_the_live_flags(tmp_path: Path):
+    session = Session(tiny(iterations=4))
+    events = session.train(tmp_path / "run")
+    assert isinstance(next(events), RunStarted)
+    fixed = session.edit("model.width", 32)
+    seed = session.edit("train.seed", 3)
+    live = session.edit("sampler.n_steps", 7)
+    assert isinstance(fixed, Refused) and "cannot change during a run" in fixed.reason
+    assert fixed.current == 16 and isinstance(seed, Refused)
+    assert isinstance(live, Accepted) and live.pending
+    rest = list(events)
+    applied = [e for e in rest if isinstance(e, KnobApplied)]
+    assert [(e.key, e.old, e.new) for e in applied] == [("sampler.n_steps", 5, 7)]
+    assert session.trainer.cfg.sampler.n_steps == 7 and session.trainer.cfg.model.width == 16
+    assert RunConfig.load(tmp_path / "run" / "config.json").sampler.n_steps == 7
+    assert session.state == RunState.FINISHED
+
+
+def test_method_knobs_are_live_or_fixed_by_their_declaration(tmp_path: Path):
+    cfg = config_for("8gaussians", "toy2d-coopnets", overrides=[
+        ("train.batch_size", 16), ("train.iterations", 2), ("sampler.n_steps", 3),
+        ("train.checkpoint_every", 0)])
+    session = Session(cfg)
+    events = session.train(None)
+    next(events)
+    assert isinstance(session.edit("train.options.z_dim", 4), Refused)
+    ok = session.edit("train.options.gen_lr", 5e-4)
+    assert isinstance(ok, Accepted)
+    bogus = session.edit("train.options.gen_lrr", 1e-3)
+    assert isinstance(bogus, Refused) and "did you mean 'gen_lr'" in bogus.reason
+    list(events)
+    assert session.trainer.method.gen_opt.param_groups[0]["lr"] == pytest.approx(5e-4)
+
+
+def test_pause_step_and_stop_gates(tmp_path: Path):
+    session = Session(tiny(iterations=50, checkpoint_every=0))
+    events = session.train(tmp_path / "run", paused=True, steps=2)
+    assert session.state == RunState.PAUSED
+    seen: list = []
+    done = threading.Event()
+
+    def consume():
+        for event in events:
+            seen.append(event)
+        done.set()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    # exactly the two allowed iterations run, then the gate holds
+    deadline = 30.0
+    while not [e for e in seen if isinstance(e, TrainStep) and e.iteration == 2]:
+        assert not done.wait(0.05) and (deadline := deadline - 0.05) > 0
+    assert not done.wait(0.5)
+    assert [e.iteration for e in seen if isinstance(e, TrainStep)] == [1, 2]
+    session.step()
+    while not [e for e in seen if isinstance(e, TrainStep) and e.iteration == 3]:
+        assert not done.wait(0.05)
+    session.stop()
+    worker.join(30)
+    assert done.is_set()
+    its = [e.iteration for e in seen if isinstance(e, TrainStep)]
+    assert its == [1, 2, 3]
+    assert isinstance(seen[-1], Finished) and seen[-1].reason == "stopped"
+    assert any(isinstance(e, Checkpointed) and e.iteration == 3 for e in seen)
+    assert session.state == RunState.FINISHED
+
+
+def test_app_policy_pauses_at_a_divergence():
+    session = Session(unstable())
+    events = session.train(None)
+    for event in events:
+        if isinstance(event, Diverged):
+            break
+    assert session.state == RunState.PAUSED
+    session.stop()
+    rest = list(events)
+    assert isinstance(rest[-1], Finished) and rest[-1].reason == "stopped"
+
+
+def test_rollback_policy_yields_a_typed_event(tmp_path: Path):
+    session = Session(unstable(), on_diverge=RollbackPolicy(max_rollbacks=1, extra_steps=2))
+    seen = list(session.train(tmp_path / "run"))
+    rolled = [e for e in seen if isinstance(e, RolledBack)]
+    assert len(rolled) == 1 and rolled[0].iteration == 0
+    assert rolled[0].changes["train.lr"] == [100.0, 50.0]
+    assert rolled[0].changes["sampler.n_steps"] == [3, 5]
+    assert session.config.train.lr == 50.0  # the session's config follows the rollback
+    assert isinstance(seen[-1], Finished) and seen[-1].reason == "diverged"
+
+
+def test_stop_policy_ends_as_diverged():
+    seen = list(Session(unstable(), on_diverge=StopOnDivergence()).train(None))
+    assert not any(isinstance(e, RolledBack) for e in seen)
+    assert seen[-1].reason == "diverged"
+
+
+def test_follower_yields_the_same_events_as_the_live_run(tmp_path: Path):
+    run = tmp_path / "run"
+    live = Session(tiny())
+    events = live.train(run)
+    next(events)
+    live.edit("sampler.n_steps", 4)
+    live_events = list(events)
+    followed = list(Session().follow(run, poll_seconds=0.01))
+    kinds = (TrainStep, KnobApplied, Checkpointed, Finished)
+
+    def digest(seq):
+        out = []
+        for e in seq:
+            if isinstance(e, TrainStep):
+                out.append(("step", e.iteration, round(e.metrics["loss"], 4)))
+            elif isinstance(e, KnobApplied):
+                out.append(("knob", e.key, e.old, e.new))
+            elif isinstance(e, Checkpointed):
+                out.append(("ckpt", e.iteration))
+            elif isinstance(e, Finished):
+                out.append(("end", e.iteration, e.reason))
+        return out
+
+    assert isinstance(followed[0], RunStarted)
+    assert all(type(e) in (*kinds, RunStarted, SamplesReady) for e in followed)
+    # metrics come before the log lines in a poll; compare each kind in order
+    for kind in ("step", "knob", "ckpt", "end"):
+        assert [d for d in digest(followed) if d[0] == kind] == \
+               [d for d in digest(live_events) if d[0] == kind]
+    samples = [e for e in followed if isinstance(e, SamplesReady)]
+    assert samples and samples[-1].iteration == 6 and samples[-1].origin == "follow"
+
+
+def test_set_config_replaces_everything_and_is_refused_mid_run(tmp_path: Path):
+    session = Session(tiny())
+    session.edit("sampler.step_size", 0.3)
+    fresh = config_for("digits")
+    session.set_config(fresh)
+    assert session.config == fresh
+    events = session.train(None, paused=True)
+    next(events)
+    with pytest.raises(Exception, match="Stop the current run"):
+        session.set_config(tiny())
+    session.stop()
+    list(events)
+
+
+def test_sample_session_yields_samples_from_a_run(tmp_path: Path):
+    run = tmp_path / "run"
+    list(Session(tiny()).train(run))
+    seen = list(Session(display=True).sample(run, n=12))
+    samples = [e for e in seen if isinstance(e, SamplesReady)]
+    assert samples[0].samples.shape == (12, 2) and samples[0].origin == "sample"
+    assert samples[0].landscape is not None  # 2D data: the view's heatmap comes along
+    assert seen[-1].reason == "sampled"
