@@ -7,11 +7,11 @@ import torch
 
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError
-from ebm_engine.methods._pyramid import default_pyramid, downsample, upsample
 from ebm_engine.learning._quality import moment_distance, pixel_mmd
 from ebm_engine.learning.events import SamplesReady
 from ebm_engine.learning.loading import load_model
 from ebm_engine.learning.trainer import Trainer
+from ebm_engine.methods._pyramid import default_pyramid, downsample, upsample
 
 
 def tiny_config(**train) -> RunConfig:

@@ -7,12 +7,12 @@ import torch
 
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError
-from ebm_engine.methods._pyramid import downsample, upsample
 from ebm_engine.learning._quality import moment_distance, pixel_mmd
 from ebm_engine.learning.events import SamplesReady, TrainStep
 from ebm_engine.learning.loading import load_model
-from ebm_engine.methods.multistage import default_stages
 from ebm_engine.learning.trainer import Trainer
+from ebm_engine.methods._pyramid import downsample, upsample
+from ebm_engine.methods.multistage import default_stages
 
 
 def tiny_config(options: dict | None = None, **train) -> RunConfig:

@@ -9,9 +9,10 @@ import torch
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError
 from ebm_engine.learning._quality import moment_distance, pixel_mmd
-from ebm_engine.learning.events import KnobApplied, KnobEdit, SamplesReady, Warned
-from ebm_engine.methods.recovery import noise_schedule
+from ebm_engine.learning.events import KnobApplied, SamplesReady
 from ebm_engine.learning.trainer import Trainer
+from ebm_engine.methods.recovery import noise_schedule
+from ebm_engine.session import Accepted, Refused, Session
 
 
 def tiny_config(options: dict | None = None, **train) -> RunConfig:
@@ -107,16 +108,24 @@ def test_recovery_refuses_2d_data_and_bad_knobs():
         Trainer(cfg, None)
     with pytest.raises(ConfigError, match="step_scale"):
         Trainer(tiny_config({"step_scale": -1.0}), None)
-    with pytest.raises(ConfigError, match="not a knob"):
+    with pytest.raises(ConfigError, match="unknown config key 'train.options.grids'"):
         Trainer(tiny_config({"grids": [4, 16]}), None)
 
 
 def test_structural_knob_edit_is_refused_and_training_goes_on():
-    trainer = Trainer(tiny_config({"T": 3, "steps_per_level": 2, "step_scale": 0.02}), None)
-    trainer.apply(KnobEdit("train.options.T", 4))
-    trainer.apply(KnobEdit("train.options.step_scale", 0.05))
-    events = list(trainer.events(1))
-    assert any(isinstance(e, Warned) and "T cannot change" in e.message for e in events)
-    assert any(isinstance(e, KnobApplied) and e.key == "train.options.step_scale" for e in events)
-    assert trainer.iteration == 1 and trainer.cfg.train.options["T"] == 3
-    assert trainer.method.option("step_scale") == 0.05
+    session = Session(tiny_config({"T": 3, "steps_per_level": 2, "step_scale": 0.02},
+                                  iterations=1))
+    events = session.train(None)
+    next(events)  # RunStarted: the trainer exists, edits are mid-run
+    fixed = session.edit("train.options.T", 4)
+    assert isinstance(fixed, Refused) and "T cannot change" in fixed.reason and fixed.current == 3
+    short = session.edit("train.options.schedule", [0.2, 0.5])  # a list needs T entries
+    assert isinstance(short, Refused) and "T=3" in short.reason
+    assert isinstance(session.edit("train.options.step_scale", 0.05), Accepted)
+    assert isinstance(session.edit("train.options.sigma_max", 0.5), Accepted)
+    applied = {e.key for e in events if isinstance(e, KnobApplied)}
+    assert applied == {"train.options.step_scale", "train.options.sigma_max"}
+    method = session.trainer.method
+    assert session.trainer.iteration == 1 and method.opts.T == 3 and method.levels == 3
+    assert method.opts.step_scale == 0.05
+    assert float(method.sigmas[-1]) == pytest.approx(0.5)  # the schedule follows the edit

@@ -11,7 +11,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ebm_engine.config import ModelConfig
 from ebm_engine.errors import ConfigError
+from ebm_engine.models.layers import option as model_setting
 from ebm_engine.sampling.langevin import ChainFrame
 
 
@@ -43,6 +45,12 @@ def shifted_frame(frame: ChainFrame, offset: int, size: int, n: int | None = Non
     return ChainFrame(frame.step + offset, upsample_np(x, size), e.copy())
 
 
+def leaky_slope(model: ModelConfig) -> float:
+    """``model.options.leaky_slope`` (0.2): the image networks' LeakyReLU slope,
+    read as the ``convnet`` model reads it (a model knob, not a method knob)."""
+    return model_setting(model.options, "leaky_slope", 0.2, float)
+
+
 def square_image_size(kind: str, item_shape: tuple[int, ...], method: str) -> tuple[int, int]:
     """``(channels, side)`` of square images, or a :class:`ConfigError` naming ``method``."""
     if kind != "image" or len(item_shape) != 3 or item_shape[1] != item_shape[2]:
@@ -51,24 +59,28 @@ def square_image_size(kind: str, item_shape: tuple[int, ...], method: str) -> tu
     return item_shape[0], item_shape[1]
 
 
-def check_resolutions(sizes: object, side: int, key: str, default: list[int]) -> list[int]:
-    """Validate a coarse-to-fine list of sides (``[]`` → ``default``).
+def check_resolutions(sizes: list[int], side: int | None, key: str) -> None:
+    """Refuse a bad coarse-to-fine list of sides (``[]``, automatic, is fine).
 
-    Each side must divide the next (so up-sampling repeats whole pixels) and
-    the last must be the image side.
+    Each side must be positive and divide the next (so up-sampling repeats
+    whole pixels); the last must be the image side (checked when ``side``
+    is known, i.e. once the data is loaded).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``train.options.<key>``.
     """
-    if sizes in ([], None, "auto"):
-        return list(default)
-    if not isinstance(sizes, list) or not sizes or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+    if not sizes:
+        return
+    if not all(s > 0 for s in sizes):
         raise ConfigError(f"train.options.{key} must be a list of positive integers, got {sizes!r}")
-    if sizes[-1] != side:
+    if side is not None and sizes[-1] != side:
         raise ConfigError(f"train.options.{key} must end at the image side {side}, got {sizes}")
     for a, b in zip(sizes, sizes[1:]):
         if b <= a or b % a:
             raise ConfigError(f"train.options.{key} must increase with each side dividing the next, "
                               f"got {sizes}")
-    return list(sizes)
 
 
 def default_pyramid(side: int, coarsest: int = 4) -> list[int]:

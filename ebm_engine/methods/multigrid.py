@@ -22,18 +22,18 @@ start from the mean image.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import torch
 from torch import nn
 
 from ebm_engine.config import RunConfig
-from ebm_engine.data.dataset import Dataset
-from ebm_engine.errors import ConfigError
 from ebm_engine.methods._pyramid import (
     check_resolutions,
     default_pyramid,
     downsample,
+    leaky_slope,
     shifted_frame,
     square_image_size,
     upsample,
@@ -43,45 +43,56 @@ from ebm_engine.methods.base import (
     LearningMethod,
     StepResult,
     contrastive_loss,
-    grad_norm,
     register_method,
 )
 from ebm_engine.models import build_model
 from ebm_engine.models.convnet import GenerativeConvNet
-from ebm_engine.models.layers import option as model_option
+from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
 
-@register_method("multigrid")
-class MultiGrid(LearningMethod):
-    """EBMs on a coarse-to-fine pyramid of grids; chains start at the 1×1 mean.
+@dataclasses.dataclass(frozen=True)
+class MultiGridOptions:
+    """Knobs of multi-grid learning.
 
-    Knobs (``train.options``): ``grids`` (coarse-to-fine sides, ``[]`` =
-    automatic), ``steps_per_grid`` (Langevin steps on each grid, 0 =
-    ``sampler.n_steps``).
+    Attributes
+    ----------
+    grids : list of int
+        Grid sides, coarse to fine; each divides the next and the last is the
+        image side ([] = automatic: 4→8→16, or ×4 steps 4→16→64 from 64 px).
+    steps_per_grid : int
+        Langevin steps on each grid (0 = sampler.n_steps).
     """
 
-    option_defaults = {"grids": [], "steps_per_grid": 0}
+    grids: list[int] = knob([], live=False)
+    steps_per_grid: int = knob(0, ge=0, unit="steps")
 
-    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
-                 device: torch.device, rng: torch.Generator):
-        super().__init__(cfg, spec, dataset, device, rng)
-        self.channels, self.side = square_image_size(spec.kind, spec.item_shape, self.name)
-        self.grids = check_resolutions(self.option("grids"), self.side, "grids",
-                                       default_pyramid(self.side))
-        self._check_steps()
+
+@register_method("multigrid")
+class MultiGrid(LearningMethod):
+    """EBMs on a coarse-to-fine pyramid of grids; chains start at the 1×1 mean image."""
+
+    Options = MultiGridOptions
+
+    @classmethod
+    def check(cls, opts: MultiGridOptions, cfg: RunConfig, spec: DataSpec | None) -> None:
+        side = None
+        if spec is not None:
+            _, side = square_image_size(spec.kind, spec.item_shape, cls.name)
+        check_resolutions(opts.grids, side, "grids")
+
+    def build(self) -> None:
+        cfg, device, dataset = self.cfg, self.device, self.dataset
+        self.channels, self.side = square_image_size(self.spec.kind, self.spec.item_shape, self.name)
+        self.grids = list(self.opts.grids) or default_pyramid(self.side)
         m = cfg.model
-        slope = model_option(m.options, "leaky_slope", 0.2, float)
         self.nets: dict[str, nn.Module] = {}
         for size in self.grids[:-1]:
             self.nets[f"grid{size}"] = GenerativeConvNet(
-                self.channels, size, m.width, m.depth, m.spectral_norm, slope).to(device)
-        self.nets["energy"] = build_model(m, spec.item_shape).to(device)
-        self.opts = {
-            name: self.adam(net.parameters())
-            for name, net in self.nets.items()
-        }
+                self.channels, size, m.width, m.depth, m.spectral_norm, leaky_slope(m)).to(device)
+        self.nets["energy"] = build_model(m, self.spec.item_shape).to(device)
+        self.optims = {name: self.adam(net.parameters()) for name, net in self.nets.items()}
         # Gaussian fit of the training images' per-channel means: the 1×1 start
         # when sampling from a checkpoint without the data.
         self.start_mean = torch.zeros(self.channels, device=device)
@@ -92,21 +103,9 @@ class MultiGrid(LearningMethod):
             self.start_std = means.std(0, unbiased=False).to(device)
 
     # --- helpers -------------------------------------------------------------
-    def _check_steps(self) -> None:
-        steps = self.option("steps_per_grid")
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-            raise ConfigError(f"train.options.steps_per_grid must be an integer >= 0, got {steps!r}")
-
-    def check_options(self) -> None:
-        """Validate an edit: knobs that shape the networks stay fixed, the rest are checked."""
-        if check_resolutions(self.option("grids"), self.side, "grids",
-                             default_pyramid(self.side)) != self.grids:
-            raise ConfigError("train.options.grids cannot change during a run; start a new run")
-        self._check_steps()
-
     @property
     def n_steps(self) -> int:
-        return int(self.option("steps_per_grid")) or self.cfg.sampler.n_steps
+        return self.opts.steps_per_grid or self.cfg.sampler.n_steps
 
     def grid_energy(self, name: str):
         return energy_of(self.nets[name], self.cfg.sampler.reference_sigma)
@@ -127,7 +126,7 @@ class MultiGrid(LearningMethod):
         return dict(self.nets)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return dict(self.opts)
+        return dict(self.optims)
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return self.grid_energy("energy")(x)
@@ -160,17 +159,17 @@ class MultiGrid(LearningMethod):
             grid_loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
             loss = loss + grid_loss
             metrics[f"loss_grid{size}"] = float(grid_loss.detach())
-        for opt in self.opts.values():
+        # One backward pass through the summed loss (each grid's term reaches
+        # only its own net); backward() zeroes just the optimiser it is given,
+        # so the coarse grids' are zeroed here. apply_update steps them all.
+        for opt in self.optims.values():
             opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.train.grad_clip > 0:
-            for net in self.nets.values():
-                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.train.grad_clip)
+        norm = self.backward(loss, self.optims["energy"], list(self.nets.values()))
         metrics = {
             "loss": float(loss.detach()),
             "energy_data": float(e_data.detach().mean()),
             "energy_sample": float(e_synth.detach().mean()),
-            "grad_norm": grad_norm(list(self.nets.values())),
+            "grad_norm": norm,
             **metrics,
         }
         return StepResult(metrics, synths[-1], e_synth.detach(), frames, extras)

@@ -17,35 +17,28 @@ start at every stage.
 The stage is a function of the number of updates taken (checkpointed), and
 every stage's layers exist from the start, so checkpoints keep one layout
 and a resumed run continues in the same stage with the same ``α``.
-Knobs: ``resolutions`` (``[]`` = automatic), ``stage_iterations``
-(iterations per stage before the last), ``fade_iterations``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import torch
 
 from ebm_engine.config import RunConfig
-from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
 from ebm_engine.methods._pyramid import (
     check_resolutions,
     downsample,
+    leaky_slope,
     shifted_frame,
     square_image_size,
     upsample,
 )
-from ebm_engine.methods.base import (
-    DataSpec,
-    LearningMethod,
-    StepResult,
-    ml_backward,
-    register_method,
-)
+from ebm_engine.methods.base import DataSpec, LearningMethod, StepResult, register_method
 from ebm_engine.models.expandingnet import ExpandingConvNet
-from ebm_engine.models.layers import option as model_option
+from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, PersistentBuffer, frozen, noise_like
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -59,43 +52,61 @@ def default_stages(side: int) -> list[int]:
     return sizes
 
 
+@dataclasses.dataclass(frozen=True)
+class MultiStageOptions:
+    """Knobs of multi-stage expanding EBMs.
+
+    Attributes
+    ----------
+    resolutions : list of int
+        Stage resolutions, coarse to fine; each divides the next and the last
+        is the image side ([] = automatic: doubling from 4, or from 8 above 16 px).
+    stage_iterations : int
+        Updates spent in each stage before the last (the last stage lasts
+        until the run ends).
+    fade_iterations : int
+        Updates over which a new stage's input block fades in (0 = at once).
+    """
+
+    resolutions: list[int] = knob([], live=False)
+    stage_iterations: int = knob(300, ge=1, unit="iterations")
+    fade_iterations: int = knob(100, ge=0, unit="iterations")
+
+
 @register_method("multistage")
 class MultiStageExpanding(LearningMethod):
-    """One EBM that grows coarse to fine during training; chains grow with it."""
+    """One EBM that grows coarse to fine during training; its chains grow with it."""
 
-    option_defaults = {"resolutions": [], "stage_iterations": 300, "fade_iterations": 100}
+    Options = MultiStageOptions
 
-    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
-                 device: torch.device, rng: torch.Generator):
-        super().__init__(cfg, spec, dataset, device, rng)
+    @classmethod
+    def check(cls, opts: MultiStageOptions, cfg: RunConfig, spec: DataSpec | None) -> None:
         if cfg.sampler.init not in ("noise", "persistent"):
             raise ConfigError(f"method 'multistage' starts chains from 'noise' or 'persistent', "
                               f"got sampler.init {cfg.sampler.init!r}")
-        self.channels, self.side = square_image_size(spec.kind, spec.item_shape, self.name)
-        self.resolutions = check_resolutions(self.option("resolutions"), self.side, "resolutions",
-                                             default_stages(self.side))
-        self._check_knobs()
+        side = None
+        if spec is not None:
+            _, side = square_image_size(spec.kind, spec.item_shape, cls.name)
+        check_resolutions(opts.resolutions, side, "resolutions")
+
+    def build(self) -> None:
+        cfg, device = self.cfg, self.device
+        self.channels, self.side = square_image_size(self.spec.kind, self.spec.item_shape, self.name)
+        self.resolutions = list(self.opts.resolutions) or default_stages(self.side)
         m = cfg.model
-        slope = model_option(m.options, "leaky_slope", 0.2, float)
         self.net = ExpandingConvNet(self.channels, self.resolutions, m.width, m.spectral_norm,
-                                    slope).to(device)
+                                    leaky_slope(m)).to(device)
         self.opt = self.adam(self.net.parameters())
         self.applied = 0  # updates taken: decides the stage, checkpointed
         self.buffer: PersistentBuffer | None = None
         if cfg.sampler.init == "persistent":
             self.buffer = PersistentBuffer(cfg.sampler.buffer_size, self._shape(0), cfg.sampler,
-                                           device, rng)
-
-    def _check_knobs(self) -> None:
-        for key, low in (("stage_iterations", 1), ("fade_iterations", 0)):
-            v = self.option(key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                raise ConfigError(f"train.options.{key} must be an integer >= {low}, got {v!r}")
+                                           device, self.rng)
 
     # --- the schedule ------------------------------------------------------------
     def stage_at(self, applied: int) -> tuple[int, float]:
         """``(stage, α)`` after ``applied`` updates."""
-        per, fade = int(self.option("stage_iterations")), int(self.option("fade_iterations"))
+        per, fade = self.opts.stage_iterations, self.opts.fade_iterations
         stage = min(applied // per, len(self.resolutions) - 1)
         into = applied - stage * per
         alpha = 1.0 if stage == 0 or fade == 0 else min(1.0, (into + 1) / fade)
@@ -120,19 +131,28 @@ class MultiStageExpanding(LearningMethod):
         return energy
 
     def _sync_buffer(self) -> None:
-        """Expand persistent chains to the current stage's resolution."""
+        """Bring persistent chains to the current stage's resolution, pixels
+        repeated (after an update, a restore or a schedule edit: the stage may
+        have moved; train_step only reads the buffer)."""
         if self.buffer is not None and self.buffer.states.shape[-1] != self.resolutions[self.stage]:
             self.buffer.states = upsample(self.buffer.states, self.resolutions[self.stage])
 
     def _starts(self, n: int, stage: int) -> tuple[torch.Tensor | None, torch.Tensor]:
         if self.buffer is not None:
-            self._sync_buffer()
             return self.buffer.draw(n)
         coarse = noise_like((n, self.channels, self.resolutions[0], self.resolutions[0]),
                             self.cfg.sampler, self.device, self.rng)
         return None, upsample(coarse, self.resolutions[stage])
 
     # --- LearningMethod ------------------------------------------------------------
+    def buffers(self) -> list[PersistentBuffer]:
+        return [self.buffer] if self.buffer is not None else []
+
+    def reconfigured(self) -> None:
+        if self.buffer is not None:  # re-initialisation knobs are live
+            self.buffer.cfg = self.cfg.sampler
+        self._sync_buffer()  # stage_iterations is live
+
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"energy": self.net}
 
@@ -142,14 +162,6 @@ class MultiStageExpanding(LearningMethod):
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         stage, alpha = self.stage_at(self.applied)
         return self.stage_energy(stage, alpha)(downsample(x, self.resolutions[stage]))
-
-    def check_options(self) -> None:
-        """Validate an edit: knobs that shape the networks stay fixed, the rest are checked."""
-        if check_resolutions(self.option("resolutions"), self.side, "resolutions",
-                             default_stages(self.side)) != self.resolutions:
-            raise ConfigError("train.options.resolutions cannot change during a run; "
-                              "start a new run")
-        self._check_knobs()
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg = self.cfg
@@ -162,10 +174,10 @@ class MultiStageExpanding(LearningMethod):
             synth, frames = run_langevin(energy_fn, x0, cfg.sampler, record_every=record_every,
                                          value_range=self.spec.value_range, generator=self.rng)
         if self.buffer is not None and idx is not None:
-            self.buffer.store(idx, synth)
+            self.buffer.stage(idx, synth)
         e_data, e_synth = energy_fn(data), energy_fn(synth)
         metrics = {
-            **ml_backward(self.net, self.opt, e_data, e_synth, cfg.train),
+            **self.ml_backward(self.net, self.opt, e_data, e_synth),
             "stage": float(stage),
             "resolution": float(r),
             "alpha": alpha,
@@ -179,6 +191,7 @@ class MultiStageExpanding(LearningMethod):
     def apply_update(self) -> None:
         super().apply_update()
         self.applied += 1
+        self._sync_buffer()
 
     def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
                n_record: int = 8) -> Iterator[ChainFrame]:
@@ -203,3 +216,4 @@ class MultiStageExpanding(LearningMethod):
             self.applied = int(tensors["applied"][0])
         if self.buffer is not None and "buffer.states" in tensors:
             self.buffer.load_state_tensors({"states": tensors["buffer.states"]})
+        self._sync_buffer()

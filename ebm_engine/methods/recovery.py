@@ -22,38 +22,31 @@ step of the same size everywhere (the paper's ``b = step_scale²``). Sampling
 walks down the schedule: ``x_T ~ N(0, I)``, then ``x_t = ỹ_t / a_{t+1}`` with
 ``ỹ_t`` drawn from the recovery model given ``x_{t+1}``.
 
-Knobs in ``train.options``: ``T``, ``schedule``, ``sigma_min``,
-``sigma_max``, ``steps_per_level`` (0 = ``sampler.n_steps``, which is also
-what ``sample(n_steps=…)`` sets per level) and ``step_scale``;
+``sample(n_steps=…)`` sets the Langevin steps per level;
 ``sampler.step_size``/``reference_sigma``/``init`` are not used.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from ebm_engine.config import RunConfig
-from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
-from ebm_engine.methods._pyramid import square_image_size
-from ebm_engine.methods.base import (
-    DataSpec,
-    LearningMethod,
-    StepResult,
-    ml_backward,
-    register_method,
-)
-from ebm_engine.models.layers import option as model_option
+from ebm_engine.methods._pyramid import leaky_slope, square_image_size
+from ebm_engine.methods.base import DataSpec, LearningMethod, StepResult, register_method
 from ebm_engine.models.timeconvnet import TimeConditionedConvNet
+from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, frozen
 
 SCHEDULES = ("linear", "geometric")
 
 
-def noise_schedule(levels: int, schedule: object, sigma_min: float, sigma_max: float) -> list[float]:
+def noise_schedule(levels: int, schedule: str | list[float], sigma_min: float,
+                   sigma_max: float) -> list[float]:
     """The ``T`` noise scales ``σ_1 … σ_T`` (increasing, each in (0, 1)).
 
     ``schedule`` is ``linear``, ``geometric`` or an explicit list of ``T`` numbers.
@@ -81,46 +74,71 @@ def noise_schedule(levels: int, schedule: object, sigma_min: float, sigma_max: f
     return [float(s) for s in sig]
 
 
+@dataclasses.dataclass(frozen=True)
+class RecoveryOptions:
+    """Knobs of diffusion recovery likelihood.
+
+    Attributes
+    ----------
+    T : int
+        Noise levels, one conditional EBM each (all share one network).
+    schedule : str or list of float
+        Noise scales σ_1 … σ_T: "linear" or "geometric" from sigma_min to
+        sigma_max, or an explicit list of T numbers in (0, 1).
+    sigma_min : float
+        Smallest noise scale of a named schedule.
+    sigma_max : float
+        Largest noise scale of a named schedule.
+    steps_per_level : int
+        Langevin steps on each level's recovery model (0 = sampler.n_steps).
+    step_scale : float
+        Langevin step at level t as a fraction of its noise scale
+        (δ_t = step_scale · σ_{t+1}).
+    """
+
+    T: int = knob(6, ge=1, le=1000, live=False, unit="levels")
+    schedule: str | list[float] = knob("linear")
+    sigma_min: float = knob(0.1, gt=0, lt=1)
+    sigma_max: float = knob(0.9, gt=0, lt=1)
+    steps_per_level: int = knob(0, ge=0, unit="steps")
+    step_scale: float = knob(0.02, gt=0, le=1)
+
+
 @register_method("recovery")
 class RecoveryLikelihood(LearningMethod):
-    """``T`` conditional EBMs ``p(x_t | x_{t+1})`` sharing one time-conditioned net."""
+    """Diffusion recovery likelihood: T conditional EBMs p(x_t | x_t+1) sharing one network."""
 
-    option_defaults = {"T": 6, "schedule": "linear", "sigma_min": 0.1, "sigma_max": 0.9,
-                       "steps_per_level": 0, "step_scale": 0.02}
+    Options = RecoveryOptions
 
-    def __init__(self, cfg: RunConfig, spec: DataSpec, dataset: Dataset | None,
-                 device: torch.device, rng: torch.Generator):
-        super().__init__(cfg, spec, dataset, device, rng)
-        channels, side = square_image_size(spec.kind, spec.item_shape, self.name)
-        levels = self.option("T")
-        if not isinstance(levels, int) or isinstance(levels, bool) or not 1 <= levels <= 1000:
-            raise ConfigError(f"train.options.T must be an integer in 1..1000, got {levels!r}")
-        self.levels = levels
-        self._check_knobs()
-        self.sigmas = torch.tensor(self._schedule(), device=device)
-        m = cfg.model
-        slope = model_option(m.options, "leaky_slope", 0.2, float)
-        self.net = TimeConditionedConvNet(channels, side, levels, m.width, m.depth,
-                                          m.spectral_norm, slope).to(device)
+    @classmethod
+    def check(cls, opts: RecoveryOptions, cfg: RunConfig, spec: DataSpec | None) -> None:
+        noise_schedule(opts.T, opts.schedule, opts.sigma_min, opts.sigma_max)
+        if spec is not None:
+            square_image_size(spec.kind, spec.item_shape, cls.name)
+
+    def build(self) -> None:
+        channels, side = square_image_size(self.spec.kind, self.spec.item_shape, self.name)
+        self.levels = self.opts.T
+        self.sigmas = self._sigmas()
+        m = self.cfg.model
+        self.net = TimeConditionedConvNet(channels, side, self.levels, m.width, m.depth,
+                                          m.spectral_norm, leaky_slope(m)).to(self.device)
         self.opt = self.adam(self.net.parameters())
         self.applied = 0  # updates taken: decides preview iterations, checkpointed
 
-    def _schedule(self) -> list[float]:
-        return noise_schedule(self.levels, self.option("schedule"), float(self.option("sigma_min")),
-                              float(self.option("sigma_max")))
+    def _sigmas(self) -> torch.Tensor:
+        o = self.opts
+        return torch.tensor(noise_schedule(o.T, o.schedule, o.sigma_min, o.sigma_max),
+                            device=self.device)
 
-    def _check_knobs(self) -> None:
-        steps, scale = self.option("steps_per_level"), self.option("step_scale")
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-            raise ConfigError(f"train.options.steps_per_level must be an integer >= 0, got {steps!r}")
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1:
-            raise ConfigError(f"train.options.step_scale must be in (0, 1], got {scale!r}")
+    def reconfigured(self) -> None:
+        self.sigmas = self._sigmas()  # the schedule knobs are live
 
     # --- the conditional model ---------------------------------------------------
     def conditional_energy(self, y: torch.Tensor, x_next: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``E(y | x_{t+1}) = −f̃(y, t)/δ_t² + ‖x_{t+1} − y‖²/(2σ²_{t+1})``, shape ``(B,)``."""
         var = self.sigmas[t] ** 2
-        step2 = float(self.option("step_scale")) ** 2 * var
+        step2 = self.opts.step_scale ** 2 * var
         return -self.net(y, t) / step2 + 0.5 * (x_next - y).flatten(1).pow(2).sum(1) / var
 
     def recover(self, x_next: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None,
@@ -129,7 +147,7 @@ class RecoveryLikelihood(LearningMethod):
         """Langevin on ``p(y_t | x_{t+1})`` from ``y = x_{t+1}``; yields ``(step, y, energy)``
         at recorded steps and ``(n_steps, y, None)`` at the end."""
         steps = self.steps_per_level if n_steps is None else n_steps
-        delta = (float(self.option("step_scale")) * self.sigmas[t]).view(-1, *[1] * (x_next.dim() - 1))
+        delta = (self.opts.step_scale * self.sigmas[t]).view(-1, *[1] * (x_next.dim() - 1))
         y = x_next.detach().clone()
         for step in range(steps):
             with torch.enable_grad():
@@ -144,18 +162,18 @@ class RecoveryLikelihood(LearningMethod):
 
     @property
     def steps_per_level(self) -> int:
-        return int(self.option("steps_per_level")) or self.cfg.sampler.n_steps
+        return self.opts.steps_per_level or self.cfg.sampler.n_steps
 
     def _scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """``a_{t+1} = √(1 − σ²_{t+1})`` shaped to broadcast over ``like``."""
         return (1 - self.sigmas[t] ** 2).sqrt().view(-1, *[1] * (like.dim() - 1))
 
-    def _walk(self, n: int, generator: torch.Generator | None, record_every: int, n_record: int,
-              levels: dict[str, torch.Tensor] | None = None) -> Iterator[ChainFrame]:
-        """Noise → data down the schedule; the last frame holds all ``n`` samples."""
+    def _walk(self, n: int, steps: int, generator: torch.Generator | None, record_every: int,
+              n_record: int, levels: dict[str, torch.Tensor] | None = None) -> Iterator[ChainFrame]:
+        """Noise → data down the schedule, ``steps`` Langevin steps per level;
+        the last frame holds all ``n`` samples."""
         shape = (n, *self.spec.item_shape)
         x = torch.randn(shape, device=self.device, generator=generator)
-        steps = self.steps_per_level
         offset = 0
         for level in range(self.levels - 1, -1, -1):
             if levels is not None:
@@ -183,14 +201,7 @@ class RecoveryLikelihood(LearningMethod):
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``E(x) = −f̃(x, 0)/δ_0²``: the least-noise recovery EBM without its Gaussian term."""
         t = torch.zeros(x.shape[0], device=x.device, dtype=torch.long)
-        return -self.net(x, t) / (float(self.option("step_scale")) * self.sigmas[0]) ** 2
-
-    def check_options(self) -> None:
-        """Validate an edit: knobs that shape the networks stay fixed, the rest are checked."""
-        if self.option("T") != self.levels:
-            raise ConfigError("train.options.T cannot change during a run; start a new run")
-        self._check_knobs()
-        self.sigmas = torch.tensor(self._schedule(), device=self.device)
+        return -self.net(x, t) / (self.opts.step_scale * self.sigmas[0]) ** 2
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg = self.cfg
@@ -208,7 +219,7 @@ class RecoveryLikelihood(LearningMethod):
             *_, (_, y_synth, _) = self.recover(x_next, t, self.rng)
         e_data, e_synth = -self.net(y_t, t), -self.net(y_synth.detach(), t)
         metrics = {
-            **ml_backward(self.net, self.opt, e_data, e_synth, cfg.train),
+            **self.ml_backward(self.net, self.opt, e_data, e_synth),
             "recovery_mse": float((y_synth - y_t).pow(2).mean()),
         }
         if record_every or (self.applied + 1) % cfg.train.sample_every == 0:
@@ -222,7 +233,8 @@ class RecoveryLikelihood(LearningMethod):
         gen.manual_seed(self.cfg.train.seed * 1_000_003 + self.applied)
         levels: dict[str, torch.Tensor] = {}
         with frozen(self.net):
-            frames = list(self._walk(self.cfg.train.snapshot_size, gen, record_every, 8, levels))
+            frames = list(self._walk(self.cfg.train.snapshot_size, self.steps_per_level, gen,
+                                     record_every, 8, levels))
         final = frames[-1]
         x = torch.from_numpy(final.x).to(self.device)
         shown = frames[:-1] + [ChainFrame(final.step, final.x[:8], final.energy[:8])] if record_every else []
@@ -236,14 +248,8 @@ class RecoveryLikelihood(LearningMethod):
                n_record: int = 8) -> Iterator[ChainFrame]:
         """Walk from ``x_T ~ N(0, I)`` down all ``T`` levels (``n_steps`` is per level)."""
         steps = self.steps_per_level if n_steps is None else n_steps
-        old = self.cfg
-        if steps != self.steps_per_level:
-            self.cfg = old.with_value("train.options.steps_per_level", steps)
-        try:
-            with frozen(self.net):
-                yield from self._walk(n, self.rng, record_every, n_record)
-        finally:
-            self.cfg = old
+        with frozen(self.net):
+            yield from self._walk(n, steps, self.rng, record_every, n_record)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         return {"applied": torch.tensor([self.applied], dtype=torch.int64)}
