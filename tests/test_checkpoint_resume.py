@@ -22,6 +22,7 @@ from ebm_engine.learning.trainer import Trainer
 from ebm_engine.presets import config_for
 from ebm_engine.runs.checkpoint import load_checkpoint
 from ebm_engine.runs.rundir import RunDir, parse_metrics
+from ebm_engine.session import Session
 
 
 def tiny_cfg(**sets) -> RunConfig:
@@ -73,16 +74,16 @@ def test_events_and_run_folder_contents(tmp_path):
 
 
 def test_knob_edit_between_iterations_is_logged(tmp_path):
-    trainer = Trainer(tiny_cfg(), tmp_path / "run")
-    gen = trainer.events(4)
+    session = Session(tiny_cfg())
+    gen = session.train(tmp_path / "run", 4)
     next(gen)
-    trainer.apply(KnobEdit("sampler.step_size", 0.05))
-    trainer.apply(KnobEdit("sampler.step_size", -3))
-    trainer.apply(KnobEdit("model.width", 64))
+    results = [session.edit("sampler.step_size", 0.05), session.edit("sampler.step_size", -3),
+               session.edit("model.width", 64)]
+    assert [type(r).__name__ for r in results] == ["Accepted", "Refused", "Refused"]
     rest = list(gen)
     applied = [e for e in rest if isinstance(e, KnobApplied)]
     assert len(applied) == 1 and applied[0].new == 0.05 and applied[0].old == 0.1
-    assert trainer.cfg.sampler.step_size == 0.05
+    assert session.trainer.cfg.sampler.step_size == 0.05
     assert RunDir(tmp_path / "run").read_config().sampler.step_size == 0.05
     events = RunDir(tmp_path / "run").read_events()
     assert [e["key"] for e in events if e["event"] == "knob"] == ["sampler.step_size"]
@@ -147,22 +148,23 @@ def test_metrics_parser_skips_a_torn_line():
 def test_method_knob_edits_use_defaults_and_refuse_unknown_knobs(tmp_path):
     cfg = config_for("8gaussians", "toy2d-fce", overrides=[
         ("train.batch_size", 16), ("train.checkpoint_every", 0), ("train.sample_every", 100)])
-    trainer = Trainer(cfg, None)
-    gen = trainer.events(3)
+    session = Session(cfg)
+    gen = session.train(None, 3)
     next(gen)
-    trainer.apply(KnobEdit("train.options.refine_steps", 2))
-    trainer.apply(KnobEdit("train.options.flow_lr_scale", 0.25))
-    trainer.apply(KnobEdit("train.options.bogus", 1))
-    trainer.apply(KnobEdit("train.options.flow_mle", -1.0))  # refused by the method
+    results = [session.edit("train.options.refine_steps", 2),
+               session.edit("train.options.flow_lr_scale", 0.25),
+               session.edit("train.options.bogus", 1),
+               session.edit("train.options.flow_mle", -1.0)]
     rest = list(gen)
+    trainer = session.trainer
     applied = [e for e in rest if isinstance(e, KnobApplied)]
     assert [(e.key, e.old, e.new) for e in applied] == [("train.options.refine_steps", 0, 2),
                                                          ("train.options.flow_lr_scale", 0.5, 0.25)]
     # the knob scales the flow's learning rate from now on
     assert trainer.method.flow_opt.param_groups[0]["lr"] == pytest.approx(trainer.cfg.train.lr * 0.25)
-    warned = [e.message for e in rest if type(e).__name__ == "Warned"]
-    assert any("train.options.bogus is not a knob of method 'fce'" in m for m in warned)
-    assert any("train.options.flow_mle must be >= 0" in m for m in warned)
+    refused = [r.reason for r in results if type(r).__name__ == "Refused"]
+    assert any("unknown config key 'train.options.bogus'" in m for m in refused)
+    assert any("train.options.flow_mle must be >= 0" in m for m in refused)
     assert trainer.cfg.train.options["refine_steps"] == 2
-    assert trainer.cfg.train.options["flow_mle"] == 1.0 and trainer.method.flow_mle == 1.0
-    assert trainer.method.refine_steps == 2  # derived state follows the config in force
+    assert trainer.cfg.train.options.get("flow_mle", 1.0) == 1.0 and trainer.method.opts.flow_mle == 1.0
+    assert trainer.method.opts.refine_steps == 2  # the options follow the config in force

@@ -115,21 +115,23 @@ def test_coopnets_rejects_bad_knobs():
         Trainer(toy_cfg(train__options={"gen_sigma": 0}), None)
     with pytest.raises(ConfigError, match="z_dim must be an integer"):
         Trainer(toy_cfg(train__options={"z_dim": "big"}), None)
-    with pytest.raises(ConfigError, match="not a knob"):
+    with pytest.raises(ConfigError, match="unknown config key 'train.options.obs_sigma'"):
         Trainer(toy_cfg(train__options={"obs_sigma": 0.3}), None)
 
 
 def test_coopnets_knob_edits_mid_run():
-    from ebm_engine.learning.events import KnobApplied, KnobEdit, Warned
+    from ebm_engine.learning.events import KnobApplied
+    from ebm_engine.session import Refused, Session
 
-    trainer = Trainer(toy_cfg(train__batch_size=16), None)
-    events = trainer.events(3)
+    session = Session(toy_cfg(train__batch_size=16))
+    events = session.train(None, 3)
     next(events)
-    trainer.apply(KnobEdit("train.options.gen_lr", 0.0005))
-    trainer.apply(KnobEdit("train.options.z_dim", 8))
-    trainer.apply(KnobEdit("train.options.gen_sigma", -1.0))
+    results = [session.edit("train.options.gen_lr", 0.0005),
+               session.edit("train.options.z_dim", 8),
+               session.edit("train.options.gen_sigma", -1.0)]
     rest = list(events)
+    trainer = session.trainer
     assert [e.key for e in rest if isinstance(e, KnobApplied)] == ["train.options.gen_lr"]
-    assert len([e for e in rest if isinstance(e, Warned)]) == 2
+    assert [isinstance(r, Refused) for r in results] == [False, True, True]
     assert trainer.method.gen_opt.param_groups[0]["lr"] == 0.0005
-    assert trainer.method.option("gen_sigma") == 0.3 and trainer.iteration == 3
+    assert trainer.method.opts.gen_sigma == 0.3 and trainer.iteration == 3

@@ -339,10 +339,3 @@ def method_class(name: str) -> type[LearningMethod]:
                           + did_you_mean(name, methods))
     return methods[name]
 
-
-def ml_backward(net, opt, e_data, e_synth, train):  # TEMPORARY: removed once every method uses self.ml_backward
-    loss = contrastive_loss(e_data, e_synth, train.energy_l2)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    return {"loss": float(loss.detach()), "energy_data": float(e_data.detach().mean()),
-            "energy_sample": float(e_synth.detach().mean()), "grad_norm": grad_norm([net])}

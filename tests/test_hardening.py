@@ -1,0 +1,152 @@
+"""Hardening: stops within 2 s even mid-chain, a diverged step changes
+nothing, non-finite knobs are refused, long runs keep disk bounded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ebm_engine.cli import main
+from ebm_engine.config import RunConfig
+from ebm_engine.errors import ConfigError
+from ebm_engine.learning.events import Diverged, Finished, RunStarted, TrainStep
+from ebm_engine.learning.trainer import Trainer
+from ebm_engine.runs.rundir import RunDir
+from ebm_engine.session import Session
+
+HUGE_CHAIN = 10**6
+
+
+def endless_chain_cfg(**sampler) -> RunConfig:
+    return RunConfig.from_dict({
+        "model": {"width": 16, "depth": 2},
+        "sampler": {"n_steps": HUGE_CHAIN, "step_size": 0.01, **sampler},
+        "train": {"batch_size": 16, "iterations": 5, "checkpoint_every": 0},
+    })
+
+
+def test_stop_reaches_inside_a_million_step_chain(tmp_path: Path):
+    session = Session(endless_chain_cfg())
+    events = session.train(tmp_path / "run")
+    seen: list = []
+    started = threading.Event()
+
+    def consume():
+        for event in events:
+            if isinstance(event, RunStarted):
+                started.set()
+            seen.append(event)
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    assert started.wait(60)
+    worker.join(0.5)  # let the chain get going (it would run for many minutes)
+    t0 = time.monotonic()
+    session.stop()
+    worker.join(30)
+    took = time.monotonic() - t0
+    assert not worker.is_alive() and took < 2.0
+    assert isinstance(seen[-1], Finished) and seen[-1].reason == "stopped"
+    assert not any(isinstance(e, TrainStep) for e in seen)  # the iteration was discarded
+    # the checkpoint is the last complete iteration, and it resumes
+    latest = RunDir(tmp_path / "run").latest_checkpoint()
+    assert latest is not None and latest.name == "iter_0000000"
+    assert Trainer.resume(tmp_path / "run").iteration == 0
+
+
+def test_sigterm_stops_the_cli_within_2_s_mid_chain(tmp_path: Path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ebm_engine", "train", "--data", "8gaussians", "--out", str(run),
+           "--set", "model.width=16", "--set", "model.depth=2", "--set", "train.batch_size=16",
+           "--set", "sampler.n_steps=1000000000", "--quiet"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 120
+        while not (run / "config.json").is_file():
+            assert time.monotonic() < end and proc.poll() is None, proc.stderr.read().decode()
+            try:
+                proc.wait(0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(1.0)  # well inside the first chain now
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read().decode()
+    assert code == 143 and took < 2.0, err
+    assert "terminated at iteration 0" in err and "Traceback" not in err
+    assert RunDir(run).latest_checkpoint() is not None
+
+
+def diverging_cfg() -> RunConfig:
+    return RunConfig.from_dict({
+        "model": {"width": 16, "depth": 2},
+        "sampler": {"n_steps": 3, "step_size": 1e6, "init": "persistent", "buffer_size": 64},
+        "train": {"batch_size": 16, "iterations": 3, "checkpoint_every": 0},
+    })
+
+
+def test_a_diverged_step_changes_nothing():
+    trainer = Trainer(diverging_cfg(), None)
+    method = trainer.method
+    buffer = method.buffer.states.clone()
+    weights = {k: v.clone() for k, v in method.net.state_dict().items()}
+    events = trainer.events()
+    first = next(events)
+    assert isinstance(first, Diverged)
+    assert torch.equal(method.buffer.states, buffer)  # NaN/huge chains never stored
+    assert all(torch.equal(v, method.net.state_dict()[k]) for k, v in weights.items())
+    assert not method.opt.state  # no optimiser step, no moments
+    assert all(p.grad is None for p in method.net.parameters())
+
+
+def test_retries_after_a_divergence_are_reproducible():
+    def run():
+        trainer = Trainer(diverging_cfg(), None)
+        [e for e in trainer.events()]
+        return trainer.rng.get_state(), trainer.method.buffer.states.clone()
+
+    (rng_a, buf_a), (rng_b, buf_b) = run(), run()
+    assert torch.equal(rng_a, rng_b) and torch.equal(buf_a, buf_b)
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "NaN", "Infinity"])
+def test_non_finite_numbers_are_refused_everywhere(tmp_path: Path, value: str, capsys):
+    with pytest.raises(ConfigError, match="train.lr must be a"):
+        RunConfig().with_value("train.lr", value)
+    code = main(["train", "--data", "8gaussians", "--out", str(tmp_path / "r"),
+                 "--set", f"sampler.step_size={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "sampler.step_size" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+    raw = RunConfig().to_dict()
+    raw["train"]["lr"] = "inf"
+    with pytest.raises(ConfigError, match="train.lr must be a"):
+        RunConfig.from_dict(raw)
+
+
+def test_checkpoints_by_time_and_bounded_by_retention(tmp_path: Path):
+    cfg = RunConfig.from_dict({
+        "model": {"width": 8, "depth": 1}, "sampler": {"n_steps": 2},
+        "train": {"batch_size": 8, "iterations": 7, "checkpoint_every": 0,
+                  "checkpoint_minutes": 1e-9, "keep_checkpoints": 2, "milestone_every": 4},
+    })
+    list(Trainer(cfg, tmp_path / "run").events())
+    folders = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("iter_*"))
+    # every iteration checkpointed by time; kept: the newest two and the milestone at 4
+    assert folders == ["iter_0000004", "iter_0000006", "iter_0000007"]
+    assert Trainer.resume(tmp_path / "run").iteration == 7
