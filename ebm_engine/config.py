@@ -3,7 +3,8 @@
 One :class:`RunConfig` rebuilds a run: it is written to ``RUN/config.json``
 and read back with :func:`RunConfig.from_dict`, which refuses unknown keys,
 wrong types, non-finite numbers and out-of-range values, naming the bad field
-(``sampler.step_size must be > 0, got -1``). Every field is a knob
+(``sampler.step_size must be > 0, got -1``); the maths behind the sampler fields
+is stated in docs/conventions.md. Every field is a knob
 (:func:`ebm_engine.options.knob`): its bounds, and whether it may change
 while a run is going (``live``), are declared once, here. Knobs of one
 learning method live in ``train.options`` and are declared by that method's

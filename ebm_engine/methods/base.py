@@ -285,7 +285,7 @@ def contrastive_loss(e_data: torch.Tensor, e_synth: torch.Tensor, energy_l2: flo
     """``mean E(x) − mean E(x̃) + energy_l2 · mean(E(x)² + E(x̃)²)``.
 
     Its θ-gradient is minus the log-likelihood gradient
-    ``E_data[∇θ f] − E_model[∇θ f]`` (README, "The maths": ``x̃`` the
+    ``E_data[∇θ f] − E_model[∇θ f]`` (docs/conventions.md; ``x̃`` the
     Langevin samples), plus the penalty that keeps energies small.
     """
     loss = e_data.mean() - e_synth.mean()

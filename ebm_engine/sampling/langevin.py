@@ -1,4 +1,4 @@
-"""Langevin dynamics on an energy (README, "The maths").
+"""Langevin dynamics on an energy (docs/conventions.md).
 
 ``x ← x − grad_scale · (δ²/2) · ∇E(x) + noise_scale · δ · ε``,  ``ε ~ N(0, I)``.
 
