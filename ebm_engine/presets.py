@@ -68,8 +68,9 @@ def config_for(source: str, preset: str | None = None,
     catalogue = demos()
     if preset is None and source in catalogue:
         preset = catalogue[source].preset
-        if method and f"{preset}-{method}" in available_presets():
-            preset = f"{preset}-{method}"
+        # Preset files use hyphens, method names underscores (latent_ebm → digits-latent-ebm).
+        if method and f"{preset}-{method.replace('_', '-')}" in available_presets():
+            preset = f"{preset}-{method.replace('_', '-')}"
     raw = RunConfig().to_dict()
     if preset:
         raw = merge(raw, load_preset(preset))

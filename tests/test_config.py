@@ -86,3 +86,16 @@ def test_method_picks_its_own_demo_preset():
     assert cfg.train.method == "jem"
     cfg = config_for("texture-brick", method="ml")
     assert cfg.model.name == "convnet" and cfg.data.image_size == 0
+
+
+def test_every_method_loads_its_own_demo_preset():
+    """Underscored method names find their hyphenated preset files (latent_ebm →
+    digits-latent-ebm), so a method never silently runs on the plain preset."""
+    from ebm_engine.methods import available_methods
+
+    for name in available_methods():
+        for demo, base in (("digits", "digits"), ("8gaussians", "toy2d")):
+            preset = f"{base}-{name.replace('_', '-')}"
+            if preset in available_presets():
+                assert config_for(demo, method=name) == config_for(demo, preset, method=name)
+    assert config_for("digits", method="latent_ebm").sampler.reference_sigma == 1.0
