@@ -9,6 +9,8 @@
 
 A folder is written under a temporary name and renamed into place, so a
 reader (or a resumed run after ``kill -9``) never sees half a checkpoint.
+Folders and files get the modes a normal ``mkdir`` / ``open`` gives under the
+user's umask (see :mod:`ebm_engine.atomic`), so colleagues can read them.
 Loading reads tensors and JSON only: no pickle, no code from the file.
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ebm_engine import atomic
 from ebm_engine.errors import CheckpointError
 
 FORMAT = "ebm-studio-checkpoint"
@@ -115,14 +118,19 @@ def save_checkpoint(
         opt_tensors.update(flat)
         layouts[opt_name] = layout
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **state, "optimizers": layouts}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=parent))
+    # Not tempfile.mkdtemp: its 0700 would keep colleagues out of the folder.
+    tmp = atomic.temp_dir(parent, prefix=f".{folder.name}.", suffix=".tmp")
     try:
         save_file(model, str(tmp / "model.safetensors"))
         save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
                   str(tmp / "state.safetensors"))
         (tmp / "state.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        # safetensors writes 0600 files (its own temp file + rename): give them
+        # the mode state.json got from a plain open(), i.e. the user's umask.
+        normal_mode = stat.S_IMODE((tmp / "state.json").stat().st_mode)
         for name in FILES:
+            atomic.match_mode(tmp / name, normal_mode)
             with open(tmp / name, "rb") as fh:
                 os.fsync(fh.fileno())
         old = None

@@ -24,6 +24,7 @@ import numpy as np
 from ebm_engine import atomic
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError, ConfigError
+from ebm_engine.runs import retention
 
 BASE_COLUMNS = ("iteration", "wall_time")
 
@@ -183,17 +184,29 @@ class RunDir:
         return self.checkpoints / f"iter_{iteration:07d}"
 
     def mark_latest(self, folder: Path) -> None:
-        atomic.write_text(self.checkpoints / "latest", folder.name + "\n")
+        atomic.write_text(self.checkpoints / retention.LATEST_POINTER, folder.name + "\n")
 
     def latest_checkpoint(self) -> Path | None:
-        """The newest complete checkpoint folder, or ``None``."""
-        pointer = self.checkpoints / "latest"
-        if pointer.is_file():
-            folder = self.checkpoints / pointer.read_text(encoding="utf-8").strip()
-            if (folder / "state.json").is_file():
-                return folder
-        done = sorted(p for p in self.checkpoints.glob("iter_*") if (p / "state.json").is_file())
-        return done[-1] if done else None
+        """The newest complete checkpoint folder, or ``None``.
+
+        The one ``checkpoints/latest`` names if it is complete, else the
+        highest-numbered complete ``iter_N`` folder.
+        """
+        folder = retention.latest_pointer(self.checkpoints)
+        if folder is not None and (folder / "state.json").is_file():
+            return folder
+        done = retention.completed_checkpoints(self.checkpoints)
+        return done[-1][1] if done else None
+
+    def prune_checkpoints(self, keep_last: int, milestone_every: int = 0) -> list[Path]:
+        """Delete old checkpoints, keeping the latest; see
+        :func:`ebm_engine.runs.retention.prune_checkpoints`."""
+        protect = [p for p in (self.latest_checkpoint(),) if p is not None]
+        return retention.prune_checkpoints(self.checkpoints, keep_last, milestone_every, protect)
+
+    def disk_usage(self) -> int:
+        """Bytes the run folder takes (for run summaries)."""
+        return retention.disk_usage(self.path)
 
 
 def parse_metrics(text: str) -> list[dict[str, float]]:
