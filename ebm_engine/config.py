@@ -359,7 +359,7 @@ def _parse_cli_value(value: Any) -> Any:
         return value
     try:
         return json.loads(value)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # also ints of > 4300 digits
         return value
 
 

@@ -13,7 +13,6 @@ from ebm_engine.learning.events import (
     Checkpointed,
     Finished,
     KnobApplied,
-    KnobEdit,
     SamplesReady,
     TrainStep,
 )

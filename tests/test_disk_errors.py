@@ -98,7 +98,7 @@ def test_save_checkpoint_when_the_write_is_denied(tmp_path: Path, monkeypatch) -
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(ckpt_mod.tempfile, "mkdtemp", denied)  # a read-only folder
+    monkeypatch.setattr(ckpt_mod.atomic, "temp_dir", denied)  # a read-only folder
     with pytest.raises(CheckpointError, match="Permission denied"):
         trainer.save_checkpoint(tmp_path / "ckpt")
     assert not (tmp_path / "ckpt").exists()

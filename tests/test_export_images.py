@@ -116,7 +116,7 @@ def test_read_only_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    monkeypatch.setattr("ebm_engine.atomic.temp_file", refuse)
     with pytest.raises(ExportError, match=r"grid\.png: cannot write \(Permission denied\)"):
         save_grid_png(flat_images(1), tmp_path / "grid.png")
     with pytest.raises(ExportError, match=r"a\.gif: cannot write \(Permission denied\)"):

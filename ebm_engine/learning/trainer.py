@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ebm_engine import distributed
+from ebm_engine import distributed, preflight
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, load_dataset
 from ebm_engine.errors import CheckpointError, ConfigError
@@ -126,8 +126,14 @@ class Trainer:
                  _create: bool = True):
         self.cfg = cfg.validate()
         self.device = resolve_device(cfg.train.device)
-        self.dataset = dataset if dataset is not None else load_dataset(cfg.data)
+        if dataset is None:
+            preflight.check_data(cfg.data)  # before anything is decoded
+            dataset = load_dataset(cfg.data)
+        self.dataset = dataset
         self.spec = DataSpec.of(self.dataset)
+        # Before the networks and chains are allocated: one line instead of a failed malloc.
+        preflight.check_resources(cfg, self.spec.item_shape, self.device,
+                                  self.dataset.items.nbytes)
         self.items = self.dataset.items.to(self.device)
         # Under torchrun only rank 0 writes the run folder.
         self.dist = distributed.current()
