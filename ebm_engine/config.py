@@ -23,6 +23,7 @@ from typing import Any
 
 from ebm_engine.errors import ConfigError
 from ebm_engine.options import did_you_mean, knob, knob_spec, parse_fields
+from ebm_engine.precision import PRECISIONS
 
 CONFIG_VERSION = 1
 
@@ -170,6 +171,10 @@ class TrainConfig:
         Seed of every random draw (exact reproduction on CPU).
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    precision : str
+        ``fp32``, ``bf16`` (network passes in bfloat16; chains, weights and
+        optimiser stay fp32) or ``auto`` (bf16 where the hardware runs it
+        natively: AVX-512 BF16/AMX CPUs, bf16 GPUs).
     sample_every : int
         Emit a sample snapshot every this many iterations.
     record_every : int
@@ -200,6 +205,7 @@ class TrainConfig:
     grad_clip: float = knob(0.0, ge=0)
     seed: int = knob(0, ge=0, le=MAX_SEED, live=False)
     device: str = knob("auto", choices=DEVICES, live=False)
+    precision: str = knob("fp32", choices=PRECISIONS)
     sample_every: int = knob(10, gt=0, unit="iterations")
     record_every: int = knob(0, ge=0, unit="Langevin steps")
     checkpoint_every: int = knob(200, ge=0, unit="iterations")

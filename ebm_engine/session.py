@@ -317,7 +317,8 @@ class Session:
         self.target = target
         self.iteration = trainer.iteration
         yield RunStarted(str(self.run_dir or ""), device_label(trainer.device), trainer.iteration,
-                         target, trainer.cfg.data.source, trainer.spec.kind, trainer.cfg.train.method)
+                         target, trainer.cfg.data.source, trainer.spec.kind, trainer.cfg.train.method,
+                         trainer.precision_label())
         ctx = self._display_context(trainer)
         self.rollbacks = 0
         problem = ""
@@ -402,6 +403,9 @@ class Session:
                ) -> Iterator[Event]:
         """Load the model of a run or checkpoint folder and draw ``n`` samples
         (no training); the chain of the first samples is recorded."""
+        import torch
+
+        from ebm_engine import precision
         from ebm_engine.learning.loading import load_model
         from ebm_engine.sampling import interrupt
 
@@ -415,11 +419,13 @@ class Session:
             it = int(loaded.checkpoint.iteration)
             self.iteration = it
             steps = cfg.sampler.n_steps if n_steps is None else n_steps
+            cpu = torch.device("cpu")
+            chosen, why = precision.resolve(cfg.train.precision, cpu)
             yield RunStarted(str(path), "CPU", it, it, cfg.data.source, spec.kind,
-                             cfg.train.method)
+                             cfg.train.method, f"{chosen} ({why})")
             frames = []
             try:
-                with interrupt.stop_on(self._stop):
+                with interrupt.stop_on(self._stop), precision.autocast(chosen, cpu):
                     for frame in loaded.method.sample(n, steps, max(1, steps // 30)):
                         frames.append(frame)
             except interrupt.Interrupted:

@@ -25,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ebm_engine import precision
     from ebm_engine.export.samples import export_samples, needs_chain
     from ebm_engine.learning.loading import load_model
 
@@ -37,7 +38,10 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     steps = args.steps if args.steps is not None else loaded.cfg.sampler.n_steps
     record = args.record_every or (max(steps // 20, 1) if needs_chain(args.out) else 0)
-    frames = list(loaded.method.sample(args.n, n_steps=steps, record_every=record, n_record=args.n))
+    chosen, _ = precision.resolve(loaded.cfg.train.precision, loaded.method.device)
+    with precision.autocast(chosen, loaded.method.device):
+        frames = list(loaded.method.sample(args.n, n_steps=steps, record_every=record,
+                                           n_record=args.n))
     final = frames[-1]
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
                           frames=[f.x for f in frames], energy=final.energy)

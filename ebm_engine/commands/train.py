@@ -184,6 +184,9 @@ def drive(session, events, quiet: bool = False) -> int:
     try:
         for event in events:
             if isinstance(event, RunStarted):
+                if main and not quiet:
+                    sys.stderr.write(f"{event.method} on {event.source}: {event.device}, "
+                                     f"precision {event.precision}\n")
                 bar = tqdm(total=event.target, initial=event.iteration, unit="it",
                            disable=quiet or not main, dynamic_ncols=True, file=sys.stderr)
             elif isinstance(event, TrainStep):

@@ -106,7 +106,8 @@ class Rewound:
 
 @dataclass(frozen=True)
 class RunStarted:
-    """A run (trained here, followed or sampled) begins: facts for the status bar."""
+    """A run (trained here, followed or sampled) begins: facts for the status bar
+    (``precision`` says which precision is in force and why)."""
 
     run_dir: str
     device: str
@@ -115,6 +116,7 @@ class RunStarted:
     source: str
     kind: str
     method: str
+    precision: str = ""
 
 
 @dataclass(frozen=True)

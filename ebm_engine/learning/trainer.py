@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ebm_engine import distributed, preflight
+from ebm_engine import distributed, precision, preflight
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, load_dataset
 from ebm_engine.errors import CheckpointError, ConfigError
@@ -212,6 +212,16 @@ class Trainer:
         self._stop.set()
 
     @property
+    def precision(self) -> str:
+        """``fp32`` or ``bf16``: ``train.precision`` resolved on this device."""
+        return precision.resolve(self.cfg.train.precision, self.device)[0]
+
+    def precision_label(self) -> str:
+        """The precision in force and why (for logs and status bars)."""
+        chosen, why = precision.resolve(self.cfg.train.precision, self.device)
+        return f"{chosen} ({why})"
+
+    @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
@@ -249,7 +259,7 @@ class Trainer:
             want_snapshot = (self.iteration + 1) % t.sample_every == 0 or self.iteration + 1 == target
             rng_before = self._rng_state()
             try:
-                with interrupt.stop_on(stop_flag):
+                with interrupt.stop_on(stop_flag), precision.autocast(self.precision, self.device):
                     batch = self._batch()
                     result = self.method.train_step(batch, t.record_every if want_snapshot else 0)
             except interrupt.Interrupted:

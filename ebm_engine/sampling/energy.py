@@ -22,10 +22,12 @@ def energy_of(net: nn.Module, reference_sigma: float = math.inf) -> EnergyFn:
     reference_sigma : float
         σ of the Gaussian reference ``q = N(0, σ²I)``; ``inf`` drops the term.
     """
+    # .float(): under bf16 autocast the net's output is bf16; energies are
+    # summed, differenced and logged in fp32 (see ebm_engine.precision).
     if math.isinf(reference_sigma):
-        return lambda x: -net(x)
+        return lambda x: -net(x).float()
     scale = 1.0 / (2.0 * reference_sigma**2)
-    return lambda x: -net(x) + scale * x.flatten(1).pow(2).sum(1)
+    return lambda x: -net(x).float() + scale * x.flatten(1).pow(2).sum(1)
 
 
 @contextlib.contextmanager
