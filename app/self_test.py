@@ -37,12 +37,13 @@ def check_torch() -> str:
 
 
 def check_training():
-    """Train the 2D demo for a few iterations; return the last samples (N, 2)."""
+    """Train the 2D demo for a few iterations through a session (as the app and CLI do);
+    return the last samples (N, 2)."""
     import math
 
     from ebm_engine.config import RunConfig
-    from ebm_engine.learning.events import SamplesReady, TrainStep
-    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.learning.events import Finished, SamplesReady, TrainStep
+    from ebm_engine.session import Session, StopOnDivergence
 
     cfg = RunConfig.from_dict({
         "data": {"source": "8gaussians"},
@@ -51,17 +52,19 @@ def check_training():
         "train": {"iterations": ITERATIONS, "batch_size": 64, "lr": 1e-3, "device": "cpu",
                   "sample_every": ITERATIONS, "checkpoint_every": 0, "seed": 0},
     })
-    trainer = Trainer(cfg, None)
-    steps, samples = 0, None
-    for event in trainer.events():
+    steps, samples, reason = 0, None, ""
+    for event in Session(cfg, on_diverge=StopOnDivergence()).train(None):
         if isinstance(event, TrainStep):
             steps += 1
             if not math.isfinite(event.metrics["loss"]):
                 raise RuntimeError(f"non-finite loss at iteration {event.iteration}")
         elif isinstance(event, SamplesReady):
             samples = event.samples
-    if steps != ITERATIONS or samples is None:
-        raise RuntimeError(f"trained {steps} of {ITERATIONS} iterations, samples: {samples is not None}")
+        elif isinstance(event, Finished):
+            reason = event.reason
+    if steps != ITERATIONS or samples is None or reason != "completed":
+        raise RuntimeError(f"trained {steps} of {ITERATIONS} iterations ({reason or 'no end'}), "
+                           f"samples: {samples is not None}")
     return samples
 
 

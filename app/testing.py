@@ -16,18 +16,21 @@ WAIT_MS = 90_000  # generous: the test machine is shared
 
 
 def make_window(qtbot, tmp_path, demo: str = "8gaussians", knobs=TINY_2D, record_errors=True):
-    """A shown MainWindow writing runs under ``tmp_path``, with ``knobs`` typed into the form."""
+    """A shown MainWindow writing runs under ``tmp_path``, with ``knobs`` typed into the form.
+
+    The demo's data preview is waited for, so no preview thread outlives the setup.
+    """
     from app.main_window import MainWindow
 
     window = MainWindow(runs_root=tmp_path / "runs", demo=demo)
     qtbot.addWidget(window)
-    if record_errors:  # no dialogs in tests: keep the sentence
+    window.controller.wait()
+    if record_errors:  # no dialogs in tests: keep the sentence (errors reach show_error by name)
         window.show_error = window.errors.append
-        window.controller.sigError.disconnect()
-        window.controller.sigError.connect(window.show_error)
     window.show()
     for key, value in knobs:
-        window.settings_panel.set_value(key, value)
+        result = window.settings_panel.set_value(key, value)
+        assert not getattr(result, "reason", None), result  # a test's own knobs must be accepted
     return window
 
 

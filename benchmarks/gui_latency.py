@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         for key, value in TINY_DIGITS if args.tiny else ():
             window.settings_panel.set_value(key, value)
+        window.controller.wait()  # the demo's data preview
 
         def process(ms: int) -> None:
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, ms)

@@ -5,10 +5,11 @@ first samples on screen.
 Runs in a child process (``python -m benchmarks.gui_overhead``) so Qt never
 loads into the benchmark runner; the app is imported lazily and the result
 says ``skipped`` when it is not importable. The latency probe is
-:class:`benchmarks.gui_latency.LatencyProbe` (the app engineer's). Headless
+:class:`app.latency.LatencyProbe`. Headless
 and GUI windows alternate (headless, GUI, headless) with the same config and
-the same torch thread count as the app's worker. Targets: GUI/headless
-≥ 0.95, p99 latency < 50 ms.
+the same torch thread count as the app's worker; both drive an
+:class:`ebm_engine.session.Session` (headless: without display extras).
+Targets: GUI/headless ≥ 0.95, p99 latency < 50 ms.
 """
 
 from __future__ import annotations
@@ -24,20 +25,25 @@ import time
 
 
 def headless_rate(cfg, seconds: float) -> float:
-    """Iterations/s of a headless Trainer over ``seconds`` (after one warm-up iteration)."""
+    """Iterations/s of a headless session over ``seconds`` (after one warm-up iteration)."""
     from ebm_engine.learning.events import TrainStep
-    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.session import Session
 
-    trainer = Trainer(cfg.with_value("train.iterations", 10**6), None)
+    session = Session(cfg.with_value("train.iterations", 10**6))
+    events = session.train(None)
     count, t0 = -1, 0.0
-    for event in trainer.events():
+    for event in events:
         if isinstance(event, TrainStep):
             count += 1
             if count == 0:
                 t0 = time.perf_counter()
             elif time.perf_counter() - t0 >= seconds:
                 break
-    return count / (time.perf_counter() - t0)
+    rate = count / (time.perf_counter() - t0)
+    session.stop()
+    for _ in events:  # let the generator finish (its final, unsaved checkpoint step)
+        pass
+    return rate
 
 
 def child(demo: str, seconds: float, tiny: bool) -> dict[str, object]:
@@ -47,9 +53,9 @@ def child(demo: str, seconds: float, tiny: bool) -> dict[str, object]:
         from PySide6.QtCore import QEventLoop
         from PySide6.QtWidgets import QApplication
 
+        from app.latency import LatencyProbe
         from app.main_window import MainWindow
         from app.testing import TINY_DIGITS
-        from benchmarks.gui_latency import LatencyProbe
     except Exception as exc:  # the app is written in parallel; report, don't fail
         return {"skipped": f"app not importable: {type(exc).__name__}: {exc}"}
     import torch
@@ -64,9 +70,10 @@ def child(demo: str, seconds: float, tiny: bool) -> dict[str, object]:
         window.show()
         for key, value in TINY_DIGITS if tiny else ():
             window.settings_panel.set_value(key, value)
+        ctrl = window.controller
+        ctrl.wait()  # the demo's data preview
         process(200)
         cfg = window.current_config().with_value("train.checkpoint_every", 0)
-        ctrl = window.controller
         threads = getattr(ctrl, "worker_threads", torch.get_num_threads())
         torch.set_num_threads(threads)
         before = headless_rate(cfg, seconds)
@@ -79,7 +86,8 @@ def child(demo: str, seconds: float, tiny: bool) -> dict[str, object]:
             process(5)
             if first_iteration is None and ctrl.iteration >= 1:
                 first_iteration = time.perf_counter() - t_click
-            if first_frame is None and window.snapshot_count >= 1:
+            snap = window.snapshot  # the demo's data preview does not count
+            if first_frame is None and snap is not None and snap.origin == "train":
                 first_frame = time.perf_counter() - t_click
         probe = LatencyProbe()
         probe.start()

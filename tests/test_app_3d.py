@@ -36,11 +36,11 @@ def _object_pixels(image: np.ndarray) -> int:
 
 
 def _snapshot(kind, samples, value_range=None, frames=()):
-    from app.controller import Snapshot
+    from ebm_engine.learning.events import SamplesReady
 
     energy = np.linspace(-1, 1, len(samples)).astype(np.float32)
-    return Snapshot(iteration=7, kind=kind, value_range=value_range, samples=samples,
-                    energy=energy, frames=tuple(frames))
+    return SamplesReady(iteration=7, kind=kind, value_range=value_range, samples=samples,
+                        energy=energy, frames=tuple(frames))
 
 
 def _demo(name: str, n: int, **options) -> np.ndarray:
@@ -59,8 +59,8 @@ def test_voxel_training_updates_vtk_view_and_closes_clean(qtbot, tmp_path):
     from ebm_engine.export.mesh import read_mesh
 
     window = make_window(qtbot, tmp_path, demo="shapes-voxels", knobs=TINY_VOXELS)
-    panel = window.settings_panel  # 24 shapes instead of 200: the data is built in a blink
-    panel.set_config(panel.config().with_value("data.options.items", 24))
+    # 24 shapes instead of 200: the data is built in a blink
+    assert window.settings_panel.set_value("data.options.items", 24).value == 24
     window.transport.buttons["train"].click()
     qtbot.waitUntil(lambda: isinstance(window.sample_view, VoxelView)
                     and window.sample_view.update_count >= 3, timeout=WAIT_MS)
@@ -94,6 +94,29 @@ def test_voxel_training_updates_vtk_view_and_closes_clean(qtbot, tmp_path):
     assert not window.controller.busy
     assert grid.released and live_render_windows() == 0
     assert window.errors == []
+
+
+def test_export_menu_offers_what_fits_the_data_kind(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, knobs=())
+    export = window.menuBar().actions()[1].menu()
+    entry = {a.text(): a for a in export.actions() if a.text()}
+    clouds = _demo("shapes-points", 2, points=64)
+    window.controller.sigSnapshot.emit(_snapshot("pointcloud", clouds, (-1.0, 1.0)))
+    assert not entry["Meshes (STL)…"].isEnabled() and entry["Point clouds (PLY)…"].isEnabled()
+    assert entry["Turntable of a 3D sample (GIF)…"].isEnabled()
+    assert not entry["Sample grid (PNG)…"].isEnabled() and not entry["Video clips (MP4)…"].isEnabled()
+    assert entry["Metrics (CSV)…"].isEnabled() and entry["Checkpoint copy…"].isEnabled()
+    # asked anyway (a script): one sentence that names what fits, no CLI help
+    assert window.export("grid", tmp_path / "clouds.stl") is None
+    assert "Point clouds (PLY)" in window.errors[-1] and "--help" not in window.errors[-1]
+    assert window.export("grid", tmp_path / "clouds.ply") is not None
+    window.controller.sigSnapshot.emit(_snapshot("voxel", _demo("shapes-voxels", 2), (-1.0, 1.0)))
+    assert entry["Meshes (STL)…"].isEnabled() and not entry["Point clouds (PLY)…"].isEnabled()
+    window.controller.sigSnapshot.emit(_snapshot("image", np.zeros((4, 1, 8, 8), np.float32),
+                                                 (-1.0, 1.0)))
+    assert entry["Sample grid (PNG)…"].isEnabled() and not entry["Meshes (STL)…"].isEnabled()
+    assert not entry["Turntable of a 3D sample (MP4)…"].isEnabled()
+    window.close()
 
 
 def test_pointcloud_view_pixels_camera_and_clicks(qtbot):

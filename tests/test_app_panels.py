@@ -1,73 +1,158 @@
-"""Settings forms, data catalogue, view registry and error dialogs (no long training)."""
+"""Settings forms, data catalogue, data preview, view registry and error dialogs (no long training)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from app.testing import WAIT_MS, make_window
+from app.testing import TINY_2D, WAIT_MS, make_window
 
 pytestmark = pytest.mark.app
 
 
-def test_settings_panel_validates_inline_and_shows_method_knobs(qtbot):
-    from app.panels.settings_panel import SettingsPanel
-    from ebm_engine.errors import ConfigError
-    from ebm_engine.methods.base import available_methods
+def _demo_item(window, name):
+    panel = window.data_panel
+    for i in range(panel.list.count()):
+        item = panel.list.item(i)
+        if item.text().split("\n")[0] == name:
+            return item
+    raise AssertionError(f"no demo {name}")
 
-    panel = SettingsPanel()
+
+def test_settings_panel_edits_through_the_session_and_shows_method_knobs(qtbot):
+    from app.controller import Controller
+    from app.panels.settings_panel import SettingsPanel
+    from ebm_engine.methods import available_methods
+
+    ctrl = Controller()
+    panel = SettingsPanel(ctrl)
     qtbot.addWidget(panel)
     edits = []
     panel.sigKnobEdited.connect(lambda k, v: edits.append((k, v)))
-    # tooltips come from the dataclass docstrings, with units
-    assert "δ" in panel.editors["sampler.step_size"].widget.toolTip()
-    assert "data units" in panel.editors["sampler.step_size"].widget.toolTip()
-    # an invalid value: inline message naming the field, config unchanged, nothing emitted
-    panel.set_value("sampler.step_size", "-1")
-    error = panel.errors["sampler.step_size"]
-    assert not error.isHidden() and "sampler.step_size must be > 0" in error.text()
-    assert panel.cfg.sampler.step_size == 0.05 and edits == []
-    with pytest.raises(ConfigError):
-        panel.config()
+    # tooltips come from the knob declarations: meaning, unit, bounds, the energy sign
+    tip = panel.editors["sampler.step_size"].widget.toolTip()
+    assert "δ" in tip and "data units" in tip and "> 0" in tip and "lower = more probable" in tip
+    assert "Fixed once a run starts" in panel.editors["model.width"].widget.toolTip()
+    # spin boxes take their range from the bounds
+    assert panel.editors["train.snapshot_size"].widget.minimum() == 1
+    assert panel.editors["train.snapshot_size"].widget.maximum() == 64
+    # the session parses what was typed; the field shows the parsed value
     panel.set_value("sampler.step_size", "0.2")
-    assert error.isHidden() and panel.config().sampler.step_size == 0.2
-    assert edits == [("sampler.step_size", 0.2)]
+    assert ctrl.config.sampler.step_size == 0.2 and edits == [("sampler.step_size", 0.2)]
+    assert panel.editors["sampler.step_size"].widget.text() == "0.2"
     panel.set_value("sampler.reference_sigma", "inf")
-    assert panel.config().sampler.reference_sigma == float("inf")
+    assert ctrl.config.sampler.reference_sigma == float("inf")
     # the method chooser shows only the chosen method's knobs
-    methods = available_methods()
-    for name, cls in methods.items():
+    for name, cls in available_methods().items():
         panel.method.setCurrentText(name)
         shown = {k.split(".")[-1] for k in panel.editors if k.startswith("train.options.")}
-        assert shown == set(cls.option_defaults), name
-        assert panel.config().train.method == name
-    # running locks structural knobs only
-    panel.set_running(True)
+        assert shown == {k.name for k in cls.knobs()}, name
+        assert ctrl.config.train.method == name
+        assert cls.summary() in panel.method_summary.text()
+    # a run locks the knobs declared fixed (live=False), from the metadata
+    panel.set_state("running")
     assert not panel.editors["model.width"].widget.isEnabled()
+    assert not panel.editors["train.seed"].widget.isEnabled()
+    assert not panel.editors["train.method"].widget.isEnabled()
     assert panel.editors["sampler.step_size"].widget.isEnabled()
+    panel.set_state("following")
+    assert not panel.editors["sampler.step_size"].widget.isEnabled()
+    ctrl.shutdown()
+
+
+def test_refused_edit_reverts_the_field_and_says_why(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    panel, ctrl = window.settings_panel, window.controller
+    field = panel.editors["sampler.step_size"].widget
+    error = panel.errors["sampler.step_size"]
+    before = window.current_config().sampler.step_size
+    field.setText("-1")
+    field.editingFinished.emit()  # what pressing Enter does
+    assert field.text() == f"{before:g}"  # back to the value in force
+    assert not error.isHidden() and "sampler.step_size must be > 0" in error.text()
+    assert ctrl.config.sampler.step_size == before
+    field.setText("0.07")
+    field.editingFinished.emit()
+    assert error.isHidden() and ctrl.config.sampler.step_size == 0.07
+    # mid-run, a knob declared fixed is refused by the session and the field goes back
+    window.transport.buttons["train"].click()
+    qtbot.waitUntil(lambda: ctrl.state == "running" and ctrl.iteration >= 1, timeout=WAIT_MS)
+    width = panel.editors["model.width"].widget
+    result = panel.set_value("model.width", 32)
+    assert result.reason and width.value() == 16 and ctrl.config.model.width == 16
+    assert not panel.errors["model.width"].isHidden()
+    assert "cannot change during a run" in panel.errors["model.width"].text()
+    window.transport.buttons["stop"].click()
+    qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
+    assert window.errors == []
+
+
+def test_wheel_over_an_unfocused_number_field_does_not_edit(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, knobs=())
+    spin = window.settings_panel.editors["train.iterations"].widget
+    before = window.current_config().train.iterations
+    assert spin.value() == before and not spin.hasFocus()
+
+    def wheel():
+        pos = QPointF(spin.width() / 2, spin.height() / 2)
+        event = QWheelEvent(pos, QPointF(spin.mapToGlobal(pos.toPoint())), QPoint(0, 0),
+                            QPoint(0, 120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                            Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(spin, event)
+
+    wheel()
+    assert spin.value() == before and window.current_config().train.iterations == before
+    assert not spin.hasFocus()
+    # with the keyboard focus the wheel does edit (through the session)
+    window.activateWindow()
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus, timeout=5000)
+    wheel()
+    assert spin.value() == before + 1 and window.current_config().train.iterations == before + 1
 
 
 def test_demo_catalogue_sets_preset(qtbot, tmp_path):
+    from ebm_engine.presets import config_for
+
     window = make_window(qtbot, tmp_path, knobs=())
-    names = [window.data_panel.list.item(i).text().split("\n")[0]
-             for i in range(window.data_panel.list.count())]
-    assert "8gaussians" in names and "digits" in names
-    digits = names.index("digits")
-    item = window.data_panel.list.item(digits)
+    item = _demo_item(window, "digits")
     assert "min" in item.text() and not item.icon().isNull()
     window.data_panel.list.itemClicked.emit(item)
     cfg = window.current_config()
-    assert cfg.data.source == "digits" and cfg.model.name == "convnet"
+    assert cfg == config_for("digits") and cfg.model.name == "convnet"
     assert window.settings_panel.editors["model.name"].widget.currentText() == "convnet"
     # choosing a method that has a preset for this demo loads it (digits-recovery)
-    from ebm_engine.presets import config_for
-
     window.settings_panel.method.setCurrentText("recovery")
     assert window.current_config() == config_for("digits", method="recovery")
     # back to ml: the demo's own preset again
     window.settings_panel.method.setCurrentText("ml")
     assert window.current_config() == config_for("digits")
+    window.controller.wait()
+
+
+def test_opening_a_folder_after_a_demo_keeps_nothing_of_the_demo(qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from ebm_engine.presets import config_for
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    window = make_window(qtbot, tmp_path, knobs=())
+    window.data_panel.list.itemClicked.emit(_demo_item(window, "dynamic-texture"))
+    assert window.current_config().model.name == "stgconvnet"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    window.data_panel.open_button.menu().actions()[0].trigger()  # Open… → Folder…
+    cfg = window.current_config()
+    assert cfg.data.source == str(folder)
+    assert cfg.model.name != "stgconvnet" and cfg == config_for(str(folder))
+    assert window.settings_panel.editors["model.name"].widget.currentText() == cfg.model.name
+    assert window.snapshot is None  # the demo's preview is gone too
+    assert window.errors == []
 
 
 def test_corrupt_image_folder_shows_error_dialog_and_app_lives(qtbot, tmp_path):
@@ -85,21 +170,20 @@ def test_corrupt_image_folder_shows_error_dialog_and_app_lives(qtbot, tmp_path):
              if isinstance(w, QMessageBox) and w.isVisible()]
     assert boxes and boxes[-1].text() == message
     boxes[-1].close()
-    qtbot.waitUntil(lambda: window.controller.state == "idle", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.controller.state == "idle" and not window.controller.busy,
+                    timeout=WAIT_MS)
     assert window.isVisible() and window.transport.buttons["train"].isEnabled()
-    # an invalid knob is refused before anything runs
+    # an invalid knob is refused before anything runs: the config keeps its value
     window.settings_panel.set_value("train.lr", "0")
-    window.show_error = window.errors.append
-    window.transport.buttons["train"].click()
-    assert window.errors and "train.lr must be > 0" in window.errors[-1]
-    assert not window.controller.busy
+    assert "train.lr must be > 0" in window.settings_panel.errors["train.lr"].text()
+    assert window.current_config().train.lr > 0
 
 
 def test_views_by_kind_and_extras(qtbot):
-    from app.controller import Snapshot
     from app.views.extras import ExtrasPanel
     from app.views.film_strip import FilmStrip
     from app.views.registry import view_class
+    from ebm_engine.learning.events import SamplesReady
     from ebm_engine.sampling.langevin import ChainFrame
 
     assert view_class("image").__name__ == "ImageGridView"
@@ -110,9 +194,9 @@ def test_views_by_kind_and_extras(qtbot):
     rng = np.random.default_rng(0)
     frames = tuple(ChainFrame(s, rng.uniform(-1, 1, (8, 1, 6, 6)).astype(np.float32),
                               np.full(8, -s, np.float32)) for s in range(4))
-    snap = Snapshot(5, "image", (-1.0, 1.0), rng.uniform(-1, 1, (9, 1, 6, 6)).astype(np.float32),
-                    np.zeros(9, np.float32), frames,
-                    {"proposals": rng.uniform(-1, 1, (9, 1, 6, 6)).astype(np.float32)})
+    snap = SamplesReady(5, "image", (-1.0, 1.0), rng.uniform(-1, 1, (9, 1, 6, 6)).astype(np.float32),
+                        np.zeros(9, np.float32), frames,
+                        {"proposals": rng.uniform(-1, 1, (9, 1, 6, 6)).astype(np.float32)})
     view = view_class("image")()
     qtbot.addWidget(view)
     view.set_snapshot(snap)
@@ -141,9 +225,51 @@ def test_views_by_kind_and_extras(qtbot):
 
 def test_2d_demo_shows_its_data_before_training(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path, knobs=())
-    window._source_chosen("moons")
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
+        window.data_panel.list.itemClicked.emit(_demo_item(window, "moons"))
     view = window.sample_view
     x, y = view.data.getData()
     assert window.view_kind == "points" and 500 <= len(x) <= 2000
     # the moons demo spans both signs of x
     assert x.min() < -1 and x.max() > 1 and np.isfinite(y).all()
+
+
+def test_image_demo_shows_its_data_before_train(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, knobs=TINY_2D)
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=20_000) as blocker:
+        window.data_panel.list.itemClicked.emit(_demo_item(window, "digits"))
+    snap = blocker.args[0]
+    assert snap.origin == "preview" and snap.kind == "image" and 1 <= len(snap.samples) <= 64
+    assert type(window.sample_view).__name__ == "ImageGridView"
+    assert window.sample_view.grid.last_grid is not None and window.snapshot is snap
+    assert "training data" in window.samples.title.text()
+    assert window.controller.state == "idle"
+    # nothing to export yet: a preview is data, not samples
+    export = window.menuBar().actions()[1].menu()
+    assert not next(a for a in export.actions() if a.text() == "Sample grid (PNG)…").isEnabled()
+    window.controller.wait()
+
+
+def test_rollback_marks_the_curves_and_drops_the_void_rows(qtbot, tmp_path):
+    from ebm_engine.learning.events import Rewound, RolledBack
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    ctrl, curves = window.controller, window.curves
+
+    def rows(its):
+        return [{"iteration": i, "wall_time": 0.1 * i, "loss": 1.0, "its": 5.0} for i in its]
+
+    ctrl.sigMetrics.emit(rows(range(1, 31)))
+    curves.add_marker(25, "lr=0.1")
+    # live: the run went back to iteration 20 before going on
+    ctrl.sigRolledBack.emit(RolledBack(20, 30, "non-finite energy", {"train.lr": [0.1, 0.05]}))
+    assert curves.rows["iteration"] == list(range(1, 21))
+    assert [m[2] for m in curves.markers] == ["rollback"] and curves.markers[0][0] == 20
+    assert "rolled back to 20" in window.log.toPlainText()
+    # followed: the restarted run's first rows can come before the rollback line of events.jsonl
+    ctrl.sigMetrics.emit(rows(range(21, 27)) + rows(range(21, 24)))
+    ctrl.sigRolledBack.emit(RolledBack(20, 26, "non-finite energy"))
+    assert curves.rows["iteration"] == list(range(1, 24))
+    assert len(curves.markers) == 2
+    ctrl.sigRewound.emit(Rewound(0))  # metrics.csv rewritten: read again from the start
+    assert curves.rows["iteration"] == []

@@ -8,6 +8,8 @@ import sys
 import types
 
 import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from app.testing import WAIT_MS, make_window
 
@@ -44,6 +46,11 @@ def test_sample_only_then_export(qtbot, tmp_path, finished_run):
     assert snap.landscape is not None and len(snap.frames) > 2
     qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
     assert str(finished_run) in window.store.value("recent_runs", [])
+    # the settings show exactly the opened run's config
+    from ebm_engine.config import RunConfig
+
+    assert window.current_config() == RunConfig.load(finished_run / "config.json")
+    assert window.settings_panel.editors["model.width"].widget.value() == 16
     out = tmp_path / "out"
     out.mkdir()
     png = window.export("grid", out / "grid.png")
@@ -64,7 +71,8 @@ def test_sample_only_then_export(qtbot, tmp_path, finished_run):
     # the run summary shows RUN/eval.json written by `ebm eval`
     (finished_run / "eval.json").write_text(json.dumps({"mmd": 0.0123, "energy": {"data": -1.5}}))
     data = window.show_run_summary()
-    assert data["mmd"] == 0.0123 and window.summary.topLevelItemCount() == 2
+    assert data["mmd"] == 0.0123 and window.summary.tree.topLevelItemCount() == 2
+    assert "on disk" in window.summary.disk.text()
 
 
 def test_resume_training_continues_the_run(qtbot, tmp_path, finished_run):
@@ -110,17 +118,19 @@ def test_follow_a_run_being_written(qtbot, tmp_path):
     advance_to_snapshot()
     window = make_window(qtbot, tmp_path, knobs=())
     window.follow_run(path)
-    assert window.controller.state == "following"
+    qtbot.waitUntil(lambda: window.controller.state == "following", timeout=WAIT_MS)
+    assert window.status_labels["state"].text() == "following"
     qtbot.waitUntil(lambda: window.snapshot is not None, timeout=WAIT_MS)
     assert window.snapshot.origin == "follow" and window.curves.rows["iteration"][-1] == 2
     advance_to_snapshot()
     advance_to_snapshot()
     qtbot.waitUntil(lambda: window.snapshot.iteration == 6, timeout=WAIT_MS)
     assert window.curves.rows["iteration"][-1] == 6
+    window.command("stop")  # stop following (the job goes on)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert not window.controller.busy
     for _ in gen:
         pass
-    window.command("stop")
-    assert window.controller.state == "idle"
     # the follower skips a torn last line until it is complete
     follower = RunFollower(path)
     assert len(follower.poll().rows) == 12
@@ -132,6 +142,45 @@ def test_follow_a_run_being_written(qtbot, tmp_path):
     assert [r["iteration"] for r in follower.poll().rows] == [13]
 
 
+def test_following_a_run_that_finishes_says_finished(qtbot, tmp_path, finished_run):
+    from ebm_engine.config import RunConfig
+
+    window = make_window(qtbot, tmp_path, demo="digits", knobs=())
+    window.follow_run(finished_run)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=20_000)
+    assert window.status_labels["state"].text().startswith("finished")
+    assert window.status_labels["eta"].text() == ""
+    assert window.curves.rows["iteration"][-1] == 4
+    # the followed run's settings, not the demo's
+    assert window.current_config() == RunConfig.load(finished_run / "config.json")
+    assert window.data_panel.source == "8gaussians"
+    assert window.errors == []
+
+
+def test_open_run_question_has_a_cancel_that_starts_nothing(qtbot, tmp_path, finished_run,
+                                                           monkeypatch):
+    window = make_window(qtbot, tmp_path, knobs=())
+    before = window.current_config()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(finished_run))
+    answered = []
+
+    def answer():  # runs inside the question's own event loop
+        box = QApplication.activeModalWidget()
+        if box is None:
+            QTimer.singleShot(10, answer)
+            return
+        cancel = [b for b in box.buttons() if b.text().replace("&", "") == "Cancel"]
+        answered.append([b.text() for b in box.buttons()])
+        cancel[0].click() if cancel else box.reject()
+
+    QTimer.singleShot(0, answer)
+    file_menu = window.menuBar().actions()[0].menu()
+    next(a for a in file_menu.actions() if a.text().startswith("Open run")).trigger()
+    assert answered and any(t.replace("&", "") == "Cancel" for t in answered[0]), answered
+    assert not window.controller.busy and window.controller.state == "idle"
+    assert window.current_config() == before and window.errors == []
+
+
 def test_settings_and_layout_persist(qtbot, tmp_path):
     first = make_window(qtbot, tmp_path, demo="moons", knobs=(("train.lr", 0.002),))
     first.resize(first.width(), 500)
@@ -140,6 +189,7 @@ def test_settings_and_layout_persist(qtbot, tmp_path):
 
     second = MainWindow(runs_root=tmp_path / "runs")
     qtbot.addWidget(second)
+    second.controller.wait()
     assert second.data_panel.source == "moons"
     assert second.settings_panel.cfg.train.lr == 0.002
     assert second.size().height() == 500

@@ -1,4 +1,4 @@
-"""Click the real transport buttons on a 2D demo: train, pause, step, edit a knob, close."""
+"""Click the real transport buttons on a 2D demo: train, pause, step, edit a knob, stop, reset, close."""
 
 from __future__ import annotations
 
@@ -53,10 +53,12 @@ def test_train_pause_step_knob_close(qtbot, tmp_path):
     assert ctrl.iteration == frozen_at + 1
 
     # a knob edit mid-run → a marker on the curves and a line in events.jsonl
-    _click(window, "train")  # resume
+    assert window.transport.buttons["pause"].text() == "Resume"
+    _click(window, "pause")  # the one Resume
     qtbot.waitUntil(lambda: ctrl.state == "running", timeout=WAIT_MS)
     with qtbot.waitSignal(ctrl.sigKnobApplied, timeout=WAIT_MS):
-        window.settings_panel.set_value("sampler.step_size", 0.07)
+        result = window.settings_panel.set_value("sampler.step_size", 0.07)
+    assert result.pending and result.value == 0.07
     assert window.curves.markers and "step_size" in window.curves.markers[-1][1]
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     knob = [e for e in events if e["event"] == "knob"]
@@ -72,16 +74,52 @@ def test_train_pause_step_knob_close(qtbot, tmp_path):
     assert window.errors == []
 
 
-def test_divergence_pauses_and_says_so(qtbot, tmp_path, monkeypatch):
+def _assert_cleared(window):
+    """Nothing of the last run is left on screen."""
+    assert window.snapshot is None and window.sample_view.snapshot is None
+    assert window.curves.rows.get("iteration", []) == []
+    assert window.film.index is None and window.scrubber.steps == []
+    for name in ("iteration", "its", "eta", "run"):
+        assert window.status_labels[name].text() == "", name
+    assert window.status_labels["device"].text() == "device: –"
+
+
+def test_train_after_stop_and_reset_clear_views_and_status(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    ctrl = window.controller
+    for again in ("train", "reset"):
+        _click(window, "train")
+        qtbot.waitUntil(lambda: window.snapshot_count >= 2 and ctrl.iteration >= 3
+                        and window.status_labels["eta"].text().startswith("ETA"), timeout=WAIT_MS)
+        window.sample_view.sigSampleClicked.emit(0)  # a chain in the film strip
+        assert window.film.index == 0
+        _click(window, "stop")
+        qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
+        assert window.snapshot is not None and window.status_labels["iteration"].text()
+        _click(window, again)  # Train a new run, or Reset
+        _assert_cleared(window)
+        if again == "train":  # the new run fills the views again
+            qtbot.waitUntil(lambda: window.snapshot is not None, timeout=WAIT_MS)
+            _click(window, "stop")
+            qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
+    assert ctrl.state == "idle" and not ctrl.busy
+    assert window.errors == []
+
+
+def _diverging(monkeypatch):
+    """Trainer.events of a run whose energies explode after iteration 2."""
     from ebm_engine.learning.events import Diverged, Finished, TrainStep
     from ebm_engine.learning.trainer import Trainer
 
-    def events(self, iterations=None):  # a run whose energies explode at iteration 3
+    def events(self, iterations=None):
+        gate = getattr(self, "_gate", None)  # the session's pause gate
         for it in range(1, 3):
             self.iteration = it
             yield TrainStep(it, 0.1 * it, {"loss": 0.0, "its": 10.0})
         yield Diverged(2, "non-finite energy_data; the update was not applied")
         for it in range(3, 100):
+            if gate is not None:
+                gate()
             if self._stop.is_set():
                 break
             self.iteration = it
@@ -89,14 +127,34 @@ def test_divergence_pauses_and_says_so(qtbot, tmp_path, monkeypatch):
         yield Finished(self.iteration, "stopped")
 
     monkeypatch.setattr(Trainer, "events", events)
+
+
+def test_divergence_pauses_and_says_so(qtbot, tmp_path, monkeypatch):
+    _diverging(monkeypatch)
     window = make_window(qtbot, tmp_path)
     ctrl = window.controller
     with qtbot.waitSignal(ctrl.sigDiverged, timeout=WAIT_MS):
         _click(window, "train")
-    assert ctrl.state == "paused" and window.transport.buttons["train"].text() == "Resume"
+    assert ctrl.state == "paused"
     assert window.errors and "paused" in window.errors[-1] and "non-finite" in window.errors[-1]
     qtbot.wait(500)
     assert ctrl.iteration == 2  # nothing ran after the divergence
     _click(window, "stop")
     qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
     assert window.isVisible()
+
+
+def test_divergence_pause_shows_one_resume(qtbot, tmp_path, monkeypatch):
+    _diverging(monkeypatch)
+    window = make_window(qtbot, tmp_path)
+    ctrl = window.controller
+    with qtbot.waitSignal(ctrl.sigDiverged, timeout=WAIT_MS):
+        _click(window, "train")
+    buttons = window.transport.buttons.values()
+    resumes = [b for b in buttons if b.isEnabled() and b.text() == "Resume"]
+    assert len(resumes) == 1, [(b.objectName(), b.text(), b.isEnabled()) for b in buttons]
+    assert not window.transport.buttons["train"].isEnabled()
+    with qtbot.waitSignal(ctrl.sigIteration, timeout=WAIT_MS) as blocker:
+        resumes[0].click()  # it resumes the run (which then runs to its end)
+    assert blocker.args[0] >= 3
+    qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)

@@ -1,21 +1,25 @@
-"""Settings forms generated from the config dataclasses (model, sampler, training, data).
+"""Settings forms built from the knob metadata (config sections and the method's ``Options``).
 
-Each field gets a widget by its type, a tooltip from the dataclass docstring
-(meaning, units), and inline validation: an invalid value turns the field red
-and shows the engine's one-line :class:`ConfigError` under it, and the
-last valid config stays in force. The method chooser shows only the chosen
-learning method's knobs, generated from its ``option_defaults``.
+Each knob gets an editor by its declared type (check box, combo box for
+choices, spin box bounded by the knob's bounds, text for numbers and
+lists), and a tooltip from its documentation, unit, bounds and whether it
+may change during a run. The panel decides nothing: every edit goes to
+:meth:`Controller.edit <app.controller.Controller.edit>` (the session). An
+accepted edit shows the parsed value; a refused one puts the value in
+force back in the field and the session's reason in red beside it. Which
+editors are locked during a run comes from the knobs' ``live`` flag.
+
+Number and choice fields react to the mouse wheel only when they have the
+keyboard focus, so scrolling the panel never edits a knob.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import re
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,55 +32,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ebm_engine.config import (
-    CHAIN_INITS,
-    DEVICES,
-    DataConfig,
-    ModelConfig,
-    RunConfig,
-    SamplerConfig,
-    TrainConfig,
-)
-from ebm_engine.errors import ConfigError
+from ebm_engine.config import SECTIONS, is_live
+from ebm_engine.options import KnobInfo, knobs_of
+from ebm_engine.session import Refused
 
-SECTIONS = (
-    ("model", "Model (energy network)", ModelConfig),
-    ("sampler", "Sampler (Langevin)", SamplerConfig),
-    ("train", "Training", TrainConfig),
-    ("data", "Data", DataConfig),
-)
-SKIPPED = {"data.source", "model.options", "train.options", "data.options", "train.method"}
-# Fields that shape the networks, data or chain memory: fixed once a run started.
-FIXED_DURING_RUN = {"train.device", "train.seed", "sampler.init", "sampler.buffer_size"}
-UNITS = {
-    "sampler.step_size": "δ, in data units",
-    "sampler.reference_sigma": "in data units; 'inf' for no reference term",
-    "sampler.init_scale": "in data units",
-    "train.lr": "per optimiser step",
-    "train.sample_every": "iterations",
-    "train.checkpoint_every": "iterations",
-    "train.record_every": "Langevin steps",
-    "model.width": "units or channels",
-}
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """``{field: description}`` from a numpydoc ``Attributes`` section."""
-    doc = cls.__doc__ or ""
-    out: dict[str, str] = {}
-    current: list[str] = []
-    for line in doc.splitlines():
-        m = re.match(r"^    ([\w, ]+) : .+$", line)
-        if m:
-            current = [n.strip() for n in m.group(1).split(",")]
-            for n in current:
-                out[n] = ""
-        elif line.startswith("        ") and current:
-            for n in current:
-                out[n] = (out[n] + " " + line.strip()).strip()
-        elif line.strip() and not line.startswith("        "):
-            current = []
-    return out
+TITLES = {"model": "Model (energy network)", "sampler": "Sampler (Langevin)",
+          "train": "Training", "data": "Data"}
+ORDER = ("model", "sampler", "train", "data")
+SKIPPED = {"data.source", "train.method"}  # the data panel and the method chooser set these
+INT_LIMIT = 2**31 - 1  # QSpinBox holds 32-bit ints; wider bounds get a text field
+ENERGY_NOTE = "\nEnergies: E(x) = −f(x) + |x|²/2σ², lower = more probable."
 
 
 def format_value(value: Any) -> str:
@@ -87,25 +52,73 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-class FieldEditor:
-    """A widget for one config value; ``value()`` returns what the user typed."""
+class _FocusWheel:
+    """Take the wheel only with the keyboard focus; else let it scroll the panel."""
 
-    def __init__(self, key: str, value: Any, choices: tuple[str, ...] | None = None):
+    def _focus_wheel_init(self) -> None:
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()  # goes on to the scroll area
+
+
+class SpinBox(_FocusWheel, QSpinBox):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._focus_wheel_init()
+
+
+class ComboBox(_FocusWheel, QComboBox):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._focus_wheel_init()
+
+
+def tooltip(key: str, info: KnobInfo) -> str:
+    """Meaning, unit, bounds and liveness of one knob."""
+    spec = info.spec
+    text = f"{key}: {info.doc}".rstrip(": ")
+    if spec.unit:
+        text += f" ({spec.unit})"
+    if spec.describe():
+        text += f"\nAllowed: {spec.describe()}"
+    text += f"\nDefault: {format_value(info.default)}"
+    text += "\nMay change during a run." if spec.live else "\nFixed once a run starts."
+    if key.startswith("sampler.") and "energy" not in info.doc.lower():
+        text += ENERGY_NOTE
+    return text
+
+
+class FieldEditor:
+    """The widget for one knob; ``value()`` is what the user typed or picked.
+
+    Text fields hand their text to the session as typed (it parses
+    ``1e-3``, ``inf`` and JSON lists and names a bad value).
+    """
+
+    def __init__(self, key: str, info: KnobInfo, choices: tuple[Any, ...] | None = None):
         self.key = key
-        self.kind = type(value)
+        self.info = info
+        spec = info.spec
+        choices = choices or spec.choices
+        lo = spec.ge if spec.ge is not None else (spec.gt + 1 if spec.gt is not None else -INT_LIMIT)
+        hi = spec.le if spec.le is not None else (spec.lt - 1 if spec.lt is not None else INT_LIMIT)
         if choices:
-            self.widget = QComboBox()
-            self.widget.addItems(list(choices))
-        elif isinstance(value, bool):
+            self.widget = ComboBox()
+            self.widget.addItems([str(c) for c in choices])
+        elif info.type is bool:
             self.widget = QCheckBox()
-        elif isinstance(value, int):
-            self.widget = QSpinBox()
-            self.widget.setRange(-1, 10**9)
-            self.widget.setKeyboardTracking(False)
+        elif info.type is int and -INT_LIMIT <= lo and hi <= INT_LIMIT:
+            self.widget = SpinBox()
+            self.widget.setRange(int(math.ceil(lo)), int(math.floor(hi)))
+            self.widget.setKeyboardTracking(False)  # one edit when typing is done
         else:
             self.widget = QLineEdit()
         self.widget.setObjectName(key)
-        self.set_value(value)
+        self.widget.setToolTip(tooltip(key, info))
 
     def set_value(self, value: Any) -> None:
         w = self.widget
@@ -128,18 +141,7 @@ class FieldEditor:
             return w.isChecked()
         if isinstance(w, QSpinBox):
             return w.value()
-        text = w.text().strip()
-        if self.kind is float:
-            try:
-                return float(text)
-            except ValueError:
-                return text  # the engine names the bad field
-        if self.kind in (list, dict):
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError:
-                return text
-        return text
+        return w.text().strip()
 
     def connect(self, slot) -> None:
         w = self.widget
@@ -154,76 +156,62 @@ class FieldEditor:
 
 
 class SettingsPanel(QWidget):
-    """Grouped config forms with inline validation.
+    """Grouped knob editors; every edit goes through the controller's session.
+
+    Parameters
+    ----------
+    controller : app.controller.Controller
+        Decides on edits (``edit``), holds the config (``config``) and
+        announces a new one (``sigConfigChanged``).
 
     Signals
     -------
     sigKnobEdited(key, value)
-        A field changed to a valid value (the controller forwards it mid-run).
-    sigMethodChanged(name)
-        Another learning method was chosen.
+        The session accepted an edit (``value`` as parsed).
     """
 
     sigKnobEdited = Signal(str, object)
-    sigMethodChanged = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, controller, parent: QWidget | None = None):
         super().__init__(parent)
-        from ebm_engine.methods.base import available_methods
+        from ebm_engine.methods import available_methods
         from ebm_engine.models.registry import available_models
 
+        self.controller = controller
         self.methods = available_methods()
-        self.models = available_models()
-        self.cfg = RunConfig()
         self.editors: dict[str, FieldEditor] = {}
         self.errors: dict[str, QLabel] = {}
-        self.running = False
+        self._shown_method: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         method_box = QGroupBox("Learning method")
         form = QFormLayout(method_box)
-        self.method = QComboBox()
-        self.method.setObjectName("train.method")
-        self.method.addItems(sorted(self.methods))
-        self.method.setCurrentText(self.cfg.train.method)
-        self.method.setToolTip("How the energy is learned (ml = maximum likelihood with Langevin "
-                               "chains; others add generators, flows or multiple grids)")
-        self.method.currentTextChanged.connect(self._method_changed)
-        form.addRow("method", self.method)
+        method = next(k for k in knobs_of(SECTIONS["train"]) if k.name == "method")
+        self._add_row(form, "method", FieldEditor("train.method", method,
+                                                  tuple(sorted(self.methods))))
+        self.method = self.editors["train.method"].widget
+        self.method_summary = QLabel()
+        self.method_summary.setWordWrap(True)
+        form.addRow(self.method_summary)
         self.options_form = QFormLayout()
         form.addRow(self.options_form)
         layout.addWidget(method_box)
-        for section, title, cls in SECTIONS:
-            box = QGroupBox(title)
+        for section in ORDER:
+            box = QGroupBox(TITLES[section])
             box.setObjectName(f"group_{section}")
             form = QFormLayout(box)
-            docs = field_docs(cls)
-            for f in dataclasses.fields(cls):
-                key = f"{section}.{f.name}"
-                if key in SKIPPED:
+            for info in knobs_of(SECTIONS[section]):
+                key = f"{section}.{info.name}"
+                if key in SKIPPED or info.type is dict:
                     continue
-                editor = FieldEditor(key, getattr(getattr(self.cfg, section), f.name),
-                                     self._choices(key))
-                tip = docs.get(f.name, "")
-                if key in UNITS:
-                    tip += f" ({UNITS[key]})"
-                if section == "sampler" and "energy" not in tip.lower():
-                    tip += "\nEnergies: E(x) = −f(x) + |x|²/2σ², lower = more probable."
-                editor.widget.setToolTip(f"{key}: {tip}".strip())
-                self._add_row(form, f.name, editor)
+                choices = tuple(available_models()) if key == "model.name" else None
+                self._add_row(form, info.name, FieldEditor(key, info, choices))
             layout.addWidget(box)
         layout.addStretch(1)
-        self._method_changed(self.method.currentText(), emit=False)
+        controller.sigConfigChanged.connect(self.show_config)
+        self.show_config(controller.config)
 
     # --- building ---------------------------------------------------------------
-    def _choices(self, key: str) -> tuple[str, ...] | None:
-        return {
-            "sampler.init": CHAIN_INITS,
-            "sampler.init_noise": ("gaussian", "uniform"),
-            "train.device": DEVICES,
-            "model.name": tuple(self.models),
-        }.get(key)
-
     def _add_row(self, form: QFormLayout, label: str, editor: FieldEditor) -> None:
         error = QLabel()
         error.setObjectName(f"error_{editor.key}")
@@ -243,95 +231,81 @@ class SettingsPanel(QWidget):
         self.errors[editor.key] = error
         editor.connect(self._edited)
 
-    def _method_changed(self, name: str, emit: bool = True) -> None:
+    def _build_options(self, method: str) -> None:
+        """Editors for ``method``'s own knobs (``train.options.*``)."""
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
         for key in [k for k in self.editors if k.startswith("train.options.")]:
             self.editors.pop(key)
             self.errors.pop(key)
-        cls = self.methods.get(name)
-        if cls is None:
-            return
-        options = {k: v for k, v in self.cfg.train.options.items() if k in cls.option_defaults}
-        raw = self.cfg.to_dict()
-        raw["train"]["method"] = name
-        raw["train"]["options"] = options
-        self.cfg = RunConfig.from_dict(raw)
-        doc = (cls.__doc__ or "").strip().splitlines()
-        for key, default in cls.option_defaults.items():
-            editor = FieldEditor(f"train.options.{key}", options.get(key, default))
-            editor.widget.setToolTip(f"{name} knob {key} (default {format_value(default)})"
-                                     + (f"\n{doc[0]}" if doc else ""))
-            self._add_row(self.options_form, key, editor)
-        if not cls.option_defaults:
-            self.options_form.addRow(QLabel(f"<i>{name} has no extra knobs</i>"))
-        if emit:
-            self.sigMethodChanged.emit(name)
+        cls = self.methods[method]
+        self.method_summary.setText(f"<i>{cls.summary()}</i>")
+        for info in cls.knobs():
+            self._add_row(self.options_form, info.name, FieldEditor(f"train.options.{info.name}", info))
+        if not cls.knobs():
+            self.options_form.addRow(QLabel(f"<i>{method} has no extra knobs</i>"))
+        self._shown_method = method
 
     # --- config in and out --------------------------------------------------------
-    def set_config(self, cfg: RunConfig) -> None:
-        """Show ``cfg`` in the forms (no edit signals)."""
-        self.cfg = cfg.copy()
-        self.method.blockSignals(True)
-        self.method.setCurrentText(cfg.train.method)
-        self.method.blockSignals(False)
-        self._method_changed(cfg.train.method, emit=False)
+    @property
+    def cfg(self):
+        """The config in force (the session's)."""
+        return self.controller.config
+
+    def show_config(self, cfg) -> None:
+        """Show ``cfg`` in the forms (no edits are sent)."""
+        if cfg.train.method != self._shown_method:
+            self._build_options(cfg.train.method)
         for key, editor in self.editors.items():
             if key.startswith("train.options."):
-                continue
-            editor.set_value(self.cfg.get_value(key))
+                value = cfg.train.options.get(key.rsplit(".", 1)[1], editor.info.default)
+            else:
+                value = cfg.get_value(key)
+            editor.set_value(value)
             self._show_error(key, None)
 
-    def config(self) -> RunConfig:
-        """The config as shown; raises :class:`ConfigError` if a field is still invalid."""
-        bad = [k for k, label in self.errors.items() if not label.isHidden()]
-        if bad:
-            raise ConfigError(self.errors[bad[0]].text())
-        return self.cfg.copy()
+    def set_config(self, cfg) -> bool:
+        """Ask the controller to use ``cfg`` as a whole (shown when it announces it)."""
+        return self.controller.set_config(cfg)
 
-    def set_running(self, running: bool) -> None:
-        """Lock the knobs that cannot change during a run."""
-        self.running = running
-        self.method.setEnabled(not running)
+    def set_state(self, state: str) -> None:
+        """Lock what cannot change now: knobs not ``live`` during a run, all while watching one."""
+        running = state in ("running", "paused")
+        watching = state in ("sampling", "following")
         for key, editor in self.editors.items():
-            fixed = key.startswith(("model.", "data.")) or key in FIXED_DURING_RUN
-            editor.widget.setEnabled(not (running and fixed))
+            editor.widget.setEnabled(not watching and not (running and not self._live(key)))
 
-    def set_value(self, key: str, value: Any) -> None:
-        """Set one field as if the user typed it (validates and emits)."""
+    def _live(self, key: str) -> bool:
         editor = self.editors[key]
-        editor.set_value(value)
-        self._edited(editor)
+        return editor.info.spec.live if key.startswith("train.options.") else is_live(key)
+
+    # --- edits ------------------------------------------------------------------------
+    def set_value(self, key: str, value: Any):
+        """Edit ``key`` as if typed (any key, also ones without an editor); the session's verdict."""
+        return self.edit(key, value)
+
+    def edit(self, key: str, value: Any):
+        """Send one edit to the session and show its verdict; return it."""
+        result = self.controller.edit(key, value)
+        editor = self.editors.get(key)
+        if isinstance(result, Refused):
+            if editor is not None:
+                editor.set_value(result.current)
+                self._show_error(key, result.reason)
+            return result
+        if editor is not None:
+            editor.set_value(result.value)
+            self._show_error(key, None)
+        if key == "train.method":
+            self.show_config(self.controller.config)  # the new method's knobs
+        self.sigKnobEdited.emit(key, result.value)
+        return result
 
     def _edited(self, editor: FieldEditor) -> None:
-        key, value = editor.key, editor.value()
-        try:
-            new = self.cfg.with_value(key, value)
-            if key.startswith("train.options."):
-                cls = self.methods[new.train.method]
-                default = cls.option_defaults[key.rsplit(".", 1)[1]]
-                if isinstance(default, (int, float)) and not isinstance(default, bool) \
-                        and not isinstance(value, (int, float)):
-                    raise ConfigError(f"{key} must be a number, got {value!r}")
-        except ConfigError as exc:
-            self._show_error(key, str(exc))
-            return
-        self._show_error(key, None)
-        if new.get_value(key) == self.cfg.get_value(key) if _has(self.cfg, key) else False:
-            return
-        self.cfg = new
-        self.sigKnobEdited.emit(key, new.get_value(key))
+        self.edit(editor.key, editor.value())
 
     def _show_error(self, key: str, message: str | None) -> None:
         label = self.errors[key]
         label.setText(message or "")
         label.setVisible(bool(message))
         self.editors[key].widget.setStyleSheet("border: 1px solid #ff6b6b;" if message else "")
-
-
-def _has(cfg: RunConfig, key: str) -> bool:
-    try:
-        cfg.get_value(key)
-    except (KeyError, AttributeError):
-        return False
-    return True

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QStyle, QWidget
 SP = QStyle.StandardPixmap
 BUTTONS = (
     ("train", "Train", SP.SP_MediaPlay,
-     "Start training on the chosen data with these settings (or resume)"),
+     "Start a new run on the chosen data with these settings"),
     ("pause", "Pause", SP.SP_MediaPause, "Pause between iterations; press again to resume"),
     ("step", "Step", SP.SP_MediaSkipForward, "Run exactly one training iteration, then pause"),
     ("sample", "Sample only", SP.SP_FileDialogContentsView,
@@ -17,11 +17,12 @@ BUTTONS = (
     ("reset", "Reset", SP.SP_BrowserReload, "Forget the current run and clear the views"),
 )
 
-# Which buttons are enabled in each controller state.
+# Which buttons are enabled in each session state. While paused the Pause
+# button reads "Resume": the only Resume (Train would start a new run).
 ENABLED = {
     "idle": {"train", "step", "sample"},
     "running": {"pause", "step", "stop"},
-    "paused": {"train", "pause", "step", "stop"},
+    "paused": {"pause", "step", "stop"},
     "sampling": {"stop"},
     "following": {"stop", "reset"},
     "finished": {"train", "step", "sample", "reset"},
@@ -52,5 +53,7 @@ class TransportBar(QWidget):
         on = ENABLED.get(state, {"train"})
         for name, button in self.buttons.items():
             button.setEnabled(name in on)
-        self.buttons["pause"].setText("Resume" if state == "paused" else "Pause")
-        self.buttons["train"].setText("Resume" if state == "paused" else "Train")
+        paused = state == "paused"
+        self.buttons["pause"].setText("Resume" if paused else "Pause")
+        self.buttons["pause"].setIcon(self.style().standardIcon(
+            SP.SP_MediaPlay if paused else SP.SP_MediaPause))

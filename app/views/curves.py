@@ -1,7 +1,8 @@
 """Training curves: loss, data vs sample energy, gradient norm, it/s.
 
 A smoothing slider (exponential moving average) and an x axis by iteration
-or wall time. Knob edits appear as labelled vertical markers on every plot.
+or wall time. Knob edits and rollbacks appear as labelled vertical markers
+on every plot; a rollback also drops the rows it voided (:meth:`CurvesView.truncate`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from scipy.signal import lfilter
 
+MARKER_COLOURS = {"knob": "#ffcc00", "rollback": "#ff6b6b"}
 REDRAW_MS = 120  # one plot per tick, round robin: each plot refreshes about twice a second
 
 PLOTS = (
@@ -46,7 +48,7 @@ class CurvesView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.rows: dict[str, list[float]] = {}
-        self.markers: list[tuple[int, str]] = []
+        self.markers: list[tuple[int, str, str]] = []  # iteration, label, kind
         self.update_count = 0
         self._dirty: set[str] = set()
         self._next = 0
@@ -116,10 +118,28 @@ class CurvesView(QWidget):
                 self._redraw_plot(name)
                 return
 
-    def add_marker(self, iteration: int, label: str) -> None:
-        """A vertical line at ``iteration`` on every plot (a knob edit)."""
-        self.markers.append((iteration, label))
-        self._draw_marker(iteration, label)
+    def add_marker(self, iteration: int, label: str, kind: str = "knob") -> None:
+        """A vertical line at ``iteration`` on every plot (``kind``: ``knob`` or ``rollback``)."""
+        self.markers.append((iteration, label, kind))
+        self._draw_marker(iteration, label, kind)
+
+    def truncate(self, iteration: int) -> None:
+        """Drop the rows after ``iteration`` that a rollback voided (and their markers).
+
+        A followed run may already hold rows of the restarted run after the
+        voided ones (the iteration goes down there): those stay.
+        """
+        its = self.rows.get("iteration", [])
+        start = next((i for i, it in enumerate(its) if it > iteration), len(its))
+        tail = len(its) - 1  # its[tail:] is the longest strictly increasing tail
+        while tail > start and its[tail - 1] < its[tail]:
+            tail -= 1
+        restart = tail if tail > start and its[tail - 1] >= its[tail] else len(its)
+        for column in self.rows.values():
+            del column[start:restart]
+        self.markers = [m for m in self.markers if m[0] <= iteration or m[2] == "rollback"]
+        self._dirty = set(self.items)
+        self.redraw()
 
     def _x_of(self, iteration: int) -> float:
         if self.xaxis.currentIndex() == 0 or "wall_time" not in self.rows:
@@ -128,12 +148,13 @@ class CurvesView(QWidget):
         walls = np.asarray(self.rows["wall_time"])
         return float(np.interp(iteration, its, walls)) if len(its) else 0.0
 
-    def _draw_marker(self, iteration: int, label: str) -> None:
+    def _draw_marker(self, iteration: int, label: str, kind: str = "knob") -> None:
         x = self._x_of(iteration)
+        colour = MARKER_COLOURS.get(kind, MARKER_COLOURS["knob"])
         for plot in self.items.values():
-            line = pg.InfiniteLine(pos=x, angle=90, pen=pg.mkPen("#ffcc00", style=Qt.PenStyle.DashLine),
+            line = pg.InfiniteLine(pos=x, angle=90, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
                                    label=label if plot is self.items["loss"] else None,
-                                   labelOpts={"position": 0.9, "color": "#ffcc00"})
+                                   labelOpts={"position": 0.9, "color": colour})
             plot.addItem(line)
             self.marker_items.append((plot, line))
 
@@ -144,8 +165,8 @@ class CurvesView(QWidget):
         for plot, line in self.marker_items:
             plot.removeItem(line)
         self.marker_items = []
-        for iteration, label in self.markers:
-            self._draw_marker(iteration, label)
+        for iteration, label, kind in self.markers:
+            self._draw_marker(iteration, label, kind)
 
     def _redraw_plot(self, name: str) -> None:
         self._dirty.discard(name)

@@ -36,6 +36,13 @@ class FilmStrip(QWidget):
         layout.addLayout(row, 1)
         self.index: int | None = None
 
+    def clear(self) -> None:
+        """No chain shown (a new run)."""
+        self.index = None
+        self.curve.setData([], [])
+        self.image.clear()
+        self.title.setText("Click a sample to see its chain.")
+
     def show_chain(self, snapshot, index: int) -> bool:
         """Draw chain ``index``; False (and a hint) if it was not recorded."""
         frames = snapshot.frames if snapshot is not None else ()

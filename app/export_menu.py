@@ -1,0 +1,183 @@
+"""The Export menu: only the formats that fit the samples on screen, written by the engine.
+
+============  ==================================================
+data kind     sample exports
+============  ==================================================
+image         PNG grid, chain animation (GIF, MP4)
+points (2D)   PNG scatter, chain animation (GIF, MP4)
+video         clips (MP4, GIF)
+voxel         meshes (STL, OBJ, PLY), turntable (MP4, GIF)
+pointcloud    points (PLY), turntable (MP4, GIF)
+============  ==================================================
+
+A copy of the run's latest checkpoint and its metrics (CSV) are always
+offered. Errors are one sentence, through ``sigError``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
+
+from ebm_engine.errors import EBMError
+from ebm_engine.learning.events import SamplesReady
+
+KINDS_3D = ("voxel", "pointcloud")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One menu entry: ``what`` is ``grid`` (the samples), ``chain``, ``turntable``,
+    ``checkpoint`` or ``metrics``; ``kinds`` the data kinds it fits (empty: all)."""
+
+    label: str
+    what: str
+    ext: str
+    kinds: tuple[str, ...] = ()
+
+
+ENTRIES = (
+    Entry("Sample grid (PNG)…", "grid", ".png", ("image", "points")),
+    Entry("Chain animation (GIF)…", "chain", ".gif", ("image", "points")),
+    Entry("Chain animation (MP4)…", "chain", ".mp4", ("image", "points")),
+    Entry("Video clips (MP4)…", "grid", ".mp4", ("video",)),
+    Entry("Video clips (GIF)…", "grid", ".gif", ("video",)),
+    Entry("Meshes (STL)…", "grid", ".stl", ("voxel",)),
+    Entry("Meshes (OBJ)…", "grid", ".obj", ("voxel",)),
+    Entry("Meshes (PLY)…", "grid", ".ply", ("voxel",)),
+    Entry("Point clouds (PLY)…", "grid", ".ply", ("pointcloud",)),
+    Entry("Turntable of a 3D sample (MP4)…", "turntable", ".mp4", KINDS_3D),
+    Entry("Turntable of a 3D sample (GIF)…", "turntable", ".gif", KINDS_3D),
+    Entry("Checkpoint copy…", "checkpoint", ""),
+    Entry("Metrics (CSV)…", "metrics", ".csv"),
+)
+
+
+def formats_for(kind: str) -> list[Entry]:
+    """The sample entries that fit ``kind``."""
+    return [e for e in ENTRIES if kind in e.kinds]
+
+
+class ExportMenu(QMenu):
+    """``&Export``: entries enabled by the current snapshot's data kind.
+
+    Parameters
+    ----------
+    run_dir : callable
+        Returns the current run folder (or ``None``).
+    chain_index : callable
+        Returns the picked chain (for turntables), or ``None``.
+    """
+
+    sigError = Signal(str)
+    sigExported = Signal(str)  # a line for the log
+
+    def __init__(self, run_dir: Callable[[], Path | None], chain_index: Callable[[], int | None],
+                 parent: QWidget | None = None):
+        super().__init__("&Export", parent)
+        self._run_dir = run_dir
+        self._chain_index = chain_index
+        self.snapshot: SamplesReady | None = None
+        self.actions_by_label = {}
+        for entry in ENTRIES:
+            if entry.what == "checkpoint":
+                self.addSeparator()
+            action = self.addAction(entry.label)
+            action.triggered.connect(lambda _=False, e=entry: self.ask(e))
+            self.actions_by_label[entry.label] = action
+        self.set_snapshot(None)
+
+    def set_snapshot(self, snapshot: SamplesReady | None) -> None:
+        """Enable the sample entries that fit ``snapshot``'s kind (none for a data preview)."""
+        self.snapshot = snapshot if snapshot is None or snapshot.origin != "preview" else None
+        kind = self.snapshot.kind if self.snapshot is not None else ""
+        for entry in ENTRIES:
+            self.actions_by_label[entry.label].setEnabled(not entry.kinds or kind in entry.kinds)
+
+    def ask(self, entry: Entry) -> Path | None:
+        """Ask for a file (a folder name for a checkpoint copy), then :meth:`export`."""
+        title = "Copy checkpoint to a new folder" if entry.what == "checkpoint" else "Export"
+        filt = f"{entry.ext[1:].upper()} (*{entry.ext})" if entry.ext else ""
+        path, _ = QFileDialog.getSaveFileName(self.parentWidget(), title, "", filt)
+        if not path:
+            return None
+        if entry.ext and not path.lower().endswith(entry.ext):
+            path += entry.ext
+        return self.export(entry.what, path)
+
+    def export(self, what: str, path: str | Path) -> Path | None:
+        """Write ``what`` (``grid``, ``chain``, ``turntable``, ``checkpoint``, ``metrics``) to ``path``.
+
+        The extension picks the format; it must be one the menu offers for
+        the samples' kind. Returns the path written, or ``None`` after
+        ``sigError``.
+        """
+        path = Path(path)
+        try:
+            if what == "checkpoint":
+                out = self._copy_checkpoint(path)
+            elif what == "metrics":
+                out = self._copy_metrics(path)
+            else:
+                out = self._export_samples(what, path)
+        except EBMError as exc:
+            self.sigError.emit(str(exc))
+            return None
+        except OSError as exc:
+            self.sigError.emit(f"Cannot write {path}: {exc.strerror or exc}.")
+            return None
+        self.sigExported.emit(f"exported {out}")
+        return out
+
+    def _export_samples(self, what: str, path: Path) -> Path:
+        from ebm_engine.export.samples import export_samples
+
+        s = self.snapshot
+        if s is None:
+            raise EBMError("There are no samples to export yet; train or sample first.")
+        ext = path.suffix.lower()
+        fits = [e for e in formats_for(s.kind) if e.what == what and e.ext == ext]
+        if not fits:
+            offered = ", ".join(e.label.rstrip("…") for e in formats_for(s.kind)) or "nothing"
+            raise EBMError(f"{s.kind} samples cannot be exported as {ext or 'that'} here; "
+                           f"the Export menu offers {offered}.")
+        if what == "turntable":
+            from app.render.turntable import save_turntable
+
+            index = min(self._chain_index() or 0, len(s.samples) - 1)
+            return save_turntable(s.kind, s.samples[index], path, s.value_range)
+        # recorded frames end with the final state of the recorded chains
+        frames = [f.x for f in s.frames] if what == "chain" else None
+        if what == "chain" and not frames:
+            raise EBMError("No chain was recorded; set train.record_every > 0 to record chains.")
+        return export_samples(s.samples, s.kind, s.value_range, path, frames=frames,
+                              energy=s.energy)
+
+    def _copy_metrics(self, path: Path) -> Path:
+        from ebm_engine import atomic
+
+        run = self._run_dir()
+        src = run / "metrics.csv" if run else None
+        if src is None or not src.is_file():
+            raise EBMError("There are no metrics to export yet; train or open a run first.")
+        atomic.write_bytes(path, src.read_bytes())
+        return path
+
+    def _copy_checkpoint(self, dest: Path) -> Path:
+        from ebm_engine.learning.loading import find_checkpoint
+
+        run = self._run_dir()
+        if run is None:
+            raise EBMError("There is no run to copy a checkpoint from.")
+        src = find_checkpoint(run)
+        if dest.exists():
+            raise EBMError(f"{dest} already exists; choose a new folder name.")
+        tmp = dest.with_name(dest.name + ".partial")
+        shutil.copytree(src, tmp)
+        tmp.replace(dest)
+        return dest

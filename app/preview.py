@@ -1,0 +1,43 @@
+"""The training data of a demo as a snapshot, shown before a run starts.
+
+:func:`preview_events` is a generator like the session's, so the controller
+runs it on its worker (loading ``digits`` takes about a second).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ebm_engine.config import RunConfig
+from ebm_engine.learning.events import SamplesReady
+from ebm_engine.session import DATA_POINTS_SHOWN
+
+SHOWN = 64  # items of image-like data shown (the size of a sample grid)
+
+
+def preview_snapshot(cfg: RunConfig) -> SamplesReady:
+    """Up to 64 items of ``cfg.data`` (2D points: up to 1500, drawn as data points).
+
+    The snapshot has no energies (nothing is trained yet) and ``origin="preview"``.
+    """
+    from ebm_engine.data import load_dataset
+
+    data = load_dataset(cfg.data)
+    items = data.items
+    none = np.empty(0, np.float32)
+    if data.kind == "points" and tuple(items.shape[1:]) == (2,):
+        step = -(-len(items) // DATA_POINTS_SHOWN)  # every step-th point: at most DATA_POINTS_SHOWN
+        points = items[::step].numpy()
+        return SamplesReady(0, data.kind, data.value_range, np.empty((0, 2), np.float32), none,
+                            data_points=points, origin="preview")
+    # evenly spread over the data set, so a sorted folder shows its variety
+    index = np.unique(np.linspace(0, len(items) - 1, min(len(items), SHOWN)).astype(int))
+    return SamplesReady(0, data.kind, data.value_range, items[index].numpy(), none,
+                        origin="preview")
+
+
+def preview_events(cfg: RunConfig) -> Iterator[SamplesReady]:
+    """Yield the one preview snapshot of ``cfg``'s data."""
+    yield preview_snapshot(cfg)

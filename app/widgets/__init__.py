@@ -1,0 +1,1 @@
+"""Widgets the main window composes (status bar, run summary, samples area)."""
