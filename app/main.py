@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Qt is imported only when the window opens (--self-test needs none)
+    from app.main_window import MainWindow
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -15,9 +19,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--follow", metavar="RUN", help="follow a run folder being written elsewhere")
     p.add_argument("--runs", metavar="DIR", help="folder for runs started from the app")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a knob after choosing the demo (e.g. train.sample_every=2)")
+                   help="set a knob after choosing the demo (e.g. train.sample_every=2, "
+                        "data.options.reader=mesh)")
     p.add_argument("--self-test", action="store_true", help="run the bundle self-test and exit")
     return p.parse_args(argv)
+
+
+def apply_settings(window: MainWindow, items: list[str]) -> str | None:
+    """Apply ``--set KEY=VALUE`` items to the window's config; the first problem, or None.
+
+    A knob with an editor is set as if typed. Keys without one (the free-form
+    ``data.options.*``, ``model.options.*``, ``train.options.*``) go through
+    :meth:`RunConfig.with_value`, which validates them like ``ebm train --set``.
+    """
+    from ebm_engine.errors import EBMError
+
+    panel = window.settings_panel
+    for item in items:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            return f"--set expects KEY=VALUE, got {item!r}"
+        if key in panel.editors:
+            panel.set_value(key, value)
+            continue
+        try:
+            cfg = panel.cfg.with_value(key, value)
+        except EBMError as exc:
+            return f"--set {key}: {exc}"
+        panel.set_config(cfg)
+        if key == "data.options.reader":
+            window.data_panel.set_reader(str(cfg.data.options.get("reader") or ""))
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,12 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     apply_style(app)
     window = MainWindow(runs_root=args.runs, demo=args.demo)
     window.show()
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in window.settings_panel.editors:
-            print(f"ebm-studio: unknown knob {key!r}", file=sys.stderr)
-            return 2
-        window.settings_panel.set_value(key, value)
+    problem = apply_settings(window, args.set)
+    if problem:
+        print(f"ebm-studio: {problem}", file=sys.stderr)
+        return 2
     if args.open:
         window.open_run(args.open, "sample")
     elif args.follow:

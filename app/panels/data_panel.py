@@ -1,4 +1,5 @@
-"""The data panel: built-in demo catalogue (thumbnail, kind, expected time) and "Open…"."""
+"""The data panel: built-in demo catalogue (thumbnail, kind, expected time), "Open…",
+and which reader a folder or file is read with ("read as: meshes (10 files)")."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -18,7 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ebm_engine.data import demos, readers
+from ebm_engine.data import applicable_readers, demos, describe, detect_reader, readers
+from ebm_engine.data.detect import count_files, path_exists, reader_label
+from ebm_engine.errors import DataError
 from ebm_engine.resources import resources_dir
 
 
@@ -29,10 +33,23 @@ def thumbnail_path(name: str) -> Path:
 class DataPanel(QWidget):
     """Choose a demo with one click, or open a folder/file the engine can read.
 
-    ``sigSourceChosen(source)`` carries a demo name or a path.
+    For a path, the panel shows the reader its content calls for ("read as:
+    meshes (10 files)") and a box to choose another one (or to choose one for
+    a mixed folder).
+
+    Signals
+    -------
+    sigSourceChosen(source)
+        A demo name or a path was chosen (again, after a reader choice).
+    sigReaderChosen(reader)
+        The reader for the current path, for ``data.options.reader``: a name
+        the user chose, or ``""`` (detect from the content) when a new path
+        is opened, so the last folder's choice does not stick. It comes
+        before the ``sigSourceChosen`` it belongs with.
     """
 
     sigSourceChosen = Signal(str)
+    sigReaderChosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -52,13 +69,30 @@ class DataPanel(QWidget):
             self.list.addItem(item)
         self.list.itemClicked.connect(self._clicked)
         self.open_button = QPushButton("Open folder/file…")
-        self.open_button.setToolTip("Train on your own images, clips, voxels or point clouds")
+        self.open_button.setToolTip("Train on your own images, clips, meshes, voxels, point "
+                                    "clouds or arrays")
         menu = QMenu(self.open_button)
-        menu.addAction("Folder of images…", self._open_folder)
+        menu.addAction("Folder…", self._open_folder)
         menu.addAction("Data file…", self._open_file)
         self.open_button.setMenu(menu)
         self.current = QLabel()
         self.current.setWordWrap(True)
+        self.read_as = QLabel()
+        self.read_as.setObjectName("read_as")
+        self.read_as.setWordWrap(True)
+        self.reader_box = QComboBox()
+        self.reader_box.setObjectName("reader_choice")
+        self.reader_box.setPlaceholderText("choose a reader")
+        self.reader_box.setToolTip("How the files are read (data.options.reader). A folder is "
+                                   "read as the kind of file that makes up two thirds of it.")
+        # activated: only the user's choices, not the panel filling the box.
+        self.reader_box.activated.connect(self._reader_activated)
+        self.reader_row = QWidget()
+        reader_layout = QHBoxLayout(self.reader_row)
+        reader_layout.setContentsMargins(0, 0, 0, 0)
+        reader_layout.addWidget(self.read_as, 1)
+        reader_layout.addWidget(self.reader_box)
+        self.reader_row.setVisible(False)
         row = QHBoxLayout()
         row.addWidget(self.open_button)
         layout = QVBoxLayout(self)
@@ -67,10 +101,18 @@ class DataPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(row)
         layout.addWidget(self.current)
+        layout.addWidget(self.reader_row)
         self.source = ""
+        self.reader = ""  # the user's choice of reader; "" = detected from the content
+        self.detected = ""  # what the content calls for ("" = mixed or unreadable)
+        self.counts: dict[str, int] = {}
 
     def set_source(self, source: str, emit: bool = True) -> None:
-        """Select ``source`` (demo name or path) and announce it."""
+        """Select ``source`` (demo name or path) and announce it.
+
+        A path is looked at to show how it will be read; the reader choice
+        goes back to automatic (``sigReaderChosen("")`` when ``emit``).
+        """
         self.source = source
         for i in range(self.list.count()):
             item = self.list.item(i)
@@ -81,14 +123,83 @@ class DataPanel(QWidget):
             self.list.clearSelection()
         info = self.catalogue.get(source)
         self.current.setText(f"Data: <b>{source}</b>" + (f" — {info.description}" if info else ""))
+        self.reader = ""
+        if info is None:
+            self._detect(source)
+        self.reader_row.setVisible(info is None)
         if emit:
+            if info is None:
+                self.sigReaderChosen.emit("")
             self.sigSourceChosen.emit(source)
+
+    def set_detected(self, reader: str, counts: dict[str, int], message: str = "") -> None:
+        """Show how the current path is read.
+
+        Parameters
+        ----------
+        reader : str
+            Reader the content calls for (``""``: none, e.g. a mixed folder).
+        counts : dict
+            ``{reader: files}`` as :func:`ebm_engine.data.detect_reader` gives.
+        message : str
+            Shown instead of "read as …" (why no reader was found).
+        """
+        self.detected, self.counts = reader, dict(counts)
+        names = applicable_readers(self.source) if self.source else []
+        names += [n for n in [*counts, reader, self.reader] if n and n not in names]
+        self.reader_box.clear()
+        for name in names:
+            n = counts.get(name)
+            files = f" ({n} file{'s' if n != 1 else ''})" if n else ""
+            self.reader_box.addItem(f"{reader_label(name)}{files} [{name}]", name)
+        self._show_choice(message)
+
+    def set_reader(self, reader: str, emit: bool = False) -> None:
+        """Read the current path with ``reader`` (``""``: as detected), as if chosen in the box."""
+        self.reader = reader
+        if reader and self.reader_box.findData(reader) < 0:
+            self.reader_box.addItem(f"{reader_label(reader)} [{reader}]", reader)
+        self._show_choice()
+        if emit:
+            self.sigReaderChosen.emit(reader)
+            self.sigSourceChosen.emit(self.source)
+
+    def _detect(self, source: str) -> None:
+        try:
+            reader, counts = detect_reader(source)
+        except DataError as exc:
+            counts = count_files(source) if path_exists(Path(source)) else {}
+            message = str(exc)
+            if len(counts) > 1:  # a mixed folder: the box is the way to choose, not --set
+                held = [f"{n} {reader_label(name)}" for name, n in counts.items()]
+                message = f"{', '.join(held[:-1])} and {held[-1]} here: choose how to read them"
+            self.set_detected("", counts, message)
+        else:
+            self.set_detected(reader, counts)
+
+    def _show_choice(self, message: str = "") -> None:
+        shown = self.reader or self.detected
+        self.reader_box.setCurrentIndex(self.reader_box.findData(shown) if shown else -1)
+        if shown:
+            what = describe(shown, self.counts) if self.counts.get(shown) else reader_label(shown)
+            mine = ", your choice" if self.reader else ""
+            self.read_as.setText(f"read as: {what}{mine}")
+        else:
+            self.read_as.setText(message or "choose how to read this data")
+        self.read_as.setToolTip(message)
+
+    def _reader_activated(self, index: int) -> None:
+        name = self.reader_box.itemData(index)
+        if not name or name == (self.reader or self.detected):
+            return
+        self.set_reader("" if name == self.detected else name, emit=True)
 
     def _clicked(self, item: QListWidgetItem) -> None:
         self.set_source(item.data(Qt.ItemDataRole.UserRole))
 
     def _open_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        path = QFileDialog.getExistingDirectory(
+            self, "Open a folder of images, meshes, point clouds, voxels, videos or arrays")
         if path:
             self.set_source(path)
 

@@ -16,12 +16,18 @@ rank   layout                  kind
 4      ``(N, D, H, W)``        voxel, only with ``kind="voxel"``
 5      ``(N, C, T, H, W)``     video (``(N, 1, D, H, W)`` with ``kind="voxel"``)
 =====  ======================  ==========================================
+
+A folder of such files is one dataset: every file is a batch of items of
+the same kind and item shape, concatenated in sorted order.
 """
 
 from __future__ import annotations
 
 import math
+import tokenize
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +36,7 @@ import torch
 from numpy.lib import format as npformat
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data._collect import collect_files
 from ebm_engine.data.catalogue import reader
 from ebm_engine.data.dataset import KINDS, Dataset
 from ebm_engine.errors import DataError
@@ -38,6 +45,25 @@ from ebm_engine.errors import DataError
 MAX_ARRAY_BYTES = 2 * 1024**3
 
 _BOUNDED_KINDS = ("image", "video", "voxel")
+
+ARRAY_EXTENSIONS = (".npy", ".npz")
+
+# What numpy and zipfile raise on damaged bytes: the header is a Python
+# literal parsed by ast/tokenize (SyntaxError, TokenError, RecursionError),
+# and a zip member may be cut, bit-flipped (zlib.error), encrypted
+# (RuntimeError) or use an unknown compression or version (NotImplementedError).
+_CORRUPT = (
+    ValueError,
+    OSError,
+    EOFError,
+    SyntaxError,
+    tokenize.TokenError,
+    RecursionError,
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 def check_header(
@@ -79,7 +105,7 @@ def check_header(
             raise DataError(f"{where}: unsupported .npy format version {version[0]}.{version[1]}")
     except DataError:
         raise
-    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+    except _CORRUPT as exc:
         raise DataError(f"{where}: not a valid .npy array ({_first_line(exc)})") from None
     if dtype.hasobject:
         raise DataError(f"{where}: contains Python objects; refusing to unpickle")
@@ -132,14 +158,14 @@ def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, str | No
             return npformat.read_array(fp, allow_pickle=False), None
     except DataError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except _CORRUPT as exc:
         raise DataError(f"{path}: cannot read array ({_first_line(exc)})") from None
 
 
 def _load_npz(path: Path, key: str | None) -> tuple[np.ndarray, str]:
     try:
         zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except _CORRUPT:
         raise DataError(f"{path}: not a valid .npz (not a zip archive)") from None
     with zf:
         members = {n[: -len(".npy")]: n for n in zf.namelist() if n.endswith(".npy")}
@@ -244,14 +270,17 @@ def _to_model_space(
     return arr, None
 
 
-@reader("array", (".npy", ".npz"))
+@reader("array", ARRAY_EXTENSIONS, label="arrays")
 def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
-    """Read an ``.npy`` / ``.npz`` array as a dataset of any kind.
+    """Read an ``.npy`` / ``.npz`` array (or every one under a folder) as a
+    dataset of any kind.
 
     Parameters
     ----------
     path : Path
-        The file.
+        The file, or a folder of them: each file holds a batch of items, and
+        all must give the same kind and item shape (they are concatenated in
+        sorted file order).
     cfg : DataConfig
         ``options["key"]`` picks the ``.npz`` member; ``options["kind"]``
         overrides the kind inferred from the rank (see the module docstring).
@@ -272,19 +301,66 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
     kind = options.get("kind")
     if kind is not None and kind not in KINDS:
         raise DataError(f"data.options.kind must be one of {KINDS}, got {kind!r}")
-    arr, key = load_array(path, options.get("key"))
+    key = options.get("key")
+    if key is not None and not isinstance(key, str):
+        raise DataError(f"data.options.key must be a string, got {key!r}")
+    files = collect_files(path, ARRAY_EXTENSIONS, "array")
+    parts: list[_Part] = []
+    total = 0
+    for f in files:
+        part = _read_part(f, kind, key)
+        if parts and (part.kind, part.items.shape[1:]) != (parts[0].kind, parts[0].items.shape[1:]):
+            raise DataError(
+                f"{part.where}: {part.kind} items of shape {part.items.shape[1:]} differ from "
+                f"{parts[0].where}'s {parts[0].kind} items of shape {parts[0].items.shape[1:]}"
+            )
+        # Each file is vetted alone by check_header; the folder's sum must fit too.
+        total += part.items.nbytes
+        if total > MAX_ARRAY_BYTES:
+            raise DataError(
+                f"{path}: arrays exceed {MAX_ARRAY_BYTES / 1024**3:.0f} GiB together; "
+                "set data.max_items or use fewer files"
+            )
+        parts.append(part)
+        if cfg.max_items and sum(len(p.items) for p in parts) >= cfg.max_items:
+            break  # don't read what load_dataset would drop
+    first = parts[0]
+    items = first.items if len(parts) == 1 else np.concatenate([p.items for p in parts])
+    value_range = first.value_range
+    if any(p.value_range != value_range for p in parts):
+        value_range = None
+    meta: dict[str, Any] = {"file": str(path), "dtype": first.dtype}
+    if len(files) > 1 or path.is_dir():
+        meta["files"] = [str(p.file) for p in parts]
+    if first.key is not None:
+        meta["key"] = first.key
+    return Dataset(
+        name=str(path),
+        kind=first.kind,
+        items=torch.from_numpy(np.ascontiguousarray(items)),
+        value_range=value_range,
+        meta=meta,
+    )
+
+
+@dataclass
+class _Part:
+    """One file's items, already in model space."""
+
+    file: Path
+    where: str
+    kind: str
+    items: np.ndarray
+    value_range: tuple[float, float] | None
+    dtype: str
+    key: str | None
+
+
+def _read_part(path: Path, kind: str | None, key: str | None) -> _Part:
+    arr, key = load_array(path, key)
     where = f"{path}[{key}]" if key is not None else str(path)
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise DataError(f"{where}: contains NaN or inf")
     kind, arr = _infer_layout(arr, kind, where)
     items, value_range = _to_model_space(arr, kind, where)
-    meta: dict[str, Any] = {"file": str(path), "dtype": str(arr.dtype)}
-    if key is not None:
-        meta["key"] = key
-    return Dataset(
-        name=str(path),
-        kind=kind,
-        items=torch.from_numpy(np.ascontiguousarray(items)),
-        value_range=value_range,
-        meta=meta,
-    )
+    return _Part(path, where, kind, items, value_range, str(arr.dtype), key)

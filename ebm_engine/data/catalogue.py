@@ -51,13 +51,36 @@ class DemoInfo:
 class ReaderInfo:
     """A file reader: ``loader(path, DataConfig) -> Dataset``.
 
-    ``extensions`` are lower-case with the dot (``.png``); the empty string
-    means a folder.
+    Attributes
+    ----------
+    name : str
+        What ``data.options.reader`` takes.
+    extensions : tuple of str
+        File types it reads when handed one file, lower-case with the dot
+        (``.png``); the empty string means a folder.
+    loader : callable
+        ``loader(path, DataConfig) -> Dataset``.
+    label : str
+        What its items are, plural, for messages (``meshes``).
+    folder_extensions : tuple of str
+        File types it collects from a folder.
+    auto : bool
+        Whether a folder is read with it when its files dominate the folder
+        (:func:`ebm_engine.data.detect.detect_reader`); ``False`` for
+        readers only chosen by name (``video-frames``).
     """
 
     name: str
     extensions: tuple[str, ...]
     loader: Callable[[Path, DataConfig], Dataset]
+    label: str = ""
+    folder_extensions: tuple[str, ...] = ()
+    auto: bool = True
+
+    @property
+    def reads_files(self) -> bool:
+        """Whether it reads one file (some readers need a folder)."""
+        return any(self.extensions)
 
 
 _DEMOS: dict[str, DemoInfo] = {}
@@ -76,11 +99,25 @@ def demo(
     return deco
 
 
-def reader(name: str, extensions: tuple[str, ...]) -> Callable:
-    """Decorator registering a file reader for ``extensions``."""
+def reader(
+    name: str,
+    extensions: tuple[str, ...],
+    *,
+    label: str = "",
+    folder_extensions: tuple[str, ...] | None = None,
+    auto: bool = True,
+) -> Callable:
+    """Decorator registering a file reader for ``extensions``.
+
+    ``folder_extensions`` (default: ``extensions``) are the files it reads
+    from a folder; see :class:`ReaderInfo` for the rest.
+    """
+    exts = tuple(e.lower() for e in extensions)
+    in_folder = exts if folder_extensions is None else folder_extensions
+    in_folder = tuple(e.lower() for e in in_folder if e)
 
     def deco(loader: Callable[[Path, DataConfig], Dataset]) -> Callable:
-        _READERS.append(ReaderInfo(name, tuple(e.lower() for e in extensions), loader))
+        _READERS.append(ReaderInfo(name, exts, loader, label or name, in_folder, auto))
         return loader
 
     return deco

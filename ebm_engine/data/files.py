@@ -154,7 +154,7 @@ def _image_dataset(name: str, arrays: np.ndarray, files: list[Path]) -> Dataset:
     )
 
 
-@reader("image-folder", ("",))
+@reader("image-folder", ("",), label="images", folder_extensions=IMAGE_EXTENSIONS)
 def read_image_folder(path: Path, cfg: DataConfig) -> Dataset:
     """Read every PNG/JPEG/BMP under a folder (recursively) as one image dataset.
 
@@ -205,7 +205,7 @@ def read_image_folder(path: Path, cfg: DataConfig) -> Dataset:
     return _image_dataset(str(path), out, files)
 
 
-@reader("image-file", IMAGE_EXTENSIONS)
+@reader("image-file", IMAGE_EXTENSIONS, label="images", folder_extensions=())
 def read_image_file(path: Path, cfg: DataConfig) -> Dataset:
     """Read one picture as a one-item image dataset (texture synthesis).
 

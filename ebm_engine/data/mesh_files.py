@@ -144,7 +144,8 @@ def read_stl(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                     f"{(len(data) - 84) // 50} (truncated or corrupt file)"
                 )
             rows = np.frombuffer(data, [("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")], n, 84)
-            vertices = rows["v"].reshape(-1, 3).astype(np.float64)
+            with np.errstate(invalid="ignore"):  # signalling NaNs warn; read_mesh_file refuses them
+                vertices = rows["v"].reshape(-1, 3).astype(np.float64)
             return vertices, np.arange(3 * n, dtype=np.int64).reshape(-1, 3)
     if not data.lstrip().startswith(b"solid"):
         raise DataError(f"{path}: not an STL file (too short for binary, no 'solid' header)")
@@ -265,7 +266,7 @@ def voxelize_mesh(
 # --- reader ---------------------------------------------------------------
 
 
-@reader("mesh", MESH_EXTENSIONS)
+@reader("mesh", MESH_EXTENSIONS, label="meshes")
 def read_meshes(path: Path, cfg: DataConfig) -> Dataset:
     """Read one mesh, or every mesh under a folder, as voxels or point clouds.
 
@@ -319,5 +320,8 @@ def read_meshes(path: Path, cfg: DataConfig) -> Dataset:
 def _read_with_faces(path: Path) -> tuple[np.ndarray, np.ndarray]:
     vertices, faces = read_mesh_file(path)
     if len(faces) == 0:
-        raise DataError(f"{path}: mesh has no faces")
+        raise DataError(
+            f"{path}: mesh has no faces (a point cloud? read it with "
+            "--set data.options.reader=pointcloud)"
+        )
     return vertices, faces

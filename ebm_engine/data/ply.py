@@ -92,6 +92,8 @@ def _parse_header(path: Path, data: bytes) -> tuple[str, list[_Element], int]:
                     prop = _Property(tok[4], _TYPES[tok[3]], _TYPES[tok[2]])
                 else:
                     prop = _Property(tok[2], _TYPES[tok[1]])
+                if any(q.name == prop.name for q in elements[-1].props):
+                    raise ValueError  # a repeated name cannot be a numpy record field
                 elements[-1].props.append(prop)
             else:
                 raise ValueError
@@ -241,6 +243,26 @@ def _read_ascii_rows(path: Path, rows: list[bytes], el: _Element) -> dict[str, n
     return {name: _stack(vals) for name, vals in out.items()}
 
 
+def ply_declares_faces(path: str | Path) -> bool:
+    """Whether a PLY header declares at least one face (a mesh, not a point cloud).
+
+    Reads only the first 4 KiB, so a folder can be sorted cheaply; a file
+    that cannot be read or is not a PLY counts as a mesh (the mesh reader
+    then names the problem).
+    """
+    try:
+        with open(path, "rb") as fp:
+            head = fp.read(4096)
+    except OSError:
+        return True
+    end = head.find(b"end_header")
+    for line in (head[:end] if end >= 0 else head).splitlines():
+        tok = line.split()
+        if len(tok) == 3 and tok[0] == b"element" and tok[1] == b"face":
+            return tok[2] != b"0"
+    return end < 0  # a header longer than 4 KiB: let the mesh reader decide
+
+
 def triangulate(polygons: np.ndarray, n_vertices: int, path: Path) -> np.ndarray:
     """Split polygons (an ``(F, k)`` array or an object array of index lists)
     into ``(T, 3)`` int64 triangle fans; check every index is in range."""
@@ -292,7 +314,8 @@ def read_ply(path: str | Path) -> PlyMesh:
     vertex = found.get("vertex", {})
     if not all(k in vertex for k in "xyz"):
         raise DataError(f"{path}: PLY file has no vertex element with x, y, z")
-    vertices = np.stack([vertex[k] for k in "xyz"], axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # signalling NaNs warn; refused just below
+        vertices = np.stack([vertex[k] for k in "xyz"], axis=1).astype(np.float64)
     if not np.all(np.isfinite(vertices)):
         raise DataError(f"{path}: PLY vertices hold NaN or infinite coordinates")
     face = found.get("face", {})

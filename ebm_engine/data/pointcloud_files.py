@@ -114,7 +114,7 @@ def _limit_files(files: list[Path], cfg: DataConfig) -> list[Path]:
     return files[: cfg.max_items] if cfg.max_items else files
 
 
-@reader("pointcloud", (".xyz", ".pts"))
+@reader("pointcloud", (".xyz", ".pts"), label="point clouds", folder_extensions=POINT_EXTENSIONS)
 def read_pointcloud(path: Path, cfg: DataConfig) -> Dataset:
     """Read one point file, or every point file under a folder, as a dataset.
 

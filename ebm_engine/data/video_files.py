@@ -257,7 +257,7 @@ def _clips_dataset(
     return Dataset(str(path), "video", x, (-1.0, 1.0), meta)
 
 
-@reader("video", VIDEO_EXTENSIONS)
+@reader("video", VIDEO_EXTENSIONS, label="videos")
 def read_videos(path: Path, cfg: DataConfig) -> Dataset:
     """Read a video file (or every video under a folder) as clips.
 
@@ -278,7 +278,9 @@ def read_videos(path: Path, cfg: DataConfig) -> Dataset:
     return _clips_dataset(path, videos, cfg, fps)
 
 
-@reader("video-frames", ())
+# Never chosen by itself: a folder of pictures is read as images unless the
+# user says it is one video.
+@reader("video-frames", (), label="video frames", folder_extensions=FRAME_EXTENSIONS, auto=False)
 def read_video_frames(path: Path, cfg: DataConfig) -> Dataset:
     """Read a folder of frames (or a folder of such folders) as clips.
 

@@ -23,7 +23,8 @@ import torch
 from scipy import ndimage
 
 from ebm_engine.config import DataConfig
-from ebm_engine.data._collect import MAX_VALUES, check_total, collect_files, read_limited
+from ebm_engine.data._collect import check_total, collect_files, read_limited
+from ebm_engine.data._matfile import load_variable, read_mat
 from ebm_engine.data.catalogue import reader
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import DataError
@@ -113,69 +114,38 @@ def binvox_bytes(
 
 
 def read_mat_voxels(path: str | Path) -> np.ndarray:
-    """Read voxel grids from a MATLAB (v4–v7) ``.mat`` file.
+    """Read voxel grids from a MATLAB 5/7 ``.mat`` file.
 
     Takes the variable ``instance`` or else the first numeric array that is
     3D (one grid) or 4D (a stack ``(N, D, H, W)``); singleton axes are
-    dropped. Shapes are checked with :func:`scipy.io.whosmat` before the data
-    is loaded. MATLAB v7.3 (HDF5) files are not supported.
+    dropped. Shapes are checked before the data is read, by the
+    bounds-checked parser in :mod:`ebm_engine.data._matfile` (scipy's can
+    crash the process on a damaged file). MATLAB v4 and v7.3 (HDF5) files
+    are not supported.
 
     Returns
     -------
     np.ndarray
         ``(N, D, H, W)`` bool occupancy (value > 0.5).
     """
-    import scipy.io
-
     path = Path(path)
-    try:
-        found = scipy.io.whosmat(str(path))
-    except NotImplementedError:
-        raise DataError(
-            f"{path}: MATLAB v7.3 (HDF5) files are not supported; save with -v7"
-        ) from None
-    except Exception as exc:  # scipy raises many types on corrupt files
-        raise DataError(f"{path}: not a readable MATLAB file ({type(exc).__name__})") from None
-    numeric = (
-        "double",
-        "single",
-        "logical",
-        "int8",
-        "uint8",
-        "int16",
-        "uint16",
-        "int32",
-        "uint32",
-        "int64",
-        "uint64",
-    )
+    found = read_mat(path)
 
     def grid_like(shape: tuple[int, ...]) -> bool:
         return len([s for s in shape if s != 1]) in (3, 4)
 
-    candidates = [(n, s) for n, s, c in found if c in numeric and grid_like(s)]
-    chosen = next(
-        ((n, s) for n, s in candidates if n == "instance"), candidates[0] if candidates else None
-    )
+    candidates = [v for v in found if v.numeric and grid_like(v.shape)]
+    chosen = next((v for v in candidates if v.name == "instance"), None)
+    chosen = chosen or (candidates[0] if candidates else None)
     if chosen is None:
-        names = ", ".join(f"{n} {'x'.join(map(str, s))} {c}" for n, s, c in found) or "none"
-        raise DataError(f"{path}: no 3D or 4D numeric array in this file (variables: {names})")
-    name, shape = chosen
-    cells = int(np.prod(shape, dtype=np.int64))
-    if cells > MAX_VALUES:
+        names = ", ".join(f"{v.name} {'x'.join(map(str, v.shape))} {v.mclass}" for v in found)
         raise DataError(
-            f"{path}: variable {name!r} of shape {shape} is over the {MAX_VALUES // 10**6}M-value limit"
+            f"{path}: no 3D or 4D numeric array in this file (variables: {names or 'none'})"
         )
-    try:
-        arr = scipy.io.loadmat(str(path), variable_names=[name])[name]
-    except Exception as exc:
-        raise DataError(f"{path}: cannot load variable {name!r} ({type(exc).__name__})") from None
-    arr = np.asarray(arr)
-    if arr.dtype == object or arr.size != cells:
-        raise DataError(f"{path}: variable {name!r} is not a plain numeric array")
-    arr = arr.reshape([s for s in arr.shape if s != 1]).astype(np.float32)
-    if not np.all(np.isfinite(arr)):
-        raise DataError(f"{path}: variable {name!r} holds NaN or infinite values")
+    arr = load_variable(path, chosen)
+    arr = arr.reshape([s for s in arr.shape if s != 1])
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise DataError(f"{path}: variable {chosen.name!r} holds NaN or infinite values")
     return (arr > 0.5).reshape(-1, *arr.shape[-3:])
 
 
@@ -197,7 +167,7 @@ def resize_grid(occ: np.ndarray, size: int) -> np.ndarray:
     return zoomed[:size, :size, :size] >= 0.5
 
 
-@reader("voxels", VOXEL_EXTENSIONS)
+@reader("voxels", VOXEL_EXTENSIONS, label="voxel grids")
 def read_voxels(path: Path, cfg: DataConfig) -> Dataset:
     """Read ``.binvox`` / ``.mat`` voxel grids (a file or a folder of them).
 
