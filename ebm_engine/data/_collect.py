@@ -1,10 +1,10 @@
 """Helpers shared by the 3D and video readers: which files a source names,
 and the checked ``data.options`` values they take.
 
-A reader is handed one path. A file is read alone; a folder (when the user
-picks the reader by name with ``data.options.reader``) is searched
-recursively for the reader's extensions, so ``ModelNet10/chair/train`` with
-``reader = "mesh"`` is one dataset.
+A reader is handed one path. A file is read alone; a folder (given to the
+reader whose files make up most of it, see :mod:`ebm_engine.data.detect`,
+or the one ``data.options.reader`` names) is searched recursively for the
+reader's extensions, so ``ModelNet10/chair/train`` is one mesh dataset.
 """
 
 from __future__ import annotations

@@ -273,7 +273,7 @@ def read_meshes(path: Path, cfg: DataConfig) -> Dataset:
     Parameters
     ----------
     path : Path
-        A mesh file, or a folder of them (with ``data.options.reader = "mesh"``).
+        A mesh file, or a folder of them.
     cfg : DataConfig
         ``image_size`` (voxel grid side, 0 → 32), ``options.as`` (``voxel`` or
         ``pointcloud``), ``options.points`` (2048), ``options.seed`` (0).

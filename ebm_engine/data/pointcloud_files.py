@@ -4,7 +4,9 @@ Registered as ``pointcloud`` for ``.xyz`` and ``.pts``. A ``.ply`` file
 goes to the ``mesh`` reader (:mod:`ebm_engine.data.mesh_files`), which
 hands a PLY without faces back to :func:`read_points_file`; forcing
 ``data.options.reader = "pointcloud"`` reads any PLY's vertices as points.
-A folder (with the forced reader) is read file by file, one item each.
+A folder (of point files, or with the forced reader) is read file by file,
+one item each; a folder's ``.ply`` files without faces count as point clouds
+when the reader is detected.
 
 Every cloud is resampled to ``data.options["points"]`` points (default
 2048, the Generative PointNet's size): a random subset, or points repeated

@@ -2,8 +2,8 @@
 
 - ``video`` (``.mp4 .gif .avi .mov .mkv .webm``): decoded frame by frame
   with imageio (the bundled imageio-ffmpeg binary; GIFs with Pillow), so
-  only resized frames are ever held. A folder (with
-  ``data.options.reader = "video"``) reads every video in it.
+  only resized frames are ever held. A folder of videos reads every video
+  in it.
 - ``video-frames`` (chosen with ``data.options.reader = "video-frames"``): a
   folder of numbered pictures is one video (natural order: ``f2`` before
   ``f10``); a folder of such folders is one video each.
@@ -264,7 +264,7 @@ def read_videos(path: Path, cfg: DataConfig) -> Dataset:
     Parameters
     ----------
     path : Path
-        A video file, or a folder (with ``data.options.reader = "video"``).
+        A video file, or a folder of them.
     cfg : DataConfig
         ``image_size``, ``crop``, ``grayscale``; ``options.frames`` (16),
         ``options.clip_hop`` (= frames), ``options.frame_step`` (1).

@@ -2,9 +2,9 @@
 by the 3D DescriptorNet (3D ShapeNets' ``volumetric_data``, variable
 ``instance``, 30³ padded to 32³).
 
-Registered as ``voxels`` for both extensions; a folder (with
-``data.options.reader = "voxels"``) is read file by file. ``.npy`` / ``.npz``
-grids belong to the ``array`` reader.
+Registered as ``voxels`` for both extensions; a folder of them is read
+file by file. ``.npy`` / ``.npz`` grids belong to the ``array`` reader.
+``.mat`` files are parsed by :mod:`ebm_engine.data._matfile`, not scipy.
 
 Items are ``(1, D, H, W)`` in ``{-1, +1}`` (empty, full), axes in the file's
 ``(x, y, z)`` order. ``data.image_size`` (0 keeps the file's size) resizes
@@ -174,7 +174,7 @@ def read_voxels(path: Path, cfg: DataConfig) -> Dataset:
     Parameters
     ----------
     path : Path
-        A file, or a folder (with ``data.options.reader = "voxels"``).
+        A file, or a folder of them.
     cfg : DataConfig
         ``image_size`` resizes every grid to a cube (0 keeps the file's size).
     """
