@@ -68,7 +68,6 @@ class Controller(QObject):
         self._events: collections.deque[Any] = collections.deque()
         self._thread: threading.Thread | None = None
         self._preview = False  # the worker only loads data to show
-        self._stopping = False
         self._shown = self.session.config  # the config last announced
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
@@ -148,7 +147,6 @@ class Controller(QObject):
 
     def stop(self) -> None:
         """Finish the run (within one Langevin step; the trainer checkpoints)."""
-        self._stopping = True
         self.session.stop()
 
     def reset(self) -> None:
@@ -190,7 +188,6 @@ class Controller(QObject):
         if not self._settle():
             return False
         self._events.clear()
-        self._stopping = False
         self._preview = preview
         self._thread = threading.Thread(target=self._work, args=(make(),), name="ebm-worker")
         self._thread.start()
@@ -201,8 +198,6 @@ class Controller(QObject):
         try:
             for event in events:
                 self._events.append(event)
-                if self._stopping:  # a stop pressed before the session's run began
-                    self.session.stop()
         except EBMError as exc:
             self._events.append(exc)
         except Exception as exc:  # a bug: keep the app alive, say what happened

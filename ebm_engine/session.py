@@ -375,16 +375,23 @@ class Session:
     # --- following and sampling -----------------------------------------------------
     def follow(self, run_dir: str | Path, poll_seconds: float = 0.5) -> Iterator[Event]:
         """Yield the events of a run another process is writing, until it
-        finishes or :meth:`stop` is called."""
+        finishes or :meth:`stop` is called (the state changes at once)."""
+        self._begin(RunState.FOLLOWING)
+        return self._follow(run_dir, poll_seconds)
+
+    def _follow(self, run_dir: str | Path, poll_seconds: float) -> Iterator[Event]:
         from ebm_engine.runs.follow import RunFollower
 
-        follower = RunFollower(run_dir)
-        cfg = follower.run.read_config()
-        self._begin(RunState.FOLLOWING)
-        self._config = cfg
-        self.run_dir = Path(run_dir)
-        self.target = cfg.train.iterations
         try:
+            follower = RunFollower(run_dir)
+            cfg = follower.run.read_config()
+        except BaseException:
+            self.state = RunState.IDLE  # nothing was followed
+            raise
+        try:
+            self._config = cfg
+            self.run_dir = Path(run_dir)
+            self.target = cfg.train.iterations
             yield RunStarted(str(run_dir), "elsewhere", 0, cfg.train.iterations,
                              cfg.data.source, "", cfg.train.method)
             while not self._stop.is_set():
@@ -403,15 +410,22 @@ class Session:
                ) -> Iterator[Event]:
         """Load the model of a run or checkpoint folder and draw ``n`` samples
         (no training); the chain of the first samples is recorded."""
+        self._begin(RunState.SAMPLING)
+        return self._sample(path, n, n_steps)
+
+    def _sample(self, path: str | Path, n: int, n_steps: int | None) -> Iterator[Event]:
         import torch
 
         from ebm_engine import precision
         from ebm_engine.learning.loading import load_model
         from ebm_engine.sampling import interrupt
 
-        self._begin(RunState.SAMPLING)
         try:
             loaded = load_model(path, device="cpu")
+        except BaseException:
+            self.state = RunState.IDLE  # nothing was loaded
+            raise
+        try:
             cfg, spec = loaded.cfg, loaded.spec
             path = Path(path)
             self.run_dir = path if (path / "config.json").is_file() else None
