@@ -42,9 +42,9 @@ import numpy as np
 import torch
 
 from ebm_engine import atomic
-from ebm_engine.methods.base import available_methods
 from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
+from ebm_engine.methods.base import available_methods
 from ebm_engine.presets import available_presets, config_for
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -28,9 +28,9 @@ import torch
 
 from ebm_engine import atomic
 from ebm_engine.learning._quality import moment_distance, pixel_mmd
-from ebm_engine.methods.base import available_methods
 from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
+from ebm_engine.methods.base import available_methods
 from ebm_engine.presets import available_presets, config_for
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -136,8 +136,9 @@ def test_fuzz_corpus_through_the_app_controller(corpus, qtbot) -> None:
                                                             "options": case.options}})
             errors: list[str] = []
             controller.sigError.connect(errors.append)
-            with qtbot.waitSignal(controller.sigFinished, timeout=SECONDS_PER_FILE * 1000):
-                controller.start_training(cfg, None)
+            assert controller.set_config(cfg)
+            with qtbot.waitSignal(controller.sigError, timeout=SECONDS_PER_FILE * 1000):
+                controller.train(None)
             controller.sigError.disconnect(errors.append)
             controller.wait()
             assert len(errors) == 1, f"{case.path.name}: {errors}"
