@@ -26,31 +26,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def apply_settings(window: MainWindow, items: list[str]) -> str | None:
-    """Apply ``--set KEY=VALUE`` items to the window's config; the first problem, or None.
+    """Apply ``--set KEY=VALUE`` items as if typed; the first refusal, or None.
 
-    A knob with an editor is set as if typed. Keys without one (the free-form
-    ``data.options.*``, ``model.options.*``, ``train.options.*``) go through
-    :meth:`RunConfig.with_value`, which validates them like ``ebm train --set``.
+    Every key goes to the session like an edit in the settings panel (also
+    the free-form ``data.options.*``, ``model.options.*`` and method knobs).
     """
-    from ebm_engine.errors import EBMError
+    from ebm_engine.session import Refused
 
-    panel = window.settings_panel
     for item in items:
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
             return f"--set expects KEY=VALUE, got {item!r}"
-        if key in panel.editors:
-            panel.set_value(key, value)
-            continue
-        try:
-            cfg = panel.cfg.with_value(key, value)
-        except EBMError as exc:
-            return f"--set {key}: {exc}"
-        panel.set_config(cfg)
+        result = window.settings_panel.set_value(key, value)
+        if isinstance(result, Refused):
+            return f"--set {key}: {result.reason}"
         if key == "data.options.reader":
-            window.data_panel.set_reader(str(cfg.data.options.get("reader") or ""))
+            window.data_panel.set_reader(str(window.controller.config.data.options.get("reader")
+                                             or ""))
     return None
+
+
+def stop_on_signals(window: MainWindow) -> None:
+    """SIGTERM (logout, shutdown, ``kill``) and SIGINT close the window like the
+    user would: the run stops within one Langevin step and checkpoints first.
+
+    Python runs signal handlers only between bytecodes, and Qt's event loop is
+    C++: a slow timer lets the interpreter look at pending signals (4 Hz, no
+    measurable cost).
+    """
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(signum, frame) -> None:
+        window.statusBar().showMessage("Stopping: writing a checkpoint…")
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, close)
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_style(app)
     window = MainWindow(runs_root=args.runs, demo=args.demo)
     window.show()
+    stop_on_signals(window)
     problem = apply_settings(window, args.set)
     if problem:
         print(f"ebm-studio: {problem}", file=sys.stderr)

@@ -509,9 +509,18 @@ def _demo_default_shape(source: str, grayscale: bool, crop: bool,
 def _image_files_size(path: Path, cfg: DataConfig) -> _DataSize | None:
     from ebm_engine.data.files import IMAGE_EXTENSIONS, list_images
 
-    forced = cfg.options.get("reader")
+    forced = cfg.options.get("reader") or None
     if forced not in (None, "image-folder", "image-file") or not path.exists():
         return None
+    if forced is None and path.is_dir():
+        from ebm_engine.data.detect import detect_reader
+        from ebm_engine.errors import DataError
+
+        try:  # a folder of meshes with a few images in it is not an image folder
+            if detect_reader(path)[0] != "image-folder":
+                return None
+        except DataError:
+            return None
     if path.is_dir():
         if forced == "image-file":
             return None
