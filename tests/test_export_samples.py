@@ -49,3 +49,20 @@ def test_unsupported_or_unwritable_targets(tmp_path):
     with pytest.raises(ExportError, match="does not exist"):
         export_samples(x, "points", None, tmp_path / "missing" / "x.png")
     assert not list(tmp_path.iterdir())
+
+
+def test_image_grids_are_viewable_by_default(tmp_path):
+    """A grid of 16×16 digits gets cells of at least 64 px unless --scale says otherwise."""
+    x = np.linspace(-1, 1, 64 * 16 * 16, dtype=np.float32).reshape(64, 1, 16, 16)
+    big = np.asarray(Image.open(export_samples(x, "image", (-1.0, 1.0), tmp_path / "a.png")))
+    small = np.asarray(Image.open(export_samples(x, "image", (-1.0, 1.0), tmp_path / "b.png",
+                                                 scale=1)))
+    assert big.shape[0] == 4 * small.shape[0] and small.shape[0] >= 8 * 16
+    assert big.shape[0] // 8 >= 64  # 8 cells a side, each at least 64 px
+    with pytest.raises(ExportError, match="scale must be >= 1"):
+        export_samples(x, "image", (-1.0, 1.0), tmp_path / "c.png", scale=0)
+
+
+def test_wrong_format_names_the_formats_of_that_kind(tmp_path):
+    with pytest.raises(ExportError, match=r"pointcloud samples export as \.ply \.npz"):
+        export_samples(np.zeros((2, 8, 3)), "pointcloud", None, tmp_path / "x.stl")

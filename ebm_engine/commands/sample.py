@@ -16,6 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="Langevin steps (default: the run's sampler.n_steps)")
     p.add_argument("--record-every", type=int, default=0,
                    help="record the chain every K steps (GIF/MP4 default: steps/20)")
+    p.add_argument("--scale", type=int, metavar="K",
+                   help="repeat each pixel K times in PNG grids (default: cells of at least 64 px)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="output file: .png .gif .mp4 .npz (.stl .obj .ply for 3D)")
@@ -44,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
                                            n_record=args.n))
     final = frames[-1]
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
-                          frames=[f.x for f in frames], energy=final.energy)
+                          frames=[f.x for f in frames], energy=final.energy, scale=args.scale)
     print(f"wrote {args.n} samples to {path}")
     return 0

@@ -21,6 +21,16 @@ from ebm_engine.data.dataset import to_display
 from ebm_engine.errors import ExportError
 
 ANIMATIONS = (".gif", ".mp4")
+#: The formats each data kind exports to (by extension).
+FORMATS = {
+    "image": (".png", ".gif", ".mp4", ".npz"),
+    "points": (".png", ".gif", ".mp4", ".npz"),
+    "video": (".mp4", ".gif", ".png", ".npz"),
+    "voxel": (".stl", ".obj", ".ply", ".npz"),
+    "pointcloud": (".ply", ".npz"),
+}
+#: Smallest side, in pixels, of one cell of an exported image grid.
+MIN_CELL = 64
 
 
 def needs_chain(path: str | Path) -> bool:
@@ -37,6 +47,7 @@ def export_samples(
     frames: list[np.ndarray] | None = None,
     energy: np.ndarray | None = None,
     fps: int = 10,
+    scale: int | None = None,
 ) -> Path:
     """Write model-space ``samples`` (and chain ``frames``) to ``path``.
 
@@ -54,6 +65,9 @@ def export_samples(
         Recorded chain states (same layout), for animations.
     energy : np.ndarray, optional
         Per-sample energies, stored in ``.npz``.
+    scale : int, optional
+        Pixel repeat of image grids (PNG); default: enough for cells of at
+        least ``MIN_CELL`` pixels, so a grid of 16×16 digits is viewable.
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -61,10 +75,12 @@ def export_samples(
         raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
     if ext == ".npz":
         return _save_npz(path, samples, kind, energy, frames)
+    if scale is not None and scale < 1:
+        raise ExportError(f"scale must be >= 1, got {scale}")
     if kind in ("image", "points"):
-        return _export_2d(samples, kind, value_range, path, ext, frames, fps)
+        return _export_2d(samples, kind, value_range, path, ext, frames, fps, scale)
     if kind == "video":
-        return _export_video(samples, value_range, path, ext, fps)
+        return _export_video(samples, value_range, path, ext, fps, scale)
     if kind == "voxel" and ext in (".stl", ".obj", ".ply"):
         from ebm_engine.export.mesh import save_voxel_meshes
 
@@ -74,7 +90,7 @@ def export_samples(
 
         return Path(save_point_clouds(samples, path))
     raise ExportError(f"cannot write {kind} samples as {ext or 'a file without extension'}; "
-                      f"see `ebm sample --help` for formats")
+                      f"{kind} samples export as {' '.join(FORMATS.get(kind, ('.npz',)))}")
 
 
 def _save_npz(path: Path, samples, kind, energy, frames) -> Path:
@@ -94,13 +110,19 @@ def _save_npz(path: Path, samples, kind, energy, frames) -> Path:
     return path
 
 
-def _export_2d(samples, kind, value_range, path, ext, frames, fps) -> Path:
+def cell_scale(side: int, scale: int | None) -> int:
+    """``scale``, or the smallest repeat that makes a ``side``-pixel cell >= ``MIN_CELL``."""
+    return scale if scale is not None else max(1, -(-MIN_CELL // max(side, 1)))
+
+
+def _export_2d(samples, kind, value_range, path, ext, frames, fps, scale) -> Path:
     from ebm_engine.export import chain_to_frames, save_animation, save_grid_png
 
     if ext == ".png":
         if kind == "points":
             return _guard(lambda: save_grid_png(points_image(samples)[None], path), path)
-        return save_grid_png(to_display(samples, kind, value_range), path)
+        images = to_display(samples, kind, value_range)
+        return save_grid_png(images, path, upscale=cell_scale(images.shape[-1], scale))
     if ext in ANIMATIONS:
         steps = frames if frames else [samples]
         if kind == "points":
@@ -113,12 +135,12 @@ def _export_2d(samples, kind, value_range, path, ext, frames, fps) -> Path:
     raise ExportError(f"cannot write {kind} samples as {ext}; use .png .gif .mp4 or .npz")
 
 
-def _export_video(samples, value_range, path, ext, fps) -> Path:
+def _export_video(samples, value_range, path, ext, fps, scale) -> Path:
     from ebm_engine.export import chain_to_frames, save_animation, save_grid_png
 
     clips = to_display(samples, "video", value_range)  # (N, C, T, H, W)
     if ext == ".png":
-        return save_grid_png(clips[:, :, 0], path)
+        return save_grid_png(clips[:, :, 0], path, upscale=cell_scale(clips.shape[-1], scale))
     if ext in ANIMATIONS:
         per_time = [clips[:, :, t] for t in range(clips.shape[2])]
         return save_animation(chain_to_frames(per_time), path, fps=fps)
