@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from ebm_engine.config import SamplerConfig
-from ebm_engine.sampling import interrupt
 from ebm_engine.sampling.energy import EnergyFn
+from ebm_engine.sampling.interrupt import check as check_interrupt
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _chain(
     # elements whatever layout x uses.
     noise = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     for step in range(n_steps):
-        interrupt.check()  # a stop request ends even a very long chain within one step
+        check_interrupt()  # a stop request ends even a very long chain within one step
         energy, grad = _energy_and_grad(energy_fn, x)
         if record_every and step % record_every == 0:
             yield step, x, energy
