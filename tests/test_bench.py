@@ -1,8 +1,9 @@
-"""Benchmark smoke tests: tiny sizes, the numbers are well-formed, the two loops agree."""
+"""Benchmark smoke tests: tiny sizes, the numbers are well-formed, the loops agree."""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -14,25 +15,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import flops, langevin_throughput, memory, run_all
 from benchmarks.common import alternate
-from benchmarks.langevin_throughput import Case, engine_langevin, plain_langevin
+from benchmarks.langevin_throughput import Case, engine_langevin, naive_langevin, smart_langevin
 from ebm_engine.config import ModelConfig
 from ebm_engine.models import build_model
 
 TINY = Case("convnet 8² (test)", "convnet", (1, 8, 8), 4, 1, 3, 2)
 
 
-def test_plain_loop_and_engine_compute_the_same_chain():
+def positive(value: object) -> bool:
+    return isinstance(value, float) and math.isfinite(value) and value > 0
+
+
+def test_hand_loops_and_engine_compute_the_same_chain():
     # Same network, start and global RNG stream → the same samples: the
-    # benchmark compares two implementations of one computation.
+    # benchmark compares implementations of one computation (bf16 only
+    # approximately: the network runs in bf16, the chain stays fp32).
     torch.manual_seed(0)
     net = build_model(ModelConfig(name="convnet", width=4, depth=1), (1, 8, 8))
     x0 = torch.randn(3, 1, 8, 8)
+    chains = {}
+    for name, fn in (("ours", engine_langevin), ("smart", smart_langevin), ("naive", naive_langevin)):
+        torch.manual_seed(1)
+        chains[name] = fn(net, x0, 5, 0.1)
     torch.manual_seed(1)
-    ours = engine_langevin(net, x0, 5, 0.1)
-    torch.manual_seed(1)
-    plain = plain_langevin(net, x0, 5, 0.1)
-    assert torch.allclose(ours, plain, atol=1e-5)
-    assert all(p.requires_grad for p in net.parameters())  # frozen() restored them
+    bf16 = engine_langevin(net, x0, 5, 0.1, "bf16")
+    assert torch.allclose(chains["ours"], chains["smart"], atol=1e-5)
+    assert torch.allclose(chains["ours"], chains["naive"], atol=1e-5)
+    assert bf16.dtype == torch.float32 and torch.allclose(chains["ours"], bf16, atol=1e-3)
+    assert all(p.requires_grad for p in net.parameters())  # frozen() and the smart loop restored them
 
 
 def test_alternate_reports_median_ratio():
@@ -42,14 +52,41 @@ def test_alternate_reports_median_ratio():
     assert t["repeats"] == 3 and t["ratio_min"] <= t["ratio"] <= t["ratio_max"]
 
 
+def test_round_robin_rotates_the_order():
+    calls = []
+    fns = {k: (lambda k=k: calls.append(k)) for k in "abc"}
+    seconds = langevin_throughput.alternate_many(fns, repeats=3, warmup=0)
+    assert calls == list("abc" "bca" "cab") and all(len(v) == 3 for v in seconds.values())
+
+
 def test_langevin_case_and_flops_rows_are_well_formed():
-    row = langevin_throughput.run_case(TINY, repeats=1)
-    assert row["ours_steps_per_s"] > 0 and row["plain_steps_per_s"] > 0 and row["ratio"] > 0
+    row = langevin_throughput.run_case(TINY, repeats=2)
+    for variant in langevin_throughput.VARIANTS:
+        assert positive(row[f"{variant}_steps_per_s"]) and positive(row[f"{variant}_s"])
+    for key in ("fp32_vs_smart", "bf16_vs_smart", "fp32_vs_naive", "bf16_vs_naive"):
+        assert positive(row[key]) and row[f"{key}_min"] <= row[key] <= row[f"{key}_max"]
+    assert isinstance(row["bf16_native"], bool)
     missing = langevin_throughput.run_case(Case("x", "no-such-net", (2,), 4, 1, 2, 1))
     assert "skipped" in missing
     assert flops.step_flops(TINY) > 0
-    util = flops.utilisation([], peak=1e9)
-    assert util["rows"] == [] and util["matmul_gflop_per_s"] == pytest.approx(1.0)
+    util = flops.utilisation([], peak={"fp32": 1e9, "bf16": 2e9})
+    assert util["rows"] == [] and util["matmul_gflop_per_s"] == pytest.approx({"fp32": 1.0, "bf16": 2.0})
+
+
+def test_utilisation_holds_each_precision_to_its_own_peak():
+    quick = langevin_throughput.QUICK_CASES[0]
+    row = {"case": quick.name, **{f"{v}_steps_per_s": 10.0 for v in langevin_throughput.VARIANTS}}
+    util = flops.utilisation([row], peak={"fp32": 1e9, "bf16": 4e9})
+    (out,) = util["rows"]
+    achieved = flops.step_flops(quick) * 10.0
+    assert out["ours_fp32_utilisation"] == pytest.approx(achieved / 1e9)
+    assert out["ours_bf16_utilisation"] == pytest.approx(achieved / 4e9)
+    assert out["smart_fp32_utilisation"] == pytest.approx(achieved / 1e9)
+
+
+def test_matmul_peaks_are_measured_per_precision():
+    peak = flops.peaks((64,), repeats=2)
+    assert set(peak) == {"fp32", "bf16"} and all(positive(v) for v in peak.values())
 
 
 def test_memory_child_measures_a_training_run():
@@ -64,7 +101,7 @@ def test_results_are_written_as_json_and_markdown(tmp_path):
         "machine": {"processor": "cpu", "cpus": 2, "torch": "x", "torch_threads": 2,
                     "load_average_1min": 1.0, "load_average_1min_end": 1.0},
         "langevin": [langevin_throughput.run_case(TINY, repeats=1), {"case": "pointnet", "skipped": "n/a"}],
-        "flops": {"matmul_gflop_per_s": 10.0, "rows": []},
+        "flops": {"matmul_gflop_per_s": {"fp32": 10.0, "bf16": 20.0}, "rows": []},
         "gui": {"skipped": "app not importable"},
         "memory": [{"demo": "8gaussians", "skipped": "failed"}],
     }
@@ -72,3 +109,19 @@ def test_results_are_written_as_json_and_markdown(tmp_path):
     assert json.loads(js.read_text())["langevin"][0]["case"] == TINY.name
     text = md.read_text()
     assert "| convnet 8² (test) | 3 |" in text and "skipped: app not importable" in text
+    assert "bf16 vs smart" in text and "fp32 20.0" not in text and "bf16 20.0 GFLOP/s" in text
+    assert "**GUI ratio per demo**" in text and "**First frame**" in text
+
+
+def test_markdown_shows_gui_rows_per_demo_and_first_frame():
+    base = {"started": "t", "total_seconds": 1.0, "langevin": [], "memory": [],
+            "machine": {"processor": "cpu", "cpus": 2, "torch": "x", "torch_threads": 2}}
+    demos = [{"demo": "digits", "gui_over_headless": 0.97, "train_to_first_frame_s": 2.5},
+             {"demo": "shapes-points", "gui_over_headless": 0.96, "train_to_first_frame_s": 1.5}]
+    text = run_all.to_markdown({**base, "gui": {"demos": demos}})
+    assert "| digits | **0.97** |" in text and "| shapes-points | – s | **1.50 s** |" in text
+    text = run_all.to_markdown({**base, "gui": demos[0], "first_frame": [
+        {"demo": "digits", "train_to_first_frame_s": 2.0, "train_to_first_frame_s_min": 1.9,
+         "train_to_first_frame_s_max": 2.2}]})
+    assert "**2.00 s (1.90–2.20)**" in text
+    assert "not measured in this run" in run_all.to_markdown(base)
