@@ -98,3 +98,19 @@ def test_persistent_buffer_reinitialises_with_probability(reinit: float):
     stored = (starts == 5.0).all(1).float().mean().item()
     assert stored == pytest.approx(1.0 - reinit)
     assert idx.shape == (50,)
+
+
+def test_frozen_relays_conv_weights_only_for_the_duration():
+    from torch import nn
+
+    from ebm_engine.sampling import frozen
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(1))
+    net(torch.zeros(1, 3, 8, 8))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    weight = net[0].weight
+    with frozen(net):
+        assert weight.is_contiguous(memory_format=torch.channels_last)
+        assert not weight.requires_grad
+    assert weight.is_contiguous() and weight.requires_grad
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
