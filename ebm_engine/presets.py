@@ -1,9 +1,13 @@
 """Presets: partial configs in ``resources/presets/<name>.json`` that give
-good results for a demo on a 2-core CPU."""
+good results for a demo on a 2-core CPU, and the preset a user's own data
+gets when none is named (:func:`choose_preset`)."""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +49,129 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class PresetChoice:
+    """The preset chosen for a data source, and why.
+
+    Attributes
+    ----------
+    preset : str or None
+        Preset name (``None``: the plain defaults, when the data could not be told).
+    patch : dict
+        Partial config applied over the preset (sizes for this data).
+    line : str
+        One line for the user: what the data is and what was chosen.
+    """
+
+    preset: str | None
+    patch: dict[str, Any] = field(default_factory=dict)
+    line: str = ""
+
+
+# Preset of each data kind, for a path given without --preset or --config.
+KIND_PRESETS = {
+    "image": "digits",        # many pictures: persistent chains over a replay buffer
+    "video": "dynamic-texture",
+    "voxel": "shapes-voxels",
+    "pointcloud": "shapes-points",
+    "points": "toy2d",
+}
+# One picture is texture synthesis.
+SINGLE_IMAGE_PRESET = "texture"
+# Images are trained at their own size within these bounds (the Generative
+# ConvNet takes 8..128 px; past 64 px a 2-core CPU crawls): larger ones are
+# resized to the largest.
+IMAGE_SIDES = (8, 64)
+# Voxel grids: the 3D DescriptorNet's 32³ at most.
+VOXEL_SIDES = (8, 32)
+
+
+def _image_patch(side: int, single: bool) -> tuple[dict[str, Any], str]:
+    """Config for ``side``-pixel images: the Generative ConvNet halves the
+    resolution once per block until about 4 px (16 px: 2 blocks, 64 px: 4)."""
+    depth = min(max(math.ceil(math.log2(side / 4)), 2), 4)
+    batch = 16 if side > 32 or single else 32
+    patch = {"data": {"image_size": side}, "model": {"name": "convnet", "depth": depth},
+             "train": {"batch_size": batch}}
+    return patch, f"Generative ConvNet for {side}×{side} (depth {depth}, batch {batch})"
+
+
+def _voxel_patch(side: int) -> tuple[dict[str, Any], str]:
+    # The first conv strides: 16³ needs 2 more blocks to reach 4³, 32³ three.
+    depth = min(max(math.ceil(math.log2(side / 8)) + 1, 1), 3)
+    patch = {"data": {"image_size": side}, "model": {"name": "voxelnet", "depth": depth}}
+    return patch, f"Generative VoxelNet for {side}³ (depth {depth})"
+
+
+def choose_preset(source: str, method: str | None = None,
+                  options: dict[str, Any] | None = None) -> PresetChoice:
+    """The preset for training on the file or folder ``source``, by what it holds.
+
+    Images get a Generative ConvNet sized for them (``digits``' Langevin
+    settings; ``texture``'s for a single picture), video STGConvNet
+    (``dynamic-texture``), voxel grids and meshes VoxelNet
+    (``shapes-voxels``), point clouds PointNet (``shapes-points``), and
+    low-dimensional arrays the MLP (``toy2d``). Nothing is decoded: the
+    folder is listed and a few headers are read
+    (:func:`ebm_engine.data.peek.peek`).
+
+    Parameters
+    ----------
+    source : str
+        A path (for a demo, use its own preset).
+    method : str, optional
+        Learning method: ``<preset>-<method>`` is used when that preset exists.
+    options : dict, optional
+        ``data.options`` (a forced ``reader``, ``as``, ``kind``).
+
+    Returns
+    -------
+    PresetChoice
+        Never raises: data that cannot be told gets ``preset=None`` and a
+        line saying why (loading it will report the problem).
+    """
+    from ebm_engine.data.peek import peek
+    from ebm_engine.errors import DataError
+
+    try:
+        summary = peek(source, options)
+    except (DataError, OSError) as exc:
+        return PresetChoice(None, {}, f"no preset chosen: {exc}")
+    kind = summary.kind
+    single = kind == "image" and summary.reader == "image-file"
+    preset = SINGLE_IMAGE_PRESET if single else KIND_PRESETS.get(kind)
+    patch: dict[str, Any] = {}
+    how = ""
+    if kind == "image" and summary.reader == "array":
+        # Arrays are used as stored (never resized): size the net for them.
+        side = summary.item_shape[-1] if summary.item_shape else IMAGE_SIDES[1]
+        patch, how = _image_patch(min(max(side, IMAGE_SIDES[0]), IMAGE_SIDES[1]), single)
+        del patch["data"]
+    elif kind == "image":
+        own = min(summary.size) if summary.size else IMAGE_SIDES[1]
+        side = min(max(own, IMAGE_SIDES[0]), IMAGE_SIDES[1])
+        patch, how = _image_patch(side, single)
+        if summary.grayscale:
+            patch["data"]["grayscale"] = True
+        if summary.size and summary.size != (side, side):
+            how += f", resized from {summary.size[0]}×{summary.size[1]}"
+    elif kind == "voxel" and summary.reader != "array":
+        side = min(max(summary.grid or VOXEL_SIDES[1], VOXEL_SIDES[0]), VOXEL_SIDES[1])
+        patch, how = _voxel_patch(side)
+    if preset and method:
+        # Preset files use hyphens, method names underscores (latent_ebm → digits-latent-ebm).
+        variant = f"{preset}-{method.replace('_', '-')}"
+        preset = variant if variant in available_presets() else preset
+    if preset is None:
+        return PresetChoice(None, {}, f"{summary.phrase()}: no preset for {kind} data")
+    line = f"{summary.phrase()} → preset {preset}" + (f": {how}" if how else "")
+    return PresetChoice(preset, patch, line)
+
+
 def config_for(source: str, preset: str | None = None,
                overrides: list[tuple[str, Any]] | None = None,
-               method: str | None = None) -> RunConfig:
+               method: str | None = None,
+               report: Callable[[str], None] | None = None) -> RunConfig:
     """The config for training on ``source`` (a demo or a path).
 
     Parameters
@@ -55,29 +179,56 @@ def config_for(source: str, preset: str | None = None,
     source : str
         ``data.source``.
     preset : str, optional
-        Preset name; defaults to the demo's own preset (none for a path), or
-        to ``<demo preset>-<method>`` when ``method`` is given and that exists
+        Preset name; defaults to the demo's own preset, or for a path to
+        the one its data calls for (:func:`choose_preset`), or to
+        ``<preset>-<method>`` when ``method`` is given and that exists
         (``digits`` + ``recovery`` → ``digits-recovery``).
     overrides : list of (key, value)
-        Dotted-key edits applied last (``--set``).
+        Dotted-key edits applied last (``--set``); ``data.*`` ones also
+        steer the choice (a forced reader, an image size).
     method : str, optional
         Learning method (``train.method``).
+    report : callable, optional
+        Called with :attr:`PresetChoice.line` when a preset was chosen for a
+        path (the CLI prints it; the app logs it).
     """
     from ebm_engine.data import demos
 
     catalogue = demos()
+    choice: PresetChoice | None = None
     if preset is None and source in catalogue:
         preset = catalogue[source].preset
         # Preset files use hyphens, method names underscores (latent_ebm → digits-latent-ebm).
         if method and f"{preset}-{method.replace('_', '-')}" in available_presets():
             preset = f"{preset}-{method.replace('_', '-')}"
+    elif preset is None:
+        options = _data_options(source, overrides)
+        choice = choose_preset(source, method, options)
+        preset = choice.preset
     raw = RunConfig().to_dict()
     if preset:
         raw = merge(raw, load_preset(preset))
+    if choice is not None:
+        raw = merge(raw, choice.patch)
     raw["data"]["source"] = source
     if method:
         raw["train"]["method"] = method
     cfg = RunConfig.from_dict(raw)
     for key, value in overrides or []:
         cfg = cfg.with_value(key, value)
+    # Data that could not be told is not reported here: loading it says why, once.
+    if choice is not None and choice.preset is not None and report is not None:
+        report(choice.line)
     return cfg
+
+
+def _data_options(source: str, overrides: list[tuple[str, Any]] | None) -> dict[str, Any]:
+    """``data.options`` after the ``data.*`` overrides (they may force a reader)."""
+    cfg = RunConfig().with_value("data.source", source)
+    for key, value in overrides or []:
+        if key.startswith("data."):
+            try:
+                cfg = cfg.with_value(key, value)
+            except ConfigError:
+                pass  # reported when the overrides are applied for real
+    return dict(cfg.data.options)

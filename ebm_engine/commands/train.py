@@ -80,7 +80,15 @@ def build_config(args: argparse.Namespace):
     if not args.data:
         raise ConfigError("train needs --data DEMO|PATH (or --config, or --resume RUN)")
     # --method picks the demo's preset for that method (digits-recovery …) if there is one.
-    return config_for(args.data, args.preset, overrides, method=args.method)
+    # A path with no --preset gets the preset of its data kind: say which (like
+    # the "method on data" line: once per job, not with --quiet).
+    say = not getattr(args, "quiet", False) and os.environ.get("RANK", "0") in ("", "0")
+    return config_for(args.data, args.preset, overrides, method=args.method,
+                      report=_say_preset if say else None)
+
+
+def _say_preset(line: str) -> None:
+    sys.stderr.write(f"ebm: {line} (choose another with --preset or --config)\n")
 
 
 def run(args: argparse.Namespace) -> int:

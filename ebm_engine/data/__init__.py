@@ -1,11 +1,12 @@
-"""Datasets: built-in demos, file readers and the in-memory :class:`Dataset`."""
+"""Datasets: built-in demos, file readers, the decoded-data cache and :class:`Dataset`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ebm_engine.config import DataConfig
-from ebm_engine.data.catalogue import DemoInfo, demos, readers
+from ebm_engine.data import cache, progress
+from ebm_engine.data.catalogue import DemoInfo, ReaderInfo, demos, readers
 from ebm_engine.data.dataset import KINDS, Dataset, to_display
 from ebm_engine.data.detect import (
     applicable_readers,
@@ -39,6 +40,11 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     A path is read by the reader its content calls for
     (:func:`~ebm_engine.data.detect.detect_reader`) unless
     ``cfg.options["reader"]`` names one (``""`` also means "detect").
+    What the slow readers decode (image folders, videos, voxel grids,
+    meshes, point files) goes through the decoded-data cache
+    (:mod:`ebm_engine.data.cache`; ``data.options.cache = false`` turns it
+    off): the first load decodes, with a progress bar on stderr when that
+    takes a while, and later loads map the cache file.
 
     Raises
     ------
@@ -52,7 +58,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     else:
         dataset = _read_path(_as_path(cfg.source), cfg)
     if cfg.max_items and len(dataset) > cfg.max_items:
-        dataset.items = dataset.items[: cfg.max_items].contiguous()
+        dataset.keep_first(cfg.max_items)
     return dataset
 
 
@@ -76,11 +82,27 @@ def _read_path(path: Path, cfg: DataConfig) -> Dataset:
     forced = cfg.options.get("reader")
     if forced is not None and not isinstance(forced, str):
         raise DataError(f"data.options.reader must be a reader name, got {forced!r}")
-    info = reader_info(forced or detect_reader(path)[0])
-    if path.is_dir() and not info.folder_extensions:
-        raise DataError(f"{path}: the {info.name} reader reads one file, not a folder")
-    if not path.is_dir() and not info.reads_files:
-        raise DataError(f"{path}: the {info.name} reader needs a folder, not a file")
-    dataset = info.loader(path, cfg)
-    dataset.meta.setdefault("reader", info.name)
+    chosen: list[ReaderInfo] = []
+
+    def pick() -> ReaderInfo:
+        if not chosen:
+            info = reader_info(forced or detect_reader(path)[0])
+            if path.is_dir() and not info.folder_extensions:
+                raise DataError(f"{path}: the {info.name} reader reads one file, not a folder")
+            if not path.is_dir() and not info.reads_files:
+                raise DataError(f"{path}: the {info.name} reader needs a folder, not a file")
+            chosen.append(info)
+        return chosen[0]
+
+    # One file's reader is known from its name: ask the cache only for slow ones.
+    # A folder's needs its content, so the cache is asked first (a hit skips
+    # the detection, which lists the folder once more).
+    dataset = None
+    if path.is_dir() or pick().cacheable:
+        dataset = cache.load(path, cfg, pick)
+    if dataset is None:
+        with progress.decoding(f"decoding {path.name or path}", show=progress.is_first_rank()):
+            dataset = pick().loader(path, cfg)
+    if "reader" not in dataset.meta:  # a cache hit knows it without detection
+        dataset.meta["reader"] = pick().name
     return dataset

@@ -68,6 +68,14 @@ class ReaderInfo:
         Whether a folder is read with it when its files dominate the folder
         (:func:`ebm_engine.data.detect.detect_reader`); ``False`` for
         readers only chosen by name (``video-frames``).
+    cacheable : bool
+        Whether what it decodes is kept in the decoded-data cache
+        (:mod:`ebm_engine.data.cache`): true for the slow readers.
+    stream : callable, optional
+        ``stream(path, DataConfig, ItemSink) -> Dataset``: decodes item by
+        item into a sink (:mod:`ebm_engine.data.sinks`), so a cache file is
+        written without holding the dataset in memory; readers without it
+        are cached from their in-memory result.
     """
 
     name: str
@@ -76,6 +84,8 @@ class ReaderInfo:
     label: str = ""
     folder_extensions: tuple[str, ...] = ()
     auto: bool = True
+    cacheable: bool = False
+    stream: Callable[..., Dataset] | None = None
 
     @property
     def reads_files(self) -> bool:
@@ -106,6 +116,8 @@ def reader(
     label: str = "",
     folder_extensions: tuple[str, ...] | None = None,
     auto: bool = True,
+    cacheable: bool = False,
+    stream: Callable[..., Dataset] | None = None,
 ) -> Callable:
     """Decorator registering a file reader for ``extensions``.
 
@@ -117,7 +129,8 @@ def reader(
     in_folder = tuple(e.lower() for e in in_folder if e)
 
     def deco(loader: Callable[[Path, DataConfig], Dataset]) -> Callable:
-        _READERS.append(ReaderInfo(name, exts, loader, label or name, in_folder, auto))
+        _READERS.append(ReaderInfo(name, exts, loader, label or name, in_folder, auto, cacheable,
+                                   stream))
         return loader
 
     return deco

@@ -1,8 +1,7 @@
-"""The in-memory dataset every learning method consumes."""
+"""The dataset every learning method consumes: items as stored, read as float32."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,46 +15,132 @@ import torch
 #   pointcloud  (N, 3)          coordinates in [-1, 1]
 KINDS = ("points", "image", "video", "voxel", "pointcloud")
 
+# Compact dtypes items may be stored in (model value = stored * scale + offset).
+STORED_DTYPES = (torch.uint8, torch.int16, torch.float16, torch.float32)
 
-@dataclass
+
 class Dataset:
-    """Training items as one float32 tensor plus what is needed to show them.
+    """Training items plus what is needed to show them.
 
-    Attributes
+    Items are kept the way they were decoded: either float32 model-space
+    values, or a compact encoding (8-bit pixels, 16-bit pixels, occupancy
+    bits as ``uint8``) with ``value = stored * scale + offset``. An encoded
+    dataset may be a memory-mapped cache file (:mod:`ebm_engine.data.cache`)
+    larger than the RAM: only the items asked for are converted to float.
+
+    Parameters
     ----------
     name : str
         Demo name or the path it was read from.
     kind : str
         One of ``points``, ``image``, ``video``, ``voxel``, ``pointcloud``.
-    items : torch.Tensor
-        ``(N, *item_shape)`` float32, in model space.
+    items : torch.Tensor or numpy.ndarray
+        ``(N, *item_shape)``: model-space values (converted to float32), or
+        the stored values when ``scale`` is given (kept as they are).
     value_range : (float, float) or None
         Bounds of model space (used by clamping and display); ``None`` if unbounded.
-    meta : dict
-        Free-form facts (labels, source image, frame rate …).
+    meta : dict, optional
+        Free-form facts (labels, source files, frame rate, ``cache`` …).
+    scale, offset : float, optional
+        The encoding: ``items`` holds stored values of one of
+        :data:`STORED_DTYPES`, and model values are ``items * scale + offset``.
     """
 
-    name: str
-    kind: str
-    items: torch.Tensor
-    value_range: tuple[float, float] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        items: torch.Tensor | np.ndarray,
+        value_range: tuple[float, float] | None = None,
+        meta: dict[str, Any] | None = None,
+        *,
+        scale: float | None = None,
+        offset: float = 0.0,
+    ):
+        if kind not in KINDS:
+            raise ValueError(f"unknown data kind {kind!r}")
+        self.name = name
+        self.kind = kind
+        self.value_range = value_range
+        self.meta: dict[str, Any] = meta if meta is not None else {}
+        self._store(items, scale, offset)
 
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown data kind {self.kind!r}")
-        self.items = self.items.detach().to(torch.float32).contiguous()
+    def _store(self, items: torch.Tensor | np.ndarray, scale: float | None, offset: float) -> None:
+        tensor = torch.from_numpy(items) if isinstance(items, np.ndarray) else items.detach()
+        if scale is None:
+            self._stored = tensor.to(torch.float32).contiguous()
+            self.scale, self.offset, self._encoded = 1.0, 0.0, False
+            return
+        if tensor.dtype not in STORED_DTYPES:
+            raise ValueError(f"items stored as {tensor.dtype}; expected one of {STORED_DTYPES}")
+        # No copy: a memory-mapped file stays mapped, not read into RAM.
+        self._stored = tensor if tensor.is_contiguous() else tensor.contiguous()
+        self.scale, self.offset, self._encoded = float(scale), float(offset), True
+
+    # --- what the items are ------------------------------------------------------------
+    @property
+    def stored(self) -> torch.Tensor:
+        """The items as held (encoded, possibly memory-mapped); see :meth:`decode`."""
+        return self._stored
+
+    @property
+    def encoded(self) -> bool:
+        """Whether :attr:`stored` needs :meth:`decode` to be model-space float32."""
+        return self._encoded
+
+    @property
+    def items(self) -> torch.Tensor:
+        """All items in model space, ``(N, *item_shape)`` float32.
+
+        For an encoded dataset this converts every item (4 bytes each value):
+        code that needs a few items should call :meth:`take` instead.
+        """
+        return self.decode(self._stored)
+
+    @items.setter
+    def items(self, value: torch.Tensor) -> None:
+        self._store(value, None, 0.0)
+
+    def decode(self, stored: torch.Tensor) -> torch.Tensor:
+        """Model-space float32 values of ``stored`` (a slice of :attr:`stored`, on any device).
+
+        The same two operations for a batch and for the whole dataset, so a
+        batch is bit-identical to the same rows of :attr:`items`.
+        """
+        if not self._encoded:
+            return stored
+        # copy=True: a float32-stored encoding must not be scaled in place.
+        return stored.to(torch.float32, copy=True).mul_(self.scale).add_(self.offset)
+
+    def take(self, index: torch.Tensor | np.ndarray | slice | int) -> torch.Tensor:
+        """Items ``index`` in model space; only those are converted (and read from disk)."""
+        if isinstance(index, np.ndarray):
+            index = torch.from_numpy(index)
+        return self.decode(self._stored[index])
+
+    def keep_first(self, n: int) -> None:
+        """Drop all but the first ``n`` items (a view: nothing is copied)."""
+        self._stored = self._stored[:n]
 
     @property
     def item_shape(self) -> tuple[int, ...]:
-        return tuple(self.items.shape[1:])
+        return tuple(self._stored.shape[1:])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the items take as stored (mapped files count, though the OS shares them)."""
+        return self._stored.element_size() * self._stored.nelement()
 
     def __len__(self) -> int:
-        return self.items.shape[0]
+        return self._stored.shape[0]
 
     def describe(self) -> str:
         shape = "×".join(str(s) for s in self.item_shape)
         return f"{self.name}: {len(self)} {self.kind} items of shape {shape}"
+
+    def __repr__(self) -> str:
+        how = f"{self._stored.dtype} ×{self.scale:g} {self.offset:+g}" if self._encoded else "float32"
+        return f"Dataset({self.describe()}, stored as {how})"
 
 
 def to_display(x: np.ndarray, kind: str, value_range: tuple[float, float] | None) -> np.ndarray:

@@ -20,9 +20,11 @@ without a question, while a real mix is never read half-way.
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
+from ebm_engine.data._collect import walk_files
 from ebm_engine.data.catalogue import ReaderInfo, readers
 from ebm_engine.data.ply import ply_declares_faces
 from ebm_engine.errors import DataError
@@ -89,10 +91,10 @@ def count_files(path: str | Path) -> dict[str, int]:
     claims = _folder_claims()
     counts: dict[str, int] = {}
     for p in _scan(path):
-        ext = p.suffix.lower()
+        ext = os.path.splitext(p)[1].lower()
         name = claims.get(ext)
         if ext == ".ply":
-            name = _PLY_MESH if ply_declares_faces(p) else _PLY_POINTS
+            name = _PLY_MESH if ply_declares_faces(Path(p)) else _PLY_POINTS
         if name is not None:
             counts[name] = counts.get(name, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
@@ -174,7 +176,7 @@ def applicable_readers(path: str | Path) -> list[str]:
             for r in readers()
             if r.reads_files and (ext in r.extensions or ext in r.folder_extensions)
         ]
-    exts = {p.suffix.lower() for p in _scan(path)}
+    exts = {os.path.splitext(p)[1].lower() for p in _scan(path)}
     found = list(count_files(path))
     found += [r.name for r in readers() if r.name not in found and exts & set(r.folder_extensions)]
     return found
@@ -188,17 +190,9 @@ def path_exists(path: Path) -> bool:
         return False
 
 
-def _scan(folder: Path) -> list[Path]:
+def _scan(folder: Path) -> list[str]:
     """Files under ``folder`` (hidden ones skipped), at most :data:`MAX_SCAN`."""
-    out = []
-    for p in folder.rglob("*"):
-        if any(part.startswith(".") for part in p.relative_to(folder).parts):
-            continue
-        if p.is_file():
-            out.append(p)
-            if len(out) >= MAX_SCAN:
-                break
-    return out
+    return walk_files(folder, limit=MAX_SCAN)
 
 
 def _file_reader(path: Path) -> ReaderInfo | None:

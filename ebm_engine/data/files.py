@@ -1,8 +1,15 @@
 """Image readers: a folder of pictures, or one picture (texture synthesis).
 
-Images become ``(N, C, H, W)`` float32 in ``[-1, 1]`` (model space). Every
-failure is a one-line :class:`~ebm_engine.errors.DataError` naming the file:
-user folders hold truncated downloads, mislabelled files and the odd
+Images are ``(N, C, H, W)`` in ``[-1, 1]`` (model space), stored the way
+they were decoded: 8-bit pictures as ``uint8`` (``value = 2 u / 255 - 1``),
+16-bit ones as ``int16`` (``u - 32768``, full precision), so a folder takes a
+quarter of its float32 size and can be cached as is
+(:mod:`ebm_engine.data.cache`). A resized picture is resampled in float,
+then rounded to its file's bit depth. The first picture's depth decides
+the folder's (a later deeper one is rounded to it).
+
+Every failure is a one-line :class:`~ebm_engine.errors.DataError` naming the
+file: user folders hold truncated downloads, mislabelled files and the odd
 gigapixel scan, and none of them may crash the app or eat its memory.
 """
 
@@ -12,12 +19,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data import progress
+from ebm_engine.data._collect import PathList, sorted_paths, walk_files
 from ebm_engine.data.catalogue import reader
 from ebm_engine.data.dataset import Dataset
+from ebm_engine.data.sinks import ItemSink, MemorySink
 from ebm_engine.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -27,14 +36,24 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 # can declare far more.
 MAX_IMAGE_PIXELS = 50_000_000
 
-# Ceiling on the decoded dataset (float32 bytes); above it the user must
-# shrink the images or take fewer.
+# Ceiling on a dataset decoded into memory (stored bytes); above it the user
+# must shrink the images or take fewer. The cache has no such ceiling: its
+# file is mapped, and only the free disk space limits it.
 MAX_DATASET_BYTES = 8 * 1024**3
+
+# Stored dtype, scale and offset (value = stored * scale + offset) per bit depth.
+ENCODINGS = {
+    8: (np.dtype(np.uint8), 2.0 / 255.0, -1.0),
+    16: (np.dtype(np.int16), 2.0 / 65535.0, 1.0 / 65535.0),
+}
+
+# Items handed to a sink at once: few enough writes, little memory.
+_CHUNK = 256
 
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
-def list_images(folder: Path) -> list[Path]:
+def list_images(folder: Path) -> PathList:
     """Image files under ``folder``, recursively, in sorted order.
 
     Hidden files and folders (``.git``, macOS ``._name.png`` resource forks)
@@ -47,17 +66,11 @@ def list_images(folder: Path) -> list[Path]:
 
     Returns
     -------
-    list of Path
-        Files whose extension is one of :data:`IMAGE_EXTENSIONS`.
+    PathList
+        Files whose extension is one of :data:`IMAGE_EXTENSIONS` (a sequence
+        of Path that keeps strings: cheap for 100k files).
     """
-    found = []
-    for p in folder.rglob("*"):
-        rel = p.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
-            found.append(p)
-    return sorted(found)
+    return sorted_paths(walk_files(folder, IMAGE_EXTENSIONS))
 
 
 def read_image(
@@ -88,6 +101,54 @@ def read_image(
         The file is not a readable image, is truncated, or is larger than
         :data:`MAX_IMAGE_PIXELS`.
     """
+    arr, white = _decode(path, image_size, grayscale, crop)
+    if arr.dtype == np.uint8:  # the 8-bit fast path skipped the float conversion
+        return arr.astype(np.float32) / np.float32(white)
+    return arr
+
+
+def decode_image(
+    path: Path, image_size: int = 0, grayscale: bool = False, crop: bool = True,
+    depth: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode one image file into its stored form (see the module docstring).
+
+    Parameters
+    ----------
+    path : Path
+        PNG, JPEG or BMP file.
+    image_size, grayscale, crop
+        As for :func:`read_image`.
+    depth : int, optional
+        Bit depth to store (8 or 16); default the file's own.
+
+    Returns
+    -------
+    stored : numpy.ndarray
+        ``(C, H, W)`` of ``ENCODINGS[depth]``'s dtype.
+    depth : int
+        The bit depth used.
+
+    Raises
+    ------
+    DataError
+        As :func:`read_image`.
+    """
+    arr, white = _decode(path, image_size, grayscale, crop)
+    depth = depth or (16 if white == 65535 else 8)
+    if arr.dtype == np.uint8 and depth == 8:
+        return arr, depth
+    if arr.dtype == np.uint8:
+        return (arr.astype(np.int32) * 257 - 32768).astype(np.int16), depth  # exact: 255 → 65535
+    scaled = np.rint(arr * np.float32(255 if depth == 8 else 65535))
+    if depth == 8:
+        return scaled.astype(np.uint8), depth
+    return (scaled.astype(np.int32) - 32768).astype(np.int16), depth
+
+
+def _decode(path: Path, image_size: int, grayscale: bool, crop: bool) -> tuple[np.ndarray, int]:
+    """``(C, H, W)`` pixels and the value that is white: ``uint8`` (0..255) when
+    the file is 8-bit and needs no resampling, else float32 in ``[0, 1]``."""
     try:
         with warnings.catch_warnings():
             # Pillow warns before it refuses; we refuse earlier ourselves.
@@ -102,6 +163,11 @@ def read_image(
                     )
                 img.load()
                 upright = ImageOps.exif_transpose(img)  # phone photos store rotation in EXIF
+                if not upright.mode.startswith("I") and not _resamples(upright, image_size):
+                    # 8 bits in, 8 bits stored: the float round trip would give the same bytes.
+                    arr = np.asarray(upright.convert("L" if grayscale else "RGB"), dtype=np.uint8)
+                    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+                    return np.ascontiguousarray(arr), 255
                 bands, scale = _float_bands(upright, grayscale)
                 if image_size > 0:
                     bands = _crop_resize(bands, image_size, crop)
@@ -111,7 +177,12 @@ def read_image(
     except _DECODE_ERRORS as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: not a readable image ({reason})") from None
-    return np.clip(arr, 0.0, 1.0)
+    return np.clip(arr, 0.0, 1.0), int(scale)
+
+
+def _resamples(img: Image.Image, size: int) -> bool:
+    """Whether :func:`_crop_resize` would change ``img`` (crop or resize)."""
+    return size > 0 and img.size != (size, size)
 
 
 def _float_bands(img: Image.Image, grayscale: bool) -> tuple[list[Image.Image], float]:
@@ -143,18 +214,67 @@ def _crop_resize(bands: list[Image.Image], size: int, crop: bool) -> list[Image.
     return out
 
 
-def _image_dataset(name: str, arrays: np.ndarray, files: list[Path]) -> Dataset:
-    items = torch.from_numpy(arrays * 2.0 - 1.0)
-    return Dataset(
-        name=name,
-        kind="image",
-        items=items,
-        value_range=(-1.0, 1.0),
-        meta={"files": [str(f) for f in files]},
-    )
+def stream_image_folder(path: Path, cfg: DataConfig, sink: ItemSink,
+                        max_bytes: int | None = None) -> Dataset:
+    """Decode every picture under ``path`` into ``sink``, one at a time.
+
+    Parameters
+    ----------
+    path : Path
+        The folder.
+    cfg : DataConfig
+        ``image_size``, ``grayscale``, ``crop`` and ``max_items`` apply.
+    sink : ItemSink
+        Memory or a cache file.
+    max_bytes : int, optional
+        Refuse a dataset whose stored items exceed this, before decoding it.
+
+    Returns
+    -------
+    Dataset
+        What ``sink`` makes of the items (see :func:`read_image_folder`).
+    """
+    files = list_images(path)
+    if not files:
+        raise DataError(
+            f"{path}: no images found (looked for {' '.join(IMAGE_EXTENSIONS)} in all subfolders)"
+        )
+    if cfg.max_items:
+        files = files[: cfg.max_items]  # don't decode what load_dataset would drop
+    progress.expect(len(files))
+    first, depth = decode_image(files[0], cfg.image_size, cfg.grayscale, cfg.crop)
+    total = len(files) * first.nbytes
+    if max_bytes is not None and total > max_bytes:
+        raise DataError(
+            f"{path}: {len(files)} images of {first.shape[2]}x{first.shape[1]} need "
+            f"{total / 1024**3:.1f} GiB; set data.image_size or data.max_items"
+        )
+    sink.begin(len(files), first.shape, first.dtype)
+    chunk = np.empty((min(_CHUNK, len(files)), *first.shape), dtype=first.dtype)
+    chunk[0], filled = first, 1
+    progress.advance()
+    for f in files[1:]:
+        arr, _ = decode_image(f, cfg.image_size, cfg.grayscale, cfg.crop, depth)
+        if arr.shape != first.shape:
+            raise DataError(
+                f"{f}: mixed image sizes ({arr.shape[2]}x{arr.shape[1]} vs "
+                f"{first.shape[2]}x{first.shape[1]} of {files[0].name}); "
+                "set data.image_size to resize"
+            )
+        if filled == len(chunk):
+            sink.put(chunk)
+            filled = 0
+        chunk[filled] = arr
+        filled += 1
+        progress.advance()
+    sink.put(chunk[:filled])
+    _, scale, offset = ENCODINGS[depth]
+    return sink.finish(str(path), "image", (-1.0, 1.0), {"files": [str(f) for f in files]},
+                       scale, offset)
 
 
-@reader("image-folder", ("",), label="images", folder_extensions=IMAGE_EXTENSIONS)
+@reader("image-folder", ("",), label="images", folder_extensions=IMAGE_EXTENSIONS,
+        cacheable=True, stream=stream_image_folder)
 def read_image_folder(path: Path, cfg: DataConfig) -> Dataset:
     """Read every PNG/JPEG/BMP under a folder (recursively) as one image dataset.
 
@@ -168,41 +288,16 @@ def read_image_folder(path: Path, cfg: DataConfig) -> Dataset:
     Returns
     -------
     Dataset
-        ``kind="image"``, items ``(N, C, H, W)`` in ``[-1, 1]``,
-        ``meta["files"]`` the files read, in order.
+        ``kind="image"``, items ``(N, C, H, W)`` in ``[-1, 1]`` (stored as
+        8- or 16-bit pixels), ``meta["files"]`` the files read, in order.
 
     Raises
     ------
     DataError
-        No images, an unreadable image, or images of different sizes while
-        ``image_size`` is 0.
+        No images, an unreadable image, images of different sizes while
+        ``image_size`` is 0, or more than :data:`MAX_DATASET_BYTES` of pixels.
     """
-    files = list_images(path)
-    if not files:
-        raise DataError(
-            f"{path}: no images found (looked for {' '.join(IMAGE_EXTENSIONS)} in all subfolders)"
-        )
-    if cfg.max_items:
-        files = files[: cfg.max_items]  # don't decode what load_dataset would drop
-    first = read_image(files[0], cfg.image_size, cfg.grayscale, cfg.crop)
-    total = len(files) * first.nbytes
-    if total > MAX_DATASET_BYTES:
-        raise DataError(
-            f"{path}: {len(files)} images of {first.shape[2]}x{first.shape[1]} need "
-            f"{total / 1024**3:.1f} GiB; set data.image_size or data.max_items"
-        )
-    out = np.empty((len(files), *first.shape), dtype=np.float32)
-    out[0] = first
-    for i, f in enumerate(files[1:], start=1):
-        arr = read_image(f, cfg.image_size, cfg.grayscale, cfg.crop)
-        if arr.shape != first.shape:
-            raise DataError(
-                f"{f}: mixed image sizes ({arr.shape[2]}x{arr.shape[1]} vs "
-                f"{first.shape[2]}x{first.shape[1]} of {files[0].name}); "
-                "set data.image_size to resize"
-            )
-        out[i] = arr
-    return _image_dataset(str(path), out, files)
+    return stream_image_folder(path, cfg, MemorySink(), max_bytes=MAX_DATASET_BYTES)
 
 
 @reader("image-file", IMAGE_EXTENSIONS, label="images", folder_extensions=())
@@ -221,5 +316,7 @@ def read_image_file(path: Path, cfg: DataConfig) -> Dataset:
     Dataset
         ``kind="image"``, items ``(1, C, H, W)`` in ``[-1, 1]``.
     """
-    arr = read_image(path, cfg.image_size, cfg.grayscale, cfg.crop)
-    return _image_dataset(str(path), arr[None], [path])
+    stored, depth = decode_image(path, cfg.image_size, cfg.grayscale, cfg.crop)
+    _, scale, offset = ENCODINGS[depth]
+    return Dataset(str(path), "image", stored[None], (-1.0, 1.0), {"files": [str(path)]},
+                   scale=scale, offset=offset)

@@ -11,6 +11,9 @@ Registered as ``mesh``. Each mesh becomes one item, either
 
 Both first centre the mesh on its bounding box and scale its largest
 half-extent to 1, so a folder of meshes in different units lines up.
+Voxel grids are stored as occupancy bytes (``2 u - 1``); both forms are kept
+in the decoded-data cache (:mod:`ebm_engine.data.cache`), since voxelising
+is slow.
 A PLY file without faces is read as a point cloud. Header counts are
 checked against the file's size before anything is allocated.
 """
@@ -25,6 +28,7 @@ import torch
 from scipy import ndimage
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data import progress
 from ebm_engine.data._collect import (
     check_total,
     choice_option,
@@ -266,7 +270,7 @@ def voxelize_mesh(
 # --- reader ---------------------------------------------------------------
 
 
-@reader("mesh", MESH_EXTENSIONS, label="meshes")
+@reader("mesh", MESH_EXTENSIONS, label="meshes", cacheable=True)
 def read_meshes(path: Path, cfg: DataConfig) -> Dataset:
     """Read one mesh, or every mesh under a folder, as voxels or point clouds.
 
@@ -291,6 +295,7 @@ def read_meshes(path: Path, cfg: DataConfig) -> Dataset:
                 raise DataError(f"{path}: no points in this file")
             cloud = resample_points(mesh.vertices, n, rng)
             return points_dataset(path, [cloud], cfg, files)
+    progress.expect(len(files))
     if mode == "pointcloud":
         n = int_option(cfg.options, "points", DEFAULT_POINTS, 1, 1_000_000)
         check_total(path, len(files), 3 * n)
@@ -298,12 +303,13 @@ def read_meshes(path: Path, cfg: DataConfig) -> Dataset:
         for f in files:
             vertices, faces = _read_with_faces(f)
             clouds.append(sample_surface(normalize_mesh(vertices, faces, f), faces, n, rng))
+            progress.advance()
         return points_dataset(path, clouds, cfg, files)
     size = cfg.image_size or 32
     if not 4 <= size <= 256:
         raise DataError(f"data.image_size must be 4..256 to voxelise meshes, got {size}")
     check_total(path, len(files), size**3)
-    grids = np.empty((len(files), 1, size, size, size), dtype=np.float32)
+    grids = np.empty((len(files), 1, size, size, size), dtype=np.uint8)
     for i, f in enumerate(files):
         vertices, faces = _read_with_faces(f)
         # One empty cell at each border: the shell never touches the edge,
@@ -311,10 +317,10 @@ def read_meshes(path: Path, cfg: DataConfig) -> Dataset:
         # keeps faces that land exactly on a cell edge out of the border.)
         unit = normalize_mesh(vertices, faces, f) * ((1.0 - 2.0 / size) * (1.0 - 1e-6))
         grids[i, 0] = voxelize_mesh(unit, faces, size, f)
-    x = torch.from_numpy(grids * 2.0 - 1.0)
-    return Dataset(
-        str(path), "voxel", x, (-1.0, 1.0), {"files": [str(f) for f in files], "grid": size}
-    )
+        progress.advance()
+    meta = {"files": [str(f) for f in files], "grid": size}
+    return Dataset(str(path), "voxel", torch.from_numpy(grids), (-1.0, 1.0), meta,
+                   scale=2.0, offset=-1.0)
 
 
 def _read_with_faces(path: Path) -> tuple[np.ndarray, np.ndarray]:

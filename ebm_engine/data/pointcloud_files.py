@@ -17,12 +17,14 @@ default true), so items lie in ``[-1, 1]³``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data import progress
 from ebm_engine.data._collect import check_total, collect_files, int_option, read_limited
 from ebm_engine.data.catalogue import reader
 from ebm_engine.data.dataset import Dataset
@@ -97,7 +99,7 @@ def resample_points(points: np.ndarray, n: int, rng: np.random.RandomState) -> n
 
 
 def points_dataset(
-    path: Path, clouds: list[np.ndarray], cfg: DataConfig, files: list[Path]
+    path: Path, clouds: list[np.ndarray], cfg: DataConfig, files: Sequence[Path]
 ) -> Dataset:
     """Turn raw clouds (already resampled to one size) into a ``pointcloud`` dataset."""
     normalize = cfg.options.get("normalize", True)
@@ -112,11 +114,14 @@ def points_dataset(
     return Dataset(str(path), "pointcloud", x, (-1.0, 1.0) if normalize else None, meta)
 
 
-def _limit_files(files: list[Path], cfg: DataConfig) -> list[Path]:
+def _limit_files(files: Sequence[Path], cfg: DataConfig) -> Sequence[Path]:
     return files[: cfg.max_items] if cfg.max_items else files
 
 
-@reader("pointcloud", (".xyz", ".pts"), label="point clouds", folder_extensions=POINT_EXTENSIONS)
+# Cached as float32 (float16 would move points by up to 5e-4; clouds are small,
+# and the cache saves the parsing of text files, which is the slow part).
+@reader("pointcloud", (".xyz", ".pts"), label="point clouds", folder_extensions=POINT_EXTENSIONS,
+        cacheable=True)
 def read_pointcloud(path: Path, cfg: DataConfig) -> Dataset:
     """Read one point file, or every point file under a folder, as a dataset.
 
@@ -132,5 +137,9 @@ def read_pointcloud(path: Path, cfg: DataConfig) -> Dataset:
     files = _limit_files(collect_files(path, POINT_EXTENSIONS, "point-cloud"), cfg)
     check_total(path, len(files), 3 * n)
     rng = np.random.RandomState(seed)
-    clouds = [resample_points(read_points_file(f), n, rng) for f in files]
+    progress.expect(len(files))
+    clouds = []
+    for f in files:
+        clouds.append(resample_points(read_points_file(f), n, rng))
+        progress.advance()
     return points_dataset(path, clouds, cfg, files)

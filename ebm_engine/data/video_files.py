@@ -12,7 +12,9 @@ Each video is cut into clips of ``data.options["frames"]`` (16) frames,
 ``clip_hop`` (= ``frames``: no overlap) apart, after keeping every
 ``frame_step``-th frame (1). Frames are centre-cropped (``data.crop``) and
 resized to ``data.image_size`` (0 keeps the file's size), converted to one
-channel with ``data.grayscale``. Items are ``(C, T, H, W)`` in ``[-1, 1]``.
+channel with ``data.grayscale``. Items are ``(C, T, H, W)`` in ``[-1, 1]``,
+stored as the frames' 8-bit values (``2 u / 255 - 1``); what these readers
+decode is kept in the decoded-data cache (:mod:`ebm_engine.data.cache`).
 
 A video of more than 4096 kept frames, a frame over 50 megapixels or a
 dataset over 100M values is refused before it is decoded (from the file's
@@ -32,6 +34,7 @@ import torch
 from PIL import Image
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data import progress
 from ebm_engine.data._collect import MAX_VALUES, check_total, collect_files, int_option
 from ebm_engine.data.catalogue import reader
 from ebm_engine.data.dataset import Dataset
@@ -57,7 +60,7 @@ def _to_uint8(frame: np.ndarray) -> np.ndarray:
 
 
 def prepare_frame(image: Image.Image, size: int, crop: bool, grayscale: bool) -> np.ndarray:
-    """Crop, resize and convert one frame; returns ``(C, H, W)`` float32 in ``[0, 1]``."""
+    """Crop, resize and convert one frame; returns ``(C, H, W)`` uint8."""
     image = image.convert("L" if grayscale else "RGB")
     if size:
         if crop:
@@ -65,8 +68,8 @@ def prepare_frame(image: Image.Image, size: int, crop: bool, grayscale: bool) ->
             s = min(w, h)
             image = image.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
         image = image.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    arr = np.asarray(image, dtype=np.float32) / 255.0
-    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    arr = np.asarray(image, dtype=np.uint8)  # Pillow resamples 8-bit frames in 8 bits
+    return np.ascontiguousarray(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
 
 
 class _FrameBudget:
@@ -126,7 +129,7 @@ def read_video_file(
     Returns
     -------
     frames : np.ndarray
-        ``(T, C, H, W)`` float32 in ``[0, 1]``.
+        ``(T, C, H, W)`` uint8.
     fps : float
         Frame rate from the file's metadata (0 when unknown).
 
@@ -173,7 +176,7 @@ def read_frame_folder(
     grayscale: bool = False,
     frame_step: int = 1,
 ) -> np.ndarray:
-    """Read a folder of numbered pictures as one video, ``(T, C, H, W)`` in ``[0, 1]``."""
+    """Read a folder of numbered pictures as one video, ``(T, C, H, W)`` uint8."""
     folder = Path(folder)
     files = sorted(
         (
@@ -252,12 +255,12 @@ def _clips_dataset(
                 break
         if len(clips) == cfg.max_items:
             break
-    x = torch.from_numpy(np.stack(clips) * 2.0 - 1.0)
+    x = torch.from_numpy(np.stack(clips))
     meta = {"files": [str(s) for s, _ in videos], "fps": fps or 12.0, "frames": length}
-    return Dataset(str(path), "video", x, (-1.0, 1.0), meta)
+    return Dataset(str(path), "video", x, (-1.0, 1.0), meta, scale=2.0 / 255.0, offset=-1.0)
 
 
-@reader("video", VIDEO_EXTENSIONS, label="videos")
+@reader("video", VIDEO_EXTENSIONS, label="videos", cacheable=True)
 def read_videos(path: Path, cfg: DataConfig) -> Dataset:
     """Read a video file (or every video under a folder) as clips.
 
@@ -271,16 +274,20 @@ def read_videos(path: Path, cfg: DataConfig) -> Dataset:
     """
     _, _, step = _clip_options(cfg)
     videos, fps = [], 0.0
-    for f in collect_files(path, VIDEO_EXTENSIONS, "video"):
+    files = collect_files(path, VIDEO_EXTENSIONS, "video")
+    progress.expect(len(files))
+    for f in files:
         frames, rate = read_video_file(f, cfg.image_size, cfg.crop, cfg.grayscale, step)
         videos.append((f, frames))
         fps = fps or rate / step
+        progress.advance()
     return _clips_dataset(path, videos, cfg, fps)
 
 
 # Never chosen by itself: a folder of pictures is read as images unless the
 # user says it is one video.
-@reader("video-frames", (), label="video frames", folder_extensions=FRAME_EXTENSIONS, auto=False)
+@reader("video-frames", (), label="video frames", folder_extensions=FRAME_EXTENSIONS, auto=False,
+        cacheable=True)
 def read_video_frames(path: Path, cfg: DataConfig) -> Dataset:
     """Read a folder of frames (or a folder of such folders) as clips.
 
@@ -307,7 +314,9 @@ def read_video_frames(path: Path, cfg: DataConfig) -> Dataset:
         raise DataError(
             f"{path}: no frames ({' '.join(FRAME_EXTENSIONS)}) and no frame folders here"
         )
-    videos = [
-        (f, read_frame_folder(f, cfg.image_size, cfg.crop, cfg.grayscale, step)) for f in folders
-    ]
+    progress.expect(len(folders))
+    videos = []
+    for f in folders:
+        videos.append((f, read_frame_folder(f, cfg.image_size, cfg.crop, cfg.grayscale, step)))
+        progress.advance()
     return _clips_dataset(path, videos, cfg, 0.0)

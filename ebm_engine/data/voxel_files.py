@@ -7,7 +7,8 @@ file by file. ``.npy`` / ``.npz`` grids belong to the ``array`` reader.
 ``.mat`` files are parsed by :mod:`ebm_engine.data._matfile`, not scipy.
 
 Items are ``(1, D, H, W)`` in ``{-1, +1}`` (empty, full), axes in the file's
-``(x, y, z)`` order. ``data.image_size`` (0 keeps the file's size) resizes
+``(x, y, z)`` order, stored as occupancy bytes (``2 u - 1``) and kept in the
+decoded-data cache (:mod:`ebm_engine.data.cache`). ``data.image_size`` (0 keeps the file's size) resizes
 every grid to a cube: a grid 2 or 4 cells smaller is padded with empty cells
 (as the 3D DescriptorNet pads 30³ to 32³), an integer-factor reduction keeps
 a cell when a quarter of its block is full (thin legs survive), anything
@@ -23,6 +24,7 @@ import torch
 from scipy import ndimage
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data import progress
 from ebm_engine.data._collect import check_total, collect_files, read_limited
 from ebm_engine.data._matfile import load_variable, read_mat
 from ebm_engine.data.catalogue import reader
@@ -167,7 +169,7 @@ def resize_grid(occ: np.ndarray, size: int) -> np.ndarray:
     return zoomed[:size, :size, :size] >= 0.5
 
 
-@reader("voxels", VOXEL_EXTENSIONS, label="voxel grids")
+@reader("voxels", VOXEL_EXTENSIONS, label="voxel grids", cacheable=True)
 def read_voxels(path: Path, cfg: DataConfig) -> Dataset:
     """Read ``.binvox`` / ``.mat`` voxel grids (a file or a folder of them).
 
@@ -183,7 +185,9 @@ def read_voxels(path: Path, cfg: DataConfig) -> Dataset:
     if size and not 4 <= size <= 256:
         raise DataError(f"data.image_size must be 4..256 for voxel grids, got {size}")
     grids: list[np.ndarray] = []
+    progress.expect(len(files))
     for f in files:
+        progress.advance()
         stack = read_mat_voxels(f) if f.suffix.lower() == ".mat" else read_binvox(f)[None]
         for occ in stack:
             occ = resize_grid(occ, size) if size else occ
@@ -198,6 +202,6 @@ def read_voxels(path: Path, cfg: DataConfig) -> Dataset:
                 break
         if cfg.max_items and len(grids) >= cfg.max_items:
             break
-    x = torch.from_numpy(np.stack(grids)[:, None].astype(np.float32) * 2.0 - 1.0)
+    x = torch.from_numpy(np.stack(grids)[:, None].astype(np.uint8))
     meta = {"files": [str(f) for f in files], "grid": list(grids[0].shape)}
-    return Dataset(str(path), "voxel", x, (-1.0, 1.0), meta)
+    return Dataset(str(path), "voxel", x, (-1.0, 1.0), meta, scale=2.0, offset=-1.0)

@@ -132,9 +132,10 @@ class Trainer:
         self.dataset = dataset
         self.spec = DataSpec.of(self.dataset)
         # Before the networks and chains are allocated: one line instead of a failed malloc.
-        preflight.check_resources(cfg, self.spec.item_shape, self.device,
-                                  self.dataset.items.nbytes)
-        self.items = self.dataset.items.to(self.device)
+        preflight.check_resources(cfg, self.spec.item_shape, self.device, self.dataset.nbytes)
+        # Items as stored (8-bit pixels, maybe a memory-mapped cache file shared
+        # by every rank): on the CPU nothing is copied; batches are decoded in _batch.
+        self.items = self.dataset.stored.to(self.device)
         # Under torchrun only rank 0 writes the run folder.
         self.dist = distributed.current()
         self.method, self.rng = build_method(cfg, self.spec, self.dataset, self.device,
@@ -365,7 +366,7 @@ class Trainer:
     def _batch(self) -> torch.Tensor:
         idx = torch.randint(len(self.dataset), (self.cfg.train.batch_size,),
                             generator=self.rng, device=self.device)
-        return self.items[idx]
+        return self.dataset.decode(self.items[idx])  # only the batch becomes float32
 
     def _snapshot(self, result) -> SamplesReady:
         n = self.cfg.train.snapshot_size

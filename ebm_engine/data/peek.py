@@ -1,0 +1,199 @@
+"""What a file or folder holds, told cheaply: its reader, data kind and item size.
+
+Used to choose a preset for a user's data (:func:`ebm_engine.presets.choose_preset`)
+before anything is decoded: the folder is listed once and at most a few
+headers are read (image sizes, a binvox ``dim`` line, an ``.npy`` header).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ebm_engine.data._collect import sort_key, walk_files
+from ebm_engine.data.detect import detect_reader, reader_info, reader_label
+from ebm_engine.errors import DataError
+
+# Images whose first, middle and last file are all one of these modes are
+# read as one channel (a folder of scans is not worth three copies of each).
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """A data source at a glance.
+
+    Attributes
+    ----------
+    reader : str
+        The reader that would read it (``data.options.reader`` or detected).
+    kind : str
+        The data kind it yields (``image``, ``video``, ``voxel``,
+        ``pointcloud``, ``points``).
+    files : int
+        Data files it holds.
+    size : (int, int) or None
+        Width and height of its (first) image.
+    grayscale : bool
+        Its images are one channel (first, middle and last file checked).
+    grid : int or None
+        Side of its (first) voxel grid, when the file's header gives it.
+    item_shape : tuple of int or None
+        One item's shape, for arrays.
+    """
+
+    reader: str
+    kind: str
+    files: int
+    size: tuple[int, int] | None = None
+    grayscale: bool = False
+    grid: int | None = None
+    item_shape: tuple[int, ...] | None = None
+
+    def phrase(self) -> str:
+        """``5000 images of 64×64 RGB``, ``12 meshes`` …"""
+        what = reader_label(self.reader)
+        count = f"{self.files} {what}" if self.files != 1 else f"1 file of {what}"
+        if self.kind == "image" and self.size is not None:
+            colour = "grayscale" if self.grayscale else "RGB"
+            return f"{count} of {self.size[0]}×{self.size[1]} {colour}"
+        if self.grid is not None:
+            return f"{count} of {self.grid}³"
+        if self.item_shape is not None:
+            shape = "×".join(map(str, self.item_shape))
+            return f"{count} ({self.kind} items of {shape})"
+        return count
+
+
+def peek(path: str | Path, options: dict[str, Any] | None = None) -> SourceSummary:
+    """Summarise the file or folder ``path`` without decoding it.
+
+    Parameters
+    ----------
+    path : str or Path
+        A data file or folder.
+    options : dict, optional
+        ``data.options``: ``reader`` forces a reader, ``as`` and ``kind``
+        change what meshes and arrays become.
+
+    Raises
+    ------
+    DataError
+        What :func:`~ebm_engine.data.detect.detect_reader` raises (no such
+        path, a mixed folder …) or an unreadable array header.
+    """
+    path = Path(path).expanduser()
+    options = options or {}
+    forced = options.get("reader") or None
+    if isinstance(forced, str):
+        info = reader_info(forced)
+        counts = {info.name: 1}
+        name = info.name
+    else:
+        name, counts = detect_reader(path)
+    files = counts.get(name, sum(counts.values()))
+    if name in ("image-folder", "image-file"):
+        size, gray = _image_facts(path)
+        return SourceSummary(name, "image", files, size=size, grayscale=gray)
+    if name in ("video", "video-frames"):
+        return SourceSummary(name, "video", files)
+    if name == "voxels":
+        return SourceSummary(name, "voxel", files, grid=_binvox_side(path))
+    if name == "mesh":
+        kind = "pointcloud" if options.get("as") == "pointcloud" else "voxel"
+        if not path.is_dir() and path.suffix.lower() == ".ply":
+            from ebm_engine.data.ply import ply_declares_faces
+
+            kind = kind if ply_declares_faces(path) else "pointcloud"
+        return SourceSummary(name, kind, files)
+    if name == "pointcloud":
+        return SourceSummary(name, "pointcloud", files)
+    if name == "array":
+        kind, shape = _array_facts(path, options)
+        return SourceSummary(name, kind, files, item_shape=shape)
+    return SourceSummary(name, "points", files)
+
+
+def _first_files(path: Path, extensions: tuple[str, ...], n: int = 3) -> list[Path]:
+    """The first and last of the sorted data files and one between (``path`` itself for a file)."""
+    if not path.is_dir():
+        return [path]
+    found = walk_files(path, extensions)
+    if not found:
+        return []
+    # min/max, not a sort: 100k paths need no second copy to pick three.
+    picks = [min(found, key=sort_key), found[len(found) // 2], max(found, key=sort_key)]
+    return [Path(p) for p in dict.fromkeys(picks)][:n]
+
+
+def _image_facts(path: Path) -> tuple[tuple[int, int] | None, bool]:
+    from PIL import Image
+
+    from ebm_engine.data.files import IMAGE_EXTENSIONS
+
+    size, modes = None, []
+    for f in _first_files(path, IMAGE_EXTENSIONS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(f) as img:  # the header only
+                    size = size or img.size
+                    modes.append(img.mode)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            continue  # the reader will name the bad file
+    gray = bool(modes) and all(m in _GRAY_MODES for m in modes)
+    return size, gray
+
+
+def _binvox_side(path: Path) -> int | None:
+    """The largest side in the first ``.binvox`` file's ``dim`` line."""
+    for f in _first_files(path, (".binvox",), n=1):
+        try:
+            with open(f, "rb") as fh:
+                head = fh.read(512)
+        except OSError:
+            return None
+        for line in head.splitlines()[:8]:
+            if line.startswith(b"dim"):
+                try:
+                    return max(int(t) for t in line.split()[1:4])
+                except ValueError:
+                    return None
+    return None
+
+
+def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, ...]]:
+    """Kind and item layout of the first array file, from its header."""
+    from ebm_engine.data.arrays import _CORRUPT, ARRAY_EXTENSIONS, _infer_layout, check_header
+
+    first = _first_files(path, ARRAY_EXTENSIONS, n=1)
+    if not first:
+        raise DataError(f"{path}: no array files")
+    f = first[0]
+    try:
+        if f.suffix.lower() == ".npz":
+            with zipfile.ZipFile(f) as zf:
+                members = [n for n in zf.namelist() if n.endswith(".npy")]
+                key = options.get("key")
+                names = [f"{k}.npy" for k in ((key,) if key else ("x", "data"))]
+                member = next((n for n in names if n in members), members[0] if members else None)
+                if member is None:
+                    raise DataError(f"{f}: .npz holds no arrays")
+                with zf.open(member) as fp:
+                    shape, _ = check_header(fp, f"{f}[{member}]")
+        else:
+            with open(f, "rb") as fp:
+                shape, _ = check_header(fp, str(f), available=f.stat().st_size)
+    except DataError:
+        raise
+    except _CORRUPT as exc:
+        raise DataError(f"{f}: cannot read array header ({exc})") from None
+    # The layout rules need only the shape: ask them about an empty array of it.
+    kind, layout = _infer_layout(np.empty((0, *shape[1:]), dtype=np.uint8),
+                                 options.get("kind"), str(f))
+    return kind, tuple(layout.shape[1:])
