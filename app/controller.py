@@ -1,34 +1,75 @@
 """The only code in the app that owns a thread: a thin adaptor around one :class:`Session`.
 
 A worker thread iterates one of the session's generators (train, resume,
-follow, sample) or a data preview and appends the typed events to a deque.
-A 30 Hz timer on the GUI thread drains it: metrics rows in one batch, only
-the *latest* :class:`SamplesReady`, the rare events one by one and in
-order, then ``sigStateChanged`` when :attr:`Session.state` moved. What may
-change, and when, is the session's business (:meth:`edit`); this class
-only moves events across threads. Signals are named ``sig<Something>``
-(pyqtgraph style).
+follow, sample) or a data preview and appends the typed events to a deque;
+each :class:`SamplesReady` is first made display-ready there
+(:func:`app.display.prepare`: uint8 grids, isosurfaces …), so the GUI thread
+only uploads. The GUI thread drains the deque at most every 33 ms, and
+only when the worker has queued something (the worker's first event after
+a drain sends one queued wake-up; an idle or slow run costs the GUI thread
+no timer ticks, and so no Python work that would hold the GIL the worker
+needs): metrics rows in one batch, the rare events one by one and in
+order, then ``sigStateChanged`` when :attr:`Session.state` moved. Of the snapshots only
+the *latest* is emitted, and only when the frame pacer says a draw is due
+(:mod:`app.pacing`: the window reports each draw's cost through
+:meth:`Controller.frame_drawn`), so drawing never takes more than a set
+share of the GUI thread; a run's first snapshot, and the last one when a
+run pauses or ends, are emitted at once. What may change, and when, is the
+session's business (:meth:`edit`); this class only moves events across
+threads. Signals are named ``sig<Something>`` (pyqtgraph style).
 """
 
 from __future__ import annotations
 
 import collections
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from app.display import prepare
+from app.pacing import SAMPLES_BUDGET, FramePacer
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import EBMError
 from ebm_engine.learning.events import RolledBack, RunStarted, SamplesReady, TrainStep
 from ebm_engine.session import EditResult, PauseOnDivergence, Session
 
-TICK_MS = 33  # GUI refresh: at most one snapshot drawn per tick (~30 Hz)
+TICK_MS = 33  # GUI refresh: at most one drain per 33 ms (~30 Hz), only when there is news
 FOLLOW_SECONDS = 0.5  # how often a followed run folder is read
+
+_warmed = threading.Event()
+
+
+def warm_up() -> threading.Thread | None:
+    """Import what pressing Train needs, once per process, on a daemon thread.
+
+    Building a trainer runs the pre-flight memory check, whose ``meta``-device
+    forward pass makes torch import ``torch._dynamo`` (and sympy) on first
+    use: about a second between pressing Train and the first samples. Done
+    while the user looks at the data, the click finds it done. A daemon, so
+    a quick quit never waits for it; an import that fails here fails again,
+    with its message, where the trainer needs it.
+    """
+    if _warmed.is_set():
+        return None
+    _warmed.set()
+
+    def run() -> None:
+        try:
+            import torch._dynamo  # noqa: F401 (what a meta-device forward pulls in lazily)
+
+            import ebm_engine.learning.trainer  # noqa: F401
+        except Exception:  # the trainer's own import reports it
+            pass
+
+    thread = threading.Thread(target=run, name="ebm-warmup", daemon=True)
+    thread.start()
+    return thread
 
 
 class Controller(QObject):
@@ -44,7 +85,7 @@ class Controller(QObject):
     sigConfigChanged = Signal(object)  # the RunConfig now in force
     sigMetrics = Signal(list)  # rows (dicts: iteration, wall_time, metrics …) since the last tick
     sigIteration = Signal(int)  # the latest iteration, after each batch of rows
-    sigSnapshot = Signal(object)  # the latest SamplesReady of a tick
+    sigSnapshot = Signal(object)  # the latest SamplesReady (a PreparedSnapshot), when a draw is due
     sigError = Signal(str)  # one sentence for a dialog
     # one signal per rare event, named after its class, carrying the event
     sigRunStarted = Signal(object)
@@ -55,6 +96,7 @@ class Controller(QObject):
     sigRolledBack = Signal(object)
     sigRewound = Signal(object)
     sigFinished = Signal(object)
+    _sigWake = Signal()  # the worker queued something (delivered on the GUI thread)
 
     def __init__(self, parent: QObject | None = None, worker_threads: int = 1,
                  cfg: RunConfig | None = None):
@@ -68,11 +110,18 @@ class Controller(QObject):
         self._events: collections.deque[Any] = collections.deque()
         self._thread: threading.Thread | None = None
         self._preview = False  # the worker only loads data to show
+        self.pacer = FramePacer(SAMPLES_BUDGET, min_interval=TICK_MS / 1000)
+        self._snapshot: SamplesReady | None = None  # the latest, not yet emitted
         self._shown = self.session.config  # the config last announced
-        self._tick = QTimer(self)
-        self._tick.setInterval(TICK_MS)
+        self._woken = threading.Event()  # a wake-up is on its way: the worker sends no other
+        self._done = threading.Event()  # the worker has queued its last item
+        self._closed = False
+        self._last_drain = 0.0
+        self._tick = QTimer(self)  # the next drain: TICK_MS after the last, or when a snapshot is due
+        self._tick.setSingleShot(True)
         self._tick.timeout.connect(self._drain)
-        self._tick.start()
+        self._sigWake.connect(self._schedule_drain, Qt.ConnectionType.QueuedConnection)
+        warm_up()
 
     # --- queries ------------------------------------------------------------------
     @property
@@ -157,6 +206,10 @@ class Controller(QObject):
         if self.set_config(self.session.config):
             self.iteration = 0
 
+    def frame_drawn(self, seconds: float, started: float | None = None) -> None:
+        """The window drew a snapshot in ``seconds``: the pacer spaces the next ones."""
+        self.pacer.drawn(seconds, started)
+
     def wait(self, timeout: float = 60.0) -> None:
         """Join the worker (tests, shutdown)."""
         if self._thread is not None:
@@ -165,9 +218,11 @@ class Controller(QObject):
     def shutdown(self, timeout: float = 60.0) -> bool:
         """Stop and wait for the worker (window closing); True if it ended."""
         self.stop()
+        self._closed = True
         self._tick.stop()
         self.wait(timeout)
         self._events.clear()
+        self._snapshot = None
         return not self.busy
 
     # --- worker plumbing ----------------------------------------------------------------
@@ -181,6 +236,7 @@ class Controller(QObject):
         self.wait()
         if self._preview:
             self._events.clear()  # a preview of what is about to be replaced
+            self._snapshot = None
         self._drain()
         return True
 
@@ -188,42 +244,78 @@ class Controller(QObject):
         if not self._settle():
             return False
         self._events.clear()
+        self._snapshot = None
+        self.pacer.reset()  # the new work's first snapshot is drawn at once
         self._preview = preview
+        self._done.clear()
         self._thread = threading.Thread(target=self._work, args=(make(),), name="ebm-worker")
         self._thread.start()
+        self._poll_state()  # the session's state changed when the work was made (running …)
         return True
 
     def _work(self, events: Iterator[Any]) -> None:
         torch.set_num_threads(self.worker_threads)
         try:
             for event in events:
-                self._events.append(event)
+                if isinstance(event, SamplesReady):
+                    event = prepare(event)  # the per-pixel work, here rather than on the GUI thread
+                self._queue(event)
         except EBMError as exc:
-            self._events.append(exc)
+            self._queue(exc)
         except Exception as exc:  # a bug: keep the app alive, say what happened
             traceback.print_exc()
-            self._events.append(RuntimeError(f"Internal error: {type(exc).__name__}: {exc}"))
+            self._queue(RuntimeError(f"Internal error: {type(exc).__name__}: {exc}"))
+        finally:
+            self._done.set()  # the session's final state is set by now
+            self._woken.set()
+            self._sigWake.emit()
+
+    def _queue(self, item: Any) -> None:
+        """Worker thread: queue ``item``; wake the GUI thread unless a wake-up is pending."""
+        self._events.append(item)
+        if not self._woken.is_set():
+            self._woken.set()
+            self._sigWake.emit()
 
     # --- GUI-thread side ---------------------------------------------------------------
+    def _schedule_drain(self, delay_ms: int | None = None) -> None:
+        """Drain ``delay_ms`` from now (default: :data:`TICK_MS` after the last drain), or sooner
+        if a drain is already set for sooner."""
+        if self._closed:
+            return
+        if delay_ms is None:
+            delay_ms = int(TICK_MS - 1000 * (time.perf_counter() - self._last_drain))
+        delay_ms = max(0, delay_ms)
+        if not self._tick.isActive() or self._tick.remainingTime() > delay_ms:
+            self._tick.start(delay_ms)
+
     def _drain(self) -> None:
-        """Emit what the worker produced since the last tick (GUI thread)."""
+        """Emit what the worker produced since the last drain (GUI thread)."""
+        self._last_drain = time.perf_counter()
+        self._woken.clear()  # an item queued from now on sends a new wake-up
         # Read the state first: every event that came before a change is emitted before it.
         state = self.session.state.value
+        done = self._done.is_set()  # before draining: a worker that ended has queued everything
         rows: list[dict] = []
-        latest: SamplesReady | None = None
         while self._events:
             item = self._events.popleft()
             if isinstance(item, TrainStep):
                 rows.append({"iteration": item.iteration, "wall_time": item.wall_time,
                              **item.metrics})
             elif isinstance(item, SamplesReady):
-                latest = item
+                self._snapshot = item  # an older one not drawn yet is dropped
             else:
                 self._flush(rows)  # curves before markers, rollbacks and the end
                 self._emit(item)
         self._flush(rows)
-        if latest is not None:
-            self.sigSnapshot.emit(latest)
+        # Live training waits for the pacer; a pause, the end or a one-off (preview,
+        # sampling) shows the latest at once.
+        if self._snapshot is not None:
+            if self.pacer.due() or state != "running" or done:
+                snapshot, self._snapshot = self._snapshot, None
+                self.sigSnapshot.emit(snapshot)
+            else:
+                self._schedule_drain(int(1000 * self.pacer.wait()) + 1)
         self._set_state(state)
 
     def _flush(self, rows: list[dict]) -> None:

@@ -52,12 +52,14 @@ def stop_on_signals(window: MainWindow) -> None:
     user would: the run stops within one Langevin step and checkpoints first.
 
     Python runs signal handlers only between bytecodes, and Qt's event loop is
-    C++: a slow timer lets the interpreter look at pending signals (4 Hz, no
-    measurable cost).
+    C++: the C-level handler writes to a socket (``signal.set_wakeup_fd``) that
+    a ``QSocketNotifier`` watches, which wakes the loop and lets the
+    interpreter run the handler. No polling timer wakes the GUI thread.
     """
     import signal
+    import socket
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QSocketNotifier, QTimer
 
     def close(signum, frame) -> None:
         window.statusBar().showMessage("Stopping: writing a checkpoint…")
@@ -65,9 +67,20 @@ def stop_on_signals(window: MainWindow) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, close)
-    timer = QTimer(window)
-    timer.timeout.connect(lambda: None)
-    timer.start(250)
+    reader, writer = socket.socketpair()
+    for end in (reader, writer):
+        end.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    def woken() -> None:
+        try:
+            reader.recv(64)  # the signal numbers; Python runs the handlers now
+        except OSError:
+            pass
+
+    notifier.activated.connect(woken)
+    window._signal_wakeup = (reader, writer, notifier)  # alive as long as the window
 
 
 def main(argv: list[str] | None = None) -> int:

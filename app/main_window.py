@@ -9,6 +9,7 @@ sentence, non-modal), which tests intercept.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt
@@ -279,7 +280,10 @@ class MainWindow(QMainWindow):
         self.summary.show_run(self.controller.run_dir)
 
     def _show_snapshot(self, snap) -> None:
-        self.samples.show_snapshot(snap)
+        started = time.perf_counter()
+        if self.samples.show_snapshot(snap):
+            self.samples.paint_now()  # so the draw's cost includes its painting
+            self.controller.frame_drawn(time.perf_counter() - started, started)
         self.export_menu.set_snapshot(snap)
 
     def _knob_applied(self, ev) -> None:

@@ -121,7 +121,9 @@ class Session:
         What to do when training diverges.
     display : bool
         Add what views need to sample snapshots (2D energy landscape and
-        data points); the CLI leaves it off.
+        data points) and snapshot the first iteration of a run, whatever
+        ``train.sample_every`` says (the first picture comes after one
+        iteration, not ``sample_every``); the CLI leaves it off.
 
     Notes
     -----
@@ -146,6 +148,10 @@ class Session:
         self._paused = False
         self._step_budget = 0
         self._stop = threading.Event()
+        # First-iteration snapshot (display only): the sample_every to restore, and
+        # edits held back until then (see _begin_first_snapshot).
+        self._first_snapshot_restore: int | None = None
+        self._held_edits: list[KnobEdit] = []
 
     # --- the config ------------------------------------------------------------------
     @property
@@ -191,7 +197,9 @@ class Session:
             if new_value == current and key != "train.method":
                 return Accepted(key, new_value, False)
             self._config = new_cfg
-            if running:
+            if running and self._first_snapshot_restore is not None:
+                self._held_edits.append(KnobEdit(key, new_value))  # see _begin_first_snapshot
+            elif running:
                 self.trainer.apply(KnobEdit(key, new_value))
             return Accepted(key, new_value, running)
 
@@ -231,8 +239,9 @@ class Session:
 
     def stop(self) -> None:
         """Finish: within one Langevin step; the last complete iteration is checkpointed."""
-        self._stop.set()
         with self._cond:
+            self._stop.set()
+            self._end_first_snapshot()  # the final checkpoint records the real sample_every
             self._paused = False
             self._cond.notify_all()
         trainer = self.trainer
@@ -312,6 +321,9 @@ class Session:
             self.trainer = trainer
             if trainer.cfg != self._config:  # edits accepted while the trainer was built
                 trainer.reconfigure(self._config, "edited while starting")
+            # under the lock: no edit or stop can slip in between (see stop())
+            if not self._stop.is_set() and trainer.iteration < target:
+                self._begin_first_snapshot(trainer)
         if self._stop.is_set():
             trainer.stop()
         self.target = target
@@ -328,6 +340,7 @@ class Session:
                 for event in trainer.events(target):
                     if isinstance(event, TrainStep):
                         self.iteration = event.iteration
+                        self._end_first_snapshot()  # before the trainer reads its config again
                     elif isinstance(event, SamplesReady) and ctx is not None:
                         event = dataclasses.replace(
                             event, landscape=energy_landscape(trainer.method.energy, ctx[0],
@@ -338,6 +351,7 @@ class Session:
                         if isinstance(self.on_diverge, PauseOnDivergence):
                             self.pause()
                     elif isinstance(event, Finished):
+                        self._end_first_snapshot()  # a rollback starts from the real config
                         finished = event
                         if self._rolls_back(event):
                             break  # a RolledBack follows instead
@@ -357,9 +371,45 @@ class Session:
                            if _value_of(old, k) != _value_of(trainer.cfg, k)}
                 yield RolledBack(trainer.iteration, diverged_at, problem, changes)
         finally:
+            self._end_first_snapshot()
             self.state = RunState.FINISHED
             with self._cond:
                 self._paused = False
+
+    def _begin_first_snapshot(self, trainer) -> None:
+        """Make the trainer's first iteration a snapshot iteration (display sessions only).
+
+        The trainer snapshots every ``train.sample_every`` iterations, so a
+        viewer would wait ``sample_every`` iterations for its first picture
+        (seconds on the image and 3D demos). For that one iteration the
+        trainer's own copy of the config says ``sample_every = 1``;
+        :meth:`_end_first_snapshot` puts the real value back as soon as the
+        iteration's ``TrainStep`` arrives (before the trainer writes a
+        config or checkpoint again), on :meth:`stop` and when the run ends.
+        Edits accepted in between are held and handed over then, so the
+        trainer never records the temporary value.
+        """
+        if not self.display or trainer.cfg.train.sample_every == 1:
+            return
+        with self._cond:
+            self._first_snapshot_restore = trainer.cfg.train.sample_every
+            trainer.cfg = trainer.cfg.replace_value("train.sample_every", 1)
+
+    def _end_first_snapshot(self) -> None:
+        """Undo :meth:`_begin_first_snapshot` (idempotent; any thread)."""
+        with self._cond:
+            restore = self._first_snapshot_restore
+            if restore is None:
+                return
+            self._first_snapshot_restore = None
+            trainer = self.trainer
+            if trainer is None:
+                return
+            # A sample_every edit accepted meanwhile is among the held edits.
+            trainer.cfg = trainer.cfg.replace_value("train.sample_every", restore)
+            held, self._held_edits = self._held_edits, []
+            for edit in held:
+                trainer.apply(edit)
 
     def _rolls_back(self, finished: Finished) -> bool:
         policy = self.on_diverge

@@ -4,7 +4,9 @@ Both live in the data's cube ``[-1, 1]³`` (``z`` up): cell ``[i, j, k]`` of a
 ``D×H×W`` grid is centred at ``x_i = -1 + (i + ½)·2/D`` (as in
 :mod:`ebm_engine.data.shapes`), so a voxel surface and a point cloud of the
 same shape line up, and one camera frames every sample of either kind.
-Only VTK data objects are built here; drawing happens on the GUI thread
+Only VTK data objects are built here (no rendering), so the controller's
+worker thread builds the views' geometry (:func:`cell_geometries`) and the
+GUI thread only hands it to the mappers; drawing happens on the GUI thread
 (views) or in an offscreen window (turntables).
 """
 
@@ -25,6 +27,8 @@ SURFACE_RGB = (0.55, 0.75, 0.95)
 POINT_RGB = (1.0, 0.72, 0.35)
 POINT_SIZE = 4.0
 KINDS_3D = ("voxel", "pointcloud")
+# A grid cell is a few hundred pixels wide: more points than this only overdraw.
+MAX_POINTS_SHOWN = 4096
 
 
 def voxel_surface(grid: np.ndarray, value_range: tuple[float, float] | None) -> vtkPolyData:
@@ -75,6 +79,29 @@ def point_cloud(points: np.ndarray) -> vtkPolyData:
     out = vtkPolyData()
     out.ShallowCopy(glyphs.GetOutput())
     return out
+
+
+def decimate_points(points: np.ndarray, limit: int = MAX_POINTS_SHOWN) -> np.ndarray:
+    """At most ``limit`` points of a ``(P, 3)`` cloud: the same spread-out subset for
+    every cloud of that size (no flicker between snapshots); small clouds unchanged."""
+    points = np.asarray(points).reshape(-1, 3)
+    if len(points) <= limit:
+        return points
+    keep = np.sort(np.random.default_rng(len(points)).choice(len(points), limit, replace=False))
+    return points[keep]
+
+
+def cell_geometries(kind: str, samples: np.ndarray, value_range, n: int) -> tuple[vtkPolyData, ...]:
+    """The geometry of the first ``n`` samples for a grid of cells (clouds decimated).
+
+    Builds VTK data objects only (no render window), so it may run on a
+    worker thread; the polydata are handed to the GUI thread afterwards and
+    never touched by the worker again.
+    """
+    samples = np.asarray(samples)
+    if kind == "pointcloud":
+        return tuple(point_cloud(decimate_points(samples[i])) for i in range(min(n, len(samples))))
+    return tuple(sample_geometry(kind, samples[i], value_range) for i in range(min(n, len(samples))))
 
 
 def sample_geometry(kind: str, sample: np.ndarray, value_range) -> vtkPolyData:

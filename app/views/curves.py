@@ -3,9 +3,18 @@
 A smoothing slider (exponential moving average) and an x axis by iteration
 or wall time. Knob edits and rollbacks appear as labelled vertical markers
 on every plot; a rollback also drops the rows it voided (:meth:`CurvesView.truncate`).
+
+Live rows only mark the plots dirty. Redrawing them is the GUI's most
+frequent work while training, so it is paced (:class:`~app.pacing.FramePacer`,
+2 % of wall time): one plot per redraw, round robin, only while the curves
+are on screen, and the pacer is told what each redraw cost, painting
+included. The redraw timer runs only while a plot is dirty: no rows, no
+wake-ups of the GUI thread.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -13,8 +22,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from scipy.signal import lfilter
 
+from app.pacing import CURVES_BUDGET, FramePacer
+
 MARKER_COLOURS = {"knob": "#ffcc00", "rollback": "#ff6b6b"}
-REDRAW_MS = 120  # one plot per tick, round robin: each plot refreshes about twice a second
+REDRAW_MS = 120  # at most one plot per redraw, round robin; at least this far apart
 
 PLOTS = (
     ("loss", "Loss", (("loss", "#f28e2b"),)),
@@ -42,6 +53,19 @@ def ema(y: np.ndarray, alpha: float) -> np.ndarray:
     return out
 
 
+class TimedLayout(pg.GraphicsLayoutWidget):
+    """A GraphicsLayoutWidget that adds up the time its paints take (``paint_seconds``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.paint_seconds = 0.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        t0 = time.perf_counter()
+        super().paintEvent(event)
+        self.paint_seconds += time.perf_counter() - t0
+
+
 class CurvesView(QWidget):
     """Four live plots fed with metrics rows; markers for knob edits."""
 
@@ -53,11 +77,13 @@ class CurvesView(QWidget):
         self._dirty: set[str] = set()
         self._next = 0
         # Repainting a plot (axes, text) is the GUI's costliest work while training:
-        # refresh one plot per tick, only when shown, so no tick paints all four.
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_MS)
+        # refresh one plot per due tick, only when shown, so no tick paints all four.
+        self.pacer = FramePacer(CURVES_BUDGET, min_interval=REDRAW_MS / 1000, max_interval=2.0)
+        self._redraw_started: float | None = None  # the last paced redraw, not yet costed
+        self._redraw_seconds = 0.0
+        self._timer = QTimer(self)  # the next redraw, while a plot is dirty
+        self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._redraw_if_dirty)
-        self._timer.start()
         self.smooth = QSlider(Qt.Orientation.Horizontal)
         self.smooth.setRange(0, 99)
         self.smooth.setValue(60)
@@ -71,7 +97,7 @@ class CurvesView(QWidget):
         bar.addWidget(self.smooth, 1)
         bar.addWidget(QLabel("x axis"))
         bar.addWidget(self.xaxis)
-        self.plots = pg.GraphicsLayoutWidget()
+        self.plots = TimedLayout()
         self.plots.setBackground("#202124")
         self.items: dict[str, pg.PlotItem] = {}
         self.lines: dict[str, pg.PlotDataItem] = {}
@@ -106,17 +132,50 @@ class CurvesView(QWidget):
                 if len(column) < n + 1:
                     column.append(float("nan"))
         self._dirty = set(self.items)
+        self._schedule()
+
+    @property
+    def on_screen(self) -> bool:
+        """Shown (its tab is the current one), in a window that is not minimised."""
+        return self.isVisible() and not self.window().isMinimized()
+
+    def _schedule(self) -> None:
+        """Redraw when the pacer allows (at least :data:`REDRAW_MS` after the last);
+        not while hidden (:meth:`showEvent` schedules then)."""
+        if self.on_screen and not self._timer.isActive():
+            self._timer.start(max(REDRAW_MS, int(1000 * self.pacer.wait()) + 1))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().showEvent(event)
+        if self._dirty:  # rows that came while another tab was shown
+            self._schedule()
 
     def _redraw_if_dirty(self) -> None:
-        if not self._dirty or not self.isVisible():
+        self._cost_last_redraw()
+        if not self._dirty or not self.on_screen:
+            return  # hidden: showEvent or the next rows bring it back
+        if not self.pacer.due():
+            self._schedule()
             return
         names = list(self.items)
         for k in range(len(names)):
             name = names[(self._next + k) % len(names)]
             if name in self._dirty:
                 self._next = (names.index(name) + 1) % len(names)
+                started = time.perf_counter()
                 self._redraw_plot(name)
-                return
+                self._redraw_started = started
+                self._redraw_seconds = time.perf_counter() - started
+                self.plots.paint_seconds = 0.0  # its paint comes before the next tick
+                break
+        if self._dirty:
+            self._schedule()
+
+    def _cost_last_redraw(self) -> None:
+        """Tell the pacer what the last redraw cost: its data update and the paint it caused."""
+        if self._redraw_started is not None:
+            self.pacer.drawn(self._redraw_seconds + self.plots.paint_seconds, self._redraw_started)
+            self._redraw_started = None
 
     def add_marker(self, iteration: int, label: str, kind: str = "knob") -> None:
         """A vertical line at ``iteration`` on every plot (``kind``: ``knob`` or ``rollback``)."""
@@ -139,6 +198,7 @@ class CurvesView(QWidget):
             del column[start:restart]
         self.markers = [m for m in self.markers if m[0] <= iteration or m[2] == "rollback"]
         self._dirty = set(self.items)
+        self._schedule()
         self.redraw()
 
     def _x_of(self, iteration: int) -> float:

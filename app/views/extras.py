@@ -1,4 +1,8 @@
-"""Method-specific arrays of a snapshot (``SamplesReady.extras``) as labelled grids."""
+"""Method-specific arrays of a snapshot (``SamplesReady.extras``) as labelled grids.
+
+Image-like extras are made into uint8 grids on the controller's worker
+(:func:`prepare_extras`, see :mod:`app.display`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,21 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.views.image_grid import ImageGridWidget
+from app.views.image_grid import GridImage, ImageGridWidget, prepare_grid
+
+
+def _grid_kind(kind: str) -> str:
+    return "image" if kind in ("image", "video") else kind
+
+
+def prepare_extras(extras: dict[str, np.ndarray], kind: str, value_range) -> dict[str, GridImage]:
+    """The grids of the image-like (4- or 5-D) extras; pure numpy, safe on any thread."""
+    out = {}
+    for name, arr in extras.items():
+        arr = np.asarray(arr)
+        if arr.ndim in (4, 5):
+            out[name] = prepare_grid(arr, _grid_kind(kind), value_range)
+    return out
 
 
 class ExtrasPanel(QWidget):
@@ -19,7 +37,10 @@ class ExtrasPanel(QWidget):
         self.widgets: dict[str, QWidget] = {}
         self.setVisible(False)
 
-    def set_extras(self, extras: dict[str, np.ndarray], kind: str, value_range) -> None:
+    def set_extras(self, extras: dict[str, np.ndarray], kind: str, value_range,
+                   prepared: dict[str, GridImage] | None = None) -> None:
+        """Show ``extras`` (``prepared``: their grids, made on the worker)."""
+        prepared = prepared or {}
         for name in list(self.widgets):
             if name not in extras:
                 self.widgets.pop(name).deleteLater()
@@ -30,8 +51,16 @@ class ExtrasPanel(QWidget):
                 widget = self._make(name, arr, kind)
                 self.widgets[name] = widget
                 self._layout.addWidget(widget)
-            self._fill(widget, arr, kind, value_range)
+            self._fill(widget, arr, kind, value_range, prepared.get(name))
         self.setVisible(bool(extras))
+
+    def paint_now(self) -> None:
+        """Paint pending changes now (so their cost is measured with the draw)."""
+        for box in self.widgets.values():
+            if isinstance(box.inner, ImageGridWidget):
+                box.inner.paint_now()
+            elif isinstance(box.inner, pg.PlotWidget) and box.inner.isVisible():
+                box.inner.viewport().repaint()
 
     def _make(self, name: str, arr: np.ndarray, kind: str) -> QWidget:
         box = QWidget()
@@ -52,10 +81,12 @@ class ExtrasPanel(QWidget):
         box.setMinimumWidth(160)
         return box
 
-    def _fill(self, box: QWidget, arr: np.ndarray, kind: str, value_range) -> None:
+    def _fill(self, box: QWidget, arr: np.ndarray, kind: str, value_range,
+              grid: GridImage | None = None) -> None:
         inner = box.inner
         if isinstance(inner, ImageGridWidget):
-            inner.set_images(arr, "image" if kind in ("image", "video") else kind, value_range)
+            inner.set_grid(grid if grid is not None else prepare_grid(arr, _grid_kind(kind),
+                                                                      value_range))
         elif isinstance(inner, pg.PlotWidget):
             inner.scatter.setData(arr[:, 0], arr[:, 1])
         else:

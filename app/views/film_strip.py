@@ -1,4 +1,9 @@
-"""One chain of the latest sampling: its states along the recorded steps and its energy trace."""
+"""One chain of the latest sampling: its states along the recorded steps and its energy trace.
+
+The strip images of every recorded chain are made on the controller's
+worker (:func:`prepare_chains`, see :mod:`app.display`); the GUI thread
+uploads the one of the picked chain.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,40 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from app.display import display_of
 from ebm_engine.data.dataset import to_display
 from ebm_engine.export.images import make_grid
+
+STRIP_KINDS = ("image", "video")  # kinds whose chain states are drawn as a strip
+
+
+def recorded_chains(snapshot) -> int:
+    """How many chains every recorded frame of ``snapshot`` holds."""
+    frames = snapshot.frames if snapshot is not None else ()
+    return min((f.x.shape[0] for f in frames), default=0)
+
+
+def chain_strip(snapshot, index: int) -> np.ndarray | None:
+    """The recorded states of chain ``index`` side by side, RGB uint8 (two rows when long);
+    ``None`` for kinds that are not drawn as images. Pure numpy: safe on any thread."""
+    if snapshot.kind not in STRIP_KINDS or not snapshot.frames:
+        return None
+    states = np.stack([f.x[index] for f in snapshot.frames])
+    if states.ndim < 4:
+        return None
+    if states.ndim == 5:  # video (steps, C, T, H, W): first frame of the clip
+        states = states[:, :, 0]
+    disp = to_display(states, "image", snapshot.value_range)
+    nrow = len(disp) if len(disp) <= 6 else -(-len(disp) // 2)  # two rows when long
+    return make_grid(disp, nrow=nrow, pad=2, pad_value=40)
+
+
+def prepare_chains(snapshot) -> dict[int, np.ndarray]:
+    """:func:`chain_strip` of every recorded chain (image and video kinds; else empty)."""
+    if snapshot.kind not in STRIP_KINDS:
+        return {}
+    strips = {i: chain_strip(snapshot, i) for i in range(recorded_chains(snapshot))}
+    return {i: strip for i, strip in strips.items() if strip is not None}
 
 
 class FilmStrip(QWidget):
@@ -35,18 +72,20 @@ class FilmStrip(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(row, 1)
         self.index: int | None = None
+        self._strip: np.ndarray | None = None  # the strip uploaded last
 
     def clear(self) -> None:
         """No chain shown (a new run)."""
         self.index = None
         self.curve.setData([], [])
         self.image.clear()
+        self._strip = None
         self.title.setText("Click a sample to see its chain.")
 
     def show_chain(self, snapshot, index: int) -> bool:
         """Draw chain ``index``; False (and a hint) if it was not recorded."""
         frames = snapshot.frames if snapshot is not None else ()
-        recorded = min((f.x.shape[0] for f in frames), default=0)
+        recorded = recorded_chains(snapshot)
         if index >= recorded:
             self.title.setText(f"Sample {index}: its chain was not recorded (only the first "
                                f"{recorded} chains are; raise train.record_every to record).")
@@ -56,18 +95,24 @@ class FilmStrip(QWidget):
         steps = np.array([f.step for f in frames])
         energy = np.array([f.energy[index] for f in frames], dtype=np.float64)
         self.curve.setData(steps, energy)
-        states = np.stack([f.x[index] for f in frames])
-        self.strip.setVisible(snapshot.kind in ("image", "video"))
-        if snapshot.kind in ("image", "video") and states.ndim >= 4:
-            if states.ndim == 5:  # video (steps, C, T, H, W): first frame of the clip
-                states = states[:, :, 0]
-            disp = to_display(states, "image", snapshot.value_range)
-            nrow = len(disp) if len(disp) <= 6 else -(-len(disp) // 2)  # two rows when long
-            self.image.setImage(make_grid(disp, nrow=nrow, pad=2, pad_value=40),
-                                autoLevels=False, levels=(0, 255))
-            self.view.autoRange(padding=0.01)
+        self.strip.setVisible(snapshot.kind in STRIP_KINDS)
+        display = display_of(snapshot)
+        strip = (display.chains.get(index) if display is not None and index in display.chains
+                 else chain_strip(snapshot, index))
+        if strip is not None:
+            if strip is not self._strip:
+                self.image.setImage(strip, autoLevels=False, levels=(0, 255))
+                self.view.autoRange(padding=0.01)
+                self._strip = strip
         else:
             self.image.clear()
+            self._strip = None
         self.title.setText(f"Chain of sample {index}: {len(frames)} recorded steps, "
                            f"energy {energy[0]:.3g} → {energy[-1]:.3g}")
         return True
+
+    def paint_now(self) -> None:
+        """Paint a pending change now (so its cost is measured with the draw)."""
+        if self.isVisible():
+            self.strip.viewport().repaint()
+            self.trace.viewport().repaint()

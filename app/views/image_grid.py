@@ -1,14 +1,21 @@
-"""Image samples as a tiled grid (pyqtgraph ImageItem); click a tile to pick its chain."""
+"""Image samples as a tiled grid (pyqtgraph ImageItem); click a tile to pick its chain.
+
+The grid's pixels are made by :func:`prepare_grid` (numpy only), which the
+controller's worker thread runs for live snapshots (see :mod:`app.display`):
+the GUI thread then only uploads a uint8 image.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from app.display import prepared_frame
 from app.views.registry import register_view
 from ebm_engine.data.dataset import to_display
 from ebm_engine.export.images import make_grid
@@ -16,9 +23,37 @@ from ebm_engine.export.images import make_grid
 PAD = 2
 
 
+@dataclass(frozen=True)
+class GridImage:
+    """An image grid ready to upload.
+
+    Attributes
+    ----------
+    pixels : np.ndarray
+        ``(H, W, 3)`` uint8, top row first.
+    layout : tuple of int
+        ``(tiles, tile height, tile width)``, for :func:`tile_at`.
+    """
+
+    pixels: np.ndarray
+    layout: tuple[int, int, int]
+
+
 def grid_image(samples: np.ndarray, kind: str, value_range) -> np.ndarray:
     """Model-space image samples → one RGB uint8 grid (as :func:`make_grid`)."""
     return make_grid(to_display(samples, kind, value_range), pad=PAD, pad_value=40)
+
+
+def prepare_grid(samples: np.ndarray, kind: str, value_range) -> GridImage:
+    """The :class:`GridImage` of ``samples`` (video clips ``(N, C, T, H, W)``: their first frame).
+
+    Pure numpy: safe on any thread.
+    """
+    samples = np.asarray(samples)
+    if samples.ndim == 5:
+        samples = samples[:, :, 0]
+    grid = grid_image(samples, "image" if kind == "video" else kind, value_range)
+    return GridImage(grid, (len(samples), samples.shape[-2], samples.shape[-1]))
 
 
 def tile_at(x: float, y: float, n: int, h: int, w: int) -> int | None:
@@ -32,7 +67,10 @@ def tile_at(x: float, y: float, n: int, h: int, w: int) -> int | None:
 
 
 class ImageGridWidget(pg.GraphicsLayoutWidget):
-    """A pannable, aspect-locked image grid with an optional title."""
+    """A pannable, aspect-locked image grid with an optional title.
+
+    A grid set while the widget is hidden is uploaded when it is shown.
+    """
 
     sigTileClicked = Signal(int)
 
@@ -44,19 +82,47 @@ class ImageGridWidget(pg.GraphicsLayoutWidget):
         self.view.addItem(self.image)
         self._layout = (0, 1, 1)
         self.last_grid: np.ndarray | None = None
+        self.upload_count = 0
+        self._uploaded: np.ndarray | None = None
         if title:
             self.ci.addLabel(title, row=1, col=0, color="#dddddd", size="9pt")
         self.scene().sigMouseClicked.connect(self._clicked)
 
     def set_images(self, samples: np.ndarray, kind: str, value_range) -> None:
-        samples = np.asarray(samples)
-        if samples.ndim == 5:  # video clips: show their first frame
-            samples = samples[:, :, 0]
-        grid = grid_image(samples, kind if kind != "video" else "image", value_range)
-        self.last_grid = grid
+        """Show model-space ``samples`` (made into a grid here, on the calling thread)."""
+        self.set_grid(prepare_grid(samples, kind, value_range))
+
+    def set_grid(self, grid: GridImage) -> None:
+        """Show a prepared grid: an upload, no per-pixel work."""
+        self.last_grid = grid.pixels
+        self._layout = grid.layout
+        if self.isVisible():
+            self._upload()
+
+    def clear_grid(self) -> None:
+        """Show nothing."""
+        self.image.clear()
+        self.last_grid = self._uploaded = None
+
+    def _upload(self) -> None:
+        grid = self.last_grid
+        if grid is None or grid is self._uploaded:
+            return
+        shape = None if self._uploaded is None else self._uploaded.shape
         self.image.setImage(grid, autoLevels=False, levels=(0, 255))
-        self._layout = (len(samples), samples.shape[-2], samples.shape[-1])
-        self.view.autoRange(padding=0.01)
+        if grid.shape != shape:  # same size: the view already frames it
+            self.view.autoRange(padding=0.01)
+        self._uploaded = grid
+        self.upload_count += 1
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().showEvent(event)
+        self._upload()
+
+    def paint_now(self) -> None:
+        """Paint a pending change now (so its cost is measured with the draw)."""
+        if self.isVisible():
+            self.viewport().repaint()
 
     def _clicked(self, ev) -> None:
         pos = self.image.mapFromScene(ev.scenePos())
@@ -66,11 +132,19 @@ class ImageGridWidget(pg.GraphicsLayoutWidget):
             self.sigTileClicked.emit(i)
 
 
+def prepare_images(snapshot, frame: int = -1) -> GridImage:
+    """The grid of a snapshot's final samples (``frame`` −1) or of recorded frame ``frame``."""
+    x = snapshot.frames[frame].x if 0 <= frame < len(snapshot.frames) else snapshot.samples
+    return prepare_grid(x, snapshot.kind, snapshot.value_range)
+
+
 @register_view("image")
 class ImageGridView(QWidget):
     """Current chains as an image grid; a scrubbed frame shows the recorded chains at that step."""
 
     sigSampleClicked = Signal(int)
+    prepare = staticmethod(prepare_images)
+    prepare_frames = True  # a few small grids: the worker makes every recorded step's
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -80,18 +154,28 @@ class ImageGridView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.grid)
         self.snapshot = None
+        self.frame_index = -1
         self.update_count = 0
 
     def set_snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
-        self.grid.set_images(snapshot.samples, snapshot.kind, snapshot.value_range)
+        self.show_frame(self.frame_index)
         self.update_count += 1
 
     def show_frame(self, index: int) -> None:
         s = self.snapshot
+        self.frame_index = index
         if s is None:
             return
-        if index < 0 or index >= len(s.frames):
-            self.grid.set_images(s.samples, s.kind, s.value_range)
-        else:
-            self.grid.set_images(s.frames[index].x, s.kind, s.value_range)
+        frame = index if 0 <= index < len(s.frames) else -1
+        self.grid.set_grid(prepared_frame(s, frame, prepare_images))
+
+    def clear(self) -> None:
+        """No samples (a new run): the grid empties."""
+        self.snapshot = None
+        self.frame_index = -1
+        self.grid.clear_grid()
+
+    def paint_now(self) -> None:
+        self.grid.paint_now()
+

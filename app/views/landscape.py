@@ -2,18 +2,88 @@
 
 Like GAN Lab's layers, each is a toggle. Lower energy (more probable) is
 drawn darker/cooler; arrows show the score ``−∇E`` (the Langevin drift).
+The heatmap's levels, the arrow segments and the chain trails of the final
+samples are computed by :func:`prepare_landscape` (on the controller's
+worker for live snapshots, see :mod:`app.display`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from app.display import prepared_frame
 from app.views.registry import register_view
 
 LAYERS = ("landscape", "data", "samples", "chains", "arrows")
+
+
+@dataclass(frozen=True)
+class LandscapeLayers:
+    """What a :class:`LandscapeView` draws for one snapshot (``None``: layer absent).
+
+    Attributes
+    ----------
+    heat : np.ndarray, optional
+        Energy grid with non-finite values replaced (float32).
+    levels : (float, float)
+        Colour range of ``heat`` (1st–99th percentile of the finite energies).
+    bounds : (xmin, xmax, ymin, ymax), optional
+        Where ``heat`` lies.
+    arrows : np.ndarray, optional
+        ``(2·k, 2)`` segment end points of the score arrows.
+    particles : np.ndarray
+        ``(n, 2)`` chain positions.
+    trails : np.ndarray
+        ``(m, 2)`` chain paths, NaN-separated.
+    """
+
+    heat: np.ndarray | None
+    levels: tuple[float, float]
+    bounds: tuple[float, float, float, float] | None
+    arrows: np.ndarray | None
+    particles: np.ndarray
+    trails: np.ndarray
+
+
+def chain_trails(snapshot, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Particles at recorded step ``index`` (−1: final samples) and the trails up to it."""
+    frames = snapshot.frames
+    if 0 <= index < len(frames):
+        pts, upto = frames[index].x, frames[: index + 1]
+    else:
+        pts, upto = snapshot.samples, frames
+    pts = np.asarray(pts)[:, :2]
+    if not upto:
+        return pts, np.empty((0, 2), np.float32)
+    n = min(f.x.shape[0] for f in upto)
+    path = np.stack([f.x[:n, :2] for f in upto], axis=1)  # (chains, steps, 2)
+    gap = np.full((n, 1, 2), np.nan, np.float32)
+    return pts, np.concatenate([path, gap], axis=1).reshape(-1, 2)
+
+
+def prepare_landscape(snapshot, frame: int = -1) -> LandscapeLayers:
+    """The :class:`LandscapeLayers` of ``snapshot`` with the chains at ``frame``. Pure numpy."""
+    heat, levels, bounds, arrows = None, (0.0, 1.0), None, None
+    ls = snapshot.landscape
+    if ls is not None:
+        e = np.asarray(ls.energy, dtype=np.float32)
+        finite = e[np.isfinite(e)]
+        lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
+        heat, levels = np.nan_to_num(e, nan=hi), (float(lo), float(max(hi, lo + 1e-6)))
+        bounds = tuple(float(b) for b in ls.bounds)
+        if len(ls.arrow_xy):
+            xmin, xmax = bounds[0], bounds[1]
+            scale = 0.5 * (xmax - xmin) / max(int(np.sqrt(len(ls.arrow_xy))), 1)
+            uv = ls.arrow_uv / (np.abs(ls.arrow_uv).max() + 1e-12) * scale
+            arrows = np.empty((2 * len(uv), 2), np.float32)
+            arrows[0::2], arrows[1::2] = ls.arrow_xy, ls.arrow_xy + uv
+    particles, trails = chain_trails(snapshot, frame)
+    return LandscapeLayers(heat, levels, bounds, arrows, particles, trails)
 
 
 @register_view("points")
@@ -21,6 +91,8 @@ class LandscapeView(QWidget):
     """Points samples over the model's energy landscape."""
 
     sigSampleClicked = Signal(int)
+    prepare = staticmethod(prepare_landscape)
+    prepare_frames = False  # scrubbing computes a step's trails (cheap) when asked
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -69,21 +141,13 @@ class LandscapeView(QWidget):
 
     def set_snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
-        ls = snapshot.landscape
-        if ls is not None:
-            e = np.asarray(ls.energy, dtype=np.float32)
-            finite = e[np.isfinite(e)]
-            lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
-            self.heat.setImage(np.nan_to_num(e, nan=hi), autoLevels=False,
-                               levels=(float(lo), float(max(hi, lo + 1e-6))))
-            xmin, xmax, ymin, ymax = ls.bounds
+        layers = prepared_frame(snapshot, -1, prepare_landscape)
+        if layers.heat is not None:
+            self.heat.setImage(layers.heat, autoLevels=False, levels=layers.levels)
+            xmin, xmax, ymin, ymax = layers.bounds
             self.heat.setRect(QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
-            if len(ls.arrow_xy):
-                scale = 0.5 * (xmax - xmin) / max(int(np.sqrt(len(ls.arrow_xy))), 1)
-                uv = ls.arrow_uv / (np.abs(ls.arrow_uv).max() + 1e-12) * scale
-                seg = np.empty((2 * len(uv), 2), np.float32)
-                seg[0::2], seg[1::2] = ls.arrow_xy, ls.arrow_xy + uv
-                self.arrows.setData(seg[:, 0], seg[:, 1])
+            if layers.arrows is not None:
+                self.arrows.setData(layers.arrows[:, 0], layers.arrows[:, 1])
             if not self._ranged:
                 self.plot.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
                 self._ranged = True
@@ -99,23 +163,24 @@ class LandscapeView(QWidget):
         s = self.snapshot
         if s is None:
             return
-        frames = s.frames
-        if 0 <= index < len(frames):
-            pts = frames[index].x
-            upto = frames[: index + 1]
+        if 0 <= index < len(s.frames):
+            pts, trails = chain_trails(s, index)
         else:
-            pts = s.samples
-            upto = frames
-        pts = np.asarray(pts)[:, :2]
+            layers = prepared_frame(s, -1, prepare_landscape)
+            pts, trails = layers.particles, layers.trails
+        self._set_chains(pts, trails)
+
+    def _set_chains(self, pts: np.ndarray, trails: np.ndarray) -> None:
         self.samples.setData(pts[:, 0], pts[:, 1], data=np.arange(len(pts)))
-        if upto:
-            n = min(f.x.shape[0] for f in upto)
-            path = np.stack([f.x[:n, :2] for f in upto], axis=1)  # (chains, steps, 2)
-            gap = np.full((n, 1, 2), np.nan, np.float32)
-            path = np.concatenate([path, gap], axis=1).reshape(-1, 2)
-            self.chains.setData(path[:, 0], path[:, 1])
+        if len(trails):
+            self.chains.setData(trails[:, 0], trails[:, 1])
         else:
             self.chains.setData([], [])
+
+    def paint_now(self) -> None:
+        """Paint a pending change now (so its cost is measured with the draw)."""
+        if self.isVisible():
+            self.plot.viewport().repaint()
 
     def _clicked(self, _item, points, *_args) -> None:
         if len(points):

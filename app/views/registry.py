@@ -2,7 +2,12 @@
 
 A view is a QWidget subclass with ``set_snapshot(snapshot)``,
 ``show_frame(index)`` (a recorded Langevin step, ``-1`` = final samples) and a
-``sigSampleClicked(int)`` signal. A new view is a new module in
+``sigSampleClicked(int)`` signal. Optionally: ``prepare(snapshot, frame)``, a
+static function (no Qt) that the controller's worker runs to make the view's
+display-ready payload (see :mod:`app.display`), ``prepare_frames`` (the
+recorded frames are prepared too), ``clear()`` (empty the view for a new run
+instead of replacing it) and ``paint_now()`` (paint pending changes at once,
+so the frame pacer measures the whole draw). A new view is a new module in
 ``app/views`` decorated with ``@register_view("kind")``; kinds without a view
 get :class:`~app.views.placeholder.PlaceholderView`.
 """
@@ -14,6 +19,7 @@ from collections.abc import Callable
 from ebm_engine.plugins import import_submodules
 
 _VIEWS: dict[str, type] = {}
+_loaded = False
 
 
 def register_view(*kinds: str) -> Callable[[type], type]:
@@ -28,7 +34,10 @@ def register_view(*kinds: str) -> Callable[[type], type]:
 
 
 def _load_all() -> None:
-    import_submodules("app.views")
+    global _loaded
+    if not _loaded:  # the worker asks for every snapshot: list the folder once
+        import_submodules("app.views")
+        _loaded = True
 
 
 def view_class(kind: str) -> type:

@@ -2,19 +2,58 @@
 
 The chain scrubber (``show_frame``) picks the Langevin step; a second slider
 picks the frame *within* the clips (time), and *Play* cycles through it on a
-GUI-thread timer. Each frame is drawn with the image grid's renderer.
+GUI-thread timer. Every time step's grid is made at once, as uint8, by
+:func:`prepare_clips` (on the controller's worker for live snapshots, see
+:mod:`app.display`), so playing a clip only uploads images.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from app.views.image_grid import ImageGridWidget
+from app.display import prepared_frame
+from app.views.image_grid import GridImage, ImageGridWidget, grid_image
 from app.views.registry import register_view
 
 FRAME_MS = 125  # 8 frames per second
+
+
+@dataclass(frozen=True)
+class ClipGrids:
+    """The clips of a snapshot as one uint8 grid per time step.
+
+    Attributes
+    ----------
+    frames : np.ndarray
+        ``(T, H, W, 3)`` uint8: the grid of every clip at each time step.
+    layout : tuple of int
+        ``(clips, frame height, frame width)``.
+    """
+
+    frames: np.ndarray
+    layout: tuple[int, int, int]
+
+    @property
+    def length(self) -> int:
+        return len(self.frames)
+
+    def grid(self, t: int) -> GridImage:
+        return GridImage(self.frames[t], self.layout)
+
+
+def prepare_clips(snapshot, frame: int = -1) -> ClipGrids:
+    """The :class:`ClipGrids` of the final clips (``frame`` −1) or of recorded frame ``frame``."""
+    x = snapshot.frames[frame].x if 0 <= frame < len(snapshot.frames) else snapshot.samples
+    x = np.asarray(x)
+    if x.ndim == 4:  # (N, T, H, W) grey clips without a channel axis
+        x = x[:, None]
+    frames = np.stack([grid_image(x[:, :, t], "image", snapshot.value_range)
+                       for t in range(x.shape[2])])
+    return ClipGrids(frames, (len(x), x.shape[-2], x.shape[-1]))
 
 
 @register_view("video")
@@ -23,6 +62,8 @@ class VideoView(QWidget):
 
     sigSampleClicked = Signal(int)
     sigTimeChanged = Signal(int)
+    prepare = staticmethod(prepare_clips)
+    prepare_frames = True
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -53,7 +94,8 @@ class VideoView(QWidget):
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._advance)
         self.snapshot = None
-        self.clips: np.ndarray | None = None
+        self.clips: np.ndarray | None = None  # model space (N, C, T, H, W) of the shown step
+        self.clip_grids: ClipGrids | None = None  # what is drawn: a grid per time step
         self.frame_index = -1
         self.update_count = 0
         self.frames_drawn = 0
@@ -79,12 +121,11 @@ class VideoView(QWidget):
 
     def _pick_clips(self) -> None:
         s = self.snapshot
-        x = s.frames[self.frame_index].x if 0 <= self.frame_index < len(s.frames) else s.samples
-        x = np.asarray(x)
-        if x.ndim == 4:  # (N, T, H, W) grey clips without a channel axis
-            x = x[:, None]
-        self.clips = x
-        length = x.shape[2]
+        frame = self.frame_index if 0 <= self.frame_index < len(s.frames) else -1
+        x = np.asarray(s.frames[frame].x if frame >= 0 else s.samples)
+        self.clips = x[:, None] if x.ndim == 4 else x  # (N, T, H, W) grey clips: a channel axis
+        self.clip_grids = prepared_frame(s, frame, prepare_clips)
+        length = self.clip_grids.length
         self.time_slider.blockSignals(True)
         self.time_slider.setRange(0, length - 1)
         self.time_slider.setValue(min(self.time_slider.value(), length - 1))
@@ -94,25 +135,35 @@ class VideoView(QWidget):
             self.timer.start()
 
     def _draw(self) -> None:
-        if self.clips is None:
+        if self.clip_grids is None:
             return
-        t = self.time
-        self.grid.set_images(self.clips[:, :, t], "image", self.snapshot.value_range)
-        self.time_label.setText(f"frame {t + 1}/{self.clips.shape[2]}")
+        t = min(self.time, self.clip_grids.length - 1)
+        self.grid.set_grid(self.clip_grids.grid(t))
+        self.time_label.setText(f"frame {t + 1}/{self.clip_grids.length}")
         self.frames_drawn += 1
+
+    def clear(self) -> None:
+        """No clips (a new run): the grid empties, playing stops drawing."""
+        self.snapshot = None
+        self.clips = self.clip_grids = None
+        self.frame_index = -1
+        self.grid.clear_grid()
+
+    def paint_now(self) -> None:
+        self.grid.paint_now()
 
     def _time_changed(self, t: int) -> None:
         self._draw()
         self.sigTimeChanged.emit(t)
 
     def _advance(self) -> None:
-        if self.clips is None:
+        if self.clip_grids is None or not self.isVisible():  # nothing to see: no redraw
             return
-        self.time_slider.setValue((self.time + 1) % self.clips.shape[2])
+        self.time_slider.setValue((self.time + 1) % self.clip_grids.length)
 
     def _toggle(self, on: bool) -> None:
         self.play.setText("⏸ Pause" if on else "▶ Play")
-        if on and self.clips is not None:
+        if on and self.clip_grids is not None:
             self.timer.start()
         else:
             self.timer.stop()

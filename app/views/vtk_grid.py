@@ -10,12 +10,17 @@ The render window is released (``close()`` on the QVTK widget, which
 finalises it) when the grid is closed, when its top-level window closes, or
 when it is scheduled for deletion — never while it is shown, and
 :func:`live_render_windows` lets tests check that nothing leaks.
+
+The isosurfaces and point sets are built on the controller's worker thread
+(:func:`prepare_cells`, see :mod:`app.display`); the GUI thread hands them
+to the mappers and renders.
 """
 
 from __future__ import annotations
 
 import math
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import vtkmodules.vtkInteractionStyle  # noqa: F401 (registers the interactor styles)
@@ -36,7 +41,8 @@ from vtkmodules.vtkRenderingCore import (
     vtkWindowToImageFilter,
 )
 
-from app.render.shapes import make_actor, sample_geometry, set_geometry
+from app.display import prepared_frame
+from app.render.shapes import cell_geometries, make_actor, set_geometry
 
 MAX_CELLS = 16  # 4×4 viewports
 BACKGROUND = (0.125, 0.129, 0.141)  # #202124, as the image grid
@@ -124,14 +130,20 @@ class VTKGrid(QWidget):
     # --- content ---------------------------------------------------------------------
     def set_samples(self, kind: str, samples: np.ndarray, value_range=None,
                     captions: list[str] | None = None) -> None:
-        """Show the first :data:`MAX_CELLS` samples of ``kind`` (model space)."""
+        """Show the first :data:`MAX_CELLS` samples of ``kind`` (model space; the
+        geometry is built here, on the calling thread)."""
         if self.released:
             return
-        samples = np.asarray(samples)
-        n = min(len(samples), MAX_CELLS)
+        self.set_geometries(kind, cell_geometries(kind, samples, value_range, MAX_CELLS), captions)
+
+    def set_geometries(self, kind: str, geometries, captions=None) -> None:
+        """Show prepared geometry, one polydata per cell (at most :data:`MAX_CELLS`)."""
+        if self.released:
+            return
+        n = min(len(geometries), MAX_CELLS)
         self._ensure_cells(n, kind)
         for i in range(n):
-            set_geometry(self.actors[i], sample_geometry(kind, samples[i], value_range))
+            set_geometry(self.actors[i], geometries[i])
             self.labels[i].SetInput(captions[i] if captions and i < len(captions) else f"#{i}")
         self.render()
 
@@ -306,16 +318,60 @@ class VTKGrid(QWidget):
         return super().event(event)
 
 
+@dataclass(frozen=True)
+class Cells:
+    """What a :class:`Grid3DView` draws: one polydata and caption per cell.
+
+    Attributes
+    ----------
+    kind : str
+        ``voxel`` or ``pointcloud``.
+    geometry : tuple of vtkPolyData
+        Built off the GUI thread, never modified afterwards.
+    captions : tuple of str
+        Each cell's label (chain index and energy).
+    caption : str
+        The line under the grid.
+    """
+
+    kind: str
+    geometry: tuple
+    captions: tuple[str, ...]
+    caption: str
+
+
+def prepare_cells(snapshot, frame: int = -1) -> Cells:
+    """The :class:`Cells` of the final samples (``frame`` −1) or of recorded frame ``frame``.
+
+    VTK data objects only (no rendering): safe on a worker thread.
+    """
+    s = snapshot
+    if 0 <= frame < len(s.frames):
+        f = s.frames[frame]
+        x, energy, where = f.x, f.energy, f"step {f.step}"
+    else:
+        x, energy, where = s.samples, s.energy, f"iteration {s.iteration}"
+    energy = np.asarray(energy, dtype=np.float64).ravel()
+    n = min(len(x), MAX_CELLS)
+    captions = tuple(f"#{i}  E={energy[i]:.3g}" if i < len(energy) else f"#{i}" for i in range(n))
+    return Cells(s.kind, cell_geometries(s.kind, x, s.value_range, MAX_CELLS), captions,
+                 f"{n} of {len(x)} chains at {where} · drag to turn all · click a sample for its chain")
+
+
 class Grid3DView(QWidget):
     """Base of the voxel and point-cloud views: chains in a :class:`VTKGrid`.
 
     ``set_snapshot`` shows the final samples (or, while the scrubber is held
     on a recorded Langevin step, that step of the first chains); clicking a
-    cell emits ``sigSampleClicked`` with the chain's index.
+    cell emits ``sigSampleClicked`` with the chain's index. Recorded frames
+    are prepared on demand (scrubbing is interactive; live snapshots bring
+    their final samples' geometry from the worker).
     """
 
     sigSampleClicked = Signal(int)
     kind = ""
+    prepare = staticmethod(prepare_cells)
+    prepare_frames = False
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -341,16 +397,20 @@ class Grid3DView(QWidget):
         if self.snapshot is not None:
             self._draw()
 
+    def clear(self) -> None:
+        """No samples (a new run); the render window stays (no new OpenGL context)."""
+        self.snapshot = None
+        self.frame_index = -1
+        self.grid.set_geometries(self.kind, ())
+        self.grid.caption.setText("drag to turn all samples · wheel to zoom · "
+                                  "click a sample for its chain")
+
+    def paint_now(self) -> None:
+        """Nothing pending: VTK renders when the geometry is set."""
+
     def _draw(self) -> None:
         s = self.snapshot
-        if 0 <= self.frame_index < len(s.frames):
-            frame = s.frames[self.frame_index]
-            x, energy, where = frame.x, frame.energy, f"step {frame.step}"
-        else:
-            x, energy, where = s.samples, s.energy, f"iteration {s.iteration}"
-        energy = np.asarray(energy, dtype=np.float64).ravel()
-        captions = [f"#{i}  E={energy[i]:.3g}" if i < len(energy) else f"#{i}"
-                    for i in range(min(len(x), MAX_CELLS))]
-        self.grid.set_samples(s.kind, x, s.value_range, captions)
-        self.grid.caption.setText(f"{min(len(x), MAX_CELLS)} of {len(x)} chains at {where} · "
-                                  "drag to turn all · click a sample for its chain")
+        frame = self.frame_index if 0 <= self.frame_index < len(s.frames) else -1
+        cells = prepared_frame(s, frame, prepare_cells)
+        self.grid.set_geometries(cells.kind, cells.geometry, list(cells.captions))
+        self.grid.caption.setText(cells.caption)

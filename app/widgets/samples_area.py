@@ -2,14 +2,18 @@
 
 :meth:`SamplesArea.show_snapshot` takes a :class:`SamplesReady` (live,
 sampled, followed or a data preview) and swaps in the view registered for
-its kind; :meth:`SamplesArea.clear` puts back an empty view.
+its kind; :meth:`SamplesArea.clear` empties it. Drawing is skipped when it
+would show nothing new: while the area is hidden or its window minimised
+(the latest snapshot is drawn when it shows again), and for a snapshot
+whose prepared display has the digest of the one on screen.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
+from app.display import display_of
 from app.views.chain_scrubber import ChainScrubber
 from app.views.extras import ExtrasPanel
 from app.views.film_strip import FilmStrip
@@ -35,7 +39,11 @@ class SamplesArea(QWidget):
         self.scrubber = ChainScrubber()
         self.film = FilmStrip()
         self.snapshot: SamplesReady | None = None
-        self.count = 0  # snapshots shown
+        self.count = 0  # snapshots drawn
+        self.skipped = 0  # snapshots not drawn: identical to the one shown, or superseded while hidden
+        self._drawn_digest: str | None = None
+        self._pending = False  # self.snapshot arrived while hidden: draw it when shown
+        self._watched: QObject | None = None
         self.title = QLabel(HINT)
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.addWidget(self.view)
@@ -48,30 +56,94 @@ class SamplesArea(QWidget):
         layout.addWidget(self.film, 2)
         self.scrubber.sigFrameChanged.connect(lambda i: self.view.show_frame(i))
 
-    def show_snapshot(self, snap: SamplesReady) -> None:
+    # --- showing ---------------------------------------------------------------------
+    @property
+    def on_screen(self) -> bool:
+        """Shown, in a window that is not minimised."""
+        return self.isVisible() and not self.window().isMinimized()
+
+    def show_snapshot(self, snap: SamplesReady) -> bool:
+        """Take ``snap``; True if it was drawn now (False: identical to what is shown, or
+        hidden — then it is drawn when the area shows again)."""
         if snap.kind != self.kind:
             self._swap_view(snap.kind)
+            self._drawn_digest = None
         self.snapshot = snap
-        self.count += 1
-        self.view.set_snapshot(snap)
-        self.scrubber.set_frames(snap.frames)
-        self.extras.set_extras(snap.extras, snap.kind, snap.value_range)
-        if snap.frames:  # keep the picked chain; start with the first one
-            self.film.show_chain(snap, self.film.index or 0)
         what = ORIGINS.get(snap.origin, snap.origin)
         where = (" — press ▶ Train" if snap.origin == "preview"
                  else f" at iteration {snap.iteration}")
         self.title.setText(f"<b>{what}</b>{where}")
+        display = display_of(snap)
+        if display is not None and display.digest == self._drawn_digest:
+            self.skipped += 1  # the same pixels: nothing to draw
+            return False
+        if not self.on_screen:
+            self.skipped += self._pending  # the one waiting is superseded
+            self._pending = True
+            return False
+        self._draw(snap)
+        return True
+
+    def _draw(self, snap: SamplesReady) -> None:
+        self._pending = False
+        display = display_of(snap)
+        self._drawn_digest = display.digest if display is not None else None
+        self.count += 1
+        self.view.set_snapshot(snap)
+        self.scrubber.set_frames(snap.frames)
+        self.extras.set_extras(snap.extras, snap.kind, snap.value_range,
+                               display.extras if display is not None else None)
+        if snap.frames:  # keep the picked chain; start with the first one
+            self.film.show_chain(snap, self.film.index or 0)
+
+    def paint_now(self) -> None:
+        """Paint what the last draw changed, now (the frame pacer times the whole draw)."""
+        for part in (self.view, self.extras, self.film):
+            paint = getattr(part, "paint_now", None)
+            if paint is not None:
+                paint()
 
     def clear(self, title: str = HINT) -> None:
-        """An empty view of the same kind; no extras, frames or chain."""
-        self._swap_view(self.kind)
+        """No samples, extras, frames or chain; a view that can empty itself is kept
+        (a VTK view keeps its render window: no new OpenGL context at the next Train)."""
+        if hasattr(self.view, "clear"):
+            self.view.clear()
+        else:
+            self._swap_view(self.kind)
         self.snapshot = None
+        self._drawn_digest = None
+        self._pending = False
         self.scrubber.set_frames([])
         self.extras.set_extras({}, "", None)
         self.film.clear()
         self.title.setText(title)
 
+    # --- hidden → shown -----------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().showEvent(event)
+        top = self.window()
+        if top is not self and top is not self._watched:
+            if self._watched is not None:
+                self._watched.removeEventFilter(self)
+            top.installEventFilter(self)  # un-minimising shows nothing new to this widget
+            self._watched = top
+        self._draw_pending()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.WindowStateChange:  # the area is its own window
+            self._draw_pending()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
+        if obj is self._watched and event.type() == QEvent.Type.WindowStateChange:
+            self._draw_pending()
+        return False
+
+    def _draw_pending(self) -> None:
+        if self._pending and self.snapshot is not None and self.on_screen:
+            self._draw(self.snapshot)
+
+    # --- views ------------------------------------------------------------------------
     def _swap_view(self, kind: str) -> None:
         old = self.view
         self.view = view_class(kind)()
