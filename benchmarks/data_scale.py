@@ -124,6 +124,9 @@ def worker(argv: list[str]) -> int:
         facts["items"] = len(dataset)
         facts["stored_bytes"] = dataset.nbytes
         facts["stored_dtype"] = str(dataset.stored.dtype)
+        # The peak so far: start-up with the data loaded, before the model and
+        # chains are built (whose allocations vary by tens of MiB run to run).
+        facts["startup_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         return dataset
 
     trainer_mod.load_dataset = timed("load_dataset", load_and_note)
@@ -168,17 +171,27 @@ def measure(folder: Path, procs: int, cache_dir: Path, work: Path) -> dict[str, 
     return {"wall_s": wall, "ranks": ranks}
 
 
-def _summary(result: dict[str, Any], baseline_rss: float, dataset_bytes: int) -> dict[str, Any]:
+def _peaks(result: dict[str, Any]) -> tuple[float, float]:
+    """The busiest process's peak RSS at the end of start-up and at exit."""
     ranks = result["ranks"]
-    peak = max(r["peak_rss_bytes"] for r in ranks)
+    return (max(r["startup_peak_rss_bytes"] for r in ranks),
+            max(r["peak_rss_bytes"] for r in ranks))
+
+
+def _summary(result: dict[str, Any], baseline: tuple[float, float],
+             dataset_bytes: int) -> dict[str, Any]:
+    ranks = result["ranks"]
+    startup, peak = _peaks(result)
     return {
         "wall_s": round(result["wall_s"], 2),
         "data_startup_s": round(max(r["data_startup_s"] for r in ranks), 3),
         "load_dataset_s": round(max(r["timings"].get("load_dataset", 0.0) for r in ranks), 3),
         "built_by": [r["rank"] for r in ranks if (r.get("cache") or {}).get("built")],
+        "startup_rss_growth_mib": round((startup - baseline[0]) / 2**20, 1),
+        "startup_rss_growth_pct_of_uint8": round(100 * (startup - baseline[0]) / dataset_bytes, 2),
         "peak_rss_mib": round(peak / 2**20, 1),
-        "rss_growth_mib": round((peak - baseline_rss) / 2**20, 1),
-        "rss_growth_pct_of_uint8": round(100 * (peak - baseline_rss) / dataset_bytes, 2),
+        "rss_growth_mib": round((peak - baseline[1]) / 2**20, 1),
+        "rss_growth_pct_of_uint8": round(100 * (peak - baseline[1]) / dataset_bytes, 2),
     }
 
 
@@ -191,13 +204,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         for side in args.sides:
             base_folder, _ = make_folder(root, BASELINE_COUNT, side, args.jobs)
-            baselines: dict[int, float] = {}
+            baselines: dict[int, tuple[float, float]] = {}
             for procs in args.procs:
                 # Baseline: the same command on 64 images (cached), same model and chains.
                 base_cache = work / f"cache-base-{side}-{procs}"
                 measure(base_folder, procs, base_cache, work)
-                baseline = measure(base_folder, procs, base_cache, work)
-                baselines[procs] = max(r["peak_rss_bytes"] for r in baseline["ranks"])
+                baselines[procs] = _peaks(measure(base_folder, procs, base_cache, work))
             for count in args.counts:
                 folder, gen_s = make_folder(root, count, side, args.jobs)
                 generated[folder.name] = round(gen_s, 1)
@@ -209,7 +221,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     cached = measure(folder, procs, cache_dir, work)
                     row = {"images": count, "side": side, "procs": procs,
                            "uint8_mib": round(uint8_bytes / 2**20, 1),
-                           "baseline_peak_rss_mib": round(base_rss / 2**20, 1),
+                           "baseline_startup_rss_mib": round(base_rss[0] / 2**20, 1),
+                           "baseline_peak_rss_mib": round(base_rss[1] / 2**20, 1),
                            "first": _summary(first, base_rss, uint8_bytes),
                            "cached": _summary(cached, base_rss, uint8_bytes)}
                     rows.append(row)
@@ -228,13 +241,22 @@ def markdown(result: dict[str, Any], machine: dict[str, Any], note: str) -> str:
     lines = [
         "# Data scale: start-up and memory with the decoded-data cache",
         "",
-        "`python -m benchmarks.data_scale` — `ebm train --data FOLDER --steps 1` with no preset, "
-        "under torchrun with 1 and 2 processes. *Data start-up* = choosing the preset + the "
-        "pre-flight data check + loading the dataset (the interpreter and torch imports, about "
-        "2 s here, are not included; *wall* is the whole torchrun command). *First*: an empty "
-        "cache, one process decodes while the others wait. *Cached*: the same command again "
-        "(page cache warm). RSS growth = peak RSS of the busiest process minus the same command "
-        "on 64 images, as a share of the dataset's uint8 size.",
+        "`python -m benchmarks.data_scale` — `ebm train --data FOLDER --steps 1` with no preset "
+        "(the folder picks `digits` sized for it), under torchrun with 1 and 2 processes, "
+        "synthetic PNG folders (1000 per subfolder).",
+        "",
+        "- *Data start-up*: choosing the preset + the pre-flight data check + loading the "
+        "dataset, in the slowest process. The interpreter and torch imports (about 2 s here) "
+        "are not included; *wall* is the whole torchrun command, imports and one training "
+        "iteration included.",
+        "- *First*: an empty cache; one process decodes into it (a progress bar after 2 s) "
+        "while the other waits, then maps it. *Cached*: the same command again (page cache "
+        "warm).",
+        "- *RSS growth*: the busiest process's peak RSS minus the same command's on a 64-image "
+        "folder (same model, chains and libraries), in MiB and as a share of the dataset's "
+        "uint8 size; *at start-up* is the peak once the data is loaded (before the model "
+        "exists), *at exit* the peak over the whole run, whose training allocations vary by "
+        "±10–25 MiB between identical runs here.",
         "",
         f"Machine: {machine.get('platform')}, {machine.get('cpus')} CPUs, torch "
         f"{machine.get('torch')}, load average {machine.get('load_average_1min')} at the end.",
@@ -242,21 +264,27 @@ def markdown(result: dict[str, Any], machine: dict[str, Any], note: str) -> str:
         note,
         "",
         "| images | side | procs | uint8 MiB | first: data start-up s | first: wall s | "
-        "cached: data start-up s | cached: load s | cached: wall s | baseline RSS MiB | "
-        "cached: peak RSS MiB | cached: RSS growth MiB (% of uint8) | first: RSS growth MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "cached: data start-up s | cached: wall s | cached: RSS growth at start-up, MiB (%) | "
+        "cached: RSS growth at exit, MiB (%) | first: RSS growth at start-up, MiB (%) | "
+        "first: RSS growth at exit, MiB (%) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         f, c = r["first"], r["cached"]
         lines.append(
             f"| {r['images']} | {r['side']} | {r['procs']} | {r['uint8_mib']} | "
-            f"{f['data_startup_s']} | {f['wall_s']} | {c['data_startup_s']} | "
-            f"{c['load_dataset_s']} | {c['wall_s']} | {r['baseline_peak_rss_mib']} | "
-            f"{c['peak_rss_mib']} | {c['rss_growth_mib']} ({c['rss_growth_pct_of_uint8']} %) | "
-            f"{f['rss_growth_mib']} |")
+            f"{f['data_startup_s']} | {f['wall_s']} | {c['data_startup_s']} | {c['wall_s']} | "
+            f"{c['startup_rss_growth_mib']} ({c['startup_rss_growth_pct_of_uint8']} %) | "
+            f"{c['rss_growth_mib']} ({c['rss_growth_pct_of_uint8']} %) | "
+            f"{f['startup_rss_growth_mib']} ({f['startup_rss_growth_pct_of_uint8']} %) | "
+            f"{f['rss_growth_mib']} ({f['rss_growth_pct_of_uint8']} %) |")
     gen = ", ".join(f"{k}: {v} s" for k, v in result["generation_s"].items() if v)
     if gen:
         lines += ["", f"Generating the PNGs (not part of any figure above): {gen}."]
+    lines += ["", "Baselines (64 images) peak RSS, MiB: " + ", ".join(
+        f"{r['side']} px × {r['procs']} proc: {r['baseline_startup_rss_mib']} at start-up, "
+        f"{r['baseline_peak_rss_mib']} at exit"
+        for r in {(r['side'], r['procs']): r for r in result["rows"]}.values()) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -182,7 +182,7 @@ def test_editing_adding_or_deleting_a_source_file_invalidates(tmp_path: Path,
     Image.fromarray(white).save(tmp_path / "pics" / "new.png")
     assert len(load(tmp_path / "pics")) == 5
     # Files no reader reads, and hidden ones, change nothing.
-    (tmp_path / "pics" / "notes.txt").write_text("hello")
+    (tmp_path / "pics" / "README").write_text("hello")  # no extension: no reader reads it
     (tmp_path / "pics" / ".DS_Store").write_text("x")
     assert not load(tmp_path / "pics").meta["cache"]["built"]
     # Decoding settings are part of the key; the cache's own options are not.

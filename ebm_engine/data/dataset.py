@@ -67,6 +67,7 @@ class Dataset:
 
     def _store(self, items: torch.Tensor | np.ndarray, scale: float | None, offset: float) -> None:
         tensor = torch.from_numpy(items) if isinstance(items, np.ndarray) else items.detach()
+        self._mapped = isinstance(items, np.memmap)
         if scale is None:
             self._stored = tensor.to(torch.float32).contiguous()
             self.scale, self.offset, self._encoded = 1.0, 0.0, False
@@ -119,8 +120,9 @@ class Dataset:
         return self.decode(self._stored[index])
 
     def keep_first(self, n: int) -> None:
-        """Drop all but the first ``n`` items (a view: nothing is copied)."""
-        self._stored = self._stored[:n]
+        """Drop all but the first ``n`` items (a mapped file stays mapped; memory is freed)."""
+        first = self._stored[:n]
+        self._stored = first if self._mapped else first.clone()
 
     @property
     def item_shape(self) -> tuple[int, ...]:
