@@ -148,10 +148,6 @@ class Session:
         self._paused = False
         self._step_budget = 0
         self._stop = threading.Event()
-        # First-iteration snapshot (display only): the sample_every to restore, and
-        # edits held back until then (see _begin_first_snapshot).
-        self._first_snapshot_restore: int | None = None
-        self._held_edits: list[KnobEdit] = []
 
     # --- the config ------------------------------------------------------------------
     @property
@@ -197,9 +193,7 @@ class Session:
             if new_value == current and key != "train.method":
                 return Accepted(key, new_value, False)
             self._config = new_cfg
-            if running and self._first_snapshot_restore is not None:
-                self._held_edits.append(KnobEdit(key, new_value))  # see _begin_first_snapshot
-            elif running:
+            if running:
                 self.trainer.apply(KnobEdit(key, new_value))
             return Accepted(key, new_value, running)
 
@@ -241,7 +235,6 @@ class Session:
         """Finish: within one Langevin step; the last complete iteration is checkpointed."""
         with self._cond:
             self._stop.set()
-            self._end_first_snapshot()  # the final checkpoint records the real sample_every
             self._paused = False
             self._cond.notify_all()
         trainer = self.trainer
@@ -321,9 +314,7 @@ class Session:
             self.trainer = trainer
             if trainer.cfg != self._config:  # edits accepted while the trainer was built
                 trainer.reconfigure(self._config, "edited while starting")
-            # under the lock: no edit or stop can slip in between (see stop())
-            if not self._stop.is_set() and trainer.iteration < target:
-                self._begin_first_snapshot(trainer)
+            trainer.snapshot_first = self.display
         if self._stop.is_set():
             trainer.stop()
         self.target = target
@@ -340,7 +331,6 @@ class Session:
                 for event in trainer.events(target):
                     if isinstance(event, TrainStep):
                         self.iteration = event.iteration
-                        self._end_first_snapshot()  # before the trainer reads its config again
                     elif isinstance(event, SamplesReady) and ctx is not None:
                         event = dataclasses.replace(
                             event, landscape=energy_landscape(trainer.method.energy, ctx[0],
@@ -351,7 +341,6 @@ class Session:
                         if isinstance(self.on_diverge, PauseOnDivergence):
                             self.pause()
                     elif isinstance(event, Finished):
-                        self._end_first_snapshot()  # a rollback starts from the real config
                         finished = event
                         if self._rolls_back(event):
                             break  # a RolledBack follows instead
@@ -362,6 +351,7 @@ class Session:
                 old = trainer.cfg
                 diverged_at = trainer.iteration
                 trainer = roll_back(trainer, self.on_diverge, problem)
+                trainer.snapshot_first = self.display
                 with self._cond:
                     self.trainer = trainer
                     self._config = trainer.cfg
@@ -371,45 +361,9 @@ class Session:
                            if _value_of(old, k) != _value_of(trainer.cfg, k)}
                 yield RolledBack(trainer.iteration, diverged_at, problem, changes)
         finally:
-            self._end_first_snapshot()
             self.state = RunState.FINISHED
             with self._cond:
                 self._paused = False
-
-    def _begin_first_snapshot(self, trainer) -> None:
-        """Make the trainer's first iteration a snapshot iteration (display sessions only).
-
-        The trainer snapshots every ``train.sample_every`` iterations, so a
-        viewer would wait ``sample_every`` iterations for its first picture
-        (seconds on the image and 3D demos). For that one iteration the
-        trainer's own copy of the config says ``sample_every = 1``;
-        :meth:`_end_first_snapshot` puts the real value back as soon as the
-        iteration's ``TrainStep`` arrives (before the trainer writes a
-        config or checkpoint again), on :meth:`stop` and when the run ends.
-        Edits accepted in between are held and handed over then, so the
-        trainer never records the temporary value.
-        """
-        if not self.display or trainer.cfg.train.sample_every == 1:
-            return
-        with self._cond:
-            self._first_snapshot_restore = trainer.cfg.train.sample_every
-            trainer.cfg = trainer.cfg.replace_value("train.sample_every", 1)
-
-    def _end_first_snapshot(self) -> None:
-        """Undo :meth:`_begin_first_snapshot` (idempotent; any thread)."""
-        with self._cond:
-            restore = self._first_snapshot_restore
-            if restore is None:
-                return
-            self._first_snapshot_restore = None
-            trainer = self.trainer
-            if trainer is None:
-                return
-            # A sample_every edit accepted meanwhile is among the held edits.
-            trainer.cfg = trainer.cfg.replace_value("train.sample_every", restore)
-            held, self._held_edits = self._held_edits, []
-            for edit in held:
-                trainer.apply(edit)
 
     def _rolls_back(self, finished: Finished) -> bool:
         policy = self.on_diverge

@@ -218,3 +218,15 @@ def test_sample_session_yields_samples_from_a_run(tmp_path: Path):
     assert samples[0].samples.shape == (12, 2) and samples[0].origin == "sample"
     assert samples[0].landscape is not None  # 2D data: the view's heatmap comes along
     assert seen[-1].reason == "sampled"
+
+
+def test_display_sessions_snapshot_the_first_iteration(tmp_path: Path):
+    """A viewer's first picture comes after one iteration, whatever sample_every
+    says; the run's config is not touched (the CLI keeps its cadence)."""
+    cfg = tiny(iterations=12, sample_every=10)
+    shown = [e.iteration for e in Session(cfg, display=True).train(tmp_path / "a")
+             if isinstance(e, SamplesReady)]
+    cli = [e.iteration for e in Session(cfg).train(tmp_path / "b")
+           if isinstance(e, SamplesReady)]
+    assert shown == [1, 10, 12] and cli == [10, 12]
+    assert RunConfig.load(tmp_path / "a" / "config.json").train.sample_every == 10

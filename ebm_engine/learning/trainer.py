@@ -152,6 +152,8 @@ class Trainer:
         self._edits: collections.deque[KnobEdit] = collections.deque()
         self._stop = threading.Event()
         self._gate = gate
+        # A viewer's first picture after one iteration, not after sample_every.
+        self.snapshot_first = False
         self._last_checkpoint = -1
         self._edit_count = 0
         self._write_warnings: list[Warned] = []
@@ -245,6 +247,7 @@ class Trainer:
         # Mid-chain stops would leave ranks in different collectives: under
         # torchrun the stop is seen between iterations only.
         stop_flag = self._stop if self.dist.world_size == 1 else None
+        first = self.snapshot_first
         while self.iteration < target:
             if self._gate is not None:  # the session's pause/step gate
                 self._gate()
@@ -257,7 +260,8 @@ class Trainer:
             yield from self._apply_edits()
             t0 = time.perf_counter()
             t = self.cfg.train
-            want_snapshot = (self.iteration + 1) % t.sample_every == 0 or self.iteration + 1 == target
+            want_snapshot = (first or (self.iteration + 1) % t.sample_every == 0
+                             or self.iteration + 1 == target)
             rng_before = self._rng_state()
             try:
                 with interrupt.stop_on(stop_flag), precision.autocast(self.precision, self.device):
@@ -287,6 +291,7 @@ class Trainer:
                     break
                 continue
             failures = 0
+            first = False
             self.method.apply_update()
             self.iteration += 1
             dt = time.perf_counter() - t0
