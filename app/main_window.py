@@ -191,18 +191,17 @@ class MainWindow(QMainWindow):
 
     def _source_chosen(self, source: str) -> None:
         """A demo gets its preset, a path a fresh config for it: nothing carries over."""
+        info = self.data_panel.catalogue.get(source)
+        # A path gets the preset of its data kind and size (the reader chosen in
+        # the data panel steers the choice); the log says which.
+        reader = [("data.options.reader", self._reader)] if info is None and self._reader else None
         try:
-            cfg = config_for(source)
+            cfg = config_for(source, overrides=reader, report=self.log_line)
         except EBMError as exc:
             self.show_error(str(exc))
             return
-        info = self.data_panel.catalogue.get(source)
         self._use_config(cfg, f"<b>{source}</b> — press ▶ Train"
                          + (f" (about {info.expected_minutes:g} min)" if info else ""))
-        if info is None and self._reader and self.controller.config.data.source == source:
-            result = self.controller.edit("data.options.reader", self._reader)
-            if getattr(result, "reason", None):
-                self.show_error(result.reason)
 
     def _use_config(self, cfg: RunConfig, title: str) -> None:
         if not self.controller.set_config(cfg):  # a run is active: the panel goes back

@@ -402,10 +402,13 @@ class _DataSize:
     items: int
     item_shape: tuple[int, ...]
     what: str  # "images", "digits items" … for messages
+    # Image files are held as decoded 8-bit pixels (ebm_engine.data.cache);
+    # only each batch becomes float32.
+    bytes_per_value: int = FLOAT_BYTES
 
     @property
     def nbytes(self) -> int:
-        return self.items * math.prod(self.item_shape) * FLOAT_BYTES
+        return self.items * math.prod(self.item_shape) * self.bytes_per_value
 
 
 def estimate_dataset_bytes(cfg: DataConfig) -> int | None:
@@ -423,8 +426,9 @@ def estimate_dataset_bytes(cfg: DataConfig) -> int | None:
     Returns
     -------
     int or None
-        Bytes of the float32 items, or ``None`` when unknown (other data
-        kinds: their readers check their own limits).
+        Bytes of the items as held (8-bit pixels for image files, float32
+        for demos), or ``None`` when unknown (other data kinds: their
+        readers check their own limits).
     """
     size = _data_size(cfg)
     return None if size is None else size.nbytes
@@ -540,7 +544,7 @@ def _image_files_size(path: Path, cfg: DataConfig) -> _DataSize | None:
         side = _image_header_size(files[0])  # the reader needs all sizes equal
         if side is None:
             return None
-    return _DataSize(len(files), (channels, *side), "images" if len(files) > 1 else "image")
+    return _DataSize(len(files), (channels, *side), "images" if len(files) > 1 else "image", 1)
 
 
 def _image_header_size(path: Path) -> tuple[int, int] | None:

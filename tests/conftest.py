@@ -12,6 +12,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
 os.environ.setdefault("EBM_STUDIO_SETTINGS", "test")  # the app keeps tests' QSettings apart
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Decoded-data caches of the tests' temporary folders stay out of the user's cache.
+if "EBM_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["EBM_CACHE_DIR"] = tempfile.mkdtemp(prefix="ebm-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["EBM_CACHE_DIR"], True)
 
 import torch  # noqa: E402
 

@@ -119,26 +119,26 @@ def test_huge_image_size_on_a_folder_is_refused_before_decoding(png_folder: Path
         check_data(cfg.data)
     assert time.perf_counter() - start < 2
     msg = one_line(exc)
-    assert msg.startswith("data.image_size=100000 needs ≈ 360 GB to decode 3 images of 3x100000x100000")
+    assert msg.startswith("data.image_size=100000 needs ≈ 90 GB to decode 3 images of 3x100000x100000")
     # A single picture too.
-    with pytest.raises(ConfigError, match=r"^data\.image_size=100000 needs ≈ 120 GB .* 1 image "):
+    with pytest.raises(ConfigError, match=r"^data\.image_size=100000 needs ≈ 30 GB .* 1 image "):
         check_data(cfg.with_value("data.source", str(png_folder / "0.png")).data)
 
 
 def test_small_folder_passes_and_is_estimated(png_folder: Path) -> None:
     cfg = RunConfig().with_value("data.source", str(png_folder))
     check_data(cfg.data)
-    assert estimate_dataset_bytes(cfg.data) == 3 * 3 * 12 * 10 * 4  # header size, RGB
+    assert estimate_dataset_bytes(cfg.data) == 3 * 3 * 12 * 10  # header size, RGB, 8-bit pixels
     sized = cfg.with_value("data.image_size", 8).with_value("data.grayscale", True)
-    assert estimate_dataset_bytes(sized.data) == 3 * 8 * 8 * 4
-    assert estimate_dataset_bytes(sized.with_value("data.max_items", 2).data) == 2 * 8 * 8 * 4
-    assert estimate_dataset_bytes(sized.data) == load_dataset(sized.data).items.nbytes
+    assert estimate_dataset_bytes(sized.data) == 3 * 8 * 8
+    assert estimate_dataset_bytes(sized.with_value("data.max_items", 2).data) == 2 * 8 * 8
+    assert estimate_dataset_bytes(sized.data) == load_dataset(sized.data).nbytes  # as held
 
 
 def test_full_size_images_over_free_memory_name_the_knobs(png_folder: Path, monkeypatch) -> None:
     monkeypatch.setattr(preflight, "available_memory", lambda device: 1000)
     cfg = RunConfig().with_value("data.source", str(png_folder))
-    with pytest.raises(ConfigError, match=r"^data\.max_items=0 needs ≈ 4\.3 kB to decode 3 images"):
+    with pytest.raises(ConfigError, match=r"^data\.max_items=0 needs ≈ 1\.1 kB to decode 3 images"):
         check_data(cfg.data)
 
 
