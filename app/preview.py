@@ -25,16 +25,17 @@ def preview_snapshot(cfg: RunConfig) -> SamplesReady:
     from ebm_engine.data import load_dataset
 
     data = load_dataset(cfg.data)
-    items = data.items
+    n = len(data)
     none = np.empty(0, np.float32)
-    if data.kind == "points" and tuple(items.shape[1:]) == (2,):
-        step = -(-len(items) // DATA_POINTS_SHOWN)  # every step-th point: at most DATA_POINTS_SHOWN
-        points = items[::step].numpy()
+    if data.kind == "points" and tuple(data.item_shape) == (2,):
+        step = -(-n // DATA_POINTS_SHOWN)  # every step-th point: at most DATA_POINTS_SHOWN
+        points = data.take(slice(None, None, step)).numpy()
         return SamplesReady(0, data.kind, data.value_range, np.empty((0, 2), np.float32), none,
                             data_points=points, origin="preview")
-    # evenly spread over the data set, so a sorted folder shows its variety
-    index = np.unique(np.linspace(0, len(items) - 1, min(len(items), SHOWN)).astype(int))
-    return SamplesReady(0, data.kind, data.value_range, items[index].numpy(), none,
+    # evenly spread over the data set, so a sorted folder shows its variety; only
+    # these items are decoded (a large folder stays 8-bit / memory-mapped)
+    index = np.unique(np.linspace(0, n - 1, min(n, SHOWN)).astype(int))
+    return SamplesReady(0, data.kind, data.value_range, data.take(index).numpy(), none,
                         origin="preview")
 
 

@@ -66,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"{args.data}: items of shape {dataset.item_shape} do not fit the model's "
                         f"{tuple(spec.item_shape)}")
     torch.manual_seed(0)
-    scores = score(loaded.method, dataset.items, args.batch_size)
+    # Batch by batch from the dataset as held (8-bit or memory-mapped): no float32 copy of it all.
+    scores = np.concatenate([
+        score(loaded.method, dataset.take(slice(start, start + args.batch_size)), args.batch_size)
+        for start in range(0, len(dataset), args.batch_size)])
     names = dataset.meta.get("files") or [str(i) for i in range(len(scores))]
     labels = dataset.meta.get("labels")
     labels = np.asarray(labels) if labels is not None and len(labels) == len(scores) else None
