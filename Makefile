@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch is named here with the project so pip takes the local CPU wheel.
-	$(PIP) install -q -c $(CONSTRAINTS) 'torch==2.13.0' -e '.[app,dev]'
+	$(PIP) install -q -c $(CONSTRAINTS) 'torch==2.13.0' -e '.[app,dev,chem]'
 	touch $(STAMP)
 
 setup: $(STAMP)

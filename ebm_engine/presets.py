@@ -75,6 +75,8 @@ KIND_PRESETS = {
     "voxel": "shapes-voxels",
     "pointcloud": "shapes-points",
     "points": "toy2d",
+    "text": "grammar-text",   # sentences: latent-space EBM prior over a GRU decoder
+    "molecule": "molecules",
 }
 # One picture is texture synthesis.
 SINGLE_IMAGE_PRESET = "texture"

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         if snap is None:
             raise ConfigError(f"{args.run}: no samples yet (samples/latest.npz)")
         path = export_samples(snap["samples"], snap["kind"], snap["value_range"], out,
-                              energy=snap["energy"])
+                              energy=snap["energy"], symbols=_symbols(args.run, snap["kind"]))
     elif args.what == "checkpoint":
         src = find_checkpoint(args.run)
         if out.exists():
@@ -53,3 +53,21 @@ def run(args: argparse.Namespace) -> int:
         path = out
     print(f"wrote {path}")
     return 0
+
+
+def _symbols(run: str, kind: str):
+    """The vocabulary of a text/molecule run, from its latest checkpoint's ``state.json``."""
+    import json
+
+    from ebm_engine.data.tokens import TOKEN_KINDS
+    from ebm_engine.learning.loading import find_checkpoint
+    from ebm_engine.methods.base import DataSpec
+
+    if kind not in TOKEN_KINDS:
+        return None
+    try:
+        state = json.loads((find_checkpoint(run) / "state.json").read_text(encoding="utf-8"))
+        return DataSpec.from_dict(state["data"]).symbols
+    except (OSError, ValueError, KeyError, TypeError, CheckpointError):
+        raise CheckpointError(f"{run}: no readable checkpoint holds the vocabulary "
+                              "that decodes these samples") from None

@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="repeat each pixel K times in PNG grids (default: cells of at least 64 px)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", required=True, help="output file: .png .gif .mp4 .npz (.stl .obj .ply for 3D)")
+    p.add_argument("--out", required=True, help="output file: .png .gif .mp4 .npz (.stl .obj .ply for 3D; "
+                        ".txt for text; .smi .sdf for molecules)")
     p.set_defaults(handler=run)
 
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
                                            n_record=args.n))
     final = frames[-1]
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
-                          frames=[f.x for f in frames], energy=final.energy, scale=args.scale)
+                          frames=[f.x for f in frames], energy=final.energy, scale=args.scale,
+                          symbols=loaded.spec.symbols)
     print(f"wrote {args.n} samples to {path}")
     return 0

@@ -13,7 +13,11 @@ import torch
 #   video       (C, T, H, W)    values in [-1, 1]
 #   voxel       (1, D, H, W)    occupancy in [-1, 1] (-1 empty, 1 full)
 #   pointcloud  (N, 3)          coordinates in [-1, 1]
-KINDS = ("points", "image", "video", "voxel", "pointcloud")
+#   text        (T,)            int64 token ids (ebm_engine.data.tokens)
+#   molecule    (T,)            int64 token ids of a SMILES string
+KINDS = ("points", "image", "video", "voxel", "pointcloud", "text", "molecule")
+# Kinds whose items are symbols: kept as int64 ids, never converted to float.
+TOKEN_KINDS = ("text", "molecule")
 
 # Compact dtypes items may be stored in (model value = stored * scale + offset).
 STORED_DTYPES = (torch.uint8, torch.int16, torch.float16, torch.float32)
@@ -68,6 +72,10 @@ class Dataset:
     def _store(self, items: torch.Tensor | np.ndarray, scale: float | None, offset: float) -> None:
         tensor = torch.from_numpy(items) if isinstance(items, np.ndarray) else items.detach()
         self._mapped = isinstance(items, np.memmap)
+        if self.kind in TOKEN_KINDS:  # ids index embeddings: exact integers
+            self._stored = tensor.to(torch.int64).contiguous()
+            self.scale, self.offset, self._encoded = 1.0, 0.0, False
+            return
         if scale is None:
             self._stored = tensor.to(torch.float32).contiguous()
             self.scale, self.offset, self._encoded = 1.0, 0.0, False
@@ -149,8 +157,10 @@ def to_display(x: np.ndarray, kind: str, value_range: tuple[float, float] | None
     """Map model-space samples to what views draw.
 
     Images, videos and voxels go to ``[0, 1]``; points and point clouds are
-    returned unchanged.
+    returned unchanged, token ids (text, molecules) as int64.
     """
+    if kind in TOKEN_KINDS:
+        return np.asarray(x).astype(np.int64)
     if kind in ("image", "video", "voxel") and value_range is not None:
         lo, hi = value_range
         return np.clip((np.asarray(x, dtype=np.float32) - lo) / (hi - lo), 0.0, 1.0)

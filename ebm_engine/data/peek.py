@@ -113,6 +113,10 @@ def peek(path: str | Path, options: dict[str, Any] | None = None) -> SourceSumma
         return SourceSummary(name, kind, files)
     if name == "pointcloud":
         return SourceSummary(name, "pointcloud", files)
+    if name == "text-lines":
+        return SourceSummary(name, "text", files)
+    if name == "smiles":
+        return SourceSummary(name, "molecule", files)
     if name == "array":
         kind, shape = _array_facts(path, options)
         return SourceSummary(name, kind, files, item_shape=shape)

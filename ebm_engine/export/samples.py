@@ -8,6 +8,8 @@ points         .png (2D scatter), .gif/.mp4 (chain evolution), .npz
 video          .gif/.mp4 (clips tiled, looping), .png (first frames), .npz
 voxel          .stl/.obj/.ply (marching cubes), .npz
 pointcloud     .ply, .npz
+text           .txt (one sentence per line), .png (the lines drawn), .npz
+molecule       .smi .txt (one SMILES per line), .sdf, .png (RDKit 2D grid), .npz
 =============  ======================================================
 """
 
@@ -18,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from ebm_engine.data.dataset import to_display
+from ebm_engine.data.tokens import TOKEN_KINDS, SymbolSpec
 from ebm_engine.errors import ExportError
+from ebm_engine.export.symbols import MOLECULE_FORMATS, TEXT_FORMATS
 
 ANIMATIONS = (".gif", ".mp4")
 #: The formats each data kind exports to (by extension).
@@ -28,6 +32,8 @@ FORMATS = {
     "video": (".mp4", ".gif", ".png", ".npz"),
     "voxel": (".stl", ".obj", ".ply", ".npz"),
     "pointcloud": (".ply", ".npz"),
+    "text": TEXT_FORMATS,
+    "molecule": MOLECULE_FORMATS,
 }
 #: Smallest side, in pixels, of one cell of an exported image grid.
 MIN_CELL = 64
@@ -48,6 +54,7 @@ def export_samples(
     energy: np.ndarray | None = None,
     fps: int = 10,
     scale: int | None = None,
+    symbols: SymbolSpec | None = None,
 ) -> Path:
     """Write model-space ``samples`` (and chain ``frames``) to ``path``.
 
@@ -68,6 +75,8 @@ def export_samples(
     scale : int, optional
         Pixel repeat of image grids (PNG); default: enough for cells of at
         least ``MIN_CELL`` pixels, so a grid of 16×16 digits is viewable.
+    symbols : SymbolSpec, optional
+        Vocabulary that decodes text and molecule samples (token ids).
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -75,6 +84,10 @@ def export_samples(
         raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
     if ext == ".npz":
         return _save_npz(path, samples, kind, energy, frames)
+    if kind in TOKEN_KINDS:
+        from ebm_engine.export.symbols import export_symbols
+
+        return export_symbols(samples, kind, symbols, path, ext)
     if scale is not None and scale < 1:
         raise ExportError(f"scale must be >= 1, got {scale}")
     if kind in ("image", "points"):

@@ -18,6 +18,7 @@ from torch import nn
 
 from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
+from ebm_engine.data.tokens import SymbolSpec
 from ebm_engine.errors import ConfigError
 from ebm_engine.options import KnobInfo, did_you_mean, knobs_of, parse_fields
 from ebm_engine.plugins import import_submodules
@@ -28,25 +29,47 @@ from ebm_engine.sampling.langevin import ChainFrame
 @dataclass(frozen=True)
 class DataSpec:
     """What a method needs to know of the data without loading it (saved in
-    checkpoints, so a model samples without its training set)."""
+    checkpoints, so a model samples without its training set).
+
+    ``symbols`` is the vocabulary, checker and attribute of token data
+    (text, molecules; ``None`` for arrays): plain JSON in ``state.json``.
+    """
 
     kind: str
     item_shape: tuple[int, ...]
     value_range: tuple[float, float] | None
+    symbols: SymbolSpec | None = None
 
     @classmethod
     def of(cls, dataset: Dataset) -> DataSpec:
-        return cls(dataset.kind, dataset.item_shape, dataset.value_range)
+        return cls(dataset.kind, dataset.item_shape, dataset.value_range,
+                   dataset.meta.get("symbols"))
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "item_shape": list(self.item_shape),
-                "value_range": list(self.value_range) if self.value_range else None}
+        out = {"kind": self.kind, "item_shape": list(self.item_shape),
+               "value_range": list(self.value_range) if self.value_range else None}
+        if self.symbols is not None:
+            out["symbols"] = self.symbols.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict) -> DataSpec:
         vr = raw.get("value_range")
+        symbols = raw.get("symbols")
         return cls(str(raw["kind"]), tuple(int(s) for s in raw["item_shape"]),
-                   (float(vr[0]), float(vr[1])) if vr else None)
+                   (float(vr[0]), float(vr[1])) if vr else None,
+                   SymbolSpec.from_dict(symbols) if symbols else None)
+
+    def display_extras(self) -> dict[str, np.ndarray]:
+        """Arrays views need to show samples of this kind: for token data the
+        vocabulary (``vocab``), ``joiner``, ``checker`` and the attribute's
+        classes (``attribute_values``), so a view decodes ids to strings."""
+        if self.symbols is None:
+            return {}
+        s = self.symbols
+        return {"vocab": np.asarray(s.tokens, dtype=np.str_), "joiner": np.str_(s.joiner),
+                "checker": np.str_(s.checker), "attribute": np.str_(s.attribute),
+                "attribute_values": np.asarray(s.attribute_values, dtype=np.str_)}
 
 
 @dataclass
@@ -305,7 +328,11 @@ def grad_norm(modules: list[nn.Module]) -> float:
 
 
 def to_numpy(x: torch.Tensor) -> np.ndarray:
-    return x.detach().float().cpu().numpy().copy()
+    """A CPU copy; floating point as float32, integers (token ids) and booleans as they are."""
+    x = x.detach()
+    if x.is_floating_point():
+        x = x.float()
+    return x.cpu().numpy().copy()
 
 
 _METHODS: dict[str, type[LearningMethod]] = {}

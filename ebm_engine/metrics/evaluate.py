@@ -13,6 +13,10 @@ image       digits demo: ``digits_fd``, ``digits_kid``; other images
 video       ``gram_appearance``, ``gram_motion``
 voxel       ``mmd_iou``, ``cov_iou``, ``1nna_iou``, ``iou_nearest``
 pointcloud  ``mmd_cd``, ``cov_cd``, ``1nna_cd``
+text        ``valid``, ``distinct_1/2``, ``unique``, ``novel``,
+            ``nll_heldout``; with an attribute ``attr_accuracy``,
+            ``attr_chance``, ``attr_valid`` (:mod:`.symbols`)
+molecule    ``valid``, ``unique``, ``novel``, ``logp/qed/mw_w1`` (RDKit)
 =========== ==========================================================
 """
 
@@ -28,8 +32,9 @@ import numpy as np
 import torch
 
 from ebm_engine import atomic
-from ebm_engine.data.dataset import Dataset
+from ebm_engine.data.dataset import TOKEN_KINDS, Dataset
 from ebm_engine.errors import CheckpointError
+from ebm_engine.metrics.symbols import BETTER as SYMBOL_BETTER
 
 EVAL_FILE = "eval.json"
 
@@ -40,10 +45,12 @@ BETTER = {
     "gram_appearance": "lower", "gram_motion": "lower",
     "mmd_iou": "lower", "cov_iou": "higher", "1nna_iou": "0.5", "iou_nearest": "higher",
     "mmd_cd": "lower", "cov_cd": "higher", "1nna_cd": "0.5",
+    **SYMBOL_BETTER,
 }
 
 #: Samples drawn by default per kind (set metrics cost O(n²) distances).
-DEFAULT_N = {"points": 2000, "image": 500, "video": 16, "voxel": 100, "pointcloud": 100}
+DEFAULT_N = {"points": 2000, "image": 500, "video": 16, "voxel": 100, "pointcloud": 100,
+             "text": 500, "molecule": 500}
 TEXTURE_DEFAULT_N = 32
 
 
@@ -162,10 +169,14 @@ def evaluate_run(
     steps = loaded.cfg.sampler.n_steps if steps is None else steps
     loaded.method.rng.manual_seed(seed)
     torch.manual_seed(seed)
-    frames = list(loaded.method.sample(n, n_steps=steps))  # the last frame holds all n
-    final = frames[-1]
-    energy_fn = loaded.method.energy if kind == "points" else None
-    values = evaluate_samples(final.x, dataset, energy_fn)
+    if kind in TOKEN_KINDS:  # samples per attribute and a likelihood bound: the model is needed
+        from ebm_engine.metrics.symbols import evaluate_symbols
+
+        values = evaluate_symbols(loaded.method, dataset, n, seed)
+    else:
+        frames = list(loaded.method.sample(n, n_steps=steps))  # the last frame holds all n
+        energy_fn = loaded.method.energy if kind == "points" else None
+        values = evaluate_samples(frames[-1].x, dataset, energy_fn)
     result: dict[str, Any] = {
         "metrics": {k: float(v) for k, v in values.items()},
         "better": {k: BETTER.get(k, "lower") for k in values},

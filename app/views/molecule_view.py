@@ -1,0 +1,163 @@
+"""Molecule samples: RDKit 2D depictions in a grid, and property histograms (data vs samples).
+
+Snapshots carry SMILES token ids and the vocabulary (see
+:mod:`app.views.text_view`); the ``latent_seq`` method adds the training
+batch it learned from as ``extras["data"]``. The view decodes both, draws
+up to :data:`SHOWN` samples with RDKit (invalid ones as a labelled empty
+cell) and histograms logP, QED and molecular weight of the valid samples
+against those of the data seen so far (the data pool grows with each
+snapshot up to :data:`DATA_POOL`). Without RDKit it says what to install.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.views.registry import register_view
+from app.views.text_view import symbols_from_extras
+
+SHOWN = 12
+COLUMNS = 4
+CELL = 150
+DATA_POOL = 2000
+HIST_LABELS = {"logp": "logP", "qed": "QED", "mw": "mol. weight"}
+
+
+def depiction(smiles: str, size: int = CELL) -> QImage | None:
+    """RDKit's 2D drawing of ``smiles`` as a QImage (``None`` if invalid)."""
+    from rdkit.Chem import Draw
+
+    from ebm_engine.metrics.symbols import parse_smiles
+
+    mol = parse_smiles(smiles)
+    if mol is None:
+        return None
+    image = Draw.MolToImage(mol, size=(size, size)).convert("RGBA")
+    data = image.tobytes("raw", "RGBA")
+    return QImage(data, size, size, QImage.Format.Format_RGBA8888).copy()
+
+
+@register_view("molecule")
+class MoleculeView(QWidget):
+    """A grid of depicted samples over three histograms (logP, QED, MW: data grey, samples blue)."""
+
+    sigSampleClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        from ebm_engine.metrics.symbols import RDKIT_HINT, rdkit_available
+
+        self.update_count = 0
+        self.snapshot = None
+        self.symbols = None
+        self.smiles: list[str] = []
+        self.valid: list[bool] = []
+        self.data_props: dict[str, list[float]] = {k: [] for k in HIST_LABELS}
+        self.sample_props: dict[str, np.ndarray] = {k: np.zeros(0) for k in HIST_LABELS}
+        self.has_rdkit = rdkit_available()
+        self.summary = QLabel("No samples yet." if self.has_rdkit else RDKIT_HINT, self)
+        self.summary.setWordWrap(True)
+        grid_host = QWidget(self)
+        self.grid = QGridLayout(grid_host)
+        self.cells: list[QLabel] = []
+        for i in range(SHOWN):
+            cell = QLabel(grid_host)
+            cell.setFixedSize(CELL, CELL + 14)
+            cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            cell.mousePressEvent = lambda _e, i=i: self.sigSampleClicked.emit(i)
+            self.grid.addWidget(cell, i // COLUMNS, i % COLUMNS)
+            self.cells.append(cell)
+        hist_row = QHBoxLayout()
+        self.plots: dict[str, pg.PlotWidget] = {}
+        for key, label in HIST_LABELS.items():
+            plot = pg.PlotWidget(self)
+            plot.setTitle(label)
+            plot.setMinimumHeight(120)
+            if key == "logp":
+                plot.addLegend(offset=(5, 5))
+            self.plots[key] = plot
+            hist_row.addWidget(plot)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(grid_host)
+        layout.addLayout(hist_row)
+
+    def set_snapshot(self, snapshot) -> None:
+        self.snapshot = snapshot
+        self.symbols = symbols_from_extras(snapshot.extras) or self.symbols
+        if self.symbols is not None and "data" in snapshot.extras and self.has_rdkit:
+            self._add_data(self.symbols.decode_all(snapshot.extras["data"]))
+        self.show_frame(-1)
+        self.update_count += 1
+
+    def clear(self) -> None:
+        self.snapshot = None
+        self.data_props = {k: [] for k in HIST_LABELS}
+        for cell in self.cells:
+            cell.clear()
+
+    def _add_data(self, smiles: list[str]) -> None:
+        from ebm_engine.metrics.symbols import parse_smiles, properties
+
+        if len(self.data_props["mw"]) >= DATA_POOL:
+            return
+        mols = [m for m in (parse_smiles(s) for s in smiles) if m is not None]
+        if mols:
+            for key, values in properties(mols).items():
+                self.data_props[key].extend(values.tolist())
+
+    def show_frame(self, index: int) -> None:
+        """Draw the final samples (``-1``) or the decoded chains at a recorded step."""
+        if self.snapshot is None or self.symbols is None:
+            return
+        frames = self.snapshot.frames
+        samples = frames[min(index, len(frames) - 1)].x if index >= 0 and frames \
+            else self.snapshot.samples
+        self.smiles = self.symbols.decode_all(np.asarray(samples))
+        if not self.has_rdkit:
+            self.valid = []
+            for cell, s in zip(self.cells, self.smiles, strict=False):
+                cell.setText(s)
+            return
+        from ebm_engine.metrics.symbols import parse_smiles, properties
+
+        mols = [parse_smiles(s) for s in self.smiles]
+        self.valid = [m is not None for m in mols]
+        for i, cell in enumerate(self.cells):
+            if i >= len(self.smiles):
+                cell.clear()
+                continue
+            image = depiction(self.smiles[i]) if self.valid[i] else None
+            if image is None:
+                cell.setPixmap(QPixmap())
+                cell.setText(f"✗ invalid\n{self.smiles[i][:24]}")
+                cell.setStyleSheet("color: rgb(190,30,30)")
+            else:
+                cell.setStyleSheet("")
+                cell.setPixmap(QPixmap.fromImage(image))
+            cell.setToolTip(self.smiles[i])
+        good = [m for m in mols if m is not None]
+        self.sample_props = properties(good) if good else {k: np.zeros(0) for k in HIST_LABELS}
+        self._histograms()
+        self.summary.setText(f"{len(self.smiles)} samples, {sum(self.valid)} valid "
+                             f"(RDKit) at iteration {self.snapshot.iteration}")
+
+    def _histograms(self) -> None:
+        for key, plot in self.plots.items():
+            plot.clear()
+            data = np.asarray(self.data_props[key])
+            ours = self.sample_props[key]
+            both = np.concatenate([data, ours])
+            if not len(both):
+                continue
+            edges = np.linspace(both.min(), both.max() + 1e-9, 21)
+            for values, brush, name in ((data, (150, 150, 150, 120), "data"),
+                                        (ours, (40, 90, 200, 150), "samples")):
+                if len(values):
+                    counts, _ = np.histogram(values, edges, density=True)
+                    plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=brush,
+                              name=name)

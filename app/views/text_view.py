@@ -1,0 +1,128 @@
+"""Text samples as a live list: each sentence, its attribute, and whether it is valid.
+
+Snapshots of text carry token ids (``samples``, int) and the vocabulary in
+``extras`` (``vocab``, ``joiner``, ``checker``, ``attribute``,
+``attribute_values``; :meth:`ebm_engine.methods.base.DataSpec.display_extras`).
+The view decodes the ids and judges each sentence with the data's checker
+(the built-in grammar's exact parser): invalid ones are marked in red with
+a cross. :meth:`show_frame` lists a recorded Langevin step instead: the
+greedy decoding of each chain's latent vector at that step, so scrubbing
+shows how a sentence changes along the chain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from app.views.registry import register_view
+
+INVALID = QColor(190, 30, 30)
+VALID = QColor(20, 120, 40)
+
+
+def symbols_from_extras(extras: dict):
+    """The :class:`~ebm_engine.data.tokens.SymbolSpec` a snapshot carries, or ``None``."""
+    from ebm_engine.data.tokens import SymbolSpec
+
+    if "vocab" not in extras:
+        return None
+    return SymbolSpec(tuple(str(t) for t in np.asarray(extras["vocab"])),
+                      str(extras.get("joiner", " ")), str(extras.get("checker", "")),
+                      str(extras.get("attribute", "")),
+                      tuple(str(v) for v in np.asarray(extras.get("attribute_values", []))))
+
+
+def describe_rows(samples: np.ndarray, symbols) -> list[tuple[str, str, bool | None]]:
+    """``(attribute, string, valid)`` per sample (``valid`` ``None`` without a checker)."""
+    from ebm_engine.metrics.symbols import validity
+
+    if symbols is None:  # no vocabulary (an old snapshot): show the ids
+        return [("", " ".join(str(int(i)) for i in row), None) for row in np.asarray(samples)]
+    strings = symbols.decode_all(samples)
+    attrs = [symbols.attribute_values[int(a)] if symbols.attribute else ""
+             for a in symbols.attribute_of(samples)]
+    if not symbols.checker:
+        return [(a, s, None) for a, s in zip(attrs, strings, strict=True)]
+    try:
+        ok = validity(symbols, strings)
+    except ImportError:  # SMILES without RDKit: nothing to judge with
+        return [(a, s, None) for a, s in zip(attrs, strings, strict=True)]
+    return [(a, s, bool(v)) for a, s, v in zip(attrs, strings, ok, strict=True)]
+
+
+@register_view("text")
+class TextView(QWidget):
+    """The latest samples as rows: ✓/✗, attribute, sentence; a summary line on top."""
+
+    sigSampleClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.update_count = 0
+        self.snapshot = None
+        self.symbols = None
+        self.rows: list[tuple[str, str, bool | None]] = []
+        self.summary = QLabel("No samples yet.", self)
+        self.table = QTableWidget(0, 3, self)
+        self.table.setHorizontalHeaderLabels(["", "attribute", "sample"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.cellClicked.connect(lambda row, _col: self.sigSampleClicked.emit(row))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table)
+
+    def set_snapshot(self, snapshot) -> None:
+        self.snapshot = snapshot
+        self.symbols = symbols_from_extras(snapshot.extras) or self.symbols
+        self.show_frame(-1)
+        self.update_count += 1
+
+    def clear(self) -> None:
+        self.snapshot = None
+        self.rows = []
+        self.table.setRowCount(0)
+        self.summary.setText("No samples yet.")
+
+    def show_frame(self, index: int) -> None:
+        """List the final samples (``-1``) or the decoded chains at recorded step ``index``."""
+        if self.snapshot is None:
+            return
+        frames = self.snapshot.frames
+        if index >= 0 and frames:
+            frame = frames[min(index, len(frames) - 1)]
+            samples, where = frame.x, f"Langevin step {frame.step} (greedy decoding of z)"
+        else:
+            samples, where = self.snapshot.samples, f"iteration {self.snapshot.iteration}"
+        self.rows = describe_rows(np.asarray(samples), self.symbols)
+        self._fill(where)
+
+    def _fill(self, where: str) -> None:
+        self.table.setRowCount(len(self.rows))
+        for r, (attr, text, ok) in enumerate(self.rows):
+            mark = QTableWidgetItem("" if ok is None else ("✓" if ok else "✗"))
+            item = QTableWidgetItem(text or "(empty)")
+            if ok is not None:
+                color = QBrush(VALID if ok else INVALID)
+                mark.setForeground(color)
+                if not ok:
+                    item.setForeground(color)
+                    item.setToolTip("rejected by the data's checker")
+            mark.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.table.setItem(r, 0, mark)
+            self.table.setItem(r, 1, QTableWidgetItem(attr))
+            self.table.setItem(r, 2, item)
+        self.table.setColumnHidden(1, not any(a for a, _, _ in self.rows))
+        self.table.resizeColumnToContents(0)
+        judged = [ok for _, _, ok in self.rows if ok is not None]
+        valid = f", {sum(judged)}/{len(judged)} valid" if judged else ""
+        self.summary.setText(f"{len(self.rows)} samples at {where}{valid}")
+
+    def valid_count(self) -> int:
+        """Rows the checker accepted (for tests and the status line)."""
+        return sum(1 for _, _, ok in self.rows if ok)

@@ -1,0 +1,115 @@
+"""Write text and molecule samples: ``.txt``, ``.smi``, ``.sdf`` and a PNG grid.
+
+Samples are token ids; the :class:`~ebm_engine.data.tokens.SymbolSpec`
+saved with the run decodes them. Every format writes one record per
+sample, in order, so ``ebm sample --n 8 --out x.txt`` gives 8 lines:
+
+- ``.txt``: one decoded string per line (an empty sample is an empty line);
+  with an attribute, ``attribute<TAB>string``;
+- ``.smi``: ``SMILES<TAB>name`` per line (molecules);
+- ``.sdf``: RDKit 2D molblocks of the valid molecules (invalid samples are
+  skipped and counted in the message);
+- ``.png``: text lines drawn in a picture, or RDKit's 2D depictions in a grid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ebm_engine import atomic
+from ebm_engine.data.tokens import SymbolSpec
+from ebm_engine.errors import ExportError
+
+TEXT_FORMATS = (".txt", ".png", ".npz")
+MOLECULE_FORMATS = (".smi", ".txt", ".sdf", ".png", ".npz")
+
+
+def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
+                   path: Path, ext: str) -> Path:
+    """Write decoded ``samples`` (token ids) of ``kind`` to ``path`` as ``ext``."""
+    if symbols is None:
+        raise ExportError(f"cannot write {kind} samples as {ext}: the run has no vocabulary")
+    strings = symbols.decode_all(samples)
+    if ext == ".txt" or (ext == ".smi" and kind == "molecule"):
+        return _write_lines(path, _lines(strings, samples, symbols, ext))
+    if ext == ".png" and kind == "text":
+        return _text_png(_lines(strings, samples, symbols, ".txt"), path)
+    if kind == "molecule" and ext in (".sdf", ".png"):
+        return _molecule_file(strings, path, ext)
+    allowed = TEXT_FORMATS if kind == "text" else MOLECULE_FORMATS
+    raise ExportError(f"cannot write {kind} samples as {ext or 'a file without extension'}; "
+                      f"{kind} samples export as {' '.join(allowed)}")
+
+
+def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: str) -> list[str]:
+    if ext == ".smi":
+        return [f"{s}\tsample_{i}" for i, s in enumerate(strings)]
+    if symbols.attribute:
+        labels = symbols.attribute_of(samples)
+        return [f"{symbols.attribute_values[int(a)]}\t{s}" for a, s in zip(labels, strings, strict=True)]
+    return list(strings)
+
+
+def _write_lines(path: Path, lines: list[str]) -> Path:
+    try:
+        atomic.write_text(path, "".join(line + "\n" for line in lines))
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _text_png(lines: list[str], path: Path) -> Path:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    height = 16
+    width = max(200, 8 + 7 * max((len(s) for s in lines), default=10))
+    image = Image.new("RGB", (width, 8 + height * len(lines)), "white")
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((4, 4 + i * height), line, fill="black", font=font)
+    return _save_image(image, path)
+
+
+def _molecule_file(strings: list[str], path: Path, ext: str) -> Path:
+    from ebm_engine.metrics.symbols import RDKIT_HINT, parse_smiles, rdkit_available
+
+    if not rdkit_available():
+        raise ExportError(f"cannot write {path}: {RDKIT_HINT}")
+    from rdkit import Chem
+    from rdkit.Chem import AllChem, Draw
+
+    mols = [(i, parse_smiles(s)) for i, s in enumerate(strings)]
+    if ext == ".png":
+        shown = [m if m is not None else Chem.Mol() for _, m in mols]
+        legends = [f"{i}" if m is not None else f"{i}: invalid" for i, m in mols]
+        image = Draw.MolsToGridImage(shown, molsPerRow=min(4, max(len(shown), 1)),
+                                     subImgSize=(200, 200), legends=legends)
+        return _save_image(image, path)
+    blocks = []
+    for i, mol in mols:
+        if mol is None:
+            continue
+        AllChem.Compute2DCoords(mol)
+        mol.SetProp("_Name", f"sample_{i}")
+        blocks.append(Chem.MolToMolBlock(mol) + f"> <SMILES>\n{strings[i]}\n\n$$$$\n")
+    if not blocks:
+        raise ExportError(f"cannot write {path}: none of the {len(strings)} samples is a valid molecule")
+    try:
+        atomic.write_text(path, "".join(blocks))
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _save_image(image, path: Path) -> Path:
+    def write(tmp: Path) -> None:
+        image.save(tmp, format="PNG")
+
+    try:
+        atomic.write_with(path, write)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
