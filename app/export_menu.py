@@ -51,6 +51,11 @@ ENTRIES = (
     Entry("Meshes (OBJ)…", "grid", ".obj", ("voxel",)),
     Entry("Meshes (PLY)…", "grid", ".ply", ("voxel",)),
     Entry("Point clouds (PLY)…", "grid", ".ply", ("pointcloud",)),
+    Entry("Sentences (TXT)…", "grid", ".txt", ("text",)),
+    Entry("Sentences as a picture (PNG)…", "grid", ".png", ("text",)),
+    Entry("Molecules (SMILES)…", "grid", ".smi", ("molecule",)),
+    Entry("Molecules (SDF)…", "grid", ".sdf", ("molecule",)),
+    Entry("Molecule grid (PNG)…", "grid", ".png", ("molecule",)),
     Entry("Turntable of a 3D sample (MP4)…", "turntable", ".mp4", KINDS_3D),
     Entry("Turntable of a 3D sample (GIF)…", "turntable", ".gif", KINDS_3D),
     Entry("Checkpoint copy…", "checkpoint", ""),
@@ -135,6 +140,7 @@ class ExportMenu(QMenu):
         return out
 
     def _export_samples(self, what: str, path: Path) -> Path:
+        from app.views.text_view import symbols_from_extras
         from ebm_engine.export.samples import export_samples
 
         s = self.snapshot
@@ -156,7 +162,7 @@ class ExportMenu(QMenu):
         if what == "chain" and not frames:
             raise EBMError("No chain was recorded; set train.record_every > 0 to record chains.")
         return export_samples(s.samples, s.kind, s.value_range, path, frames=frames,
-                              energy=s.energy)
+                              energy=s.energy, symbols=symbols_from_extras(s.extras))
 
     def _copy_metrics(self, path: Path) -> Path:
         from ebm_engine import atomic

@@ -458,7 +458,7 @@ class Session:
             if self.display and spec.kind == "points" and spec.item_shape == (2,):
                 landscape = energy_landscape(loaded.method.energy, points_bounds(last.x), "cpu")
             yield SamplesReady(it, spec.kind, spec.value_range, last.x, last.energy, recorded,
-                               landscape=landscape, origin="sample")
+                               spec.display_extras(), landscape=landscape, origin="sample")
             yield Finished(it, "sampled")
         finally:
             self.state = RunState.FINISHED
