@@ -3,20 +3,26 @@
 A worker thread iterates one of the session's generators (train, resume,
 follow, sample) or a data preview and appends the typed events to a deque;
 each :class:`SamplesReady` is first made display-ready there
-(:func:`app.display.prepare`: uint8 grids, isosurfaces …), so the GUI thread
-only uploads. The GUI thread drains the deque at most every 33 ms, and
-only when the worker has queued something (the worker's first event after
-a drain sends one queued wake-up; an idle or slow run costs the GUI thread
-no timer ticks, and so no Python work that would hold the GIL the worker
-needs): metrics rows in one batch, the rare events one by one and in
-order, then ``sigStateChanged`` when :attr:`Session.state` moved. Of the snapshots only
-the *latest* is emitted, and only when the frame pacer says a draw is due
-(:mod:`app.pacing`: the window reports each draw's cost through
-:meth:`Controller.frame_drawn`), so drawing never takes more than a set
-share of the GUI thread; a run's first snapshot, and the last one when a
-run pauses or ends, are emitted at once. What may change, and when, is the
-session's business (:meth:`edit`); this class only moves events across
-threads. Signals are named ``sig<Something>`` (pyqtgraph style).
+(:func:`app.display.prepare`: uint8 grids, isosurfaces …), so the GUI
+thread only uploads.
+
+The GUI thread drains the deque at most every 33 ms, and only when the
+worker has queued something: the worker's first event after a drain sends
+one queued wake-up. An idle or slow run costs the GUI thread no timer
+ticks, so no Python work that would take the GIL from the worker (on a
+loaded machine each such hand-over can cost the worker a scheduler slice).
+A drain emits the metrics rows in one batch, the rare events one by one
+and in order, then ``sigStateChanged`` when :attr:`Session.state` moved.
+
+Of the snapshots only the *latest* is emitted, and only when the frame
+pacer says a draw is due (:mod:`app.pacing`; the window reports each
+draw's cost through :meth:`Controller.frame_drawn`), so drawing takes at
+most a set share of wall time; a run's first snapshot, and the latest one
+when a run pauses or ends, are emitted at once.
+
+What may change, and when, is the session's business (:meth:`edit`); this
+class only moves events across threads. Signals are named
+``sig<Something>`` (pyqtgraph style).
 """
 
 from __future__ import annotations

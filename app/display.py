@@ -93,7 +93,10 @@ def snapshot_digest(event: SamplesReady) -> str:
             return
         arr = np.ascontiguousarray(value)
         h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(arr.data if arr.size else b"")
+        if arr.dtype.hasobject:  # strings, vocabularies … of display extras
+            h.update(repr(value).encode())
+        elif arr.size:
+            h.update(arr.data)
 
     h.update(f"{event.kind}|{event.value_range}".encode())
     add(event.samples)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, QEvent, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -377,10 +377,16 @@ class MainWindow(QMainWindow):
         self.store.setValue("config", self.controller.config.to_json())
         self.store.sync()
 
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.WindowStateChange:  # un-minimised: draw what came
+            self.samples.window_state_changed()
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         """Stop the worker cleanly (it writes a final checkpoint), then close."""
         self.save_settings()
         if self.controller.busy:
             self.statusBar().showMessage("Stopping: writing a checkpoint…")
         self.controller.shutdown()
+        self.samples.release()  # VTK views release their render windows
         super().closeEvent(event)

@@ -302,22 +302,49 @@ def test_first_snapshot_comes_after_one_iteration_and_config_keeps_sample_every(
     from app.views.image_grid import grid_image
 
     knobs = tuple(kv for kv in TINY_DIGITS if kv[0] != "train.sample_every")
-    window = make_window(qtbot, tmp_path, demo="digits", knobs=knobs + (("train.sample_every", 5),))
+    window = make_window(qtbot, tmp_path, demo="digits",
+                         knobs=knobs + (("train.sample_every", 1000),))
     ctrl = window.controller
-    seen = []
-    ctrl.sigSnapshot.connect(lambda s: seen.append(s) if s.origin == "train" else None)
-    window.transport.buttons["train"].click()
-    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=WAIT_MS)
-    first = seen[0]
-    assert first.iteration == 1  # not train.sample_every = 5
-    assert all(s.iteration % 5 == 0 for s in seen[1:])
+    with qtbot.waitSignal(ctrl.sigSnapshot, timeout=WAIT_MS,
+                          check_params_cb=lambda s: s.origin == "train") as blocker:
+        window.transport.buttons["train"].click()
+    first = blocker.args[0]
+    assert first.iteration == 1  # not train.sample_every = 1000
     # prepared on the worker: the view uploaded its grid
     assert isinstance(first, PreparedSnapshot)
     assert np.array_equal(first.display.view.pixels,
                           grid_image(first.samples, "image", first.value_range))
+    assert window.sample_view.grid.last_grid is first.display.view.pixels
     window.close()
     saved = json.loads((ctrl.run_dir / "config.json").read_text())
-    assert saved["train"]["sample_every"] == 5  # the run records the real value
+    assert saved["train"]["sample_every"] == 1000  # the run records the real value
+
+
+def test_display_session_snapshots_the_first_iteration_then_every_sample_every(tmp_path):
+    from ebm_engine.learning.events import KnobApplied, SamplesReady, TrainStep
+    from ebm_engine.presets import config_for
+    from ebm_engine.session import Session
+
+    cfg = config_for("digits")
+    for key, value in TINY_DIGITS:
+        cfg = cfg.with_value(key, value)
+    cfg = cfg.with_value("train.sample_every", 5).with_value("train.iterations", 12)
+    session = Session(cfg, display=True)
+    snapshots, applied = [], []
+    for event in session.train(tmp_path / "run"):
+        if isinstance(event, TrainStep) and event.iteration == 1:
+            assert session.edit("sampler.step_size", 0.02).pending  # an edit in between
+        elif isinstance(event, SamplesReady):
+            snapshots.append(event.iteration)
+        elif isinstance(event, KnobApplied):
+            applied.append((event.iteration, event.key))
+    assert snapshots == [1, 5, 10, 12]
+    assert applied == [(1, "sampler.step_size")]  # held back one iteration, then applied
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["train"]["sample_every"] == 5 and saved["sampler"]["step_size"] == 0.02
+    # the CLI (no display) keeps the trainer's own schedule
+    headless = Session(cfg)
+    assert [e.iteration for e in headless.train(None) if isinstance(e, SamplesReady)] == [5, 10, 12]
 
 
 def test_train_again_keeps_the_vtk_window(qtbot, tmp_path):

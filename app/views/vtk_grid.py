@@ -7,9 +7,11 @@ three-quarter view. Rendering happens on the GUI thread only (views are fed
 by the controller's signals), and only while the widget is shown.
 
 The render window is released (``close()`` on the QVTK widget, which
-finalises it) when the grid is closed, when its top-level window closes, or
-when it is scheduled for deletion — never while it is shown, and
-:func:`live_render_windows` lets tests check that nothing leaks.
+finalises it) when the grid or its :class:`Grid3DView` is closed (the main
+window closes its sample view when it closes), or when it is scheduled for
+deletion — never while it is shown, and :func:`live_render_windows` lets
+tests check that nothing leaks. No Python event filter watches other
+widgets: one would run, holding the GIL, for every event they get.
 
 The isosurfaces and point sets are built on the controller's worker thread
 (:func:`prepare_cells`, see :mod:`app.display`); the GUI thread hands them
@@ -26,7 +28,7 @@ import numpy as np
 import vtkmodules.vtkInteractionStyle  # noqa: F401 (registers the interactor styles)
 import vtkmodules.vtkRenderingFreeType  # noqa: F401 (text labels)
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 (the OpenGL back end)
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -98,13 +100,11 @@ class VTKGrid(QWidget):
         self.render_count = 0
         self._dirty = False
         self._press: tuple[float, float] | None = None
-        self._watched: QObject | None = None
 
-        self.vtk_widget = QVTKRenderWindowInteractor(self)
+        self.vtk_widget = _GridInteractor(self)
         self.render_window = self.vtk_widget.GetRenderWindow()
         self.interactor = self.render_window.GetInteractor()
         self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
-        self.vtk_widget.installEventFilter(self)  # clicks, seen before VTK turns them into drags
         self._initialised = False
         self.camera = default_camera(vtkCamera())
         self.backdrop = vtkRenderer()  # paints the gaps between cells
@@ -273,39 +273,16 @@ class VTKGrid(QWidget):
         if self.released:
             return
         self.released = True
-        if self._watched is not None:
-            self._watched.removeEventFilter(self)
-            self._watched = None
         for ren in self.renderers:
             self.render_window.RemoveRenderer(ren)
         self.render_window.RemoveRenderer(self.backdrop)
         self.renderers, self.actors, self.labels = [], [], []
-        self.vtk_widget.removeEventFilter(self)
         self.vtk_widget.close()  # its closeEvent finalises the render window
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().showEvent(event)
-        top = self.window()
-        if top is not self and top is not self._watched and not self.released:
-            if self._watched is not None:
-                self._watched.removeEventFilter(self)
-            top.installEventFilter(self)
-            self._watched = top
         if self._dirty:
             self.render()
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
-        if obj is self.vtk_widget and event.type() == QEvent.Type.Resize:
-            self._resize_offscreen(event.size())
-            return False
-        if obj is self.vtk_widget and event.type() in (QEvent.Type.MouseButtonPress,
-                                                       QEvent.Type.MouseButtonRelease):
-            self._mouse(event)
-            return False
-        # The top-level window is closing: child widgets get no closeEvent of their own.
-        if obj is self._watched and event.type() == QEvent.Type.Close:
-            self.release()
-        return False
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         self.release()
@@ -316,6 +293,36 @@ class VTKGrid(QWidget):
         if event.type() == QEvent.Type.DeferredDelete:
             self.release()
         return super().event(event)
+
+
+class _GridInteractor(QVTKRenderWindowInteractor):
+    """QVTK's widget, telling its grid about resizes and clicks first.
+
+    QVTK already handles these events in Python; overriding them costs
+    nothing more, where an event filter would run for every event.
+    """
+
+    def __init__(self, grid: VTKGrid):
+        super().__init__(grid)
+        self._grid = weakref.ref(grid)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
+        grid = self._grid()
+        if grid is not None:
+            grid._resize_offscreen(ev.size())
+        super().resizeEvent(ev)
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
+        grid = self._grid()
+        if grid is not None:
+            grid._mouse(ev)  # before VTK turns a press into a drag
+        super().mousePressEvent(ev)
+
+    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
+        grid = self._grid()
+        if grid is not None:
+            grid._mouse(ev)
+        super().mouseReleaseEvent(ev)
 
 
 @dataclass(frozen=True)
@@ -407,6 +414,10 @@ class Grid3DView(QWidget):
 
     def paint_now(self) -> None:
         """Nothing pending: VTK renders when the geometry is set."""
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        self.grid.release()  # a child gets no closeEvent of its own
+        super().closeEvent(event)
 
     def _draw(self) -> None:
         s = self.snapshot

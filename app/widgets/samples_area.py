@@ -10,7 +10,7 @@ whose prepared display has the digest of the one on screen.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from app.display import display_of
@@ -43,7 +43,6 @@ class SamplesArea(QWidget):
         self.skipped = 0  # snapshots not drawn: identical to the one shown, or superseded while hidden
         self._drawn_digest: str | None = None
         self._pending = False  # self.snapshot arrived while hidden: draw it when shown
-        self._watched: QObject | None = None
         self.title = QLabel(HINT)
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.addWidget(self.view)
@@ -121,27 +120,26 @@ class SamplesArea(QWidget):
     # --- hidden → shown -----------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().showEvent(event)
-        top = self.window()
-        if top is not self and top is not self._watched:
-            if self._watched is not None:
-                self._watched.removeEventFilter(self)
-            top.installEventFilter(self)  # un-minimising shows nothing new to this widget
-            self._watched = top
-        self._draw_pending()
+        self.window_state_changed()
 
     def changeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().changeEvent(event)
         if event.type() == QEvent.Type.WindowStateChange:  # the area is its own window
-            self._draw_pending()
+            self.window_state_changed()
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
-        if obj is self._watched and event.type() == QEvent.Type.WindowStateChange:
-            self._draw_pending()
-        return False
+    def window_state_changed(self) -> None:
+        """Shown or un-minimised: draw the snapshot that came meanwhile.
 
-    def _draw_pending(self) -> None:
+        The main window calls this from its ``changeEvent`` (un-minimising
+        sends this widget nothing; an event filter on the window would run
+        Python for every event it gets).
+        """
         if self._pending and self.snapshot is not None and self.on_screen:
             self._draw(self.snapshot)
+
+    def release(self) -> None:
+        """The window is closing: close the view (a VTK view releases its render window)."""
+        self.view.close()
 
     # --- views ------------------------------------------------------------------------
     def _swap_view(self, kind: str) -> None:
