@@ -173,7 +173,8 @@ def test_controlled_sampling_beats_random_attribute_choice():
     gen.P_ADJ = gen.P_PP = gen.P_RC = 0.0
     data = grammar_dataset("simple-controlled", "mood", [gen.sentence() for _ in range(800)], [])
     cfg = tiny_cfg("grammar-text-controlled", "grammar-text-controlled", z_dim=4,
-                   post_steps=10, post_step_size=0.7, post_noise=1.0, word_dropout=0.5)
+                   post_steps=10, post_step_size=0.7, post_noise=1.0, word_dropout=0.5,
+                   prior_l2=0.0)
     trainer = Trainer(cfg.with_value("train.lr", 0.001), None, dataset=data)
     list(trainer.events(150))
     spec = trainer.spec.symbols

@@ -15,7 +15,7 @@ Maximum likelihood needs two short-run Langevin samplers in latent space:
 
 and the gradients are
 
-    ∇α L = mean ∇α f_α(z⁺)_y − mean ∇α f_α(z⁻)_y,
+    ∇α L = mean ∇α f_α(z⁺)_y − mean ∇α f_α(z⁻)_y   (minus the ``prior_l2`` penalty's),
     ∇β L = mean ∇β log p_β(x | z⁺).
 
 The attribute term ``f_α(z)_y`` is what controls generation: sampling
@@ -75,6 +75,10 @@ class LatentSeqOptions:
     post_noise : float
         Noise scale of the posterior Langevin (1 = exact; below 1 the
         posterior chain follows the likelihood more closely in few steps).
+    prior_l2 : float
+        Penalty ``prior_l2 · mean(f_α(z⁺)² + f_α(z⁻)²)`` on the prior's
+        outputs: keeps ``f_α`` from growing where the short-run prior chains
+        never go (how an unbounded latent prior diverges).
     word_dropout : float
         Share of decoder input tokens replaced by ``<unk>`` while learning,
         so that the decoder uses ``z``.
@@ -95,6 +99,7 @@ class LatentSeqOptions:
     post_steps: int = knob(20, ge=0, unit="steps")
     post_step_size: float = knob(0.1, gt=0)
     post_noise: float = knob(1.0, ge=0, le=1)
+    prior_l2: float = knob(0.1, ge=0)
     word_dropout: float = knob(0.25, ge=0, lt=1)
     decode: str = knob("sample", choices=("sample", "greedy"))
     temperature: float = knob(1.0, gt=0)
@@ -119,7 +124,7 @@ class LatentSeqEBM(LearningMethod):
         self.col = sym.attribute_column
         self.length = self.spec.item_shape[0] - self.col
         self.prior = LatentPrior(o.z_dim, self.cfg.model.width, self.cfg.model.depth,
-                                 sym.n_attributes).to(self.device)
+                                 sym.n_attributes, self.cfg.model.spectral_norm).to(self.device)
         self.gen = SequenceDecoder(sym.size, o.z_dim, o.emb_dim, o.gen_width).to(self.device)
         self.opt = self.adam(self.prior.parameters())
         self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
@@ -131,11 +136,16 @@ class LatentSeqEBM(LearningMethod):
 
     def prior_energy(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``E(z | y) = −f_α(z)_y + |z|²/2σ₀²`` (``|z|²/2`` for the Gaussian prior)."""
-        sigma = self.cfg.sampler.reference_sigma if self.ebm_prior else 1.0
-        ref = z.pow(2).sum(1) / (2 * sigma ** 2) if sigma != float("inf") else 0.0
         if not self.ebm_prior:
-            return ref
-        return -self.prior(z).gather(1, y.unsqueeze(1)).squeeze(1) + ref
+            return self.with_reference(torch.zeros_like(z[:, 0]), z)
+        return self.with_reference(-self.prior(z).gather(1, y.unsqueeze(1)).squeeze(1), z)
+
+    def with_reference(self, energy: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``energy + |z|²/2σ₀²`` (σ₀ = ``sampler.reference_sigma``; 1 for the Gaussian prior)."""
+        sigma = self.cfg.sampler.reference_sigma if self.ebm_prior else 1.0
+        if sigma == float("inf"):
+            return energy
+        return energy + z.pow(2).sum(1) / (2 * sigma ** 2)
 
     def split(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(tokens, attribute)`` of items in the data layout."""
@@ -213,8 +223,15 @@ class LatentSeqEBM(LearningMethod):
         metrics: dict[str, float] = {}
         if self.ebm_prior:
             # Prior: maximum likelihood, posterior latents are its "data".
-            e_pos, e_neg = self.prior_energy(z_pos, y), self.prior_energy(z_neg, y)
-            metrics.update(self.ml_backward(self.prior, self.opt, e_pos, e_neg))
+            f_pos = self.prior(z_pos).gather(1, y.unsqueeze(1)).squeeze(1)
+            f_neg = self.prior(z_neg).gather(1, y.unsqueeze(1)).squeeze(1)
+            e_pos, e_neg = self.with_reference(-f_pos, z_pos), self.with_reference(-f_neg, z_neg)
+            loss = e_pos.mean() - e_neg.mean()
+            if self.opts.prior_l2 > 0:
+                loss = loss + self.opts.prior_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
+            norm = self.backward(loss, self.opt, [self.prior])
+            metrics.update(loss=float(loss.detach()), energy_data=float(e_pos.detach().mean()),
+                           energy_sample=float(e_neg.detach().mean()), grad_norm=norm)
         else:
             with torch.no_grad():
                 e_pos, e_neg = self.prior_energy(z_pos, y), self.prior_energy(z_neg, y)

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ebm_engine.data.tokens import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from ebm_engine.models.layers import maybe_sn
 
 
 class SequenceDecoder(nn.Module):
@@ -109,17 +110,20 @@ class LatentPrior(nn.Module):
 
     The prior energy of class ``y`` is ``E_α(z | y) = −f_α(z)_y + |z|²/2σ₀²``
     and the marginal's is ``−logsumexp_y f_α(z)_y + |z|²/2σ₀²`` (Pang & Wu
-    2021, symbol-vector coupling).
+    2021, symbol-vector coupling). ``spectral_norm`` (``model.spectral_norm``)
+    makes ``f_α`` 1-Lipschitz: it cannot grow a spike that the short-run
+    prior chains never reach, which is how an unbounded prior diverges.
     """
 
-    def __init__(self, z_dim: int, width: int = 200, depth: int = 2, n_out: int = 1):
+    def __init__(self, z_dim: int, width: int = 200, depth: int = 2, n_out: int = 1,
+                 spectral_norm: bool = False):
         super().__init__()
         layers: list[nn.Module] = []
         dim = z_dim
         for _ in range(depth):
-            layers += [nn.Linear(dim, width), nn.SiLU()]
+            layers += [maybe_sn(nn.Linear(dim, width), spectral_norm), nn.SiLU()]
             dim = width
-        layers.append(nn.Linear(dim, n_out))
+        layers.append(maybe_sn(nn.Linear(dim, n_out), spectral_norm))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
