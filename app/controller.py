@@ -291,8 +291,10 @@ class Controller(QObject):
             return
         if delay_ms is None:
             delay_ms = int(TICK_MS - 1000 * (time.perf_counter() - self._last_drain))
-        delay_ms = max(0, delay_ms)
-        if not self._tick.isActive() or self._tick.remainingTime() > delay_ms:
+        if delay_ms <= 0:  # due: now, in this wake-up of the GUI thread (no timer round trip)
+            self._tick.stop()
+            self._drain()
+        elif not self._tick.isActive() or self._tick.remainingTime() > delay_ms:
             self._tick.start(delay_ms)
 
     def _drain(self) -> None:

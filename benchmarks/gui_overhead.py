@@ -66,26 +66,61 @@ def _load_average() -> float | None:
         return None
 
 
-def headless_rate(cfg, seconds: float, run_dir: str | None = None) -> float:
-    """Iterations/s of a headless session over ``seconds`` (after one warm-up iteration)."""
+def _schedstat(tid: int) -> tuple[int, int] | None:
+    """(ns on a CPU, ns runnable but waiting for one) of thread ``tid`` (Linux), else None."""
+    try:
+        with open(f"/proc/self/task/{tid}/schedstat") as f:
+            on_cpu, waiting = f.read().split()[:2]
+        return int(on_cpu), int(waiting)
+    except (OSError, ValueError):
+        return None
+
+
+class _ThreadClock:
+    """Where a thread's wall time went over a window: on a CPU, waiting for one
+    (other jobs on the machine), or neither (blocked: the GIL, I/O)."""
+
+    def __init__(self, tid: int):
+        self.tid, self.t0, self.s0 = tid, time.perf_counter(), _schedstat(tid)
+
+    def shares(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.t0
+        s1 = _schedstat(self.tid)
+        if self.s0 is None or s1 is None or wall <= 0:
+            return {}
+        cpu, wait = (s1[0] - self.s0[0]) / 1e9 / wall, (s1[1] - self.s0[1]) / 1e9 / wall
+        return {"cpu": cpu, "runqueue": wait, "blocked": max(0.0, 1.0 - cpu - wait)}
+
+
+def headless_window(cfg, seconds: float, run_dir: str | None = None) -> dict[str, Any]:
+    """A headless session's iterations/s over ``seconds`` (after one warm-up iteration),
+    and where its thread's time went (:class:`_ThreadClock`)."""
+    import threading
+
     from ebm_engine.learning.events import TrainStep
     from ebm_engine.session import Session
 
     session = Session(cfg.with_value("train.iterations", 10**6))
     events = session.train(run_dir)
-    count, t0 = -1, 0.0
+    count, t0, clock = -1, 0.0, None
     for event in events:
         if isinstance(event, TrainStep):
             count += 1
             if count == 0:
-                t0 = time.perf_counter()
+                t0, clock = time.perf_counter(), _ThreadClock(threading.get_native_id())
             elif time.perf_counter() - t0 >= seconds:
                 break
     rate = count / (time.perf_counter() - t0)
+    shares = clock.shares() if clock is not None else {}
     session.stop()
     for _ in events:  # let the generator finish (its final checkpoint)
         pass
-    return rate
+    return {"it_per_s": rate, "thread": shares}
+
+
+def headless_rate(cfg, seconds: float, run_dir: str | None = None) -> float:
+    """Iterations/s of a headless session over ``seconds`` (after one warm-up iteration)."""
+    return headless_window(cfg, seconds, run_dir)["it_per_s"]
 
 
 def _run_loop(seconds: float) -> None:
@@ -144,6 +179,11 @@ def _window(tmp: str, demo: str, tiny: bool):
     return window
 
 
+def _median_shares(rows: list[dict[str, float]]) -> dict[str, float]:
+    rows = [r for r in rows if r]
+    return {k: statistics.median(r[k] for r in rows) for k in rows[0]} if rows else {}
+
+
 def _median_range(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
@@ -168,8 +208,10 @@ def child_overhead(demo: str, seconds: float, repeats: int, tiny: bool) -> dict[
         cfg = window.current_config()
         threads = ctrl.worker_threads
         torch.set_num_threads(threads)
-        headless = [headless_rate(cfg, seconds, f"{tmp}/headless-0")]
+        first = headless_window(cfg, seconds, f"{tmp}/headless-0")
+        headless, headless_threads = [first["it_per_s"]], [first["thread"]]
         gui, ratios, shares, p50, p99, drawn, intervals, firsts = [], [], [], [], [], [], [], []
+        worker_threads_time = []
         for r in range(repeats):
             marks = timeline.press_train()
             firsts.append(marks)
@@ -177,9 +219,11 @@ def child_overhead(demo: str, seconds: float, repeats: int, tiny: bool) -> dict[
                 _run_loop(0.05)
             count0 = window.snapshot_count
             it0, t0, cpu0 = ctrl.iteration, time.perf_counter(), time.thread_time()
+            worker = _ThreadClock(ctrl._thread.native_id)
             _run_loop(seconds)
             wall = time.perf_counter() - t0
             rate = (ctrl.iteration - it0) / wall
+            worker_threads_time.append(worker.shares())
             shares.append((time.thread_time() - cpu0) / wall)
             drawn.append((window.snapshot_count - count0) / wall)
             intervals.append(ctrl.pacer.interval)
@@ -192,7 +236,9 @@ def child_overhead(demo: str, seconds: float, repeats: int, tiny: bool) -> dict[
             ctrl.stop()
             ctrl.wait()
             _run_loop(0.2)
-            headless.append(headless_rate(cfg, seconds, f"{tmp}/headless-{r + 1}"))
+            h = headless_window(cfg, seconds, f"{tmp}/headless-{r + 1}")
+            headless.append(h["it_per_s"])
+            headless_threads.append(h["thread"])
             gui.append(rate)
             ratios.append(rate / statistics.mean(headless[-2:]))
             p50.append(latency["p50_ms"])
@@ -217,6 +263,9 @@ def child_overhead(demo: str, seconds: float, repeats: int, tiny: bool) -> dict[
         "latency_p50_ms": statistics.median(p50),
         "latency_p99_ms": statistics.median(p99),
         "latency_p99_ms_max": max(p99),
+        # where the training thread's wall time went (medians): headless vs the GUI's worker
+        "headless_thread": _median_shares(headless_threads),
+        "gui_worker_thread": _median_shares(worker_threads_time),
         "load_average_1min_start": load_start,
         "load_average_1min_end": _load_average(),
     }

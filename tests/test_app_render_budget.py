@@ -339,7 +339,7 @@ def test_display_session_snapshots_the_first_iteration_then_every_sample_every(t
         elif isinstance(event, KnobApplied):
             applied.append((event.iteration, event.key))
     assert snapshots == [1, 5, 10, 12]
-    assert applied == [(1, "sampler.step_size")]  # held back one iteration, then applied
+    assert applied == [(1, "sampler.step_size")]  # applied before the next iteration
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["train"]["sample_every"] == 5 and saved["sampler"]["step_size"] == 0.02
     # the CLI (no display) keeps the trainer's own schedule

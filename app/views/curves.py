@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 from scipy.signal import lfilter
 
 from app.pacing import CURVES_BUDGET, FramePacer
+from app.views import unindexed
 
 MARKER_COLOURS = {"knob": "#ffcc00", "rollback": "#ff6b6b"}
 REDRAW_MS = 120  # at most one plot per redraw, round robin; at least this far apart
@@ -97,7 +98,7 @@ class CurvesView(QWidget):
         bar.addWidget(self.smooth, 1)
         bar.addWidget(QLabel("x axis"))
         bar.addWidget(self.xaxis)
-        self.plots = TimedLayout()
+        self.plots = unindexed(TimedLayout())
         self.plots.setBackground("#202124")
         self.items: dict[str, pg.PlotItem] = {}
         self.lines: dict[str, pg.PlotDataItem] = {}

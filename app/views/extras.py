@@ -10,6 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from app.views import unindexed
 from app.views.image_grid import GridImage, ImageGridWidget, prepare_grid
 
 
@@ -70,7 +71,7 @@ class ExtrasPanel(QWidget):
         if arr.ndim in (4, 5):
             inner = ImageGridWidget()
         elif arr.ndim == 2 and arr.shape[1] == 2:
-            inner = pg.PlotWidget(background="#202124")
+            inner = unindexed(pg.PlotWidget(background="#202124"))
             inner.setAspectLocked(True)
             inner.scatter = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(120, 200, 255, 200))
             inner.addItem(inner.scatter)

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.display import display_of
+from app.views import unindexed
 from ebm_engine.data.dataset import to_display
 from ebm_engine.export.images import make_grid
 
@@ -53,12 +54,12 @@ class FilmStrip(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.title = QLabel("Click a sample to see its chain.")
-        self.strip = pg.GraphicsLayoutWidget()
+        self.strip = unindexed(pg.GraphicsLayoutWidget())
         self.strip.setBackground("#202124")
         self.view = self.strip.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.image = pg.ImageItem()
         self.view.addItem(self.image)
-        self.trace = pg.PlotWidget(background="#202124")
+        self.trace = unindexed(pg.PlotWidget(background="#202124"))
         self.trace.setLabel("bottom", "Langevin step")
         self.trace.setLabel("left", "E(x)")
         self.trace.setToolTip("Energy of this chain along its Langevin steps (lower = more probable)")

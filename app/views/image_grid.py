@@ -16,6 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.display import prepared_frame
+from app.views import unindexed
 from app.views.registry import register_view
 from ebm_engine.data.dataset import to_display
 from ebm_engine.export.images import make_grid
@@ -76,6 +77,7 @@ class ImageGridWidget(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent: QWidget | None = None, title: str | None = None):
         super().__init__(parent)
+        unindexed(self)
         self.setBackground("#202124")
         self.view = self.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.image = pg.ImageItem()

@@ -17,6 +17,7 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from app.display import prepared_frame
+from app.views import unindexed
 from app.views.registry import register_view
 
 LAYERS = ("landscape", "data", "samples", "chains", "arrows")
@@ -96,7 +97,7 @@ class LandscapeView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="#202124")
+        self.plot = unindexed(pg.PlotWidget(background="#202124"))
         self.plot.setAspectLocked(True)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
