@@ -76,20 +76,36 @@ def _schedstat(tid: int) -> tuple[int, int] | None:
         return None
 
 
+def _sleeps(tid: int) -> int | None:
+    """How many times thread ``tid`` went to sleep (voluntary context switches; Linux)."""
+    try:
+        with open(f"/proc/self/task/{tid}/status") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches"):
+                    return int(line.split(":")[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 class _ThreadClock:
     """Where a thread's wall time went over a window: on a CPU, waiting for one
-    (other jobs on the machine), or neither (blocked: the GIL, I/O)."""
+    (other jobs on the machine, or a wake-up after a sleep), or neither
+    (blocked: the GIL, I/O); and how often it slept (a GIL hand-over is one)."""
 
     def __init__(self, tid: int):
-        self.tid, self.t0, self.s0 = tid, time.perf_counter(), _schedstat(tid)
+        self.tid, self.t0, self.s0, self.n0 = tid, time.perf_counter(), _schedstat(tid), _sleeps(tid)
 
     def shares(self) -> dict[str, float]:
         wall = time.perf_counter() - self.t0
-        s1 = _schedstat(self.tid)
+        s1, n1 = _schedstat(self.tid), _sleeps(self.tid)
         if self.s0 is None or s1 is None or wall <= 0:
             return {}
         cpu, wait = (s1[0] - self.s0[0]) / 1e9 / wall, (s1[1] - self.s0[1]) / 1e9 / wall
-        return {"cpu": cpu, "runqueue": wait, "blocked": max(0.0, 1.0 - cpu - wait)}
+        out = {"cpu": cpu, "runqueue": wait, "blocked": max(0.0, 1.0 - cpu - wait)}
+        if self.n0 is not None and n1 is not None:
+            out["sleeps_per_s"] = (n1 - self.n0) / wall
+        return out
 
 
 def headless_window(cfg, seconds: float, run_dir: str | None = None) -> dict[str, Any]:
