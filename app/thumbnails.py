@@ -21,8 +21,10 @@ SIZE = 96
 
 def thumbnail(dataset) -> np.ndarray:
     """A ``(SIZE, SIZE, 3)`` uint8 picture of a dataset."""
-    items = dataset.items.numpy()
     kind = dataset.kind
+    if kind in ("text", "molecule"):
+        return _symbols_thumbnail(dataset)
+    items = dataset.items.numpy()
     if kind == "points" or kind == "pointcloud":
         pts = items[: 2000] if kind == "points" else items[0][:, [0, 2]]
         img = to_uint8(points_image(pts, size=SIZE)[0])
@@ -36,6 +38,26 @@ def thumbnail(dataset) -> np.ndarray:
     disp = to_display(items[:4], "image", dataset.value_range)
     grid = make_grid(disp, nrow=2, pad=1)
     return np.asarray(Image.fromarray(grid).resize((SIZE, SIZE), Image.NEAREST))
+
+
+def _symbols_thumbnail(dataset) -> np.ndarray:
+    """Text: the first words of a few sentences; molecules: RDKit's drawing of the first."""
+    from PIL import ImageDraw
+
+    spec = dataset.meta["symbols"]
+    strings = spec.decode_all(dataset.stored[:6].numpy())
+    if dataset.kind == "molecule":
+        from rdkit.Chem import Draw
+
+        from ebm_engine.metrics.symbols import parse_smiles
+
+        return np.asarray(Draw.MolToImage(parse_smiles(strings[0]), size=(SIZE, SIZE))
+                          .convert("RGB"))
+    image = Image.new("RGB", (SIZE, SIZE), "white")
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(strings):
+        draw.text((3, 3 + 15 * i), line[:16], fill="black")
+    return np.asarray(image)
 
 
 def main(names: list[str] | None = None) -> int:
