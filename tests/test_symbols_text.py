@@ -223,3 +223,14 @@ def test_method_refuses_array_data():
     cfg = config_for("8gaussians", "toy2d").with_value("train.method", "latent_seq")
     with pytest.raises(ConfigError, match="token sequences"):
         Trainer(cfg, None)
+
+
+def test_followers_get_the_vocabulary_with_the_latest_samples(tmp_path):
+    from ebm_engine.runs.rundir import RunDir
+
+    cfg = tiny_cfg("grammar-text").with_value("train.sample_every", 1)
+    list(Trainer(cfg, tmp_path / "run").events(1))
+    snap = RunDir(tmp_path / "run").read_samples()
+    assert snap["samples"].dtype == np.int64
+    vocab = tuple(str(t) for t in snap["display"]["vocab"])
+    assert vocab == load_model(tmp_path / "run", "cpu").spec.symbols.tokens

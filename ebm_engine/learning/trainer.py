@@ -377,10 +377,11 @@ class Trainer:
         n = self.cfg.train.snapshot_size
         samples, energy = to_numpy(result.samples[:n]), to_numpy(result.energy[:n])
         extras = {k: to_numpy(v[:n]) for k, v in result.extras.items()}
-        extras.update(self.spec.display_extras())  # token data: what decodes the ids
+        display = self.spec.display_extras()  # token data: what decodes the ids
+        extras.update(display)
         if self.run is not None:
             self._write("samples", self.run.write_samples, self.iteration, self.spec.kind,
-                        samples, energy, self.spec.value_range)
+                        samples, energy, self.spec.value_range, display)
         return SamplesReady(self.iteration, self.spec.kind, self.spec.value_range, samples, energy,
                             tuple(result.frames), extras)
 

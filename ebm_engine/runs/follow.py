@@ -99,7 +99,8 @@ class RunFollower:
         s = update.samples
         if s is not None:
             out.append(SamplesReady(int(s["iteration"]), s["kind"], s["value_range"], s["samples"],
-                                    s["energy"], origin="follow"))
+                                    s["energy"], extras=dict(s.get("display", {})),
+                                    origin="follow"))
         for ev in update.events:
             event = _typed(ev)
             if event is not None:

@@ -153,15 +153,22 @@ class RunDir:
 
     # --- samples -----------------------------------------------------------------
     def write_samples(self, iteration: int, kind: str, samples: np.ndarray, energy: np.ndarray,
-                      value_range: tuple[float, float] | None) -> None:
-        """Atomically replace ``samples/latest.npz`` (what followers show)."""
+                      value_range: tuple[float, float] | None,
+                      display: dict[str, np.ndarray] | None = None) -> None:
+        """Atomically replace ``samples/latest.npz`` (what followers show).
+
+        ``display`` holds what views need to show the samples (text and
+        molecules: the vocabulary, as string arrays; never objects, so the
+        file loads without pickle); stored as ``display_<name>``.
+        """
         self.samples.mkdir(exist_ok=True)
         vr = np.asarray(value_range if value_range else (np.nan, np.nan), dtype=np.float32)
+        extra = {f"display_{k}": np.asarray(v) for k, v in (display or {}).items()}
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
                 np.savez(fh, iteration=np.int64(iteration), kind=np.str_(kind),
-                         samples=samples, energy=energy, value_range=vr)
+                         samples=samples, energy=energy, value_range=vr, **extra)
 
         atomic.write_with(self.samples / "latest.npz", write)
 
@@ -177,6 +184,8 @@ class RunDir:
                 "samples": z["samples"].copy(),
                 "energy": z["energy"].copy(),
                 "value_range": None if np.isnan(vr).any() else (float(vr[0]), float(vr[1])),
+                "display": {k[len("display_"):]: z[k].copy() for k in z.files
+                            if k.startswith("display_")},
             }
 
     # --- checkpoints -------------------------------------------------------------
