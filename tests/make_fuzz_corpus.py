@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 HUGE = 10**12
+# Formats whose data is plain text (sentence files): "plain text" is no hostile case for them.
+TEXT_FORMATS = (".txt",)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def build_corpus(folder: Path, marker: Path | None = None) -> list[Case]:
         add(f"zero-{stem}{ext}", b"", "zero-byte")
         add(f"garbage-{stem}{ext}", rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(),
             "wrong magic")
-        add(f"text-{stem}{ext}", b"hello, this is not data\n" * 50, "plain text")
+        if ext not in TEXT_FORMATS:  # for sentence files plain text is the data
+            add(f"text-{stem}{ext}", b"hello, this is not data\n" * 50, "plain text")
 
     good = _npy_bytes(np.arange(2000, dtype=np.float32).reshape(1000, 2))
     add("truncated.npy", good[: len(good) // 2], "truncated")

@@ -141,9 +141,9 @@ def test_single_files_and_unknown_types(tmp_path: Path) -> None:
     (tmp_path / "cube.off").write_bytes(cube_off())
     assert detect_reader(tmp_path / "cube.off") == ("mesh", {"mesh": 1})
     assert applicable_readers(tmp_path / "cube.off") == ["mesh"]
-    (tmp_path / "notes.txt").write_text("hi")
-    with pytest.raises(DataError, match=r"unsupported file type '\.txt'"):
-        detect_reader(tmp_path / "notes.txt")
+    (tmp_path / "notes.docx").write_text("hi")
+    with pytest.raises(DataError, match=r"unsupported file type '\.docx'"):
+        detect_reader(tmp_path / "notes.docx")
     with pytest.raises(DataError, match="no such file"):
         detect_reader(tmp_path / "missing")
     empty = tmp_path / "empty"

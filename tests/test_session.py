@@ -230,3 +230,12 @@ def test_display_sessions_snapshot_the_first_iteration(tmp_path: Path):
            if isinstance(e, SamplesReady)]
     assert shown == [1, 10, 12] and cli == [10, 12]
     assert RunConfig.load(tmp_path / "a" / "config.json").train.sample_every == 10
+
+
+def test_a_method_refuses_data_it_cannot_learn(tmp_path: Path):
+    """ml on token ids would crash inside a matmul: one line naming the methods that can."""
+    text = tmp_path / "s.txt"
+    text.write_text("the cat sees the dog\nthe dog sees a cat\n", encoding="utf-8")
+    cfg = tiny().with_value("data.source", str(text))
+    with pytest.raises(Exception, match="method 'ml' cannot learn text data; use --method"):
+        list(Session(cfg).train(None))

@@ -221,7 +221,7 @@ def test_method_refuses_array_data():
     from ebm_engine.errors import ConfigError
 
     cfg = config_for("8gaussians", "toy2d").with_value("train.method", "latent_seq")
-    with pytest.raises(ConfigError, match="token sequences"):
+    with pytest.raises(ConfigError, match="cannot learn points data"):
         Trainer(cfg, None)
 
 

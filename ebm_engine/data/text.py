@@ -113,7 +113,8 @@ def read_lines(path: Path, what: str) -> list[tuple[int, str]]:
     return lines
 
 
-@reader("text-lines", (".txt",), label="sentence files", auto=True)
+# One file of sentences; .txt files in a folder (a README …) say nothing of its kind.
+@reader("text-lines", (".txt",), label="sentence files", folder_extensions=())
 def read_text_file(path: Path, cfg: DataConfig) -> Dataset:
     """One sentence per line (UTF-8), word tokens split on white space.
 

@@ -121,6 +121,8 @@ class LearningMethod:
 
     name = "base"
     Options: type = NoOptions
+    #: data kinds the method learns (token kinds need a sequence method)
+    kinds: tuple[str, ...] = ("points", "image", "video", "voxel", "pointcloud")
 
     def __init__(
         self,
@@ -147,6 +149,10 @@ class LearningMethod:
         it (no data loaded yet) they wait for the run to start.
         """
         opts = parse_fields(cls.Options, cfg.train.options, "train.options")
+        if spec is not None and spec.kind not in cls.kinds:
+            able = sorted(n for n, m in available_methods().items() if spec.kind in m.kinds)
+            raise ConfigError(f"method {cls.name!r} cannot learn {spec.kind} data; "
+                              f"use --method {' or '.join(able) or '(none installed)'}")
         cls.check(opts, cfg, spec)
         return opts
 

@@ -111,6 +111,7 @@ class LatentSeqEBM(LearningMethod):
     """Sequence decoder with an energy-based latent prior (text, SMILES; attribute control)."""
 
     Options = LatentSeqOptions
+    kinds = ("text", "molecule")
 
     @classmethod
     def check(cls, opts, cfg, spec) -> None:
