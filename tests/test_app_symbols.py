@@ -55,3 +55,24 @@ def test_molecule_view_draws_depictions_and_histograms(qtbot):
     assert not view.cells[0].pixmap().isNull()
     assert "invalid" in view.cells[2].text()
     assert len(view.data_props["mw"]) == 3 and len(view.sample_props["mw"]) == 3
+
+
+def test_grammar_demo_trains_live_in_the_text_view(qtbot, tmp_path):
+    from app.testing import WAIT_MS, make_window, shutdown
+
+    knobs = (("model.width", 16), ("train.batch_size", 8), ("sampler.n_steps", 3),
+             ("train.sample_every", 1), ("train.record_every", 1),
+             ("train.checkpoint_every", 0), ("train.snapshot_size", 8))
+    window = make_window(qtbot, tmp_path, demo="grammar-text", knobs=knobs)
+    try:
+        window.settings_panel.set_value("train.options.post_steps", 1)
+        window.transport.buttons["train"].click()
+        qtbot.waitUntil(lambda: window.snapshot_count >= 2, timeout=WAIT_MS * 3)
+        view = window.sample_view
+        assert type(view).__name__ == "TextView"
+        assert view.table.rowCount() == 8
+        assert all(view.table.item(r, 0).text() in ("✓", "✗") for r in range(8))
+        assert not view.table.item(0, 2).text()[0].isdigit()  # decoded words, not ids
+        assert window.snapshot.frames  # the chain scrubber has Langevin steps to show
+    finally:
+        shutdown(window)
