@@ -40,6 +40,8 @@ from ebm_engine.config import RunConfig
 from ebm_engine.errors import EBMError
 from ebm_engine.presets import config_for
 
+MIN_PANE_WIDTH = 240  # pixels: samples and curves each keep at least this much
+
 
 class MainWindow(QMainWindow):
     """EBM Studio's window.
@@ -129,6 +131,11 @@ class MainWindow(QMainWindow):
         center.addWidget(self.samples)
         center.addWidget(self.tabs)
         center.setSizes([620, 520])
+        # Explicit minimums: the splitter then ignores the panes' size hints, which
+        # grow with new tick labels and captions and would move it while training
+        # (a moved splitter re-renders every view on both sides).
+        for pane in (self.samples, self.tabs):
+            pane.setMinimumWidth(MIN_PANE_WIDTH)
         self.setCentralWidget(center)
 
     def _build_menus(self) -> None:

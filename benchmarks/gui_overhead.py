@@ -49,6 +49,9 @@ from typing import Any
 
 DEMOS = ("digits", "shapes-voxels", "shapes-points")
 LATENCY_SECONDS = 5.0  # the probe's window, after each throughput window
+# The window's size on a desktop (the app's first-launch size); the offscreen
+# platform's screen is 800×600, which would make every view smaller and cheaper.
+WINDOW_SIZE = (1380, 860)
 
 
 # --- helpers used inside the child --------------------------------------------------
@@ -186,6 +189,7 @@ def _window(tmp: str, demo: str, tiny: bool):
     from app.testing import TINY_DIGITS
 
     window = MainWindow(runs_root=tmp, demo=demo)
+    window.resize(*WINDOW_SIZE)
     window.show()
     for key, value in (TINY_DIGITS if tiny and demo == "digits" else ()):
         window.settings_panel.set_value(key, value)
@@ -311,6 +315,7 @@ def child_first_frame(demo: str, tiny: bool, launch: bool) -> dict[str, Any]:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
         window = MainWindow(runs_root=tmp, demo=demo)
+        window.resize(*WINDOW_SIZE)
         window.show()
         for key, value in (TINY_DIGITS if tiny and demo == "digits" else ()):
             window.settings_panel.set_value(key, value)

@@ -364,3 +364,21 @@ def test_train_again_keeps_the_vtk_window(qtbot, tmp_path):
                     timeout=WAIT_MS)
     assert window.sample_view is view and not view.grid.released
     window.close()
+
+
+def test_changing_captions_do_not_move_the_layout(qtbot, tmp_path):
+    """A longer iteration number or chain caption must not resize the views (a resized
+    VTK grid or plot re-renders in full)."""
+    window = make_window(qtbot, tmp_path, knobs=())
+    rng = np.random.default_rng(5)
+    frames = _frames(rng, (4, 1, 6, 6))
+    widths = []
+    for iteration in (9, 123456789):
+        snap = _snapshot("image", rng.uniform(-1, 1, (16, 1, 6, 6)).astype(np.float32),
+                         frames=frames, iteration=iteration)
+        window.controller.sigSnapshot.emit(snap)
+        window.film.title.setText("Chain of sample 0: " + "a very long caption " * (iteration % 7))
+        qtbot.wait(50)  # layout requests are posted
+        widths.append((window.sample_view.width(), window.tabs.width(), window.samples.width()))
+    assert widths[0] == widths[1]
+    window.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QWidget
+
+from app.views import steady_label
 
 PLAY_MS = 120
 
@@ -29,8 +31,7 @@ class ChainScrubber(QWidget):
         self.play.setCheckable(True)
         self.play.setToolTip("Replay the chains step by step")
         self.play.toggled.connect(self._toggle)
-        self.label = QLabel("no chain recorded")
-        self.label.setMinimumWidth(150)
+        self.label = steady_label("no chain recorded", min_width=150)
         self._timer = QTimer(self)
         self._timer.setInterval(PLAY_MS)
         self._timer.timeout.connect(self._advance)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from app.display import display_of
-from app.views import unindexed
+from app.views import steady_label, unindexed
 from ebm_engine.data.dataset import to_display
 from ebm_engine.export.images import make_grid
 
@@ -53,7 +53,7 @@ class FilmStrip(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.title = QLabel("Click a sample to see its chain.")
+        self.title = steady_label("Click a sample to see its chain.")
         self.strip = unindexed(pg.GraphicsLayoutWidget())
         self.strip.setBackground("#202124")
         self.view = self.strip.addViewBox(lockAspect=True, invertY=True, enableMouse=False)

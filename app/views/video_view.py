@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from app.display import prepared_frame
+from app.views import steady_label
 from app.views.image_grid import GridImage, ImageGridWidget, grid_image
 from app.views.registry import register_view
 
@@ -78,8 +79,7 @@ class VideoView(QWidget):
         self.time_slider.setRange(0, 0)
         self.time_slider.setToolTip("Frame within the clips (time)")
         self.time_slider.valueChanged.connect(self._time_changed)
-        self.time_label = QLabel("frame –")
-        self.time_label.setMinimumWidth(90)
+        self.time_label = steady_label("frame –", min_width=90)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.play)

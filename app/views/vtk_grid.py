@@ -29,7 +29,7 @@ import vtkmodules.vtkInteractionStyle  # noqa: F401 (registers the interactor st
 import vtkmodules.vtkRenderingFreeType  # noqa: F401 (text labels)
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 (the OpenGL back end)
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
 from vtkmodules.vtkFiltersSources import vtkOutlineSource
@@ -45,6 +45,7 @@ from vtkmodules.vtkRenderingCore import (
 
 from app.display import prepared_frame
 from app.render.shapes import cell_geometries, make_actor, set_geometry
+from app.views import steady_label
 
 MAX_CELLS = 16  # 4×4 viewports
 BACKGROUND = (0.125, 0.129, 0.141)  # #202124, as the image grid
@@ -115,7 +116,8 @@ class VTKGrid(QWidget):
         self.reset_button = QPushButton("Reset view")
         self.reset_button.setToolTip("Back to the default camera (all cells share one camera)")
         self.reset_button.clicked.connect(self.reset_view)
-        self.caption = QLabel("drag to turn all samples · wheel to zoom · click a sample for its chain")
+        self.caption = steady_label("drag to turn all samples · wheel to zoom · "
+                                    "click a sample for its chain")
         self.caption.setStyleSheet("color: #aaaaaa")
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)

@@ -11,9 +11,10 @@ whose prepared display has the digest of the one on screen.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from app.display import display_of
+from app.views import steady_label
 from app.views.chain_scrubber import ChainScrubber
 from app.views.extras import ExtrasPanel
 from app.views.film_strip import FilmStrip
@@ -43,7 +44,7 @@ class SamplesArea(QWidget):
         self.skipped = 0  # snapshots not drawn: identical to the one shown, or superseded while hidden
         self._drawn_digest: str | None = None
         self._pending = False  # self.snapshot arrived while hidden: draw it when shown
-        self.title = QLabel(HINT)
+        self.title = steady_label(HINT)
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.addWidget(self.view)
         self.split.addWidget(self.extras)
