@@ -438,7 +438,7 @@ class Session:
             self.iteration = it
             steps = cfg.sampler.n_steps if n_steps is None else n_steps
             cpu = torch.device("cpu")
-            chosen, why = precision.resolve(cfg.train.precision, cpu)
+            chosen, why = precision.resolve(cfg.train.precision, cpu, cfg.train.method)
             yield RunStarted(str(path), "CPU", it, it, cfg.data.source, spec.kind,
                              cfg.train.method, f"{chosen} ({why})")
             frames = []

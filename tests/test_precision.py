@@ -69,6 +69,9 @@ def test_auto_resolves_to_a_valid_choice_with_a_reason():
     assert precision.resolve("bf16", torch.device("cpu")) == ("bf16", "as configured")
     cpu = precision.resolve("auto", torch.device("cpu"))[0]
     assert cpu == ("bf16" if precision.cpu_has_fast_bf16() else "fp32")
+    # a method whose bf16 quality was not measured keeps fp32 under auto
+    assert precision.resolve("auto", torch.device("cpu"), "coopnets") == (
+        "fp32", "auto: bf16 not yet verified for coopnets")
     with pytest.raises(ConfigError, match="train.precision must be one of"):
         RunConfig().with_value("train.precision", "fp16")
 

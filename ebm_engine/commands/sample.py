@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     steps = args.steps if args.steps is not None else loaded.cfg.sampler.n_steps
     record = args.record_every or (max(steps // 20, 1) if needs_chain(args.out) else 0)
-    chosen, _ = precision.resolve(loaded.cfg.train.precision, loaded.method.device)
+    chosen, _ = precision.resolve(loaded.cfg.train.precision, loaded.method.device,
+                                  loaded.cfg.train.method)
     with precision.autocast(chosen, loaded.method.device):
         frames = list(loaded.method.sample(args.n, n_steps=steps, record_every=record,
                                            n_record=args.n))

@@ -217,11 +217,13 @@ class Trainer:
     @property
     def precision(self) -> str:
         """``fp32`` or ``bf16``: ``train.precision`` resolved on this device."""
-        return precision.resolve(self.cfg.train.precision, self.device)[0]
+        return precision.resolve(self.cfg.train.precision, self.device,
+                                 self.cfg.train.method)[0]
 
     def precision_label(self) -> str:
         """The precision in force and why (for logs and status bars)."""
-        chosen, why = precision.resolve(self.cfg.train.precision, self.device)
+        chosen, why = precision.resolve(self.cfg.train.precision, self.device,
+                                        self.cfg.train.method)
         return f"{chosen} ({why})"
 
     @property
