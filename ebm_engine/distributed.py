@@ -89,6 +89,12 @@ def setup(device: str = "auto", timeout_s: float = 600.0) -> DistInfo:
 def teardown() -> None:
     """Leave the process group (no-op when not in one)."""
     if dist.is_available() and dist.is_initialized():
+        # Leave together: a rank that tears gloo down while another still
+        # talks to it can abort ("terminate called without an active exception").
+        try:
+            dist.barrier()
+        except RuntimeError:  # a peer already gone: nothing left to wait for
+            pass
         dist.destroy_process_group()
 
 
