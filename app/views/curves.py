@@ -121,6 +121,8 @@ class CurvesView(QWidget):
         self.rows = {}
         self.markers = []
         self.redraw()
+        for plot in self.items.values():  # the next run's curves set their own ranges
+            plot.enableAutoRange()
 
     def add_rows(self, rows: list[dict]) -> None:
         """Append metrics rows (``iteration``, ``wall_time``, metrics…) and redraw."""

@@ -33,6 +33,7 @@ class RunStatus:
             self.labels[name] = label
             bar.addPermanentWidget(label, 3 if name == "run" else 0)
         self.target = 0
+        self.state = "idle"
         self.clear()
 
     def clear(self) -> None:
@@ -44,6 +45,7 @@ class RunStatus:
         self.labels["device"].setText("device: –")
 
     def set_state(self, state: str) -> None:
+        self.state = state
         label = self.labels["state"]
         if not label.text().startswith(state):  # keep "finished (stopped)"
             label.setText("" if state == "idle" else state)
@@ -67,7 +69,8 @@ class RunStatus:
         its = float(last.get("its", 0.0) or 0.0)
         self.show_iteration(it)
         self.labels["its"].setText(f"{its:.1f} it/s")
-        self.labels["eta"].setText(eta_text(it, self.target, its))
+        # rows drawn after a pause (the pacer may hold them a frame) bring no ETA
+        self.labels["eta"].setText(eta_text(it, self.target, its) if self.state == "running" else "")
 
     def finished(self, iteration: int, reason: str) -> None:
         """The run ended: no ETA, and why it ended."""
