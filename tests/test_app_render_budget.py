@@ -351,18 +351,21 @@ def test_train_again_keeps_the_vtk_window(qtbot, tmp_path):
     from app.views.voxel_view import VoxelView
 
     knobs = (("data.image_size", 16), ("model.width", 8), ("model.depth", 1),
-             ("sampler.n_steps", 3), ("train.batch_size", 4), ("train.snapshot_size", 4),
+             ("sampler.n_steps", 3), ("train.batch_size", 16), ("train.snapshot_size", 16),
              ("train.checkpoint_every", 0), ("train.iterations", 100000))
     window = make_window(qtbot, tmp_path, demo="shapes-voxels", knobs=knobs)
     assert window.settings_panel.set_value("data.options.items", 24).value == 24
     window.controller.wait()
     qtbot.waitUntil(lambda: isinstance(window.sample_view, VoxelView), timeout=WAIT_MS)
     view = window.sample_view  # the data preview's view
+    renderers = list(view.grid.renderers)
     window.transport.buttons["train"].click()
     assert window.sample_view is view and view.snapshot is None  # emptied, not replaced
+    assert all(a.GetMapper().GetInput().GetNumberOfPoints() == 0 for a in view.grid.actors)
     qtbot.waitUntil(lambda: view.snapshot is not None and view.snapshot.origin == "train",
                     timeout=WAIT_MS)
     assert window.sample_view is view and not view.grid.released
+    assert view.grid.renderers == renderers  # 16 cells before and after: kept, only refilled
     window.close()
 
 

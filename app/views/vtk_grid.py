@@ -32,6 +32,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkCommonDataModel import vtkPolyData
 from vtkmodules.vtkFiltersSources import vtkOutlineSource
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkRenderingCore import (
@@ -147,6 +148,16 @@ class VTKGrid(QWidget):
         for i in range(n):
             set_geometry(self.actors[i], geometries[i])
             self.labels[i].SetInput(captions[i] if captions and i < len(captions) else f"#{i}")
+        self.render()
+
+    def clear_cells(self) -> None:
+        """Empty every cell but keep the cells (renderers, actors, labels): the next
+        samples of the same count and kind only replace geometry, nothing is rebuilt."""
+        if self.released:
+            return
+        for actor, label in zip(self.actors, self.labels, strict=True):
+            set_geometry(actor, vtkPolyData())
+            label.SetInput("")
         self.render()
 
     def _ensure_cells(self, n: int, kind: str) -> None:
@@ -407,10 +418,11 @@ class Grid3DView(QWidget):
             self._draw()
 
     def clear(self) -> None:
-        """No samples (a new run); the render window stays (no new OpenGL context)."""
+        """No samples (a new run); the render window and its cells stay (no new OpenGL
+        context, no rebuilt viewports: the first samples only bring geometry)."""
         self.snapshot = None
         self.frame_index = -1
-        self.grid.set_geometries(self.kind, ())
+        self.grid.clear_cells()
         self.grid.caption.setText("drag to turn all samples · wheel to zoom · "
                                   "click a sample for its chain")
 
