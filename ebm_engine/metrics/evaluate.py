@@ -18,6 +18,12 @@ text        ``valid``, ``distinct_1/2``, ``unique``, ``novel``,
             ``attr_chance``, ``attr_valid`` (:mod:`.symbols`)
 molecule    ``valid``, ``unique``, ``novel``, ``logp/qed/mw_w1`` (RDKit)
 =========== ==========================================================
+
+A method whose task has its own metrics (conditional, prediction, control…)
+defines ``evaluate(dataset, n, seed) -> {name: value}`` (baselines included,
+measured in the same call) and a class attribute ``better = {name:
+"lower"|"higher"|"0.5"}``; :func:`evaluate_run` then uses those instead of
+the data kind's metrics.
 """
 
 from __future__ import annotations
@@ -169,7 +175,12 @@ def evaluate_run(
     steps = loaded.cfg.sampler.n_steps if steps is None else steps
     loaded.method.rng.manual_seed(seed)
     torch.manual_seed(seed)
-    if kind in TOKEN_KINDS:  # samples per attribute and a likelihood bound: the model is needed
+    own = getattr(loaded.method, "evaluate", None)
+    better = dict(BETTER)
+    if callable(own):  # a method with its own metrics and same-run baselines (see method_metrics)
+        values = own(dataset, n, seed)
+        better.update(getattr(loaded.method, "better", {}))
+    elif kind in TOKEN_KINDS:  # samples per attribute and a likelihood bound: the model is needed
         from ebm_engine.metrics.symbols import evaluate_symbols
 
         values = evaluate_symbols(loaded.method, dataset, n, seed)
@@ -179,7 +190,7 @@ def evaluate_run(
         values = evaluate_samples(frames[-1].x, dataset, energy_fn)
     result: dict[str, Any] = {
         "metrics": {k: float(v) for k, v in values.items()},
-        "better": {k: BETTER.get(k, "lower") for k in values},
+        "better": {k: better.get(k, "lower") for k in values},
         "kind": kind,
         "data": dataset.name,
         "method": loaded.cfg.train.method,
