@@ -128,6 +128,37 @@ def run_folder_of(path: str | Path) -> Path | None:
     return None
 
 
+def score_method(method: Any, dataset: Dataset, n: int, steps: int,
+                 seed: int = 0) -> tuple[dict[str, float], dict[str, str]]:
+    """Sample ``method`` and score it: its own task metrics when it defines
+    ``evaluate``, else the data kind's.
+
+    Returns
+    -------
+    values : dict
+        ``{metric: value}``.
+    better : dict
+        ``{metric: "lower"|"higher"|"0.5"}``.
+    """
+    method.rng.manual_seed(seed)
+    torch.manual_seed(seed)
+    own = getattr(method, "evaluate", None)
+    better = dict(BETTER)
+    if callable(own):  # a method with its own metrics and same-run baselines
+        values = own(dataset, n, seed)
+        better.update(getattr(method, "better", {}))
+    elif dataset.kind in TOKEN_KINDS:  # samples per attribute and a likelihood bound
+        from ebm_engine.metrics.symbols import evaluate_symbols
+
+        values = evaluate_symbols(method, dataset, n, seed)
+    else:
+        frames = list(method.sample(n, n_steps=steps))  # the last frame holds all n
+        energy_fn = method.energy if dataset.kind == "points" else None
+        values = evaluate_samples(frames[-1].x, dataset, energy_fn)
+    values = {k: float(v) for k, v in values.items()}
+    return values, {k: better.get(k, "lower") for k in values}
+
+
 def evaluate_run(
     path: str | Path,
     n: int | None = None,
@@ -173,24 +204,10 @@ def evaluate_run(
     if n < 2:
         raise CheckpointError(f"evaluation needs n >= 2 samples, got {n}")
     steps = loaded.cfg.sampler.n_steps if steps is None else steps
-    loaded.method.rng.manual_seed(seed)
-    torch.manual_seed(seed)
-    own = getattr(loaded.method, "evaluate", None)
-    better = dict(BETTER)
-    if callable(own):  # a method with its own metrics and same-run baselines (see method_metrics)
-        values = own(dataset, n, seed)
-        better.update(getattr(loaded.method, "better", {}))
-    elif kind in TOKEN_KINDS:  # samples per attribute and a likelihood bound: the model is needed
-        from ebm_engine.metrics.symbols import evaluate_symbols
-
-        values = evaluate_symbols(loaded.method, dataset, n, seed)
-    else:
-        frames = list(loaded.method.sample(n, n_steps=steps))  # the last frame holds all n
-        energy_fn = loaded.method.energy if kind == "points" else None
-        values = evaluate_samples(frames[-1].x, dataset, energy_fn)
+    values, better = score_method(loaded.method, dataset, n, steps, seed)
     result: dict[str, Any] = {
-        "metrics": {k: float(v) for k, v in values.items()},
-        "better": {k: better.get(k, "lower") for k in values},
+        "metrics": values,
+        "better": better,
         "kind": kind,
         "data": dataset.name,
         "method": loaded.cfg.train.method,
