@@ -8,10 +8,13 @@ import argparse
 def demo_lines() -> list[str]:
     """One line per built-in demo: name, kind, expected minutes, description, preset."""
     from ebm_engine.data import demos
+    from ebm_engine.data.measured import measurements
 
+    measured = measurements()
     return [
         f"{info.name:18s} {info.kind:10s} ~{info.expected_minutes:g} min  {info.description}"
         f"  [preset: {info.preset}]"
+        + (f"  [measured: {measured[info.name].line()}]" if info.name in measured else "")
         for info in demos().values()
     ]
 

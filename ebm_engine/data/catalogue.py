@@ -9,7 +9,7 @@ good results on a 2-core CPU. A reader turns a file or folder into a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ebm_engine.config import DataConfig
@@ -141,9 +141,14 @@ def _load_all() -> None:
 
 
 def demos() -> dict[str, DemoInfo]:
-    """All built-in demos by name, in registration order."""
+    """All built-in demos by name, in registration order; ``expected_minutes``
+    is the measured time where ``benchmarks.quality`` measured the demo."""
+    from ebm_engine.data.measured import measurements
+
     _load_all()
-    return dict(_DEMOS)
+    measured = measurements()
+    return {name: replace(info, expected_minutes=round(measured[name].minutes, 1))
+            if name in measured else info for name, info in _DEMOS.items()}
 
 
 def readers() -> list[ReaderInfo]:

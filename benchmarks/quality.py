@@ -1,0 +1,283 @@
+"""Every demo × method preset trained for its advertised time: the metric against time.
+
+Usage::
+
+    python -m benchmarks.quality [--only digits,digits-multigrid] [--scale 1.0]
+        [--evals 4] [--threads 2] [--out benchmarks/results/quality.md]
+
+Rows are every built-in demo with its own preset, plus the digits demo with
+each method's ``digits-<method>`` preset. Each row trains with a plain
+:class:`~ebm_engine.learning.trainer.Trainer` for the minutes the catalogue
+advertises (× ``--scale``), pausing the clock ``--evals`` times to sample and
+score with :func:`ebm_engine.metrics.evaluate.score_method` (what ``ebm eval``
+does). It writes
+
+- ``quality.md`` / ``quality.json``: per row the headline metric at each
+  evaluation, the goal, and the minutes at which the goal was first met;
+- ``quality_curves.png``: the headline metric against training minutes, a
+  curve per row;
+- ``quality/<row>.png``: the final samples of each row;
+- ``resources/measured.json``: each demo's measured minutes and metric, which
+  the catalogue and ``ebm demos`` show (:mod:`ebm_engine.data.measured`).
+
+The table is rewritten after each row, so a cut-short run keeps its rows.
+It is long (the sum of all advertised times) and not part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ebm_engine import atomic
+from ebm_engine.data.catalogue import demos
+from ebm_engine.learning.events import TrainStep
+from ebm_engine.learning.trainer import Trainer
+from ebm_engine.metrics.evaluate import default_n, score_method
+from ebm_engine.presets import available_presets, config_for, load_preset
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: Headline metric per data kind (the first one present is used) and its goal.
+HEADLINE = {"image": (("digits_fd", 30.0), ("gram_distance", None)),
+            "points": (("kl_samples", None),),
+            "video": (("gram_appearance", None),),
+            "voxel": (("mmd_iou", None),), "pointcloud": (("mmd_cd", None),),
+            "text": (("valid", None),), "molecule": (("valid", 0.9),)}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured configuration."""
+
+    label: str
+    data: str
+    preset: str
+    minutes: float
+
+
+def all_rows() -> list[Row]:
+    """Every demo with its preset, then digits with every ``digits-*`` method preset."""
+    rows = []
+    for name, info in demos().items():
+        rows.append(Row(name, name, info.preset, info.expected_minutes))
+    digits = demos()["digits"]
+    for preset in available_presets():
+        if preset.startswith("digits-") and preset not in {r.label for r in rows}:
+            minutes = float(load_preset(preset).get("expected_minutes", digits.expected_minutes))
+            rows.append(Row(preset, "digits", preset, minutes))
+    return rows
+
+
+def headline(kind: str, values: dict[str, float]) -> tuple[str, float | None]:
+    """The metric a row is judged by, and its goal (``None``: no fixed goal)."""
+    for name, goal in HEADLINE.get(kind, ()):
+        if name in values:
+            return name, goal
+    return (next(iter(values)), None) if values else ("", None)
+
+
+def met(value: float, goal: float | None, better: str) -> bool:
+    if goal is None:
+        return False
+    return value >= goal if better == "higher" else value <= goal
+
+
+def sample_figure(samples: np.ndarray, kind: str, value_range, path: Path, symbols=None) -> None:
+    """A look at the final samples: the kind's own export, or projections for 3D."""
+    from ebm_engine.export.samples import FORMATS, export_samples
+
+    if ".png" in FORMATS.get(kind, ()):
+        export_samples(samples[:64], kind, value_range, path, symbols=symbols)
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = min(16, len(samples))
+    fig, axes = plt.subplots(2, 8, figsize=(12, 3.2))
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        x = samples[i]
+        if kind == "voxel":  # occupancy seen from the front (max over depth)
+            ax.imshow((x[0] > 0).max(axis=0), cmap="gray_r", origin="lower")
+        elif kind == "pointcloud":
+            ax.scatter(x[:, 0], x[:, 1], s=1, c=x[:, 2], cmap="viridis")
+            ax.set_aspect("equal")
+        elif kind == "video":
+            ax.imshow(np.clip((x[:, 0].transpose(1, 2, 0) + 1) / 2, 0, 1).squeeze())
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def measure(row: Row, scale: float, evals: int, seed: int, out_dir: Path) -> dict:
+    """Train ``row`` for its minutes × ``scale``, scoring ``evals`` times on the way."""
+    cfg = config_for(row.data, row.preset, [("train.iterations", 10**7), ("train.device", "cpu"),
+                                            ("train.seed", seed)])
+    trainer = Trainer(cfg, None)
+    budget = row.minutes * 60.0 * scale
+    marks = [budget * (i + 1) / evals for i in range(evals)]
+    points, train_s, start = [], 0.0, time.perf_counter()
+    for event in trainer.events():
+        if not isinstance(event, TrainStep):
+            continue
+        now = train_s + time.perf_counter() - start
+        if now < marks[len(points)]:
+            continue
+        train_s = now
+        dataset = trainer.dataset
+        n = default_n(dataset.kind, dataset.name, dataset.item_shape)
+        values, better = score_method(trainer.method, dataset, n, cfg.sampler.n_steps, seed)
+        points.append({"minutes": train_s / 60.0, "iteration": trainer.iteration,
+                       "metrics": values})
+        print(row.label, points[-1], flush=True)
+        if len(points) == evals:
+            trainer.stop()
+            break
+        start = time.perf_counter()  # scoring time is not training time
+    kind = trainer.dataset.kind
+    final = points[-1]["metrics"] if points else {}
+    name, goal = headline(kind, final)
+    side = better.get(name, "lower") if points else "lower"
+    first = next((p["minutes"] for p in points if name in p["metrics"]
+                  and met(p["metrics"][name], goal, side)), None)
+    frames = list(trainer.method.sample(64, n_steps=cfg.sampler.n_steps))
+    png = out_dir / f"{row.label}.png"
+    sample_figure(frames[-1].x, kind, trainer.dataset.value_range, png,
+                  trainer.dataset.meta.get("symbols"))
+    return {"label": row.label, "data": row.data, "preset": row.preset, "method": cfg.train.method,
+            "kind": kind, "advertised_minutes": row.minutes, "budget_minutes": budget / 60.0,
+            "headline": name, "better": side, "goal": goal, "goal_met_minutes": first,
+            "points": points, "samples_png": png.name}
+
+
+def _at(values: list[float], fraction: float) -> str:
+    """The value at ``fraction`` of the run, formatted (``-`` if none)."""
+    return f"{values[max(0, int(len(values) * fraction) - 1)]:.3g}" if values else "-"
+
+
+def write_results(results: list[dict], out: Path, write_measured: bool = False) -> None:
+    lines = ["# Quality of every demo and method preset in its advertised time", "",
+             "Each row trains for the minutes the catalogue advertises on this 2-core CPU "
+             "(`python -m benchmarks.quality`); the headline metric is sampled and scored "
+             "like `ebm eval` at even intervals (scoring time not counted). "
+             "Samples: `quality/<row>.png`; curves: `quality_curves.png`.", "",
+             "| row | method | minutes | iterations | metric | at ¼ | at ½ | at end | goal | goal met at |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        vals = [p["metrics"].get(r["headline"], float("nan")) for p in r["points"]]
+        goal = "-" if r["goal"] is None else f"{r['goal']:g}"
+        when = "-" if r["goal_met_minutes"] is None else f"{r['goal_met_minutes']:.1f} min"
+        its = r["points"][-1]["iteration"] if r["points"] else 0
+        lines.append(f"| {r['label']} | {r['method']} | {r['budget_minutes']:.1f} | {its} | "
+                     f"{r['headline']} ({r['better']}) | {_at(vals, 0.25)} | {_at(vals, 0.5)} | "
+                     f"{_at(vals, 1.0)} | {goal} | {when} |")
+    atomic.write_text(out, "\n".join(lines) + "\n")
+    atomic.write_text(out.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
+    if write_measured:
+        update_measured(results)
+    plot_curves(results, out.with_name(out.stem + "_curves.png"))
+
+
+def settled_minutes(result: dict) -> float:
+    """Minutes until the goal was met, else until the headline metric came within
+    10 % of its final value (of the way from its first value), else the budget."""
+    if result["goal_met_minutes"] is not None:
+        return float(result["goal_met_minutes"])
+    vals = [p["metrics"].get(result["headline"]) for p in result["points"]]
+    if not vals or any(v is None for v in vals):
+        return float(result["budget_minutes"])
+    tol = 0.1 * abs(vals[0] - vals[-1])
+    first = next(i for i, v in enumerate(vals) if abs(v - vals[-1]) <= tol)
+    return float(result["points"][first]["minutes"])
+
+
+def update_measured(results: list[dict]) -> None:
+    """Write the demos' measured minutes and metric to ``resources/measured.json``
+    (what the catalogue and ``ebm demos`` show); other demos' entries are kept."""
+    from ebm_engine.data.measured import MEASURED_FILE
+    from ebm_engine.resources import resources_dir
+
+    path = resources_dir() / MEASURED_FILE
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = {}
+    for r in results:
+        if r["label"] != r["data"] or not r["points"]:  # only a demo with its own preset
+            continue
+        table[r["label"]] = {"minutes": round(settled_minutes(r), 2), "metric": r["headline"],
+                             "value": r["points"][-1]["metrics"][r["headline"]],
+                             "goal_met": r["goal_met_minutes"] is not None}
+    atomic.write_text(path, json.dumps(table, indent=1, sort_keys=True) + "\n")
+
+
+def plot_curves(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = sorted({r["headline"] for r in results if r["points"]})
+    fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(4.5 * max(1, len(kinds)), 3.6),
+                             squeeze=False)
+    for ax, metric in zip(axes[0], kinds, strict=False):
+        for r in results:
+            if r["headline"] != metric:
+                continue
+            ax.plot([p["minutes"] for p in r["points"]],
+                    [p["metrics"][metric] for p in r["points"]], marker="o", label=r["label"])
+        ax.set_xlabel("training minutes")
+        ax.set_title(metric)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default="", help="comma-separated row labels (default: all)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply each advertised time")
+    p.add_argument("--evals", type=int, default=4, help="scorings per row")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(RESULTS / "quality.md"))
+    p.add_argument("--no-times", action="store_true",
+                   help="do not write the measured minutes to resources/measured.json "
+                        "(implied by --scale other than 1)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = all_rows()
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = [w for w in wanted if w not in {r.label for r in rows}]
+        if unknown:
+            p.error(f"unknown rows {unknown}; known: {', '.join(r.label for r in rows)}")
+        rows = [r for r in rows if r.label in wanted]
+    out = Path(args.out)
+    out_dir = out.with_suffix("")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for row in rows:
+        results.append(measure(row, args.scale, max(1, args.evals), args.seed, out_dir))
+        write_results(results, out, write_measured=args.scale == 1.0 and not args.no_times)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The quality benchmark's measured minutes reach the catalogue and ``ebm demos``."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import quality
+from ebm_engine.data import measured
+
+
+def _result(label: str, values: list[float], goal: float | None, met_at: float | None) -> dict:
+    return {"label": label, "data": label, "headline": "digits_fd", "better": "lower",
+            "goal": goal, "goal_met_minutes": met_at, "budget_minutes": 8.0,
+            "points": [{"minutes": 2.0 * (i + 1), "iteration": 10 * i,
+                        "metrics": {"digits_fd": v}} for i, v in enumerate(values)]}
+
+
+def test_settled_minutes_prefers_the_goal_then_convergence():
+    assert quality.settled_minutes(_result("digits", [90, 40, 25, 20], 30, 6.0)) == 6.0
+    # No goal met: the metric is within 10 % of its final value from the third scoring on.
+    assert quality.settled_minutes(_result("digits", [400, 200, 105, 100], 30, None)) == 6.0
+    assert quality.settled_minutes(_result("digits", [400, 300, 200, 100], 30, None)) == 8.0
+
+
+@pytest.fixture
+def resources(tmp_path, monkeypatch):
+    monkeypatch.setattr("ebm_engine.resources.resources_dir", lambda: tmp_path)
+    monkeypatch.setattr(measured, "resources_dir", lambda: tmp_path)
+    measured.measurements.cache_clear()
+    yield tmp_path
+    measured.measurements.cache_clear()
+
+
+def test_measured_minutes_replace_the_guess(resources):
+    from ebm_engine.commands.demos import demo_lines
+    from ebm_engine.data import demos
+
+    guess = demos()["digits"].expected_minutes
+    quality.update_measured([_result("digits", [90, 40, 25, 20], 30, 4.0),
+                             _result("digits-multigrid", [900, 800], 30, None) | {"data": "digits"}])
+    measured.measurements.cache_clear()
+    table = measured.measurements()
+    assert set(table) == {"digits"}  # a method preset row is not a demo's time
+    assert demos()["digits"].expected_minutes == 4.0 != guess
+    line = next(x for x in demo_lines() if x.startswith("digits "))
+    assert "~4 min" in line and "measured: digits_fd 20 (goal met)" in line
+
+
+def test_unreadable_measurements_fall_back_to_the_guess(resources):
+    from ebm_engine.data import demos
+
+    (resources / measured.MEASURED_FILE).write_text("{not json", encoding="utf-8")
+    assert measured.measurements() == {}
+    assert demos()["digits"].expected_minutes > 0
