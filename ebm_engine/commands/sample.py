@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="output file: .png .gif .mp4 .npz (.stl .obj .ply for 3D; "
-                        ".txt for text; .smi .sdf for molecules)")
+                        ".txt for text; .smi .sdf for molecules; "
+                        ".csv .json for trajectories)")
     p.set_defaults(handler=run)
 
 
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     final = frames[-1]
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
                           frames=[f.x for f in frames], energy=final.energy, scale=args.scale,
-                          symbols=loaded.spec.symbols)
+                          symbols=loaded.spec.symbols,
+                          extras={**loaded.spec.display_extras(), **final.extras})
     print(f"wrote {args.n} samples to {path}")
     return 0

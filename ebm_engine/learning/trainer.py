@@ -35,6 +35,7 @@ import torch
 from ebm_engine import distributed, precision, preflight
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, load_dataset
+from ebm_engine.data.scenes import DISPLAY_KEYS
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.learning.events import (
     Checkpointed,
@@ -373,6 +374,7 @@ class Trainer:
     def _batch(self) -> torch.Tensor:
         idx = torch.randint(len(self.dataset), (self.cfg.train.batch_size,),
                             generator=self.rng, device=self.device)
+        self.method.batch_drawn(idx)  # conditional methods take the rows' conditions
         return self.dataset.decode(self.items[idx])  # only the batch becomes float32
 
     def _snapshot(self, result) -> SamplesReady:
@@ -381,6 +383,8 @@ class Trainer:
         extras = {k: to_numpy(v[:n]) for k, v in result.extras.items()}
         display = self.spec.display_extras()  # token data: what decodes the ids
         extras.update(display)
+        # trajectories: each sample's scene (or observed past) goes to followers too
+        display.update({k: extras[k] for k in DISPLAY_KEYS if k in extras})
         if self.run is not None:
             self._write("samples", self.run.write_samples, self.iteration, self.spec.kind,
                         samples, energy, self.spec.value_range, display)

@@ -33,37 +33,49 @@ class DataSpec:
 
     ``symbols`` is the vocabulary, checker and attribute of token data
     (text, molecules; ``None`` for arrays): plain JSON in ``state.json``.
+    ``extent`` is the region trajectory views show (``xmin, xmax, ymin,
+    ymax``; ``dataset.meta["extent"]``, :mod:`ebm_engine.data.scenes`).
     """
 
     kind: str
     item_shape: tuple[int, ...]
     value_range: tuple[float, float] | None
     symbols: SymbolSpec | None = None
+    extent: tuple[float, float, float, float] | None = None
 
     @classmethod
     def of(cls, dataset: Dataset) -> DataSpec:
+        extent = dataset.meta.get("extent")
         return cls(dataset.kind, dataset.item_shape, dataset.value_range,
-                   dataset.meta.get("symbols"))
+                   dataset.meta.get("symbols"),
+                   tuple(float(v) for v in extent) if extent is not None else None)
 
     def to_dict(self) -> dict:
         out = {"kind": self.kind, "item_shape": list(self.item_shape),
                "value_range": list(self.value_range) if self.value_range else None}
         if self.symbols is not None:
             out["symbols"] = self.symbols.to_dict()
+        if self.extent is not None:
+            out["extent"] = list(self.extent)
         return out
 
     @classmethod
     def from_dict(cls, raw: dict) -> DataSpec:
         vr = raw.get("value_range")
         symbols = raw.get("symbols")
+        extent = raw.get("extent")
         return cls(str(raw["kind"]), tuple(int(s) for s in raw["item_shape"]),
                    (float(vr[0]), float(vr[1])) if vr else None,
-                   SymbolSpec.from_dict(symbols) if symbols else None)
+                   SymbolSpec.from_dict(symbols) if symbols else None,
+                   tuple(float(v) for v in extent) if extent else None)
 
     def display_extras(self) -> dict[str, np.ndarray]:
         """Arrays views need to show samples of this kind: for token data the
         vocabulary (``vocab``), ``joiner``, ``checker`` and the attribute's
-        classes (``attribute_values``), so a view decodes ids to strings."""
+        classes (``attribute_values``), so a view decodes ids to strings;
+        for trajectories the region to show (``extent``)."""
+        if self.extent is not None:
+            return {"extent": np.asarray(self.extent, dtype=np.float32)}
         if self.symbols is None:
             return {}
         s = self.symbols
@@ -202,6 +214,14 @@ class LearningMethod:
         raise NotImplementedError
 
     # --- optional ----------------------------------------------------------
+    def batch_drawn(self, index: torch.Tensor) -> None:
+        """The dataset rows of the batch the next :meth:`train_step` gets.
+
+        Conditional methods look up per-item conditions here (trajectory
+        scenes in ``dataset.meta``, :mod:`ebm_engine.data.scenes`); others
+        ignore it.
+        """
+
     def buffers(self) -> list[PersistentBuffer]:
         """Replay buffers whose writes :meth:`train_step` stages."""
         return []
