@@ -52,7 +52,8 @@ FOLLOW_SECONDS = 0.5  # how often a followed run folder is read
 # so the 5 % budget asks for 8 s; 5 s keeps the view alive and drawing under 8 %.
 SAMPLES_MAX_INTERVAL = 5.0
 
-_warmed = threading.Event()
+_warmed = threading.Event()  # the warm-up was started
+_warm_done = threading.Event()  # … and has finished
 
 
 def warm_up() -> threading.Thread | None:
@@ -63,7 +64,9 @@ def warm_up() -> threading.Thread | None:
     use: about a second between pressing Train and the first samples. Done
     while the user looks at the data, the click finds it done. A daemon, so
     a quick quit never waits for it; an import that fails here fails again,
-    with its message, where the trainer needs it.
+    with its message, where the trainer needs it. A worker waits for it to
+    finish before running torch: importing ``torch._dynamo`` registers
+    operators, which must not race a forward pass on another thread.
     """
     if _warmed.is_set():
         return None
@@ -76,6 +79,8 @@ def warm_up() -> threading.Thread | None:
             import ebm_engine.learning.trainer  # noqa: F401
         except Exception:  # the trainer's own import reports it
             pass
+        finally:
+            _warm_done.set()
 
     thread = threading.Thread(target=run, name="ebm-warmup", daemon=True)
     thread.start()
@@ -265,6 +270,8 @@ class Controller(QObject):
         return True
 
     def _work(self, events: Iterator[Any]) -> None:
+        if _warmed.is_set():
+            _warm_done.wait()  # no torch work while the warm-up registers operators
         torch.set_num_threads(self.worker_threads)
         try:
             for event in events:

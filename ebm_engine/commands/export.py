@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
         if snap is None:
             raise ConfigError(f"{args.run}: no samples yet (samples/latest.npz)")
         path = export_samples(snap["samples"], snap["kind"], snap["value_range"], out,
-                              energy=snap["energy"], symbols=_symbols(args.run, snap["kind"]))
+                              energy=snap["energy"], symbols=_symbols(args.run, snap["kind"]),
+                              extras=snap.get("display"))
     elif args.what == "checkpoint":
         src = find_checkpoint(args.run)
         if out.exists():
