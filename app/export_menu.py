@@ -8,6 +8,7 @@ points (2D)   PNG scatter, chain animation (GIF, MP4)
 video         clips (MP4, GIF)
 voxel         meshes (STL, OBJ, PLY), turntable (MP4, GIF)
 pointcloud    points (PLY), turntable (MP4, GIF)
+trajectory    CSV, JSON, scenes picture (PNG), chain animation (GIF, MP4)
 ============  ==================================================
 
 A copy of the run's latest checkpoint and its metrics (CSV) are always
@@ -56,6 +57,11 @@ ENTRIES = (
     Entry("Molecules (SMILES)…", "grid", ".smi", ("molecule",)),
     Entry("Molecules (SDF)…", "grid", ".sdf", ("molecule",)),
     Entry("Molecule grid (PNG)…", "grid", ".png", ("molecule",)),
+    Entry("Trajectories (CSV)…", "grid", ".csv", ("trajectory",)),
+    Entry("Trajectories with scenes (JSON)…", "grid", ".json", ("trajectory",)),
+    Entry("Trajectories in their scenes (PNG)…", "grid", ".png", ("trajectory",)),
+    Entry("Chain of trajectories (GIF)…", "chain", ".gif", ("trajectory",)),
+    Entry("Chain of trajectories (MP4)…", "chain", ".mp4", ("trajectory",)),
     Entry("Turntable of a 3D sample (MP4)…", "turntable", ".mp4", KINDS_3D),
     Entry("Turntable of a 3D sample (GIF)…", "turntable", ".gif", KINDS_3D),
     Entry("Checkpoint copy…", "checkpoint", ""),
@@ -162,7 +168,8 @@ class ExportMenu(QMenu):
         if what == "chain" and not frames:
             raise EBMError("No chain was recorded; set train.record_every > 0 to record chains.")
         return export_samples(s.samples, s.kind, s.value_range, path, frames=frames,
-                              energy=s.energy, symbols=symbols_from_extras(s.extras))
+                              energy=s.energy, symbols=symbols_from_extras(s.extras),
+                              extras=s.extras)
 
     def _copy_metrics(self, path: Path) -> Path:
         from ebm_engine import atomic

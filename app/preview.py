@@ -35,11 +35,14 @@ def preview_snapshot(cfg: RunConfig) -> SamplesReady:
     # evenly spread over the data set, so a sorted folder shows its variety; only
     # these items are decoded (a large folder stays 8-bit / memory-mapped)
     index = np.unique(np.linspace(0, n - 1, min(n, SHOWN)).astype(int))
+    from ebm_engine.data.scenes import condition_rows
     from ebm_engine.methods.base import DataSpec
 
-    # Text and molecules: the vocabulary that decodes the ids rides along.
+    # Text and molecules: the vocabulary that decodes the ids rides along;
+    # trajectories: each item's scene (or observed past).
+    extras = {**DataSpec.of(data).display_extras(), **condition_rows(data.meta, index)}
     return SamplesReady(0, data.kind, data.value_range, data.take(index).numpy(), none,
-                        extras=DataSpec.of(data).display_extras(), origin="preview")
+                        extras=extras, origin="preview")
 
 
 def preview_events(cfg: RunConfig) -> Iterator[SamplesReady]:

@@ -457,8 +457,10 @@ class Session:
             landscape = None
             if self.display and spec.kind == "points" and spec.item_shape == (2,):
                 landscape = energy_landscape(loaded.method.energy, points_bounds(last.x), "cpu")
+            # conditional samples (trajectories) carry their scenes in the last frame
+            extras = {**spec.display_extras(), **last.extras}
             yield SamplesReady(it, spec.kind, spec.value_range, last.x, last.energy, recorded,
-                               spec.display_extras(), landscape=landscape, origin="sample")
+                               extras, landscape=landscape, origin="sample")
             yield Finished(it, "sampled")
         finally:
             self.state = RunState.FINISHED

@@ -91,7 +91,9 @@ class SamplesArea(QWidget):
         self.count += 1
         self.view.set_snapshot(snap)
         self.scrubber.set_frames(snap.frames)
-        self.extras.set_extras(snap.extras, snap.kind, snap.value_range,
+        own = getattr(self.view, "own_extras", ())  # what the view draws itself (scenes …)
+        self.extras.set_extras({k: v for k, v in snap.extras.items() if k not in own},
+                               snap.kind, snap.value_range,
                                display.extras if display is not None else None)
         if snap.frames:  # keep the picked chain; start with the first one
             self.film.show_chain(snap, self.film.index or 0)

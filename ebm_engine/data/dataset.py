@@ -15,7 +15,11 @@ import torch
 #   pointcloud  (N, 3)          coordinates in [-1, 1]
 #   text        (T,)            int64 token ids (ebm_engine.data.tokens)
 #   molecule    (T,)            int64 token ids of a SMILES string
-KINDS = ("points", "image", "video", "voxel", "pointcloud", "text", "molecule")
+#   trajectory  (T, 2)          float32 positions in scene coordinates, unbounded; what
+#                               conditions each item (scene: start, goal, obstacles; or
+#                               the observed history) lives in meta arrays aligned with
+#                               the items, named by meta["conditions"] (ebm_engine.data.scenes)
+KINDS = ("points", "image", "video", "voxel", "pointcloud", "text", "molecule", "trajectory")
 # Kinds whose items are symbols: kept as int64 ids, never converted to float.
 TOKEN_KINDS = ("text", "molecule")
 
@@ -156,8 +160,8 @@ class Dataset:
 def to_display(x: np.ndarray, kind: str, value_range: tuple[float, float] | None) -> np.ndarray:
     """Map model-space samples to what views draw.
 
-    Images, videos and voxels go to ``[0, 1]``; points and point clouds are
-    returned unchanged, token ids (text, molecules) as int64.
+    Images, videos and voxels go to ``[0, 1]``; points, point clouds and
+    trajectories are returned unchanged, token ids (text, molecules) as int64.
     """
     if kind in TOKEN_KINDS:
         return np.asarray(x).astype(np.int64)

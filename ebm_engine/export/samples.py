@@ -10,6 +10,8 @@ voxel          .stl/.obj/.ply (marching cubes), .npz
 pointcloud     .ply, .npz
 text           .txt (one sentence per line), .png (the lines drawn), .npz
 molecule       .smi .txt (one SMILES per line), .sdf, .png (RDKit 2D grid), .npz
+trajectory     .csv (sample,step,x,y), .json (with scenes), .png (scenes grid),
+               .gif/.mp4 (chain evolution), .npz
 =============  ======================================================
 """
 
@@ -23,6 +25,7 @@ from ebm_engine.data.dataset import to_display
 from ebm_engine.data.tokens import TOKEN_KINDS, SymbolSpec
 from ebm_engine.errors import ExportError
 from ebm_engine.export.symbols import MOLECULE_FORMATS, TEXT_FORMATS
+from ebm_engine.export.trajectory import TRAJECTORY_FORMATS
 
 ANIMATIONS = (".gif", ".mp4")
 #: The formats each data kind exports to (by extension).
@@ -34,6 +37,7 @@ FORMATS = {
     "pointcloud": (".ply", ".npz"),
     "text": TEXT_FORMATS,
     "molecule": MOLECULE_FORMATS,
+    "trajectory": TRAJECTORY_FORMATS,
 }
 #: Smallest side, in pixels, of one cell of an exported image grid.
 MIN_CELL = 64
@@ -55,6 +59,7 @@ def export_samples(
     fps: int = 10,
     scale: int | None = None,
     symbols: SymbolSpec | None = None,
+    extras: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Write model-space ``samples`` (and chain ``frames``) to ``path``.
 
@@ -77,6 +82,10 @@ def export_samples(
         least ``MIN_CELL`` pixels, so a grid of 16×16 digits is viewable.
     symbols : SymbolSpec, optional
         Vocabulary that decodes text and molecule samples (token ids).
+    extras : dict, optional
+        Snapshot arrays that describe the samples: trajectories' ``scenes``,
+        ``observed``, ``reference`` and the view ``extent``
+        (:mod:`ebm_engine.data.scenes`).
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -88,6 +97,13 @@ def export_samples(
         from ebm_engine.export.symbols import export_symbols
 
         return export_symbols(samples, kind, symbols, path, ext)
+    if kind == "trajectory":
+        from ebm_engine.export.trajectory import export_trajectories
+
+        extras = dict(extras or {})
+        extent = extras.pop("extent", None)
+        return export_trajectories(samples, path, ext, frames=frames, energy=energy,
+                                   extras=extras, extent=extent, fps=fps)
     if scale is not None and scale < 1:
         raise ExportError(f"scale must be >= 1, got {scale}")
     if kind in ("image", "points"):

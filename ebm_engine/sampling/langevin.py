@@ -9,7 +9,7 @@ algorithm, whose stationary law approaches ``exp(−E)/Z`` as δ → 0.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -31,11 +31,16 @@ class ChainFrame:
         The first few chains' states, shape ``(n, *item_shape)``.
     energy : np.ndarray
         Their energies ``E(x)``, shape ``(n,)``.
+    extras : dict of str to np.ndarray
+        Per-sample arrays that say what the samples are about, aligned with
+        ``x`` (conditional methods: the scene of each trajectory, see
+        :mod:`ebm_engine.data.scenes`); usually only on the last frame.
     """
 
     step: int
     x: np.ndarray
     energy: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _sampling_layout(x: torch.Tensor) -> torch.Tensor:

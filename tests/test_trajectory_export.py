@@ -1,0 +1,93 @@
+"""Trajectory exports: CSV and JSON round trips, pictures and chain animations, bad files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ebm_engine.data.scenes import make_scenes, segment_clearance, split_scenes
+from ebm_engine.errors import ExportError
+from ebm_engine.export.samples import export_samples
+from ebm_engine.export.trajectory import read_trajectories_csv, read_trajectories_json
+
+
+def _scene_batch(n: int = 3, t: int = 6):
+    gen = np.random.default_rng(0)
+    paths = np.cumsum(gen.normal(size=(n, t, 2)), axis=1).astype(np.float32) * 0.1
+    scenes = make_scenes(paths[:, 0], paths[:, -1], np.zeros((n, 2, 2)) + [[0.0, 0.0], [0.5, 0.5]],
+                         np.array([[0.2, 0.0]] * n))
+    return paths, scenes
+
+
+def test_scene_layout_round_trip():
+    paths, scenes = _scene_batch()
+    start, goal, centres, radii = split_scenes(scenes)
+    assert scenes.shape == (3, 10)
+    np.testing.assert_allclose(start, paths[:, 0])
+    np.testing.assert_allclose(goal, paths[:, -1])
+    np.testing.assert_allclose(radii, [[0.2, 0.0]] * 3)
+    assert np.array_equal(make_scenes(start, goal, centres, radii), scenes)
+
+
+def test_segment_clearance_sees_a_crossing_between_waypoints():
+    # waypoints on either side of a disc: no waypoint inside, the segment crosses it
+    path = np.array([[[-1.0, 0.0], [1.0, 0.0]]])
+    assert segment_clearance(path, np.zeros((1, 1, 2)), np.array([[0.3]]))[0] == pytest.approx(-0.3)
+    around = np.array([[[-1.0, 0.5], [1.0, 0.5]]])
+    assert segment_clearance(around, np.zeros((1, 1, 2)), np.array([[0.3]]))[0] == pytest.approx(0.2)
+    assert segment_clearance(path, np.zeros((1, 1, 2)), np.array([[0.0]]))[0] == np.inf
+
+
+def test_csv_round_trip(tmp_path):
+    paths, _ = _scene_batch()
+    out = export_samples(paths, "trajectory", None, tmp_path / "x.csv")
+    lines = out.read_text().splitlines()
+    assert lines[0] == "sample,step,x,y" and len(lines) == 1 + 3 * 6
+    np.testing.assert_allclose(read_trajectories_csv(out), paths, atol=1e-5)
+
+
+def test_json_round_trip_keeps_scenes_and_energies(tmp_path):
+    paths, scenes = _scene_batch()
+    energy = np.array([1.0, 2.0, 3.0], np.float32)
+    out = export_samples(paths, "trajectory", None, tmp_path / "x.json", energy=energy,
+                         frames=[paths * 0, paths], extras={"scenes": scenes,
+                                                            "extent": np.array([-1, 1, -1, 1])})
+    back, items = read_trajectories_json(out)
+    np.testing.assert_allclose(back, paths, atol=1e-5)
+    assert [it["energy"] for it in items] == [1.0, 2.0, 3.0]
+    assert items[0]["scene"]["obstacles"] == [[0.0, 0.0, pytest.approx(0.2)]]  # r = 0 dropped
+    assert len(json.loads(out.read_text())["chain"]) == 2
+
+
+def test_pictures_and_chain_animations(tmp_path):
+    from PIL import Image
+
+    from ebm_engine.export.video import read_animation
+
+    paths, scenes = _scene_batch()
+    extras = {"scenes": scenes, "reference": paths[:, ::-1]}
+    png = export_samples(paths, "trajectory", None, tmp_path / "x.png", extras=extras)
+    image = np.asarray(Image.open(png))
+    assert image.ndim == 3 and (image[..., 2] > 200).any()  # blue paths drawn
+    for ext in (".gif", ".mp4"):
+        out = export_samples(paths, "trajectory", None, tmp_path / f"c{ext}", extras=extras,
+                             frames=[paths + 0.3, paths + 0.1, paths])
+        assert len(read_animation(out)) == 3
+
+
+def test_bad_exports_are_one_line(tmp_path):
+    paths, _ = _scene_batch()
+    with pytest.raises(ExportError, match="export as .csv"):
+        export_samples(paths, "trajectory", None, tmp_path / "x.stl")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sample,step,x,y\n0,0,1.0\n")
+    with pytest.raises(ExportError, match="line 2"):
+        read_trajectories_csv(bad)
+    (tmp_path / "other.csv").write_text("a,b\n")
+    with pytest.raises(ExportError, match="header"):
+        read_trajectories_csv(tmp_path / "other.csv")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ExportError, match="not a trajectory JSON"):
+        read_trajectories_json(tmp_path / "bad.json")
