@@ -11,7 +11,7 @@ from ebm_engine.errors import ConfigError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="sample a run and compute its quality metrics (writes RUN/eval.json)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--run", help="run folder (its latest checkpoint)")
+    src.add_argument("--run", help="run folder (its latest checkpoint) or zoo:NAME")
     src.add_argument("--checkpoint", help="checkpoint folder")
     p.add_argument("--n", type=int, help="samples to draw (default per data kind, 500 for digits)")
     p.add_argument("--steps", type=int, help="Langevin steps (default: the run's sampler.n_steps)")
@@ -24,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ebm_engine.metrics.evaluate import evaluate_run, format_table
+    from ebm_engine.runs import zoo
 
     if args.n is not None and args.n < 2:
         raise ConfigError(f"--n must be >= 2, got {args.n}")
@@ -37,4 +38,6 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(result))
         if "written_to" in result:
             print(f"wrote {result['written_to']}")
+        elif not args.no_write and zoo.is_zoo(args.run or args.checkpoint):
+            print("(a zoo entry is read-only: eval.json not written)")
     return 0

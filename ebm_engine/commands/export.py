@@ -11,7 +11,7 @@ from ebm_engine.errors import CheckpointError, ConfigError, ExportError
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export the latest samples, a checkpoint copy or the metrics")
-    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--run", required=True, help="run folder (or zoo:NAME)")
     p.add_argument("--what", choices=("samples", "checkpoint", "metrics", "config"), default="samples")
     p.add_argument("--out", required=True, help="output file (samples: by extension) or folder")
     p.set_defaults(handler=run)
@@ -21,8 +21,10 @@ def run(args: argparse.Namespace) -> int:
     from ebm_engine import atomic
     from ebm_engine.export.samples import export_samples
     from ebm_engine.learning.loading import find_checkpoint
+    from ebm_engine.runs import zoo
     from ebm_engine.runs.rundir import RunDir
 
+    args.run = str(zoo.resolve(args.run))  # zoo:NAME is a run folder too
     run_dir = RunDir(args.run)
     if not run_dir.exists():
         raise CheckpointError(f"{args.run}: not a run folder (no config.json)")

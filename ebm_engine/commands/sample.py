@@ -10,7 +10,7 @@ from ebm_engine.errors import ConfigError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="sample a trained model to PNG/GIF/MP4/NPZ (and 3D formats)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--run", help="run folder (its latest checkpoint)")
+    src.add_argument("--run", help="run folder (its latest checkpoint) or zoo:NAME")
     src.add_argument("--checkpoint", help="checkpoint folder")
     p.add_argument("--n", type=int, default=16, help="number of samples")
     p.add_argument("--steps", type=int, help="Langevin steps (default: the run's sampler.n_steps)")

@@ -14,7 +14,7 @@ from ebm_engine.errors import ConfigError, DataError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="anomaly scores of images (or a demo) under a trained model")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--run", help="run folder (its latest checkpoint)")
+    src.add_argument("--run", help="run folder (its latest checkpoint) or zoo:NAME")
     src.add_argument("--checkpoint", help="checkpoint folder")
     p.add_argument("--data", required=True, help="folder of images, image file, or demo name")
     p.add_argument("--data-option", dest="data_options", action="append", default=[],

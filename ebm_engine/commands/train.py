@@ -37,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="override a config value, e.g. --set sampler.step_size=0.01 (repeatable)")
     p.add_argument("--steps", type=int, help="iterations to run now (default: the config's)")
     p.add_argument("--out", help="new run folder")
-    p.add_argument("--resume", metavar="RUN", help="continue this run from its latest checkpoint")
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue this run (or zoo:NAME) from its latest checkpoint; with --out, "
+                        "continue in that new folder and leave RUN as it is")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--on-diverge", choices=("rollback", "stop"), default="rollback",
                    help="after a divergence: roll back to the last good checkpoint with gentler "
@@ -116,11 +118,23 @@ def _run(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     if args.resume:
-        if args.out or args.data or args.config or args.preset:
-            raise ConfigError("--resume RUN continues that run; drop --out/--data/--config/--preset")
+        if args.data or args.config or args.preset:
+            raise ConfigError("--resume RUN continues that run; drop --data/--config/--preset")
         from ebm_engine.errors import CheckpointError
+        from ebm_engine.runs import zoo
         from ebm_engine.runs.rundir import RunDir
 
+        source = zoo.resolve(args.resume)
+        if args.out:  # continue in a new folder; the source is only read
+            from ebm_engine.runs.fork import fork_run
+
+            if distributed.env_info().world_size > 1:
+                raise ConfigError("--resume RUN --out NEW: fork in one process first, then "
+                                  "resume NEW under torchrun")
+            args.resume = str(fork_run(source, args.out).path)
+        elif zoo.is_zoo(source):
+            raise ConfigError(f"{args.resume} is a pretrained model (read-only): "
+                              "continue it in a new folder with --out NEW")
         run = RunDir(args.resume)
         if not run.exists():
             raise CheckpointError(f"{run.path}: no checkpoint to resume from (not a run folder)")

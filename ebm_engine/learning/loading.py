@@ -9,6 +9,7 @@ from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError
 from ebm_engine.learning.trainer import build_method, resolve_device
 from ebm_engine.methods.base import DataSpec, LearningMethod
+from ebm_engine.runs import zoo
 from ebm_engine.runs.checkpoint import Checkpoint, load_checkpoint, restore_network
 from ebm_engine.runs.rundir import RunDir
 
@@ -24,8 +25,8 @@ class LoadedModel:
 
 
 def find_checkpoint(path: str | Path) -> Path:
-    """A checkpoint folder from a run folder (its latest) or a checkpoint folder."""
-    path = Path(path)
+    """A checkpoint folder from a run folder (its latest), a checkpoint folder or ``zoo:NAME``."""
+    path = zoo.resolve(path)
     run = RunDir(path)
     if run.exists() and (path / "checkpoints").is_dir():
         latest = run.latest_checkpoint()
@@ -41,7 +42,8 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     Parameters
     ----------
     path : path
-        A run folder (its latest checkpoint is used) or a checkpoint folder.
+        A run folder (its latest checkpoint is used), a checkpoint folder or
+        ``zoo:NAME`` (a pretrained model, see :mod:`ebm_engine.runs.zoo`).
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``mps``.
     """

@@ -41,6 +41,7 @@ from ebm_engine import atomic
 from ebm_engine.data.dataset import TOKEN_KINDS, Dataset
 from ebm_engine.errors import CheckpointError
 from ebm_engine.metrics.symbols import BETTER as SYMBOL_BETTER
+from ebm_engine.runs import zoo
 
 EVAL_FILE = "eval.json"
 
@@ -173,7 +174,7 @@ def evaluate_run(
     Parameters
     ----------
     path : path
-        Run folder (latest checkpoint) or checkpoint folder.
+        Run folder (latest checkpoint), checkpoint folder or ``zoo:NAME`` (never written).
     n : int, optional
         Samples to draw (default: per data kind, e.g. 500 for digits).
     steps : int, optional
@@ -219,8 +220,8 @@ def evaluate_run(
         "seconds": round(time.perf_counter() - t0, 2),
         "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    run = run_folder_of(path)
-    if write and run is not None:
+    run = run_folder_of(zoo.resolve(path))
+    if write and run is not None and not zoo.is_zoo(run):  # the zoo is read-only
         atomic.write_text(run / EVAL_FILE, json.dumps(result, indent=2) + "\n")
         result["written_to"] = str(run / EVAL_FILE)
     return result

@@ -1,0 +1,48 @@
+"""``ebm zoo``: list the pretrained models (``zoo:NAME`` works wherever a run does)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("zoo", help="list the pretrained models (use them as --run zoo:NAME)")
+    p.add_argument("name", nargs="?", help="show one entry in full (its path and how to rebuild it)")
+    p.set_defaults(handler=run)
+
+
+def zoo_lines() -> list[str]:
+    """One line per entry: name, method, data, metric, size."""
+    from ebm_engine.runs import zoo
+
+    found = zoo.entries()
+    if not found:
+        return ["no pretrained models yet: build one with `python -m benchmarks.build_zoo NAME`"]
+    width = max(len(n) for n in found)
+    lines = [f"{'NAME':{width}s}  {'METHOD':18s} {'DATA':16s} {'ITER':>6s} {'SIZE':>8s}  METRIC"]
+    for e in found.values():
+        lines.append(f"{e.name:{width}s}  {e.method:18s} {e.data:16s} {e.iteration:6d} "
+                     f"{e.size / 1e6:6.2f}MB  {e.metric_text()}")
+    total = sum(e.size for e in found.values())
+    lines.append(f"{len(found)} entries, {total / 1e6:.1f} MB; e.g. "
+                 f"`ebm sample --run zoo:{next(iter(found))} --n 64 --out grid.png`")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from ebm_engine.runs import zoo
+
+    if args.name:
+        e = zoo.entry(args.name)
+        recipe = json.loads((e.path / zoo.RECIPE_FILE).read_text(encoding="utf-8")) \
+            if (e.path / zoo.RECIPE_FILE).is_file() else {}
+        print(f"zoo:{e.name}: {e.method} on {e.data} ({e.kind}), {e.iteration} iterations, "
+              f"{e.size / 1e6:.2f} MB\n  {e.metric_text()}\n  folder: {e.path}")
+        if recipe.get("command"):
+            print(f"  rebuilt by: python -m benchmarks.build_zoo {e.name}\n"
+                  f"  which runs: {recipe['command']}")
+        return 0
+    print("\n".join(zoo_lines()))
+    return 0

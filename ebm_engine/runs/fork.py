@@ -1,0 +1,60 @@
+"""Continue a run in a new folder: copy its config and latest checkpoint, leave it untouched.
+
+``ebm train --resume SRC --out NEW`` (and the app's Train after "Load
+pretrained") forks ``SRC`` into ``NEW`` and resumes ``NEW``: the weights,
+optimiser state, chains and iteration count carry over; ``SRC`` is only
+read, which is what keeps the pretrained zoo (:mod:`.zoo`) read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ebm_engine import atomic
+from ebm_engine.errors import CheckpointError, ConfigError
+from ebm_engine.runs.rundir import RunDir
+
+
+def fork_run(src: str | Path, dest: str | Path) -> RunDir:
+    """Make ``dest`` a new run folder holding ``src``'s config and latest checkpoint.
+
+    Parameters
+    ----------
+    src : path
+        A run folder (a zoo entry's included).
+    dest : path
+        The new run folder; must not hold a run yet.
+
+    Returns
+    -------
+    RunDir
+        ``dest``, ready for :meth:`ebm_engine.session.Session.resume`.
+    """
+    source, target = RunDir(src), RunDir(dest)
+    if not source.exists():
+        raise CheckpointError(f"{source.path}: not a run folder (no config.json)")
+    checkpoint = source.latest_checkpoint()
+    if checkpoint is None:
+        raise CheckpointError(f"{source.path}: run has no checkpoint to continue from")
+    if target.exists():
+        raise ConfigError(f"{target.path} already holds a run; choose another --out")
+    if target.path.resolve() == source.path.resolve():
+        raise ConfigError("--out must be a new folder, not the run itself")
+    target.create(source.read_config())
+    # Copied under a hidden name, then renamed: a half-copied checkpoint is never "latest".
+    tmp = atomic.temp_dir(target.checkpoints, prefix=f".{checkpoint.name}.", suffix=".tmp")
+    try:
+        for item in checkpoint.iterdir():
+            if item.is_file():
+                shutil.copyfile(item, tmp / item.name)
+        os.replace(tmp, target.checkpoints / checkpoint.name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    target.mark_latest(target.checkpoints / checkpoint.name)
+    if source.metrics_path.is_file():  # the curves so far, so the new run's continue them
+        atomic.write_text(target.metrics_path, source.metrics_path.read_text(encoding="utf-8"))
+    target.append_event("forked", source=str(source.path), checkpoint=checkpoint.name)
+    return target

@@ -1,0 +1,80 @@
+"""The pretrained zoo: `ebm zoo`, and zoo:NAME wherever a run is taken; the zoo is never written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import build_zoo
+from ebm_engine.cli import main
+from ebm_engine.runs import zoo
+from ebm_engine.runs.rundir import RunDir
+
+
+def _files(folder):
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path, monkeypatch):
+    """A zoo holding one tiny entry, installed the way build_zoo installs one."""
+    monkeypatch.setattr(zoo, "zoo_dir", lambda: tmp_path / "zoo")
+    run = tmp_path / "work" / "tiny-ml"
+    assert main(["train", "--data", "8gaussians", "--steps", "3", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=2"]) == 0
+    assert main(["eval", "--run", str(run), "--n", "64", "--steps", "2"]) == 0
+    assert main(["sample", "--run", str(run), "--n", "16", "--steps", "2",
+                 "--out", str(run / zoo.SAMPLES_FILE)]) == 0
+    recipe = build_zoo.Recipe("tiny-ml", "8gaussians", "toy2d", "ml", 3)
+    return build_zoo._install(run, recipe, 1.0, {})
+
+
+def test_zoo_lists_and_every_run_command_takes_zoo_names(tiny_zoo, tmp_path, capsys):
+    before = _files(tiny_zoo)
+    assert sorted(p.name for p in tiny_zoo.iterdir()) == [
+        "checkpoints", "config.json", "eval.json", "samples.png", "zoo.json"]
+    assert main(["zoo"]) == 0
+    out = capsys.readouterr().out
+    line = next(row for row in out.splitlines() if row.startswith("tiny-ml"))
+    assert "ml" in line and "8gaussians" in line and "kl_samples" in line and "MB" in line
+    assert main(["zoo", "tiny-ml"]) == 0
+    assert "ebm train --data 8gaussians --preset toy2d" in capsys.readouterr().out
+
+    grid = tmp_path / "grid.png"
+    assert main(["sample", "--run", "zoo:tiny-ml", "--n", "8", "--steps", "2",
+                 "--out", str(grid)]) == 0
+    assert grid.stat().st_size > 0
+    capsys.readouterr()
+    assert main(["eval", "--run", "zoo:tiny-ml", "--n", "32", "--steps", "2", "--json"]) == 0
+    assert "kl_samples" in json.loads(capsys.readouterr().out)["metrics"]
+
+    new = tmp_path / "continued"
+    assert main(["train", "--resume", "zoo:tiny-ml", "--out", str(new), "--steps", "2",
+                 "--quiet"]) == 0
+    assert RunDir(new).latest_checkpoint().name == "iter_0000005"  # 3 in the zoo + 2 more
+    assert [e["event"] for e in RunDir(new).read_events()][:1] == ["forked"]
+    assert _files(tiny_zoo) == before  # never written: not by sample, eval nor resume
+
+
+def test_zoo_is_read_only_and_bad_names_get_a_hint(tiny_zoo, tmp_path, capsys):
+    assert main(["train", "--resume", "zoo:tiny-ml", "--steps", "1", "--quiet"]) == 2
+    assert "read-only" in capsys.readouterr().err
+    assert main(["sample", "--run", "zoo:tiny-mk", "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "did you mean 'tiny-ml'" in err and "\n" not in err
+    assert main(["train", "--resume", "zoo:tiny-ml", "--out", str(tiny_zoo), "--quiet"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_build_zoo_has_a_recipe_per_demo_and_digits_method():
+    from ebm_engine.data import demos
+    from ebm_engine.presets import available_presets
+
+    recipes = build_zoo.recipes()
+    presets = set(available_presets())
+    for name, info in demos().items():
+        if info.preset in presets:
+            assert any(r.data == name for r in recipes.values()), name
+    assert recipes["digits-ml"].train_args(zoo.zoo_dir()).count("--steps") == 0  # the full preset
+    assert {"digits-coopnets", "digits-recovery", "8gaussians-ml"} <= set(recipes)
