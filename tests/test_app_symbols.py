@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from ebm_engine.data.tokens import SymbolSpec, encode, smiles_tokens
 from ebm_engine.learning.events import SamplesReady
@@ -55,6 +59,30 @@ def test_molecule_view_draws_depictions_and_histograms(qtbot):
     assert not view.cells[0].pixmap().isNull()
     assert "invalid" in view.cells[2].text()
     assert len(view.data_props["mw"]) == 3 and len(view.sample_props["mw"]) == 3
+    with qtbot.waitSignal(view.sigSampleClicked) as clicked:
+        qtbot.mouseClick(view.cells[3], Qt.MouseButton.LeftButton)
+    assert clicked.args == [3]
+
+
+def test_a_deleted_molecule_view_is_freed_without_the_garbage_collector(qtbot):
+    """No reference cycle holds the view: were it left to the cyclic garbage collector,
+    the collection could run on the training thread and free Qt objects there (a
+    crash or hang of the next run)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from app.views.registry import view_class
+
+    gc.disable()  # only reference counting frees it in this test
+    try:
+        view = view_class("molecule")()
+        freed = weakref.ref(view)
+        view.close()
+        view.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        del view
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 def test_grammar_demo_trains_live_in_the_text_view(qtbot, tmp_path):

@@ -41,6 +41,27 @@ def depiction(smiles: str, size: int = CELL) -> QImage | None:
     return QImage(data, size, size, QImage.Format.Format_RGBA8888).copy()
 
 
+class _Cell(QLabel):
+    """A grid cell that says which sample was clicked.
+
+    A subclass with a signal rather than a lambda patched onto
+    ``mousePressEvent``: the lambda held the view, a reference cycle through
+    every cell that kept the whole view (its plots, their menus) alive after
+    ``deleteLater`` until a garbage collection, which may run on the
+    training thread and free Qt objects there.
+    """
+
+    sigClicked = Signal(int)
+
+    def __init__(self, index: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.index = index
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.sigClicked.emit(self.index)
+        super().mousePressEvent(event)
+
+
 @register_view("molecule")
 class MoleculeView(QWidget):
     """A grid of depicted samples over three histograms (logP, QED, MW: data grey, samples blue)."""
@@ -65,10 +86,10 @@ class MoleculeView(QWidget):
         self.grid = QGridLayout(grid_host)
         self.cells: list[QLabel] = []
         for i in range(SHOWN):
-            cell = QLabel(grid_host)
+            cell = _Cell(i, grid_host)
             cell.setFixedSize(CELL, CELL + 14)
             cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            cell.mousePressEvent = lambda _e, i=i: self.sigSampleClicked.emit(i)
+            cell.sigClicked.connect(self.sigSampleClicked)  # signal to signal: no Python closure
             self.grid.addWidget(cell, i // COLUMNS, i % COLUMNS)
             self.cells.append(cell)
         hist_row = QHBoxLayout()
