@@ -1,0 +1,306 @@
+"""Supervised conditional learning with cooperative networks (Xie, Zheng, Fang, Zhu & Wu,
+"Cooperative training of fast thinking initializer and slow thinking solver for
+conditional learning", TPAMI 2021).
+
+A conditional EBM ``p_θ(y | c) ∝ exp(f_θ(c, y))`` (the *slow-thinking solver*:
+Langevin on ``E_θ(c, y) = −f_θ(c, y) + |y|²/2σ²``) and a *fast-thinking
+initializer* ``ŷ = g_α(c, z)``, ``z ~ N(0, I)``, learn together from pairs
+``(c, y)``. Each iteration:
+
+1. initialisation: ``ŷ = g_α(c, z)``;
+2. solving: ``n_steps`` Langevin steps on ``E_θ(c, ·)`` from ``ŷ`` end at ``ỹ``;
+3. solver, maximum likelihood of ``y`` given ``c``:
+   ``∇θ L = mean ∇θ f(c, y) − mean ∇θ f(c, ỹ)``;
+4. initializer, MCMC teaching: ``min_α mean |ỹ − g_α(c, z)|² / 2s²``
+   (it learns to jump where the solver's chains go).
+
+``condition`` says what ``c`` is (the data layout, see
+:mod:`ebm_engine.data.conditional_demos`):
+
+- ``mask``: items are images; ``c`` is the image with a random box hidden
+  (plus the mask), ``y`` the whole image (inpainting);
+- ``label``: items are pairs ``glyph | image``; ``c`` the glyph's class (one-hot);
+- ``image``: items are pairs ``picture | output``; ``c`` the picture
+  (``output_channels`` of the output half are learned, e.g. a saliency map).
+
+Snapshots and samples show **condition | initializer | after Langevin** side
+by side (one picture per item); a one-channel output next to a colour
+condition is drawn as a heat overlay on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator
+
+import torch
+
+from ebm_engine.config import DataConfig
+from ebm_engine.data.conditional_demos import glyph_bank, glyph_labels
+from ebm_engine.errors import ConfigError
+from ebm_engine.methods.base import (
+    GENERATOR_BETAS,
+    LearningMethod,
+    StepResult,
+    contrastive_loss,
+    register_method,
+)
+from ebm_engine.models.conditional import ConditionalEnergy, ConditionalInitializer
+from ebm_engine.options import knob
+from ebm_engine.sampling import ChainFrame, frozen
+from ebm_engine.sampling.langevin import langevin, run_langevin
+
+CONDITIONS = ("mask", "label", "image")
+# Demos that have a held-out split (data.options.split = "test").
+SPLIT_DEMOS = ("digits-inpainting", "digits-class-conditional", "saliency-popout")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditionalCoopOptions:
+    """Knobs of conditional cooperative learning.
+
+    Attributes
+    ----------
+    condition : str
+        What the condition is: ``mask`` (inpainting), ``label`` or ``image``.
+    n_classes : int
+        Classes of a ``label`` condition.
+    output_channels : int
+        Channels of the output half to learn (0 = all).
+    mask_min, mask_max : float
+        Side of the hidden box, as a fraction of the image side (``mask``).
+    z_dim : int
+        Initializer noise size.
+    gen_width : int
+        Initializer base width.
+    gen_lr : float
+        Initializer Adam learning rate.
+    gen_sigma : float
+        s: the initializer's assumed residual noise in MCMC teaching.
+    eval_draws : int
+        Outputs drawn per condition by ``ebm eval`` (saliency diversity).
+    """
+
+    condition: str = knob("mask", choices=CONDITIONS, live=False)
+    n_classes: int = knob(10, ge=2, live=False)
+    output_channels: int = knob(0, ge=0, live=False, unit="channels")
+    mask_min: float = knob(0.3, gt=0, le=1)
+    mask_max: float = knob(0.6, gt=0, le=1)
+    z_dim: int = knob(8, ge=1, live=False)
+    gen_width: int = knob(32, ge=1, live=False, unit="channels")
+    gen_lr: float = knob(1e-3, gt=0)
+    gen_sigma: float = knob(0.3, gt=0)
+    eval_draws: int = knob(6, ge=2)
+
+
+def layout(opts: ConditionalCoopOptions, item_shape: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+    """``(condition planes, output shape)`` for items of ``item_shape``; raise ConfigError."""
+    if len(item_shape) != 3:
+        raise ConfigError(f"conditional_coop learns images, got items of shape {item_shape}")
+    c, h, w = item_shape
+    if opts.condition == "mask":
+        return c + 1, (c, h, w)
+    if w != 2 * h:
+        raise ConfigError(f"condition {opts.condition!r} needs condition|output pairs side by side "
+                          f"(C, H, 2H); got items of {c}x{h}x{w}")
+    out = opts.output_channels or c
+    if out > c:
+        raise ConfigError(f"train.options.output_channels must be <= {c}, got {out}")
+    return (opts.n_classes if opts.condition == "label" else c), (out, h, h)
+
+
+@register_method("conditional_coop")
+class ConditionalCoop(LearningMethod):
+    """Conditional EBM solver + fast initializer (cooperative conditional learning)."""
+
+    Options = ConditionalCoopOptions
+    kinds = ("image",)
+
+    @classmethod
+    def check(cls, opts, cfg, spec) -> None:
+        if opts.mask_min > opts.mask_max:
+            raise ConfigError("train.options.mask_min must be <= mask_max")
+        if spec is not None:
+            layout(opts, spec.item_shape)
+
+    def build(self) -> None:
+        o = self.opts
+        self.c_channels, self.y_shape = layout(o, self.spec.item_shape)
+        self.net = ConditionalEnergy(self.cfg.model, self.c_channels, self.y_shape).to(self.device)
+        self.gen = ConditionalInitializer(self.c_channels, self.y_shape[0], self.y_shape[1],
+                                          o.z_dim, o.gen_width).to(self.device)
+        self.opt = self.adam(self.net.parameters())
+        self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
+        self._heldout = None
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"energy": self.net, "generator": self.gen}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"energy": self.opt, "generator": self.gen_opt}
+
+    # --- the condition ---------------------------------------------------------
+    def prepare(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(c, y, shown)``: condition planes, target output and the condition's picture."""
+        o = self.opts
+        if o.condition == "mask":
+            keep = self.masks(items.shape[0], items.shape[-2], items.shape[-1])
+            shown = items * keep  # hidden pixels grey (0), visible as they are
+            return torch.cat([shown, keep * 2 - 1], 1), items, shown
+        side = items.shape[-2]
+        left, right = items[..., :side], items[..., side:]
+        y = right[:, : self.y_shape[0]]
+        if o.condition == "label":
+            return self.label_planes(glyph_labels(left[:, :1].float(), o.n_classes)), y, left
+        return left, y, left
+
+    def label_planes(self, labels: torch.Tensor) -> torch.Tensor:
+        """One-hot label planes ``(B, n_classes, S, S)``."""
+        onehot = torch.nn.functional.one_hot(labels.to(self.device), self.opts.n_classes).float()
+        side = self.y_shape[-1]
+        return onehot[:, :, None, None].expand(-1, -1, side, side) * 2 - 1
+
+    def masks(self, n: int, h: int, w: int) -> torch.Tensor:
+        """``(n, 1, h, w)``: 1 where visible, 0 in one random box per image."""
+        o = self.opts
+        u = torch.rand(n, 4, generator=self.rng, device=self.device)
+        bh = (o.mask_min + (o.mask_max - o.mask_min) * u[:, 0]) * h
+        bw = (o.mask_min + (o.mask_max - o.mask_min) * u[:, 1]) * w
+        top, left = u[:, 2] * (h - bh), u[:, 3] * (w - bw)
+        ys = torch.arange(h, device=self.device)[None, :, None] + 0.5
+        xs = torch.arange(w, device=self.device)[None, None, :] + 0.5
+        hidden = ((ys >= top[:, None, None]) & (ys < (top + bh)[:, None, None])
+                  & (xs >= left[:, None, None]) & (xs < (left + bw)[:, None, None]))
+        return (~hidden).float()[:, None]
+
+    # --- the two networks --------------------------------------------------------
+    def energy_given(self, c: torch.Tensor):
+        """``y ↦ E_θ(c, y) = −f_θ(c, y) + |y|²/2σ²`` (lower = more probable)."""
+        sigma = self.cfg.sampler.reference_sigma
+        scale = 0.0 if math.isinf(sigma) else 1.0 / (2.0 * sigma**2)
+        return lambda y: -self.net(c, y).float() + scale * y.flatten(1).pow(2).sum(1)
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``E_θ(c, y)`` of items in the data layout (condition from the item)."""
+        c, y, _ = self.prepare(x)
+        return self.energy_given(c)(y)
+
+    def initialize(self, c: torch.Tensor) -> torch.Tensor:
+        """``g_α(c, z)`` for fresh ``z ~ N(0, I)``."""
+        z = torch.randn(c.shape[0], self.opts.z_dim, device=self.device, generator=self.rng)
+        return self.gen(c, z)
+
+    def solve(self, c: torch.Tensor, y0: torch.Tensor, n_steps: int | None = None) -> torch.Tensor:
+        """The Langevin solver from ``y0`` (no recording)."""
+        with frozen(self.net):
+            y, _ = run_langevin(self.energy_given(c), y0, self.cfg.sampler, n_steps=n_steps,
+                                value_range=self.spec.value_range, generator=self.rng)
+        return y
+
+    # --- learning ---------------------------------------------------------------
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        cfg = self.cfg
+        c, y, shown = self.prepare(batch)
+        z = torch.randn(c.shape[0], self.opts.z_dim, device=self.device, generator=self.rng)
+        with torch.no_grad():
+            init = self.gen(c, z)
+        energy = self.energy_given(c)
+        with frozen(self.net):
+            revised, frames = run_langevin(energy, init, cfg.sampler, record_every=record_every,
+                                           value_range=self.spec.value_range, generator=self.rng)
+        e_data, e_synth = energy(y), energy(revised)
+        loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
+        net_norm = self.backward(loss, self.opt, [self.net])
+        # MCMC teaching: the initializer regresses on the solver's answers.
+        gen_loss = (revised - self.gen(c, z)).flatten(1).pow(2).sum(1).mean() / (2 * self.opts.gen_sigma**2)
+        gen_norm = self.backward(gen_loss, self.gen_opt, [self.gen], clip=False)
+        with torch.no_grad():
+            e_init = energy(init)
+        metrics = {
+            "loss": float(loss.detach()),
+            "energy_data": float(e_data.detach().mean()),
+            "energy_sample": float(e_synth.detach().mean()),
+            "energy_initializer": float(e_init.mean()),
+            "gen_loss": float(gen_loss.detach()),
+            "revision_mse": float((revised - init).pow(2).mean()),
+            "mse_initializer": float((init - y).pow(2).mean()),
+            "mse_langevin": float((revised - y).pow(2).mean()),
+            "grad_norm": net_norm,
+            "gen_grad_norm": gen_norm,
+        }
+        frames = [self.compose_frame(f, shown, init) for f in frames]
+        return StepResult(metrics, self.compose(shown, init, revised), e_synth.detach(), frames)
+
+    # --- pictures ---------------------------------------------------------------
+    def compose(self, shown: torch.Tensor, init: torch.Tensor, solved: torch.Tensor) -> torch.Tensor:
+        """``condition | initializer | after Langevin`` side by side, ``(B, C, S, 3S)``."""
+        k = solved.shape[0]
+        shown, init = shown[:k].to(solved), init[:k].to(solved)
+        if solved.shape[1] != shown.shape[1]:
+            init, solved = overlay(shown, init), overlay(shown, solved)
+        return torch.cat([shown, init, solved], -1)
+
+    def compose_frame(self, frame: ChainFrame, shown: torch.Tensor, init: torch.Tensor) -> ChainFrame:
+        x = self.compose(shown.cpu(), init.cpu(), torch.from_numpy(frame.x))
+        return dataclasses.replace(frame, x=x.numpy())
+
+    # --- sampling -----------------------------------------------------------------
+    def conditions(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(c, shown)`` of ``n`` conditions: classes in turn, or held-out items."""
+        if self.opts.condition == "label":
+            labels = torch.arange(n) % self.opts.n_classes
+            glyphs = glyph_bank(self.opts.n_classes, *self.y_shape[1:])[labels]
+            glyphs = glyphs.expand(-1, self.spec.item_shape[0], -1, -1).to(self.device)
+            return self.label_planes(labels), glyphs
+        data = self.heldout()
+        idx = torch.arange(n) % len(data)
+        c, _, shown = self.prepare(data.take(idx).to(self.device))
+        return c, shown
+
+    def heldout(self):
+        """The held-out split of a demo with one, else the training data."""
+        if self._heldout is None:
+            from ebm_engine.data import load_dataset
+
+            d = self.cfg.data
+            if d.source in SPLIT_DEMOS:
+                d = DataConfig(source=d.source, image_size=d.image_size,
+                               options={**d.options, "split": "test"})
+                self._heldout = load_dataset(d)
+            else:
+                self._heldout = self.dataset if self.dataset is not None else load_dataset(d)
+        return self._heldout
+
+    def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
+               n_record: int = 8) -> Iterator[ChainFrame]:
+        c, shown = self.conditions(n)
+        with torch.no_grad():
+            init = self.initialize(c)
+        with frozen(self.net, self.gen):
+            for frame in langevin(self.energy_given(c), init, self.cfg.sampler, n_steps=n_steps,
+                                  record_every=record_every, n_record=n_record,
+                                  value_range=self.spec.value_range, generator=self.rng):
+                yield self.compose_frame(frame, shown, init)
+
+    # --- evaluation -----------------------------------------------------------------
+    better = {"psnr_langevin": "higher", "psnr_initializer": "higher", "psnr_mean_fill": "higher",
+              "accuracy_langevin": "higher", "accuracy_initializer": "higher", "chance": "higher",
+              "digits_fd_langevin": "lower", "digits_fd_initializer": "lower",
+              "diversity_ambiguous": "higher", "diversity_unambiguous": "lower",
+              **{f"{m}_{who}": ("lower" if m == "kld" else "higher")
+                 for m in ("cc", "kld", "auc") for who in ("langevin", "initializer", "centre_bias")}}
+
+    def evaluate(self, dataset, n: int, seed: int) -> dict[str, float]:
+        """The task's metrics with same-run baselines (:mod:`ebm_engine.metrics.conditional`)."""
+        from ebm_engine.metrics.conditional import evaluate_conditional
+
+        return evaluate_conditional(self, dataset, n, seed)
+
+
+def overlay(picture: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """A one-channel output in ``[-1, 1]`` as a heat overlay on a colour picture."""
+    m = ((values[:, :1] + 1) / 2).clamp(0, 1)
+    heat = torch.cat([(3 * m).clamp(0, 1), (3 * m - 1).clamp(0, 1), (3 * m - 2).clamp(0, 1)], 1)
+    pic = (picture[:, :3] + 1) / 2
+    return (0.3 * pic + 0.7 * heat) * 2 - 1

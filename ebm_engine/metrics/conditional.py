@@ -1,0 +1,127 @@
+"""``ebm eval`` of conditional learning (method ``conditional_coop``), with same-run baselines.
+
+Every number compares the Langevin solver's answers with the fast
+initializer's own guesses (the same ``z``, the same conditions), on held-out
+conditions when the demo has a test split (``heldout`` = 1):
+
+- ``mask`` (inpainting): PSNR of the completed images (visible pixels kept),
+  ``psnr_langevin`` vs ``psnr_initializer`` vs ``psnr_mean_fill`` (the hole
+  filled with the training data's mean image), and the mean energies;
+- ``label``: accuracy of the outputs under the shipped digits classifier
+  (``accuracy_langevin`` / ``accuracy_initializer`` vs ``chance``) and their
+  digits FD (for the digits layout, 1×16×16);
+- ``image`` (saliency): CC, KLD and AUC of the mean of ``eval_draws``
+  sampled maps against the ground truth (``_langevin``, ``_initializer``)
+  vs the centre-bias map (``_centre_bias``), and the draws' diversity on
+  ambiguous vs unambiguous scenes (:mod:`ebm_engine.metrics.saliency`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ebm_engine.metrics import saliency
+
+CHUNK = 256  # chains per Langevin call (memory)
+
+
+def _solve_chunks(method, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(initializer outputs, Langevin outputs)`` for conditions ``c``."""
+    inits, solved = [], []
+    for cc in c.split(CHUNK):
+        with torch.no_grad():
+            init = method.initialize(cc)
+        inits.append(init)
+        solved.append(method.solve(cc, init))
+    return torch.cat(inits), torch.cat(solved)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean PSNR (dB) of images in ``[-1, 1]`` (peak 1 after mapping to ``[0, 1]``)."""
+    mse = ((a - b) / 2).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return float((-10 * torch.log10(mse)).mean())
+
+
+def evaluate_conditional(method, dataset, n: int, seed: int) -> dict[str, float]:
+    """The metrics of ``method``'s condition (see the module docstring)."""
+    for net in method.networks().values():
+        net.eval()
+    kind = method.opts.condition
+    if kind == "label":
+        return _label(method, n)
+    data = method.heldout()
+    m = min(n, len(data))
+    items = data.take(torch.arange(m)).to(method.device)
+    out = {"heldout": float(data is not dataset), "n_conditions": float(m)}
+    if kind == "mask":
+        return {**out, **_inpainting(method, dataset, items)}
+    return {**out, **_image(method, data, items)}
+
+
+def _inpainting(method, dataset, items: torch.Tensor) -> dict[str, float]:
+    c, y, _ = method.prepare(items)
+    keep = (c[:, -1:] + 1) / 2
+    init, solved = _solve_chunks(method, c)
+    mean = dataset.items.mean(0, keepdim=True).to(y)
+
+    def paste(out: torch.Tensor) -> torch.Tensor:
+        return y * keep + out * (1 - keep)
+
+    energy = method.energy_given(c)
+    with torch.no_grad():
+        e_init, e_solved = energy(init).mean(), energy(solved).mean()
+    return {"psnr_langevin": psnr(paste(solved), y), "psnr_initializer": psnr(paste(init), y),
+            "psnr_mean_fill": psnr(paste(mean.expand_as(y)), y),
+            "energy_initializer": float(e_init), "energy_langevin": float(e_solved)}
+
+
+def _label(method, n: int) -> dict[str, float]:
+    c, _ = method.conditions(n)
+    labels = torch.arange(n) % method.opts.n_classes
+    init, solved = _solve_chunks(method, c)
+    out = {"chance": 1.0 / method.opts.n_classes}
+    if tuple(solved.shape[1:]) == (1, 16, 16) and method.opts.n_classes == 10:
+        from ebm_engine.metrics.digits import classifier, digits_fd
+
+        net = classifier()
+        with torch.no_grad():
+            for name, x in (("langevin", solved), ("initializer", init)):
+                pred = net(x.detach().cpu().float().clamp(-1, 1)).argmax(1)
+                out[f"accuracy_{name}"] = float((pred == labels).float().mean())
+                out[f"digits_fd_{name}"] = digits_fd(x.cpu())
+    return out
+
+
+def _image(method, data, items: torch.Tensor) -> dict[str, float]:
+    c, y, _ = method.prepare(items)
+    draws_init, draws_solved = [], []
+    for _ in range(method.opts.eval_draws):
+        init, solved = _solve_chunks(method, c)
+        draws_init.append(((init[:, 0] + 1) / 2).clamp(0, 1).cpu().numpy())
+        draws_solved.append(((solved[:, 0] + 1) / 2).clamp(0, 1).cpu().numpy())
+    d_init, d_solved = np.stack(draws_init, 1), np.stack(draws_solved, 1)  # (N, K, H, W)
+    m = len(items)
+    gt = data.meta.get("saliency_gt")
+    gt = np.asarray(gt[:m]) if gt is not None else ((y[:, 0] + 1) / 2).cpu().numpy()
+    from ebm_engine.data.popout import centre_bias
+
+    side = gt.shape[-1]
+    centre = centre_bias() if side == 32 else _centre(side)
+    out = {**saliency.saliency_metrics(d_solved.mean(1), gt, "_langevin"),
+           **saliency.saliency_metrics(d_init.mean(1), gt, "_initializer"),
+           **saliency.saliency_metrics(np.broadcast_to(centre, gt.shape), gt, "_centre_bias")}
+    amb = data.meta.get("ambiguous")
+    if amb is not None:
+        amb = np.asarray(amb[:m], dtype=bool)
+        for name, mask in (("ambiguous", amb), ("unambiguous", ~amb)):
+            if mask.any():
+                out[f"diversity_{name}"] = saliency.diversity(d_solved[mask])
+                out[f"diversity_{name}_initializer"] = saliency.diversity(d_init[mask])
+    return out
+
+
+def _centre(side: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:side, 0:side] + 0.5
+    r2 = (yy - side / 2) ** 2 + (xx - side / 2) ** 2
+    return np.exp(-r2 / (2 * (side / 3.2) ** 2)).astype(np.float32)
