@@ -63,6 +63,8 @@ class MainWindow(QMainWindow):
         self.controller = Controller(self)
         self.errors: list[str] = []
         self._reader = ""  # the data panel's reader for the next path ("" = detected)
+        self._pretrained: Path | None = None  # a loaded zoo entry: Train continues it
+        self._about = None  # the Help window, made on first use
 
         self.data_panel = DataPanel()
         self.settings_panel = SettingsPanel(self.controller)
@@ -152,6 +154,16 @@ class MainWindow(QMainWindow):
         file.addAction("Quit", self.close).setShortcut(QKeySequence.StandardKey.Quit)
         self.menuBar().addMenu(self.export_menu)
         self.menuBar().addMenu("&View").addAction("Run summary", self.show_run_summary)
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self.help_menu.setObjectName("help_menu")
+        self.help_menu.addAction("Getting started", lambda: self.show_about("guide"))
+        self.help_menu.addAction("About this method", lambda: self.show_about(
+            "method", self.controller.config.train.method))
+        self.help_menu.addAction("About this demo", lambda: self.show_about(
+            "demo", self.data_panel.source))
+        self.help_menu.addAction("All methods and demos…", lambda: self.show_about("guide"))
+        self.help_menu.addSeparator()
+        self.help_menu.addAction("About EBM Studio", self._about_app)
 
     def _connect(self) -> None:
         c = self.controller
@@ -159,6 +171,8 @@ class MainWindow(QMainWindow):
         self.data_panel.sigSourceChosen.connect(self._source_chosen)
         if hasattr(self.data_panel, "sigReaderChosen"):
             self.data_panel.sigReaderChosen.connect(self._reader_chosen)
+        self.data_panel.sigPretrainedChosen.connect(self.load_pretrained)
+        self.data_panel.sigAboutChosen.connect(lambda name: self.show_about("demo", name))
         self.settings_panel.sigKnobEdited.connect(self._knob_edited)
         c.sigStateChanged.connect(self._state_changed)
         c.sigRunStarted.connect(self._run_started)
@@ -214,6 +228,7 @@ class MainWindow(QMainWindow):
         if not self.controller.set_config(cfg):  # a run is active: the panel goes back
             self.data_panel.set_source(self.controller.config.data.source, emit=False)
             return
+        self._pretrained = None
         self.clear_views(title)
         if cfg.data.source in self.data_panel.catalogue:
             self.controller.preview(cfg)  # a demo's data shows before Train
@@ -253,14 +268,54 @@ class MainWindow(QMainWindow):
         elif name == "stop":
             c.stop()
         elif name == "reset":
+            self._pretrained = None
             c.reset()
             self.clear_views()
 
     def start_training(self, step: bool = False) -> None:
-        """A new run of the config in force (``step``: start paused, one iteration allowed)."""
+        """A new run of the config in force (``step``: start paused, one iteration allowed).
+
+        After "Load pretrained", Train continues the pretrained model in a new
+        run folder (weights, optimiser and chains carry over; the zoo is only read).
+        """
         self.clear_views()
         run_dir = app_settings.new_run_dir(self.controller.config.data.source, self.runs_root)
+        if self._pretrained is not None and not step:
+            from ebm_engine.runs.fork import fork_run
+
+            try:
+                fork_run(self._pretrained, run_dir)
+            except EBMError as exc:
+                self.show_error(str(exc))
+                return
+            self.log_line(f"continuing {self._pretrained.name} in {run_dir}")
+            self._pretrained = None
+            self.controller.resume(run_dir)
+            return
         self.controller.train(run_dir, paused=step, steps=int(step))
+
+    def load_pretrained(self, path: str | Path) -> None:
+        """Sample a zoo entry (or any run) at once; then Sample redraws, Train continues it."""
+        path = Path(path)
+        self.open_run(path, "sample")
+        self._pretrained = path
+        self.log_line(f"pretrained model {path.name}: press Sample for fresh chains, "
+                      "Train to continue training it in a new run folder")
+
+    def show_about(self, kind: str, name: str = "") -> None:
+        """Open the Help window on the guide or on a method's or demo's About card."""
+        from app.widgets.about_dialog import AboutDialog
+
+        if self._about is None:
+            self._about = AboutDialog(self)
+        self._about.show_card(kind, name)
+
+    def _about_app(self) -> None:
+        from ebm_engine import __version__
+
+        QMessageBox.about(self, "About EBM Studio",
+                          f"EBM Studio {__version__}: train, sample and understand "
+                          "energy-based models. Help → Getting started for a first run.")
 
     def clear_views(self, title: str | None = None) -> None:
         """Empty samples, curves, film strip, scrubber, extras, export entries and status bar."""
@@ -317,6 +372,8 @@ class MainWindow(QMainWindow):
     def open_run(self, path: str | Path, mode: str = "sample") -> None:
         """Open a run or checkpoint folder: ``sample`` (no training) or ``resume`` training."""
         path = Path(path)
+        if self._pretrained != path:  # another run: Train no longer continues the pretrained one
+            self._pretrained = None
         if mode == "resume" and not (path / "config.json").is_file():
             self.show_error(f"{path} is not a run folder (no config.json), so it cannot be resumed.")
             return
@@ -325,6 +382,7 @@ class MainWindow(QMainWindow):
 
     def follow_run(self, path: str | Path) -> None:
         """Show a run folder another process is still writing, live, until it finishes."""
+        self._pretrained = None
         self.clear_views()
         self.controller.follow(path)
 

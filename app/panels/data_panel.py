@@ -1,5 +1,6 @@
 """The data panel: built-in demo catalogue (thumbnail, kind, expected time), "Open…",
-and which reader a folder or file is read with ("read as: meshes (10 files)")."""
+which reader a folder or file is read with ("read as: meshes (10 files)"), and for a
+demo its "Load pretrained" (a zoo entry) and "About" buttons."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ebm_engine.data import applicable_readers, demos, describe, detect_reader, 
 from ebm_engine.data.detect import count_files, path_exists, reader_label
 from ebm_engine.errors import DataError
 from ebm_engine.resources import resources_dir
+from ebm_engine.runs import zoo
 
 
 def thumbnail_path(name: str) -> Path:
@@ -50,6 +52,8 @@ class DataPanel(QWidget):
 
     sigSourceChosen = Signal(str)
     sigReaderChosen = Signal(str)
+    sigPretrainedChosen = Signal(str)  # the zoo entry's folder, for the current demo
+    sigAboutChosen = Signal(str)  # the current demo's name
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -58,8 +62,11 @@ class DataPanel(QWidget):
         self.list.setObjectName("demo_list")
         self.list.setIconSize(QSize(48, 48))
         self.list.setSpacing(1)
+        self.pretrained = {name: e for name, info in self.catalogue.items()
+                           if (e := zoo.for_demo(name, info.preset)) is not None}
         for name, info in self.catalogue.items():
-            item = QListWidgetItem(f"{name}\n{info.kind} · ~{info.expected_minutes:g} min")
+            ready = " · pretrained" if name in self.pretrained else ""
+            item = QListWidgetItem(f"{name}\n{info.kind} · ~{info.expected_minutes:g} min{ready}")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setToolTip(f"{info.description}\nPreset: {info.preset}; about "
                             f"{info.expected_minutes:g} min for good results on a 2-core CPU")
@@ -93,12 +100,23 @@ class DataPanel(QWidget):
         reader_layout.addWidget(self.read_as, 1)
         reader_layout.addWidget(self.reader_box)
         self.reader_row.setVisible(False)
+        self.pretrained_button = QPushButton("Load pretrained")
+        self.pretrained_button.setObjectName("load_pretrained")
+        self.pretrained_button.clicked.connect(self._load_pretrained)
+        self.about_button = QPushButton("About")
+        self.about_button.setObjectName("about_demo")
+        self.about_button.setToolTip("What this demo shows, the knobs that matter, what to watch")
+        self.about_button.clicked.connect(lambda: self.sigAboutChosen.emit(self.source))
+        demo_row = QHBoxLayout()
+        demo_row.addWidget(self.pretrained_button, 1)
+        demo_row.addWidget(self.about_button)
         row = QHBoxLayout()
         row.addWidget(self.open_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(QLabel("<b>Built-in demos</b> (one click, then ▶ Train)"))
         layout.addWidget(self.list, 1)
+        layout.addLayout(demo_row)
         layout.addLayout(row)
         layout.addWidget(self.current)
         layout.addWidget(self.reader_row)
@@ -106,6 +124,7 @@ class DataPanel(QWidget):
         self.reader = ""  # the user's choice of reader; "" = detected from the content
         self.detected = ""  # what the content calls for ("" = mixed or unreadable)
         self.counts: dict[str, int] = {}
+        self._show_pretrained()
 
     def set_source(self, source: str, emit: bool = True) -> None:
         """Select ``source`` (demo name or path) and announce it.
@@ -127,6 +146,7 @@ class DataPanel(QWidget):
         if info is None:
             self._detect(source)
         self.reader_row.setVisible(info is None)
+        self._show_pretrained()
         if emit:
             if info is None:
                 self.sigReaderChosen.emit("")
@@ -193,6 +213,24 @@ class DataPanel(QWidget):
         if not name or name == (self.reader or self.detected):
             return
         self.set_reader("" if name == self.detected else name, emit=True)
+
+    def _show_pretrained(self) -> None:
+        entry = self.pretrained.get(self.source)
+        self.pretrained_button.setEnabled(entry is not None)
+        self.about_button.setEnabled(self.source in self.catalogue)
+        if entry is not None:
+            self.pretrained_button.setToolTip(
+                f"Load zoo:{entry.name} ({entry.method}, {entry.iteration} iterations; "
+                f"{entry.metric_text()}): samples at once; Sample draws fresh chains, "
+                "Train continues it in a new run folder")
+        else:
+            self.pretrained_button.setToolTip("No pretrained model for this data "
+                                              "(`ebm zoo` lists them)")
+
+    def _load_pretrained(self) -> None:
+        entry = self.pretrained.get(self.source)
+        if entry is not None:
+            self.sigPretrainedChosen.emit(str(entry.path))
 
     def _clicked(self, item: QListWidgetItem) -> None:
         self.set_source(item.data(Qt.ItemDataRole.UserRole))

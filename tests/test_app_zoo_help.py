@@ -1,0 +1,91 @@
+"""Load pretrained (a zoo entry) from a demo card; the Help menu and About cards."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.testing import WAIT_MS, make_window
+
+pytestmark = pytest.mark.app
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path, monkeypatch):
+    """A zoo with one tiny 8gaussians entry (4 iterations), installed as build_zoo installs."""
+    from benchmarks import build_zoo
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.presets import config_for
+    from ebm_engine.runs import zoo
+
+    monkeypatch.setattr(zoo, "zoo_dir", lambda: tmp_path / "zoo")
+    cfg = config_for("8gaussians", overrides=[
+        ("model.width", 16), ("model.depth", 2), ("sampler.n_steps", 5), ("train.batch_size", 64),
+        ("train.checkpoint_every", 0), ("train.iterations", 4)])
+    run = tmp_path / "work"
+    for _ in Trainer(cfg, run).events():
+        pass
+    (run / "eval.json").write_text(json.dumps({"metrics": {"kl_samples": 1.5}, "kind": "points",
+                                               "better": {"kl_samples": "lower"},
+                                               "iteration": 4}))
+    (run / "samples.png").write_bytes(b"")
+    return build_zoo._install(run, build_zoo.Recipe("8gaussians-ml", "8gaussians", "toy2d", "ml"),
+                              1.0, {})
+
+
+def _files(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_load_pretrained_samples_then_sample_and_train_continue_it(qtbot, tmp_path, tiny_zoo):
+    before = _files(tiny_zoo)
+    window = make_window(qtbot, tmp_path, knobs=())
+    button = window.data_panel.pretrained_button
+    assert button.isEnabled() and "8gaussians-ml" in button.toolTip()
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    snap = blocker.args[0]
+    assert snap.origin == "sample" and snap.iteration == 4 and len(snap.samples) == 64
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert window.summary.show_run(window.controller.run_dir)["metrics"]["kl_samples"] == 1.5
+    # Sample: fresh chains of the same model
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(window.transport.buttons["sample"], Qt.MouseButton.LeftButton)
+    assert blocker.args[0].origin == "sample" and blocker.args[0].iteration == 4
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    # Train: continues from iteration 4 in a new run folder
+    qtbot.mouseClick(window.transport.buttons["train"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert window.errors == []
+    rows = window.curves.rows["iteration"]
+    assert rows[0] == 5 and rows[-1] == 8
+    run = window.controller.run_dir
+    assert run.parent == tmp_path / "runs" and (run / "checkpoints" / "iter_0000008").is_dir()
+    assert _files(tiny_zoo) == before  # the zoo is never written
+    # another demo without an entry: no button; Train there starts from scratch
+    window.data_panel.set_source("moons")
+    assert not window.data_panel.pretrained_button.isEnabled()
+    window.controller.wait()
+
+
+def test_help_menu_and_about_cards(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, knobs=())
+    qtbot.mouseClick(window.data_panel.about_button, Qt.MouseButton.LeftButton)
+    dialog = window._about
+    assert dialog.isVisible() and dialog.shown == ("demo", "8gaussians")
+    assert "## Topic" not in dialog.text.toPlainText()  # rendered, not raw Markdown
+    assert "Knobs" in dialog.text.toPlainText() and "8gaussians" in dialog.text.toPlainText()
+    actions = {a.text(): a for a in window.help_menu.actions()}
+    actions["About this method"].trigger()
+    assert dialog.shown == ("method", "ml") and "energy_data" in dialog.text.toPlainText()
+    actions["Getting started"].trigger()
+    assert dialog.shown == ("guide", "") and "Load pretrained" in dialog.text.toPlainText()
+    # every method and demo is listed; picking one shows its card
+    names = [dialog.list.item(i).text().strip() for i in range(dialog.list.count())]
+    assert "coopnets" in names and "digits" in names
+    dialog.list.setCurrentRow(names.index("coopnets"))
+    assert dialog.shown == ("method", "coopnets") and "MCMC teaching" in dialog.text.toPlainText()
+    dialog.close()
+    window.controller.wait()
