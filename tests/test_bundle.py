@@ -67,5 +67,11 @@ def test_bundle_contents_are_trimmed(bundle) -> None:
         assert not any(n.startswith(unused + ".") for n in files), f"{unused} was bundled"
     assert any(n.startswith("vtkRenderingOpenGL2") for n in files)
     assert (bundle.BUNDLE / "_internal" / "resources" / "presets" / "toy2d.json").is_file()
+    # the About cards and the pretrained zoo travel with the app
+    assert (bundle.BUNDLE / "_internal" / "resources" / "about" / "method-ml.md").is_file()
+    from ebm_engine.runs import zoo
+
+    for entry in zoo.entries():
+        assert (bundle.BUNDLE / "_internal" / "resources" / "zoo" / entry / "config.json").is_file()
     info = json.loads(bundle.INFO.read_text())
     assert info["size_bytes"] > 0 and info["build_seconds"] > 0
