@@ -77,6 +77,7 @@ KIND_PRESETS = {
     "points": "toy2d",
     "text": "grammar-text",   # sentences: latent-space EBM prior over a GRU decoder
     "molecule": "molecules",
+    "trajectory": "crowd-prediction",  # pedestrian tracks: latent-belief EBM predictor
 }
 # One picture is texture synthesis.
 SINGLE_IMAGE_PRESET = "texture"

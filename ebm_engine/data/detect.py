@@ -8,7 +8,10 @@ and the reader with at least :data:`MAJORITY` of the counted files wins.
 Files no reader claims (``README.txt``, ``labels.csv``) are not counted.
 
 A ``.ply`` file is a mesh when its header declares faces and a point cloud
-otherwise (only its first 4 KiB are read).
+otherwise (only its first 4 KiB are read). A ``.txt`` file is pedestrian
+tracks when its first lines all hold ``frame agent x y`` numbers
+(:func:`~ebm_engine.data.trajectory_files.looks_like_tracks`), sentences
+otherwise.
 
 The rule for a mixed folder: when no reader has two thirds of the readable
 files (12 images and 10 meshes), nothing is guessed; the error lists the
@@ -197,6 +200,10 @@ def _scan(folder: Path) -> list[str]:
 
 def _file_reader(path: Path) -> ReaderInfo | None:
     ext = path.suffix.lower()
+    if ext == ".txt":  # sentences or pedestrian tracks: the content decides
+        from ebm_engine.data.trajectory_files import looks_like_tracks
+
+        return reader_info("trajectories" if looks_like_tracks(path) else "text-lines")
     return next((r for r in readers() if ext and ext in r.extensions), None)
 
 

@@ -117,6 +117,8 @@ def peek(path: str | Path, options: dict[str, Any] | None = None) -> SourceSumma
         return SourceSummary(name, "text", files)
     if name == "smiles":
         return SourceSummary(name, "molecule", files)
+    if name == "trajectories":
+        return SourceSummary(name, "trajectory", files)
     if name == "array":
         kind, shape = _array_facts(path, options)
         return SourceSummary(name, kind, files, item_shape=shape)
