@@ -32,3 +32,14 @@ def test_missing_lists_what_to_write(tmp_path, monkeypatch):
     assert len(lines) == len(available_methods()) + len(demos())
     assert "method 'ml': method-ml.md lacks ## Objective, ## Knobs, ## Watch" in lines
     assert "demo 'digits': write resources/about/demo-digits.md" in lines
+
+
+def test_ebm_about_prints_a_card_and_hints_a_bad_name(capsys):
+    from ebm_engine.cli import main
+
+    assert main(["about", "coopnets"]) == 0
+    assert "## Objective" in capsys.readouterr().out
+    assert main(["about", "moons"]) == 0
+    assert "2D toy densities" in capsys.readouterr().out
+    assert main(["about", "digts"]) == 2
+    assert "did you mean 'digits'" in capsys.readouterr().err
