@@ -166,7 +166,8 @@ def test_method_trains_evaluates_and_samples_from_its_checkpoint(tmp_path, prior
     last = frames[-1]
     assert last.x.shape == (6, PREDICTED, 2)
     assert last.extras["observed"].shape == (6, OBSERVED, 2)
-    assert last.extras["reference"].shape == (6, PREDICTED, 2)
+    assert last.extras["reference"].shape == (6, OBSERVED + PREDICTED, 2)  # the whole true path
+    assert last.extras["scenes"].shape == (6, 4 + 3 * len(crowd_sim.OBSTACLES))
     scores = loaded.method.evaluate(trainer.dataset, 40, seed=0)
     assert {"ade", "fde", "ade_cv", "fde_cv", "ade_gain_cv"} <= set(scores)
     assert all(np.isfinite(v) for v in scores.values())

@@ -121,6 +121,7 @@ class LatentBeliefEBM(LearningMethod):
         self._past: torch.Tensor | None = None
         self.probe_past = torch.zeros(0, o.observed, 2, device=self.device)
         self.probe_future = torch.zeros(0, self.predicted, 2, device=self.device)
+        self.obstacles = torch.zeros(0, 3)  # the scene's pillars, for views (cx, cy, r)
         if self.dataset is not None:
             self._take_data(self.dataset.meta)
 
@@ -141,6 +142,9 @@ class LatentBeliefEBM(LearningMethod):
             past, future = torch.as_tensor(held), torch.as_tensor(meta["heldout"])
         self.probe_past = past[:N_PROBE].float().to(self.device)
         self.probe_future = future[:N_PROBE].float().to(self.device)
+        scene = meta.get("scene")
+        if scene is not None and len(scene.get("obstacles", ())):
+            self.obstacles = torch.as_tensor(np.asarray(scene["obstacles"]), dtype=torch.float32)
 
     # --- energies --------------------------------------------------------------------
     @property
@@ -207,12 +211,15 @@ class LatentBeliefEBM(LearningMethod):
         return {"prior": self.opt, "generator": self.gen_opt}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {"probe_past": self.probe_past.cpu(), "probe_future": self.probe_future.cpu()}
+        return {"probe_past": self.probe_past.cpu(), "probe_future": self.probe_future.cpu(),
+                "obstacles": self.obstacles.cpu()}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         if "probe_past" in tensors:
             self.probe_past = tensors["probe_past"].float().to(self.device)
             self.probe_future = tensors["probe_future"].float().to(self.device)
+        if "obstacles" in tensors:
+            self.obstacles = tensors["obstacles"].float()
 
     def batch_drawn(self, index: torch.Tensor) -> None:
         observed = np.asarray(self.dataset.meta["observed"])[index.cpu().numpy()]
@@ -269,7 +276,7 @@ class LatentBeliefEBM(LearningMethod):
         ade = (samples - batch).norm(dim=-1).mean(1)
         metrics.update(gen_loss=float(gen_loss.detach()), gen_grad_norm=gen_norm,
                        ade_sample=float(ade.mean()))
-        extras = {"observed": past.detach(), "reference": batch.detach()}
+        extras = {k: torch.from_numpy(v) for k, v in self.display(past, batch).items()}
         chain = [self._to_data_frame(f, past) for f in frames[:-1]] if record_every else []
         return StepResult(metrics, samples, e_neg.detach(), chain, extras=extras)
 
@@ -293,7 +300,18 @@ class LatentBeliefEBM(LearningMethod):
             last = frame
         z = torch.from_numpy(last.x).to(self.device)
         yield ChainFrame(last.step, self.decode(z, past).cpu().numpy(), last.energy,
-                         {"observed": past.cpu().numpy(), "reference": future.cpu().numpy()})
+                         self.display(past, future))
+
+    def display(self, past: torch.Tensor, future: torch.Tensor) -> dict[str, np.ndarray]:
+        """What trajectory views draw with predicted futures (:mod:`ebm_engine.data.scenes`):
+        the ``observed`` pasts; the ``reference``, the whole true path (past and
+        future, dashed); ``scenes`` rows with start = first observed position,
+        goal = the true final position, and the scene's pillars when known."""
+        past, future = past.detach().cpu().numpy(), future.detach().cpu().numpy()
+        obstacles = np.repeat(self.obstacles.numpy().reshape(1, -1), len(past), 0)
+        scenes = np.concatenate([past[:, 0], future[:, -1], obstacles], 1).astype(np.float32)
+        return {"observed": past, "reference": np.concatenate([past, future], 1),
+                "scenes": scenes}
 
     def evaluate(self, dataset, n: int, seed: int = 0) -> dict[str, float]:
         """Best-of-``best_of`` ADE/FDE on ``n`` held-out windows (all of them when
