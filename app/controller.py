@@ -125,6 +125,8 @@ class Controller(QObject):
         self._events: collections.deque[Any] = collections.deque()
         self._thread: threading.Thread | None = None
         self._preview = False  # the worker only loads data to show
+        self._abandoned = threading.Event()  # the current worker's: its output is no longer wanted
+        self._queue_lock = threading.Lock()
         self.pacer = FramePacer(SAMPLES_BUDGET, min_interval=TICK_MS / 1000,
                                 max_interval=SAMPLES_MAX_INTERVAL)
         self._snapshot: SamplesReady | None = None  # the latest, not yet emitted
@@ -243,12 +245,18 @@ class Controller(QObject):
 
     # --- worker plumbing ----------------------------------------------------------------
     def _settle(self) -> bool:
-        """Let a preview (a second at most) or a run's last moments end; False while a run is on."""
+        """Let a run's last moments end, or drop a preview still loading; False while a run is on."""
         if self.busy and not self._preview and not self.session.active:
             self._thread.join(0.5)  # out of its generator's ``finally`` (or just starting)
         if self.session.active or (self.busy and not self._preview):
             self.sigError.emit("A run is already active; stop it first.")
             return False
+        if self.busy and self._preview:
+            # A slow data set (molecules: ~30 s under load) must not freeze the window:
+            # its loader ends on its own (a daemon thread); what it yields is dropped.
+            with self._queue_lock:
+                self._abandoned.set()
+            self._thread = None
         self.wait()
         if self._preview:
             self._events.clear()  # a preview of what is about to be replaced
@@ -264,12 +272,14 @@ class Controller(QObject):
         self.pacer.reset()  # the new work's first snapshot is drawn at once
         self._preview = preview
         self._done.clear()
-        self._thread = threading.Thread(target=self._work, args=(make(),), name="ebm-worker")
+        self._abandoned = threading.Event()  # set when a newer work replaces this preview
+        self._thread = threading.Thread(target=self._work, args=(make(), self._abandoned),
+                                        name="ebm-worker", daemon=preview)
         self._thread.start()
         self._poll_state()  # the session's state changed when the work was made (running …)
         return True
 
-    def _work(self, events: Iterator[Any]) -> None:
+    def _work(self, events: Iterator[Any], abandoned: threading.Event) -> None:
         if _warmed.is_set():
             _warm_done.wait()  # no torch work while the warm-up registers operators
         torch.set_num_threads(self.worker_threads)
@@ -277,23 +287,33 @@ class Controller(QObject):
             for event in events:
                 if isinstance(event, SamplesReady):
                     event = prepare(event)  # the per-pixel work, here rather than on the GUI thread
-                self._queue(event)
+                if not self._queue(event, abandoned):
+                    return
         except EBMError as exc:
-            self._queue(exc)
+            self._queue(exc, abandoned)
         except Exception as exc:  # a bug: keep the app alive, say what happened
             traceback.print_exc()
-            self._queue(RuntimeError(f"Internal error: {type(exc).__name__}: {exc}"))
+            self._queue(RuntimeError(f"Internal error: {type(exc).__name__}: {exc}"), abandoned)
         finally:
-            self._done.set()  # the session's final state is set by now
-            self._woken.set()
-            self._sigWake.emit()
+            with self._queue_lock:
+                if not abandoned.is_set():  # else a newer work owns the queue now
+                    self._done.set()  # the session's final state is set by now
+                    self._woken.set()
+                    self._sigWake.emit()
 
-    def _queue(self, item: Any) -> None:
-        """Worker thread: queue ``item``; wake the GUI thread unless a wake-up is pending."""
-        self._events.append(item)
+    def _queue(self, item: Any, abandoned: threading.Event | None = None) -> bool:
+        """Worker thread: queue ``item``; wake the GUI thread unless a wake-up is pending.
+
+        False (nothing queued) once the worker's preview was ``abandoned``.
+        """
+        with self._queue_lock:
+            if abandoned is not None and abandoned.is_set():
+                return False
+            self._events.append(item)
         if not self._woken.is_set():
             self._woken.set()
             self._sigWake.emit()
+        return True
 
     # --- GUI-thread side ---------------------------------------------------------------
     def _schedule_drain(self, delay_ms: int | None = None) -> None:

@@ -1,0 +1,57 @@
+"""Choosing a demo shows its training data before Train, for every data kind; a slow
+preview never holds the window up when the user picks something else."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from app.testing import WAIT_MS, make_window
+
+pytestmark = pytest.mark.app
+
+# one demo per kind (the image grid and 2D points are covered in test_app_panels)
+KINDS = {"shapes-voxels": "voxel", "shapes-points": "pointcloud", "dynamic-texture": "video",
+         "grammar-text": "text"}
+
+
+def test_each_kind_of_demo_shows_its_data_before_train(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, knobs=())
+    for demo, kind in KINDS.items():
+        with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as blocker:
+            window.data_panel.set_source(demo)
+        snap = blocker.args[0]
+        assert snap.origin == "preview" and snap.kind == kind and len(snap.samples) > 0, demo
+        assert window.view_kind == kind and window.snapshot is snap
+        assert "training data" in window.samples.title.text()
+        assert window.controller.state == "idle" and window.errors == []
+    window.controller.wait()
+
+
+def test_a_slow_preview_is_dropped_when_another_demo_is_chosen(qtbot, tmp_path, monkeypatch):
+    import app.preview as preview
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    release = threading.Event()
+    real = preview.preview_events
+
+    def slow(cfg):
+        if cfg.data.source == "rings":
+            release.wait(30)  # a data set that takes long to load
+        yield from real(cfg)
+
+    monkeypatch.setattr(preview, "preview_events", slow)
+    window.data_panel.set_source("rings")
+    assert window.controller.busy
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as blocker:
+        started = time.perf_counter()
+        window.data_panel.set_source("moons")  # returns at once: the rings loader is dropped
+        assert time.perf_counter() - started < 10  # not the 30 s the loader would take
+    assert blocker.args[0].origin == "preview"
+    shown = window.snapshot
+    release.set()
+    qtbot.wait(300)
+    assert window.snapshot is shown and window.current_config().data.source == "moons"
+    window.controller.wait()
