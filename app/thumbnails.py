@@ -24,6 +24,8 @@ def thumbnail(dataset) -> np.ndarray:
     kind = dataset.kind
     if kind in ("text", "molecule"):
         return _symbols_thumbnail(dataset)
+    if kind == "trajectory":
+        return _trajectory_thumbnail(dataset)
     items = dataset.items.numpy()
     if kind == "points" or kind == "pointcloud":
         pts = items[: 2000] if kind == "points" else items[0][:, [0, 2]]
@@ -57,6 +59,29 @@ def _symbols_thumbnail(dataset) -> np.ndarray:
     draw = ImageDraw.Draw(image)
     for i, line in enumerate(strings):
         draw.text((3, 3 + 15 * i), line[:16], fill="black")
+    return np.asarray(image)
+
+
+def _trajectory_thumbnail(dataset) -> np.ndarray:
+    """A few paths (observed past, if any, then the item) drawn in the data's extent."""
+    from PIL import ImageDraw
+
+    items = dataset.items.numpy()
+    observed = dataset.meta.get("observed")
+    pick = np.linspace(0, len(items) - 1, min(len(items), 40)).astype(int)
+    paths = [np.concatenate([observed[i], items[i]]) if observed is not None else items[i]
+             for i in pick]
+    extent = dataset.meta.get("extent")
+    if extent is None:
+        allp = np.concatenate(paths)
+        extent = (allp[:, 0].min(), allp[:, 0].max(), allp[:, 1].min(), allp[:, 1].max())
+    xmin, xmax, ymin, ymax = (float(v) for v in extent)
+    scale = (SIZE - 4) / max(xmax - xmin, ymax - ymin, 1e-6)
+    image = Image.new("RGB", (SIZE, SIZE), "white")
+    draw = ImageDraw.Draw(image)
+    for i, path in enumerate(paths):
+        xy = [(2 + (x - xmin) * scale, SIZE - 2 - (y - ymin) * scale) for x, y in path]
+        draw.line(xy, fill=(40, 90 + (i * 37) % 120, 200), width=2)
     return np.asarray(image)
 
 

@@ -140,8 +140,10 @@ class LatentBeliefEBM(LearningMethod):
         held = meta.get("heldout_observed")
         if held is not None and len(held):
             past, future = torch.as_tensor(held), torch.as_tensor(meta["heldout"])
-        self.probe_past = past[:N_PROBE].float().to(self.device)
-        self.probe_future = future[:N_PROBE].float().to(self.device)
+        # Spread over the set: neighbouring windows are the same agent a few frames apart.
+        spread = torch.from_numpy(np.unique(np.linspace(0, len(past) - 1, N_PROBE).astype(int)))
+        self.probe_past = past[spread].float().to(self.device)
+        self.probe_future = future[spread].float().to(self.device)
         scene = meta.get("scene")
         if scene is not None and len(scene.get("obstacles", ())):
             self.obstacles = torch.as_tensor(np.asarray(scene["obstacles"]), dtype=torch.float32)
