@@ -44,6 +44,7 @@ STEPS = {
 }
 MAX_ENTRY_MB = 5.0  # a small model per entry: the whole zoo stays under 50 MB
 GRID_N = 64
+POINTS_N = 1000
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def _ebm(args: list[str], log) -> None:
 def _figure(run: Path, kind: str, out: Path, log) -> None:
     """``samples.png``: the exported grid, or a drawing of 3D samples."""
     if kind not in ("voxel", "pointcloud"):
-        _ebm(["sample", "--run", str(run), "--n", str(GRID_N), "--out", str(out)], log)
+        n = POINTS_N if kind == "points" else GRID_N  # 2D: enough points to see the density
+        _ebm(["sample", "--run", str(run), "--n", str(n), "--out", str(out)], log)
         return
     import numpy as np
 
@@ -205,14 +207,22 @@ def main(argv: list[str] | None = None) -> int:
         else args.names
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ebm-zoo-"))
     work.mkdir(parents=True, exist_ok=True)
+    failed = []
     for name in chosen:
         with open(work / f"{name}.log", "w", encoding="utf-8") as log:
             t0 = time.perf_counter()
-            final = build(known[name], work, log)
+            try:
+                final = build(known[name], work, log)
+            except SystemExit as exc:  # one entry failing does not stop the others
+                print(exc, flush=True)
+                failed.append(name)
+                continue
         entry = zoo.entries()[name]
         print(f"{name}: {entry.metric_text()}, {entry.size / 1e6:.2f} MB, "
-              f"{time.perf_counter() - t0:.0f} s → {final}")
-    return 0
+              f"{time.perf_counter() - t0:.0f} s → {final}", flush=True)
+    if failed:
+        print(f"build_zoo: failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
