@@ -2,7 +2,7 @@
 tell us about saliency models?", TPAMI 2019), for maps ``(N, H, W)`` ≥ 0.
 
 - ``cc``: Pearson correlation of the predicted and ground-truth maps (1 is best);
-- ``kld``: ``KL(G ‖ P) = Σ G log(ε + G / (ε + P))`` with both maps normalised
+- ``kld``: ``KL(G ‖ P) = Σ G log((G + ε) / (P + ε))`` with both maps normalised
   to sum to 1 (0 is best);
 - ``auc``: area under the ROC curve of the predicted values separating the
   *fixated* pixels (ground truth ≥ half its peak: the odd items) from the
@@ -39,7 +39,7 @@ def kld(pred: np.ndarray, gt: np.ndarray) -> float:
     p, g = np.clip(_flat(pred), 0, None), np.clip(_flat(gt), 0, None)
     p = p / (p.sum(1, keepdims=True) + EPS)
     g = g / (g.sum(1, keepdims=True) + EPS)
-    return float((g * np.log(EPS + g / (EPS + p))).sum(1).mean())
+    return float((g * np.log((g + EPS) / (p + EPS))).sum(1).mean())
 
 
 def _auc_one(values: np.ndarray, positive: np.ndarray) -> float:
