@@ -106,6 +106,11 @@ def export_samples(
                                    extras=extras, extent=extent, fps=fps)
     if scale is not None and scale < 1:
         raise ExportError(f"scale must be >= 1, got {scale}")
+    if kind == "image" and ext == ".png" and extras and "source" in extras:
+        # translations: source | translated | reconstructed rows (ebm_engine.export.pairs)
+        from ebm_engine.export.pairs import export_pairs
+
+        return export_pairs({**extras, "translated": samples}, kind, value_range, path)
     if kind in ("image", "points"):
         return _export_2d(samples, kind, value_range, path, ext, frames, fps, scale)
     if kind == "video":
