@@ -37,8 +37,18 @@ def thumbnail(dataset) -> np.ndarray:
         return np.asarray(Image.fromarray(img).resize((SIZE, SIZE), Image.NEAREST).convert("RGB"))
     if kind == "video":
         items = items[:, :, 0]
+    # A demo may show other pictures of its items (inpainting: masked | whole).
+    items = np.asarray(dataset.meta.get("thumbnail_items", items))
     disp = to_display(items[:4], "image", dataset.value_range)
-    grid = make_grid(disp, nrow=2, pad=1)
+    if disp.shape[-1] >= 2 * disp.shape[-2]:  # side-by-side pairs: one per row, not squashed
+        grid = make_grid(disp[:3], nrow=1, pad=1)
+        side = max(grid.shape[:2])
+        square = np.zeros((side, side, 3), np.uint8)
+        top, left = (side - grid.shape[0]) // 2, (side - grid.shape[1]) // 2
+        square[top:top + grid.shape[0], left:left + grid.shape[1]] = grid
+        grid = square
+    else:
+        grid = make_grid(disp, nrow=2, pad=1)
     return np.asarray(Image.fromarray(grid).resize((SIZE, SIZE), Image.NEAREST))
 
 

@@ -87,8 +87,12 @@ def _digits(cfg: DataConfig, split: str) -> Dataset:
 def load_digits_inpainting(cfg: DataConfig) -> Dataset:
     split = check_split(cfg)
     digits = _digits(cfg, split)
-    return Dataset("digits-inpainting", "image", digits.items, (-1.0, 1.0),
-                   {"labels": digits.meta["labels"], "split": split})
+    x = digits.items
+    masked = x[:3].clone()
+    masked[:, :, 4:11, 5:12] = 0.0  # a hidden box, grey: the catalogue picture only
+    return Dataset("digits-inpainting", "image", x, (-1.0, 1.0),
+                   {"labels": digits.meta["labels"], "split": split,
+                    "thumbnail_items": torch.cat([masked, x[:3]], -1).numpy()})
 
 
 @demo("digits-class-conditional", "image",
