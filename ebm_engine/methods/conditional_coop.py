@@ -288,6 +288,8 @@ class ConditionalCoop(LearningMethod):
               "accuracy_langevin": "higher", "accuracy_initializer": "higher", "chance": "higher",
               "digits_fd_langevin": "lower", "digits_fd_initializer": "lower",
               "diversity_ambiguous": "higher", "diversity_unambiguous": "lower",
+              "diversity_ambiguous_initializer": "higher",
+              "diversity_unambiguous_initializer": "lower", "heldout": "higher",
               **{f"{m}_{who}": ("lower" if m == "kld" else "higher")
                  for m in ("cc", "kld", "auc") for who in ("langevin", "initializer", "centre_bias")}}
 

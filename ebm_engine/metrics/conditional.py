@@ -53,7 +53,7 @@ def evaluate_conditional(method, dataset, n: int, seed: int) -> dict[str, float]
     data = method.heldout()
     m = min(n, len(data))
     items = data.take(torch.arange(m)).to(method.device)
-    out = {"heldout": float(data is not dataset), "n_conditions": float(m)}
+    out = {"heldout": float(data is not dataset)}
     if kind == "mask":
         return {**out, **_inpainting(method, dataset, items)}
     return {**out, **_image(method, data, items)}
