@@ -229,8 +229,9 @@ class MainWindow(QMainWindow):
             self.data_panel.set_source(self.controller.config.data.source, emit=False)
             return
         self._pretrained = None
-        self.clear_views(title)
-        if cfg.data.source in self.data_panel.catalogue:
+        demo = cfg.data.source in self.data_panel.catalogue
+        self.clear_views(title + (" · loading its data…" if demo else ""))
+        if demo:
             self.controller.preview(cfg)  # a demo's data shows before Train
 
     def _show_source(self, cfg: RunConfig) -> None:
@@ -327,6 +328,7 @@ class MainWindow(QMainWindow):
     # --- controller signals -------------------------------------------------------
     def _state_changed(self, state: str) -> None:
         self.transport.set_state(state)
+        self.data_panel.set_running(state in ("running", "paused", "sampling", "following"))
         self.settings_panel.set_state(state)
         self.status.set_state(state)
         self.log_line(f"[{state}]")

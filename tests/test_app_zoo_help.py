@@ -64,6 +64,7 @@ def test_load_pretrained_samples_then_sample_and_train_continue_it(qtbot, tmp_pa
     run = window.controller.run_dir
     assert run.parent == tmp_path / "runs" and (run / "checkpoints" / "iter_0000008").is_dir()
     assert _files(tiny_zoo) == before  # the zoo is never written
+    assert button.isEnabled()  # again, once the run is over
     # another demo without an entry: no button; Train there starts from scratch
     window.data_panel.set_source("moons")
     assert not window.data_panel.pretrained_button.isEnabled()

@@ -124,6 +124,7 @@ class DataPanel(QWidget):
         self.reader = ""  # the user's choice of reader; "" = detected from the content
         self.detected = ""  # what the content calls for ("" = mixed or unreadable)
         self.counts: dict[str, int] = {}
+        self._running = False
         self._show_pretrained()
 
     def set_source(self, source: str, emit: bool = True) -> None:
@@ -214,9 +215,14 @@ class DataPanel(QWidget):
             return
         self.set_reader("" if name == self.detected else name, emit=True)
 
+    def set_running(self, running: bool) -> None:
+        """While a run is active, Load pretrained waits (the run must stop first)."""
+        self._running = running
+        self._show_pretrained()
+
     def _show_pretrained(self) -> None:
         entry = self.pretrained.get(self.source)
-        self.pretrained_button.setEnabled(entry is not None)
+        self.pretrained_button.setEnabled(entry is not None and not self._running)
         self.about_button.setEnabled(self.source in self.catalogue)
         if entry is not None:
             self.pretrained_button.setToolTip(
