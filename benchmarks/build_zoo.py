@@ -40,7 +40,8 @@ STEPS = {
     "digits-jem": 500, "digits-latent-ebm": 600, "digits-multigrid": 500,
     "digits-multistage": 500, "digits-recovery": 600,
     "shapes-points-ml": 600, "texture-brick-ml": 600, "texture-grass-ml": 600,
-    "texture-gravel-ml": 600, "dynamic-texture-ml": 300,
+    "texture-gravel-ml": 600, "dynamic-texture-ml": 300, "shapes-voxels-ml": 400,
+    "molecules-latent-seq": 600,
 }
 MAX_ENTRY_MB = 5.0  # a small model per entry: the whole zoo stays under 50 MB
 GRID_N = 64
@@ -149,14 +150,23 @@ def _install(run: Path, recipe: Recipe, seconds: float, extra: dict) -> Path:
     return final
 
 
-def build(recipe: Recipe, work: Path, log) -> Path:
-    """Train, evaluate and draw one entry in ``work``, then install it."""
+def build(recipe: Recipe, work: Path, log, reuse: bool = False) -> Path:
+    """Train, evaluate and draw one entry in ``work``, then install it.
+
+    ``reuse``: a finished run of the recipe already in ``work`` is evaluated
+    and installed without training again.
+    """
     run = work / recipe.name
-    if run.exists():
-        shutil.rmtree(run)
-    t0 = time.perf_counter()
-    _ebm(recipe.train_args(run), log)
-    seconds = time.perf_counter() - t0
+    finished = RunDir(run).latest_checkpoint() is not None and (run / "metrics.csv").is_file()
+    if reuse and finished:
+        rows = RunDir(run).read_metrics()
+        seconds = rows[-1]["wall_time"] if rows else 0.0
+    else:
+        if run.exists():
+            shutil.rmtree(run)
+        t0 = time.perf_counter()
+        _ebm(recipe.train_args(run), log)
+        seconds = time.perf_counter() - t0
     _ebm(["eval", "--run", str(run)], log)
     kind = json.loads((run / "eval.json").read_text(encoding="utf-8")).get("kind", "")
     _figure(run, kind, run / zoo.SAMPLES_FILE, log)
@@ -182,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--missing", action="store_true", help="build the entries not built yet")
     p.add_argument("--list", action="store_true", help="list the recipes")
     p.add_argument("--work", help="folder for the full runs (default: a temporary folder)")
+    p.add_argument("--reuse", action="store_true",
+                   help="evaluate and install a finished run already in --work (no training)")
     p.add_argument("--threads", type=int, default=THREADS,
                    help="torch threads per command (default 1: best on a shared machine)")
     args = p.parse_args(argv)
@@ -209,10 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     failed = []
     for name in chosen:
-        with open(work / f"{name}.log", "w", encoding="utf-8") as log:
+        with open(work / f"{name}.log", "a" if args.reuse else "w", encoding="utf-8") as log:
             t0 = time.perf_counter()
             try:
-                final = build(known[name], work, log)
+                final = build(known[name], work, log, args.reuse)
             except SystemExit as exc:  # one entry failing does not stop the others
                 print(exc, flush=True)
                 failed.append(name)
