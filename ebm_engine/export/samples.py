@@ -111,6 +111,13 @@ def export_samples(
         from ebm_engine.export.pairs import export_pairs
 
         return export_pairs({**extras, "translated": samples}, kind, value_range, path)
+    if kind == "image" and ext == ".png" and extras and "sample_class" in extras:
+        # class-conditional samples: one row per class (ebm_engine.export.by_class)
+        from ebm_engine.export.by_class import save_by_class_png
+
+        images = to_display(samples, kind, value_range)
+        return save_by_class_png(images, extras["sample_class"], path,
+                                 upscale=cell_scale(images.shape[-1], scale))
     if kind in ("image", "points"):
         return _export_2d(samples, kind, value_range, path, ext, frames, fps, scale)
     if kind == "video":

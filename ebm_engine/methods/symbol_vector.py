@@ -126,6 +126,10 @@ class SymbolVectorEBM(LearningMethod):
     Options = SymbolVectorOptions
     kinds = ("image",)
 
+    #: which way the metrics of :meth:`evaluate` improve
+    better = {"accuracy": "higher", "accuracy_supervised": "higher",
+              "accuracy_logistic": "higher", "class_sample_accuracy": "higher"}
+
     @classmethod
     def check(cls, opts, cfg, spec) -> None:
         if opts.sample_class >= opts.n_classes:
@@ -148,35 +152,17 @@ class SymbolVectorEBM(LearningMethod):
         self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
         self.step = 0
         self._accuracy = float("nan")
-        self.labelled = torch.zeros(0, dtype=torch.long, device=dev)
+        self.labelled_items = torch.zeros(0, *self.spec.item_shape, device=dev)
         self.labels = torch.zeros(0, dtype=torch.long, device=dev)
         self.heldout: tuple[torch.Tensor, torch.Tensor] | None = None
         if self.dataset is not None:
             self._read_labels()
 
     def _read_labels(self) -> None:
-        ds, k = self.dataset, self.opts.n_classes
-        raw = ds.meta.get("labels")
-        if raw is None:
-            raise DataError(f"{ds.name}: method 'symbol_vector' needs labels for some items "
-                            "(Dataset.meta['labels'], −1 = unlabelled); "
-                            "try --data digits-semi-supervised")
-        labels = torch.as_tensor(np.asarray(raw), dtype=torch.long)[: len(ds)]
-        if len(labels) != len(ds):
-            raise DataError(f"{ds.name}: {len(labels)} labels for {len(ds)} items")
-        if int(labels.max()) >= k or int(labels.min()) < -1:
-            raise DataError(f"{ds.name}: labels span {int(labels.min())}..{int(labels.max())}; "
-                            f"set train.options.n_classes (now {k}) to cover them")
-        idx = torch.nonzero(labels >= 0).squeeze(1)
-        if len(idx) == 0:
-            raise DataError(f"{ds.name}: no labelled item (every label is −1)")
-        self.labelled = idx.to(self.device)
-        self.labelled_items = ds.take(idx).to(self.device)
-        self.labels = labels[idx].to(self.device)
-        if "heldout_items" in ds.meta:
-            self.heldout = (torch.as_tensor(ds.meta["heldout_items"]).float().to(self.device),
-                            torch.as_tensor(np.asarray(ds.meta["heldout_labels"])).long()
-                            .to(self.device))
+        lab, self.heldout = labelled_split(self.dataset, self.opts.n_classes)
+        self.labelled_items, self.labels = (t.to(self.device) for t in lab)
+        if self.heldout is not None:
+            self.heldout = tuple(t.to(self.device) for t in self.heldout)
 
     # --- energies ------------------------------------------------------------
     def _reference(self, z: torch.Tensor) -> torch.Tensor | float:
@@ -258,9 +244,9 @@ class SymbolVectorEBM(LearningMethod):
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         o = self.opts
-        if len(self.labelled) == 0:
+        if len(self.labels) == 0:
             raise DataError("method 'symbol_vector' trains on labelled data; none was loaded")
-        pick = torch.randint(len(self.labelled), (o.labelled_batch,), device=self.device,
+        pick = torch.randint(len(self.labels), (o.labelled_batch,), device=self.device,
                              generator=self.rng)
         x_l, y_l = self.labelled_items[pick], self.labels[pick]
         z_neg, frames = self._prior_chain(None, batch.shape[0], record_every)
@@ -311,20 +297,26 @@ class SymbolVectorEBM(LearningMethod):
     def _extras(self, recon: torch.Tensor | None) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
         if self.opts.class_samples:
-            out["samples by class"] = self.samples_by_class(self.opts.class_samples)
+            per_class = self.opts.class_samples
+            # Own noise: what a snapshot shows never shifts the training stream (exact resume).
+            gen = torch.Generator(device=self.device).manual_seed(EVAL_SEED + self.step)
+            out["samples by class"] = class_mosaic(self.samples_by_class(per_class, generator=gen),
+                                                   per_class)
         if recon is not None:
             out["reconstructions"] = recon.detach()
         return out
 
-    def samples_by_class(self, per_class: int, n_steps: int | None = None) -> torch.Tensor:
+    def samples_by_class(self, per_class: int, n_steps: int | None = None,
+                         generator: torch.Generator | None = None) -> torch.Tensor:
         """``g(z)``, ``z ~ p_α(z | y)``: ``per_class`` samples of each class, class-major
         (a grid ``per_class`` wide has one row per class)."""
         k = self.opts.n_classes
         y = torch.arange(k, device=self.device).repeat_interleave(per_class)
-        z0 = torch.randn(len(y), self.opts.z_dim, device=self.device, generator=self.rng)
+        rng = self.rng if generator is None else generator
+        z0 = torch.randn(len(y), self.opts.z_dim, device=self.device, generator=rng)
         with frozen(self.prior):
             z, _ = run_langevin(lambda zz: self.prior_energy(zz, y), z0, self.cfg.sampler,
-                                n_steps=n_steps, generator=self.rng)
+                                n_steps=n_steps, generator=rng)
         with torch.no_grad():
             return self.gen(z)
 
@@ -332,19 +324,41 @@ class SymbolVectorEBM(LearningMethod):
         super().apply_update()
         self.step += 1
 
+    def sample_classes(self, n: int) -> torch.Tensor:
+        """Classes of ``n`` samples: ``sample_class``, or every class in turn (class-major)."""
+        k = self.opts.sample_class
+        if k >= 0:
+            return torch.full((n,), k, dtype=torch.long, device=self.device)
+        return torch.arange(n, device=self.device) * self.opts.n_classes // n
+
     def sample(
         self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
     ) -> Iterator[ChainFrame]:
-        """Prior Langevin in latent space (class ``sample_class``, or the marginal),
-        each frame shown through ``g``."""
-        k = self.opts.sample_class
-        y = None if k < 0 else torch.full((n,), k, dtype=torch.long, device=self.device)
+        """Class-conditional prior Langevin in latent space, each frame shown through ``g``.
+
+        Samples of class ``sample_class``, or (−1) of every class in turn, class-major;
+        the last frame's ``extras["sample_class"]`` holds each sample's class (a PNG
+        export then has one row per class).
+        """
+        y = self.sample_classes(n)
         z0 = torch.randn(n, self.opts.z_dim, device=self.device, generator=self.rng)
         with frozen(self.prior, self.gen):
-            for frame in langevin(lambda z: self.prior_energy(z, y), z0, self.cfg.sampler,
-                                  n_steps=n_steps, record_every=record_every, n_record=n_record,
-                                  generator=self.rng):
-                yield self._to_data_frame(frame)
+            frames = langevin(lambda z: self.prior_energy(z, y), z0, self.cfg.sampler,
+                              n_steps=n_steps, record_every=record_every, n_record=n_record,
+                              generator=self.rng)
+            previous = next(frames)
+            for frame in frames:
+                yield self._to_data_frame(previous)
+                previous = frame
+        last = self._to_data_frame(previous)
+        yield dataclasses.replace(last, extras={"sample_class": y.cpu().numpy()})
+
+    def evaluate(self, dataset, n: int, seed: int) -> dict[str, float]:
+        """Held-out accuracy with the supervised-only baselines of the same run
+        (:func:`ebm_engine.metrics.semisup.evaluate_semisup`)."""
+        from ebm_engine.metrics.semisup import evaluate_semisup
+
+        return evaluate_semisup(self, dataset, n, seed)
 
     # --- state ------------------------------------------------------------------
     def state_tensors(self) -> dict[str, torch.Tensor]:
@@ -356,3 +370,49 @@ class SymbolVectorEBM(LearningMethod):
             self.step = int(tensors["symbol_vector.step"])
         if "symbol_vector.accuracy" in tensors:
             self._accuracy = float(tensors["symbol_vector.accuracy"])
+
+
+def labelled_split(dataset, n_classes: int
+                   ) -> tuple[tuple[torch.Tensor, torch.Tensor],
+                              tuple[torch.Tensor, torch.Tensor] | None]:
+    """``((labelled items, labels), (held-out items, labels) or None)`` of a dataset
+    whose ``meta["labels"]`` marks unlabelled items with −1 (held-out items, if any,
+    in ``meta["heldout_items"]`` / ``meta["heldout_labels"]``).
+
+    Raises
+    ------
+    DataError
+        No labels, a count that does not match the items, labels out of range,
+        or no labelled item at all.
+    """
+    ds, k = dataset, n_classes
+    raw = ds.meta.get("labels")
+    if raw is None:
+        raise DataError(f"{ds.name}: method 'symbol_vector' needs labels for some items "
+                        "(Dataset.meta['labels'], −1 = unlabelled); "
+                        "try --data digits-semi-supervised")
+    labels = torch.as_tensor(np.asarray(raw), dtype=torch.long)[: len(ds)]
+    if len(labels) != len(ds):
+        raise DataError(f"{ds.name}: {len(labels)} labels for {len(ds)} items")
+    if int(labels.max()) >= k or int(labels.min()) < -1:
+        raise DataError(f"{ds.name}: labels span {int(labels.min())}..{int(labels.max())}; "
+                        f"set train.options.n_classes (now {k}) to cover them")
+    idx = torch.nonzero(labels >= 0).squeeze(1)
+    if len(idx) == 0:
+        raise DataError(f"{ds.name}: no labelled item (every label is −1)")
+    held = None
+    if "heldout_items" in ds.meta:
+        held = (torch.as_tensor(ds.meta["heldout_items"]).float(),
+                torch.as_tensor(np.asarray(ds.meta["heldout_labels"])).long())
+    return (ds.take(idx), labels[idx]), held
+
+
+def class_mosaic(samples: torch.Tensor, per_class: int, pad_value: float = 0.0) -> torch.Tensor:
+    """Class-major ``(K·m, C, H, W)`` samples as one picture ``(1, C, K·(H+1)−1, m·(W+1)−1)``:
+    one row per class, 1-pixel ``pad_value`` lines between tiles (a snapshot extra
+    of one item, so the snapshot's size limit does not cut it)."""
+    km, c, h, w = samples.shape
+    k = km // per_class
+    padded = F.pad(samples, (0, 1, 0, 1), value=pad_value)  # right and bottom lines
+    tiles = padded.view(k, per_class, c, h + 1, w + 1).permute(2, 0, 3, 1, 4)
+    return tiles.reshape(1, c, k * (h + 1), per_class * (w + 1))[..., :-1, :-1]

@@ -1,0 +1,135 @@
+"""Semi-supervised digits with the symbol-vector latent EBM: the label split, the
+unlabelled term's effect, exact resume, evaluation, samples by class, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ebm_engine.config import DataConfig
+from ebm_engine.data import load_dataset
+from ebm_engine.data.digits_semisup import UNLABELLED, heldout_mask
+from ebm_engine.errors import DataError
+from ebm_engine.export.samples import export_samples
+from ebm_engine.learning.events import SamplesReady, TrainStep
+from ebm_engine.learning.trainer import Trainer
+from ebm_engine.presets import config_for
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Bitwise-exact resume and no thread spinning on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_cfg(iterations: int = 4, **sets):
+    cfg = config_for("digits-semi-supervised", overrides=[
+        ("model.width", 32), ("sampler.n_steps", 3), ("train.batch_size", 16),
+        ("train.iterations", iterations), ("train.sample_every", 2), ("train.record_every", 1),
+        ("train.checkpoint_every", 0), ("train.device", "cpu"), ("data.max_items", 200),
+        ("train.options", {"z_dim": 4, "gen_width": 32, "post_steps": 3, "labelled_batch": 8,
+                           "eval_every": 2, "classify_steps": 3, "classify_chains": 1,
+                           "class_samples": 2}),
+    ])
+    for key, value in sets.items():
+        cfg = cfg.with_value(key.replace("__", "."), value)
+    return cfg
+
+
+def test_split_has_ten_labels_per_class_and_never_shows_heldout_items():
+    data = load_dataset(DataConfig(source="digits-semi-supervised"))
+    from sklearn.datasets import load_digits
+
+    truth = load_digits().target
+    labels, source = data.meta["labels"], data.meta["source_index"]
+    labelled = labels != UNLABELLED
+    assert labelled.sum() == 100
+    assert np.bincount(labels[labelled], minlength=10).tolist() == [10] * 10
+    assert (labels[labelled] == truth[source[labelled]]).all()  # the true labels
+    held = np.flatnonzero(heldout_mask(len(truth)))
+    assert len(data) + len(held) == len(truth)
+    assert not set(source) & set(held)  # no held-out digit among the training items
+    assert np.array_equal(data.meta["heldout_source_index"], held)
+    assert (data.meta["heldout_labels"] == truth[held]).all()
+    # the labelled items come first (a max_items cut keeps them) and the draw is seeded
+    assert labelled[:100].all()
+    again = load_dataset(DataConfig(source="digits-semi-supervised"))
+    assert np.array_equal(again.meta["source_index"], source)
+    other = load_dataset(DataConfig(source="digits-semi-supervised",
+                                    options={"label_seed": 1}))
+    assert not np.array_equal(other.meta["source_index"][:100], source[:100])
+
+
+def _grads(weight: float, unlabelled: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Prior and generator gradients of one step on a fixed labelled draw."""
+    trainer = Trainer(tiny_cfg(train__options__unlabelled_weight=weight), None)
+    method = trainer.method
+    method.rng.manual_seed(3)
+    method.train_step(unlabelled, 0)
+    return {f"{name}.{k}": p.grad.clone() for name, net in method.networks().items()
+            for k, p in net.named_parameters()}
+
+
+def test_unlabelled_images_shape_prior_and_generator():
+    data = load_dataset(tiny_cfg().data)
+    a, b = data.items[100:116], data.items[120:136]  # two different unlabelled batches
+    with_a, with_b = _grads(1.0, a), _grads(1.0, b)
+    prior_changed = any(not torch.allclose(with_a[k], with_b[k]) for k in with_a
+                        if k.startswith("prior."))
+    gen_changed = any(not torch.allclose(with_a[k], with_b[k]) for k in with_a
+                      if k.startswith("generator."))
+    assert prior_changed and gen_changed
+    # without the unlabelled term the same step ignores them entirely
+    without_a, without_b = _grads(0.0, a), _grads(0.0, b)
+    assert all(torch.equal(without_a[k], without_b[k]) for k in without_a)
+
+
+def test_training_reports_accuracy_and_class_mosaic_and_resumes_exactly(tmp_path):
+    straight = Trainer(tiny_cfg(4), None)
+    events = list(straight.events())
+    steps = [e for e in events if isinstance(e, TrainStep)]
+    assert all(0.0 <= e.metrics["accuracy"] <= 1.0 for e in steps)
+    snap = [e for e in events if isinstance(e, SamplesReady)][-1]
+    # 10 classes × 2 samples as one picture: one row per class
+    assert snap.extras["samples by class"].shape == (1, 1, 10 * 17 - 1, 2 * 17 - 1)
+    first = Trainer(tiny_cfg(3), tmp_path / "run")
+    list(first.events())
+    resumed = Trainer.resume(tmp_path / "run")
+    list(resumed.events(4))
+    for name, net in straight.method.networks().items():
+        other = resumed.method.networks()[name].state_dict()
+        for key, value in net.state_dict().items():
+            assert torch.equal(value, other[key]), (name, key)
+
+
+def test_eval_scores_against_the_supervised_baselines_and_samples_by_class(tmp_path):
+    trainer = Trainer(tiny_cfg(2), tmp_path / "run")
+    list(trainer.events())
+    data = load_dataset(trainer.cfg.data)
+    values = trainer.method.evaluate(data, 20, 0)
+    assert set(values) == {"accuracy", "accuracy_supervised", "accuracy_logistic",
+                           "class_sample_accuracy"}
+    # the baselines learn from the 100 labels: far above chance even here
+    assert values["accuracy_logistic"] > 0.7 and values["accuracy_supervised"] > 0.5
+    frames = list(trainer.method.sample(30, n_steps=2))
+    classes = frames[-1].extras["sample_class"]
+    assert classes.tolist() == [k for k in range(10) for _ in range(3)]
+    out = export_samples(frames[-1].x, "image", (-1.0, 1.0), tmp_path / "by_class.png",
+                         scale=1, extras={"sample_class": classes})
+    assert Image.open(out).size == (3 * 18 + 2, 10 * 18 + 2)  # 3 wide, one row per class
+
+
+def test_data_without_labels_is_one_clear_error():
+    cfg = tiny_cfg()
+    data = load_dataset(cfg.data)
+    data.meta.pop("labels")
+    with pytest.raises(DataError, match="needs labels"):
+        Trainer(cfg, None, data)
+    data.meta["labels"] = np.full(len(data), UNLABELLED)
+    with pytest.raises(DataError, match="no labelled item"):
+        Trainer(cfg, None, data)
