@@ -280,10 +280,16 @@ class MainWindow(QMainWindow):
         run folder (weights, optimiser and chains carry over; the zoo is only read).
         """
         self.clear_views()
-        run_dir = app_settings.new_run_dir(self.controller.config.data.source, self.runs_root)
+        source = self.controller.config.data.source
         if self._pretrained is not None and not step:
             from ebm_engine.runs.fork import fork_run
+            from ebm_engine.runs.rundir import RunDir
 
+            try:
+                source = RunDir(self._pretrained).read_config().data.source
+            except EBMError:
+                pass  # fork_run below says what is wrong with it
+            run_dir = app_settings.new_run_dir(source, self.runs_root)
             try:
                 fork_run(self._pretrained, run_dir)
             except EBMError as exc:
@@ -293,6 +299,7 @@ class MainWindow(QMainWindow):
             self._pretrained = None
             self.controller.resume(run_dir)
             return
+        run_dir = app_settings.new_run_dir(source, self.runs_root)
         self.controller.train(run_dir, paused=step, steps=int(step))
 
     def load_pretrained(self, path: str | Path) -> None:
@@ -378,6 +385,12 @@ class MainWindow(QMainWindow):
             self._pretrained = None
         if mode == "resume" and not (path / "config.json").is_file():
             self.show_error(f"{path} is not a run folder (no config.json), so it cannot be resumed.")
+            return
+        from ebm_engine.runs import zoo
+
+        if mode == "resume" and zoo.is_zoo(path):  # read-only: continue it in a new folder
+            self._pretrained = path
+            self.start_training()
             return
         self.clear_views()
         (self.controller.resume if mode == "resume" else self.controller.sample)(path)

@@ -65,6 +65,10 @@ def test_load_pretrained_samples_then_sample_and_train_continue_it(qtbot, tmp_pa
     assert run.parent == tmp_path / "runs" and (run / "checkpoints" / "iter_0000008").is_dir()
     assert _files(tiny_zoo) == before  # the zoo is never written
     assert button.isEnabled()  # again, once the run is over
+    # resuming the zoo entry itself (File → Open run, recent runs) continues in a new folder too
+    window.open_run(tiny_zoo, "resume")
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert window.controller.run_dir not in (run, tiny_zoo) and _files(tiny_zoo) == before
     # another demo without an entry: no button; Train there starts from scratch
     window.data_panel.set_source("moons")
     assert not window.data_panel.pretrained_button.isEnabled()
