@@ -107,4 +107,5 @@ def load_sequence_translation(cfg: DataConfig) -> Dataset:
     domain = np.repeat([0, 1], [len(smooth), len(jittery)]).astype(np.int64)
     return Dataset("sequence-translation", "trajectory", items, None,
                    {"labels": np.concatenate([labels_a, labels_b]), "domain": domain,
-                    "domains": list(STYLES), "classes": list(SHAPES), "extent": list(EXTENT)})
+                    "domains": list(STYLES), "classes": list(SHAPES), "extent": list(EXTENT),
+                    "thumbnail_items": np.stack([smooth[0], smooth[-1], jittery[0], jittery[-1]])})

@@ -132,5 +132,7 @@ def load_handwritten_typeset(cfg: DataConfig) -> Dataset:
     items = torch.cat([hand.items, torch.from_numpy(typeset)])
     labels = np.concatenate([np.asarray(hand.meta["labels"]), typeset_labels])
     domain = np.concatenate([np.zeros(len(hand), np.int64), np.ones(n_typeset, np.int64)])
+    shown = torch.cat([hand.items[:2], torch.from_numpy(typeset[:2])]).numpy()
     return Dataset("digits-handwritten-typeset", "image", items, (-1.0, 1.0),
-                   {"labels": labels, "domain": domain, "domains": list(DOMAINS)})
+                   {"labels": labels, "domain": domain, "domains": list(DOMAINS),
+                    "thumbnail_items": shown})
