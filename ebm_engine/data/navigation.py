@@ -36,7 +36,7 @@ EXTENT = (-1.2, 1.2, -1.2, 1.2)
 N_TRAIN, N_TEST = 512, 64
 TEST_SEED = 7919  # test scenes: seed + TEST_SEED
 #: The hidden cost's weights and clearance margin (the expert's, never the learner's).
-HIDDEN = {"w_len": 1.0, "w_obs": 60.0, "w_smooth": 0.0005, "margin": 0.06}
+HIDDEN = {"w_len": 1.0, "w_obs": 60.0, "w_smooth": 0.0005, "margin": 0.1}
 
 
 def random_scenes(n: int, seed: int) -> np.ndarray:
@@ -144,5 +144,5 @@ def navigation_dataset(n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int =
       "Inverse optimal control: learn a path cost from expert paths around obstacles, "
       "plan by Langevin", expected_minutes=5.0)
 def _load(cfg: DataConfig) -> Dataset:
-    n = cfg.max_items or N_TRAIN
-    return navigation_dataset(n_train=n)
+    n_test = int(cfg.options.get("test_items", N_TEST))  # held-out scenes (evaluation)
+    return navigation_dataset(n_train=cfg.max_items or N_TRAIN, n_test=max(n_test, 1))

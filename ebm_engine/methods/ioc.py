@@ -10,7 +10,13 @@ same scenes; short-run Langevin over the free positions gives them,
 
 from the straight line start→goal (``init="line"``, plus ``init_scale``
 noise) or from noise (``init="noise"``), with the start (``pin="start"``)
-or start and goal (``pin="both"``) held fixed. Then
+or start and goal (``pin="both"``) held fixed. With ``precondition`` the
+chain runs in coordinates ``z`` with ``x = x_line + L z``, ``L Lᵀ = M⁻¹``,
+``M = (T−1) DᵀD`` (``D`` the first differences along the path): Langevin on
+``z`` is Langevin on ``x`` preconditioned by ``M⁻¹`` (the same stationary
+law; CHOMP's covariant gradient, Ratliff et al. 2009). A push on one
+position then bends the whole path, the noise is a Brownian bridge, and
+the stiff length term no longer limits the step size. Then
 
     ∇θ L = E_data[−∇θ E_θ(x | s)] − E_θ[−∇θ E_θ(x̃ | s)],
 
@@ -51,9 +57,18 @@ class IOCOptions:
         Where chains start: ``line`` (the straight path start→goal plus
         ``sampler.init_scale`` noise) or ``noise`` (``sampler.init_scale``
         noise around the scene's centre).
+    precondition : bool
+        Langevin in the path-smoothness metric (see the module docstring):
+        steps move whole stretches of the path; ``sampler.init_scale`` and
+        ``step_size`` are then in those coordinates.
     pin : str
         Positions held fixed: ``both`` (start and goal) or ``start`` (the
         path must learn to reach the goal).
+    polish_steps : int
+        Noise-free Langevin steps (gradient descent on the cost) after the
+        chain when planning (sampling, evaluation; not while learning):
+        the plan is the nearest low-cost path to the sample, without the
+        last steps' jitter.
     cost_maps : int
         Heat maps of the learned per-position cost sent with each snapshot
         (for the first samples' scenes; 0 = none).
@@ -62,7 +77,9 @@ class IOCOptions:
     """
 
     init: str = knob("line", choices=("line", "noise"))
+    precondition: bool = knob(True, live=False)
     pin: str = knob("both", choices=("both", "start"), live=False)
+    polish_steps: int = knob(5, ge=0, unit="steps")
     cost_maps: int = knob(4, ge=0, le=16)
     map_size: int = knob(48, ge=8, le=256, unit="cells")
 
@@ -90,6 +107,7 @@ class InverseOptimalControl(LearningMethod):
         if "scenes" not in meta and self.dataset is not None:
             raise ConfigError(f"method 'ioc' needs scenes with the paths (meta['scenes']); "
                               f"{self.dataset.name} has none; try --data navigation-ioc")
+        self.metric_factor = self._metric_factor().to(self.device)
         pool = meta.get("test_scenes", meta.get("scenes", np.zeros((0, 4), np.float32)))
         ref = meta.get("test_experts", self.dataset.items.numpy() if self.dataset is not None
                        else np.zeros((0, self.horizon, 2), np.float32))
@@ -111,36 +129,74 @@ class InverseOptimalControl(LearningMethod):
     def free_of(self, paths: torch.Tensor) -> torch.Tensor:
         return paths[:, 1:-1] if self.opts.pin == "both" else paths[:, 1:]
 
-    def initial(self, scenes: torch.Tensor) -> torch.Tensor:
-        """Chain starts: the straight line (or the scene centre) plus ``init_scale`` noise."""
+    def _metric_factor(self) -> torch.Tensor:
+        """``L`` with ``L Lᵀ = ((T−1) DᵀD)⁻¹`` (identity without ``precondition``)."""
+        n = self.n_free
+        if not self.opts.precondition:
+            return torch.eye(n)
+        both = self.opts.pin == "both"
+        diff = torch.zeros(n + int(both), n, dtype=torch.float64)
+        idx = torch.arange(n)
+        diff[idx, idx] = 1.0
+        diff[idx[1:], idx[:-1]] = -1.0
+        if both:
+            diff[n, n - 1] = -1.0
+        metric = (self.horizon - 1) * diff.T @ diff
+        return torch.linalg.cholesky(torch.linalg.inv(metric)).float()
+
+    def anchor(self, scenes: torch.Tensor) -> torch.Tensor:
+        """The free positions chains start around: the straight line (or the scene centre)."""
         start, goal, _, _ = split_scenes(scenes)
         s = torch.linspace(0, 1, self.horizon, device=scenes.device)[None, :, None]
         line = start[:, None] + s * (goal - start)[:, None]
         if self.opts.init == "noise":
             line = torch.zeros_like(line) + (start + goal)[:, None] / 2
-        noise = torch.randn(line.shape, device=scenes.device, generator=self.rng)
-        return self.free_of(line + self.cfg.sampler.init_scale * noise)
+        return self.free_of(line)
+
+    def initial(self, scenes: torch.Tensor) -> torch.Tensor:
+        """Chain starts in the sampler's coordinates: ``init_scale`` noise around :meth:`anchor`."""
+        shape = (scenes.shape[0], self.n_free, 2)
+        return self.cfg.sampler.init_scale * torch.randn(shape, device=scenes.device,
+                                                         generator=self.rng)
+
+    def paths_of(self, z: torch.Tensor, scenes: torch.Tensor) -> torch.Tensor:
+        """Whole paths from the sampler's coordinates ``z`` (``x_free = anchor + L z``)."""
+        scenes = scenes[: z.shape[0]]
+        return self.full(self.anchor(scenes) + torch.einsum("ij,njd->nid", self.metric_factor, z),
+                         scenes)
 
     def path_energy(self, paths: torch.Tensor, scenes: torch.Tensor) -> torch.Tensor:
         return self.net(paths, scenes[: paths.shape[0]])
 
     def _energy_fn(self, scenes: torch.Tensor):
-        # Langevin moves the free positions; rows are the first len(free) scenes
-        return lambda free: self.path_energy(self.full(free, scenes), scenes)
+        # Langevin moves z; rows are the first len(z) scenes
+        return lambda z: self.path_energy(self.paths_of(z, scenes), scenes)
 
     def plan(self, scenes: torch.Tensor, n_steps: int | None = None, record_every: int = 0,
              n_record: int = 8) -> Iterator[ChainFrame]:
         """Langevin on the learned cost in ``scenes``; frames hold whole paths."""
         scenes = scenes.to(self.device)
+        energy_fn = self._energy_fn(scenes)
+        last = None
         with frozen(self.net):
-            for f in langevin(self._energy_fn(scenes), self.initial(scenes), self.cfg.sampler,
+            for f in langevin(energy_fn, self.initial(scenes), self.cfg.sampler,
                               n_steps=n_steps, record_every=record_every, n_record=n_record,
                               generator=self.rng):
-                yield self._whole(f, scenes)
+                if last is not None:
+                    yield self._whole(last, scenes)
+                last = f
+            z = torch.from_numpy(last.x).to(self.device)
+            if self.opts.polish_steps:
+                descent = dataclasses.replace(self.cfg.sampler, noise_scale=0.0)
+                z, _ = run_langevin(energy_fn, z, descent, n_steps=self.opts.polish_steps)
+            with torch.no_grad():
+                energy = to_numpy(energy_fn(z))
+        yield ChainFrame(last.step + self.opts.polish_steps, to_numpy(self.paths_of(z, scenes)),
+                         energy)
 
     def _whole(self, frame: ChainFrame, scenes: torch.Tensor) -> ChainFrame:
-        free = torch.from_numpy(frame.x).to(self.device)
-        return ChainFrame(frame.step, to_numpy(self.full(free, scenes)), frame.energy)
+        z = torch.from_numpy(frame.x).to(self.device)
+        return ChainFrame(frame.step, to_numpy(self.paths_of(z, scenes)), frame.energy)
 
     def display(self, scenes: torch.Tensor, reference: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """Snapshot extras: scenes, expert paths, heat maps of the learned cost."""
@@ -178,10 +234,10 @@ class InverseOptimalControl(LearningMethod):
         if scenes is None or scenes.shape[0] != batch.shape[0]:
             raise ConfigError("method 'ioc' needs the batch's scenes (the trainer's batch_drawn)")
         with frozen(self.net):
-            free, frames = run_langevin(self._energy_fn(scenes), self.initial(scenes),
+            z, frames = run_langevin(self._energy_fn(scenes), self.initial(scenes),
                                         self.cfg.sampler, record_every=record_every,
                                         generator=self.rng)
-        synth = self.full(free, scenes)
+        synth = self.paths_of(z, scenes).detach()
         e_data = self.path_energy(batch, scenes)
         e_synth = self.path_energy(synth, scenes)
         metrics = self.ml_backward(self.net, self.opt, e_data, e_synth)

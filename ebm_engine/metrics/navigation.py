@@ -88,14 +88,16 @@ def train_bc(scenes: np.ndarray, experts: np.ndarray, n_params: int, seed: int,
     return model.eval()
 
 
-def evaluate_navigation(method, dataset, n: int, seed: int) -> dict[str, float]:
+def evaluate_navigation(method, dataset, n: int, seed: int,
+                        bc_iterations: int = BC_ITERATIONS) -> dict[str, float]:
     """The module's metrics on up to ``n`` held-out scenes of ``dataset``."""
     scenes = np.asarray(dataset.meta["test_scenes"])[:n]
     experts = np.asarray(dataset.meta["test_experts"])[:n]
     method.rng.manual_seed(seed)
     frames = list(method.plan(torch.from_numpy(scenes)))
     n_params = sum(p.numel() for p in method.net.parameters())
-    bc = train_bc(np.asarray(dataset.meta["scenes"]), dataset.items.numpy(), n_params, seed)
+    bc = train_bc(np.asarray(dataset.meta["scenes"]), dataset.items.numpy(), n_params, seed,
+                  bc_iterations)
     with torch.no_grad():
         bc_paths = bc(torch.from_numpy(scenes)).numpy()
     out: dict[str, float] = {}
