@@ -19,6 +19,7 @@ per direction), ``--only NAME`` (one demo).
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -35,8 +36,12 @@ BASELINE_COLUMNS = ("content_ab_source", "content_ba_source", "fd_ab_source", "f
 
 
 def train_and_score(demo: str, cycle_weight: float | None, seconds: float, n: int,
-                    out: dict, figures: Path = FIGURES) -> None:
-    """Train ``demo`` (``cycle_weight`` ``None``: the preset's) for ``seconds``; score it."""
+                    out: dict, figures: Path = FIGURES,
+                    settings: tuple[tuple[str, object], ...] = ()) -> None:
+    """Train ``demo`` (``cycle_weight`` ``None``: the preset's) for ``seconds``; score it.
+
+    ``settings`` are config overrides on top of the preset (both runs get them).
+    """
     import torch
 
     from ebm_engine.export.pairs import export_pairs
@@ -47,7 +52,7 @@ def train_and_score(demo: str, cycle_weight: float | None, seconds: float, n: in
 
     torch.set_num_threads(1)
     overrides = [("train.iterations", 10**6), ("train.device", "cpu"),
-                 ("train.checkpoint_every", 0)]
+                 ("train.checkpoint_every", 0), *settings]
     if cycle_weight is not None:
         overrides.append(("train.options.cycle_weight", cycle_weight))
     cfg = config_for(demo, overrides=overrides)
@@ -85,11 +90,12 @@ def _cell(value) -> str:
 
 
 def write_table(results: dict, seconds: float, n: int, path: Path = RESULTS,
-                load: str = "") -> str:
+                load: str = "", settings: list[str] | None = None) -> str:
     lines = [
         "# Unpaired translation: CycleCoopNets with vs without the cycle term",
         "",
-        f"`python -m benchmarks.applications_translation --seconds {seconds:g} --n {n}` on "
+        f"`python -m benchmarks.applications_translation --seconds {seconds:g} --n {n}"
+        + "".join(f" --set {s}" for s in settings or []) + "` on "
         f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M')}. "
         "Each demo's two runs train side by side (one thread each) for the same wall-clock "
         "time from the demo's preset; the ablation is the same run with `cycle_weight = 0`. "
@@ -131,8 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=600.0, help="training time per run")
     parser.add_argument("--n", type=int, default=500, help="sources scored per direction")
     parser.add_argument("--only", choices=DEMOS, help="one demo")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for both runs (JSON value), e.g. sampler.n_steps=6")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    settings = tuple((k, json.loads(v)) for k, v in (s.split("=", 1) for s in args.set))
     demos = [args.only] if args.only else list(DEMOS)
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
@@ -140,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         loads = []
         for demo in demos:
             before = os.getloadavg()[0]
-            procs = [ctx.Process(target=train_and_score, args=(demo, w, args.seconds, args.n, shared))
+            procs = [ctx.Process(target=train_and_score, args=(demo, w, args.seconds, args.n, shared,
+                                                                 FIGURES, settings))
                      for w in (None, 0.0)]
             for p in procs:
                 p.start()
@@ -148,9 +158,19 @@ def main(argv: list[str] | None = None) -> int:
                 p.join()
             loads.append(f"{demo} {before:.1f} → {os.getloadavg()[0]:.1f}")
             print(f"{demo}: done", flush=True)
-        results = {k: shared[k] for k in sorted(shared.keys(), key=lambda k: (demos.index(k[0]),
-                                                                             k[1] != "cycle"))}
-    print(write_table(results, args.seconds, args.n, args.out, "; ".join(loads)))
+        fresh = {k: shared[k] for k in sorted(shared.keys(), key=lambda k: (demos.index(k[0]),
+                                                                           k[1] != "cycle"))}
+    # --only reruns one demo: the other demos' rows come from the last full table
+    sidecar = args.out.with_suffix(".json")
+    kept = json.loads(sidecar.read_text()) if sidecar.is_file() else []
+    results = {(r["demo"], r["run"]): r["values"] for r in kept if r["demo"] not in demos}
+    results.update(fresh)
+    results = {k: results[k] for k in sorted(results, key=lambda k: (DEMOS.index(k[0]),
+                                                                     k[1] != "cycle"))}
+    sidecar.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.write_text(json.dumps([{"demo": d, "run": r, "values": v}
+                                   for (d, r), v in results.items()], indent=1) + "\n")
+    print(write_table(results, args.seconds, args.n, args.out, "; ".join(loads), args.set))
     return 0
 
 
