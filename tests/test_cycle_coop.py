@@ -153,3 +153,23 @@ def test_sequence_translation_samples_pairs_and_evaluates(tmp_path):
     for key in ("content_ab", "content_ba", "fd_ab", "fd_ab_source", "content_ab_source",
                 "cycle_l1_ab", "judge_accuracy_b"):
         assert np.isfinite(values[key]), key
+
+
+def test_resume_is_exact(tmp_path):
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.presets import config_for
+
+    cfg = config_for("sequence-translation", overrides=[
+        ("train.batch_size", 4), ("sampler.n_steps", 2), ("model.width", 4),
+        ("train.options.gen_width", 4), ("train.checkpoint_every", 2),
+        ("data.options.per_shape", 3)])
+    straight = Trainer(cfg, tmp_path / "a")
+    list(straight.events(4))
+    first = Trainer(cfg, tmp_path / "b")
+    list(first.events(2))
+    resumed = Trainer.resume(tmp_path / "b")
+    list(resumed.events(4))
+    for name, net in straight.method.networks().items():
+        other = resumed.method.networks()[name].state_dict()
+        for key, value in net.state_dict().items():
+            assert torch.equal(value, other[key]), (name, key)
