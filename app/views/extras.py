@@ -1,17 +1,29 @@
 """Method-specific arrays of a snapshot (``SamplesReady.extras``) as labelled grids.
 
 Image-like extras are made into uint8 grids on the controller's worker
-(:func:`prepare_extras`, see :mod:`app.display`).
+(:func:`prepare_extras`, see :mod:`app.display`). An extra named ``… curves``
+of shape ``(K, 1 + L, P)`` (``StepResult.curves``: FRAME's potentials and
+response histograms) is K small plots, row 0 the x values and rows 1… the
+lines (the first line solid white, the second dashed orange).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.views import unindexed
 from app.views.image_grid import GridImage, ImageGridWidget, prepare_grid
+
+CURVE_PENS = (pg.mkPen("#e8eaed", width=1.5), pg.mkPen("#f9ab00", width=1.5, style=Qt.DashLine))
+CURVE_COLUMNS = 5
+
+
+def is_curves(name: str, arr: np.ndarray) -> bool:
+    """Whether an extra is a set of small plots (see the module docstring)."""
+    return name.endswith("curves") and arr.ndim == 3 and arr.shape[1] >= 2
 
 
 def _grid_kind(kind: str) -> str:
@@ -68,7 +80,12 @@ class ExtrasPanel(QWidget):
         v = QVBoxLayout(box)
         v.setContentsMargins(2, 2, 2, 2)
         v.addWidget(QLabel(name.replace("_", " ")))
-        if arr.ndim in (4, 5):
+        if is_curves(name, arr):
+            inner = unindexed(pg.GraphicsLayoutWidget())
+            inner.setBackground("#202124")
+            inner.plots = []
+            box.setMinimumWidth(320)
+        elif arr.ndim in (4, 5):
             inner = ImageGridWidget()
         elif arr.ndim == 2 and arr.shape[1] == 2:
             inner = unindexed(pg.PlotWidget(background="#202124"))
@@ -79,13 +96,32 @@ class ExtrasPanel(QWidget):
             inner = QLabel()
         v.addWidget(inner, 1)
         box.inner = inner
-        box.setMinimumWidth(160)
+        box.setMinimumWidth(max(box.minimumWidth(), 160))
         return box
+
+    @staticmethod
+    def _fill_curves(inner: pg.GraphicsLayoutWidget, arr: np.ndarray) -> None:
+        """One small plot per row of ``arr`` (made once, then only the data changes)."""
+        if len(inner.plots) != arr.shape[0]:
+            inner.clear()
+            inner.plots = []
+            for k in range(arr.shape[0]):
+                plot = inner.addPlot(row=k // CURVE_COLUMNS, col=k % CURVE_COLUMNS)
+                plot.hideAxis("left")
+                plot.hideAxis("bottom")
+                plot.setMouseEnabled(False, False)
+                plot.items_ = [plot.plot(pen=CURVE_PENS[min(j, 1)]) for j in range(arr.shape[1] - 1)]
+                inner.plots.append(plot)
+        for plot, rows in zip(inner.plots, arr):
+            for item, line in zip(plot.items_, rows[1:]):
+                item.setData(rows[0], line)
 
     def _fill(self, box: QWidget, arr: np.ndarray, kind: str, value_range,
               grid: GridImage | None = None) -> None:
         inner = box.inner
-        if isinstance(inner, ImageGridWidget):
+        if isinstance(inner, pg.GraphicsLayoutWidget):
+            self._fill_curves(inner, arr)
+        elif isinstance(inner, ImageGridWidget):
             inner.set_grid(grid if grid is not None else prepare_grid(arr, _grid_kind(kind),
                                                                       value_range))
         elif isinstance(inner, pg.PlotWidget):

@@ -19,6 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=int, metavar="K",
                    help="repeat each pixel K times in PNG grids (default: cells of at least 64 px)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method knob for this sampling (train.options.KEY; JSON value), "
+                        "e.g. --option aspect=2 (patchwise: twice as wide)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="output file: .png .gif .mp4 .npz (.stl .obj .ply for 3D; "
                         ".txt for text; .smi .sdf for molecules; "
@@ -38,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 0:
         raise ConfigError(f"--steps must be >= 0, got {args.steps}")
     loaded = load_model(args.run or args.checkpoint, args.device)
+    if args.option:
+        _set_options(loaded, args.option)
     loaded.method.rng.manual_seed(args.seed)
     torch.manual_seed(args.seed)
     steps = args.steps if args.steps is not None else loaded.cfg.sampler.n_steps
@@ -54,3 +59,21 @@ def run(args: argparse.Namespace) -> int:
                           extras={**loaded.spec.display_extras(), **final.extras})
     print(f"wrote {args.n} samples to {path}")
     return 0
+
+
+def _set_options(loaded, pairs: list[str]) -> None:
+    """Apply ``KEY=VALUE`` method knobs to a loaded model (validated as in a run)."""
+    import json
+
+    cfg = loaded.cfg
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option must be KEY=VALUE, got {pair!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text  # a bare word: a string choice
+        cfg = cfg.replace_value(f"train.options.{key}", value)
+    loaded.method.parse_options(cfg, loaded.spec)  # one clear line for a bad knob or value
+    loaded.method.configure(cfg)

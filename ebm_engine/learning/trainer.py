@@ -381,6 +381,7 @@ class Trainer:
         n = self.cfg.train.snapshot_size
         samples, energy = to_numpy(result.samples[:n]), to_numpy(result.energy[:n])
         extras = {k: to_numpy(v[:n]) for k, v in result.extras.items()}
+        extras.update({k: to_numpy(v) for k, v in result.curves.items()})
         display = self.spec.display_extras()  # token data: what decodes the ids
         extras.update(display)
         # trajectories: each sample's scene (or observed past) goes to followers too

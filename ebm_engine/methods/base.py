@@ -97,6 +97,9 @@ class StepResult:
     energy: torch.Tensor
     frames: list[ChainFrame] = field(default_factory=list)
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: plots shown whole (not cut to the snapshot's samples): ``(K, 1 + L, P)``,
+    #: row 0 the x values and rows 1… L lines, for K small plots (FRAME potentials)
+    curves: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,303 @@
+"""Patchwise Generative ConvNet: internal learning from one image (Zheng, Xie & Li, 2021).
+
+A pyramid of scales ``s = 0 … S−1`` (coarse to fine; sides shrink by a
+constant factor down to ``min_side``) carries one small fully convolutional
+EBM each, ``p_s(x_s) ∝ exp(Σ_p g_s(x_s)[p])`` (:class:`PatchEnergy`): a
+Markov random field of overlapping patches of the one training image
+``x`` resized to scale ``s``. Synthesis is coarse to fine,
+
+    x̃_0 = Langevin_0(uniform noise),   x̃_s = Langevin_s(resize(x̃_{s−1})),
+
+and each scale learns by maximum likelihood, ``∇θ_s L = ∇θ_s f_s(x_s) −
+mean ∇θ_s f_s(x̃_s)``: we minimise ``Σ_s mean E_s(x_s) − mean E_s(x̃_s)``.
+All scales train together (the paper trains them one after another; the
+gradients are the same, and one iteration stays one checkpointable step).
+Being fully convolutional, the pyramid samples any size: ``aspect = 2``
+gives pictures twice as wide. ``task = harmonise`` pastes a block of the
+source elsewhere and re-synthesises scales ``edit_scale …`` from the edited
+picture (editing / harmonisation). The coarsest EBM is ``scale0``, the
+finest is ``energy``; the source image is saved with the checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ebm_engine.config import RunConfig
+from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import ConfigError
+from ebm_engine.methods.base import (
+    DataSpec,
+    LearningMethod,
+    StepResult,
+    contrastive_loss,
+    register_method,
+)
+from ebm_engine.models.patchnet import PatchEnergy
+from ebm_engine.options import knob
+from ebm_engine.sampling import ChainFrame, energy_of, frozen, noise_like
+from ebm_engine.sampling.langevin import langevin, run_langevin
+
+TASKS = ("random", "harmonise")
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchwiseOptions:
+    """Knobs of the Patchwise Generative ConvNet.
+
+    Attributes
+    ----------
+    scales : int
+        Pyramid levels (one EBM each).
+    min_side : int
+        Shorter side of the coarsest level, in pixels.
+    coarse_steps : int
+        Langevin steps at the coarsest level, from noise (0 = sampler.n_steps);
+        finer levels take sampler.n_steps from the upsampled coarser sample.
+    aspect : float
+        Width of samples relative to the training image (2 = twice as wide);
+        sampling only, training always uses the image's own shape.
+    task : str
+        ``random`` (new pictures) or ``harmonise`` (paste a block of the
+        source elsewhere, then re-synthesise it from ``edit_scale`` up).
+    edit_scale : int
+        Level where harmonisation starts (0 = coarsest; higher keeps more of the edit).
+    """
+
+    scales: int = knob(4, ge=1, le=8, live=False)
+    min_side: int = knob(16, ge=4, live=False, unit="pixels")
+    coarse_steps: int = knob(40, ge=0, unit="steps")
+    aspect: float = knob(1.0, gt=0, le=4)
+    task: str = knob("random", choices=TASKS)
+    edit_scale: int = knob(1, ge=0)
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``(B, C, H, W)`` to ``size`` (antialiased when shrinking)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def pyramid_sizes(height: int, width: int, scales: int, min_side: int,
+                  aspect: float = 1.0) -> list[tuple[int, int]]:
+    """``(h, w)`` of each level, coarse to fine: a constant factor from the
+    shorter side ``min_side`` up to the image, widths times ``aspect``."""
+    factor = (min_side / min(height, width)) ** (1.0 / (scales - 1)) if scales > 1 else 1.0
+    out = []
+    for s in range(scales):
+        f = factor ** (scales - 1 - s)
+        out.append((max(round(height * f), 1), max(round(width * f * aspect), 1)))
+    return out
+
+
+@register_method("patchwise")
+class Patchwise(LearningMethod):
+    """Single-image pyramid of patch EBMs, sampled coarse to fine (any size)."""
+
+    Options = PatchwiseOptions
+    kinds = ("image",)
+    better = {"patch_nn": "in range", "patch_nn_wide": "in range", "patch_nn_copy": "reference",
+              "patch_nn_flipped": "reference", "patch_nn_blurred": "reference"}
+
+    @classmethod
+    def check(cls, opts: PatchwiseOptions, cfg: RunConfig, spec: DataSpec | None) -> None:
+        if opts.edit_scale >= opts.scales:
+            raise ConfigError(f"train.options.edit_scale must be below scales ({opts.scales}), "
+                              f"got {opts.edit_scale}")
+        if spec is None:
+            return
+        if len(spec.item_shape) != 3:
+            raise ConfigError(f"method 'patchwise' needs images, got items of shape {spec.item_shape}")
+        _, h, w = spec.item_shape
+        if min(h, w) < opts.min_side:
+            raise ConfigError(f"the image ({w}x{h} px) is too small for the pyramid: its shorter "
+                              f"side must be at least train.options.min_side = {opts.min_side} px")
+
+    def build(self) -> None:
+        c, h, w = self.spec.item_shape
+        self.channels, self.height, self.width = c, h, w
+        self.sizes = pyramid_sizes(h, w, self.opts.scales, self.opts.min_side)
+        m = self.cfg.model
+        self.names = [f"scale{s}" for s in range(len(self.sizes) - 1)] + ["energy"]
+        self.nets: dict[str, nn.Module] = {
+            name: PatchEnergy(c, m.width, m.depth, m.spectral_norm).to(self.device)
+            for name in self.names}
+        self.optims = {name: self.adam(net.parameters()) for name, net in self.nets.items()}
+        # The training image: harmonisation edits it, evaluation compares with it.
+        self.source = torch.zeros((1, c, h, w), device=self.device)
+        if self.dataset is not None:
+            self.source = self.dataset.items[:1].float().to(self.device)
+
+    # --- helpers -------------------------------------------------------------
+    def scale_energy(self, name: str):
+        return energy_of(self.nets[name], self.cfg.sampler.reference_sigma)
+
+    def steps_at(self, level: int, n_steps: int | None = None) -> int:
+        fine = self.cfg.sampler.n_steps if n_steps is None else n_steps
+        return (self.opts.coarse_steps or fine) if level == 0 else fine
+
+    def paste_edit(self, n: int) -> torch.Tensor:
+        """``n`` copies of the source, each with a block (a third of each side)
+        copied from one random place to another: the input of harmonisation."""
+        out = self.source.expand(n, -1, -1, -1).clone()
+        bh, bw = max(self.height // 3, 1), max(self.width // 3, 1)
+        g = self.rng
+        for i in range(n):
+            ys, yd = torch.randint(0, self.height - bh + 1, (2,), generator=g, device=g.device).tolist()
+            xs, xd = torch.randint(0, self.width - bw + 1, (2,), generator=g, device=g.device).tolist()
+            out[i, :, yd:yd + bh, xd:xd + bw] = self.source[0, :, ys:ys + bh, xs:xs + bw]
+        return out
+
+    def _frames(self, frames: list[ChainFrame], offset: int, size: tuple[int, int],
+                keep_last: bool) -> list[ChainFrame]:
+        """Frames of one level shown at ``size``, steps counted on across levels
+        (a coarse level's end is the next level's step 0)."""
+        out = []
+        for f in frames:
+            if not keep_last and f is frames[-1]:
+                continue
+            x = resize(torch.from_numpy(f.x), size).numpy()
+            out.append(ChainFrame(f.step + offset, x, f.energy.copy()))
+        return out
+
+    # --- LearningMethod --------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        return dict(self.nets)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return dict(self.optims)
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale_energy("energy")(x)
+
+    def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
+        cfg, b = self.cfg, batch.shape[0]
+        final = self.sizes[-1]
+        x = noise_like((b, self.channels, *self.sizes[0]), cfg.sampler, self.device, self.rng)
+        frames: list[ChainFrame] = []
+        synths: list[torch.Tensor] = []
+        extras: dict[str, torch.Tensor] = {}
+        offset = 0
+        for level, (size, name) in enumerate(zip(self.sizes, self.names)):
+            x = resize(x, size)
+            steps = self.steps_at(level)
+            with frozen(self.nets[name]):
+                x, fr = run_langevin(self.scale_energy(name), x, cfg.sampler, n_steps=steps,
+                                     record_every=record_every, value_range=self.spec.value_range,
+                                     generator=self.rng)
+            frames += self._frames(fr, offset, final, keep_last=name == "energy")
+            offset += steps
+            synths.append(x)
+            if name != "energy":
+                extras[f"scale {size[1]}x{size[0]}"] = resize(x, final)
+        loss = torch.zeros((), device=self.device)
+        metrics: dict[str, float] = {}
+        for size, name, synth in zip(self.sizes, self.names, synths):
+            energy_fn = self.scale_energy(name)
+            e_data, e_synth = energy_fn(resize(batch, size)), energy_fn(synth)
+            level_loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
+            loss = loss + level_loss
+            metrics[f"loss_{name}"] = float(level_loss.detach())
+        for opt in self.optims.values():  # backward() zeroes only the optimiser it gets
+            opt.zero_grad(set_to_none=True)
+        norm = self.backward(loss, self.optims["energy"], list(self.nets.values()))
+        metrics = {"loss": float(loss.detach()), "energy_data": float(e_data.detach().mean()),
+                   "energy_sample": float(e_synth.detach().mean()), "grad_norm": norm, **metrics}
+        return StepResult(metrics, synths[-1], e_synth.detach(), frames, extras)
+
+    def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
+               n_record: int = 8) -> Iterator[ChainFrame]:
+        """Coarse to fine at ``aspect`` × the image's width (``task = random``), or
+        the harmonisation of pasted edits from ``edit_scale`` up (``task = harmonise``).
+
+        ``n_steps`` overrides the finer levels' steps; the coarsest keeps
+        ``coarse_steps``. Frames show every level at the final size.
+        """
+        o = self.opts
+        sizes = pyramid_sizes(self.height, self.width, o.scales, o.min_side, o.aspect)
+        first = 0
+        if o.task == "harmonise":
+            sizes = list(self.sizes)
+            first = o.edit_scale
+            self.edit_inputs = self.paste_edit(n)
+            x = self.edit_inputs
+        else:
+            x = noise_like((n, self.channels, *sizes[0]), self.cfg.sampler, self.device, self.rng)
+        final = sizes[-1]
+        offset = 0
+        for level in range(first, len(sizes)):
+            name, size = self.names[level], sizes[level]
+            steps = self.steps_at(level, n_steps) if o.task == "random" else (
+                self.cfg.sampler.n_steps if n_steps is None else n_steps)
+            x = resize(x, size)
+            with frozen(self.nets[name]):
+                for frame in langevin(self.scale_energy(name), x, self.cfg.sampler, n_steps=steps,
+                                      record_every=record_every, n_record=n_record,
+                                      value_range=self.spec.value_range, generator=self.rng):
+                    last = frame.step == steps
+                    if last:
+                        x = torch.from_numpy(frame.x).to(self.device)
+                    if name == "energy" or not last:
+                        keep = frame.x if last else frame.x[:n_record]
+                        yield ChainFrame(frame.step + offset,
+                                         resize(torch.from_numpy(keep), final).numpy(),
+                                         frame.energy[:len(keep)].copy())
+            offset += steps
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {"source": self.source}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "source" in tensors:
+            self.source = tensors["source"].to(self.device).clone()
+
+    # --- evaluation ------------------------------------------------------------
+    def evaluate(self, dataset: Dataset, n: int, seed: int = 0) -> dict[str, float]:
+        """Patch nearest-neighbour distance to the source (samples at the image's
+        shape and 2× wide) and Gram distance per level, with same-call references:
+        ``patch_nn_copy`` (0, copying), ``patch_nn_flipped`` (the source upside
+        down) and ``patch_nn_blurred`` (the coarsest level upsampled)."""
+        from ebm_engine.metrics.patches import patch_nn_distance
+        from ebm_engine.metrics.texture import gram_distance
+
+        n = min(n, 16)
+        src = self.source.cpu()
+        values: dict[str, float] = {}
+        run = self.cfg.train.options
+        try:
+            self._set_sampling(aspect=1.0, task="random")
+            samples = torch.from_numpy(list(self.sample(n))[-1].x)
+            self._set_sampling(aspect=2.0, task="random")
+            wide = torch.from_numpy(list(self.sample(max(n // 2, 1)))[-1].x)
+        finally:
+            self._set_sampling(**{k: run[k] for k in ("aspect", "task") if k in run})
+        values["patch_nn"] = patch_nn_distance(samples, src)
+        values["patch_nn_wide"] = patch_nn_distance(wide, src)
+        values["patch_nn_copy"] = patch_nn_distance(src, src)
+        values["patch_nn_flipped"] = patch_nn_distance(src.flip(-2), src)
+        values["patch_nn_blurred"] = patch_nn_distance(resize(resize(src, self.sizes[0]),
+                                                              self.sizes[-1]), src)
+        for level, size in enumerate(self.sizes):
+            values[f"gram_scale{level}"] = gram_distance(resize(samples, size), resize(src, size))
+        values["gram_wide"] = gram_distance(wide, src)
+        return values
+
+    def _set_sampling(self, **changes) -> None:
+        self.opts = dataclasses.replace(self.opts, **changes)
+
+
+def to_image_row(images: list[torch.Tensor]) -> np.ndarray:
+    """Images of one height side by side ``(C, H, ΣW)`` with 1-px gaps (figures)."""
+    c, h = images[0].shape[-3], images[0].shape[-2]
+    gap = torch.full((c, h, 1), -1.0)
+    parts: list[torch.Tensor] = []
+    for img in images:
+        parts += [img.reshape(c, h, -1).cpu(), gap]
+    return torch.cat(parts[:-1], -1).numpy()

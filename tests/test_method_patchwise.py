@@ -1,0 +1,123 @@
+"""Patchwise Generative ConvNet: pyramid, coarse-to-fine sampling, wide samples,
+harmonisation, learning from one image, resume, bad input, metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ebm_engine.config import RunConfig
+from ebm_engine.errors import ConfigError
+from ebm_engine.learning.events import SamplesReady
+from ebm_engine.learning.trainer import Trainer
+from ebm_engine.methods.patchwise import pyramid_sizes
+from ebm_engine.metrics.patches import patch_nn_distance
+
+
+def tiny_config(source: str = "single-image", **train) -> RunConfig:
+    raw = {
+        "data": {"source": source, "image_size": 24},
+        "model": {"name": "patchnet", "width": 8, "depth": 1},
+        "sampler": {"n_steps": 6, "step_size": 0.01, "grad_scale": 100.0, "noise_scale": 0.3,
+                    "clamp": True, "init_noise": "uniform"},
+        "train": {"method": "patchwise", "batch_size": 2, "lr": 2e-3, "beta1": 0.5,
+                  "energy_l2": 0.0, "device": "cpu", "sample_every": 1000, "seed": 0,
+                  "checkpoint_every": 0,
+                  "options": {"scales": 3, "min_side": 8, "coarse_steps": 10}, **train},
+    }
+    return RunConfig.from_dict(raw)
+
+
+def final(method, n: int, **opts) -> torch.Tensor:
+    method.opts = dataclasses.replace(method.opts, **opts)
+    return torch.from_numpy(list(method.sample(n))[-1].x)
+
+
+def test_pyramid_sizes_shrink_by_a_constant_factor():
+    assert pyramid_sizes(48, 64, 4, 16) == [(16, 21), (23, 31), (33, 44), (48, 64)]
+    assert pyramid_sizes(48, 64, 3, 12, aspect=2.0)[-1] == (48, 128)
+    assert pyramid_sizes(20, 20, 1, 8) == [(20, 20)]
+
+
+def test_coarse_to_fine_uses_every_scale_and_samples_any_width():
+    trainer = Trainer(tiny_config(), None)
+    m = trainer.method
+    assert m.sizes == [(8, 12), (11, 17), (16, 24)] and list(m.nets) == ["scale0", "scale1", "energy"]
+    torch.manual_seed(0)
+    frames = list(m.sample(3, record_every=2))
+    assert frames[-1].step == 10 + 6 + 6 and frames[-1].x.shape == (3, 3, 16, 24)
+    m.rng.manual_seed(1)
+    base = final(m, 2)
+    for name in ("scale0", "scale1", "energy"):  # every level's EBM shapes the result
+        saved = {k: v.clone() for k, v in m.nets[name].state_dict().items()}
+        with torch.no_grad():
+            for p in m.nets[name].parameters():
+                p.add_(0.5)
+        m.rng.manual_seed(1)
+        assert not torch.allclose(final(m, 2), base), name
+        m.nets[name].load_state_dict(saved)
+    wide = final(m, 2, aspect=2.0)
+    assert wide.shape == (2, 3, 16, 48)
+
+
+def test_learning_from_one_image_moves_patches_to_the_source_and_snapshots_every_scale():
+    trainer = Trainer(tiny_config(sample_every=20, record_every=3, snapshot_size=2), None)
+    m, src = trainer.method, trainer.method.source
+    m.rng.manual_seed(3)
+    before = patch_nn_distance(final(m, 4), src, size=5)
+    snaps = [e for e in trainer.events(40) if isinstance(e, SamplesReady)]
+    m.rng.manual_seed(3)
+    after = patch_nn_distance(final(m, 4), src, size=5)
+    assert after < 0.6 * before, (before, after)
+    assert set(snaps[-1].extras) == {"scale 12x8", "scale 17x11"}
+    assert snaps[-1].extras["scale 12x8"].shape == (2, 3, 16, 24)
+
+
+def test_harmonise_starts_from_a_pasted_edit_at_the_chosen_scale():
+    trainer = Trainer(tiny_config(options={"scales": 3, "min_side": 8, "task": "harmonise",
+                                           "edit_scale": 1}), None)
+    m = trainer.method
+    frames = list(m.sample(2, n_steps=0))
+    edit = m.edit_inputs
+    assert edit.shape == (2, 3, 16, 24) and not torch.equal(edit[0], m.source[0])
+    assert frames[-1].step == 0  # levels 1 and 2, no steps: the edit, resized down and up
+    assert frames[-1].x.shape == (2, 3, 16, 24)
+
+
+def test_resume_is_exact(tmp_path):
+    straight = Trainer(tiny_config(), tmp_path / "a")
+    list(straight.events(3))
+    half = Trainer(tiny_config(), tmp_path / "b")
+    list(half.events(1))
+    resumed = Trainer.resume(tmp_path / "b")
+    list(resumed.events(3))
+    for name, net in straight.method.nets.items():
+        for a, b in zip(net.parameters(), resumed.method.nets[name].parameters()):
+            torch.testing.assert_close(a, b)
+
+
+def test_any_picture_and_clear_errors(tmp_path):
+    rgb = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    cfg = dataclasses.replace(tiny_config(), data=dataclasses.replace(
+        tiny_config().data, source=str(tmp_path / "photo.png"), image_size=0, crop=False))
+    trainer = Trainer(cfg, None)
+    assert trainer.method.sizes[-1] == (20, 30)
+    too_small = tiny_config(options={"scales": 3, "min_side": 32})
+    with pytest.raises(ConfigError, match="too small for the pyramid"):
+        Trainer(too_small, None)
+    with pytest.raises(ConfigError, match="edit_scale"):
+        Trainer(tiny_config(options={"scales": 2, "edit_scale": 2}), None)
+
+
+def test_patch_distance_is_zero_for_the_source_and_grows_off_distribution():
+    src = torch.from_numpy(np.random.default_rng(0).random((1, 3, 20, 20), dtype=np.float32)) * 2 - 1
+    assert patch_nn_distance(src, src) == pytest.approx(0.0, abs=1e-3)
+    shifted = torch.roll(src, (3, 5), dims=(2, 3))[:, :, 3:, 5:]  # same patches, moved
+    assert patch_nn_distance(shifted, src) == pytest.approx(0.0, abs=1e-3)
+    noise = torch.rand(2, 3, 20, 20) * 2 - 1
+    assert patch_nn_distance(noise, src) > 0.3
