@@ -11,7 +11,10 @@ initializer* ``ŷ = g_α(c, z)``, ``z ~ N(0, I)``, learn together from pairs
 2. solving: ``n_steps`` Langevin steps on ``E_θ(c, ·)`` from ``ŷ`` end at ``ỹ``;
 3. solver, maximum likelihood of ``y`` given ``c``:
    ``∇θ L = mean ∇θ f(c, y) − mean ∇θ f(c, ỹ)``;
-4. initializer, MCMC teaching: ``min_α mean |ỹ − g_α(c, z)|² / 2s²``
+4. optional latent revision (``latent_steps``): Langevin on
+   ``|ỹ − g_α(c, z)|² / 2s² + |z|²/2`` infers the ``z`` that explains ``ỹ``
+   (so different ``z`` come to mean different answers);
+5. initializer, MCMC teaching: ``min_α mean |ỹ − g_α(c, z)|² / 2s²``
    (it learns to jump where the solver's chains go).
 
 ``condition`` says what ``c`` is (the data layout, see
@@ -78,6 +81,10 @@ class ConditionalCoopOptions:
         Initializer Adam learning rate.
     gen_sigma : float
         s: the initializer's assumed residual noise in MCMC teaching.
+    latent_steps : int
+        Langevin steps inferring ``z`` for the revised outputs (0 = off).
+    latent_step_size : float
+        Step size of that latent Langevin.
     eval_draws : int
         Outputs drawn per condition by ``ebm eval`` (saliency diversity).
     """
@@ -91,6 +98,8 @@ class ConditionalCoopOptions:
     gen_width: int = knob(32, ge=1, live=False, unit="channels")
     gen_lr: float = knob(1e-3, gt=0)
     gen_sigma: float = knob(0.3, gt=0)
+    latent_steps: int = knob(0, ge=0, unit="steps")
+    latent_step_size: float = knob(0.1, gt=0)
     eval_draws: int = knob(6, ge=2)
 
 
@@ -212,6 +221,8 @@ class ConditionalCoop(LearningMethod):
         e_data, e_synth = energy(y), energy(revised)
         loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
         net_norm = self.backward(loss, self.opt, [self.net])
+        if self.opts.latent_steps > 0:
+            z = self.infer_latent(c, z, revised)
         # MCMC teaching: the initializer regresses on the solver's answers.
         gen_loss = (revised - self.gen(c, z)).flatten(1).pow(2).sum(1).mean() / (2 * self.opts.gen_sigma**2)
         gen_norm = self.backward(gen_loss, self.gen_opt, [self.gen], clip=False)
@@ -231,6 +242,21 @@ class ConditionalCoop(LearningMethod):
         }
         frames = [self.compose_frame(f, shown, init) for f in frames]
         return StepResult(metrics, self.compose(shown, init, revised), e_synth.detach(), frames)
+
+    def infer_latent(self, c: torch.Tensor, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Langevin on ``|target − g(c, z)|²/2s² + |z|²/2`` from ``z`` (step 4)."""
+        s2 = self.opts.gen_sigma ** 2
+
+        def latent_energy(zz: torch.Tensor) -> torch.Tensor:
+            return ((target - self.gen(c, zz)).flatten(1).pow(2).sum(1) / (2 * s2)
+                    + 0.5 * zz.pow(2).sum(1))
+
+        lcfg = dataclasses.replace(self.cfg.sampler, n_steps=self.opts.latent_steps,
+                                   step_size=self.opts.latent_step_size,
+                                   noise_scale=1.0, grad_scale=1.0, clamp=False)
+        with frozen(self.gen):
+            z, _ = run_langevin(latent_energy, z, lcfg, generator=self.rng)
+        return z
 
     # --- pictures ---------------------------------------------------------------
     def compose(self, shown: torch.Tensor, init: torch.Tensor, solved: torch.Tensor) -> torch.Tensor:
