@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import platform
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "applications_symbols.md"
 DEMOS = ("grammar-text", "grammar-text-controlled", "molecules")
-COLUMNS = ("iterations", "valid", "unique", "novel", "distinct_1", "distinct_2", "nll_heldout",
+COLUMNS = ("iterations", "cpu_s", "valid", "unique", "novel", "distinct_1", "distinct_2", "nll_heldout",
            "attr_accuracy", "attr_chance", "logp_w1", "qed_w1", "mw_w1")
 
 
@@ -42,14 +43,14 @@ def train_and_score(demo: str, prior: str, seconds: float, n: int, out: dict) ->
                                       ("train.iterations", 10**6), ("train.device", "cpu"),
                                       ("train.checkpoint_every", 0)])
     trainer = Trainer(cfg, None)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     iterations = 0
     for event in trainer.events():
         if isinstance(event, TrainStep):
             iterations = event.iteration
             if time.perf_counter() - start > seconds:
                 trainer.stop()
-    trained = time.perf_counter() - start
+    trained, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     metrics = evaluate_symbols(trainer.method, trainer.dataset, n, seed=0)
     spec = trainer.spec.symbols
     trainer.method.rng.manual_seed(1)
@@ -59,7 +60,7 @@ def train_and_score(demo: str, prior: str, seconds: float, n: int, out: dict) ->
     if spec.attribute:
         lines = [f"[{spec.attribute_values[int(a)]}] {s}"
                  for a, s in zip(spec.attribute_of(shown), lines, strict=True)]
-    out[(demo, prior)] = {"iterations": iterations, "seconds": trained, **metrics,
+    out[(demo, prior)] = {"iterations": iterations, "seconds": trained, "cpu_s": round(cpu), **metrics,
                           "samples": lines}
 
 
@@ -71,7 +72,8 @@ def _cell(value) -> str:
     return f"{value:.3f}"
 
 
-def write_table(results: dict, seconds: float, n: int, path: Path = RESULTS) -> str:
+def write_table(results: dict, seconds: float, n: int, path: Path = RESULTS,
+                load: str = "") -> str:
     lines = [
         "# Symbols: latent-space EBM prior vs N(0, I) prior at equal time",
         "",
@@ -84,7 +86,9 @@ def write_table(results: dict, seconds: float, n: int, path: Path = RESULTS) -> 
         "(bound −log mean_k p(x|z_k), 32 prior draws); `attr_accuracy` of samples drawn "
         "given an attribute, judged by the grammar's parser (invalid = miss), next to "
         "`attr_chance` for a random target; `*_w1` the Wasserstein-1 distance of the "
-        "samples' logP/QED/MW to the data's.",
+        "samples' logP/QED/MW to the data's. `cpu_s`: the training process's CPU seconds "
+        "(the machine is shared: wall time buys fewer iterations under load)."
+        + (f" Load average (1 min) at each demo's start and end: {load}." if load else ""),
         "",
         "| demo | prior | " + " | ".join(COLUMNS) + " |",
         "|---|---|" + "---|" * len(COLUMNS),
@@ -110,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         shared = manager.dict()
+        loads = []
         for demo in args.demos:
+            before = os.getloadavg()[0]
             procs = [ctx.Process(target=train_and_score,
                                  args=(demo, prior, args.seconds, args.n, shared))
                      for prior in ("ebm", "gaussian")]
@@ -118,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
                 p.start()
             for p in procs:
                 p.join()
+            loads.append(f"{demo} {before:.1f} → {os.getloadavg()[0]:.1f}")
             print(f"{demo}: done", flush=True)
         results = {k: shared[k] for demo in args.demos for k in ((demo, "ebm"), (demo, "gaussian"))
                    if k in shared}
-    print(write_table(results, args.seconds, args.n, args.out))
+    print(write_table(results, args.seconds, args.n, args.out, "; ".join(loads)))
     return 0
 
 

@@ -203,8 +203,10 @@ def test_cli_sample_writes_one_line_per_sample(tmp_path):
     assert loaded.spec.symbols.tokens[:4] == ("<pad>", "<s>", "</s>", "<unk>")
 
 
-def test_resume_is_exact(tmp_path):
-    cfg = tiny_cfg("grammar-text-controlled", "grammar-text-controlled")
+@pytest.mark.parametrize("persistent", [False, True])
+def test_resume_is_exact(tmp_path, persistent):
+    cfg = tiny_cfg("grammar-text-controlled", "grammar-text-controlled",
+                   post_persistent=persistent)
     straight = Trainer(cfg, tmp_path / "a")
     list(straight.events(4))
     first = Trainer(cfg, tmp_path / "b")
@@ -215,6 +217,23 @@ def test_resume_is_exact(tmp_path):
         other = resumed.method.networks()[name].state_dict()
         for key, value in net.state_dict().items():
             assert torch.equal(value, other[key]), f"{name}.{key}"
+    if persistent:
+        assert torch.equal(straight.method.post_latents, resumed.method.post_latents)
+
+
+def test_persistent_posterior_chains_continue_where_they_stopped():
+    """Each drawn item's posterior latent is written back after the step (and only
+    then), so its next chain starts from it; undrawn items keep theirs."""
+    trainer = Trainer(tiny_cfg("grammar-text", post_persistent=True), None)
+    method = trainer.method
+    before = method.post_latents.clone()
+    index = torch.tensor([3, 7, 11])
+    method.batch_drawn(index)
+    method.train_step(trainer.items[index], 0)
+    assert torch.equal(method.post_latents, before)  # staged, not yet written
+    method.apply_update()
+    moved = (method.post_latents != before).any(1)
+    assert moved[index].all() and moved.sum() == len(index)
 
 
 def test_method_refuses_array_data():

@@ -75,6 +75,10 @@ class LatentSeqOptions:
     post_noise : float
         Noise scale of the posterior Langevin (1 = exact; below 1 the
         posterior chain follows the likelihood more closely in few steps).
+    post_persistent : bool
+        Each training item keeps its posterior latent between visits and its
+        chain continues from there (alternating back-propagation's persistent
+        chains, Han et al. 2017); off: every chain starts from ``N(0, I)``.
     prior_l2 : float
         Penalty ``prior_l2 · mean(f_α(z⁺)² + f_α(z⁻)²)`` on the prior's
         outputs: keeps ``f_α`` from growing where the short-run prior chains
@@ -99,6 +103,7 @@ class LatentSeqOptions:
     post_steps: int = knob(20, ge=0, unit="steps")
     post_step_size: float = knob(0.1, gt=0)
     post_noise: float = knob(1.0, ge=0, le=1)
+    post_persistent: bool = knob(False, live=False)
     prior_l2: float = knob(0.1, ge=0)
     word_dropout: float = knob(0.25, ge=0, lt=1)
     decode: str = knob("sample", choices=("sample", "greedy"))
@@ -129,6 +134,13 @@ class LatentSeqEBM(LearningMethod):
         self.gen = SequenceDecoder(sym.size, o.z_dim, o.emb_dim, o.gen_width).to(self.device)
         self.opt = self.adam(self.prior.parameters())
         self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
+        # Persistent posterior latents, one row per training item (checkpointed).
+        self.post_latents: torch.Tensor | None = None
+        if o.post_persistent and self.dataset is not None:
+            self.post_latents = torch.randn(len(self.dataset), o.z_dim, device=self.device,
+                                            generator=self.rng)
+        self._index: torch.Tensor | None = None
+        self._staged: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # --- energies --------------------------------------------------------------------
     @property
@@ -160,15 +172,17 @@ class LatentSeqEBM(LearningMethod):
         return torch.cat([y.unsqueeze(1), tokens], 1) if self.col else tokens
 
     def infer(self, tokens: torch.Tensor, y: torch.Tensor, n_steps: int | None = None,
-              noise: bool = True) -> torch.Tensor:
+              noise: bool = True, z0: torch.Tensor | None = None) -> torch.Tensor:
         """Posterior latents: short-run Langevin on ``E(z|y) − log p_β(x|z)`` from
-        ``z ~ N(0, I)`` (``noise=False``: gradient descent from ``z = 0``)."""
+        ``z0`` or ``z ~ N(0, I)`` (``noise=False``: gradient descent from ``z = 0``)."""
         steps = self.opts.post_steps if n_steps is None else n_steps
         pcfg = dataclasses.replace(self.cfg.sampler, n_steps=steps,
                                    step_size=self.opts.post_step_size,
                                    noise_scale=self.opts.post_noise if noise else 0.0,
                                    grad_scale=1.0, clamp=False)
-        if noise:
+        if z0 is not None:
+            z0 = z0.clone()
+        elif noise:
             z0 = torch.randn(tokens.shape[0], self.opts.z_dim, device=self.device,
                              generator=self.rng)
         else:
@@ -208,6 +222,27 @@ class LatentSeqEBM(LearningMethod):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"prior": self.opt, "generator": self.gen_opt}
 
+    def batch_drawn(self, index: torch.Tensor) -> None:
+        self._index = index  # rows of the persistent posterior latents
+
+    def apply_update(self) -> None:
+        super().apply_update()
+        if self._staged is not None:
+            index, z = self._staged
+            self.post_latents[index] = z
+        self._staged = None
+
+    def discard_update(self) -> None:
+        super().discard_update()
+        self._staged = None
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {} if self.post_latents is None else {"posterior_latents": self.post_latents.cpu()}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if self.post_latents is not None and "posterior_latents" in tensors:
+            self.post_latents = tensors["posterior_latents"].float().to(self.device)
+
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``−log p(x, z*)`` up to a constant at the MAP latent ``z*`` (the marginal is intractable)."""
         tokens, y = self.split(x)
@@ -220,7 +255,12 @@ class LatentSeqEBM(LearningMethod):
         frames = list(self.prior_sample(y, record_every=record_every))
         # The last frame holds all chains (the recorded ones hold a few).
         z_neg = torch.from_numpy(frames[-1].x).to(self.device)
-        z_pos = self.infer(tokens, y)
+        index, self._index = self._index, None
+        if self.post_latents is not None and index is not None:
+            z_pos = self.infer(tokens, y, z0=self.post_latents[index])
+            self._staged = (index, z_pos)  # written back by apply_update only
+        else:
+            z_pos = self.infer(tokens, y)
         metrics: dict[str, float] = {}
         if self.ebm_prior:
             # Prior: maximum likelihood, posterior latents are its "data".
