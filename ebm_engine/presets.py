@@ -165,6 +165,13 @@ def choose_preset(source: str, method: str | None = None,
         # Preset files use hyphens, method names underscores (latent_ebm → digits-latent-ebm).
         variant = f"{preset}-{method.replace('_', '-')}"
         preset = variant if variant in available_presets() else preset
+        own_net = load_preset(preset).get("model", {}).get("name", "convnet")
+        if kind == "image" and own_net != "convnet" and "model" in patch:
+            # The ConvNet sizing is for ConvNet presets: a method's own network
+            # (patchwise, frame) keeps its preset's size; only the image size applies.
+            patch = {k: v for k, v in patch.items() if k == "data"}
+            resized = how[how.find(", resized"):] if ", resized" in how else ""
+            how = f"{own_net} network as in the preset{resized}"
     if preset is None:
         return PresetChoice(None, {}, f"{summary.phrase()}: no preset for {kind} data")
     line = f"{summary.phrase()} → preset {preset}" + (f": {how}" if how else "")

@@ -3,7 +3,7 @@
 - ``frame-texture``: the FRAME model's classic experiment, a stochastic
   texture (``skimage.data`` gravel at 64×64) learned from overlapping crops.
 - ``single-image``: internal learning (Patchwise Generative ConvNet): one
-  small colour photo (``skimage.data.coffee``, 64×48), the only training item.
+  small colour photo (``skimage.data.coffee``, 64×43), the only training item.
   Any picture works the same way: ``ebm train --data photo.png --method patchwise``.
 """
 
@@ -52,7 +52,7 @@ def photo(name: str = PHOTO, width: int = PHOTO_WIDTH, grayscale: bool = False) 
 
 
 @demo("single-image", "image",
-      "One photo, a pyramid of patch EBMs (Patchwise Generative ConvNet; coffee, 64x48)",
+      "One photo, a pyramid of patch EBMs (Patchwise Generative ConvNet; coffee, 64x43)",
       preset="single-image", expected_minutes=6)
 def load_single_image(cfg: DataConfig) -> Dataset:
     width = cfg.image_size or PHOTO_WIDTH
