@@ -68,7 +68,7 @@ def _parallel(jobs: list[tuple]) -> dict:
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         shared = manager.dict()
-        procs = [ctx.Process(target=_train, args=(*job, shared, job[-1])) for job in jobs]
+        procs = [ctx.Process(target=_train, args=(*job[:-1], shared, job[-1])) for job in jobs]
         for p in procs:
             p.start()
         for p in procs:

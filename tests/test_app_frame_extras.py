@@ -1,0 +1,34 @@
+"""FRAME's extras in the app: the filter bank as a picture, potentials and histograms as small plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.app
+
+
+def test_extras_panel_draws_whole_curve_sets_next_to_the_filter_bank(qtbot):
+    import pyqtgraph as pg
+
+    from app.views.extras import ExtrasPanel, is_curves
+
+    panel = ExtrasPanel()
+    qtbot.addWidget(panel)
+    knots = np.linspace(-1, 1, 16, dtype=np.float32)
+    potentials = np.stack([np.stack([knots, np.sin(k * knots)]) for k in range(7)])
+    hist = np.stack([np.stack([knots, np.full(16, 1 / 16), np.full(16, 1 / 16)]) for _ in range(7)])
+    bank = np.random.default_rng(0).standard_normal((1, 1, 28, 113)).astype(np.float32)
+    extras = {"filter bank": bank, "potential curves": potentials,
+              "response histogram curves": hist.astype(np.float32)}
+    assert is_curves("potential curves", potentials) and not is_curves("filter bank", bank)
+    panel.set_extras(extras, "image", (-1.0, 1.0))
+    plots = panel.widgets["potential curves"].inner
+    assert isinstance(plots, pg.GraphicsLayoutWidget) and len(plots.plots) == 7
+    x, y = plots.plots[3].items_[0].getData()
+    np.testing.assert_allclose(y, np.sin(3 * knots), rtol=1e-6)
+    assert len(panel.widgets["response histogram curves"].inner.plots[0].items_) == 2  # data, samples
+    # the next snapshot updates the same plots
+    panel.set_extras({**extras, "potential curves": potentials * 2}, "image", (-1.0, 1.0))
+    assert panel.widgets["potential curves"].inner is plots
+    np.testing.assert_allclose(plots.plots[3].items_[0].getData()[1], 2 * np.sin(3 * knots), rtol=1e-6)
