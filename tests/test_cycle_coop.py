@@ -140,10 +140,10 @@ def test_sequence_translation_samples_pairs_and_evaluates(tmp_path):
     cfg = config_for("sequence-translation", overrides=[
         ("train.iterations", 2), ("train.batch_size", 8), ("sampler.n_steps", 2),
         ("model.width", 8), ("train.options.gen_width", 8), ("train.checkpoint_every", 0),
-        ("data.options.per_shape", 6)])
+        ("data.options.per_shape", 6), ("train.sample_every", 1)])
     trainer = Trainer(cfg, None)
-    for _ in trainer.events():
-        pass
+    snaps = [e for e in trainer.events() if type(e).__name__ == "SamplesReady"]
+    assert snaps and snaps[-1].extras["reference"].shape == snaps[-1].samples.shape  # sources
     method = trainer.method
     frames = list(method.sample(6, n_steps=2, record_every=1))
     assert frames[-1].x.shape == (6, 32, 2) and frames[-1].extras["reference"].shape == (6, 32, 2)

@@ -190,8 +190,11 @@ class CycleCoop(LearningMethod):
             return torch.cat([u_b[:k], u_a[:k], u_b[k:], u_a[k:]]).detach()
         samples = both(rev_b, rev_a)
         energies = both(e_syn_b, e_syn_a)
-        extras = {"source": both(a, b), "translated": samples,
-                  "reconstructed": both(rec_a, rec_b)}
+        if self.spec.kind == "trajectory":  # the trajectory view draws the source dashed
+            extras = {"reference": both(a, b)}
+        else:
+            extras = {"source": both(a, b), "translated": samples,
+                      "reconstructed": both(rec_a, rec_b)}
         return StepResult(metrics, samples, energies, frames, extras=extras)
 
     # --- translation (sampling) ----------------------------------------------
