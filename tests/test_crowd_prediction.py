@@ -180,3 +180,14 @@ def test_cli_eval_reports_ade_against_constant_velocity(tmp_path):
                            "--n", "30"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "ade_cv" in done.stdout and "fde" in done.stdout
+
+
+def test_persistent_posterior_latents_are_written_back_and_checkpointed(tmp_path):
+    trainer = Trainer(tiny_cfg(post_persistent=True), tmp_path / "run")
+    before = trainer.method.post_latents.clone()
+    list(trainer.events(2))
+    changed = (trainer.method.post_latents != before).any(1)
+    assert 0 < int(changed.sum()) <= 2 * 32  # only the rows of the two batches moved
+    folder = trainer.save_checkpoint()
+    resumed = Trainer.resume(tmp_path / "run", folder)
+    assert torch.equal(resumed.method.post_latents, trainer.method.post_latents)

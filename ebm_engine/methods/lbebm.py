@@ -74,6 +74,10 @@ class LBEBMOptions:
         Posterior Langevin steps per iteration.
     post_step_size : float
         Step size δ of the posterior Langevin.
+    post_persistent : bool
+        Each training item keeps its posterior latent between visits and its
+        chain continues from there (persistent chains, as in alternating
+        back-propagation); off: every chain starts from ``N(0, I)``.
     prior_l2 : float
         Penalty ``prior_l2 · mean(f(z⁺)² + f(z⁻)²)`` that keeps ``f_α`` bounded.
     best_of : int
@@ -89,6 +93,7 @@ class LBEBMOptions:
     obs_sigma: float = knob(0.1, gt=0)
     post_steps: int = knob(20, ge=0, unit="steps")
     post_step_size: float = knob(0.05, gt=0)
+    post_persistent: bool = knob(False, live=False)
     prior_l2: float = knob(0.01, ge=0)
     best_of: int = knob(20, ge=1)
 
@@ -119,6 +124,13 @@ class LatentBeliefEBM(LearningMethod):
         self.gen_opt = self.adam(list(self.encoder.parameters()) + list(self.decoder.parameters()),
                                  lr_knob="gen_lr", betas=GENERATOR_BETAS)
         self._past: torch.Tensor | None = None
+        # Persistent posterior latents, one row per training item (checkpointed).
+        self.post_latents: torch.Tensor | None = None
+        if o.post_persistent and self.dataset is not None:
+            self.post_latents = torch.randn(len(self.dataset), o.z_dim, device=self.device,
+                                            generator=self.rng)
+        self._index: torch.Tensor | None = None
+        self._staged: tuple[torch.Tensor, torch.Tensor] | None = None
         self.probe_past = torch.zeros(0, o.observed, 2, device=self.device)
         self.probe_future = torch.zeros(0, self.predicted, 2, device=self.device)
         self.obstacles = torch.zeros(0, 3)  # the scene's pillars, for views (cx, cy, r)
@@ -161,8 +173,10 @@ class LatentBeliefEBM(LearningMethod):
         ref = 0.0 if sigma == float("inf") else z.pow(2).sum(1) / (2 * sigma ** 2)
         return -self.prior(z, c) + ref
 
-    def infer(self, c: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Posterior latents: short-run Langevin on ``E(z|c) + |y − g(z, c)|²/2s²``."""
+    def infer(self, c: torch.Tensor, target: torch.Tensor, z0: torch.Tensor | None = None
+              ) -> torch.Tensor:
+        """Posterior latents: short-run Langevin on ``E(z|c) + |y − g(z, c)|²/2s²``
+        from ``z0`` (default ``z ~ N(0, I)``)."""
         pcfg = dataclasses.replace(self.cfg.sampler, n_steps=self.opts.post_steps,
                                    step_size=self.opts.post_step_size, noise_scale=1.0,
                                    grad_scale=1.0, clamp=False)
@@ -172,7 +186,8 @@ class LatentBeliefEBM(LearningMethod):
         def energy(z: torch.Tensor) -> torch.Tensor:
             return self.prior_energy(z, c) + (target - self.decoder(z, c)).pow(2).sum(1) / (2 * s2)
 
-        z0 = torch.randn(c.shape[0], self.opts.z_dim, device=self.device, generator=self.rng)
+        if z0 is None:
+            z0 = torch.randn(c.shape[0], self.opts.z_dim, device=self.device, generator=self.rng)
         with frozen(self.prior, self.decoder):
             z, _ = run_langevin(energy, z0, pcfg, generator=self.rng)
         return z
@@ -214,16 +229,31 @@ class LatentBeliefEBM(LearningMethod):
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         return {"probe_past": self.probe_past.cpu(), "probe_future": self.probe_future.cpu(),
-                "obstacles": self.obstacles.cpu()}
+                "obstacles": self.obstacles.cpu(),
+                **({} if self.post_latents is None else {"posterior_latents": self.post_latents.cpu()})}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if self.post_latents is not None and "posterior_latents" in tensors:
+            self.post_latents = tensors["posterior_latents"].float().to(self.device)
         if "probe_past" in tensors:
             self.probe_past = tensors["probe_past"].float().to(self.device)
             self.probe_future = tensors["probe_future"].float().to(self.device)
         if "obstacles" in tensors:
             self.obstacles = tensors["obstacles"].float()
 
+    def apply_update(self) -> None:
+        super().apply_update()
+        if self._staged is not None:
+            index, z = self._staged
+            self.post_latents[index] = z
+        self._staged = None
+
+    def discard_update(self) -> None:
+        super().discard_update()
+        self._staged = None
+
     def batch_drawn(self, index: torch.Tensor) -> None:
+        self._index = index  # rows of the persistent posterior latents
         observed = np.asarray(self.dataset.meta["observed"])[index.cpu().numpy()]
         self._past = torch.from_numpy(observed).float().to(self.device)
 
@@ -253,7 +283,12 @@ class LatentBeliefEBM(LearningMethod):
         target = self.encoder.to_target(past, batch)
         frames = list(self.prior_chain(c, record_every=record_every))
         z_neg = torch.from_numpy(frames[-1].x).to(self.device)
-        z_pos = self.infer(c, target)
+        index, self._index = self._index, None
+        if self.post_latents is not None and index is not None:
+            z_pos = self.infer(c, target, self.post_latents[index].clone())
+            self._staged = (index, z_pos)  # written back by apply_update only
+        else:
+            z_pos = self.infer(c, target)
         metrics: dict[str, float] = {}
         cd = c.detach()
         if self.ebm_prior:
