@@ -11,11 +11,14 @@ def demo_lines() -> list[str]:
     from ebm_engine.data.measured import measurements
 
     measured = measurements()
+    infos = list(demos().values())
+    width = max((len(info.name) for info in infos), default=0)  # one column, however long
     return [
-        f"{info.name:18s} {info.kind:10s} ~{info.expected_minutes:g} min  {info.description}"
+        f"{info.name:{width}s} {info.kind:10s} {f'~{info.expected_minutes:g} min':9s}  "
+        f"{info.description}"
         f"  [preset: {info.preset}]"
         + (f"  [measured: {measured[info.name].line()}]" if info.name in measured else "")
-        for info in demos().values()
+        for info in infos
     ]
 
 
