@@ -24,6 +24,12 @@ def thumbnail(dataset) -> np.ndarray:
     kind = dataset.kind
     if kind in ("text", "molecule"):
         return _symbols_thumbnail(dataset)
+    if kind == "trajectory" and "scenes" in dataset.meta:  # paths in their scenes (navigation)
+        from ebm_engine.export.trajectory import render_grid
+
+        grid = render_grid(dataset.items.numpy()[:4], {"scenes": np.asarray(dataset.meta["scenes"])[:4]},
+                           dataset.meta.get("extent"), size=SIZE // 2 - 2)
+        return np.asarray(Image.fromarray(grid).resize((SIZE, SIZE), Image.BILINEAR))
     if kind == "trajectory" and "thumbnail_items" in dataset.meta:  # a few, one per cell
         from ebm_engine.export.trajectory import render_grid
 
