@@ -15,6 +15,9 @@ figures next to it), so a section can be rerun alone. A section is a function
   on the coffee photo: patch nearest-neighbour distance to the photo and Gram
   distance per scale, before training and after, next to the references
   (copy = 0, the photo flipped, the photo blurred); 2× wide samples; harmonisation.
+- ``semi_supervised``: the symbol-vector latent EBM on 10 labels per class vs the
+  same model on the labels only and supervised classifiers on the same labels
+  (:mod:`benchmarks.applications_semisup`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from benchmarks.applications_semisup import semi_supervised_section
 
 RESULTS = Path(__file__).parent / "results" / "applications_images.md"
 FOLDER = RESULTS.with_suffix("")
@@ -234,6 +239,7 @@ def single_image_section(seconds: float, folder: Path) -> str:
 SECTIONS: dict[str, Callable[[float, Path], str]] = {
     "frame": frame_section,
     "single-image": single_image_section,
+    "semi_supervised": semi_supervised_section,  # benchmarks/applications_semisup.py
 }
 
 

@@ -35,6 +35,12 @@ PLOTS = (
     ("grad", "Gradient norm", (("grad_norm", "#4e79a7"),)),
     ("its", "Iterations / s", (("its", "#b07aa1"),)),
 )
+# Task metrics some methods report (held-out accuracy of jem / symbol_vector): their plot
+# joins the grid, under the other four, when a run first reports one.
+TASK_PLOTS = (
+    ("accuracy", "Held-out accuracy (higher is better)", (("accuracy", "#76b7b2"),)),
+)
+SERIES = {name: series for name, _title, series in PLOTS + TASK_PLOTS}
 
 
 def ema(y: np.ndarray, alpha: float) -> np.ndarray:
@@ -109,17 +115,44 @@ class CurvesView(QWidget):
             plot.setDownsampling(auto=True, mode="peak")
             if len(series) > 1:
                 plot.addLegend(offset=(5, 5))
-            for key, color in series:
-                self.lines[key] = plot.plot(pen=pg.mkPen(color, width=1.5), name=key)
+            self._add_lines(plot, series)
             self.items[name] = plot
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(self.plots, 1)
 
+    def _add_lines(self, plot: pg.PlotItem, series) -> None:
+        for key, color in series:
+            self.lines[key] = plot.plot(pen=pg.mkPen(color, width=1.5), name=key)
+
+    def _add_task_plots(self, keys) -> None:
+        """Add the plot of each task metric in ``keys`` that has none yet."""
+        for name, title, series in TASK_PLOTS:
+            if name in self.items or not any(key in keys for key, _ in series):
+                continue
+            plot = self.plots.addPlot(row=2 + len(self.items) - len(PLOTS), col=0, colspan=2,
+                                      title=title)
+            plot.setClipToView(True)
+            self._add_lines(plot, series)
+            self.items[name] = plot
+            for iteration, label, kind in self.markers:
+                self._draw_marker(iteration, label, kind, only=plot)
+
+    def _remove_task_plots(self) -> None:
+        for name, _title, series in TASK_PLOTS:
+            plot = self.items.pop(name, None)
+            if plot is None:
+                continue
+            self.marker_items = [(p, line) for p, line in self.marker_items if p is not plot]
+            self.plots.removeItem(plot)
+            for key, _ in series:
+                self.lines.pop(key, None)
+
     def clear(self) -> None:
         self.rows = {}
         self.markers = []
+        self._remove_task_plots()
         self.redraw()
         for plot in self.items.values():  # the next run's curves set their own ranges
             plot.enableAutoRange()
@@ -127,6 +160,7 @@ class CurvesView(QWidget):
     def add_rows(self, rows: list[dict]) -> None:
         """Append metrics rows (``iteration``, ``wall_time``, metrics…) and redraw."""
         for row in rows:
+            self._add_task_plots(row)
             n = len(self.rows.get("iteration", []))
             for key, value in row.items():
                 column = self.rows.setdefault(key, [float("nan")] * n)
@@ -211,10 +245,11 @@ class CurvesView(QWidget):
         walls = np.asarray(self.rows["wall_time"])
         return float(np.interp(iteration, its, walls)) if len(its) else 0.0
 
-    def _draw_marker(self, iteration: int, label: str, kind: str = "knob") -> None:
+    def _draw_marker(self, iteration: int, label: str, kind: str = "knob",
+                     only: pg.PlotItem | None = None) -> None:
         x = self._x_of(iteration)
         colour = MARKER_COLOURS.get(kind, MARKER_COLOURS["knob"])
-        for plot in self.items.values():
+        for plot in [only] if only is not None else self.items.values():
             line = pg.InfiniteLine(pos=x, angle=90, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
                                    label=label if plot is self.items["loss"] else None,
                                    labelOpts={"position": 0.9, "color": colour})
@@ -236,7 +271,7 @@ class CurvesView(QWidget):
         xs_key = "iteration" if self.xaxis.currentIndex() == 0 else "wall_time"
         x = np.asarray(self.rows.get(xs_key, []), dtype=np.float64)
         alpha = self.smooth.value() / 100.0
-        for key, _color in dict((p[0], p[2]) for p in PLOTS)[name]:
+        for key, _color in SERIES[name]:
             line = self.lines[key]
             y = np.asarray(self.rows.get(key, []), dtype=np.float64)
             if len(y) != len(x) or not len(x):

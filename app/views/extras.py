@@ -119,11 +119,11 @@ class ExtrasPanel(QWidget):
     def _fill(self, box: QWidget, arr: np.ndarray, kind: str, value_range,
               grid: GridImage | None = None) -> None:
         inner = box.inner
-        if isinstance(inner, pg.GraphicsLayoutWidget):
-            self._fill_curves(inner, arr)
-        elif isinstance(inner, ImageGridWidget):
+        if isinstance(inner, ImageGridWidget):  # first: it is a GraphicsLayoutWidget too
             inner.set_grid(grid if grid is not None else prepare_grid(arr, _grid_kind(kind),
                                                                       value_range))
+        elif isinstance(inner, pg.GraphicsLayoutWidget):
+            self._fill_curves(inner, arr)
         elif isinstance(inner, pg.PlotWidget):
             inner.scatter.setData(arr[:, 0], arr[:, 1])
         else:

@@ -76,5 +76,9 @@ def load_digits_semisup(cfg: DataConfig) -> Dataset:
     meta = {"labels": seen, "source_index": order, "n_classes": N_CLASSES,
             "heldout_items": x[held], "heldout_labels": labels[held],
             "heldout_source_index": np.flatnonzero(held)}
+    # Catalogue picture: one labelled digit (tinted green) among unlabelled ones (grey).
+    shown = x[torch.from_numpy(order[[0, 400, 800, 1200]])].repeat(1, 3, 1, 1)
+    shown[0, [0, 2]] = (shown[0, [0, 2]] + 1) * 0.3 - 1
+    meta["thumbnail_items"] = shown.numpy()
     return Dataset("digits-semi-supervised", "image", x[torch.from_numpy(order)], (-1.0, 1.0),
                    meta)

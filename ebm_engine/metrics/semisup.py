@@ -21,6 +21,10 @@ from torch import nn
 
 from ebm_engine.models.sequence import LatentPrior
 
+#: Adam steps and seeds of the supervised-only baseline in ``ebm eval``.
+BASELINE_STEPS = 400
+BASELINE_SEEDS = (0, 1, 2)
+
 
 def same_size_classifier(n_pixels: int, z_dim: int, gen_width: int, prior_width: int,
                          prior_depth: int, n_classes: int) -> nn.Module:
@@ -37,9 +41,9 @@ def n_parameters(*nets: nn.Module) -> int:
 
 
 def supervised_accuracy(make_net, x_lab: torch.Tensor, y_lab: torch.Tensor,
-                        x_test: torch.Tensor, y_test: torch.Tensor, *, steps: int = 400,
+                        x_test: torch.Tensor, y_test: torch.Tensor, *, steps: int | None = None,
                         lr: float = 1e-3, weight_decay: float = 1e-4,
-                        seeds: tuple[int, ...] = (0, 1, 2)) -> float:
+                        seeds: tuple[int, ...] | None = None) -> float:
     """Mean held-out accuracy of ``make_net()`` trained on the labelled items only.
 
     Parameters
@@ -51,12 +55,14 @@ def supervised_accuracy(make_net, x_lab: torch.Tensor, y_lab: torch.Tensor,
     x_test, y_test : torch.Tensor
         Held-out items and labels.
     steps, lr, weight_decay : number
-        Adam settings (fixed: no tuning on the held-out items).
+        Adam settings (fixed: no tuning on the held-out items); ``steps``
+        defaults to :data:`BASELINE_STEPS`.
     seeds : tuple of int
-        One run per seed (initial weights).
+        One run per seed (initial weights); default :data:`BASELINE_SEEDS`.
     """
     accs = []
-    for seed in seeds:
+    steps = BASELINE_STEPS if steps is None else steps
+    for seed in BASELINE_SEEDS if seeds is None else seeds:
         torch.manual_seed(seed)
         net = make_net().to(x_lab.device)
         opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
