@@ -27,6 +27,7 @@ def test_each_kind_of_demo_shows_its_data_before_train(qtbot, tmp_path):
         assert window.view_kind == kind and window.snapshot is snap
         assert "training data" in window.samples.title.text()
         assert window.controller.state == "idle" and window.errors == []
+        assert "vocab" not in window.extras.widgets  # what decodes text is the view's, not a picture
     window.controller.wait()
 
 

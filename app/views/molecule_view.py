@@ -18,7 +18,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.views.registry import register_view
-from app.views.text_view import symbols_from_extras
+from app.views.text_view import SYMBOL_KEYS, symbols_from_extras
 
 SHOWN = 12
 COLUMNS = 4
@@ -67,6 +67,7 @@ class MoleculeView(QWidget):
     """A grid of depicted samples over three histograms (logP, QED, MW: data grey, samples blue)."""
 
     sigSampleClicked = Signal(int)
+    own_extras = SYMBOL_KEYS
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

@@ -21,6 +21,8 @@ from app.views.registry import register_view
 
 INVALID = QColor(190, 30, 30)
 VALID = QColor(20, 120, 40)
+# Extras that decode the ids (DataSpec.display_extras): the view's, not pictures for the extras panel.
+SYMBOL_KEYS = ("vocab", "joiner", "checker", "attribute", "attribute_values")
 
 
 def symbols_from_extras(extras: dict):
@@ -58,6 +60,7 @@ class TextView(QWidget):
     """The latest samples as rows: ✓/✗, attribute, sentence; a summary line on top."""
 
     sigSampleClicked = Signal(int)
+    own_extras = SYMBOL_KEYS
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
