@@ -17,6 +17,9 @@ text        ``valid``, ``distinct_1/2``, ``unique``, ``novel``,
             ``nll_heldout``; with an attribute ``attr_accuracy``,
             ``attr_chance``, ``attr_valid`` (:mod:`.symbols`)
 molecule    ``valid``, ``unique``, ``novel``, ``logp/qed/mw_w1`` (RDKit)
+trajectory  the method's own (navigation, ``ioc``: ``success``,
+            ``cost_ratio``, ``ade`` and their ``_line``/``_bc`` baselines,
+            :mod:`.navigation`)
 =========== ==========================================================
 
 A method whose task has its own metrics (conditional, prediction, control…)
