@@ -36,8 +36,10 @@ from benchmarks.applications_semisup import semi_supervised_section
 RESULTS = Path(__file__).parent / "results" / "applications_images.md"
 FOLDER = RESULTS.with_suffix("")
 SAMPLES = 16  # samples scored per texture model
-# Run folders (checkpoints: sample or evaluate them again with the CLI), outside the repository.
-RUNS = Path(tempfile.gettempdir()) / "ebm-applications-images"
+# Run folders (checkpoints: sample or evaluate them again with the CLI), outside the
+# repository; --runs moves them, --reuse scores the runs there without training again.
+RUNS = Path(os.environ.get("EBM_BENCH_RUNS", Path(tempfile.gettempdir()) / "ebm-applications-images"))
+REUSE = os.environ.get("EBM_BENCH_REUSE") == "1"
 
 
 def _train(source: str, preset: str | None, method: str | None, seconds: float, run: str,
@@ -70,6 +72,8 @@ def _train(source: str, preset: str | None, method: str | None, seconds: float, 
 
 
 def _parallel(jobs: list[tuple]) -> dict:
+    if REUSE:  # score what is there: iterations and CPU time from the run's metrics
+        return {job[-1]: _stats_of(job[4]) for job in jobs}
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         shared = manager.dict()
@@ -79,6 +83,16 @@ def _parallel(jobs: list[tuple]) -> dict:
         for p in procs:
             p.join()
         return dict(shared)
+
+
+def _stats_of(run: str) -> dict:
+    import csv
+
+    with open(Path(run) / "metrics.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    last = rows[-1] if rows else {}
+    return {"iterations": int(last.get("iteration", 0)), "seconds": float(last.get("wall_time", 0)),
+            "cpu_s": float("nan"), "before": {}}
 
 
 def _grid_png(rows: list, path: Path, scale: int = 3) -> None:
@@ -269,7 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=list(SECTIONS),
                         help="run this section (repeatable; default all)")
     parser.add_argument("--seconds", type=float, default=600.0, help="training time per run")
+    parser.add_argument("--runs", type=Path, default=RUNS, help="folder of the training runs")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the runs already in --runs (no training)")
     args = parser.parse_args(argv)
+    os.environ["EBM_BENCH_RUNS"] = str(args.runs)  # the sections' processes read these
+    os.environ["EBM_BENCH_REUSE"] = "1" if args.reuse else "0"
     FOLDER.mkdir(parents=True, exist_ok=True)
     ctx = mp.get_context("spawn")
     start_load = os.getloadavg()[0]
