@@ -39,7 +39,7 @@ import torch
 
 from ebm_engine.errors import ConfigError
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
-from ebm_engine.metrics.prediction import BETTER, prediction_metrics
+from ebm_engine.metrics.prediction import BETTER, heldout_windows, prediction_metrics
 from ebm_engine.models.trajectory_predictor import FutureDecoder, LatentPriorEnergy, PastEncoder
 from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, frozen
@@ -340,28 +340,28 @@ class LatentBeliefEBM(LearningMethod):
                          self.display(past, future))
 
     def display(self, past: torch.Tensor, future: torch.Tensor) -> dict[str, np.ndarray]:
-        """What trajectory views draw with predicted futures (:mod:`ebm_engine.data.scenes`):
-        the ``observed`` pasts; the ``reference``, the whole true path (past and
-        future, dashed); ``scenes`` rows with start = first observed position,
-        goal = the true final position, and the scene's pillars when known."""
-        past, future = past.detach().cpu().numpy(), future.detach().cpu().numpy()
-        obstacles = np.repeat(self.obstacles.numpy().reshape(1, -1), len(past), 0)
-        scenes = np.concatenate([past[:, 0], future[:, -1], obstacles], 1).astype(np.float32)
-        return {"observed": past, "reference": np.concatenate([past, future], 1),
-                "scenes": scenes}
+        """What trajectory views draw with predicted futures (:func:`prediction_display`)."""
+        return prediction_display(past.detach().cpu().numpy(), future.detach().cpu().numpy(),
+                                  self.obstacles.numpy())
 
     def evaluate(self, dataset, n: int, seed: int = 0) -> dict[str, float]:
-        """Best-of-``best_of`` ADE/FDE on ``n`` held-out windows (all of them when
-        ``n`` is larger), with the constant-velocity baseline on the same windows."""
-        meta = dataset.meta
-        past = np.asarray(meta.get("heldout_observed", meta["observed"]))
-        truth = np.asarray(meta.get("heldout", dataset.items.numpy()))
-        if not len(past):  # nothing held out: the training windows (said in the name)
-            past, truth = np.asarray(meta["observed"]), dataset.items.numpy()
-        past, truth = past[:n], truth[:n]
+        """Best-of-``best_of`` ADE/FDE on ``n`` held-out windows spread over the
+        held-out agents (all of them when ``n`` is larger), with the
+        constant-velocity baseline on the same windows
+        (:func:`~ebm_engine.metrics.prediction.heldout_windows`)."""
+        past, truth = heldout_windows(dataset, n)
         self.rng.manual_seed(seed)
-        preds = []
-        for start in range(0, len(past), 128):
-            chunk = torch.from_numpy(past[start:start + 128]).float()
-            preds.append(self.predict(chunk, self.opts.best_of).cpu().numpy())
+        preds = [self.predict(torch.from_numpy(past[s:s + 128]).float(), self.opts.best_of)
+                 .cpu().numpy() for s in range(0, len(past), 128)]
         return prediction_metrics(np.concatenate(preds), past, truth)
+
+
+def prediction_display(past: np.ndarray, future: np.ndarray, obstacles: np.ndarray
+                       ) -> dict[str, np.ndarray]:
+    """Snapshot arrays of predicted futures (:mod:`ebm_engine.data.scenes`): the
+    ``observed`` pasts; the ``reference``, the whole true path (past and future,
+    drawn dashed); ``scenes`` rows with start = first observed position, goal =
+    the true final position, and the scene's pillars ``(K, 3)`` when known."""
+    pillars = np.repeat(obstacles.reshape(1, -1), len(past), 0)
+    scenes = np.concatenate([past[:, 0], future[:, -1], pillars], 1).astype(np.float32)
+    return {"observed": past, "reference": np.concatenate([past, future], 1), "scenes": scenes}

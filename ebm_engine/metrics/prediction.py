@@ -65,3 +65,16 @@ def prediction_metrics(samples: np.ndarray, observed: np.ndarray, truth: np.ndar
             "ade_1": float(ade1.mean()), "fde_1": float(fde1.mean()),
             "ade_cv": float(cv_ade.mean()), "fde_cv": float(cv_fde.mean()),
             "ade_gain_cv": float(1.0 - ade.mean() / max(cv_ade.mean(), 1e-12))}
+
+
+def heldout_windows(dataset, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` held-out ``(observed, future)`` windows of a trajectory dataset, evenly
+    spread over ``meta["heldout*"]`` (neighbouring windows are one agent a few
+    frames apart); the training windows when nothing is held out."""
+    meta = dataset.meta
+    past, truth = meta.get("heldout_observed"), meta.get("heldout")
+    if past is None or not len(past):
+        past, truth = meta["observed"], dataset.items.numpy()
+    past, truth = np.asarray(past), np.asarray(truth)
+    pick = np.unique(np.linspace(0, len(past) - 1, min(n, len(past))).astype(int))
+    return past[pick], truth[pick]
