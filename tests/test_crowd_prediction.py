@@ -5,9 +5,6 @@ checkpoint)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -173,13 +170,17 @@ def test_method_trains_evaluates_and_samples_from_its_checkpoint(tmp_path, prior
     assert all(np.isfinite(v) for v in scores.values())
 
 
-def test_cli_eval_reports_ade_against_constant_velocity(tmp_path):
+def test_cli_eval_reports_ade_against_constant_velocity(tmp_path, capsys):
+    from ebm_engine.cli import main
+
     run = tmp_path / "run"
     Trainer(tiny_cfg(), run).save_checkpoint()
-    done = subprocess.run([sys.executable, "-m", "ebm_engine", "eval", "--run", str(run),
-                           "--n", "30"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "ade_cv" in done.stdout and "fde" in done.stdout
+    assert main(["eval", "--run", str(run), "--n", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "ade_cv" in out and "fde" in out
+    assert main(["sample", "--run", str(run), "--n", "4", "--out", str(tmp_path / "x.csv")]) == 0
+    rows = (tmp_path / "x.csv").read_text().splitlines()
+    assert rows[0] == "sample,step,x,y" and len(rows) == 1 + 4 * PREDICTED
 
 
 def test_persistent_posterior_latents_are_written_back_and_checkpointed(tmp_path):
