@@ -2,16 +2,21 @@
 
 ``python -m benchmarks.applications_symbols`` trains, for each demo
 (``grammar-text``, ``grammar-text-controlled``, ``molecules``), the
-``latent_seq`` method twice from its preset: with the EBM prior and with
+``latent_seq`` method from its preset: with the EBM prior and with
 ``prior=gaussian`` (the same decoder and posterior sampler; the baseline).
-The two runs of a demo train side by side in two processes, one thread
-each, for the same wall-clock budget, so they share the machine's load
-equally; each is then scored by :func:`ebm_engine.metrics.symbols.evaluate_symbols`
-(the metrics ``ebm eval`` writes) and the table goes to
+Where the preset's posterior sampler is colder than exact Langevin
+(``post_noise`` < 1), which suits a learned prior, a third run gives the
+Gaussian baseline its own best sampler: ``prior=gaussian`` with
+``post_noise=1`` (an exact posterior for a N(0, I) prior, as in a VAE).
+A demo's runs train side by side in separate processes, one thread each,
+for the same wall-clock budget, so they share the machine's load equally
+(``--parallel``: every demo's runs at once); each is then scored by
+:func:`ebm_engine.metrics.symbols.evaluate_symbols` (the metrics ``ebm
+eval`` writes) and the table goes to
 ``benchmarks/results/applications_symbols.md`` with a few samples of each.
 
 Options: ``--seconds`` (training budget per run), ``--n`` (samples scored),
-``--demos``.
+``--demos``, ``--parallel``.
 """
 
 from __future__ import annotations
@@ -25,12 +30,28 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "applications_symbols.md"
 DEMOS = ("grammar-text", "grammar-text-controlled", "molecules")
-COLUMNS = ("iterations", "cpu_s", "valid", "unique", "novel", "distinct_1", "distinct_2", "nll_heldout",
-           "attr_accuracy", "attr_chance", "logp_w1", "qed_w1", "mw_w1")
+COLUMNS = ("iterations", "cpu_s", "valid", "unique", "novel", "distinct_1", "distinct_2",
+           "nll_heldout", "attr_accuracy", "attr_chance", "logp_w1", "qed_w1", "mw_w1")
 
 
-def train_and_score(demo: str, prior: str, seconds: float, n: int, out: dict) -> None:
-    """Train ``demo`` with ``prior`` for ``seconds``; put its metrics and samples in ``out``."""
+def arms(demo: str) -> dict[str, list[tuple[str, object]]]:
+    """The runs of ``demo``: label → config overrides."""
+    from ebm_engine.presets import config_for
+
+    runs: dict[str, list[tuple[str, object]]] = {
+        "ebm": [("train.options.prior", "ebm")],
+        "gaussian": [("train.options.prior", "gaussian")],
+    }
+    if config_for(demo).train.options.get("post_noise", 1.0) < 1.0:
+        runs["gaussian, post_noise 1"] = [("train.options.prior", "gaussian"),
+                                          ("train.options.post_noise", 1.0)]
+    return runs
+
+
+def train_and_score(demo: str, prior: str, overrides: list, seconds: float, n: int,
+                    out: dict) -> None:
+    """Train ``demo`` with ``overrides`` for ``seconds``; put its metrics and samples in
+    ``out[(demo, prior)]``."""
     import torch
 
     from ebm_engine.learning.events import TrainStep
@@ -39,9 +60,8 @@ def train_and_score(demo: str, prior: str, seconds: float, n: int, out: dict) ->
     from ebm_engine.presets import config_for
 
     torch.set_num_threads(1)
-    cfg = config_for(demo, overrides=[("train.options.prior", prior),
-                                      ("train.iterations", 10**6), ("train.device", "cpu"),
-                                      ("train.checkpoint_every", 0)])
+    cfg = config_for(demo, overrides=[*overrides, ("train.iterations", 10**6),
+                                      ("train.device", "cpu"), ("train.checkpoint_every", 0)])
     trainer = Trainer(cfg, None)
     start, cpu_start = time.perf_counter(), time.process_time()
     iterations = 0
@@ -60,8 +80,8 @@ def train_and_score(demo: str, prior: str, seconds: float, n: int, out: dict) ->
     if spec.attribute:
         lines = [f"[{spec.attribute_values[int(a)]}] {s}"
                  for a, s in zip(spec.attribute_of(shown), lines, strict=True)]
-    out[(demo, prior)] = {"iterations": iterations, "seconds": trained, "cpu_s": round(cpu), **metrics,
-                          "samples": lines}
+    out[(demo, prior)] = {"iterations": iterations, "seconds": trained, "cpu_s": round(cpu),
+                          **metrics, "samples": lines}
 
 
 def _cell(value) -> str:
@@ -79,16 +99,19 @@ def write_table(results: dict, seconds: float, n: int, path: Path = RESULTS,
         "",
         f"`python -m benchmarks.applications_symbols --seconds {seconds:g} --n {n}` on "
         f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M')}. "
-        "Each demo's two runs train side by side (one thread each) for the same wall-clock "
+        "Each demo's runs train side by side (one thread each) for the same wall-clock "
         "time from the demo's preset; the baseline is the same decoder and posterior "
-        "sampler with `prior=gaussian`. Metrics: `ebm eval`'s (ebm_engine/metrics/symbols.py): "
+        "sampler with `prior=gaussian`, and, where the preset's posterior is colder than "
+        "exact Langevin, also `prior=gaussian` with `post_noise=1` (its own exact "
+        "posterior). Samples are decoded at the preset's temperature, the same for every "
+        "run of a demo. Metrics: `ebm eval`'s (ebm_engine/metrics/symbols.py): "
         "`valid` by the grammar's exact parser or RDKit; `nll_heldout` in nats per token "
         "(bound −log mean_k p(x|z_k), 32 prior draws); `attr_accuracy` of samples drawn "
         "given an attribute, judged by the grammar's parser (invalid = miss), next to "
         "`attr_chance` for a random target; `*_w1` the Wasserstein-1 distance of the "
         "samples' logP/QED/MW to the data's. `cpu_s`: the training process's CPU seconds "
         "(the machine is shared: wall time buys fewer iterations under load)."
-        + (f" Load average (1 min) at each demo's start and end: {load}." if load else ""),
+        + (f" Load average (1 min) at the start and end of each group of runs: {load}." if load else ""),
         "",
         "| demo | prior | " + " | ".join(COLUMNS) + " |",
         "|---|---|" + "---|" * len(COLUMNS),
@@ -110,24 +133,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=300, help="samples scored per run")
     parser.add_argument("--demos", nargs="+", default=list(DEMOS), choices=DEMOS)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--parallel", action="store_true",
+                        help="train every demo's runs at once (same budget each)")
     args = parser.parse_args(argv)
     ctx = mp.get_context("spawn")
+    runs = {demo: arms(demo) for demo in args.demos}
+    groups = [args.demos] if args.parallel else [[demo] for demo in args.demos]
     with ctx.Manager() as manager:
         shared = manager.dict()
         loads = []
-        for demo in args.demos:
+        for group in groups:
             before = os.getloadavg()[0]
             procs = [ctx.Process(target=train_and_score,
-                                 args=(demo, prior, args.seconds, args.n, shared))
-                     for prior in ("ebm", "gaussian")]
+                                 args=(demo, label, overrides, args.seconds, args.n, shared))
+                     for demo in group for label, overrides in runs[demo].items()]
             for p in procs:
                 p.start()
             for p in procs:
                 p.join()
-            loads.append(f"{demo} {before:.1f} → {os.getloadavg()[0]:.1f}")
-            print(f"{demo}: done", flush=True)
-        results = {k: shared[k] for demo in args.demos for k in ((demo, "ebm"), (demo, "gaussian"))
-                   if k in shared}
+            loads.append(f"{', '.join(group)} {before:.1f} → {os.getloadavg()[0]:.1f}")
+            print(f"{', '.join(group)}: done", flush=True)
+        results = {(demo, label): shared[(demo, label)] for demo in args.demos
+                   for label in runs[demo] if (demo, label) in shared}
     print(write_table(results, args.seconds, args.n, args.out, "; ".join(loads)))
     return 0
 
