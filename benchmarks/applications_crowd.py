@@ -9,11 +9,14 @@ the method's ``evaluate`` — what ``ebm eval`` reports: best-of-20 ADE/FDE
 in metres, one draw's ADE, and constant velocity on the same windows.
 
 The table goes into ``benchmarks/results/applications_sequences.md`` as its
-``crowd`` section (between ``<!-- crowd -->`` markers; the rest of the file
-is kept), and a figure of predictions vs ground truth to
+``crowd`` section (:func:`benchmarks.applications_sequences.write_section`;
+``python -m benchmarks.applications_sequences --only crowd`` runs this), and
+a figure of predictions vs ground truth to
 ``benchmarks/results/crowd_predictions.png``.
 
-Options: ``--seconds`` (training budget per run), ``--n`` (held-out windows).
+Options: ``--iterations`` (default: the preset's, the same for both runs),
+or ``--seconds`` (the same wall-clock budget instead: on a loaded machine the
+two runs then get unequal CPU), ``--n`` (held-out windows).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results" / "applications_sequences.md"
 FIGURE = Path(__file__).parent / "results" / "crowd_predictions.png"
 COLUMNS = ("iterations", "wall_s", "cpu_s", "ade", "fde", "ade_1", "fde_1", "ade_cv", "fde_cv", "ade_gain_cv")
-START, END = "<!-- crowd -->", "<!-- /crowd -->"
 #: Held-out windows drawn in the figure.
 SHOWN = 6
 
@@ -80,7 +82,6 @@ def section(results: dict, seconds: float, n: int, load: str = "", iterations: i
     budget = f"--iterations {iterations}" if iterations else f"--seconds {seconds:g}"
     same = "the same number of iterations" if iterations else "the same wall-clock time"
     lines = [
-        START,
         "## crowd: `crowd-prediction`, latent-belief EBM (method `lbebm`)",
         "",
         f"`python -m benchmarks.applications_crowd {budget} --n {n}` on "
@@ -99,18 +100,8 @@ def section(results: dict, seconds: float, n: int, load: str = "", iterations: i
     for prior, r in results.items():
         lines.append(f"| {prior} | " + " | ".join(_cell(r.get(c)) for c in COLUMNS) + " |")
     lines += ["", f"Figure: `{FIGURE.name}` (held-out agents: observed black, truth green dashed, "
-              "20 EBM-prior predictions blue, constant velocity red).", END]
+              "20 EBM-prior predictions blue, constant velocity red)."]
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Put ``text`` in place of the file's crowd section (or append it)."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Trajectories and sequences\n\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        old = head + rest.split(END, 1)[1].lstrip("\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(old.rstrip("\n") + "\n\n" + text, encoding="utf-8")
 
 
 def draw_figure(fig_data: dict, path: Path = FIGURE) -> None:
@@ -148,13 +139,17 @@ def draw_figure(fig_data: dict, path: Path = FIGURE) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=300.0, help="training time per run")
     parser.add_argument("--iterations", type=int, default=0,
-                        help="train exactly this many iterations each instead (a loaded "
-                             "machine gives equal time unequally)")
+                        help="iterations of each run (default: the preset's)")
+    parser.add_argument("--seconds", type=float, default=0.0,
+                        help="train each run for this wall-clock time instead")
     parser.add_argument("--n", type=int, default=1000, help="held-out windows scored")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if not args.seconds and not args.iterations:
+        from ebm_engine.presets import load_preset
+
+        args.iterations = int(load_preset("crowd-prediction")["train"]["iterations"])
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         shared = manager.dict()
@@ -169,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         results = {k: dict(shared[k]) for k in ("ebm", "gaussian") if k in shared}
     if "ebm" in results:
         draw_figure(results["ebm"]["figure"], args.out.parent / FIGURE.name)
+    from benchmarks.applications_sequences import write_section
+
     text = section(results, args.seconds, args.n, load, args.iterations)
-    write_section(text, args.out)
+    write_section("crowd", text, args.out)
     print(text)
     return 0 if len(results) == 2 else 1
 
