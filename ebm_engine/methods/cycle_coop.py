@@ -16,7 +16,9 @@ are their initializers. One iteration, with batches ``a ~ A``, ``b ~ B``:
    ``min mean |ỹ − G_AB(a)|²/2s² + mean |x̃ − G_BA(b)|²/2s²
    + λ (mean |G_BA(G_AB(a)) − a|₁ + mean |G_AB(G_BA(b)) − b|₁)``
 
-   (``s = gen_sigma``, ``λ = cycle_weight``; sums over an item's values).
+   (``s = gen_sigma``, ``λ = cycle_weight``; sums over an item's values; an
+   optional identity term ``μ (mean |G_AB(b) − b|₁ + mean |G_BA(a) − a|₁)``,
+   ``μ = identity_weight``, asks a translator to leave its own domain alone).
 
 Teaching alone only asks ``G_AB(a)`` to look like B: nothing asks it to keep
 what ``a`` shows. The cycle term asks that ``a`` can be read back from its
@@ -68,6 +70,10 @@ class CycleCoopOptions:
         Translators' Adam learning rate.
     gen_sigma : float
         s: the translators' assumed residual noise in MCMC teaching.
+    identity_weight : float
+        μ: weight of the identity term ``|G_AB(b) − b|₁ + |G_BA(a) − a|₁`` (CycleGAN's
+        and the reference code's ``lambda_identity``: a translator leaves items of
+        its target domain as they are); 0 = off.
     """
 
     cycle_weight: float = knob(1.0, ge=0)
@@ -75,6 +81,7 @@ class CycleCoopOptions:
     gen_blocks: int = knob(2, ge=0, live=False)
     gen_lr: float = knob(3e-4, gt=0)
     gen_sigma: float = knob(0.3, gt=0)
+    identity_weight: float = knob(0.0, ge=0)
 
 
 @register_method("cycle_coop")
@@ -90,13 +97,15 @@ class CycleCoop(LearningMethod):
 
     def build(self) -> None:
         o, shape = self.opts, self.spec.item_shape
-        bounded = self.spec.value_range is not None
         self.net_a = build_model(self.cfg.model, shape).to(self.device)
         self.net_b = build_model(self.cfg.model, shape).to(self.device)
+        # Linear outputs, even for images in [-1, 1]: a tanh saturates on the flat
+        # background of digits and its gradient dies there (a translator stuck at
+        # black); the Langevin revision clamps to the data range instead.
         self.gen_ab = build_translator(shape, o.gen_width, blocks=o.gen_blocks,
-                                       bounded=bounded).to(self.device)
+                                       bounded=False).to(self.device)
         self.gen_ba = build_translator(shape, o.gen_width, blocks=o.gen_blocks,
-                                       bounded=bounded).to(self.device)
+                                       bounded=False).to(self.device)
         self.opt = self.adam([*self.net_a.parameters(), *self.net_b.parameters()])
         self.gen_opt = self.adam([*self.gen_ab.parameters(), *self.gen_ba.parameters()],
                                  lr_knob="gen_lr", betas=GENERATOR_BETAS)
@@ -153,7 +162,7 @@ class CycleCoop(LearningMethod):
         n = batch.shape[0]  # the trainer's batch mixes the domains: draw each one's own
         a, b = self._domain_batch("a", n), self._domain_batch("b", n)
         with torch.no_grad():
-            prop_b, prop_a = self.gen_ab(a), self.gen_ba(b)
+            prop_b, prop_a = self._in_range(self.gen_ab(a)), self._in_range(self.gen_ba(b))
         rev_b, rev_a, frames = self.revise(prop_b, prop_a, record_every=record_every)
         # Descriptors: maximum likelihood, the revised translations are the synthesis.
         e_data_a, e_data_b = self.energy_a(a), self.energy_b(b)
@@ -170,6 +179,10 @@ class CycleCoop(LearningMethod):
         cycle = ((rec_a - a).abs().flatten(1).sum(1).mean()
                  + (rec_b - b).abs().flatten(1).sum(1).mean())
         gen_loss = teach + o.cycle_weight * cycle if o.cycle_weight > 0 else teach
+        if o.identity_weight > 0:
+            same = ((self.gen_ab(b) - b).abs().flatten(1).sum(1).mean()
+                    + (self.gen_ba(a) - a).abs().flatten(1).sum(1).mean())
+            gen_loss = gen_loss + o.identity_weight * same
         gen_norm = self.backward(gen_loss, self.gen_opt, [self.gen_ab, self.gen_ba], clip=False)
         per_value = math.prod(self.spec.item_shape)
         metrics = {
@@ -203,7 +216,7 @@ class CycleCoop(LearningMethod):
         """Translate ``x`` (``direction`` "ab": A → B, "ba": B → A), revised by Langevin."""
         gen = self.gen_ab if direction == "ab" else self.gen_ba
         with torch.no_grad():
-            out = gen(x.to(self.device))
+            out = self._in_range(gen(x.to(self.device)))
         if not revise or (n_steps if n_steps is not None else self.cfg.sampler.n_steps) == 0:
             return out
         empty = out[:0]
@@ -215,7 +228,12 @@ class CycleCoop(LearningMethod):
         """Translate ``y`` back (``direction`` is the forward one)."""
         gen = self.gen_ba if direction == "ab" else self.gen_ab
         with torch.no_grad():
-            return gen(y)
+            return self._in_range(gen(y))
+
+    def _in_range(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` clamped to the data range (images), as the revision would."""
+        vr = self.spec.value_range
+        return x.clamp(vr[0], vr[1]) if vr is not None else x
 
     def sample(
         self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
@@ -229,7 +247,7 @@ class CycleCoop(LearningMethod):
         src_a = _cycle_rows(self.sources["a"], n_b)
         src_b = _cycle_rows(self.sources["b"], n - n_b)
         with torch.no_grad():
-            x0 = torch.cat([self.gen_ab(src_a), self.gen_ba(src_b)])
+            x0 = self._in_range(torch.cat([self.gen_ab(src_a), self.gen_ba(src_b)]))
         last = None
         with frozen(self.net_a, self.net_b, self.gen_ab, self.gen_ba):
             for frame in langevin(self._split_energy(n_b), x0, self.cfg.sampler, n_steps=n_steps,
