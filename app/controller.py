@@ -192,11 +192,12 @@ class Controller(QObject):
     def sample(self, path: str | Path, n: int = 64) -> bool:
         return self._start(lambda: self.session.sample(path, n))
 
-    def preview(self, cfg: RunConfig) -> bool:
-        """Load ``cfg``'s data on the worker and show it (``SamplesReady`` with origin ``preview``)."""
+    def preview(self, cfg: RunConfig, quiet: bool = False) -> bool:
+        """Load ``cfg``'s data on the worker and show it (``SamplesReady`` with origin ``preview``);
+        ``quiet``: unreadable data shows nothing rather than an error."""
         from app.preview import preview_events
 
-        return self._start(lambda: preview_events(cfg), preview=True)
+        return self._start(lambda: preview_events(cfg, quiet), preview=True)
 
     # --- controls (GUI thread; the session's gates are thread-safe) ----------------------
     def pause(self) -> None:

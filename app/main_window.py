@@ -230,9 +230,11 @@ class MainWindow(QMainWindow):
             return
         self._pretrained = None
         demo = cfg.data.source in self.data_panel.catalogue
-        self.clear_views(title + (" · loading its data…" if demo else ""))
-        if demo:
-            self.controller.preview(cfg)  # a demo's data shows before Train
+        # A demo's data, or a path the data panel knows how to read, shows before Train.
+        readable = demo or bool(self.data_panel.reader or self.data_panel.detected)
+        self.clear_views(title + (" · loading its data…" if readable else ""))
+        if readable:
+            self.controller.preview(cfg, quiet=not demo)
 
     def _show_source(self, cfg: RunConfig) -> None:
         """The data panel shows ``cfg``'s data (an opened or followed run, restored settings)."""

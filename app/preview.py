@@ -45,6 +45,19 @@ def preview_snapshot(cfg: RunConfig) -> SamplesReady:
                         extras=extras, origin="preview")
 
 
-def preview_events(cfg: RunConfig) -> Iterator[SamplesReady]:
-    """Yield the one preview snapshot of ``cfg``'s data."""
-    yield preview_snapshot(cfg)
+def preview_events(cfg: RunConfig, quiet: bool = False) -> Iterator[SamplesReady]:
+    """Yield the one preview snapshot of ``cfg``'s data.
+
+    ``quiet``: data that cannot be read yields nothing instead of an error (a
+    user's folder: the data panel already says how it is read, and Train
+    reports what is wrong with it).
+    """
+    from ebm_engine.errors import EBMError
+
+    try:
+        snap = preview_snapshot(cfg)
+    except EBMError:
+        if not quiet:
+            raise
+        return
+    yield snap

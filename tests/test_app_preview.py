@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from app.testing import WAIT_MS, make_window
@@ -38,10 +39,10 @@ def test_a_slow_preview_is_dropped_when_another_demo_is_chosen(qtbot, tmp_path, 
     release = threading.Event()
     real = preview.preview_events
 
-    def slow(cfg):
+    def slow(cfg, quiet=False):
         if cfg.data.source == "rings":
             release.wait(30)  # a data set that takes long to load
-        yield from real(cfg)
+        yield from real(cfg, quiet)
 
     monkeypatch.setattr(preview, "preview_events", slow)
     window.data_panel.set_source("rings")
@@ -56,3 +57,24 @@ def test_a_slow_preview_is_dropped_when_another_demo_is_chosen(qtbot, tmp_path, 
     qtbot.wait(300)
     assert window.snapshot is shown and window.current_config().data.source == "moons"
     window.controller.wait()
+
+
+def test_a_folder_shows_its_data_and_an_unreadable_one_stays_quiet(qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 60 * i, np.uint8)).save(folder / f"{i}.png")
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as blocker:
+        window.data_panel.set_source(str(folder))
+    snap = blocker.args[0]
+    assert snap.origin == "preview" and snap.kind == "image" and len(snap.samples) == 4
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no data here")
+    window.data_panel.set_source(str(empty))
+    window.controller.wait()
+    qtbot.wait(100)
+    assert window.snapshot is None and window.errors == []
