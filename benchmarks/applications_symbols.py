@@ -49,9 +49,9 @@ def arms(demo: str) -> dict[str, list[tuple[str, object]]]:
 
 
 def train_and_score(demo: str, prior: str, overrides: list, seconds: float, n: int,
-                    out: dict) -> None:
-    """Train ``demo`` with ``overrides`` for ``seconds``; put its metrics and samples in
-    ``out[(demo, prior)]``."""
+                    out: dict, iterations_cap: int = 0) -> None:
+    """Train ``demo`` with ``overrides`` for ``seconds`` (or ``iterations_cap`` iterations,
+    whichever comes first); put its metrics and samples in ``out[(demo, prior)]``."""
     import torch
 
     from ebm_engine.learning.events import TrainStep
@@ -68,7 +68,7 @@ def train_and_score(demo: str, prior: str, overrides: list, seconds: float, n: i
     for event in trainer.events():
         if isinstance(event, TrainStep):
             iterations = event.iteration
-            if time.perf_counter() - start > seconds:
+            if time.perf_counter() - start > seconds or 0 < iterations_cap <= iterations:
                 trainer.stop()
     trained, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     metrics = evaluate_symbols(trainer.method, trainer.dataset, n, seed=0)
@@ -77,11 +77,21 @@ def train_and_score(demo: str, prior: str, overrides: list, seconds: float, n: i
     with torch.no_grad():
         shown = list(trainer.method.sample(8))[-1].x
     lines = spec.decode_all(shown)
+    if spec.checker == "smiles":  # the first 8 samples as RDKit drawings, to look at
+        from ebm_engine.export.symbols import export_symbols
+
+        slug = "".join(c if c.isalnum() else "_" for c in prior).strip("_")
+        export_symbols(shown, "molecule", spec, grid_path(demo, slug), ".png")
     if spec.attribute:
         lines = [f"[{spec.attribute_values[int(a)]}] {s}"
                  for a, s in zip(spec.attribute_of(shown), lines, strict=True)]
     out[(demo, prior)] = {"iterations": iterations, "seconds": trained, "cpu_s": round(cpu),
                           **metrics, "samples": lines}
+
+
+def grid_path(demo: str, slug: str) -> Path:
+    """Where the molecule grid of a run goes (next to the table)."""
+    return RESULTS.parent / f"applications_symbols_{demo}_{slug}.png"
 
 
 def _cell(value) -> str:
@@ -92,15 +102,14 @@ def _cell(value) -> str:
     return f"{value:.3f}"
 
 
-def write_table(results: dict, seconds: float, n: int, path: Path = RESULTS,
-                load: str = "") -> str:
+def write_table(results: dict, command: str, path: Path = RESULTS, load: str = "") -> str:
     lines = [
         "# Symbols: latent-space EBM prior vs N(0, I) prior at equal time",
         "",
-        f"`python -m benchmarks.applications_symbols --seconds {seconds:g} --n {n}` on "
+        f"`python -m benchmarks.applications_symbols {command}` on "
         f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M')}. "
         "Each demo's runs train side by side (one thread each) for the same wall-clock "
-        "time from the demo's preset; the baseline is the same decoder and posterior "
+        "time (or up to the same number of iterations) from the demo's preset; the baseline is the same decoder and posterior "
         "sampler with `prior=gaussian`, and, where the preset's posterior is colder than "
         "exact Langevin, also `prior=gaussian` with `post_noise=1` (its own exact "
         "posterior). Samples are decoded at the preset's temperature, the same for every "
@@ -135,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--parallel", action="store_true",
                         help="train every demo's runs at once (same budget each)")
+    parser.add_argument("--iterations", type=int, default=0,
+                        help="stop a run at this many iterations if its time is not up first "
+                             "(equal work per run on a loaded machine)")
     args = parser.parse_args(argv)
     ctx = mp.get_context("spawn")
     runs = {demo: arms(demo) for demo in args.demos}
@@ -145,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         for group in groups:
             before = os.getloadavg()[0]
             procs = [ctx.Process(target=train_and_score,
-                                 args=(demo, label, overrides, args.seconds, args.n, shared))
+                                 args=(demo, label, overrides, args.seconds, args.n, shared,
+                                       args.iterations))
                      for demo in group for label, overrides in runs[demo].items()]
             for p in procs:
                 p.start()
@@ -155,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{', '.join(group)}: done", flush=True)
         results = {(demo, label): shared[(demo, label)] for demo in args.demos
                    for label in runs[demo] if (demo, label) in shared}
-    print(write_table(results, args.seconds, args.n, args.out, "; ".join(loads)))
+    command = f"--seconds {args.seconds:g} --n {args.n}" + (
+        f" --iterations {args.iterations}" if args.iterations else "") + (
+        " --parallel" if args.parallel else "")
+    print(write_table(results, command, args.out, "; ".join(loads)))
     return 0
 
 
