@@ -62,8 +62,9 @@ class DataPanel(QWidget):
         self.list.setObjectName("demo_list")
         self.list.setIconSize(QSize(48, 48))
         self.list.setSpacing(1)
+        known = zoo.entries()
         self.pretrained = {name: e for name, info in self.catalogue.items()
-                           if (e := zoo.for_demo(name, info.preset)) is not None}
+                           if (e := zoo.for_demo(name, info.preset, known)) is not None}
         for name, info in self.catalogue.items():
             ready = " · pretrained" if name in self.pretrained else ""
             item = QListWidgetItem(f"{name}\n{info.kind} · ~{info.expected_minutes:g} min{ready}")

@@ -150,9 +150,11 @@ def resolve(spec: str | Path) -> Path:
     return Path(spec)
 
 
-def for_demo(demo: str, preset: str | None = None) -> ZooEntry | None:
+def for_demo(demo: str, preset: str | None = None,
+             known: dict[str, ZooEntry] | None = None) -> ZooEntry | None:
     """The entry a demo card loads: trained on ``demo`` with the demo's own
-    ``preset`` if there is one, else any entry trained on ``demo``."""
-    found = [e for e in entries().values() if e.data == demo]
+    ``preset`` if there is one, else any entry trained on ``demo``
+    (``known``: :func:`entries`, when the caller already has them)."""
+    found = [e for e in (known if known is not None else entries()).values() if e.data == demo]
     own = [e for e in found if preset and e.preset == preset]
     return (own or found or [None])[0]
