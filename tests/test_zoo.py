@@ -78,3 +78,13 @@ def test_build_zoo_has_a_recipe_per_demo_and_digits_method():
             assert any(r.data == name for r in recipes.values()), name
     assert recipes["digits-ml"].train_args(zoo.zoo_dir()).count("--steps") == 0  # the full preset
     assert {"digits-coopnets", "digits-recovery", "8gaussians-ml"} <= set(recipes)
+
+
+def test_shipped_zoo_entries_are_complete_and_small():
+    entries = zoo.entries()
+    assert sum(e.size for e in entries.values()) <= 50e6
+    for e in entries.values():
+        names = {p.name for p in e.path.iterdir()}
+        assert {"config.json", "checkpoints", "eval.json", "samples.png", "zoo.json"} <= names, e.name
+        assert RunDir(e.path).latest_checkpoint() is not None and e.metric, e.name
+        assert len([p for p in (e.path / "checkpoints").iterdir() if p.is_dir()]) == 1, e.name
