@@ -121,3 +121,28 @@ def test_patch_distance_is_zero_for_the_source_and_grows_off_distribution():
     assert patch_nn_distance(shifted, src) == pytest.approx(0.0, abs=1e-3)
     noise = torch.rand(2, 3, 20, 20) * 2 - 1
     assert patch_nn_distance(noise, src) > 0.3
+
+
+def test_cli_trains_evaluates_and_samples_wide_and_harmonised(tmp_path, capsys):
+    from ebm_engine.cli import main
+
+    run = tmp_path / "run"
+    small = ["--set", "data.image_size=24", "--set", "train.options.min_side=8",
+             "--set", "train.options.scales=2", "--set", "model.width=4", "--set", "model.depth=1"]
+    assert main(["train", "--data", "single-image", "--steps", "1", "--out", str(run), "--quiet",
+                 *small]) == 0
+    wide, edit = tmp_path / "wide.npz", tmp_path / "edit.npz"
+    assert main(["sample", "--run", str(run), "--n", "2", "--steps", "2", "--option", "aspect=2",
+                 "--out", str(wide)]) == 0
+    assert np.load(wide)["samples"].shape == (2, 3, 16, 48)
+    assert main(["sample", "--run", str(run), "--n", "2", "--steps", "2", "--option",
+                 "task=harmonise", "--out", str(edit)]) == 0
+    assert np.load(edit)["samples"].shape == (2, 3, 16, 24)
+    capsys.readouterr()
+    assert main(["sample", "--run", str(run), "--option", "aspcet=2", "--out", str(wide)]) == 2
+    assert "did you mean 'aspect'" in capsys.readouterr().err
+    assert main(["eval", "--run", str(run), "--n", "2", "--steps", "2"]) == 0
+    import json
+
+    metrics = json.loads((run / "eval.json").read_text())["metrics"]
+    assert {"patch_nn", "patch_nn_wide", "patch_nn_copy", "gram_scale0", "gram_scale1"} <= set(metrics)
