@@ -8,12 +8,13 @@ run at different times; the crowd and translation sections come from
 :mod:`benchmarks.applications_crowd` and :mod:`benchmarks.applications_translation`.
 
 Navigation (``navigation-ioc``, energy-based inverse optimal control): the
-demo's preset trains for its iterations (or ``--seconds``), one thread;
-then ``ebm eval``'s metrics on the 64 held-out scenes
+demo's preset and its preconditioned variant train side by side for the
+preset's iterations (or ``--seconds``), one process and thread each; then
+``ebm eval``'s metrics on the 64 held-out scenes
 (:mod:`ebm_engine.metrics.navigation`): success, median hidden-cost ratio to
-the expert, ADE, for the EBM planning from the straight line, the same EBM
-planning from noise, the straight line, and a behaviour-cloning regressor
-with as many parameters trained on the same paths in the same run. A figure
+the expert, ADE, for each EBM planning from the straight line and from
+noise, the straight line, and a behaviour-cloning regressor with as many
+parameters trained on the same paths in the same run. A figure
 of plans vs experts goes to ``benchmarks/results/navigation_plans.png``.
 """
 
@@ -49,24 +50,36 @@ def write_section(name: str, text: str, path: Path = RESULTS) -> None:
 
 
 # --- navigation -----------------------------------------------------------------------
-def train_navigation(seconds: float | None, iterations: int | None):
-    """The navigation-ioc preset trained on one thread; ``(trainer, stats)``."""
+#: The runs compared: the preset, and the same with the Langevin preconditioned
+#: by the path-smoothness metric (its own step sizes, see the preset's description).
+NAV_VARIANTS = {
+    "preset": [],
+    "preconditioned": [("train.options.precondition", True), ("sampler.step_size", 0.5),
+                       ("sampler.noise_scale", 0.1), ("sampler.init_scale", 0.1),
+                       ("sampler.n_steps", 30)],
+}
+
+
+def train_and_score_navigation(variant: str, seconds: float | None, iterations: int | None,
+                               n: int, out: dict) -> None:
+    """Train one variant on one thread, score it and its baselines; results into ``out``."""
     import torch
 
     from ebm_engine.learning.events import TrainStep
     from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.metrics.navigation import evaluate_navigation
     from ebm_engine.presets import config_for
 
     torch.set_num_threads(1)
-    overrides = [("train.device", "cpu"), ("train.checkpoint_every", 0)]
-    if iterations:
-        overrides.append(("train.iterations", iterations))
-    if seconds:
-        overrides.append(("train.iterations", 10**6))
+    overrides = [("train.device", "cpu"), ("train.checkpoint_every", 0), *NAV_VARIANTS[variant]]
+    if iterations or seconds:
+        overrides.append(("train.iterations", iterations or 10**6))
     cfg = config_for("navigation-ioc", overrides=overrides)
     t0 = time.perf_counter()
     trainer = Trainer(cfg, None)
     data_s = time.perf_counter() - t0
+    # the untrained cost with the same sampler: what luck alone plans
+    untrained = evaluate_navigation(trainer.method, trainer.dataset, n, seed=0, bc_iterations=1)
     start, cpu0 = time.perf_counter(), time.process_time()
     done = 0
     for event in trainer.events():
@@ -74,58 +87,79 @@ def train_navigation(seconds: float | None, iterations: int | None):
             done = event.iteration
             if seconds and time.perf_counter() - start > seconds:
                 trainer.stop()
-    return trainer, {"iterations": done, "wall_s": time.perf_counter() - start,
-                     "cpu_s": time.process_time() - cpu0, "data_s": data_s}
+    stats = {"iterations": done, "wall_s": time.perf_counter() - start,
+             "cpu_s": time.process_time() - cpu0, "data_s": data_s}
+    method, data = trainer.method, trainer.dataset
+    values = evaluate_navigation(method, data, n, seed=0)
+    # the same model planning from noise (a wide Brownian bridge around the scene centre)
+    line_opts, line_cfg = method.opts, method.cfg
+    method.opts = dataclasses.replace(line_opts, init="noise")
+    method.cfg = dataclasses.replace(line_cfg, sampler=dataclasses.replace(
+        line_cfg.sampler, init_scale=1.0 if line_opts.precondition else 0.3,
+        n_steps=2 * line_cfg.sampler.n_steps))
+    from_noise = evaluate_navigation(method, data, n, seed=0, bc_iterations=1)
+    method.opts, method.cfg = line_opts, line_cfg
+    if variant == "preset":
+        draw_navigation_figure(method, data)
+    out[variant] = {"stats": stats, "values": values, "from_noise": from_noise,
+                    "untrained": untrained,
+                    "n": min(n, len(data.meta["test_scenes"])), "steps": line_cfg.sampler.n_steps}
 
 
 def navigation_section(seconds: float | None = None, iterations: int | None = None,
                        n: int = 64) -> str:
-    """Train, evaluate against the baselines, draw the figure; the section's markdown."""
-    from ebm_engine.metrics.navigation import evaluate_navigation
+    """Train both variants side by side, score them against the baselines; the markdown."""
+    import multiprocessing as mp
 
+    ctx = mp.get_context("spawn")
     load0 = os.getloadavg()[0]
-    trainer, stats = train_navigation(seconds, iterations)
-    method, data = trainer.method, trainer.dataset
-    t0 = time.perf_counter()
-    values = evaluate_navigation(method, data, n, seed=0)
-    eval_s = time.perf_counter() - t0
-    # the same model planning from noise (a wide Brownian bridge around the scene centre)
-    line_opts = method.opts
-    method.opts = dataclasses.replace(line_opts, init="noise")
-    sampler = method.cfg.sampler
-    method.cfg = dataclasses.replace(method.cfg, sampler=dataclasses.replace(
-        sampler, init_scale=1.0, n_steps=2 * sampler.n_steps))
-    from_noise = evaluate_navigation(method, data, n, seed=0, bc_iterations=1)
-    method.opts, method.cfg = line_opts, dataclasses.replace(method.cfg, sampler=sampler)
-    draw_navigation_figure(method, data)
-    rows = [("EBM, Langevin from the straight line", ""),
-            (f"EBM, Langevin from noise ({2 * sampler.n_steps} steps)", "noise"),
-            ("straight line", "_line"),
-            (f"behaviour cloning ({int(values['bc_params'])} parameters)", "_bc"),
-            ("expert (hidden-cost optimiser)", "_expert")]
+    with ctx.Manager() as manager:
+        shared = manager.dict()
+        procs = [ctx.Process(target=train_and_score_navigation,
+                             args=(v, seconds, iterations, n, shared)) for v in NAV_VARIANTS]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        results = {v: shared[v] for v in NAV_VARIANTS if v in shared}
+    if not results:
+        raise RuntimeError("navigation: no run finished")
+    first = next(iter(results.values()))
+    values = first["values"]
+    runs = "; ".join(f"{v}: {r['stats']['iterations']} iterations, {r['stats']['wall_s']:.0f} s wall, "
+                     f"{r['stats']['cpu_s']:.0f} s CPU" for v, r in results.items())
     lines = [
         "## Navigation: energy-based inverse optimal control (`navigation-ioc`)", "",
         f"`python -m benchmarks.applications_sequences --only navigation` on "
-        f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M')}: "
-        f"the preset trained {stats['iterations']} iterations in {stats['wall_s']:.0f} s wall, "
-        f"{stats['cpu_s']:.0f} s CPU (one thread; planning the 576 expert paths took "
-        f"{stats['data_s']:.0f} s; load average {load0:.1f} → {os.getloadavg()[0]:.1f} on the "
-        f"shared 2-core machine), evaluation {eval_s:.0f} s. Metrics on {min(n, len(data.meta['test_scenes']))} "
-        "held-out scenes (`ebm eval`, ebm_engine/metrics/navigation.py): `success` = ends at "
-        "the goal and no segment enters an obstacle; `cost_ratio` = median over scenes of the "
-        "hidden cost (never shown to the learner) over the expert's; `ade` = mean distance to "
-        "the expert's position at the same step. The energy network has "
-        f"{int(values['ebm_params'])} parameters; the behaviour-cloning MLP (scene → offsets "
-        "from the straight line, trained by MSE on the same 512 paths in this run) as many.", "",
+        f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M')}. "
+        f"The preset and its preconditioned variant train side by side, one thread each ({runs}; "
+        f"planning the 576 expert paths took {first['stats']['data_s']:.0f} s; load average "
+        f"{load0:.1f} → {os.getloadavg()[0]:.1f} on the shared 2-core machine). Metrics on "
+        f"{first['n']} held-out scenes (`ebm eval`, ebm_engine/metrics/navigation.py): `success` = "
+        "ends at the goal and no segment enters an obstacle; `cost_ratio` = median over scenes "
+        "of the hidden cost (never shown to the learner) over the expert's; `ade` = mean "
+        "distance to the expert's position at the same step. Baselines in the same runs: the "
+        "straight line, and a behaviour-cloning MLP with as many parameters as the energy "
+        f"network ({int(values['ebm_params'])}; scene → offsets from the straight line, trained "
+        "by MSE on the same 512 paths).", "",
         "| planner | success ↑ | cost_ratio ↓ | ade ↓ |", "|---|---|---|---|",
     ]
-    for label, key in rows:
-        src, suffix = (from_noise, "") if key == "noise" else (values, key)
-        lines.append(f"| {label} | {src['success' + suffix]:.3f} | "
-                     f"{src['cost_ratio' + suffix]:.3f} | {src['ade' + suffix]:.3f} |")
-    lines += ["", f"Figure: `{NAV_FIGURE.name}` (held-out scenes; columns: EBM plan, behaviour "
-              "cloning, straight line; blue the plan, dashed black the expert, grey obstacles, "
-              "green start, red goal)."]
+
+    def row(label: str, src: dict, suffix: str = "") -> str:
+        return (f"| {label} | {src['success' + suffix]:.3f} | {src['cost_ratio' + suffix]:.3f} | "
+                f"{src['ade' + suffix]:.3f} |")
+
+    for v, r in results.items():
+        lines.append(row(f"EBM ({v}), Langevin from the straight line", r["values"]))
+        lines.append(row(f"EBM ({v}), Langevin from noise ({2 * r['steps']} steps)",
+                         r["from_noise"]))
+        lines.append(row(f"untrained cost, same sampler as ({v})", r["untrained"]))
+    lines += [row("straight line", values, "_line"),
+              row(f"behaviour cloning ({int(values['bc_params'])} parameters)", values, "_bc"),
+              row("expert (hidden-cost optimiser)", values, "_expert"),
+              "", f"Figure: `{NAV_FIGURE.name}` (held-out scenes; columns: EBM plan (preset), "
+              "behaviour cloning, straight line; blue the plan, dashed black the expert, grey "
+              "obstacles, green start, red goal)."]
     return "\n".join(lines)
 
 

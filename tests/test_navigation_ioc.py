@@ -37,9 +37,9 @@ def trained():
                     "test_scenes": scenes[:8], "test_experts": experts[:8]})
     raw = merge(load_preset("navigation-ioc"), {
         "data": {"source": "one-obstacle"}, "model": {"width": 32, "depth": 1},
-        "sampler": {"n_steps": 25},
+        "sampler": {"n_steps": 25, "step_size": 0.8, "noise_scale": 0.2, "init_scale": 0.1},
         "train": {"lr": 0.01, "batch_size": 32, "record_every": 0, "sample_every": 10**6,
-                  "iterations": 120, "options": {"cost_maps": 0}}})
+                  "iterations": 120, "options": {"cost_maps": 0, "precondition": True}}})
     trainer = Trainer(RunConfig.from_dict(raw), None, data)
     for _ in trainer.events():
         pass

@@ -77,7 +77,7 @@ class IOCOptions:
     """
 
     init: str = knob("line", choices=("line", "noise"))
-    precondition: bool = knob(True, live=False)
+    precondition: bool = knob(False, live=False)
     pin: str = knob("both", choices=("both", "start"), live=False)
     polish_steps: int = knob(5, ge=0, unit="steps")
     cost_maps: int = knob(4, ge=0, le=16)
