@@ -48,6 +48,11 @@ class DataPanel(QWidget):
         the user chose, or ``""`` (detect from the content) when a new path
         is opened, so the last folder's choice does not stick. It comes
         before the ``sigSourceChosen`` it belongs with.
+    sigPretrainedChosen(path)
+        "Load pretrained": the folder of the current demo's zoo entry
+        (:func:`ebm_engine.runs.zoo.for_demo`).
+    sigAboutChosen(demo)
+        "About": the current demo's name.
     """
 
     sigSourceChosen = Signal(str)
