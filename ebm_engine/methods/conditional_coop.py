@@ -56,6 +56,8 @@ from ebm_engine.sampling.langevin import langevin, run_langevin
 
 CONDITIONS = ("mask", "label", "image")
 # Demos that have a held-out split (data.options.split = "test").
+# Teaching targets stay this far (a fraction of the half range) inside the value range.
+TEACH_MARGIN = 0.05
 SPLIT_DEMOS = ("digits-inpainting", "digits-class-conditional", "saliency-popout")
 
 
@@ -223,8 +225,15 @@ class ConditionalCoop(LearningMethod):
         net_norm = self.backward(loss, self.opt, [self.net])
         if self.opts.latent_steps > 0:
             z = self.infer_latent(c, z, revised)
-        # MCMC teaching: the initializer regresses on the solver's answers.
-        gen_loss = (revised - self.gen(c, z)).flatten(1).pow(2).sum(1).mean() / (2 * self.opts.gen_sigma**2)
+        # MCMC teaching: the initializer regresses on the solver's answers, kept inside
+        # its tanh range (an early solver drives whole images to the clamp; regressing
+        # tanh onto ±1 saturates it for good).
+        target = revised
+        if self.spec.value_range is not None:
+            lo, hi = self.spec.value_range
+            margin = TEACH_MARGIN * (hi - lo) / 2
+            target = revised.clamp(lo + margin, hi - margin)
+        gen_loss = (target - self.gen(c, z)).flatten(1).pow(2).sum(1).mean() / (2 * self.opts.gen_sigma**2)
         gen_norm = self.backward(gen_loss, self.gen_opt, [self.gen], clip=False)
         with torch.no_grad():
             e_init = energy(init)
