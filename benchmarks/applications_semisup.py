@@ -4,9 +4,9 @@
 
 The symbol-vector latent EBM (preset ``digits-semi-supervised``: 100 labels,
 1337 unlabelled digits) next to the same model trained on the 100 labels only
-(``unlabelled_weight 0``), side by side, one thread each, the preset's
-iterations each (or ``seconds`` of wall clock, whichever comes first); then
-``ebm eval``'s metrics of both runs, which include the supervised-only
+(``unlabelled_weight 0``), :data:`SEEDS` seeds each, all side by side, one
+thread each, the preset's iterations each (or ``seconds`` of wall clock,
+whichever comes first); then ``ebm eval``'s metrics, which include the supervised-only
 classifier of the same size and logistic regression on the same labels
 (:mod:`ebm_engine.metrics.semisup`). Figures: samples by class (one row per
 class) and the held-out accuracy along training.
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 SOURCE = "digits-semi-supervised"
+SEEDS = (0, 1)  # training seeds per variant (the labelled split stays the same)
 RUNS = Path(tempfile.gettempdir()) / "ebm-applications-images"
 VARIANTS = {  # name → (title, overrides)
     "semi": ("symbol-vector EBM, labelled + unlabelled", []),
@@ -29,7 +30,7 @@ VARIANTS = {  # name → (title, overrides)
 }
 
 
-def _train(name: str, seconds: float, run: str, out: dict) -> None:
+def _train(name: str, seed: int, seconds: float, run: str, out: dict) -> None:
     import torch
 
     from ebm_engine.learning.events import TrainStep
@@ -39,7 +40,7 @@ def _train(name: str, seconds: float, run: str, out: dict) -> None:
     torch.set_num_threads(1)
     shutil.rmtree(run, ignore_errors=True)
     cfg = config_for(SOURCE, overrides=[("train.device", "cpu"), ("train.checkpoint_every", 0),
-                                        *VARIANTS[name][1]])
+                                        ("train.seed", seed), *VARIANTS[name][1]])
     trainer = Trainer(cfg, run)
     start, cpu = time.perf_counter(), time.process_time()
     iterations = 0
@@ -48,7 +49,7 @@ def _train(name: str, seconds: float, run: str, out: dict) -> None:
             iterations = event.iteration
             if time.perf_counter() - start > seconds:
                 trainer.stop()
-    out[name] = {"iterations": iterations, "seconds": time.perf_counter() - start,
+    out[f"{name}-{seed}"] = {"iterations": iterations, "seconds": time.perf_counter() - start,
                  "cpu_s": time.process_time() - cpu}
 
 
@@ -61,11 +62,14 @@ def _accuracy_png(runs: dict[str, str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
-    for name, run in runs.items():
+    colours = {"semi": "#4e79a7", "labels_only": "#f28e2b"}
+    for key, run in runs.items():
+        name, seed = key.rsplit("-", 1)
         with open(Path(run) / "metrics.csv", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         ax.plot([int(r["iteration"]) for r in rows], [float(r["accuracy"]) for r in rows],
-                label=VARIANTS[name][0])
+                color=colours[name], alpha=1.0 if seed == "0" else 0.5,
+                label=f"{VARIANTS[name][0]}, seed {seed}")
     ax.set_xlabel("iteration")
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1)
@@ -77,43 +81,53 @@ def _accuracy_png(runs: dict[str, str], path: Path) -> None:
 
 
 def semi_supervised_section(seconds: float, folder: Path) -> str:
+    import numpy as np
     import torch
 
     from ebm_engine.data import load_dataset
     from ebm_engine.export.by_class import save_by_class_png
     from ebm_engine.learning.loading import load_model
-    from ebm_engine.metrics.semisup import n_parameters
+    from ebm_engine.metrics.semisup import class_sample_accuracy, n_parameters
 
-    runs = {name: str(RUNS / f"semisup-{name}") for name in VARIANTS}
+    runs = {f"{name}-{seed}": str(RUNS / f"semisup-{name}-{seed}")
+            for name in VARIANTS for seed in SEEDS}
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         shared = manager.dict()
-        procs = [ctx.Process(target=_train, args=(name, seconds, run, shared))
-                 for name, run in runs.items()]
+        procs = [ctx.Process(target=_train, args=(key.rsplit("-", 1)[0], int(key[-1]), seconds,
+                                                  run, shared))
+                 for key, run in runs.items()]
         for p in procs:
             p.start()
         for p in procs:
             p.join()
         stats = dict(shared)
     torch.set_num_threads(1)
-    results, params = {}, 0
-    for name, run in runs.items():
+    results, params, baselines = {}, 0, {}
+    for key, run in runs.items():
         loaded = load_model(run, "cpu")
-        data = load_dataset(loaded.cfg.data)
         loaded.method.rng.manual_seed(0)
         torch.manual_seed(0)
-        results[name] = loaded.method.evaluate(data, 200, 0)
+        if not baselines:  # the baselines see the labels only: the same for every run
+            data = load_dataset(loaded.cfg.data)
+            baselines = loaded.method.evaluate(data, 200, 0)
+            results[key] = baselines
+        else:
+            results[key] = {"accuracy": loaded.method.held_out_accuracy(),
+                            "class_sample_accuracy": class_sample_accuracy(loaded.method, 200)}
         params = n_parameters(*loaded.method.networks().values())
-        frames = list(loaded.method.sample(100))
-        images = (frames[-1].x + 1) / 2
-        save_by_class_png(images.clip(0, 1), frames[-1].extras["sample_class"],
-                          folder / f"semisup_{name}_by_class.png", upscale=3)
+        if key.endswith("-0"):
+            frames = list(loaded.method.sample(100))
+            images = (frames[-1].x + 1) / 2
+            save_by_class_png(images.clip(0, 1), frames[-1].extras["sample_class"],
+                              folder / f"semisup_{key[:-2]}_by_class.png", upscale=3)
     _accuracy_png(runs, folder / "semisup_accuracy.png")
-    semi = results["semi"]
+    semi = baselines
     lines = [
         "## Semi-supervised digits (symbol-vector latent EBM, 10 labels per class)", "",
         f"Preset `{SOURCE}`: 100 labelled and 1337 unlabelled training digits; 360 held-out "
-        "digits (every 5th) never trained on. Both runs side by side, one thread each, the "
+        f"digits (every 5th) never trained on. Each variant with training seeds {SEEDS} (same "
+        "labelled split), all runs side by side, one thread each, the "
         f"preset's iterations or {seconds:g} s of wall clock each. `accuracy`: held-out "
         "accuracy of `argmax p(y|x)` (4 posterior chains per digit). Baselines trained on the "
         f"same 100 labels in the same `ebm eval` call: a classifier of the same size "
@@ -124,9 +138,15 @@ def semi_supervised_section(seconds: float, folder: Path) -> str:
         "| run | iterations | cpu_s | accuracy | class_sample_accuracy |",
         "|---|---|---|---|---|"]
     for name, (title, _) in VARIANTS.items():
-        s, r = stats.get(name, {}), results[name]
-        lines.append(f"| {title} | {s.get('iterations', 0)} | {s.get('cpu_s', 0.0):.0f} | "
-                     f"{r['accuracy']:.3f} | {r.get('class_sample_accuracy', float('nan')):.3f} |")
+        accs = []
+        for seed in SEEDS:
+            key = f"{name}-{seed}"
+            st, r = stats.get(key, {}), results[key]
+            accs.append(r["accuracy"])
+            lines.append(f"| {title}, seed {seed} | {st.get('iterations', 0)} | "
+                         f"{st.get('cpu_s', 0.0):.0f} | {r['accuracy']:.3f} | "
+                         f"{r.get('class_sample_accuracy', float('nan')):.3f} |")
+        lines.append(f"| **{title}, mean** | | | **{np.mean(accs):.3f}** | |")
     lines += [f"| supervised classifier of the same size (100 labels) | – | – | "
               f"{semi['accuracy_supervised']:.3f} | – |",
               f"| logistic regression on pixels (100 labels) | – | – | "

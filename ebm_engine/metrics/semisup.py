@@ -103,7 +103,7 @@ def evaluate_semisup(method, dataset, n: int, seed: int) -> dict[str, float]:
     """
     from ebm_engine.errors import DataError
     from ebm_engine.methods.symbol_vector import labelled_split
-    from ebm_engine.metrics.digits import DIGITS_SHAPE, classifier
+    from ebm_engine.metrics.digits import DIGITS_SHAPE
 
     o = method.opts
     (x_lab, y_lab), held = labelled_split(dataset, o.n_classes)
@@ -122,10 +122,19 @@ def evaluate_semisup(method, dataset, n: int, seed: int) -> dict[str, float]:
         x_lab, y_lab, x_test, y_test)
     out["accuracy_logistic"] = logistic_accuracy(x_lab, y_lab, x_test, y_test)
     if tuple(x_lab.shape[1:]) == DIGITS_SHAPE and o.n_classes == 10:
-        per_class = -(-max(n, 200) // o.n_classes)
-        samples = method.samples_by_class(per_class).float().cpu()
-        y = torch.arange(o.n_classes).repeat_interleave(per_class)
-        with torch.no_grad():
-            pred = classifier()(samples).argmax(1)
-        out["class_sample_accuracy"] = float((pred == y).float().mean())
+        out["class_sample_accuracy"] = class_sample_accuracy(method, max(n, 200))
     return out
+
+
+def class_sample_accuracy(method, n: int) -> float:
+    """How often the shipped digits classifier reads class ``y`` in ``g(z)``, ``z ~ p(z | y)``
+    (about ``n`` samples, the same number of each class)."""
+    from ebm_engine.metrics.digits import classifier
+
+    k = method.opts.n_classes
+    per_class = -(-n // k)
+    samples = method.samples_by_class(per_class).float().cpu()
+    y = torch.arange(k).repeat_interleave(per_class)
+    with torch.no_grad():
+        pred = classifier()(samples).argmax(1)
+    return float((pred == y).float().mean())
