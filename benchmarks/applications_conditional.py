@@ -136,6 +136,37 @@ def write_table() -> str:
     return text
 
 
+def section_markdown(name: str) -> str:
+    """One section's table rows and figure, from its JSON (for ``applications_images``)."""
+    r = json.loads((PARTS / f"{name}.json").read_text(encoding="utf-8"))
+    m = r["metrics"]
+    lines = [f"## {r['demo']} (conditional CoopNets)", "",
+             f"{r['iterations']} of the preset's {r['preset_iterations']} iterations in "
+             f"{r['seconds']} s ({r['cpu_s']} CPU s, load {r['load_1min'][0]}→{r['load_1min'][1]}); "
+             "baselines measured in the same call (`ebm eval`'s metrics).", "",
+             "| metric | value | baselines |", "|---|---|---|"]
+    for metric, baselines in ROWS[name]:
+        if metric in m:
+            base = ", ".join(f"{b} {_fmt(m.get(b))}" for b in baselines)
+            lines.append(f"| {metric} | {_fmt(m[metric])} | {base} |")
+    lines += ["", f"![{name}](applications_conditional/{r['figure']}) "
+              "condition | initializer | after Langevin", ""]
+    return "\n".join(lines)
+
+
+def section(name: str):
+    """``section(seconds, folder) -> markdown`` of ``name`` for ``benchmarks.applications_images``
+    (the figure stays in ``results/applications_conditional/``; ``folder`` is unused)."""
+
+    def run(seconds: float, folder: Path) -> str:
+        run_section(name, seconds, 300 if name != "saliency" else 100, 1)
+        write_table()
+        return section_markdown(name)
+
+    run.__name__ = f"{name}_section"
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append",

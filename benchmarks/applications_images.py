@@ -18,6 +18,9 @@ figures next to it), so a section can be rerun alone. A section is a function
 - ``semi_supervised``: the symbol-vector latent EBM on 10 labels per class vs the
   same model on the labels only and supervised classifiers on the same labels
   (:mod:`benchmarks.applications_semisup`).
+- ``inpainting``, ``class-conditional``, ``saliency``: conditional CoopNets, each
+  task's metric vs the initializer alone and a task baseline
+  (:mod:`benchmarks.applications_conditional`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.applications_conditional import section as conditional_section
 from benchmarks.applications_semisup import semi_supervised_section
 
 RESULTS = Path(__file__).parent / "results" / "applications_images.md"
@@ -254,6 +258,10 @@ SECTIONS: dict[str, Callable[[float, Path], str]] = {
     "frame": frame_section,
     "single-image": single_image_section,
     "semi_supervised": semi_supervised_section,  # benchmarks/applications_semisup.py
+    # benchmarks/applications_conditional.py: conditional CoopNets, metric vs baselines
+    "inpainting": conditional_section("inpainting"),
+    "class-conditional": conditional_section("class"),
+    "saliency": conditional_section("saliency"),
 }
 
 
