@@ -26,6 +26,7 @@ figures next to it), so a section can be rerun alone. A section is a function
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -73,6 +74,7 @@ def _train(source: str, preset: str | None, method: str | None, seconds: float, 
                 trainer.stop()
     out[key] = {"iterations": iterations, "seconds": time.perf_counter() - start,
                 "cpu_s": time.process_time() - cpu, "before": before}
+    (Path(run) / "bench_stats.json").write_text(json.dumps(out[key]), encoding="utf-8")
 
 
 def _parallel(jobs: list[tuple]) -> dict:
@@ -92,6 +94,9 @@ def _parallel(jobs: list[tuple]) -> dict:
 def _stats_of(run: str) -> dict:
     import csv
 
+    saved = Path(run) / "bench_stats.json"
+    if saved.is_file():  # written by _train
+        return json.loads(saved.read_text(encoding="utf-8"))
     with open(Path(run) / "metrics.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     last = rows[-1] if rows else {}
@@ -104,13 +109,12 @@ def _grid_png(rows: list, path: Path, scale: int = 3) -> None:
     import numpy as np
     from PIL import Image
 
-    from ebm_engine.data import to_display
-
     strips = []
     for row in rows:
-        disp = to_display(np.asarray(row), "image", (-1.0, 1.0))  # (n, H, W, 3) uint8
-        disp = disp if disp.ndim == 4 and disp.shape[-1] == 3 else np.repeat(
-            disp.reshape(*disp.shape[:3], 1), 3, -1)
+        disp = ((np.asarray(row, dtype=np.float32) + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        disp = disp.transpose(0, 2, 3, 1)  # (n, H, W, C)
+        if disp.shape[-1] == 1:
+            disp = np.repeat(disp, 3, -1)
         gap = np.full((disp.shape[1], 2, 3), 255, np.uint8)
         strips.append(np.concatenate([c for img in disp for c in (img, gap)][:-1], 1))
     width = max(s.shape[1] for s in strips)
@@ -213,7 +217,7 @@ def single_image_section(seconds: float, folder: Path) -> str:
     m = loaded.method
     dataset = load_dataset(loaded.cfg.data)
     after = m.evaluate(dataset, 8)
-    before = stats.get("before", {})
+    before = stats.get("before") or _untrained(loaded, dataset)
     m.rng.manual_seed(1)
     samples = list(m.sample(4))[-1].x
     m.opts = dataclasses.replace(m.opts, aspect=2.0)
@@ -252,6 +256,15 @@ def single_image_section(seconds: float, folder: Path) -> str:
               "scale 1 up (bottom):", "",
               "![harmonise](applications_images/single_image_harmonise.png)", ""]
     return "\n".join(lines)
+
+
+def _untrained(loaded, dataset) -> dict:
+    """The patchwise metrics of the run's pyramid before any training (same seed)."""
+    from ebm_engine.learning.trainer import build_method
+    from ebm_engine.methods.base import DataSpec
+
+    method, _ = build_method(loaded.cfg, DataSpec.of(dataset), dataset, loaded.method.device)
+    return method.evaluate(dataset, 8)
 
 
 SECTIONS: dict[str, Callable[[float, Path], str]] = {

@@ -73,6 +73,9 @@ def test_learning_from_one_image_moves_patches_to_the_source_and_snapshots_every
     m.rng.manual_seed(3)
     after = patch_nn_distance(final(m, 4), src, size=5)
     assert after < 0.6 * before, (before, after)
+    opts = m.opts
+    assert {"patch_nn", "gram_scale2", "patch_nn_blurred"} <= set(m.evaluate(trainer.dataset, 2))
+    assert m.opts is opts  # evaluation samples wide, then puts the knobs back
     assert set(snaps[-1].extras) == {"scale 12x8", "scale 17x11"}
     assert snaps[-1].extras["scale 12x8"].shape == (2, 3, 16, 24)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -270,14 +269,14 @@ class Patchwise(LearningMethod):
         n = min(n, 16)
         src = self.source.cpu()
         values: dict[str, float] = {}
-        run = self.cfg.train.options
+        saved = self.opts
         try:
-            self._set_sampling(aspect=1.0, task="random")
+            self.opts = dataclasses.replace(saved, aspect=1.0, task="random")
             samples = torch.from_numpy(list(self.sample(n))[-1].x)
-            self._set_sampling(aspect=2.0, task="random")
+            self.opts = dataclasses.replace(saved, aspect=2.0, task="random")
             wide = torch.from_numpy(list(self.sample(max(n // 2, 1)))[-1].x)
         finally:
-            self._set_sampling(**{k: run[k] for k in ("aspect", "task") if k in run})
+            self.opts = saved
         values["patch_nn"] = patch_nn_distance(samples, src)
         values["patch_nn_wide"] = patch_nn_distance(wide, src)
         values["patch_nn_copy"] = patch_nn_distance(src, src)
@@ -289,15 +288,3 @@ class Patchwise(LearningMethod):
         values["gram_wide"] = gram_distance(wide, src)
         return values
 
-    def _set_sampling(self, **changes) -> None:
-        self.opts = dataclasses.replace(self.opts, **changes)
-
-
-def to_image_row(images: list[torch.Tensor]) -> np.ndarray:
-    """Images of one height side by side ``(C, H, ΣW)`` with 1-px gaps (figures)."""
-    c, h = images[0].shape[-3], images[0].shape[-2]
-    gap = torch.full((c, h, 1), -1.0)
-    parts: list[torch.Tensor] = []
-    for img in images:
-        parts += [img.reshape(c, h, -1).cpu(), gap]
-    return torch.cat(parts[:-1], -1).numpy()
