@@ -102,7 +102,7 @@ def evaluate_semisup(method, dataset, n: int, seed: int) -> dict[str, float]:
         The data has no held-out items (``meta["heldout_items"]``).
     """
     from ebm_engine.errors import DataError
-    from ebm_engine.methods.symbol_vector import labelled_split
+    from ebm_engine.methods._symbol_vector_parts import labelled_split
     from ebm_engine.metrics.digits import DIGITS_SHAPE
 
     o = method.opts
