@@ -22,6 +22,7 @@ two runs then get unequal CPU), ``--n`` (held-out windows).
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -35,7 +36,8 @@ COLUMNS = ("iterations", "wall_s", "cpu_s", "ade", "fde", "ade_1", "fde_1", "ade
 SHOWN = 6
 
 
-def train_and_score(prior: str, seconds: float, n: int, out: dict, iterations: int = 0) -> None:
+def train_and_score(prior: str, seconds: float, n: int, out: dict, iterations: int = 0,
+                    settings: tuple = ()) -> None:
     """Train ``crowd-prediction`` with ``prior`` for ``seconds`` (or exactly
     ``iterations`` when given); put its scores in ``out``."""
     import numpy as np
@@ -49,7 +51,7 @@ def train_and_score(prior: str, seconds: float, n: int, out: dict, iterations: i
     cfg = config_for("crowd-prediction", overrides=[
         ("train.options.prior", prior), ("train.iterations", iterations or 10**6),
         ("train.device", "cpu"),
-        ("train.checkpoint_every", 0)])
+        ("train.checkpoint_every", 0), *settings])
     trainer = Trainer(cfg, None)
     start, cpu_start = time.perf_counter(), time.process_time()
     done = 0
@@ -77,9 +79,11 @@ def _cell(value) -> str:
     return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
-def section(results: dict, seconds: float, n: int, load: str = "", iterations: int = 0) -> str:
+def section(results: dict, seconds: float, n: int, load: str = "", iterations: int = 0,
+            settings: list[str] | None = None) -> str:
     """The ``crowd`` section of the results file (Markdown)."""
     budget = f"--iterations {iterations}" if iterations else f"--seconds {seconds:g}"
+    budget += "".join(f" --set {kv}" for kv in settings or ())
     same = "the same number of iterations" if iterations else "the same wall-clock time"
     lines = [
         "## crowd: `crowd-prediction`, latent-belief EBM (method `lbebm`)",
@@ -143,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="iterations of each run (default: the preset's)")
     parser.add_argument("--seconds", type=float, default=0.0,
                         help="train each run for this wall-clock time instead")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for both runs (JSON value), e.g. train.lr=3e-5")
     parser.add_argument("--n", type=int, default=1000, help="held-out windows scored")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -150,11 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         from ebm_engine.presets import load_preset
 
         args.iterations = int(load_preset("crowd-prediction")["train"]["iterations"])
+    settings = tuple((k, json.loads(v)) for k, v in (kv.split("=", 1) for kv in args.set))
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         shared = manager.dict()
         before = os.getloadavg()[0]
-        procs = [ctx.Process(target=train_and_score, args=(prior, args.seconds, args.n, shared, args.iterations))
+        procs = [ctx.Process(target=train_and_score, args=(prior, args.seconds, args.n, shared, args.iterations,
+                                                  settings))
                  for prior in ("ebm", "gaussian")]
         for p in procs:
             p.start()
@@ -166,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         draw_figure(results["ebm"]["figure"], args.out.parent / FIGURE.name)
     from benchmarks.applications_sequences import write_section
 
-    text = section(results, args.seconds, args.n, load, args.iterations)
+    text = section(results, args.seconds, args.n, load, args.iterations, args.set)
     write_section("crowd", text, args.out)
     print(text)
     return 0 if len(results) == 2 else 1
