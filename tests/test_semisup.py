@@ -138,3 +138,11 @@ def test_data_without_labels_is_one_clear_error():
     data.meta["labels"] = np.full(len(data), UNLABELLED)
     with pytest.raises(DataError, match="no labelled item"):
         Trainer(cfg, None, data)
+
+
+def test_fully_labelled_digits_train_without_an_accuracy_metric():
+    """``digits`` has every label and no held-out items: supervised training, no NaN metric
+    (a NaN would read as a diverged step)."""
+    cfg = tiny_cfg(2).with_value("data.source", "digits")
+    steps = [e for e in Trainer(cfg, None).events() if isinstance(e, TrainStep)]
+    assert len(steps) == 2 and "accuracy" not in steps[-1].metrics

@@ -288,7 +288,8 @@ class SymbolVectorEBM(LearningMethod):
         gen_loss = sq / (2 * o.obs_sigma ** 2)
         gen_norm = self.backward(gen_loss, self.gen_opt, [self.gen], clip=False)
         # Scored before the update, like the loss: the model this step started from.
-        if math.isnan(self._accuracy) or self.step % o.eval_every == 0:
+        held = self.heldout is not None  # data without held-out items: no accuracy to report
+        if held and (math.isnan(self._accuracy) or self.step % o.eval_every == 0):
             self._accuracy = self.held_out_accuracy()
         with torch.no_grad():
             samples = self.gen(z_neg)
@@ -305,8 +306,9 @@ class SymbolVectorEBM(LearningMethod):
             "gen_loss": float(gen_loss.detach()),
             "recon_mse": float(sq.detach()) / math.prod(self.spec.item_shape),
             "gen_grad_norm": gen_norm,
-            "accuracy": self._accuracy,
         }
+        if held:
+            metrics["accuracy"] = self._accuracy
         return StepResult(metrics, samples, self.prior_energy(z_neg).detach(),
                           [self._to_data_frame(f) for f in frames], extras)
 
