@@ -173,3 +173,17 @@ def test_resume_is_exact(tmp_path):
         other = resumed.method.networks()[name].state_dict()
         for key, value in net.state_dict().items():
             assert torch.equal(value, other[key]), (name, key)
+
+
+def test_sample_png_of_translations_is_source_translated_reconstructed(tmp_path):
+    from PIL import Image
+
+    from ebm_engine.export.samples import export_samples
+
+    x = np.random.default_rng(0).uniform(-1, 1, (5, 1, 16, 16)).astype(np.float32)
+    path = export_samples(x, "image", (-1.0, 1.0), tmp_path / "pairs.png",
+                          extras={"source": -x, "reconstructed": x})
+    picture = np.asarray(Image.open(path))
+    assert picture.shape[0] < picture.shape[1]  # 3 rows of 5 tiles
+    tile = 4 * 17  # 16 px + 1 px padding, scaled 4×
+    assert picture.shape[:2] == (3 * tile + 4, 5 * tile + 4)
