@@ -162,7 +162,9 @@ def frame_section(seconds: float, folder: Path) -> str:
     lines = [
         "## FRAME vs Generative ConvNet (texture, gravel 64×64)", "",
         f"Both trained side by side from their presets (`frame-texture`; `texture` with method "
-        f"`ml`), one thread each, {seconds:g} s wall clock each; {SAMPLES} samples each. "
+        f"`ml`), one thread each, {stats.get('frame', {}).get('seconds', seconds):.0f} s wall "
+        f"clock each (equal CPU shares: see `cpu_s`); {SAMPLES} samples each (FRAME's from its "
+        "4 persistent chains, the ConvNet's from its 64). "
         "`gram_distance`: `ebm eval`'s texture metric (random-feature Gram matrices; lower is "
         "better). `hist_tv`: mean total-variation distance between the 19 FRAME filters' "
         "response histograms of the samples and of the data (FRAME's own statistic).", "",
@@ -233,7 +235,7 @@ def single_image_section(seconds: float, folder: Path) -> str:
     lines = [
         "## Single image: Patchwise Generative ConvNet (coffee, 64×43)", "",
         f"Preset `single-image` ({len(m.sizes)} scales {', '.join(f'{w}×{h}' for h, w in m.sizes)}), "
-        f"trained {seconds:g} s wall clock ({stats.get('iterations', 0)} iterations, "
+        f"trained {stats.get('seconds', seconds):.0f} s wall clock ({stats.get('iterations', 0)} iterations, "
         f"{stats.get('cpu_s', 0.0):.0f} CPU s, one thread); 8 samples (4 for 2× wide) scored "
         "before and after training. `patch_nn`: mean RMS distance of each 7×7 sample patch to "
         "its nearest photo patch (model space [-1, 1]); it should sit between copying (0) "

@@ -6,7 +6,7 @@ EBM each, ``p_s(x_s) ∝ exp(Σ_p g_s(x_s)[p])`` (:class:`PatchEnergy`): a
 Markov random field of overlapping patches of the one training image
 ``x`` resized to scale ``s``. Synthesis is coarse to fine,
 
-    x̃_0 = Langevin_0(uniform noise),   x̃_s = Langevin_s(resize(x̃_{s−1})),
+    x̃_0 = Langevin_0(mean colour + grey noise),   x̃_s = Langevin_s(resize(x̃_{s−1})),
 
 and each scale learns by maximum likelihood, ``∇θ_s L = ∇θ_s f_s(x_s) −
 mean ∇θ_s f_s(x̃_s)``: we minimise ``Σ_s mean E_s(x_s) − mean E_s(x̃_s)``.
@@ -142,6 +142,15 @@ class Patchwise(LearningMethod):
         fine = self.cfg.sampler.n_steps if n_steps is None else n_steps
         return (self.opts.coarse_steps or fine) if level == 0 else fine
 
+    def coarse_start(self, n: int, size: tuple[int, int]) -> torch.Tensor:
+        """Chain starts at the coarsest level: the photo's mean colour plus grey
+        noise (the same noise in every channel, as the paper's code): the chains
+        then learn structure, not to undo random hues."""
+        grey = noise_like((n, 1, *size), self.cfg.sampler, self.device, self.rng)
+        x = self.source.mean(dim=(2, 3), keepdim=True) + grey
+        lo, hi = self.spec.value_range or (-1.0, 1.0)
+        return x.clamp(lo, hi)
+
     def paste_edit(self, n: int) -> torch.Tensor:
         """``n`` copies of the source, each with a block (a third of each side)
         copied from one random place to another: the input of harmonisation."""
@@ -179,7 +188,7 @@ class Patchwise(LearningMethod):
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg, b = self.cfg, batch.shape[0]
         final = self.sizes[-1]
-        x = noise_like((b, self.channels, *self.sizes[0]), cfg.sampler, self.device, self.rng)
+        x = self.coarse_start(b, self.sizes[0])
         frames: list[ChainFrame] = []
         synths: list[torch.Tensor] = []
         extras: dict[str, torch.Tensor] = {}
@@ -228,7 +237,7 @@ class Patchwise(LearningMethod):
             self.edit_inputs = self.paste_edit(n)
             x = self.edit_inputs
         else:
-            x = noise_like((n, self.channels, *sizes[0]), self.cfg.sampler, self.device, self.rng)
+            x = self.coarse_start(n, sizes[0])
         final = sizes[-1]
         offset = 0
         for level in range(first, len(sizes)):
