@@ -229,6 +229,7 @@ class MainWindow(QMainWindow):
             self.data_panel.set_source(self.controller.config.data.source, emit=False)
             return
         self._pretrained = None
+        self.data_panel.set_method(cfg.train.method)
         demo = cfg.data.source in self.data_panel.catalogue
         # A demo's data, or a path the data panel knows how to read, shows before Train.
         readable = demo or bool(self.data_panel.reader or self.data_panel.detected)

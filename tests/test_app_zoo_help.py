@@ -69,6 +69,16 @@ def test_load_pretrained_samples_then_sample_and_train_continue_it(qtbot, tmp_pa
     window.open_run(tiny_zoo, "resume")
     qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
     assert window.controller.run_dir not in (run, tiny_zoo) and _files(tiny_zoo) == before
+    # a method with its own entry on this demo is what Load pretrained loads
+    import dataclasses
+
+    panel = window.data_panel
+    own = panel.pretrained["8gaussians"]
+    panel.zoo["8gaussians-fce"] = dataclasses.replace(own, name="8gaussians-fce", method="fce")
+    panel.set_method("fce")
+    assert panel.pretrained_entry().name == "8gaussians-fce"
+    panel.set_method("ml")
+    assert panel.pretrained_entry().name == "8gaussians-ml"
     # another demo without an entry: no button; Train there starts from scratch
     window.data_panel.set_source("moons")
     assert not window.data_panel.pretrained_button.isEnabled()

@@ -67,9 +67,10 @@ class DataPanel(QWidget):
         self.list.setObjectName("demo_list")
         self.list.setIconSize(QSize(48, 48))
         self.list.setSpacing(1)
-        known = zoo.entries()
+        self.zoo = zoo.entries()
         self.pretrained = {name: e for name, info in self.catalogue.items()
-                           if (e := zoo.for_demo(name, info.preset, known)) is not None}
+                           if (e := zoo.for_demo(name, info.preset, self.zoo)) is not None}
+        self.method = ""  # the method chosen: its own zoo entry is loaded when there is one
         for name, info in self.catalogue.items():
             ready = " · pretrained" if name in self.pretrained else ""
             item = QListWidgetItem(f"{name}\n{info.kind} · ~{info.expected_minutes:g} min{ready}")
@@ -226,8 +227,19 @@ class DataPanel(QWidget):
         self._running = running
         self._show_pretrained()
 
+    def set_method(self, method: str) -> None:
+        """The learning method chosen: Load pretrained prefers an entry of that method."""
+        self.method = method
+        self._show_pretrained()
+
+    def pretrained_entry(self) -> zoo.ZooEntry | None:
+        """The zoo entry Load pretrained loads: the current demo's, of the chosen method if
+        there is one (digits + coopnets → digits-coopnets), else the demo's own."""
+        mine = [e for e in self.zoo.values() if e.data == self.source and e.method == self.method]
+        return mine[0] if mine else self.pretrained.get(self.source)
+
     def _show_pretrained(self) -> None:
-        entry = self.pretrained.get(self.source)
+        entry = self.pretrained_entry()
         self.pretrained_button.setEnabled(entry is not None and not self._running)
         self.about_button.setEnabled(self.source in self.catalogue)
         if entry is not None:
@@ -240,7 +252,7 @@ class DataPanel(QWidget):
                                               "(`ebm zoo` lists them)")
 
     def _load_pretrained(self) -> None:
-        entry = self.pretrained.get(self.source)
+        entry = self.pretrained_entry()
         if entry is not None:
             self.sigPretrainedChosen.emit(str(entry.path))
 
