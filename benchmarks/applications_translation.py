@@ -89,15 +89,13 @@ def _cell(value) -> str:
     return f"{value:.3f}"
 
 
-def write_table(results: dict, seconds: float, n: int, path: Path = RESULTS,
-                load: str = "", settings: list[str] | None = None) -> str:
+def write_table(results: dict, path: Path = RESULTS) -> str:
     lines = [
         "# Unpaired translation: CycleCoopNets with vs without the cycle term",
         "",
-        f"`python -m benchmarks.applications_translation --seconds {seconds:g} --n {n}"
-        + "".join(f" --set {s}" for s in settings or []) + "` on "
-        f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M')}. "
-        "Each demo's two runs train side by side (one thread each) for the same wall-clock "
+        "`python -m benchmarks.applications_translation [--only NAME]` on "
+        f"{platform.processor() or platform.machine()}; each demo's command, time and load "
+        "are under the tables. Each demo's two runs train side by side (one thread each) for the same wall-clock "
         "time from the demo's preset; the ablation is the same run with `cycle_weight = 0`. "
         "Metrics (ebm_engine/metrics/translation.py, what `ebm eval` writes), per direction "
         "(`ab`: domain A → B, `ba`: B → A), on translations revised by Langevin: "
@@ -107,8 +105,7 @@ def write_table(results: dict, seconds: float, n: int, path: Path = RESULTS,
         "held-out accuracy); `fd` = Fréchet distance to the target domain (digits "
         "classifier features for images, the judge's features for strokes); `cycle_l1` = "
         "mean |G_BA(G_AB(a)) − a| per value; `*_proposal` = the translator alone, without "
-        "Langevin. `cpu_s`: training CPU seconds (the machine is shared)."
-        + (f" Load average (1 min) at each demo's start and end: {load}." if load else ""),
+        "Langevin. `cpu_s`: training CPU seconds (the machine is shared).",
         "",
         "| demo | run | " + " | ".join(COLUMNS) + " |",
         "|---|---|" + "---|" * len(COLUMNS),
@@ -122,6 +119,11 @@ def write_table(results: dict, seconds: float, n: int, path: Path = RESULTS,
     for demo in dict.fromkeys(d for d, _ in results):
         r = next(v for (d, _), v in results.items() if d == demo)
         lines.append(f"| {demo} | " + " | ".join(_cell(r.get(c)) for c in BASELINE_COLUMNS) + " |")
+    lines += ["", "Runs:", ""]
+    for demo in dict.fromkeys(d for d, _ in results):
+        r = next(v for (d, _), v in results.items() if d == demo)
+        lines.append(f"- {demo}: `{r.get('command', '?')}`, {r.get('when', '?')}, load average "
+                     f"(1 min) at start → end {r.get('load', '?')}")
     lines += ["", "Figures (rows: source | translated | reconstructed; left half A → B, right "
               "half B → A):", ""]
     for (demo, label), r in results.items():
@@ -146,7 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         shared = manager.dict()
-        loads = []
         for demo in demos:
             before = os.getloadavg()[0]
             procs = [ctx.Process(target=train_and_score, args=(demo, w, args.seconds, args.n, shared,
@@ -156,7 +157,13 @@ def main(argv: list[str] | None = None) -> int:
                 p.start()
             for p in procs:
                 p.join()
-            loads.append(f"{demo} {before:.1f} → {os.getloadavg()[0]:.1f}")
+            command = (f"python -m benchmarks.applications_translation --only {demo} "
+                       f"--seconds {args.seconds:g} --n {args.n}"
+                       + "".join(f" --set {s}" for s in args.set))
+            for key in [k for k in shared.keys() if k[0] == demo]:
+                shared[key] = {**shared[key], "command": command,
+                               "when": time.strftime("%Y-%m-%d %H:%M"),
+                               "load": f"{before:.1f} → {os.getloadavg()[0]:.1f}"}
             print(f"{demo}: done", flush=True)
         fresh = {k: shared[k] for k in sorted(shared.keys(), key=lambda k: (demos.index(k[0]),
                                                                            k[1] != "cycle"))}
@@ -170,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     sidecar.parent.mkdir(parents=True, exist_ok=True)
     sidecar.write_text(json.dumps([{"demo": d, "run": r, "values": v}
                                    for (d, r), v in results.items()], indent=1) + "\n")
-    print(write_table(results, args.seconds, args.n, args.out, "; ".join(loads), args.set))
+    print(write_table(results, args.out))
     return 0
 
 
