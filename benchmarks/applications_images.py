@@ -21,6 +21,8 @@ figures next to it), so a section can be rerun alone. A section is a function
 - ``inpainting``, ``class-conditional``, ``saliency``: conditional CoopNets, each
   task's metric vs the initializer alone and a task baseline
   (:mod:`benchmarks.applications_conditional`).
+- ``translation``: CycleCoopNets on handwritten ↔ typeset digits vs the same nets
+  without the cycle term (:mod:`benchmarks.applications_translation`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 
 from benchmarks.applications_conditional import section as conditional_section
 from benchmarks.applications_semisup import semi_supervised_section
+from benchmarks.applications_translation import section as translation_section
 
 RESULTS = Path(__file__).parent / "results" / "applications_images.md"
 FOLDER = RESULTS.with_suffix("")
@@ -277,6 +280,8 @@ SECTIONS: dict[str, Callable[[float, Path], str]] = {
     "inpainting": conditional_section("inpainting"),
     "class-conditional": conditional_section("class"),
     "saliency": conditional_section("saliency"),
+    # benchmarks/applications_translation.py: CycleCoopNets with vs without the cycle term
+    "translation": translation_section("digits-handwritten-typeset"),
 }
 
 

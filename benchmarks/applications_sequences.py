@@ -222,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "crowd"):
         status |= _other("applications_crowd", [])
     if args.only in (None, "translation"):
-        status |= _other("applications_translation", [])
+        from benchmarks.applications_translation import section_markdown
+
+        demo = "sequence-translation"
+        status |= _other("applications_translation", ["--only", demo])
+        write_section("translation", section_markdown(demo), args.out)
     return status
 
 

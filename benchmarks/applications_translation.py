@@ -134,6 +134,44 @@ def write_table(results: dict, path: Path = RESULTS) -> str:
     return text
 
 
+def section_markdown(demo: str, path: Path = RESULTS) -> str:
+    """``demo``'s rows of the last table, as a section of ``applications_images`` or
+    ``applications_sequences`` (figures stay in ``results/translation/``)."""
+    rows = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    runs = {r["run"]: r["values"] for r in rows if r["demo"] == demo}
+    if not runs:
+        return f"## {demo} (CycleCoopNets)\n\nNo result yet: run `--only {demo}`.\n"
+    first = next(iter(runs.values()))
+    lines = [f"## {demo} (CycleCoopNets): with vs without the cycle term", "",
+             f"`{first.get('command', '?')}` ({first.get('when', '?')}, load "
+             f"{first.get('load', '?')}): the preset and the same run with `cycle_weight = 0`, "
+             "side by side for the same time; metrics of `ebm eval` "
+             "(ebm_engine/metrics/translation.py; details in "
+             "[applications_translation.md](applications_translation.md)).", "",
+             "| run | iterations | cpu_s | content_ab | content_ba | fd_ab | fd_ba |",
+             "|---|---|---|---|---|---|---|"]
+    for label, r in runs.items():
+        lines.append(f"| {label} | " + " | ".join(_cell(r.get(c)) for c in (
+            "iterations", "cpu_s", "content_ab", "content_ba", "fd_ab", "fd_ba")) + " |")
+    lines.append(f"| no translation | – | – | {_cell(first.get('content_ab_source'))} | "
+                 f"{_cell(first.get('content_ba_source'))} | {_cell(first.get('fd_ab_source'))} | "
+                 f"{_cell(first.get('fd_ba_source'))} |")
+    lines += [""] + [f"![{demo} {label}](translation/{Path(r['figure']).name}) {label}: source | "
+                     "translated | reconstructed" for label, r in runs.items()]
+    return "\n".join(lines) + "\n"
+
+
+def section(demo: str):
+    """``section(seconds, folder) -> markdown``: train and score ``demo`` (both runs)."""
+
+    def run(seconds: float, folder: Path | None = None) -> str:
+        main(["--only", demo, "--seconds", str(seconds)])
+        return section_markdown(demo)
+
+    run.__name__ = f"{demo.replace('-', '_')}_section"
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=600.0, help="training time per run")
