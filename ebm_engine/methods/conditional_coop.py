@@ -328,6 +328,9 @@ class ConditionalCoop(LearningMethod):
               **{f"{m}_{who}": ("lower" if m == "kld" else "higher")
                  for m in ("cc", "kld", "auc") for who in ("langevin", "initializer", "centre_bias")}}
 
+    #: conditions ``ebm eval`` scores by default (held-out splits hold 300-359)
+    default_eval_n = 300
+
     def evaluate(self, dataset, n: int, seed: int) -> dict[str, float]:
         """The task's metrics with same-run baselines (:mod:`ebm_engine.metrics.conditional`)."""
         from ebm_engine.metrics.conditional import evaluate_conditional

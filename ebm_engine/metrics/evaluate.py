@@ -203,8 +203,9 @@ def evaluate_run(
     loaded = load_model(path, device)
     dataset = load_dataset(loaded.cfg.data)
     kind = loaded.spec.kind
-    if n is None:
-        n = default_n(kind, dataset.name, dataset.item_shape)
+    if n is None:  # a method with its own metrics may say how many it needs
+        n = getattr(loaded.method, "default_eval_n", None) or default_n(kind, dataset.name,
+                                                                         dataset.item_shape)
     if n < 2:
         raise CheckpointError(f"evaluation needs n >= 2 samples, got {n}")
     steps = loaded.cfg.sampler.n_steps if steps is None else steps
