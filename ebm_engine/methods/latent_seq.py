@@ -43,6 +43,7 @@ import torch
 
 from ebm_engine.data.tokens import PAD_ID
 from ebm_engine.errors import ConfigError
+from ebm_engine.methods._persistent_posterior import PersistentPosterior
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models.sequence import LatentPrior, SequenceDecoder
 from ebm_engine.options import knob
@@ -112,7 +113,7 @@ class LatentSeqOptions:
 
 
 @register_method("latent_seq")
-class LatentSeqEBM(LearningMethod):
+class LatentSeqEBM(PersistentPosterior, LearningMethod):
     """Sequence decoder with an energy-based latent prior (text, SMILES; attribute control)."""
 
     Options = LatentSeqOptions
@@ -134,13 +135,7 @@ class LatentSeqEBM(LearningMethod):
         self.gen = SequenceDecoder(sym.size, o.z_dim, o.emb_dim, o.gen_width).to(self.device)
         self.opt = self.adam(self.prior.parameters())
         self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
-        # Persistent posterior latents, one row per training item (checkpointed).
-        self.post_latents: torch.Tensor | None = None
-        if o.post_persistent and self.dataset is not None:
-            self.post_latents = torch.randn(len(self.dataset), o.z_dim, device=self.device,
-                                            generator=self.rng)
-        self._index: torch.Tensor | None = None
-        self._staged: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.init_post_latents(o.post_persistent, o.z_dim)
 
     # --- energies --------------------------------------------------------------------
     @property
@@ -222,27 +217,6 @@ class LatentSeqEBM(LearningMethod):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"prior": self.opt, "generator": self.gen_opt}
 
-    def batch_drawn(self, index: torch.Tensor) -> None:
-        self._index = index  # rows of the persistent posterior latents
-
-    def apply_update(self) -> None:
-        super().apply_update()
-        if self._staged is not None:
-            index, z = self._staged
-            self.post_latents[index] = z
-        self._staged = None
-
-    def discard_update(self) -> None:
-        super().discard_update()
-        self._staged = None
-
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {} if self.post_latents is None else {"posterior_latents": self.post_latents.cpu()}
-
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        if self.post_latents is not None and "posterior_latents" in tensors:
-            self.post_latents = tensors["posterior_latents"].float().to(self.device)
-
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``−log p(x, z*)`` up to a constant at the MAP latent ``z*`` (the marginal is intractable)."""
         tokens, y = self.split(x)
@@ -255,10 +229,10 @@ class LatentSeqEBM(LearningMethod):
         frames = list(self.prior_sample(y, record_every=record_every))
         # The last frame holds all chains (the recorded ones hold a few).
         z_neg = torch.from_numpy(frames[-1].x).to(self.device)
-        index, self._index = self._index, None
-        if self.post_latents is not None and index is not None:
-            z_pos = self.infer(tokens, y, z0=self.post_latents[index])
-            self._staged = (index, z_pos)  # written back by apply_update only
+        start = self.post_start()
+        if start is not None:
+            z_pos = self.infer(tokens, y, z0=start[1])
+            self.post_stage(start[0], z_pos)
         else:
             z_pos = self.infer(tokens, y)
         metrics: dict[str, float] = {}

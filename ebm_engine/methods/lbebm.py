@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ebm_engine.errors import ConfigError
+from ebm_engine.methods._persistent_posterior import PersistentPosterior
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.metrics.prediction import BETTER, heldout_windows, prediction_metrics
 from ebm_engine.models.trajectory_predictor import FutureDecoder, LatentPriorEnergy, PastEncoder
@@ -99,7 +100,7 @@ class LBEBMOptions:
 
 
 @register_method("lbebm")
-class LatentBeliefEBM(LearningMethod):
+class LatentBeliefEBM(PersistentPosterior, LearningMethod):
     """Trajectory prediction with a latent-belief EBM prior (best of K futures)."""
 
     Options = LBEBMOptions
@@ -124,13 +125,7 @@ class LatentBeliefEBM(LearningMethod):
         self.gen_opt = self.adam(list(self.encoder.parameters()) + list(self.decoder.parameters()),
                                  lr_knob="gen_lr", betas=GENERATOR_BETAS)
         self._past: torch.Tensor | None = None
-        # Persistent posterior latents, one row per training item (checkpointed).
-        self.post_latents: torch.Tensor | None = None
-        if o.post_persistent and self.dataset is not None:
-            self.post_latents = torch.randn(len(self.dataset), o.z_dim, device=self.device,
-                                            generator=self.rng)
-        self._index: torch.Tensor | None = None
-        self._staged: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.init_post_latents(o.post_persistent, o.z_dim)
         self.probe_past = torch.zeros(0, o.observed, 2, device=self.device)
         self.probe_future = torch.zeros(0, self.predicted, 2, device=self.device)
         self.obstacles = torch.zeros(0, 3)  # the scene's pillars, for views (cx, cy, r)
@@ -228,32 +223,19 @@ class LatentBeliefEBM(LearningMethod):
         return {"prior": self.opt, "generator": self.gen_opt}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {"probe_past": self.probe_past.cpu(), "probe_future": self.probe_future.cpu(),
-                "obstacles": self.obstacles.cpu(),
-                **({} if self.post_latents is None else {"posterior_latents": self.post_latents.cpu()})}
+        return {**super().state_tensors(), "probe_past": self.probe_past.cpu(),
+                "probe_future": self.probe_future.cpu(), "obstacles": self.obstacles.cpu()}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        if self.post_latents is not None and "posterior_latents" in tensors:
-            self.post_latents = tensors["posterior_latents"].float().to(self.device)
+        super().load_state_tensors(tensors)
         if "probe_past" in tensors:
             self.probe_past = tensors["probe_past"].float().to(self.device)
             self.probe_future = tensors["probe_future"].float().to(self.device)
         if "obstacles" in tensors:
             self.obstacles = tensors["obstacles"].float()
 
-    def apply_update(self) -> None:
-        super().apply_update()
-        if self._staged is not None:
-            index, z = self._staged
-            self.post_latents[index] = z
-        self._staged = None
-
-    def discard_update(self) -> None:
-        super().discard_update()
-        self._staged = None
-
     def batch_drawn(self, index: torch.Tensor) -> None:
-        self._index = index  # rows of the persistent posterior latents
+        super().batch_drawn(index)  # rows of the persistent posterior latents
         observed = np.asarray(self.dataset.meta["observed"])[index.cpu().numpy()]
         self._past = torch.from_numpy(observed).float().to(self.device)
 
@@ -283,10 +265,10 @@ class LatentBeliefEBM(LearningMethod):
         target = self.encoder.to_target(past, batch)
         frames = list(self.prior_chain(c, record_every=record_every))
         z_neg = torch.from_numpy(frames[-1].x).to(self.device)
-        index, self._index = self._index, None
-        if self.post_latents is not None and index is not None:
-            z_pos = self.infer(c, target, self.post_latents[index].clone())
-            self._staged = (index, z_pos)  # written back by apply_update only
+        start = self.post_start()
+        if start is not None:
+            z_pos = self.infer(c, target, start[1])
+            self.post_stage(start[0], z_pos)
         else:
             z_pos = self.infer(c, target)
         metrics: dict[str, float] = {}
