@@ -39,7 +39,7 @@ from ebm_engine import atomic
 from ebm_engine.data.catalogue import demos
 from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
-from ebm_engine.metrics.evaluate import default_n, score_method
+from ebm_engine.metrics.evaluate import eval_count, score_method
 from ebm_engine.presets import available_presets, config_for, load_preset
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -138,8 +138,8 @@ def measure(row: Row, scale: float, evals: int, seed: int, out_dir: Path) -> dic
             continue
         train_s = now
         dataset = trainer.dataset
-        n = default_n(dataset.kind, dataset.name, dataset.item_shape)
-        values, better = score_method(trainer.method, dataset, n, cfg.sampler.n_steps, seed)
+        values, better = score_method(trainer.method, dataset, eval_count(trainer.method, dataset),
+                                      cfg.sampler.n_steps, seed)
         points.append({"minutes": train_s / 60.0, "iteration": trainer.iteration,
                        "metrics": values})
         print(row.label, points[-1], flush=True)

@@ -132,6 +132,13 @@ def run_folder_of(path: str | Path) -> Path | None:
     return None
 
 
+def eval_count(method: Any, dataset: Dataset) -> int:
+    """Samples an evaluation draws by default: the method's ``default_eval_n``
+    (a method with its own metrics may say how many it needs), else the data kind's."""
+    return getattr(method, "default_eval_n", None) or default_n(dataset.kind, dataset.name,
+                                                                dataset.item_shape)
+
+
 def score_method(method: Any, dataset: Dataset, n: int, steps: int,
                  seed: int = 0) -> tuple[dict[str, float], dict[str, str]]:
     """Sample ``method`` and score it: its own task metrics when it defines
@@ -203,9 +210,8 @@ def evaluate_run(
     loaded = load_model(path, device)
     dataset = load_dataset(loaded.cfg.data)
     kind = loaded.spec.kind
-    if n is None:  # a method with its own metrics may say how many it needs
-        n = getattr(loaded.method, "default_eval_n", None) or default_n(kind, dataset.name,
-                                                                         dataset.item_shape)
+    if n is None:
+        n = eval_count(loaded.method, dataset)
     if n < 2:
         raise CheckpointError(f"evaluation needs n >= 2 samples, got {n}")
     steps = loaded.cfg.sampler.n_steps if steps is None else steps
