@@ -94,7 +94,8 @@ def sample_figure(samples: np.ndarray, kind: str, value_range, path: Path, symbo
     from ebm_engine.export.samples import FORMATS, export_samples
 
     if ".png" in FORMATS.get(kind, ()):
-        export_samples(samples[:64], kind, value_range, path, symbols=symbols)
+        export_samples(samples if kind == "points" else samples[:64], kind, value_range, path,
+                       symbols=symbols)
         return
     import matplotlib
 
@@ -153,7 +154,9 @@ def measure(row: Row, scale: float, evals: int, seed: int, out_dir: Path) -> dic
     side = better.get(name, "lower") if points else "lower"
     first = next((p["minutes"] for p in points if name in p["metrics"]
                   and met(p["metrics"][name], goal, side)), None)
-    frames = list(trainer.method.sample(64, n_steps=cfg.sampler.n_steps))
+    # 2D points are judged as a cloud (64 dots show no shape); other kinds as a 64-item grid
+    n_show = 1000 if kind == "points" else 64
+    frames = list(trainer.method.sample(n_show, n_steps=cfg.sampler.n_steps))
     png = out_dir / f"{row.label}.png"
     sample_figure(frames[-1].x, kind, trainer.dataset.value_range, png,
                   trainer.dataset.meta.get("symbols"))
