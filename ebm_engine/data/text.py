@@ -86,6 +86,29 @@ def load_grammar_text_controlled(cfg: DataConfig) -> Dataset:
     return _grammar_dataset("grammar-text-controlled", str(attribute))
 
 
+def read_text(path: Path, expected: str) -> str:
+    """The whole UTF-8 text of ``path`` (a BOM is dropped).
+
+    Raises
+    ------
+    DataError
+        One line: unreadable, binary (NUL bytes; ``expected`` says what was
+        expected instead), or not UTF-8 (naming the first bad line).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if b"\x00" in raw[:65536]:
+        raise DataError(f"{path}: binary file, expected {expected}")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}: line {line} is not UTF-8 text "
+                        "(save the file as UTF-8)") from None
+
+
 def read_lines(path: Path, what: str) -> list[tuple[int, str]]:
     """Non-empty, stripped lines of a UTF-8 text file with their line numbers.
 
@@ -95,18 +118,7 @@ def read_lines(path: Path, what: str) -> list[tuple[int, str]]:
         One line: the file is empty, binary (NUL bytes), or not UTF-8
         (naming the first bad line).
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if b"\x00" in raw[:65536]:
-        raise DataError(f"{path}: binary file, expected UTF-8 text with one {what} per line")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line} is not UTF-8 text "
-                        "(save the file as UTF-8)") from None
+    text = read_text(path, f"UTF-8 text with one {what} per line")
     lines = [(n, s.strip()) for n, s in enumerate(text.splitlines(), 1) if s.strip()]
     if not lines:
         raise DataError(f"{path}: empty file, expected one {what} per line")

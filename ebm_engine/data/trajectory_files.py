@@ -28,6 +28,7 @@ from ebm_engine import atomic
 from ebm_engine.config import DataConfig
 from ebm_engine.data.catalogue import reader
 from ebm_engine.data.dataset import Dataset
+from ebm_engine.data.text import read_text
 from ebm_engine.data.tracks import WINDOW, TrackTable, trajectory_dataset
 from ebm_engine.errors import DataError
 
@@ -61,17 +62,7 @@ def parse_tracks(path: str | Path) -> TrackTable:
         the same agent twice in a frame, or no rows at all.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if b"\x00" in raw[:65536]:
-        raise DataError(f"{path}: binary file, expected text lines 'frame agent x y'")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line} is not UTF-8 text") from None
+    text = read_text(path, "text lines 'frame agent x y'")
     frames, agents, xs, ys, lines = [], [], [], [], []
     seen: dict[tuple[int, int], int] = {}
     for number, line in enumerate(text.splitlines(), 1):

@@ -43,6 +43,7 @@ import torch
 
 from ebm_engine.data.tokens import PAD_ID
 from ebm_engine.errors import ConfigError
+from ebm_engine.methods._latent_prior import fixed_prior_metrics, prior_update
 from ebm_engine.methods._persistent_posterior import PersistentPosterior
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models.sequence import LatentPrior, SequenceDecoder
@@ -241,17 +242,11 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
             f_pos = self.prior(z_pos).gather(1, y.unsqueeze(1)).squeeze(1)
             f_neg = self.prior(z_neg).gather(1, y.unsqueeze(1)).squeeze(1)
             e_pos, e_neg = self.with_reference(-f_pos, z_pos), self.with_reference(-f_neg, z_neg)
-            loss = e_pos.mean() - e_neg.mean()
-            if self.opts.prior_l2 > 0:
-                loss = loss + self.opts.prior_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
-            norm = self.backward(loss, self.opt, [self.prior])
-            metrics.update(loss=float(loss.detach()), energy_data=float(e_pos.detach().mean()),
-                           energy_sample=float(e_neg.detach().mean()), grad_norm=norm)
+            metrics.update(prior_update(self, f_pos, f_neg, e_pos, e_neg))
         else:
             with torch.no_grad():
                 e_pos, e_neg = self.prior_energy(z_pos, y), self.prior_energy(z_neg, y)
-            metrics.update(loss=0.0, energy_data=float(e_pos.mean()),
-                           energy_sample=float(e_neg.mean()), grad_norm=0.0)
+            metrics.update(fixed_prior_metrics(e_pos, e_neg))
         # Decoder: maximise log p(x | z⁺).
         ll = self.gen.log_likelihood(z_pos, tokens, self.opts.word_dropout, self.rng)
         gen_loss = -ll.mean()

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ebm_engine.errors import ConfigError
+from ebm_engine.methods._latent_prior import fixed_prior_metrics, prior_update
 from ebm_engine.methods._persistent_posterior import PersistentPosterior
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.metrics.prediction import BETTER, heldout_windows, prediction_metrics
@@ -276,17 +277,11 @@ class LatentBeliefEBM(PersistentPosterior, LearningMethod):
         if self.ebm_prior:
             f_pos, f_neg = self.prior(z_pos, cd), self.prior(z_neg, cd)
             e_pos, e_neg = self.prior_energy(z_pos, cd), self.prior_energy(z_neg, cd)
-            loss = e_pos.mean() - e_neg.mean()
-            if self.opts.prior_l2 > 0:
-                loss = loss + self.opts.prior_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
-            norm = self.backward(loss, self.opt, [self.prior])
-            metrics.update(loss=float(loss.detach()), energy_data=float(e_pos.detach().mean()),
-                           energy_sample=float(e_neg.detach().mean()), grad_norm=norm)
+            metrics.update(prior_update(self, f_pos, f_neg, e_pos, e_neg))
         else:
             with torch.no_grad():
                 e_pos, e_neg = self.prior_energy(z_pos, cd), self.prior_energy(z_neg, cd)
-            metrics.update(loss=0.0, energy_data=float(e_pos.mean()),
-                           energy_sample=float(e_neg.mean()), grad_norm=0.0)
+            metrics.update(fixed_prior_metrics(e_pos, e_neg))
         # Encoder and decoder: maximise log p(y | z⁺, c).
         rec = (target - self.decoder(z_pos, c)).pow(2).sum(1)
         gen_loss = rec.mean() / (2 * self.opts.obs_sigma ** 2)
