@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ebm_engine.config import DataConfig
-from ebm_engine.data import cache, progress
+from ebm_engine.data import cache, labelled, progress
 from ebm_engine.data.catalogue import DemoInfo, ReaderInfo, demos, readers
 from ebm_engine.data.dataset import KINDS, Dataset, to_display
 from ebm_engine.data.detect import (
@@ -57,6 +57,8 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         dataset = catalogue[cfg.source].loader(cfg)
     else:
         dataset = _read_path(_as_path(cfg.source), cfg)
+        if labelled.wanted(cfg):  # users' labels or targets for conditional learning
+            dataset = labelled.attach(dataset, _as_path(cfg.source), cfg)
     if cfg.max_items and len(dataset) > cfg.max_items:
         dataset.keep_first(cfg.max_items)
     return dataset
