@@ -52,3 +52,17 @@ def test_unreadable_measurements_fall_back_to_the_guess(resources):
     (resources / measured.MEASURED_FILE).write_text("{not json", encoding="utf-8")
     assert measured.measurements() == {}
     assert demos()["digits"].expected_minutes > 0
+
+
+def test_rerunning_some_rows_keeps_the_others(tmp_path):
+    out = tmp_path / "quality.md"
+    (tmp_path / "quality").mkdir()
+    quality._finish(_result("digits", [90, 40], 30, None) | {"method": "ml"}, out, False)
+    quality._finish(_result("moons", [3.0, 1.0], None, None)
+                    | {"method": "ml", "clock": "cpu", "threads": 1}, out, False)
+    quality._finish(_result("digits", [50, 20], 30, 4.0) | {"method": "ml"}, out, False)
+    table = out.read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| digits") or
+            line.startswith("| moons")]
+    assert len(rows) == 2 and "| 20 |" in rows[0] and "cpu ×1" in rows[1]
+    assert rows[0].startswith("| digits")  # the catalogue's order, not the run's
