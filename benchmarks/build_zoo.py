@@ -11,6 +11,12 @@ eval.json, the grid, ``zoo.json`` saying how it was made) are copied into a
 hidden folder next to the entry and renamed into place, so a reader never
 sees half an entry. Run it under ``nice -n 10`` on a shared machine.
 
+The shipped checkpoint carries no optimiser state (:func:`strip_optimizer`:
+Adam's moments are twice the weights, and sampling, eval and
+``ebm train --resume zoo:NAME --out NEW`` do not need them: the continued run
+starts fresh optimisers and says so in its ``resumed`` event).
+``--strip`` applies this to entries built before it.
+
 Recipes: one entry per demo (its own preset) and one per learning method on
 digits (its ``digits-<method>`` preset, shorter than the full preset where
 ``STEPS`` says so: their metric is recorded as measured).
@@ -19,6 +25,7 @@ digits (its ``digits-<method>`` preset, shorter than the full preset where
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -32,6 +39,7 @@ from pathlib import Path
 
 from ebm_engine import atomic
 from ebm_engine.runs import zoo
+from ebm_engine.runs.checkpoint import OPTIMIZER_DROPPED
 from ebm_engine.runs.rundir import RunDir
 
 #: Iterations of entries trained shorter than their preset (CPU time on a shared machine).
@@ -118,6 +126,38 @@ def _figure(run: Path, kind: str, out: Path, log) -> None:
         draw_3d(z["samples"], kind, out)
 
 
+def _preset_iterations(preset: str) -> int | None:
+    """The iterations a full run of ``preset`` takes (what a shorter entry is short of)."""
+    from ebm_engine.config import RunConfig
+    from ebm_engine.presets import load_preset
+
+    try:
+        return int(RunConfig.from_dict(load_preset(preset)).train.iterations)
+    except Exception:  # noqa: BLE001 - a preset being edited: the entry is still installed
+        return None
+
+
+def strip_optimizer(checkpoint: Path) -> int:
+    """Drop the optimiser state of the checkpoint folder ``checkpoint`` (in place).
+
+    ``optimizer.safetensors`` becomes empty and ``state.json`` keeps each
+    optimiser's ``param_groups`` (learning rates, betas) without its
+    per-parameter state, and records ``optimizer_state: "dropped"``: a resumed
+    run then starts fresh optimisers at the saved learning rates. Each file is
+    replaced atomically. Returns the bytes saved.
+    """
+    from safetensors.torch import save_file
+
+    before = (checkpoint / "optimizer.safetensors").stat().st_size
+    meta = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+    for layout in meta.get("optimizers", {}).values():
+        layout["scalars"] = {}  # Adam's "step" goes with its moments
+    meta["optimizer_state"] = OPTIMIZER_DROPPED
+    atomic.write_with(checkpoint / "optimizer.safetensors", lambda tmp: save_file({}, str(tmp)))
+    atomic.write_text(checkpoint / "state.json", json.dumps(meta, indent=2))
+    return before - (checkpoint / "optimizer.safetensors").stat().st_size
+
+
 def _install(run: Path, recipe: Recipe, seconds: float, extra: dict) -> Path:
     """Copy the essentials of ``run`` into ``resources/zoo/NAME``, atomically."""
     checkpoint = RunDir(run).latest_checkpoint()
@@ -131,10 +171,14 @@ def _install(run: Path, recipe: Recipe, seconds: float, extra: dict) -> Path:
         shutil.copyfile(run / zoo.SAMPLES_FILE, tmp / zoo.SAMPLES_FILE)
         (tmp / "checkpoints").mkdir()
         shutil.copytree(checkpoint, tmp / "checkpoints" / checkpoint.name)
+        strip_optimizer(tmp / "checkpoints" / checkpoint.name)
         (tmp / "checkpoints" / "latest").write_text(checkpoint.name + "\n", encoding="utf-8")
         train = ["ebm", *recipe.train_args(Path("RUN"))]
-        info = {"name": recipe.name, "threads": int(os.environ.get("OMP_NUM_THREADS", 0)), "data": recipe.data, "preset": recipe.preset,
+        info = {"name": recipe.name, "threads": int(os.environ.get("OMP_NUM_THREADS", 0)),
+                "data": recipe.data, "preset": recipe.preset,
                 "method": recipe.method, "iterations": recipe.steps,
+                "preset_iterations": _preset_iterations(recipe.preset),
+                "optimizer_state": "dropped (resuming starts fresh optimisers)",
                 "command": shlex.join(train), "train_seconds": round(seconds, 1),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
         (tmp / zoo.RECIPE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -184,6 +228,24 @@ def _load() -> float | None:
         return None
 
 
+def _strip_installed(names: list[str]) -> int:
+    """``--strip``: drop the optimiser state of installed entries (all by default)."""
+    built = zoo.entries()
+    for name in names or list(built):
+        if name not in built:
+            print(f"build_zoo: no installed entry {name!r}", file=sys.stderr)
+            return 2
+        recipe_file = built[name].path / zoo.RECIPE_FILE
+        info = json.loads(recipe_file.read_text(encoding="utf-8"))
+        saved = strip_optimizer(RunDir(built[name].path).latest_checkpoint())
+        info["optimizer_state"] = "dropped (resuming starts fresh optimisers)"
+        info.setdefault("preset_iterations", _preset_iterations(info.get("preset", "")))
+        atomic.write_text(recipe_file, json.dumps(info, indent=2) + "\n")
+        print(f"{name}: {saved / 1e6:.2f} MB of optimiser state dropped, "
+              f"{zoo.entries()[name].size / 1e6:.2f} MB now")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.build_zoo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -194,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", help="folder for the full runs (default: a temporary folder)")
     p.add_argument("--reuse", action="store_true",
                    help="evaluate and install a finished run already in --work (no training)")
+    p.add_argument("--steps", type=int,
+                   help="train the named entries for N iterations (recorded in zoo.json; "
+                        "`ebm zoo` shows it against the preset's)")
+    p.add_argument("--strip", action="store_true",
+                   help="drop the optimiser state of the installed entries (no training)")
     p.add_argument("--threads", type=int, default=THREADS,
                    help="torch threads per command (default 1: best on a shared machine)")
     args = p.parse_args(argv)
@@ -202,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     # The ebm commands run as subprocesses and inherit it.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(max(1, args.threads))
+    if args.strip:
+        return _strip_installed(args.names)
     known = recipes()
     built = zoo.entries()
     if args.list or not (args.names or args.all or args.missing):
@@ -221,10 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     failed = []
     for name in chosen:
+        recipe = known[name]
+        if args.steps is not None:
+            recipe = dataclasses.replace(recipe, steps=args.steps)
         with open(work / f"{name}.log", "a" if args.reuse else "w", encoding="utf-8") as log:
             t0 = time.perf_counter()
             try:
-                final = build(known[name], work, log, args.reuse)
+                final = build(recipe, work, log, args.reuse)
             except SystemExit as exc:  # one entry failing does not stop the others
                 print(exc, flush=True)
                 failed.append(name)

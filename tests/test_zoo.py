@@ -9,6 +9,7 @@ import pytest
 from benchmarks import build_zoo
 from ebm_engine.cli import main
 from ebm_engine.runs import zoo
+from ebm_engine.runs.checkpoint import load_checkpoint
 from ebm_engine.runs.rundir import RunDir
 
 
@@ -53,8 +54,36 @@ def test_zoo_lists_and_every_run_command_takes_zoo_names(tiny_zoo, tmp_path, cap
     assert main(["train", "--resume", "zoo:tiny-ml", "--out", str(new), "--steps", "2",
                  "--quiet"]) == 0
     assert RunDir(new).latest_checkpoint().name == "iter_0000005"  # 3 in the zoo + 2 more
-    assert [e["event"] for e in RunDir(new).read_events()][:1] == ["forked"]
+    events = RunDir(new).read_events()
+    assert [e["event"] for e in events][:1] == ["forked"]
+    # The zoo ships no optimiser state: the continued run says it starts fresh ones,
+    # and its own checkpoints carry optimiser state again.
+    resumed = next(e for e in events if e["event"] == "resumed")
+    assert "fresh" in resumed["optimizers"]
+    assert load_checkpoint(RunDir(new).latest_checkpoint()).optimizer
     assert _files(tiny_zoo) == before  # never written: not by sample, eval nor resume
+
+
+def test_zoo_checkpoints_ship_without_optimiser_state(tiny_zoo, tmp_path, capsys):
+    ckpt = load_checkpoint(RunDir(tiny_zoo).latest_checkpoint())
+    assert ckpt.optimizer == {} and ckpt.optimizer_dropped and ckpt.model
+    # --strip on an entry built before stripping: same result, nothing else changes.
+    assert build_zoo._strip_installed(["tiny-ml"]) == 0
+    assert "tiny-ml" in capsys.readouterr().out
+    assert load_checkpoint(RunDir(tiny_zoo).latest_checkpoint()).optimizer == {}
+    info = json.loads((tiny_zoo / zoo.RECIPE_FILE).read_text(encoding="utf-8"))
+    assert info["preset_iterations"] == 1500 and info["iterations"] == 3
+    entry = zoo.entries()["tiny-ml"]
+    assert entry.shortened and "shortened" in entry.iterations_text()
+    assert main(["zoo"]) == 0
+    assert "3/1500*" in capsys.readouterr().out
+    # A plain run's checkpoint (not stripped) resumes with its optimiser state, no note.
+    run = tmp_path / "plain"
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=2"]) == 0
+    assert main(["train", "--resume", str(run), "--steps", "3", "--quiet"]) == 0
+    resumed = next(e for e in RunDir(run).read_events() if e["event"] == "resumed")
+    assert "optimizers" not in resumed
 
 
 def test_zoo_is_read_only_and_bad_names_get_a_hint(tiny_zoo, tmp_path, capsys):
@@ -88,3 +117,6 @@ def test_shipped_zoo_entries_are_complete_and_small():
         assert {"config.json", "checkpoints", "eval.json", "samples.png", "zoo.json"} <= names, e.name
         assert RunDir(e.path).latest_checkpoint() is not None and e.metric, e.name
         assert len([p for p in (e.path / "checkpoints").iterdir() if p.is_dir()]) == 1, e.name
+        assert e.size <= build_zoo.MAX_ENTRY_MB * 1e6, e.name
+        ckpt = load_checkpoint(RunDir(e.path).latest_checkpoint())
+        assert ckpt.optimizer_dropped and not ckpt.optimizer, e.name

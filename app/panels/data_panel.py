@@ -244,7 +244,7 @@ class DataPanel(QWidget):
         self.about_button.setEnabled(self.source in self.catalogue)
         if entry is not None:
             self.pretrained_button.setToolTip(
-                f"Load zoo:{entry.name} ({entry.method}, {entry.iteration} iterations; "
+                f"Load zoo:{entry.name} ({entry.method}, {entry.iterations_text()}; "
                 f"{entry.metric_text()}): samples at once; Sample draws fresh chains, "
                 "Train continues it in a new run folder")
         else:

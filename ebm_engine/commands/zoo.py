@@ -19,11 +19,16 @@ def zoo_lines() -> list[str]:
     if not found:
         return ["no pretrained models yet: build one with `python -m benchmarks.build_zoo NAME`"]
     width = max(len(n) for n in found)
-    lines = [f"{'NAME':{width}s}  {'METHOD':18s} {'DATA':16s} {'ITER':>6s} {'SIZE':>8s}  METRIC"]
+    lines = [f"{'NAME':{width}s}  {'METHOD':18s} {'DATA':16s} {'ITER':>10s} {'SIZE':>8s}  METRIC"]
     for e in found.values():
-        lines.append(f"{e.name:{width}s}  {e.method:18s} {e.data:16s} {e.iteration:6d} "
+        # A shortened entry shows its iterations against the preset's: 600/2000*.
+        its = f"{e.iteration}/{e.preset_iterations}*" if e.shortened else str(e.iteration)
+        lines.append(f"{e.name:{width}s}  {e.method:18s} {e.data:16s} {its:>10s} "
                      f"{e.size / 1e6:6.2f}MB  {e.metric_text()}")
     total = sum(e.size for e in found.values())
+    if any(e.shortened for e in found.values()):
+        lines.append("* trained shorter than its preset (CPU budget): its metric is that "
+                     "run's, not the preset's")
     lines.append(f"{len(found)} entries, {total / 1e6:.1f} MB; e.g. "
                  f"`ebm sample --run zoo:{next(iter(found))} --n 64 --out grid.png`")
     return lines
@@ -38,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         e = zoo.entry(args.name)
         recipe = json.loads((e.path / zoo.RECIPE_FILE).read_text(encoding="utf-8")) \
             if (e.path / zoo.RECIPE_FILE).is_file() else {}
-        print(f"zoo:{e.name}: {e.method} on {e.data} ({e.kind}), {e.iteration} iterations, "
+        print(f"zoo:{e.name}: {e.method} on {e.data} ({e.kind}), {e.iterations_text()}, "
               f"{e.size / 1e6:.2f} MB\n  {e.metric_text()}\n  folder: {e.path}")
         if recipe.get("command"):
             print(f"  rebuilt by: python -m benchmarks.build_zoo {e.name}\n"

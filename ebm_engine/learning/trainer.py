@@ -177,7 +177,10 @@ class Trainer:
         trainer.restore(ckpt)
         if trainer.run is not None:
             trainer.run.truncate_metrics(trainer.iteration)
-            trainer.run.append_event("resumed", iteration=trainer.iteration, checkpoint=folder.name)
+            fresh = {"optimizers": "fresh (the checkpoint carries no optimiser state)"} \
+                if ckpt.optimizer_dropped else {}
+            trainer.run.append_event("resumed", iteration=trainer.iteration,
+                                     checkpoint=folder.name, **fresh)
         return trainer
 
     def restore(self, ckpt: Checkpoint) -> None:

@@ -33,6 +33,10 @@ from ebm_engine.errors import CheckpointError
 
 FORMAT = "ebm-studio-checkpoint"
 FORMAT_VERSION = 1
+#: ``state.json["optimizer_state"]`` of a checkpoint shipped without its
+#: optimiser tensors (a zoo entry, see ``benchmarks/build_zoo.py``): resuming
+#: it starts fresh optimisers at the saved learning rates.
+OPTIMIZER_DROPPED = "dropped"
 FILES = ("model.safetensors", "optimizer.safetensors", "state.safetensors", "state.json")
 _PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
 
@@ -50,6 +54,11 @@ class Checkpoint:
     @property
     def iteration(self) -> int:
         return int(self.state["iteration"])
+
+    @property
+    def optimizer_dropped(self) -> bool:
+        """Whether the optimiser state was left out (resuming starts fresh optimisers)."""
+        return self.state.get("optimizer_state") == OPTIMIZER_DROPPED
 
     def network(self, name: str) -> dict[str, torch.Tensor]:
         """The state dict of network ``name``."""

@@ -55,6 +55,9 @@ class ZooEntry:
         Iterations it was trained for.
     size : int
         Bytes on disk.
+    preset_iterations : int
+        Iterations of a full run of its preset (0: unknown); an entry trained
+        shorter says so (:meth:`iterations_text`).
     """
 
     name: str
@@ -68,6 +71,18 @@ class ZooEntry:
     better: str
     iteration: int
     size: int
+    preset_iterations: int = 0
+
+    @property
+    def shortened(self) -> bool:
+        """Trained for fewer iterations than its preset runs (a CPU budget)."""
+        return 0 < self.iteration < self.preset_iterations
+
+    def iterations_text(self) -> str:
+        """``1500 iterations`` or ``600 iterations (shortened; the preset runs 2000)``."""
+        text = f"{self.iteration} iterations"
+        return f"{text} (shortened; the preset runs {self.preset_iterations})" \
+            if self.shortened else text
 
     @property
     def samples_png(self) -> Path:
@@ -107,6 +122,7 @@ def _entry(folder: Path) -> ZooEntry:
         better=str((evaluation.get("better") or {}).get(metric, "lower")),
         iteration=int(evaluation.get("iteration", recipe.get("iterations", 0)) or 0),
         size=retention.disk_usage(folder),
+        preset_iterations=int(recipe.get("preset_iterations") or 0),
     )
 
 
