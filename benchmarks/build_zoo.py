@@ -28,6 +28,7 @@ import argparse
 import dataclasses
 import json
 import os
+import resource
 import shlex
 import shutil
 import subprocess
@@ -158,6 +159,35 @@ def strip_optimizer(checkpoint: Path) -> int:
     return before - (checkpoint / "optimizer.safetensors").stat().st_size
 
 
+def halve_weights(checkpoint: Path) -> int:
+    """Store the float32 weights of ``checkpoint`` as float16, in place.
+
+    For an entry whose weights alone pass :data:`MAX_ENTRY_MB`. Loading casts
+    them back (``load_state_dict`` copies into the float32 parameters); the
+    entry's eval and sample grid are made from the halved weights, so its
+    metric is that of what ships. A tensor float16 cannot hold (|w| > 6e4)
+    stays float32. Returns the bytes saved.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = checkpoint / "model.safetensors"
+    before = path.stat().st_size
+    model = load_file(str(path))
+    half = {k: v.half() if v.dtype == torch.float32 and v.abs().max() < 6e4 else v
+            for k, v in model.items()}
+    atomic.write_with(path, lambda tmp: save_file(half, str(tmp)))
+    meta = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+    meta["weights_dtype"] = "float16"
+    atomic.write_text(checkpoint / "state.json", json.dumps(meta, indent=2))
+    return before - path.stat().st_size
+
+
+def _weights_mb(checkpoint: Path) -> float:
+    return sum((checkpoint / f).stat().st_size
+               for f in ("model.safetensors", "state.safetensors")) / 1e6
+
+
 def _install(run: Path, recipe: Recipe, seconds: float, extra: dict) -> Path:
     """Copy the essentials of ``run`` into ``resources/zoo/NAME``, atomically."""
     checkpoint = RunDir(run).latest_checkpoint()
@@ -201,6 +231,7 @@ def build(recipe: Recipe, work: Path, log, reuse: bool = False) -> Path:
     and installed without training again.
     """
     run = work / recipe.name
+    extra: dict = {}
     finished = RunDir(run).latest_checkpoint() is not None and (run / "metrics.csv").is_file()
     if reuse and finished:
         rows = RunDir(run).read_metrics()
@@ -208,17 +239,29 @@ def build(recipe: Recipe, work: Path, log, reuse: bool = False) -> Path:
     else:
         if run.exists():
             shutil.rmtree(run)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _children_cpu()
         _ebm(recipe.train_args(run), log)
-        seconds = time.perf_counter() - t0
+        seconds, extra["train_cpu_seconds"] = time.perf_counter() - t0, _children_cpu() - cpu0
+    checkpoint = RunDir(run).latest_checkpoint()
+    assert checkpoint is not None, "a finished run has a checkpoint"
+    if _weights_mb(checkpoint) > MAX_ENTRY_MB:  # before eval: the metric is of what ships
+        strip_optimizer(checkpoint)
+        halve_weights(checkpoint)
+        extra["weights_dtype"] = "float16"
     _ebm(["eval", "--run", str(run)], log)
     kind = json.loads((run / "eval.json").read_text(encoding="utf-8")).get("kind", "")
     _figure(run, kind, run / zoo.SAMPLES_FILE, log)
-    final = _install(run, recipe, seconds, {"load_average": _load()})
+    final = _install(run, recipe, seconds, {"load_average": _load(), **extra})
     size = zoo.entries()[recipe.name].size / 1e6
     if size > MAX_ENTRY_MB:
         print(f"build_zoo: warning: {recipe.name} takes {size:.1f} MB (> {MAX_ENTRY_MB} MB)")
     return final
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished subprocesses (the training's cost)."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(use.ru_utime + use.ru_stime, 1)
 
 
 def _load() -> float | None:

@@ -29,6 +29,7 @@ from ebm_engine.runs import retention
 PREFIX = "zoo:"
 RECIPE_FILE = "zoo.json"
 SAMPLES_FILE = "samples.png"
+_NOT_HEADLINES = ("heldout",)
 
 
 def zoo_dir() -> Path:
@@ -109,7 +110,8 @@ def _entry(folder: Path) -> ZooEntry:
     evaluation = _read_json(folder / "eval.json")
     recipe = _read_json(folder / RECIPE_FILE)
     metrics = evaluation.get("metrics") or {}
-    metric = next(iter(metrics), "")
+    # The headline: the first real metric ("heldout" says which data was used).
+    metric = next((k for k in metrics if k not in _NOT_HEADLINES), "")
     return ZooEntry(
         name=folder.name,
         path=folder,
