@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self._reader = ""  # the data panel's reader for the next path ("" = detected)
         self._pretrained: Path | None = None  # a loaded zoo entry: Train continues it
         self._about = None  # the Help window, made on first use
+        self._learn = None  # the Learn window, made on first use
 
         self.data_panel = DataPanel()
         self.settings_panel = SettingsPanel(self.controller)
@@ -162,6 +163,9 @@ class MainWindow(QMainWindow):
         self.help_menu.addAction("About this demo", lambda: self.show_about(
             "demo", self.data_panel.source))
         self.help_menu.addAction("All methods and demos…", lambda: self.show_about("guide"))
+        self.learn_action = self.help_menu.addAction("Learn…", lambda: self.show_learn())
+        self.learn_action.setObjectName("learn_action")
+        self.learn_action.setToolTip("Five ideas behind energy-based models, each with a live demo")
         self.help_menu.addSeparator()
         self.help_menu.addAction("About EBM Studio", self._about_app)
 
@@ -321,6 +325,14 @@ class MainWindow(QMainWindow):
             self._about = AboutDialog(self)
         self._about.show_card(kind, name)
 
+    def show_learn(self, name: str | None = None) -> None:
+        """Open the Learn window (the Part I concepts with live demos), on ``name`` if given."""
+        from app.widgets.learn_dialog import LearnDialog
+
+        if self._learn is None:
+            self._learn = LearnDialog(self)
+        self._learn.show_concept(name)
+
     def _about_app(self) -> None:
         from ebm_engine import __version__
 
@@ -471,5 +483,7 @@ class MainWindow(QMainWindow):
         if self.controller.busy:
             self.statusBar().showMessage("Stopping: writing a checkpoint…")
         self.controller.shutdown()
+        if self._learn is not None:
+            self._learn.runner.stop()  # a live Learn demo ends with the window
         self.samples.release()  # VTK views release their render windows
         super().closeEvent(event)

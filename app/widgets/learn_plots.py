@@ -43,7 +43,8 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
     """The demo's plots. ``frames_drawn`` and :meth:`layer_data` are what tests read."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, background=BACKGROUND)
+        super().__init__(parent)
+        self.setBackground(BACKGROUND)
         unindexed(self)
         self.frame: LearnFrame | None = None
         self.frames_drawn = 0

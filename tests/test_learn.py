@@ -1,0 +1,45 @@
+"""The Learn concepts (engine side, no Qt): a page each, and demos that yield frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ebm_engine.learn import CONCEPTS, concept
+from ebm_engine.learn.frames import Curve, Heat, LearnFrame, Points
+
+FIVE = ("kl-divergence", "analysis-by-synthesis", "self-critic", "short-run-vs-persistent",
+        "classifier")
+
+
+def test_the_five_part_one_concepts_have_a_page_with_an_equation():
+    assert tuple(c.name for c in CONCEPTS) == FIVE
+    for c in CONCEPTS:
+        text = c.text()
+        assert c.path.is_file(), c.path
+        assert text.startswith("# ") and "**The demo**" in text
+        assert "\n    " in text  # the equation block (indented, as the About cards)
+
+
+@pytest.mark.parametrize("name", FIVE)
+def test_each_demo_yields_finite_frames_from_the_engine(name):
+    frames = list(concept(name).demo(iterations=2, every=1))
+    assert [f.iteration for f in frames] == [1, 2]
+    for frame in frames:
+        assert isinstance(frame, LearnFrame) and frame.total == 2 and frame.caption
+        for plot in frame.plots:
+            for layer in plot.layers:
+                arrays = {Points: ("xy",), Curve: ("x", "y"), Heat: ("values",)}[type(layer)]
+                for a in arrays:
+                    value = np.asarray(getattr(layer, a), np.float64)
+                    if getattr(layer, "role", "") == "chains":  # paths are NaN-separated
+                        value = value[~np.isnan(value)]
+                    assert value.size and np.isfinite(value).all(), (name, plot.title, a)
+
+
+def test_short_run_and_persistent_train_equal_models_side_by_side():
+    frame = next(concept("short-run-vs-persistent").demo(iterations=1))
+    roles = {layer.role for p in frame.plots for layer in p.layers if isinstance(layer, Points)}
+    assert {"short-run", "persistent", "data"} <= roles
+    left, right = frame.plots[0], frame.plots[1]
+    assert left.row == right.row and left.col != right.col  # side by side
