@@ -36,9 +36,9 @@ class LearnDialog(QDialog):
         self.resize(1100, 760)
         self.list = QListWidget()
         self.list.setObjectName("learn_list")
-        self.list.setMaximumWidth(240)
         for c in CONCEPTS:
             self.list.addItem(c.title)
+        self.list.setFixedWidth(self.list.sizeHintForColumn(0) + 16)  # whole titles, no scroll bar
         self.text = QTextBrowser()
         self.text.setObjectName("learn_text")
         self.run_button = QPushButton("▶ Run demo")

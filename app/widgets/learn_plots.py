@@ -19,7 +19,7 @@ BACKGROUND = "#202124"
 # Energies as everywhere in the app: darker = lower = more probable.
 ENERGY_MAP = "viridis"
 ROLE_COLOURS = {
-    "data": (255, 255, 255, 90), "samples": (255, 80, 60, 230), "short-run": (242, 142, 43, 230),
+    "data": (255, 255, 255, 150), "samples": (255, 80, 60, 230), "short-run": (242, 142, 43, 230),
     "persistent": (78, 160, 230, 230), "chains": (255, 200, 0, 170),
     "energy_data": (89, 161, 79, 255), "energy_sample": (225, 87, 89, 255),
     "kl": (78, 121, 167, 255), "margin": (242, 142, 43, 255), "accuracy": (118, 183, 178, 255),
@@ -119,7 +119,7 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
             name = "heat"
         elif isinstance(layer, Points):
             data = layer.role == "data"
-            item = pg.ScatterPlotItem(size=3 if data else 5, pen=None, brush=pg.mkBrush(*colour))
+            item = pg.ScatterPlotItem(size=4 if data else 5, pen=None, brush=pg.mkBrush(*colour))
             name = layer.role
         else:
             item = pg.PlotDataItem(pen=pg.mkPen(*colour, width=1.5 if plane else 2),

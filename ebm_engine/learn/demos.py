@@ -167,8 +167,8 @@ def classifier(iterations: int = 400, every: int = 10, seed: int = 0) -> Iterato
                      x_label=ITERATIONS),
                 Plot("energy_data vs energy_sample", hist.curves("energy_data", "energy_sample"),
                      1, 1, plane=False, x_label=ITERATIONS),
-            ), f"iteration {it}: held-out accuracy {acc:.0%} (chance 12.5%) from the same "
-               "network that draws the samples", {"accuracy": acc})
+            ), f"iteration {it}: held-out accuracy {acc:.0%} (chance 12.5%); samples from "
+               "the same network", {"accuracy": acc})
 
 
 def _regions(model: ToyEBM, resolution: int = 64) -> Heat:
