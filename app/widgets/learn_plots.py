@@ -98,7 +98,8 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
                 xmin, xmax, ymin, ymax = p.bounds
                 plot.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
         else:
-            plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+            plot.addLegend(offset=(-5, 5), labelTextSize="8pt",
+                           brush=pg.mkBrush(32, 33, 36, 210))  # readable over the curves
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setLabel("bottom", p.x_label)
             if p.y_label:
