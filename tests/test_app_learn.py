@@ -30,6 +30,9 @@ def test_learn_opens_from_the_help_menu_and_every_demo_runs_and_stops(qtbot, tmp
         assert dialog.stop_button.isEnabled() or dialog.runner.state == "finished"
         frame = dialog.canvas.frame
         assert frame.iteration >= 1 and frame.caption in dialog.caption.text()
+        plane = next(p for p in frame.plots if p.plane)  # the drawn plane: a heat map or points
+        roles = [getattr(layer, "role", "heat") for layer in plane.layers]
+        assert all(dialog.canvas.layer_data(plane.title, r).size for r in roles), roles
         if dialog.concept.name == "short-run-vs-persistent":  # two sample sets, side by side
             short = dialog.canvas.layer_data(frame.plots[0].title, "short-run")
             persistent = dialog.canvas.layer_data(frame.plots[1].title, "persistent")
