@@ -29,7 +29,7 @@ from ebm_engine.runs import retention
 PREFIX = "zoo:"
 RECIPE_FILE = "zoo.json"
 SAMPLES_FILE = "samples.png"
-_NOT_HEADLINES = ("heldout",)
+_NOT_HEADLINES = ("heldout", "chance")  # facts and baselines, not the result
 
 
 def zoo_dir() -> Path:
@@ -110,7 +110,7 @@ def _entry(folder: Path) -> ZooEntry:
     evaluation = _read_json(folder / "eval.json")
     recipe = _read_json(folder / RECIPE_FILE)
     metrics = evaluation.get("metrics") or {}
-    # The headline: the first real metric ("heldout" says which data was used).
+    # The headline: the first metric that is a result, not a fact or a baseline.
     metric = next((k for k in metrics if k not in _NOT_HEADLINES), "")
     return ZooEntry(
         name=folder.name,
