@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from benchmarks import build_zoo
 from ebm_engine.cli import main
+from ebm_engine.learning.loading import load_model
 from ebm_engine.runs import zoo
 from ebm_engine.runs.checkpoint import load_checkpoint
 from ebm_engine.runs.rundir import RunDir
@@ -77,6 +79,12 @@ def test_zoo_checkpoints_ship_without_optimiser_state(tiny_zoo, tmp_path, capsys
     assert entry.shortened and "shortened" in entry.iterations_text()
     assert main(["zoo"]) == 0
     assert "3/1500*" in capsys.readouterr().out
+    # Weights over the size cap ship as float16; loading casts them back to float32.
+    assert build_zoo.halve_weights(RunDir(tiny_zoo).latest_checkpoint()) > 0
+    model = load_model("zoo:tiny-ml", device="cpu")
+    assert {p.dtype for p in model.method.networks()["energy"].parameters()} == {torch.float32}
+    assert main(["sample", "--run", "zoo:tiny-ml", "--n", "8", "--steps", "2",
+                 "--out", str(tmp_path / "half.png")]) == 0
     # A plain run's checkpoint (not stripped) resumes with its optimiser state, no note.
     run = tmp_path / "plain"
     assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run), "--quiet",
