@@ -3,7 +3,9 @@
 ::
 
     zoo/NAME/config.json            the run's config (a plain ``ebm train`` made it)
-    zoo/NAME/checkpoints/iter_N/    its one checkpoint (see :mod:`.checkpoint`)
+    zoo/NAME/checkpoints/iter_N/    its one checkpoint (see :mod:`.checkpoint`), without
+                                    optimiser state; float16 weights where float32 would
+                                    pass 5 MB (``zoo.json`` says which)
     zoo/NAME/checkpoints/latest     names that checkpoint
     zoo/NAME/eval.json              ``ebm eval`` of that checkpoint (the honest metric)
     zoo/NAME/samples.png            a sample grid (or a picture of 3D / symbol samples)
@@ -12,7 +14,8 @@
 Every place that takes a run folder also takes ``zoo:NAME`` (see :func:`resolve`).
 The zoo is read-only: ``ebm eval`` does not write its ``eval.json`` back and
 ``ebm train --resume zoo:NAME --out NEW`` continues in a copy
-(:func:`ebm_engine.runs.fork.fork_run`). Entries are rebuilt by
+(:func:`ebm_engine.runs.fork.fork_run`) with fresh optimisers (its ``resumed``
+event says so). Entries are rebuilt by
 ``python -m benchmarks.build_zoo NAME``.
 """
 
