@@ -119,8 +119,9 @@ def short_run_vs_persistent(iterations: int = 300, every: int = 10, steps: int =
     """Two equal models (same seed, net, Langevin steps per iteration, iterations) trained
     side by side: one with short-run chains from noise, one with persistent chains."""
     data = toy_points("8gaussians", N_DATA, seed)
-    runs = {"short-run": (ToyEBM(data, seed), sampler(steps, "noise", SHORT_RUN_GRAD)),
-            "persistent": (ToyEBM(data, seed), sampler(steps, "persistent", SHORT_RUN_GRAD))}
+    runs = {"short-run": (ToyEBM(data, seed, lr=6e-3), sampler(steps, "noise", SHORT_RUN_GRAD)),
+            "persistent": (ToyEBM(data, seed, lr=6e-3),
+                           sampler(steps, "persistent", SHORT_RUN_GRAD))}
     kls = History()
     for it in range(1, iterations + 1):
         latest = {}
