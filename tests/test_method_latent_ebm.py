@@ -130,3 +130,22 @@ def test_latent_ebm_energy_is_differentiable_for_landscapes():
     with torch.no_grad():
         e = method.energy(x.detach())
     assert not e.requires_grad and all(p.grad is None for p in method.gen.parameters())
+
+
+def test_latent_ebm_persistent_posterior_continues_and_resumes(tmp_path):
+    opts = {"z_dim": 4, "gen_width": 8, "post_steps": 3, "score_steps": 5, "post_persistent": True}
+    cfg = digits_cfg(train__options=opts)
+    straight = Trainer(cfg, tmp_path / "a")
+    before = straight.method.post_latents.clone()
+    list(straight.events(4))
+    moved = (straight.method.post_latents != before).any(1)
+    assert 0 < int(moved.sum()) <= 4 * 8  # only the rows of the batches drawn
+    first = Trainer(cfg, tmp_path / "b")
+    list(first.events(2))
+    resumed = Trainer.resume(tmp_path / "b")
+    list(resumed.events(4))
+    assert torch.equal(straight.method.post_latents, resumed.method.post_latents)
+    for name, net in straight.method.networks().items():
+        other = resumed.method.networks()[name].state_dict()
+        for key, value in net.state_dict().items():
+            assert torch.equal(value, other[key]), f"{name}.{key}"

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 import torch
 
 from ebm_engine.config import ModelConfig
+from ebm_engine.methods._persistent_posterior import PersistentPosterior
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models import build_model
 from ebm_engine.models.generator import build_generator
@@ -62,6 +63,11 @@ class LatentEBMOptions:
         Step size δ of the posterior Langevin.
     score_steps : int
         Gradient steps inferring z* for anomaly scores and data-space energies.
+    post_persistent : bool
+        Each training item keeps its posterior latent between visits and its
+        chain continues from there (as in alternating back-propagation): the
+        ``post_steps`` then refine the last visit's latent instead of starting
+        over from ``N(0, I)`` every time.
     """
 
     z_dim: int = knob(16, ge=1, live=False)
@@ -71,10 +77,11 @@ class LatentEBMOptions:
     post_steps: int = knob(20, ge=0, unit="steps")
     post_step_size: float = knob(0.1, gt=0)
     score_steps: int = knob(60, ge=1, unit="steps")
+    post_persistent: bool = knob(False, live=False)
 
 
 @register_method("latent_ebm")
-class LatentEBM(LearningMethod):
+class LatentEBM(PersistentPosterior, LearningMethod):
     """Generator with an energy-based prior on its latent vector (Langevin in latent space)."""
 
     Options = LatentEBMOptions
@@ -90,6 +97,7 @@ class LatentEBM(LearningMethod):
                                    batch_norm=False).to(self.device)
         self.opt = self.adam(self.prior.parameters())
         self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
+        self.init_post_latents(o.post_persistent, o.z_dim)
 
     # --- energies ------------------------------------------------------------
     def prior_energy(self, z: torch.Tensor) -> torch.Tensor:
@@ -101,18 +109,22 @@ class LatentEBM(LearningMethod):
         s2 = self.opts.obs_sigma ** 2
         return self.prior_energy(z) + (x - self.gen(z)).flatten(1).pow(2).sum(1) / (2 * s2)
 
-    def infer(self, x: torch.Tensor, n_steps: int | None = None, noise: bool = True) -> torch.Tensor:
+    def infer(self, x: torch.Tensor, n_steps: int | None = None, noise: bool = True,
+              z0: torch.Tensor | None = None) -> torch.Tensor:
         """Posterior latents for ``x``: short-run Langevin on the joint energy.
 
         ``noise=False`` runs gradient descent from ``z = 0`` (deterministic; a
-        MAP estimate ``z*``) instead of Langevin from ``z ~ N(0, I)``.
+        MAP estimate ``z*``) instead of Langevin from ``z ~ N(0, I)``; ``z0``
+        starts the chains there instead (persistent posterior chains).
         """
         x = x.detach()
         steps = self.opts.post_steps if n_steps is None else n_steps
         pcfg = dataclasses.replace(self.cfg.sampler, n_steps=steps,
                                    step_size=self.opts.post_step_size,
                                    noise_scale=1.0 if noise else 0.0, grad_scale=1.0, clamp=False)
-        if noise:
+        if z0 is not None:
+            z0 = z0.detach()
+        elif noise:
             z0 = torch.randn(x.shape[0], self.opts.z_dim, device=self.device, generator=self.rng)
         else:
             z0 = torch.zeros(x.shape[0], self.opts.z_dim, device=self.device)
@@ -156,7 +168,12 @@ class LatentEBM(LearningMethod):
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         z_neg, frames = self._prior_chain(batch.shape[0], record_every)
-        z_pos = self.infer(batch)
+        start = self.post_start()
+        if start is not None:
+            z_pos = self.infer(batch, z0=start[1])
+            self.post_stage(start[0], z_pos)
+        else:
+            z_pos = self.infer(batch)
         # Prior: maximum likelihood, posterior latents are its "data".
         e_pos = self.prior_energy(z_pos)
         e_neg = self.prior_energy(z_neg)
