@@ -14,7 +14,7 @@ from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError
 from ebm_engine.learning.events import SamplesReady
 from ebm_engine.learning.trainer import Trainer
-from ebm_engine.methods.patchwise import pyramid_sizes
+from ebm_engine.methods.patchwise import pyramid_sizes, resize
 from ebm_engine.metrics.patches import patch_nn_distance
 
 
@@ -149,3 +149,33 @@ def test_cli_trains_evaluates_and_samples_wide_and_harmonised(tmp_path, capsys):
 
     metrics = json.loads((run / "eval.json").read_text())["metrics"]
     assert {"patch_nn", "patch_nn_wide", "patch_nn_copy", "gram_scale0", "gram_scale1"} <= set(metrics)
+
+
+def test_levels_learn_one_after_another_with_recovery_chains(tmp_path):
+    """stage_iterations: level s learns alone during its stage (coarser levels only
+    sample); the stage clock resumes exactly; recovery chains start from the photo
+    one level coarser and enter the loss."""
+    opts = {"scales": 3, "min_side": 8, "coarse_steps": 4, "stage_iterations": 2}
+    trainer = Trainer(tiny_config(options=opts), tmp_path / "r")
+    m = trainer.method
+
+    def weights():
+        return {k: torch.cat([p.detach().flatten().clone() for p in n.parameters()])
+                for k, n in m.nets.items()}
+
+    w0 = weights()
+    list(trainer.events(2))
+    w2 = weights()
+    assert m.stage() == 1 and not torch.equal(w0["scale0"], w2["scale0"])
+    assert torch.equal(w0["scale1"], w2["scale1"]) and torch.equal(w0["energy"], w2["energy"])
+    steps = [e for e in trainer.events(3) if hasattr(e, "metrics")]
+    w3 = weights()
+    assert torch.equal(w2["scale0"], w3["scale0"]) and not torch.equal(w2["scale1"], w3["scale1"])
+    assert steps[-1].metrics["stage"] == 1 and "recovery_rmse_scale1" in steps[-1].metrics
+    start = m.recovery_start(2)  # the photo at 11x17, brought up to 16x24
+    torch.testing.assert_close(start, resize(resize(m.source, m.sizes[1]), m.sizes[2]))
+    resumed = Trainer.resume(tmp_path / "r")
+    assert int(resumed.method.done) == 3 and resumed.method.stage() == 1
+    no_rec = Trainer(tiny_config(options={**opts, "recovery": 0.0}), None)
+    assert not any(k.startswith("recovery") for k in no_rec.method.train_step(
+        no_rec.dataset.items[:1], 0).metrics)

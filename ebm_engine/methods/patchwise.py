@@ -10,8 +10,12 @@ Markov random field of overlapping patches of the one training image
 
 and each scale learns by maximum likelihood, ``∇θ_s L = ∇θ_s f_s(x_s) −
 mean ∇θ_s f_s(x̃_s)``: we minimise ``Σ_s mean E_s(x_s) − mean E_s(x̃_s)``.
-All scales train together (the paper trains them one after another; the
-gradients are the same, and one iteration stays one checkpointable step).
+As in the paper's code, a noise-free *recovery* chain per scale, started
+from the photo one scale coarser, is a further negative (weight
+``recovery``), and ``stage_iterations > 0`` learns the scales one after
+another (scale ``s`` on the samples of the finished coarser ones, with a
+decaying learning rate; without it the coarse sampler keeps moving under
+the finer EBMs and the samples never settle); 0 trains all scales together.
 Being fully convolutional, the pyramid samples any size: ``aspect = 2``
 gives pictures twice as wide. ``task = harmonise`` pastes a block of the
 source elsewhere and re-synthesises scales ``edit_scale …`` from the edited
@@ -27,6 +31,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
@@ -67,6 +72,18 @@ class PatchwiseOptions:
         source elsewhere, then re-synthesise it from ``edit_scale`` up).
     edit_scale : int
         Level where harmonisation starts (0 = coarsest; higher keeps more of the edit).
+    recovery : float
+        Weight of the recovery chains' term (the paper's code: 0.1; 0 = off).
+        At each level a noise-free chain starts from the photo seen one level
+        coarser (upsampled) and is one more negative sample: each EBM learns to
+        turn a blurred picture into the sharp one, what the finer levels of a
+        sample (and harmonisation) need.
+    stage_iterations : int
+        Iterations per level when the levels are learned one after another,
+        coarse to fine (the paper's schedule: a level learns on the samples of
+        the finished coarser ones, and its learning rate decays from
+        ``train.lr`` to an eighth of it over the stage); 0 = all levels
+        together at ``train.lr``.
     """
 
     scales: int = knob(4, ge=1, le=8, live=False)
@@ -75,6 +92,8 @@ class PatchwiseOptions:
     aspect: float = knob(1.0, gt=0, le=4)
     task: str = knob("random", choices=TASKS)
     edit_scale: int = knob(1, ge=0)
+    recovery: float = knob(0.1, ge=0)
+    stage_iterations: int = knob(0, ge=0, live=False, unit="iterations")
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -134,6 +153,22 @@ class Patchwise(LearningMethod):
         self.source = torch.zeros((1, c, h, w), device=self.device)
         if self.dataset is not None:
             self.source = self.dataset.items[:1].float().to(self.device)
+        self.done = torch.zeros((), dtype=torch.long)  # applied updates: the stage clock
+
+    def stage(self) -> int:
+        """The level learning now (all levels up to it are sampled)."""
+        k, last = self.opts.stage_iterations, len(self.sizes) - 1
+        return last if k == 0 else min(int(self.done) // k, last)
+
+    def _stage_lr(self, top: int) -> None:
+        """``train.lr`` decaying linearly to an eighth over 80 % of the stage
+        (the paper: 4e-4 to 5e-5), then constant."""
+        k = self.opts.stage_iterations
+        frac = min(1.0, (int(self.done) - top * k) / (0.8 * k)) if k else 0.0
+        for opt in self.optims.values():
+            for g in opt.param_groups:
+                g["lr_scale"] = 1.0 - 0.875 * frac
+                g["lr"] = self.group_lr(g)
 
     # --- helpers -------------------------------------------------------------
     def scale_energy(self, name: str):
@@ -186,40 +221,69 @@ class Patchwise(LearningMethod):
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return self.scale_energy("energy")(x)
 
+    def recovery_start(self, level: int) -> torch.Tensor:
+        """The recovery chain's start at ``level``: the photo one level coarser
+        (a 0.75 shrink at the coarsest), upsampled."""
+        size = self.sizes[level]
+        coarser = self.sizes[level - 1] if level else tuple(max(round(0.75 * v), 1) for v in size)
+        return resize(resize(self.source, coarser), size)
+
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg, b = self.cfg, batch.shape[0]
         final = self.sizes[-1]
+        rec_w = self.opts.recovery
+        top = self.stage()
+        trained = [top] if self.opts.stage_iterations else list(range(top + 1))
+        self._stage_lr(top)
         x = self.coarse_start(b, self.sizes[0])
         frames: list[ChainFrame] = []
         synths: list[torch.Tensor] = []
+        recs: dict[int, torch.Tensor] = {}
         extras: dict[str, torch.Tensor] = {}
         offset = 0
-        for level, (size, name) in enumerate(zip(self.sizes, self.names)):
+        descent = dataclasses.replace(cfg.sampler, noise_scale=0.0)
+        for level in range(top + 1):
+            size, name = self.sizes[level], self.names[level]
             x = resize(x, size)
             steps = self.steps_at(level)
-            with frozen(self.nets[name]):
+            # cached(): spectrally normalised weights computed once per chain, not per step
+            with frozen(self.nets[name]), parametrize.cached():
                 x, fr = run_langevin(self.scale_energy(name), x, cfg.sampler, n_steps=steps,
                                      record_every=record_every, value_range=self.spec.value_range,
                                      generator=self.rng)
-            frames += self._frames(fr, offset, final, keep_last=name == "energy")
+                if rec_w > 0 and level in trained:
+                    recs[level], _ = run_langevin(self.scale_energy(name), self.recovery_start(level),
+                                                  descent, n_steps=steps,
+                                                  value_range=self.spec.value_range)
+            frames += self._frames(fr, offset, final, keep_last=level == top)
             offset += steps
             synths.append(x)
-            if name != "energy":
+            if level < top:
                 extras[f"scale {size[1]}x{size[0]}"] = resize(x, final)
         loss = torch.zeros((), device=self.device)
-        metrics: dict[str, float] = {}
-        for size, name, synth in zip(self.sizes, self.names, synths):
+        metrics: dict[str, float] = {"stage": float(top)}
+        for level in trained:
+            size, name, synth = self.sizes[level], self.names[level], synths[level]
             energy_fn = self.scale_energy(name)
             e_data, e_synth = energy_fn(resize(batch, size)), energy_fn(synth)
             level_loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
+            if level in recs:  # the paper's λ_rec · (E(data) − E(recovered))
+                level_loss = level_loss + rec_w * (e_data.mean() - energy_fn(recs[level]).mean())
+                metrics[f"recovery_rmse_{name}"] = float(
+                    (recs[level] - resize(self.source, size)).pow(2).mean().sqrt())
             loss = loss + level_loss
             metrics[f"loss_{name}"] = float(level_loss.detach())
         for opt in self.optims.values():  # backward() zeroes only the optimiser it gets
             opt.zero_grad(set_to_none=True)
-        norm = self.backward(loss, self.optims["energy"], list(self.nets.values()))
+        norm = self.backward(loss, self.optims[self.names[top]],
+                             [self.nets[self.names[level]] for level in trained])
         metrics = {"loss": float(loss.detach()), "energy_data": float(e_data.detach().mean()),
                    "energy_sample": float(e_synth.detach().mean()), "grad_norm": norm, **metrics}
-        return StepResult(metrics, synths[-1], e_synth.detach(), frames, extras)
+        return StepResult(metrics, resize(synths[-1], final), e_synth.detach(), frames, extras)
+
+    def apply_update(self) -> None:
+        super().apply_update()
+        self.done += 1
 
     def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
                n_record: int = 8) -> Iterator[ChainFrame]:
@@ -246,7 +310,7 @@ class Patchwise(LearningMethod):
             steps = self.steps_at(level, n_steps) if o.task == "random" else (
                 self.cfg.sampler.n_steps if n_steps is None else n_steps)
             x = resize(x, size)
-            with frozen(self.nets[name]):
+            with frozen(self.nets[name]), parametrize.cached():
                 for frame in langevin(self.scale_energy(name), x, self.cfg.sampler, n_steps=steps,
                                       record_every=record_every, n_record=n_record,
                                       value_range=self.spec.value_range, generator=self.rng):
@@ -261,11 +325,13 @@ class Patchwise(LearningMethod):
             offset += steps
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {"source": self.source}
+        return {"source": self.source, "done": self.done}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         if "source" in tensors:
             self.source = tensors["source"].to(self.device).clone()
+        if "done" in tensors:
+            self.done = tensors["done"].cpu().clone()
 
     # --- evaluation ------------------------------------------------------------
     def evaluate(self, dataset: Dataset, n: int, seed: int = 0) -> dict[str, float]:
