@@ -7,11 +7,20 @@ For ``p_θ(x) = exp(f_θ(x)) q(x) / Z(θ)`` the log-likelihood gradient is
 and the model expectation is estimated with Langevin samples ``x̃``. We
 minimise ``mean E(x_data) − mean E(x̃) + energy_l2 · mean(E(x)² + E(x̃)²)``
 (``E = −f + |x|²/2σ²``), whose θ-gradient is ``−∇θ L`` plus the penalty.
+
+Binary data (voxel occupancies at exactly ±1, the corners of the clamp box)
+has no density: the likelihood grows without bound as the energy sharpens
+towards the corners, so ``E`` drifts to −10⁵ on data and samples alike while
+the chains saturate. ``train.options.data_noise`` dequantises: every batch
+gets fresh Gaussian jitter ``x + s·ε`` (reflected back into the data range
+when the sampler clamps, so no mass piles up on the bounds), which gives the
+data a density the model can match at a finite energy scale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -19,13 +28,30 @@ from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError
 from ebm_engine.methods.base import DataSpec, LearningMethod, StepResult, register_method
 from ebm_engine.models import build_model
+from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, PersistentBuffer, energy_of, frozen, noise_like
 from ebm_engine.sampling.langevin import langevin, run_langevin
+
+
+@dataclass(frozen=True)
+class MaximumLikelihoodOptions:
+    """Knobs of maximum likelihood.
+
+    Attributes
+    ----------
+    data_noise : float
+        Standard deviation of Gaussian jitter added to every data batch
+        (dequantisation of binary data such as voxels; 0 = off).
+    """
+
+    data_noise: float = knob(0.0, ge=0, unit="in data units")
 
 
 @register_method("ml")
 class MaximumLikelihood(LearningMethod):
     """One EBM, Langevin chains started from noise, a replay buffer or data."""
+
+    Options = MaximumLikelihoodOptions
 
     @classmethod
     def check(cls, opts, cfg: RunConfig, spec: DataSpec | None) -> None:
@@ -76,10 +102,22 @@ class MaximumLikelihood(LearningMethod):
             )
         if self.buffer is not None and idx is not None:
             self.buffer.stage(idx, synth)
-        e_data = energy_fn(batch)
+        e_data = energy_fn(self.dequantised(batch))
         e_synth = energy_fn(synth)
         metrics = self.ml_backward(self.net, self.opt, e_data, e_synth)
         return StepResult(metrics, synth, e_synth.detach(), frames)
+
+    def dequantised(self, batch: torch.Tensor) -> torch.Tensor:
+        """``batch`` with fresh ``data_noise`` jitter (the batch itself when off)."""
+        s = self.opts.data_noise
+        if s <= 0:
+            return batch
+        x = batch + s * torch.randn(batch.shape, device=batch.device, generator=self.rng)
+        if self.cfg.sampler.clamp and self.spec.value_range is not None:
+            # The chains live in the same box; reflect (not clamp) to keep a density.
+            lo, hi = self.spec.value_range
+            x = (hi - (hi - (lo + (x - lo).abs())).abs()).clamp(lo, hi)
+        return x
 
     def sample(
         self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
