@@ -16,12 +16,20 @@ eval`` writes) and the table goes to
 ``benchmarks/results/applications_symbols.md`` with a few samples of each.
 
 Options: ``--seconds`` (training budget per run), ``--n`` (samples scored),
-``--demos``, ``--parallel``.
+``--demos``, ``--parallel``, ``--serial`` (one run at a time: on a shared
+machine each run then gets the same single core, and ``--iterations`` makes
+"equal time" equal work), ``--iterations`` (also the runs' ``train.iterations``,
+so learning-rate schedules end where the run does).
+
+Each run's figures are also kept in ``applications_symbols.json``; the table
+is written from all of them, so ``--demos molecules`` updates the molecule
+rows and keeps the others (each row group says which command measured it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -29,6 +37,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "applications_symbols.md"
+STORE = RESULTS.with_suffix(".json")
 DEMOS = ("grammar-text", "grammar-text-controlled", "molecules")
 COLUMNS = ("iterations", "cpu_s", "valid", "unique", "novel", "distinct_1", "distinct_2",
            "nll_heldout", "attr_accuracy", "attr_chance", "logp_w1", "qed_w1", "mw_w1")
@@ -60,7 +69,8 @@ def train_and_score(demo: str, prior: str, overrides: list, seconds: float, n: i
     from ebm_engine.presets import config_for
 
     torch.set_num_threads(1)
-    cfg = config_for(demo, overrides=[*overrides, ("train.iterations", 10**6),
+    # The iteration cap is also the run's horizon (learning-rate schedules).
+    cfg = config_for(demo, overrides=[*overrides, ("train.iterations", iterations_cap or 10**6),
                                       ("train.device", "cpu"), ("train.checkpoint_every", 0)])
     trainer = Trainer(cfg, None)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -86,7 +96,8 @@ def train_and_score(demo: str, prior: str, overrides: list, seconds: float, n: i
         lines = [f"[{spec.attribute_values[int(a)]}] {s}"
                  for a, s in zip(spec.attribute_of(shown), lines, strict=True)]
     out[(demo, prior)] = {"iterations": iterations, "seconds": trained, "cpu_s": round(cpu),
-                          **metrics, "samples": lines}
+                          **metrics, "samples": lines,
+                          "load": round(os.getloadavg()[0], 1)}
 
 
 def grid_path(demo: str, slug: str) -> Path:
@@ -103,13 +114,28 @@ def _cell(value) -> str:
 
 
 def write_table(results: dict, command: str, path: Path = RESULTS, load: str = "") -> str:
+    """Write the table of ``results`` (``(demo, prior) → figures``) to ``path``, with the rows
+    of other demos kept from the JSON store next to it; return the text."""
+    stamp = f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M')}"
+    store_path = path.with_suffix(".json")
+    stored = json.loads(store_path.read_text(encoding="utf-8")) if store_path.is_file() else []
+    fresh = {demo for demo, _ in results}
+    rows = [r for r in stored if r["demo"] not in fresh]
+    rows += [{"demo": demo, "prior": prior, "command": command, "machine": stamp,
+              "group_load": load, **r} for (demo, prior), r in results.items()]
+    rows.sort(key=lambda r: DEMOS.index(r["demo"]) if r["demo"] in DEMOS else len(DEMOS))
+    from ebm_engine.atomic import write_text as write_text_atomic
+
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(store_path, json.dumps(rows, indent=1, default=float) + "\n")
     lines = [
         "# Symbols: latent-space EBM prior vs N(0, I) prior at equal time",
         "",
-        f"`python -m benchmarks.applications_symbols {command}` on "
-        f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d %H:%M')}. "
-        "Each demo's runs train side by side (one thread each) for the same wall-clock "
-        "time (or up to the same number of iterations) from the demo's preset; the baseline is the same decoder and posterior "
+        "Each demo's runs train from the demo's preset for the same time: side by side "
+        "(one thread each) for the same wall-clock time, or up to the same number of "
+        "iterations, or (`--serial`) one after the other for the same number of iterations "
+        "(then also the runs' `train.iterations`, which learning-rate schedules follow). The "
+        "baseline is the same decoder and posterior "
         "sampler with `prior=gaussian`, and, where the preset's posterior is colder than "
         "exact Langevin, also `prior=gaussian` with `post_noise=1` (its own exact "
         "posterior). Samples are decoded at the preset's temperature, the same for every "
@@ -119,21 +145,34 @@ def write_table(results: dict, command: str, path: Path = RESULTS, load: str = "
         "given an attribute, judged by the grammar's parser (invalid = miss), next to "
         "`attr_chance` for a random target; `*_w1` the Wasserstein-1 distance of the "
         "samples' logP/QED/MW to the data's. `cpu_s`: the training process's CPU seconds "
-        "(the machine is shared: wall time buys fewer iterations under load)."
-        + (f" Load average (1 min) at the start and end of each group of runs: {load}." if load else ""),
+        "(the machine is shared: wall time buys fewer iterations under load).",
         "",
-        "| demo | prior | " + " | ".join(COLUMNS) + " |",
-        "|---|---|" + "---|" * len(COLUMNS),
+        "Measured by (each demo's rows come from one command):",
+        "",
     ]
-    for (demo, prior), r in results.items():
-        lines.append(f"| {demo} | {prior} | " + " | ".join(_cell(r.get(c)) for c in COLUMNS) + " |")
+    seen: set[str] = set()
+    for r in rows:
+        if r["demo"] in seen:
+            continue
+        seen.add(r["demo"])
+        extra = f"; load average (1 min) {r['group_load']}" if r.get("group_load") else ""
+        lines.append(f"- {r['demo']}: `python -m benchmarks.applications_symbols "
+                     f"{r['command']}` on {r['machine']}{extra}")
+    lines += ["", "| demo | prior | " + " | ".join(COLUMNS) + " |",
+              "|---|---|" + "---|" * len(COLUMNS)]
+    for r in rows:
+        lines.append(f"| {r['demo']} | {r['prior']} | "
+                     + " | ".join(_cell(r.get(c)) for c in COLUMNS) + " |")
     lines += ["", "## Samples (seed 1, first 8)", ""]
-    for (demo, prior), r in results.items():
-        lines += [f"**{demo}, {prior} prior**", "", "```"] + r["samples"] + ["```", ""]
+    for r in rows:
+        lines += [f"**{r['demo']}, {r['prior']} prior**", "", "```"] + r["samples"] + ["```", ""]
     text = "\n".join(lines) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_text_atomic(path, text)
     return text
+
+
+def _iterations(value: str) -> int | str:
+    return value if value == "preset" else int(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,36 +181,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=300, help="samples scored per run")
     parser.add_argument("--demos", nargs="+", default=list(DEMOS), choices=DEMOS)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--parallel", action="store_true",
-                        help="train every demo's runs at once (same budget each)")
-    parser.add_argument("--iterations", type=int, default=0,
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--parallel", action="store_true",
+                      help="train every demo's runs at once (same budget each)")
+    mode.add_argument("--serial", action="store_true",
+                      help="one run at a time (a shared machine: each run gets one core)")
+    parser.add_argument("--iterations", type=_iterations, default=0,
                         help="stop a run at this many iterations if its time is not up first "
-                             "(equal work per run on a loaded machine)")
+                             "(equal work per run on a loaded machine; also the runs' "
+                             "train.iterations); 'preset': each demo's preset iterations")
     args = parser.parse_args(argv)
+    from ebm_engine.presets import config_for
+
     ctx = mp.get_context("spawn")
     runs = {demo: arms(demo) for demo in args.demos}
-    groups = [args.demos] if args.parallel else [[demo] for demo in args.demos]
+    caps = {demo: config_for(demo).train.iterations if args.iterations == "preset"
+            else args.iterations for demo in args.demos}
+    if args.parallel:
+        groups = [[(demo, label) for demo in args.demos for label in runs[demo]]]
+    elif args.serial:
+        groups = [[(demo, label)] for demo in args.demos for label in runs[demo]]
+    else:
+        groups = [[(demo, label) for label in runs[demo]] for demo in args.demos]
     with ctx.Manager() as manager:
         shared = manager.dict()
-        loads = []
+        loads: dict[str, list[str]] = {}
         for group in groups:
             before = os.getloadavg()[0]
             procs = [ctx.Process(target=train_and_score,
-                                 args=(demo, label, overrides, args.seconds, args.n, shared,
-                                       args.iterations))
-                     for demo in group for label, overrides in runs[demo].items()]
+                                 args=(demo, label, runs[demo][label], args.seconds, args.n,
+                                       shared, caps[demo]))
+                     for demo, label in group]
             for p in procs:
                 p.start()
             for p in procs:
                 p.join()
-            loads.append(f"{', '.join(group)} {before:.1f} → {os.getloadavg()[0]:.1f}")
-            print(f"{', '.join(group)}: done", flush=True)
+            for demo in dict.fromkeys(d for d, _ in group):
+                loads.setdefault(demo, []).append(f"{before:.1f} → {os.getloadavg()[0]:.1f}")
+            print(f"{group}: done", flush=True)
         results = {(demo, label): shared[(demo, label)] for demo in args.demos
                    for label in runs[demo] if (demo, label) in shared}
+    for demo in args.demos:  # the load of each group of this demo's runs
+        for key in [k for k in results if k[0] == demo]:
+            results[key]["group_load"] = ", ".join(loads.get(demo, []))
     command = f"--seconds {args.seconds:g} --n {args.n}" + (
         f" --iterations {args.iterations}" if args.iterations else "") + (
-        " --parallel" if args.parallel else "")
-    print(write_table(results, command, args.out, "; ".join(loads)))
+        " --parallel" if args.parallel else "") + (" --serial" if args.serial else "")
+    print(write_table(results, command, args.out))
     return 0
 
 

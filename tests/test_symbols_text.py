@@ -253,3 +253,39 @@ def test_followers_get_the_vocabulary_with_the_latest_samples(tmp_path):
     assert snap["samples"].dtype == np.int64
     vocab = tuple(str(t) for t in snap["display"]["vocab"])
     assert vocab == load_model(tmp_path / "run", "cpu").spec.symbols.tokens
+
+
+def test_decoder_rate_follows_its_cosine_decay():
+    """``gen_lr_end``: the decoder's rate falls from ``gen_lr`` towards ``gen_lr_end · gen_lr``
+    at ``train.iterations``; the prior's rate stays."""
+    cfg = tiny_cfg("grammar-text", gen_lr_end=0.1).with_value("train.iterations", 4)
+    trainer = Trainer(cfg, None)
+    list(trainer.events(4))
+    method = trainer.method
+    share = 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * 3 / 4))  # set before the 4th step
+    assert method.gen_opt.param_groups[0]["lr"] == pytest.approx(0.005 * share)
+    assert method.opt.param_groups[0]["lr"] == pytest.approx(cfg.train.lr)
+
+
+def test_attribute_guidance_sharpens_the_attribute_term():
+    """``attr_guidance`` g adds −(g − 1) log p(y | z) to the prior energy, and chains run with
+    it end where the prior's own classifier agrees with the asked-for class more often."""
+    trainer = Trainer(tiny_cfg("grammar-text-controlled", "grammar-text-controlled"), None)
+    method = trainer.method
+    torch.manual_seed(0)
+    for p in method.prior.parameters():  # a prior with strong class regions
+        p.data.mul_(4)
+    z, y = torch.randn(16, 8), torch.arange(16) % 4
+    with torch.no_grad():
+        gap = method.prior_energy(z, y, 3.0) - method.prior_energy(z, y)
+        log_p = torch.log_softmax(method.prior(z), 1).gather(1, y[:, None])[:, 0]
+    assert torch.allclose(gap, -2.0 * log_p, atol=1e-5)
+    y = torch.arange(400) % 4
+
+    def agreement(guidance: float) -> float:
+        method.rng.manual_seed(1)
+        with torch.no_grad():
+            z = torch.from_numpy(list(method.prior_sample(y, 30, guidance=guidance))[-1].x)
+            return float((method.prior(z).argmax(1) == y).float().mean())
+
+    assert agreement(4.0) > agreement(1.0) + 0.1
