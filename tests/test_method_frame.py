@@ -73,8 +73,8 @@ def test_learned_potentials_bring_sample_histograms_to_the_data():
 def test_snapshot_shows_the_bank_and_whole_curves(tmp_path):
     trainer = Trainer(tiny_config(sample_every=2, record_every=4, snapshot_size=2), tmp_path / "r")
     snap = [e for e in trainer.events(2) if isinstance(e, SamplesReady)][-1]
-    k = trainer.method.net.n_potentials  # 1 + 1 DoG + 2·2 Gabor = 6, more than the 2 samples
-    assert k == 6 and len(trainer.method.filter_names()) == 6
+    k = trainer.method.net.n_potentials  # 1 + 2 ∇ + 1 DoG + 2·2 Gabor = 8, more than the 2 samples
+    assert k == 8 and len(trainer.method.filter_names()) == 8
     assert snap.extras["potential curves"].shape == (k, 2, 16)
     hist = snap.extras["response histogram curves"]
     assert hist.shape == (k, 3, 16)
@@ -98,3 +98,22 @@ def test_too_small_images_are_refused():
                                "model": {"name": "frame"}, "train": {"method": "frame"}})
     with pytest.raises(ConfigError, match="at least 13x13"):
         Trainer(cfg, None)
+
+
+def test_the_bank_has_nearest_neighbour_differences():
+    """∇x, ∇y (Zhu et al.'s gradient filters) see pixel-level noise, which the
+    band-pass filters barely do: without them the samples come out speckled."""
+    net = FrameEnergy(1, bins=8)
+    names = net.filter_names
+    ix, iy = names.index("∇x"), names.index("∇y")
+    ramp = torch.arange(20.0).repeat(16, 1)[None, None] * 0.01  # rises 0.01 per column
+    r = net.responses(ramp)[0, :, 4:-4, 4:-4]  # away from the wrap-around seam
+    torch.testing.assert_close(r[ix], torch.full_like(r[ix], 0.005))  # unit L1 norm: slope / 2
+    torch.testing.assert_close(r[iy], torch.zeros_like(r[iy]))
+    g = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.avg_pool2d(torch.rand(1, 1, 36, 36, generator=g), 5, 1)
+    noise = torch.rand(1, 1, 32, 32, generator=g) * (smooth.max() - smooth.min()) + smooth.min()
+    fine = [i for i, n in enumerate(names) if n.startswith("DoG σ=0.8")][0]
+    ratio_grad = net.responses(noise)[0, ix].std() / net.responses(smooth)[0, ix].std()
+    ratio_dog = net.responses(noise)[0, fine].std() / net.responses(smooth)[0, fine].std()
+    assert ratio_grad > ratio_dog  # ∇x separates noise from smooth structure best

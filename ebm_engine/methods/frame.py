@@ -26,15 +26,15 @@ from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
 from ebm_engine.methods.base import DataSpec, StepResult, register_method
-from ebm_engine.methods.ml import MaximumLikelihood
+from ebm_engine.methods.ml import MaximumLikelihood, MaximumLikelihoodOptions
 from ebm_engine.models.frame import KERNEL, FrameEnergy
 from ebm_engine.options import knob
 from ebm_engine.sampling import PersistentBuffer
 
 
 @dataclasses.dataclass(frozen=True)
-class FrameOptions:
-    """Knobs of FRAME.
+class FrameOptions(MaximumLikelihoodOptions):
+    """Knobs of FRAME (and maximum likelihood's, e.g. ``data_noise``).
 
     Attributes
     ----------

@@ -45,8 +45,9 @@ def _gabor(sigma: float, wavelength: float, theta: float, phase: float) -> torch
 def filter_bank(orientations: int = 4, scales: int = 2) -> tuple[torch.Tensor, list[str]]:
     """The fixed filters ``(K, KERNEL, KERNEL)`` and their names.
 
-    Intensity (a delta), one difference of Gaussians per scale, and a
-    cosine/sine Gabor pair per orientation and scale. Every filter but the
+    Intensity (a delta), the two nearest-neighbour differences, one
+    difference of Gaussians per scale, and a cosine/sine Gabor pair per
+    orientation and scale. Every filter but the
     intensity has zero mean (it sees structure, not brightness) and unit L1
     norm, so responses of images in [-1, 1] lie in [-1, 1].
     """
@@ -56,6 +57,14 @@ def filter_bank(orientations: int = 4, scales: int = 2) -> tuple[torch.Tensor, l
     delta[KERNEL // 2, KERNEL // 2] = 1.0
     kernels.append(delta)
     names.append("intensity")
+    # Nearest-neighbour differences (Zhu et al.'s ∇x, ∇y): the only filters that
+    # see pixel-level noise; without them the samples are speckled and grey.
+    for label, (dy, dx) in (("∇x", (0, 1)), ("∇y", (1, 0))):
+        d = torch.zeros(KERNEL, KERNEL, dtype=torch.float64)
+        d[KERNEL // 2, KERNEL // 2] = -1.0
+        d[KERNEL // 2 + dy, KERNEL // 2 + dx] = 1.0
+        kernels.append(d)
+        names.append(label)
     for s in range(scales):
         sigma = 0.8 * 2**s
         kernels.append(_gaussian(sigma) - _gaussian(2 * sigma))
