@@ -32,7 +32,7 @@ from ebm_engine.runs import retention
 PREFIX = "zoo:"
 RECIPE_FILE = "zoo.json"
 SAMPLES_FILE = "samples.png"
-_NOT_HEADLINES = ("heldout", "chance")  # facts and baselines, not the result
+_NOT_HEADLINES = ("heldout", "chance", "judge_")  # facts, baselines and judges: not the result
 
 
 def zoo_dir() -> Path:
@@ -114,7 +114,7 @@ def _entry(folder: Path) -> ZooEntry:
     recipe = _read_json(folder / RECIPE_FILE)
     metrics = evaluation.get("metrics") or {}
     # The headline: the first metric that is a result, not a fact or a baseline.
-    metric = next((k for k in metrics if k not in _NOT_HEADLINES), "")
+    metric = next((k for k in metrics if not k.startswith(_NOT_HEADLINES)), "")
     return ZooEntry(
         name=folder.name,
         path=folder,
