@@ -185,6 +185,8 @@ class FlowContrastive(LearningMethod):
         with torch.no_grad():
             x, _ = self.flow.sample(n, generator=self.rng)
         if self.opts.refine_steps == 0:
+            if self.cfg.sampler.clamp and self.spec.value_range is not None:
+                x = x.clamp(*self.spec.value_range)  # as Langevin clamps its samples
             yield ChainFrame(0, to_numpy(x), to_numpy(self._energy_nograd(x)))
             return
         with frozen(self.net):
