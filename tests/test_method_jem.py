@@ -73,3 +73,13 @@ def test_jem_needs_labels():
         assert "labelled" in str(exc)
     else:
         raise AssertionError("JEM trained without labels")
+
+
+def test_jem_samples_continue_the_buffer_without_fresh_noise_chains():
+    """Sampling draws its starts from the replay buffer only: reinit_prob restarts
+    training chains, but a fresh noise start among the samples would stay noise."""
+    trainer = Trainer(_cfg(0, **{"sampler.reinit_prob": 1.0}), None)
+    method = trainer.method
+    method.buffer.states.fill_(0.25)
+    x = list(method.sample(16, n_steps=0))[-1].x
+    assert (x == 0.25).all()

@@ -243,8 +243,8 @@ class JointEnergyModel(LearningMethod):
                 x0 = own[torch.arange(n, device=self.device) % per_class].clone()
             else:
                 x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)
-        elif self.buffer is not None:
-            _, x0 = self.buffer.draw(n)
+        elif self.buffer is not None:  # no fresh noise chains among the samples
+            _, x0 = self.buffer.draw(n, reinit=False)
         else:
             x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)
         with frozen(self.net):

@@ -55,10 +55,14 @@ class PersistentBuffer:
     def __len__(self) -> int:
         return self.states.shape[0]
 
-    def draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(indices, starts)`` for ``n`` chains."""
+    def draw(self, n: int, reinit: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(indices, starts)`` for ``n`` chains; ``reinit=False`` never
+        restarts one from noise (sampling a trained model: a fresh chain given
+        only ``n_steps`` shows up as a noise image among the samples)."""
         idx = torch.randint(len(self), (n,), device=self.device, generator=self.generator)
         starts = self.states[idx].clone()
+        if not reinit:
+            return idx, starts
         fresh = torch.rand(n, device=self.device, generator=self.generator) < self.cfg.reinit_prob
         if fresh.any():
             noise = noise_like(tuple(starts.shape), self.cfg, self.device, self.generator)
