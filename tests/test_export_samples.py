@@ -66,3 +66,14 @@ def test_image_grids_are_viewable_by_default(tmp_path):
 def test_wrong_format_names_the_formats_of_that_kind(tmp_path):
     with pytest.raises(ExportError, match=r"pointcloud samples export as \.ply \.npz"):
         export_samples(np.zeros((2, 8, 3)), "pointcloud", None, tmp_path / "x.stl")
+
+
+def test_points_image_frames_the_bulk_not_the_strays():
+    rng = np.random.default_rng(0)
+    ring = rng.normal(size=(1000, 2))
+    ring = 2 * ring / np.linalg.norm(ring, axis=1, keepdims=True)
+    strays = np.array([[40.0, 0.0], [0.0, -35.0]])
+    img = points_image(np.concatenate([ring, strays]), size=64)[0]
+    dark = np.argwhere(img < 0.9)
+    # The ring (radius 2) spans most of the picture, not a dot in its middle.
+    assert dark[:, 0].max() - dark[:, 0].min() > 32

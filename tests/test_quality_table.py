@@ -66,3 +66,10 @@ def test_rerunning_some_rows_keeps_the_others(tmp_path):
             line.startswith("| moons")]
     assert len(rows) == 2 and "| 20 |" in rows[0] and "cpu ×1" in rows[1]
     assert rows[0].startswith("| digits")  # the catalogue's order, not the run's
+
+
+def test_a_finished_preset_run_shows_its_length(resources):
+    done = _result("digits", [90, 40, 25, 20], 30, 4.0) | {"preset_iterations": 30}
+    quality.update_measured([done])
+    measured.measurements.cache_clear()
+    assert measured.measurements()["digits"].minutes == 8.0  # not the 4.0 the goal was met at

@@ -189,8 +189,10 @@ def _export_video(samples, value_range, path, ext, fps, scale) -> Path:
 
 
 def _points_bounds(points: np.ndarray) -> float:
+    """Half-width of a square view of the points: the bulk of them, not the few
+    chains that wandered far off (they would shrink the shape to a dot)."""
     finite = points[np.isfinite(points).all(1)]
-    return float(max(np.abs(finite).max() * 1.1, 1.0)) if len(finite) else 1.0
+    return float(max(np.quantile(np.abs(finite), 0.98) * 1.25, 1.0)) if len(finite) else 1.0
 
 
 def points_image(points: np.ndarray, limit: float | None = None, size: int = 256) -> np.ndarray:
