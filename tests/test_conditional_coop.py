@@ -120,6 +120,45 @@ def test_saliency_needs_the_image_condition():
     assert step.samples.shape[1:] == (3, 32, 96)  # scene | initializer | after Langevin
 
 
+def test_saliency_maps_follow_the_scene_through_both_networks():
+    """Removing the image condition (or its scene-wide context) from either network
+    fails here: another scene changes the initializer's map and the solver's energy."""
+    trainer = tiny("saliency-popout", ("data.options", {"n": 8}))
+    m = trainer.method
+    assert m.opts.context and m.opts.data_weight > 0  # the preset's pop-out mechanism
+    c, y, _ = m.prepare(trainer.dataset.take(torch.arange(8)))
+    other = c.roll(1, 0)
+    z = torch.randn(8, m.opts.z_dim)
+    with torch.no_grad():
+        assert (m.gen(c, z) - m.gen(other, z)).abs().mean() > 1e-3
+        # (untrained: small but nonzero; exactly 0 without the condition)
+        assert (m.energy_given(c)(y) - m.energy_given(other)(y)).abs().mean() > 1e-7
+        # The context: a change far from a pixel (another item) reaches its map value.
+        far = c.clone()
+        far[:, :, :8, :8] = -1
+        assert (m.gen(c, z)[:, :, 24:, 24:] - m.gen(far, z)[:, :, 24:, 24:]).abs().mean() > 1e-5
+
+
+def test_ambiguous_scenes_train_with_both_answers_and_z_is_inferred():
+    """Each two-odd scene is in the training split twice, once per odd item; the data
+    term's z starts from the best of several prior draws (lower latent energy)."""
+    d = load_dataset(DataConfig(source="saliency-popout", options={"n": 30, "ambiguous": 0.5}))
+    amb = np.flatnonzero(d.meta["ambiguous"][:30])
+    assert len(d) == 30 + len(amb) and len(amb) > 0
+    x = d.items
+    first, again = x[amb], x[30:]
+    assert torch.equal(first[..., :32], again[..., :32])            # the same scenes
+    assert not torch.equal(first[..., 32:], again[..., 32:])        # other targets
+    trainer = tiny("saliency-popout", ("data.options", {"n": 8}))
+    m = trainer.method
+    c, y, _ = m.prepare(trainer.dataset.take(torch.arange(8)))
+    m.rng.manual_seed(0)
+    one = m.latent_energy(c, m.best_latent(c, y, 1), y)
+    m.rng.manual_seed(0)
+    best = m.latent_energy(c, m.best_latent(c, y, 16), y)
+    assert best.mean() < one.mean()
+
+
 def test_resume_is_exact(tmp_path):
     cfg = config_for("digits-inpainting", overrides=SMALL + [
         ("train.batch_size", 8), ("sampler.n_steps", 2), ("train.checkpoint_every", 2)])

@@ -5,14 +5,17 @@ by a pixel). All bars share a colour, an orientation and a size, except
 one *odd* bar that differs in one of them: the one an observer's eye is
 drawn to. Its ground-truth saliency is a Gaussian blob on the odd bar plus
 a weak centre bias (peak 1). *Ambiguous* scenes (``data.options.ambiguous``,
-default 30 %) have two odd bars: their training target is one of the two,
-drawn at random, so the model must learn a distribution over maps (the
-full ground truth, kept in ``meta["saliency_gt"]``, has both).
+default 30 %) have two odd bars: each target is one observer's choice, one
+of the two, so the model must learn a distribution over maps (the full
+ground truth, kept in ``meta["saliency_gt"]``, has both). In the training
+split an ambiguous scene comes twice, once with each odd bar as the target
+(two observers): the same scene with two answers, which a regression to
+the mean would blur into two half blobs.
 
 Items are pairs, scene | target map (grey, three channels), ``(3, 32, 64)``,
 stored as 8-bit values. ``data.options``: ``split`` (``train`` 1500
-scenes, ``test`` 300 other scenes, seeded apart), ``n`` (scene count) and
-``ambiguous``.
+scenes, ``test`` 300 other scenes, seeded apart, each once), ``n`` (scene
+count) and ``ambiguous``.
 """
 
 from __future__ import annotations
@@ -97,22 +100,29 @@ def make_scene(rng: np.random.Generator, n_odd: int) -> tuple[np.ndarray, list[t
 
 
 def popout_scenes(n: int, seed: int, ambiguous: float) -> dict[str, np.ndarray]:
-    """``n`` scenes: ``images (n, 3, S, S)``, ``targets`` and ``gt (n, S, S)``, ``ambiguous``."""
+    """``n`` scenes: ``images (n, 3, S, S)``, ``targets``, ``others`` (the other odd bar's map,
+    or the target again) and ``gt (n, S, S)``, ``ambiguous``,
+    ``odd_type`` and ``odd_centres (n, 2, 2)`` (x, y of the odd bars; NaN for a missing second)."""
     rng = np.random.default_rng(seed)
     images = np.empty((n, 3, SIZE, SIZE), np.float32)
     targets = np.empty((n, SIZE, SIZE), np.float32)
+    others = np.empty((n, SIZE, SIZE), np.float32)
     gts = np.empty((n, SIZE, SIZE), np.float32)
     amb = rng.random(n) < ambiguous
     odd_type = []
+    odd_centres = np.full((n, 2, 2), np.nan, np.float32)
     for k in range(n):
         img, centres, kinds = make_scene(rng, 2 if amb[k] else 1)
         images[k] = img
         gts[k] = saliency_map(centres)
+        odd_centres[k, : len(centres)] = centres
         # An ambiguous scene's target is one observer's choice: one of its two odd bars.
-        targets[k] = saliency_map([centres[rng.integers(len(centres))]])
+        pick = int(rng.integers(len(centres)))
+        targets[k] = saliency_map([centres[pick]])
+        others[k] = saliency_map([centres[(pick + 1) % len(centres)]])
         odd_type.append("+".join(kinds))
-    return {"images": images, "targets": targets, "gt": gts, "ambiguous": amb,
-            "odd_type": np.asarray(odd_type)}
+    return {"images": images, "targets": targets, "others": others, "gt": gts, "ambiguous": amb,
+            "odd_type": np.asarray(odd_type), "odd_centres": odd_centres}
 
 
 @demo("saliency-popout", "image",
@@ -125,10 +135,14 @@ def load_popout(cfg: DataConfig) -> Dataset:
     if n < 1 or not 0.0 <= ambiguous <= 1.0:
         raise DataError("data.options.n must be >= 1 and data.options.ambiguous in [0, 1]")
     s = popout_scenes(n, 1 if split == "test" else 0, ambiguous)
+    if split != "test":  # an ambiguous scene again, with its other odd bar as the target
+        again = np.flatnonzero(s["ambiguous"])
+        s = {k: np.concatenate([v, v[again]]) for k, v in s.items()}
+        s["targets"][n:] = s["others"][n:]
     target3 = np.repeat(s["targets"][:, None], 3, axis=1)
     pairs01 = np.concatenate([s["images"], target3], axis=-1)      # scene | map
     stored = torch.from_numpy(np.round(pairs01 * 255).astype(np.uint8))
     return Dataset("saliency-popout", "image", stored, (-1.0, 1.0),
                    {"saliency_gt": s["gt"], "ambiguous": s["ambiguous"],
-                    "odd_type": s["odd_type"], "split": split},
+                    "odd_type": s["odd_type"], "odd_centres": s["odd_centres"], "split": split},
                    scale=2.0 / 255.0, offset=-1.0)

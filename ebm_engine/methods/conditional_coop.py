@@ -15,7 +15,18 @@ initializer* ``ŷ = g_α(c, z)``, ``z ~ N(0, I)``, learn together from pairs
    ``|ỹ − g_α(c, z)|² / 2s² + |z|²/2`` infers the ``z`` that explains ``ỹ``
    (so different ``z`` come to mean different answers);
 5. initializer, MCMC teaching: ``min_α mean |ỹ − g_α(c, z)|² / 2s²``
-   (it learns to jump where the solver's chains go).
+   (it learns to jump where the solver's chains go);
+6. optional, ``data_weight`` > 0: the initializer also learns the observed
+   pairs by alternating back-propagation: the ``z`` that explains the
+   observed ``y`` is inferred, starting from the best of ``data_latent_draws``
+   prior draws (lowest latent energy, below) and refined by
+   ``data_latent_steps`` of Langevin, then
+   ``min_α data_weight · |y − g_α(c, z)|² / 2s²``. When one condition has
+   several answers (a scene with two odd items, each the target in half of
+   its pairs), the inferred ``z`` differ with the answer, so ``z`` comes to
+   choose among them instead of the initializer drawing their average.
+   (Langevin alone starts from ``z`` that the untrained initializer ignores
+   and barely moves them; the best of several draws breaks the tie at once.)
 
 ``condition`` says what ``c`` is (the data layout, see
 :mod:`ebm_engine.data.conditional_demos`):
@@ -89,6 +100,17 @@ class ConditionalCoopOptions:
         Step size of that latent Langevin.
     eval_draws : int
         Outputs drawn per condition by ``ebm eval`` (saliency diversity).
+    data_weight : float
+        Weight of the initializer's learning from observed pairs with inferred
+        ``z`` (step 6; 0 = MCMC teaching only).
+    data_latent_steps : int
+        Langevin steps inferring ``z`` for the observed outputs (step 6).
+    data_latent_draws : int
+        Prior draws of ``z`` per observed output; the inference starts from the
+        one with the lowest latent energy (step 6).
+    context : bool
+        Scene-wide context in both networks (``ebm_engine.models.conditional``):
+        pop-out saliency compares each item with all the others.
     """
 
     condition: str = knob("mask", choices=CONDITIONS, live=False)
@@ -103,6 +125,10 @@ class ConditionalCoopOptions:
     latent_steps: int = knob(0, ge=0, unit="steps")
     latent_step_size: float = knob(0.1, gt=0)
     eval_draws: int = knob(6, ge=2)
+    data_weight: float = knob(0.0, ge=0)
+    data_latent_steps: int = knob(10, ge=0, unit="steps")
+    data_latent_draws: int = knob(1, ge=1)
+    context: bool = knob(False, live=False)
 
 
 def layout(opts: ConditionalCoopOptions, item_shape: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
@@ -138,9 +164,11 @@ class ConditionalCoop(LearningMethod):
     def build(self) -> None:
         o = self.opts
         self.c_channels, self.y_shape = layout(o, self.spec.item_shape)
-        self.net = ConditionalEnergy(self.cfg.model, self.c_channels, self.y_shape).to(self.device)
+        encoder = max(8, o.gen_width // 2) if o.context else 0
+        self.net = ConditionalEnergy(self.cfg.model, self.c_channels, self.y_shape,
+                                     encoder).to(self.device)
         self.gen = ConditionalInitializer(self.c_channels, self.y_shape[0], self.y_shape[1],
-                                          o.z_dim, o.gen_width).to(self.device)
+                                          o.z_dim, o.gen_width, context=o.context).to(self.device)
         self.opt = self.adam(self.net.parameters())
         self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
         self._heldout = None
@@ -233,7 +261,15 @@ class ConditionalCoop(LearningMethod):
             lo, hi = self.spec.value_range
             margin = TEACH_MARGIN * (hi - lo) / 2
             target = revised.clamp(lo + margin, hi - margin)
-        gen_loss = (target - self.gen(c, z)).flatten(1).pow(2).sum(1).mean() / (2 * self.opts.gen_sigma**2)
+        s2 = 2 * self.opts.gen_sigma**2
+        gen_loss = (target - self.gen(c, z)).flatten(1).pow(2).sum(1).mean() / s2
+        if self.opts.data_weight > 0:
+            # Step 6: the observed answers, each from the z that explains it.
+            z_data = self.best_latent(c, y, self.opts.data_latent_draws)
+            if self.opts.data_latent_steps > 0:
+                z_data = self.infer_latent(c, z_data, y, self.opts.data_latent_steps)
+            fit = (y - self.gen(c, z_data)).flatten(1).pow(2).sum(1).mean() / s2
+            gen_loss = gen_loss + self.opts.data_weight * fit
         gen_norm = self.backward(gen_loss, self.gen_opt, [self.gen], clip=False)
         with torch.no_grad():
             e_init = energy(init)
@@ -252,15 +288,29 @@ class ConditionalCoop(LearningMethod):
         frames = [self.compose_frame(f, shown, init) for f in frames]
         return StepResult(metrics, self.compose(shown, init, revised), e_synth.detach(), frames)
 
-    def infer_latent(self, c: torch.Tensor, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Langevin on ``|target − g(c, z)|²/2s² + |z|²/2`` from ``z`` (step 4)."""
-        s2 = self.opts.gen_sigma ** 2
+    def latent_energy(self, c: torch.Tensor, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``|target − g(c, z)|²/2s² + |z|²/2`` per item: ``−log p(target, z | c)`` + const."""
+        fit = (target - self.gen(c, z)).flatten(1).pow(2).sum(1) / (2 * self.opts.gen_sigma**2)
+        return fit + 0.5 * z.pow(2).sum(1)
 
+    def best_latent(self, c: torch.Tensor, target: torch.Tensor, draws: int) -> torch.Tensor:
+        """Of ``draws`` prior ``z`` per item, the one of lowest :meth:`latent_energy`."""
+        n = c.shape[0]
+        z = torch.randn(draws, n, self.opts.z_dim, device=self.device, generator=self.rng)
+        if draws == 1:
+            return z[0]
+        with torch.no_grad(), frozen(self.gen):
+            e = torch.stack([self.latent_energy(c, zk, target) for zk in z])  # (draws, n)
+        return z[e.argmin(0), torch.arange(n, device=self.device)]
+
+    def infer_latent(self, c: torch.Tensor, z: torch.Tensor, target: torch.Tensor,
+                     n_steps: int | None = None) -> torch.Tensor:
+        """Langevin on ``|target − g(c, z)|²/2s² + |z|²/2`` from ``z`` (steps 4 and 6;
+        ``n_steps`` defaults to ``latent_steps``)."""
         def latent_energy(zz: torch.Tensor) -> torch.Tensor:
-            return ((target - self.gen(c, zz)).flatten(1).pow(2).sum(1) / (2 * s2)
-                    + 0.5 * zz.pow(2).sum(1))
+            return self.latent_energy(c, zz, target)
 
-        lcfg = dataclasses.replace(self.cfg.sampler, n_steps=self.opts.latent_steps,
+        lcfg = dataclasses.replace(self.cfg.sampler, n_steps=n_steps or self.opts.latent_steps,
                                    step_size=self.opts.latent_step_size,
                                    noise_scale=1.0, grad_scale=1.0, clamp=False)
         with frozen(self.gen):
@@ -325,6 +375,9 @@ class ConditionalCoop(LearningMethod):
               "diversity_ambiguous": "higher", "diversity_unambiguous": "lower",
               "diversity_ambiguous_initializer": "higher",
               "diversity_unambiguous_initializer": "lower", "heldout": "higher",
+              "hit_rate_langevin": "higher", "hit_rate_initializer": "higher",
+              "hit_rate_chance": "higher", "hit_colour": "higher", "hit_orientation": "higher",
+              "hit_size": "higher", "both_found_ambiguous": "higher",
               **{f"{m}_{who}": ("lower" if m == "kld" else "higher")
                  for m in ("cc", "kld", "auc") for who in ("langevin", "initializer", "centre_bias")}}
 

@@ -14,6 +14,12 @@ conditions when the demo has a test split (``heldout`` = 1):
   sampled maps against the ground truth (``_langevin``, ``_initializer``)
   vs the centre-bias map (``_centre_bias``), and the draws' diversity on
   ambiguous vs unambiguous scenes (:mod:`ebm_engine.metrics.saliency`).
+  Where the scenes' odd items are known (``saliency-popout``): ``hit_rate_*``,
+  how often the mean map's peak lands on the odd item of a one-odd scene
+  (overall and per odd feature: ``hit_colour``, ``hit_orientation``,
+  ``hit_size``), vs ``hit_rate_chance`` (a random item of the 4×4 grid), and
+  ``both_found_ambiguous``: the fraction of two-odd scenes whose draws peak
+  on each of the two items at least once (a generative model's choices).
 """
 
 from __future__ import annotations
@@ -118,6 +124,29 @@ def _image(method, data, items: torch.Tensor) -> dict[str, float]:
             if mask.any():
                 out[f"diversity_{name}"] = saliency.diversity(d_solved[mask])
                 out[f"diversity_{name}_initializer"] = saliency.diversity(d_init[mask])
+    centres = data.meta.get("odd_centres")
+    if centres is not None and amb is not None:
+        out.update(_hits(d_init, d_solved, np.asarray(centres[:m]), amb,
+                         np.asarray(data.meta["odd_type"][:m])))
+    return out
+
+
+def _hits(d_init: np.ndarray, d_solved: np.ndarray, centres: np.ndarray, amb: np.ndarray,
+          odd_type: np.ndarray) -> dict[str, float]:
+    """Peak-on-the-odd-item rates of draws ``(N, K, H, W)`` (see the module docstring)."""
+    out: dict[str, float] = {"hit_rate_chance": 1.0 / 16}
+    one = ~amb
+    if one.any():
+        for name, d in (("langevin", d_solved), ("initializer", d_init)):
+            out[f"hit_rate_{name}"] = float(saliency.hits(d[one].mean(1), centres[one, 0]).mean())
+        found = saliency.hits(d_solved.mean(1), centres[:, 0])
+        for kind in ("colour", "orientation", "size"):
+            sel = one & (odd_type == kind)
+            if sel.any():
+                out[f"hit_{kind}"] = float(found[sel].mean())
+    if amb.any():
+        each = [saliency.hits(d_solved[amb], centres[amb, None, j]) for j in (0, 1)]  # (A, K)
+        out["both_found_ambiguous"] = float((each[0].any(1) & each[1].any(1)).mean())
     return out
 
 

@@ -8,7 +8,9 @@ tell us about saliency models?", TPAMI 2019), for maps ``(N, H, W)`` ≥ 0.
   *fixated* pixels (ground truth ≥ half its peak: the odd items) from the
   rest (1 is best, 0.5 is chance);
 - ``diversity``: the mean per-pixel standard deviation of several maps sampled
-  for the same image (a generative model's spread).
+  for the same image (a generative model's spread);
+- ``hits``: whether a map's peak lands on an item (within ``HIT_RADIUS`` px of
+  its centre): the odd one found.
 
 Each function returns the mean over the ``N`` images.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 EPS = 1e-7
+HIT_RADIUS = 3.0  # px: half a pop-out scene's grid cell
 FIXATED = 0.5  # fraction of the ground truth's peak that counts as fixated
 
 BETTER = {"cc": "higher", "kld": "lower", "auc": "higher"}
@@ -71,3 +74,15 @@ def saliency_metrics(pred: np.ndarray, gt: np.ndarray, suffix: str = "") -> dict
 def diversity(draws: np.ndarray) -> float:
     """Mean per-pixel standard deviation of draws ``(N, K, H, W)`` over their ``K`` axis."""
     return float(np.asarray(draws, dtype=np.float64).std(axis=1).mean())
+
+
+def peaks(maps: np.ndarray) -> np.ndarray:
+    """``(..., 2)`` pixel-centre ``(x, y)`` of each map's maximum, for maps ``(..., H, W)``."""
+    m = np.asarray(maps)
+    flat = m.reshape(*m.shape[:-2], -1).argmax(-1)
+    return np.stack([flat % m.shape[-1], flat // m.shape[-1]], -1) + 0.5
+
+
+def hits(maps: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """``(...)`` bool: the peak of each map ``(..., H, W)`` is on the item at ``centres (..., 2)``."""
+    return np.hypot(*np.moveaxis(peaks(maps) - centres, -1, 0)) <= HIT_RADIUS
