@@ -114,3 +114,18 @@ def test_frozen_relays_conv_weights_only_for_the_duration():
         assert not weight.requires_grad
     assert weight.is_contiguous() and weight.requires_grad
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_ml_samples_continue_the_buffer_without_fresh_noise_chains():
+    """Training restarts buffer chains with reinit_prob; sampling a trained model
+    must not (a fresh noise start given only n_steps stays a noise image)."""
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.presets import config_for
+
+    cfg = config_for("8gaussians", None, [("sampler.init", "persistent"),
+                                          ("sampler.reinit_prob", 1.0),
+                                          ("sampler.buffer_size", 64)])
+    method = Trainer(cfg, None).method
+    method.buffer.states.fill_(0.25)
+    x = list(method.sample(16, n_steps=0))[-1].x
+    assert (x == 0.25).all()

@@ -124,7 +124,9 @@ class MaximumLikelihood(LearningMethod):
     ) -> Iterator[ChainFrame]:
         shape = (n, *self.spec.item_shape)
         if self.cfg.sampler.init == "persistent" and self.buffer is not None:
-            _, x0 = self.buffer.draw(n)
+            # No restarts here: a chain fresh from noise gets only n_steps and shows
+            # up as a noise image among the samples.
+            _, x0 = self.buffer.draw(n, reinit=False)
         else:
             x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)
         with frozen(self.net):
