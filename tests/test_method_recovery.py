@@ -129,3 +129,36 @@ def test_structural_knob_edit_is_refused_and_training_goes_on():
     assert session.trainer.iteration == 1 and method.opts.T == 3 and method.levels == 3
     assert method.opts.step_scale == 0.05
     assert float(method.sigmas[-1]) == pytest.approx(0.5)  # the schedule follows the edit
+
+
+
+def test_walk_starts_from_the_gaussian_fit_of_the_top_level_and_resume_keeps_it(tmp_path):
+    # x_T is drawn where the top level was trained: sqrt(ᾱ_T)·(data mean) plus noise,
+    # not N(0, I) (digits' dark background shows through at sigma_max < 1).
+    cfg = tiny_config({"T": 2, "schedule": [0.3, 0.6]}, checkpoint_every=1)
+    trainer = Trainer(cfg, tmp_path / "run")
+    method = trainer.method
+    ab = float(method.alpha_bar()[-1])
+    assert ab == pytest.approx((1 - 0.09) * (1 - 0.36))
+    x = method.start(4000, torch.Generator().manual_seed(0))
+    data = trainer.dataset.items.float()
+    torch.testing.assert_close(x.mean(0), ab**0.5 * data.mean(0), atol=0.1, rtol=0)
+    var = ab * data.var(0, unbiased=False) + (1 - ab)
+    torch.testing.assert_close(x.var(0), var, atol=0.1, rtol=0)
+    list(trainer.events(1))
+    resumed = Trainer.resume(tmp_path / "run")
+    torch.testing.assert_close(resumed.method.data_mean, method.data_mean)
+    torch.testing.assert_close(resumed.method.data_std, method.data_std)
+
+
+def test_inverse_sigma_weighting_scales_each_level_by_sigma_1_over_its_sigma():
+    trainer = Trainer(tiny_config({"T": 2, "schedule": [0.1, 0.4], "steps_per_level": 1}), None)
+    method, batch = trainer.method, trainer.dataset.items[:32].float()
+    seen = []
+    method.ml_backward = lambda net, opt, e_data, e_synth: seen.append(e_data.detach()) or {}
+    for weight in ("equal", "inverse_sigma"):
+        method.configure(method.cfg.with_value("train.options.level_weight", weight))
+        method.rng.manual_seed(123)  # the same levels and noise both times
+        method.train_step(batch, 0)
+    ratio = torch.round(seen[1] / seen[0] * 100)
+    assert set(ratio.tolist()) == {100.0, 25.0}  # σ_1/σ_1 and σ_1/σ_2

@@ -18,9 +18,16 @@ estimated per item at a random level ``t``; we minimise
 ``mean(−f̃(y_t)) − mean(−f̃(ỹ_t))`` (levels weighted by ``δ_t²``) plus
 ``energy_l2``. With the step ``δ_t`` the Langevin drift is ``∇f̃/2 +
 (step_scale²/2)(x_{t+1} − y)`` at every level: the net learns a denoising
-step of the same size everywhere (the paper's ``b = step_scale²``). Sampling
-walks down the schedule: ``x_T ~ N(0, I)``, then ``x_t = ỹ_t / a_{t+1}`` with
-``ỹ_t`` drawn from the recovery model given ``x_{t+1}``.
+step of the same size everywhere (the paper's ``b = step_scale²``). With
+``level_weight = "inverse_sigma"`` level ``t``'s term is weighted by
+``σ_1/σ_{t+1}``, as the paper's code does: the low-noise levels, which make
+the final sample sharp, count most. Sampling walks down the schedule from
+``x_T`` drawn from a Gaussian fit of ``q(x_T)`` (``√ᾱ_T (m + s ⊙ ε') + √(1 −
+ᾱ_T) ε``, ``m``/``s`` the training images' per-pixel mean and std, saved with
+the checkpoint; ``N(0, I)`` only when ``ᾱ_T ≈ 0``): the top level then starts
+where it was trained, not at a pure-noise image whose background is brighter
+by ``√ᾱ_T``. Then ``x_t = ỹ_t / a_{t+1}`` with ``ỹ_t`` drawn from the
+recovery model given ``x_{t+1}``.
 
 ``sample(n_steps=…)`` sets the Langevin steps per level;
 ``sampler.step_size``/``reference_sigma``/``init`` are not used.
@@ -43,6 +50,7 @@ from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, frozen
 
 SCHEDULES = ("linear", "geometric")
+LEVEL_WEIGHTS = ("equal", "inverse_sigma")
 
 
 def noise_schedule(levels: int, schedule: str | list[float], sigma_min: float,
@@ -94,6 +102,9 @@ class RecoveryOptions:
     step_scale : float
         Langevin step at level t as a fraction of its noise scale
         (δ_t = step_scale · σ_{t+1}).
+    level_weight : str
+        Weight of level t in the loss: "equal", or "inverse_sigma" (σ_1/σ_{t+1},
+        the paper's code: the low-noise levels count most).
     """
 
     T: int = knob(6, ge=1, le=1000, live=False, unit="levels")
@@ -102,6 +113,7 @@ class RecoveryOptions:
     sigma_max: float = knob(0.9, gt=0, lt=1)
     steps_per_level: int = knob(0, ge=0, unit="steps")
     step_scale: float = knob(0.02, gt=0, le=1)
+    level_weight: str = knob("equal", choices=LEVEL_WEIGHTS)
 
 
 @register_method("recovery")
@@ -125,6 +137,14 @@ class RecoveryLikelihood(LearningMethod):
                                           m.spectral_norm, leaky_slope(m)).to(self.device)
         self.opt = self.adam(self.net.parameters())
         self.applied = 0  # updates taken: decides preview iterations, checkpointed
+        # Per-pixel mean and std of the training images: the Gaussian fit of q(x_T)
+        # that sampling starts from (zeros and ones give N(0, I), as before).
+        self.data_mean = torch.zeros(self.spec.item_shape, device=self.device)
+        self.data_std = torch.ones(self.spec.item_shape, device=self.device)
+        if self.dataset is not None:
+            items = self.dataset.items.float()
+            self.data_mean = items.mean(0).to(self.device)
+            self.data_std = items.std(0, unbiased=False).to(self.device)
 
     def _sigmas(self) -> torch.Tensor:
         o = self.opts
@@ -168,12 +188,25 @@ class RecoveryLikelihood(LearningMethod):
         """``a_{t+1} = √(1 − σ²_{t+1})`` shaped to broadcast over ``like``."""
         return (1 - self.sigmas[t] ** 2).sqrt().view(-1, *[1] * (like.dim() - 1))
 
+    def alpha_bar(self) -> torch.Tensor:
+        """``ᾱ_t = Π_{s≤t} a_s²`` for ``t = 0 … T`` (``ᾱ_0 = 1``: the data)."""
+        return torch.cat([torch.ones(1, device=self.device), torch.cumprod(1 - self.sigmas**2, 0)])
+
+    def start(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``n`` draws of ``x_T`` from the Gaussian fit of ``q(x_T)``:
+        ``√ᾱ_T (m + s ⊙ ε') + √(1 − ᾱ_T) ε`` (per-pixel data mean ``m``, std ``s``)."""
+        shape = (n, *self.spec.item_shape)
+        ab = self.alpha_bar()[-1]
+        signal = self.data_mean + self.data_std * torch.randn(shape, device=self.device,
+                                                              generator=generator)
+        noise = torch.randn(shape, device=self.device, generator=generator)
+        return ab.sqrt() * signal + (1 - ab).sqrt() * noise
+
     def _walk(self, n: int, steps: int, generator: torch.Generator | None, record_every: int,
               n_record: int, levels: dict[str, torch.Tensor] | None = None) -> Iterator[ChainFrame]:
         """Noise → data down the schedule, ``steps`` Langevin steps per level;
         the last frame holds all ``n`` samples."""
-        shape = (n, *self.spec.item_shape)
-        x = torch.randn(shape, device=self.device, generator=generator)
+        x = self.start(n, generator)
         offset = 0
         for level in range(self.levels - 1, -1, -1):
             if levels is not None:
@@ -207,9 +240,8 @@ class RecoveryLikelihood(LearningMethod):
         cfg = self.cfg
         b = batch.shape[0]
         t = torch.randint(self.levels, (b,), device=self.device, generator=self.rng)
-        # x_t in closed form: ᾱ_t = Π_{s≤t} a_s² (ᾱ_0 = 1, x_0 = data).
-        alpha_bar = torch.cat([torch.ones(1, device=self.device), torch.cumprod(1 - self.sigmas**2, 0)])
-        ab = alpha_bar[t].view(-1, *[1] * (batch.dim() - 1))
+        # x_t in closed form (x_0 = data)
+        ab = self.alpha_bar()[t].view(-1, *[1] * (batch.dim() - 1))
         x_t = ab.sqrt() * batch + (1 - ab).sqrt() * torch.randn(batch.shape, device=self.device,
                                                                 generator=self.rng)
         y_t = self._scale(t, batch) * x_t
@@ -218,6 +250,9 @@ class RecoveryLikelihood(LearningMethod):
         with frozen(self.net):
             *_, (_, y_synth, _) = self.recover(x_next, t, self.rng)
         e_data, e_synth = -self.net(y_t, t), -self.net(y_synth.detach(), t)
+        if self.opts.level_weight == "inverse_sigma":
+            weight = self.sigmas[0] / self.sigmas[t]
+            e_data, e_synth = weight * e_data, weight * e_synth
         metrics = {
             **self.ml_backward(self.net, self.opt, e_data, e_synth),
             "recovery_mse": float((y_synth - y_t).pow(2).mean()),
@@ -252,11 +287,15 @@ class RecoveryLikelihood(LearningMethod):
             yield from self._walk(n, steps, self.rng, record_every, n_record)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {"applied": torch.tensor([self.applied], dtype=torch.int64)}
+        return {"applied": torch.tensor([self.applied], dtype=torch.int64),
+                "start.mean": self.data_mean, "start.std": self.data_std}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         if "applied" in tensors:
             self.applied = int(tensors["applied"][0])
+        if "start.mean" in tensors:  # older checkpoints start from N(0, I)
+            self.data_mean = tensors["start.mean"].to(self.device).clone()
+            self.data_std = tensors["start.std"].to(self.device).clone()
 
 
 def _frame(step: int, x: torch.Tensor, energy: torch.Tensor) -> ChainFrame:
