@@ -198,7 +198,11 @@ class MultiStageExpanding(LearningMethod):
         """Langevin at the current stage from smooth noise (or the persistent
         chains); frames are shown at the full image size."""
         stage, alpha = self.stage_at(self.applied)
-        _, x0 = self._starts(n, stage)
+        if self.buffer is not None:
+            # no restarts: a chain fresh from noise gets only n_steps (as ml's sample)
+            _, x0 = self.buffer.draw(n, reinit=False)
+        else:
+            _, x0 = self._starts(n, stage)
         with frozen(self.net):
             for frame in langevin(self.stage_energy(stage, alpha), x0, self.cfg.sampler,
                                   n_steps=n_steps, record_every=record_every, n_record=n_record,
