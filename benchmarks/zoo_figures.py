@@ -10,8 +10,8 @@ import numpy as np
 def draw_3d(samples: np.ndarray, kind: str, out: str | Path, columns: int = 4) -> Path:
     """Draw up to 16 voxel grids ``(N, 1, D, D, D)`` or point clouds ``(N, P, 3)`` to a PNG.
 
-    Voxels: occupied cells (value above the middle of their range) as cubes;
-    points: a scatter coloured by height.
+    Voxels: occupied cells (value above 0, the middle of the data range) as
+    cubes; points: a scatter coloured by height (z, drawn vertical).
     """
     import matplotlib
 
@@ -25,12 +25,13 @@ def draw_3d(samples: np.ndarray, kind: str, out: str | Path, columns: int = 4) -
         ax = fig.add_subplot(rows, columns, i + 1, projection="3d")
         ax.set_axis_off()
         if kind == "voxel":
+            # Occupied = above the middle of the data range [-1, 1] (a per-item cut
+            # would show a nearly empty grid as full).
             grid = item.reshape(item.shape[-3:])
-            cut = 0.5 * (float(grid.min()) + float(grid.max()))
-            ax.voxels(grid > cut, facecolors="#4a90d9", edgecolor="#20406080", linewidth=0.2)
+            ax.voxels(grid > 0.0, facecolors="#4a90d9", edgecolor="#20406080", linewidth=0.2)
         else:
-            pts = item.reshape(-1, 3)
-            ax.scatter(pts[:, 0], pts[:, 2], pts[:, 1], c=pts[:, 1], s=2, cmap="viridis")
+            pts = item.reshape(-1, 3)  # z is the shapes' up axis: drawn vertical
+            ax.scatter(pts[:, 0], pts[:, 1], pts[:, 2], c=pts[:, 2], s=2, cmap="viridis")
     fig.tight_layout()
     out = Path(out)
     fig.savefig(out)

@@ -2,8 +2,10 @@
 
 ``ebm train --resume SRC --out NEW`` (and the app's Train after "Load
 pretrained") forks ``SRC`` into ``NEW`` and resumes ``NEW``: the weights,
-optimiser state, chains and iteration count carry over; ``SRC`` is only
-read, which is what keeps the pretrained zoo (:mod:`.zoo`) read-only.
+chains, iteration count and optimiser state carry over (zoo entries ship
+without optimiser state: those resume with fresh optimisers, and the
+``resumed`` event says so); ``SRC`` is only read, which is what keeps the
+pretrained zoo (:mod:`.zoo`) read-only.
 """
 
 from __future__ import annotations
