@@ -69,7 +69,10 @@ def _text_png(lines: list[str], path: Path) -> Path:
     image = Image.new("RGB", (width, 8 + height * len(lines)), "white")
     draw = ImageDraw.Draw(image)
     for i, line in enumerate(lines):
-        draw.text((4, 4 + i * height), line, fill="black", font=font)
+        # The .txt form's TAB has no glyph (a box in the picture): "[attribute] sentence".
+        head, tab, tail = line.partition("\t")
+        shown = f"[{head}] {tail}" if tab else line
+        draw.text((4, 4 + i * height), shown, fill="black", font=font)
     return _save_image(image, path)
 
 
