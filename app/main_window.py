@@ -38,7 +38,7 @@ from app.widgets.samples_area import SamplesArea
 from app.widgets.status_bar import RunStatus
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import EBMError
-from ebm_engine.presets import config_for
+from ebm_engine.presets import config_for, demo_preset, preset_minutes
 
 MIN_PANE_WIDTH = 240  # pixels: samples and curves each keep at least this much
 
@@ -253,7 +253,9 @@ class MainWindow(QMainWindow):
         """On a demo, another method loads the demo's preset for it (digits-recovery …)."""
         source = self.controller.config.data.source
         if key == "train.method" and source in self.data_panel.catalogue:
-            self._use_config(config_for(source, method=value), f"<b>{source}</b> with {value}")
+            minutes = preset_minutes(demo_preset(source, value))
+            self._use_config(config_for(source, method=value), f"<b>{source}</b> with {value}"
+                             + (f" (about {minutes:g} min)" if minutes else ""))
             self.log_line(f"{value}: loaded the {source} preset for {value}")
         elif self.controller.state in ("running", "paused"):
             self.log_line(f"queued edit {key} = {value}")

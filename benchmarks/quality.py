@@ -44,7 +44,7 @@ from ebm_engine.data.catalogue import demos
 from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
 from ebm_engine.metrics.evaluate import eval_count, score_method
-from ebm_engine.presets import available_presets, config_for, load_preset
+from ebm_engine.presets import available_presets, config_for, preset_minutes
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -74,7 +74,7 @@ def all_rows() -> list[Row]:
     digits = demos()["digits"]
     for preset in available_presets():
         if preset.startswith("digits-") and preset not in {r.label for r in rows}:
-            minutes = float(load_preset(preset).get("expected_minutes", digits.expected_minutes))
+            minutes = preset_minutes(preset) or digits.expected_minutes
             rows.append(Row(preset, "digits", preset, minutes))
     return rows
 

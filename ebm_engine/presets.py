@@ -35,7 +35,33 @@ def load_preset(name: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"preset {path} is not valid JSON: {exc.msg}") from None
     raw.pop("description", None)
+    raw.pop("expected_minutes", None)
     return raw
+
+
+def preset_minutes(name: str) -> float | None:
+    """The minutes preset ``name`` advertises (its ``expected_minutes``; a
+    method's demo preset such as ``digits-recovery`` takes longer than the
+    demo's own), or ``None`` when it says nothing or does not exist."""
+    path = preset_dir() / f"{name}.json"
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("expected_minutes")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def demo_preset(demo: str, method: str | None = None) -> str:
+    """The preset :func:`config_for` takes for ``demo`` trained with ``method``:
+    ``<demo preset>-<method>`` where that exists (``digits`` + ``recovery`` →
+    ``digits-recovery``; hyphens in files, underscores in method names), else
+    the demo's own."""
+    from ebm_engine.data import demos
+
+    preset = demos()[demo].preset
+    if method and f"{preset}-{method.replace('_', '-')}" in available_presets():
+        return f"{preset}-{method.replace('_', '-')}"
+    return preset
 
 
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -207,10 +233,7 @@ def config_for(source: str, preset: str | None = None,
     catalogue = demos()
     choice: PresetChoice | None = None
     if preset is None and source in catalogue:
-        preset = catalogue[source].preset
-        # Preset files use hyphens, method names underscores (latent_ebm → digits-latent-ebm).
-        if method and f"{preset}-{method.replace('_', '-')}" in available_presets():
-            preset = f"{preset}-{method.replace('_', '-')}"
+        preset = demo_preset(source, method)
     elif preset is None:
         options = _data_options(source, overrides)
         choice = choose_preset(source, method, options)

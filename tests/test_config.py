@@ -99,3 +99,18 @@ def test_every_method_loads_its_own_demo_preset():
             if preset in available_presets():
                 assert config_for(demo, method=name) == config_for(demo, preset, method=name)
     assert config_for("digits", method="latent_ebm").sampler.reference_sigma == 1.0
+
+
+def test_method_presets_advertise_their_own_minutes():
+    """digits + recovery takes its preset's time, not the digits demo's; the
+    key is metadata and never reaches the config."""
+    from ebm_engine.presets import demo_preset, preset_minutes
+
+    assert demo_preset("digits", "latent_ebm") == "digits-latent-ebm"
+    assert demo_preset("digits", "ml") == "digits"
+    for name in available_presets():
+        minutes = preset_minutes(name)
+        assert minutes is None or minutes > 0
+        config_for("digits", name)  # an expected_minutes key must not break loading
+    assert preset_minutes("digits-recovery") is not None
+    assert preset_minutes("no-such-preset") is None
