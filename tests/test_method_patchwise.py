@@ -179,3 +179,23 @@ def test_levels_learn_one_after_another_with_recovery_chains(tmp_path):
     no_rec = Trainer(tiny_config(options={**opts, "recovery": 0.0}), None)
     assert not any(k.startswith("recovery") for k in no_rec.method.train_step(
         no_rec.dataset.items[:1], 0).metrics)
+
+
+def test_coarsest_level_gets_its_own_stage_length():
+    """coarsest_iterations: the coarsest stage lasts longer, the later stages keep
+    stage_iterations, and each stage's learning rate starts again from train.lr
+    (times coarsest_lr in the coarsest stage)."""
+    opts = {"scales": 3, "min_side": 8, "stage_iterations": 2, "coarsest_iterations": 5,
+            "coarsest_lr": 4.0}
+    m = Trainer(tiny_config(options=opts), None).method
+    stages = []
+    for done in range(10):
+        m.done = torch.tensor(done)
+        stages.append(m.stage())
+    assert stages == [0] * 5 + [1] * 2 + [2] * 3
+    m.done = torch.tensor(5)
+    m._stage_lr(1)
+    assert all(g["lr_scale"] == 1.0 for o in m.optims.values() for g in o.param_groups)
+    m.done = torch.tensor(4)
+    m._stage_lr(0)
+    assert all(g["lr_scale"] == 0.5 for o in m.optims.values() for g in o.param_groups)
