@@ -159,6 +159,24 @@ def test_ambiguous_scenes_train_with_both_answers_and_z_is_inferred():
     assert best.mean() < one.mean()
 
 
+def test_teach_after_keeps_the_initializer_off_the_solver_then_teaches():
+    """During the warm-up (``teach_after``) the initializer learns the observed maps only:
+    a different solver leaves it exactly the same; after the warm-up it does not."""
+    def gen_after(steps: int, grad_scale: float, teach_after: int) -> list[torch.Tensor]:
+        t = tiny("saliency-popout", ("data.options", {"n": 8}), ("train.batch_size", 8),
+                 ("sampler.n_steps", 2), ("sampler.grad_scale", grad_scale),
+                 ("train.options.teach_after", teach_after))
+        assert t.method.warming_up() == (teach_after > 0)
+        list(t.events(steps))
+        assert t.method.warming_up() == (steps < teach_after)
+        return [p.detach().clone() for p in t.method.gen.parameters()]
+
+    warm = [gen_after(2, gs, 2) for gs in (1e3, 1e5)]
+    assert all(torch.equal(a, b) for a, b in zip(*warm, strict=True))
+    taught = [gen_after(2, gs, 0) for gs in (1e3, 1e5)]
+    assert not all(torch.equal(a, b) for a, b in zip(*taught, strict=True))
+
+
 def test_resume_is_exact(tmp_path):
     cfg = config_for("digits-inpainting", overrides=SMALL + [
         ("train.batch_size", 8), ("sampler.n_steps", 2), ("train.checkpoint_every", 2)])

@@ -15,7 +15,8 @@ initializer* ``ŷ = g_α(c, z)``, ``z ~ N(0, I)``, learn together from pairs
    ``|ỹ − g_α(c, z)|² / 2s² + |z|²/2`` infers the ``z`` that explains ``ỹ``
    (so different ``z`` come to mean different answers);
 5. initializer, MCMC teaching: ``min_α mean |ỹ − g_α(c, z)|² / 2s²``
-   (it learns to jump where the solver's chains go);
+   (it learns to jump where the solver's chains go); with ``teach_after`` and
+   ``data_weight`` > 0 only after that many updates from the data alone (6);
 6. optional, ``data_weight`` > 0: the initializer also learns the observed
    pairs by alternating back-propagation: the ``z`` that explains the
    observed ``y`` is inferred, starting from the best of ``data_latent_draws``
@@ -111,6 +112,11 @@ class ConditionalCoopOptions:
     context : bool
         Scene-wide context in both networks (``ebm_engine.models.conditional``):
         pop-out saliency compares each item with all the others.
+    teach_after : int
+        Initializer updates that learn from the observed pairs only (step 6,
+        needs ``data_weight`` > 0) before MCMC teaching starts: an untrained
+        solver's answers are worse than the data's, so teaching them first
+        only drags the initializer away from the maps (0 = teach from the start).
     """
 
     condition: str = knob("mask", choices=CONDITIONS, live=False)
@@ -129,6 +135,7 @@ class ConditionalCoopOptions:
     data_latent_steps: int = knob(10, ge=0, unit="steps")
     data_latent_draws: int = knob(1, ge=1)
     context: bool = knob(False, live=False)
+    teach_after: int = knob(0, ge=0, unit="iterations")
 
 
 def layout(opts: ConditionalCoopOptions, item_shape: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
@@ -262,7 +269,9 @@ class ConditionalCoop(LearningMethod):
             margin = TEACH_MARGIN * (hi - lo) / 2
             target = revised.clamp(lo + margin, hi - margin)
         s2 = 2 * self.opts.gen_sigma**2
-        gen_loss = (target - self.gen(c, z)).flatten(1).pow(2).sum(1).mean() / s2
+        gen_loss = torch.zeros((), device=self.device)
+        if not self.warming_up():
+            gen_loss = (target - self.gen(c, z)).flatten(1).pow(2).sum(1).mean() / s2
         if self.opts.data_weight > 0:
             # Step 6: the observed answers, each from the z that explains it.
             z_data = self.best_latent(c, y, self.opts.data_latent_draws)
@@ -287,6 +296,15 @@ class ConditionalCoop(LearningMethod):
         }
         frames = [self.compose_frame(f, shown, init) for f in frames]
         return StepResult(metrics, self.compose(shown, init, revised), e_synth.detach(), frames)
+
+    def warming_up(self) -> bool:
+        """Whether MCMC teaching still waits (``teach_after``; the count of initializer
+        updates is read from its optimizer's state, so a resumed run counts on exactly)."""
+        o = self.opts
+        if o.teach_after == 0 or o.data_weight == 0:
+            return False
+        state = next(iter(self.gen_opt.state.values()), None)
+        return int(state["step"]) < o.teach_after if state else True
 
     def latent_energy(self, c: torch.Tensor, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``|target − g(c, z)|²/2s² + |z|²/2`` per item: ``−log p(target, z | c)`` + const."""
