@@ -219,6 +219,7 @@ def single_image_section(seconds: float, folder: Path) -> str:
 
     from ebm_engine.data import load_dataset
     from ebm_engine.learning.loading import load_model
+    from ebm_engine.methods.patchwise import resize
 
     run = str(RUNS / "single-image")
     stats = _parallel([("single-image", None, None, seconds, run, "patchwise")]).get("patchwise", {})
@@ -236,13 +237,17 @@ def single_image_section(seconds: float, folder: Path) -> str:
     edits = m.edit_inputs.numpy()
     src = m.source.numpy()
     _grid_png([np.concatenate([src, samples])], folder / "single_image.png")
+    _grid_png([np.concatenate([resize(m.source, m.sizes[0]).numpy(), _coarsest(m, 8)])],
+              folder / "single_image_coarsest.png", scale=5)
     _grid_png([wide], folder / "single_image_wide.png")
     _grid_png([edits, harmonised], folder / "single_image_harmonise.png")
     keys = ["patch_nn", "patch_nn_wide"] + [k for k in after if k.startswith("gram_")]
     lines = [
         "## Single image: Patchwise Generative ConvNet (coffee, 64×43)", "",
         f"Preset `single-image` ({len(m.sizes)} scales {', '.join(f'{w}×{h}' for h, w in m.sizes)}), "
-        f"learned one level after another ({m.opts.stage_iterations} iterations each, recovery "
+        f"learned one level after another ({m.opts.coarsest_iterations or m.opts.stage_iterations} "
+        f"iterations at the coarsest at {m.opts.coarsest_lr:g}× the learning rate, "
+        f"{m.opts.stage_iterations} at each finer level; recovery "
         f"weight {m.opts.recovery:g}): {stats.get('iterations', 0)} iterations in "
         f"{stats.get('cpu_s', 0.0):.0f} CPU s (one thread; {stats.get('seconds', seconds):.0f} s "
         "wall clock on the shared CPU); 8 samples (4 for 2× wide) scored "
@@ -261,12 +266,30 @@ def single_image_section(seconds: float, folder: Path) -> str:
               f"| the photo blurred (coarsest scale, upsampled) | {after['patch_nn_blurred']:.3f} |",
               "", "The photo, then 4 samples:", "",
               "![samples](applications_images/single_image.png)", "",
+              f"The coarsest level alone ({m.sizes[0][1]}×{m.sizes[0][0]}): the photo, then 8 "
+              "samples (the layout the finer levels refine):", "",
+              "![coarsest](applications_images/single_image_coarsest.png)", "",
               "Two samples at 2× the width (the same pyramid, wider noise at the coarsest scale):", "",
               "![wide](applications_images/single_image_wide.png)", "",
               "Harmonisation: a block of the photo pasted elsewhere (top), re-synthesised from "
               "scale 1 up (bottom):", "",
               "![harmonise](applications_images/single_image_harmonise.png)", ""]
     return "\n".join(lines)
+
+
+def _coarsest(m, n: int):
+    """``n`` samples of the pyramid's coarsest level alone (its own chain length)."""
+    from torch.nn.utils import parametrize
+
+    from ebm_engine.sampling import frozen
+    from ebm_engine.sampling.langevin import run_langevin
+
+    m.rng.manual_seed(1)
+    x = m.coarse_start(n, m.sizes[0])
+    with frozen(m.nets["scale0"]), parametrize.cached():
+        x, _ = run_langevin(m.scale_energy("scale0"), x, m.cfg.sampler, n_steps=m.steps_at(0),
+                            value_range=m.spec.value_range, generator=m.rng)
+    return x.numpy()
 
 
 def _untrained(loaded, dataset) -> dict:
