@@ -32,18 +32,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks.scored_training import train_and_score
 from ebm_engine import atomic
 from ebm_engine.data.catalogue import demos
-from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
-from ebm_engine.metrics.evaluate import eval_count, score_method
 from ebm_engine.presets import available_presets, config_for, preset_minutes
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -138,35 +136,24 @@ def measure(row: Row, scale: float, evals: int, seed: int, out_dir: Path,
     shared machine cannot shrink. With one thread it is conservative (an
     idle 2-core CPU does at least as much per wall second).
     """
-    now_s = time.process_time if clock == "cpu" else time.perf_counter
     cfg = config_for(row.data, row.preset, [("train.device", "cpu"), ("train.seed", seed)])
     iterations = max(1, round(cfg.train.iterations * scale))
     cfg = cfg.replace_value("train.iterations", iterations)
     trainer = Trainer(cfg, None)
     budget = row.minutes * 60.0 * scale
-    points, train_s, start = [], 0.0, now_s()
-    for event in trainer.events():
-        if not isinstance(event, TrainStep):
-            continue
-        now = train_s + now_s() - start
-        k = len(points) + 1
-        if now < budget * k / evals and trainer.iteration < iterations * k / evals:
-            continue
-        train_s = now
-        dataset = trainer.dataset
-        values, better = score_method(trainer.method, dataset, eval_count(trainer.method, dataset),
-                                      cfg.sampler.n_steps, seed)
-        points.append({"minutes": train_s / 60.0, "iteration": trainer.iteration,
-                       "metrics": values})
-        print(row.label, points[-1], flush=True)
-        if len(points) == evals:
-            trainer.stop()
-            break
-        start = now_s()  # scoring time is not training time
+
+    def due(seconds: float, iteration: int, k: int) -> bool:
+        return seconds >= budget * k / evals or iteration >= iterations * k / evals
+
+    scorings = train_and_score(trainer, due, evals, seed, clock, on_score=lambda s: print(
+        row.label, f"{s.seconds / 60:.2f} min", s.iteration, s.values, flush=True))
+    points = [{"minutes": s.seconds / 60.0, "iteration": s.iteration, "metrics": s.values}
+              for s in scorings]
+    better = scorings[-1].better if scorings else {}
     kind = trainer.dataset.kind
     final = points[-1]["metrics"] if points else {}
     name, goal = headline(kind, final)
-    side = better.get(name, "lower") if points else "lower"
+    side = better.get(name, "lower")
     first = next((p["minutes"] for p in points if name in p["metrics"]
                   and met(p["metrics"][name], goal, side)), None)
     # 2D points are judged as a cloud (64 dots show no shape); other kinds as a 64-item grid

@@ -28,19 +28,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks.scored_training import train_and_score
 from ebm_engine import atomic
 from ebm_engine.config import DataConfig
 from ebm_engine.data import load_dataset
 from ebm_engine.data.catalogue import demos
 from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
-from ebm_engine.metrics.evaluate import eval_count, evaluate_samples, score_method
+from ebm_engine.metrics.evaluate import eval_count, evaluate_samples
 from ebm_engine.presets import config_for
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -79,27 +79,18 @@ def measure(name: str, scale: float, evals: int, seed: int, out_dir: Path) -> di
                                   ("train.seed", seed)])
     trainer = Trainer(cfg, None)
     budget = demos()[name].expected_minutes * 60.0 * scale
-    marks = [budget * (i + 1) / evals for i in range(evals)]
-    curve, points, train_s, start = [], [], 0.0, time.process_time()
-    for event in trainer.events():
-        if not isinstance(event, TrainStep):
-            continue
+    curve = []
+
+    def step(event: TrainStep) -> None:
         m = event.metrics
         curve.append((event.iteration, m.get("energy_data"), m.get("energy_sample"), m.get("loss")))
-        now = train_s + time.process_time() - start
-        if now < marks[len(points)]:
-            continue
-        train_s = now
-        ds = trainer.dataset
-        values, better = score_method(trainer.method, ds, eval_count(trainer.method, ds),
-                                      cfg.sampler.n_steps, seed)
-        points.append({"cpu_minutes": train_s / 60.0, "iteration": trainer.iteration,
-                       "metrics": values})
-        print(name, points[-1], flush=True)
-        if len(points) == evals:
-            trainer.stop()
-            break
-        start = time.process_time()  # scoring time is not training time
+
+    scorings = train_and_score(
+        trainer, lambda seconds, _it, k: seconds >= budget * k / evals, evals, seed, "cpu",
+        on_step=step, on_score=lambda s: print(name, s.iteration, s.values, flush=True))
+    points = [{"cpu_minutes": s.seconds / 60.0, "iteration": s.iteration, "metrics": s.values}
+              for s in scorings]
+    better = scorings[-1].better if scorings else {}
     ds = trainer.dataset
     n = eval_count(trainer.method, ds)
     frames = list(trainer.method.sample(n, n_steps=cfg.sampler.n_steps))

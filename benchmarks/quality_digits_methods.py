@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
+from benchmarks.scored_training import train_and_score
 from ebm_engine import atomic
-from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
-from ebm_engine.metrics.evaluate import eval_count, score_method
 from ebm_engine.presets import config_for
 
 RESULTS = Path(__file__).resolve().parent / "results" / "quality_digits_methods"
@@ -45,26 +43,12 @@ def measure(preset: str, overrides: list[tuple[str, object]], cpu_budget: float,
     cfg = config_for("digits", preset, [("train.iterations", 10**7), ("train.device", "cpu"),
                                         ("train.seed", seed), *overrides])
     trainer = Trainer(cfg, None)
-    marks = [cpu_budget * (i + 1) / evals for i in range(evals)]
-    points: list[dict] = []
-    train_cpu, start = 0.0, time.process_time()
-    for event in trainer.events():
-        if not isinstance(event, TrainStep):
-            continue
-        now = train_cpu + time.process_time() - start
-        if now < marks[len(points)]:
-            continue
-        train_cpu = now
-        ds = trainer.dataset
-        values, _ = score_method(trainer.method, ds, eval_count(trainer.method, ds),
-                                 cfg.sampler.n_steps, seed)
-        points.append({"cpu_s": round(train_cpu, 1), "iteration": trainer.iteration,
-                       "digits_fd": round(values["digits_fd"], 2)})
-        print(json.dumps(points[-1]), flush=True)
-        if len(points) == evals:
-            trainer.stop()
-            break
-        start = time.process_time()  # scoring time is not training time
+    scorings = train_and_score(
+        trainer, lambda seconds, _it, k: seconds >= cpu_budget * k / evals, evals, seed, "cpu",
+        on_score=lambda s: print(json.dumps({"cpu_s": round(s.seconds, 1),
+                                             "iteration": s.iteration}), flush=True))
+    points = [{"cpu_s": round(s.seconds, 1), "iteration": s.iteration,
+               "digits_fd": round(s.values["digits_fd"], 2)} for s in scorings]
     from ebm_engine.export.samples import export_samples
 
     name = preset + (f"-{tag}" if tag else "")
