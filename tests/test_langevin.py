@@ -129,3 +129,21 @@ def test_ml_samples_continue_the_buffer_without_fresh_noise_chains():
     method.buffer.states.fill_(0.25)
     x = list(method.sample(16, n_steps=0))[-1].x
     assert (x == 0.25).all()
+
+
+def test_sampling_takes_the_chains_that_have_run_longest():
+    """A chain restarted from noise a few visits ago is still noise: sampling a
+    trained model draws the oldest chains, and their ages survive a checkpoint."""
+    cfg = SamplerConfig(init_noise="uniform", init_scale=1.0, reinit_prob=0.3)
+    buf = PersistentBuffer(20, (2,), cfg, "cpu", torch.Generator().manual_seed(0))
+    for _ in range(40):  # training visits: draw (with restarts), run, store back
+        idx, starts = buf.draw(8)
+        buf.store(idx, starts)
+    assert buf.ages.min() < buf.ages.max()
+    idx, starts = buf.draw(5, reinit=False)
+    cut = buf.ages.sort(descending=True).values[4]
+    assert (buf.ages[idx] >= cut).all() and len(set(idx.tolist())) == 5
+    assert torch.equal(starts, buf.states[idx])
+    copy = PersistentBuffer(20, (2,), cfg, "cpu")
+    copy.load_state_tensors(buf.state_tensors())
+    assert torch.equal(copy.ages, buf.ages)

@@ -212,12 +212,13 @@ class MultiStageExpanding(LearningMethod):
     def state_tensors(self) -> dict[str, torch.Tensor]:
         out = {"applied": torch.tensor([self.applied], dtype=torch.int64)}
         if self.buffer is not None:
-            out["buffer.states"] = self.buffer.states
+            out.update({f"buffer.{k}": v for k, v in self.buffer.state_tensors().items()})
         return out
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         if "applied" in tensors:
             self.applied = int(tensors["applied"][0])
-        if self.buffer is not None and "buffer.states" in tensors:
-            self.buffer.load_state_tensors({"states": tensors["buffer.states"]})
+        own = {k[len("buffer."):]: v for k, v in tensors.items() if k.startswith("buffer.")}
+        if self.buffer is not None and own:
+            self.buffer.load_state_tensors(own)
         self._sync_buffer()

@@ -21,8 +21,9 @@ def noise_like(
 
 
 class PersistentBuffer:
-    """Replay buffer of chain states; each draw restarts a chain from noise
-    with probability ``reinit_prob`` (keeps the buffer from collapsing).
+    """Replay buffer of chain states; each training draw restarts a chain from
+    noise with probability ``reinit_prob`` (keeps the buffer from collapsing),
+    and each chain's age (visits since its last restart) is kept for sampling.
 
     Parameters
     ----------
@@ -50,28 +51,45 @@ class PersistentBuffer:
         self.device = torch.device(device)
         self.generator = generator
         self.states = noise_like((capacity, *item_shape), cfg, self.device, generator)
+        # Visits since each chain last started from noise: sampling a trained model
+        # takes the longest-run chains (a chain restarted a few visits ago is still noise).
+        self.ages = torch.zeros(capacity, dtype=torch.long, device=self.device)
         self._staged: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return self.states.shape[0]
 
     def draw(self, n: int, reinit: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(indices, starts)`` for ``n`` chains; ``reinit=False`` never
-        restarts one from noise (sampling a trained model: a fresh chain given
-        only ``n_steps`` shows up as a noise image among the samples)."""
+        """Return ``(indices, starts)`` for ``n`` chains.
+
+        ``reinit=True`` (training): random chains, each restarted from noise
+        with probability ``reinit_prob``. ``reinit=False`` (sampling a trained
+        model): the chains that have run longest, none restarted; a chain
+        fresh from noise, or restarted a few visits ago, shows up as a noise
+        image among the samples.
+        """
+        if not reinit:
+            return self._longest_run(n)
         idx = torch.randint(len(self), (n,), device=self.device, generator=self.generator)
         starts = self.states[idx].clone()
-        if not reinit:
-            return idx, starts
         fresh = torch.rand(n, device=self.device, generator=self.generator) < self.cfg.reinit_prob
         if fresh.any():
             noise = noise_like(tuple(starts.shape), self.cfg, self.device, self.generator)
             starts[fresh] = noise[fresh]
+            self.ages[idx[fresh]] = 0
         return idx, starts
+
+    def _longest_run(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # Random order among equals (a fresh buffer: all 0), then by age.
+        jitter = torch.rand(len(self), device=self.device, generator=self.generator)
+        order = torch.argsort(self.ages.double() + jitter, descending=True)
+        idx = order[torch.arange(n, device=self.device) % len(self)]
+        return idx, self.states[idx].clone()
 
     def store(self, idx: torch.Tensor, x: torch.Tensor) -> None:
         """Write the chains' end states back now."""
         self.states[idx] = x.detach().to(self.states.dtype)
+        self.ages[idx] = self.ages[idx] + 1
 
     def stage(self, idx: torch.Tensor, x: torch.Tensor) -> None:
         """Hold the chains' end states until :meth:`commit` (a training step
@@ -90,7 +108,10 @@ class PersistentBuffer:
         self._staged = None
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {"states": self.states}
+        return {"states": self.states, "ages": self.ages}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         self.states = tensors["states"].to(self.device).clone()
+        ages = tensors.get("ages")  # checkpoints from before ages: all chains alike
+        self.ages = (ages.to(self.device).long().clone() if ages is not None
+                     else torch.zeros(len(self), dtype=torch.long, device=self.device))
