@@ -133,8 +133,9 @@ def measure(row: Row, scale: float, evals: int, seed: int, out_dir: Path,
     its advertised minutes are up, whichever comes first (both × ``scale``);
     scoring ``k`` comes at ``k/evals`` of either. ``clock="cpu"`` counts the
     process's CPU seconds instead of wall seconds: a budget that load on a
-    shared machine cannot shrink. With one thread it is conservative (an
-    idle 2-core CPU does at least as much per wall second).
+    shared machine shrinks far less (a CPU second still buys fewer
+    iterations there). With one thread it is conservative (an idle 2-core
+    CPU does at least as much per wall second).
     """
     cfg = config_for(row.data, row.preset, [("train.device", "cpu"), ("train.seed", seed)])
     iterations = max(1, round(cfg.train.iterations * scale))
@@ -180,8 +181,8 @@ def write_results(results: list[dict], out: Path, write_measured: bool = False) 
              "Each row trains as a user's run: the preset's iterations, cut at the minutes the "
              "catalogue advertises on this 2-core CPU (`python -m benchmarks.quality`); the headline metric is sampled and scored "
              "like `ebm eval` at even intervals (scoring time not counted). `clock`: `wall` "
-             "minutes, or `cpu` minutes of the training process (`--clock cpu`, immune to "
-             "other load; with one thread a conservative stand-in for the idle 2-core minutes "
+             "minutes, or `cpu` minutes of the training process (`--clock cpu`, far less "
+             "sensitive to other load; with one thread a conservative stand-in for the idle 2-core minutes "
              "advertised). Samples: `quality/<row>.png`; curves: `quality_curves.png`.", "",
              "| row | method | minutes of advertised | clock | iterations of preset | metric "
              "| at ¼ | at ½ | at end "

@@ -6,7 +6,7 @@ Usage::
         [--scale 1.0] [--evals 4] [--no-times] [--out benchmarks/results/quality_3d.md]
 
 Each demo trains with its own preset for its advertised minutes, counted in
-CPU seconds of this one-thread process (immune to other load; conservative
+CPU seconds of this one-thread process (far less sensitive to load; conservative
 for the idle 2-core minutes the catalogue advertises). It is scored
 ``--evals`` times like ``ebm eval`` (:func:`~ebm_engine.metrics.evaluate.score_method`;
 scoring time is not training time) and, in the same run, a **baseline**

@@ -45,7 +45,8 @@ def train_and_score(trainer: Trainer, due: Callable[[float, int, int], bool], ev
     seed : int
         Seed of the scoring's samples.
     clock : {"cpu", "wall"}
-        Seconds of the process's CPU time (immune to other load) or wall time.
+        Seconds of the process's CPU time (far less sensitive to other load) or
+        wall time.
     on_step : callable, optional
         Sees every training step (energy curves).
     on_score : callable, optional
