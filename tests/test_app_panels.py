@@ -127,6 +127,10 @@ def test_demo_catalogue_sets_preset(qtbot, tmp_path):
     # choosing a method that has a preset for this demo loads it (digits-recovery)
     window.settings_panel.method.setCurrentText("recovery")
     assert window.current_config() == config_for("digits", method="recovery")
+    # … and says how long that preset takes, not the digits demo's own time
+    from ebm_engine.presets import preset_minutes
+
+    assert f"about {preset_minutes('digits-recovery'):g} min" in window.samples.title.text()
     # back to ml: the demo's own preset again
     window.settings_panel.method.setCurrentText("ml")
     assert window.current_config() == config_for("digits")
