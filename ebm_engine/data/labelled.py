@@ -101,7 +101,7 @@ def attach(dataset: Dataset, root: Path, cfg: DataConfig) -> Dataset:
         left, right = glyphs, x
     else:
         left, right = x, _targets(Path(pairs_opt).expanduser(), root, keys, x.shape[1:], cfg)
-    meta = {k: v for k, v in dataset.meta.items()}
+    meta = dict(dataset.meta)
     meta["paired"] = pairs_opt
     return Dataset(dataset.name, "image", torch.cat([left, right], dim=-1), dataset.value_range,
                    meta)
