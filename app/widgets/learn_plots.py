@@ -98,8 +98,11 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
                 xmin, xmax, ymin, ymax = p.bounds
                 plot.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
         else:
-            plot.addLegend(offset=(-5, 5), labelTextSize="8pt",
-                           brush=pg.mkBrush(32, 33, 36, 210))  # readable over the curves
+            # opaque and above the curves: a translucent box let busy curves show through
+            legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt",
+                                    brush=pg.mkBrush(32, 33, 36, 255),
+                                    pen=pg.mkPen(90, 90, 96))
+            legend.setZValue(100)
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setLabel("bottom", p.x_label)
             if p.y_label:
