@@ -98,7 +98,7 @@ def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, 
         if not out.parent.is_dir():
             raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
         images = to_display(final.x, spec.kind, spec.value_range)
-        path = save_grid_png(images, out, nrow=1, upscale=cell_scale(spec.item_shape[-1],
+        path = save_grid_png(images, out, nrow=1, upscale=cell_scale(spec.item_shape[-2],
                                                                      args.scale))
     else:
         path = export_samples(final.x, spec.kind, spec.value_range, out,

@@ -1,0 +1,188 @@
+"""``ebm sample --condition``: a trained conditional model applied to the user's own picture or
+label (:mod:`ebm_engine.sampling.user_condition`): layouts, the condition really used, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ebm_engine.cli import main
+from ebm_engine.errors import ConfigError, DataError
+from ebm_engine.learning.loading import load_model
+from ebm_engine.sampling.user_condition import load_condition, sample_condition
+
+INPAINTING = "zoo:digits-inpainting-conditional-coop"
+CLASSES = "zoo:digits-class-conditional-conditional-coop"
+TINY = [("model.width", 8), ("train.batch_size", 8), ("sampler.n_steps", 2),
+        ("train.options.gen_width", 8), ("train.checkpoint_every", 0), ("train.device", "cpu")]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _digit(index: int) -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    return (load_digits().images[index] / 16 * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory) -> dict[str, str]:
+    """Digits at 64×64 (grey and RGB), a box mask, bad masks, a colour scene, a broken file."""
+    d = tmp_path_factory.mktemp("pictures")
+    out = {}
+    for name, index in (("seven", 7), ("zero", 0)):
+        Image.fromarray(_digit(index)).resize((64, 64), Image.BILINEAR).save(d / f"{name}.png")
+        out[name] = str(d / f"{name}.png")
+    Image.open(out["seven"]).convert("RGB").save(d / "seven_rgb.png")
+    mask = np.zeros((64, 64), np.uint8)
+    mask[24:48, 8:56] = 255
+    for name, arr in (("mask", mask), ("mask_big", np.zeros((80, 80), np.uint8)),
+                      ("mask_odd", np.zeros((40, 40), np.uint8)), ("mask_empty", 0 * mask)):
+        Image.fromarray(arr).save(d / f"{name}.png")
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), np.uint8)).save(d / f"scene{k}.png")
+    Image.open(d / "scene0.png").convert("L").save(d / "scene_grey.png")
+    (d / "broken.png").write_bytes(b"not a picture")
+    return {**out, **{k: str(d / f"{k}.png") for k in (
+        "seven_rgb", "mask", "mask_big", "mask_odd", "mask_empty", "scene0", "scene1",
+        "scene_grey", "broken")}}
+
+
+def _tiny_run(tmp_path_factory, demo: str, *extra) -> str:
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.presets import config_for
+
+    run = tmp_path_factory.mktemp(demo) / "run"
+    list(Trainer(config_for(demo, overrides=TINY + list(extra)), run).events(2))
+    return str(run)
+
+
+def _draws(run: str, condition, n: int = 4, **kw) -> tuple[np.ndarray, dict]:
+    loaded = load_model(run, "cpu")
+    loaded.method.rng.manual_seed(0)
+    cond = load_condition(loaded, condition, **kw)
+    frames = list(sample_condition(loaded, cond, n))
+    return frames[-1].x, frames[-1].extras
+
+
+def test_inpainting_keeps_the_visible_pixels_and_fills_from_the_picture(pictures):
+    loaded = load_model(INPAINTING, "cpu")
+    cond = load_condition(loaded, pictures["seven"], pictures["mask"])
+    x = list(sample_condition(loaded, cond, 3))[-1].x
+    assert x.shape == (3, 1, 16, 64)  # picture | masked | initializer | after Langevin
+    picture, keep = cond.picture[0].numpy(), cond.keep[0].numpy()
+    assert keep.mean() == pytest.approx(1 - 6 * 12 / 256)  # the 64-px box, resized by 1/4
+    visible, hidden = keep[0] > 0, keep[0] == 0
+    for panel in (0, 2, 3):  # the given picture's visible pixels, exactly
+        got = x[:, 0, :, 16 * panel:16 * (panel + 1)]
+        np.testing.assert_array_equal(got[:, visible], np.broadcast_to(
+            picture[0][visible], got[:, visible].shape))
+    assert (x[:, 0, :, 16:32][:, hidden] == 0).all()  # masked: hidden pixels grey
+    filled = x[:, 0, :, 48:][:, hidden]
+    assert np.abs(filled - picture[0][hidden]).mean() > 0.01  # the box was refilled
+    other, _ = _draws(INPAINTING, pictures["zero"], mask=pictures["mask"], n=3)
+    assert np.abs(filled - other[:, 0, :, 48:][:, hidden]).mean() > 0.05  # … from the picture
+
+
+def test_inpainting_default_mask_and_rgb_note(pictures):
+    loaded = load_model(INPAINTING, "cpu")
+    cond = load_condition(loaded, pictures["seven_rgb"])
+    assert any("grayscale" in note for note in cond.notes)
+    assert any("random box" in note for note in cond.notes)
+    assert 0 < (cond.keep == 0).float().mean() < 0.5
+
+
+def test_class_condition_gives_that_class(pictures):
+    from ebm_engine.metrics.digits import classifier
+
+    for label in (3, 6):  # the zoo model's 7s read as 5s (its eval accuracy is 0.9)
+        x, _ = _draws(CLASSES, str(label), n=8)
+        assert x.shape == (8, 1, 16, 48)
+        with torch.no_grad():
+            pred = classifier()(torch.from_numpy(x[..., 32:]).clamp(-1, 1)).argmax(1)
+        assert (pred == label).float().mean() >= 0.5, (label, pred)
+
+
+@pytest.fixture(scope="module")
+def saliency_run(tmp_path_factory) -> str:
+    return _tiny_run(tmp_path_factory, "saliency-popout", ("data.options.n", 24))
+
+
+def test_saliency_overlays_follow_the_scene(saliency_run, pictures):
+    a, _ = _draws(saliency_run, pictures["scene0"], n=2)
+    b, _ = _draws(saliency_run, pictures["scene1"], n=2)
+    assert a.shape == (2, 3, 32, 96)  # scene | initializer | after Langevin (overlays)
+    assert np.abs(a[..., 32:] - b[..., 32:]).mean() > 0.01
+    loaded = load_model(saliency_run, "cpu")
+    with pytest.raises(DataError, match="expects an RGB picture, got grayscale"):
+        load_condition(loaded, pictures["scene_grey"])
+    with pytest.raises(ConfigError, match="--mask is for inpainting"):
+        load_condition(loaded, pictures["scene0"], pictures["mask"])
+
+
+@pytest.fixture(scope="module")
+def translation_run(tmp_path_factory) -> str:
+    return _tiny_run(tmp_path_factory, "digits-handwritten-typeset",
+                     ("data.options.typeset_count", 20), ("train.options.gen_width", 4))
+
+
+def test_translation_of_the_picture_both_ways(translation_run, pictures, tmp_path, capsys):
+    a, extras = _draws(translation_run, pictures["seven"], n=2)
+    b, _ = _draws(translation_run, pictures["zero"], n=2)
+    assert a.shape == (2, 1, 16, 16) and extras["reconstructed"].shape == a.shape
+    loaded = load_model(translation_run, "cpu")
+    picture = load_condition(loaded, pictures["seven"]).picture
+    np.testing.assert_array_equal(extras["source"], picture.expand(2, -1, -1, -1).numpy())
+    # (a 2-iteration model: tiny differences, but the kept training sources would give none)
+    assert np.abs(a - b).max() > 1e-4
+    ba, _ = _draws(translation_run, pictures["seven"], n=2, direction="ba")
+    assert np.abs(ba - a).max() > 1e-4
+    out = tmp_path / "t.png"
+    assert main(["sample", "--run", translation_run, "--condition", pictures["seven"],
+                 "--direction", "ba", "--n", "2", "--out", str(out)]) == 0
+    assert "handwritten" in capsys.readouterr().out and out.is_file()
+
+
+def test_cli_writes_one_draw_per_row(pictures, tmp_path, capsys):
+    out = tmp_path / "x.png"
+    assert main(["sample", "--run", INPAINTING, "--condition", pictures["seven_rgb"],
+                 "--mask", pictures["mask"], "--n", "3", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "note:" in text and "grayscale" in text and "3 draws" in text
+    w, h = Image.open(out).size
+    assert w > 3 * h / 3  # rows of four 16x16 panels, three rows: wider than tall
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--run", INPAINTING, "--condition", "{d}/nope.png"], "no such picture file"),
+    (["--run", INPAINTING, "--condition", "{broken}"], "not a readable image"),
+    (["--run", INPAINTING, "--condition", "{seven}", "--mask", "{mask_big}"],
+     "larger than the picture"),
+    (["--run", INPAINTING, "--condition", "{seven}", "--mask", "{mask_odd}"],
+     "must be the picture's size"),
+    (["--run", INPAINTING, "--condition", "{seven}", "--mask", "{mask_empty}"], "no white pixels"),
+    (["--run", INPAINTING, "--condition", "{seven}", "--mask", "{d}/nomask.png"],
+     "no such mask file"),
+    (["--run", "zoo:digits-ml", "--condition", "{seven}"], "takes no condition"),
+    (["--run", CLASSES, "--condition", "10"], "label 10 is out of range"),
+    (["--run", CLASSES, "--condition", "{seven}"], "takes a class label 0..9"),
+    (["--run", INPAINTING, "--condition", "{seven}", "--direction", "ba"], "--direction is for"),
+    (["--run", INPAINTING, "--mask", "{mask}"], "go with --condition"),
+])
+def test_bad_input_is_one_line(pictures, tmp_path, capsys, args, message):
+    from pathlib import Path
+
+    names = {**pictures, "d": str(Path(pictures["seven"]).parent)}
+    argv = ["sample", *(a.format(**names) for a in args), "--n", "2", "--out", str(tmp_path / "x.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
