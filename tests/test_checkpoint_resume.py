@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -167,3 +168,19 @@ def test_method_knob_edits_use_defaults_and_refuse_unknown_knobs(tmp_path):
     assert trainer.cfg.train.options["refine_steps"] == 2
     assert trainer.cfg.train.options.get("flow_mle", 1.0) == 1.0 and trainer.method.opts.flow_mle == 1.0
     assert trainer.method.opts.refine_steps == 2  # the options follow the config in force
+
+
+def test_ml_rate_decay_follows_its_cosine_and_resumes_exactly(tmp_path):
+    """``lr_end``: the energy net's rate falls towards ``lr_end · lr`` at ``train.iterations``,
+    and a resumed run continues the same schedule (the weights match a straight run)."""
+    cfg = tiny_cfg(train__iterations=8).with_value("train.options.lr_end", 0.1)
+    straight = Trainer(cfg, tmp_path / "a")
+    list(straight.events(8))
+    share = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 7 / 8))  # set before the 8th step
+    assert straight.method.opt.param_groups[0]["lr"] == pytest.approx(cfg.train.lr * share)
+    first = Trainer(cfg, tmp_path / "b")
+    list(first.events(4))
+    resumed = Trainer.resume(tmp_path / "b")
+    list(resumed.events(8))
+    for key, value in weights(straight).items():
+        assert torch.equal(value, weights(resumed)[key]), key
