@@ -87,6 +87,7 @@ class ExportMenu(QMenu):
 
     sigError = Signal(str)
     sigExported = Signal(str)  # a line for the log
+    sigSampled = Signal(object)  # a SamplesReady from "Sample from my picture…" (app.user_picture)
 
     def __init__(self, run_dir: Callable[[], Path | None], chain_index: Callable[[], int | None],
                  parent: QWidget | None = None):
@@ -101,7 +102,30 @@ class ExportMenu(QMenu):
             action = self.addAction(entry.label)
             action.triggered.connect(lambda _=False, e=entry: self.ask(e))
             self.actions_by_label[entry.label] = action
+        self.addSeparator()
+        self.picture_action = self.addAction("Sample from my picture…")
+        self.picture_action.setToolTip("Apply this run's conditional model to your own picture "
+                                       "(inpainting, saliency, translation) or a class label")
+        self.picture_action.triggered.connect(lambda _=False: self.sample_from_picture())
         self.set_snapshot(None)
+
+    def sample_from_picture(self) -> SamplesReady | None:
+        """Ask for a picture (or label) and sample the run's model from it (``sigSampled``)."""
+        from app.user_picture import ask_and_sample
+
+        try:
+            result = ask_and_sample(self.parentWidget(), self._run_dir())
+        except EBMError as exc:
+            self.sigError.emit(str(exc))
+            return None
+        if result is None:
+            return None
+        snap, notes = result
+        for note in notes:
+            self.sigExported.emit(f"note: {note}")
+        self.sigExported.emit(f"sampled {len(snap.samples)} draws from your input")
+        self.sigSampled.emit(snap)
+        return snap
 
     def set_snapshot(self, snapshot: SamplesReady | None) -> None:
         """Enable the sample entries that fit ``snapshot``'s kind (none for a data preview)."""

@@ -194,6 +194,7 @@ class MainWindow(QMainWindow):
         c.sigError.connect(lambda message: self.show_error(message))
         self.export_menu.sigError.connect(lambda message: self.show_error(message))
         self.export_menu.sigExported.connect(self.log_line)
+        self.export_menu.sigSampled.connect(self._show_snapshot)  # "Sample from my picture…"
 
     # --- errors and log ---------------------------------------------------------------
     def show_error(self, message: str) -> None:

@@ -186,3 +186,43 @@ def test_bad_input_is_one_line(pictures, tmp_path, capsys, args, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+# --- the app: Export → "Sample from my picture…" ------------------------------------------
+@pytest.mark.app
+def test_app_samples_from_my_picture(qtbot, tmp_path, pictures, monkeypatch):
+    import app.user_picture as user_picture
+    from app.testing import make_window, shutdown
+    from ebm_engine.runs import zoo
+
+    window = make_window(qtbot, tmp_path, demo="digits-inpainting")
+    menu = window.export_menu
+    answers: list[str] = []
+    monkeypatch.setattr(user_picture.QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (answers.pop(0), "")))
+    try:
+        menu._run_dir = lambda: None
+        menu.picture_action.trigger()
+        assert "Open or train a conditional run first" in window.errors.pop()
+        menu._run_dir = lambda: zoo.resolve(INPAINTING)
+        answers[:] = [pictures["seven_rgb"], pictures["mask"]]
+        menu.picture_action.trigger()
+        assert not window.errors
+        assert window.snapshot.samples.shape == (8, 1, 16, 64)  # the sample view shows it
+        assert type(window.sample_view).__name__ == "ImageGridView"
+        assert "grayscale" in window.log.toPlainText()
+        answers[:] = [pictures["seven"], pictures["mask_big"]]
+        menu.picture_action.trigger()
+        assert "larger than the picture" in window.errors.pop()
+        answers[:] = [""]  # cancelled: nothing happens
+        assert menu.sample_from_picture() is None and not window.errors
+        monkeypatch.setattr(user_picture.QInputDialog, "getInt",
+                            staticmethod(lambda *a, **k: (3, True)))
+        menu._run_dir = lambda: zoo.resolve(CLASSES)
+        menu.picture_action.trigger()
+        assert window.snapshot.samples.shape == (8, 1, 16, 48) and not window.errors
+        menu._run_dir = lambda: zoo.resolve("zoo:digits-ml")
+        menu.picture_action.trigger()
+        assert "takes no condition" in window.errors.pop()
+    finally:
+        shutdown(window)
