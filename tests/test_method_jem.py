@@ -83,3 +83,20 @@ def test_jem_samples_continue_the_buffer_without_fresh_noise_chains():
     method.buffer.states.fill_(0.25)
     x = list(method.sample(16, n_steps=0))[-1].x
     assert (x == 0.25).all()
+
+
+def test_jem_chain_init_class_gaussian_and_noise():
+    """Informative starts (JEM++): chains begin as blurry digits of each class,
+    nearer their class mean than any other; the noise option keeps uniform starts."""
+    trainer = Trainer(_cfg(0, **{"train.options.chain_init": "class_gaussian"}), None)
+    method = trainer.method
+    starts = method.starts
+    y = torch.arange(10).repeat_interleave(20)
+    x = starts.sample(len(y), torch.Generator().manual_seed(0), y).flatten(1)
+    nearest = torch.cdist(x, starts.means).argmin(1)
+    assert (nearest == y).float().mean() > 0.9
+    assert x.min() >= -1 and x.max() <= 1
+    per_class = method.class_chains.flatten(1)[:: method.opts.class_samples]  # one chain per class
+    assert torch.equal(torch.cdist(per_class, starts.means).argmin(1), torch.arange(10))
+    noise = Trainer(_cfg(0, **{"train.options.chain_init": "noise"}), None).method
+    assert noise.starts is None and noise.buffer.states.abs().mean() > 0.4  # U(-1, 1): mean |x| 0.5

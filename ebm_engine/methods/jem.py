@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError, DataError
 from ebm_engine.methods.base import DataSpec, LearningMethod, StepResult, register_method
+from ebm_engine.methods.jem_init import ClassGaussians, InformedBuffer
 from ebm_engine.models.classifier_energy import ClassifierEnergy
 from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, PersistentBuffer, frozen, noise_like
@@ -57,6 +58,15 @@ class JointEnergyModelOptions:
         Persistent chains per class shown as snapshot extras (0 = none).
     sample_class : int
         Class that sampling draws from (−1 = unconditional).
+    chain_init : {"noise", "class_gaussian"}
+        Where persistent chains (replay buffer and class chains) start and
+        restart: ``sampler.init_noise``, or a Gaussian fitted to each class of
+        the training split (JEM++'s informative initialisation,
+        :mod:`ebm_engine.methods.jem_init`).
+    data_noise : float
+        Standard deviation of Gaussian jitter on every labelled batch (JEM
+        uses 0.03 on images in [−1, 1]): the data gets a density the chains
+        can match, and the classifier is not fitted to exact pixel values.
     """
 
     n_classes: int = knob(10, ge=2, live=False, unit="classes")
@@ -65,6 +75,8 @@ class JointEnergyModelOptions:
     eval_every: int = knob(10, ge=1, unit="iterations")
     class_samples: int = knob(6, ge=0, live=False, unit="chains")
     sample_class: int = knob(-1, ge=-1)
+    chain_init: str = knob("noise", choices=("noise", "class_gaussian"), live=False)
+    data_noise: float = knob(0.0, ge=0, unit="in data units")
 
 
 @register_method("jem")
@@ -100,21 +112,39 @@ class JointEnergyModel(LearningMethod):
         self.net = ClassifierEnergy(self.spec.item_shape, o.n_classes, m.width, m.depth,
                                     m.spectral_norm).to(device)
         self.opt = self.adam(self.net.parameters())
-        self.buffer: PersistentBuffer | None = None
-        if cfg.sampler.init == "persistent":
-            self.buffer = PersistentBuffer(cfg.sampler.buffer_size, self.spec.item_shape,
-                                           cfg.sampler, device, rng)
         self.train_idx = self.held_idx = torch.zeros(0, dtype=torch.long, device=device)
         if self.labels is not None:
             perm = torch.randperm(len(self.labels), generator=torch.Generator().manual_seed(SPLIT_SEED))
             n_held = int(round(o.holdout * len(perm)))
             self.held_idx, self.train_idx = perm[:n_held].to(device), perm[n_held:].to(device)
+        # Fitted from the training split only (deterministic: resume rebuilds the same).
+        self.starts: ClassGaussians | None = None
+        if o.chain_init == "class_gaussian" and self.labels is not None:
+            self.starts = ClassGaussians(self.dataset_items[self.train_idx], self.labels[self.train_idx],
+                                         o.n_classes, self.spec.value_range)
+        self.buffer: PersistentBuffer | None = None
+        if cfg.sampler.init == "persistent":
+            if self.starts is not None:
+                self.buffer = InformedBuffer(cfg.sampler.buffer_size, cfg.sampler, device, rng, self.starts)
+            else:
+                self.buffer = PersistentBuffer(cfg.sampler.buffer_size, self.spec.item_shape,
+                                               cfg.sampler, device, rng)
         # one persistent chain set per class, continued at every snapshot
-        self.class_chains = noise_like((o.n_classes * o.class_samples, *self.spec.item_shape),
-                                       cfg.sampler, device, rng)
+        n_chains = o.n_classes * o.class_samples
+        if self.starts is not None:
+            y = torch.arange(o.n_classes, device=device).repeat_interleave(o.class_samples)
+            self.class_chains = self.starts.sample(n_chains, rng, y)
+        else:
+            self.class_chains = noise_like((n_chains, *self.spec.item_shape), cfg.sampler, device, rng)
         self._staged_class_chains: torch.Tensor | None = None
         self.step = 0
         self._accuracy: float | None = None
+
+    def _fresh(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` new chain starts (of classes ``y``): noise, or the class Gaussians."""
+        if self.starts is not None:
+            return self.starts.sample(n, self.rng, y)
+        return noise_like((n, *self.spec.item_shape), self.cfg.sampler, self.device, self.rng)
 
     # --- energies ------------------------------------------------------------
     def _reference(self, x: torch.Tensor) -> torch.Tensor | float:
@@ -167,6 +197,8 @@ class JointEnergyModel(LearningMethod):
         pick = self.train_idx[torch.randint(len(self.train_idx), (n,), device=self.device,
                                             generator=self.rng)]
         x, y = self.dataset_items[pick], self.labels[pick]
+        if o.data_noise > 0:
+            x = x + o.data_noise * torch.randn(x.shape, device=self.device, generator=self.rng)
         logits = self.net.logits(x)
         ce = F.cross_entropy(logits, y)
         idx = None
@@ -175,7 +207,7 @@ class JointEnergyModel(LearningMethod):
         elif cfg.sampler.init == "data":
             x0 = x.clone()
         else:
-            x0 = noise_like(tuple(x.shape), cfg.sampler, self.device, self.rng)
+            x0 = self._fresh(n)
         with frozen(self.net):
             synth, frames = run_langevin(self.energy, x0, cfg.sampler, record_every=record_every,
                                          value_range=self.spec.value_range, generator=self.rng)
@@ -231,7 +263,6 @@ class JointEnergyModel(LearningMethod):
                n_record: int = 8) -> Iterator[ChainFrame]:
         """Unconditional samples, or of class ``sample_class`` (from that class's
         persistent chains when there are some, else from noise)."""
-        shape = (n, *self.spec.item_shape)
         energy_fn = self.energy
         k = self.opts.sample_class
         if k >= 0:
@@ -242,11 +273,11 @@ class JointEnergyModel(LearningMethod):
                 own = self.class_chains[k * per_class:(k + 1) * per_class]
                 x0 = own[torch.arange(n, device=self.device) % per_class].clone()
             else:
-                x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)
+                x0 = self._fresh(n, y)
         elif self.buffer is not None:  # no fresh noise chains among the samples
             _, x0 = self.buffer.draw(n, reinit=False)
         else:
-            x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)
+            x0 = self._fresh(n)
         with frozen(self.net):
             yield from langevin(energy_fn, x0, self.cfg.sampler, n_steps=n_steps, record_every=record_every,
                                 n_record=n_record, value_range=self.spec.value_range, generator=self.rng)
