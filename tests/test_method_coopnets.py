@@ -135,3 +135,20 @@ def test_coopnets_knob_edits_mid_run():
     assert [isinstance(r, Refused) for r in results] == [False, True, True]
     assert trainer.method.gen_opt.param_groups[0]["lr"] == 0.0005
     assert trainer.method.opts.gen_sigma == 0.3 and trainer.iteration == 3
+
+
+def test_coopnets_rates_follow_their_cosine_decay(tmp_path):
+    """``lr_end``: both rates fall from their start towards ``lr_end`` × start at
+    ``train.iterations``; a resumed run continues the same schedule."""
+    import math
+
+    cfg = digits_cfg(train__iterations=4).with_value(
+        "train.options", {"z_dim": 8, "gen_width": 8, "lr_end": 0.1})
+    trainer = Trainer(cfg, tmp_path / "a")
+    list(trainer.events(3))
+    resumed = Trainer.resume(tmp_path / "a")
+    list(resumed.events(4))
+    share = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 3 / 4))  # set before the 4th step
+    method = resumed.method
+    assert method.opt.param_groups[0]["lr"] == pytest.approx(cfg.train.lr * share)
+    assert method.gen_opt.param_groups[0]["lr"] == pytest.approx(method.opts.gen_lr * share)
