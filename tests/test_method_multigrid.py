@@ -113,3 +113,43 @@ def test_start_noise_gives_chains_from_the_same_mean_image_different_ends():
     alike, varied = spread(0.0), spread(0.5)
     assert alike < 0.1  # only the Langevin noise, 0.01 a step
     assert varied > 3 * alike
+
+
+def persistent_config(**train) -> RunConfig:
+    cfg = tiny_config(**train)
+    for key, value in (("sampler.init", "persistent"), ("sampler.buffer_size", 64),
+                       ("sampler.reinit_prob", 0.0)):
+        cfg = cfg.with_value(key, value)
+    return cfg
+
+
+def test_persistent_chains_start_from_the_coarser_grid_then_continue():
+    method = Trainer(persistent_config(), None).method
+    assert [tuple(b.states.shape) for b in method.buffers()] == [(64, 1, 4, 4), (64, 1, 8, 8),
+                                                                 (64, 1, 16, 16)]
+    buf = method.bufs["grid8"]
+    buf.ages[:32] = 3  # half the chains have run; the others have never started
+    start = torch.full((48, 1, 8, 8), 0.25)
+    idx, x0 = method._continued("grid8", start)
+    ran = buf.ages[idx] > 0
+    assert 0 < int(ran.sum()) < 48
+    torch.testing.assert_close(x0[~ran], start[~ran])  # new chains: the coarser grid's samples
+    torch.testing.assert_close(x0[ran], buf.states[idx[ran]])  # the others continue
+    frames = list(method.sample(10, n_steps=3))  # the finest grid's stored chains, 3 steps more
+    assert frames[-1].x.shape == (10, 1, 16, 16) and frames[-1].step == 3
+
+
+def test_persistent_multigrid_resume_is_exact(tmp_path):
+    straight = Trainer(persistent_config(), tmp_path / "a")
+    list(straight.events(4))
+    split = Trainer(persistent_config(), tmp_path / "b")
+    list(split.events(2))
+    resumed = Trainer.resume(tmp_path / "b")
+    list(resumed.events(4))
+    for a, b in zip(straight.method.buffers(), resumed.method.buffers()):
+        torch.testing.assert_close(a.states, b.states, rtol=0, atol=0)
+        assert torch.equal(a.ages, b.ages) and int(a.ages.sum()) > 0
+    for name, net in straight.method.networks().items():
+        for key, value in net.state_dict().items():
+            torch.testing.assert_close(value, resumed.method.networks()[name].state_dict()[key],
+                                       rtol=0, atol=0)

@@ -21,8 +21,17 @@ gives the short runs the diversity the paper's stronger Langevin noise gives.
 The finest EBM is the ``energy`` network; coarser ones are ``grid4``,
 ``grid8`` …; one checkpoint holds them all. Sampling without the dataset
 draws the 1×1 start from a Gaussian fitted to the training images' means
-(saved with the checkpoint). ``sampler.init`` is not used: the chains always
-start from the mean image.
+(saved with the checkpoint).
+
+``sampler.init = "persistent"`` (opt-in; any other value gives the paper's
+non-persistent chains above) keeps a replay buffer of chains on every grid,
+as the ML digits preset does on its one grid: each iteration continues
+``batch_size`` stored chains per grid, and a chain that starts (each draw
+restarts one with probability ``sampler.reinit_prob``) starts where the
+paper's chains do, at the up-sampled samples of the coarser grid from this
+same iteration (the coarsest at the noisy mean image). New chains still grow
+coarse to fine, but each grid's chains then keep running across iterations;
+sampling a trained model continues the finest grid's longest-run chains.
 """
 
 from __future__ import annotations
@@ -53,7 +62,7 @@ from ebm_engine.methods.base import (
 from ebm_engine.models import build_model
 from ebm_engine.models.convnet import GenerativeConvNet
 from ebm_engine.options import knob
-from ebm_engine.sampling import ChainFrame, energy_of, frozen
+from ebm_engine.sampling import ChainFrame, PersistentBuffer, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
 
@@ -102,6 +111,12 @@ class MultiGrid(LearningMethod):
                 self.channels, size, m.width, m.depth, m.spectral_norm, leaky_slope(m)).to(device)
         self.nets["energy"] = build_model(m, self.spec.item_shape).to(device)
         self.optims = {name: self.adam(net.parameters()) for name, net in self.nets.items()}
+        # One replay buffer per grid when the chains are persistent (opt-in).
+        self.bufs: dict[str, PersistentBuffer] = {}
+        if cfg.sampler.init == "persistent":
+            self.bufs = {name: PersistentBuffer(cfg.sampler.buffer_size, (self.channels, size, size),
+                                                cfg.sampler, device, self.rng)
+                         for size, name in zip(self.grids, self._grid_names())}
         # Gaussian fit of the training images' per-channel means: the 1×1 start
         # when sampling from a checkpoint without the data.
         self.start_mean = torch.zeros(self.channels, device=device)
@@ -137,7 +152,24 @@ class MultiGrid(LearningMethod):
         x = x + self.opts.start_noise * torch.randn(x.shape, device=x.device, generator=self.rng)
         return x.clamp(*self.spec.value_range) if self.spec.value_range is not None else x
 
+    def _continued(self, name: str, start: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``(buffer indices, chain starts)`` on grid ``name``: stored chains,
+        those (re)starting now at ``start``; ``(None, start)`` when not persistent."""
+        buf = self.bufs.get(name)
+        if buf is None:
+            return None, start
+        idx, x0 = buf.draw(start.shape[0])
+        fresh = (buf.ages[idx] == 0).view(-1, *[1] * (start.dim() - 1))  # restarted or never run
+        return idx, torch.where(fresh, start, x0)
+
     # --- LearningMethod --------------------------------------------------------
+    def buffers(self) -> list[PersistentBuffer]:
+        return list(self.bufs.values())
+
+    def reconfigured(self) -> None:
+        for buf in self.bufs.values():  # re-initialisation knobs are live
+            buf.cfg = self.cfg.sampler
+
     def networks(self) -> dict[str, nn.Module]:
         return dict(self.nets)
 
@@ -156,10 +188,13 @@ class MultiGrid(LearningMethod):
         offset = 0
         for i, (size, name) in enumerate(zip(self.grids, self._grid_names())):
             x = upsample(x, size) if i else self._noisy(upsample(x, size))
+            idx, x = self._continued(name, x)
             with frozen(self.nets[name]):
                 x, fr = run_langevin(self.grid_energy(name), x, cfg.sampler, n_steps=self.n_steps,
                                      record_every=record_every, value_range=self.spec.value_range,
                                      generator=self.rng)
+            if idx is not None:
+                self.bufs[name].stage(idx, x)
             # a coarse grid's last state is the next grid's step 0
             frames += [shifted_frame(f, offset, self.side) for f in fr
                        if size == self.side or f.step < self.n_steps]
@@ -195,8 +230,17 @@ class MultiGrid(LearningMethod):
         """Coarse to fine: 1×1 start, then ``n_steps`` Langevin steps on each grid.
 
         Frames show every grid at the final size; steps count on across grids.
+        With persistent chains: ``n_steps`` more on the finest grid's longest-run
+        chains (no restarts, as ml's sample).
         """
         steps = self.n_steps if n_steps is None else n_steps
+        if self.bufs:
+            _, x0 = self.bufs["energy"].draw(n, reinit=False)
+            with frozen(self.nets["energy"]):
+                yield from langevin(self.energy, x0, self.cfg.sampler, n_steps=steps,
+                                    record_every=record_every, n_record=n_record,
+                                    value_range=self.spec.value_range, generator=self.rng)
+            return
         x = self._start(n)
         offset = 0
         last = len(self.grids) - 1
@@ -216,9 +260,17 @@ class MultiGrid(LearningMethod):
             offset += steps
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {"start.mean": self.start_mean, "start.std": self.start_std}
+        out = {"start.mean": self.start_mean, "start.std": self.start_std}
+        for name, buf in self.bufs.items():
+            out.update({f"buffer.{name}.{k}": v for k, v in buf.state_tensors().items()})
+        return out
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         if "start.mean" in tensors:
             self.start_mean = tensors["start.mean"].to(self.device).clone()
             self.start_std = tensors["start.std"].to(self.device).clone()
+        for name, buf in self.bufs.items():
+            prefix = f"buffer.{name}."
+            own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            if own:
+                buf.load_state_tensors(own)

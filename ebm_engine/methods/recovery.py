@@ -281,7 +281,9 @@ class RecoveryLikelihood(LearningMethod):
 
     def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
                n_record: int = 8) -> Iterator[ChainFrame]:
-        """Walk from ``x_T ~ N(0, I)`` down all ``T`` levels (``n_steps`` is per level)."""
+        """Walk from ``x_T`` (the Gaussian fit of ``q(x_T)``) down all ``T`` levels to
+        the cleanest, ``n_steps`` Langevin steps per level; the last frame holds
+        the ``n`` samples of level 0."""
         steps = self.steps_per_level if n_steps is None else n_steps
         with frozen(self.net):
             yield from self._walk(n, steps, self.rng, record_every, n_record)
