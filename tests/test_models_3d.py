@@ -63,9 +63,44 @@ def test_pointnet_langevin_clamped_to_cube():
     assert x.shape == x0.shape and x.abs().max() <= 1.0
 
 
+def test_pointnet_point_norm_and_centering_keep_symmetries():
+    net = _build("pointnet", (64, 3), width=8, depth=3,
+                 options={"norm": "points", "centered": True})
+    x = torch.rand(3, 64, 3) * 2 - 1
+    f = net(x)
+    assert torch.allclose(f, net(x[:, torch.randperm(64)]), atol=1e-4)
+    # centred: moving the whole cloud leaves f alone; its size still matters
+    assert torch.allclose(f, net(x + torch.tensor([0.3, -0.2, 0.1])), atol=1e-4)
+    assert not torch.allclose(f, net(x * 0.5), atol=1e-3)
+
+
+def test_pointnet_point_norm_couples_the_points_of_a_cloud():
+    """The cause of the blob samples: with a linear head, a mean-pooled energy is
+    a sum of per-point terms, so each point's gradient ignores the others (the
+    net sees only the pooled point distribution); standardising over the
+    points makes one point's gradient depend on where the others are."""
+    x = torch.rand(1, 32, 3) * 2 - 1
+    moved = x.clone()
+    moved[0, 1:] *= 0.5  # every point but the first
+
+    def grad0(net):
+        return [torch.autograd.grad(net(c.requires_grad_(True)).sum(), c)[0][0, 0]
+                for c in (x.clone(), moved.clone())]
+
+    plain = _build("pointnet", (32, 3), width=8, depth=2, options={"head_depth": 0})
+    a, b = grad0(plain)
+    assert torch.allclose(a, b, atol=1e-6)
+    normed = _build("pointnet", (32, 3), width=8, depth=2,
+                    options={"head_depth": 0, "norm": "points"})
+    a, b = grad0(normed)
+    assert not torch.allclose(a, b, atol=1e-4)
+
+
 def test_pointnet_bad_options():
     with pytest.raises(ConfigError, match="pooling"):
         _build("pointnet", (16, 3), options={"pooling": "sum"})
+    with pytest.raises(ConfigError, match="norm"):
+        _build("pointnet", (16, 3), options={"norm": "batch"})
     with pytest.raises(ConfigError, match="point clouds"):
         _build("pointnet", (3, 16, 16))
 

@@ -23,8 +23,28 @@ at every point count (at 2048 points an unscaled net must first grow its
 weights 2048-fold before Langevin feels it). With ``false`` the model is
 the paper's as written.
 
-Options: ``pooling``, ``extensive``, ``head_depth`` (hidden layers of ``g``,
-default 2). ``model.width`` is the width of ``h`` and ``model.depth`` its
+Translation (``model.options.centered``, default false): with true, ``h``
+sees each point relative to its cloud's centroid, ``h(x_i − x̄)``, so ``f``
+does not change when the whole cloud moves. The shapes demo places each
+shape at a random offset; an energy in absolute coordinates must then learn
+"a surface around wherever this cloud's centre is" through ``g`` alone,
+whereas a centred one learns "a surface around the origin" (the paper
+normalises every shape instead). The cloud's centroid is then left to the
+noise (its spread per chain shrinks as ``1/√N``).
+
+Normalisation over the points (``model.options.norm``, default ``"none"``):
+with ``"points"`` every layer of ``h`` after the first is standardised per
+channel over the cloud's points, ``(z_i − mean_j z_j) / std_j z_j`` (then a
+per-channel scale and shift), as the authors' released code does with its
+LayerNorm over the point axis. A mean-pooled ``h`` without it sees only
+per-point averages, and the pooled point distribution of many shapes is a
+round blob; the standardised features see how each cloud's points spread
+around their own mean (a shell has all points at one radius), and their
+gradient couples the points of a cloud. The first layer is left
+unnormalised so ``f`` still sees the cloud's absolute size.
+
+Options: ``pooling``, ``extensive``, ``centered``, ``norm``, ``head_depth`` (hidden
+layers of ``g``, default 2). ``model.width`` is the width of ``h`` and ``model.depth`` its
 layer count.
 """
 
@@ -39,6 +59,7 @@ from ebm_engine.models.layers import maybe_sn, option
 from ebm_engine.models.registry import register
 
 POOLINGS = ("mean", "max", "max+mean")
+NORMS = ("none", "points")
 
 
 class GenerativePointNet(nn.Module):
@@ -60,6 +81,10 @@ class GenerativePointNet(nn.Module):
         Hidden layers of the global MLP ``g``.
     extensive : bool
         Multiply ``f`` by the number of points ``N``.
+    centered : bool
+        Feed ``h`` the points relative to the cloud's centroid.
+    norm : str
+        ``"none"`` or ``"points"`` (standardise layers 2.. of ``h`` over the points).
     """
 
     def __init__(
@@ -71,15 +96,21 @@ class GenerativePointNet(nn.Module):
         pooling: str = "mean",
         head_depth: int = 2,
         extensive: bool = True,
+        centered: bool = False,
+        norm: str = "none",
     ):
         super().__init__()
         self.extensive = extensive
+        self.centered = centered
         per_point: list[nn.Module] = []
         dim = point_dim
         for i in range(depth):
             out = 2 * width if i == depth - 1 else width
             # SiLU: smooth, so ∇ₓE is continuous and Langevin behaves (as in mlp.py).
-            per_point += [maybe_sn(nn.Linear(dim, out), spectral_norm), nn.SiLU()]
+            per_point.append(maybe_sn(nn.Linear(dim, out), spectral_norm))
+            if norm == "points" and i > 0:
+                per_point.append(PointNorm(out))
+            per_point.append(nn.SiLU())
             dim = out
         self.point_mlp = nn.Sequential(*per_point)
         self.pooling = pooling
@@ -93,6 +124,8 @@ class GenerativePointNet(nn.Module):
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """The global feature ``POOL_i h(x_i)``, shape ``(B, K)``."""
+        if self.centered:
+            x = x - x.mean(1, keepdim=True)
         feats = self.point_mlp(x)  # (B, N, K): each point on its own
         if self.pooling == "mean":
             return feats.mean(1)
@@ -103,6 +136,23 @@ class GenerativePointNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.head(self.pool(x)).squeeze(1)
         return f * x.shape[1] if self.extensive else f
+
+
+class PointNorm(nn.Module):
+    """Standardise each channel of ``(B, N, K)`` over the ``N`` points, then
+    scale and shift per channel (permutation-equivariant, unlike a LayerNorm
+    with one weight per point index)."""
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        mean = z.mean(1, keepdim=True)
+        var = z.var(1, keepdim=True, unbiased=False)
+        return (z - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
 
 
 @register("pointnet")
@@ -119,6 +169,11 @@ def build_pointnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     if head_depth < 0:
         raise ConfigError(f"model.options.head_depth must be >= 0, got {head_depth}")
     extensive = option(cfg.options, "extensive", True, bool)
+    centered = option(cfg.options, "centered", False, bool)
+    norm = option(cfg.options, "norm", "none", str)
+    if norm not in NORMS:
+        raise ConfigError(f"model.options.norm must be one of {NORMS}, got {norm!r}")
     return GenerativePointNet(
-        data_shape[1], cfg.width, cfg.depth, cfg.spectral_norm, pooling, head_depth, extensive
+        data_shape[1], cfg.width, cfg.depth, cfg.spectral_norm, pooling, head_depth, extensive,
+        centered, norm,
     )
