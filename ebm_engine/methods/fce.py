@@ -32,6 +32,7 @@ from torch import nn
 
 from ebm_engine.methods.base import LearningMethod, StepResult, grad_norm, register_method, to_numpy
 from ebm_engine.models import build_model
+from ebm_engine.models.conv_flow import ConvRealNVP
 from ebm_engine.models.flow import RealNVP
 from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
@@ -55,10 +56,13 @@ class FlowContrastiveOptions:
 
     Attributes
     ----------
+    flow_net : str
+        ``"mlp"``: RealNVP with MLP couplings on the flattened item (any data);
+        ``"conv"``: two-scale RealNVP with conv couplings (images, H and W divisible by 4).
     flow_layers : int
         Coupling layers of the RealNVP flow.
     flow_width : int
-        Hidden units per coupling network.
+        Hidden units (conv: channels) per coupling network.
     flow_lr_scale : float
         Flow learning rate = train.lr × this.
     flow_mle : float
@@ -72,6 +76,7 @@ class FlowContrastiveOptions:
         snapshots; 0 = off).
     """
 
+    flow_net: str = knob("mlp", choices=("mlp", "conv"), live=False)
     flow_layers: int = knob(6, ge=1, live=False)
     flow_width: int = knob(128, ge=1, live=False, unit="units")
     flow_lr_scale: float = knob(0.5, ge=0)
@@ -91,7 +96,8 @@ class FlowContrastive(LearningMethod):
         o = self.opts
         self.net = build_model(self.cfg.model, self.spec.item_shape).to(self.device)
         self.log_norm = LogNormaliser().to(self.device)
-        self.flow = RealNVP(self.spec.item_shape, o.flow_layers, o.flow_width).to(self.device)
+        flow_cls = ConvRealNVP if o.flow_net == "conv" else RealNVP
+        self.flow = flow_cls(self.spec.item_shape, o.flow_layers, o.flow_width).to(self.device)
         self.opt = self.adam(self.net.parameters())
         # c must travel several nats early on; a plain lr would take thousands of steps.
         self.opt.add_param_group({"params": list(self.log_norm.parameters()),
@@ -120,6 +126,8 @@ class FlowContrastive(LearningMethod):
         if o.data_noise > 0:
             x_data = batch + o.data_noise * torch.randn(
                 batch.shape, device=self.device, generator=self.rng)
+        if isinstance(self.flow, ConvRealNVP) and not bool(self.flow.initialised):
+            self._data_init(x_data)
         x_flow, logq_flow = self.flow.sample(n, generator=self.rng)
         logq_data = self.flow.log_prob(x_data)
         e_data = self.energy(x_data)
@@ -170,6 +178,18 @@ class FlowContrastive(LearningMethod):
         }
         energy = e_flow.detach() if o.refine_steps == 0 else self._energy_nograd(samples)
         return StepResult(metrics, samples, energy, frames, extras)
+
+    @torch.no_grad()
+    def _data_init(self, x_data: torch.Tensor) -> None:
+        """Start the conv flow at a per-pixel Gaussian fit of the first batch
+        (:meth:`ConvRealNVP.initialise`) and ``c`` where that batch's logit is 0.
+
+        The fitted flow gives data a log-density of hundreds of nats; without
+        moving ``c`` along, every data item would be called "flow" and the
+        EBM would spend its first hundreds of steps catching up.
+        """
+        self.flow.initialise(x_data)
+        self.log_norm.c.copy_((self.flow.log_prob(x_data) + self.energy(x_data)).mean())
 
     def _energy_nograd(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
