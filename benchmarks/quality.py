@@ -202,6 +202,10 @@ def write_results(results: list[dict], out: Path, write_measured: bool = False) 
                      f"| {clock} | {its} of {r.get('preset_iterations', '?')} | "
                      f"{r['headline']} ({r['better']}) | {_at(vals, 0.25)} | {_at(vals, 0.5)} | "
                      f"{_at(vals, 1.0)} | {goal} | {when} |")
+    # Why rows miss their goal is written by hand (it needs looking, not a number).
+    notes = out.with_name(out.stem + "_notes.md")
+    if notes.is_file():
+        lines += ["", notes.read_text(encoding="utf-8").rstrip()]
     atomic.write_text(out, "\n".join(lines) + "\n")
     atomic.write_text(out.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
     if write_measured:
@@ -285,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="rows measured side by side")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(RESULTS / "quality.md"))
+    p.add_argument("--table", action="store_true",
+                   help="measure nothing: rebuild the table (and measured.json) from the rows "
+                        "kept in quality/")
     p.add_argument("--no-times", action="store_true",
                    help="do not write the measured minutes to resources/measured.json "
                         "(implied by --scale other than 1)")
@@ -299,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out_dir = out.with_suffix("")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if args.table:
+        kept = rebuild_table(out)
+        if not args.no_times:
+            update_measured(kept)
+        return 0
     jobs = [(row, args.scale, max(1, args.evals), args.seed, out_dir, args.clock, args.threads)
             for row in rows]
     write_measured = args.scale == 1.0 and not args.no_times
@@ -327,6 +339,14 @@ def _finish(result: dict, out: Path, write_measured: bool) -> None:
     row measured so far (this run's and earlier runs'), in the catalogue's order."""
     out_dir = out.with_suffix("")
     atomic.write_text(out_dir / f"{result['label']}.json", json.dumps(result, indent=1) + "\n")
+    rebuild_table(out)
+    if write_measured:
+        update_measured([result])
+
+
+def rebuild_table(out: Path) -> list[dict]:
+    """Rewrite the table from every row kept in ``out``'s folder, in the catalogue's order."""
+    out_dir = out.with_suffix("")
     order = {r.label: i for i, r in enumerate(all_rows())}
     kept = []
     for path in out_dir.glob("*.json"):
@@ -337,8 +357,7 @@ def _finish(result: dict, out: Path, write_measured: bool) -> None:
     kept = [r for r in kept if isinstance(r, dict) and r.get("label") in order]
     kept.sort(key=lambda r: order[r["label"]])
     write_results(kept, out, write_measured=False)
-    if write_measured:
-        update_measured([result])
+    return kept
 
 
 if __name__ == "__main__":

@@ -73,3 +73,17 @@ def test_a_finished_preset_run_shows_its_length(resources):
     quality.update_measured([done])
     measured.measurements.cache_clear()
     assert measured.measurements()["digits"].minutes == 8.0  # not the 4.0 the goal was met at
+
+
+def test_table_mode_rebuilds_from_kept_rows_with_the_notes(tmp_path):
+    """``--table`` trains nothing: the table comes from the kept rows, the hand-written
+    notes on rows that miss their goal follow it."""
+    out = tmp_path / "quality.md"
+    (tmp_path / "quality").mkdir()
+    quality._finish(_result("digits", [90, 40], 30, None) | {"method": "ml"}, out, False)
+    out.unlink()
+    (tmp_path / "quality_notes.md").write_text("## Why digits misses\nIt is unstable.\n")
+    assert quality.main(["--table", "--no-times", "--out", str(out)]) == 0
+    table = out.read_text()
+    assert "| digits | ml |" in table and "| 40 |" in table
+    assert table.index("| digits | ml |") < table.index("## Why digits misses")
