@@ -63,6 +63,15 @@ def test_image_grids_are_viewable_by_default(tmp_path):
         export_samples(x, "image", (-1.0, 1.0), tmp_path / "c.png", scale=0)
 
 
+def test_wide_tiles_are_enlarged_by_their_shorter_side(tmp_path):
+    """Tiles 3× wider than tall (saliency's scene | maps) reach 64 px on their short side."""
+    x = np.zeros((8, 3, 32, 96), np.float32)
+    grid = np.asarray(Image.open(export_samples(x, "image", (-1.0, 1.0), tmp_path / "w.png")))
+    small = np.asarray(Image.open(export_samples(x, "image", (-1.0, 1.0), tmp_path / "s.png",
+                                                 scale=1)))
+    assert grid.shape[0] == 2 * small.shape[0]
+
+
 def test_wrong_format_names_the_formats_of_that_kind(tmp_path):
     with pytest.raises(ExportError, match=r"pointcloud samples export as \.ply \.npz"):
         export_samples(np.zeros((2, 8, 3)), "pointcloud", None, tmp_path / "x.stl")

@@ -117,7 +117,7 @@ def export_samples(
 
         images = to_display(samples, kind, value_range)
         return save_by_class_png(images, extras["sample_class"], path,
-                                 upscale=cell_scale(images.shape[-1], scale))
+                                 upscale=cell_scale(min(images.shape[-2:]), scale))
     if kind in ("image", "points"):
         return _export_2d(samples, kind, value_range, path, ext, frames, fps, scale)
     if kind == "video":
@@ -152,7 +152,8 @@ def _save_npz(path: Path, samples, kind, energy, frames) -> Path:
 
 
 def cell_scale(side: int, scale: int | None) -> int:
-    """``scale``, or the smallest repeat that makes a ``side``-pixel cell >= ``MIN_CELL``."""
+    """``scale``, or the smallest repeat that makes a cell whose shorter side is ``side``
+    pixels >= ``MIN_CELL`` (wide tiles such as saliency triptychs are enlarged too)."""
     return scale if scale is not None else max(1, -(-MIN_CELL // max(side, 1)))
 
 
@@ -163,7 +164,7 @@ def _export_2d(samples, kind, value_range, path, ext, frames, fps, scale) -> Pat
         if kind == "points":
             return _guard(lambda: save_grid_png(points_image(samples)[None], path), path)
         images = to_display(samples, kind, value_range)
-        return save_grid_png(images, path, upscale=cell_scale(images.shape[-1], scale))
+        return save_grid_png(images, path, upscale=cell_scale(min(images.shape[-2:]), scale))
     if ext in ANIMATIONS:
         steps = frames if frames else [samples]
         if kind == "points":
@@ -181,7 +182,7 @@ def _export_video(samples, value_range, path, ext, fps, scale) -> Path:
 
     clips = to_display(samples, "video", value_range)  # (N, C, T, H, W)
     if ext == ".png":
-        return save_grid_png(clips[:, :, 0], path, upscale=cell_scale(clips.shape[-1], scale))
+        return save_grid_png(clips[:, :, 0], path, upscale=cell_scale(min(clips.shape[-2:]), scale))
     if ext in ANIMATIONS:
         per_time = [clips[:, :, t] for t in range(clips.shape[2])]
         return save_animation(chain_to_frames(per_time), path, fps=fps)
