@@ -199,3 +199,17 @@ def test_coarsest_level_gets_its_own_stage_length():
     m.done = torch.tensor(4)
     m._stage_lr(0)
     assert all(g["lr_scale"] == 0.5 for o in m.optims.values() for g in o.param_groups)
+
+
+def test_smooth_start_seeds_the_coarsest_chains_with_large_blobs():
+    m = Trainer(tiny_config(), None).method
+    size = (16, 24)
+    pixel = m.coarse_start(4, size)
+    m.opts = dataclasses.replace(m.opts, start_side=3)
+    smooth = m.coarse_start(4, size)
+    assert smooth.shape == pixel.shape == (4, 3, 16, 24)
+
+    def roughness(x: torch.Tensor) -> float:  # neighbour differences relative to the spread
+        return float((x[..., 1:] - x[..., :-1]).abs().mean() / x.std())
+
+    assert roughness(smooth) < 0.5 * roughness(pixel)

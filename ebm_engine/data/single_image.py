@@ -3,7 +3,8 @@
 - ``frame-texture``: the FRAME model's classic experiment, a stochastic
   texture (``skimage.data`` gravel at 64×64) learned from overlapping crops.
 - ``single-image``: internal learning (Patchwise Generative ConvNet): one
-  small colour photo (``skimage.data.coffee``, 64×43), the only training item.
+  small colour photo (``skimage.data.rocket``, 64×43: a launch site at
+  dusk, towers and lights that a pyramid can move about), the only training item.
   Any picture works the same way: ``ebm train --data photo.png --method patchwise``.
 """
 
@@ -19,7 +20,9 @@ from ebm_engine.data.image_demos import _texture
 from ebm_engine.errors import DataError
 
 TEXTURES = ("gravel", "grass", "brick")
-PHOTO = "coffee"  # cup, saucer, spoon on a table: colour, texture and edges at 400×600
+# Launch towers, a rocket and lights under a dusk sky at 427×640: repeated parts
+# rearrange into new scenes (a single object, as ``coffee``'s cup, only deforms).
+PHOTO = "rocket"
 PHOTO_WIDTH = 64
 
 
@@ -52,7 +55,7 @@ def photo(name: str = PHOTO, width: int = PHOTO_WIDTH, grayscale: bool = False) 
 
 
 @demo("single-image", "image",
-      "One photo, a pyramid of patch EBMs (Patchwise Generative ConvNet; coffee, 64x43)",
+      "One photo, a pyramid of patch EBMs (Patchwise Generative ConvNet; rocket at dusk, 64x43)",
       preset="single-image", expected_minutes=6)
 def load_single_image(cfg: DataConfig) -> Dataset:
     width = cfg.image_size or PHOTO_WIDTH

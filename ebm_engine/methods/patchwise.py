@@ -8,7 +8,9 @@ Markov random field of overlapping patches of the one training image
 
     x̃_0 = Langevin_0(mean colour + grey noise),   x̃_s = Langevin_s(resize(x̃_{s−1})),
 
-and each scale learns by maximum likelihood, ``∇θ_s L = ∇θ_s f_s(x_s) −
+where the grey noise may be drawn at a few pixels and upsampled
+(``start_side``: smooth blobs that seed each sample's layout), and each
+scale learns by maximum likelihood, ``∇θ_s L = ∇θ_s f_s(x_s) −
 mean ∇θ_s f_s(x̃_s)``: we minimise ``Σ_s mean E_s(x_s) − mean E_s(x̃_s)``.
 As in the paper's code, a noise-free *recovery* chain per scale, started
 from the photo one scale coarser, is a further negative (weight
@@ -92,6 +94,12 @@ class PatchwiseOptions:
     coarsest_lr : float
         Factor on ``train.lr`` during the coarsest stage (its small net learns
         the layout faster at a higher rate; finer levels keep ``train.lr``).
+    start_side : int
+        Shorter side, in pixels, of the grey noise that starts the coarsest
+        chains, upsampled to the coarsest level (0 = one value per pixel).
+        Pixel noise makes the short chains paint local texture everywhere;
+        noise of a few smooth blobs gives each sample its own large-scale
+        layout (where the dark and bright masses go) for the EBM to shape.
     """
 
     scales: int = knob(4, ge=1, le=8, live=False)
@@ -104,6 +112,7 @@ class PatchwiseOptions:
     stage_iterations: int = knob(0, ge=0, live=False, unit="iterations")
     coarsest_iterations: int = knob(0, ge=0, live=False, unit="iterations")
     coarsest_lr: float = knob(1.0, gt=0, le=100)
+    start_side: int = knob(0, ge=0, unit="pixels")
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -199,9 +208,15 @@ class Patchwise(LearningMethod):
 
     def coarse_start(self, n: int, size: tuple[int, int]) -> torch.Tensor:
         """Chain starts at the coarsest level: the photo's mean colour plus grey
-        noise (the same noise in every channel, as the paper's code): the chains
-        then learn structure, not to undo random hues."""
-        grey = noise_like((n, 1, *size), self.cfg.sampler, self.device, self.rng)
+        noise (the same noise in every channel, as the paper's code: the chains
+        then learn structure, not to undo random hues), drawn at ``start_side``
+        and upsampled when that is set."""
+        side = self.opts.start_side
+        if side:
+            small = tuple(max(round(v * side / min(size)), 1) for v in size)  # same aspect
+            grey = resize(noise_like((n, 1, *small), self.cfg.sampler, self.device, self.rng), size)
+        else:
+            grey = noise_like((n, 1, *size), self.cfg.sampler, self.device, self.rng)
         x = self.source.mean(dim=(2, 3), keepdim=True) + grey
         lo, hi = self.spec.value_range or (-1.0, 1.0)
         return x.clamp(lo, hi)
