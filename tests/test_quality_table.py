@@ -87,3 +87,20 @@ def test_table_mode_rebuilds_from_kept_rows_with_the_notes(tmp_path):
     table = out.read_text()
     assert "| digits | ml |" in table and "| 40 |" in table
     assert table.index("| digits | ml |") < table.index("## Why digits misses")
+
+
+def test_task_rows_show_their_metric_beside_the_same_call_baseline(tmp_path):
+    """An inpainting row is judged by PSNR after Langevin (not by the first number it
+    reports), with the initializer's PSNR beside it; ML on digits has the stricter goal."""
+    out = tmp_path / "quality.md"
+    (tmp_path / "quality").mkdir()
+    metrics = {"heldout": 1.0, "psnr_langevin": 21.7, "psnr_initializer": 21.4}
+    row = {"label": "digits-inpainting", "data": "digits-inpainting", "kind": "image",
+           "method": "conditional_coop", "headline": "heldout", "better": "higher", "goal": None,
+           "goal_met_minutes": None, "budget_minutes": 3.0,
+           "points": [{"minutes": 3.0, "iteration": 500, "metrics": metrics}]}
+    quality._finish(row, out, False)
+    line = next(x for x in out.read_text().splitlines() if x.startswith("| digits-inpainting"))
+    assert "psnr_langevin (higher)" in line and "psnr_initializer 21.4" in line
+    assert quality.headline("image", {"digits_fd": 12.0}, "ml") == ("digits_fd", 10.0)
+    assert quality.headline("image", {"digits_fd": 12.0}, "jem") == ("digits_fd", 30.0)
