@@ -12,7 +12,7 @@ figures next to it), so a section can be rerun alone. A section is a function
   side by side (one thread each) for the same wall-clock time; Gram distance
   (``ebm eval``'s texture metric) and FRAME's response-histogram distance.
 - ``single-image``: the Patchwise Generative ConvNet (preset ``single-image``)
-  on the coffee photo: patch nearest-neighbour distance to the photo and Gram
+  on its photo (skimage's rocket at dusk): patch nearest-neighbour distance to the photo and Gram
   distance per scale, before training and after, next to the references
   (copy = 0, the photo flipped, the photo blurred); 2× wide samples; harmonisation.
 - ``semi_supervised``: the symbol-vector latent EBM on 10 labels per class vs the
@@ -243,12 +243,14 @@ def single_image_section(seconds: float, folder: Path) -> str:
     _grid_png([edits, harmonised], folder / "single_image_harmonise.png")
     keys = ["patch_nn", "patch_nn_wide"] + [k for k in after if k.startswith("gram_")]
     lines = [
-        "## Single image: Patchwise Generative ConvNet (coffee, 64×43)", "",
+        f"## Single image: Patchwise Generative ConvNet ({dataset.meta.get('source_image', 'photo')}, "
+        f"{m.sizes[-1][1]}×{m.sizes[-1][0]})", "",
         f"Preset `single-image` ({len(m.sizes)} scales {', '.join(f'{w}×{h}' for h, w in m.sizes)}), "
         f"learned one level after another ({m.opts.coarsest_iterations or m.opts.stage_iterations} "
         f"iterations at the coarsest at {m.opts.coarsest_lr:g}× the learning rate, "
         f"{m.opts.stage_iterations} at each finer level; recovery "
-        f"weight {m.opts.recovery:g}): {stats.get('iterations', 0)} iterations in "
+        f"weight {m.opts.recovery:g}; coarsest chains from grey noise drawn {m.opts.start_side} px "
+        f"on the shorter side and upsampled): {stats.get('iterations', 0)} iterations in "
         f"{stats.get('cpu_s', 0.0):.0f} CPU s (one thread; {stats.get('seconds', seconds):.0f} s "
         "wall clock on the shared CPU); 8 samples (4 for 2× wide) scored "
         "before and after training. `patch_nn`: mean RMS distance of each 7×7 sample patch to "
