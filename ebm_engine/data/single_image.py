@@ -56,7 +56,7 @@ def photo(name: str = PHOTO, width: int = PHOTO_WIDTH, grayscale: bool = False) 
 
 @demo("single-image", "image",
       "One photo, a pyramid of patch EBMs (Patchwise Generative ConvNet; rocket at dusk, 64x43)",
-      preset="single-image", expected_minutes=6)
+      preset="single-image", expected_minutes=7)
 def load_single_image(cfg: DataConfig) -> Dataset:
     width = cfg.image_size or PHOTO_WIDTH
     img = photo(str(cfg.options.get("photo", PHOTO)), width, cfg.grayscale)
