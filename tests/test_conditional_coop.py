@@ -15,6 +15,8 @@ from ebm_engine.errors import ConfigError, DataError
 from ebm_engine.learning.trainer import Trainer
 from ebm_engine.metrics import saliency
 from ebm_engine.metrics.conditional import evaluate_conditional
+from ebm_engine.models.feature_contrast import PLANES as CONTRAST_PLANES
+from ebm_engine.models.feature_contrast import feature_contrast
 from ebm_engine.presets import config_for
 
 SMALL = [("model.width", 16), ("train.batch_size", 32), ("sampler.n_steps", 8),
@@ -112,7 +114,7 @@ def test_saliency_needs_the_image_condition():
     trainer = tiny("saliency-popout", ("data.options", {"n": 16}))
     m = trainer.method
     c, y, _ = m.prepare(trainer.dataset.take(torch.arange(8)))
-    assert c.shape == (8, 3, 32, 32) and y.shape == (8, 1, 32, 32)
+    assert c.shape == (8, 3 + CONTRAST_PLANES, 32, 32) and y.shape == (8, 1, 32, 32)
     grad_c = c.clone().requires_grad_(True)
     m.energy_given(grad_c)(y).sum().backward()
     assert grad_c.grad.abs().sum() > 0
@@ -137,6 +139,18 @@ def test_saliency_maps_follow_the_scene_through_both_networks():
         far = c.clone()
         far[:, :, :8, :8] = -1
         assert (m.gen(c, z)[:, :, 24:, 24:] - m.gen(far, z)[:, :, 24:, 24:]).abs().mean() > 1e-5
+
+
+def test_feature_contrast_planes_peak_on_the_odd_item_of_their_feature():
+    """Each contrast plane (colour, orientation, size) finds the odd item of its feature
+    (the learned nets alone found size only); the preset feeds them to both networks."""
+    s = popout_scenes(60, 1, 0.0)
+    planes = feature_contrast(torch.from_numpy(s["images"]) * 2 - 1).numpy()
+    assert planes.shape == (60, 3, 32, 32) and planes.min() >= -1 and planes.max() <= 1
+    found = saliency.hits(planes, s["odd_centres"][:, None, 0])            # (60, 3)
+    for k, kind in enumerate(("colour", "orientation", "size")):
+        assert found[s["odd_type"] == kind, k].mean() > 0.75, kind
+    assert config_for("saliency-popout").train.options["contrast"]
 
 
 def test_ambiguous_scenes_train_with_both_answers_and_z_is_inferred():

@@ -62,6 +62,8 @@ from ebm_engine.methods.base import (
     register_method,
 )
 from ebm_engine.models.conditional import ConditionalEnergy, ConditionalInitializer
+from ebm_engine.models.feature_contrast import PLANES as CONTRAST_PLANES
+from ebm_engine.models.feature_contrast import feature_contrast
 from ebm_engine.options import knob
 from ebm_engine.sampling import ChainFrame, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
@@ -117,6 +119,11 @@ class ConditionalCoopOptions:
         needs ``data_weight`` > 0) before MCMC teaching starts: an untrained
         solver's answers are worse than the data's, so teaching them first
         only drags the initializer away from the maps (0 = teach from the start).
+    contrast : bool
+        ``image`` condition: append fixed feature-contrast planes (colour,
+        orientation, size against the scene's mean,
+        :mod:`ebm_engine.models.feature_contrast`) to the picture for both
+        networks (pop-out saliency; the learned nets alone find only size).
     """
 
     condition: str = knob("mask", choices=CONDITIONS, live=False)
@@ -136,6 +143,7 @@ class ConditionalCoopOptions:
     data_latent_draws: int = knob(1, ge=1)
     context: bool = knob(False, live=False)
     teach_after: int = knob(0, ge=0, unit="iterations")
+    contrast: bool = knob(False, live=False)
 
 
 def layout(opts: ConditionalCoopOptions, item_shape: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
@@ -151,7 +159,11 @@ def layout(opts: ConditionalCoopOptions, item_shape: tuple[int, ...]) -> tuple[i
     out = opts.output_channels or c
     if out > c:
         raise ConfigError(f"train.options.output_channels must be <= {c}, got {out}")
-    return (opts.n_classes if opts.condition == "label" else c), (out, h, h)
+    if opts.condition == "label":
+        return opts.n_classes, (out, h, h)
+    if opts.contrast and c != 3:
+        raise ConfigError(f"train.options.contrast needs RGB pictures, got {c} channels")
+    return c + (CONTRAST_PLANES if opts.contrast else 0), (out, h, h)
 
 
 @register_method("conditional_coop")
@@ -199,7 +211,13 @@ class ConditionalCoop(LearningMethod):
         y = right[:, : self.y_shape[0]]
         if o.condition == "label":
             return self.label_planes(glyph_labels(left[:, :1].float(), o.n_classes)), y, left
-        return left, y, left
+        return self.picture_condition(left), y, left
+
+    def picture_condition(self, picture: torch.Tensor) -> torch.Tensor:
+        """An ``image`` condition's planes: the picture (plus its contrast planes)."""
+        if self.opts.contrast:
+            return torch.cat([picture, feature_contrast(picture)], 1)
+        return picture
 
     def label_planes(self, labels: torch.Tensor) -> torch.Tensor:
         """One-hot label planes ``(B, n_classes, S, S)``."""

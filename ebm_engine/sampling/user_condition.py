@@ -178,7 +178,7 @@ def sample_condition(loaded, cond: UserCondition, n: int, n_steps: int | None = 
         shown = glyph.expand(-1, loaded.spec.item_shape[0], -1, -1).to(m.device)
     else:
         shown = cond.picture.to(m.device).expand(n, -1, -1, -1)
-        c = shown
+        c = m.picture_condition(shown) if cond.task == "image" else shown
         if cond.task == "inpainting":
             keep = cond.keep.to(m.device).expand(n, -1, -1, -1)
             masked = shown * keep  # hidden pixels grey (0), as in training
