@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+
 from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
 from ebm_engine.metrics.evaluate import eval_count, score_method
@@ -69,8 +71,13 @@ def train_and_score(trainer: Trainer, due: Callable[[float, int, int], bool], ev
             continue
         train_s = now
         ds = trainer.dataset
+        # Scoring seeds its own draws; put the training's random state back afterwards,
+        # so the run goes on exactly as a user's unscored run would.
+        states = trainer.method.rng.get_state(), torch.get_rng_state()
         values, better = score_method(trainer.method, ds, eval_count(trainer.method, ds),
                                       trainer.cfg.sampler.n_steps, seed)
+        trainer.method.rng.set_state(states[0])
+        torch.set_rng_state(states[1])
         out.append(Scoring(train_s, trainer.iteration, values, better))
         if on_score is not None:
             on_score(out[-1])
