@@ -52,7 +52,10 @@ STEPS = {
     "texture-gravel-ml": 600, "dynamic-texture-ml": 300, "shapes-voxels-ml": 400,
     "molecules-latent-seq": 600,
 }
-MAX_ENTRY_MB = 5.0  # a small model per entry: the whole zoo stays under 50 MB
+MAX_ENTRY_MB = 6.0  # a small model per entry (the zoo as a whole must stay under 50 MB)
+#: Room the rest of an entry takes (sample grid, eval, config): weights past
+#: ``MAX_ENTRY_MB - ROOM_MB`` are halved, so the whole entry stays within the limit.
+ROOM_MB = 0.6
 GRID_N = 64
 POINTS_N = 1000
 
@@ -244,7 +247,7 @@ def build(recipe: Recipe, work: Path, log, reuse: bool = False) -> Path:
         seconds, extra["train_cpu_seconds"] = time.perf_counter() - t0, _children_cpu() - cpu0
     checkpoint = RunDir(run).latest_checkpoint()
     assert checkpoint is not None, "a finished run has a checkpoint"
-    if _weights_mb(checkpoint) > MAX_ENTRY_MB:  # before eval: the metric is of what ships
+    if _weights_mb(checkpoint) > MAX_ENTRY_MB - ROOM_MB:  # before eval: the metric is of what ships
         strip_optimizer(checkpoint)
         halve_weights(checkpoint)
         extra["weights_dtype"] = "float16"
