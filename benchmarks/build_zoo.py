@@ -45,9 +45,7 @@ from ebm_engine.runs.rundir import RunDir
 
 #: Iterations of entries trained shorter than their preset (CPU time on a shared machine).
 STEPS = {
-    "digits-coopnets": 600, "digits-divergence-triangle": 600, "digits-fce": 600,
-    "digits-jem": 500, "digits-latent-ebm": 600, "digits-multigrid": 500,
-    "digits-multistage": 500, "digits-recovery": 600,
+    "digits-multigrid": 600, "digits-multistage": 500, "digits-recovery": 600,
     "shapes-points-ml": 600, "texture-brick-ml": 600, "texture-grass-ml": 600,
     "texture-gravel-ml": 600, "dynamic-texture-ml": 300, "shapes-voxels-ml": 400,
     "molecules-latent-seq": 600,
