@@ -95,7 +95,7 @@ def headline(kind: str, values: dict[str, float], method: str = "") -> tuple[str
     for name, goal in HEADLINE.get(kind, ()):
         if name in values:
             return name, METHOD_GOAL.get((name, method), goal)
-    for name in ("ade", "success", "valid"):  # trajectories, plans, symbols
+    for name in ("content_ab", "success", "ade", "valid"):  # translation, plans, paths, symbols
         if name in values:
             return name, None
     return (next(iter(values)), None) if values else ("", None)
