@@ -319,6 +319,22 @@ class LearningMethod:
             "grad_norm": norm,
         }
 
+    def decay_rate(self, opt: torch.optim.Optimizer, end: float) -> None:
+        """Cosine decay of ``opt``'s rates to ``end`` × their start at ``train.iterations``
+        (``end >= 1``: constant).
+
+        The position comes from the optimiser's own step count, which checkpoints
+        restore, so a resumed run continues the same schedule.
+        """
+        if end >= 1.0:
+            return
+        first = opt.param_groups[0]["params"][0]
+        done = min(float(opt.state.get(first, {}).get("step", 0))
+                   / max(self.cfg.train.iterations, 1), 1.0)
+        share = end + (1 - end) * 0.5 * (1 + math.cos(math.pi * done))
+        for group in opt.param_groups:
+            group["lr"] = self.group_lr(group) * share
+
     def group_lr(self, group: dict) -> float:
         """Learning rate of an optimiser parameter group under the current config.
 

@@ -19,7 +19,6 @@ A descriptor (the EBM ``p_θ(x) ∝ exp(f_θ(x)) q(x)``) and a generator
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator
 
 import torch
@@ -121,21 +120,9 @@ class CoopNets(LearningMethod):
         return z
 
     def _decay_rates(self) -> None:
-        """Cosine decay of both rates to ``lr_end`` × their start at ``train.iterations``.
-
-        The position comes from each Adam's own step count, which checkpoints
-        restore, so a resumed run continues the same schedule.
-        """
-        end = self.opts.lr_end
-        if end >= 1.0:
-            return
+        """Cosine decay of both rates to ``lr_end`` × their start at ``train.iterations``."""
         for opt in (self.opt, self.gen_opt):
-            first = opt.param_groups[0]["params"][0]
-            done = min(float(opt.state.get(first, {}).get("step", 0))
-                       / max(self.cfg.train.iterations, 1), 1.0)
-            share = end + (1 - end) * 0.5 * (1 + math.cos(math.pi * done))
-            for group in opt.param_groups:
-                group["lr"] = self.group_lr(group) * share
+            self.decay_rate(opt, self.opts.lr_end)
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg = self.cfg

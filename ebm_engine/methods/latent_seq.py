@@ -268,7 +268,7 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
                 e_pos, e_neg = self.prior_energy(z_pos, y), self.prior_energy(z_neg, y)
             metrics.update(fixed_prior_metrics(e_pos, e_neg))
         # Decoder: maximise log p(x | z⁺).
-        self._decay_gen_lr()
+        self.decay_rate(self.gen_opt, self.opts.gen_lr_end)
         ll = self.gen.log_likelihood(z_pos, tokens, self.opts.word_dropout, self.rng)
         gen_loss = -ll.mean()
         gen_norm = self.backward(gen_loss, self.gen_opt, [self.gen], clip=False)
@@ -284,20 +284,6 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
         return StepResult(metrics, samples, e_neg.detach(),
                           [self._to_data_frame(f, y) for f in frames[:-1]] if record_every else [],
                           extras={"data": batch.detach()})
-
-    def _decay_gen_lr(self) -> None:
-        """Cosine decay of the decoder's rate to ``gen_lr_end · gen_lr`` at ``train.iterations``.
-
-        The position comes from Adam's own step count, which checkpoints
-        restore, so a resumed run continues the same schedule.
-        """
-        if self.opts.gen_lr_end >= 1.0:
-            return
-        state = self.gen_opt.state.get(next(self.gen.parameters()), {})
-        done = min(float(state.get("step", 0)) / max(self.cfg.train.iterations, 1), 1.0)
-        share = self.opts.gen_lr_end + (1 - self.opts.gen_lr_end) * 0.5 * (1 + np.cos(np.pi * done))
-        for group in self.gen_opt.param_groups:
-            group["lr"] = self.group_lr(group) * share
 
     def _validity(self, samples: torch.Tensor) -> np.ndarray | None:
         from ebm_engine.metrics.symbols import validity

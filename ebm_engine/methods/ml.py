@@ -19,7 +19,6 @@ data a density the model can match at a finite energy scale.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -94,7 +93,7 @@ class MaximumLikelihood(LearningMethod):
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg = self.cfg
-        self._decay_lr()
+        self.decay_rate(self.opt, self.opts.lr_end)
         idx = None
         if cfg.sampler.init == "persistent" and self.buffer is not None:
             idx, x0 = self.buffer.draw(batch.shape[0])
@@ -114,17 +113,6 @@ class MaximumLikelihood(LearningMethod):
         e_synth = energy_fn(synth)
         metrics = self.ml_backward(self.net, self.opt, e_data, e_synth)
         return StepResult(metrics, synth, e_synth.detach(), frames)
-
-    def _decay_lr(self) -> None:
-        """Set the rate for this iteration from Adam's step count (checkpoints restore it,
-        so a resumed run continues the same schedule)."""
-        if self.opts.lr_end >= 1.0:
-            return
-        state = self.opt.state.get(next(self.net.parameters()), {})
-        done = min(float(state.get("step", 0)) / max(self.cfg.train.iterations, 1), 1.0)
-        share = self.opts.lr_end + (1 - self.opts.lr_end) * 0.5 * (1 + math.cos(math.pi * done))
-        for group in self.opt.param_groups:
-            group["lr"] = self.group_lr(group) * share
 
     def dequantised(self, batch: torch.Tensor) -> torch.Tensor:
         """``batch`` with fresh ``data_noise`` jitter (the batch itself when off)."""
