@@ -187,3 +187,26 @@ def test_sample_png_of_translations_is_source_translated_reconstructed(tmp_path)
     assert picture.shape[0] < picture.shape[1]  # 3 rows of 5 tiles
     tile = 4 * 17  # 16 px + 1 px padding, scaled 4×
     assert picture.shape[:2] == (3 * tile + 4, 5 * tile + 4)
+
+
+@pytest.mark.parametrize("halvings", [0, 1])
+def test_translator_receptive_field_follows_gen_downsample(halvings):
+    """``gen_downsample`` reaches the translators: without halvings an output pixel sees
+    only its neighbourhood (it cannot redraw the digit), one halving widens what it sees."""
+    g = np.random.default_rng(0)
+    items = g.uniform(-1, 1, (8, 1, 16, 16)).astype(np.float32)
+    meta = {"domain": np.repeat([0, 1], 4), "labels": np.zeros(8, np.int64)}
+    ds = Dataset("toy-images", "image", items, None, meta)
+    cfg = RunConfig.from_dict({
+        "data": {"source": "toy-images"}, "model": {"name": "convnet", "width": 8, "depth": 2},
+        "sampler": {"init": "generator"},
+        "train": {"method": "cycle_coop", "options": {
+            "gen_width": 4, "gen_blocks": 1, "gen_downsample": halvings}}})
+    method = CycleCoop(cfg, DataSpec.of(ds), ds, torch.device("cpu"),
+                       torch.Generator().manual_seed(0))
+    x = torch.zeros(1, 1, 16, 16, requires_grad=True)
+    method.gen_ab(x)[0, 0, 0, 0].backward()
+    seen = (x.grad[0, 0].abs() > 0).nonzero()
+    reach = int(seen.max())  # the farthest row or column this corner pixel depends on
+    # 0 halvings: 3×3 stem + 2 block convs + 3×3 head = 4 px; 1 halving: ≥ 10 px
+    assert (reach <= 4) if halvings == 0 else (reach >= 8), reach

@@ -66,6 +66,11 @@ class CycleCoopOptions:
         Translator base width (channels; doubled at each downsampling).
     gen_blocks : int
         Residual blocks at the translator's bottleneck.
+    gen_downsample : int
+        Resolution halvings in the translators (fewer where the item size does
+        not divide). 0 keeps full resolution: each output pixel sees only a
+        small neighbourhood, so a translator can restyle strokes but not
+        redraw a digit as another one.
     gen_lr : float
         Translators' Adam learning rate.
     gen_sigma : float
@@ -79,6 +84,7 @@ class CycleCoopOptions:
     cycle_weight: float = knob(1.0, ge=0)
     gen_width: int = knob(16, ge=1, live=False, unit="channels")
     gen_blocks: int = knob(2, ge=0, live=False)
+    gen_downsample: int = knob(2, ge=0, le=4, live=False)
     gen_lr: float = knob(3e-4, gt=0)
     gen_sigma: float = knob(0.3, gt=0)
     identity_weight: float = knob(0.0, ge=0)
@@ -102,10 +108,10 @@ class CycleCoop(LearningMethod):
         # Linear outputs, even for images in [-1, 1]: a tanh saturates on the flat
         # background of digits and its gradient dies there (a translator stuck at
         # black); the Langevin revision clamps to the data range instead.
-        self.gen_ab = build_translator(shape, o.gen_width, blocks=o.gen_blocks,
-                                       bounded=False).to(self.device)
-        self.gen_ba = build_translator(shape, o.gen_width, blocks=o.gen_blocks,
-                                       bounded=False).to(self.device)
+        self.gen_ab = build_translator(shape, o.gen_width, o.gen_downsample,
+                                       blocks=o.gen_blocks, bounded=False).to(self.device)
+        self.gen_ba = build_translator(shape, o.gen_width, o.gen_downsample,
+                                       blocks=o.gen_blocks, bounded=False).to(self.device)
         self.opt = self.adam([*self.net_a.parameters(), *self.net_b.parameters()])
         self.gen_opt = self.adam([*self.gen_ab.parameters(), *self.gen_ba.parameters()],
                                  lr_knob="gen_lr", betas=GENERATOR_BETAS)
