@@ -45,7 +45,7 @@ def picture_snapshot(run, condition: str, mask: str | None = None,
     loaded.method.rng.manual_seed(seed)
     torch.manual_seed(seed)
     cond = load_condition(loaded, condition, mask, direction)
-    steps = loaded.cfg.sampler.n_steps
+    steps = loaded.method.sample_steps
     frames = list(sample_condition(loaded, cond, n, record_every=max(1, steps // 30)))
     last, spec = frames[-1], loaded.spec
     snap = SamplesReady(int(loaded.checkpoint.iteration), spec.kind, spec.value_range, last.x,

@@ -75,7 +75,7 @@ def train_and_score(trainer: Trainer, due: Callable[[float, int, int], bool], ev
         # so the run goes on exactly as a user's unscored run would.
         states = trainer.method.rng.get_state(), torch.get_rng_state()
         values, better = score_method(trainer.method, ds, eval_count(trainer.method, ds),
-                                      trainer.cfg.sampler.n_steps, seed)
+                                      trainer.method.sample_steps, seed)
         trainer.method.rng.set_state(states[0])
         torch.set_rng_state(states[1])
         out.append(Scoring(train_s, trainer.iteration, values, better))

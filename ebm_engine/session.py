@@ -436,7 +436,7 @@ class Session:
             self._config = cfg
             it = int(loaded.checkpoint.iteration)
             self.iteration = it
-            steps = cfg.sampler.n_steps if n_steps is None else n_steps
+            steps = loaded.method.sample_steps if n_steps is None else n_steps
             cpu = torch.device("cpu")
             chosen, why = precision.resolve(cfg.train.precision, cpu, cfg.train.method)
             yield RunStarted(str(path), "CPU", it, it, cfg.data.source, spec.kind,

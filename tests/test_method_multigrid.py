@@ -153,3 +153,16 @@ def test_persistent_multigrid_resume_is_exact(tmp_path):
         for key, value in net.state_dict().items():
             torch.testing.assert_close(value, resumed.method.networks()[name].state_dict()[key],
                                        rtol=0, atol=0)
+
+
+def test_eval_and_sample_default_to_the_steps_per_grid(tmp_path):
+    """Without --steps, `ebm eval` and the session's sampling walk each grid for
+    ``steps_per_grid`` steps, not for ``sampler.n_steps``."""
+    from ebm_engine.metrics.evaluate import evaluate_run
+
+    cfg = tiny_config(options={"grids": [4, 8, 16], "steps_per_grid": 3})
+    list(Trainer(cfg, tmp_path / "run").events(1))
+    result = evaluate_run(tmp_path / "run", n=8, write=False)
+    assert result["steps"] == 3 != cfg.sampler.n_steps
+    loaded = load_model(tmp_path / "run", device="cpu")
+    assert list(loaded.method.sample(4, n_steps=loaded.method.sample_steps))[-1].step == 9

@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--run", help="run folder (its latest checkpoint) or zoo:NAME")
     src.add_argument("--checkpoint", help="checkpoint folder")
     p.add_argument("--n", type=int, default=16, help="number of samples")
-    p.add_argument("--steps", type=int, help="Langevin steps (default: the run's sampler.n_steps)")
+    p.add_argument("--steps", type=int, help="Langevin steps (default: the run's sampler.n_steps, or its per-grid / per-level steps)")
     p.add_argument("--record-every", type=int, default=0,
                    help="record the chain every K steps (GIF/MP4 default: steps/20)")
     p.add_argument("--scale", type=int, metavar="K",
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         _set_options(loaded, args.option)
     loaded.method.rng.manual_seed(args.seed)
     torch.manual_seed(args.seed)
-    steps = args.steps if args.steps is not None else loaded.cfg.sampler.n_steps
+    steps = args.steps if args.steps is not None else loaded.method.sample_steps
     record = args.record_every or (max(steps // 20, 1) if needs_chain(args.out) else 0)
     chosen, _ = precision.resolve(loaded.cfg.train.precision, loaded.method.device,
                                   loaded.cfg.train.method)

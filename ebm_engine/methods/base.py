@@ -212,6 +212,12 @@ class LearningMethod:
         """Draw ``n`` samples from the model; the last frame holds all ``n``."""
         raise NotImplementedError
 
+    @property
+    def sample_steps(self) -> int:
+        """Langevin steps :meth:`sample` takes when ``n_steps`` is None (per grid or
+        per level for methods that sample in stages)."""
+        return self.cfg.sampler.n_steps
+
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``E(x)`` of the main EBM (for landscapes and evaluation)."""
         raise NotImplementedError

@@ -131,6 +131,10 @@ class MultiGrid(LearningMethod):
     def n_steps(self) -> int:
         return self.opts.steps_per_grid or self.cfg.sampler.n_steps
 
+    @property
+    def sample_steps(self) -> int:
+        return self.n_steps
+
     def grid_energy(self, name: str):
         return energy_of(self.nets[name], self.cfg.sampler.reference_sigma)
 

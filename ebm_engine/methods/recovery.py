@@ -184,6 +184,10 @@ class RecoveryLikelihood(LearningMethod):
     def steps_per_level(self) -> int:
         return self.opts.steps_per_level or self.cfg.sampler.n_steps
 
+    @property
+    def sample_steps(self) -> int:
+        return self.steps_per_level
+
     def _scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """``a_{t+1} = √(1 − σ²_{t+1})`` shaped to broadcast over ``like``."""
         return (1 - self.sigmas[t] ** 2).sqrt().view(-1, *[1] * (like.dim() - 1))

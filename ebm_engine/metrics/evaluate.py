@@ -188,7 +188,8 @@ def evaluate_run(
     n : int, optional
         Samples to draw (default: per data kind, e.g. 500 for digits).
     steps : int, optional
-        Langevin steps (default: the run's ``sampler.n_steps``).
+        Langevin steps (default: the method's ``sample_steps``: the run's
+        ``sampler.n_steps``, or its per-grid / per-level steps).
     seed : int
         Seed of the sampling (same seed → same numbers on CPU).
     device : str
@@ -214,7 +215,8 @@ def evaluate_run(
         n = eval_count(loaded.method, dataset)
     if n < 2:
         raise CheckpointError(f"evaluation needs n >= 2 samples, got {n}")
-    steps = loaded.cfg.sampler.n_steps if steps is None else steps
+    # The method's own default: per grid / per level where it samples in stages.
+    steps = loaded.method.sample_steps if steps is None else steps
     values, better = score_method(loaded.method, dataset, n, steps, seed)
     result: dict[str, Any] = {
         "metrics": values,
