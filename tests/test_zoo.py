@@ -94,6 +94,23 @@ def test_zoo_checkpoints_ship_without_optimiser_state(tiny_zoo, tmp_path, capsys
     assert "optimizers" not in resumed
 
 
+def test_halve_converts_an_installed_entry_and_scores_it_again(tiny_zoo, tmp_path, capsys):
+    """``--halve`` on an entry built before the float16 rule: smaller weights, a fresh
+    eval of what ships, the recipe's record kept."""
+    before = json.loads((tiny_zoo / zoo.RECIPE_FILE).read_text(encoding="utf-8"))
+    weights = RunDir(tiny_zoo).latest_checkpoint() / "model.safetensors"
+    size = weights.stat().st_size
+    (tiny_zoo / "eval.json").unlink()  # the fresh eval must come back
+    assert build_zoo._halve_installed(["tiny-ml"], tmp_path / "halve") == 0
+    info = json.loads((tiny_zoo / zoo.RECIPE_FILE).read_text(encoding="utf-8"))
+    assert info["weights_dtype"] == "float16" and info["command"] == before["command"]
+    weights = RunDir(tiny_zoo).latest_checkpoint() / "model.safetensors"
+    assert weights.stat().st_size < 0.75 * size
+    assert json.loads((tiny_zoo / "eval.json").read_text(encoding="utf-8"))["metrics"]
+    assert "tiny-ml: " in capsys.readouterr().out
+    assert build_zoo._halve_installed(["tiny-mk"], tmp_path / "halve") == 2
+
+
 def test_zoo_is_read_only_and_bad_names_get_a_hint(tiny_zoo, tmp_path, capsys):
     assert main(["train", "--resume", "zoo:tiny-ml", "--steps", "1", "--quiet"]) == 2
     assert "read-only" in capsys.readouterr().err
