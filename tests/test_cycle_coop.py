@@ -187,6 +187,20 @@ def test_sample_png_of_translations_is_source_translated_reconstructed(tmp_path)
     assert picture.shape[0] < picture.shape[1]  # 3 rows of 5 tiles
     tile = 4 * 17  # 16 px + 1 px padding, scaled 4×
     assert picture.shape[:2] == (3 * tile + 4, 5 * tile + 4)
+    # 40 items wrap into bands of 16 columns (16, 16, 8): a page, not a strip, and the
+    # items keep their order (band 2's first source is item 16).
+    from ebm_engine.export.pairs import BAND_GAP, WRAP
+
+    x = np.linspace(-1, 1, 40, dtype=np.float32)[:, None, None, None] * np.ones((1, 1, 16, 16),
+                                                                                np.float32)
+    path = export_samples(x, "image", (-1.0, 1.0), tmp_path / "wide.png",
+                          extras={"source": x, "reconstructed": x})
+    picture = np.asarray(Image.open(path).convert("L")).astype(int)
+    band = 3 * tile + 4
+    assert picture.shape[:2] == (3 * band + 2 * BAND_GAP, WRAP * tile + 4)
+    first_of_band_2 = picture[band + BAND_GAP + 8, 8]
+    assert abs(first_of_band_2 - (x[WRAP, 0, 0, 0] + 1) * 127.5) < 2
+    assert (picture[-band:, 8 * tile + 4:] == 255).all()  # the short last band is padded
 
 
 @pytest.mark.parametrize("halvings", [0, 1])

@@ -20,21 +20,41 @@ from ebm_engine.export.images import make_grid
 #: Panel names in row order.
 ROWS = ("source", "translated", "reconstructed")
 CELL = 96
+#: Columns per band: more items wrap into further bands of the same rows, so a
+#: 64-item figure is a page, not a 4000-pixel strip.
+WRAP = 16
+BAND_GAP = 8
 
 
 def pairs_image(panels: dict[str, np.ndarray], kind: str, value_range,
                 extent=None, scale: int = 4) -> np.ndarray:
-    """The ``(H, W, 3)`` uint8 figure of ``panels`` (rows :data:`ROWS` that are present)."""
+    """The ``(H, W, 3)`` uint8 figure of ``panels`` (rows :data:`ROWS` that are present),
+    in bands of at most :data:`WRAP` columns."""
     rows = [np.asarray(panels[k]) for k in ROWS if k in panels]
     if not rows or any(len(r) != len(rows[0]) for r in rows):
         raise ExportError("a translation figure needs source/translated rows of equal length")
+    if kind == "trajectory" and extent is None:  # one box for every band
+        extent = _extent(np.concatenate(rows))
+    n = len(rows[0])
+    bands = [_band([r[i:i + WRAP] for r in rows], kind, value_range, extent, scale)
+             for i in range(0, n, WRAP)]
+    width = max(b.shape[1] for b in bands)
+    page = []
+    for k, band in enumerate(bands):
+        if k:
+            page.append(np.full((BAND_GAP, width, 3), 255, np.uint8))
+        page.append(np.pad(band, ((0, 0), (0, width - band.shape[1]), (0, 0)),
+                           constant_values=255))
+    return np.concatenate(page)
+
+
+def _band(rows: list[np.ndarray], kind: str, value_range, extent, scale: int) -> np.ndarray:
     n = len(rows[0])
     if kind == "trajectory":
         from ebm_engine.export.trajectory import render_scene
 
         src = rows[0]
-        box = extent if extent is not None else _extent(np.concatenate(rows))
-        cells = [[render_scene(r[i], None, src[i] if k else None, box, CELL)
+        cells = [[render_scene(r[i], None, src[i] if k else None, extent, CELL)
                   for i in range(n)] for k, r in enumerate(rows)]
         grid = np.full((len(rows) * (CELL + 2), n * (CELL + 2), 3), 90, np.uint8)
         for k, line in enumerate(cells):
