@@ -20,11 +20,12 @@ def zoo_lines() -> list[str]:
         return ["no pretrained models yet: build one with `python -m benchmarks.build_zoo NAME`"]
     width = max(len(n) for n in found)
     dw = max(16, *(len(e.data) for e in found.values()))
-    lines = [f"{'NAME':{width}s}  {'METHOD':18s} {'DATA':{dw}s} {'ITER':>10s} {'SIZE':>8s}  METRIC"]
+    mw = max(6, *(len(e.method) for e in found.values()))
+    lines = [f"{'NAME':{width}s}  {'METHOD':{mw}s} {'DATA':{dw}s} {'ITER':>10s} {'SIZE':>8s}  METRIC"]
     for e in found.values():
         # A shortened entry shows its iterations against the preset's: 600/2000*.
         its = f"{e.iteration}/{e.preset_iterations}*" if e.shortened else str(e.iteration)
-        lines.append(f"{e.name:{width}s}  {e.method:18s} {e.data:{dw}s} {its:>10s} "
+        lines.append(f"{e.name:{width}s}  {e.method:{mw}s} {e.data:{dw}s} {its:>10s} "
                      f"{e.size / 1e6:6.2f}MB  {e.metric_text()}")
     total = sum(e.size for e in found.values())
     if any(e.shortened for e in found.values()):
