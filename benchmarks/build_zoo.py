@@ -48,8 +48,7 @@ from ebm_engine.runs.rundir import RunDir
 #: Iterations of entries trained shorter than their preset (CPU time on a shared machine).
 STEPS = {
     "digits-multigrid": 600, "digits-multistage": 500, "digits-recovery": 600,
-    "texture-brick-ml": 600, "texture-grass-ml": 600,
-    "texture-gravel-ml": 600, "dynamic-texture-ml": 300, "shapes-voxels-ml": 400,
+    "dynamic-texture-ml": 300, "shapes-voxels-ml": 400,
 }
 MAX_ENTRY_MB = 6.0  # a small model per entry (the zoo as a whole must stay under 50 MB)
 #: Weights (model + state files) past this many MB ship as float16: with one entry per
