@@ -128,12 +128,9 @@ class MultiGrid(LearningMethod):
 
     # --- helpers -------------------------------------------------------------
     @property
-    def n_steps(self) -> int:
-        return self.opts.steps_per_grid or self.cfg.sampler.n_steps
-
-    @property
     def sample_steps(self) -> int:
-        return self.n_steps
+        """Langevin steps on each grid."""
+        return self.opts.steps_per_grid or self.cfg.sampler.n_steps
 
     def grid_energy(self, name: str):
         return energy_of(self.nets[name], self.cfg.sampler.reference_sigma)
@@ -194,15 +191,15 @@ class MultiGrid(LearningMethod):
             x = upsample(x, size) if i else self._noisy(upsample(x, size))
             idx, x = self._continued(name, x)
             with frozen(self.nets[name]):
-                x, fr = run_langevin(self.grid_energy(name), x, cfg.sampler, n_steps=self.n_steps,
+                x, fr = run_langevin(self.grid_energy(name), x, cfg.sampler, n_steps=self.sample_steps,
                                      record_every=record_every, value_range=self.spec.value_range,
                                      generator=self.rng)
             if idx is not None:
                 self.bufs[name].stage(idx, x)
             # a coarse grid's last state is the next grid's step 0
             frames += [shifted_frame(f, offset, self.side) for f in fr
-                       if size == self.side or f.step < self.n_steps]
-            offset += self.n_steps
+                       if size == self.side or f.step < self.sample_steps]
+            offset += self.sample_steps
             synths.append(x)
             if size != self.side:
                 extras[f"grid {size}x{size}"] = upsample(x, self.side)
@@ -237,7 +234,7 @@ class MultiGrid(LearningMethod):
         With persistent chains: ``n_steps`` more on the finest grid's longest-run
         chains (no restarts, as ml's sample).
         """
-        steps = self.n_steps if n_steps is None else n_steps
+        steps = self.sample_steps if n_steps is None else n_steps
         if self.bufs:
             _, x0 = self.bufs["energy"].draw(n, reinit=False)
             with frozen(self.nets["energy"]):

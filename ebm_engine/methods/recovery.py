@@ -166,7 +166,7 @@ class RecoveryLikelihood(LearningMethod):
                 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
         """Langevin on ``p(y_t | x_{t+1})`` from ``y = x_{t+1}``; yields ``(step, y, energy)``
         at recorded steps and ``(n_steps, y, None)`` at the end."""
-        steps = self.steps_per_level if n_steps is None else n_steps
+        steps = self.sample_steps if n_steps is None else n_steps
         delta = (self.opts.step_scale * self.sigmas[t]).view(-1, *[1] * (x_next.dim() - 1))
         y = x_next.detach().clone()
         for step in range(steps):
@@ -181,12 +181,9 @@ class RecoveryLikelihood(LearningMethod):
         yield steps, y, None
 
     @property
-    def steps_per_level(self) -> int:
-        return self.opts.steps_per_level or self.cfg.sampler.n_steps
-
-    @property
     def sample_steps(self) -> int:
-        return self.steps_per_level
+        """Langevin steps on each level."""
+        return self.opts.steps_per_level or self.cfg.sampler.n_steps
 
     def _scale(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """``a_{t+1} = √(1 − σ²_{t+1})`` shaped to broadcast over ``like``."""
@@ -272,7 +269,7 @@ class RecoveryLikelihood(LearningMethod):
         gen.manual_seed(self.cfg.train.seed * 1_000_003 + self.applied)
         levels: dict[str, torch.Tensor] = {}
         with frozen(self.net):
-            frames = list(self._walk(self.cfg.train.snapshot_size, self.steps_per_level, gen,
+            frames = list(self._walk(self.cfg.train.snapshot_size, self.sample_steps, gen,
                                      record_every, 8, levels))
         final = frames[-1]
         x = torch.from_numpy(final.x).to(self.device)
@@ -288,7 +285,7 @@ class RecoveryLikelihood(LearningMethod):
         """Walk from ``x_T`` (the Gaussian fit of ``q(x_T)``) down all ``T`` levels to
         the cleanest, ``n_steps`` Langevin steps per level; the last frame holds
         the ``n`` samples of level 0."""
-        steps = self.steps_per_level if n_steps is None else n_steps
+        steps = self.sample_steps if n_steps is None else n_steps
         with frozen(self.net):
             yield from self._walk(n, steps, self.rng, record_every, n_record)
 
