@@ -268,6 +268,7 @@ def _halve_installed(names: list[str], work: Path) -> int:
         if name not in built:
             print(f"build_zoo: no installed entry {name!r}", file=sys.stderr)
             return 2
+    known = recipes()
     for name in names or list(built):
         entry = built[name]
         info = json.loads((entry.path / zoo.RECIPE_FILE).read_text(encoding="utf-8"))
@@ -284,7 +285,7 @@ def _halve_installed(names: list[str], work: Path) -> int:
             _ebm(["eval", "--run", str(run)], log)
             kind = json.loads((run / "eval.json").read_text(encoding="utf-8")).get("kind", "")
             _figure(run, kind, run / zoo.SAMPLES_FILE, log)
-        recipe = recipes().get(name) or Recipe(name, info["data"], info["preset"], info["method"])
+        recipe = known.get(name) or Recipe(name, info["data"], info["preset"], info["method"])
         final = _install(run, recipe, info.get("train_seconds", 0.0), {})
         info.update(weights_dtype="float16", halved_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
         atomic.write_text(final / zoo.RECIPE_FILE, json.dumps(info, indent=2) + "\n")
