@@ -18,11 +18,12 @@ offered. Errors are one sentence, through ``sigError``.
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from ebm_engine.errors import EBMError
@@ -88,6 +89,7 @@ class ExportMenu(QMenu):
     sigError = Signal(str)
     sigExported = Signal(str)  # a line for the log
     sigSampled = Signal(object)  # a SamplesReady from "Sample from my picture…" (app.user_picture)
+    _sigPictureDone = Signal(object)  # the picture worker's result, queued to the GUI thread
 
     def __init__(self, run_dir: Callable[[], Path | None], chain_index: Callable[[], int | None],
                  parent: QWidget | None = None):
@@ -107,25 +109,66 @@ class ExportMenu(QMenu):
         self.picture_action.setToolTip("Apply this run's conditional model to your own picture "
                                        "(inpainting, saliency, translation) or a class label")
         self.picture_action.triggered.connect(lambda _=False: self.sample_from_picture())
+        self._picture_thread: threading.Thread | None = None
+        self._sigPictureDone.connect(self._picture_done, Qt.ConnectionType.QueuedConnection)
         self.set_snapshot(None)
 
-    def sample_from_picture(self) -> SamplesReady | None:
-        """Ask for a picture (or label) and sample the run's model from it (``sigSampled``)."""
-        from app.user_picture import ask_and_sample
+    def sample_from_picture(self) -> bool:
+        """Ask for a picture (or label), then sample the run's model from it on a
+        worker thread; the draws arrive through ``sigSampled``, a bad input through
+        ``sigError``. Returns whether sampling started (``False``: cancelled or refused)."""
+        from app.user_picture import ask
 
+        if self.picture_busy:
+            return False
         try:
-            result = ask_and_sample(self.parentWidget(), self._run_dir())
+            request = ask(self.parentWidget(), self._run_dir())
         except EBMError as exc:
             self.sigError.emit(str(exc))
-            return None
-        if result is None:
-            return None
+            return False
+        if request is None:
+            return False
+        self.picture_action.setEnabled(False)  # one at a time
+        self.sigExported.emit("sampling from your input…")
+        self._picture_thread = threading.Thread(target=self._sample_picture, args=(request,),
+                                                name="ebm-picture", daemon=True)
+        self._picture_thread.start()
+        return True
+
+    @property
+    def picture_busy(self) -> bool:
+        """A "Sample from my picture…" worker is running."""
+        return self._picture_thread is not None and self._picture_thread.is_alive()
+
+    def join_picture(self, timeout: float = 30.0) -> None:
+        """Wait for a running "Sample from my picture…" worker (closing the window)."""
+        if self._picture_thread is not None:
+            self._picture_thread.join(timeout)
+
+    def _sample_picture(self, request) -> None:
+        """Worker thread: sample, then hand the result to the GUI thread (queued signal)."""
+        from app.user_picture import picture_snapshot
+
+        try:
+            result = picture_snapshot(request.loaded, request.condition, request.mask,
+                                      request.direction)
+        except EBMError as exc:
+            result = str(exc)
+        except Exception as exc:  # noqa: BLE001 (a worker must always answer)
+            result = f"Sampling from your picture failed: {exc}"
+        self._sigPictureDone.emit(result)
+
+    def _picture_done(self, result) -> None:
+        """GUI thread: show the draws (or the error) and enable the action again."""
+        self.picture_action.setEnabled(True)
+        if isinstance(result, str):
+            self.sigError.emit(result)
+            return
         snap, notes = result
         for note in notes:
             self.sigExported.emit(f"note: {note}")
         self.sigExported.emit(f"sampled {len(snap.samples)} draws from your input")
         self.sigSampled.emit(snap)
-        return snap
 
     def set_snapshot(self, snapshot: SamplesReady | None) -> None:
         """Enable the sample entries that fit ``snapshot``'s kind (none for a data preview)."""

@@ -488,5 +488,6 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         if self._learn is not None:
             self._learn.runner.stop()  # a live Learn demo ends with the window
+        self.export_menu.join_picture()  # a "Sample from my picture…" worker ends too
         self.samples.release()  # VTK views release their render windows
         super().closeEvent(event)

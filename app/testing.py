@@ -35,4 +35,5 @@ def make_window(qtbot, tmp_path, demo: str = "8gaussians", knobs=TINY_2D, record
 
 
 def shutdown(window) -> None:
+    window.export_menu.join_picture()
     window.controller.shutdown()

@@ -4,16 +4,17 @@ own picture (inpainting, saliency, translation) or to a class label.
 The engine does the work (:mod:`ebm_engine.sampling.user_condition`, the same
 as ``ebm sample --condition``); this module only asks for the inputs with
 the standard dialogs and turns the draws into a :class:`SamplesReady` for
-the sample view. It runs on the GUI thread: loading a small conditional
-model and a few Langevin steps on a handful of draws take about a second.
+the sample view. :func:`ask` runs on the GUI thread (dialogs);
+:func:`picture_snapshot` is the sampling, which the Export menu runs on a
+worker thread (about a second of Langevin steps).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from ebm_engine.errors import EBMError
 from ebm_engine.learning.events import SamplesReady
@@ -21,6 +22,16 @@ from ebm_engine.learning.events import SamplesReady
 #: Draws per picture (rows in the sample view).
 DRAWS = 8
 PICTURES = "Pictures (*.png *.jpg *.jpeg *.bmp)"
+
+
+@dataclass(frozen=True)
+class PictureRequest:
+    """What the user chose: the loaded model and its condition, for :func:`picture_snapshot`."""
+
+    loaded: object
+    condition: str
+    mask: str | None = None
+    direction: str | None = None
 
 
 def picture_snapshot(run, condition: str, mask: str | None = None,
@@ -54,9 +65,8 @@ def picture_snapshot(run, condition: str, mask: str | None = None,
     return snap, cond.notes
 
 
-def ask_and_sample(parent: QWidget | None, run: Path | None
-                   ) -> tuple[SamplesReady, tuple[str, ...]] | None:
-    """Ask for the condition (and mask or direction) that ``run``'s model takes, then sample.
+def ask(parent: QWidget | None, run: Path | None) -> PictureRequest | None:
+    """Ask for the condition (and mask or direction) that ``run``'s model takes.
 
     Returns ``None`` when the user cancels.
 
@@ -98,8 +108,4 @@ def ask_and_sample(parent: QWidget | None, run: Path | None
             if not ok:
                 return None
             direction = way[:2]
-    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-    try:
-        return picture_snapshot(loaded, condition, mask, direction)
-    finally:
-        QApplication.restoreOverrideCursor()
+    return PictureRequest(loaded, condition, mask, direction)

@@ -3,6 +3,8 @@ label (:mod:`ebm_engine.sampling.user_condition`): layouts, the condition really
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -200,26 +202,44 @@ def test_app_samples_from_my_picture(qtbot, tmp_path, pictures, monkeypatch):
     answers: list[str] = []
     monkeypatch.setattr(user_picture.QFileDialog, "getOpenFileName",
                         staticmethod(lambda *a, **k: (answers.pop(0), "")))
+    threads: list[str] = []
+    snapshot = user_picture.picture_snapshot
+
+    def on_worker(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return snapshot(*args, **kwargs)
+
+    monkeypatch.setattr(user_picture, "picture_snapshot", on_worker)
+
+    def sample(signal, timeout: int = 60_000) -> None:
+        """Trigger the action; the worker answers through ``signal`` (GUI thread free meanwhile)."""
+        with qtbot.waitSignal(signal, timeout=timeout):
+            menu.picture_action.trigger()
+            assert not menu.picture_action.isEnabled()  # until the answer reaches the GUI thread
+        assert menu.picture_action.isEnabled()
+
     try:
         menu._run_dir = lambda: None
-        menu.picture_action.trigger()
+        menu.picture_action.trigger()  # refused before any worker starts
         assert "Open or train a conditional run first" in window.errors.pop()
+        assert not menu.picture_busy
         menu._run_dir = lambda: zoo.resolve(INPAINTING)
         answers[:] = [pictures["seven_rgb"], pictures["mask"]]
-        menu.picture_action.trigger()
+        sample(menu.sigSampled)
         assert not window.errors
         assert window.snapshot.samples.shape == (8, 1, 16, 64)  # the sample view shows it
         assert type(window.sample_view).__name__ == "ImageGridView"
         assert "grayscale" in window.log.toPlainText()
+        assert threads == ["ebm-picture"]  # sampled off the GUI thread
         answers[:] = [pictures["seven"], pictures["mask_big"]]
-        menu.picture_action.trigger()
+        sample(menu.sigError)
         assert "larger than the picture" in window.errors.pop()
         answers[:] = [""]  # cancelled: nothing happens
-        assert menu.sample_from_picture() is None and not window.errors
+        assert menu.sample_from_picture() is False and not window.errors
         monkeypatch.setattr(user_picture.QInputDialog, "getInt",
                             staticmethod(lambda *a, **k: (3, True)))
         menu._run_dir = lambda: zoo.resolve(CLASSES)
-        menu.picture_action.trigger()
+        sample(menu.sigSampled)
         assert window.snapshot.samples.shape == (8, 1, 16, 48) and not window.errors
         menu._run_dir = lambda: zoo.resolve("zoo:digits-ml")
         menu.picture_action.trigger()
