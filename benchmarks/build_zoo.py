@@ -116,6 +116,9 @@ def _figure(run: Path, kind: str, out: Path, log) -> None:
     """``samples.png``: the exported grid, or a drawing of 3D samples."""
     if kind not in ("voxel", "pointcloud"):
         n = POINTS_N if kind == "points" else GRID_N  # 2D: enough points to see the density
+        sampler = json.loads((run / "config.json").read_text(encoding="utf-8")).get("sampler", {})
+        if sampler.get("init") == "persistent":  # FRAME's 4 chains: each once, not 16 times
+            n = min(n, int(sampler.get("buffer_size", n)))
         _ebm(["sample", "--run", str(run), "--n", str(n), "--out", str(out)], log)
         return
     import numpy as np

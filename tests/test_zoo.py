@@ -145,3 +145,23 @@ def test_shipped_zoo_entries_are_complete_and_small():
         assert e.size <= build_zoo.MAX_ENTRY_MB * 1e6, e.name
         ckpt = load_checkpoint(RunDir(e.path).latest_checkpoint())
         assert ckpt.optimizer_dropped and not ckpt.optimizer, e.name
+
+
+def test_sampling_past_a_models_few_persistent_chains_says_they_repeat(tmp_path, capsys):
+    """FRAME keeps 4 chains: 8 draws continue each twice, and ``ebm sample`` says so."""
+    import numpy as np
+
+    out = tmp_path / "draws.npz"
+    assert main(["sample", "--run", "zoo:frame-texture-frame", "--n", "8", "--steps", "2",
+                 "--out", str(out)]) == 0
+    assert "keeps 4 persistent chains" in capsys.readouterr().out
+    with np.load(out) as z:
+        x = z["samples"].reshape(8, -1)
+    # draw k and k + 4 continue one chain: closer to each other than to any other chain
+    dist = ((x[:, None] - x[None]) ** 2).mean(-1)
+    for k in range(4):
+        others = [dist[k, j] for j in range(8) if j not in (k, k + 4)]
+        assert dist[k, k + 4] < min(others)
+    assert main(["sample", "--run", "zoo:frame-texture-frame", "--n", "4", "--steps", "2",
+                 "--out", str(tmp_path / "four.png")]) == 0
+    assert "persistent chains" not in capsys.readouterr().out
