@@ -177,8 +177,10 @@ def measure(row: Row, scale: float, evals: int, seed: int, out_dir: Path,
     def due(seconds: float, iteration: int, k: int) -> bool:
         return seconds >= budget * k / evals or iteration >= iterations * k / evals
 
+    ended: list[str] = []  # why a run stopped short of its iterations (diverged)
     scorings = train_and_score(trainer, due, evals, seed, clock, on_score=lambda s: print(
-        row.label, f"{s.seconds / 60:.2f} min", s.iteration, s.values, flush=True))
+        row.label, f"{s.seconds / 60:.2f} min", s.iteration, s.values, flush=True),
+        on_end=lambda f: ended.append(f.reason) if f.iteration < iterations else None)
     points = [{"minutes": s.seconds / 60.0, "iteration": s.iteration, "metrics": s.values}
               for s in scorings]
     better = scorings[-1].better if scorings else {}
@@ -199,7 +201,8 @@ def measure(row: Row, scale: float, evals: int, seed: int, out_dir: Path,
             "preset_iterations": iterations,
             "clock": clock, "threads": torch.get_num_threads(),
             "headline": name, "better": side, "goal": goal, "goal_met_minutes": first,
-            "points": points, "samples_png": png.name}
+            "points": points, "samples_png": png.name,
+            **({"ended": ended[0]} if ended else {})}
 
 
 def _baseline(result: dict) -> str:
@@ -233,8 +236,9 @@ def write_results(results: list[dict], out: Path, write_measured: bool = False) 
         its = r["points"][-1]["iteration"] if r["points"] else 0
         clock = f"{r.get('clock', 'wall')} ×{r.get('threads', 2)}"
         used = r["points"][-1]["minutes"] if r["points"] else 0.0
+        ended = f" ({r['ended']})" if r.get("ended") else ""  # e.g. the run diverged there
         lines.append(f"| {r['label']} | {r['method']} | {used:.1f} of {r['budget_minutes']:.1f} "
-                     f"| {clock} | {its} of {r.get('preset_iterations', '?')} | "
+                     f"| {clock} | {its} of {r.get('preset_iterations', '?')}{ended} | "
                      f"{r['headline']} ({r['better']}) | {_at(vals, 0.25)} | {_at(vals, 0.5)} | "
                      f"{_at(vals, 1.0)} | {_baseline(r)} | {goal} | {when} |")
     # Why rows miss their goal is written by hand (it needs looking, not a number).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ebm_engine.learning.events import TrainStep
+from ebm_engine.learning.events import Finished, TrainStep
 from ebm_engine.learning.trainer import Trainer
 from ebm_engine.metrics.evaluate import eval_count, score_method
 
@@ -31,7 +31,8 @@ class Scoring:
 def train_and_score(trainer: Trainer, due: Callable[[float, int, int], bool], evals: int,
                     seed: int, clock: str = "cpu",
                     on_step: Callable[[TrainStep], None] | None = None,
-                    on_score: Callable[[Scoring], None] | None = None) -> list[Scoring]:
+                    on_score: Callable[[Scoring], None] | None = None,
+                    on_end: Callable[[Finished], None] | None = None) -> list[Scoring]:
     """Train ``trainer``, scoring whenever ``due(seconds, iteration, k)`` says so.
 
     Parameters
@@ -53,6 +54,10 @@ def train_and_score(trainer: Trainer, due: Callable[[float, int, int], bool], ev
         Sees every training step (energy curves).
     on_score : callable, optional
         Sees each scoring as it comes (progress of a long run).
+    on_end : callable, optional
+        Sees the run's :class:`Finished` when it ends on its own (its iterations
+        done, or ``diverged``). A run that ends before its last scoring is
+        scored once more where it stopped.
 
     Returns
     -------
@@ -62,13 +67,20 @@ def train_and_score(trainer: Trainer, due: Callable[[float, int, int], bool], ev
     out: list[Scoring] = []
     train_s, start = 0.0, now_s()
     for event in trainer.events():
-        if not isinstance(event, TrainStep):
+        if isinstance(event, Finished):
+            if on_end is not None:
+                on_end(event)
+            if out and out[-1].iteration == trainer.iteration or trainer.iteration == 0:
+                break
+            now = train_s + now_s() - start  # ended early: score where it stopped
+        elif not isinstance(event, TrainStep):
             continue
-        if on_step is not None:
-            on_step(event)
-        now = train_s + now_s() - start
-        if not due(now, trainer.iteration, len(out) + 1):
-            continue
+        else:
+            if on_step is not None:
+                on_step(event)
+            now = train_s + now_s() - start
+            if not due(now, trainer.iteration, len(out) + 1):
+                continue
         train_s = now
         ds = trainer.dataset
         # Scoring seeds its own draws; put the training's random state back afterwards,
@@ -81,7 +93,7 @@ def train_and_score(trainer: Trainer, due: Callable[[float, int, int], bool], ev
         out.append(Scoring(train_s, trainer.iteration, values, better))
         if on_score is not None:
             on_score(out[-1])
-        if len(out) == evals:
+        if len(out) >= evals or isinstance(event, Finished):
             trainer.stop()
             break
         start = now_s()  # scoring time is not training time

@@ -23,3 +23,19 @@ def test_scoring_on_the_way_does_not_change_the_training_run():
     assert [s.iteration for s in scorings] == [3, 6] and "kl_samples" in scorings[0].values
     for key, value in plain.method.net.state_dict().items():
         assert torch.equal(value, scored.method.net.state_dict()[key]), key
+
+
+def test_a_run_that_diverges_is_scored_where_it_stopped_and_says_why():
+    """A rate of 1e6 blows the energies up: the loop reports ``diverged`` through
+    ``on_end`` and scores the last good model instead of ending without a scoring."""
+    cfg = config_for("8gaussians", overrides=[
+        ("model.width", 16), ("sampler.n_steps", 5), ("sampler.buffer_size", 64),
+        ("train.batch_size", 16), ("train.iterations", 50), ("train.checkpoint_every", 0),
+        ("train.device", "cpu"), ("train.lr", 1e6)])
+    trainer = Trainer(cfg, None)
+    ends = []
+    scorings = train_and_score(trainer, lambda s, it, k: it == 40 * k, evals=1, seed=7,
+                               on_end=ends.append)
+    assert [e.reason for e in ends] == ["diverged"]
+    assert [s.iteration for s in scorings] == [ends[0].iteration] and ends[0].iteration < 40
+    assert "kl_samples" in scorings[0].values
