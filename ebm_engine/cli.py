@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import re
 import sys
@@ -80,10 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows up here, not at exit
+        return code
     except EBMError as exc:
         sys.stderr.write(f"ebm: error: {exc}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("ebm: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`ebm zoo | head`): stop quietly, as Unix tools do.
+        # Python would report the failed flush of stdout at exit; point it at devnull.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

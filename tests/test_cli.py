@@ -79,3 +79,14 @@ def test_bad_input_from_a_real_process_and_run_untouched(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "already holds a run" in proc.stderr
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`ebm zoo | head -1`: stdout's reader closes early; no traceback, exit 141 (SIGPIPE)."""
+    code = ("import os, sys\n"
+            "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"  # a pipe whose reader is gone
+            "from ebm_engine.cli import main\n"
+            "sys.exit(main(['zoo']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 141
+    assert proc.stderr == ""
