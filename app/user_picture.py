@@ -61,7 +61,7 @@ def picture_snapshot(run, condition: str, mask: str | None = None,
     last, spec = frames[-1], loaded.spec
     snap = SamplesReady(int(loaded.checkpoint.iteration), spec.kind, spec.value_range, last.x,
                         last.energy, tuple(frames[:-1]), {**spec.display_extras(), **last.extras},
-                        origin="sample")
+                        origin="picture")
     return snap, cond.notes
 
 

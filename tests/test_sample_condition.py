@@ -231,6 +231,7 @@ def test_app_samples_from_my_picture(qtbot, tmp_path, pictures, monkeypatch):
         assert type(window.sample_view).__name__ == "ImageGridView"
         assert "grayscale" in window.log.toPlainText()
         assert threads == ["ebm-picture"]  # sampled off the GUI thread
+        assert "given your input" in window.samples.title.text()
         answers[:] = [pictures["seven"], pictures["mask_big"]]
         sample(menu.sigError)
         assert "larger than the picture" in window.errors.pop()

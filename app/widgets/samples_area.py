@@ -22,7 +22,8 @@ from app.views.registry import view_class
 from ebm_engine.learning.events import SamplesReady
 
 ORIGINS = {"train": "training chains", "sample": "samples (no training)",
-           "follow": "followed run", "preview": "training data"}
+           "follow": "followed run", "preview": "training data",
+           "picture": "samples given your input"}
 HINT = "<b>Samples</b> — pick a demo and press ▶ Train"
 
 

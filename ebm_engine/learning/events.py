@@ -33,8 +33,9 @@ class SamplesReady:
     arrays (e.g. a generator's proposals next to the revised samples).
     For 2D data the session adds the energy ``landscape`` and a subsample
     of the training data (``data_points``). ``origin`` says where the
-    samples come from: ``train``, ``sample``, ``follow`` or ``preview``
-    (the training data, shown before a run).
+    samples come from: ``train``, ``sample``, ``follow``, ``preview``
+    (the training data, shown before a run) or ``picture`` (a conditional
+    model given the user's own picture or label).
     """
 
     iteration: int
