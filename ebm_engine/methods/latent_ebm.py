@@ -68,10 +68,6 @@ class LatentEBMOptions:
         chain continues from there (as in alternating back-propagation): the
         ``post_steps`` then refine the last visit's latent instead of starting
         over from ``N(0, I)`` every time.
-    lr_end : float
-        Both rates (prior and generator) decay (cosine) to ``lr_end`` × their
-        start at ``train.iterations`` (1 = constant): the last checkpoints then
-        differ little, instead of the sample quality swinging between them.
     """
 
     z_dim: int = knob(16, ge=1, live=False)
@@ -82,7 +78,6 @@ class LatentEBMOptions:
     post_step_size: float = knob(0.1, gt=0)
     score_steps: int = knob(60, ge=1, unit="steps")
     post_persistent: bool = knob(False, live=False)
-    lr_end: float = knob(1.0, gt=0, le=1, unit="× the rates")
 
 
 @register_method("latent_ebm")
@@ -172,8 +167,6 @@ class LatentEBM(PersistentPosterior, LearningMethod):
         return ChainFrame(frame.step, x.float().cpu().numpy().copy(), frame.energy)
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
-        for opt in (self.opt, self.gen_opt):
-            self.decay_rate(opt, self.opts.lr_end)
         z_neg, frames = self._prior_chain(batch.shape[0], record_every)
         start = self.post_start()
         if start is not None:
