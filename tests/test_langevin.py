@@ -10,6 +10,7 @@ import torch
 
 from ebm_engine.config import SamplerConfig
 from ebm_engine.sampling import PersistentBuffer, energy_of, langevin, run_langevin
+from ebm_engine.sampling.buffer import SETTLED_AGE
 
 MEAN = torch.tensor([1.0, -2.0])
 STD = torch.tensor([0.5, 1.0])
@@ -131,19 +132,26 @@ def test_ml_samples_continue_the_buffer_without_fresh_noise_chains():
     assert (x == 0.25).all()
 
 
-def test_sampling_takes_the_chains_that_have_run_longest():
-    """A chain restarted from noise a few visits ago is still noise: sampling a
-    trained model draws the oldest chains, and their ages survive a checkpoint."""
-    cfg = SamplerConfig(init_noise="uniform", init_scale=1.0, reinit_prob=0.3)
-    buf = PersistentBuffer(20, (2,), cfg, "cpu", torch.Generator().manual_seed(0))
-    for _ in range(40):  # training visits: draw (with restarts), run, store back
-        idx, starts = buf.draw(8)
+def test_sampling_takes_settled_chains_at_random_not_the_oldest():
+    """A chain restarted from noise a few visits ago is still noise, and the oldest
+    chains drift furthest: sampling a trained model draws chains of at least
+    SETTLED_AGE visits at random, the youngest only when too few are settled; ages
+    survive a checkpoint."""
+    cfg = SamplerConfig(init_noise="uniform", init_scale=1.0, reinit_prob=0.1)
+    buf = PersistentBuffer(60, (2,), cfg, "cpu", torch.Generator().manual_seed(0))
+    for _ in range(300):  # training visits: draw (with restarts), run, store back
+        idx, starts = buf.draw(10)
         buf.store(idx, starts)
-    assert buf.ages.min() < buf.ages.max()
-    idx, starts = buf.draw(5, reinit=False)
-    cut = buf.ages.sort(descending=True).values[4]
-    assert (buf.ages[idx] >= cut).all() and len(set(idx.tolist())) == 5
+    settled = buf.ages >= SETTLED_AGE
+    assert 20 < int(settled.sum()) < 60  # some chains are young
+    idx, starts = buf.draw(20, reinit=False)
+    assert (buf.ages[idx] >= SETTLED_AGE).all() and len(set(idx.tolist())) == 20
     assert torch.equal(starts, buf.states[idx])
-    copy = PersistentBuffer(20, (2,), cfg, "cpu")
+    oldest = buf.ages.sort(descending=True).values[:20]
+    assert buf.ages[idx].float().mean() < oldest.float().mean()  # not simply the oldest
+    every, _ = buf.draw(60, reinit=False)  # all: the unsettled come last, oldest first
+    tail = buf.ages[every[int(settled.sum()):]]
+    assert (tail < SETTLED_AGE).all() and (tail[:-1] >= tail[1:]).all()
+    copy = PersistentBuffer(60, (2,), cfg, "cpu")
     copy.load_state_tensors(buf.state_tensors())
     assert torch.equal(copy.ages, buf.ages)

@@ -85,7 +85,7 @@ class InformedBuffer(PersistentBuffer):
 
     def draw(self, n: int, reinit: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         if not reinit:
-            return self._longest_run(n)
+            return self._settled(n)
         idx = torch.randint(len(self), (n,), device=self.device, generator=self.generator)
         starts = self.states[idx].clone()
         fresh = torch.rand(n, device=self.device, generator=self.generator) < self.cfg.reinit_prob

@@ -31,7 +31,7 @@ restarts one with probability ``sampler.reinit_prob``) starts where the
 paper's chains do, at the up-sampled samples of the coarser grid from this
 same iteration (the coarsest at the noisy mean image). New chains still grow
 coarse to fine, but each grid's chains then keep running across iterations;
-sampling a trained model continues the finest grid's longest-run chains.
+sampling a trained model continues the finest grid's settled chains.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ class MultiGrid(LearningMethod):
         """Coarse to fine: 1×1 start, then ``n_steps`` Langevin steps on each grid.
 
         Frames show every grid at the final size; steps count on across grids.
-        With persistent chains: ``n_steps`` more on the finest grid's longest-run
+        With persistent chains: ``n_steps`` more on the finest grid's settled
         chains (no restarts, as ml's sample).
         """
         steps = self.sample_steps if n_steps is None else n_steps
