@@ -17,7 +17,9 @@ Adam's moments are twice the weights, and sampling, eval and
 starts fresh optimisers and says so in its ``resumed`` event).
 ``--strip`` applies this to entries built before it. Weights past
 :data:`HALF_ABOVE_MB` ship as float16 (evaluated as shipped); ``--halve``
-converts entries built before that rule and evaluates them again.
+converts entries built before that rule and evaluates them again;
+``--rescore NAMES`` evaluates and draws entries again after a change to how
+a trained model samples.
 
 Recipes: one entry per demo (its own preset) and one per learning method on
 digits (its ``digits-<method>`` preset, shorter than the full preset where
@@ -259,35 +261,45 @@ def build(recipe: Recipe, work: Path, log, reuse: bool = False) -> Path:
     return final
 
 
-def _halve_installed(names: list[str], work: Path) -> int:
+def _rescore_installed(names: list[str], work: Path, halve: bool = True) -> int:
     """``--halve``: store installed entries' weights as float16 (default: every float32
     entry past :data:`HALF_ABOVE_MB`), then evaluate and draw them again, so their
-    metric and grid are of what ships; the rest of ``zoo.json`` is kept."""
+    metric and grid are of what ships; the rest of ``zoo.json`` is kept.
+    ``halve=False`` (``--rescore``): only evaluate and draw the named entries again
+    (after a change to how a trained model samples); their weights are kept as they are."""
     built = zoo.entries()
     for name in names:
         if name not in built:
             print(f"build_zoo: no installed entry {name!r}", file=sys.stderr)
             return 2
+    if not halve and not names:
+        print("build_zoo: --rescore needs the entries to score again", file=sys.stderr)
+        return 2
     known = recipes()
     for name in names or list(built):
         entry = built[name]
         info = json.loads((entry.path / zoo.RECIPE_FILE).read_text(encoding="utf-8"))
         checkpoint = RunDir(entry.path).latest_checkpoint()
-        if info.get("weights_dtype") == "float16" or (
-                not names and _weights_mb(checkpoint) <= HALF_ABOVE_MB):
+        if halve and (info.get("weights_dtype") == "float16" or (
+                not names and _weights_mb(checkpoint) <= HALF_ABOVE_MB)):
             continue
         run = work / name
         shutil.rmtree(run, ignore_errors=True)
         shutil.copytree(entry.path, run)
         before = entry.size / 1e6
-        halve_weights(RunDir(run).latest_checkpoint())
+        if halve:
+            halve_weights(RunDir(run).latest_checkpoint())
         with open(work / f"{name}.log", "a", encoding="utf-8") as log:
             _ebm(["eval", "--run", str(run)], log)
             kind = json.loads((run / "eval.json").read_text(encoding="utf-8")).get("kind", "")
             _figure(run, kind, run / zoo.SAMPLES_FILE, log)
         recipe = known.get(name) or Recipe(name, info["data"], info["preset"], info["method"])
         final = _install(run, recipe, info.get("train_seconds", 0.0), {})
-        info.update(weights_dtype="float16", halved_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        if halve:
+            info.update(weights_dtype="float16", halved_at=stamp)
+        else:
+            info.update(rescored_at=stamp)
         atomic.write_text(final / zoo.RECIPE_FILE, json.dumps(info, indent=2) + "\n")
         entry = zoo.entries()[name]
         print(f"{name}: {before:.2f} → {entry.size / 1e6:.2f} MB, {entry.metric_text()}")
@@ -343,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--halve", action="store_true",
                    help="store the installed entries' weights as float16 and evaluate them "
                         "again (default: every entry past HALF_ABOVE_MB; no training)")
+    p.add_argument("--rescore", action="store_true",
+                   help="evaluate and draw the named installed entries again with the current "
+                        "code (after a change to how a trained model samples; no training)")
     p.add_argument("--threads", type=int, default=THREADS,
                    help="torch threads per command (default 1: best on a shared machine)")
     args = p.parse_args(argv)
@@ -353,10 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[var] = str(max(1, args.threads))
     if args.strip:
         return _strip_installed(args.names)
-    if args.halve:
+    if args.halve or args.rescore:
         work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ebm-zoo-"))
         work.mkdir(parents=True, exist_ok=True)
-        return _halve_installed(args.names, work)
+        return _rescore_installed(args.names, work, halve=args.halve)
     known = recipes()
     built = zoo.entries()
     if args.list or not (args.names or args.all or args.missing):

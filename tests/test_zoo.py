@@ -101,14 +101,30 @@ def test_halve_converts_an_installed_entry_and_scores_it_again(tiny_zoo, tmp_pat
     weights = RunDir(tiny_zoo).latest_checkpoint() / "model.safetensors"
     size = weights.stat().st_size
     (tiny_zoo / "eval.json").unlink()  # the fresh eval must come back
-    assert build_zoo._halve_installed(["tiny-ml"], tmp_path / "halve") == 0
+    assert build_zoo._rescore_installed(["tiny-ml"], tmp_path / "halve") == 0
     info = json.loads((tiny_zoo / zoo.RECIPE_FILE).read_text(encoding="utf-8"))
     assert info["weights_dtype"] == "float16" and info["command"] == before["command"]
     weights = RunDir(tiny_zoo).latest_checkpoint() / "model.safetensors"
     assert weights.stat().st_size < 0.75 * size
     assert json.loads((tiny_zoo / "eval.json").read_text(encoding="utf-8"))["metrics"]
     assert "tiny-ml: " in capsys.readouterr().out
-    assert build_zoo._halve_installed(["tiny-mk"], tmp_path / "halve") == 2
+    assert build_zoo._rescore_installed(["tiny-mk"], tmp_path / "halve") == 2
+
+
+def test_rescore_evaluates_and_draws_an_entry_again_keeping_its_weights(tiny_zoo, tmp_path):
+    """``--rescore`` (after a change to how a trained model samples): a fresh eval and
+    grid, the weights and the recipe's record untouched."""
+    weights = RunDir(tiny_zoo).latest_checkpoint() / "model.safetensors"
+    before = weights.read_bytes()
+    (tiny_zoo / "eval.json").unlink()
+    (tiny_zoo / zoo.SAMPLES_FILE).unlink()
+    assert build_zoo._rescore_installed(["tiny-ml"], tmp_path / "again", halve=False) == 0
+    assert (RunDir(tiny_zoo).latest_checkpoint() / "model.safetensors").read_bytes() == before
+    assert json.loads((tiny_zoo / "eval.json").read_text(encoding="utf-8"))["metrics"]
+    assert (tiny_zoo / zoo.SAMPLES_FILE).is_file()
+    info = json.loads((tiny_zoo / zoo.RECIPE_FILE).read_text(encoding="utf-8"))
+    assert "rescored_at" in info and "weights_dtype" not in info
+    assert build_zoo._rescore_installed([], tmp_path / "again", halve=False) == 2
 
 
 def test_zoo_is_read_only_and_bad_names_get_a_hint(tiny_zoo, tmp_path, capsys):
