@@ -291,9 +291,18 @@ class RunConfig:
 
         ``value`` may be a string as typed on a command line; it is parsed as
         JSON when it is not already of the field's type. Keys inside an
-        ``options`` dict (``data.options.reader``) may be new.
+        ``options`` dict (``data.options.reader``) may be new. Another
+        ``train.method`` keeps only the options that method knows (a preset's
+        ML ``data_noise`` means nothing to patchwise).
         """
-        return RunConfig.from_dict(_set_path(self.to_dict(), key, value))
+        raw = _set_path(self.to_dict(), key, value)
+        if key == "train.method" and raw["train"]["method"] != self.train.method:
+            from ebm_engine.methods import method_class
+
+            known = {k.name for k in method_class(str(raw["train"]["method"])).knobs()}
+            raw["train"]["options"] = {k: v for k, v in raw["train"]["options"].items()
+                                       if k in known}
+        return RunConfig.from_dict(raw)
 
     def replace_value(self, key: str, value: Any) -> RunConfig:
         """A copy with ``key`` set to an already validated ``value`` (no checks).

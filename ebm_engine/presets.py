@@ -240,7 +240,13 @@ def config_for(source: str, preset: str | None = None,
         preset = choice.preset
     raw = RunConfig().to_dict()
     if preset:
-        raw = merge(raw, load_preset(preset))
+        loaded = load_preset(preset)
+        train = loaded.get("train", {})
+        if method and "options" in train and method != train.get("method", raw["train"]["method"]):
+            # A preset's method knobs belong to its method (digits' ML data_noise means
+            # nothing to patchwise): another method starts from its own defaults.
+            loaded = {**loaded, "train": {k: v for k, v in train.items() if k != "options"}}
+        raw = merge(raw, loaded)
     if choice is not None:
         raw = merge(raw, choice.patch)
     raw["data"]["source"] = source

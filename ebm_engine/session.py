@@ -493,10 +493,5 @@ def _with_edit(cfg: RunConfig, key: str, value: Any) -> RunConfig:
     """``cfg`` with the edit, validated; choosing another method keeps only
     the options that method knows."""
     if key == "train.method":
-        raw = cfg.to_dict()
-        cls = method_class(str(value))
-        known = {k.name for k in cls.knobs()}
-        raw["train"]["method"] = cls.name
-        raw["train"]["options"] = {k: v for k, v in raw["train"]["options"].items() if k in known}
-        return RunConfig.from_dict(raw)
+        value = method_class(str(value)).name
     return cfg.with_value(key, value)

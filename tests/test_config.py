@@ -86,6 +86,11 @@ def test_method_picks_its_own_demo_preset():
     assert cfg.train.method == "jem"
     cfg = config_for("texture-brick", method="ml")
     assert cfg.model.name == "convnet" and cfg.data.image_size == 0
+    # The demo's preset is another method's: its method knobs stay behind.
+    assert config_for("digits").train.options.get("data_noise", 0) > 0  # ML's own
+    for method in ("patchwise", "symbol_vector", "conditional_coop"):
+        cfg = config_for("digits", method=method)
+        assert cfg.train.method == method and "data_noise" not in cfg.train.options
 
 
 def test_every_method_loads_its_own_demo_preset():
