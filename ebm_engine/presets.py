@@ -240,19 +240,13 @@ def config_for(source: str, preset: str | None = None,
         preset = choice.preset
     raw = RunConfig().to_dict()
     if preset:
-        loaded = load_preset(preset)
-        train = loaded.get("train", {})
-        if method and "options" in train and method != train.get("method", raw["train"]["method"]):
-            # A preset's method knobs belong to its method (digits' ML data_noise means
-            # nothing to patchwise): another method starts from its own defaults.
-            loaded = {**loaded, "train": {k: v for k, v in train.items() if k != "options"}}
-        raw = merge(raw, loaded)
+        raw = merge(raw, load_preset(preset))
     if choice is not None:
         raw = merge(raw, choice.patch)
     raw["data"]["source"] = source
-    if method:
-        raw["train"]["method"] = method
     cfg = RunConfig.from_dict(raw)
+    if method:  # another method keeps only the preset's options it knows (with_value)
+        cfg = cfg.with_value("train.method", method)
     for key, value in overrides or []:
         cfg = cfg.with_value(key, value)
     # Data that could not be told is not reported here: loading it says why, once.

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                                   loaded.cfg.train.method)
     if args.condition is not None:
         return _run_conditioned(args, loaded, steps, record, chosen)
-    chains = sum(len(b) for b in loaded.method.buffers())
+    chains = max((len(b) for b in loaded.method.buffers()), default=0)  # the chains one draw continues
     if loaded.cfg.sampler.init == "persistent" and 0 < chains < args.n:
         print(f"note: this model keeps {chains} persistent chains; the {args.n} draws continue "
               f"them, so they repeat (--n {chains} shows each once)")
