@@ -75,3 +75,16 @@ def test_triangle_refinement_lowers_the_generator_samples_energy():
     assert e_refined < e_gen, (float(e_refined), float(e_gen))
     frames = list(method.sample(8))
     assert frames[-1].step == 5 and frames[-1].x.shape == (8, 1, 16, 16)
+
+
+def test_triangle_ebm_sees_jittered_data_with_data_noise():
+    """``data_noise`` reaches the EBM's data term: one step from the same state scores
+    the data batch differently with jitter than without (and the same without, twice)."""
+    def energy_data(noise: float) -> float:
+        cfg = _cfg(1).with_value("train.options.data_noise", noise)
+        trainer = Trainer(cfg, None)
+        step = next(e for e in trainer.events(1) if isinstance(e, TrainStep))
+        return step.metrics["energy_data"]
+
+    assert energy_data(0.0) == energy_data(0.0)
+    assert energy_data(0.5) != energy_data(0.0)

@@ -48,7 +48,7 @@ def test_data_noise_reflects_into_the_clamp_box():
     spec = DataSpec(ds.kind, tuple(ds.item_shape), ds.value_range)
     method = MaximumLikelihood(cfg, spec, ds, torch.device("cpu"), torch.Generator().manual_seed(0))
     batch = ds.items[:4]
-    x = method.dequantised(batch)
+    x = method.dequantised(batch, method.opts.data_noise)
     assert x.min() >= -1 and x.max() <= 1
     moved = (x - batch).abs()
     # every voxel moves (no mass left on the bounds), by about data_noise

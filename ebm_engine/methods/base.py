@@ -325,6 +325,22 @@ class LearningMethod:
             "grad_norm": norm,
         }
 
+    def dequantised(self, batch: torch.Tensor, noise: float) -> torch.Tensor:
+        """``batch`` with fresh Gaussian jitter of std ``noise`` (the batch itself at 0).
+
+        The data term of an EBM sees a slightly blurred data density: binary data
+        (voxels) gets a density at a finite energy scale, and on digits the chains
+        stop finding checkerboard textures the net rates above the data.
+        """
+        if noise <= 0:
+            return batch
+        x = batch + noise * torch.randn(batch.shape, device=batch.device, generator=self.rng)
+        if self.cfg.sampler.clamp and self.spec.value_range is not None:
+            # The chains live in the same box; reflect (not clamp) to keep a density.
+            lo, hi = self.spec.value_range
+            x = (hi - (hi - (lo + (x - lo).abs())).abs()).clamp(lo, hi)
+        return x
+
     def decay_rate(self, opt: torch.optim.Optimizer, end: float) -> None:
         """Cosine decay of ``opt``'s rates to ``end`` × their start at ``train.iterations``
         (``end >= 1``: constant).

@@ -70,6 +70,9 @@ class DivergenceTriangleOptions:
         Generator and encoder learning rate = train.lr × this.
     refine_steps : int
         Langevin steps on the EBM's energy after the generator (0 = the pure triangle).
+    data_noise : float
+        Std of fresh Gaussian jitter on the data the EBM sees (0 = off): keeps the
+        refining chains from finding checkerboard textures the EBM rates above digits.
     """
 
     z_dim: int = knob(32, ge=1, live=False)
@@ -78,6 +81,7 @@ class DivergenceTriangleOptions:
     ebm_weight: float = knob(1.0, ge=0)
     gen_lr_scale: float = knob(2.0, ge=0)
     refine_steps: int = knob(0, ge=0, unit="steps")
+    data_noise: float = knob(0.0, ge=0, unit="in data units")
 
 
 @register_method("divergence_triangle")
@@ -140,7 +144,7 @@ class DivergenceTriangle(LearningMethod):
                     self.energy, synth, cfg.sampler, n_steps=o.refine_steps,
                     record_every=record_every, value_range=self.spec.value_range, generator=self.rng,
                 )
-        e_data, e_synth = self.energy(batch), self.energy(synth)
+        e_data, e_synth = self.energy(self.dequantised(batch, o.data_noise)), self.energy(synth)
         ebm_loss = contrastive_loss(e_data, e_synth, cfg.train.energy_l2)
 
         # The two losses touch disjoint parameters (θ; α and φ): one backward each.

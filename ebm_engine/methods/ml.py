@@ -109,22 +109,10 @@ class MaximumLikelihood(LearningMethod):
             )
         if self.buffer is not None and idx is not None:
             self.buffer.stage(idx, synth)
-        e_data = energy_fn(self.dequantised(batch))
+        e_data = energy_fn(self.dequantised(batch, self.opts.data_noise))
         e_synth = energy_fn(synth)
         metrics = self.ml_backward(self.net, self.opt, e_data, e_synth)
         return StepResult(metrics, synth, e_synth.detach(), frames)
-
-    def dequantised(self, batch: torch.Tensor) -> torch.Tensor:
-        """``batch`` with fresh ``data_noise`` jitter (the batch itself when off)."""
-        s = self.opts.data_noise
-        if s <= 0:
-            return batch
-        x = batch + s * torch.randn(batch.shape, device=batch.device, generator=self.rng)
-        if self.cfg.sampler.clamp and self.spec.value_range is not None:
-            # The chains live in the same box; reflect (not clamp) to keep a density.
-            lo, hi = self.spec.value_range
-            x = (hi - (hi - (lo + (x - lo).abs())).abs()).clamp(lo, hi)
-        return x
 
     def sample(
         self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
