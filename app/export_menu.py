@@ -110,6 +110,7 @@ class ExportMenu(QMenu):
                                        "(inpainting, saliency, translation) or a class label")
         self.picture_action.triggered.connect(lambda _=False: self.sample_from_picture())
         self._picture_thread: threading.Thread | None = None
+        self._picture_pending = False
         self._sigPictureDone.connect(self._picture_done, Qt.ConnectionType.QueuedConnection)
         self.set_snapshot(None)
 
@@ -129,6 +130,7 @@ class ExportMenu(QMenu):
         if request is None:
             return False
         self.picture_action.setEnabled(False)  # one at a time
+        self._picture_pending = True
         self.sigExported.emit("sampling from your input…")
         self._picture_thread = threading.Thread(target=self._sample_picture, args=(request,),
                                                 name="ebm-picture", daemon=True)
@@ -137,8 +139,9 @@ class ExportMenu(QMenu):
 
     @property
     def picture_busy(self) -> bool:
-        """A "Sample from my picture…" worker is running."""
-        return self._picture_thread is not None and self._picture_thread.is_alive()
+        """A "Sample from my picture…" answer has not reached the GUI thread yet (the
+        worker's end is not the mark: it may still be exiting after it answered)."""
+        return self._picture_pending
 
     def join_picture(self, timeout: float = 30.0) -> None:
         """Wait for a running "Sample from my picture…" worker (closing the window)."""
@@ -160,6 +163,7 @@ class ExportMenu(QMenu):
 
     def _picture_done(self, result) -> None:
         """GUI thread: show the draws (or the error) and enable the action again."""
+        self._picture_pending = False
         self.picture_action.setEnabled(True)
         if isinstance(result, str):
             self.sigError.emit(result)

@@ -216,7 +216,7 @@ def test_app_samples_from_my_picture(qtbot, tmp_path, pictures, monkeypatch):
         with qtbot.waitSignal(signal, timeout=timeout):
             menu.picture_action.trigger()
             assert not menu.picture_action.isEnabled()  # until the answer reaches the GUI thread
-        assert menu.picture_action.isEnabled()
+        assert menu.picture_action.isEnabled() and not menu.picture_busy  # ready at once
 
     try:
         menu._run_dir = lambda: None
