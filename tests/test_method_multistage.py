@@ -100,3 +100,15 @@ def test_multistage_refuses_bad_schedules_and_2d_data():
                                "train": {"method": "multistage", "device": "cpu"}})
     with pytest.raises(ConfigError, match="square images"):
         Trainer(cfg, None)
+
+
+def test_multistage_data_term_sees_jittered_data_with_data_noise():
+    """``data_noise`` reaches the data term: one step from the same state scores the
+    data batch differently with jitter than without (and the same without, twice)."""
+    def energy_data(noise: float) -> float:
+        trainer = Trainer(tiny_config({"data_noise": noise}), None)
+        step = next(e for e in trainer.events(1) if isinstance(e, TrainStep))
+        return step.metrics["energy_data"]
+
+    assert energy_data(0.0) == energy_data(0.0)
+    assert energy_data(0.5) != energy_data(0.0)

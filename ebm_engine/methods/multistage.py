@@ -66,11 +66,16 @@ class MultiStageOptions:
         until the run ends).
     fade_iterations : int
         Updates over which a new stage's input block fades in (0 = at once).
+    data_noise : float
+        Standard deviation of Gaussian jitter added to every data batch before
+        it is averaged down (0 = off); as ML's knob, it stops the chains finding
+        hatched textures the net rates above the data late in the last stage.
     """
 
     resolutions: list[int] = knob([], live=False)
     stage_iterations: int = knob(300, ge=1, unit="iterations")
     fade_iterations: int = knob(100, ge=0, unit="iterations")
+    data_noise: float = knob(0.0, ge=0, unit="in data units")
 
 
 @register_method("multistage")
@@ -167,7 +172,7 @@ class MultiStageExpanding(LearningMethod):
         cfg = self.cfg
         stage, alpha = self.stage_at(self.applied)
         r = self.resolutions[stage]
-        data = downsample(batch, r)
+        data = downsample(self.dequantised(batch, self.opts.data_noise), r)
         idx, x0 = self._starts(batch.shape[0], stage)
         energy_fn = self.stage_energy(stage, alpha)
         with frozen(self.net):
