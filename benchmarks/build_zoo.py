@@ -163,7 +163,7 @@ def strip_optimizer(checkpoint: Path) -> int:
 
 
 def halve_weights(checkpoint: Path) -> int:
-    """Store the float32 weights of ``checkpoint`` as float16, in place.
+    """Store the float32 weights and persistent chains of ``checkpoint`` as float16, in place.
 
     For an entry whose weights pass :data:`HALF_ABOVE_MB`. Loading casts
     them back (``load_state_dict`` copies into the float32 parameters); the
@@ -180,10 +180,19 @@ def halve_weights(checkpoint: Path) -> int:
     half = {k: v.half() if v.dtype == torch.float32 and v.abs().max() < 6e4 else v
             for k, v in model.items()}
     atomic.write_with(path, lambda tmp: save_file(half, str(tmp)))
+    # Persistent chains (in the data's range) are stored as float16 too; a buffer casts
+    # them back to its own dtype when loaded.
+    state_path = checkpoint / "state.safetensors"
+    if state_path.is_file():
+        before += state_path.stat().st_size
+        state = load_file(str(state_path))
+        state = {k: v.half() if k.endswith("states") and v.dtype == torch.float32 else v
+                 for k, v in state.items()}
+        atomic.write_with(state_path, lambda tmp: save_file(state, str(tmp)))
     meta = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
     meta["weights_dtype"] = "float16"
     atomic.write_text(checkpoint / "state.json", json.dumps(meta, indent=2))
-    return before - path.stat().st_size
+    return before - path.stat().st_size - (state_path.stat().st_size if state_path.is_file() else 0)
 
 
 def _weights_mb(checkpoint: Path) -> float:

@@ -155,3 +155,15 @@ def test_sampling_takes_settled_chains_at_random_not_the_oldest():
     copy = PersistentBuffer(60, (2,), cfg, "cpu")
     copy.load_state_tensors(buf.state_tensors())
     assert torch.equal(copy.ages, buf.ages)
+
+
+def test_buffer_loads_float16_chains_back_as_its_own_float32():
+    """A zoo entry may ship its persistent chains as float16: loading casts them back,
+    so Langevin runs in float32 on the chains to float16 precision."""
+    cfg = SamplerConfig(init_noise="uniform", init_scale=1.0)
+    buf = PersistentBuffer(40, (3,), cfg, "cpu", torch.Generator().manual_seed(0))
+    shipped = {k: v.half() if k == "states" else v for k, v in buf.state_tensors().items()}
+    copy = PersistentBuffer(40, (3,), cfg, "cpu")
+    copy.load_state_tensors(shipped)
+    assert copy.states.dtype == torch.float32
+    assert torch.allclose(copy.states, buf.states, atol=1e-3)

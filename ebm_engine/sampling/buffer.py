@@ -122,7 +122,8 @@ class PersistentBuffer:
         return {"states": self.states, "ages": self.ages}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.states = tensors["states"].to(self.device).clone()
+        # the buffer keeps its own dtype (a shipped zoo entry may store chains as float16)
+        self.states = tensors["states"].to(self.device, self.states.dtype).clone()
         ages = tensors.get("ages")  # checkpoints from before ages: all chains alike
         self.ages = (ages.to(self.device).long().clone() if ages is not None
                      else torch.zeros(len(self), dtype=torch.long, device=self.device))
