@@ -42,7 +42,7 @@ from app.display import prepare
 from app.pacing import SAMPLES_BUDGET, FramePacer
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import EBMError
-from ebm_engine.learning.events import RolledBack, RunStarted, SamplesReady, TrainStep
+from ebm_engine.learning.events import Diverged, RolledBack, RunStarted, SamplesReady, TrainStep
 from ebm_engine.session import EditResult, PauseOnDivergence, Session
 
 TICK_MS = 33  # GUI refresh: at most one drain per 33 ms (~30 Hz), only when there is news
@@ -372,6 +372,10 @@ class Controller(QObject):
             return
         if isinstance(item, (RunStarted, RolledBack)):
             self.iteration = item.iteration
+        if isinstance(item, Diverged):
+            # The session pauses before it yields this event, but this drain may have read
+            # the state just before: announce the pause first, so the window shows Resume.
+            self._set_state(self.session.state.value)
         getattr(self, f"sig{type(item).__name__}").emit(item)
         if isinstance(item, (RunStarted, RolledBack)) and self.session.config != self._shown:
             self._shown = self.session.config  # an opened run's config, or a gentler one

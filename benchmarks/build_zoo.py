@@ -174,17 +174,16 @@ def halve_weights(checkpoint: Path) -> int:
     import torch
     from safetensors.torch import load_file, save_file
 
-    path = checkpoint / "model.safetensors"
-    before = path.stat().st_size
+    def size() -> int:
+        return sum(f.stat().st_size for f in (path, state_path) if f.is_file())
+
+    path, state_path = checkpoint / "model.safetensors", checkpoint / "state.safetensors"
+    before = size()
     model = load_file(str(path))
     half = {k: v.half() if v.dtype == torch.float32 and v.abs().max() < 6e4 else v
             for k, v in model.items()}
     atomic.write_with(path, lambda tmp: save_file(half, str(tmp)))
-    # Persistent chains (in the data's range) are stored as float16 too; a buffer casts
-    # them back to its own dtype when loaded.
-    state_path = checkpoint / "state.safetensors"
-    if state_path.is_file():
-        before += state_path.stat().st_size
+    if state_path.is_file():  # persistent chains (in the data's range); a buffer casts them back
         state = load_file(str(state_path))
         state = {k: v.half() if k.endswith("states") and v.dtype == torch.float32 else v
                  for k, v in state.items()}
@@ -192,7 +191,7 @@ def halve_weights(checkpoint: Path) -> int:
     meta = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
     meta["weights_dtype"] = "float16"
     atomic.write_text(checkpoint / "state.json", json.dumps(meta, indent=2))
-    return before - path.stat().st_size - (state_path.stat().st_size if state_path.is_file() else 0)
+    return before - size()
 
 
 def _weights_mb(checkpoint: Path) -> float:
