@@ -382,7 +382,9 @@ class Controller(QObject):
             self.sigConfigChanged.emit(self._shown)
 
     def _poll_state(self) -> None:
-        self._set_state(self.session.state.value)
+        """Announce the session's state after a GUI-thread change, with the events that came
+        before it: a fast worker may already have finished (a followed run that had ended)."""
+        self._drain()
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

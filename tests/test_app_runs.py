@@ -157,6 +157,30 @@ def test_following_a_run_that_finishes_says_finished(qtbot, tmp_path, finished_r
     assert window.errors == []
 
 
+def test_a_worker_done_before_the_state_is_read_still_shows_its_events_first(
+        qtbot, tmp_path, finished_run, monkeypatch):
+    """A followed run that had ended is read in full before ``follow`` returns (seen under
+    load): "finished" must not be announced before the rows that came before it."""
+    import threading
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    seen: list[str] = []
+    window.controller.sigMetrics.connect(lambda rows: seen.append("rows"))
+    window.controller.sigStateChanged.connect(seen.append)
+
+    start = threading.Thread.start
+
+    def start_and_finish(thread):  # the worker runs to its end before start() returns
+        start(thread)
+        thread.join()
+
+    monkeypatch.setattr(threading.Thread, "start", start_and_finish)
+    window.follow_run(finished_run)
+    assert seen.index("rows") < seen.index("finished"), seen
+    assert window.controller.state == "finished"
+    assert window.curves.rows["iteration"][-1] == 4
+
+
 def test_open_run_question_has_a_cancel_that_starts_nothing(qtbot, tmp_path, finished_run,
                                                            monkeypatch):
     window = make_window(qtbot, tmp_path, knobs=())
