@@ -1,6 +1,7 @@
 """The shipped ``shapes-points`` preset: its PointNet standardises over each
-cloud's points (without it the samples stayed Gaussian blobs, issue 11), and
-training with it resumes exactly."""
+cloud's points (without it the samples stayed Gaussian blobs, issue 11), its
+chains persist across iterations (short runs from noise all turned into alike
+shells), and training with it resumes exactly."""
 
 from __future__ import annotations
 
@@ -20,6 +21,21 @@ def test_preset_uses_point_norm_and_centred_points():
     trainer = Trainer(config_for("shapes-points", None, TINY), None)
     net = trainer.method.net
     assert net.centered and any(isinstance(m, PointNorm) for m in net.modules())
+
+
+def test_preset_chains_persist_across_iterations():
+    """Each iteration continues the chains it drew; the others are kept for later."""
+    trainer = Trainer(config_for("shapes-points", None, TINY), None)
+    buffer = trainer.method.buffer
+    assert buffer is not None and buffer.states.shape[0] == 200
+    start = buffer.states.clone()
+    list(trainer.events(3))
+    moved = int(((buffer.states - start).flatten(1).abs().amax(1) > 0).sum())
+    assert 0 < moved <= 3 * 4, moved  # at most the chains drawn: 3 iterations of batch 4
+    x = list(trainer.method.sample(8, n_steps=0))[-1].x
+    # samples start at kept chains, not at a fresh draw from N(0, 0.3²)
+    kept = buffer.states.flatten(1).cpu().numpy()
+    assert all((abs(kept - row.reshape(1, -1)).max(1) < 1e-6).any() for row in x.reshape(8, -1))
 
 
 def test_shapes_points_resume_is_exact(tmp_path):
