@@ -43,7 +43,7 @@ def test_demo_catalogue_and_presets():
         assert cfg.data.source == name and cfg.model.name == model
         RunConfig.from_dict(cfg.to_dict())
     assert config_for("shapes-points").sampler.clamp is True
-    assert config_for("shapes-points").sampler.init == "noise"
+    assert config_for("shapes-points").sampler.init == "persistent"
 
 
 def test_shapes_voxels_demo():
