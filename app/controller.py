@@ -170,7 +170,7 @@ class Controller(QObject):
         except EBMError as exc:
             self.sigError.emit(str(exc))
             return False
-        self._poll_state()
+        self._announce_state()
         self._shown = self.session.config
         self.sigConfigChanged.emit(self._shown)
         return True
@@ -202,16 +202,16 @@ class Controller(QObject):
     # --- controls (GUI thread; the session's gates are thread-safe) ----------------------
     def pause(self) -> None:
         self.session.pause()
-        self._poll_state()
+        self._announce_state()
 
     def resume_run(self) -> None:
         self.session.resume_run()
-        self._poll_state()
+        self._announce_state()
 
     def step(self) -> None:
         """One more training iteration, then paused."""
         self.session.step()
-        self._poll_state()
+        self._announce_state()
 
     def stop(self) -> None:
         """Finish the run (within one Langevin step; the trainer checkpoints)."""
@@ -277,7 +277,7 @@ class Controller(QObject):
         self._thread = threading.Thread(target=self._work, args=(make(), self._abandoned),
                                         name="ebm-worker", daemon=preview)
         self._thread.start()
-        self._poll_state()  # the session's state changed when the work was made (running …)
+        self._announce_state()  # the session's state changed when the work was made (running …)
         return True
 
     def _work(self, events: Iterator[Any], abandoned: threading.Event) -> None:
@@ -381,7 +381,7 @@ class Controller(QObject):
             self._shown = self.session.config  # an opened run's config, or a gentler one
             self.sigConfigChanged.emit(self._shown)
 
-    def _poll_state(self) -> None:
+    def _announce_state(self) -> None:
         """Announce the session's state after a GUI-thread change, with the events that came
         before it: a fast worker may already have finished (a followed run that had ended)."""
         self._drain()
