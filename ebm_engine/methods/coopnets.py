@@ -23,6 +23,7 @@ from collections.abc import Iterator
 
 import torch
 
+from ebm_engine.methods._average import Averages
 from ebm_engine.methods.base import (
     GENERATOR_BETAS,
     LearningMethod,
@@ -60,6 +61,9 @@ class CoopNetsOptions:
         (``train.lr``, ``gen_lr``): a cosine decay (1: constant). With constant
         rates the pair keeps chasing each other and the samples swing in
         quality from one hundred iterations to the next; a decay lets them settle.
+    average : float
+        Sample from moving averages of both nets' weights with this decay
+        (0 = from the trained nets; see :mod:`._average`): another way to settle the swing.
     """
 
     z_dim: int = knob(32, ge=1, live=False)
@@ -69,6 +73,7 @@ class CoopNetsOptions:
     latent_steps: int = knob(0, ge=0, unit="steps")
     latent_step_size: float = knob(0.1, gt=0)
     lr_end: float = knob(1.0, gt=0, le=1)
+    average: float = knob(0.0, ge=0, lt=1, live=False)
 
 
 @register_method("coopnets")
@@ -88,16 +93,21 @@ class CoopNets(LearningMethod):
                                    batch_norm=False).to(self.device)
         self.opt = self.adam(self.net.parameters())
         self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
+        self.averages = Averages({"energy": self.net, "generator": self.gen}, o.average)
 
     # --- LearningMethod ----------------------------------------------------
     def networks(self) -> dict[str, torch.nn.Module]:
-        return {"energy": self.net, "generator": self.gen}
+        return {"energy": self.net, "generator": self.gen, **self.averages.networks()}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"energy": self.opt, "generator": self.gen_opt}
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)
+
+    def apply_update(self) -> None:
+        super().apply_update()
+        self.averages.update()
 
     def propose(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(z, g(z))`` for ``n`` fresh latents ``z ~ N(0, I)``."""
@@ -162,10 +172,14 @@ class CoopNets(LearningMethod):
     def sample(
         self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
     ) -> Iterator[ChainFrame]:
+        """The generator's proposals revised by Langevin on the EBM (both averaged
+        when ``average`` > 0)."""
+        net, gen = self.averages.of("energy"), self.averages.of("generator")
         with torch.no_grad():
-            _, x0 = self.propose(n)
-        with frozen(self.net, self.gen):
+            z = torch.randn(n, self.opts.z_dim, device=self.device, generator=self.rng)
+            x0 = gen(z)
+        with frozen(net, gen):
             yield from langevin(
-                self.energy, x0, self.cfg.sampler, n_steps=n_steps, record_every=record_every,
+                energy_of(net, self.cfg.sampler.reference_sigma), x0, self.cfg.sampler, n_steps=n_steps, record_every=record_every,
                 n_record=n_record, value_range=self.spec.value_range, generator=self.rng,
             )

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ebm_engine.methods._average import Averages
 from ebm_engine.methods.base import LearningMethod, StepResult, grad_norm, register_method, to_numpy
 from ebm_engine.models import build_model
 from ebm_engine.models.conv_flow import ConvRealNVP
@@ -74,6 +75,9 @@ class FlowContrastiveOptions:
     refine_steps : int
         Langevin steps on the EBM's energy after the flow's samples (sampling and
         snapshots; 0 = off).
+    average : float
+        Sample from moving averages of the flow's and the EBM's weights with this
+        decay (0 = from the trained networks; see :mod:`._average`).
     """
 
     flow_net: str = knob("mlp", choices=("mlp", "conv"), live=False)
@@ -84,6 +88,7 @@ class FlowContrastiveOptions:
     flow_grad_clip: float = knob(1.0, ge=0)
     data_noise: float = knob(0.02, ge=0)
     refine_steps: int = knob(0, ge=0, unit="steps")
+    average: float = knob(0.0, ge=0, lt=1, live=False)
 
 
 @register_method("fce")
@@ -104,16 +109,22 @@ class FlowContrastive(LearningMethod):
                                   "lr_scale": LOG_NORM_LR_SCALE, "weight_decay": 0.0})
         self.opt.param_groups[1]["lr"] = self.group_lr(self.opt.param_groups[1])
         self.flow_opt = self.adam(self.flow.parameters(), lr_scale_knob="flow_lr_scale")
+        self.averages = Averages({"energy": self.net, "flow": self.flow}, o.average)
 
     # --- LearningMethod ----------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
-        return {"energy": self.net, "log_norm": self.log_norm, "flow": self.flow}
+        return {"energy": self.net, "log_norm": self.log_norm, "flow": self.flow,
+                **self.averages.networks()}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"energy": self.opt, "flow": self.flow_opt}
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)
+
+    def apply_update(self) -> None:
+        super().apply_update()
+        self.averages.update()
 
     def logit(self, x: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
         """``log p_θ(x) − log q_α(x)``: the NCE classifier's logit (data vs flow)."""
@@ -200,18 +211,22 @@ class FlowContrastive(LearningMethod):
         """Flow samples, refined by ``refine_steps`` Langevin steps on ``E_θ``.
 
         ``n_steps`` is ignored: the flow is the sampler and ``refine_steps``
-        (a knob of this method) sets the refinement.
+        (a knob of this method) sets the refinement. With ``average`` > 0 the
+        flow and the EBM are their moving averages.
         """
+        net = self.averages.of("energy")
+        energy = energy_of(net, self.cfg.sampler.reference_sigma)
         with torch.no_grad():
-            x, _ = self.flow.sample(n, generator=self.rng)
+            x, _ = self.averages.of("flow").sample(n, generator=self.rng)
         if self.opts.refine_steps == 0:
             if self.cfg.sampler.clamp and self.spec.value_range is not None:
                 x = x.clamp(*self.spec.value_range)  # as Langevin clamps its samples
-            yield ChainFrame(0, to_numpy(x), to_numpy(self._energy_nograd(x)))
+            with torch.no_grad():
+                yield ChainFrame(0, to_numpy(x), to_numpy(energy(x)))
             return
-        with frozen(self.net):
+        with frozen(net):
             yield from langevin(
-                self.energy, x, self.cfg.sampler, n_steps=self.opts.refine_steps,
+                energy, x, self.cfg.sampler, n_steps=self.opts.refine_steps,
                 record_every=record_every, n_record=n_record, value_range=self.spec.value_range,
                 generator=self.rng,
             )

@@ -43,6 +43,7 @@ import torch
 
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError
+from ebm_engine.methods._average import Averages
 from ebm_engine.methods._pyramid import leaky_slope, square_image_size
 from ebm_engine.methods.base import DataSpec, LearningMethod, StepResult, register_method
 from ebm_engine.models.timeconvnet import TimeConditionedConvNet
@@ -105,6 +106,10 @@ class RecoveryOptions:
     level_weight : str
         Weight of level t in the loss: "equal", or "inverse_sigma" (σ_1/σ_{t+1},
         the paper's code: the low-noise levels count most).
+    average : float
+        Sample (and preview) with a moving average of the network's weights with
+        this decay (0 = the trained network; the paper's code averages too; see
+        :mod:`._average`).
     """
 
     T: int = knob(6, ge=1, le=1000, live=False, unit="levels")
@@ -114,6 +119,7 @@ class RecoveryOptions:
     steps_per_level: int = knob(0, ge=0, unit="steps")
     step_scale: float = knob(0.02, gt=0, le=1)
     level_weight: str = knob("equal", choices=LEVEL_WEIGHTS)
+    average: float = knob(0.0, ge=0, lt=1, live=False)
 
 
 @register_method("recovery")
@@ -136,6 +142,7 @@ class RecoveryLikelihood(LearningMethod):
         self.net = TimeConditionedConvNet(channels, side, self.levels, m.width, m.depth,
                                           m.spectral_norm, leaky_slope(m)).to(self.device)
         self.opt = self.adam(self.net.parameters())
+        self.averages = Averages({"energy": self.net}, self.opts.average)
         self.applied = 0  # updates taken: decides preview iterations, checkpointed
         # Per-pixel mean and std of the training images: the Gaussian fit of q(x_T)
         # that sampling starts from (zeros and ones give N(0, I), as before).
@@ -155,24 +162,27 @@ class RecoveryLikelihood(LearningMethod):
         self.sigmas = self._sigmas()  # the schedule knobs are live
 
     # --- the conditional model ---------------------------------------------------
-    def conditional_energy(self, y: torch.Tensor, x_next: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """``E(y | x_{t+1}) = −f̃(y, t)/δ_t² + ‖x_{t+1} − y‖²/(2σ²_{t+1})``, shape ``(B,)``."""
+    def conditional_energy(self, y: torch.Tensor, x_next: torch.Tensor, t: torch.Tensor,
+                           net: torch.nn.Module | None = None) -> torch.Tensor:
+        """``E(y | x_{t+1}) = −f̃(y, t)/δ_t² + ‖x_{t+1} − y‖²/(2σ²_{t+1})``, shape ``(B,)``
+        (``f̃`` is ``net``, by default the trained network)."""
         var = self.sigmas[t] ** 2
         step2 = self.opts.step_scale ** 2 * var
-        return -self.net(y, t) / step2 + 0.5 * (x_next - y).flatten(1).pow(2).sum(1) / var
+        return -(self.net if net is None else net)(y, t) / step2 + 0.5 * (x_next - y).flatten(1).pow(2).sum(1) / var
 
     def recover(self, x_next: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None,
-                n_steps: int | None = None, record_every: int = 0,
+                n_steps: int | None = None, record_every: int = 0, net: torch.nn.Module | None = None,
                 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
-        """Langevin on ``p(y_t | x_{t+1})`` from ``y = x_{t+1}``; yields ``(step, y, energy)``
-        at recorded steps and ``(n_steps, y, None)`` at the end."""
+        """Langevin on ``p(y_t | x_{t+1})`` (under ``net``, by default the trained network)
+        from ``y = x_{t+1}``; yields ``(step, y, energy)`` at recorded steps and
+        ``(n_steps, y, None)`` at the end."""
         steps = self.sample_steps if n_steps is None else n_steps
         delta = (self.opts.step_scale * self.sigmas[t]).view(-1, *[1] * (x_next.dim() - 1))
         y = x_next.detach().clone()
         for step in range(steps):
             with torch.enable_grad():
                 yg = y.detach().requires_grad_(True)
-                energy = self.conditional_energy(yg, x_next, t)
+                energy = self.conditional_energy(yg, x_next, t, net)
                 (grad,) = torch.autograd.grad(energy.sum(), yg)
             if record_every and step % record_every == 0:
                 yield step, y, energy.detach()
@@ -205,8 +215,10 @@ class RecoveryLikelihood(LearningMethod):
 
     def _walk(self, n: int, steps: int, generator: torch.Generator | None, record_every: int,
               n_record: int, levels: dict[str, torch.Tensor] | None = None) -> Iterator[ChainFrame]:
-        """Noise → data down the schedule, ``steps`` Langevin steps per level;
-        the last frame holds all ``n`` samples."""
+        """Noise → data down the schedule, ``steps`` Langevin steps per level, under
+        the network sampling uses (the average when ``average`` > 0); the last
+        frame holds all ``n`` samples."""
+        net = self.averages.of("energy")
         x = self.start(n, generator)
         offset = 0
         for level in range(self.levels - 1, -1, -1):
@@ -214,7 +226,7 @@ class RecoveryLikelihood(LearningMethod):
                 levels[f"noise level {level + 1}"] = x
             t = torch.full((n,), level, device=self.device, dtype=torch.long)
             a = self._scale(t, x)
-            for step, y, energy in self.recover(x, t, generator, steps, record_every):
+            for step, y, energy in self.recover(x, t, generator, steps, record_every, net):
                 if step < steps:
                     yield _frame(offset + step, y[:n_record] / a[:n_record], energy[:n_record])
             x = y / a
@@ -222,20 +234,21 @@ class RecoveryLikelihood(LearningMethod):
         if self.cfg.sampler.clamp and self.spec.value_range is not None:
             x = x.clamp(*self.spec.value_range)
         with torch.no_grad():
-            energy = self.energy(x)
+            energy = self.energy(x, net)
         yield _frame(offset, x, energy)
 
     # --- LearningMethod ------------------------------------------------------------
     def networks(self) -> dict[str, torch.nn.Module]:
-        return {"energy": self.net}
+        return {"energy": self.net, **self.averages.networks()}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"energy": self.opt}
 
-    def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``E(x) = −f̃(x, 0)/δ_0²``: the least-noise recovery EBM without its Gaussian term."""
+    def energy(self, x: torch.Tensor, net: torch.nn.Module | None = None) -> torch.Tensor:
+        """``E(x) = −f̃(x, 0)/δ_0²``: the least-noise recovery EBM without its Gaussian term
+        (``f̃`` is ``net``, by default the trained network)."""
         t = torch.zeros(x.shape[0], device=x.device, dtype=torch.long)
-        return -self.net(x, t) / (self.opts.step_scale * self.sigmas[0]) ** 2
+        return -(self.net if net is None else net)(x, t) / (self.opts.step_scale * self.sigmas[0]) ** 2
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg = self.cfg
@@ -268,7 +281,7 @@ class RecoveryLikelihood(LearningMethod):
         gen = torch.Generator(device=self.device)
         gen.manual_seed(self.cfg.train.seed * 1_000_003 + self.applied)
         levels: dict[str, torch.Tensor] = {}
-        with frozen(self.net):
+        with frozen(self.averages.of("energy")):
             frames = list(self._walk(self.cfg.train.snapshot_size, self.sample_steps, gen,
                                      record_every, 8, levels))
         final = frames[-1]
@@ -278,6 +291,7 @@ class RecoveryLikelihood(LearningMethod):
 
     def apply_update(self) -> None:
         super().apply_update()
+        self.averages.update()
         self.applied += 1
 
     def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
@@ -286,7 +300,7 @@ class RecoveryLikelihood(LearningMethod):
         the cleanest, ``n_steps`` Langevin steps per level; the last frame holds
         the ``n`` samples of level 0."""
         steps = self.sample_steps if n_steps is None else n_steps
-        with frozen(self.net):
+        with frozen(self.averages.of("energy")):
             yield from self._walk(n, steps, self.rng, record_every, n_record)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
