@@ -178,8 +178,9 @@ class CoopNets(LearningMethod):
         with torch.no_grad():
             z = torch.randn(n, self.opts.z_dim, device=self.device, generator=self.rng)
             x0 = gen(z)
+        energy = energy_of(net, self.cfg.sampler.reference_sigma)
         with frozen(net, gen):
             yield from langevin(
-                energy_of(net, self.cfg.sampler.reference_sigma), x0, self.cfg.sampler, n_steps=n_steps, record_every=record_every,
+                energy, x0, self.cfg.sampler, n_steps=n_steps, record_every=record_every,
                 n_record=n_record, value_range=self.spec.value_range, generator=self.rng,
             )

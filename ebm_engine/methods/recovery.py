@@ -168,7 +168,8 @@ class RecoveryLikelihood(LearningMethod):
         (``f̃`` is ``net``, by default the trained network)."""
         var = self.sigmas[t] ** 2
         step2 = self.opts.step_scale ** 2 * var
-        return -(self.net if net is None else net)(y, t) / step2 + 0.5 * (x_next - y).flatten(1).pow(2).sum(1) / var
+        f = (self.net if net is None else net)(y, t)
+        return -f / step2 + 0.5 * (x_next - y).flatten(1).pow(2).sum(1) / var
 
     def recover(self, x_next: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None,
                 n_steps: int | None = None, record_every: int = 0, net: torch.nn.Module | None = None,
