@@ -64,6 +64,8 @@ CASES = {
                  ("generator", "energy")),
     "fce": ("8gaussians", "toy2d-fce", {"model.width": 16, "train.options.flow_width": 16,
                                         "train.options.flow_layers": 2}, ("flow", "energy")),
+    "latent_ebm": ("8gaussians", "toy2d-latent-ebm", {"model.width": 16, "train.options.z_dim": 2},
+                   ("prior", "generator")),
     "recovery": ("digits", "digits-recovery", {"model.width": 8, "train.options.T": 2}, ("energy",)),
 }
 

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 import torch
 
 from ebm_engine.config import ModelConfig
+from ebm_engine.methods._average import Averages
 from ebm_engine.methods._persistent_posterior import PersistentPosterior
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models import build_model
@@ -68,6 +69,9 @@ class LatentEBMOptions:
         chain continues from there (as in alternating back-propagation): the
         ``post_steps`` then refine the last visit's latent instead of starting
         over from ``N(0, I)`` every time.
+    average : float
+        Sample from moving averages of the prior's and the generator's weights
+        with this decay (0 = from the trained networks; see :mod:`._average`).
     """
 
     z_dim: int = knob(16, ge=1, live=False)
@@ -78,6 +82,7 @@ class LatentEBMOptions:
     post_step_size: float = knob(0.1, gt=0)
     score_steps: int = knob(60, ge=1, unit="steps")
     post_persistent: bool = knob(False, live=False)
+    average: float = knob(0.0, ge=0, lt=1, live=False)
 
 
 @register_method("latent_ebm")
@@ -98,11 +103,12 @@ class LatentEBM(PersistentPosterior, LearningMethod):
         self.opt = self.adam(self.prior.parameters())
         self.gen_opt = self.adam(self.gen.parameters(), lr_knob="gen_lr", betas=GENERATOR_BETAS)
         self.init_post_latents(o.post_persistent, o.z_dim)
+        self.averages = Averages({"prior": self.prior, "generator": self.gen}, o.average)
 
     # --- energies ------------------------------------------------------------
-    def prior_energy(self, z: torch.Tensor) -> torch.Tensor:
-        """``E_α(z) = −f_α(z) + |z|²/2σ₀²``."""
-        return energy_of(self.prior, self.cfg.sampler.reference_sigma)(z)
+    def prior_energy(self, z: torch.Tensor, prior: torch.nn.Module | None = None) -> torch.Tensor:
+        """``E_α(z) = −f_α(z) + |z|²/2σ₀²`` (``f_α`` is ``prior``, by default the trained one)."""
+        return energy_of(self.prior if prior is None else prior, self.cfg.sampler.reference_sigma)(z)
 
     def joint_energy(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``−log p(x, z)`` up to a constant: ``E_α(z) + |x − g(z)|²/2s²``."""
@@ -135,7 +141,11 @@ class LatentEBM(PersistentPosterior, LearningMethod):
 
     # --- LearningMethod ----------------------------------------------------
     def networks(self) -> dict[str, torch.nn.Module]:
-        return {"prior": self.prior, "generator": self.gen}
+        return {"prior": self.prior, "generator": self.gen, **self.averages.networks()}
+
+    def apply_update(self) -> None:
+        super().apply_update()
+        self.averages.update()
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"prior": self.opt, "generator": self.gen_opt}
@@ -161,9 +171,9 @@ class LatentEBM(PersistentPosterior, LearningMethod):
             return run_langevin(self.prior_energy, z0, self.cfg.sampler, record_every=record_every,
                                 generator=self.rng)
 
-    def _to_data_frame(self, frame: ChainFrame) -> ChainFrame:
+    def _to_data_frame(self, frame: ChainFrame, gen: torch.nn.Module | None = None) -> ChainFrame:
         with torch.no_grad():
-            x = self.gen(torch.from_numpy(frame.x).to(self.device))
+            x = (self.gen if gen is None else gen)(torch.from_numpy(frame.x).to(self.device))
         return ChainFrame(frame.step, x.float().cpu().numpy().copy(), frame.energy)
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
@@ -201,9 +211,12 @@ class LatentEBM(PersistentPosterior, LearningMethod):
     def sample(
         self, n: int, n_steps: int | None = None, record_every: int = 0, n_record: int = 8
     ) -> Iterator[ChainFrame]:
-        """Prior Langevin in latent space; each frame is shown through ``g``."""
+        """Prior Langevin in latent space; each frame is shown through ``g`` (prior and
+        generator averaged when ``average`` > 0)."""
+        prior, gen = self.averages.of("prior"), self.averages.of("generator")
         z0 = torch.randn(n, self.opts.z_dim, device=self.device, generator=self.rng)
-        with frozen(self.prior, self.gen):
-            for frame in langevin(self.prior_energy, z0, self.cfg.sampler, n_steps=n_steps,
-                                  record_every=record_every, n_record=n_record, generator=self.rng):
-                yield self._to_data_frame(frame)
+        with frozen(prior, gen):
+            for frame in langevin(lambda z: self.prior_energy(z, prior), z0, self.cfg.sampler,
+                                  n_steps=n_steps, record_every=record_every, n_record=n_record,
+                                  generator=self.rng):
+                yield self._to_data_frame(frame, gen)
