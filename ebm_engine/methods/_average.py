@@ -3,7 +3,8 @@
 Methods whose sampler is a trained network (a generator, a flow) swing from
 one checkpoint to the next: the network chases a moving EBM, and the EBM
 answers. Sampling from an exponential moving average of the weights
-(Polyak averaging, as GANs do) takes the middle of that swing. Each average
+(Polyak averaging, as GANs and diffusion models do; recovery likelihood's
+own code samples from one) takes the middle of that swing. Each average
 is a network of its own in the method's ``networks()`` (``NAME_average``),
 so checkpoints save and restore it like any other; it takes no gradient and
 training never reads it.
