@@ -26,6 +26,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
+from app.gui_gc import collect_on_gui_thread
 from ebm_engine.errors import EBMError
 from ebm_engine.learning.events import SamplesReady
 
@@ -94,6 +95,7 @@ class ExportMenu(QMenu):
     def __init__(self, run_dir: Callable[[], Path | None], chain_index: Callable[[], int | None],
                  parent: QWidget | None = None):
         super().__init__("&Export", parent)
+        collect_on_gui_thread()  # "Sample from my picture" runs on a worker (app.gui_gc)
         self._run_dir = run_dir
         self._chain_index = chain_index
         self.snapshot: SamplesReady | None = None

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import torch
 from PySide6.QtCore import QObject, Qt, Signal
 
+from app.gui_gc import collect_on_gui_thread
 from ebm_engine.learn.frames import LearnFrame
 from ebm_engine.sampling.interrupt import Interrupted, stop_on
 
@@ -34,6 +35,7 @@ class LearnRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, threads: int = 1):
         super().__init__(parent)
+        collect_on_gui_thread()  # the worker must never run the cycle collector (app.gui_gc)
         self.threads = threads
         self.state = "idle"
         self._lock = threading.Lock()

@@ -95,15 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app import APPLICATION, ORGANISATION
+    from app.gui_gc import collect_on_gui_thread
     from app.main_window import MainWindow
     from app.style import apply_style
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    # Cyclic garbage is collected on the GUI thread only: a collection the training
-    # thread happens to trigger must not free Qt objects off the GUI thread.
-    from pyqtgraph.util.garbage_collector import GarbageCollector
-
-    collector = GarbageCollector(interval=1.0)  # noqa: F841 (its timer lives while app runs)
+    collect_on_gui_thread()  # before any worker thread starts (see app.gui_gc)
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     apply_style(app)

@@ -39,3 +39,16 @@ def no_leaked_threads():
         t.join(timeout=5)
     still = [t.name for t in leaked if t.is_alive()]
     assert not still, f"threads left running: {still}"
+
+
+@pytest.fixture(autouse=True)
+def collect_cycles_on_the_main_thread():
+    """Once an app test moved cycle collection to the GUI thread (``app.gui_gc``),
+    automatic collection stays off for the session; collect what is due between
+    tests so the engine tests that follow do not pile up cycles."""
+    import sys
+
+    yield
+    gui_gc = sys.modules.get("app.gui_gc")
+    if gui_gc is not None:
+        gui_gc.collect_due()
