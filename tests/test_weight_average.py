@@ -18,14 +18,6 @@ from ebm_engine.methods._average import Averages, WeightAverage
 from ebm_engine.presets import config_for
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_average_warms_up_then_decays():
     torch.manual_seed(0)
     live = nn.Linear(3, 2)
