@@ -7,7 +7,8 @@ answers. Sampling from an exponential moving average of the weights
 own code samples from one) takes the middle of that swing. Each average
 is a network of its own in the method's ``networks()`` (``NAME_average``),
 so checkpoints save and restore it like any other; it takes no gradient and
-training never reads it.
+training never reads it. A method sets ``self.averages`` in ``build``;
+:meth:`LearningMethod.apply_update` moves the averages after every step.
 """
 
 from __future__ import annotations

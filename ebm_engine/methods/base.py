@@ -20,6 +20,7 @@ from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.data.tokens import SymbolSpec
 from ebm_engine.errors import ConfigError
+from ebm_engine.methods._average import Averages
 from ebm_engine.options import KnobInfo, did_you_mean, knobs_of, parse_fields
 from ebm_engine.plugins import import_submodules
 from ebm_engine.sampling.buffer import PersistentBuffer
@@ -153,6 +154,8 @@ class LearningMethod:
         self.device = device
         self.rng = rng
         self.opts = self.parse_options(cfg, spec)
+        #: moving averages that sampling reads (``_average``); ``build`` may replace it
+        self.averages = Averages({}, 0.0)
         self.build()
 
     # --- options ---------------------------------------------------------------
@@ -245,6 +248,7 @@ class LearningMethod:
             opt.step()
         for buffer in self.buffers():
             buffer.commit()
+        self.averages.update()
 
     def discard_update(self) -> None:
         """Forget what :meth:`train_step` prepared (diverged or interrupted step)."""

@@ -105,10 +105,6 @@ class CoopNets(LearningMethod):
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)
 
-    def apply_update(self) -> None:
-        super().apply_update()
-        self.averages.update()
-
     def propose(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(z, g(z))`` for ``n`` fresh latents ``z ~ N(0, I)``."""
         z = torch.randn(n, self.opts.z_dim, device=self.device, generator=self.rng)

@@ -121,10 +121,6 @@ class DivergenceTriangle(LearningMethod):
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)
 
-    def apply_update(self) -> None:
-        super().apply_update()
-        self.averages.update()
-
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """``g_α(μ_φ(x))``: the mean reconstruction of ``x`` through the encoder."""
         mu, _ = self.encoder(x)

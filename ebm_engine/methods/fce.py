@@ -122,10 +122,6 @@ class FlowContrastive(LearningMethod):
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return energy_of(self.net, self.cfg.sampler.reference_sigma)(x)
 
-    def apply_update(self) -> None:
-        super().apply_update()
-        self.averages.update()
-
     def logit(self, x: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
         """``log p_θ(x) − log q_α(x)``: the NCE classifier's logit (data vs flow)."""
         return -self.energy(x) + self.log_norm.c - log_q

@@ -143,10 +143,6 @@ class LatentEBM(PersistentPosterior, LearningMethod):
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"prior": self.prior, "generator": self.gen, **self.averages.networks()}
 
-    def apply_update(self) -> None:
-        super().apply_update()
-        self.averages.update()
-
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"prior": self.opt, "generator": self.gen_opt}
 

@@ -292,7 +292,6 @@ class RecoveryLikelihood(LearningMethod):
 
     def apply_update(self) -> None:
         super().apply_update()
-        self.averages.update()
         self.applied += 1
 
     def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
