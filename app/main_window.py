@@ -38,7 +38,7 @@ from app.widgets.samples_area import SamplesArea
 from app.widgets.status_bar import RunStatus
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import EBMError
-from ebm_engine.presets import config_for, demo_preset, preset_minutes
+from ebm_engine.presets import config_for, demo_minutes
 
 MIN_PANE_WIDTH = 240  # pixels: samples and curves each keep at least this much
 
@@ -176,7 +176,7 @@ class MainWindow(QMainWindow):
         if hasattr(self.data_panel, "sigReaderChosen"):
             self.data_panel.sigReaderChosen.connect(self._reader_chosen)
         self.data_panel.sigPretrainedChosen.connect(self.load_pretrained)
-        self.data_panel.sigAboutChosen.connect(lambda name: self.show_about("demo", name))
+        self.data_panel.sigAboutChosen.connect(self.show_about)
         self.settings_panel.sigKnobEdited.connect(self._knob_edited)
         c.sigStateChanged.connect(self._state_changed)
         c.sigRunStarted.connect(self._run_started)
@@ -254,7 +254,7 @@ class MainWindow(QMainWindow):
         """On a demo, another method loads the demo's preset for it (digits-recovery …)."""
         source = self.controller.config.data.source
         if key == "train.method" and source in self.data_panel.catalogue:
-            minutes = preset_minutes(demo_preset(source, value))
+            minutes = demo_minutes(source, value)
             self._use_config(config_for(source, method=value), f"<b>{source}</b> with {value}"
                              + (f" (about {minutes:g} min)" if minutes else ""))
             self.log_line(f"{value}: loaded the {source} preset for {value}")

@@ -19,8 +19,8 @@ does). It writes
 - ``quality_curves.png``: the headline metric against training minutes, a
   curve per row;
 - ``quality/<row>.png``: the final samples of each row;
-- ``resources/measured.json``: each demo's measured minutes and metric, which
-  the catalogue and ``ebm demos`` show (:mod:`ebm_engine.data.measured`).
+- ``resources/measured.json``: each row's measured minutes and metric, which
+  the catalogue, the app and ``ebm demos`` show (:mod:`ebm_engine.data.measured`).
 
 Each row's result is kept as ``quality/<row>.json`` and the table is
 rewritten from all of them after each row: a cut-short run keeps its rows,
@@ -266,8 +266,10 @@ def settled_minutes(result: dict) -> float:
 
 
 def update_measured(results: list[dict]) -> None:
-    """Write the demos' measured minutes and metric to ``resources/measured.json``
-    (what the catalogue and ``ebm demos`` show); other demos' entries are kept.
+    """Write the measured minutes and metric to ``resources/measured.json``
+    (what the catalogue, the app and ``ebm demos`` show), by demo name for a
+    demo's own preset and by preset name for a method's (``digits-coopnets``);
+    other entries are kept.
 
     The minutes are the run's length when it finished its preset, else the
     time it took to settle (:func:`settled_minutes`)."""
@@ -280,7 +282,8 @@ def update_measured(results: list[dict]) -> None:
     except (OSError, ValueError):
         table = {}
     for r in results:
-        if r["label"] != r["data"] or not r["points"]:  # only a demo with its own preset
+        # a demo with its own preset, or a method's preset for a demo
+        if r["label"] not in (r["data"], r.get("preset")) or not r["points"]:
             continue
         # A run that finished its preset takes that long (what its ETA says); a run the
         # budget cut short was as good as it got once it settled.

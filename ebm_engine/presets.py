@@ -64,6 +64,33 @@ def demo_preset(demo: str, method: str | None = None) -> str:
     return preset
 
 
+def demo_minutes(demo: str, method: str | None = None) -> float | None:
+    """The minutes to show for ``demo`` trained with ``method``: the demo's own
+    (:func:`ebm_engine.data.demos`, measured where measured) for its own preset; for a
+    method's preset (:func:`demo_preset`), what ``benchmarks.quality`` measured for it
+    (``resources/measured.json``), else what it advertises (:func:`preset_minutes`)."""
+    from ebm_engine.data import demos
+    from ebm_engine.data.measured import measurements
+
+    info = demos()[demo]
+    preset = demo_preset(demo, method)
+    if preset == info.preset:
+        return info.expected_minutes
+    measured = measurements().get(preset)
+    return round(measured.minutes, 1) if measured else preset_minutes(preset)
+
+
+def method_presets(demo: str) -> dict[str, str]:
+    """The methods with a preset of their own for ``demo``: ``{method: preset}``
+    (``digits`` → ``{"coopnets": "digits-coopnets", …}``), by method name."""
+    from ebm_engine.data import demos
+    from ebm_engine.methods import available_methods
+
+    own = demos()[demo].preset
+    found = {m: demo_preset(demo, m) for m in available_methods()}
+    return {m: p for m, p in sorted(found.items()) if p != own}
+
+
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``patch`` into a copy of ``base``."""
     out = dict(base)

@@ -121,19 +121,35 @@ def test_demo_catalogue_sets_preset(qtbot, tmp_path):
     item = _demo_item(window, "digits")
     assert "min" in item.text() and not item.icon().isNull()
     window.data_panel.list.itemClicked.emit(item)
+    first = item.text()
     cfg = window.current_config()
     assert cfg == config_for("digits") and cfg.model.name == "convnet"
     assert window.settings_panel.editors["model.name"].widget.currentText() == "convnet"
     # choosing a method that has a preset for this demo loads it (digits-recovery)
     window.settings_panel.method.setCurrentText("recovery")
     assert window.current_config() == config_for("digits", method="recovery")
-    # … and says how long that preset takes, not the digits demo's own time
-    from ebm_engine.presets import preset_minutes
+    # … and says how long that preset takes, not the digits demo's own time: in the
+    # title, and on the demo's card, which also names the method
+    from ebm_engine.data import demos
+    from ebm_engine.presets import demo_minutes
 
-    assert f"about {preset_minutes('digits-recovery'):g} min" in window.samples.title.text()
-    # back to ml: the demo's own preset again
+    own = f"~{demos()['digits'].expected_minutes:g} min"
+    minutes = demo_minutes("digits", "recovery")
+    assert minutes is not None and minutes != demos()["digits"].expected_minutes
+    assert f"about {minutes:g} min" in window.samples.title.text()
+    card = item.text().split("\n", 1)[1]
+    assert "recovery" in card and f"~{minutes:g} min" in card and own not in card
+    # About opens the method's card (what it measured on digits), not the demo's
+    qtbot.mouseClick(window.data_panel.about_button, Qt.MouseButton.LeftButton)
+    assert window._about.shown == ("method", "recovery")
+    assert "digits" in window._about.text.toPlainText()
+    # back to ml: the demo's own preset, card and About again
     window.settings_panel.method.setCurrentText("ml")
     assert window.current_config() == config_for("digits")
+    assert item.text() == first and own in first
+    qtbot.mouseClick(window.data_panel.about_button, Qt.MouseButton.LeftButton)
+    assert window._about.shown == ("demo", "digits")
+    window._about.close()
     window.controller.wait()
 
 

@@ -34,16 +34,26 @@ def resources(tmp_path, monkeypatch):
 def test_measured_minutes_replace_the_guess(resources):
     from ebm_engine.commands.demos import demo_lines
     from ebm_engine.data import demos
+    from ebm_engine.presets import demo_minutes
 
     guess = demos()["digits"].expected_minutes
+    multigrid = _result("digits-multigrid", [900, 800, 700], 30, None)
     quality.update_measured([_result("digits", [90, 40, 25, 20], 30, 4.0),
-                             _result("digits-multigrid", [900, 800], 30, None) | {"data": "digits"}])
+                             multigrid | {"data": "digits", "preset": "digits-multigrid"},
+                             multigrid | {"label": "stray", "data": "digits", "preset": "x"}])
     measured.measurements.cache_clear()
     table = measured.measurements()
-    assert set(table) == {"digits"}  # a method preset row is not a demo's time
-    assert demos()["digits"].expected_minutes == 4.0 != guess
-    line = next(x for x in demo_lines() if x.startswith("digits "))
+    assert set(table) == {"digits", "digits-multigrid"}  # by demo, and by a method's preset
+    assert demos()["digits"].expected_minutes == 4.0 != guess  # the demo's own preset's time
+    assert demo_minutes("digits") == 4.0 and demo_minutes("digits", "multigrid") == 6.0
+    lines = demo_lines()
+    line = next(x for x in lines if x.startswith("digits "))
     assert "~4 min" in line and "measured: digits_fd 20 (goal met)" in line
+    # under the demo, each method with a preset of its own, with its own time and figure
+    line = next(x for x in lines if x.strip().startswith("--method multigrid"))
+    assert "~6 min" in line and "[preset: digits-multigrid]" in line
+    assert "measured: digits_fd 700" in line and "goal met" not in line
+    assert lines.index(line) > next(i for i, x in enumerate(lines) if x.startswith("digits "))
 
 
 def test_unreadable_measurements_fall_back_to_the_guess(resources):

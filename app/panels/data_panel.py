@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from ebm_engine.data import applicable_readers, demos, describe, detect_reader, readers
 from ebm_engine.data.detect import count_files, path_exists, reader_label
 from ebm_engine.errors import DataError
+from ebm_engine.presets import demo_minutes, demo_preset
 from ebm_engine.resources import resources_dir
 from ebm_engine.runs import zoo
 
@@ -51,14 +52,15 @@ class DataPanel(QWidget):
     sigPretrainedChosen(path)
         "Load pretrained": the folder of the current demo's zoo entry
         (:func:`ebm_engine.runs.zoo.for_demo`).
-    sigAboutChosen(demo)
-        "About": the current demo's name.
+    sigAboutChosen(kind, name)
+        "About": the card to show, :meth:`about_card` (the demo's, or the method's
+        when the method has a preset of its own for the demo).
     """
 
     sigSourceChosen = Signal(str)
     sigReaderChosen = Signal(str)
     sigPretrainedChosen = Signal(str)  # the zoo entry's folder, for the current demo
-    sigAboutChosen = Signal(str)  # the current demo's name
+    sigAboutChosen = Signal(str, str)  # ("demo", name) or ("method", name): about_card()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -71,12 +73,11 @@ class DataPanel(QWidget):
         self.pretrained = {name: e for name, info in self.catalogue.items()
                            if (e := zoo.for_demo(name, info.preset, self.zoo)) is not None}
         self.method = ""  # the method chosen: its own zoo entry is loaded when there is one
-        for name, info in self.catalogue.items():
-            ready = " · pretrained" if name in self.pretrained else ""
-            item = QListWidgetItem(f"{name}\n{info.kind} · ~{info.expected_minutes:g} min{ready}")
+        self.source = ""
+        for name in self.catalogue:
+            item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setToolTip(f"{info.description}\nPreset: {info.preset}; about "
-                            f"{info.expected_minutes:g} min for good results on a 2-core CPU")
+            self._label(item)
             icon = thumbnail_path(name)
             if icon.is_file():
                 item.setIcon(QIcon(QPixmap(str(icon))))
@@ -113,7 +114,7 @@ class DataPanel(QWidget):
         self.about_button = QPushButton("About")
         self.about_button.setObjectName("about_demo")
         self.about_button.setToolTip("What this demo shows, the knobs that matter, what to watch")
-        self.about_button.clicked.connect(lambda: self.sigAboutChosen.emit(self.source))
+        self.about_button.clicked.connect(lambda: self.sigAboutChosen.emit(*self.about_card()))
         demo_row = QHBoxLayout()
         demo_row.addWidget(self.pretrained_button, 1)
         demo_row.addWidget(self.about_button)
@@ -127,12 +128,39 @@ class DataPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.current)
         layout.addWidget(self.reader_row)
-        self.source = ""
         self.reader = ""  # the user's choice of reader; "" = detected from the content
         self.detected = ""  # what the content calls for ("" = mixed or unreadable)
         self.counts: dict[str, int] = {}
         self._running = False
         self._show_pretrained()
+
+    def _label(self, item: QListWidgetItem) -> None:
+        """A demo's card text: kind, minutes, pretrained; for the current demo trained
+        with a method that has a preset of its own, that method and its minutes."""
+        name = item.data(Qt.ItemDataRole.UserRole)
+        info = self.catalogue[name]
+        method = self.method if name == self.source else ""
+        preset = demo_preset(name, method)
+        own = preset == info.preset
+        minutes = info.expected_minutes if own else demo_minutes(name, method)
+        entry = self.pretrained_entry() if name == self.source else self.pretrained.get(name)
+        parts = [info.kind] + ([f"~{minutes:g} min"] if minutes else []) + (["pretrained"] if entry else [])
+        item.setText(f"{name}\n{' · '.join(parts)}" + ("" if own else f"\nwith {method}"))
+        about = f"about {minutes:g} min for good results on a 2-core CPU" if minutes else ""
+        item.setToolTip(f"{info.description}\nPreset: {preset}" + (f"; {about}" if about else ""))
+
+    def _relabel(self) -> None:
+        for i in range(self.list.count()):
+            self._label(self.list.item(i))
+
+    def about_card(self) -> tuple[str, str]:
+        """What About shows: ``("method", m)`` when the current demo trains with a method
+        that has a preset of its own here (its card holds what it measured on this
+        demo), else ``("demo", name)``."""
+        info = self.catalogue.get(self.source)
+        if info is not None and self.method and demo_preset(self.source, self.method) != info.preset:
+            return "method", self.method
+        return "demo", self.source
 
     def set_source(self, source: str, emit: bool = True) -> None:
         """Select ``source`` (demo name or path) and announce it.
@@ -239,9 +267,16 @@ class DataPanel(QWidget):
         return mine[0] if mine else self.pretrained.get(self.source)
 
     def _show_pretrained(self) -> None:
+        """The demo buttons and cards follow the demo and method chosen."""
+        self._relabel()
         entry = self.pretrained_entry()
         self.pretrained_button.setEnabled(entry is not None and not self._running)
         self.about_button.setEnabled(self.source in self.catalogue)
+        kind, name = self.about_card()
+        self.about_button.setToolTip(
+            f"About {name}{f' on {self.source}' if kind == 'method' else ''}: what it shows, "
+            "the knobs that matter, what to watch" + (", what it measured here"
+                                                       if kind == "method" else ""))
         if entry is not None:
             self.pretrained_button.setToolTip(
                 f"Load zoo:{entry.name} ({entry.method}, {entry.iterations_text()}; "

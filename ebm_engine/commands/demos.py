@@ -6,20 +6,31 @@ import argparse
 
 
 def demo_lines() -> list[str]:
-    """One line per built-in demo: name, kind, expected minutes, description, preset."""
+    """One line per built-in demo: name, kind, expected minutes, description, preset;
+    under it one line per method with a preset of its own for the demo (``--method``)."""
     from ebm_engine.data import demos
     from ebm_engine.data.measured import measurements
+    from ebm_engine.presets import demo_minutes, method_presets
 
     measured = measurements()
-    infos = list(demos().values())
-    width = max((len(info.name) for info in infos), default=0)  # one column, however long
-    return [
-        f"{info.name:{width}s} {info.kind:10s} {f'~{info.expected_minutes:g} min':9s}  "
-        f"{info.description}"
-        f"  [preset: {info.preset}]"
-        + (f"  [measured: {measured[info.name].line()}]" if info.name in measured else "")
-        for info in infos
-    ]
+    rows: list[tuple[str, str, float | None, str]] = []  # name, kind, minutes, the rest
+    for info in demos().values():
+        rows.append((info.name, info.kind, info.expected_minutes,
+                     f"{info.description}  [preset: {info.preset}]"
+                     + (f"  [measured: {measured[info.name].line()}]" if info.name in measured
+                        else "")))
+        for method, preset in method_presets(info.name).items():
+            rows.append((f"  --method {method}", "", demo_minutes(info.name, method),
+                         f"[preset: {preset}]"
+                         + (f"  [measured: {measured[preset].line()}]" if preset in measured
+                            else "")))
+    width = max((len(r[0]) for r in rows), default=0)  # one column, however long
+    return [f"{name:{width}s} {kind:10s} {_minutes(minutes):9s}  {rest}"
+            for name, kind, minutes, rest in rows]
+
+
+def _minutes(minutes: float | None) -> str:
+    return f"~{minutes:g} min" if minutes else ""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
