@@ -14,7 +14,8 @@ sees half an entry. Run it under ``nice -n 10`` on a shared machine.
 The shipped checkpoint carries no optimiser state (:func:`strip_optimizer`:
 Adam's moments are twice the weights, and sampling, eval and
 ``ebm train --resume zoo:NAME --out NEW`` do not need them: the continued run
-starts fresh optimisers and says so in its ``resumed`` event).
+starts fresh optimisers and says so in its ``resumed`` event; its rate
+schedules go on from the entry's iteration, ``LearningMethod.schedule_offset``).
 ``--strip`` applies this to entries built before it. Weights past
 :data:`HALF_ABOVE_MB` ship as float16 (evaluated as shipped); ``--halve``
 converts entries built before that rule and evaluates them again;

@@ -184,3 +184,26 @@ def test_ml_rate_decay_follows_its_cosine_and_resumes_exactly(tmp_path):
     list(resumed.events(8))
     for key, value in weights(straight).items():
         assert torch.equal(value, weights(resumed)[key]), key
+
+
+def test_a_checkpoint_without_optimiser_state_keeps_its_place_in_the_rate_schedule(tmp_path):
+    """A zoo entry ships no optimiser state: resuming it starts fresh optimisers, but the
+    rate schedule goes on from the checkpoint's iteration (not from its start), and so
+    does a later resume of the continued run."""
+    from benchmarks.build_zoo import strip_optimizer
+
+    cfg = tiny_cfg(train__iterations=8).with_value("train.options.lr_end", 0.1)
+
+    def lr_before(step: int) -> float:  # the rate set before optimiser step `step` + 1
+        return cfg.train.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / 8)))
+
+    list(Trainer(cfg, tmp_path / "run").events(4))
+    strip_optimizer(RunDir(tmp_path / "run").latest_checkpoint())
+    resumed = Trainer.resume(tmp_path / "run")
+    assert resumed.method.schedule_offset == 4 and not resumed.method.opt.state
+    list(resumed.events(6))
+    assert resumed.method.opt.param_groups[0]["lr"] == pytest.approx(lr_before(5))
+    again = Trainer.resume(tmp_path / "run")  # its own checkpoint, optimiser state and all
+    assert again.method.schedule_offset == 4
+    list(again.events(8))
+    assert again.method.opt.param_groups[0]["lr"] == pytest.approx(lr_before(7))

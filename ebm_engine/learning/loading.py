@@ -57,6 +57,6 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     for name, net in method.networks().items():
         restore_network(ckpt, name, net)
         net.eval()
-    state = {k: v for k, v in ckpt.tensors.items() if not k.startswith("rng.")}
+    state = {k: v for k, v in ckpt.tensors.items() if not k.startswith(("rng.", "schedule."))}
     method.load_state_tensors(state)
     return LoadedModel(method, cfg, spec, ckpt)

@@ -192,6 +192,11 @@ class Trainer:
         tensors = dict(ckpt.tensors)
         rng_state = tensors.pop("rng.trainer", None)
         cpu_state = tensors.pop("rng.torch", None)
+        offset = tensors.pop("schedule.offset", None)
+        # Fresh optimisers count their steps from 0: the schedules go on from the
+        # checkpoint's iteration, not from their start.
+        self.method.schedule_offset = (ckpt.iteration if ckpt.optimizer_dropped else
+                                       int(offset[0]) if offset is not None else 0)
         if rng_state is not None:
             self.rng.set_state(rng_state)
         if cpu_state is not None:
@@ -414,6 +419,7 @@ class Trainer:
         tensors = dict(self.method.state_tensors())
         tensors["rng.trainer"] = self.rng.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
+        tensors["schedule.offset"] = torch.tensor([self.method.schedule_offset], dtype=torch.int64)
         try:
             path = save_checkpoint(folder, networks=self.method.networks(),
                                    optimizers=self.method.optimizers(), tensors=tensors,

@@ -156,6 +156,10 @@ class LearningMethod:
         self.opts = self.parse_options(cfg, spec)
         #: moving averages that sampling reads (``_average``); ``build`` may replace it
         self.averages = Averages({}, 0.0)
+        #: optimiser steps taken before this run's optimisers started: a checkpoint
+        #: shipped without optimiser state (a zoo entry) keeps its place in the rate
+        #: schedules (:meth:`decay_rate`); the trainer saves and restores it
+        self.schedule_offset = 0
         self.build()
 
     # --- options ---------------------------------------------------------------
@@ -350,13 +354,14 @@ class LearningMethod:
         (``end >= 1``: constant).
 
         The position comes from the optimiser's own step count, which checkpoints
-        restore, so a resumed run continues the same schedule.
+        restore, plus :attr:`schedule_offset`, so a resumed run continues the same
+        schedule, also from a checkpoint without optimiser state.
         """
         if end >= 1.0:
             return
         first = opt.param_groups[0]["params"][0]
-        done = min(float(opt.state.get(first, {}).get("step", 0))
-                   / max(self.cfg.train.iterations, 1), 1.0)
+        steps = float(opt.state.get(first, {}).get("step", 0)) + self.schedule_offset
+        done = min(steps / max(self.cfg.train.iterations, 1), 1.0)
         share = end + (1 - end) * 0.5 * (1 + math.cos(math.pi * done))
         for group in opt.param_groups:
             group["lr"] = self.group_lr(group) * share

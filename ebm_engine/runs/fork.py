@@ -3,8 +3,9 @@
 ``ebm train --resume SRC --out NEW`` (and the app's Train after "Load
 pretrained") forks ``SRC`` into ``NEW`` and resumes ``NEW``: the weights,
 chains, iteration count and optimiser state carry over (zoo entries ship
-without optimiser state: those resume with fresh optimisers, and the
-``resumed`` event says so); ``SRC`` is only read, which is what keeps the
+without optimiser state: those resume with fresh optimisers, the rate
+schedules going on from the checkpoint's iteration, and the ``resumed`` event
+says so); ``SRC`` is only read, which is what keeps the
 pretrained zoo (:mod:`.zoo`) read-only.
 """
 
