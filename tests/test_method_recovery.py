@@ -162,3 +162,32 @@ def test_inverse_sigma_weighting_scales_each_level_by_sigma_1_over_its_sigma():
         method.train_step(batch, 0)
     ratio = torch.round(seen[1] / seen[0] * 100)
     assert set(ratio.tolist()) == {100.0, 25.0}  # σ_1/σ_1 and σ_1/σ_2
+
+
+@pytest.mark.parametrize("step_ref", [0.0, 0.01])
+def test_step_ref_grows_the_langevin_step_with_the_levels_noise(step_ref):
+    """The paper's c_t: at a noisy level the chains take larger steps and so spread over
+    the conditional rather than stay at its mode; the cleanest level keeps its step.
+    With f̃ ≡ 0 the recovery model is N(x_{t+1}, σ²) and K Langevin steps of size δ from
+    y = x_{t+1} spread y exactly as an AR(1): var = δ² (1 − a^{2K}) / (1 − a²),
+    a = 1 − δ²/(2σ²)."""
+    method = Trainer(tiny_config({"step_ref": step_ref}), None).method
+    with torch.no_grad():
+        for p in method.net.parameters():
+            p.zero_()
+    sigmas, opts = method.sigmas, method.opts
+    noise = (1 - method.alpha_bar()).sqrt()  # s_t of the target level t
+    gen = torch.Generator().manual_seed(0)
+    x_next = torch.zeros(64, 1, 16, 16)
+    for level in (0, method.levels - 1):
+        t = torch.full((64,), level, dtype=torch.long)
+        growth = max(1.0, float(noise[level]) / step_ref) ** 0.5 if step_ref else 1.0
+        delta = opts.step_scale * float(sigmas[level]) * growth
+        assert float(method.step(t)[0]) == pytest.approx(delta)
+        *_, (_, y, _) = method.recover(x_next, t, gen, n_steps=12)
+        a = 1 - delta**2 / (2 * float(sigmas[level]) ** 2)
+        expected = (delta**2 * (1 - a**24) / (1 - a**2)) ** 0.5
+        assert float(y.std()) == pytest.approx(expected, rel=0.05)
+    if step_ref:  # the top level's step grew by √(s_T/step_ref) (≈ 9 here); level 0's did not
+        assert float(method.step(torch.tensor([method.levels - 1]))) > 8 * opts.step_scale * float(sigmas[-1])
+        assert float(method.step(torch.tensor([0]))) == pytest.approx(opts.step_scale * float(sigmas[0]))

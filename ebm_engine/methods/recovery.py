@@ -6,8 +6,9 @@ variable ``y_t = a_{t+1} x_t`` the recovery model is
 
     p_θ(y_t | x_{t+1}) ∝ exp( f_θ(y_t, t) − ‖x_{t+1} − y_t‖² / (2σ²_{t+1}) ),
 
-with ``f_θ(y, t) = f̃_θ(y, t) / δ_t²`` (``δ_t = step_scale · σ_{t+1}``, the
-Langevin step at level ``t``) and one time-conditioned ConvNet ``f̃_θ`` for
+with ``f_θ(y, t) = f̃_θ(y, t) / δ_t²`` (``δ_t``, the Langevin step at level
+``t``: ``step_scale · σ_{t+1}``, grown at the noisier levels by ``step_ref``,
+below) and one time-conditioned ConvNet ``f̃_θ`` for
 all levels. Because the Gaussian term pins ``y_t`` near ``x_{t+1}``, the
 conditional is nearly unimodal and short Langevin runs started at ``x_{t+1}``
 mix. The recovery-likelihood gradient is
@@ -17,8 +18,14 @@ mix. The recovery-likelihood gradient is
 estimated per item at a random level ``t``; we minimise
 ``mean(−f̃(y_t)) − mean(−f̃(ỹ_t))`` (levels weighted by ``δ_t²``) plus
 ``energy_l2``. With the step ``δ_t`` the Langevin drift is ``∇f̃/2 +
-(step_scale²/2)(x_{t+1} − y)`` at every level: the net learns a denoising
-step of the same size everywhere (the paper's ``b = step_scale²``). With
+(δ_t²/2σ²_{t+1})(x_{t+1} − y)`` at every level: the net learns a denoising
+step of the same size everywhere (the paper's ``b = step_scale²``). The
+paper's code grows the step with the noise already in the target level,
+``δ_t² = c_t² b σ²_{t+1}`` with ``c_t² = s_t / s_0`` (``s_t = √(1 − ᾱ_t)``; its
+cleanest level has ``s_0 = 0.01``, ours is the data itself), so that the
+chains at the noisy levels, where the conditional is wide, sample it rather
+than only descend towards its mode (which, averaged over ``x_{t+1}``, blurs
+the strokes): ``step_ref`` plays ``s_0``, ``c_t² = max(1, s_t / step_ref)``. With
 ``level_weight = "inverse_sigma"`` level ``t``'s term is weighted by
 ``σ_1/σ_{t+1}``, as the paper's code does: the low-noise levels, which make
 the final sample sharp, count most. Sampling walks down the schedule from
@@ -110,6 +117,11 @@ class RecoveryOptions:
         Sample (and preview) with a moving average of the network's weights with
         this decay (0 = the trained network; the paper's code averages too; see
         :mod:`._average`).
+    step_ref : float
+        Grow the Langevin step at the noisier levels as the paper's code does:
+        ``δ_t = step_scale · σ_{t+1} · max(1, s_t / step_ref)^½`` with
+        ``s_t = √(1 − ᾱ_t)`` the noise already in ``x_t`` (the paper's code: 0.01).
+        0 = the same fraction of σ at every level.
     """
 
     T: int = knob(6, ge=1, le=1000, live=False, unit="levels")
@@ -120,6 +132,7 @@ class RecoveryOptions:
     step_scale: float = knob(0.02, gt=0, le=1)
     level_weight: str = knob("equal", choices=LEVEL_WEIGHTS)
     average: float = knob(0.0, ge=0, lt=1, live=False)
+    step_ref: float = knob(0.0, ge=0, lt=1)
 
 
 @register_method("recovery")
@@ -162,14 +175,20 @@ class RecoveryLikelihood(LearningMethod):
         self.sigmas = self._sigmas()  # the schedule knobs are live
 
     # --- the conditional model ---------------------------------------------------
+    def step(self, t: torch.Tensor) -> torch.Tensor:
+        """The Langevin step ``δ_t`` at levels ``t`` (same shape as ``t``)."""
+        delta = self.opts.step_scale * self.sigmas[t]
+        if self.opts.step_ref > 0:
+            noise = (1 - self.alpha_bar()[t]).clamp_min(0).sqrt()  # s_t; 0 at the data
+            delta = delta * (noise / self.opts.step_ref).clamp_min(1).sqrt()
+        return delta
+
     def conditional_energy(self, y: torch.Tensor, x_next: torch.Tensor, t: torch.Tensor,
                            net: torch.nn.Module | None = None) -> torch.Tensor:
         """``E(y | x_{t+1}) = −f̃(y, t)/δ_t² + ‖x_{t+1} − y‖²/(2σ²_{t+1})``, shape ``(B,)``
         (``f̃`` is ``net``, by default the trained network)."""
-        var = self.sigmas[t] ** 2
-        step2 = self.opts.step_scale ** 2 * var
         f = (self.net if net is None else net)(y, t)
-        return -f / step2 + 0.5 * (x_next - y).flatten(1).pow(2).sum(1) / var
+        return -f / self.step(t) ** 2 + 0.5 * (x_next - y).flatten(1).pow(2).sum(1) / self.sigmas[t] ** 2
 
     def recover(self, x_next: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None,
                 n_steps: int | None = None, record_every: int = 0, net: torch.nn.Module | None = None,
@@ -178,7 +197,7 @@ class RecoveryLikelihood(LearningMethod):
         from ``y = x_{t+1}``; yields ``(step, y, energy)`` at recorded steps and
         ``(n_steps, y, None)`` at the end."""
         steps = self.sample_steps if n_steps is None else n_steps
-        delta = (self.opts.step_scale * self.sigmas[t]).view(-1, *[1] * (x_next.dim() - 1))
+        delta = self.step(t).view(-1, *[1] * (x_next.dim() - 1))
         y = x_next.detach().clone()
         for step in range(steps):
             with torch.enable_grad():
@@ -249,7 +268,7 @@ class RecoveryLikelihood(LearningMethod):
         """``E(x) = −f̃(x, 0)/δ_0²``: the least-noise recovery EBM without its Gaussian term
         (``f̃`` is ``net``, by default the trained network)."""
         t = torch.zeros(x.shape[0], device=x.device, dtype=torch.long)
-        return -(self.net if net is None else net)(x, t) / (self.opts.step_scale * self.sigmas[0]) ** 2
+        return -(self.net if net is None else net)(x, t) / self.step(t) ** 2
 
     def train_step(self, batch: torch.Tensor, record_every: int) -> StepResult:
         cfg = self.cfg
