@@ -59,9 +59,13 @@ def demo_preset(demo: str, method: str | None = None) -> str:
     from ebm_engine.data import demos
 
     preset = demos()[demo].preset
-    if method and f"{preset}-{method.replace('_', '-')}" in available_presets():
-        return f"{preset}-{method.replace('_', '-')}"
+    if method and _method_preset(preset, method) in available_presets():
+        return _method_preset(preset, method)
     return preset
+
+
+def _method_preset(preset: str, method: str) -> str:
+    return f"{preset}-{method.replace('_', '-')}"
 
 
 def demo_minutes(demo: str, method: str | None = None) -> float | None:
@@ -86,9 +90,9 @@ def method_presets(demo: str) -> dict[str, str]:
     from ebm_engine.data import demos
     from ebm_engine.methods import available_methods
 
-    own = demos()[demo].preset
-    found = {m: demo_preset(demo, m) for m in available_methods()}
-    return {m: p for m, p in sorted(found.items()) if p != own}
+    own, known = demos()[demo].preset, set(available_presets())  # one listing, not one per method
+    found = {m: _method_preset(own, m) for m in sorted(available_methods())}
+    return {m: p for m, p in found.items() if p in known}
 
 
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -150,7 +150,7 @@ class RecoveryLikelihood(LearningMethod):
     def build(self) -> None:
         channels, side = square_image_size(self.spec.kind, self.spec.item_shape, self.name)
         self.levels = self.opts.T
-        self.sigmas = self._sigmas()
+        self.reconfigured()
         m = self.cfg.model
         self.net = TimeConditionedConvNet(channels, side, self.levels, m.width, m.depth,
                                           m.spectral_norm, leaky_slope(m)).to(self.device)
@@ -172,16 +172,18 @@ class RecoveryLikelihood(LearningMethod):
                             device=self.device)
 
     def reconfigured(self) -> None:
-        self.sigmas = self._sigmas()  # the schedule knobs are live
+        # the schedule and step knobs are live; the per-level steps are set once here,
+        # not at every Langevin step
+        self.sigmas = self._sigmas()
+        self.deltas = self.opts.step_scale * self.sigmas
+        if self.opts.step_ref > 0:
+            noise = (1 - self.alpha_bar()[:-1]).sqrt()  # s_t of levels 0 … T−1; 0 at the data
+            self.deltas = self.deltas * (noise / self.opts.step_ref).clamp_min(1).sqrt()
 
     # --- the conditional model ---------------------------------------------------
     def step(self, t: torch.Tensor) -> torch.Tensor:
         """The Langevin step ``δ_t`` at levels ``t`` (same shape as ``t``)."""
-        delta = self.opts.step_scale * self.sigmas[t]
-        if self.opts.step_ref > 0:
-            noise = (1 - self.alpha_bar()[t]).clamp_min(0).sqrt()  # s_t; 0 at the data
-            delta = delta * (noise / self.opts.step_ref).clamp_min(1).sqrt()
-        return delta
+        return self.deltas[t]
 
     def conditional_energy(self, y: torch.Tensor, x_next: torch.Tensor, t: torch.Tensor,
                            net: torch.nn.Module | None = None) -> torch.Tensor:
