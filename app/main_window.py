@@ -379,8 +379,14 @@ class MainWindow(QMainWindow):
         self.log_line(f"iteration {ev.iteration}: {ev.key} {ev.old} → {ev.new}")
 
     def _diverged(self, ev) -> None:
+        from ebm_engine.methods import method_class
+
+        try:
+            advice = method_class(self.controller.config.train.method).step_advice
+        except EBMError:
+            advice = "sampler.step_size"
         self.show_error(f"Training paused at iteration {ev.iteration}: {ev.message}. "
-                        "Lower the step size or learning rate, then press Resume.")
+                        f"Lower train.lr or {advice}, then press Resume.")
 
     def _rolled_back(self, ev) -> None:
         self.curves.truncate(ev.iteration)

@@ -137,6 +137,7 @@ def test_divergence_pauses_and_says_so(qtbot, tmp_path, monkeypatch):
         _click(window, "train")
     assert ctrl.state == "paused"
     assert window.errors and "paused" in window.errors[-1] and "non-finite" in window.errors[-1]
+    assert "Lower train.lr or sampler.step_size" in window.errors[-1]  # ml's step knob
     qtbot.wait(500)
     assert ctrl.iteration == 2  # nothing ran after the divergence
     _click(window, "stop")

@@ -70,6 +70,7 @@ def test_cli_on_diverge_stop_exits_1_keeping_last_good_checkpoint(tmp_path: Path
 
     assert code == 1
     assert err[-1].startswith("ebm: error: training diverged at iteration")
+    assert err[-1].endswith("lower train.lr or sampler.step_size")  # ml's Langevin step
     assert "rollback" not in [e["event"] for e in events(run)]
     # Nothing was applied, and the diverged state was not checkpointed.
     assert RunDir(run).latest_checkpoint() is None
@@ -109,3 +110,19 @@ def test_policy_validates_and_roll_back_needs_a_run() -> None:
 
     with pytest.raises(DivergenceError):
         roll_back(Trainer(cfg, None), RollbackPolicy())
+
+
+def test_divergence_advice_names_the_methods_own_step_knob(tmp_path: Path, capsys) -> None:
+    """Recovery's chains take ``train.options.step_scale`` (grown by ``step_ref``), not
+    ``sampler.step_size``: an absurdly small ``step_ref`` blows them up, and the one
+    line says which knobs to change."""
+    code = main(["train", "--data", "digits", "--method", "recovery", "--steps", "2",
+                 "--out", str(tmp_path / "run"), "--quiet", "--on-diverge", "stop",
+                 "--set", "data.max_items=64", "--set", "model.width=8",
+                 "--set", "train.batch_size=16", "--set", "sampler.n_steps=3",
+                 "--set", "train.options.step_ref=1e-12"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1].startswith("ebm: error: training diverged at iteration 0")
+    assert "train.options.step_scale (or raise train.options.step_ref)" in err[-1]
+    assert "sampler.step_size" not in err[-1]

@@ -247,8 +247,9 @@ def drive(session, events, quiet: bool = False) -> int:
     where = f" in {session.run_dir}" if session.run_dir is not None else ""
     if finished is not None and finished.reason == "diverged":
         tried = f" after {session.rollbacks} rollbacks" if session.rollbacks else ""
+        advice = type(trainer.method).step_advice if trainer is not None else "sampler.step_size"
         sys.stderr.write(f"ebm: error: training diverged at iteration {iteration}{where}{tried}; "
-                         "lower train.lr or sampler.step_size\n")
+                         f"lower train.lr or {advice}\n")
         return 1
     if main:
         print(f"trained {iteration} iterations{where}")

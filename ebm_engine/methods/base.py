@@ -139,6 +139,9 @@ class LearningMethod:
     Options: type = NoOptions
     #: data kinds the method learns (token kinds need a sequence method)
     kinds: tuple[str, ...] = ("points", "image", "video", "voxel", "pointcloud")
+    #: what to lower, besides ``train.lr``, when training diverges (the CLI and the
+    #: app say it): the knob that sets this method's Langevin step
+    step_advice = "sampler.step_size"
 
     def __init__(
         self,

@@ -140,6 +140,7 @@ class RecoveryLikelihood(LearningMethod):
     """Diffusion recovery likelihood: T conditional EBMs p(x_t | x_t+1) sharing one network."""
 
     Options = RecoveryOptions
+    step_advice = "train.options.step_scale (or raise train.options.step_ref)"
 
     @classmethod
     def check(cls, opts: RecoveryOptions, cfg: RunConfig, spec: DataSpec | None) -> None:
