@@ -113,7 +113,6 @@ class DataPanel(QWidget):
         self.pretrained_button.clicked.connect(self._load_pretrained)
         self.about_button = QPushButton("About")
         self.about_button.setObjectName("about_demo")
-        self.about_button.setToolTip("What this demo shows, the knobs that matter, what to watch")
         self.about_button.clicked.connect(lambda: self.sigAboutChosen.emit(*self.about_card()))
         demo_row = QHBoxLayout()
         demo_row.addWidget(self.pretrained_button, 1)
