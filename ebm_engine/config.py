@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ebm_engine.errors import ConfigError
+from ebm_engine.errors import ConfigError, DataError
 from ebm_engine.options import did_you_mean, knob, knob_spec, parse_fields
 from ebm_engine.precision import PRECISIONS
 
@@ -293,7 +293,8 @@ class RunConfig:
         JSON when it is not already of the field's type. Keys inside an
         ``options`` dict (``data.options.reader``) may be new. Another
         ``train.method`` keeps only the options that method knows (a preset's
-        ML ``data_noise`` means nothing to patchwise).
+        ML ``data_noise`` means nothing to patchwise). A ``data.options`` key
+        must be one the demo or reader reads.
         """
         raw = _set_path(self.to_dict(), key, value)
         if key == "train.method" and raw["train"]["method"] != self.train.method:
@@ -302,7 +303,15 @@ class RunConfig:
             known = {k.name for k in method_class(str(raw["train"]["method"])).knobs()}
             raw["train"]["options"] = {k: v for k, v in raw["train"]["options"].items()
                                        if k in known}
-        return RunConfig.from_dict(raw)
+        cfg = RunConfig.from_dict(raw)
+        if key.startswith("data.options."):
+            from ebm_engine.data.option_keys import check_options
+
+            try:
+                check_options(cfg.data)
+            except DataError as exc:  # a refused edit, like any other key's
+                raise ConfigError(str(exc)) from None
+        return cfg
 
     def replace_value(self, key: str, value: Any) -> RunConfig:
         """A copy with ``key`` set to an already validated ``value`` (no checks).

@@ -16,6 +16,7 @@ from ebm_engine.data.detect import (
     reader_info,
     reader_label,
 )
+from ebm_engine.data.option_keys import check_options
 from ebm_engine.errors import DataError
 from ebm_engine.suggest import did_you_mean
 
@@ -24,6 +25,7 @@ __all__ = [
     "Dataset",
     "DemoInfo",
     "applicable_readers",
+    "check_options",
     "demos",
     "describe",
     "detect_reader",
@@ -49,11 +51,13 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     Raises
     ------
     DataError
-        The source is neither a demo nor a readable file or folder, or is a
-        folder of mixed kinds with no reader chosen.
+        The source is neither a demo nor a readable file or folder, is a
+        folder of mixed kinds with no reader chosen, or ``cfg.options`` has
+        a key its demo or reader does not read.
     """
     catalogue = demos()
     if cfg.source in catalogue:
+        check_options(cfg)
         dataset = catalogue[cfg.source].loader(cfg)
     else:
         dataset = _read_path(_as_path(cfg.source), cfg)
@@ -84,6 +88,7 @@ def _read_path(path: Path, cfg: DataConfig) -> Dataset:
     forced = cfg.options.get("reader")
     if forced is not None and not isinstance(forced, str):
         raise DataError(f"data.options.reader must be a reader name, got {forced!r}")
+    check_options(cfg)  # before the cache is asked: a hit would skip the reader's check
     chosen: list[ReaderInfo] = []
 
     def pick() -> ReaderInfo:
@@ -93,6 +98,7 @@ def _read_path(path: Path, cfg: DataConfig) -> Dataset:
                 raise DataError(f"{path}: the {info.name} reader reads one file, not a folder")
             if not path.is_dir() and not info.reads_files:
                 raise DataError(f"{path}: the {info.name} reader needs a folder, not a file")
+            check_options(cfg, info)  # another reader's options mean nothing to this one
             chosen.append(info)
         return chosen[0]
 

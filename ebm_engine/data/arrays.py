@@ -270,7 +270,7 @@ def _to_model_space(
     return arr, None
 
 
-@reader("array", ARRAY_EXTENSIONS, label="arrays")
+@reader("array", ARRAY_EXTENSIONS, label="arrays", options=("key", "kind"))
 def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
     """Read an ``.npy`` / ``.npz`` array (or every one under a folder) as a
     dataset of any kind.

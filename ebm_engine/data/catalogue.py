@@ -37,6 +37,9 @@ class DemoInfo:
         Time for the preset to give visibly good results on a 2-core CPU.
     loader : callable
         ``loader(DataConfig) -> Dataset``.
+    options : tuple of str
+        The ``data.options`` keys it reads; any other key is refused
+        (:mod:`ebm_engine.data.option_keys`).
     """
 
     name: str
@@ -45,6 +48,7 @@ class DemoInfo:
     preset: str
     expected_minutes: float
     loader: Loader
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class ReaderInfo:
         item into a sink (:mod:`ebm_engine.data.sinks`), so a cache file is
         written without holding the dataset in memory; readers without it
         are cached from their in-memory result.
+    options : tuple of str
+        The ``data.options`` keys it reads, besides those every path takes
+        (:data:`ebm_engine.data.option_keys.PATH_OPTIONS`).
     """
 
     name: str
@@ -86,6 +93,7 @@ class ReaderInfo:
     auto: bool = True
     cacheable: bool = False
     stream: Callable[..., Dataset] | None = None
+    options: tuple[str, ...] = ()
 
     @property
     def reads_files(self) -> bool:
@@ -98,12 +106,14 @@ _READERS: list[ReaderInfo] = []
 
 
 def demo(
-    name: str, kind: str, description: str, preset: str | None = None, expected_minutes: float = 2.0
+    name: str, kind: str, description: str, preset: str | None = None, expected_minutes: float = 2.0,
+    options: tuple[str, ...] = (),
 ) -> Callable[[Loader], Loader]:
-    """Decorator registering a demo loader."""
+    """Decorator registering a demo loader that reads the ``data.options`` keys ``options``."""
 
     def deco(loader: Loader) -> Loader:
-        _DEMOS[name] = DemoInfo(name, kind, description, preset or name, expected_minutes, loader)
+        _DEMOS[name] = DemoInfo(name, kind, description, preset or name, expected_minutes, loader,
+                                tuple(options))
         return loader
 
     return deco
@@ -118,6 +128,7 @@ def reader(
     auto: bool = True,
     cacheable: bool = False,
     stream: Callable[..., Dataset] | None = None,
+    options: tuple[str, ...] = (),
 ) -> Callable:
     """Decorator registering a file reader for ``extensions``.
 
@@ -130,7 +141,7 @@ def reader(
 
     def deco(loader: Callable[[Path, DataConfig], Dataset]) -> Callable:
         _READERS.append(ReaderInfo(name, exts, loader, label or name, in_folder, auto, cacheable,
-                                   stream))
+                                   stream, tuple(options)))
         return loader
 
     return deco

@@ -83,7 +83,7 @@ def _digits(cfg: DataConfig, split: str) -> Dataset:
 
 @demo("digits-inpainting", "image",
       "Digit inpainting: fast initializer + slow Langevin solver fill a hidden box",
-      expected_minutes=3)
+      expected_minutes=3, options=("split", "exclude_labels"))
 def load_digits_inpainting(cfg: DataConfig) -> Dataset:
     split = check_split(cfg)
     digits = _digits(cfg, split)
@@ -97,7 +97,7 @@ def load_digits_inpainting(cfg: DataConfig) -> Dataset:
 
 @demo("digits-class-conditional", "image",
       "Class-conditional digits: label → digit (cooperative initializer + Langevin solver)",
-      expected_minutes=4)
+      expected_minutes=4, options=("split", "exclude_labels"))
 def load_digits_class_conditional(cfg: DataConfig) -> Dataset:
     split = check_split(cfg)
     digits = _digits(cfg, split)

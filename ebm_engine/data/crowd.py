@@ -26,7 +26,7 @@ TRAIN_STRIDE, HELDOUT_STRIDE = 2, 4
 
 @demo("crowd-prediction", "trajectory",
       "pedestrians in a plaza with pillars (social-force simulator): observe 8 steps, predict 12",
-      preset="crowd-prediction", expected_minutes=2.0)
+      preset="crowd-prediction", expected_minutes=2.0, options=("frames",))
 def load_crowd(cfg: DataConfig) -> Dataset:
     frames = int(cfg.options.get("frames", TRAIN_FRAMES))
     if frames < 100:

@@ -52,7 +52,7 @@ def labelled_indices(labels: np.ndarray, candidates: np.ndarray, per_class: int,
 
 @demo("digits-semi-supervised", "image",
       "Semi-supervised digits: 10 labels per class, the rest unlabelled (symbol-vector latent EBM)",
-      expected_minutes=3)
+      expected_minutes=3, options=("labels_per_class", "label_seed"))
 def load_digits_semisup(cfg: DataConfig) -> Dataset:
     """Training digits with ``labels_per_class`` labels each; see the module docstring."""
     from sklearn.datasets import load_digits

@@ -122,6 +122,7 @@ def make_dynamic_texture(
     "video",
     "Procedural flickering flame (or waves): 4 looping clips, 16 frames of 32x32",
     expected_minutes=15,
+    options=("frames", "clips", "seed", "pattern"),
 )
 def load_dynamic_texture(cfg: DataConfig) -> Dataset:
     """The video demo: ``(clips, C, T, S, S)`` in ``[-1, 1]``."""

@@ -21,7 +21,8 @@ def _to_model_space(img01: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(img01.astype(np.float32) * 2.0 - 1.0)
 
 
-@demo("digits", "image", "Handwritten digits (sklearn 8x8, upsampled to 16x16)", expected_minutes=8)
+@demo("digits", "image", "Handwritten digits (sklearn 8x8, upsampled to 16x16)", expected_minutes=8,
+      options=("exclude_labels", "split"))
 def load_digits(cfg: DataConfig) -> Dataset:
     from sklearn.datasets import load_digits as sk_digits
 

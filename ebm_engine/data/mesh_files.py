@@ -270,7 +270,8 @@ def voxelize_mesh(
 # --- reader ---------------------------------------------------------------
 
 
-@reader("mesh", MESH_EXTENSIONS, label="meshes", cacheable=True)
+@reader("mesh", MESH_EXTENSIONS, label="meshes", cacheable=True,
+        options=("as", "points", "seed"))
 def read_meshes(path: Path, cfg: DataConfig) -> Dataset:
     """Read one mesh, or every mesh under a folder, as voxels or point clouds.
 

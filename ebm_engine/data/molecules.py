@@ -104,7 +104,8 @@ def load_molecules(cfg: DataConfig) -> Dataset:
     return _dataset("molecules", [smiles[i] for i in order], f"RDKit {path.name}")
 
 
-@reader("smiles", (".smi", ".smiles"), label="SMILES files", folder_extensions=())
+@reader("smiles", (".smi", ".smiles"), label="SMILES files", folder_extensions=(),
+        options=("max_tokens",))
 def read_smiles_file(path: Path, cfg: DataConfig) -> Dataset:
     """One SMILES per line (a second column, e.g. a name, is ignored).
 

@@ -142,7 +142,7 @@ def navigation_dataset(n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int =
 
 @demo("navigation-ioc", "trajectory",
       "Inverse optimal control: learn a path cost from expert paths around obstacles, "
-      "plan by Langevin", expected_minutes=5.0)
+      "plan by Langevin", expected_minutes=5.0, options=("test_items",))
 def _load(cfg: DataConfig) -> Dataset:
     n_test = int(cfg.options.get("test_items", N_TEST))  # held-out scenes (evaluation)
     return navigation_dataset(n_train=cfg.max_items or N_TRAIN, n_test=max(n_test, 1))

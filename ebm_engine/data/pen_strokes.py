@@ -92,7 +92,7 @@ def pen_strokes(n_per_shape: int, style: str, seed: int = 0) -> tuple[np.ndarray
 
 @demo("sequence-translation", "trajectory",
       "Pen strokes, smooth ↔ jittery style: unpaired sequence translation (cycle-consistent CoopNets)",
-      expected_minutes=6)
+      expected_minutes=6, options=("per_shape",))
 def load_sequence_translation(cfg: DataConfig) -> Dataset:
     """Smooth strokes (domain 0) and jittery slanted strokes (domain 1), unpaired.
 

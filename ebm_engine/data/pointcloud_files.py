@@ -121,7 +121,7 @@ def _limit_files(files: Sequence[Path], cfg: DataConfig) -> Sequence[Path]:
 # Cached as float32 (float16 would move points by up to 5e-4; clouds are small,
 # and the cache saves the parsing of text files, which is the slow part).
 @reader("pointcloud", (".xyz", ".pts"), label="point clouds", folder_extensions=POINT_EXTENSIONS,
-        cacheable=True)
+        cacheable=True, options=("points", "normalize", "seed"))
 def read_pointcloud(path: Path, cfg: DataConfig) -> Dataset:
     """Read one point file, or every point file under a folder, as a dataset.
 

@@ -127,7 +127,7 @@ def popout_scenes(n: int, seed: int, ambiguous: float) -> dict[str, np.ndarray]:
 
 @demo("saliency-popout", "image",
       "Generative saliency: pop-out scenes (32x32) → sampled saliency maps",
-      expected_minutes=8)
+      expected_minutes=8, options=("split", "n", "ambiguous"))
 def load_popout(cfg: DataConfig) -> Dataset:
     split = check_split(cfg)
     n = int(cfg.options.get("n", 300 if split == "test" else 1500))

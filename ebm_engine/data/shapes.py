@@ -339,6 +339,7 @@ def _meta(shapes: list[Shape], cats: tuple[str, ...], **extra: Any) -> dict[str,
     "voxel",
     "Procedural spheres, boxes, tori, cylinders, chairs and tables (16³ voxels)",
     expected_minutes=10,
+    options=("items", "seed", "categories"),
 )
 def load_shapes_voxels(cfg: DataConfig) -> Dataset:
     """Voxel demo: ``(N, 1, S, S, S)`` occupancy in ``{-1, +1}``, ``S = data.image_size or 16``."""
@@ -358,6 +359,7 @@ def load_shapes_voxels(cfg: DataConfig) -> Dataset:
     "pointcloud",
     "Procedural spheres, boxes, tori, cylinders, chairs and tables (512-point clouds)",
     expected_minutes=20,
+    options=("items", "seed", "categories", "points"),
 )
 def load_shapes_points(cfg: DataConfig) -> Dataset:
     """Point-cloud demo: ``(N, P, 3)`` in ``[-1, 1]``, ``P = data.options["points"]`` (512)."""

@@ -28,7 +28,7 @@ PHOTO_WIDTH = 64
 
 @demo("frame-texture", "image",
       "FRAME texture model: Gabor/DoG filters, learned potentials (gravel, 64x64)",
-      expected_minutes=4)
+      expected_minutes=4, options=("texture",))
 def load_frame_texture(cfg: DataConfig) -> Dataset:
     texture = cfg.options.get("texture", "gravel")
     if texture not in TEXTURES:
@@ -56,7 +56,7 @@ def photo(name: str = PHOTO, width: int = PHOTO_WIDTH, grayscale: bool = False) 
 
 @demo("single-image", "image",
       "One photo, a pyramid of patch EBMs (Patchwise Generative ConvNet; rocket at dusk, 64x43)",
-      preset="single-image", expected_minutes=7)
+      preset="single-image", expected_minutes=7, options=("photo",))
 def load_single_image(cfg: DataConfig) -> Dataset:
     width = cfg.image_size or PHOTO_WIDTH
     img = photo(str(cfg.options.get("photo", PHOTO)), width, cfg.grayscale)

@@ -77,7 +77,7 @@ def load_grammar_text(cfg: DataConfig) -> Dataset:
 
 @demo("grammar-text-controlled", "text",
       "grammar sentences with their mood and tense: sample given an attribute",
-      preset="grammar-text-controlled", expected_minutes=4.0)
+      preset="grammar-text-controlled", expected_minutes=4.0, options=("attribute",))
 def load_grammar_text_controlled(cfg: DataConfig) -> Dataset:
     attribute = cfg.options.get("attribute", DEFAULT_ATTRIBUTE)
     if attribute not in ATTRIBUTES:
@@ -126,7 +126,8 @@ def read_lines(path: Path, what: str) -> list[tuple[int, str]]:
 
 
 # One file of sentences; .txt files in a folder (a README …) say nothing of its kind.
-@reader("text-lines", (".txt",), label="sentence files", folder_extensions=())
+@reader("text-lines", (".txt",), label="sentence files", folder_extensions=(),
+        options=("max_tokens",))
 def read_text_file(path: Path, cfg: DataConfig) -> Dataset:
     """One sentence per line (UTF-8), word tokens split on white space.
 

@@ -174,7 +174,7 @@ def check_lengths(path: Path, table: TrackTable, length: int, skip_short: bool) 
 
 
 @reader("trajectories", (".txt", ".csv"), label="pedestrian tracks", folder_extensions=(),
-        auto=False)
+        auto=False, options=("short_agents", "stride"))
 def read_tracks_file(path: Path, cfg: DataConfig) -> Dataset:
     """Windows of ``observe + predict`` frames of each agent (stride
     ``data.options.stride``, default 1): items are the predicted frames,

@@ -115,7 +115,7 @@ def typeset_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 @demo("digits-handwritten-typeset", "image",
       "Handwritten ↔ typeset digits: unpaired translation (cycle-consistent CoopNets)",
-      expected_minutes=10)
+      expected_minutes=10, options=("typeset_count", "seed"))
 def load_handwritten_typeset(cfg: DataConfig) -> Dataset:
     """Handwritten digits (domain 0) and typeset digits (domain 1), unpaired.
 

@@ -260,7 +260,8 @@ def _clips_dataset(
     return Dataset(str(path), "video", x, (-1.0, 1.0), meta, scale=2.0 / 255.0, offset=-1.0)
 
 
-@reader("video", VIDEO_EXTENSIONS, label="videos", cacheable=True)
+@reader("video", VIDEO_EXTENSIONS, label="videos", cacheable=True,
+        options=("frames", "clip_hop", "frame_step"))
 def read_videos(path: Path, cfg: DataConfig) -> Dataset:
     """Read a video file (or every video under a folder) as clips.
 
@@ -287,7 +288,7 @@ def read_videos(path: Path, cfg: DataConfig) -> Dataset:
 # Never chosen by itself: a folder of pictures is read as images unless the
 # user says it is one video.
 @reader("video-frames", (), label="video frames", folder_extensions=FRAME_EXTENSIONS, auto=False,
-        cacheable=True)
+        cacheable=True, options=("frames", "clip_hop", "frame_step"))
 def read_video_frames(path: Path, cfg: DataConfig) -> Dataset:
     """Read a folder of frames (or a folder of such folders) as clips.
 

@@ -1,0 +1,157 @@
+"""``data.options`` keys a demo or reader does not read are refused with one line.
+
+A misspelt key (``data.options.max_items`` where ``data.max_items`` was meant)
+used to be accepted and ignored: the run trained on data the user did not ask for.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ebm_engine.cli import main
+from ebm_engine.config import DataConfig, RunConfig
+from ebm_engine.data import cache, demos, load_dataset
+from ebm_engine.data.option_keys import PATH_OPTIONS, check_options
+from ebm_engine.errors import ConfigError, DataError
+from ebm_engine.resources import resources_dir
+
+
+class _Reads(dict):
+    """A dict that remembers which keys were asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        self.asked.add(key)
+        return super().__contains__(key)
+
+
+def _pictures(folder: Path, n: int = 4) -> Path:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_every_demo_declares_each_option_it_reads() -> None:
+    """A key a loader reads but its demo does not declare would be refused: the
+    declaration must cover every read (this fails when a loader grows an option)."""
+    if not demos():
+        pytest.fail("no demos registered")
+    for name, info in demos().items():
+        if name == "molecules":
+            pytest.importorskip("rdkit")
+        options = _Reads()
+        # max_items keeps the navigation demo's planner short; the others ignore it
+        info.loader(DataConfig(source=name, max_items=8, options=options))
+        assert options.asked <= set(info.options), (name, options.asked - set(info.options))
+
+
+def test_a_demo_refuses_a_key_it_does_not_read() -> None:
+    with pytest.raises(DataError, match=r"^data\.options\.max_items: the digits demo takes no "
+                                        r"such option \(did you mean data\.max_items\?\); "
+                                        r"options: exclude_labels, split$"):
+        load_dataset(DataConfig(source="digits", options={"max_items": 64}))
+    with pytest.raises(DataError, match=r"splt.*did you mean 'split'"):
+        load_dataset(DataConfig(source="digits", options={"splt": "test"}))
+    with pytest.raises(DataError, match="the moons demo takes no data.options"):
+        load_dataset(DataConfig(source="moons", options={"split": "test"}))
+    # what a demo reads still works, and an empty reader choice means "none"
+    held = load_dataset(DataConfig(source="digits", options={"split": "test", "reader": ""}))
+    assert 0 < len(held) < len(load_dataset(DataConfig(source="digits")))
+
+
+def test_a_path_refuses_keys_no_reader_reads_and_the_chosen_reader_does_not_read(
+        tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(cache.ENV_CACHE_DIR, str(tmp_path / "cache"))
+    pics = _pictures(tmp_path / "pics")
+    with pytest.raises(DataError, match=r"framez: no reader takes such an option \(did you "
+                                        r"mean 'frames'\?\)"):
+        load_dataset(DataConfig(source=str(pics), options={"framez": 4}))
+    # 'frames' is a video reader's option: the detected image-folder reader refuses it
+    with pytest.raises(DataError, match="frames: the image-folder reader takes no such option"):
+        load_dataset(DataConfig(source=str(pics), options={"frames": 4}))
+    with pytest.raises(DataError, match="frames: the mesh reader takes no such option"):
+        check_options(DataConfig(source=str(pics), options={"reader": "mesh", "frames": 4}))
+    for key in PATH_OPTIONS:  # every path takes these, whichever reader reads it
+        assert key in ("reader", *cache.CACHE_OPTIONS, "labels", "pairs")
+    assert len(load_dataset(DataConfig(source=str(pics), options={"cache": True}))) == 4
+
+
+def test_a_cached_folder_still_refuses_an_unknown_key(tmp_path: Path, monkeypatch) -> None:
+    """The key check comes before the cache: a hit skips the reader, not the check.
+
+    The cache file is built as a version without the check would have built it.
+    """
+    import ebm_engine.data as data
+
+    monkeypatch.setenv(cache.ENV_CACHE_DIR, str(tmp_path / "cache"))
+    pics = _pictures(tmp_path / "pics")
+    odd = DataConfig(source=str(pics), options={"frame_stp": 2})
+    with monkeypatch.context() as old:
+        old.setattr(data, "check_options", lambda cfg, reader=None: None)
+        built = load_dataset(odd)
+    assert built.meta["cache"]["built"]
+    with pytest.raises(DataError, match="frame_stp.*did you mean 'frame_step'"):
+        load_dataset(odd)
+
+
+def test_an_edit_is_refused_at_once_and_the_cli_says_one_line(tmp_path: Path, capsys) -> None:
+    cfg = RunConfig().with_value("data.source", "digits")
+    assert cfg.with_value("data.options.split", "test").data.options == {"split": "test"}
+    with pytest.raises(ConfigError, match="data.max_items"):
+        cfg.with_value("data.options.max_items", 64)
+    out = tmp_path / "run"
+    assert main(["train", "--data", "digits", "--out", str(out), "--steps", "1",
+                 "--set", "data.options.max_items=64"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "did you mean data.max_items" in err and "\n" not in err and "Traceback" not in err
+    assert not out.exists()
+    # a config file with such a key is refused when its data is loaded, before the run folder
+    bad = cfg.to_dict()
+    bad["data"]["options"] = {"max_item": 3}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    assert main(["train", "--config", str(tmp_path / "bad.json"), "--out", str(out),
+                 "--steps", "1"]) == 2
+    assert "did you mean data.max_items" in capsys.readouterr().err and not out.exists()
+
+
+def test_every_preset_and_zoo_entry_passes_the_check() -> None:
+    presets = sorted((resources_dir() / "presets").glob("*.json"))
+    zoo = sorted((resources_dir() / "zoo").glob("*/config.json"))
+    assert presets and zoo
+    for path in presets + zoo:
+        data = json.loads(path.read_text()).get("data", {})
+        source = data.get("source")
+        if source in demos():
+            check_options(DataConfig(source=source, options=data.get("options", {})))
+
+
+@pytest.mark.app
+def test_the_app_refuses_the_key_in_its_settings(qtbot, tmp_path: Path) -> None:
+    from app.main import apply_settings
+    from app.testing import make_window
+
+    window = make_window(qtbot, tmp_path, demo="digits", knobs=())
+    problem = apply_settings(window, ["data.options.max_items=64"])
+    assert problem is not None and "did you mean data.max_items" in problem
+    assert "max_items" not in window.current_config().data.options
+    assert apply_settings(window, ["data.options.split=train"]) is None
+    assert window.current_config().data.options == {"split": "train"}
+    window.controller.shutdown()
