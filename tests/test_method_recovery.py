@@ -191,3 +191,23 @@ def test_step_ref_grows_the_langevin_step_with_the_levels_noise(step_ref):
     if step_ref:  # the top level's step grew by √(s_T/step_ref) (≈ 9 here); level 0's did not
         assert float(method.step(torch.tensor([method.levels - 1]))) > 8 * opts.step_scale * float(sigmas[-1])
         assert float(method.step(torch.tensor([0]))) == pytest.approx(opts.step_scale * float(sigmas[0]))
+
+
+def test_the_chain_plot_reads_every_level_on_the_cleanest_levels_scale():
+    """With f̃ ≡ c, each level's first recorded step (y = x_{t+1}) has conditional
+    energy −c/δ_t²; shown in the cleanest level's units it is −c/δ_0² at every level,
+    the final samples' energy too. Unscaled, the levels would differ by (δ_t/δ_0)²."""
+    method = Trainer(tiny_config({"step_ref": 0.01}), None).method
+    c = 0.5
+    with torch.no_grad():
+        for p in method.net.parameters():
+            p.zero_()
+        method.net.readout.bias.fill_(c)
+    steps = 3
+    frames = list(method.sample(4, n_steps=steps, record_every=1, n_record=4))
+    assert len(frames) == method.levels * steps + 1
+    expected = -c / float(method.deltas[0]) ** 2
+    firsts = [frames[level * steps].energy for level in range(method.levels)]
+    for energy in [*firsts, frames[-1].energy]:
+        np.testing.assert_allclose(energy, expected, rtol=1e-4)
+    assert float(method.deltas[-1] / method.deltas[0]) ** 2 > 100  # what the scaling undoes

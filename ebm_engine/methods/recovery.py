@@ -240,7 +240,12 @@ class RecoveryLikelihood(LearningMethod):
               n_record: int, levels: dict[str, torch.Tensor] | None = None) -> Iterator[ChainFrame]:
         """Noise → data down the schedule, ``steps`` Langevin steps per level, under
         the network sampling uses (the average when ``average`` > 0); the last
-        frame holds all ``n`` samples."""
+        frame holds all ``n`` samples.
+
+        A recorded frame's energy is its level's conditional energy times
+        ``δ_t²/δ_0²``: in the units of the cleanest level and of :meth:`energy`,
+        so that the chain plot reads on one axis (unscaled, the ``1/δ_t²`` of
+        the last levels, hundreds of times the first's, fills it)."""
         net = self.averages.of("energy")
         x = self.start(n, generator)
         offset = 0
@@ -249,9 +254,11 @@ class RecoveryLikelihood(LearningMethod):
                 levels[f"noise level {level + 1}"] = x
             t = torch.full((n,), level, device=self.device, dtype=torch.long)
             a = self._scale(t, x)
+            units = float(self.deltas[level] / self.deltas[0]) ** 2
             for step, y, energy in self.recover(x, t, generator, steps, record_every, net):
                 if step < steps:
-                    yield _frame(offset + step, y[:n_record] / a[:n_record], energy[:n_record])
+                    yield _frame(offset + step, y[:n_record] / a[:n_record],
+                                 units * energy[:n_record])
             x = y / a
             offset += steps
         if self.cfg.sampler.clamp and self.spec.value_range is not None:
