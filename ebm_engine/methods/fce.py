@@ -16,6 +16,12 @@ the paper's pure game). The flow is also the sampler: ``sample`` draws from
 the flow and, with ``refine_steps > 0``, refines by Langevin on ``E_θ``
 (the method ignores ``sampler.init`` and uses ``sampler.*`` only for refining).
 
+With ``resample = K > 1``, ``sample`` draws ``K`` flow candidates per sample and
+keeps one with probability ∝ ``exp(−E_θ(x) − log q_α(x))``, the EBM's density
+ratio to the flow: sampling-importance-resampling, which draws from ``p_θ``
+itself as ``K`` grows (the flow proposes, the EBM chooses). Training snapshots
+stay the flow's own samples.
+
 Metrics: ``loss`` (the EBM's NCE loss, ``−V``), ``accuracy`` (how often
 ``D`` tells data from flow samples; near 0.5 when the flow matches the data),
 ``flow_nll`` (``−log q_α`` per coordinate on the data batch), ``log_z`` (``−c``).
@@ -24,7 +30,7 @@ Metrics: ``loss`` (the EBM's NCE loss, ``−V``), ``accuracy`` (how often
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +47,8 @@ from ebm_engine.sampling.langevin import langevin, run_langevin
 
 # Learning-rate multiplier of the log-normaliser c.
 LOG_NORM_LR_SCALE = 50.0
+# Flow candidates drawn at once when resampling (memory, not results).
+RESAMPLE_CANDIDATES = 1024
 
 
 class LogNormaliser(nn.Module):
@@ -78,6 +86,9 @@ class FlowContrastiveOptions:
     average : float
         Sample from moving averages of the flow's and the EBM's weights with this
         decay (0 = from the trained networks; see :mod:`._average`).
+    resample : int
+        Flow candidates per sample: ``sample`` keeps one of them with probability
+        ∝ the EBM's density ratio to the flow (1 = the flow's own samples).
     """
 
     flow_net: str = knob("mlp", choices=("mlp", "conv"), live=False)
@@ -89,6 +100,7 @@ class FlowContrastiveOptions:
     data_noise: float = knob(0.02, ge=0)
     refine_steps: int = knob(0, ge=0, unit="steps")
     average: float = knob(0.0, ge=0, lt=1, live=False)
+    resample: int = knob(1, ge=1, le=256, unit="candidates")
 
 
 @register_method("fce")
@@ -213,7 +225,7 @@ class FlowContrastive(LearningMethod):
         net = self.averages.of("energy")
         energy = energy_of(net, self.cfg.sampler.reference_sigma)
         with torch.no_grad():
-            x, _ = self.averages.of("flow").sample(n, generator=self.rng)
+            x = self.propose(n, energy, self.averages.of("flow"))
         if self.opts.refine_steps == 0:
             if self.cfg.sampler.clamp and self.spec.value_range is not None:
                 x = x.clamp(*self.spec.value_range)  # as Langevin clamps its samples
@@ -226,3 +238,22 @@ class FlowContrastive(LearningMethod):
                 record_every=record_every, n_record=n_record, value_range=self.spec.value_range,
                 generator=self.rng,
             )
+
+    @torch.no_grad()
+    def propose(self, n: int, energy: Callable[[torch.Tensor], torch.Tensor],
+                flow: nn.Module) -> torch.Tensor:
+        """``n`` samples of ``flow``; with ``resample = K > 1`` each is one of ``K``
+        candidates drawn with probability ∝ ``exp(−E(x) − log q(x))`` (``energy``:
+        the EBM's; its log-normaliser cancels within the ``K``)."""
+        k = self.opts.resample
+        if k == 1:
+            return flow.sample(n, generator=self.rng)[0]
+        chunk = max(1, RESAMPLE_CANDIDATES // k)  # bounds the flow's activations
+        kept = []
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            x, log_q = flow.sample(m * k, generator=self.rng)
+            log_w = (-energy(x) - log_q).view(m, k).double()
+            pick = torch.multinomial(torch.softmax(log_w, 1), 1, generator=self.rng).squeeze(1)
+            kept.append(x.view(m, k, *x.shape[1:])[torch.arange(m, device=x.device), pick])
+        return torch.cat(kept)
