@@ -155,3 +155,65 @@ def test_the_app_refuses_the_key_in_its_settings(qtbot, tmp_path: Path) -> None:
     assert apply_settings(window, ["data.options.split=train"]) is None
     assert window.current_config().data.options == {"split": "train"}
     window.controller.shutdown()
+
+
+def test_every_data_option_a_demo_card_names_is_one_it_takes() -> None:
+    """The About cards tell users which data.options to set: none may be refused."""
+    import re
+
+    from ebm_engine.about import demo_about
+
+    named = 0
+    for name, info in demos().items():
+        card = demo_about(name)
+        assert card is not None, name
+        for key in re.findall(r"data\.options\.(\w+)", card.text):
+            named += 1
+            assert key in info.options, (name, key)
+    assert named >= 8
+
+
+@pytest.mark.parametrize(("source", "options", "message"), [
+    ("digits", {"exclude_labels": "abc"}, "exclude_labels must be a list of digits"),
+    ("digits", {"exclude_labels": 5}, "exclude_labels must be a list of digits"),
+    ("digits", {"exclude_labels": list(range(10))}, "leaves at least one"),
+    ("crowd-prediction", {"frames": "abc"}, "frames must be an integer in 100..20000"),
+    ("crowd-prediction", {"frames": 10**9}, "frames must be an integer in 100..20000"),
+    ("digits-semi-supervised", {"labels_per_class": "x"}, "labels_per_class must be an integer"),
+    ("digits-semi-supervised", {"label_seed": -1}, "label_seed must be an integer"),
+    ("navigation-ioc", {"test_items": 10**9}, "test_items must be an integer in 1..2000"),
+    ("sequence-translation", {"per_shape": "x"}, "per_shape must be an integer"),
+    ("saliency-popout", {"n": "x"}, "data.options.n must be an integer"),
+    ("saliency-popout", {"ambiguous": 2}, "ambiguous must be a number in [0, 1]"),
+    ("digits-handwritten-typeset", {"typeset_count": 10**9}, "typeset_count must be an integer"),
+    ("digits-handwritten-typeset", {"seed": "x"}, "seed must be an integer"),
+    ("single-image", {"photo": "download_all"}, "photo must be one of"),
+])
+def test_absurd_option_values_are_one_line_errors_not_crashes_or_hangs(source, options, message):
+    """Typable values of a declared key: a wrong type or a size that would simulate,
+    plan or render for hours is refused before any work."""
+    with pytest.raises(DataError) as err:
+        load_dataset(DataConfig(source=source, options=options))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_text_file_refuses_a_bad_max_tokens(tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("the cat sat\nthe dog ran\n")
+    with pytest.raises(DataError, match="max_tokens must be an integer in 1..10000"):
+        load_dataset(DataConfig(source=str(lines), options={"max_tokens": "many"}))
+    assert len(load_dataset(DataConfig(source=str(lines), options={"max_tokens": 3}))) == 2
+
+
+def test_navigation_plans_at_most_its_own_scenes(monkeypatch) -> None:
+    """data.max_items means "at most": a huge value must not plan a billion scenes."""
+    from ebm_engine.data import navigation
+
+    asked = {}
+    monkeypatch.setattr(navigation, "navigation_dataset",
+                        lambda n_train, n_test: asked.update(n_train=n_train, n_test=n_test))
+    load = demos()["navigation-ioc"].loader
+    load(DataConfig(source="navigation-ioc", max_items=10**9))
+    assert asked == {"n_train": navigation.N_TRAIN, "n_test": navigation.N_TEST}
+    load(DataConfig(source="navigation-ioc", max_items=16, options={"test_items": 4}))
+    assert asked == {"n_train": 16, "n_test": 4}

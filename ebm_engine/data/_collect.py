@@ -238,6 +238,14 @@ def int_option(opts: dict[str, Any], key: str, default: int, lo: int, hi: int) -
     return value
 
 
+def float_option(opts: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+    """``opts[key]`` as a number in ``[lo, hi]`` (DataError naming the option)."""
+    value = opts.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise DataError(f"data.options.{key} must be a number in [{lo:g}, {hi:g}], got {value!r}")
+    return float(value)
+
+
 def choice_option(opts: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
     """``opts[key]`` as one of ``choices`` (DataError naming the option)."""
     value = opts.get(key, default)

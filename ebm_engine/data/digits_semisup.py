@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data._collect import int_option
 from ebm_engine.data.catalogue import demo
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import DataError
@@ -57,10 +58,8 @@ def load_digits_semisup(cfg: DataConfig) -> Dataset:
     """Training digits with ``labels_per_class`` labels each; see the module docstring."""
     from sklearn.datasets import load_digits
 
-    per_class = int(cfg.options.get("labels_per_class", 10))
-    seed = int(cfg.options.get("label_seed", 0))
-    if per_class < 1:
-        raise DataError(f"data.options.labels_per_class must be >= 1, got {per_class}")
+    per_class = int_option(cfg.options, "labels_per_class", 10, 1, 10_000)
+    seed = int_option(cfg.options, "label_seed", 0, 0, 2**32 - 1)
     bunch = load_digits()
     size = cfg.image_size or 16
     x = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)[:, None]

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ebm_engine.config import DataConfig
 from ebm_engine.data.catalogue import demo
 from ebm_engine.data.dataset import Dataset
+from ebm_engine.errors import DataError
 
 
 def _to_model_space(img01: np.ndarray) -> torch.Tensor:
@@ -33,11 +34,14 @@ def load_digits(cfg: DataConfig) -> Dataset:
     labels = bunch.target.astype(np.int64)
     # data.options: "exclude_labels" (e.g. [9], hold a class out for anomaly
     # detection) and "split" ("all", or a fixed "train"/"test" split: every 5th item is test).
-    keep = ~np.isin(labels, [int(v) for v in cfg.options.get("exclude_labels", [])])
+    excluded = cfg.options.get("exclude_labels", [])
+    if (not isinstance(excluded, list) or len(set(excluded)) > 9
+            or not all(type(v) is int and 0 <= v <= 9 for v in excluded)):
+        raise DataError("data.options.exclude_labels must be a list of digits 0-9 that "
+                        f"leaves at least one, got {excluded!r}")
+    keep = ~np.isin(labels, excluded)
     split = cfg.options.get("split", "all")
     if split not in ("all", "train", "test"):
-        from ebm_engine.errors import DataError
-
         raise DataError(f"data.options.split must be 'all', 'train' or 'test', got {split!r}")
     if split != "all":
         keep &= (np.arange(len(labels)) % 5 == 0) == (split == "test")

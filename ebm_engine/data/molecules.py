@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data._collect import int_option
 from ebm_engine.data.catalogue import demo, reader
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.data.text import read_lines
@@ -120,7 +121,7 @@ def read_smiles_file(path: Path, cfg: DataConfig) -> Dataset:
 
     from ebm_engine.metrics.symbols import parse_smiles
 
-    max_tokens = int(cfg.options.get("max_tokens", DEFAULT_FILE_MAX_TOKENS))
+    max_tokens = int_option(cfg.options, "max_tokens", DEFAULT_FILE_MAX_TOKENS, 1, 10_000)
     good: list[str] = []
     bad: list[int] = []
     long = 0

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data._collect import int_option
 from ebm_engine.data.catalogue import demo
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.data.scenes import make_scenes, split_scenes
@@ -34,6 +35,8 @@ HORIZON = 20          # positions per path, start and goal included
 MAX_OBSTACLES = 3
 EXTENT = (-1.2, 1.2, -1.2, 1.2)
 N_TRAIN, N_TEST = 512, 64
+#: Most held-out scenes ``data.options.test_items`` plans (about 30 ms each).
+MAX_TEST = 2000
 TEST_SEED = 7919  # test scenes: seed + TEST_SEED
 #: The hidden cost's weights and clearance margin (the expert's, never the learner's).
 HIDDEN = {"w_len": 1.0, "w_obs": 60.0, "w_smooth": 0.0005, "margin": 0.1}
@@ -144,5 +147,6 @@ def navigation_dataset(n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int =
       "Inverse optimal control: learn a path cost from expert paths around obstacles, "
       "plan by Langevin", expected_minutes=5.0, options=("test_items",))
 def _load(cfg: DataConfig) -> Dataset:
-    n_test = int(cfg.options.get("test_items", N_TEST))  # held-out scenes (evaluation)
-    return navigation_dataset(n_train=cfg.max_items or N_TRAIN, n_test=max(n_test, 1))
+    n_test = int_option(cfg.options, "test_items", N_TEST, 1, MAX_TEST)  # held-out scenes
+    # data.max_items is "at most": fewer planned scenes, never more than the demo's
+    return navigation_dataset(n_train=min(cfg.max_items or N_TRAIN, N_TRAIN), n_test=n_test)

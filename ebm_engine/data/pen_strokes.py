@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data._collect import int_option
 from ebm_engine.data.catalogue import demo
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import DataError
@@ -98,7 +99,7 @@ def load_sequence_translation(cfg: DataConfig) -> Dataset:
 
     ``data.options.per_shape`` sets the strokes per shape and domain (default 100).
     """
-    per_shape = int(cfg.options.get("per_shape", 100))
+    per_shape = int_option(cfg.options, "per_shape", 100, 2, 10_000)
     if per_shape < 2:
         raise DataError(f"data.options.per_shape must be >= 2, got {per_shape}")
     smooth, labels_a = pen_strokes(per_shape, "smooth", seed=1)

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data._collect import float_option, int_option
 from ebm_engine.data.catalogue import demo
 from ebm_engine.data.conditional_demos import check_split
 from ebm_engine.data.dataset import Dataset
-from ebm_engine.errors import DataError
 
 SIZE = 32
 GRID = 4
@@ -130,10 +130,8 @@ def popout_scenes(n: int, seed: int, ambiguous: float) -> dict[str, np.ndarray]:
       expected_minutes=8, options=("split", "n", "ambiguous"))
 def load_popout(cfg: DataConfig) -> Dataset:
     split = check_split(cfg)
-    n = int(cfg.options.get("n", 300 if split == "test" else 1500))
-    ambiguous = float(cfg.options.get("ambiguous", 0.3))
-    if n < 1 or not 0.0 <= ambiguous <= 1.0:
-        raise DataError("data.options.n must be >= 1 and data.options.ambiguous in [0, 1]")
+    n = int_option(cfg.options, "n", 300 if split == "test" else 1500, 1, 20_000)
+    ambiguous = float_option(cfg.options, "ambiguous", 0.3, 0.0, 1.0)
     s = popout_scenes(n, 1 if split == "test" else 0, ambiguous)
     if split != "test":  # an ambiguous scene again, with its other odd bar as the target
         again = np.flatnonzero(s["ambiguous"])

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data._collect import choice_option
 from ebm_engine.data.catalogue import demo
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.data.image_demos import _texture
@@ -23,6 +24,10 @@ TEXTURES = ("gravel", "grass", "brick")
 # Launch towers, a rocket and lights under a dusk sky at 427×640: repeated parts
 # rearrange into new scenes (a single object, as ``coffee``'s cup, only deforms).
 PHOTO = "rocket"
+#: Pictures ``data.options.photo`` takes: those inside scikit-image's package (never downloaded).
+PHOTOS = ("rocket", "astronaut", "coffee", "chelsea", "immunohistochemistry",
+          "hubble_deep_field", "retina", "colorwheel", "camera", "coins", "moon", "page",
+          "text", "brick", "grass", "gravel")
 PHOTO_WIDTH = 64
 
 
@@ -59,6 +64,7 @@ def photo(name: str = PHOTO, width: int = PHOTO_WIDTH, grayscale: bool = False) 
       preset="single-image", expected_minutes=7, options=("photo",))
 def load_single_image(cfg: DataConfig) -> Dataset:
     width = cfg.image_size or PHOTO_WIDTH
-    img = photo(str(cfg.options.get("photo", PHOTO)), width, cfg.grayscale)
+    name = choice_option(cfg.options, "photo", PHOTO, PHOTOS)
+    img = photo(name, width, cfg.grayscale)
     return Dataset("single-image", "image", torch.from_numpy(img)[None], (-1.0, 1.0),
-                   {"source_image": cfg.options.get("photo", PHOTO)})
+                   {"source_image": name})

@@ -17,6 +17,7 @@ import numpy as np
 
 from ebm_engine.config import DataConfig
 from ebm_engine.data import grammar
+from ebm_engine.data._collect import int_option
 from ebm_engine.data.catalogue import demo, reader
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.data.tokens import SymbolSpec, build_vocabulary, encode, word_tokens
@@ -135,9 +136,7 @@ def read_text_file(path: Path, cfg: DataConfig) -> Dataset:
     dropped (counted in ``meta["dropped"]``). When every line is a sentence
     of the built-in grammar, its checker judges the samples too.
     """
-    max_tokens = int(cfg.options.get("max_tokens", DEFAULT_MAX_TOKENS))
-    if max_tokens < 1:
-        raise DataError(f"data.options.max_tokens must be >= 1, got {max_tokens}")
+    max_tokens = int_option(cfg.options, "max_tokens", DEFAULT_MAX_TOKENS, 1, 10_000)
     lines = [word_tokens(s) for _, s in read_lines(path, "sentence")]
     kept = [ws for ws in lines if len(ws) <= max_tokens]
     if not kept:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ebm_engine import atomic
 from ebm_engine.config import DataConfig
+from ebm_engine.data._collect import choice_option, int_option
 from ebm_engine.data.catalogue import reader
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.data.text import read_text
@@ -180,12 +181,8 @@ def read_tracks_file(path: Path, cfg: DataConfig) -> Dataset:
     ``data.options.stride``, default 1): items are the predicted frames,
     ``meta["observed"]`` the observed ones (:func:`~ebm_engine.data.tracks.trajectory_dataset`);
     a fixed share of the agents is held out for ``ebm eval``."""
-    short = str(cfg.options.get("short_agents", "error"))
-    if short not in ("error", "skip"):
-        raise DataError(f"data.options.short_agents must be 'error' or 'skip', got {short!r}")
-    stride = int(cfg.options.get("stride", 1))
-    if stride < 1:
-        raise DataError(f"data.options.stride must be >= 1, got {stride}")
+    short = choice_option(cfg.options, "short_agents", "error", ("error", "skip"))
+    stride = int_option(cfg.options, "stride", 1, 1, 10_000)
     table = check_lengths(path, parse_tracks(path), WINDOW, short == "skip")
     return trajectory_dataset(str(path), table, stride=stride, heldout_share=HELDOUT_SHARE,
                               source=str(path))

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ebm_engine.config import DataConfig
+from ebm_engine.data._collect import int_option
 from ebm_engine.data.catalogue import demo
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import DataError
@@ -125,10 +126,9 @@ def load_handwritten_typeset(cfg: DataConfig) -> Dataset:
     from ebm_engine.data.image_demos import load_digits
 
     hand = load_digits(DataConfig(source="digits"))
-    n_typeset = int(cfg.options.get("typeset_count", len(hand)))
-    if n_typeset < 10:
-        raise DataError(f"data.options.typeset_count must be >= 10, got {n_typeset}")
-    typeset, typeset_labels = typeset_digits(n_typeset, seed=int(cfg.options.get("seed", 0)))
+    n_typeset = int_option(cfg.options, "typeset_count", len(hand), 10, 20_000)
+    seed = int_option(cfg.options, "seed", 0, 0, 2**32 - 1)
+    typeset, typeset_labels = typeset_digits(n_typeset, seed=seed)
     items = torch.cat([hand.items, torch.from_numpy(typeset)])
     labels = np.concatenate([np.asarray(hand.meta["labels"]), typeset_labels])
     domain = np.concatenate([np.zeros(len(hand), np.int64), np.ones(n_typeset, np.int64)])
