@@ -37,6 +37,7 @@ from app.widgets.run_summary import RunSummary
 from app.widgets.samples_area import SamplesArea
 from app.widgets.status_bar import RunStatus
 from ebm_engine.config import RunConfig
+from ebm_engine.data.option_keys import saved_run_config
 from ebm_engine.errors import EBMError
 from ebm_engine.presets import config_for, demo_minutes
 
@@ -466,6 +467,7 @@ class MainWindow(QMainWindow):
         saved = self.store.value("config")
         try:
             cfg = RunConfig.from_json(saved) if not demo and isinstance(saved, str) else None
+            cfg = saved_run_config(cfg) if cfg is not None else None  # last session's settings
         except EBMError:
             cfg = None
         if cfg is not None and cfg.data.source == source:

@@ -14,6 +14,7 @@ import os
 import pkgutil
 import re
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from ebm_engine import __version__
@@ -73,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str,
+                      lineno: int, file: object = None, line: str | None = None) -> None:
+    sys.stderr.write(f"ebm: warning: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ebm`` console script."""
     parser = build_parser()
@@ -81,7 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        code = int(args.handler(args) or 0)
+        with warnings.catch_warnings():  # one line each, like the errors
+            warnings.showwarning = _one_line_warning
+            code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a reader that went away shows up here, not at exit
         return code
     except EBMError as exc:

@@ -217,3 +217,33 @@ def test_navigation_plans_at_most_its_own_scenes(monkeypatch) -> None:
     assert asked == {"n_train": navigation.N_TRAIN, "n_test": navigation.N_TEST}
     load(DataConfig(source="navigation-ioc", max_items=16, options={"test_items": 4}))
     assert asked == {"n_train": 16, "n_test": 4}
+
+
+def test_a_run_saved_with_an_unread_key_still_resumes_and_evaluates(tmp_path: Path, capsys) -> None:
+    """Runs made before the check may carry such a key; it did nothing then, so it is
+    dropped with a one-line warning rather than locking the run away."""
+    from ebm_engine.data.option_keys import IgnoredOptionWarning, saved_run_config
+    from ebm_engine.runs.rundir import RunDir
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", "moons", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "train.batch_size=16", "--set", "sampler.n_steps=5"]) == 0
+    for state in run.glob("checkpoints/*/state.json"):  # as an older version saved it
+        saved = json.loads(state.read_text())
+        saved["config"]["data"]["options"] = {"max_item": 5}
+        state.write_text(json.dumps(saved))
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--n", "200"]) == 0
+    assert "ebm: warning: ignoring data.options max_item" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == ("ebm: warning: ignoring data.options max_item of this run: moons does not "
+                   "read them (they did nothing when the run was made)")
+    latest = json.loads((RunDir(run).latest_checkpoint() / "state.json").read_text())
+    assert latest["config"]["data"]["options"] == {}  # the continued run no longer carries it
+    cfg = RunConfig().with_value("data.source", "moons").replace_value(
+        "data.options", {"max_item": 5})
+    with pytest.warns(IgnoredOptionWarning, match="max_item"):
+        assert saved_run_config(cfg).data.options == {}
+    good = RunConfig().with_value("data.source", "digits").with_value("data.options.split", "test")
+    assert saved_run_config(good) is good

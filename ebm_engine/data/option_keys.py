@@ -3,19 +3,21 @@
 Each demo and reader declares the keys it reads when it registers
 (:func:`~ebm_engine.data.catalogue.demo`, :func:`~ebm_engine.data.catalogue.reader`).
 Any other key would be a silent no-op (``data.options.max_items`` where
-``data.max_items`` was meant), so it is refused with one line that names
-the keys there are.
+``data.max_items`` was meant), so a new setting with one is refused with one
+line that names the keys there are. A run saved before the check keeps
+working: :func:`saved_run_config` drops such keys with a warning (they did
+nothing when it was made).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import warnings
 
-from ebm_engine.config import DataConfig
+from ebm_engine.config import DataConfig, RunConfig
 from ebm_engine.data import labelled
 from ebm_engine.data.cache import CACHE_OPTIONS
-from ebm_engine.data.catalogue import DemoInfo, ReaderInfo, demos, readers
+from ebm_engine.data.catalogue import ReaderInfo, demos, readers
 from ebm_engine.errors import DataError
 from ebm_engine.suggest import did_you_mean
 
@@ -24,6 +26,10 @@ PATH_OPTIONS: tuple[str, ...] = ("reader", *CACHE_OPTIONS, *labelled.OPTIONS)
 
 # DataConfig's own fields: the likeliest meaning of such a key under options.
 _FIELDS = ("image_size", "grayscale", "crop", "max_items")
+
+
+class IgnoredOptionWarning(UserWarning):
+    """A saved run's ``data.options`` key that its demo or reader does not read."""
 
 
 def check_options(cfg: DataConfig, reader: ReaderInfo | None = None) -> None:
@@ -43,33 +49,52 @@ def check_options(cfg: DataConfig, reader: ReaderInfo | None = None) -> None:
     DataError
         One line naming the first unknown key and the keys there are.
     """
-    given = [k for k, v in cfg.options.items() if not (k == "reader" and v in (None, ""))]
+    known, owner = _known(cfg, reader)
+    key = next(iter(_unknown(cfg, known)), None)
+    if key is None:
+        return
+    hint = did_you_mean(key, known)
+    field = difflib.get_close_matches(key, _FIELDS, n=1)
+    if field and not hint:
+        hint = f" (did you mean data.{field[0]}?)"
+    if not known:
+        raise DataError(f"data.options.{key}: {owner} takes no data.options{hint}")
+    refusal = f"{owner} takes no such option" if owner else "no reader takes such an option"
+    raise DataError(f"data.options.{key}: {refusal}{hint}; options: {', '.join(known)}")
+
+
+def saved_run_config(cfg: RunConfig) -> RunConfig:
+    """A saved run's config without the ``data.options`` keys its data does not read.
+
+    Such keys were accepted, and did nothing, before they were checked;
+    refusing them now would lock the run away from resuming and
+    evaluation. Each dropped key gives an :class:`IgnoredOptionWarning`.
+    """
+    known, _ = _known(cfg.data, None)
+    dropped = _unknown(cfg.data, known)
+    if not dropped:
+        return cfg
+    warnings.warn(f"ignoring data.options {', '.join(dropped)} of this run: {cfg.data.source} "
+                  "does not read them (they did nothing when the run was made)",
+                  IgnoredOptionWarning, stacklevel=2)
+    kept = {k: v for k, v in cfg.data.options.items() if k not in dropped}
+    return cfg.replace_value("data.options", kept)
+
+
+def _known(cfg: DataConfig, reader: ReaderInfo | None) -> tuple[tuple[str, ...], str | None]:
+    """The keys ``cfg``'s demo or reader reads, and who reads them (``None``: any reader)."""
     catalogue = demos()
     if cfg.source in catalogue:
-        info: DemoInfo = catalogue[cfg.source]
-        _refuse(given, info.options, f"the {info.name} demo")
-        return
+        return catalogue[cfg.source].options, f"the {cfg.source} demo"
     if reader is None:
         forced = cfg.options.get("reader")
         reader = next((r for r in readers() if r.name == forced), None)
     if reader is not None:
-        _refuse(given, PATH_OPTIONS + reader.options, f"the {reader.name} reader")
-    else:
-        known = PATH_OPTIONS + tuple(k for r in readers() for k in r.options)
-        _refuse(given, known, None)
+        return tuple(dict.fromkeys(PATH_OPTIONS + reader.options)), f"the {reader.name} reader"
+    return tuple(dict.fromkeys(PATH_OPTIONS + tuple(k for r in readers() for k in r.options))), None
 
 
-def _refuse(given: Iterable[str], known: tuple[str, ...], owner: str | None) -> None:
-    """Raise for the first key of ``given`` not in ``known`` (``owner``: ``None`` for any reader)."""
-    known = tuple(dict.fromkeys(known))
-    for key in given:
-        if key in known:
-            continue
-        hint = did_you_mean(key, known)
-        field = difflib.get_close_matches(key, _FIELDS, n=1)
-        if field and not hint:
-            hint = f" (did you mean data.{field[0]}?)"
-        if not known:
-            raise DataError(f"data.options.{key}: {owner} takes no data.options{hint}")
-        refusal = f"{owner} takes no such option" if owner else "no reader takes such an option"
-        raise DataError(f"data.options.{key}: {refusal}{hint}; options: {', '.join(known)}")
+def _unknown(cfg: DataConfig, known: tuple[str, ...]) -> list[str]:
+    # an empty reader choice ("automatic" in the app) is no choice, even for a demo
+    return [k for k, v in cfg.options.items()
+            if k not in known and not (k == "reader" and v in (None, ""))]

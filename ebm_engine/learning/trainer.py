@@ -35,6 +35,7 @@ import torch
 from ebm_engine import distributed, precision, preflight
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, load_dataset
+from ebm_engine.data.option_keys import saved_run_config
 from ebm_engine.data.scenes import DISPLAY_KEYS
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.learning.events import (
@@ -172,7 +173,7 @@ class Trainer:
         if folder is None:
             raise CheckpointError(f"{run.path}: no checkpoint to resume from")
         ckpt = load_checkpoint(folder)
-        cfg = RunConfig.from_dict(ckpt.state["config"])
+        cfg = saved_run_config(RunConfig.from_dict(ckpt.state["config"]))
         trainer = cls(cfg, run.path if run.exists() else None, dataset, gate=gate, _create=False)
         trainer.restore(ckpt)
         if trainer.run is not None:
