@@ -37,8 +37,8 @@ from app.widgets.run_summary import RunSummary
 from app.widgets.samples_area import SamplesArea
 from app.widgets.status_bar import RunStatus
 from ebm_engine.config import RunConfig
-from ebm_engine.data.option_keys import saved_run_config
 from ebm_engine.errors import EBMError
+from ebm_engine.learning.saved_config import saved_run_config
 from ebm_engine.presets import config_for, demo_minutes
 
 MIN_PANE_WIDTH = 240  # pixels: samples and curves each keep at least this much

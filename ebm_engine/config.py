@@ -293,8 +293,10 @@ class RunConfig:
         JSON when it is not already of the field's type. Keys inside an
         ``options`` dict (``data.options.reader``) may be new. Another
         ``train.method`` keeps only the options that method knows (a preset's
-        ML ``data_noise`` means nothing to patchwise). A ``data.options`` key
-        must be one the demo or reader reads.
+        ML ``data_noise`` means nothing to patchwise); another ``train.method`` or
+        ``model.name`` keeps only the ``model.options`` the run reads. A
+        ``data.options`` or ``model.options`` key must be one the data, network
+        or method reads.
         """
         raw = _set_path(self.to_dict(), key, value)
         if key == "train.method" and raw["train"]["method"] != self.train.method:
@@ -304,6 +306,16 @@ class RunConfig:
             raw["train"]["options"] = {k: v for k, v in raw["train"]["options"].items()
                                        if k in known}
         cfg = RunConfig.from_dict(raw)
+        if key in ("train.method", "model.name") and cfg.model.options:
+            from ebm_engine.methods.model_keys import known_model_options
+
+            keep = known_model_options(cfg)
+            cfg = cfg.replace_value("model.options", {k: v for k, v in cfg.model.options.items()
+                                                      if k in keep})
+        if key.startswith("model.options."):
+            from ebm_engine.methods.model_keys import check_model_options
+
+            check_model_options(cfg)
         if key.startswith("data.options."):
             from ebm_engine.data.option_keys import check_options
 

@@ -14,11 +14,12 @@ from ebm_engine.presets import available_presets, config_for, load_preset
 
 def test_json_round_trip_preserves_every_field():
     cfg = RunConfig()
-    cfg = cfg.with_value("sampler.step_size", 0.02).with_value("model.options.foo", 3)
+    cfg = cfg.with_value("sampler.step_size", 0.02).with_value("model.name", "convnet")
+    cfg = cfg.with_value("model.options.leaky_slope", 0.1)
     cfg = cfg.with_value("data.source", "digits").with_value("sampler.reference_sigma", "1.5")
     again = RunConfig.from_json(cfg.to_json())
     assert again == cfg
-    assert again.sampler.step_size == 0.02 and again.model.options == {"foo": 3}
+    assert again.sampler.step_size == 0.02 and again.model.options == {"leaky_slope": 0.1}
     assert again.sampler.reference_sigma == 1.5
 
 

@@ -222,7 +222,7 @@ def test_navigation_plans_at_most_its_own_scenes(monkeypatch) -> None:
 def test_a_run_saved_with_an_unread_key_still_resumes_and_evaluates(tmp_path: Path, capsys) -> None:
     """Runs made before the check may carry such a key; it did nothing then, so it is
     dropped with a one-line warning rather than locking the run away."""
-    from ebm_engine.data.option_keys import IgnoredOptionWarning, saved_run_config
+    from ebm_engine.learning.saved_config import IgnoredOptionWarning, saved_run_config
     from ebm_engine.runs.rundir import RunDir
 
     run = tmp_path / "run"
@@ -247,3 +247,17 @@ def test_a_run_saved_with_an_unread_key_still_resumes_and_evaluates(tmp_path: Pa
         assert saved_run_config(cfg).data.options == {}
     good = RunConfig().with_value("data.source", "digits").with_value("data.options.split", "test")
     assert saved_run_config(good) is good
+
+
+def test_a_saved_runs_folder_drops_the_keys_its_own_reader_does_not_read(tmp_path: Path) -> None:
+    """'frames' is some reader's key, but not the image-folder reader's that read the run's
+    folder: resuming would refuse it, so it goes too."""
+    from ebm_engine.learning.saved_config import IgnoredOptionWarning, saved_run_config
+
+    pics = _pictures(tmp_path / "pics")
+    cfg = RunConfig().with_value("data.source", str(pics)).replace_value(
+        "data.options", {"frames": 4, "cache": False})
+    with pytest.warns(IgnoredOptionWarning, match="frames"):
+        assert saved_run_config(cfg).data.options == {"cache": False}
+    gone = cfg.replace_value("data.source", str(tmp_path / "moved"))
+    assert saved_run_config(gone) is gone  # the reader cannot be told: any reader's keys pass

@@ -218,12 +218,14 @@ def test_ebm_studio_set_accepts_option_keys(qtbot, tmp_path: Path) -> None:
 
     write_meshes(tmp_path / "chairs", 3)
     window = make_window(qtbot, tmp_path, demo=str(tmp_path / "chairs"), knobs=())
-    problem = apply_settings(window, ["data.options.reader=mesh", "model.options.extra=3",
+    problem = apply_settings(window, ["data.options.reader=mesh", "model.options.leaky_slope=0.1",
                                       "data.options.points=64", "model.width=8"])
     assert problem is None
     cfg = window.current_config()
     assert cfg.data.options == {"reader": "mesh", "points": 64}
-    assert cfg.model.options == {"extra": 3} and cfg.model.width == 8
+    assert cfg.model.options == {"leaky_slope": 0.1} and cfg.model.width == 8
+    assert "the voxelnet network with ml takes no such option" in apply_settings(
+        window, ["model.options.extra=3"])
     assert window.data_panel.reader == "mesh"
     assert "unknown config key" in apply_settings(window, ["nosuch.key=1"])
     assert "KEY=VALUE" in apply_settings(window, ["data.options.reader"])

@@ -4,20 +4,19 @@ Each demo and reader declares the keys it reads when it registers
 (:func:`~ebm_engine.data.catalogue.demo`, :func:`~ebm_engine.data.catalogue.reader`).
 Any other key would be a silent no-op (``data.options.max_items`` where
 ``data.max_items`` was meant), so a new setting with one is refused with one
-line that names the keys there are. A run saved before the check keeps
-working: :func:`saved_run_config` drops such keys with a warning (they did
-nothing when it was made).
+line that names the keys there are (a run saved before the check drops
+them: :func:`ebm_engine.learning.saved_config.saved_run_config`).
 """
 
 from __future__ import annotations
 
 import difflib
-import warnings
 
-from ebm_engine.config import DataConfig, RunConfig
+from ebm_engine.config import DataConfig
 from ebm_engine.data import labelled
 from ebm_engine.data.cache import CACHE_OPTIONS
 from ebm_engine.data.catalogue import ReaderInfo, demos, readers
+from ebm_engine.data.detect import detect_reader, reader_info
 from ebm_engine.errors import DataError
 from ebm_engine.suggest import did_you_mean
 
@@ -26,10 +25,6 @@ PATH_OPTIONS: tuple[str, ...] = ("reader", *CACHE_OPTIONS, *labelled.OPTIONS)
 
 # DataConfig's own fields: the likeliest meaning of such a key under options.
 _FIELDS = ("image_size", "grayscale", "crop", "max_items")
-
-
-class IgnoredOptionWarning(UserWarning):
-    """A saved run's ``data.options`` key that its demo or reader does not read."""
 
 
 def check_options(cfg: DataConfig, reader: ReaderInfo | None = None) -> None:
@@ -63,22 +58,17 @@ def check_options(cfg: DataConfig, reader: ReaderInfo | None = None) -> None:
     raise DataError(f"data.options.{key}: {refusal}{hint}; options: {', '.join(known)}")
 
 
-def saved_run_config(cfg: RunConfig) -> RunConfig:
-    """A saved run's config without the ``data.options`` keys its data does not read.
-
-    Such keys were accepted, and did nothing, before they were checked;
-    refusing them now would lock the run away from resuming and
-    evaluation. Each dropped key gives an :class:`IgnoredOptionWarning`.
-    """
-    known, _ = _known(cfg.data, None)
-    dropped = _unknown(cfg.data, known)
-    if not dropped:
-        return cfg
-    warnings.warn(f"ignoring data.options {', '.join(dropped)} of this run: {cfg.data.source} "
-                  "does not read them (they did nothing when the run was made)",
-                  IgnoredOptionWarning, stacklevel=2)
-    kept = {k: v for k, v in cfg.data.options.items() if k not in dropped}
-    return cfg.replace_value("data.options", kept)
+def unknown_options(cfg: DataConfig) -> list[str]:
+    """The ``cfg.options`` keys that its demo, or the reader of its path, does not read
+    (any reader's keys pass where the path is gone or its reader cannot be told)."""
+    reader = None
+    if cfg.source not in demos() and not cfg.options.get("reader"):
+        try:
+            reader = reader_info(detect_reader(cfg.source)[0])
+        except (DataError, OSError):
+            reader = None
+    known, _ = _known(cfg, reader)
+    return _unknown(cfg, known)
 
 
 def _known(cfg: DataConfig, reader: ReaderInfo | None) -> tuple[tuple[str, ...], str | None]:

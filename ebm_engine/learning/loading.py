@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ebm_engine.config import RunConfig
-from ebm_engine.data.option_keys import saved_run_config
 from ebm_engine.errors import CheckpointError
+from ebm_engine.learning.saved_config import saved_run_config
 from ebm_engine.learning.trainer import build_method, resolve_device
 from ebm_engine.methods.base import DataSpec, LearningMethod
 from ebm_engine.runs import zoo

@@ -35,7 +35,6 @@ import torch
 from ebm_engine import distributed, precision, preflight
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, load_dataset
-from ebm_engine.data.option_keys import saved_run_config
 from ebm_engine.data.scenes import DISPLAY_KEYS
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.learning.events import (
@@ -49,7 +48,9 @@ from ebm_engine.learning.events import (
     TrainStep,
     Warned,
 )
+from ebm_engine.learning.saved_config import saved_run_config
 from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
+from ebm_engine.methods.model_keys import check_model_options
 from ebm_engine.runs.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -127,6 +128,8 @@ class Trainer:
                  dataset: Dataset | None = None, *, gate: Callable[[], None] | None = None,
                  _create: bool = True):
         self.cfg = cfg.validate()
+        if _create:  # resumed (saved_run_config) and rolled-back runs were checked before
+            check_model_options(cfg)
         self.device = resolve_device(cfg.train.device)
         if dataset is None:
             preflight.check_data(cfg.data)  # before anything is decoded

@@ -9,6 +9,11 @@ is a network of its own in the method's ``networks()`` (``NAME_average``),
 so checkpoints save and restore it like any other; it takes no gradient and
 training never reads it. A method sets ``self.averages`` in ``build``;
 :meth:`LearningMethod.apply_update` moves the averages after every step.
+
+The decay warms up as ``(1 + t)/(10 + t)`` (:class:`WeightAverage`), which
+stays below 0.995 until step 1790: in runs of the digits presets' length
+(1200–1500 steps) a decay of 0.995 or 0.999 gives the same average, about
+the last tenth of the run.
 """
 
 from __future__ import annotations

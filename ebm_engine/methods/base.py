@@ -142,6 +142,9 @@ class LearningMethod:
     #: what to lower, besides ``train.lr``, when training diverges (the CLI and the
     #: app say it): the knob that sets this method's Langevin step
     step_advice = "sampler.step_size"
+    #: ``model.options`` keys the method reads itself, besides its network's
+    #: (a pyramid of networks it builds: ``leaky_slope``)
+    model_options: tuple[str, ...] = ()
 
     def __init__(
         self,

@@ -92,6 +92,7 @@ class MultiGrid(LearningMethod):
     """EBMs on a coarse-to-fine pyramid of grids; chains start at the 1×1 mean image."""
 
     Options = MultiGridOptions
+    model_options = ("leaky_slope",)
 
     @classmethod
     def check(cls, opts: MultiGridOptions, cfg: RunConfig, spec: DataSpec | None) -> None:

@@ -83,6 +83,7 @@ class MultiStageExpanding(LearningMethod):
     """One EBM that grows coarse to fine during training; its chains grow with it."""
 
     Options = MultiStageOptions
+    model_options = ("leaky_slope",)
 
     @classmethod
     def check(cls, opts: MultiStageOptions, cfg: RunConfig, spec: DataSpec | None) -> None:

@@ -74,7 +74,7 @@ class ClassifierEnergy(nn.Module):
         return torch.logsumexp(self.logits(x), dim=1)
 
 
-@register("classifier")
+@register("classifier", options=("n_classes",))
 def build_classifier_energy(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     n_classes = option(cfg.options, "n_classes", 10, int)
     return ClassifierEnergy(tuple(data_shape), n_classes, cfg.width, cfg.depth, cfg.spectral_norm)

@@ -48,7 +48,7 @@ class GenerativeConvNet(nn.Module):
         return self.readout(self.features(x).flatten(1)).squeeze(1)
 
 
-@register("convnet")
+@register("convnet", options=("leaky_slope",))
 def build_convnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     if len(data_shape) != 3:
         raise ConfigError(f"model 'convnet' needs (C, H, W) images, got items of shape {data_shape}")

@@ -155,7 +155,7 @@ class PointNorm(nn.Module):
         return (z - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
 
 
-@register("pointnet")
+@register("pointnet", options=("pooling", "head_depth", "extensive", "centered", "norm"))
 def build_pointnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     """Build a :class:`GenerativePointNet` for ``(N, 3)`` point clouds."""
     if len(data_shape) != 2 or not 1 <= data_shape[1] <= 16:

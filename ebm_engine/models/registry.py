@@ -18,16 +18,25 @@ from ebm_engine.plugins import import_submodules
 
 Builder = Callable[[ModelConfig, tuple[int, ...]], nn.Module]
 _BUILDERS: dict[str, Builder] = {}
+_OPTIONS: dict[str, tuple[str, ...]] = {}
 
 
-def register(name: str) -> Callable[[Builder], Builder]:
-    """Decorator: register ``builder(cfg, data_shape) -> nn.Module`` as ``name``."""
+def register(name: str, options: tuple[str, ...] = ()) -> Callable[[Builder], Builder]:
+    """Decorator: register ``builder(cfg, data_shape) -> nn.Module`` as ``name``,
+    a network that reads the ``model.options`` keys ``options``."""
 
     def deco(builder: Builder) -> Builder:
         _BUILDERS[name] = builder
+        _OPTIONS[name] = tuple(options)
         return builder
 
     return deco
+
+
+def model_options(name: str) -> tuple[str, ...]:
+    """The ``model.options`` keys network ``name`` reads (``()`` for an unknown name)."""
+    _load_all()
+    return _OPTIONS.get(name, ())
 
 
 def _load_all() -> None:

@@ -146,7 +146,7 @@ class SpatialTemporalConvNet(nn.Module):
         return self.readout(per_frame).squeeze(2).sum(1)
 
 
-@register("stgconvnet")
+@register("stgconvnet", options=("leaky_slope", "temporal_padding", "spatial_readout"))
 def build_stgconvnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     """Build a :class:`SpatialTemporalConvNet` for ``(C, T, H, W)`` clips."""
     if len(data_shape) != 4:

@@ -83,7 +83,7 @@ class GenerativeVoxelNet(nn.Module):
         return self.readout(self.features(x).flatten(1)).squeeze(1)
 
 
-@register("voxelnet")
+@register("voxelnet", options=("leaky_slope",))
 def build_voxelnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     """Build a :class:`GenerativeVoxelNet` for ``(1, D, H, W)`` grids."""
     if len(data_shape) != 4:
