@@ -64,7 +64,11 @@ class About:
 
 def parse(path: Path) -> About:
     """Read one about file."""
-    text = path.read_text(encoding="utf-8")
+    return parse_text(path.read_text(encoding="utf-8"), path)
+
+
+def parse_text(text: str, path: Path) -> About:
+    """An about card from its Markdown ``text`` (``path``: where it came from)."""
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     title = first[2:].strip() if first.startswith("# ") else path.stem
     parts = _HEADING.split(text)
@@ -85,8 +89,26 @@ def demo_about(name: str) -> About | None:
     info = demos().get(name)
     for stem in (name, info.preset if info else None):
         if stem and (about_dir() / f"demo-{stem}.md").is_file():
-            return parse(about_dir() / f"demo-{stem}.md")
+            card = parse(about_dir() / f"demo-{stem}.md")
+            return _with_data_options(card, info.options if info else ())
     return None
+
+
+def _with_data_options(card: About, options: tuple[str, ...]) -> About:
+    """``card`` with a Knobs line naming every ``data.options`` key of the demo, unless
+    the card already names them all (the keys come from the demo's registration)."""
+    if all(f"data.options.{key}" in card.text for key in options):
+        return card
+    line = ("- Data options (`--set data.options.KEY=…`): "
+            + ", ".join(f"`{key}`" for key in options) + "; any other key is refused.")
+    heading = re.search(r"^##\s+Knobs\s*$", card.text, re.MULTILINE)
+    if heading is None:
+        return card
+    after = _HEADING.search(card.text, heading.end())
+    end = after.start() if after else len(card.text)
+    body = card.text[:end].rstrip("\n")
+    text = body + "\n" + line + "\n" + ("\n" + card.text[end:] if after else "")
+    return parse_text(text, card.path)
 
 
 def guide() -> About | None:

@@ -157,8 +157,9 @@ def test_the_app_refuses_the_key_in_its_settings(qtbot, tmp_path: Path) -> None:
     window.controller.shutdown()
 
 
-def test_every_data_option_a_demo_card_names_is_one_it_takes() -> None:
-    """The About cards tell users which data.options to set: none may be refused."""
+def test_every_demo_card_names_exactly_the_data_options_it_takes() -> None:
+    """The About cards tell users which data.options to set: none may be refused, and
+    the keys a card does not describe are listed in its Knobs from the registration."""
     import re
 
     from ebm_engine.about import demo_about
@@ -167,10 +168,16 @@ def test_every_data_option_a_demo_card_names_is_one_it_takes() -> None:
     for name, info in demos().items():
         card = demo_about(name)
         assert card is not None, name
-        for key in re.findall(r"data\.options\.(\w+)", card.text):
+        for key in re.findall(r"data\.options\.([a-z_]+)", card.text):
             named += 1
             assert key in info.options, (name, key)
+        listed = re.findall(r"`(\w+)`", card.sections["Knobs"].split("Data options")[-1]) \
+            if "Data options" in card.sections["Knobs"] else []
+        for key in info.options:
+            assert f"data.options.{key}" in card.text or key in listed, (name, key)
     assert named >= 8
+    digits = demo_about("digits").sections["Knobs"]
+    assert digits.endswith("`exclude_labels`, `split`; any other key is refused.")
 
 
 @pytest.mark.parametrize(("source", "options", "message"), [
