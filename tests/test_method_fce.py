@@ -96,14 +96,37 @@ def test_resampling_draws_from_the_ebm_not_the_flow():
 
     method = Trainer(_cfg(1, **{"train.options.resample": 64}), None).method
     method.rng.manual_seed(0)
-    kept = method.propose(4000, energy, _GaussianFlow())
+    kept = method.propose(4000, energy, _GaussianFlow(), method.rng, method.opts.resample)
     assert kept.shape == (4000, 2)
     np.testing.assert_allclose(kept.mean(0).numpy(), mu.numpy(), atol=0.08)
     np.testing.assert_allclose(kept.var(0).numpy(), [1.0, 1.0], atol=0.12)
-    plain = Trainer(_cfg(1), None).method
+    plain = Trainer(_cfg(1, **{"train.options.resample": 1}), None).method
     plain.rng.manual_seed(0)
     assert plain.opts.resample == 1
-    assert plain.propose(4000, energy, _GaussianFlow()).mean(0).abs().max() < 0.08
+    assert plain.propose(4000, energy, _GaussianFlow(), plain.rng, plain.opts.resample) \
+        .mean(0).abs().max() < 0.08
     # sample() goes through it: flow candidates, the kept ones clamped and scored
     frames = list(method.sample(5))
     assert len(frames) == 1 and frames[0].x.shape == (5, 2) and np.isfinite(frames[0].energy).all()
+
+
+def test_snapshots_show_resampled_candidates_without_changing_the_run(tmp_path):
+    """The live view shows what sampling draws (resampled candidates, the flow's own
+    beside them), on a generator of its own: a resumed run, which snapshots at other
+    iterations, still matches a straight one."""
+    k = 6
+    extra = {"train.options.resample": 4, "train.sample_every": 4}
+    run = tmp_path / "run"
+    first = Trainer(_cfg(k, **extra), run)
+    snaps = [e for e in first.events() if isinstance(e, SamplesReady)]
+    assert snaps
+    shown, flow = snaps[-1].samples, snaps[-1].extras["flow samples"]
+    assert shown.shape == flow.shape and not np.allclose(shown, flow)
+    straight = Trainer(_cfg(2 * k, **extra), None)
+    list(straight.events())
+    resumed = Trainer.resume(run)
+    list(resumed.events(2 * k))
+    for name, net in straight.method.networks().items():
+        other = resumed.method.networks()[name].state_dict()
+        for key, value in net.state_dict().items():
+            assert torch.equal(value, other[key]), (name, key)

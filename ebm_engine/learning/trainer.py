@@ -319,7 +319,7 @@ class Trainer:
                 self._scalars().add(self.iteration, metrics)
             yield TrainStep(self.iteration, self.wall_time, metrics)
             if want_snapshot:
-                yield self._snapshot(result)
+                yield self._snapshot(self.method.snapshot_result(result, t.snapshot_size))
             yield from self._drain_warnings()
             due = (t.checkpoint_every and self.iteration % t.checkpoint_every == 0) or (
                 t.checkpoint_minutes > 0

@@ -260,6 +260,13 @@ class LearningMethod:
             buffer.commit()
         self.averages.update()
 
+    def snapshot_result(self, result: StepResult, n: int) -> StepResult:
+        """What the live view shows of a step the trainer snapshots (``n`` samples;
+        after :meth:`apply_update`). The default is the step's own samples; a method
+        whose sampler does more than training's draws (FCE's resampling) shows that.
+        Must not draw from ``self.rng``: snapshots would change the training run."""
+        return result
+
     def discard_update(self) -> None:
         """Forget what :meth:`train_step` prepared (diverged or interrupted step)."""
         for opt in self.optimizers().values():
