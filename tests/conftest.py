@@ -52,3 +52,29 @@ def collect_cycles_on_the_main_thread():
     gui_gc = sys.modules.get("app.gui_gc")
     if gui_gc is not None:
         gui_gc.collect_due()
+
+
+class _AskedKeys(dict):
+    """A dict that remembers which keys were asked for (``get``, ``[]``, ``in``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        self.asked.add(key)
+        return super().__contains__(key)
+
+
+@pytest.fixture
+def asked_keys():
+    """Make an empty options dict that records the keys a loader or builder reads."""
+    return _AskedKeys

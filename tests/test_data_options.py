@@ -21,26 +21,6 @@ from ebm_engine.errors import ConfigError, DataError
 from ebm_engine.resources import resources_dir
 
 
-class _Reads(dict):
-    """A dict that remembers which keys were asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: set[str] = set()
-
-    def get(self, key, default=None):
-        self.asked.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key):
-        self.asked.add(key)
-        return super().__getitem__(key)
-
-    def __contains__(self, key) -> bool:
-        self.asked.add(key)
-        return super().__contains__(key)
-
-
 def _pictures(folder: Path, n: int = 4) -> Path:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -49,7 +29,7 @@ def _pictures(folder: Path, n: int = 4) -> Path:
     return folder
 
 
-def test_every_demo_declares_each_option_it_reads() -> None:
+def test_every_demo_declares_each_option_it_reads(asked_keys) -> None:
     """A key a loader reads but its demo does not declare would be refused: the
     declaration must cover every read (this fails when a loader grows an option)."""
     if not demos():
@@ -57,7 +37,7 @@ def test_every_demo_declares_each_option_it_reads() -> None:
     for name, info in demos().items():
         if name == "molecules":
             pytest.importorskip("rdkit")
-        options = _Reads()
+        options = asked_keys()
         # max_items keeps the navigation demo's planner short; the others ignore it
         info.loader(DataConfig(source=name, max_items=8, options=options))
         assert options.asked <= set(info.options), (name, options.asked - set(info.options))
@@ -268,3 +248,11 @@ def test_a_saved_runs_folder_drops_the_keys_its_own_reader_does_not_read(tmp_pat
         assert saved_run_config(cfg).data.options == {"cache": False}
     gone = cfg.replace_value("data.source", str(tmp_path / "moved"))
     assert saved_run_config(gone) is gone  # the reader cannot be told: any reader's keys pass
+
+
+def test_every_photo_the_single_image_demo_takes_loads_without_a_download() -> None:
+    from ebm_engine.data.single_image import PHOTOS, photo
+
+    for name in PHOTOS:
+        img = photo(name, 32)
+        assert img.shape[0] == 3 and img.shape[2] == 32 and -1 <= img.min() < img.max() <= 1, name

@@ -23,26 +23,10 @@ SHAPES = {"convnet": (1, 16, 16), "classifier": (1, 16, 16), "voxelnet": (1, 8, 
           "frame": (1, 32, 32), "patchnet": (3, 32, 32)}
 
 
-class _Reads(dict):
-    """A dict that remembers which keys were asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: set[str] = set()
-
-    def get(self, key, default=None):
-        self.asked.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key):
-        self.asked.add(key)
-        return super().__getitem__(key)
-
-
-def test_every_network_declares_each_option_it_reads() -> None:
+def test_every_network_declares_each_option_it_reads(asked_keys) -> None:
     assert set(available_models()) == set(SHAPES), "a new network needs an item shape here"
     for name in available_models():
-        options = _Reads()
+        options = asked_keys()
         build_model(ModelConfig(name=name, width=8, depth=1, options=options), SHAPES[name])
         assert options.asked <= set(model_options(name)), (name, options.asked)
 

@@ -39,14 +39,12 @@ def check_model_options(cfg: RunConfig) -> None:
     ConfigError
         One line naming the first unknown key and the keys there are.
     """
-    unknown = unknown_model_options(cfg)
-    if not unknown:
-        return
     known = known_model_options(cfg)
+    key = next((k for k in cfg.model.options if k not in known), None)
+    if key is None:
+        return
     owner = f"the {cfg.model.name} network with {cfg.train.method}"
-    key = unknown[0]
     if not known:
-        raise ConfigError(f"model.options.{key}: {owner} takes no model.options"
-                          f"{did_you_mean(key, known)}")
+        raise ConfigError(f"model.options.{key}: {owner} takes no model.options")
     raise ConfigError(f"model.options.{key}: {owner} takes no such option"
                       f"{did_you_mean(key, known)}; options: {', '.join(known)}")
