@@ -66,7 +66,7 @@ def unknown_options(cfg: DataConfig) -> list[str]:
         try:
             reader = reader_info(detect_reader(cfg.source)[0])
         except (DataError, OSError):
-            reader = None
+            pass  # gone or unreadable: any reader's keys pass
     known, _ = _known(cfg, reader)
     return _unknown(cfg, known)
 
