@@ -25,6 +25,7 @@ import torch
 from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
+from ebm_engine.methods._average import Averages
 from ebm_engine.methods.base import DataSpec, StepResult, register_method
 from ebm_engine.methods.ml import MaximumLikelihood, MaximumLikelihoodOptions
 from ebm_engine.models.frame import KERNEL, FrameEnergy
@@ -93,6 +94,7 @@ class Frame(MaximumLikelihood):
         if self.dataset is not None:  # knots over the data's responses (saved as buffers)
             self.net.fit_range(self.dataset.items.to(device))
         self.opt = self.adam(self.net.parameters())
+        self.averages = Averages({"energy": self.net}, self.opts.average)
         self.buffer: PersistentBuffer | None = None
         if cfg.sampler.init == "persistent":
             self.buffer = PersistentBuffer(cfg.sampler.buffer_size, spec.item_shape, cfg.sampler,

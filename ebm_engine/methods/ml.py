@@ -15,6 +15,11 @@ the chains saturate. ``train.options.data_noise`` dequantises: every batch
 gets fresh Gaussian jitter ``x + s·ε`` (reflected back into the data range
 when the sampler clamps, so no mass piles up on the bounds), which gives the
 data a density the model can match at a finite energy scale.
+
+``train.options.average`` samples a trained model with a moving average of
+the energy net's weights (:mod:`._average`): the persistent chains and the
+net chase each other, so the samples of the trained net swing from one
+checkpoint to the next; the average's samples take the middle of the swing.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import torch
 
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import ConfigError
+from ebm_engine.methods._average import Averages
 from ebm_engine.methods.base import DataSpec, LearningMethod, StepResult, register_method
 from ebm_engine.models import build_model
 from ebm_engine.options import knob
@@ -47,10 +53,15 @@ class MaximumLikelihoodOptions:
         ``train.iterations`` (1 = constant). A late low rate stops the
         model and its persistent chains chasing each other, so the samples
         settle instead of swinging from one checkpoint to the next.
+    average : float
+        Sample with a moving average of the energy net's weights with this
+        decay (0 = the trained net; see :mod:`._average`). Training and its
+        chains never read the average.
     """
 
     data_noise: float = knob(0.0, ge=0, unit="in data units")
     lr_end: float = knob(1.0, gt=0, le=1, unit="× train.lr")
+    average: float = knob(0.0, ge=0, lt=1, live=False)
 
 
 @register_method("ml")
@@ -68,6 +79,7 @@ class MaximumLikelihood(LearningMethod):
         cfg, spec, device, rng = self.cfg, self.spec, self.device, self.rng
         self.net = build_model(cfg.model, spec.item_shape).to(device)
         self.opt = self.adam(self.net.parameters())
+        self.averages = Averages({"energy": self.net}, self.opts.average)
         self.buffer: PersistentBuffer | None = None
         if cfg.sampler.init == "persistent":
             self.buffer = PersistentBuffer(
@@ -83,7 +95,7 @@ class MaximumLikelihood(LearningMethod):
             self.buffer.cfg = self.cfg.sampler
 
     def networks(self) -> dict[str, torch.nn.Module]:
-        return {"energy": self.net}
+        return {"energy": self.net, **self.averages.networks()}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"energy": self.opt}
@@ -124,10 +136,11 @@ class MaximumLikelihood(LearningMethod):
             _, x0 = self.buffer.draw(n, reinit=False)
         else:
             x0 = noise_like(shape, self.cfg.sampler, self.device, self.rng)
-        with frozen(self.net):
+        net = self.averages.of("energy")  # the trained net unless train.options.average
+        with frozen(net):
             yield from langevin(
-                self.energy, x0, self.cfg.sampler, n_steps=n_steps, record_every=record_every,
-                n_record=n_record, value_range=self.spec.value_range, generator=self.rng,
+                energy_of(net, self.cfg.sampler.reference_sigma), x0, self.cfg.sampler,
+                n_steps=n_steps, record_every=record_every, n_record=n_record, value_range=self.spec.value_range, generator=self.rng,
             )
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
