@@ -22,9 +22,10 @@ converts entries built before that rule and evaluates them again;
 ``--rescore NAMES`` evaluates and draws entries again after a change to how
 a trained model samples.
 
-Recipes: one entry per demo (its own preset) and one per learning method on
-digits (its ``digits-<method>`` preset, shorter than the full preset where
-``STEPS`` says so: their metric is recorded as measured).
+Recipes: one entry per demo (its own preset), one per learning method on
+digits (its ``digits-<method>`` preset) and one per method with a 2D preset
+on 8gaussians (``toy2d-<method>``); shorter than the full preset where
+``STEPS`` says so (their metric is recorded as measured).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class Recipe:
 
 
 def recipes() -> dict[str, Recipe]:
-    """Every entry the zoo can hold: one per demo, one per method with a digits preset."""
+    """Every entry the zoo can hold: one per demo, one per method with a digits preset,
+    one per method with a 2D preset (on 8gaussians)."""
     from ebm_engine.data import demos
     from ebm_engine.methods import available_methods
     from ebm_engine.presets import available_presets, load_preset
@@ -97,6 +99,12 @@ def recipes() -> dict[str, Recipe]:
         preset = f"digits-{method.replace('_', '-')}"
         if preset in presets:
             add("digits", preset)
+    # The 2D presets of methods other than ML, on the 2D demo the app opens with: a
+    # method chosen there loads its own model (the app loads no other method's).
+    for method in available_methods():
+        preset = f"toy2d-{method.replace('_', '-')}"
+        if preset in presets:
+            add("8gaussians", preset)
     return out
 
 

@@ -77,6 +77,10 @@ def test_load_pretrained_samples_then_sample_and_train_continue_it(qtbot, tmp_pa
     panel.zoo["8gaussians-fce"] = dataclasses.replace(own, name="8gaussians-fce", method="fce")
     panel.set_method("fce")
     assert panel.pretrained_entry().name == "8gaussians-fce"
+    # ... and a method without one loads nothing, rather than the demo's entry of another method
+    panel.set_method("coopnets")
+    assert panel.pretrained_entry() is None and not button.isEnabled()
+    assert "trained with ml (choose ml" in button.toolTip()
     panel.set_method("ml")
     assert panel.pretrained_entry().name == "8gaussians-ml"
     # another demo without an entry: no button; Train there starts from scratch

@@ -147,7 +147,8 @@ def test_build_zoo_has_a_recipe_per_demo_and_digits_method():
         if info.preset in presets:
             assert any(r.data == name for r in recipes.values()), name
     assert recipes["digits-ml"].train_args(zoo.zoo_dir()).count("--steps") == 0  # the full preset
-    assert {"digits-coopnets", "digits-recovery", "8gaussians-ml"} <= set(recipes)
+    assert {"digits-coopnets", "digits-recovery", "8gaussians-ml", "8gaussians-fce"} <= set(recipes)
+    assert recipes["8gaussians-fce"].preset == "toy2d-fce"
 
 
 def test_shipped_zoo_entries_are_complete_and_small():

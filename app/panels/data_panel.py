@@ -255,15 +255,19 @@ class DataPanel(QWidget):
         self._show_pretrained()
 
     def set_method(self, method: str) -> None:
-        """The learning method chosen: Load pretrained prefers an entry of that method."""
+        """The learning method chosen: Load pretrained loads only an entry of that method."""
         self.method = method
         self._show_pretrained()
 
     def pretrained_entry(self) -> zoo.ZooEntry | None:
-        """The zoo entry Load pretrained loads: the current demo's, of the chosen method if
-        there is one (digits + coopnets → digits-coopnets), else the demo's own."""
+        """The zoo entry Load pretrained loads: the current demo's, of the chosen method
+        (digits + coopnets → digits-coopnets); none when the zoo has this demo only with
+        another method (rings + fce: loading rings-ml would swap the method unasked)."""
         mine = [e for e in self.zoo.values() if e.data == self.source and e.method == self.method]
-        return mine[0] if mine else self.pretrained.get(self.source)
+        if mine:
+            return mine[0]
+        own = self.pretrained.get(self.source)
+        return own if own is not None and self.method in ("", own.method) else None
 
     def _show_pretrained(self) -> None:
         """The demo buttons and cards follow the demo and method chosen."""
@@ -281,6 +285,10 @@ class DataPanel(QWidget):
                 f"Load zoo:{entry.name} ({entry.method}, {entry.iterations_text()}; "
                 f"{entry.metric_text()}): samples at once; Sample draws fresh chains, "
                 "Train continues it in a new run folder")
+        elif (other := self.pretrained.get(self.source)) is not None:
+            self.pretrained_button.setToolTip(
+                f"No pretrained {self.method} model for {self.source}: zoo:{other.name} was "
+                f"trained with {other.method} (choose {other.method} to load it)")
         else:
             self.pretrained_button.setToolTip("No pretrained model for this data "
                                               "(`ebm zoo` lists them)")
