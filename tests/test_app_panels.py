@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -233,6 +235,10 @@ def test_views_by_kind_and_extras(qtbot):
     assert strip.show_chain(snap, 2)
     assert list(strip.curve.getData()[1]) == [0, -1, -2, -3]
     assert not strip.show_chain(snap, 8)  # not recorded: says so
+    # a sampling without chain steps (FCE's flow): one state, and the title says so
+    single = dataclasses.replace(snap, frames=frames[-1:])
+    assert strip.show_chain(single, 2) and "only its final state" in strip.title.text()
+    assert "recorded steps" not in strip.title.text()
     extras = ExtrasPanel()
     qtbot.addWidget(extras)
     extras.set_extras(snap.extras, "image", (-1.0, 1.0))

@@ -102,3 +102,9 @@ def test_ebm_score_bad_input_is_a_one_line_error(tmp_path, digits_run, capsys):
     assert main(["score", "--run", str(tmp_path / "none"), "--data", "digits"]) == 2
     assert main(["score", "--run", str(digits_run), "--data", "digits",
                  "--anomalous-labels", "x"]) == 2
+    capsys.readouterr()
+    # a DataConfig field is not a data option, and score has no way to set it
+    assert main(["score", "--run", str(digits_run), "--data", "digits",
+                 "--data-option", "max_items=10"]) == 2
+    err = capsys.readouterr().err
+    assert "a data setting, not a data option" in err and "data.max_items" not in err

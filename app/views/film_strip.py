@@ -108,8 +108,12 @@ class FilmStrip(QWidget):
         else:
             self.image.clear()
             self._strip = None
-        self.title.setText(f"Chain of sample {index}: {len(frames)} recorded steps, "
-                           f"energy {energy[0]:.3g} → {energy[-1]:.3g}")
+        if len(frames) == 1:  # FCE's flow, a generator, or a sampling that recorded no steps
+            self.title.setText(f"Sample {index}: only its final state was recorded (no chain "
+                               f"steps), energy {energy[0]:.3g}")
+        else:
+            self.title.setText(f"Chain of sample {index}: {len(frames)} recorded steps, "
+                               f"energy {energy[0]:.3g} → {energy[-1]:.3g}")
         return True
 
     def paint_now(self) -> None:
