@@ -95,16 +95,13 @@ def recipes() -> dict[str, Recipe]:
     presets = set(available_presets())
     for info in demos().values():
         add(info.name, info.preset)
-    for method in available_methods():
-        preset = f"digits-{method.replace('_', '-')}"
-        if preset in presets:
-            add("digits", preset)
-    # The 2D presets of methods other than ML, on the 2D demo the app opens with: a
+    # The 2D presets of methods other than ML go on the 2D demo the app opens with: a
     # method chosen there loads its own model (the app loads no other method's).
-    for method in available_methods():
-        preset = f"toy2d-{method.replace('_', '-')}"
-        if preset in presets:
-            add("8gaussians", preset)
+    for data, prefix in (("digits", "digits"), ("8gaussians", "toy2d")):
+        for method in available_methods():
+            preset = f"{prefix}-{method.replace('_', '-')}"
+            if preset in presets:
+                add(data, preset)
     return out
 
 

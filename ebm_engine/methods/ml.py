@@ -140,7 +140,8 @@ class MaximumLikelihood(LearningMethod):
         with frozen(net):
             yield from langevin(
                 energy_of(net, self.cfg.sampler.reference_sigma), x0, self.cfg.sampler,
-                n_steps=n_steps, record_every=record_every, n_record=n_record, value_range=self.spec.value_range, generator=self.rng,
+                n_steps=n_steps, record_every=record_every, n_record=n_record,
+                value_range=self.spec.value_range, generator=self.rng,
             )
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
