@@ -239,6 +239,8 @@ def test_views_by_kind_and_extras(qtbot):
     single = dataclasses.replace(snap, frames=frames[-1:])
     assert strip.show_chain(single, 2) and "only its final state" in strip.title.text()
     assert "recorded steps" not in strip.title.text()
+    xs = strip.curve.getData()[0]
+    assert xs is None or len(xs) == 0  # no one-dot energy trace
     extras = ExtrasPanel()
     qtbot.addWidget(extras)
     extras.set_extras(snap.extras, "image", (-1.0, 1.0))

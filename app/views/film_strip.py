@@ -95,7 +95,10 @@ class FilmStrip(QWidget):
         self.index = index
         steps = np.array([f.step for f in frames])
         energy = np.array([f.energy[index] for f in frames], dtype=np.float64)
-        self.curve.setData(steps, energy)
+        # FCE's flow, a generator, or a sampling that recorded no steps: a state, not a
+        # chain (one dot on an axis of ±0.001 steps says nothing the title does not)
+        single = len(frames) == 1
+        self.curve.setData([] if single else steps, [] if single else energy)
         self.strip.setVisible(snapshot.kind in STRIP_KINDS)
         display = display_of(snapshot)
         strip = (display.chains.get(index) if display is not None and index in display.chains
@@ -108,7 +111,7 @@ class FilmStrip(QWidget):
         else:
             self.image.clear()
             self._strip = None
-        if len(frames) == 1:  # FCE's flow, a generator, or a sampling that recorded no steps
+        if single:
             self.title.setText(f"Sample {index}: only its final state was recorded (no chain "
                                f"steps), energy {energy[0]:.3g}")
         else:
