@@ -28,17 +28,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _data_options(items: list[str]) -> dict:
-    import dataclasses
+    from ebm_engine.data.option_keys import DATA_SETTINGS
 
-    from ebm_engine.config import DataConfig
-
-    settings = {f.name for f in dataclasses.fields(DataConfig)} - {"options"}
     out = {}
     for item in items:
         if "=" not in item:
             raise ConfigError(f"--data-option expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        if key.strip() in settings:  # the data check would suggest data.KEY, which score cannot set
+        if key.strip() in DATA_SETTINGS:  # the data check would suggest data.KEY, which score cannot set
             raise ConfigError(f"--data-option {key.strip()}: a data setting, not a data option; "
                               "`ebm score` scores every item of --data at the model's size")
         try:

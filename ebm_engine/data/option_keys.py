@@ -23,8 +23,8 @@ from ebm_engine.suggest import did_you_mean
 #: Keys every file or folder takes, whichever reader reads it.
 PATH_OPTIONS: tuple[str, ...] = ("reader", *CACHE_OPTIONS, *labelled.OPTIONS)
 
-# DataConfig's own fields: the likeliest meaning of such a key under options.
-_FIELDS = ("image_size", "grayscale", "crop", "max_items")
+#: DataConfig's own settings: the likeliest meaning of such a key under options.
+DATA_SETTINGS: tuple[str, ...] = ("image_size", "grayscale", "crop", "max_items")
 
 
 def check_options(cfg: DataConfig, reader: ReaderInfo | None = None) -> None:
@@ -49,7 +49,7 @@ def check_options(cfg: DataConfig, reader: ReaderInfo | None = None) -> None:
     if key is None:
         return
     hint = did_you_mean(key, known)
-    field = difflib.get_close_matches(key, _FIELDS, n=1)
+    field = difflib.get_close_matches(key, DATA_SETTINGS, n=1)
     if field and not hint:
         hint = f" (did you mean data.{field[0]}?)"
     if not known:
