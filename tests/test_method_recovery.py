@@ -149,6 +149,26 @@ def test_walk_starts_from_the_gaussian_fit_of_the_top_level_and_resume_keeps_it(
     resumed = Trainer.resume(tmp_path / "run")
     torch.testing.assert_close(resumed.method.data_mean, method.data_mean)
     torch.testing.assert_close(resumed.method.data_std, method.data_std)
+    torch.testing.assert_close(resumed.method.data_basis, method.data_basis)
+
+
+def test_the_start_keeps_the_datas_pixel_correlations():
+    """The top level was trained on noised digits, whose faint strokes correlate
+    neighbouring pixels; a start with the data's principal directions carries those
+    correlations, a per-pixel fit does not (its off-diagonal covariance is zero)."""
+    errors = {}
+    for k in (0, 16):
+        method = Trainer(tiny_config({"T": 2, "schedule": [0.3, 0.6], "start_components": k}),
+                         None).method
+        ab = float(method.alpha_bar()[-1])
+        x = method.start(8000, torch.Generator().manual_seed(0)).flatten(1)
+        data = method.dataset.items.float().flatten(1)
+        want = ab * torch.cov(data.T, correction=0) + (1 - ab) * torch.eye(data.shape[1])
+        errors[k] = float(torch.linalg.matrix_norm(torch.cov(x.T) - want))
+        # either way each pixel keeps the data's variance
+        torch.testing.assert_close(torch.diagonal(torch.cov(x.T)), torch.diagonal(want),
+                                   atol=0.1, rtol=0)
+    assert errors[16] < 0.5 * errors[0], errors
 
 
 def test_inverse_sigma_weighting_scales_each_level_by_sigma_1_over_its_sigma():
@@ -211,3 +231,28 @@ def test_the_chain_plot_reads_every_level_on_the_cleanest_levels_scale():
     for energy in [*firsts, frames[-1].energy]:
         np.testing.assert_allclose(energy, expected, rtol=1e-4)
     assert float(method.deltas[-1] / method.deltas[0]) ** 2 > 100  # what the scaling undoes
+
+
+def test_level_scales_let_a_level_switch_its_features_off():
+    """FiLM: with γ_t = −1 a level's first features no longer see the image, so the
+    network's value at that level no longer depends on it; the other level still does,
+    and without level scales there is nothing to switch."""
+    method = Trainer(tiny_config({"T": 2, "schedule": [0.3, 0.6], "level_scales": True}),
+                     None).method
+    with torch.no_grad():
+        method.net.scales[0].weight[1].fill_(-1.0)
+    x = torch.randn(8, 1, 16, 16)
+    with torch.no_grad():
+        out = {level: method.net(x, torch.full((8,), level, dtype=torch.long)) for level in (0, 1)}
+    assert float(out[1].std()) < 1e-6 < float(out[0].std())
+    plain = Trainer(tiny_config({"T": 2, "schedule": [0.3, 0.6]}), None).method
+    assert plain.net.scales is None
+
+
+def test_a_per_pixel_start_saves_and_resumes(tmp_path):
+    cfg = tiny_config({"T": 2, "schedule": [0.3, 0.6], "start_components": 0}, checkpoint_every=1)
+    trainer = Trainer(cfg, tmp_path / "run")
+    list(trainer.events(1))
+    resumed = Trainer.resume(tmp_path / "run").method
+    assert resumed.data_basis.shape[0] == 0
+    torch.testing.assert_close(resumed.data_std, trainer.method.data_std)

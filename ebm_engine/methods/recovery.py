@@ -29,11 +29,15 @@ the strokes): ``step_ref`` plays ``s_0``, ``c_t² = max(1, s_t / step_ref)``. Wi
 ``level_weight = "inverse_sigma"`` level ``t``'s term is weighted by
 ``σ_1/σ_{t+1}``, as the paper's code does: the low-noise levels, which make
 the final sample sharp, count most. Sampling walks down the schedule from
-``x_T`` drawn from a Gaussian fit of ``q(x_T)`` (``√ᾱ_T (m + s ⊙ ε') + √(1 −
-ᾱ_T) ε``, ``m``/``s`` the training images' per-pixel mean and std, saved with
-the checkpoint; ``N(0, I)`` only when ``ᾱ_T ≈ 0``): the top level then starts
-where it was trained, not at a pure-noise image whose background is brighter
-by ``√ᾱ_T``. Then ``x_t = ỹ_t / a_{t+1}`` with ``ỹ_t`` drawn from the
+``x_T`` drawn from a Gaussian fit of ``q(x_T)``: ``√ᾱ_T (m + B ε_k + s ⊙ ε')
++ √(1 − ᾱ_T) ε``, with ``m`` the training images' per-pixel mean, ``B`` their
+``start_components`` leading principal directions (each scaled by its
+standard deviation) and ``s`` the per-pixel spread those leave, saved with
+the checkpoint (``N(0, I)`` only when ``ᾱ_T ≈ 0``). The top level then
+starts where it was trained: not at a pure-noise image whose background is
+brighter by ``√ᾱ_T``, and with the faint strokes' correlations that the
+top levels, trained on noised data, lean on (a per-pixel fit alone starts
+them from independent pixels). Then ``x_t = ỹ_t / a_{t+1}`` with ``ỹ_t`` drawn from the
 recovery model given ``x_{t+1}``.
 
 ``sample(n_steps=…)`` sets the Langevin steps per level;
@@ -121,7 +125,13 @@ class RecoveryOptions:
         Grow the Langevin step at the noisier levels as the paper's code does:
         ``δ_t = step_scale · σ_{t+1} · max(1, s_t / step_ref)^½`` with
         ``s_t = √(1 − ᾱ_t)`` the noise already in ``x_t`` (the paper's code: 0.01).
-        0 = the same fraction of σ at every level.
+        0 = the same fraction of σ at every level.    level_scales : bool
+        Each level also scales the network's channels (FiLM), not only shifts
+        them (:class:`~ebm_engine.models.timeconvnet.TimeConditionedConvNet`).
+    start_components : int
+        Principal components of the training images in the Gaussian fit of
+        ``q(x_T)`` that sampling starts from (plus a per-pixel residual);
+        0 = per-pixel mean and standard deviation only.
     """
 
     T: int = knob(6, ge=1, le=1000, live=False, unit="levels")
@@ -133,6 +143,8 @@ class RecoveryOptions:
     level_weight: str = knob("equal", choices=LEVEL_WEIGHTS)
     average: float = knob(0.0, ge=0, lt=1, live=False)
     step_ref: float = knob(0.0, ge=0, lt=1)
+    level_scales: bool = knob(False, live=False)
+    start_components: int = knob(16, ge=0, le=256, live=False, unit="components")
 
 
 @register_method("recovery")
@@ -155,18 +167,19 @@ class RecoveryLikelihood(LearningMethod):
         self.reconfigured()
         m = self.cfg.model
         self.net = TimeConditionedConvNet(channels, side, self.levels, m.width, m.depth,
-                                          m.spectral_norm, leaky_slope(m)).to(self.device)
+                                          m.spectral_norm, leaky_slope(m),
+                                          self.opts.level_scales).to(self.device)
         self.opt = self.adam(self.net.parameters())
         self.averages = Averages({"energy": self.net}, self.opts.average)
         self.applied = 0  # updates taken: decides preview iterations, checkpointed
-        # Per-pixel mean and std of the training images: the Gaussian fit of q(x_T)
-        # that sampling starts from (zeros and ones give N(0, I), as before).
+        # The Gaussian fit of the training images that sampling starts from (mean,
+        # scaled principal directions, residual std; zeros and ones give N(0, I)).
         self.data_mean = torch.zeros(self.spec.item_shape, device=self.device)
         self.data_std = torch.ones(self.spec.item_shape, device=self.device)
+        self.data_basis = torch.zeros((0, *self.spec.item_shape), device=self.device)
         if self.dataset is not None:
-            items = self.dataset.items.float()
-            self.data_mean = items.mean(0).to(self.device)
-            self.data_std = items.std(0, unbiased=False).to(self.device)
+            fit = gaussian_fit(self.dataset.items.float(), self.opts.start_components)
+            self.data_mean, self.data_basis, self.data_std = (v.to(self.device) for v in fit)
 
     def _sigmas(self) -> torch.Tensor:
         o = self.opts
@@ -229,11 +242,16 @@ class RecoveryLikelihood(LearningMethod):
 
     def start(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         """``n`` draws of ``x_T`` from the Gaussian fit of ``q(x_T)``:
-        ``√ᾱ_T (m + s ⊙ ε') + √(1 − ᾱ_T) ε`` (per-pixel data mean ``m``, std ``s``)."""
+        ``√ᾱ_T (m + B ε_k + s ⊙ ε') + √(1 − ᾱ_T) ε`` (data mean ``m``, scaled
+        principal directions ``B``, residual per-pixel std ``s``)."""
         shape = (n, *self.spec.item_shape)
         ab = self.alpha_bar()[-1]
         signal = self.data_mean + self.data_std * torch.randn(shape, device=self.device,
                                                               generator=generator)
+        k = self.data_basis.shape[0]
+        if k:
+            weights = torch.randn(n, k, device=self.device, generator=generator)
+            signal = signal + (weights @ self.data_basis.flatten(1)).view(shape)
         noise = torch.randn(shape, device=self.device, generator=generator)
         return ab.sqrt() * signal + (1 - ab).sqrt() * noise
 
@@ -335,7 +353,8 @@ class RecoveryLikelihood(LearningMethod):
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         return {"applied": torch.tensor([self.applied], dtype=torch.int64),
-                "start.mean": self.data_mean, "start.std": self.data_std}
+                "start.mean": self.data_mean, "start.std": self.data_std,
+                "start.basis": self.data_basis}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         if "applied" in tensors:
@@ -343,6 +362,51 @@ class RecoveryLikelihood(LearningMethod):
         if "start.mean" in tensors:  # older checkpoints start from N(0, I)
             self.data_mean = tensors["start.mean"].to(self.device).clone()
             self.data_std = tensors["start.std"].to(self.device).clone()
+        # older checkpoints have no principal directions: a per-pixel fit
+        basis = tensors.get("start.basis")
+        self.data_basis = (basis.to(self.device).clone() if basis is not None
+                           else torch.zeros((0, *self.spec.item_shape), device=self.device))
+
+
+def gaussian_fit(items: torch.Tensor, components: int,
+                 max_items: int = 4096) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A Gaussian fit of ``(N, *shape)`` images: mean, leading principal directions
+    and the per-pixel spread they leave.
+
+    Parameters
+    ----------
+    items : tensor ``(N, *shape)``
+        The training images (at most ``max_items`` of them, evenly spaced, are fitted).
+    components : int
+        Principal directions to keep (at most ``N − 1`` and the pixel count).
+
+    Returns
+    -------
+    mean : tensor ``shape``
+    basis : tensor ``(k, *shape)``
+        Orthogonal directions, each scaled by its standard deviation.
+    residual_std : tensor ``shape``
+        Per-pixel standard deviation of the images less their projection on ``basis``
+        (the per-pixel std when ``k = 0``), so each pixel's variance is the data's.
+    """
+    shape = items.shape[1:]
+    flat = items[:: max(1, len(items) // max_items)].flatten(1)
+    mean = flat.mean(0)
+    centred = flat - mean
+    k = min(components, len(flat) - 1, flat.shape[1])
+    basis = torch.zeros(0, flat.shape[1])
+    if k > 0:
+        # the covariance's eigenvectors (exact where the pixels are few; else randomised)
+        if flat.shape[1] <= 1024:
+            _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+            directions = vh[:k]
+        else:
+            directions = torch.pca_lowrank(centred, q=k, center=False, niter=4)[2].T
+        spread = (centred @ directions.T).std(0, unbiased=False)
+        basis = directions * spread[:, None]
+        centred = centred - (centred @ directions.T) @ directions
+    residual = centred.pow(2).mean(0).sqrt()
+    return mean.view(shape), basis.view(-1, *shape), residual.view(shape)
 
 
 def _frame(step: int, x: torch.Tensor, energy: torch.Tensor) -> ChainFrame:
