@@ -125,7 +125,8 @@ class RecoveryOptions:
         Grow the Langevin step at the noisier levels as the paper's code does:
         ``δ_t = step_scale · σ_{t+1} · max(1, s_t / step_ref)^½`` with
         ``s_t = √(1 − ᾱ_t)`` the noise already in ``x_t`` (the paper's code: 0.01).
-        0 = the same fraction of σ at every level.    level_scales : bool
+        0 = the same fraction of σ at every level.
+    level_scales : bool
         Each level also scales the network's channels (FiLM), not only shifts
         them (:class:`~ebm_engine.models.timeconvnet.TimeConditionedConvNet`).
     start_components : int
@@ -390,7 +391,7 @@ def gaussian_fit(items: torch.Tensor, components: int,
         (the per-pixel std when ``k = 0``), so each pixel's variance is the data's.
     """
     shape = items.shape[1:]
-    flat = items[:: max(1, len(items) // max_items)].flatten(1)
+    flat = items[:: -(-len(items) // max_items)].flatten(1)  # a ceiling: at most max_items
     mean = flat.mean(0)
     centred = flat - mean
     k = min(components, len(flat) - 1, flat.shape[1])
