@@ -34,14 +34,14 @@ def _data_options(items: list[str]) -> dict:
     for item in items:
         if "=" not in item:
             raise ConfigError(f"--data-option expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        if key.strip() in DATA_SETTINGS:  # the data check would suggest data.KEY, which score cannot set
-            raise ConfigError(f"--data-option {key.strip()}: a data setting, not a data option; "
+        key, value = (part.strip() for part in item.split("=", 1))
+        if key in DATA_SETTINGS:  # the data check would suggest data.KEY, which score cannot set
+            raise ConfigError(f"--data-option {key}: a data setting, not a data option; "
                               "`ebm score` scores every item of --data at the model's size")
         try:
-            out[key.strip()] = json.loads(value)
+            out[key] = json.loads(value)
         except json.JSONDecodeError:
-            out[key.strip()] = value.strip()
+            out[key] = value
     return out
 
 
