@@ -63,6 +63,7 @@ from ebm_engine.sampling import ChainFrame, frozen
 
 SCHEDULES = ("linear", "geometric")
 LEVEL_WEIGHTS = ("equal", "inverse_sigma")
+FIT_ITEMS = 4096  # most training items the start's Gaussian fit uses
 
 
 def noise_schedule(levels: int, schedule: str | list[float], sigma_min: float,
@@ -179,7 +180,11 @@ class RecoveryLikelihood(LearningMethod):
         self.data_std = torch.ones(self.spec.item_shape, device=self.device)
         self.data_basis = torch.zeros((0, *self.spec.item_shape), device=self.device)
         if self.dataset is not None:
-            fit = gaussian_fit(self.dataset.items.float(), self.opts.start_components)
+            # evenly spaced items, at most FIT_ITEMS: only those are decoded (and read from
+            # disk), not the whole dataset, which may be larger than the RAM
+            stride = -(-len(self.dataset) // FIT_ITEMS)
+            fit = gaussian_fit(self.dataset.take(slice(None, None, stride)),
+                               self.opts.start_components)
             self.data_mean, self.data_basis, self.data_std = (v.to(self.device) for v in fit)
 
     def _sigmas(self) -> torch.Tensor:
@@ -369,15 +374,15 @@ class RecoveryLikelihood(LearningMethod):
                            else torch.zeros((0, *self.spec.item_shape), device=self.device))
 
 
-def gaussian_fit(items: torch.Tensor, components: int,
-                 max_items: int = 4096) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def gaussian_fit(items: torch.Tensor,
+                 components: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A Gaussian fit of ``(N, *shape)`` images: mean, leading principal directions
     and the per-pixel spread they leave.
 
     Parameters
     ----------
     items : tensor ``(N, *shape)``
-        The training images (at most ``max_items`` of them, evenly spaced, are fitted).
+        The training images (or an evenly spaced subset of them).
     components : int
         Principal directions to keep (at most ``N − 1`` and the pixel count).
 
@@ -391,7 +396,7 @@ def gaussian_fit(items: torch.Tensor, components: int,
         (the per-pixel std when ``k = 0``), so each pixel's variance is the data's.
     """
     shape = items.shape[1:]
-    flat = items[:: -(-len(items) // max_items)].flatten(1)  # a ceiling: at most max_items
+    flat = items.float().flatten(1)
     mean = flat.mean(0)
     centred = flat - mean
     k = min(components, len(flat) - 1, flat.shape[1])
