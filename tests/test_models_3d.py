@@ -96,6 +96,23 @@ def test_pointnet_point_norm_couples_the_points_of_a_cloud():
     assert not torch.allclose(a, b, atol=1e-4)
 
 
+def test_point_norm_standardises_each_channel_over_the_points():
+    from ebm_engine.models.pointnet import PointNorm
+
+    norm = PointNorm(4)
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([1.0, 2.0, 0.5, 3.0]))
+        norm.bias.copy_(torch.tensor([0.0, -1.0, 1.0, 2.0]))
+    z = torch.randn(3, 100, 4) * torch.tensor([1.0, 10.0, 0.1, 5.0]) + 7.0
+    out = norm(z)
+    assert torch.allclose(out.mean(1), norm.bias.expand(3, 4), atol=1e-4)
+    assert torch.allclose(out.std(1, unbiased=False), norm.weight.expand(3, 4), atol=1e-3)
+    # the clouds do not mix: changing one leaves the others' output alone
+    z2 = z.clone()
+    z2[0] *= 3.0
+    assert torch.allclose(norm(z2)[1:], out[1:])
+
+
 def test_pointnet_bad_options():
     with pytest.raises(ConfigError, match="pooling"):
         _build("pointnet", (16, 3), options={"pooling": "sum"})
