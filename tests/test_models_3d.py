@@ -8,6 +8,7 @@ import torch
 from ebm_engine.config import ModelConfig, SamplerConfig
 from ebm_engine.errors import ConfigError
 from ebm_engine.models import available_models, build_model
+from ebm_engine.models.pointnet import PointNorm
 from ebm_engine.sampling import energy_of, run_langevin
 
 
@@ -97,8 +98,6 @@ def test_pointnet_point_norm_couples_the_points_of_a_cloud():
 
 
 def test_point_norm_standardises_each_channel_over_the_points():
-    from ebm_engine.models.pointnet import PointNorm
-
     norm = PointNorm(4)
     with torch.no_grad():
         norm.weight.copy_(torch.tensor([1.0, 2.0, 0.5, 3.0]))
