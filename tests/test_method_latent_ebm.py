@@ -30,7 +30,7 @@ def one_thread():
 def toy_cfg(**sets):
     # Short prior chains and small posterior steps: a tiny model that learns within the
     # test's 80 steps (the preset's longer chains and larger steps learn slower at first
-    # and better by its 1500: kl_samples 2.3-2.5 against 7.5-7.7, in its description).
+    # and better by its 1500: kl_samples 0.9 against 7.5-7.7, in the method's About card).
     cfg = config_for("8gaussians", "toy2d-latent-ebm", overrides=[
         ("model.width", 64), ("train.batch_size", 128), ("train.sample_every", 20),
         ("train.record_every", 5), ("train.checkpoint_every", 0), ("train.device", "cpu"),
