@@ -236,9 +236,12 @@ def write_results(results: list[dict], out: Path) -> None:
              "restarted per draw) and train 1500 iterations: the shells differ (balls, discs, "
              "rings, rods, elongated and two-lobed ones; cov_cd 0.28–0.33, 1-NNA 0.865–0.87, "
              "mmd_cd 0.077–0.078 over two runs), but no sample is yet a clean chair or table. "
-             "Those 1500 iterations took 14.4 CPU minutes and take 10.6 now: the net's "
-             "standardisation over the points no longer calls aten::var (a Langevin step "
-             "13.9 → 8.4 ms; the same function).", ""]
+             "Those 1500 iterations took 14.4 CPU minutes, then 10.6 once the net's "
+             "standardisation over the points stopped calling aten::var. The preset now also "
+             "splats each cloud onto a 16³ density grid that a small 3D ConvNet reads "
+             "(model.options.splat): a Langevin step costs 2.3 times as much, and 600 "
+             "iterations at lr 0.002 (about 13 CPU minutes) beat the 1500 without it; the "
+             "samples are still fuzzy, with table-like tops on legs among the shells.", ""]
     for r in results:
         final = r["points"][-1]["metrics"] if r["points"] else {}
         keys = list(final)

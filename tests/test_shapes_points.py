@@ -1,5 +1,6 @@
 """The shipped ``shapes-points`` preset: its PointNet standardises over each
-cloud's points (without it the samples stayed Gaussian blobs, issue 11), its
+cloud's points (without it the samples stayed Gaussian blobs, issue 11) and reads
+a density grid of each cloud (``model.options.splat``), its
 chains persist across iterations (short runs from noise all turned into alike
 shells), and training with it resumes exactly."""
 
@@ -9,6 +10,7 @@ import torch
 
 from ebm_engine.learning.trainer import Trainer
 from ebm_engine.models.pointnet import PointNorm
+from ebm_engine.models.voxelnet import GenerativeVoxelNet
 from ebm_engine.presets import config_for
 
 TINY = [("data.options", {"items": 8, "points": 64}), ("model.width", 8),
@@ -17,10 +19,11 @@ TINY = [("data.options", {"items": 8, "points": 64}), ("model.width", 8),
         ("train.checkpoint_minutes", 0)]
 
 
-def test_preset_uses_point_norm_and_centred_points():
+def test_preset_uses_point_norm_centred_points_and_a_density_view():
     trainer = Trainer(config_for("shapes-points", None, TINY), None)
     net = trainer.method.net
     assert net.centered and any(isinstance(m, PointNorm) for m in net.modules())
+    assert net.splat > 0 and isinstance(net.density, GenerativeVoxelNet)
 
 
 def test_preset_chains_persist_across_iterations():
