@@ -143,9 +143,8 @@ class GenerativePointNet(nn.Module):
             self.density = GenerativeVoxelNet(1, (splat,) * 3, splat_width, 2, spectral_norm)
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
-        """The global feature ``POOL_i h(x_i)``, shape ``(B, K)``."""
-        if self.centered:
-            x = x - x.mean(1, keepdim=True)
+        """The global feature ``POOL_i h(x_i)`` of points as the net sees them
+        (already centred with ``centered``), shape ``(B, K)``."""
         feats = self.point_mlp(x)  # (B, N, K): each point on its own
         if self.pooling == "mean":
             return feats.mean(1)
@@ -154,10 +153,11 @@ class GenerativePointNet(nn.Module):
         return torch.cat([feats.amax(1), feats.mean(1)], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.head(self.pool(x)).squeeze(1)
+        # Centred once for both views (the pooled features and the density grid).
+        c = x - x.mean(1, keepdim=True) if self.centered else x
+        f = self.head(self.pool(c)).squeeze(1)
         f = f * x.shape[1] if self.extensive else f
         if self.splat:
-            c = x - x.mean(1, keepdim=True) if self.centered else x
             f = f + self.density(splat_grid(c, self.splat))
         return f
 
