@@ -182,3 +182,21 @@ def test_sampling_past_a_models_few_persistent_chains_says_they_repeat(tmp_path,
     assert main(["sample", "--run", "zoo:frame-texture-frame", "--n", "4", "--steps", "2",
                  "--out", str(tmp_path / "four.png")]) == 0
     assert "persistent chains" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("demo", ["8gaussians", "rings", "moons", "pinwheel", "checkerboard"])
+def test_shipped_2d_models_sample_by_their_data(demo, tmp_path):
+    """`ebm sample` of a shipped 2D ML model stays by the data: under the former energy
+    penalty (energy_l2 0.1) 11-32 % of these samples lay farther than 1 from every data
+    point, scattered out to radius 17 over a flat plateau."""
+    import numpy as np
+
+    from ebm_engine.data.toy2d import toy_points
+
+    out = tmp_path / "draws.npz"
+    assert main(["sample", "--run", f"zoo:{demo}-ml", "--n", "1000", "--out", str(out)]) == 0
+    with np.load(out) as z:
+        x = torch.from_numpy(z["samples"]).float()
+    data = torch.from_numpy(toy_points(demo, 5000, seed=1)).float()
+    far = float((torch.cdist(x, data).min(1).values > 1.0).float().mean())
+    assert far < 0.01, far
