@@ -30,7 +30,7 @@ def test_mlp_ebm_learns_eight_gaussians():
 
     # Samples of the trained model (settled persistent chains, as `ebm sample` takes them)
     # stay by the modes: under a heavy energy penalty (energy_l2 0.1) the empty plane is
-    # a flat plateau, and 6 % of them wandered off it, out to radius 9.
+    # a flat plateau, and 6 % of them wandered out across it, to radius 9.
     settled = list(trainer.method.sample(1000))[-1].x
     off = np.linalg.norm(settled[:, None] - eight_gaussian_modes()[None], axis=2).min(1) > 1.5
     assert off.mean() < 0.02, off.mean()

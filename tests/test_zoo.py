@@ -187,7 +187,7 @@ def test_sampling_past_a_models_few_persistent_chains_says_they_repeat(tmp_path,
 @pytest.mark.parametrize("demo", ["8gaussians", "rings", "moons", "pinwheel", "checkerboard"])
 def test_shipped_2d_models_sample_by_their_data(demo, tmp_path):
     """`ebm sample` of a shipped 2D ML model stays by the data: under the former energy
-    penalty (energy_l2 0.1) 11-32 % of these samples lay farther than 1 from every data
+    penalty (energy_l2 0.1) 1-32 % of these samples lay farther than 1 from every data
     point, scattered out to radius 17 over a flat plateau."""
     import numpy as np
 
