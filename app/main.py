@@ -15,7 +15,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="ebm-studio", description="EBM Studio desktop app")
     p.add_argument("--demo", help="select this built-in demo (or data path) at start")
     p.add_argument("--train", action="store_true", help="start training right away")
-    p.add_argument("--open", metavar="RUN", help="open a run or checkpoint folder (sample only)")
+    p.add_argument("--open", metavar="RUN", help="open a run or checkpoint folder, or zoo:NAME (sample only)")
     p.add_argument("--follow", metavar="RUN", help="follow a run folder being written elsewhere")
     p.add_argument("--runs", metavar="DIR", help="folder for runs started from the app")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

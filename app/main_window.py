@@ -404,15 +404,20 @@ class MainWindow(QMainWindow):
 
     # --- runs: open, follow, recent ----------------------------------------------------------
     def open_run(self, path: str | Path, mode: str = "sample") -> None:
-        """Open a run or checkpoint folder: ``sample`` (no training) or ``resume`` training."""
-        path = Path(path)
+        """Open a run or checkpoint folder, or a pretrained model (``zoo:NAME``):
+        ``sample`` (no training) or ``resume`` training."""
+        from ebm_engine.runs import zoo
+
+        try:
+            path = zoo.resolve(path)  # zoo:NAME → its folder, as everywhere a run is taken
+        except EBMError as exc:  # an unknown name: one line with a hint
+            self.show_error(str(exc))
+            return
         if self._pretrained != path:  # another run: Train no longer continues the pretrained one
             self._pretrained = None
         if mode == "resume" and not (path / "config.json").is_file():
             self.show_error(f"{path} is not a run folder (no config.json), so it cannot be resumed.")
             return
-        from ebm_engine.runs import zoo
-
         if mode == "resume" and zoo.is_zoo(path):  # read-only: continue it in a new folder
             self._pretrained = path
             self.start_training()

@@ -89,6 +89,22 @@ def test_load_pretrained_samples_then_sample_and_train_continue_it(qtbot, tmp_pa
     window.controller.wait()
 
 
+def test_open_takes_a_zoo_name(qtbot, tmp_path, tiny_zoo):
+    """`ebm-studio --open zoo:NAME` samples a pretrained model (it said "not a checkpoint
+    folder"); a mistyped name is one line with a hint."""
+    before = _files(tiny_zoo)
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as blocker:
+        window.open_run("zoo:8gaussians-ml", "sample")
+    assert blocker.args[0].origin == "sample" and blocker.args[0].iteration == 4
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert window.errors == [] and window.controller.run_dir == tiny_zoo
+    window.open_run("zoo:8gausians-ml", "sample")
+    assert len(window.errors) == 1 and "8gaussians-ml" in window.errors[0], window.errors
+    assert "\n" not in window.errors[0]
+    assert _files(tiny_zoo) == before
+
+
 def test_help_menu_and_about_cards(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path, knobs=())
     qtbot.mouseClick(window.data_panel.about_button, Qt.MouseButton.LeftButton)
