@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from benchmarks import build_zoo
 from ebm_engine.cli import main
+from ebm_engine.data.toy2d import eight_gaussian_modes, toy_points
 from ebm_engine.learning.loading import load_model
 from ebm_engine.runs import zoo
 from ebm_engine.runs.checkpoint import load_checkpoint
@@ -166,8 +168,6 @@ def test_shipped_zoo_entries_are_complete_and_small():
 
 def test_sampling_past_a_models_few_persistent_chains_says_they_repeat(tmp_path, capsys):
     """FRAME keeps 4 chains: 8 draws continue each twice, and ``ebm sample`` says so."""
-    import numpy as np
-
     out = tmp_path / "draws.npz"
     assert main(["sample", "--run", "zoo:frame-texture-frame", "--n", "8", "--steps", "2",
                  "--out", str(out)]) == 0
@@ -189,10 +189,6 @@ def test_shipped_2d_models_sample_by_their_data(demo, tmp_path):
     """`ebm sample` of a shipped 2D ML model stays by the data: under the former energy
     penalty (energy_l2 0.1) 1-32 % of these samples lay farther than 1 from every data
     point, scattered out to radius 17 over a flat plateau."""
-    import numpy as np
-
-    from ebm_engine.data.toy2d import toy_points
-
     out = tmp_path / "draws.npz"
     assert main(["sample", "--run", f"zoo:{demo}-ml", "--n", "1000", "--out", str(out)]) == 0
     with np.load(out) as z:
@@ -206,10 +202,6 @@ def test_shipped_2d_coopnets_keeps_the_modes_apart(tmp_path):
     """The shipped 8gaussians CoopNets model draws the eight modes without bridges between
     them: under the former revision noise (noise_scale 0.5, z in R⁴) 9 % of its samples lay
     more than 3 standard deviations (0.75) from every mode; the data has 1 % there."""
-    import numpy as np
-
-    from ebm_engine.data.toy2d import eight_gaussian_modes
-
     out = tmp_path / "draws.npz"
     assert main(["sample", "--run", "zoo:8gaussians-coopnets", "--n", "2000", "--out", str(out)]) == 0
     with np.load(out) as z:
