@@ -32,6 +32,11 @@ from typing import Any
 
 from ebm_engine.errors import ConfigError
 
+MAX_MAGNITUDE = 1e150
+"""Largest size a numeric knob takes (its square is still a finite float)."""
+MIN_MAGNITUDE = 1e-150
+"""Smallest non-zero size a float knob takes (its square is not rounded to 0)."""
+
 
 @dataclass(frozen=True)
 class KnobSpec:
@@ -77,6 +82,15 @@ class KnobSpec:
                                 (self.lt, lambda b: value < b, "<")):
             if bound is not None and not ok(bound):
                 raise ConfigError(f"{name} must be {word} {bound:g}, got {value!r}")
+        # Steps, scales and sigmas enter the maths squared (δ²/2, 1/2σ²): past these
+        # sizes that square overflows or becomes 0 and the run would die mid-way.
+        size = abs(value)
+        if size > MAX_MAGNITUDE:
+            raise ConfigError(f"{name} is too large, got {value!r} (at most {MAX_MAGNITUDE:g}: "
+                              "its square must stay a finite number)")
+        if isinstance(value, float) and 0 < size < MIN_MAGNITUDE:
+            raise ConfigError(f"{name} is too small, got {value!r} (at least {MIN_MAGNITUDE:g}, "
+                              "or 0 where 0 is allowed: its square must not round to 0)")
 
     def describe(self) -> str:
         """``"> 0"``, ``"in [0, 1]"`` … for tooltips (empty when unbounded)."""

@@ -114,6 +114,32 @@ def test_a_diverged_step_changes_nothing():
     assert all(p.grad is None for p in method.net.parameters())
 
 
+def test_a_failing_step_keeps_the_iterations_before_it(tmp_path: Path):
+    # An unforeseen error inside iteration 5 (no checkpoint due) must leave a
+    # checkpoint of iteration 4 that resumes, not an empty run folder.
+    cfg = RunConfig.from_dict({
+        "model": {"width": 16, "depth": 2}, "sampler": {"n_steps": 5, "step_size": 0.01},
+        "train": {"batch_size": 16, "iterations": 10, "checkpoint_every": 0,
+                  "checkpoint_minutes": 0},
+    })
+    trainer = Trainer(cfg, tmp_path / "run")
+    step, calls = trainer.method.train_step, []
+
+    def failing(batch, record_every):
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("a bug in a step")
+        return step(batch, record_every)
+
+    trainer.method.train_step = failing
+    with pytest.raises(RuntimeError, match="a bug in a step"):
+        for _ in trainer.events():
+            pass
+    resumed = Trainer.resume(tmp_path / "run")
+    assert resumed.iteration == 4
+    assert [type(e) for e in resumed.events(6)][-1] is Finished
+
+
 def test_retries_after_a_divergence_are_reproducible():
     def run():
         trainer = Trainer(diverging_cfg(), None)
@@ -137,6 +163,22 @@ def test_non_finite_numbers_are_refused_everywhere(tmp_path: Path, value: str, c
     raw["train"]["lr"] = "inf"
     with pytest.raises(ConfigError, match="train.lr must be a"):
         RunConfig.from_dict(raw)
+
+
+@pytest.mark.parametrize(("key", "value", "word"), [
+    ("sampler.step_size", "1e300", "large"),  # δ²/2 overflows
+    ("sampler.reference_sigma", "1e-200", "small"),  # 1/2σ² divides by 0
+    ("train.options.obs_sigma", "1e-200", "small"),  # a method's own sigma
+])
+def test_sizes_whose_square_breaks_the_maths_are_refused(tmp_path: Path, key, value, word, capsys):
+    # "> 0" and finite, yet squared they overflow or round to 0: before the check
+    # these ran until the first Langevin step and died with an internal error.
+    code = main(["train", "--data", "8gaussians", "--method", "latent_ebm",
+                 "--out", str(tmp_path / "r"), "--set", f"{key}={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{key} is too {word}" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+    assert RunConfig().with_value("sampler.step_size", "1e100").sampler.step_size == 1e100
 
 
 def test_checkpoints_by_time_and_bounded_by_retention(tmp_path: Path):

@@ -23,6 +23,7 @@ the attempt, so it is reproducible).
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import threading
 import time
@@ -287,6 +288,14 @@ class Trainer:
                 self._set_rng_state(rng_before)  # the checkpoint resumes exactly
                 reason = "stopped"
                 break
+            except Exception:
+                # An unforeseen failure inside a step must not cost the run: the step
+                # is undone and the last complete iteration checkpointed, then it is
+                # raised as before (the CLI and the app report it).
+                self.method.discard_update()
+                self._set_rng_state(rng_before)
+                self._save_before_failing()
+                raise
             if self.dist.world_size > 1:
                 # Average gradients (and metrics, so all ranks agree on divergence).
                 distributed.allreduce_grads(self.method.networks())
@@ -434,6 +443,13 @@ class Trainer:
             raise CheckpointError(f"cannot write checkpoint {folder}: "
                                   f"{exc.strerror or type(exc).__name__}") from None
         return Path(path)
+
+    def _save_before_failing(self) -> None:
+        if self.run is None or self._last_checkpoint == self.iteration or self.iteration == 0:
+            return
+        with contextlib.suppress(Exception):  # the first error is the one to report
+            self.save_checkpoint()
+            self._last_checkpoint = self.iteration
 
     def _checkpoint(self) -> Checkpointed | Warned:
         # A failed write must not end hours of training: warn, keep going,
