@@ -91,6 +91,22 @@ def test_grid_divergences_zero_for_data_and_grow_as_samples_spread():
     assert increasing(model), model
 
 
+def test_grid_divergences_count_samples_that_leave_the_grid():
+    # Samples far outside the data's box must not vanish from the score: a model
+    # whose draws all lie far away is the worst, and strays make a good one worse.
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(4000, 2)) * 0.3 + np.array([[2.0, 0.0]]) * rng.choice([-1, 1], (4000, 1))
+    good = data[rng.permutation(len(data))]
+    strays = good.copy()
+    strays[::5] = rng.normal(size=(len(data[::5]), 2)) * 3 + 15.0  # a fifth, far away
+    far = good + 12.0  # everything off the grid, the shape kept
+    kl = [grid_divergences(data, x, bins=32)["kl_samples"] for x in (good, strays, far)]
+    js = [grid_divergences(data, x, bins=32)["js_samples"] for x in (good, strays, far)]
+    assert increasing(kl) and increasing(js), (kl, js)
+    assert kl[1] - kl[0] >= 0.9 * -np.log(0.8)  # at least the mass the strays took away
+    assert js[2] == pytest.approx(np.log(2), abs=5e-3)  # nothing in common with the data
+
+
 def _clouds(n: int, points: int, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, points, 3, generator=gen)

@@ -3,8 +3,10 @@
 The plane around the data is cut into ``bins × bins`` cells. The data and
 the samples become normalised histograms ``p_data``, ``p_samples``; the
 model becomes ``p_model(cell) ∝ exp(−E(centre))``, normalised on the grid.
-Every histogram is smoothed by ``eps`` per cell (so KL stays finite) and
-renormalised. We report
+Samples that fall outside the grid are not dropped: they count in one extra
+"outside" cell, where the data have no mass, so a model that scatters samples
+far from the data scores worse, not better. Every histogram is smoothed by
+``eps`` per cell (so KL stays finite) and renormalised. We report
 
     KL(p_data ‖ q) = Σ p_data log(p_data / q),
     JS(p_data, q)  = ½ KL(p_data ‖ m) + ½ KL(q ‖ m),   m = (p_data + q)/2,
@@ -35,6 +37,13 @@ def histogram(points: np.ndarray, bounds: tuple[float, float, float, float], bin
     x0, x1, y0, y1 = bounds
     h, _, _ = np.histogram2d(points[:, 0], points[:, 1], bins=bins, range=[[x0, x1], [y0, y1]])
     return h
+
+
+def _with_outside(points: np.ndarray, bounds: tuple[float, float, float, float],
+                  bins: int) -> np.ndarray:
+    """The grid's counts, flattened, and one last cell counting the points outside it."""
+    h = histogram(points, bounds, bins).ravel()
+    return np.append(h, len(points) - h.sum())
 
 
 def _normalise(p: np.ndarray, eps: float) -> np.ndarray:
@@ -104,9 +113,10 @@ def grid_divergences(
     p = _normalise(histogram(data, bounds, bins), eps)
     out: dict[str, float] = {}
     if samples is not None:
-        s = np.nan_to_num(np.asarray(samples, dtype=np.float64), nan=1e9)
-        q = _normalise(histogram(s, bounds, bins), eps)
-        out["kl_samples"], out["js_samples"] = kl(p, q), js(p, q)
+        s = np.nan_to_num(np.asarray(samples, dtype=np.float64), nan=1e9, posinf=1e9, neginf=-1e9)
+        p_out = _normalise(_with_outside(data, bounds, bins), eps)
+        q = _normalise(_with_outside(s, bounds, bins), eps)
+        out["kl_samples"], out["js_samples"] = kl(p_out, q), js(p_out, q)
     if energy_fn is not None:
         q = _normalise(model_grid(energy_fn, bounds, bins), eps)
         out["kl_model"], out["js_model"] = kl(p, q), js(p, q)
