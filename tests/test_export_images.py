@@ -47,6 +47,19 @@ def test_make_grid_layout() -> None:
     assert (grid[top : top + 4, left : left + 5] == 0).all()  # the missing 6th tile
 
 
+def test_make_grid_fills_its_rows_where_it_can() -> None:
+    # 32 samples (a training snapshot) as 8 × 4, not 6 columns with a last row of 2;
+    # the app's click-to-tile agrees with the layout.
+    from app.views.image_grid import PAD, tile_at
+
+    for n, shape in ((32, (4, 8)), (64, (8, 8)), (12, (3, 4)), (24, (4, 6)), (7, (3, 3))):
+        grid = make_grid(flat_images(n), pad=PAD)
+        rows, cols = (grid.shape[0] - PAD) // (4 + PAD), (grid.shape[1] - PAD) // (5 + PAD)
+        assert (rows, cols) == shape, n
+        top, left = tile_pixel(n - 1, cols, 4, 5, PAD)
+        assert tile_at(left + 1, top + 1, n, 4, 5) == n - 1
+
+
 def test_make_grid_grey_nrow_and_bad_values() -> None:
     x = flat_images(4, c=1)
     x[0, 0, 0, 0] = np.nan

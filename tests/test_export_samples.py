@@ -86,3 +86,25 @@ def test_points_image_frames_the_bulk_not_the_strays():
     dark = np.argwhere(img < 0.9)
     # The ring (radius 2) spans most of the picture, not a dot in its middle.
     assert dark[:, 0].max() - dark[:, 0].min() > 32
+
+
+def test_a_few_2d_samples_export_as_dots_a_person_can_see(tmp_path):
+    # 64 samples used to be 64 single dark pixels on a 256 px white square.
+    from ebm_engine.export.scatter import grid_step
+
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(-2, 2, size=(64, 2))
+    img = np.asarray(Image.open(export_samples(pts, "points", None, tmp_path / "p.png")).convert("L"))
+    h, w = img.shape
+    assert h >= 512 and w >= 512
+    assert (img < 80).sum() >= 64 * 20  # dots of a few pixels each, not points
+    # every sample is a dot where it is (y up): its pixel and its neighbours are dark
+    lim = float(np.quantile(np.abs(pts), 0.98) * 1.25)
+    cols = np.round((pts[:, 0] + lim) / (2 * lim) * (w - 1)).astype(int)
+    rows = h - 1 - np.round((pts[:, 1] + lim) / (2 * lim) * (h - 1)).astype(int)
+    inside = (np.abs(pts) <= lim).all(1)
+    assert (img[rows[inside], cols[inside]] < 80).all()
+    assert (img[rows[inside], np.minimum(cols[inside] + 1, w - 1)] < 80).all()
+    # a grid to read positions against, at round spacings
+    assert (img > 200).mean() > 0.5 and ((img > 150) & (img < 240)).sum() > 2 * w
+    assert [grid_step(v) for v in (1.0, 3.9, 4.65, 40.0)] == [0.5, 1.0, 2.0, 10.0]

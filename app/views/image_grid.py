@@ -7,7 +7,6 @@ the GUI thread then only uploads a uint8 image.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,7 @@ from app.display import prepared_frame
 from app.views import unindexed
 from app.views.registry import register_view
 from ebm_engine.data.dataset import to_display
-from ebm_engine.export.images import make_grid
+from ebm_engine.export.images import grid_columns, make_grid
 
 PAD = 2
 
@@ -59,7 +58,7 @@ def prepare_grid(samples: np.ndarray, kind: str, value_range) -> GridImage:
 
 def tile_at(x: float, y: float, n: int, h: int, w: int) -> int | None:
     """Index of the tile under grid pixel ``(x, y)`` (``None`` on padding/outside)."""
-    nrow = min(math.ceil(math.sqrt(n)), n) if n else 1
+    nrow = min(grid_columns(n), n) if n else 1  # as make_grid laid the tiles out
     col, row = int((x - PAD) // (w + PAD)), int((y - PAD) // (h + PAD))
     if x < PAD or y < PAD or col >= nrow or col < 0 or row < 0:
         return None

@@ -25,6 +25,17 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def grid_columns(n: int) -> int:
+    """Columns of a grid of ``n`` tiles: a full rectangle, at most 2.5 times as wide as
+    tall, where ``n`` has one (32 → 8 × 4, not 6 columns with a last row of 2); else
+    ``ceil(sqrt(n))``."""
+    if n <= 0:
+        return 1
+    square = math.ceil(math.sqrt(n))
+    full = [c for c in range(square, n + 1) if n % c == 0 and c <= 2.5 * (n // c)]
+    return full[0] if full else square
+
+
 def make_grid(
     x: np.ndarray, nrow: int | None = None, pad: int = 2, pad_value: int = 0
 ) -> np.ndarray:
@@ -37,7 +48,7 @@ def make_grid(
         (grey) or 3 (RGB); a 4th (alpha) channel is dropped. ``(N, H, W)``
         is read as grey.
     nrow : int, optional
-        Images per row; default ``ceil(sqrt(N))`` (square-ish).
+        Images per row; default :func:`grid_columns` (square-ish, full rows).
     pad : int
         Pixels between tiles and around the border.
     pad_value : int
@@ -63,7 +74,7 @@ def make_grid(
         raise ValueError(f"pad must be >= 0, got {pad}")
     n, c, h, w = x.shape
     if nrow is None:
-        nrow = math.ceil(math.sqrt(n))
+        nrow = grid_columns(n)
     if nrow < 1:
         raise ValueError(f"nrow must be >= 1, got {nrow}")
     nrow = min(nrow, n)
