@@ -1,8 +1,10 @@
 """Persistent settings (QSettings) and where app-started runs are written.
 
 Tests set ``EBM_STUDIO_SETTINGS`` (to any name): settings then go to an INI
-file of that name in a private temp folder, so a test never reads or
-changes the user's real settings. ``EBM_STUDIO_RUNS`` overrides the runs folder.
+file of that name in a private per-process folder under the temp folder (or
+under ``EBM_STUDIO_SETTINGS_DIR``, which the test suite removes when it ends),
+so a test never reads or changes the user's real settings. ``EBM_STUDIO_RUNS``
+overrides the runs folder.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ def settings() -> QSettings:
     """The app's QSettings (an isolated INI file when ``EBM_STUDIO_SETTINGS`` is set)."""
     name = os.environ.get("EBM_STUDIO_SETTINGS")
     if name:
-        folder = Path(tempfile.gettempdir()) / f"ebm-studio-settings-{os.getpid()}"
+        base = os.environ.get("EBM_STUDIO_SETTINGS_DIR") or tempfile.gettempdir()
+        folder = Path(base) / f"ebm-studio-settings-{os.getpid()}"
         folder.mkdir(parents=True, exist_ok=True)
         return QSettings(str(folder / f"{name}.ini"), QSettings.Format.IniFormat)
     return QSettings(ORGANISATION, APPLICATION)

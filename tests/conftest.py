@@ -12,14 +12,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
 os.environ.setdefault("EBM_STUDIO_SETTINGS", "test")  # the app keeps tests' QSettings apart
 os.environ.setdefault("MPLBACKEND", "Agg")
-# Decoded-data caches of the tests' temporary folders stay out of the user's cache.
-if "EBM_CACHE_DIR" not in os.environ:
-    import atexit
-    import shutil
-    import tempfile
+# Decoded-data caches of the tests' temporary folders stay out of the user's cache;
+# the tests' settings files (one folder per process, app subprocesses included) go
+# under one folder that is removed at the end, not left in /tmp run after run.
+for _var, _prefix in (("EBM_CACHE_DIR", "ebm-test-cache-"),
+                      ("EBM_STUDIO_SETTINGS_DIR", "ebm-test-settings-")):
+    if _var not in os.environ:
+        import atexit
+        import shutil
+        import tempfile
 
-    os.environ["EBM_CACHE_DIR"] = tempfile.mkdtemp(prefix="ebm-test-cache-")
-    atexit.register(shutil.rmtree, os.environ["EBM_CACHE_DIR"], True)
+        os.environ[_var] = tempfile.mkdtemp(prefix=_prefix)
+        atexit.register(shutil.rmtree, os.environ[_var], True)
 
 import torch  # noqa: E402
 
