@@ -42,6 +42,7 @@ from ebm_engine.learning.saved_config import saved_run_config
 from ebm_engine.presets import config_for, demo_minutes
 
 MIN_PANE_WIDTH = 240  # pixels: samples and curves each keep at least this much
+MAX_HISTORY_ROWS = 20000  # a reopened run's curves: longer histories are thinned to this
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +66,8 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self._reader = ""  # the data panel's reader for the next path ("" = detected)
         self._pretrained: Path | None = None  # a loaded zoo entry: Train continues it
+        # The data preview Train replaced, shown again if the run is refused (memory, data).
+        self._preview_before_train = None
         self._about = None  # the Help window, made on first use
         self._learn = None  # the Learn window, made on first use
 
@@ -192,7 +195,7 @@ class MainWindow(QMainWindow):
         c.sigRolledBack.connect(self._rolled_back)
         c.sigRewound.connect(lambda ev: self.curves.truncate(ev.iteration))
         c.sigFinished.connect(self._finished)
-        c.sigError.connect(lambda message: self.show_error(message))
+        c.sigError.connect(self._work_failed)
         self.export_menu.sigError.connect(lambda message: self.show_error(message))
         self.export_menu.sigExported.connect(self.log_line)
         self.export_menu.sigSampled.connect(self._show_snapshot)  # "Sample from my picture…"
@@ -208,6 +211,15 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setModal(False)
         box.show()
+
+    def _work_failed(self, message: str) -> None:
+        self._restore_preview()  # a refused Train leaves the data on show, as it was
+        self.show_error(message)
+
+    def _restore_preview(self) -> None:
+        shown, self._preview_before_train = self._preview_before_train, None
+        if shown is not None and self.snapshot is None:
+            self._show_snapshot(shown)
 
     def log_line(self, text: str) -> None:
         self.log.appendPlainText(text)
@@ -247,6 +259,9 @@ class MainWindow(QMainWindow):
         """The data panel shows ``cfg``'s data (an opened or followed run, restored settings)."""
         if cfg.data.source != self.data_panel.source:
             self.data_panel.set_source(cfg.data.source, emit=False)
+        # and its method: the card's Load pretrained is the entry of that method (an
+        # opened latent_seq model on "molecules" left it looking for an ml entry)
+        self.data_panel.set_method(cfg.train.method)
         reader = str(cfg.data.options.get("reader") or "")
         if reader and hasattr(self.data_panel, "set_reader"):
             self.data_panel.set_reader(reader)
@@ -290,7 +305,14 @@ class MainWindow(QMainWindow):
         After "Load pretrained", Train continues the pretrained model in a new
         run folder (weights, optimiser and chains carry over; the zoo is only read).
         """
-        self.clear_views()
+        if not step and self._pretrained is None and self.controller.config.train.iterations == 0:
+            self.show_error("train.iterations is 0, so there is nothing to train: set it above 0 "
+                            "in the settings panel, then press ▶ Train.")
+            return
+        before = self.snapshot
+        self.clear_views(f"<b>{Path(self.controller.config.data.source).name}</b> — starting: loading the "
+                         "data and building the model…")
+        self._preview_before_train = before if getattr(before, "origin", "") == "preview" else None
         source = self.controller.config.data.source
         if self._pretrained is not None and not step:
             from ebm_engine.runs.fork import fork_run
@@ -304,6 +326,7 @@ class MainWindow(QMainWindow):
             try:
                 fork_run(self._pretrained, run_dir)
             except EBMError as exc:
+                self._restore_preview()
                 self.show_error(str(exc))
                 return
             self.log_line(f"continuing {self._pretrained.name} in {run_dir}")
@@ -318,7 +341,7 @@ class MainWindow(QMainWindow):
         path = Path(path)
         self.open_run(path, "sample")
         self._pretrained = path
-        self.log_line(f"pretrained model {path.name}: press Sample for fresh chains, "
+        self.log_line(f"pretrained model {path.name}: press Sample only for fresh chains, "
                       "Train to continue training it in a new run folder")
 
     def show_about(self, kind: str, name: str = "") -> None:
@@ -360,6 +383,8 @@ class MainWindow(QMainWindow):
         self.log_line(f"[{state}]")
 
     def _run_started(self, ev) -> None:
+        self._preview_before_train = None  # the run is on: its samples replace the data
+        self._show_history(ev)
         self.status.run_started(ev)
         self.log_line(f"run {ev.run_dir or '(not saved)'} on {ev.device}: {ev.source}, "
                       f"{ev.method}, {ev.target} iterations")
@@ -367,6 +392,21 @@ class MainWindow(QMainWindow):
         if ev.run_dir:
             self.recent_menu.add(ev.run_dir)
         self.summary.show_run(self.controller.run_dir)
+
+    def _show_history(self, ev) -> None:
+        """A reopened run's curves (resumed or sampled) start where the run began, not
+        where it was reopened: its ``metrics.csv`` up to the checkpoint goes in first.
+        A followed run replays its own rows; a new run has none."""
+        if not ev.run_dir or ev.iteration <= 0 or self.controller.state == "following":
+            return
+        from ebm_engine.runs.rundir import RunDir
+
+        try:
+            rows = [r for r in RunDir(ev.run_dir).read_metrics()
+                    if r.get("iteration", 0) <= ev.iteration]
+        except (OSError, ValueError, EBMError):
+            return  # no history to show is no reason to refuse the run
+        self.curves.add_rows(rows[::max(1, len(rows) // MAX_HISTORY_ROWS)])
 
     def _show_snapshot(self, snap) -> None:
         started = time.perf_counter()
@@ -422,7 +462,10 @@ class MainWindow(QMainWindow):
             self._pretrained = path
             self.start_training()
             return
-        self.clear_views()
+        name = path.parent.parent.name if path.parent.name == "checkpoints" else path.name
+        self.clear_views(f"<b>{name}</b> — " + ("resuming: loading the checkpoint and the data…"
+                                               if mode == "resume" else
+                                               "drawing samples: they appear when the chains end…"))
         (self.controller.resume if mode == "resume" else self.controller.sample)(path)
 
     def follow_run(self, path: str | Path) -> None:
@@ -431,15 +474,20 @@ class MainWindow(QMainWindow):
         self.clear_views()
         self.controller.follow(path)
 
+    def _runs_folder(self) -> str:
+        """Where the open dialogs start: the folder the app's runs are written to."""
+        return str(self.runs_root) if self.runs_root.is_dir() else ""
+
     def _ask_open_run(self, mode: str | None = None) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a run folder or a checkpoint folder")
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder or a checkpoint folder",
+                                                self._runs_folder())
         if path:
             mode = mode or ask_open_mode(self)
             if mode is not None:
                 self.open_run(path, mode)
 
     def _ask_follow(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Follow a run folder")
+        path = QFileDialog.getExistingDirectory(self, "Follow a run folder", self._runs_folder())
         if path:
             self.follow_run(path)
 

@@ -454,16 +454,32 @@ class Session:
             last = frames[-1]
             recorded = tuple(frames[:-1]) + (dataclasses.replace(last, x=last.x[:8],
                                                                  energy=last.energy[:8]),)
-            landscape = None
+            landscape = data_points = None
             if self.display and spec.kind == "points" and spec.item_shape == (2,):
-                landscape = energy_landscape(loaded.method.energy, points_bounds(last.x), "cpu")
+                # the training points beside the samples, as in a training run; the view
+                # spans both, so samples that strayed from the data are seen, not cut off
+                data_points = _training_points(cfg)
+                shown = last.x if data_points is None else np.concatenate([data_points, last.x])
+                landscape = energy_landscape(loaded.method.energy, points_bounds(shown), "cpu")
             # conditional samples (trajectories) carry their scenes in the last frame
             extras = {**spec.display_extras(), **last.extras}
             yield SamplesReady(it, spec.kind, spec.value_range, last.x, last.energy, recorded,
-                               extras, landscape=landscape, origin="sample")
+                               extras, landscape=landscape, data_points=data_points,
+                               origin="sample")
             yield Finished(it, "sampled")
         finally:
             self.state = RunState.FINISHED
+
+
+def _training_points(cfg: RunConfig) -> np.ndarray | None:
+    """Up to ``DATA_POINTS_SHOWN`` of a 2D run's training points; None if its data is gone."""
+    from ebm_engine.data import load_dataset
+
+    try:
+        items = load_dataset(cfg.data).items
+    except (EBMError, OSError):  # a file the run was trained on may have moved
+        return None
+    return _subsample(items.cpu().numpy())
 
 
 def _subsample(items: np.ndarray) -> np.ndarray:

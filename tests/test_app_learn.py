@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
 
 from app.testing import WAIT_MS, make_window
 
@@ -41,8 +42,17 @@ def test_learn_opens_from_the_help_menu_and_every_demo_runs_and_stops(qtbot, tmp
             qtbot.mouseClick(dialog.stop_button, Qt.MouseButton.LeftButton)
         assert dialog.runner.state == "stopped" and not dialog.runner.busy
         assert dialog.run_button.isEnabled() and not dialog.stop_button.isEnabled()
-    # closing the window stops a running demo too
+    # its Close button closes it and stops a running demo
     dialog.list.setCurrentRow(0)
+    with qtbot.waitSignal(dialog.runner.sigFrame, timeout=WAIT_MS):
+        dialog.run_demo()
+    close = dialog.findChild(QDialogButtonBox, "learn_buttons").button(
+        QDialogButtonBox.StandardButton.Close)
+    qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible() and not dialog.runner.busy
+    _learn_action(window).trigger()
+    assert dialog.isVisible()
+    # closing the main window stops a running demo too
     with qtbot.waitSignal(dialog.runner.sigFrame, timeout=WAIT_MS):
         dialog.run_demo()
     window.close()

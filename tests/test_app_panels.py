@@ -79,14 +79,24 @@ def test_refused_edit_reverts_the_field_and_says_why(qtbot, tmp_path):
     field.setText("0.07")
     field.editingFinished.emit()
     assert error.isHidden() and ctrl.config.sampler.step_size == 0.07
+    panel.set_value("train.lr", -1.0)
+    assert not panel.errors["train.lr"].isHidden()
     # mid-run, a knob declared fixed is refused by the session and the field goes back
     window.transport.buttons["train"].click()
     qtbot.waitUntil(lambda: ctrl.state == "running" and ctrl.iteration >= 1, timeout=WAIT_MS)
+    assert panel.errors["train.lr"].isHidden()  # a refusal before the run is no longer news
     width = panel.editors["model.width"].widget
     result = panel.set_value("model.width", 32)
     assert result.reason and width.value() == 16 and ctrl.config.model.width == 16
     assert not panel.errors["model.width"].isHidden()
     assert "cannot change during a run" in panel.errors["model.width"].text()
+    # a size that passes "> 0" but whose square overflows is refused too; the run goes on
+    field.setText("1e300")
+    field.editingFinished.emit()
+    assert "sampler.step_size is too large" in error.text() and field.text() == "0.07"
+    assert ctrl.config.sampler.step_size == 0.07
+    at = ctrl.iteration
+    qtbot.waitUntil(lambda: ctrl.iteration > at, timeout=WAIT_MS)
     window.transport.buttons["stop"].click()
     qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
     assert window.errors == []
@@ -229,11 +239,15 @@ def test_views_by_kind_and_extras(qtbot):
     from app.views.image_grid import tile_at
     assert tile_at(2 + 8 + 1, 2 + 8 * 2 + 3, 9, 6, 6) == 7
     view.show_frame(1)
-    assert view.grid.last_grid.shape == (3 * 8 + 2, 3 * 8 + 2, 3)  # 8 recorded chains
+    assert view.grid.last_grid.shape == (2 * 8 + 2, 4 * 8 + 2, 3)  # 8 recorded chains, 4 × 2
     strip = FilmStrip()
     qtbot.addWidget(strip)
     assert strip.show_chain(snap, 2)
     assert list(strip.curve.getData()[1]) == [0, -1, -2, -3]
+    strip.trace.setYRange(-5e4, 5e4)  # the axes of a run with large energies …
+    strip.clear()
+    assert max(abs(v) for v in strip.trace.viewRange()[1]) < 2  # … go with its chain
+    assert strip.show_chain(snap, 2)
     assert not strip.show_chain(snap, 8)  # not recorded: says so
     # a sampling without chain steps (FCE's flow): one state, and the title says so
     single = dataclasses.replace(snap, frames=frames[-1:])

@@ -27,6 +27,9 @@ def test_each_kind_of_demo_shows_its_data_before_train(qtbot, tmp_path):
         assert snap.origin == "preview" and snap.kind == kind and len(snap.samples) > 0, demo
         assert window.view_kind == kind and window.snapshot is snap
         assert "training data" in window.samples.title.text()
+        if kind in ("voxel", "pointcloud"):  # the data, not chains
+            qtbot.waitUntil(lambda: "training items" in window.sample_view.grid.caption.text(),
+                            timeout=WAIT_MS)
         assert window.controller.state == "idle" and window.errors == []
         assert "vocab" not in window.extras.widgets  # what decodes text is the view's, not a picture
     window.controller.wait()
@@ -78,3 +81,33 @@ def test_a_folder_shows_its_data_and_an_unreadable_one_stays_quiet(qtbot, tmp_pa
     window.controller.wait()
     qtbot.wait(100)
     assert window.snapshot is None and window.errors == []
+
+
+def test_a_refused_train_keeps_the_data_preview(qtbot, tmp_path):
+    # A run the memory check refuses, or one with nothing to train, leaves the
+    # data on show (Train empties the views; a refusal puts the data back).
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
+        window.data_panel.set_source("moons")
+    window.controller.wait()
+    shown = window.snapshot
+    assert shown.origin == "preview"
+    assert window.settings_panel.set_value("model.width", 100000).value == 100000
+    with qtbot.waitSignal(window.controller.sigError, timeout=WAIT_MS) as refused:
+        window.transport.buttons["train"].click()
+    window.controller.wait()
+    assert "GB free" in refused.args[0]
+    assert window.snapshot is shown and "training data" in window.samples.title.text()
+    window.settings_panel.set_value("model.width", 16)
+    window.settings_panel.set_value("train.iterations", 0)
+    window.transport.buttons["train"].click()
+    assert "nothing to train" in window.errors[-1] and window.controller.state == "idle"
+    assert window.snapshot is shown
+    # a run that starts does empty them, and its samples replace the data
+    window.settings_panel.set_value("train.iterations", 3)
+    with qtbot.waitSignal(window.controller.sigRunStarted, timeout=WAIT_MS):
+        window.transport.buttons["train"].click()
+    qtbot.waitUntil(lambda: window.snapshot is not shown and window.snapshot is not None,
+                    timeout=WAIT_MS)
+    assert window.snapshot.origin != "preview"
+    window.controller.wait()

@@ -45,6 +45,7 @@ def test_sample_only_then_export(qtbot, tmp_path, finished_run):
     assert snap.origin == "sample" and snap.iteration == 4 and snap.samples.shape == (64, 2)
     assert snap.landscape is not None and len(snap.frames) > 2
     qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert window.curves.rows["iteration"] == [1, 2, 3, 4]  # how it got there
     assert str(finished_run) in window.store.value("recent_runs", [])
     # the settings show exactly the opened run's config
     from ebm_engine.config import RunConfig
@@ -83,8 +84,8 @@ def test_resume_training_continues_the_run(qtbot, tmp_path, finished_run):
     window = make_window(qtbot, tmp_path, knobs=())
     window.open_run(run, "resume")
     qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
-    rows = window.curves.rows["iteration"]
-    assert rows[0] == 5 and rows[-1] == 8
+    # the curves hold the run's history (read from metrics.csv) and then its new rows
+    assert window.curves.rows["iteration"] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert window.errors == []
 
 
@@ -185,7 +186,10 @@ def test_open_run_question_has_a_cancel_that_starts_nothing(qtbot, tmp_path, fin
                                                            monkeypatch):
     window = make_window(qtbot, tmp_path, knobs=())
     before = window.current_config()
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(finished_run))
+    window.runs_root.mkdir(parents=True, exist_ok=True)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        lambda *a, **k: asked.append(a) or str(finished_run))
     answered = []
 
     def answer():  # runs inside the question's own event loop
@@ -201,6 +205,7 @@ def test_open_run_question_has_a_cancel_that_starts_nothing(qtbot, tmp_path, fin
     file_menu = window.menuBar().actions()[0].menu()
     next(a for a in file_menu.actions() if a.text().startswith("Open run")).trigger()
     assert answered and any(t.replace("&", "") == "Cancel" for t in answered[0]), answered
+    assert asked[0][2] == str(window.runs_root)  # the dialog starts among the app's runs
     assert not window.controller.busy and window.controller.state == "idle"
     assert window.current_config() == before and window.errors == []
 
@@ -228,3 +233,26 @@ def test_self_test_flag_calls_packaging_hook(monkeypatch):
     module.run = lambda: 7
     monkeypatch.setitem(sys.modules, "app.self_test", module)
     assert main(["--self-test"]) == 7
+
+
+def test_an_opened_run_sets_the_method_its_card_loads(qtbot, tmp_path):
+    # The card's Load pretrained follows the opened run's method: a CoopNets run on
+    # 8gaussians offers the CoopNets entry, not the ML one the panel had before.
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.presets import config_for
+
+    cfg = config_for("8gaussians", method="coopnets", overrides=[
+        ("model.width", 16), ("model.depth", 2), ("sampler.n_steps", 3),
+        ("train.batch_size", 32), ("train.checkpoint_every", 0), ("train.iterations", 2)])
+    run = tmp_path / "coop"
+    for _ in Trainer(cfg, run).events():
+        pass
+    window = make_window(qtbot, tmp_path, knobs=())
+    panel = window.data_panel
+    assert panel.method == "ml"
+    window.open_run(run, "sample")
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert panel.method == "coopnets" and window.errors == []
+    entry = panel.pretrained_entry()
+    assert entry is None or entry.method == "coopnets"  # never the ML entry of the demo
+    assert entry is not None or "8gaussians-coopnets" not in panel.zoo

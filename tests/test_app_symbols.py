@@ -62,6 +62,14 @@ def test_molecule_view_draws_depictions_and_histograms(qtbot):
     with qtbot.waitSignal(view.sigSampleClicked) as clicked:
         qtbot.mouseClick(view.cells[3], Qt.MouseButton.LeftButton)
     assert clicked.args == [3]
+    # the view fits a 900 px screen beside the rest of the window: the cells scroll
+    assert view.minimumSizeHint().height() < 450
+    # an invalid SMILES longer than a cell is elided inside it
+    tokens = [smiles_tokens("C1" + "C" * 60)]  # an unclosed ring
+    spec = SymbolSpec(build_vocabulary(tokens), "", "smiles")
+    view.set_snapshot(_snapshot(spec, encode(tokens, spec, 64), "molecule"))
+    shown = view.cells[0].text().splitlines()[-1]
+    assert shown.endswith("…") and view.cells[0].fontMetrics().horizontalAdvance(shown) <= 150
 
 
 def test_a_deleted_molecule_view_is_freed_without_the_garbage_collector(qtbot):

@@ -217,6 +217,14 @@ def test_sample_session_yields_samples_from_a_run(tmp_path: Path):
     samples = [e for e in seen if isinstance(e, SamplesReady)]
     assert samples[0].samples.shape == (12, 2) and samples[0].origin == "sample"
     assert samples[0].landscape is not None  # 2D data: the view's heatmap comes along
+    # and the training points for the view's data layer, as in a training run; the
+    # heatmap spans them and the samples, so strays are in view
+    data = samples[0].data_points
+    assert data is not None and data.shape[1] == 2 and len(data) >= 1000
+    x0, x1, y0, y1 = samples[0].landscape.bounds
+    for pts in (data, samples[0].samples):
+        assert x0 <= pts[:, 0].min() and pts[:, 0].max() <= x1
+        assert y0 <= pts[:, 1].min() and pts[:, 1].max() <= y1
     assert seen[-1].reason == "sampled"
 
 

@@ -181,6 +181,7 @@ class SettingsPanel(QWidget):
         self.methods = available_methods()
         self.editors: dict[str, FieldEditor] = {}
         self.errors: dict[str, QLabel] = {}
+        self._busy = False  # a run or a sampling is going (set_state)
         self._shown_method: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -272,6 +273,11 @@ class SettingsPanel(QWidget):
         """Lock what cannot change now: knobs not ``live`` during a run, all while watching one."""
         running = state in ("running", "paused")
         watching = state in ("sampling", "following")
+        busy = running or watching
+        if busy and not self._busy:  # a new run: old refusals are history
+            for key in self.errors:
+                self._show_error(key, None)
+        self._busy = busy
         for key, editor in self.editors.items():
             editor.widget.setEnabled(not watching and not (running and not self._live(key)))
 

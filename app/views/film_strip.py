@@ -79,6 +79,8 @@ class FilmStrip(QWidget):
         """No chain shown (a new run)."""
         self.index = None
         self.curve.setData([], [])
+        self.trace.setRange(xRange=(0, 1), yRange=(0, 1))  # the last run's axes go with it
+        self.trace.enableAutoRange()
         self.image.clear()
         self._strip = None
         self.title.setText("Click a sample to see its chain.")

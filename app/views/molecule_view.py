@@ -15,7 +15,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.views.registry import register_view
 from app.views.text_view import SYMBOL_KEYS, symbols_from_extras
@@ -83,7 +91,7 @@ class MoleculeView(QWidget):
         self.has_rdkit = rdkit_available()
         self.summary = QLabel("No samples yet." if self.has_rdkit else RDKIT_HINT, self)
         self.summary.setWordWrap(True)
-        grid_host = QWidget(self)
+        grid_host = QWidget()
         self.grid = QGridLayout(grid_host)
         self.cells: list[QLabel] = []
         for i in range(SHOWN):
@@ -100,12 +108,19 @@ class MoleculeView(QWidget):
             plot.setTitle(label)
             plot.setMinimumHeight(120)
             if key == "logp":
-                plot.addLegend(offset=(5, 5))
+                plot.addLegend(offset=(-5, 5))  # top right: the logP bars start at the left
             self.plots[key] = plot
             hist_row.addWidget(plot)
+        # The cells keep their size and scroll: three rows of them over the histograms
+        # made the window taller than a 900 px screen.
+        scroll = QScrollArea(self)
+        scroll.setWidget(grid_host)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setMinimumHeight(CELL + 30)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
-        layout.addWidget(grid_host)
+        layout.addWidget(scroll, 1)
         layout.addLayout(hist_row)
 
     def set_snapshot(self, snapshot) -> None:
@@ -156,7 +171,9 @@ class MoleculeView(QWidget):
             image = depiction(self.smiles[i]) if self.valid[i] else None
             if image is None:
                 cell.setPixmap(QPixmap())
-                cell.setText(f"✗ invalid\n{self.smiles[i][:24]}")
+                shown = cell.fontMetrics().elidedText(self.smiles[i], Qt.TextElideMode.ElideRight,
+                                                      CELL - 8)  # within the cell
+                cell.setText(f"✗ invalid\n{shown}")
                 cell.setStyleSheet("color: rgb(190,30,30)")
             else:
                 cell.setStyleSheet("")

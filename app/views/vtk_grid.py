@@ -374,8 +374,11 @@ def prepare_cells(snapshot, frame: int = -1) -> Cells:
     energy = np.asarray(energy, dtype=np.float64).ravel()
     n = min(len(x), MAX_CELLS)
     captions = tuple(f"#{i}  E={energy[i]:.3g}" if i < len(energy) else f"#{i}" for i in range(n))
-    return Cells(s.kind, cell_geometries(s.kind, x, s.value_range, MAX_CELLS), captions,
-                 f"{n} of {len(x)} chains at {where} · drag to turn all · click a sample for its chain")
+    if getattr(s, "origin", "") == "preview":  # the data set, before any chain ran
+        caption = f"{n} of {len(x)} training items · drag to turn all"
+    else:
+        caption = f"{n} of {len(x)} chains at {where} · drag to turn all · click a sample for its chain"
+    return Cells(s.kind, cell_geometries(s.kind, x, s.value_range, MAX_CELLS), captions, caption)
 
 
 class Grid3DView(QWidget):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
+    QDialogButtonBox,
     QHBoxLayout,
     QListWidget,
     QPushButton,
@@ -75,9 +76,15 @@ class LearnDialog(QDialog):
         right.addWidget(self.text)
         right.addWidget(demo)
         right.setSizes([230, 530])
-        row = QHBoxLayout(self)
+        row = QHBoxLayout()
         row.addWidget(self.list)
         row.addWidget(right, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.setObjectName("learn_buttons")
+        buttons.rejected.connect(self.close)  # as the About window: a button, not only Esc
+        layout = QVBoxLayout(self)
+        layout.addLayout(row, 1)
+        layout.addWidget(buttons)
 
     # --- what the menu and tests use -------------------------------------------------
     def show_concept(self, name: str | None = None) -> None:
