@@ -401,12 +401,18 @@ class MainWindow(QMainWindow):
             return
         from ebm_engine.runs.rundir import RunDir
 
+        run = Path(ev.run_dir)
+        if run.parent.name == "checkpoints":  # a checkpoint folder: its run's history
+            run = run.parent.parent
         try:
-            rows = [r for r in RunDir(ev.run_dir).read_metrics()
-                    if r.get("iteration", 0) <= ev.iteration]
+            rows = [r for r in RunDir(run).read_metrics() if r.get("iteration", 0) <= ev.iteration]
         except (OSError, ValueError, EBMError):
-            return  # no history to show is no reason to refuse the run
-        self.curves.add_rows(rows[::max(1, len(rows) // MAX_HISTORY_ROWS)])
+            rows = []  # no history to show is no reason to refuse the run
+        if rows:
+            self.curves.add_rows(rows[::max(1, len(rows) // MAX_HISTORY_ROWS)])
+        else:
+            self.curves.set_note(f"No training curves: {run.name} has no metrics.csv "
+                                 "(pretrained models ship without their history).")
 
     def _show_snapshot(self, snap) -> None:
         started = time.perf_counter()
@@ -426,6 +432,11 @@ class MainWindow(QMainWindow):
             advice = method_class(self.controller.config.train.method).step_advice
         except EBMError:
             advice = "sampler.step_size"
+        if ev.iteration == 0:  # no update has been made: the rate cannot be the cause
+            self.show_error(f"Training paused at its first iteration, before any update: "
+                            f"{ev.message}. The chains' start or step is out of scale: lower "
+                            f"sampler.init_scale or {advice}, then press Resume.")
+            return
         self.show_error(f"Training paused at iteration {ev.iteration}: {ev.message}. "
                         f"Lower train.lr or {advice}, then press Resume.")
 
@@ -466,7 +477,12 @@ class MainWindow(QMainWindow):
         self.clear_views(f"<b>{name}</b> — " + ("resuming: loading the checkpoint and the data…"
                                                if mode == "resume" else
                                                "drawing samples: they appear when the chains end…"))
-        (self.controller.resume if mode == "resume" else self.controller.sample)(path)
+        if mode == "resume":
+            self.controller.resume(path)
+        else:
+            from app.samples_shown import samples_to_draw
+
+            self.controller.sample(path, samples_to_draw(path))
 
     def follow_run(self, path: str | Path) -> None:
         """Show a run folder another process is still writing, live, until it finishes."""

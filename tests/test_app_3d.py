@@ -206,8 +206,10 @@ def test_video_view_cycles_frames_and_follows_scrubber(qtbot):
     qtbot.waitUntil(lambda: len(seen) >= 6, timeout=10_000)  # played past the end: looped
     assert view.time_slider.maximum() == 4 and set(seen) == set(range(5))
     assert 0 in seen[seen.index(4):]
+    assert view.play.text() == "Pause" and not view.play.icon().isNull()
     view.play.click()  # pause: the time stays put
     assert not view.timer.isActive()
+    assert view.play.text() == "Play" and not view.play.icon().isNull()  # a style icon, no glyph
     view.time_slider.setValue(2)
     grid_t2 = view.grid.last_grid.copy()
     view.time_slider.setValue(3)

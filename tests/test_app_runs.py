@@ -46,6 +46,7 @@ def test_sample_only_then_export(qtbot, tmp_path, finished_run):
     assert snap.landscape is not None and len(snap.frames) > 2
     qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
     assert window.curves.rows["iteration"] == [1, 2, 3, 4]  # how it got there
+    assert window.curves.note.isHidden()
     assert str(finished_run) in window.store.value("recent_runs", [])
     # the settings show exactly the opened run's config
     from ebm_engine.config import RunConfig
@@ -74,6 +75,10 @@ def test_sample_only_then_export(qtbot, tmp_path, finished_run):
     data = window.show_run_summary()
     assert data["mmd"] == 0.0123 and window.summary.tree.topLevelItemCount() == 2
     assert "on disk" in window.summary.disk.text()
+    # a checkpoint folder of the run shows the same history
+    window.open_run(finished_run / "checkpoints" / "iter_0000004", "sample")
+    qtbot.waitUntil(lambda: window.controller.state == "finished"
+                    and window.curves.rows.get("iteration") == [1, 2, 3, 4], timeout=WAIT_MS)
 
 
 def test_resume_training_continues_the_run(qtbot, tmp_path, finished_run):

@@ -146,6 +146,19 @@ def test_divergence_pauses_and_says_so(qtbot, tmp_path, monkeypatch):
     assert window.isVisible()
 
 
+def test_a_first_step_that_diverges_does_not_blame_the_rate(qtbot, tmp_path):
+    # Chains started at 1e30 give non-finite energies before any update: the advice
+    # names the start (it said "lower train.lr", which cannot have been the cause).
+    window = make_window(qtbot, tmp_path)
+    assert window.settings_panel.set_value("sampler.init_scale", 1e30).value == 1e30
+    with qtbot.waitSignal(window.controller.sigDiverged, timeout=WAIT_MS) as diverged:
+        _click(window, "train")
+    assert diverged.args[0].iteration == 0
+    assert "sampler.init_scale" in window.errors[-1] and "train.lr" not in window.errors[-1]
+    _click(window, "stop")
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+
+
 def test_divergence_pause_shows_one_resume(qtbot, tmp_path, monkeypatch):
     _diverging(monkeypatch)
     window = make_window(qtbot, tmp_path)

@@ -99,6 +99,8 @@ def test_open_takes_a_zoo_name(qtbot, tmp_path, tiny_zoo):
     assert blocker.args[0].origin == "sample" and blocker.args[0].iteration == 4
     qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
     assert window.errors == [] and window.controller.run_dir == tiny_zoo
+    # its curves are empty, and the curves pane says why
+    assert not window.curves.note.isHidden() and "no metrics.csv" in window.curves.note.text()
     window.open_run("zoo:8gausians-ml", "sample")
     assert len(window.errors) == 1 and "8gaussians-ml" in window.errors[0], window.errors
     assert "\n" not in window.errors[0]
@@ -124,3 +126,22 @@ def test_help_menu_and_about_cards(qtbot, tmp_path):
     assert dialog.shown == ("method", "coopnets") and "MCMC teaching" in dialog.text.toPlainText()
     dialog.close()
     window.controller.wait()
+
+
+def test_a_sampling_draws_as_many_samples_as_its_view_shows(qtbot, tmp_path, monkeypatch):
+    # 16 point clouds, voxel grids or clips (what their views show), 64 images; drawing
+    # 64 point clouds for a 16-cell view made Load pretrained four times slower.
+    from app.samples_shown import samples_to_draw
+    from ebm_engine.runs import zoo
+
+    for name, n in (("shapes-points-ml", 16), ("shapes-voxels-ml", 16),
+                    ("dynamic-texture-ml", 16), ("digits-ml", 64), ("moons-ml", 64)):
+        path = zoo.resolve(f"zoo:{name}")
+        assert samples_to_draw(path) == n, name
+        assert samples_to_draw(next((path / "checkpoints").glob("iter_*"))) == n, name
+    assert samples_to_draw(tmp_path) == 64  # not a run: the loader will say so
+    window = make_window(qtbot, tmp_path, knobs=())
+    asked = []
+    monkeypatch.setattr(window.controller, "sample", lambda path, n=64: asked.append(n))
+    window.open_run("zoo:shapes-points-ml", "sample")
+    assert asked == [16]

@@ -117,9 +117,15 @@ class CurvesView(QWidget):
                 plot.addLegend(offset=(5, 5))
             self._add_lines(plot, series)
             self.items[name] = plot
+        # Why the plots are empty when a run's history is not there (a pretrained model).
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #aaaaaa; padding: 4px")
+        self.note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.note)
         layout.addWidget(self.plots, 1)
 
     def _add_lines(self, plot: pg.PlotItem, series) -> None:
@@ -149,7 +155,13 @@ class CurvesView(QWidget):
             for key, _ in series:
                 self.lines.pop(key, None)
 
+    def set_note(self, text: str) -> None:
+        """Say above the plots why they are empty ("" hides it; new rows hide it too)."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+
     def clear(self) -> None:
+        self.set_note("")
         self.rows = {}
         self.markers = []
         self._remove_task_plots()
@@ -159,6 +171,8 @@ class CurvesView(QWidget):
 
     def add_rows(self, rows: list[dict]) -> None:
         """Append metrics rows (``iteration``, ``wall_time``, metrics…) and redraw."""
+        if rows and not self.note.isHidden():
+            self.set_note("")
         for row in rows:
             self._add_task_plots(row)
             n = len(self.rows.get("iteration", []))

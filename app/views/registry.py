@@ -6,8 +6,10 @@ A view is a QWidget subclass with ``set_snapshot(snapshot)``,
 static function (no Qt) that the controller's worker runs to make the view's
 display-ready payload (see :mod:`app.display`), ``prepare_frames`` (the
 recorded frames are prepared too), ``clear()`` (empty the view for a new run
-instead of replacing it) and ``paint_now()`` (paint pending changes at once,
-so the frame pacer measures the whole draw). A new view is a new module in
+instead of replacing it), ``paint_now()`` (paint pending changes at once,
+so the frame pacer measures the whole draw) and ``max_samples`` (the most
+samples it shows: sampling a model for it draws no more, see
+:mod:`app.samples_shown`). A new view is a new module in
 ``app/views`` decorated with ``@register_view("kind")``; kinds without a view
 get :class:`~app.views.placeholder.PlaceholderView`.
 """

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.display import prepared_frame
 from app.views import steady_label
@@ -62,6 +70,7 @@ class VideoView(QWidget):
     """Clips ``(N, C, T, H, W)`` in a looping grid; a time slider under it."""
 
     sigSampleClicked = Signal(int)
+    max_samples = 16  # clips: 4 × 4 stay large enough to see them move
     sigTimeChanged = Signal(int)
     prepare = staticmethod(prepare_clips)
     prepare_frames = True
@@ -70,7 +79,8 @@ class VideoView(QWidget):
         super().__init__(parent)
         self.grid = ImageGridWidget(self)
         self.grid.sigTileClicked.connect(self.sigSampleClicked)
-        self.play = QPushButton("⏸ Pause")
+        self.play = QPushButton()
+        self._show_play_state(True)
         self.play.setCheckable(True)
         self.play.setChecked(True)
         self.play.setToolTip("Play the clips in a loop")
@@ -161,8 +171,14 @@ class VideoView(QWidget):
             return
         self.time_slider.setValue((self.time + 1) % self.clip_grids.length)
 
+    def _show_play_state(self, playing: bool) -> None:
+        # the style's icons: the "⏸" glyph is missing from common fonts (a box on screen)
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play.setIcon(self.style().standardIcon(icon))
+        self.play.setText("Pause" if playing else "Play")
+
     def _toggle(self, on: bool) -> None:
-        self.play.setText("⏸ Pause" if on else "▶ Play")
+        self._show_play_state(on)
         if on and self.clip_grids is not None:
             self.timer.start()
         else:

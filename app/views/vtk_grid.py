@@ -393,6 +393,7 @@ class Grid3DView(QWidget):
 
     sigSampleClicked = Signal(int)
     kind = ""
+    max_samples = MAX_CELLS  # a sampling for this view draws no more than it shows
     prepare = staticmethod(prepare_cells)
     prepare_frames = False
 
