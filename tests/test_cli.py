@@ -37,9 +37,11 @@ def test_train_then_sample_digits(tmp_path, capsys):
     assert main(["sample", "--run", str(run), "--n", "3", "--steps", "2", "--out", str(npz)]) == 0
     with np.load(npz) as z:
         assert z["samples"].shape == (3, 1, 16, 16) and z["energy"].shape == (3,)
-    # Resume: 5 more iterations continue the same run.
+    # Resume: 5 more iterations continue the same run, and the line says how many ran.
+    capsys.readouterr()
     assert main(["train", "--resume", str(run), "--steps", "5", "--quiet"]) == 0
     assert RunDir(run).latest_checkpoint().name == "iter_0000035"
+    assert "trained 5 iterations (now at 35)" in capsys.readouterr().out
     # Exports from the run folder.
     assert main(["export", "--run", str(run), "--what", "metrics", "--out", str(tmp_path / "m.csv")]) == 0
     assert (tmp_path / "m.csv").read_text().count("\n") == 36
@@ -58,6 +60,14 @@ def test_train_then_sample_digits(tmp_path, capsys):
         (["train", "--data", "digits", "--out", "{tmp}/r", "--set", "nonsense"], "--set expects KEY=VALUE"),
         (["sample", "--run", "{tmp}/missing", "--out", "{tmp}/x.png"], "not a checkpoint"),
         (["train", "--resume", "{tmp}/missing"], "no checkpoint"),
+        # --method on a resume was ignored: the run went on as it was
+        (["train", "--resume", "{tmp}/missing", "--method", "coopnets"], "drop --data/--config"),
+        # devices other than the four names died with a torch traceback
+        (["sample", "--run", "zoo:moons-ml", "--device", "gpu", "--out", "{tmp}/x.png"],
+         "device 'gpu' is not one of auto, cpu, cuda, cuda:N, mps"),
+        (["eval", "--run", "zoo:moons-ml", "--device", "meta", "--no-write"], "is not one of"),
+        (["sample", "--run", "zoo:moons-ml", "--n", "4", "--out", "{tmp}/noext"],
+         "as a file without extension; use .png"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
@@ -90,3 +100,28 @@ def test_a_reader_that_goes_away_ends_the_command_quietly():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 141
     assert proc.stderr == ""
+
+
+def test_sample_checks_its_target_before_it_samples(tmp_path, capsys, monkeypatch):
+    # A mistyped extension or folder was reported only after the whole draw (minutes for
+    # --n 5000); now before any chain runs.
+    import ebm_engine.learning.loading as loading
+
+    real = loading.load_model
+
+    def load(*args, **kwargs):
+        loaded = real(*args, **kwargs)
+
+        def refuse(*a, **k):
+            raise AssertionError("sampled before --out was checked")
+
+        loaded.method.sample = refuse
+        return loaded
+
+    monkeypatch.setattr(loading, "load_model", load)
+    for out, says in (("x.foo", "cannot write image samples as .foo; use .png"),
+                      ("missing/x.png", "does not exist")):
+        assert main(["sample", "--run", "zoo:digits-ml", "--n", "4",
+                     "--out", str(tmp_path / out)]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err

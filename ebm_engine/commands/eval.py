@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ebm_engine.errors import ConfigError
 
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(result))
         if "written_to" in result:
             print(f"wrote {result['written_to']}")
+        elif "not_written" in result:
+            print(f"warning: {result['not_written']} (use --no-write)", file=sys.stderr)
         elif not args.no_write and zoo.is_zoo(args.run or args.checkpoint):
             print("(a zoo entry is read-only: eval.json not written)")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 from pathlib import Path
 
@@ -40,10 +41,17 @@ def run(args: argparse.Namespace) -> int:
         src = find_checkpoint(args.run)
         if out.exists():
             raise ExportError(f"{out} already exists; choose a new folder")
+        # copied beside the target and renamed into place: a full disk leaves nothing
+        # half-copied under the name asked for
+        tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
         try:
-            shutil.copytree(src, out)
-        except OSError as exc:
-            raise ExportError(f"cannot copy checkpoint to {out}: {exc.strerror}") from None
+            shutil.copytree(src, tmp)
+            os.replace(tmp, out)
+        except OSError as exc:  # shutil.Error (an OSError) lists (src, dst, why) per file
+            shutil.rmtree(tmp, ignore_errors=True)
+            why = exc.strerror or (str(exc.args[0][0][2]) if isinstance(exc, shutil.Error)
+                                   and exc.args and exc.args[0] else type(exc).__name__)
+            raise ExportError(f"cannot copy checkpoint to {out}: {why}") from None
         path = out
     else:
         src = run_dir.metrics_path if args.what == "metrics" else run_dir.config_path

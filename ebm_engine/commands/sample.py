@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ebm_engine import precision
-    from ebm_engine.export.samples import export_samples, needs_chain
+    from ebm_engine.export.samples import check_target, export_samples, needs_chain
     from ebm_engine.learning.loading import load_model
 
     if args.n <= 0:
@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.condition is None and (args.mask or args.direction or args.invert):
         raise ConfigError("--mask, --direction and --invert go with --condition")
     loaded = load_model(args.run or args.checkpoint, args.device)
+    check_target(loaded.spec.kind, args.out)  # a typo in --out is said before the sampling
     if args.option:
         _set_options(loaded, args.option)
     loaded.method.rng.manual_seed(args.seed)

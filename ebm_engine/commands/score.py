@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ebm_engine.errors import ConfigError, DataError
+from ebm_engine.errors import ConfigError, DataError, ExportError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -99,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         for i, (name, s) in enumerate(zip(names, scores, strict=True)):
             name = name.replace('"', '""')
             rows.append(f'"{name}",{s:.9g}' + (f",{int(labels[i])}" if labels is not None else ""))
-        write_text(args.out, "\n".join(rows) + "\n")
+        try:
+            write_text(args.out, "\n".join(rows) + "\n")
+        except OSError as exc:  # read-only or full: the scores above stay printed
+            raise ExportError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         print(f"wrote {args.out}")
     return 0

@@ -118,8 +118,9 @@ def _run(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     if args.resume:
-        if args.data or args.config or args.preset:
-            raise ConfigError("--resume RUN continues that run; drop --data/--config/--preset")
+        if args.data or args.config or args.preset or args.method:
+            raise ConfigError("--resume RUN continues that run with its own data and method; "
+                              "drop --data/--config/--preset/--method")
         from ebm_engine.errors import CheckpointError
         from ebm_engine.runs import zoo
         from ebm_engine.runs.rundir import RunDir
@@ -203,9 +204,11 @@ def drive(session, events, quiet: bool = False) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, on_signal)
     finished = None
+    started_at = None
     try:
         for event in events:
             if isinstance(event, RunStarted):
+                started_at = event.iteration if started_at is None else started_at
                 if main and not quiet:
                     sys.stderr.write(f"{event.method} on {event.source}: {event.device}, "
                                      f"precision {event.precision}\n")
@@ -252,7 +255,9 @@ def drive(session, events, quiet: bool = False) -> int:
                          f"lower train.lr or {advice}\n")
         return 1
     if main:
-        print(f"trained {iteration} iterations{where}")
+        done = iteration - (started_at or 0)
+        print(f"trained {done} iterations{where}" if not started_at else
+              f"trained {done} iterations (now at {iteration}){where}")
     return 0
 
 

@@ -44,6 +44,19 @@ FORMATS = {
 MIN_CELL = 64
 
 
+def check_target(kind: str, path: str | Path) -> None:
+    """Raise :class:`ExportError` now if ``path`` cannot take ``kind`` samples (no such
+    folder, a format the kind has not): before a long sampling, not after it."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
+    formats = FORMATS.get(kind)
+    ext = path.suffix.lower()
+    if formats is not None and ext not in formats:
+        raise ExportError(f"cannot write {kind} samples as {ext or 'a file without extension'}; "
+                          f"use {' '.join(formats)}")
+
+
 def needs_chain(path: str | Path) -> bool:
     """Whether writing ``path`` uses recorded chain frames (an animation)."""
     return Path(path).suffix.lower() in ANIMATIONS
@@ -176,7 +189,8 @@ def _export_2d(samples, kind, value_range, path, ext, frames, fps, scale) -> Pat
         else:
             images = chain_to_frames([to_display(f, kind, value_range) for f in steps])
         return save_animation(images, path, fps=fps)
-    raise ExportError(f"cannot write {kind} samples as {ext}; use .png .gif .mp4 or .npz")
+    raise ExportError(f"cannot write {kind} samples as {ext or 'a file without extension'}; "
+                      "use .png .gif .mp4 or .npz")
 
 
 def _export_video(samples, value_range, path, ext, fps, scale) -> Path:

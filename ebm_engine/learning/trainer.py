@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from ebm_engine import distributed, precision, preflight
 from ebm_engine.config import RunConfig
@@ -79,8 +80,17 @@ def resolve_device(name: str) -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device is 'cuda' but no CUDA device is available")
+    kind, _, index = str(name).partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (index and (kind != "cuda" or not index.isdigit())):
+        raise ConfigError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: no CUDA device is available on this machine")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r}: this machine has {torch.cuda.device_count()} "
+                          "CUDA device(s), numbered from 0")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None)
+                              and torch.backends.mps.is_available()):
+        raise ConfigError(f"device {name!r}: Apple's MPS is not available on this machine")
     return torch.device(name)
 
 
@@ -181,7 +191,11 @@ class Trainer:
         trainer = cls(cfg, run.path if run.exists() else None, dataset, gate=gate, _create=False)
         trainer.restore(ckpt)
         if trainer.run is not None:
-            trainer.run.truncate_metrics(trainer.iteration)
+            try:
+                trainer.run.truncate_metrics(trainer.iteration)
+            except OSError as exc:  # a read-only or full run folder cannot go on here
+                raise CheckpointError(f"cannot continue {run.path} in place: "
+                                      f"{exc.strerror or exc}; use --resume RUN --out NEW") from None
             fresh = {"optimizers": "fresh (the checkpoint carries no optimiser state)"} \
                 if ckpt.optimizer_dropped else {}
             trainer.run.append_event("resumed", iteration=trainer.iteration,
@@ -442,6 +456,8 @@ class Trainer:
         except OSError as exc:  # full disk, read-only or vanished folder
             raise CheckpointError(f"cannot write checkpoint {folder}: "
                                   f"{exc.strerror or type(exc).__name__}") from None
+        except SafetensorError as exc:  # safetensors' own wrapper of the same I/O errors
+            raise CheckpointError(f"cannot write checkpoint {folder}: {exc}") from None
         return Path(path)
 
     def _save_before_failing(self) -> None:

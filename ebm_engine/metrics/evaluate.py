@@ -234,8 +234,11 @@ def evaluate_run(
     }
     run = run_folder_of(zoo.resolve(path))
     if write and run is not None and not zoo.is_zoo(run):  # the zoo is read-only
-        atomic.write_text(run / EVAL_FILE, json.dumps(result, indent=2) + "\n")
-        result["written_to"] = str(run / EVAL_FILE)
+        try:
+            atomic.write_text(run / EVAL_FILE, json.dumps(result, indent=2) + "\n")
+            result["written_to"] = str(run / EVAL_FILE)
+        except OSError as exc:  # a colleague's read-only run, a full disk: the scores stand
+            result["not_written"] = f"cannot write {run / EVAL_FILE}: {exc.strerror or exc}"
     return result
 
 
