@@ -309,11 +309,11 @@ class MainWindow(QMainWindow):
             self.show_error("train.iterations is 0, so there is nothing to train: set it above 0 "
                             "in the settings panel, then press ▶ Train.")
             return
-        before = self.snapshot
-        self.clear_views(f"<b>{Path(self.controller.config.data.source).name}</b> — starting: loading the "
-                         "data and building the model…")
-        self._preview_before_train = before if getattr(before, "origin", "") == "preview" else None
         source = self.controller.config.data.source
+        before = self.snapshot
+        self.clear_views(f"<b>{Path(source).name}</b> — starting: loading the data and building "
+                         "the model…")
+        self._preview_before_train = before if getattr(before, "origin", "") == "preview" else None
         if self._pretrained is not None and not step:
             from ebm_engine.runs.fork import fork_run
             from ebm_engine.runs.rundir import RunDir
@@ -399,20 +399,20 @@ class MainWindow(QMainWindow):
         A followed run replays its own rows; a new run has none."""
         if not ev.run_dir or ev.iteration <= 0 or self.controller.state == "following":
             return
+        from ebm_engine.metrics.evaluate import run_folder_of
         from ebm_engine.runs.rundir import RunDir
 
-        run = Path(ev.run_dir)
-        if run.parent.name == "checkpoints":  # a checkpoint folder: its run's history
-            run = run.parent.parent
+        run = run_folder_of(ev.run_dir)  # a checkpoint folder: its run's history
         try:
-            rows = [r for r in RunDir(run).read_metrics() if r.get("iteration", 0) <= ev.iteration]
+            rows = [r for r in RunDir(run).read_metrics()
+                    if r.get("iteration", 0) <= ev.iteration] if run is not None else []
         except (OSError, ValueError, EBMError):
             rows = []  # no history to show is no reason to refuse the run
         if rows:
             self.curves.add_rows(rows[::max(1, len(rows) // MAX_HISTORY_ROWS)])
         else:
-            self.curves.set_note(f"No training curves: {run.name} has no metrics.csv "
-                                 "(pretrained models ship without their history).")
+            self.curves.set_note(f"No training curves: {(run or Path(ev.run_dir)).name} has no "
+                                 "metrics.csv (pretrained models ship without their history).")
 
     def _show_snapshot(self, snap) -> None:
         started = time.perf_counter()
@@ -473,7 +473,9 @@ class MainWindow(QMainWindow):
             self._pretrained = path
             self.start_training()
             return
-        name = path.parent.parent.name if path.parent.name == "checkpoints" else path.name
+        from ebm_engine.metrics.evaluate import run_folder_of
+
+        name = (run_folder_of(path) or path).name  # a checkpoint folder: its run's name
         self.clear_views(f"<b>{name}</b> — " + ("resuming: loading the checkpoint and the data…"
                                                if mode == "resume" else
                                                "drawing samples: they appear when the chains end…"))
