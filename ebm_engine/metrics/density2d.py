@@ -39,11 +39,11 @@ def histogram(points: np.ndarray, bounds: tuple[float, float, float, float], bin
     return h
 
 
-def _with_outside(points: np.ndarray, bounds: tuple[float, float, float, float],
-                  bins: int) -> np.ndarray:
-    """The grid's counts, flattened, and one last cell counting the points outside it."""
-    h = histogram(points, bounds, bins).ravel()
-    return np.append(h, len(points) - h.sum())
+def _with_outside(counts: np.ndarray, total: int) -> np.ndarray:
+    """The grid's ``counts`` of ``total`` points, flattened, and one last cell counting
+    the points outside the grid."""
+    flat = counts.ravel()
+    return np.append(flat, total - flat.sum())
 
 
 def _normalise(p: np.ndarray, eps: float) -> np.ndarray:
@@ -110,12 +110,13 @@ def grid_divergences(
     if data.ndim != 2 or data.shape[1] != 2:
         raise DataError(f"grid divergences need (N, 2) points, got {data.shape}")
     bounds = grid_bounds(data)
-    p = _normalise(histogram(data, bounds, bins), eps)
+    counts = histogram(data, bounds, bins)
+    p = _normalise(counts, eps)
     out: dict[str, float] = {}
     if samples is not None:
         s = np.nan_to_num(np.asarray(samples, dtype=np.float64), nan=1e9, posinf=1e9, neginf=-1e9)
-        p_out = _normalise(_with_outside(data, bounds, bins), eps)
-        q = _normalise(_with_outside(s, bounds, bins), eps)
+        p_out = _normalise(_with_outside(counts, len(data)), eps)  # the grid holds all the data
+        q = _normalise(_with_outside(histogram(s, bounds, bins), len(s)), eps)
         out["kl_samples"], out["js_samples"] = kl(p_out, q), js(p_out, q)
     if energy_fn is not None:
         q = _normalise(model_grid(energy_fn, bounds, bins), eps)
