@@ -406,13 +406,14 @@ class ConditionalCoop(LearningMethod):
 
     # --- evaluation -----------------------------------------------------------------
     better = {"psnr_langevin": "higher", "psnr_initializer": "higher", "psnr_mean_fill": "higher",
-              "accuracy_langevin": "higher", "accuracy_initializer": "higher", "chance": "higher",
+              "accuracy_langevin": "higher", "accuracy_initializer": "higher", "chance": "reference",
               "digits_fd_langevin": "lower", "digits_fd_initializer": "lower",
               "diversity_ambiguous": "higher", "diversity_unambiguous": "lower",
               "diversity_ambiguous_initializer": "higher",
-              "diversity_unambiguous_initializer": "lower", "heldout": "higher",
+              "diversity_unambiguous_initializer": "lower", "heldout": "reference",
+              "energy_langevin": "reference", "energy_initializer": "reference",
               "hit_rate_langevin": "higher", "hit_rate_initializer": "higher",
-              "hit_rate_chance": "higher", "hit_colour": "higher", "hit_orientation": "higher",
+              "hit_rate_chance": "reference", "hit_colour": "higher", "hit_orientation": "higher",
               "hit_size": "higher", "both_found_ambiguous": "higher",
               **{f"{m}_{who}": ("lower" if m == "kld" else "higher")
                  for m in ("cc", "kld", "auc") for who in ("langevin", "initializer", "centre_bias")}}

@@ -43,6 +43,7 @@ from ebm_engine.methods.base import (
     contrastive_loss,
     register_method,
 )
+from ebm_engine.metrics.translation import BETTER as TRANSLATION_BETTER
 from ebm_engine.models import build_model
 from ebm_engine.models.translator import build_translator
 from ebm_engine.options import knob
@@ -284,12 +285,8 @@ class CycleCoop(LearningMethod):
                 self.sources[d] = tensors[f"sources.{d}"].to(self.device)
 
     # --- evaluation --------------------------------------------------------
-    @property
-    def better(self) -> dict[str, str]:
-        """Which way each of :meth:`evaluate`'s metrics improves."""
-        from ebm_engine.metrics.translation import BETTER
-
-        return BETTER
+    #: which way each of :meth:`evaluate`'s metrics improves
+    better = TRANSLATION_BETTER
 
     def evaluate(self, dataset, n: int, seed: int) -> dict[str, float]:
         """Content kept and realism, both directions, with same-run baselines

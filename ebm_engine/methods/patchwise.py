@@ -141,8 +141,10 @@ class Patchwise(LearningMethod):
     Options = PatchwiseOptions
     kinds = ("image",)
     # Every metric reads "lower is better" (``patch_nn`` down to, not at, the
-    # copy reference 0: the references are measured beside it, see evaluate).
-    better = {"patch_nn": "lower", "patch_nn_wide": "lower"}
+    # copy reference 0: the references are measured beside it, see evaluate);
+    # one Gram distance per scale, up to the knob's bound of 8.
+    better = {**{f"patch_nn{s}": "lower" for s in ("", "_wide", "_copy", "_flipped", "_blurred")},
+              **{f"gram_scale{level}": "lower" for level in range(8)}, "gram_wide": "lower"}
 
     @classmethod
     def check(cls, opts: PatchwiseOptions, cfg: RunConfig, spec: DataSpec | None) -> None:

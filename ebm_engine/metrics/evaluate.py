@@ -43,12 +43,14 @@ import torch
 from ebm_engine import atomic
 from ebm_engine.data.dataset import TOKEN_KINDS, Dataset
 from ebm_engine.errors import CheckpointError
+from ebm_engine.metrics.direction import hint, label_of
 from ebm_engine.metrics.symbols import BETTER as SYMBOL_BETTER
 from ebm_engine.runs import zoo
 
 EVAL_FILE = "eval.json"
 
-#: Which way each metric improves ("lower", "higher", or "0.5" for 1-NNA).
+#: Which way each metric improves ("lower", "higher", "0.5" for 1-NNA; "reference":
+#: not a score, :mod:`.direction`). Methods with their own metrics add theirs.
 BETTER = {
     "kl_samples": "lower", "js_samples": "lower", "kl_model": "lower", "js_model": "lower",
     "digits_fd": "lower", "digits_kid": "lower", "gram_distance": "lower",
@@ -154,10 +156,8 @@ def score_method(method: Any, dataset: Dataset, n: int, steps: int,
     method.rng.manual_seed(seed)
     torch.manual_seed(seed)
     own = getattr(method, "evaluate", None)
-    better = dict(BETTER)
     if callable(own):  # a method with its own metrics and same-run baselines
         values = own(dataset, n, seed)
-        better.update(getattr(method, "better", {}))
     elif dataset.kind in TOKEN_KINDS:  # samples per attribute and a likelihood bound
         from ebm_engine.metrics.symbols import evaluate_symbols
 
@@ -167,7 +167,14 @@ def score_method(method: Any, dataset: Dataset, n: int, steps: int,
         energy_fn = method.energy if dataset.kind == "points" else None
         values = evaluate_samples(frames[-1].x, dataset, energy_fn)
     values = {k: float(v) for k, v in values.items()}
-    return values, {k: better.get(k, "lower") for k in values}
+    better = declared(method)
+    return values, {k: label_of(better, k) for k in values}
+
+
+def declared(method: Any) -> dict[str, str]:
+    """Every metric's label (:mod:`.direction`): :data:`BETTER` and the
+    method's own ``better`` (``method`` a class or an instance)."""
+    return {**BETTER, **getattr(method, "better", {})}
 
 
 def evaluate_run(
@@ -200,9 +207,10 @@ def evaluate_run(
     Returns
     -------
     dict
-        ``{"metrics": {name: value}, "better": {name: "lower"|"higher"|"0.5"},
-        "kind", "data", "n", "steps", "checkpoint", "iteration", "seconds",
-        "evaluated_at"}``.
+        ``metrics`` ``{name: value}``, ``better`` ``{name: label}`` (:mod:`.direction`),
+        ``own_metrics`` (the method's task metrics, which read ``n`` as a budget),
+        ``kind``, ``data``, ``n``, ``steps``, ``checkpoint``, ``iteration``,
+        ``seconds``, ``evaluated_at``.
     """
     from ebm_engine.data import load_dataset
     from ebm_engine.learning.loading import load_model
@@ -221,6 +229,8 @@ def evaluate_run(
     result: dict[str, Any] = {
         "metrics": values,
         "better": better,
+        # a task's own metrics take n as a budget (held-out scenes, windows…), not a draw
+        "own_metrics": callable(getattr(loaded.method, "evaluate", None)),
         "kind": kind,
         "data": dataset.name,
         "method": loaded.cfg.train.method,
@@ -253,11 +263,12 @@ def read_eval(run: str | Path) -> dict[str, Any] | None:
 
 def format_table(result: dict[str, Any]) -> str:
     """A short text table of an evaluation result."""
-    lines = [f"{result.get('data')} ({result.get('kind')}), {result.get('n')} samples, "
+    drawn = (f"the task's own metrics (--n {result.get('n')})" if result.get("own_metrics")
+             else f"{result.get('n')} samples")
+    lines = [f"{result.get('data')} ({result.get('kind')}), {drawn}, "
              f"{result.get('steps')} Langevin steps, checkpoint {result.get('checkpoint')}"]
     width = max((len(k) for k in result["metrics"]), default=6)
     for key, value in result["metrics"].items():
-        better = result.get("better", {}).get(key, "lower")
-        hint = "best 0.5" if better == "0.5" else f"{better} is better"
-        lines.append(f"  {key:<{width}}  {value:12.5g}   ({hint})")
+        lines.append(f"  {key:<{width}}  {value:12.5g}   "
+                     f"({hint(label_of(result.get('better', {}), key))})")
     return "\n".join(lines)

@@ -30,7 +30,8 @@ from ebm_engine.data.scenes import segment_clearance, split_scenes
 GOAL_TOLERANCE = 0.1
 BC_ITERATIONS = 2000
 BETTER = {f"{m}{s}": b for m, b in (("success", "higher"), ("cost_ratio", "lower"), ("ade", "lower"))
-          for s in ("", "_line", "_bc", "_expert")}
+          for s in ("", "_line", "_bc", "_expert")} | {"bc_params": "reference",
+                                                       "ebm_params": "reference"}
 
 
 def path_scores(paths: np.ndarray, scenes: np.ndarray, experts: np.ndarray) -> dict[str, float]:

@@ -38,8 +38,10 @@ from ebm_engine.data.tokens import SymbolSpec
 BETTER = {
     "valid": "higher", "distinct_1": "higher", "distinct_2": "higher", "unique": "higher",
     "novel": "higher", "nll_heldout": "lower", "attr_accuracy": "higher",
-    "attr_chance": "higher", "attr_valid": "higher",
+    "attr_chance": "reference", "attr_valid": "higher",
     "logp_w1": "lower", "qed_w1": "lower", "mw_w1": "lower",
+    # the samples' and the data's mean of a property describe, they do not score
+    **{f"{p}{who}_mean": "reference" for p in ("logp", "qed", "mw") for who in ("", "_data")},
 }
 #: Molecular properties compared with the data: name → RDKit descriptor.
 PROPERTIES = ("logp", "qed", "mw")

@@ -38,7 +38,7 @@ from ebm_engine.metrics.frechet import frechet_distance, gaussian_stats
 BETTER = {"content_ab": "higher", "content_ba": "higher",
           "content_ab_proposal": "higher", "content_ba_proposal": "higher",
           "content_ab_source": "higher", "content_ba_source": "higher",
-          "judge_accuracy_a": "higher", "judge_accuracy_b": "higher",
+          "judge_accuracy_a": "reference", "judge_accuracy_b": "reference",  # the judges' own
           "fd_ab": "lower", "fd_ba": "lower", "fd_ab_proposal": "lower", "fd_ba_proposal": "lower",
           "fd_ab_source": "lower", "fd_ba_source": "lower",
           "cycle_l1_ab": "lower", "cycle_l1_ba": "lower"}

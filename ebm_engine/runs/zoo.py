@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ebm_engine.errors import ConfigError
+from ebm_engine.metrics.direction import REFERENCE, hint, label_of
 from ebm_engine.resources import resources_dir
 from ebm_engine.runs import retention
 
 PREFIX = "zoo:"
 RECIPE_FILE = "zoo.json"
 SAMPLES_FILE = "samples.png"
-_NOT_HEADLINES = ("heldout", "chance", "judge_")  # facts, baselines and judges: not the result
 
 
 def zoo_dir() -> Path:
@@ -96,8 +96,7 @@ class ZooEntry:
         """``digits_fd 14.2 (lower is better)`` or ``not evaluated``."""
         if not self.metric:
             return "not evaluated"
-        hint = "best 0.5" if self.better == "0.5" else f"{self.better} is better"
-        return f"{self.metric} {self.value:.4g} ({hint})"
+        return f"{self.metric} {self.value:.4g} ({hint(self.better)})"
 
 
 def _read_json(path: Path) -> dict:
@@ -113,8 +112,9 @@ def _entry(folder: Path) -> ZooEntry:
     evaluation = _read_json(folder / "eval.json")
     recipe = _read_json(folder / RECIPE_FILE)
     metrics = evaluation.get("metrics") or {}
-    # The headline: the first metric that is a result, not a fact or a baseline.
-    metric = next((k for k in metrics if not k.startswith(_NOT_HEADLINES)), "")
+    better = evaluation.get("better") or {}
+    # The headline: the first metric that is a score, not a fact or a description.
+    metric = next((k for k in metrics if label_of(better, k) != REFERENCE), "")
     return ZooEntry(
         name=folder.name,
         path=folder,
@@ -124,7 +124,7 @@ def _entry(folder: Path) -> ZooEntry:
         preset=str(recipe.get("preset", "")),
         metric=metric,
         value=float(metrics[metric]) if metric else float("nan"),
-        better=str((evaluation.get("better") or {}).get(metric, "lower")),
+        better=label_of(better, metric),
         iteration=int(evaluation.get("iteration", recipe.get("iterations", 0)) or 0),
         size=retention.disk_usage(folder),
         preset_iterations=int(recipe.get("preset_iterations") or 0),
