@@ -42,7 +42,7 @@ from app.display import prepare
 from app.gui_gc import collect_on_gui_thread
 from app.pacing import SAMPLES_BUDGET, FramePacer
 from ebm_engine.config import RunConfig
-from ebm_engine.errors import EBMError
+from ebm_engine.errors import EBMError, out_of_memory
 from ebm_engine.learning.events import Diverged, RolledBack, RunStarted, SamplesReady, TrainStep
 from ebm_engine.session import EditResult, PauseOnDivergence, Session
 
@@ -295,6 +295,9 @@ class Controller(QObject):
         except EBMError as exc:
             self._queue(exc, abandoned)
         except Exception as exc:  # a bug: keep the app alive, say what happened
+            if (line := out_of_memory(exc)) is not None:  # not a bug: too big for this machine
+                self._queue(EBMError(line), abandoned)
+                return
             traceback.print_exc()
             self._queue(RuntimeError(f"Internal error: {type(exc).__name__}: {exc}"), abandoned)
         finally:

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from ebm_engine import __version__
-from ebm_engine.errors import EBMError
+from ebm_engine.errors import EBMError, out_of_memory
 from ebm_engine.suggest import did_you_mean
 
 # argparse's message for a bad choice: "argument COMMAND: invalid choice: 'trian'
@@ -94,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except EBMError as exc:
         sys.stderr.write(f"ebm: error: {exc}\n")
+        return 2
+    except (MemoryError, RuntimeError) as exc:  # an allocation an estimate let through
+        if (line := out_of_memory(exc)) is None:
+            raise
+        sys.stderr.write(f"ebm: error: {line}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("ebm: interrupted\n")

@@ -30,3 +30,27 @@ class ExportError(EBMError):
 
 class DivergenceError(EBMError):
     """Training produced non-finite or exploding energies or gradients."""
+
+
+def out_of_memory(exc: BaseException) -> str | None:
+    """One line for an allocation that failed (numpy's ``MemoryError``, torch's
+    ``OutOfMemoryError`` or the CPU allocator's ``RuntimeError``), else ``None``.
+
+    The pre-flight checks refuse what is plainly too big; this is what a user
+    sees when an estimate was short, instead of an allocator traceback.
+    """
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        pass
+    elif not (isinstance(exc, RuntimeError) and "can't allocate memory" in text):
+        return None
+    # "… DefaultCPUAllocator: can't allocate memory: you tried to allocate 102400000000 bytes …"
+    asked = text
+    if "you tried to allocate" in text:
+        count = text.split("you tried to allocate", 1)[1].split()[0]
+        if count.isdigit():
+            from ebm_engine.preflight import format_bytes
+
+            asked = f"{format_bytes(int(count))} asked for"
+    return (f"out of memory ({asked}): ask for less (fewer samples, a smaller --scale, "
+            f"model.width or train.batch_size)")

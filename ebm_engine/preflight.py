@@ -258,7 +258,7 @@ def estimate_model(cfg: RunConfig, item_shape: tuple[int, ...]) -> Estimate:
     batch = cfg.train.batch_size
     buffer_bytes = (cfg.sampler.buffer_size * item_values * FLOAT_BYTES
                     if cfg.sampler.init == "persistent" else 0)
-    counted = _meta_count(cfg, item_shape)
+    counted = meta_count(cfg, item_shape)
     width, depth = cfg.model.width, cfg.model.depth
     if counted is None:
         # A lower bound for any net with `depth` hidden layers of `width` units.
@@ -281,7 +281,7 @@ def estimate_model(cfg: RunConfig, item_shape: tuple[int, ...]) -> Estimate:
     )
 
 
-def _meta_count(cfg: RunConfig, item_shape: tuple[int, ...]) -> tuple[int, int, int | None] | None:
+def meta_count(cfg: RunConfig, item_shape: tuple[int, ...]) -> tuple[int, int, int | None] | None:
     """``(parameters, other state values, output values at batch size)`` from a
     meta-device build, ``None`` if it cannot be built, outputs ``None`` if it
     cannot be run."""

@@ -107,6 +107,23 @@ def test_bad_checkpoint_is_one_sentence(qtbot, tmp_path):
     assert "not a run folder" in window.errors[-1]
 
 
+def test_running_out_of_memory_is_a_sentence_not_an_internal_error(qtbot, tmp_path,
+                                                                    finished_run, monkeypatch):
+    from ebm_engine.methods.ml import MaximumLikelihood
+
+    def allocate(*_args, **_kwargs):  # what the CPU allocator raises on a draw too big
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
+                           "can't allocate memory: you tried to allocate 102400000000 bytes.")
+        yield
+
+    monkeypatch.setattr(MaximumLikelihood, "sample", allocate)
+    window = make_window(qtbot, tmp_path, knobs=())
+    window.open_run(finished_run, "sample")
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=WAIT_MS)
+    assert window.errors[-1].startswith("out of memory (102 GB asked for)"), window.errors[-1]
+    assert "\n" not in window.errors[-1]
+
+
 def test_follow_a_run_being_written(qtbot, tmp_path):
     from ebm_engine.learning.events import SamplesReady
     from ebm_engine.learning.trainer import Trainer

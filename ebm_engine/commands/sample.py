@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     record = args.record_every or (max(steps // 20, 1) if needs_chain(args.out) else 0)
     chosen, _ = precision.resolve(loaded.cfg.train.precision, loaded.method.device,
                                   loaded.cfg.train.method)
+    _check_memory(args, loaded, steps, record)
     if args.condition is not None:
         return _run_conditioned(args, loaded, steps, record, chosen)
     chains = max((len(b) for b in loaded.method.buffers()), default=0)  # the chains one draw continues
@@ -78,6 +79,24 @@ def run(args: argparse.Namespace) -> int:
                           extras={**loaded.spec.display_extras(), **final.extras})
     print(f"wrote {args.n} samples to {path}")
     return 0
+
+
+def _check_memory(args: argparse.Namespace, loaded, steps: int, record: int) -> None:
+    """Refuse an ``--n`` or ``--scale`` that cannot fit, before anything is drawn."""
+    from pathlib import Path
+
+    from ebm_engine.export.samples import cell_scale
+    from ebm_engine.sampling_preflight import check_sampling
+
+    shape = loaded.spec.item_shape
+    frames = steps // record + 1 if record else 1
+    cell = None
+    if Path(args.out).suffix.lower() == ".png" and loaded.spec.kind == "image":
+        k = cell_scale(min(shape[-2:]), args.scale)
+        # a --condition row shows the picture and each stage beside the draw
+        cell = (shape[-2] * k, shape[-1] * k * (4 if args.condition is not None else 1))
+    check_sampling(loaded.cfg, shape, args.n, loaded.method.device, frames=frames, cell=cell,
+                   scale=args.scale, also="or draw them in several calls with different --seed")
 
 
 def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, chosen) -> int:

@@ -225,12 +225,17 @@ def evaluate_run(
         raise CheckpointError(f"evaluation needs n >= 2 samples, got {n}")
     # The method's own default: per grid / per level where it samples in stages.
     steps = loaded.method.sample_steps if steps is None else steps
+    own_metrics = callable(getattr(loaded.method, "evaluate", None))
+    if not own_metrics:  # n chains at once: refuse an --n that cannot fit before drawing
+        from ebm_engine.sampling_preflight import check_sampling
+
+        check_sampling(loaded.cfg, loaded.spec.item_shape, n, loaded.method.device)
     values, better = score_method(loaded.method, dataset, n, steps, seed)
     result: dict[str, Any] = {
         "metrics": values,
         "better": better,
         # a task's own metrics take n as a budget (held-out scenes, windows…), not a draw
-        "own_metrics": callable(getattr(loaded.method, "evaluate", None)),
+        "own_metrics": own_metrics,
         "kind": kind,
         "data": dataset.name,
         "method": loaded.cfg.train.method,
