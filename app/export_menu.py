@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,19 +204,22 @@ class ExportMenu(QMenu):
         """
         path = Path(path)
         try:
-            if what == "checkpoint":
-                out = self._copy_checkpoint(path)
-            elif what == "metrics":
-                out = self._copy_metrics(path)
-            else:
-                out = self._export_samples(what, path)
+            with warnings.catch_warnings(record=True) as said:  # e.g. invalid molecules skipped
+                warnings.simplefilter("always")
+                if what == "checkpoint":
+                    out = self._copy_checkpoint(path)
+                elif what == "metrics":
+                    out = self._copy_metrics(path)
+                else:
+                    out = self._export_samples(what, path)
         except EBMError as exc:
             self.sigError.emit(str(exc))
             return None
         except OSError as exc:
             self.sigError.emit(f"Cannot write {path}: {exc.strerror or exc}.")
             return None
-        self.sigExported.emit(f"exported {out}")
+        notes = "; ".join(str(w.message) for w in said)
+        self.sigExported.emit(f"exported {out}" + (f" ({notes})" if notes else ""))
         return out
 
     def _export_samples(self, what: str, path: Path) -> Path:

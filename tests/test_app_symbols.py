@@ -72,6 +72,22 @@ def test_molecule_view_draws_depictions_and_histograms(qtbot):
     assert shown.endswith("…") and view.cells[0].fontMetrics().horizontalAdvance(shown) <= 150
 
 
+def test_exporting_molecules_says_how_many_were_invalid(qtbot, tmp_path):
+    pytest.importorskip("rdkit")
+    from app.export_menu import ExportMenu
+    from ebm_engine.data.tokens import build_vocabulary
+
+    smiles = ["CCO", "C1CC", "c1ccccc1O"]
+    tokens = [smiles_tokens(s) for s in smiles]
+    spec = SymbolSpec(build_vocabulary(tokens), "", "smiles")
+    menu = ExportMenu(lambda: None, lambda: None)
+    menu.set_snapshot(_snapshot(spec, encode(tokens, spec, 16), "molecule"))
+    with qtbot.waitSignal(menu.sigExported) as said:
+        assert menu.export("grid", tmp_path / "m.sdf") == tmp_path / "m.sdf"
+    assert said.args[0].startswith(f"exported {tmp_path / 'm.sdf'} (1 of 3 samples are not "
+                                   "valid molecules: m.sdf holds the 2 valid ones")
+
+
 def test_a_deleted_molecule_view_is_freed_without_the_garbage_collector(qtbot):
     """No reference cycle holds the view: were it left to the cyclic garbage collector,
     the collection could run on the training thread and free Qt objects there (a

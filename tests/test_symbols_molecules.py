@@ -97,10 +97,13 @@ def test_sdf_and_png_exports(tmp_path):
     smiles = ["CCO", "C1CC", "c1ccccc1O"]
     spec = _spec(smiles)
     items = encode([smiles_tokens(s) for s in smiles], spec, 16)
-    sdf = export_samples(items, "molecule", None, tmp_path / "m.sdf", symbols=spec)
+    with pytest.warns(UserWarning, match="1 of 3 samples are not valid molecules: m.sdf "
+                                         "holds the 2 valid ones"):
+        sdf = export_samples(items, "molecule", None, tmp_path / "m.sdf", symbols=spec)
     text = sdf.read_text()
     assert text.count("$$$$") == 2 and "c1ccccc1O" in text  # the invalid one is skipped
-    png = export_samples(items, "molecule", None, tmp_path / "m.png", symbols=spec)
+    with pytest.warns(UserWarning, match="1 of 3 samples are not valid molecules: their cells"):
+        png = export_samples(items, "molecule", None, tmp_path / "m.png", symbols=spec)
     assert png.read_bytes()[:4] == b"\x89PNG"
     smi = export_samples(items, "molecule", None, tmp_path / "m.smi", symbols=spec)
     assert smi.read_text().splitlines()[0] == "CCO\tsample_0"

@@ -289,3 +289,24 @@ def test_attribute_guidance_sharpens_the_attribute_term():
             return float((method.prior(z).argmax(1) == y).float().mean())
 
     assert agreement(4.0) > agreement(1.0) + 0.1
+
+
+def test_text_png_is_readable_words_apart(tmp_path):
+    """A text sample PNG draws glyphs at least 12 px tall with a visible gap
+    between words (the old 10 px bitmap font almost joined them)."""
+    from PIL import Image
+
+    from ebm_engine.export.samples import export_samples
+
+    words = ["the", "tiger", "slept"]
+    from ebm_engine.data.tokens import build_vocabulary
+
+    spec = SymbolSpec(build_vocabulary([words]))
+    items = encode([words], spec, 8)
+    out = export_samples(items, "text", None, tmp_path / "t.png", symbols=spec)
+    ink = np.asarray(Image.open(out).convert("L")) < 128
+    rows, cols = np.nonzero(ink)
+    assert rows.max() - rows.min() + 1 >= 12
+    blank = ~ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1].any(0)
+    gaps = np.diff(np.flatnonzero(np.diff(np.r_[0, blank.astype(int), 0])))[::2]
+    assert (gaps >= 4).sum() >= 2, gaps  # two spaces, each a few blank columns wide

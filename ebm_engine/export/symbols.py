@@ -8,12 +8,13 @@ sample, in order, so ``ebm sample --n 8 --out x.txt`` gives 8 lines:
   with an attribute, ``attribute<TAB>string``;
 - ``.smi``: ``SMILES<TAB>name`` per line (molecules);
 - ``.sdf``: RDKit 2D molblocks of the valid molecules (invalid samples are
-  skipped and counted in the message);
+  skipped and counted in a warning; a PNG grid counts its empty cells too);
 - ``.png``: text lines drawn in a picture, or RDKit's 2D depictions in a grid.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,9 @@ from ebm_engine.data.tokens import SymbolSpec
 from ebm_engine.errors import ExportError
 
 TEXT_FORMATS = (".txt", ".png", ".npz")
+#: Pixel size of the text in a text sample PNG, and the margin around it.
+TEXT_FONT_PX = 18
+TEXT_MARGIN = 8
 MOLECULE_FORMATS = (".smi", ".txt", ".sdf", ".png", ".npz")
 
 
@@ -63,16 +67,18 @@ def _write_lines(path: Path, lines: list[str]) -> Path:
 def _text_png(lines: list[str], path: Path) -> Path:
     from PIL import Image, ImageDraw, ImageFont
 
-    font = ImageFont.load_default()
-    height = 16
-    width = max(200, 8 + 7 * max((len(s) for s in lines), default=10))
-    image = Image.new("RGB", (width, 8 + height * len(lines)), "white")
+    # Pillow's scalable default font: its 10 px bitmap one nearly loses the spaces.
+    font = ImageFont.load_default(size=TEXT_FONT_PX)
+    height = TEXT_FONT_PX + TEXT_FONT_PX // 2
+    # The .txt form's TAB has no glyph (a box in the picture): "[attribute] sentence".
+    shown = [f"[{head}] {tail}" if tab else head
+             for head, tab, tail in (line.partition("\t") for line in lines)]
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    width = max([200] + [int(measure.textlength(s, font=font)) + 2 * TEXT_MARGIN for s in shown])
+    image = Image.new("RGB", (width, 2 * TEXT_MARGIN + height * len(shown)), "white")
     draw = ImageDraw.Draw(image)
-    for i, line in enumerate(lines):
-        # The .txt form's TAB has no glyph (a box in the picture): "[attribute] sentence".
-        head, tab, tail = line.partition("\t")
-        shown = f"[{head}] {tail}" if tab else line
-        draw.text((4, 4 + i * height), shown, fill="black", font=font)
+    for i, text in enumerate(shown):
+        draw.text((TEXT_MARGIN, TEXT_MARGIN + i * height), text, fill="black", font=font)
     return _save_image(image, path)
 
 
@@ -85,6 +91,14 @@ def _molecule_file(strings: list[str], path: Path, ext: str) -> Path:
     from rdkit.Chem import AllChem, Draw
 
     mols = [(i, parse_smiles(s)) for i, s in enumerate(strings)]
+    invalid = sum(m is None for _, m in mols)
+    if invalid and ext == ".png":
+        warnings.warn(f"{invalid} of {len(strings)} samples are not valid molecules: their "
+                      f"cells in {path.name} are empty and labelled 'invalid'", stacklevel=2)
+    elif invalid and len(strings) > invalid:
+        warnings.warn(f"{invalid} of {len(strings)} samples are not valid molecules: "
+                      f"{path.name} holds the {len(strings) - invalid} valid ones (.smi keeps "
+                      f"every sample)", stacklevel=2)
     if ext == ".png":
         shown = [m if m is not None else Chem.Mol() for _, m in mols]
         legends = [f"{i}" if m is not None else f"{i}: invalid" for i, m in mols]
