@@ -48,6 +48,7 @@ from ebm_engine.learning.events import (
     RunStarted,
     SamplesReady,
     TrainStep,
+    Warned,
 )
 from ebm_engine.learning.landscape import energy_landscape, points_bounds
 from ebm_engine.learning.rollback import RollbackPolicy
@@ -441,6 +442,8 @@ class Session:
             chosen, why = precision.resolve(cfg.train.precision, cpu, cfg.train.method)
             yield RunStarted(str(path), "CPU", it, it, cfg.data.source, spec.kind,
                              cfg.train.method, f"{chosen} ({why})")
+            if loaded.note:  # a damaged latest checkpoint was passed over
+                yield Warned(it, loaded.note)
             frames = []
             try:
                 with interrupt.stop_on(self._stop), precision.autocast(chosen, cpu):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ class LoadedModel:
     cfg: RunConfig
     spec: DataSpec
     checkpoint: Checkpoint
+    #: why ``checkpoint`` is not the run's latest (a damaged one was passed over), or ""
+    note: str = ""
 
 
 def find_checkpoint(path: str | Path) -> Path:
@@ -48,7 +51,13 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``mps``.
     """
-    ckpt = load_checkpoint(find_checkpoint(path))
+    run = RunDir(zoo.resolve(path))
+    if run.exists() and run.checkpoints.is_dir():  # the newest that reads, said if not the latest
+        ckpt, note = run.load_latest()
+        if note:
+            warnings.warn(note, stacklevel=2)
+    else:
+        ckpt, note = load_checkpoint(find_checkpoint(path)), ""
     try:
         cfg = saved_run_config(RunConfig.from_dict(ckpt.state["config"]))
         spec = DataSpec.from_dict(ckpt.state["data"])
@@ -60,4 +69,4 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
         net.eval()
     state = {k: v for k, v in ckpt.tensors.items() if not k.startswith(("rng.", "schedule."))}
     method.load_state_tensors(state)
-    return LoadedModel(method, cfg, spec, ckpt)
+    return LoadedModel(method, cfg, spec, ckpt, note)

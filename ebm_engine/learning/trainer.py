@@ -183,10 +183,14 @@ class Trainer:
                gate: Callable[[], None] | None = None) -> Trainer:
         """Continue a run from its latest (or the given) checkpoint, exactly."""
         run = RunDir(run_dir)
-        folder = Path(checkpoint) if checkpoint else run.latest_checkpoint()
-        if folder is None:
+        note = ""
+        if checkpoint:
+            ckpt = load_checkpoint(checkpoint)
+        elif run.latest_checkpoint() is None:
             raise CheckpointError(f"{run.path}: no checkpoint to resume from")
-        ckpt = load_checkpoint(folder)
+        else:  # a damaged latest checkpoint: the newest that reads, said in the log
+            ckpt, note = run.load_latest()
+        folder = ckpt.path
         cfg = saved_run_config(RunConfig.from_dict(ckpt.state["config"]))
         trainer = cls(cfg, run.path if run.exists() else None, dataset, gate=gate, _create=False)
         trainer.restore(ckpt)
@@ -199,7 +203,10 @@ class Trainer:
             fresh = {"optimizers": "fresh (the checkpoint carries no optimiser state)"} \
                 if ckpt.optimizer_dropped else {}
             trainer.run.append_event("resumed", iteration=trainer.iteration,
-                                     checkpoint=folder.name, **fresh)
+                                     checkpoint=folder.name, **fresh,
+                                     **({"passed_over": note} if note else {}))
+        if note:
+            trainer._write_warnings.append(Warned(trainer.iteration, note))
         return trainer
 
     def restore(self, ckpt: Checkpoint) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 from ebm_engine import atomic
@@ -38,9 +39,12 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
     source, target = RunDir(src), RunDir(dest)
     if not source.exists():
         raise CheckpointError(f"{source.path}: not a run folder (no config.json)")
-    checkpoint = source.latest_checkpoint()
-    if checkpoint is None:
+    if source.latest_checkpoint() is None:
         raise CheckpointError(f"{source.path}: run has no checkpoint to continue from")
+    loaded, note = source.load_latest()  # a damaged latest one is passed over, and said
+    if note:
+        warnings.warn(note, stacklevel=2)
+    checkpoint = loaded.path
     if target.exists():
         raise ConfigError(f"{target.path} already holds a run; choose another --out")
     if target.path.resolve() == source.path.resolve():

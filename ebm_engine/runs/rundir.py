@@ -25,6 +25,7 @@ from ebm_engine import atomic
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.runs import retention
+from ebm_engine.runs.checkpoint import Checkpoint, load_checkpoint
 
 BASE_COLUMNS = ("iteration", "wall_time")
 
@@ -207,6 +208,38 @@ class RunDir:
         done = retention.completed_checkpoints(self.checkpoints)
         return done[-1][1] if done else None
 
+    def load_latest(self) -> tuple[Checkpoint, str]:
+        """The newest checkpoint that can be read, and a note when it is not the latest.
+
+        A damaged latest checkpoint (a corrupt safetensors file, a state.json cut
+        short) does not strand the run: the newest older one that reads is
+        returned with a one-line note naming both, so sampling, evaluating and
+        resuming go on from there instead of asking for a hand-edited pointer.
+
+        Raises
+        ------
+        CheckpointError
+            No checkpoint at all, or none that reads (the latest one's reason).
+        """
+        latest = self.latest_checkpoint()
+        if latest is None:
+            raise CheckpointError(f"{self.path}: run has no checkpoint yet")
+        try:
+            return load_checkpoint(latest), ""
+        except CheckpointError as damaged:
+            newest = retention.checkpoint_iteration(latest.name)
+            for iteration, older in reversed(retention.completed_checkpoints(self.checkpoints)):
+                if older == latest or (newest is not None and iteration > newest):
+                    continue
+                try:
+                    ckpt = load_checkpoint(older)
+                except CheckpointError:
+                    continue
+                return ckpt, (f"the latest checkpoint {latest.name} cannot be read "
+                              f"({_reason(damaged, latest)}); using {older.name}, the newest "
+                              f"one that can")
+            raise
+
     def prune_checkpoints(self, keep_last: int, milestone_every: int = 0) -> list[Path]:
         """Delete old checkpoints, keeping the latest; see
         :func:`ebm_engine.runs.retention.prune_checkpoints`."""
@@ -216,6 +249,15 @@ class RunDir:
     def disk_usage(self) -> int:
         """Bytes the run folder takes (for run summaries)."""
         return retention.disk_usage(self.path)
+
+
+def _reason(exc: CheckpointError, folder: Path) -> str:
+    """``exc``'s message without the folder it names (the note names it already)."""
+    text = str(exc)
+    for prefix in (f"{folder}/", f"{folder}: "):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text
 
 
 def parse_metrics(text: str) -> list[dict[str, float]]:
