@@ -426,27 +426,27 @@ class MainWindow(QMainWindow):
         self.log_line(f"iteration {ev.iteration}: {ev.key} {ev.old} → {ev.new}")
 
     def _diverged(self, ev) -> None:
-        from ebm_engine.methods import method_class
+        from ebm_engine.learning.advice import divergence_advice, failed_iteration
 
-        try:
-            advice = method_class(self.controller.config.train.method).step_advice
-        except EBMError:
-            advice = "sampler.step_size"
+        advice = divergence_advice(self.controller.config.train.method, ev.iteration)
         if ev.iteration == 0:  # no update has been made: the rate cannot be the cause
             self.show_error(f"Training paused at its first iteration, before any update: "
-                            f"{ev.message}. The chains' start or step is out of scale: lower "
-                            f"sampler.init_scale or {advice}, then press Resume.")
+                            f"{ev.message}. The chains' start or step is out of scale: "
+                            f"{advice}, then press Resume.")
             return
-        self.show_error(f"Training paused at iteration {ev.iteration}: {ev.message}. "
-                        f"Lower train.lr or {advice}, then press Resume.")
+        self.show_error(f"Training paused: iteration {failed_iteration(ev.iteration)} diverged "
+                        f"({ev.message}); the run stands at iteration {ev.iteration}. "
+                        f"{advice[0].upper() + advice[1:]}, then press Resume.")
 
     def _rolled_back(self, ev) -> None:
+        from ebm_engine.learning.advice import failed_iteration
+
         self.curves.truncate(ev.iteration)
         self.curves.add_marker(ev.iteration, "rolled back", "rollback")
         self.status.show_iteration(ev.iteration)
         changes = ", ".join(f"{k} {old} → {new}" for k, (old, new) in ev.changes.items())
-        self.log_line(f"diverged at {ev.diverged_at} ({ev.message}); rolled back to "
-                      f"{ev.iteration}" + (f" with {changes}" if changes else ""))
+        self.log_line(f"iteration {failed_iteration(ev.diverged_at)} diverged ({ev.message}); "
+                      f"rolled back to {ev.iteration}" + (f" with {changes}" if changes else ""))
 
     def _finished(self, ev) -> None:
         self.log_line(f"finished: {ev.reason}")

@@ -69,11 +69,31 @@ def test_cli_on_diverge_stop_exits_1_keeping_last_good_checkpoint(tmp_path: Path
     err = capsys.readouterr().err.strip().splitlines()
 
     assert code == 1
-    assert err[-1].startswith("ebm: error: training diverged at iteration")
-    assert err[-1].endswith("lower train.lr or sampler.step_size")  # ml's Langevin step
+    # the iteration named is the one that failed, one past the complete ones
+    done = [e["iteration"] for e in events(run) if e["event"] == "finished"][-1]
+    assert err[-1].startswith(f"ebm: error: training diverged in iteration {done + 1} in {run}")
+    assert "lower train.lr or sampler.step_size" in err[-1]  # ml's Langevin step
     assert "rollback" not in [e["event"] for e in events(run)]
-    # Nothing was applied, and the diverged state was not checkpointed.
+    # Nothing was applied, and the diverged state was not checkpointed: the line says
+    # that the folder has nothing to resume, and what to do instead.
     assert RunDir(run).latest_checkpoint() is None
+    assert "then train again with --out NEW (no checkpoint was written before it" in err[-1]
+
+
+def test_cli_on_diverge_stop_after_a_checkpoint_says_how_to_continue(tmp_path: Path,
+                                                                    capsys) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "4", "--out", str(run), *TINY]) == 0
+    code = main(["train", "--resume", str(run), "--steps", "6", *UNSTABLE[:2],
+                 "--set", "train.lr=1e30", "--on-diverge", "stop", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    failed = [e["iteration"] for e in events(run) if e["event"] == "finished"][-1] + 1
+    assert failed > 4  # the edit comes in after the resumed run's first step
+    assert err[-1].startswith(f"ebm: error: training diverged in iteration {failed} in {run}")
+    assert err[-1].endswith(f"then continue from its last checkpoint (iter_0000004) with "
+                            f"--resume {run} --set KEY=VALUE")
+    assert f"warning (iteration {failed}): non-finite" in "\n".join(err)
 
 
 def test_rollback_gives_up_after_max_rollbacks(tmp_path: Path, capsys) -> None:
@@ -123,6 +143,8 @@ def test_divergence_advice_names_the_methods_own_step_knob(tmp_path: Path, capsy
                  "--set", "train.options.step_ref=1e-12"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
-    assert err[-1].startswith("ebm: error: training diverged at iteration 0")
-    assert "train.options.step_scale (or raise train.options.step_ref)" in err[-1]
+    assert err[-1].startswith("ebm: error: training diverged in iteration 1")
+    # before any update the rate is not the cause: the chains' start or step is
+    assert "lower sampler.init_scale or train.options.step_scale (or raise " \
+           "train.options.step_ref)" in err[-1]
     assert "sampler.step_size" not in err[-1]

@@ -178,6 +178,7 @@ def drive(session, events, quiet: bool = False) -> int:
     from tqdm import tqdm
 
     from ebm_engine import distributed
+    from ebm_engine.learning.advice import divergence_advice, failed_iteration
     from ebm_engine.learning.events import (
         Diverged,
         Finished,
@@ -219,7 +220,10 @@ def drive(session, events, quiet: bool = False) -> int:
                 m = event.metrics
                 bar.set_postfix(loss=f"{m['loss']:.3g}", e_data=f"{m['energy_data']:.3g}",
                                 e_sample=f"{m['energy_sample']:.3g}", refresh=False)
-            elif isinstance(event, (Warned, Diverged)) and main:
+            elif isinstance(event, Diverged) and main:
+                bar.write(f"warning (iteration {failed_iteration(event.iteration)}): "
+                          f"{event.message}", file=sys.stderr)
+            elif isinstance(event, Warned) and main:
                 bar.write(f"warning (iteration {event.iteration}): {event.message}",
                           file=sys.stderr)
             elif isinstance(event, KnobApplied) and main:
@@ -250,15 +254,31 @@ def drive(session, events, quiet: bool = False) -> int:
     where = f" in {session.run_dir}" if session.run_dir is not None else ""
     if finished is not None and finished.reason == "diverged":
         tried = f" after {session.rollbacks} rollbacks" if session.rollbacks else ""
-        advice = type(trainer.method).step_advice if trainer is not None else "sampler.step_size"
-        sys.stderr.write(f"ebm: error: training diverged at iteration {iteration}{where}{tried}; "
-                         f"lower train.lr or {advice}\n")
+        advice = divergence_advice(session.config.train.method, iteration)
+        sys.stderr.write(f"ebm: error: training diverged in iteration {failed_iteration(iteration)}"
+                         f"{where}{tried}; {advice}{_from_where(session)}\n")
         return 1
     if main:
         done = iteration - (started_at or 0)
         print(f"trained {done} iterations{where}" if not started_at else
               f"trained {done} iterations (now at {iteration}){where}")
     return 0
+
+
+def _from_where(session) -> str:
+    """How to go on after a divergence: resume from the last good checkpoint, or,
+    when none was written yet, train again (the folder has nothing to resume)."""
+    if session.run_dir is None:
+        return ""
+    from ebm_engine.runs.rundir import RunDir
+
+    latest = RunDir(session.run_dir).latest_checkpoint()
+    if latest is None:
+        every = session.config.train.checkpoint_every
+        return (", then train again with --out NEW (no checkpoint was written before it"
+                + (f": the first was due at iteration {every}" if every else "") + ")")
+    return (f", then continue from its last checkpoint ({latest.name}) with --resume "
+            f"{session.run_dir} --set KEY=VALUE")
 
 
 def _dump_digest(trainer) -> None:

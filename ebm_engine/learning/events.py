@@ -78,7 +78,11 @@ class Warned:
 
 @dataclass(frozen=True)
 class Diverged:
-    """Energies or gradients became non-finite or exploded; the step was not applied."""
+    """Energies or gradients became non-finite or exploded; the step was not applied.
+
+    ``iteration`` counts the complete iterations; the step that failed is the
+    next one (:func:`ebm_engine.learning.advice.failed_iteration`).
+    """
 
     iteration: int
     message: str

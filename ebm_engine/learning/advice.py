@@ -1,0 +1,27 @@
+"""What to say when training diverges: which iteration failed, and what to lower.
+
+:class:`~ebm_engine.learning.events.Diverged` carries the iterations completed;
+the step that failed is the next one. Before any update (0 completed) the
+learning rate cannot be the cause: the chains' start or step is out of scale.
+"""
+
+from __future__ import annotations
+
+
+def failed_iteration(completed: int) -> int:
+    """The iteration whose step diverged, after ``completed`` complete ones."""
+    return completed + 1
+
+
+def divergence_advice(method: str, completed: int) -> str:
+    """``lower train.lr or sampler.step_size`` (the method's own step knob), or,
+    before any update, ``lower sampler.init_scale or …``."""
+    from ebm_engine.errors import EBMError
+    from ebm_engine.methods import method_class
+
+    try:
+        step = method_class(method).step_advice
+    except EBMError:
+        step = "sampler.step_size"
+    first = "sampler.init_scale" if completed == 0 else "train.lr"
+    return f"lower {first} or {step}"
