@@ -54,6 +54,9 @@ def test_measured_minutes_replace_the_guess(resources):
     assert "~6 min" in line and "[preset: digits-multigrid]" in line
     assert "measured: digits_fd 700" in line and "goal met" not in line
     assert lines.index(line) > next(i for i, x in enumerate(lines) if x.startswith("digits "))
+    # and where the figures come from, since `ebm zoo` scores other runs of the same presets
+    assert lines[-1].startswith("[measured: …] is the quality benchmark's own training run")
+    assert "`ebm zoo`" in lines[-1]
 
 
 def test_unreadable_measurements_fall_back_to_the_guess(resources):

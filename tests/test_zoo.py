@@ -43,6 +43,7 @@ def test_zoo_lists_and_every_run_command_takes_zoo_names(tiny_zoo, tmp_path, cap
     out = capsys.readouterr().out
     line = next(row for row in out.splitlines() if row.startswith("tiny-ml"))
     assert "ml" in line and "8gaussians" in line and "kl_samples" in line and "MB" in line
+    assert "METRIC: each entry's own `ebm eval --run zoo:NAME`" in out  # not `ebm demos`' run
     assert main(["zoo", "tiny-ml"]) == 0
     assert "ebm train --data 8gaussians --preset toy2d" in capsys.readouterr().out
 

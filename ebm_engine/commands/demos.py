@@ -25,8 +25,18 @@ def demo_lines() -> list[str]:
                          + (f"  [measured: {measured[preset].line()}]" if preset in measured
                             else "")))
     width = max((len(r[0]) for r in rows), default=0)  # one column, however long
-    return [f"{name:{width}s} {kind:10s} {_minutes(minutes):9s}  {rest}"
-            for name, kind, minutes, rest in rows]
+    lines = [f"{name:{width}s} {kind:10s} {_minutes(minutes):9s}  {rest}"
+             for name, kind, minutes, rest in rows]
+    if measured:
+        lines.append(MEASURED_NOTE)
+    return lines
+
+
+#: Where the ``[measured: …]`` figures come from, and why ``ebm zoo`` may differ.
+MEASURED_NOTE = ("[measured: …] is the quality benchmark's own training run of the preset, in "
+                 "the time shown (benchmarks/results/quality.md); a pretrained model "
+                 "(`ebm zoo`) is a separate run scored by its own `ebm eval`, so its figure "
+                 "can differ by the spread between runs")
 
 
 def _minutes(minutes: float | None) -> str:

@@ -31,6 +31,9 @@ def zoo_lines() -> list[str]:
     if any(e.shortened for e in found.values()):
         lines.append("* trained shorter than its preset (CPU budget): its metric is that "
                      "run's, not the preset's")
+    lines.append("METRIC: each entry's own `ebm eval --run zoo:NAME` (seed 0); `ebm demos` "
+                 "shows the quality benchmark's separate run of the same preset, so the two "
+                 "figures can differ by the spread between runs")
     lines.append(f"{len(found)} entries, {total / 1e6:.1f} MB; e.g. "
                  f"`ebm sample --run zoo:{next(iter(found))} --n 64 --out grid.png`")
     return lines
