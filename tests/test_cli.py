@@ -68,6 +68,11 @@ def test_train_then_sample_digits(tmp_path, capsys):
         (["eval", "--run", "zoo:moons-ml", "--device", "meta", "--no-write"], "is not one of"),
         (["sample", "--run", "zoo:moons-ml", "--n", "4", "--out", "{tmp}/noext"],
          "as a file without extension; use .png"),
+        # said before sampling, naming the flag (a negative record step was taken silently)
+        (["sample", "--run", "zoo:digits-ml", "--scale", "0", "--out", "{tmp}/x.png"],
+         "--scale must be >= 1"),
+        (["sample", "--run", "zoo:digits-ml", "--record-every", "-1", "--out", "{tmp}/x.gif"],
+         "--record-every must be >= 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):

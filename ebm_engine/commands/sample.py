@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--n must be > 0, got {args.n}")
     if args.steps is not None and args.steps < 0:
         raise ConfigError(f"--steps must be >= 0, got {args.steps}")
+    if args.scale is not None and args.scale < 1:
+        raise ConfigError(f"--scale must be >= 1 (pixels per sample pixel), got {args.scale}")
+    if args.record_every < 0:
+        raise ConfigError(f"--record-every must be >= 0 (0: the default), got {args.record_every}")
     if args.condition is None and (args.mask or args.direction or args.invert):
         raise ConfigError("--mask, --direction and --invert go with --condition")
     loaded = load_model(args.run or args.checkpoint, args.device)
