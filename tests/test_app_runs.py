@@ -74,6 +74,18 @@ def test_sample_only_then_export(qtbot, tmp_path, finished_run):
     (finished_run / "eval.json").write_text(json.dumps({"mmd": 0.0123, "energy": {"data": -1.5}}))
     data = window.show_run_summary()
     assert data["mmd"] == 0.0123 and window.summary.tree.topLevelItemCount() == 2
+    # an evaluation's metrics each say which way they improve; facts say "for reference"
+    (finished_run / "eval.json").write_text(json.dumps({
+        "metrics": {"kl_samples": 0.5, "logp_data_mean": 2.2}, "n": 64,
+        "better": {"kl_samples": "lower", "logp_data_mean": "reference"}}))
+    window.show_run_summary()
+    scores = window.summary.tree.topLevelItem(0)
+    rows = [[scores.child(i).text(c) for c in range(3)] for i in range(scores.childCount())]
+    assert rows == [["kl_samples", "0.5", "lower is better"],
+                    ["logp_data_mean", "2.2", "for reference"]]
+    assert window.summary.tree.topLevelItem(1).text(0) == "n"  # "better" is not a row of its own
+    tree = window.summary.tree  # whole names, not "logp_…"
+    assert tree.columnWidth(0) > tree.fontMetrics().horizontalAdvance("logp_data_mean")
     assert "on disk" in window.summary.disk.text()
     # a checkpoint folder of the run shows the same history
     window.open_run(finished_run / "checkpoints" / "iter_0000004", "sample")

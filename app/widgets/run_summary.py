@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from ebm_engine.metrics.direction import hint, label_of
 from ebm_engine.runs.rundir import RunDir
 
 
@@ -39,7 +40,7 @@ class RunSummary(QWidget):
         self.disk = QLabel("")
         self.disk.setObjectName("run_disk_use")
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["metric", "value"])
+        self.tree.setHeaderLabels(["metric", "value", "which way"])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.disk)
@@ -62,6 +63,22 @@ class RunSummary(QWidget):
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             QTreeWidgetItem(self.tree, ["eval.json", "unreadable (being written?)"])
             return None
-        fill_tree(self.tree.invisibleRootItem(), data)
+        if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
+            self._fill_scores(data)
+        else:
+            fill_tree(self.tree.invisibleRootItem(), data)
         self.tree.expandAll()
+        for column in (0, 1):  # whole names (logp_data_mean), not "logp_…"
+            self.tree.resizeColumnToContents(column)
         return data
+
+    def _fill_scores(self, data: dict) -> None:
+        """The metrics first, each with which way it improves (from ``better``), then
+        the facts of the evaluation (samples, checkpoint, …)."""
+        better = data.get("better") if isinstance(data.get("better"), dict) else {}
+        scores = QTreeWidgetItem(self.tree, ["metrics", ""])
+        for name, value in data["metrics"].items():
+            text = f"{value:.4g}" if isinstance(value, float) else str(value)
+            QTreeWidgetItem(scores, [str(name), text, hint(label_of(better, str(name)))])
+        fill_tree(self.tree.invisibleRootItem(),
+                  {k: v for k, v in data.items() if k not in ("metrics", "better")})
