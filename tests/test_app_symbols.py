@@ -64,6 +64,14 @@ def test_molecule_view_draws_depictions_and_histograms(qtbot):
     assert clicked.args == [3]
     # the view fits a 900 px screen beside the rest of the window: the cells scroll
     assert view.minimumSizeHint().height() < 450
+    # down, never across: as many columns as fit, none cut at the right edge
+    view.show()
+    for width, wide in ((560, False), (1100, True)):
+        view.resize(width, 600)
+        qtbot.waitUntil(lambda w=width: view.scroll.viewport().width() > w - 100)
+        right = max(c.geometry().right() for c in view.cells)
+        assert right <= view.scroll.viewport().width(), (width, view.columns)
+        assert view.columns >= (5 if wide else 2), (width, view.columns)
     # an invalid SMILES longer than a cell is elided inside it
     tokens = [smiles_tokens("C1" + "C" * 60)]  # an unclosed ring
     spec = SymbolSpec(build_vocabulary(tokens), "", "smiles")

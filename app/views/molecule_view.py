@@ -99,8 +99,9 @@ class MoleculeView(QWidget):
             cell.setFixedSize(CELL, CELL + 14)
             cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
             cell.sigClicked.connect(self.sigSampleClicked)  # signal to signal: no Python closure
-            self.grid.addWidget(cell, i // COLUMNS, i % COLUMNS)
             self.cells.append(cell)
+        self.columns = 0
+        self._reflow(COLUMNS)
         hist_row = QHBoxLayout()
         self.plots: dict[str, pg.PlotWidget] = {}
         for key, label in HIST_LABELS.items():
@@ -113,15 +114,37 @@ class MoleculeView(QWidget):
             hist_row.addWidget(plot)
         # The cells keep their size and scroll: three rows of them over the histograms
         # made the window taller than a 900 px screen.
-        scroll = QScrollArea(self)
-        scroll.setWidget(grid_host)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setMinimumHeight(CELL + 30)
+        # As many columns as fit across: never a cell cut at the right edge.
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidget(grid_host)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setMinimumHeight(CELL + 30)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.scroll, 1)
         layout.addLayout(hist_row)
+
+    def _reflow(self, columns: int) -> None:
+        """Lay the cells out in ``columns`` columns (only when that number changes)."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for cell in self.cells:
+            self.grid.removeWidget(cell)
+        for i, cell in enumerate(self.cells):
+            self.grid.addWidget(cell, i // columns, i % columns)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        # From the view's new width (the scroll area is laid out after this event):
+        # less both layouts' margins and the vertical scroll bar.
+        outer, inner = self.layout().contentsMargins(), self.grid.contentsMargins()
+        spacing = max(self.grid.horizontalSpacing(), 0)
+        free = (event.size().width() - outer.left() - outer.right() - inner.left()
+                - inner.right() - self.scroll.verticalScrollBar().sizeHint().width() + spacing)
+        self._reflow(max(1, min(SHOWN, free // (CELL + spacing))))
 
     def set_snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
