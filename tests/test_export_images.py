@@ -37,13 +37,14 @@ def test_make_grid_layout() -> None:
 
     grid = make_grid(x)
 
-    # 5 images → 3 per row, 2 rows; 2 px padding around every tile.
-    assert grid.shape == (2 * 6 + 2, 3 * 7 + 2, 3) and grid.dtype == np.uint8
+    # 5 images of 4 × 5 → 2 per row, 3 rows (10 × 12 px of tiles: the squarest);
+    # 2 px padding around every tile.
+    assert grid.shape == (3 * 6 + 2, 2 * 7 + 2, 3) and grid.dtype == np.uint8
     for i in range(5):
-        top, left = tile_pixel(i, 3, 4, 5)
+        top, left = tile_pixel(i, 2, 4, 5)
         assert (grid[top : top + 4, left : left + 5] == int(255 * (i + 1) / 6 + 0.5)).all()
     assert (grid[:2] == 0).all() and (grid[:, :2] == 0).all()  # padding
-    top, left = tile_pixel(5, 3, 4, 5)
+    top, left = tile_pixel(5, 2, 4, 5)
     assert (grid[top : top + 4, left : left + 5] == 0).all()  # the missing 6th tile
 
 
@@ -52,12 +53,16 @@ def test_make_grid_fills_its_rows_where_it_can() -> None:
     # the app's click-to-tile agrees with the layout.
     from app.views.image_grid import PAD, tile_at
 
-    for n, shape in ((32, (4, 8)), (64, (8, 8)), (12, (3, 4)), (24, (4, 6)), (7, (3, 3))):
-        grid = make_grid(flat_images(n), pad=PAD)
-        rows, cols = (grid.shape[0] - PAD) // (4 + PAD), (grid.shape[1] - PAD) // (5 + PAD)
-        assert (rows, cols) == shape, n
-        top, left = tile_pixel(n - 1, cols, 4, 5, PAD)
-        assert tile_at(left + 1, top + 1, n, 4, 5) == n - 1
+    # (tiles, tile height, tile width) → (rows, columns); wide tiles such as saliency's
+    # 3:1 triptychs stack into a squarer grid, not one strip three times as wide as tall
+    for n, h, w, shape in ((32, 5, 5, (4, 8)), (64, 5, 5, (8, 8)), (12, 5, 5, (3, 4)),
+                           (24, 5, 5, (4, 6)), (7, 5, 5, (3, 3)), (64, 4, 12, (16, 4)),
+                           (16, 4, 12, (8, 2)), (32, 4, 5, (8, 4)), (8, 12, 4, (2, 4))):
+        grid = make_grid(flat_images(n, h=h, w=w), pad=PAD)
+        rows, cols = (grid.shape[0] - PAD) // (h + PAD), (grid.shape[1] - PAD) // (w + PAD)
+        assert (rows, cols) == shape, (n, h, w)
+        top, left = tile_pixel(n - 1, cols, h, w, PAD)
+        assert tile_at(left + 1, top + 1, n, h, w) == n - 1
 
 
 def test_make_grid_grey_nrow_and_bad_values() -> None:

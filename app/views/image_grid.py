@@ -58,7 +58,7 @@ def prepare_grid(samples: np.ndarray, kind: str, value_range) -> GridImage:
 
 def tile_at(x: float, y: float, n: int, h: int, w: int) -> int | None:
     """Index of the tile under grid pixel ``(x, y)`` (``None`` on padding/outside)."""
-    nrow = min(grid_columns(n), n) if n else 1  # as make_grid laid the tiles out
+    nrow = min(grid_columns(n, w / h), n) if n else 1  # as make_grid laid the tiles out
     col, row = int((x - PAD) // (w + PAD)), int((y - PAD) // (h + PAD))
     if x < PAD or y < PAD or col >= nrow or col < 0 or row < 0:
         return None

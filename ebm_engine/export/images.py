@@ -25,15 +25,29 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def grid_columns(n: int) -> int:
-    """Columns of a grid of ``n`` tiles: a full rectangle, at most 2.5 times as wide as
-    tall, where ``n`` has one (32 → 8 × 4, not 6 columns with a last row of 2); else
-    ``ceil(sqrt(n))``."""
+def grid_columns(n: int, aspect: float = 1.0) -> int:
+    """Columns of a grid of ``n`` tiles, each ``aspect`` times as wide as tall.
+
+    The full rectangle (no short last row) whose overall shape is closest to
+    square, at most 2.5 times as long one way as the other, the wider on a tie:
+    32 square tiles → 8 × 4 (not 6 columns with a last row of 2); 64 saliency
+    triptychs (3:1) → 4 × 16, not 8 × 8 (a strip three times as wide as tall).
+    Without one, the squarest grid around ``sqrt(n / aspect)`` columns (7 → 3 × 3).
+    """
     if n <= 0:
         return 1
-    square = math.ceil(math.sqrt(n))
-    full = [c for c in range(square, n + 1) if n % c == 0 and c <= 2.5 * (n // c)]
-    return full[0] if full else square
+
+    def squareness(cols: int) -> tuple[float, int]:
+        rows = -(-n // cols)
+        return round(abs(math.log(cols * aspect / rows)), 9), -cols  # rounded: a tie is a tie
+
+    full = [cols for small in range(1, math.isqrt(n) + 1) if n % small == 0
+            for cols in (small, n // small) if 1 / 2.5 <= cols * aspect / (n // cols) <= 2.5]
+    if full:
+        return min(full, key=squareness)
+    around = math.sqrt(n / aspect)
+    return min(range(max(1, math.floor(around)), min(n, math.ceil(around) + 1) + 1),
+               key=squareness)
 
 
 def make_grid(
@@ -48,7 +62,8 @@ def make_grid(
         (grey) or 3 (RGB); a 4th (alpha) channel is dropped. ``(N, H, W)``
         is read as grey.
     nrow : int, optional
-        Images per row; default :func:`grid_columns` (square-ish, full rows).
+        Images per row; default :func:`grid_columns` (square-ish overall for the
+        tiles' shape, full rows).
     pad : int
         Pixels between tiles and around the border.
     pad_value : int
@@ -74,7 +89,7 @@ def make_grid(
         raise ValueError(f"pad must be >= 0, got {pad}")
     n, c, h, w = x.shape
     if nrow is None:
-        nrow = grid_columns(n)
+        nrow = grid_columns(n, w / h)
     if nrow < 1:
         raise ValueError(f"nrow must be >= 1, got {nrow}")
     nrow = min(nrow, n)
