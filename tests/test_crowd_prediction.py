@@ -192,3 +192,20 @@ def test_persistent_posterior_latents_are_written_back_and_checkpointed(tmp_path
     folder = trainer.save_checkpoint()
     resumed = Trainer.resume(tmp_path / "run", folder)
     assert torch.equal(resumed.method.post_latents, trainer.method.post_latents)
+
+
+def test_the_gain_over_an_exact_baseline_is_undefined_not_huge():
+    """Agents on straight lines: constant velocity is exact, and 1 − ade/ade_cv would be
+    about −1e6 (a model a hair off); it is NaN, and the errors themselves stand."""
+    from ebm_engine.metrics.prediction import prediction_metrics
+
+    t = np.arange(20, dtype=np.float64)
+    line = np.stack([0.4 * t + 3.0, 0.1 * t], axis=-1)[None]  # (1, 20, 2)
+    observed, truth = line[:, :8], line[:, 8:]
+    samples = truth[:, None] + 0.01  # (1, K=1, 12, 2), slightly off
+    scores = prediction_metrics(samples, observed, truth)
+    assert scores["ade_cv"] < 1e-9 and np.isnan(scores["ade_gain_cv"])
+    assert abs(scores["ade"] - 0.01 * np.sqrt(2)) < 1e-9
+    curved = truth + np.linspace(0, 1, 12)[None, :, None] ** 2  # a baseline that misses
+    scores = prediction_metrics(curved[:, None], observed, curved)
+    assert scores["ade"] < 1e-12 and abs(scores["ade_gain_cv"] - 1.0) < 1e-9

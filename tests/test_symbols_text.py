@@ -310,3 +310,18 @@ def test_text_png_is_readable_words_apart(tmp_path):
     blank = ~ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1].any(0)
     gaps = np.diff(np.flatnonzero(np.diff(np.r_[0, blank.astype(int), 0])))[::2]
     assert (gaps >= 4).sum() >= 2, gaps  # two spaces, each a few blank columns wide
+
+
+def test_user_text_without_a_checker_reports_no_validity():
+    """No grammar, no SMILES: nothing was checked, so no "valid 1 (higher is better)"."""
+    from ebm_engine.data.tokens import build_vocabulary
+    from ebm_engine.metrics.symbols import string_metrics
+
+    samples = ["cat the on", "the cat sat", "sat sat sat"]
+    spec = SymbolSpec(build_vocabulary([s.split() for s in samples]))
+    out = string_metrics(spec, samples, {"the cat sat"})
+    assert "valid" not in out
+    assert out["unique"] == 1.0 and abs(out["novel"] - 2 / 3) < 1e-9 and "distinct_1" in out
+    checked = SymbolSpec(spec.tokens, " ", "grammar")
+    assert "valid" in string_metrics(checked, samples, set())
+

@@ -13,7 +13,8 @@ image       digits demo: ``digits_fd``, ``digits_kid``; other images
 video       ``gram_appearance``, ``gram_motion``
 voxel       ``mmd_iou``, ``cov_iou``, ``1nna_iou``, ``iou_nearest``
 pointcloud  ``mmd_cd``, ``cov_cd``, ``1nna_cd``
-text        ``valid``, ``distinct_1/2``, ``unique``, ``novel``,
+text        ``valid`` (grammar text; user text has no checker),
+            ``distinct_1/2``, ``unique``, ``novel``,
             ``nll_heldout``; with an attribute ``attr_accuracy``,
             ``attr_chance``, ``attr_valid`` (:mod:`.symbols`)
 molecule    ``valid``, ``unique``, ``novel``, ``logp/qed/mw_w1`` (RDKit)

@@ -126,10 +126,14 @@ def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
 
 def string_metrics(spec: SymbolSpec, samples: Sequence[str], training: set[str],
                    reference_props: dict[str, np.ndarray] | None = None) -> dict[str, float]:
-    """Validity, diversity and novelty of decoded samples (and molecule properties)."""
+    """Validity, diversity and novelty of decoded samples (and molecule properties).
+
+    ``valid`` only where the data has a checker (grammar, SMILES): user text has
+    none, and "valid 1" would say every sample passed a check nobody made.
+    """
     valid = validity(spec, samples)
     good = [s for s, ok in zip(samples, valid, strict=True) if ok]
-    out = {"valid": float(valid.mean()) if len(samples) else 0.0}
+    out = {"valid": float(valid.mean()) if len(samples) else 0.0} if spec.checker else {}
     if spec.checker == "smiles":
         keys = [canonical(s) for s in good]
     else:
