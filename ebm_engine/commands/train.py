@@ -127,7 +127,11 @@ def _run(args: argparse.Namespace) -> int:
 
         source = zoo.resolve(args.resume)
         if args.out:  # continue in a new folder; the source is only read
+            from ebm_engine.data import check_recorded_source
             from ebm_engine.runs.fork import fork_run
+
+            if RunDir(source).exists():  # before the fork: no new folder that cannot go on
+                check_recorded_source(RunDir(source).read_config().data, source)
 
             if distributed.env_info().world_size > 1:
                 raise ConfigError("--resume RUN --out NEW: fork in one process first, then "

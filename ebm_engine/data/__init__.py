@@ -26,6 +26,7 @@ __all__ = [
     "DemoInfo",
     "applicable_readers",
     "check_options",
+    "check_recorded_source",
     "demos",
     "describe",
     "detect_reader",
@@ -66,6 +67,24 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     if cfg.max_items and len(dataset) > cfg.max_items:
         dataset.keep_first(cfg.max_items)
     return dataset
+
+
+def check_recorded_source(cfg: DataConfig, run: str | Path) -> None:
+    """Say plainly when a saved run's training data has gone from where it was.
+
+    ``ebm eval`` and ``--resume`` read the data again; "no such file or folder,
+    and not a demo; demos: …" would not tell the user it is *this run's* data.
+
+    Raises
+    ------
+    DataError
+        ``cfg.source`` is a path (not a demo) that no longer exists.
+    """
+    if cfg.source in demos() or path_exists(_as_path(cfg.source)):
+        return
+    raise DataError(f"this run's training data {cfg.source} is no longer there (the run "
+                    f"{run} was trained on it, and evaluating or resuming reads it again): "
+                    f"put it back at that path")
 
 
 def _as_path(source: str) -> Path:

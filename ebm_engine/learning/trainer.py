@@ -36,7 +36,7 @@ from safetensors import SafetensorError
 
 from ebm_engine import distributed, precision, preflight
 from ebm_engine.config import RunConfig
-from ebm_engine.data import Dataset, load_dataset
+from ebm_engine.data import Dataset, check_recorded_source, load_dataset
 from ebm_engine.data.scenes import DISPLAY_KEYS
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.learning.events import (
@@ -192,6 +192,8 @@ class Trainer:
             ckpt, note = run.load_latest()
         folder = ckpt.path
         cfg = saved_run_config(RunConfig.from_dict(ckpt.state["config"]))
+        if dataset is None:
+            check_recorded_source(cfg.data, run.path)
         trainer = cls(cfg, run.path if run.exists() else None, dataset, gate=gate, _create=False)
         trainer.restore(ckpt)
         if trainer.run is not None:

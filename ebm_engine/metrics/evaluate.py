@@ -213,11 +213,12 @@ def evaluate_run(
         ``kind``, ``data``, ``n``, ``steps``, ``checkpoint``, ``iteration``,
         ``seconds``, ``evaluated_at``.
     """
-    from ebm_engine.data import load_dataset
+    from ebm_engine.data import check_recorded_source, load_dataset
     from ebm_engine.learning.loading import load_model
 
     t0 = time.perf_counter()
     loaded = load_model(path, device)
+    check_recorded_source(loaded.cfg.data, zoo.resolve(path))
     dataset = load_dataset(loaded.cfg.data)
     kind = loaded.spec.kind
     if n is None:

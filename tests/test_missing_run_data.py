@@ -1,0 +1,30 @@
+"""A run whose training data has gone: eval and resume say it is this run's data,
+sampling (which does not need it) still works, and a fork leaves no folder behind."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ebm_engine.cli import main
+
+
+def test_eval_and_resume_name_the_runs_missing_data(tmp_path, capsys):
+    data = tmp_path / "points.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=2"]) == 0
+    data.unlink()
+    capsys.readouterr()
+    for argv in (["eval", "--run", str(run), "--no-write", "--n", "16"],
+                 ["train", "--resume", str(run), "--steps", "1", "--quiet"],
+                 ["train", "--resume", str(run), "--out", str(tmp_path / "fork"), "--steps",
+                  "1", "--quiet"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"ebm: error: this run's training data {data} is no longer there (the "
+                       f"run {run} was trained on it, and evaluating or resuming reads it "
+                       f"again): put it back at that path"), argv
+    assert not (tmp_path / "fork").exists()
+    assert main(["sample", "--run", str(run), "--n", "4", "--steps", "1",
+                 "--out", str(tmp_path / "x.npz")]) == 0
