@@ -24,7 +24,7 @@ import numpy as np
 from ebm_engine.data.dataset import to_display
 from ebm_engine.data.tokens import TOKEN_KINDS, SymbolSpec
 from ebm_engine.errors import ExportError
-from ebm_engine.export.scatter import scatter_image
+from ebm_engine.export.scatter import plane_of, scatter_image
 from ebm_engine.export.symbols import MOLECULE_FORMATS, TEXT_FORMATS
 from ebm_engine.export.trajectory import TRAJECTORY_FORMATS
 
@@ -176,16 +176,18 @@ def _export_2d(samples, kind, value_range, path, ext, frames, fps, scale) -> Pat
 
     if ext == ".png":
         if kind == "points":  # dots over a grid with axes, not a density raster of pixels
-            image = scatter_image(samples, _points_bounds(np.asarray(samples).reshape(-1, 2)))
+            plane, axes = plane_of(samples)
+            image = scatter_image(plane, _points_bounds(plane), axes=axes)
             return _guard(lambda: save_grid_png(image[None], path), path)
         images = to_display(samples, kind, value_range)
         return save_grid_png(images, path, upscale=cell_scale(min(images.shape[-2:]), scale))
     if ext in ANIMATIONS:
         steps = frames if frames else [samples]
         if kind == "points":
-            lim = _points_bounds(steps[-1])
-            images = [(scatter_image(f, lim)[0, ..., None] * 255).astype(np.uint8).repeat(3, -1)
-                      for f in steps]
+            planes = [plane_of(f) for f in steps]
+            lim = _points_bounds(planes[-1][0])
+            images = [(scatter_image(p, lim, axes=a)[0, ..., None] * 255).astype(np.uint8)
+                      .repeat(3, -1) for p, a in planes]
         else:
             images = chain_to_frames([to_display(f, kind, value_range) for f in steps])
         return save_animation(images, path, fps=fps)

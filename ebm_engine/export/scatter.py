@@ -34,8 +34,27 @@ def dot_radius(n: int) -> int:
     return 4 if n <= 200 else 3 if n <= 1000 else 2 if n <= 5000 else 1
 
 
-def scatter_image(points: np.ndarray, limit: float, size: int = SIZE) -> np.ndarray:
-    """Draw ``(N, 2)`` points in the square ``[-limit, limit]²`` (y up).
+def plane_of(points: np.ndarray) -> tuple[np.ndarray, str]:
+    """``(N, D)`` points as ``(N, 2)`` for a scatter, and what the axes are.
+
+    2D points are themselves (``"x, y"``); other dimensions show their first
+    two coordinates (1D: along x), said in the picture, rather than each
+    sample cut into D/2 made-up points.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    pts = pts.reshape(len(pts), -1)
+    d = pts.shape[1]
+    if d == 2:
+        return pts, "x, y"
+    if d == 1:
+        return np.concatenate([pts, np.zeros_like(pts)], 1), "x (1-D points)"
+    return pts[:, :2], f"coordinates 1, 2 of {d}"
+
+
+def scatter_image(points: np.ndarray, limit: float, size: int = SIZE,
+                  axes: str = "x, y") -> np.ndarray:
+    """Draw ``(N, 2)`` points in the square ``[-limit, limit]²`` (y up);
+    ``axes`` names them in the caption (:func:`plane_of`).
 
     Returns
     -------
@@ -66,7 +85,7 @@ def scatter_image(points: np.ndarray, limit: float, size: int = SIZE) -> np.ndar
     for oy, ox in zip(dy[disc], dx[disc], strict=True):
         y, x = np.clip(rows + oy, 0, size - 1), np.clip(cols + ox, 0, size - 1)
         img[y, x] = DOT
-    _write_scale(img, f"x, y in [-{limit:.3g}, {limit:.3g}]; grid every {step:g}")
+    _write_scale(img, f"{axes} in [-{limit:.3g}, {limit:.3g}]; grid every {step:g}")
     return img[None]
 
 

@@ -7,7 +7,8 @@
 =========== ==========================================================
 kind        metrics (see each module)
 =========== ==========================================================
-points      ``kl_samples``, ``js_samples``, ``kl_model``, ``js_model``
+points      2D: ``kl_samples``, ``js_samples``, ``kl_model``, ``js_model``;
+            other D: ``mmd_rbf`` and its floor (:mod:`.vectors`)
 image       digits demo: ``digits_fd``, ``digits_kid``; other images
             (textures): ``gram_distance``
 video       ``gram_appearance``, ``gram_motion``
@@ -58,6 +59,7 @@ BETTER = {
     "gram_appearance": "lower", "gram_motion": "lower",
     "mmd_iou": "lower", "cov_iou": "higher", "1nna_iou": "0.5", "iou_nearest": "higher",
     "mmd_cd": "lower", "cov_cd": "higher", "1nna_cd": "0.5",
+    "mmd_rbf": "lower", "mmd_rbf_floor": "reference",
     **SYMBOL_BETTER,
 }
 
@@ -111,7 +113,9 @@ def evaluate_samples(
     if kind == "points":
         if items.shape[1] == 2:
             return m.grid_divergences(items.numpy(), s.numpy(), energy_fn)
-        return {}
+        from ebm_engine.metrics.vectors import vector_metrics  # any other D: kernel MMD
+
+        return vector_metrics(s.numpy(), items.numpy())
     if kind == "image":
         if is_digits(dataset.name, dataset.item_shape):
             return {"digits_fd": m.digits_fd(s), "digits_kid": m.digits_kid(s)}
