@@ -112,6 +112,7 @@ class Controller(QObject):
     sigRolledBack = Signal(object)
     sigRewound = Signal(object)
     sigFinished = Signal(object)
+    sigPreviewFailed = Signal(object)  # app.preview.PreviewFailed: a user's data cannot be shown
     _sigWake = Signal()  # the worker queued something (delivered on the GUI thread)
 
     def __init__(self, parent: QObject | None = None, worker_threads: int = 1,

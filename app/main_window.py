@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         c.sigRolledBack.connect(self._rolled_back)
         c.sigRewound.connect(lambda ev: self.curves.truncate(ev.iteration))
         c.sigFinished.connect(self._finished)
+        c.sigPreviewFailed.connect(self._preview_failed)
         c.sigError.connect(self._work_failed)
         self.export_menu.sigError.connect(lambda message: self.show_error(message))
         self.export_menu.sigExported.connect(self.log_line)
@@ -214,7 +215,23 @@ class MainWindow(QMainWindow):
 
     def _work_failed(self, message: str) -> None:
         self._restore_preview()  # a refused Train leaves the data on show, as it was
+        if self.snapshot is None:  # nothing to show again: not "starting: loading…" for ever
+            name = Path(self.controller.config.data.source).name
+            self._say_in_title(f"<b>{name}</b> — not started: {message}", message)
         self.show_error(message)
+
+    def _say_in_title(self, text: str, full: str) -> None:
+        """The samples area's title says ``text`` (clipped to its width: the whole
+        message is its tooltip, and in the log)."""
+        self.samples.title.setText(text)
+        self.samples.title.setToolTip(full)
+
+    def _preview_failed(self, ev) -> None:
+        """The chosen data cannot be read: the view says so, not "loading its data…"."""
+        name = Path(self.controller.config.data.source).name
+        self.samples.clear()
+        self._say_in_title(f"<b>{name}</b> — its data cannot be shown: {ev.message}", ev.message)
+        self.log_line(f"data preview: {ev.message}")
 
     def _restore_preview(self) -> None:
         shown, self._preview_before_train = self._preview_before_train, None

@@ -7,6 +7,7 @@ runs it on its worker (loading ``digits`` takes about a second).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,19 +46,28 @@ def preview_snapshot(cfg: RunConfig) -> SamplesReady:
                         extras=extras, origin="preview")
 
 
-def preview_events(cfg: RunConfig, quiet: bool = False) -> Iterator[SamplesReady]:
+@dataclass(frozen=True)
+class PreviewFailed:
+    """A user's data could not be previewed: the view says why instead of a dialog."""
+
+    message: str
+
+
+def preview_events(cfg: RunConfig, quiet: bool = False
+                   ) -> Iterator[SamplesReady | PreviewFailed]:
     """Yield the one preview snapshot of ``cfg``'s data.
 
-    ``quiet``: data that cannot be read yields nothing instead of an error (a
-    user's folder: the data panel already says how it is read, and Train
-    reports what is wrong with it).
+    ``quiet``: data that cannot be read yields a :class:`PreviewFailed` instead of
+    an error (a user's folder: choosing it should not raise a dialog, but the
+    view must not say "loading its data…" for ever either).
     """
     from ebm_engine.errors import EBMError
 
     try:
         snap = preview_snapshot(cfg)
-    except EBMError:
+    except EBMError as exc:
         if not quiet:
             raise
+        yield PreviewFailed(str(exc))
         return
     yield snap

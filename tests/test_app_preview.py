@@ -111,3 +111,30 @@ def test_a_refused_train_keeps_the_data_preview(qtbot, tmp_path):
                     timeout=WAIT_MS)
     assert window.snapshot.origin != "preview"
     window.controller.wait()
+
+
+def test_a_folder_that_cannot_be_read_says_so_instead_of_loading_for_ever(qtbot, tmp_path):
+    """A user's image folder with one broken file: the view says why it shows nothing
+    (no dialog for merely choosing it), and a Train refused for it does not leave
+    "starting: loading the data…" behind."""
+    from PIL import Image
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(folder / f"p{i}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigPreviewFailed, timeout=WAIT_MS):
+        window.data_panel.set_source(str(folder))
+    window.controller.wait()
+    title = window.samples.title.text()
+    assert "its data cannot be shown" in title and "loading" not in title
+    assert "broken.png" in window.samples.title.toolTip()
+    assert window.errors == [] and "data preview:" in window.log.toPlainText()
+    with qtbot.waitSignal(window.controller.sigError, timeout=WAIT_MS):
+        window.transport.buttons["train"].click()
+    window.controller.wait()
+    title = window.samples.title.text()
+    assert "not started" in title and "loading" not in title
+    assert "broken.png" in window.errors[-1]

@@ -74,6 +74,7 @@ class SamplesArea(QWidget):
         where = (" — press ▶ Train" if snap.origin == "preview"
                  else f" at iteration {snap.iteration}")
         self.title.setText(f"<b>{what}</b>{where}")
+        self.title.setToolTip("")
         display = display_of(snap)
         if display is not None and display.digest == self._drawn_digest:
             self.skipped += 1  # the same pixels: nothing to draw
@@ -120,6 +121,7 @@ class SamplesArea(QWidget):
         self.extras.set_extras({}, "", None)
         self.film.clear()
         self.title.setText(title)
+        self.title.setToolTip("")  # a message's whole text belonged to the title before
 
     # --- hidden → shown -----------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
