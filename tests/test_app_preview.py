@@ -125,8 +125,12 @@ def test_a_folder_that_cannot_be_read_says_so_instead_of_loading_for_ever(qtbot,
         Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(folder / f"p{i}.png")
     (folder / "broken.png").write_bytes(b"\x89PNG not really")
     window = make_window(qtbot, tmp_path, knobs=())
+    assert window.data_panel.list.currentItem() is not None  # the demo it opened on
     with qtbot.waitSignal(window.controller.sigPreviewFailed, timeout=WAIT_MS):
         window.data_panel.set_source(str(folder))
+    # the user's own data: no demo stays current in the list (it was drawn highlighted)
+    assert window.data_panel.list.currentItem() is None
+    assert not window.data_panel.list.selectedItems()
     window.controller.wait()
     title = window.samples.title.text()
     assert "its data cannot be shown" in title and "loading" not in title

@@ -33,6 +33,21 @@ def thumbnail_path(name: str) -> Path:
     return resources_dir() / "icons" / f"demo-{name}.png"
 
 
+class DemoList(QListWidget):
+    """The demo list; with the user's own data chosen it has no current demo.
+
+    Qt makes the first row current when a list without one gains focus (the
+    window activated, a Tab): "digits" would look chosen while a folder is.
+    Arrow keys still move from the top.
+    """
+
+    def focusInEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        none = self.currentRow() < 0
+        super().focusInEvent(event)
+        if none and self.currentRow() >= 0:
+            self.setCurrentRow(-1)
+
+
 class DataPanel(QWidget):
     """Choose a demo with one click, or open a folder/file the engine can read.
 
@@ -65,7 +80,7 @@ class DataPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.catalogue = demos()
-        self.list = QListWidget()
+        self.list = DemoList()
         self.list.setObjectName("demo_list")
         self.list.setIconSize(QSize(48, 48))
         self.list.setSpacing(1)
@@ -173,7 +188,8 @@ class DataPanel(QWidget):
             if item.data(Qt.ItemDataRole.UserRole) == source:
                 self.list.setCurrentItem(item)
                 break
-        else:
+        else:  # the user's own data: no demo stays current (it was still drawn highlighted)
+            self.list.setCurrentRow(-1)
             self.list.clearSelection()
         info = self.catalogue.get(source)
         self.current.setText(f"Data: <b>{source}</b>" + (f" — {info.description}" if info else ""))
