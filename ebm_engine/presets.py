@@ -276,6 +276,15 @@ def config_for(source: str, preset: str | None = None,
         raw = merge(raw, choice.patch)
     raw["data"]["source"] = source
     cfg = RunConfig.from_dict(raw)
+    if choice is not None and cfg.data.options:
+        # A demo's preset may set options of the demo's own reader (shapes-points:
+        # data.options.points); the reader of the user's path may not read them.
+        from ebm_engine.data.option_keys import unknown_options
+
+        foreign = set(unknown_options(cfg.data))
+        if foreign:
+            cfg = cfg.replace_value("data.options", {k: v for k, v in cfg.data.options.items()
+                                                     if k not in foreign})
     if method:  # another method keeps only the preset's options it knows (with_value)
         cfg = cfg.with_value("train.method", method)
     for key, value in overrides or []:

@@ -40,7 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN",
                    help="continue this run (or zoo:NAME) from its latest checkpoint; with --out, "
                         "continue in that new folder and leave RUN as it is")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar, and no lines on how the data was read or what runs "
+                        "(warnings and errors still show)")
     p.add_argument("--on-diverge", choices=("rollback", "stop"), default="rollback",
                    help="after a divergence: roll back to the last good checkpoint with gentler "
                         "settings (default), or stop with exit status 1")

@@ -18,7 +18,11 @@ rank   layout                  kind
 =====  ======================  ==========================================
 
 A folder of such files is one dataset: every file is a batch of items of
-the same kind and item shape, concatenated in sorted order.
+the same kind and item shape, concatenated in sorted order, except where
+each file is one item (:func:`one_item_per_file`): several files of one and
+the same 2D shape ``(P, D)`` with ``D >= 3`` are one point cloud or one
+picture each, not ``P`` points apiece. ``data.options.per_file`` says it
+outright: ``"item"`` (each file one item) or ``"items"`` (each a batch).
 """
 
 from __future__ import annotations
@@ -189,6 +193,27 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+PER_FILE = ("item", "items")
+"""Values of ``data.options.per_file``."""
+
+
+def one_item_per_file(n_files: int, shape: tuple[int, ...], options: dict[str, Any]) -> bool:
+    """Whether each of ``n_files`` array files (the first of shape ``shape``) is one item.
+
+    ``options["per_file"]`` decides when given. Otherwise: several files of a
+    2D shape ``(P, D)`` with ``D >= 3`` (a saved point cloud ``(P, 3)``, a
+    grey picture ``(H, W)``), unless ``options["kind"]`` is ``points``. A
+    single file, or ``(N, 2)`` batches of 2D points, stay batches.
+    """
+    chosen = options.get("per_file")
+    if chosen is not None:
+        if chosen not in PER_FILE:
+            raise DataError(f"data.options.per_file must be one of {PER_FILE}, got {chosen!r}")
+        return chosen == "item"
+    return (n_files >= 2 and len(shape) == 2 and shape[1] >= 3
+            and options.get("kind") != "points")
+
+
 def _infer_layout(arr: np.ndarray, kind: str | None, where: str) -> tuple[str, np.ndarray]:
     """Decide the data kind and bring ``arr`` to that kind's item layout."""
     shape = arr.shape
@@ -270,7 +295,7 @@ def _to_model_space(
     return arr, None
 
 
-@reader("array", ARRAY_EXTENSIONS, label="arrays", options=("key", "kind"))
+@reader("array", ARRAY_EXTENSIONS, label="arrays", options=("key", "kind", "per_file"))
 def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
     """Read an ``.npy`` / ``.npz`` array (or every one under a folder) as a
     dataset of any kind.
@@ -283,7 +308,8 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
         sorted file order).
     cfg : DataConfig
         ``options["key"]`` picks the ``.npz`` member; ``options["kind"]``
-        overrides the kind inferred from the rank (see the module docstring).
+        overrides the kind inferred from the rank (see the module docstring);
+        ``options["per_file"]`` says whether each file is one item or a batch.
 
     Returns
     -------
@@ -307,8 +333,17 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
     files = collect_files(path, ARRAY_EXTENSIONS, "array")
     parts: list[_Part] = []
     total = 0
+    single: bool | None = None  # each file one item: decided from the first file's shape
     for f in files:
-        part = _read_part(f, kind, key)
+        arr, found = load_array(f, key)
+        if single is None:
+            single, first_shape = one_item_per_file(len(files), arr.shape, options), arr.shape
+        elif single and arr.shape != first_shape:
+            raise DataError(
+                f"{f}: shape {arr.shape} differs from {files[0]}'s {first_shape}; each file "
+                "is read as one item, so all must have one shape (point clouds of different "
+                "sizes: .ply or .xyz files are resampled to one size)")
+        part = _read_part(f, arr[None] if single else arr, found, kind)
         if parts and (part.kind, part.items.shape[1:]) != (parts[0].kind, parts[0].items.shape[1:]):
             raise DataError(
                 f"{part.where}: {part.kind} items of shape {part.items.shape[1:]} differ from "
@@ -356,8 +391,7 @@ class _Part:
     key: str | None
 
 
-def _read_part(path: Path, kind: str | None, key: str | None) -> _Part:
-    arr, key = load_array(path, key)
+def _read_part(path: Path, arr: np.ndarray, key: str | None, kind: str | None) -> _Part:
     where = f"{path}[{key}]" if key is not None else str(path)
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise DataError(f"{where}: contains NaN or inf")

@@ -175,7 +175,13 @@ def _binvox_side(path: Path) -> int | None:
 
 def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, ...]]:
     """Kind and item layout of the first array file, from its header."""
-    from ebm_engine.data.arrays import _CORRUPT, ARRAY_EXTENSIONS, _infer_layout, check_header
+    from ebm_engine.data.arrays import (
+        _CORRUPT,
+        ARRAY_EXTENSIONS,
+        _infer_layout,
+        check_header,
+        one_item_per_file,
+    )
 
     first = _first_files(path, ARRAY_EXTENSIONS, n=1)
     if not first:
@@ -200,6 +206,9 @@ def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, .
     except _CORRUPT as exc:
         raise DataError(f"{f}: cannot read array header ({exc})") from None
     # The layout rules need only the shape: ask them about an empty array of it.
+    n_files = len(walk_files(path, ARRAY_EXTENSIONS)) if path.is_dir() else 1
+    if one_item_per_file(n_files, tuple(shape), options):
+        shape = (1, *shape)
     kind, layout = _infer_layout(np.empty((0, *shape[1:]), dtype=np.uint8),
                                  options.get("kind"), str(f))
     return kind, tuple(layout.shape[1:])
