@@ -175,6 +175,12 @@ class Trainer:
         self._write_warnings: list[Warned] = []
         self._tensorboard: TensorBoardScalars | None = None
         self._failed_writes: set[str] = set()
+        if self.spec.kind == "points" and self.dataset.value_range is None:  # raw coordinates
+            from ebm_engine.learning.data_scale import scale_warning
+
+            far = scale_warning(self.dataset.items.cpu().numpy(), cfg.sampler.init_scale)
+            if far is not None:
+                self._write_warnings.append(Warned(0, far))
 
     # --- construction from disk ------------------------------------------------
     @classmethod
