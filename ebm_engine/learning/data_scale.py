@@ -13,7 +13,7 @@ import numpy as np
 #: The data may reach this many times the start's half-width before it is "far" (the
 #: 2D demos reach 1.1 times it).
 FAR = 2.0
-#: A spread this many times the start's half-width (or this fraction of it) is "off scale".
+#: A spread under the start's half-width divided by this is a speck inside the start.
 OFF = 10.0
 
 
