@@ -214,7 +214,9 @@ def choose_preset(source: str, method: str | None = None,
         if summary.grayscale:
             patch["data"]["grayscale"] = True
         if summary.size and summary.size != (side, side):
-            how += f", resized from {summary.size[0]}×{summary.size[1]}"
+            w, h = summary.size
+            cut = "centre-cropped to a square and " if w != h else ""
+            how += f", {cut}resized from {w}×{h}"
     elif kind == "voxel" and summary.reader != "array":
         side = min(max(summary.grid or VOXEL_SIDES[1], VOXEL_SIDES[0]), VOXEL_SIDES[1])
         patch, how = _voxel_patch(side)
@@ -291,8 +293,20 @@ def config_for(source: str, preset: str | None = None,
         cfg = cfg.with_value(key, value)
     # Data that could not be told is not reported here: loading it says why, once.
     if choice is not None and choice.preset is not None and report is not None:
-        report(choice.line)
+        # The line describes the preset's sizing; the user's own --set of a sized
+        # key comes after it and wins, so it is said (not "for 64×64" under 256).
+        mine = [f"{k}={_shown(v)}" for k, v in overrides or [] if k in SIZING_KEYS]
+        report(choice.line + (f", then {', '.join(mine)} as set" if mine else ""))
     return cfg
+
+
+#: Keys the preset choice sets for the data and names in its line.
+SIZING_KEYS = ("data.image_size", "data.grayscale", "model.name", "model.depth",
+               "train.batch_size")
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _data_options(source: str, overrides: list[tuple[str, Any]] | None) -> dict[str, Any]:

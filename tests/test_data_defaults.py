@@ -52,7 +52,7 @@ def test_image_presets_are_sized_for_the_images(tmp_path: Path) -> None:
     assert big.preset == "digits"
     assert big.patch == {"data": {"image_size": 64}, "model": {"name": "convnet", "depth": 4},
                          "train": {"batch_size": 16}}
-    assert big.line.endswith("resized from 100×80")
+    assert big.line.endswith("centre-cropped to a square and resized from 100×80")
     mid = choose_preset(str(pngs(tmp_path / "mid", 3, 32, 32, mode="L")))
     assert mid.patch["data"] == {"image_size": 32, "grayscale": True}
     assert mid.patch["model"]["depth"] == 3 and "grayscale" in mid.line
@@ -63,7 +63,9 @@ def test_image_presets_are_sized_for_the_images(tmp_path: Path) -> None:
     lines: list[str] = []
     cfg = config_for(str(tmp_path / "big"), overrides=[("data.image_size", 32)], report=lines.append)
     assert cfg.model.name == "convnet" and cfg.data.image_size == 32
-    assert cfg.sampler.grad_scale == 200000.0 and lines == [big.line]
+    # the line says the user's own size, which comes after the chosen one and wins
+    assert cfg.sampler.grad_scale == 200000.0 and lines == [big.line + ", then "
+                                                            "data.image_size=32 as set"]
     # A demo, or a preset named, is not re-chosen (and nothing is reported).
     assert config_for("digits", report=lines.append).model.name == "convnet"
     assert config_for(str(tmp_path / "big"), preset="toy2d", report=lines.append).model.name == "mlp"
