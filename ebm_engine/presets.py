@@ -213,7 +213,9 @@ def choose_preset(source: str, method: str | None = None,
         patch, how = _image_patch(side, single)
         if summary.grayscale:
             patch["data"]["grayscale"] = True
-        if summary.size and summary.size != (side, side):
+        if len(summary.sizes) > 1:
+            how += ", each image centre-cropped to a square and resized to it"
+        elif summary.size and summary.size != (side, side):
             w, h = summary.size
             cut = "centre-cropped to a square and " if w != h else ""
             how += f", {cut}resized from {w}×{h}"

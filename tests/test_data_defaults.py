@@ -128,3 +128,23 @@ def test_data_that_cannot_be_told_gets_no_preset_and_a_reason(tmp_path: Path) ->
     choice = choose_preset(str(mixed))
     assert choice.preset is None and "data.options.reader" in choice.line
     assert config_for(str(mixed)).model.name == "mlp"  # the plain defaults; loading will say why
+
+
+def test_a_folder_is_judged_by_more_than_three_files(tmp_path: Path) -> None:
+    """Red pictures between grey first, middle and last files keep their colour, and
+    a folder of many sizes says so instead of the first file's size."""
+    folder = tmp_path / "mostly_grey"
+    folder.mkdir()
+    for i in range(7):
+        grey = i in (0, 3, 6)
+        pixels = np.full((32, 32) if grey else (32, 32, 3), 120, np.uint8)
+        Image.fromarray(pixels, "L" if grey else "RGB").save(folder / f"{i}.png")
+    assert not choose_preset(str(folder)).patch["data"].get("grayscale")
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i, (w, h) in enumerate([(48, 64), (60, 40), (50, 50), (30, 30), (90, 90)]):
+        Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(mixed / f"{i}.png")
+    choice = choose_preset(str(mixed))
+    assert "5 images of 5 sizes, 30×30 to 90×90 (median 50×50) RGB" in choice.line
+    assert choice.patch["data"]["image_size"] == 50
+    assert "each image centre-cropped to a square and resized to it" in choice.line

@@ -19,9 +19,11 @@ from ebm_engine.data._collect import sort_key, walk_files
 from ebm_engine.data.detect import detect_reader, reader_info, reader_label
 from ebm_engine.errors import DataError
 
-# Images whose first, middle and last file are all one of these modes are
+# Images whose files looked at are all one of these modes are
 # read as one channel (a folder of scans is not worth three copies of each).
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+#: Image headers read to tell a folder's sizes and colour, spread over its sorted files.
+LOOKED_AT = 64
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,10 @@ class SourceSummary:
     files : int
         Data files it holds.
     size : (int, int) or None
-        Width and height of its (first) image.
+        Width and height of its images: the median one by area where they
+        differ (up to :data:`LOOKED_AT` files spread over the folder are looked at).
     grayscale : bool
-        Its images are one channel (first, middle and last file checked).
+        Its images are one channel (every file looked at is).
     grid : int or None
         Side of its (first) voxel grid, when the file's header gives it.
     item_shape : tuple of int or None
@@ -54,13 +57,20 @@ class SourceSummary:
     grayscale: bool = False
     grid: int | None = None
     item_shape: tuple[int, ...] | None = None
+    sizes: tuple[tuple[int, int], ...] = ()
 
     def phrase(self) -> str:
-        """``5000 images of 64×64 RGB``, ``12 meshes`` …"""
+        """``5000 images of 64×64 RGB``, ``18 images of 10 sizes, 80×20 to 90×90
+        (median 50×50) RGB``, ``12 meshes`` …"""
         what = reader_label(self.reader)
         count = f"{self.files} {what}" if self.files != 1 else f"1 file of {what}"
         if self.kind == "image" and self.size is not None:
             colour = "grayscale" if self.grayscale else "RGB"
+            if len(self.sizes) > 1:
+                small, large = min(self.sizes, key=_area), max(self.sizes, key=_area)
+                return (f"{count} of {len(self.sizes)}{'+' if self.files > LOOKED_AT else ''} "
+                        f"sizes, {small[0]}×{small[1]} to {large[0]}×{large[1]} (median "
+                        f"{self.size[0]}×{self.size[1]}) {colour}")
             return f"{count} of {self.size[0]}×{self.size[1]} {colour}"
         if self.grid is not None:
             return f"{count} of {self.grid}³"
@@ -98,8 +108,10 @@ def peek(path: str | Path, options: dict[str, Any] | None = None) -> SourceSumma
         name, counts = detect_reader(path)
     files = counts.get(name, sum(counts.values()))
     if name in ("image-folder", "image-file"):
-        size, gray = _image_facts(path)
-        return SourceSummary(name, "image", files, size=size, grayscale=gray)
+        sizes, gray = _image_facts(path)
+        size = sorted(sizes, key=_area)[len(sizes) // 2] if sizes else None
+        return SourceSummary(name, "image", files, size=size, grayscale=gray,
+                             sizes=tuple(dict.fromkeys(sizes)))
     if name in ("video", "video-frames"):
         return SourceSummary(name, "video", files)
     if name == "voxels":
@@ -137,23 +149,42 @@ def _first_files(path: Path, extensions: tuple[str, ...], n: int = 3) -> list[Pa
     return [Path(p) for p in dict.fromkeys(picks)][:n]
 
 
-def _image_facts(path: Path) -> tuple[tuple[int, int] | None, bool]:
+def _spread_files(path: Path, extensions: tuple[str, ...], n: int) -> list[Path]:
+    """Up to ``n`` of the sorted data files, evenly spread (``path`` itself for a file)."""
+    if not path.is_dir():
+        return [path]
+    found = sorted(walk_files(path, extensions), key=sort_key)
+    picks = np.unique(np.linspace(0, len(found) - 1, min(n, len(found))).astype(int))
+    return [Path(found[i]) for i in picks] if found else []
+
+
+def _area(size: tuple[int, int]) -> int:
+    return size[0] * size[1]
+
+
+def _image_facts(path: Path) -> tuple[list[tuple[int, int]], bool]:
+    """Sizes of the images looked at (in file order) and whether all are one channel.
+
+    Headers only, of up to :data:`LOOKED_AT` files spread over the folder: the
+    first, middle and last alone called a folder of 18 pictures in 10 sizes
+    "48×64", and one of red and grey pictures "grayscale".
+    """
     from PIL import Image
 
     from ebm_engine.data.files import IMAGE_EXTENSIONS
 
-    size, modes = None, []
-    for f in _first_files(path, IMAGE_EXTENSIONS):
+    sizes, modes = [], []
+    for f in _spread_files(path, IMAGE_EXTENSIONS, LOOKED_AT):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(f) as img:  # the header only
-                    size = size or img.size
+                    sizes.append(tuple(img.size))
                     modes.append(img.mode)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             continue  # the reader will name the bad file
     gray = bool(modes) and all(m in _GRAY_MODES for m in modes)
-    return size, gray
+    return sizes, gray
 
 
 def _binvox_side(path: Path) -> int | None:
