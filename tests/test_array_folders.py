@@ -59,3 +59,19 @@ def test_a_folder_of_clouds_trains_with_the_point_cloud_preset(tmp_path, capsys)
                  "--set", "model.width=8", "--set", "train.batch_size=4",
                  "--set", "sampler.n_steps=1"]) == 0
     assert "6 arrays (pointcloud items of 64×3) → preset shapes-points" in capsys.readouterr().err
+
+
+def test_a_folders_value_range_is_decided_once_for_all_its_files(tmp_path):
+    """Two files in [-1, 1], one of them bright (all >= 0): per file, the bright one was
+    read as [0, 1] and doubled while the other was kept."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    dark = rng.uniform(-1, 1, (3, 8, 8)).astype(np.float32)
+    bright = rng.uniform(0.2, 0.6, (3, 8, 8)).astype(np.float32)
+    np.save(folder / "a.npy", dark)
+    np.save(folder / "b.npy", bright)
+    data = load_dataset(DataConfig(source=str(folder)))
+    assert data.value_range == (-1.0, 1.0)
+    np.testing.assert_allclose(data.items.numpy()[3:, 0], bright)  # kept, not 2x - 1
+    np.testing.assert_allclose(data.items.numpy()[:3, 0], dark)

@@ -343,7 +343,7 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
                 f"{f}: shape {arr.shape} differs from {files[0]}'s {first_shape}; each file "
                 "is read as one item, so all must have one shape (point clouds of different "
                 "sizes: .ply or .xyz files are resampled to one size)")
-        part = _read_part(f, arr[None] if single else arr, found, kind)
+        part = _raw_part(f, arr[None] if single else arr, found, kind)
         if parts and (part.kind, part.items.shape[1:]) != (parts[0].kind, parts[0].items.shape[1:]):
             raise DataError(
                 f"{part.where}: {part.kind} items of shape {part.items.shape[1:]} differ from "
@@ -360,10 +360,11 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
         if cfg.max_items and sum(len(p.items) for p in parts) >= cfg.max_items:
             break  # don't read what load_dataset would drop
     first = parts[0]
-    items = first.items if len(parts) == 1 else np.concatenate([p.items for p in parts])
-    value_range = first.value_range
-    if any(p.value_range != value_range for p in parts):
-        value_range = None
+    raw = first.items if len(parts) == 1 else np.concatenate([p.items for p in parts])
+    # One decision for the whole folder: per file, a [-1, 1] file that happened to
+    # be all >= 0 was doubled while its neighbours were kept.
+    where = str(path) if len(parts) > 1 else first.where
+    items, value_range = _to_model_space(raw, first.kind, where)
     meta: dict[str, Any] = {"file": str(path), "dtype": first.dtype}
     if len(files) > 1 or path.is_dir():
         meta["files"] = [str(p.file) for p in parts]
@@ -380,21 +381,19 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
 
 @dataclass
 class _Part:
-    """One file's items, already in model space."""
+    """One file's items in their kind's layout, values as stored."""
 
     file: Path
     where: str
     kind: str
     items: np.ndarray
-    value_range: tuple[float, float] | None
     dtype: str
     key: str | None
 
 
-def _read_part(path: Path, arr: np.ndarray, key: str | None, kind: str | None) -> _Part:
+def _raw_part(path: Path, arr: np.ndarray, key: str | None, kind: str | None) -> _Part:
     where = f"{path}[{key}]" if key is not None else str(path)
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise DataError(f"{where}: contains NaN or inf")
     kind, arr = _infer_layout(arr, kind, where)
-    items, value_range = _to_model_space(arr, kind, where)
-    return _Part(path, where, kind, items, value_range, str(arr.dtype), key)
+    return _Part(path, where, kind, arr, str(arr.dtype), key)
