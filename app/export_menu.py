@@ -55,6 +55,7 @@ ENTRIES = (
     Entry("Meshes (OBJ)…", "grid", ".obj", ("voxel",)),
     Entry("Meshes (PLY)…", "grid", ".ply", ("voxel",)),
     Entry("Point clouds (PLY)…", "grid", ".ply", ("pointcloud",)),
+    Entry("Sample views (PNG)…", "grid", ".png", KINDS_3D),
     Entry("Sentences (TXT)…", "grid", ".txt", ("text",)),
     Entry("Sentences as a picture (PNG)…", "grid", ".png", ("text",)),
     Entry("Molecules (SMILES)…", "grid", ".smi", ("molecule",)),

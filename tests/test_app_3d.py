@@ -120,8 +120,11 @@ def test_export_menu_offers_what_fits_the_data_kind(qtbot, tmp_path):
     assert window.export("grid", tmp_path / "clouds.stl") is None
     assert "Point clouds (PLY)" in window.errors[-1] and "--help" not in window.errors[-1]
     assert window.export("grid", tmp_path / "clouds.ply") is not None
+    assert entry["Sample views (PNG)…"].isEnabled()  # a picture of them, without OpenGL
+    assert window.export("grid", tmp_path / "clouds.png").stat().st_size > 0
     window.controller.sigSnapshot.emit(_snapshot("voxel", _demo("shapes-voxels", 2), (-1.0, 1.0)))
     assert entry["Meshes (STL)…"].isEnabled() and not entry["Point clouds (PLY)…"].isEnabled()
+    assert window.export("grid", tmp_path / "voxels.png").stat().st_size > 0
     window.controller.sigSnapshot.emit(_snapshot("image", np.zeros((4, 1, 8, 8), np.float32),
                                                  (-1.0, 1.0)))
     assert entry["Sample grid (PNG)…"].isEnabled() and not entry["Meshes (STL)…"].isEnabled()

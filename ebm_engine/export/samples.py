@@ -6,8 +6,8 @@ kind           extensions
 image          .png (grid), .gif/.mp4 (chain evolution), .npz
 points         .png (2D scatter), .gif/.mp4 (chain evolution), .npz
 video          .gif/.mp4 (clips tiled, looping), .png (first frames), .npz
-voxel          .stl/.obj/.ply (marching cubes), .npz
-pointcloud     .ply, .npz
+voxel          .stl/.obj/.ply (marching cubes), .png (grid of depth-shaded views), .npz
+pointcloud     .ply, .png (grid of depth-shaded views), .npz
 text           .txt (one sentence per line), .png (the lines drawn), .npz
 molecule       .smi .txt (one SMILES per line), .sdf, .png (RDKit 2D grid), .npz
 trajectory     .csv (sample,step,x,y), .json (with scenes), .png (scenes grid),
@@ -34,8 +34,8 @@ FORMATS = {
     "image": (".png", ".gif", ".mp4", ".npz"),
     "points": (".png", ".gif", ".mp4", ".npz"),
     "video": (".mp4", ".gif", ".png", ".npz"),
-    "voxel": (".stl", ".obj", ".ply", ".npz"),
-    "pointcloud": (".ply", ".npz"),
+    "voxel": (".stl", ".obj", ".ply", ".png", ".npz"),
+    "pointcloud": (".ply", ".png", ".npz"),
     "text": TEXT_FORMATS,
     "molecule": MOLECULE_FORMATS,
     "trajectory": TRAJECTORY_FORMATS,
@@ -136,6 +136,12 @@ def export_samples(
         return _export_2d(samples, kind, value_range, path, ext, frames, fps, scale)
     if kind == "video":
         return _export_video(samples, value_range, path, ext, fps, scale)
+    if kind in ("voxel", "pointcloud") and ext == ".png":  # no OpenGL: numpy dots
+        from ebm_engine.export.images import save_grid_png
+        from ebm_engine.export.render3d import cloud_pictures, voxel_pictures
+
+        pictures = (voxel_pictures if kind == "voxel" else cloud_pictures)(samples)
+        return _guard(lambda: save_grid_png(pictures, path), path)
     if kind == "voxel" and ext in (".stl", ".obj", ".ply"):
         from ebm_engine.export.mesh import save_voxel_meshes
 
