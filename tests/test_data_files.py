@@ -339,3 +339,16 @@ def test_garbage_array_files(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_bytes(b"definitely not numpy")
     with pytest.raises(DataError, match=name.replace(".", r"\.")):
         load(tmp_path / name)
+
+
+def test_tiff_and_webp_pictures_are_read(tmp_path: Path) -> None:
+    """TIFF (8-bit, 16-bit and float) and WebP files were not looked for at all."""
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(tmp_path / f"a{i}.tif")
+        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(tmp_path / f"b{i}.webp")
+    Image.fromarray(rng.integers(0, 65535, (12, 12)).astype(np.uint16)).save(tmp_path / "c.tiff")
+    Image.fromarray(rng.random((12, 12)).astype(np.float32)).save(tmp_path / "d.tif")
+    data = load_dataset(DataConfig(source=str(tmp_path)))
+    assert data.kind == "image" and tuple(data.items.shape) == (6, 3, 12, 12)
+    assert float(data.items.min()) >= -1.0 and float(data.items.max()) <= 1.0

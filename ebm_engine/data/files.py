@@ -29,7 +29,7 @@ from ebm_engine.data.dataset import Dataset
 from ebm_engine.data.sinks import ItemSink, MemorySink
 from ebm_engine.errors import DataError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 # Refused before decoding (the header gives the size): a 50-megapixel RGB
 # image is already 600 MB as float32, and a tiny "decompression bomb" file
