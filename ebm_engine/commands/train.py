@@ -266,8 +266,9 @@ def drive(session, events, quiet: bool = False) -> int:
         return 1
     if main:
         done = iteration - (started_at or 0)
-        print(f"trained {done} iterations{where}" if not started_at else
-              f"trained {done} iterations (now at {iteration}){where}")
+        its = "iteration" if done == 1 else "iterations"
+        print(f"trained {done} {its}{where}" if not started_at else
+              f"trained {done} {its} (now at {iteration}){where}")
     return 0
 
 

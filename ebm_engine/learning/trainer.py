@@ -53,6 +53,7 @@ from ebm_engine.learning.events import (
 from ebm_engine.learning.saved_config import saved_run_config
 from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.methods.model_keys import check_model_options
+from ebm_engine.runs import data_record
 from ebm_engine.runs.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -164,6 +165,7 @@ class Trainer:
         self.run = RunDir(run_dir) if run_dir is not None and self.dist.is_main else None
         if self.run is not None and _create:
             self.run.create(cfg)
+            self._write("data record", data_record.record, self.run.path, self.dataset)
         # Edits the session accepted (already validated), applied between iterations.
         self._edits: collections.deque[KnobEdit] = collections.deque()
         self._stop = threading.Event()
@@ -215,6 +217,10 @@ class Trainer:
                                      **({"passed_over": note} if note else {}))
         if note:
             trainer._write_warnings.append(Warned(trainer.iteration, note))
+        if (other := data_record.changed(run.path, trainer.dataset)) is not None:
+            trainer._write_warnings.append(Warned(trainer.iteration, other))
+            if trainer.run is not None:
+                trainer._write("events", trainer.run.append_event, "data_changed", message=other)
         return trainer
 
     def restore(self, ckpt: Checkpoint) -> None:

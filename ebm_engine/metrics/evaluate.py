@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ from ebm_engine.data.dataset import TOKEN_KINDS, Dataset
 from ebm_engine.errors import CheckpointError
 from ebm_engine.metrics.direction import hint, label_of
 from ebm_engine.metrics.symbols import BETTER as SYMBOL_BETTER
-from ebm_engine.runs import zoo
+from ebm_engine.runs import data_record, zoo
 
 EVAL_FILE = "eval.json"
 
@@ -224,6 +225,10 @@ def evaluate_run(
     loaded = load_model(path, device)
     check_recorded_source(loaded.cfg.data, zoo.resolve(path))
     dataset = load_dataset(loaded.cfg.data)
+    run = run_folder_of(zoo.resolve(path))
+    other = data_record.changed(run, dataset) if run is not None else None
+    if other is not None:  # scored against data the run never saw: said, not hidden
+        warnings.warn(other, stacklevel=2)
     kind = loaded.spec.kind
     if n is None:
         n = eval_count(loaded.method, dataset)
@@ -253,7 +258,8 @@ def evaluate_run(
         "seconds": round(time.perf_counter() - t0, 2),
         "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    run = run_folder_of(zoo.resolve(path))
+    if other is not None:
+        result["data_changed"] = other
     if write and run is not None and not zoo.is_zoo(run):  # the zoo is read-only
         try:
             atomic.write_text(run / EVAL_FILE, json.dumps(result, indent=2) + "\n")

@@ -63,5 +63,10 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
     target.mark_latest(target.checkpoints / checkpoint.name)
     if source.metrics_path.is_file():  # the curves so far, so the new run's continue them
         atomic.write_text(target.metrics_path, source.metrics_path.read_text(encoding="utf-8"))
+    from ebm_engine.runs.data_record import DATA_FILE
+
+    if (source.path / DATA_FILE).is_file():  # what it was trained on, to compare on resume
+        atomic.write_text(target.path / DATA_FILE,
+                          (source.path / DATA_FILE).read_text(encoding="utf-8"))
     target.append_event("forked", source=str(source.path), checkpoint=checkpoint.name)
     return target

@@ -1,0 +1,58 @@
+"""What data a run was trained on, so that training on other data is said.
+
+``RUN/data.json`` holds the source, the item count and shape, and a
+fingerprint of the items (a hash of up to :data:`SAMPLED` of them, spread
+evenly, as stored). Resuming, or evaluating, a run whose source now holds
+other items (pictures deleted or added, an array overwritten) gets one line
+saying so, instead of silently training or scoring on different data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ebm_engine import atomic
+from ebm_engine.data.dataset import Dataset
+
+DATA_FILE = "data.json"
+SAMPLED = 4096
+"""Items hashed at most (the first, the last and evenly between)."""
+
+
+def describe(dataset: Dataset) -> dict[str, Any]:
+    """``{"source", "items", "item_shape", "fingerprint"}`` of ``dataset``."""
+    stored = dataset.stored
+    n = len(stored)
+    picks = np.unique(np.linspace(0, n - 1, min(n, SAMPLED)).astype(int)) if n else []
+    digest = hashlib.sha256(f"{n}:{tuple(stored.shape[1:])}".encode())
+    for i in picks:
+        digest.update(stored[int(i)].contiguous().cpu().numpy().tobytes())
+    return {"source": dataset.name, "items": n, "item_shape": list(stored.shape[1:]),
+            "fingerprint": digest.hexdigest()[:16]}
+
+
+def record(run: str | Path, dataset: Dataset) -> None:
+    """Write ``RUN/data.json`` for a new run (atomically)."""
+    atomic.write_text(Path(run) / DATA_FILE, json.dumps(describe(dataset), indent=2) + "\n")
+
+
+def changed(run: str | Path, dataset: Dataset) -> str | None:
+    """One line when ``dataset`` is not the data ``run`` was trained on, else ``None``
+    (also ``None`` for a run from before ``data.json`` was written)."""
+    try:
+        then = json.loads((Path(run) / DATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    now = describe(dataset)
+    if not isinstance(then, dict) or then.get("fingerprint") == now["fingerprint"]:
+        return None
+    count = (f"{then.get('items')} items then, {now['items']} now"
+             if then.get("items") != now["items"] else f"the same {now['items']} items in "
+             "number, other in content")
+    return (f"the training data at {now['source']} is not what this run was trained on "
+            f"({count})")
