@@ -75,3 +75,12 @@ def test_a_folders_value_range_is_decided_once_for_all_its_files(tmp_path):
     assert data.value_range == (-1.0, 1.0)
     np.testing.assert_allclose(data.items.numpy()[3:, 0], bright)  # kept, not 2x - 1
     np.testing.assert_allclose(data.items.numpy()[:3, 0], dark)
+
+
+def test_an_npz_with_several_arrays_says_which_it_took(tmp_path):
+    path = tmp_path / "two.npz"
+    np.savez(path, a=np.zeros((10, 8, 8), np.float32), b=np.zeros((5, 3), np.float32))
+    assert "member 'a' of a, b, another with --set data.options.key=NAME" in peek(path).phrase()
+    assert "member" not in peek(path, {"key": "b"}).phrase()
+    np.savez(tmp_path / "one.npz", x=np.zeros((10, 2), np.float32))
+    assert "member" not in peek(tmp_path / "one.npz").phrase()

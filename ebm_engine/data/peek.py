@@ -58,6 +58,7 @@ class SourceSummary:
     grid: int | None = None
     item_shape: tuple[int, ...] | None = None
     sizes: tuple[tuple[int, int], ...] = ()
+    member: str = ""
 
     def phrase(self) -> str:
         """``5000 images of 64×64 RGB``, ``18 images of 10 sizes, 80×20 to 90×90
@@ -76,7 +77,8 @@ class SourceSummary:
             return f"{count} of {self.grid}³"
         if self.item_shape is not None:
             shape = "×".join(map(str, self.item_shape))
-            return f"{count} ({self.kind} items of {shape})"
+            member = f"; {self.member}" if self.member else ""
+            return f"{count} ({self.kind} items of {shape}{member})"
         return count
 
 
@@ -132,8 +134,8 @@ def peek(path: str | Path, options: dict[str, Any] | None = None) -> SourceSumma
     if name == "trajectories":
         return SourceSummary(name, "trajectory", files)
     if name == "array":
-        kind, shape = _array_facts(path, options)
-        return SourceSummary(name, kind, files, item_shape=shape)
+        kind, shape, member = _array_facts(path, options)
+        return SourceSummary(name, kind, files, item_shape=shape, member=member)
     return SourceSummary(name, "points", files)
 
 
@@ -204,8 +206,9 @@ def _binvox_side(path: Path) -> int | None:
     return None
 
 
-def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, ...]]:
-    """Kind and item layout of the first array file, from its header."""
+def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, ...], str]:
+    """Kind and item layout of the first array file, from its header, and which
+    ``.npz`` member was taken where there was a choice (else "")."""
     from ebm_engine.data.arrays import (
         _CORRUPT,
         ARRAY_EXTENSIONS,
@@ -218,6 +221,7 @@ def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, .
     if not first:
         raise DataError(f"{path}: no array files")
     f = first[0]
+    chosen = ""
     try:
         if f.suffix.lower() == ".npz":
             with zipfile.ZipFile(f) as zf:
@@ -227,6 +231,9 @@ def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, .
                 member = next((n for n in names if n in members), members[0] if members else None)
                 if member is None:
                     raise DataError(f"{f}: .npz holds no arrays")
+                if len(members) > 1 and not key:  # said: the other arrays are not used
+                    chosen = (f"member {member[:-4]!r} of {', '.join(m[:-4] for m in members)}, "
+                              f"another with --set data.options.key=NAME")
                 with zf.open(member) as fp:
                     shape, _ = check_header(fp, f"{f}[{member}]")
         else:
@@ -242,4 +249,4 @@ def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, .
         shape = (1, *shape)
     kind, layout = _infer_layout(np.empty((0, *shape[1:]), dtype=np.uint8),
                                  options.get("kind"), str(f))
-    return kind, tuple(layout.shape[1:])
+    return kind, tuple(layout.shape[1:]), chosen
