@@ -39,3 +39,17 @@ def test_cli_writes_a_png_grid_of_point_clouds(tmp_path):
     picture = np.asarray(Image.open(out).convert("L"))
     assert picture.shape[0] > CELL and picture.shape[1] > CELL  # 2 × 2 cells
     assert (picture < 200).mean() > 0.01  # dots were drawn
+
+
+def test_each_3d_sample_can_go_to_its_own_file(tmp_path, capsys):
+    from ebm_engine.export.pointcloud import read_ply_points
+
+    out = tmp_path / "cloud.ply"
+    assert main(["sample", "--run", "zoo:shapes-points-ml", "--n", "3", "--steps", "1",
+                 "--each", "--out", str(out)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["cloud_000.ply", "cloud_001.ply", "cloud_002.ply"]
+    assert read_ply_points(tmp_path / "cloud_001.ply").shape == (512, 3)  # one cloud, not three
+    assert main(["sample", "--run", "zoo:digits-ml", "--n", "2", "--each",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "--each writes 3D samples one per file" in capsys.readouterr().err

@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --condition, translation: A→B (default) or B→A")
     p.add_argument("--invert", action="store_true",
                    help="with --condition: invert the picture first (dark digits on white)")
+    p.add_argument("--each", action="store_true",
+                   help="3D samples (.ply .stl .obj): one file per sample, OUT_000.ply … "
+                        "(default: all in one file, side by side)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="output file: .png .gif .mp4 .npz (.stl .obj .ply for 3D; "
                         ".txt for text; .smi .sdf for molecules; "
@@ -58,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--mask, --direction and --invert go with --condition")
     loaded = load_model(args.run or args.checkpoint, args.device)
     check_target(loaded.spec.kind, args.out)  # a typo in --out is said before the sampling
+    if args.each and not (loaded.spec.kind in ("voxel", "pointcloud")
+                          and args.out.lower().endswith((".ply", ".stl", ".obj"))):
+        raise ConfigError("--each writes 3D samples one per file: it goes with a point-cloud "
+                          "or voxel model and --out NAME.ply, .stl or .obj")
     if args.option:
         _set_options(loaded, args.option)
     loaded.method.rng.manual_seed(args.seed)
@@ -77,12 +84,32 @@ def run(args: argparse.Namespace) -> int:
         frames = list(loaded.method.sample(args.n, n_steps=steps, record_every=record,
                                            n_record=args.n))
     final = frames[-1]
+    if args.each:
+        written = _each(final.x, loaded.spec.kind, args.out)
+        print(f"wrote {args.n} samples to {written[0]} … {written[-1].name}")
+        return 0
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
                           frames=[f.x for f in frames], energy=final.energy, scale=args.scale,
                           symbols=loaded.spec.symbols,
                           extras={**loaded.spec.display_extras(), **final.extras})
     print(f"wrote {args.n} samples to {path}")
     return 0
+
+
+def _each(samples, kind: str, out: str) -> list:
+    """One file per 3D sample: ``OUT_000.ply`` …"""
+    from ebm_engine.errors import ExportError
+
+    try:
+        if kind == "voxel":
+            from ebm_engine.export.mesh import save_voxel_meshes_each
+
+            return save_voxel_meshes_each(samples, out)
+        from ebm_engine.export.pointcloud import save_point_clouds_each
+
+        return save_point_clouds_each(samples, out)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def _check_memory(args: argparse.Namespace, loaded, steps: int, record: int) -> None:
