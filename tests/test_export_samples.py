@@ -73,7 +73,7 @@ def test_wide_tiles_are_enlarged_by_their_shorter_side(tmp_path):
 
 
 def test_wrong_format_names_the_formats_of_that_kind(tmp_path):
-    with pytest.raises(ExportError, match=r"pointcloud samples export as \.ply \.npz"):
+    with pytest.raises(ExportError, match=r"pointcloud samples export as \.ply \.png \.npz"):
         export_samples(np.zeros((2, 8, 3)), "pointcloud", None, tmp_path / "x.stl")
 
 
