@@ -229,8 +229,7 @@ class MainWindow(QMainWindow):
     def _preview_failed(self, ev) -> None:
         """The chosen data cannot be read: the view says so, not "loading its data…"."""
         name = Path(self.controller.config.data.source).name
-        self.samples.clear()
-        self._say_in_title(f"<b>{name}</b> — its data cannot be shown: {ev.message}", ev.message)
+        self.samples.show_message(f"<b>{name}</b> — its data cannot be shown", ev.message)
         self.log_line(f"data preview: {ev.message}")
 
     def _restore_preview(self) -> None:

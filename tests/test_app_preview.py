@@ -135,6 +135,8 @@ def test_a_folder_that_cannot_be_read_says_so_instead_of_loading_for_ever(qtbot,
     title = window.samples.title.text()
     assert "its data cannot be shown" in title and "loading" not in title
     assert "broken.png" in window.samples.title.toolTip()
+    # the reason in full across the view, not the previous demo's empty 2D plane
+    assert "broken.png" in window.samples.view.label.text() and window.samples.kind == ""
     assert window.errors == [] and "data preview:" in window.log.toPlainText()
     with qtbot.waitSignal(window.controller.sigError, timeout=WAIT_MS):
         window.transport.buttons["train"].click()

@@ -123,6 +123,16 @@ class SamplesArea(QWidget):
         self.title.setText(title)
         self.title.setToolTip("")  # a message's whole text belonged to the title before
 
+    def show_message(self, title: str, text: str) -> None:
+        """Nothing to show, and why: ``title`` above, ``text`` in full across the view
+        (the previous data kind's empty view, a 2D plane for a folder of pictures,
+        would say nothing)."""
+        self.clear(title)
+        self.title.setToolTip(text)
+        if self.kind != "":
+            self._swap_view("")  # the placeholder, whose label wraps a long reason
+        self.view.label.setText(text)
+
     # --- hidden → shown -----------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().showEvent(event)
