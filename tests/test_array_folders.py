@@ -84,3 +84,12 @@ def test_an_npz_with_several_arrays_says_which_it_took(tmp_path):
     assert "member" not in peek(path, {"key": "b"}).phrase()
     np.savez(tmp_path / "one.npz", x=np.zeros((10, 2), np.float32))
     assert "member" not in peek(tmp_path / "one.npz").phrase()
+
+
+def test_8_bit_files_beside_float_files_each_keep_their_convention(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    np.save(folder / "a.npy", np.full((2, 8, 8), 255, np.uint8))
+    np.save(folder / "b.npy", np.full((2, 8, 8), 1.0, np.float32))
+    data = load_dataset(DataConfig(source=str(folder)))
+    assert data.value_range == (-1.0, 1.0) and float(data.items.min()) == 1.0  # both white

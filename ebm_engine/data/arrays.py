@@ -360,11 +360,16 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
         if cfg.max_items and sum(len(p.items) for p in parts) >= cfg.max_items:
             break  # don't read what load_dataset would drop
     first = parts[0]
-    raw = first.items if len(parts) == 1 else np.concatenate([p.items for p in parts])
-    # One decision for the whole folder: per file, a [-1, 1] file that happened to
-    # be all >= 0 was doubled while its neighbours were kept.
-    where = str(path) if len(parts) > 1 else first.where
-    items, value_range = _to_model_space(raw, first.kind, where)
+    if len({p.items.dtype for p in parts}) == 1:
+        # One decision for the whole folder: per file, a [-1, 1] file that happened
+        # to be all >= 0 was doubled while its neighbours were kept.
+        raw = first.items if len(parts) == 1 else np.concatenate([p.items for p in parts])
+        where = str(path) if len(parts) > 1 else first.where
+        items, value_range = _to_model_space(raw, first.kind, where)
+    else:  # 8-bit files beside float ones: each file's type says its convention
+        mapped = [_to_model_space(p.items, p.kind, p.where) for p in parts]
+        items = np.concatenate([m[0] for m in mapped])
+        value_range = mapped[0][1] if all(m[1] == mapped[0][1] for m in mapped) else None
     meta: dict[str, Any] = {"file": str(path), "dtype": first.dtype}
     if len(files) > 1 or path.is_dir():
         meta["files"] = [str(p.file) for p in parts]
