@@ -25,7 +25,7 @@ def _folder(tmp_path, name, shape, n=4):
 
 @pytest.mark.parametrize("name, shape, kind, items, item_shape", [
     ("clouds", (50, 3), "pointcloud", 4, (50, 3)),     # one cloud per file
-    ("pictures", (12, 12), "image", 4, (1, 12, 12)),   # one grey picture per file
+    ("shards", (30, 5), "points", 120, (5,)),           # equal shards of 5-D vectors
     ("batches", (30, 2), "points", 120, (2,)),          # batches of 2D points
     ("volumes", (5, 12, 12), "image", 20, (1, 12, 12)),  # rank 3: batches, as before
 ])
@@ -36,6 +36,14 @@ def test_each_file_is_one_item_where_it_holds_one(tmp_path, name, shape, kind, i
     assert (data.kind, len(data), tuple(data.items.shape[1:])) == (kind, items, item_shape)
     summary = peek(folder)
     assert (summary.kind, summary.item_shape) == (kind, item_shape)
+
+
+def test_one_picture_per_file_is_suggested_and_read_when_asked(tmp_path):
+    folder = _folder(tmp_path, "pictures", (12, 12))
+    assert "each file one picture? --set data.options.per_file=item" in peek(folder).phrase()
+    data = load_dataset(DataConfig(source=str(folder), options={"per_file": "item"}))
+    assert (data.kind, len(data), tuple(data.items.shape[1:])) == ("image", 4, (1, 12, 12))
+    assert "per_file" not in peek(folder, {"per_file": "item"}).phrase()
 
 
 def test_the_option_says_it_outright_and_shapes_must_agree(tmp_path):

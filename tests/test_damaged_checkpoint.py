@@ -45,6 +45,19 @@ def test_resume_continues_from_it_and_logs_why(damaged, capsys):
     assert [r["iteration"] for r in RunDir(damaged).read_metrics()][-4:] == [20, 21, 22, 23]
 
 
+def test_a_divergence_after_resuming_past_it_rolls_back_to_the_checkpoint_resumed(damaged,
+                                                                                  capsys):
+    """The rollback reads checkpoints/latest: it must name the checkpoint resumed, not
+    the damaged one (the run ended with 'corrupt safetensors file')."""
+    code = main(["train", "--resume", str(damaged), "--steps", "4", "--quiet",
+                 "--set", "train.lr=100", "--set", "sampler.step_size=1.0",
+                 "--max-rollbacks", "1"])
+    err = capsys.readouterr().err
+    assert "corrupt safetensors" not in err.splitlines()[-1], err
+    rollbacks = [e for e in RunDir(damaged).read_events() if e["event"] == "rollback"]
+    assert code in (0, 1) and rollbacks and rollbacks[0]["checkpoint"] == "iter_0000020"
+
+
 def test_fork_copies_the_checkpoint_that_reads(damaged, tmp_path, capsys):
     new = tmp_path / "new"
     assert main(["train", "--resume", str(damaged), "--out", str(new), "--steps", "1",

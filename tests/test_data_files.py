@@ -348,7 +348,10 @@ def test_tiff_and_webp_pictures_are_read(tmp_path: Path) -> None:
         Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(tmp_path / f"a{i}.tif")
         Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(tmp_path / f"b{i}.webp")
     Image.fromarray(rng.integers(0, 65535, (12, 12)).astype(np.uint16)).save(tmp_path / "c.tiff")
-    Image.fromarray(rng.random((12, 12)).astype(np.float32)).save(tmp_path / "d.tif")
+    ramp = np.linspace(0, 1, 144, dtype=np.float32).reshape(12, 12)
+    Image.fromarray(ramp).save(tmp_path / "d.tif")
     data = load_dataset(DataConfig(source=str(tmp_path)))
     assert data.kind == "image" and tuple(data.items.shape) == (6, 3, 12, 12)
     assert float(data.items.min()) >= -1.0 and float(data.items.max()) <= 1.0
+    # the float picture keeps its values (an 8-bit conversion made it black)
+    np.testing.assert_allclose(data.items[5, 0].numpy(), ramp * 2 - 1, atol=2 / 255)  # 8-bit folder

@@ -57,7 +57,8 @@ def test_make_grid_fills_its_rows_where_it_can() -> None:
     # 3:1 triptychs stack into a squarer grid, not one strip three times as wide as tall
     for n, h, w, shape in ((32, 5, 5, (4, 8)), (64, 5, 5, (8, 8)), (12, 5, 5, (3, 4)),
                            (24, 5, 5, (4, 6)), (7, 5, 5, (3, 3)), (64, 4, 12, (16, 4)),
-                           (16, 4, 12, (8, 2)), (32, 4, 5, (8, 4)), (8, 12, 4, (2, 4))):
+                           (16, 4, 12, (8, 2)), (32, 4, 5, (8, 4)), (8, 12, 4, (2, 4)),
+                           (2, 64, 4, (1, 2)), (1, 100, 1, (1, 1)), (3, 2, 90, (3, 1))):
         grid = make_grid(flat_images(n, h=h, w=w), pad=PAD)
         rows, cols = (grid.shape[0] - PAD) // (h + PAD), (grid.shape[1] - PAD) // (w + PAD)
         assert (rows, cols) == shape, (n, h, w)

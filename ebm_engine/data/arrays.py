@@ -19,10 +19,10 @@ rank   layout                  kind
 
 A folder of such files is one dataset: every file is a batch of items of
 the same kind and item shape, concatenated in sorted order, except where
-each file is one item (:func:`one_item_per_file`): several files of one and
-the same 2D shape ``(P, D)`` with ``D >= 3`` are one point cloud or one
-picture each, not ``P`` points apiece. ``data.options.per_file`` says it
-outright: ``"item"`` (each file one item) or ``"items"`` (each a batch).
+each file is one item (:func:`one_item_per_file`): several files of one
+``(P, 3)`` shape are one point cloud each, not ``P`` points apiece.
+``data.options.per_file`` says it outright: ``"item"`` (each file one item,
+e.g. one grey picture ``(H, W)`` per file) or ``"items"`` (each a batch).
 """
 
 from __future__ import annotations
@@ -200,18 +200,42 @@ PER_FILE = ("item", "items")
 def one_item_per_file(n_files: int, shape: tuple[int, ...], options: dict[str, Any]) -> bool:
     """Whether each of ``n_files`` array files (the first of shape ``shape``) is one item.
 
-    ``options["per_file"]`` decides when given. Otherwise: several files of a
-    2D shape ``(P, D)`` with ``D >= 3`` (a saved point cloud ``(P, 3)``, a
-    grey picture ``(H, W)``), unless ``options["kind"]`` is ``points``. A
-    single file, or ``(N, 2)`` batches of 2D points, stay batches.
+    ``options["per_file"]`` decides when given. Otherwise several files of one
+    ``(P, 3)`` shape are a point cloud each (how clouds are saved), unless
+    ``options["kind"]`` is ``points``. Other 2D shapes stay batches of vectors:
+    equal shards of features are as common as one grey picture ``(H, W)`` per
+    file, which ``per_file="item"`` reads (the summary line suggests it,
+    :func:`per_file_hint`).
+
+    Parameters
+    ----------
+    n_files : int
+        Array files in the source.
+    shape : tuple of int
+        The first file's array shape.
+    options : dict
+        ``data.options``.
+
+    Returns
+    -------
+    bool
+        Each file is one item.
     """
     chosen = options.get("per_file")
     if chosen is not None:
         if chosen not in PER_FILE:
             raise DataError(f"data.options.per_file must be one of {PER_FILE}, got {chosen!r}")
         return chosen == "item"
-    return (n_files >= 2 and len(shape) == 2 and shape[1] >= 3
+    return (n_files >= 2 and len(shape) == 2 and shape[1] == 3
             and options.get("kind") != "points")
+
+
+def per_file_hint(n_files: int, shape: tuple[int, ...], options: dict[str, Any]) -> str:
+    """A note for files that may each be one picture, read as batches of vectors ("")."""
+    if (n_files >= 2 and len(shape) == 2 and min(shape) >= 8 and "per_file" not in options
+            and not one_item_per_file(n_files, shape, options)):
+        return "each file one picture? --set data.options.per_file=item"
+    return ""
 
 
 def _infer_layout(arr: np.ndarray, kind: str | None, where: str) -> tuple[str, np.ndarray]:
@@ -342,7 +366,8 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
             raise DataError(
                 f"{f}: shape {arr.shape} differs from {files[0]}'s {first_shape}; each file "
                 "is read as one item, so all must have one shape (point clouds of different "
-                "sizes: .ply or .xyz files are resampled to one size)")
+                "sizes: .ply or .xyz files are resampled to one size; batches of points: "
+                "--set data.options.per_file=items)")
         part = _raw_part(f, arr[None] if single else arr, found, kind)
         if parts and (part.kind, part.items.shape[1:]) != (parts[0].kind, parts[0].items.shape[1:]):
             raise DataError(

@@ -163,7 +163,7 @@ def _decode(path: Path, image_size: int, grayscale: bool, crop: bool) -> tuple[n
                     )
                 img.load()
                 upright = ImageOps.exif_transpose(img)  # phone photos store rotation in EXIF
-                if not upright.mode.startswith("I") and not _resamples(upright, image_size):
+                if upright.mode[0] not in "IF" and not _resamples(upright, image_size):
                     # 8 bits in, 8 bits stored: the float round trip would give the same bytes.
                     arr = np.asarray(upright.convert("L" if grayscale else "RGB"), dtype=np.uint8)
                     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
@@ -172,6 +172,8 @@ def _decode(path: Path, image_size: int, grayscale: bool, crop: bool) -> tuple[n
                 if image_size > 0:
                     bands = _crop_resize(bands, image_size, crop)
                 arr = np.stack([np.asarray(b, dtype=np.float32) for b in bands], axis=0) / scale
+                # float pictures keep 16 bits; the others say their own white
+                scale = 65535.0 if upright.mode == "F" else scale
     except DataError:
         raise
     except _DECODE_ERRORS as exc:
@@ -195,6 +197,11 @@ def _float_bands(img: Image.Image, grayscale: bool) -> tuple[list[Image.Image], 
     if img.mode.startswith("I"):  # 16-bit grayscale PNG
         band = img.convert("F")
         return ([band] if grayscale else [band, band, band]), 65535.0
+    if img.mode == "F":  # float TIFF: white is 1, 255 or 65535, whichever its values fit
+        # (converting it to 8 bits would cut [0, 1] to black)
+        top = float(img.getextrema()[1])
+        white = 1.0 if top <= 1.0 else 255.0 if top <= 255.0 else 65535.0
+        return ([img] if grayscale else [img, img, img]), white
     img = img.convert("L" if grayscale else "RGB")
     return [band.convert("F") for band in img.split()], 255.0
 

@@ -215,6 +215,7 @@ def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, .
         _infer_layout,
         check_header,
         one_item_per_file,
+        per_file_hint,
     )
 
     first = _first_files(path, ARRAY_EXTENSIONS, n=1)
@@ -245,6 +246,7 @@ def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, .
         raise DataError(f"{f}: cannot read array header ({exc})") from None
     # The layout rules need only the shape: ask them about an empty array of it.
     n_files = len(walk_files(path, ARRAY_EXTENSIONS)) if path.is_dir() else 1
+    chosen = "; ".join(x for x in (chosen, per_file_hint(n_files, tuple(shape), options)) if x)
     if one_item_per_file(n_files, tuple(shape), options):
         shape = (1, *shape)
     kind, layout = _infer_layout(np.empty((0, *shape[1:]), dtype=np.uint8),

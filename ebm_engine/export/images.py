@@ -45,9 +45,9 @@ def grid_columns(n: int, aspect: float = 1.0) -> int:
             for cols in (small, n // small) if 1 / 2.5 <= cols * aspect / (n // cols) <= 2.5]
     if full:
         return min(full, key=squareness)
-    around = math.sqrt(n / aspect)
-    return min(range(max(1, math.floor(around)), min(n, math.ceil(around) + 1) + 1),
-               key=squareness)
+    around = math.sqrt(n / aspect)  # beyond 1 … n for very tall or very wide tiles
+    low = min(n, max(1, math.floor(around)))
+    return min(range(low, min(n, max(low, math.ceil(around) + 1)) + 1), key=squareness)
 
 
 def make_grid(

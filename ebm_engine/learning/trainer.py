@@ -217,6 +217,8 @@ class Trainer:
                                      **({"passed_over": note} if note else {}))
         if note:
             trainer._write_warnings.append(Warned(trainer.iteration, note))
+            if trainer.run is not None:  # "latest" names what was resumed: rollback, advice
+                trainer._write("checkpoint pointer", trainer.run.mark_latest, folder)
         if (other := data_record.changed(run.path, trainer.dataset)) is not None:
             trainer._write_warnings.append(Warned(trainer.iteration, other))
             if trainer.run is not None:
