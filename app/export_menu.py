@@ -219,7 +219,9 @@ class ExportMenu(QMenu):
         except OSError as exc:
             self.sigError.emit(f"Cannot write {path}: {exc.strerror or exc}.")
             return None
-        notes = "; ".join(str(w.message) for w in said)
+        # only what the export itself says (invalid molecules…), not a library's notices
+        notes = "; ".join(str(w.message) for w in said
+                          if w.category is UserWarning and "ebm_engine" in str(w.filename))
         self.sigExported.emit(f"exported {out}" + (f" ({notes})" if notes else ""))
         return out
 

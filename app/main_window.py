@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self._pretrained: Path | None = None  # a loaded zoo entry: Train continues it
         # The data preview Train replaced, shown again if the run is refused (memory, data).
         self._preview_before_train = None
+        self._run_began = False  # a RunStarted came for the work in progress
         self._about = None  # the Help window, made on first use
         self._learn = None  # the Learn window, made on first use
 
@@ -217,7 +218,8 @@ class MainWindow(QMainWindow):
         self._restore_preview()  # a refused Train leaves the data on show, as it was
         if self.snapshot is None:  # nothing to show again: not "starting: loading…" for ever
             name = Path(self.controller.config.data.source).name
-            self._say_in_title(f"<b>{name}</b> — not started: {message}", message)
+            what = "stopped" if self._run_began else "not started"
+            self._say_in_title(f"<b>{name}</b> — {what}: {message}", message)
         self.show_error(message)
 
     def _say_in_title(self, text: str, full: str) -> None:
@@ -327,6 +329,7 @@ class MainWindow(QMainWindow):
             return
         source = self.controller.config.data.source
         before = self.snapshot
+        self._run_began = False
         self.clear_views(f"<b>{Path(source).name}</b> — starting: loading the data and building "
                          "the model…")
         self._preview_before_train = before if getattr(before, "origin", "") == "preview" else None
@@ -399,6 +402,7 @@ class MainWindow(QMainWindow):
         self.log_line(f"[{state}]")
 
     def _run_started(self, ev) -> None:
+        self._run_began = True  # an error from now on stopped a run that had begun
         self._preview_before_train = None  # the run is on: its samples replace the data
         self._show_history(ev)
         self.status.run_started(ev)

@@ -32,6 +32,10 @@ class DivergenceError(EBMError):
     """Training produced non-finite or exploding energies or gradients."""
 
 
+#: How torch's allocators say they ran out: Linux and macOS CPU, Windows CPU, MPS.
+_ALLOCATOR_SAYS = ("can't allocate memory", "not enough memory", "MPS backend out of memory")
+
+
 def out_of_memory(exc: BaseException) -> str | None:
     """One line for an allocation that failed (numpy's ``MemoryError``, torch's
     ``OutOfMemoryError`` or the CPU allocator's ``RuntimeError``), else ``None``.
@@ -42,7 +46,7 @@ def out_of_memory(exc: BaseException) -> str | None:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         pass
-    elif not (isinstance(exc, RuntimeError) and "can't allocate memory" in text):
+    elif not (isinstance(exc, RuntimeError) and any(says in text for says in _ALLOCATOR_SAYS)):
         return None
     # "… DefaultCPUAllocator: can't allocate memory: you tried to allocate 102400000000 bytes …"
     asked = text
@@ -52,5 +56,7 @@ def out_of_memory(exc: BaseException) -> str | None:
             from ebm_engine.preflight import format_bytes
 
             asked = f"{format_bytes(int(count))} asked for"
+    if len(asked) > 120:  # CUDA's first line names every pool of the device
+        asked = asked[:117] + "…"
     return (f"out of memory ({asked}): ask for less (fewer samples, a smaller --scale, "
             f"model.width or train.batch_size)")

@@ -214,7 +214,8 @@ def choose_preset(source: str, method: str | None = None,
         if summary.grayscale:
             patch["data"]["grayscale"] = True
         if len(summary.sizes) > 1:
-            how += ", each image centre-cropped to a square and resized to it"
+            cut = "centre-cropped to a square and " if any(w != h for w, h in summary.sizes) else ""
+            how += f", each image {cut}resized to it"
         elif summary.size and summary.size != (side, side):
             w, h = summary.size
             cut = "centre-cropped to a square and " if w != h else ""

@@ -29,6 +29,10 @@ def test_training_on_far_points_warns_once(tmp_path, capsys):
                  "--quiet", "--set", "sampler.n_steps=1"]) == 0
     err = capsys.readouterr().err
     assert err.count("while the chains start in [-4.5, 4.5]") == 1
+    # chains started at the data do not start at init_scale: nothing to say
+    assert main(["train", "--data", str(data), "--steps", "1", "--out", str(tmp_path / "d"),
+                 "--quiet", "--set", "sampler.n_steps=1", "--set", "sampler.init=data"]) == 0
+    assert "chains start" not in capsys.readouterr().err
     assert main(["train", "--data", "moons", "--steps", "1", "--out", str(tmp_path / "m"),
                  "--quiet", "--set", "sampler.n_steps=1"]) == 0
     assert "chains start" not in capsys.readouterr().err

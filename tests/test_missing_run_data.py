@@ -28,3 +28,19 @@ def test_eval_and_resume_name_the_runs_missing_data(tmp_path, capsys):
     assert not (tmp_path / "fork").exists()
     assert main(["sample", "--run", str(run), "--n", "4", "--steps", "1",
                  "--out", str(tmp_path / "x.npz")]) == 0
+
+
+def test_a_relative_data_path_says_where_it_is_looked_for(tmp_path, capsys, monkeypatch):
+    (tmp_path / "here").mkdir()
+    np.save(tmp_path / "here" / "p.npy", np.random.default_rng(0).normal(size=(100, 2))
+            .astype(np.float32))
+    monkeypatch.chdir(tmp_path / "here")
+    run = tmp_path / "run"
+    assert main(["train", "--data", "p.npy", "--steps", "1", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=1"]) == 0
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--n", "8", "--no-write"]) == 2
+    err = capsys.readouterr().err
+    assert f"p.npy is not found from {tmp_path}" in err and "run from that folder" in err
+

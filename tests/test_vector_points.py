@@ -21,6 +21,10 @@ def test_kernel_mmd_separates_good_from_bad_samples_and_has_a_floor():
     floor = vector_metrics(good, data)["mmd_rbf_floor"]
     assert score["good"] < 3 * floor + 1e-3
     assert score["shifted"] > 10 * score["good"] and score["narrow"] > 10 * score["good"]
+    blown = good.copy()
+    blown[:450] = np.nan  # chains that blew up count against, not away
+    assert vector_metrics(blown, data)["mmd_rbf"] > 100 * score["good"]
+    assert vector_metrics(blown, data)["mmd_rbf_floor"] == floor  # at the size asked for
 
 
 def test_the_picture_of_10d_points_has_one_dot_per_sample():

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ebm_engine.errors import ConfigError
+from ebm_engine.errors import ConfigError, ExportError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ebm_engine.learning.loading import LoadedModel
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -86,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     final = frames[-1]
     if args.each:
         written = _each(final.x, loaded.spec.kind, args.out)
-        print(f"wrote {args.n} samples to {written[0]} … {written[-1].name}")
+        print(f"wrote {args.n} samples to {written[0]} … {written[-1].name}" if len(written) > 1
+              else f"wrote 1 sample to {written[0]}")
         return 0
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
                           frames=[f.x for f in frames], energy=final.energy, scale=args.scale,
@@ -96,10 +104,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _each(samples, kind: str, out: str) -> list:
+def _each(samples: np.ndarray, kind: str, out: str) -> list[Path]:
     """One file per 3D sample: ``OUT_000.ply`` …"""
-    from ebm_engine.errors import ExportError
-
     try:
         if kind == "voxel":
             from ebm_engine.export.mesh import save_voxel_meshes_each
@@ -112,10 +118,9 @@ def _each(samples, kind: str, out: str) -> list:
         raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
-def _check_memory(args: argparse.Namespace, loaded, steps: int, record: int) -> None:
+def _check_memory(args: argparse.Namespace, loaded: LoadedModel, steps: int,
+                  record: int) -> None:
     """Refuse an ``--n`` or ``--scale`` that cannot fit, before anything is drawn."""
-    from pathlib import Path
-
     from ebm_engine.export.samples import cell_scale
     from ebm_engine.sampling_preflight import check_sampling
 
@@ -132,8 +137,6 @@ def _check_memory(args: argparse.Namespace, loaded, steps: int, record: int) -> 
 
 def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, chosen) -> int:
     """``--condition``: the model applied to the user's picture or label, one draw per row."""
-    from pathlib import Path
-
     from ebm_engine import precision
     from ebm_engine.data.dataset import to_display
     from ebm_engine.export.images import save_grid_png

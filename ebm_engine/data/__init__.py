@@ -75,13 +75,26 @@ def check_recorded_source(cfg: DataConfig, run: str | Path) -> None:
     ``ebm eval`` and ``--resume`` read the data again; "no such file or folder,
     and not a demo; demos: …" would not tell the user it is *this run's* data.
 
+    Parameters
+    ----------
+    cfg : DataConfig
+        The run's data settings.
+    run : path
+        The run folder (named in the message).
+
     Raises
     ------
     DataError
-        ``cfg.source`` is a path (not a demo) that no longer exists.
+        ``cfg.source`` is a path (not a demo) that no longer exists, or a
+        relative one not found from the current folder.
     """
-    if cfg.source in demos() or path_exists(_as_path(cfg.source)):
+    path = _as_path(cfg.source)
+    if cfg.source in demos() or path_exists(path):
         return
+    if not path.is_absolute():  # relative to wherever training was started
+        raise DataError(f"this run's training data {cfg.source} is not found from {Path.cwd()} "
+                        f"(the run {run} names it relative to the folder its training was "
+                        f"started in): run from that folder")
     raise DataError(f"this run's training data {cfg.source} is no longer there (the run "
                     f"{run} was trained on it, and evaluating or resuming reads it again): "
                     f"put it back at that path")

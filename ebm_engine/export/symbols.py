@@ -68,7 +68,7 @@ def _text_png(lines: list[str], path: Path) -> Path:
     from PIL import Image, ImageDraw, ImageFont
 
     # Pillow's scalable default font: its 10 px bitmap one nearly loses the spaces.
-    font = ImageFont.load_default(size=TEXT_FONT_PX)
+    font = ImageFont.load_default(size=TEXT_FONT_PX)  # Pillow >= 10.1 (pyproject)
     height = TEXT_FONT_PX + TEXT_FONT_PX // 2
     # The .txt form's TAB has no glyph (a box in the picture): "[attribute] sentence".
     shown = [f"[{head}] {tail}" if tab else head
@@ -87,18 +87,24 @@ def _molecule_file(strings: list[str], path: Path, ext: str) -> Path:
 
     if not rdkit_available():
         raise ExportError(f"cannot write {path}: {RDKIT_HINT}")
-    from rdkit import Chem
-    from rdkit.Chem import AllChem, Draw
-
     mols = [(i, parse_smiles(s)) for i, s in enumerate(strings)]
     invalid = sum(m is None for _, m in mols)
-    if invalid and ext == ".png":
+    written = _write_molecules(mols, strings, path, ext)
+    if invalid and ext == ".png":  # said once the file is there
         warnings.warn(f"{invalid} of {len(strings)} samples are not valid molecules: their "
                       f"cells in {path.name} are empty and labelled 'invalid'", stacklevel=2)
-    elif invalid and len(strings) > invalid:
+    elif invalid:
         warnings.warn(f"{invalid} of {len(strings)} samples are not valid molecules: "
                       f"{path.name} holds the {len(strings) - invalid} valid ones (.smi keeps "
                       f"every sample)", stacklevel=2)
+    return written
+
+
+def _write_molecules(mols: list, strings: list[str], path: Path, ext: str) -> Path:
+    """Write parsed ``mols`` (``(index, Mol or None)``) as an RDKit grid or an SDF."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem, Draw
+
     if ext == ".png":
         shown = [m if m is not None else Chem.Mol() for _, m in mols]
         legends = [f"{i}" if m is not None else f"{i}: invalid" for i, m in mols]

@@ -177,7 +177,8 @@ class Trainer:
         self._write_warnings: list[Warned] = []
         self._tensorboard: TensorBoardScalars | None = None
         self._failed_writes: set[str] = set()
-        if self.spec.kind == "points" and self.dataset.value_range is None:  # raw coordinates
+        if (self.spec.kind == "points" and self.dataset.value_range is None  # raw coordinates
+                and cfg.sampler.init in ("noise", "persistent")):  # chains start at init_scale
             from ebm_engine.learning.data_scale import scale_warning
 
             far = scale_warning(self.dataset.items.cpu().numpy(), cfg.sampler.init_scale)

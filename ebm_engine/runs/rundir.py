@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -254,7 +255,7 @@ class RunDir:
 def _reason(exc: CheckpointError, folder: Path) -> str:
     """``exc``'s message without the folder it names (the note names it already)."""
     text = str(exc)
-    for prefix in (f"{folder}/", f"{folder}: "):
+    for prefix in (f"{folder}{os.sep}", f"{folder}/", f"{folder}: "):
         if text.startswith(prefix):
             return text[len(prefix):]
     return text
