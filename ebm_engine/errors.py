@@ -42,6 +42,17 @@ def out_of_memory(exc: BaseException) -> str | None:
 
     The pre-flight checks refuse what is plainly too big; this is what a user
     sees when an estimate was short, instead of an allocator traceback.
+
+    Parameters
+    ----------
+    exc : BaseException
+        What was raised.
+
+    Returns
+    -------
+    str or None
+        ``out of memory (102 GB asked for): ask for less …``, or ``None`` when
+        ``exc`` is not about memory (a bug keeps its traceback).
     """
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":

@@ -31,8 +31,25 @@ GRID_BYTES_PER_PIXEL = 3 + 3 * FLOAT_BYTES
 
 
 def chain_bytes(cfg: RunConfig, item_shape: tuple[int, ...], n: int, frames: int = 1) -> int:
-    """Memory of ``n`` Langevin chains (one forward and backward through the
-    energy network each step) with ``frames`` recorded states of each."""
+    """Memory of ``n`` Langevin chains, in bytes.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The model's configuration (its energy network is counted on ``meta``).
+    item_shape : tuple of int
+        Shape of one sample.
+    n : int
+        Chains.
+    frames : int
+        Recorded states of each chain.
+
+    Returns
+    -------
+    int
+        The activations one gradient step keeps, the state, its gradient and
+        noise, and the recorded frames, times ``n``.
+    """
     item_values = math.prod(int(s) for s in item_shape)
     counted = meta_count(cfg.replace_value("train.batch_size", 1), tuple(item_shape))
     per_item = counted[2] if counted is not None and counted[2] is not None else \
@@ -42,7 +59,20 @@ def chain_bytes(cfg: RunConfig, item_shape: tuple[int, ...], n: int, frames: int
 
 
 def grid_bytes(n: int, cell: tuple[int, int]) -> int:
-    """Memory of a PNG grid of ``n`` cells of ``cell`` = (height, width) pixels."""
+    """Memory of a PNG grid, in bytes.
+
+    Parameters
+    ----------
+    n : int
+        Cells.
+    cell : tuple of int
+        ``(height, width)`` of one cell, pixels.
+
+    Returns
+    -------
+    int
+        The 8-bit grid and the float copy it is made from.
+    """
     return n * cell[0] * cell[1] * GRID_BYTES_PER_PIXEL
 
 

@@ -49,3 +49,18 @@ def test_a_10d_run_is_evaluated(tmp_path, capsys):
     assert "mmd_rbf " in out and "(lower is better)" in out and "mmd_rbf_floor" in out
     assert main(["sample", "--run", str(run), "--n", "8", "--steps", "1",
                  "--out", str(tmp_path / "x.png")]) == 0
+
+
+def test_the_exported_picture_has_one_dot_per_10d_sample(tmp_path):
+    from PIL import Image
+    from scipy import ndimage
+
+    from ebm_engine.export.samples import export_samples
+
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(4, 10))
+    samples[:, :2] = [[-2, -2], [-2, 2], [2, -2], [2, 2]]  # well apart in coordinates 1, 2
+    out = export_samples(samples.astype(np.float32), "points", None, tmp_path / "p.png")
+    dots = np.asarray(Image.open(out).convert("L"), np.float32)[4:-20, 4:-4] / 255 < 0.3
+    assert ndimage.label(dots)[1] == 4  # (inside the frame) cut into 2D pairs there were 20
+

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QFocusEvent, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -41,7 +41,7 @@ class DemoList(QListWidget):
     Arrow keys still move from the top.
     """
 
-    def focusInEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt's name)
         none = self.currentRow() < 0
         super().focusInEvent(event)
         if none and self.currentRow() >= 0:

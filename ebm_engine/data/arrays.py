@@ -231,7 +231,18 @@ def one_item_per_file(n_files: int, shape: tuple[int, ...], options: dict[str, A
 
 
 def per_file_hint(n_files: int, shape: tuple[int, ...], options: dict[str, Any]) -> str:
-    """A note for files that may each be one picture, read as batches of vectors ("")."""
+    """A note for files that may each be one picture but are read as batches of vectors.
+
+    Parameters
+    ----------
+    n_files, shape, options
+        As for :func:`one_item_per_file`.
+
+    Returns
+    -------
+    str
+        How to read each file as one item, or "".
+    """
     if (n_files >= 2 and len(shape) == 2 and min(shape) >= 8 and "per_file" not in options
             and not one_item_per_file(n_files, shape, options)):
         return "each file one picture? --set data.options.per_file=item"

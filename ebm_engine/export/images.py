@@ -33,6 +33,18 @@ def grid_columns(n: int, aspect: float = 1.0) -> int:
     32 square tiles → 8 × 4 (not 6 columns with a last row of 2); 64 saliency
     triptychs (3:1) → 4 × 16, not 8 × 8 (a strip three times as wide as tall).
     Without one, the squarest grid around ``sqrt(n / aspect)`` columns (7 → 3 × 3).
+
+    Parameters
+    ----------
+    n : int
+        Tiles.
+    aspect : float
+        Tile width over tile height.
+
+    Returns
+    -------
+    int
+        Columns, between 1 and ``n`` (1 for ``n <= 0``).
     """
     if n <= 0:
         return 1

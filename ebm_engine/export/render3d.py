@@ -32,9 +32,23 @@ def _view(points: np.ndarray) -> np.ndarray:
 
 def dots_picture(points: np.ndarray, radius: int, size: int = CELL,
                  half: float | None = None) -> np.ndarray:
-    """``(size, size)`` grey picture in [0, 1] of ``(P, 3)`` points (z up).
+    """Draw points as depth-shaded dots seen from the fixed corner.
 
-    ``half``: the half-width of the cube drawn (default: the points' own extent).
+    Parameters
+    ----------
+    points : np.ndarray
+        ``(P, 3)`` x, y, z (z up); non-finite points are left out.
+    radius : int
+        Dot radius, pixels.
+    size : int
+        Side of the picture, pixels.
+    half : float, optional
+        Half-width of the cube drawn (default: the points' own extent).
+
+    Returns
+    -------
+    np.ndarray
+        ``(size, size)`` grey levels in [0, 1], white where nothing is.
     """
     pts = np.asarray(points, np.float64).reshape(-1, 3)
     pts = pts[np.isfinite(pts).all(1)]
@@ -61,15 +75,42 @@ def dots_picture(points: np.ndarray, radius: int, size: int = CELL,
 
 
 def cloud_pictures(clouds: np.ndarray, size: int = CELL) -> np.ndarray:
-    """``(N, 1, size, size)`` pictures of ``(N, P, 3)`` point clouds in ``[-1, 1]³``."""
+    """Pictures of point clouds (:func:`dots_picture`).
+
+    Parameters
+    ----------
+    clouds : np.ndarray
+        ``(N, P, 3)`` in ``[-1, 1]³``, z up.
+    size : int
+        Side of each picture, pixels.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, 1, size, size)`` grey levels in [0, 1].
+    """
     clouds = np.asarray(clouds)
     radius = 2 if clouds.shape[1] <= 1024 else 1
     return np.stack([dots_picture(c, radius, size, half=1.0) for c in clouds])[:, None]
 
 
 def voxel_pictures(grids: np.ndarray, size: int = CELL, level: float = 0.0) -> np.ndarray:
-    """``(N, 1, size, size)`` pictures of ``(N, [1,] D, H, W)`` voxel grids (model space:
-    a cell is full above ``level``), indexed ``(x, y, z)`` with z up."""
+    """Pictures of voxel grids: the centres of their full cells as dots about a cell wide.
+
+    Parameters
+    ----------
+    grids : np.ndarray
+        ``(N, [1,] D, H, W)`` in model space, indexed ``(x, y, z)`` with z up.
+    size : int
+        Side of each picture, pixels.
+    level : float
+        A cell is full above it (as the mesh export's surface).
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, 1, size, size)`` grey levels in [0, 1].
+    """
     grids = np.asarray(grids)
     if grids.ndim == 5:
         grids = grids[:, 0]

@@ -35,11 +35,23 @@ def dot_radius(n: int) -> int:
 
 
 def plane_of(points: np.ndarray) -> tuple[np.ndarray, str]:
-    """``(N, D)`` points as ``(N, 2)`` for a scatter, and what the axes are.
+    """Points of any dimension as the plane a scatter draws.
 
     2D points are themselves (``"x, y"``); other dimensions show their first
     two coordinates (1D: along x), said in the picture, rather than each
     sample cut into D/2 made-up points.
+
+    Parameters
+    ----------
+    points : np.ndarray
+        ``(N, D)`` (or ``(N, …)``, flattened per point).
+
+    Returns
+    -------
+    plane : np.ndarray
+        ``(N, 2)``.
+    axes : str
+        What the two axes are, for the caption.
     """
     pts = np.asarray(points, dtype=np.float64)
     pts = pts.reshape(len(pts), -1)

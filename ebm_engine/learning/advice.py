@@ -9,13 +9,37 @@ from __future__ import annotations
 
 
 def failed_iteration(completed: int) -> int:
-    """The iteration whose step diverged, after ``completed`` complete ones."""
+    """The iteration whose step diverged.
+
+    Parameters
+    ----------
+    completed : int
+        Complete iterations (:attr:`Diverged.iteration`).
+
+    Returns
+    -------
+    int
+        ``completed + 1``.
+    """
     return completed + 1
 
 
 def divergence_advice(method: str, completed: int) -> str:
-    """``lower train.lr or sampler.step_size`` (the method's own step knob), or,
-    before any update, ``lower sampler.init_scale or …``."""
+    """What to lower after a divergence.
+
+    Parameters
+    ----------
+    method : str
+        ``train.method`` (its ``step_advice`` names its own step knob).
+    completed : int
+        Complete iterations before the failing step.
+
+    Returns
+    -------
+    str
+        ``lower train.lr or sampler.step_size`` (the method's step knob), or,
+        before any update, ``lower sampler.init_scale or …``.
+    """
     from ebm_engine.errors import EBMError
     from ebm_engine.methods import method_class
 

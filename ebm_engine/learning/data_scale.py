@@ -20,8 +20,21 @@ NARROW = 10.0
 
 
 def scale_warning(items: np.ndarray, init_scale: float) -> str | None:
-    """One line when ``(N, D)`` points are centred far from the chains' start
-    ``[-init_scale, init_scale]``, or far wider or narrower than it; else ``None``."""
+    """Whether raw points suit chains started at ``init_scale``.
+
+    Parameters
+    ----------
+    items : np.ndarray
+        ``(N, D)`` points as the model sees them.
+    init_scale : float
+        ``sampler.init_scale``: the chains' start spreads this far from 0.
+
+    Returns
+    -------
+    str or None
+        One line when the points are centred far from the start, or far wider
+        or narrower than it, with what to do; else ``None``.
+    """
     x = np.asarray(items, dtype=np.float64).reshape(len(items), -1)
     if not len(x) or init_scale <= 0:
         return None

@@ -19,13 +19,37 @@ LABELS = ("lower", "higher", "0.5", REFERENCE)
 
 
 def label_of(better: dict[str, str], name: str) -> str:
-    """``better[name]`` when it is a known label, else :data:`REFERENCE`."""
+    """The label of metric ``name``.
+
+    Parameters
+    ----------
+    better : dict
+        ``{metric: label}`` as declared.
+    name : str
+        A metric.
+
+    Returns
+    -------
+    str
+        ``better[name]`` when it is one of :data:`LABELS`, else :data:`REFERENCE`.
+    """
     label = better.get(name, REFERENCE)
     return label if label in LABELS else REFERENCE
 
 
 def hint(label: str) -> str:
-    """``lower is better``, ``best 0.5`` or ``for reference``."""
+    """How a label is said beside a value.
+
+    Parameters
+    ----------
+    label : str
+        One of :data:`LABELS` (anything else is a reference).
+
+    Returns
+    -------
+    str
+        ``lower is better``, ``higher is better``, ``best 0.5`` or ``for reference``.
+    """
     if label == "0.5":
         return "best 0.5"
     if label in ("lower", "higher"):

@@ -25,7 +25,19 @@ SAMPLED = 4096
 
 
 def describe(dataset: Dataset) -> dict[str, Any]:
-    """``{"source", "items", "item_shape", "fingerprint"}`` of ``dataset``."""
+    """What ``dataset`` is, for :data:`DATA_FILE`.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The training data.
+
+    Returns
+    -------
+    dict
+        ``source``, ``items`` (count), ``item_shape`` and ``fingerprint`` (16 hex
+        digits of a SHA-256 over the count, the shape and up to :data:`SAMPLED` items).
+    """
     stored = dataset.stored
     n = len(stored)
     picks = np.unique(np.linspace(0, n - 1, min(n, SAMPLED)).astype(int)) if n else []
@@ -37,13 +49,34 @@ def describe(dataset: Dataset) -> dict[str, Any]:
 
 
 def record(run: str | Path, dataset: Dataset) -> None:
-    """Write ``RUN/data.json`` for a new run (atomically)."""
+    """Write ``RUN/data.json`` for a new run (atomically).
+
+    Parameters
+    ----------
+    run : path
+        The run folder.
+    dataset : Dataset
+        What it trains on.
+    """
     atomic.write_text(Path(run) / DATA_FILE, json.dumps(describe(dataset), indent=2) + "\n")
 
 
 def changed(run: str | Path, dataset: Dataset) -> str | None:
-    """One line when ``dataset`` is not the data ``run`` was trained on, else ``None``
-    (also ``None`` for a run from before ``data.json`` was written)."""
+    """Whether ``dataset`` is the data ``run`` was trained on.
+
+    Parameters
+    ----------
+    run : path
+        The run folder.
+    dataset : Dataset
+        The data loaded now from the run's source.
+
+    Returns
+    -------
+    str or None
+        One line saying how it differs, or ``None`` (also for a run from
+        before ``data.json`` was written).
+    """
     try:
         then = json.loads((Path(run) / DATA_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
