@@ -304,7 +304,7 @@ def config_for(source: str, preset: str | None = None,
 
 
 #: Keys the preset choice sets for the data and names in its line.
-SIZING_KEYS = ("data.image_size", "data.grayscale", "model.name", "model.depth",
+SIZING_KEYS = ("data.image_size", "data.grayscale", "data.crop", "model.name", "model.depth",
                "train.batch_size")
 
 
