@@ -355,3 +355,22 @@ def test_tiff_and_webp_pictures_are_read(tmp_path: Path) -> None:
     assert float(data.items.min()) >= -1.0 and float(data.items.max()) <= 1.0
     # the float picture keeps its values (an 8-bit conversion made it black)
     np.testing.assert_allclose(data.items[5, 0].numpy(), ramp * 2 - 1, atol=2 / 255)  # 8-bit folder
+
+
+def test_unreadable_pictures_can_be_skipped_and_are_counted(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / f"p{i}.png")
+    (tmp_path / "a_broken.png").write_bytes(b"\\x89PNG cut")  # sorted first
+    (tmp_path / "q_broken.png").write_bytes(b"")
+    with pytest.raises(DataError, match="a_broken.png: not a readable image .*skip_unreadable=true"):
+        load_dataset(DataConfig(source=str(tmp_path), options={"cache": False}))
+    with pytest.warns(UserWarning, match="skipped 2 unreadable of 6 images"):
+        data = load_dataset(DataConfig(source=str(tmp_path), options={
+            "cache": False, "skip_unreadable": True}))
+    assert len(data) == 4 and len(data.meta["skipped"]) == 2 and len(data.meta["files"]) == 4
+    for f in tmp_path.glob("p*.png"):
+        f.write_bytes(b"")
+    with pytest.raises(DataError, match="none of its 6 images could be read"):
+        load_dataset(DataConfig(source=str(tmp_path), options={
+            "cache": False, "skip_unreadable": True}))

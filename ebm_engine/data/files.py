@@ -246,10 +246,32 @@ def stream_image_folder(path: Path, cfg: DataConfig, sink: ItemSink,
         raise DataError(
             f"{path}: no images found (looked for {' '.join(IMAGE_EXTENSIONS)} in all subfolders)"
         )
+    skip = cfg.options.get("skip_unreadable", False)
+    if not isinstance(skip, bool):
+        raise DataError(f"data.options.skip_unreadable must be true or false, got {skip!r}")
     if cfg.max_items:
         files = files[: cfg.max_items]  # don't decode what load_dataset would drop
     progress.expect(len(files))
-    first, depth = decode_image(files[0], cfg.image_size, cfg.grayscale, cfg.crop)
+    skipped: list[Path] = []
+
+    def decode(f: Path, at_depth: int | None = None) -> tuple[np.ndarray, int] | None:
+        try:
+            return decode_image(f, cfg.image_size, cfg.grayscale, cfg.crop, at_depth)
+        except DataError as exc:
+            if not skip:  # one broken file in 100k scraped ones: say how to go past it
+                raise DataError(f"{exc} (--set data.options.skip_unreadable=true skips such "
+                                "files)") from None
+            skipped.append(f)
+            progress.advance()
+            return None
+
+    decoded = None
+    while decoded is None and len(skipped) < len(files):
+        decoded = decode(files[len(skipped)])
+    if decoded is None:
+        raise DataError(f"{path}: none of its {len(files)} images could be read")
+    first, depth = decoded
+    files = files[len(skipped):]
     total = len(files) * first.nbytes
     if max_bytes is not None and total > max_bytes:
         raise DataError(
@@ -261,7 +283,10 @@ def stream_image_folder(path: Path, cfg: DataConfig, sink: ItemSink,
     chunk[0], filled = first, 1
     progress.advance()
     for f in files[1:]:
-        arr, _ = decode_image(f, cfg.image_size, cfg.grayscale, cfg.crop, depth)
+        got = decode(f, depth)
+        if got is None:
+            continue
+        arr = got[0]
         if arr.shape != first.shape:
             raise DataError(
                 f"{f}: mixed image sizes ({arr.shape[2]}x{arr.shape[1]} vs "
@@ -276,12 +301,18 @@ def stream_image_folder(path: Path, cfg: DataConfig, sink: ItemSink,
         progress.advance()
     sink.put(chunk[:filled])
     _, scale, offset = ENCODINGS[depth]
-    return sink.finish(str(path), "image", (-1.0, 1.0), {"files": [str(f) for f in files]},
-                       scale, offset)
+    gone = set(skipped)
+    meta: dict[str, object] = {"files": [str(f) for f in files if f not in gone]}
+    if skipped:
+        meta["skipped"] = [str(f) for f in skipped]
+        total = len(meta["files"]) + len(skipped)
+        warnings.warn(f"{path}: skipped {len(skipped)} unreadable of {total} images "
+                      f"({skipped[0].name}{' …' if len(skipped) > 1 else ''})", stacklevel=2)
+    return sink.finish(str(path), "image", (-1.0, 1.0), meta, scale, offset)
 
 
 @reader("image-folder", ("",), label="images", folder_extensions=IMAGE_EXTENSIONS,
-        cacheable=True, stream=stream_image_folder)
+        cacheable=True, stream=stream_image_folder, options=("skip_unreadable",))
 def read_image_folder(path: Path, cfg: DataConfig) -> Dataset:
     """Read every PNG/JPEG/BMP under a folder (recursively) as one image dataset.
 
