@@ -38,6 +38,7 @@ def test_images_npz_and_grid(tmp_path):
     with np.load(npz) as z:
         np.testing.assert_array_equal(z["samples"], x)
         assert z["chain"].shape == (2, 4, 1, 16, 16) and str(z["kind"]) == "image"
+        assert z["value_range"].tolist() == [-1.0, 1.0]  # how model space maps to pixels
     png = export_samples(x, "image", (-1.0, 1.0), tmp_path / "g.png")
     assert np.asarray(Image.open(png)).std() > 0
 

@@ -106,7 +106,7 @@ def export_samples(
     if not path.parent.is_dir():
         raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
     if ext == ".npz":
-        return _save_npz(path, samples, kind, energy, frames)
+        return _save_npz(path, samples, kind, energy, frames, value_range)
     if kind in TOKEN_KINDS:
         from ebm_engine.export.symbols import export_symbols
 
@@ -154,11 +154,13 @@ def export_samples(
                       f"{kind} samples export as {' '.join(FORMATS.get(kind, ('.npz',)))}")
 
 
-def _save_npz(path: Path, samples, kind, energy, frames) -> Path:
+def _save_npz(path: Path, samples, kind, energy, frames, value_range=None) -> Path:
     from ebm_engine import atomic
 
     def write(tmp: Path) -> None:
         arrays = {"samples": np.asarray(samples), "kind": np.str_(kind)}
+        if value_range is not None:  # model space: what black and white (or 0 and 1) were
+            arrays["value_range"] = np.asarray(value_range, np.float32)
         if energy is not None:
             arrays["energy"] = np.asarray(energy)
         if frames:
