@@ -91,6 +91,11 @@ def test_ebm_score_on_a_demo_reports_auroc(tmp_path, digits_run, capsys):
     assert "AUROC (labels [9] anomalous" in text
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 360 and {r["label"] for r in rows} == {str(d) for d in range(10)}
+    # train's spelling works too, and gives the same scores
+    again = tmp_path / "again.csv"
+    assert main(["score", "--run", str(digits_run), "--data", "digits", "--set",
+                 'data.options.split="test"', "--out", str(again)]) == 0
+    assert again.read_text() == out.read_text()
 
 
 def test_ebm_score_bad_input_is_a_one_line_error(tmp_path, digits_run, capsys):
@@ -108,3 +113,6 @@ def test_ebm_score_bad_input_is_a_one_line_error(tmp_path, digits_run, capsys):
                  "--data-option", "max_items=10"]) == 2
     err = capsys.readouterr().err
     assert "a data setting, not a data option" in err and "data.max_items" not in err
+    assert main(["score", "--run", str(digits_run), "--data", "digits",
+                 "--set", "sampler.n_steps=3"]) == 2
+    assert "takes only data.options.KEY=VALUE" in capsys.readouterr().err

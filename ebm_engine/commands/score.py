@@ -19,6 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="folder of images, image file, or demo name")
     p.add_argument("--data-option", dest="data_options", action="append", default=[],
                    metavar="KEY=JSON", help="data.options entry, e.g. split=\"test\" (repeatable)")
+    p.add_argument("--set", dest="sets", action="append", default=[],
+                   metavar="data.options.KEY=VALUE",
+                   help="the same as --data-option, spelt as in ebm train (repeatable)")
     p.add_argument("--anomalous-labels", metavar="L[,L…]",
                    help="labels that count as anomalies (a demo with labels): prints the AUROC")
     p.add_argument("--out", help="CSV file of scores (default: print the summary only)")
@@ -45,6 +48,15 @@ def _data_options(items: list[str]) -> dict:
     return out
 
 
+def _as_option(item: str) -> str:
+    """``data.options.KEY=VALUE`` (train's spelling) as ``KEY=VALUE``."""
+    prefix = "data.options."
+    if not item.startswith(prefix):
+        raise ConfigError(f"--set {item}: ebm score takes only {prefix}KEY=VALUE (it scores "
+                          "every item of --data with the model's own settings)")
+    return item[len(prefix):]
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -61,11 +73,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: folder {Path(args.out).parent} does not exist")
     loaded = load_model(args.run or args.checkpoint, args.device)
     spec = loaded.spec
+    options = _data_options([*args.data_options, *(_as_option(s) for s in args.sets)])
     if spec.kind == "image":
         data_cfg = DataConfig(source=args.data, image_size=spec.item_shape[-1],
-                              grayscale=spec.item_shape[0] == 1, options=_data_options(args.data_options))
+                              grayscale=spec.item_shape[0] == 1, options=options)
     else:
-        data_cfg = DataConfig(source=args.data, options=_data_options(args.data_options))
+        data_cfg = DataConfig(source=args.data, options=options)
     dataset = load_dataset(data_cfg)
     if dataset.item_shape != tuple(spec.item_shape):
         raise DataError(f"{args.data}: items of shape {dataset.item_shape} do not fit the model's "
