@@ -230,9 +230,13 @@ class MainWindow(QMainWindow):
 
     def _preview_failed(self, ev) -> None:
         """The chosen data cannot be read: the view says so, not "loading its data…"."""
+        from ebm_engine.data.files import SKIP_HINT
+
         name = Path(self.controller.config.data.source).name
-        self.samples.show_message(f"<b>{name}</b> — its data cannot be shown", ev.message)
-        self.log_line(f"data preview: {ev.message}")
+        message = ev.message.replace(SKIP_HINT, "(tick “skip pictures that cannot be read” in "
+                                                "the data panel to leave such files out)")
+        self.samples.show_message(f"<b>{name}</b> — its data cannot be shown", message)
+        self.log_line(f"data preview: {message}")
 
     def _restore_preview(self) -> None:
         shown, self._preview_before_train = self._preview_before_train, None
@@ -251,7 +255,9 @@ class MainWindow(QMainWindow):
         info = self.data_panel.catalogue.get(source)
         # A path gets the preset of its data kind and size (the reader chosen in
         # the data panel steers the choice); the log says which.
-        reader = [("data.options.reader", self._reader)] if info is None and self._reader else None
+        reader = [("data.options.reader", self._reader)] if info is None and self._reader else []
+        if info is None and self.data_panel.skip_unreadable:
+            reader.append(("data.options.skip_unreadable", True))
         try:
             cfg = config_for(source, overrides=reader, report=self.log_line)
         except EBMError as exc:

@@ -137,6 +137,7 @@ def test_a_folder_that_cannot_be_read_says_so_instead_of_loading_for_ever(qtbot,
     assert "broken.png" in window.samples.title.toolTip()
     # the reason in full across the view, not the previous demo's empty 2D plane
     assert "broken.png" in window.samples.view.label.text() and window.samples.kind == ""
+    assert "tick “skip pictures that cannot be read”" in window.samples.view.label.text()
     assert window.errors == [] and "data preview:" in window.log.toPlainText()
     with qtbot.waitSignal(window.controller.sigError, timeout=WAIT_MS):
         window.transport.buttons["train"].click()
@@ -144,3 +145,14 @@ def test_a_folder_that_cannot_be_read_says_so_instead_of_loading_for_ever(qtbot,
     title = window.samples.title.text()
     assert "not started" in title and "loading" not in title
     assert "broken.png" in window.errors[-1]
+    # one click reads the others: the box sets data.options.skip_unreadable
+    box = window.data_panel.skip_box
+    assert not box.isHidden() and not box.isChecked()
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as shown:
+        box.click()
+    assert shown.args[0].origin == "preview" and len(shown.args[0].samples) == 4
+    assert window.controller.config.data.options["skip_unreadable"] is True
+    window.controller.wait()
+    window.data_panel.set_source("moons")  # a demo: no such box
+    assert box.isHidden() and not box.isChecked()
+    window.controller.wait()

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -123,6 +124,13 @@ class DataPanel(QWidget):
         reader_layout.addWidget(self.read_as, 1)
         reader_layout.addWidget(self.reader_box)
         self.reader_row.setVisible(False)
+        # One broken picture stops a folder; this reads the others (data.options.skip_unreadable).
+        self.skip_box = QCheckBox("skip pictures that cannot be read")
+        self.skip_box.setObjectName("skip_unreadable")
+        self.skip_box.setToolTip("data.options.skip_unreadable: leave out (and count) image files "
+                                 "that cannot be decoded, instead of stopping at the first")
+        self.skip_box.setVisible(False)
+        self.skip_box.toggled.connect(self._skip_toggled)
         self.pretrained_button = QPushButton("Load pretrained")
         self.pretrained_button.setObjectName("load_pretrained")
         self.pretrained_button.clicked.connect(self._load_pretrained)
@@ -142,6 +150,7 @@ class DataPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.current)
         layout.addWidget(self.reader_row)
+        layout.addWidget(self.skip_box)
         self.reader = ""  # the user's choice of reader; "" = detected from the content
         self.detected = ""  # what the content calls for ("" = mixed or unreadable)
         self.counts: dict[str, int] = {}
@@ -194,9 +203,14 @@ class DataPanel(QWidget):
         info = self.catalogue.get(source)
         self.current.setText(f"Data: <b>{source}</b>" + (f" — {info.description}" if info else ""))
         self.reader = ""
+        self.skip_box.blockSignals(True)  # a new source starts without skipping
+        self.skip_box.setChecked(False)
+        self.skip_box.blockSignals(False)
         if info is None:
             self._detect(source)
         self.reader_row.setVisible(info is None)
+        if info is not None:  # a demo reads its own data
+            self.skip_box.setVisible(False)
         self._show_pretrained()
         if emit:
             if info is None:
@@ -248,8 +262,18 @@ class DataPanel(QWidget):
         else:
             self.set_detected(reader, counts)
 
+    @property
+    def skip_unreadable(self) -> bool:
+        """Whether unreadable pictures of the current folder are skipped."""
+        return not self.skip_box.isHidden() and self.skip_box.isChecked()
+
+    def _skip_toggled(self, _checked: bool) -> None:
+        if not self.skip_box.isHidden():  # the config is chosen again, with the option
+            self.sigSourceChosen.emit(self.source)
+
     def _show_choice(self, message: str = "") -> None:
         shown = self.reader or self.detected
+        self.skip_box.setVisible(self.source not in self.catalogue and shown == "image-folder")
         self.reader_box.setCurrentIndex(self.reader_box.findData(shown) if shown else -1)
         if shown:
             what = describe(shown, self.counts) if self.counts.get(shown) else reader_label(shown)

@@ -47,6 +47,9 @@ ENCODINGS = {
     16: (np.dtype(np.int16), 2.0 / 65535.0, 1.0 / 65535.0),
 }
 
+#: Said after an unreadable picture (the app says its own check box instead).
+SKIP_HINT = "(--set data.options.skip_unreadable=true skips such files)"
+
 # Items handed to a sink at once: few enough writes, little memory.
 _CHUNK = 256
 
@@ -259,8 +262,7 @@ def stream_image_folder(path: Path, cfg: DataConfig, sink: ItemSink,
             return decode_image(f, cfg.image_size, cfg.grayscale, cfg.crop, at_depth)
         except DataError as exc:
             if not skip:  # one broken file in 100k scraped ones: say how to go past it
-                raise DataError(f"{exc} (--set data.options.skip_unreadable=true skips such "
-                                "files)") from None
+                raise DataError(f"{exc} {SKIP_HINT}") from None
             skipped.append(f)
             progress.advance()
             return None
