@@ -139,20 +139,9 @@ def peek(path: str | Path, options: dict[str, Any] | None = None) -> SourceSumma
     return SourceSummary(name, "points", files)
 
 
-def _first_files(path: Path, extensions: tuple[str, ...], n: int = 3) -> list[Path]:
-    """The first and last of the sorted data files and one between (``path`` itself for a file)."""
-    if not path.is_dir():
-        return [path]
-    found = walk_files(path, extensions)
-    if not found:
-        return []
-    # min/max, not a sort: 100k paths need no second copy to pick three.
-    picks = [min(found, key=sort_key), found[len(found) // 2], max(found, key=sort_key)]
-    return [Path(p) for p in dict.fromkeys(picks)][:n]
-
-
 def _spread_files(path: Path, extensions: tuple[str, ...], n: int) -> list[Path]:
-    """Up to ``n`` of the sorted data files, evenly spread (``path`` itself for a file)."""
+    """Up to ``n`` of the sorted data files, evenly spread, the first always among them
+    (``path`` itself for a file)."""
     if not path.is_dir():
         return [path]
     found = sorted(walk_files(path, extensions), key=sort_key)
@@ -191,7 +180,7 @@ def _image_facts(path: Path) -> tuple[list[tuple[int, int]], bool]:
 
 def _binvox_side(path: Path) -> int | None:
     """The largest side in the first ``.binvox`` file's ``dim`` line."""
-    for f in _first_files(path, (".binvox",), n=1):
+    for f in _spread_files(path, (".binvox",), 1):
         try:
             with open(f, "rb") as fh:
                 head = fh.read(512)
@@ -218,7 +207,7 @@ def _array_facts(path: Path, options: dict[str, Any]) -> tuple[str, tuple[int, .
         per_file_hint,
     )
 
-    first = _first_files(path, ARRAY_EXTENSIONS, n=1)
+    first = _spread_files(path, ARRAY_EXTENSIONS, 1)
     if not first:
         raise DataError(f"{path}: no array files")
     f = first[0]

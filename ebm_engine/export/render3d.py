@@ -57,20 +57,20 @@ def dots_picture(points: np.ndarray, radius: int, size: int = CELL,
         return img
     half = half or max(float(np.abs(pts).max()), 1e-6)
     v = _view(pts / half)  # within the unit cube's view: |v| <= sqrt(3)
-    order = np.argsort(v[:, 2])  # far first: nearer dots cover them
-    v = v[order]
     span = np.sqrt(3.0)
     cols = np.round((v[:, 0] / span + 1) / 2 * (size - 1)).astype(int)
     rows = np.round((1 - (v[:, 1] / span + 1) / 2) * (size - 1)).astype(int)
     near, far = float(v[:, 2].max()), float(v[:, 2].min())
     depth = (v[:, 2] - far) / max(near - far, 1e-9)  # 0 far … 1 near, over this shape
-    shade = (FAR + (NEAR - FAR) * depth).astype(np.float32)
+    # A depth buffer: each pixel keeps its nearest dot (every dot at once, per disc offset).
+    nearest = np.full((size, size), -1.0)
     dy, dx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
     disc = dx ** 2 + dy ** 2 <= radius * radius + radius
-    for i in range(len(v)):  # in depth order; a few thousand dots per sample
-        r = np.clip(rows[i] + dy[disc], 0, size - 1)
-        c = np.clip(cols[i] + dx[disc], 0, size - 1)
-        img[r, c] = shade[i]
+    for oy, ox in zip(dy[disc], dx[disc], strict=True):
+        np.maximum.at(nearest, (np.clip(rows + oy, 0, size - 1), np.clip(cols + ox, 0, size - 1)),
+                      depth)
+    drawn = nearest >= 0
+    img[drawn] = (FAR + (NEAR - FAR) * nearest[drawn]).astype(np.float32)
     return img
 
 
