@@ -39,6 +39,7 @@ from app.widgets.status_bar import RunStatus
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import EBMError
 from ebm_engine.learning.saved_config import saved_run_config
+from ebm_engine.methods import method_class
 from ebm_engine.presets import config_for, demo_minutes
 
 MIN_PANE_WIDTH = 240  # pixels: samples and curves each keep at least this much
@@ -442,10 +443,17 @@ class MainWindow(QMainWindow):
 
     def _show_snapshot(self, snap) -> None:
         started = time.perf_counter()
-        if self.samples.show_snapshot(snap):
+        if self.samples.show_snapshot(snap, self._samples_are()):
             self.samples.paint_now()  # so the draw's cost includes its painting
             self.controller.frame_drawn(time.perf_counter() - started, started)
         self.export_menu.set_snapshot(snap)
+
+    def _samples_are(self) -> str:
+        """What the current method's main grid shows (its ``samples_are``), or ``""``."""
+        try:
+            return method_class(self.controller.config.train.method).samples_are
+        except EBMError:  # a config being edited may name no method yet
+            return ""
 
     def _knob_applied(self, ev) -> None:
         self.curves.add_marker(ev.iteration, f"{ev.key.split('.')[-1]}={ev.new}")

@@ -1,5 +1,5 @@
 """CycleCoopNets in the app: the handwritten ↔ typeset demo trains live, with
-source | translated | reconstructed grids side by side."""
+the main grid labelled "translated" beside the source and reconstructed grids."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 pytestmark = pytest.mark.app
 
 
-def test_translation_demo_trains_live_with_source_translated_reconstructed(qtbot, tmp_path):
+def test_translation_demo_trains_live_with_translated_beside_source_and_reconstructed(qtbot, tmp_path):
     from app.testing import WAIT_MS, make_window, shutdown
 
     knobs = (("model.width", 8), ("train.batch_size", 4), ("sampler.n_steps", 2),
@@ -22,11 +22,43 @@ def test_translation_demo_trains_live_with_source_translated_reconstructed(qtbot
         assert not window.errors
         snap = window.snapshot
         assert snap.samples.shape == (8, 1, 16, 16)  # 4 handwritten → typeset, 4 typeset → handwritten
-        for name in ("source", "translated", "reconstructed"):
+        for name in ("source", "reconstructed"):
             assert snap.extras[name].shape == (8, 1, 16, 16), name
-        assert list(window.extras.widgets) == ["source", "translated", "reconstructed"]
+        assert "translated" not in snap.extras  # that is the main grid: not drawn twice
+        assert list(window.extras.widgets) == ["source", "reconstructed"]
+        assert window.samples.view_label.isVisible()  # the main grid says it is the translated one
+        assert window.samples.view_label.text().startswith("translated")
         assert window.extras.isVisible()
         assert snap.frames  # the chains of the revision scrub
         assert type(window.sample_view).__name__ == "ImageGridView"
     finally:
         shutdown(window)
+
+
+def test_the_main_grid_is_labelled_only_beside_extras_of_a_run(qtbot):
+    import numpy as np
+
+    from app.widgets.samples_area import SamplesArea
+    from ebm_engine.learning.events import SamplesReady
+    from ebm_engine.methods import available_methods
+
+    area = SamplesArea()
+    qtbot.addWidget(area)
+    area.show()
+    x = np.zeros((4, 1, 8, 8), np.float32)
+    def snap(origin: str, extras: dict) -> SamplesReady:
+        return SamplesReady(3, "image", (-1.0, 1.0), x, np.zeros(4, np.float32),
+                            extras=extras, origin=origin)
+    area.show_snapshot(snap("train", {"generator proposals": x}), "revised by Langevin")
+    assert area.view_label.isVisible() and area.view_label.text() == "revised by Langevin"
+    area.show_snapshot(snap("train", {}), "revised by Langevin")  # nothing beside it to tell apart
+    assert not area.view_label.isVisible()
+    area.show_snapshot(snap("preview", {"generator proposals": x}), "revised by Langevin")
+    assert not area.view_label.isVisible()  # training data is no method's output
+    area.show_snapshot(snap("train", {"generator proposals": x}), "revised by Langevin")
+    area.clear()
+    assert not area.view_label.isVisible()
+    # every method whose snapshots carry extras next to its samples says what its grid is
+    for name in ("coopnets", "cycle_coop", "multigrid", "multistage", "fce", "jem",
+                 "patchwise", "divergence_triangle", "latent_ebm"):
+        assert available_methods()[name].samples_are, name

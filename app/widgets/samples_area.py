@@ -46,8 +46,16 @@ class SamplesArea(QWidget):
         self._drawn_digest: str | None = None
         self._pending = False  # self.snapshot arrived while hidden: draw it when shown
         self.title = steady_label(HINT)
+        # what the main grid shows, above it, where extras beside it show something else
+        self.view_label = steady_label()
+        self.view_label.setVisible(False)
+        self.view_box = QWidget()
+        box = QVBoxLayout(self.view_box)
+        box.setContentsMargins(2, 2, 2, 2)
+        box.addWidget(self.view_label)
+        box.addWidget(self.view, 1)
         self.split = QSplitter(Qt.Orientation.Horizontal)
-        self.split.addWidget(self.view)
+        self.split.addWidget(self.view_box)
         self.split.addWidget(self.extras)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -63,9 +71,10 @@ class SamplesArea(QWidget):
         """Shown, in a window that is not minimised."""
         return self.isVisible() and not self.window().isMinimized()
 
-    def show_snapshot(self, snap: SamplesReady) -> bool:
+    def show_snapshot(self, snap: SamplesReady, samples_are: str = "") -> bool:
         """Take ``snap``; True if it was drawn now (False: identical to what is shown, or
-        hidden — then it is drawn when the area shows again)."""
+        hidden — then it is drawn when the area shows again). ``samples_are`` labels
+        the main grid (the method's ``samples_are``) when extras show beside it."""
         if snap.kind != self.kind:
             self._swap_view(snap.kind)
             self._drawn_digest = None
@@ -75,6 +84,11 @@ class SamplesArea(QWidget):
                  else f" at iteration {snap.iteration}")
         self.title.setText(f"<b>{what}</b>{where}")
         self.title.setToolTip("")
+        own = getattr(self.view, "own_extras", ())  # what the view draws itself (scenes …)
+        beside = any(k not in own for k in snap.extras)
+        labelled = bool(samples_are and beside and snap.origin != "preview")
+        self.view_label.setText(samples_are if labelled else "")
+        self.view_label.setVisible(labelled)
         display = display_of(snap)
         if display is not None and display.digest == self._drawn_digest:
             self.skipped += 1  # the same pixels: nothing to draw
@@ -120,6 +134,7 @@ class SamplesArea(QWidget):
         self.scrubber.set_frames([])
         self.extras.set_extras({}, "", None)
         self.film.clear()
+        self.view_label.setVisible(False)
         self.title.setText(title)
         self.title.setToolTip("")  # a message's whole text belonged to the title before
 
@@ -162,7 +177,7 @@ class SamplesArea(QWidget):
         old = self.view
         self.view = view_class(kind)()
         self.view.sigSampleClicked.connect(self._sample_clicked)
-        self.split.replaceWidget(0, self.view)
+        self.view_box.layout().replaceWidget(old, self.view)
         old.close()  # VTK views release their render windows on close
         old.deleteLater()
         if kind != self.kind:

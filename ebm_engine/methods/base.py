@@ -145,6 +145,9 @@ class LearningMethod:
     #: ``model.options`` keys the method reads itself, besides its network's
     #: (a pyramid of networks it builds: ``leaky_slope``)
     model_options: tuple[str, ...] = ()
+    #: what the main grid of a snapshot shows, in a few words, where the method's
+    #: extras show something else beside it (the app labels the grid with it)
+    samples_are = ""
 
     def __init__(
         self,

@@ -85,6 +85,7 @@ class CoopNets(LearningMethod):
     """
 
     Options = CoopNetsOptions
+    samples_are = "revised by Langevin"
 
     def build(self) -> None:
         o = self.opts

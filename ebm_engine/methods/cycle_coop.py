@@ -100,6 +100,7 @@ class CycleCoop(LearningMethod):
     """
 
     Options = CycleCoopOptions
+    samples_are = "translated"
     kinds = ("points", "image", "trajectory")
     #: sources per direction ``ebm eval`` translates by default: content kept on 32
     #: swung by ±0.09 between seeds; 200 costs ~25 % more (the judges' training dominates)
@@ -216,8 +217,8 @@ class CycleCoop(LearningMethod):
         if self.spec.kind == "trajectory":  # the trajectory view draws the source dashed
             extras = {"reference": both(a, b)}
         else:
-            extras = {"source": both(a, b), "translated": samples,
-                      "reconstructed": both(rec_a, rec_b)}
+            # the main grid is the translated one (``samples_are``)
+            extras = {"source": both(a, b), "reconstructed": both(rec_a, rec_b)}
         return StepResult(metrics, samples, energies, frames, extras=extras)
 
     # --- translation (sampling) ----------------------------------------------

@@ -97,6 +97,7 @@ class DivergenceTriangle(LearningMethod):
     """EBM, generator and encoder trained together by the divergence triangle (no MCMC needed)."""
 
     Options = DivergenceTriangleOptions
+    samples_are = "generated"
 
     def build(self) -> None:
         o, shape = self.opts, self.spec.item_shape

@@ -84,6 +84,7 @@ class JointEnergyModel(LearningMethod):
     """Classifier whose logits define an EBM, trained on labels by cross-entropy + likelihood."""
 
     Options = JointEnergyModelOptions
+    samples_are = "unconditional chains"
 
     @classmethod
     def check(cls, opts, cfg: RunConfig, spec: DataSpec | None) -> None:

@@ -90,6 +90,7 @@ class LatentEBM(PersistentPosterior, LearningMethod):
     """Generator with an energy-based prior on its latent vector (Langevin in latent space)."""
 
     Options = LatentEBMOptions
+    samples_are = "generated"
 
     def build(self) -> None:
         cfg, o = self.cfg, self.opts

@@ -92,6 +92,7 @@ class MultiGrid(LearningMethod):
     """EBMs on a coarse-to-fine pyramid of grids; chains start at the 1×1 mean image."""
 
     Options = MultiGridOptions
+    samples_are = "finest grid"
     model_options = ("leaky_slope",)
 
     @classmethod

@@ -83,6 +83,7 @@ class MultiStageExpanding(LearningMethod):
     """One EBM that grows coarse to fine during training; its chains grow with it."""
 
     Options = MultiStageOptions
+    samples_are = "this stage's samples"
     model_options = ("leaky_slope",)
 
     @classmethod

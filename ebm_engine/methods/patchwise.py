@@ -139,6 +139,7 @@ class Patchwise(LearningMethod):
     """Single-image pyramid of patch EBMs, sampled coarse to fine (any size)."""
 
     Options = PatchwiseOptions
+    samples_are = "finest scale"
     kinds = ("image",)
     # Every metric reads "lower is better" (``patch_nn`` down to, not at, the
     # copy reference 0: the references are measured beside it, see evaluate);
