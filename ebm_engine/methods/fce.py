@@ -113,7 +113,7 @@ class FlowContrastive(LearningMethod):
     """EBM and a RealNVP flow in a noise-contrastive game; the flow is also the sampler."""
 
     Options = FlowContrastiveOptions
-    samples_are = "weighed by the EBM"
+    samples_are = "picked by the EBM"
 
     def build(self) -> None:
         o = self.opts
