@@ -280,9 +280,9 @@ def test_slow_drawing_spaces_the_live_snapshots(qtbot, tmp_path):
     ctrl = window.controller
     draw = window.samples.show_snapshot
 
-    def slow_draw(snap):  # a view that takes 40 ms to draw
+    def slow_draw(snap, *args):  # a view that takes 40 ms to draw
         time.sleep(0.04)
-        return draw(snap)
+        return draw(snap, *args)
 
     window.samples.show_snapshot = slow_draw
     arrived = []
