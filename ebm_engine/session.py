@@ -412,13 +412,21 @@ class Session:
             self.state = RunState.FINISHED
 
     def sample(self, path: str | Path, n: int = 64, n_steps: int | None = None,
-               ) -> Iterator[Event]:
+               seed: int | None = None) -> Iterator[Event]:
         """Load the model of a run or checkpoint folder and draw ``n`` samples
-        (no training); the chain of the first samples is recorded."""
-        self._begin(RunState.SAMPLING)
-        return self._sample(path, n, n_steps)
+        (no training); the chain of the first samples is recorded.
 
-    def _sample(self, path: str | Path, n: int, n_steps: int | None) -> Iterator[Event]:
+        ``seed`` fixes the chains' start; ``None`` draws fresh chains on each
+        call (loading re-seeds from the run's training seed, which would
+        otherwise give the same samples every time).
+        """
+        self._begin(RunState.SAMPLING)
+        return self._sample(path, n, n_steps, seed)
+
+    def _sample(self, path: str | Path, n: int, n_steps: int | None,
+                seed: int | None) -> Iterator[Event]:
+        import secrets
+
         import torch
 
         from ebm_engine import precision
@@ -437,6 +445,9 @@ class Session:
             self._config = cfg
             it = int(loaded.checkpoint.iteration)
             self.iteration = it
+            seed = secrets.randbits(31) if seed is None else seed
+            loaded.method.rng.manual_seed(seed)
+            torch.manual_seed(seed)
             steps = loaded.method.sample_steps if n_steps is None else n_steps
             cpu = torch.device("cpu")
             chosen, why = precision.resolve(cfg.train.precision, cpu, cfg.train.method)

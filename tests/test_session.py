@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ebm_engine.config import RunConfig
@@ -226,6 +227,20 @@ def test_sample_session_yields_samples_from_a_run(tmp_path: Path):
         assert x0 <= pts[:, 0].min() and pts[:, 0].max() <= x1
         assert y0 <= pts[:, 1].min() and pts[:, 1].max() <= y1
     assert seen[-1].reason == "sampled"
+
+
+def test_each_sample_press_draws_fresh_chains_unless_a_seed_is_given(tmp_path: Path):
+    """Loading re-seeds from the run's training seed; without a fresh seed every
+    press of Sample only would show the very same samples."""
+    run = tmp_path / "run"
+    list(Session(tiny()).train(run))
+
+    def drawn(seed=None) -> np.ndarray:
+        return next(e for e in Session().sample(run, n=8, seed=seed)
+                    if isinstance(e, SamplesReady)).samples
+
+    assert not np.allclose(drawn(), drawn())
+    np.testing.assert_array_equal(drawn(seed=3), drawn(seed=3))
 
 
 def test_display_sessions_snapshot_the_first_iteration(tmp_path: Path):
