@@ -134,5 +134,8 @@ def test_grammar_demo_trains_live_in_the_text_view(qtbot, tmp_path):
         assert all(view.table.item(r, 0).text() in ("✓", "✗") for r in range(8))
         assert not view.table.item(0, 2).text()[0].isdigit()  # decoded words, not ids
         assert window.snapshot.frames  # the chain scrubber has Langevin steps to show
+        # the training batch rides along as token ids: not a stray picture beside the list
+        assert "data" in window.snapshot.extras
+        assert not window.samples.extras.widgets
     finally:
         shutdown(window)

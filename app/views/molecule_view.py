@@ -75,7 +75,7 @@ class MoleculeView(QWidget):
     """A grid of depicted samples over three histograms (logP, QED, MW: data grey, samples blue)."""
 
     sigSampleClicked = Signal(int)
-    own_extras = SYMBOL_KEYS
+    own_extras = (*SYMBOL_KEYS, "data")  # the data's property histograms are drawn here
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

@@ -60,7 +60,9 @@ class TextView(QWidget):
     """The latest samples as rows: ✓/✗, attribute, sentence; a summary line on top."""
 
     sigSampleClicked = Signal(int)
-    own_extras = SYMBOL_KEYS
+    # "data" (the latent-sequence method's training batch) is token ids: as a picture in
+    # the extras panel it would be a meaningless grey strip; the data show before Train.
+    own_extras = (*SYMBOL_KEYS, "data")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
