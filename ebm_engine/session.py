@@ -430,7 +430,7 @@ class Session:
         import torch
 
         from ebm_engine import precision
-        from ebm_engine.learning.loading import load_model
+        from ebm_engine.learning.loading import load_model, persistent_chains
         from ebm_engine.sampling import interrupt
 
         try:
@@ -455,6 +455,11 @@ class Session:
                              cfg.train.method, f"{chosen} ({why})")
             if loaded.note:  # a damaged latest checkpoint was passed over
                 yield Warned(it, loaded.note)
+            chains = persistent_chains(loaded)
+            if 0 < chains < n:  # more would repeat them: a grid of look-alikes
+                yield Warned(it, f"this model keeps {chains} persistent chains: "
+                                 f"{chains} samples drawn, each once")
+                n = chains
             frames = []
             try:
                 with interrupt.stop_on(self._stop), precision.autocast(chosen, cpu):

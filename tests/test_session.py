@@ -19,6 +19,7 @@ from ebm_engine.learning.events import (
     RunStarted,
     SamplesReady,
     TrainStep,
+    Warned,
 )
 from ebm_engine.learning.rollback import RollbackPolicy
 from ebm_engine.presets import config_for
@@ -241,6 +242,19 @@ def test_each_sample_press_draws_fresh_chains_unless_a_seed_is_given(tmp_path: P
 
     assert not np.allclose(drawn(), drawn())
     np.testing.assert_array_equal(drawn(seed=3), drawn(seed=3))
+
+
+def test_a_model_with_few_persistent_chains_draws_each_once(tmp_path: Path):
+    """Drawing 12 from 4 persistent chains would show each three times (a dynamic
+    texture's 16 cells were 4 clips repeated): 4 are drawn and the log says why."""
+    run = tmp_path / "run"
+    cfg = tiny(batch_size=4).with_value("sampler.init", "persistent") \
+        .with_value("sampler.buffer_size", 4)
+    list(Session(cfg).train(run))
+    seen = list(Session().sample(run, n=12))
+    samples = next(e for e in seen if isinstance(e, SamplesReady)).samples
+    assert len(samples) == 4 and len(np.unique(samples.round(5), axis=0)) == 4
+    assert any(isinstance(e, Warned) and "4 persistent chains" in e.message for e in seen)
 
 
 def test_display_sessions_snapshot_the_first_iteration(tmp_path: Path):

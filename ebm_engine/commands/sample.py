@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ebm_engine import precision
     from ebm_engine.export.samples import check_target, export_samples, needs_chain
-    from ebm_engine.learning.loading import load_model
+    from ebm_engine.learning.loading import load_model, persistent_chains
 
     if args.n <= 0:
         raise ConfigError(f"--n must be > 0, got {args.n}")
@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
     _check_memory(args, loaded, steps, record)
     if args.condition is not None:
         return _run_conditioned(args, loaded, steps, record, chosen)
-    chains = max((len(b) for b in loaded.method.buffers()), default=0)  # the chains one draw continues
-    if loaded.cfg.sampler.init == "persistent" and 0 < chains < args.n:
+    chains = persistent_chains(loaded)
+    if 0 < chains < args.n:
         print(f"note: this model keeps {chains} persistent chains; the {args.n} draws continue "
               f"them, so they repeat (--n {chains} shows each once)")
     with precision.autocast(chosen, loaded.method.device):

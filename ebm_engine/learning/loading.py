@@ -70,3 +70,11 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     state = {k: v for k, v in ckpt.tensors.items() if not k.startswith(("rng.", "schedule."))}
     method.load_state_tensors(state)
     return LoadedModel(method, cfg, spec, ckpt, note)
+
+
+def persistent_chains(loaded: LoadedModel) -> int:
+    """How many persistent chains a draw from ``loaded`` continues (0: chains start
+    afresh, so any number of samples differ). Draws beyond it repeat those chains."""
+    if loaded.cfg.sampler.init != "persistent":
+        return 0
+    return max((len(b) for b in loaded.method.buffers()), default=0)
