@@ -273,12 +273,24 @@ class MainWindow(QMainWindow):
             return
         self._pretrained = None
         self.data_panel.set_method(cfg.train.method)
+        self._show_fresh(cfg, title)
+
+    def _show_fresh(self, cfg: RunConfig, title: str) -> None:
+        """Empty views titled ``title``, then the data of ``cfg`` as before any Train."""
         demo = cfg.data.source in self.data_panel.catalogue
         # A demo's data, or a path the data panel knows how to read, shows before Train.
         readable = demo or bool(self.data_panel.reader or self.data_panel.detected)
         self.clear_views(title + (" · loading its data…" if readable else ""))
         if readable:
             self.controller.preview(cfg, quiet=not demo)
+
+    def _ready_title(self, cfg: RunConfig) -> str:
+        """The samples area's title for ``cfg`` before Train: its data and how long it takes."""
+        source = cfg.data.source
+        if source not in self.data_panel.catalogue:
+            return f"<b>{Path(source).name}</b> — press ▶ Train"
+        minutes = demo_minutes(source, cfg.train.method)
+        return f"<b>{source}</b> — press ▶ Train" + (f" (about {minutes:g} min)" if minutes else "")
 
     def _show_source(self, cfg: RunConfig) -> None:
         """The data panel shows ``cfg``'s data (an opened or followed run, restored settings)."""
@@ -322,7 +334,7 @@ class MainWindow(QMainWindow):
         elif name == "reset":
             self._pretrained = None
             c.reset()
-            self.clear_views()
+            self._show_fresh(c.config, self._ready_title(c.config))
 
     def start_training(self, step: bool = False) -> None:
         """A new run of the config in force (``step``: start paused, one iteration allowed).

@@ -113,6 +113,29 @@ def test_a_refused_train_keeps_the_data_preview(qtbot, tmp_path):
     window.controller.wait()
 
 
+def test_reset_shows_the_data_again_on_fresh_axes(qtbot, tmp_path):
+    """After Train → Reset the window is as after choosing the demo: its data on show,
+    titled with the demo, curve plots on fresh axes; the edited settings stay."""
+    from app.testing import TINY_2D
+
+    window = make_window(qtbot, tmp_path, demo="moons", knobs=TINY_2D)
+    window.settings_panel.set_value("train.iterations", 40)
+    with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS * 3):
+        window.transport.buttons["train"].click()
+    window.controller.wait()
+    loss = window.curves.items["loss"]
+    # the run's 40 iterations on the x axis (the plots redraw on their own timer)
+    qtbot.waitUntil(lambda: loss.viewRange()[0][1] > 10, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as shown:
+        window.transport.buttons["reset"].click()
+    assert shown.args[0].origin == "preview" and window.snapshot is shown.args[0]
+    title = window.samples.title.text()
+    assert "training data" in title, title
+    assert loss.viewRange()[0][1] <= 1.5  # not the old run's axis
+    assert window.controller.config.train.iterations == 40  # settings stay
+    window.controller.wait()
+
+
 def test_a_folder_that_cannot_be_read_says_so_instead_of_loading_for_ever(qtbot, tmp_path):
     """A user's image folder with one broken file: the view says why it shows nothing
     (no dialog for merely choosing it), and a Train refused for it does not leave

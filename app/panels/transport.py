@@ -14,7 +14,7 @@ BUTTONS = (
     ("sample", "Sample only", SP.SP_FileDialogContentsView,
      "Draw samples from the current (or a saved) model without training"),
     ("stop", "Stop", SP.SP_MediaStop, "Finish the run: write a checkpoint and stop"),
-    ("reset", "Reset", SP.SP_BrowserReload, "Forget the current run and clear the views"),
+    ("reset", "Reset", SP.SP_BrowserReload, "Forget the current run and show the data again, as before Train (your settings stay)"),
 )
 
 # Which buttons are enabled in each session state. While paused the Pause

@@ -167,6 +167,7 @@ class CurvesView(QWidget):
         self._remove_task_plots()
         self.redraw()
         for plot in self.items.values():  # the next run's curves set their own ranges
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # not the old run's axes
             plot.enableAutoRange()
 
     def add_rows(self, rows: list[dict]) -> None:

@@ -21,7 +21,7 @@ from app.views.film_strip import FilmStrip
 from app.views.registry import view_class
 from ebm_engine.learning.events import SamplesReady
 
-ORIGINS = {"train": "training samples", "sample": "samples (no training)",
+ORIGINS = {"train": "training samples", "sample": "fresh samples from the model",
            "follow": "followed run", "preview": "training data",
            "picture": "samples given your input"}
 HINT = "<b>Samples</b> — pick a demo and press ▶ Train"
