@@ -101,6 +101,7 @@ class ExportMenu(QMenu):
         self._run_dir = run_dir
         self._chain_index = chain_index
         self.snapshot: SamplesReady | None = None
+        self.last_folder: Path | None = None  # where the last export went: the next starts there
         self.actions_by_label = {}
         for entry in ENTRIES:
             if entry.what == "checkpoint":
@@ -189,12 +190,32 @@ class ExportMenu(QMenu):
         """Ask for a file (a folder name for a checkpoint copy), then :meth:`export`."""
         title = "Copy checkpoint to a new folder" if entry.what == "checkpoint" else "Export"
         filt = f"{entry.ext[1:].upper()} (*{entry.ext})" if entry.ext else ""
-        path, _ = QFileDialog.getSaveFileName(self.parentWidget(), title, "", filt)
+        start = str(self.suggested_path(entry))
+        path, _ = QFileDialog.getSaveFileName(self.parentWidget(), title, start, filt)
         if not path:
             return None
         if entry.ext and not path.lower().endswith(entry.ext):
             path += entry.ext
-        return self.export(entry.what, path)
+        out = self.export(entry.what, path)
+        if out is not None:
+            self.last_folder = Path(path).parent
+        return out
+
+    def suggested_path(self, entry: Entry) -> Path:
+        """Where the Save dialog starts: the last export's folder, else the run's folder
+        (not the read-only zoo), else the home folder; a name saying what and when."""
+        from ebm_engine.runs import zoo
+
+        run = self._run_dir()
+        folder = self.last_folder
+        if folder is None or not folder.is_dir():
+            own_run = run is not None and run.is_dir() and not zoo.is_zoo(run)
+            folder = run if own_run else Path.home()
+        stem = run.name if run is not None else "samples"
+        it = self.snapshot.iteration if self.snapshot is not None else None
+        when = f"_it{it}" if it is not None else ""
+        what = {"grid": "samples"}.get(entry.what, entry.what)
+        return folder / f"{stem}{when}_{what}{entry.ext}"
 
     def export(self, what: str, path: str | Path) -> Path | None:
         """Write ``what`` (``grid``, ``chain``, ``turntable``, ``checkpoint``, ``metrics``) to ``path``.

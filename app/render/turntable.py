@@ -125,14 +125,3 @@ def export_turntable(window, path: str | Path, n_frames: int = 36) -> Path | Non
         return None
     window.log_line(f"exported turntable of chain {index} to {out}")
     return out
-
-
-def ask_turntable(window, ext: str) -> Path | None:
-    """Ask for a file name, then :func:`export_turntable` (``ext`` ``.gif`` or ``.mp4``)."""
-    from PySide6.QtWidgets import QFileDialog
-
-    label = "GIF (*.gif)" if ext == ".gif" else "MP4 (*.mp4)"
-    path, _ = QFileDialog.getSaveFileName(window, "Export turntable", "", label)
-    if not path:
-        return None
-    return export_turntable(window, path if path.lower().endswith(ext) else path + ext)

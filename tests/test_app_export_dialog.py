@@ -1,0 +1,57 @@
+"""The Export dialogs start in the run's folder (then the last one used) with a name
+that says what and when, not in the working folder with an empty name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ebm_engine.learning.events import SamplesReady
+
+pytestmark = pytest.mark.app
+
+
+def _snapshot(iteration: int) -> SamplesReady:
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 1, 8, 8)).astype(np.float32)
+    return SamplesReady(iteration, "image", (-1.0, 1.0), x, np.zeros(4, np.float32), (), {})
+
+
+def test_export_dialog_starts_in_the_run_folder_then_the_last_one(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.export_menu import ENTRIES, ExportMenu
+
+    run = tmp_path / "digits-run"
+    run.mkdir()
+    elsewhere = tmp_path / "figures"
+    elsewhere.mkdir()
+    asked: list[str] = []
+
+    def dialog(parent, title, start, filt):
+        asked.append(start)
+        return str(elsewhere / Path(start).name), filt
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(dialog))
+    menu = ExportMenu(lambda: run, lambda: None)
+    menu.set_snapshot(_snapshot(1870))
+    grid = next(e for e in ENTRIES if e.what == "grid" and e.ext == ".png")
+    assert menu.ask(grid) == elsewhere / "digits-run_it1870_samples.png"
+    assert asked[0] == str(run / "digits-run_it1870_samples.png")
+    assert (elsewhere / "digits-run_it1870_samples.png").stat().st_size > 0
+    gif = next(e for e in ENTRIES if e.what == "chain" and e.ext == ".gif")
+    menu.ask(gif)
+    assert Path(asked[1]).parent == elsewhere  # where the last export went
+
+
+def test_a_zoo_model_exports_into_the_home_folder_not_the_zoo(qtbot, monkeypatch, tmp_path):
+    from app.export_menu import ENTRIES, ExportMenu
+    from ebm_engine.runs import zoo
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    entry = zoo.resolve("zoo:digits-ml")
+    menu = ExportMenu(lambda: entry, lambda: None)
+    menu.set_snapshot(_snapshot(1500))
+    grid = next(e for e in ENTRIES if e.what == "grid" and e.ext == ".png")
+    assert menu.suggested_path(grid) == tmp_path / "digits-ml_it1500_samples.png"
