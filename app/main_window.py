@@ -190,8 +190,7 @@ class MainWindow(QMainWindow):
         c.sigMetrics.connect(self.status.metrics)
         c.sigSnapshot.connect(self._show_snapshot)
         c.sigKnobApplied.connect(self._knob_applied)
-        c.sigWarned.connect(lambda ev: self.log_line(f"warning at iteration {ev.iteration}: "
-                                                     f"{ev.message}"))
+        c.sigWarned.connect(self._warned)
         c.sigCheckpointed.connect(lambda ev: self.log_line(f"checkpoint at {ev.iteration}: {ev.path}"))
         c.sigDiverged.connect(self._diverged)
         c.sigRolledBack.connect(self._rolled_back)
@@ -246,6 +245,11 @@ class MainWindow(QMainWindow):
 
     def log_line(self, text: str) -> None:
         self.log.appendPlainText(text)
+
+    def _warned(self, ev) -> None:
+        """A warning goes to the log and the status bar (the log is a tab away)."""
+        self.log_line(f"warning at iteration {ev.iteration}: {ev.message}")
+        self.status.warned(ev.message)
 
     # --- data and settings: the choice sets the whole config -------------------------------
     def _reader_chosen(self, reader: str) -> None:

@@ -1,12 +1,15 @@
-"""The status bar: state, device, iteration / target, it/s, ETA and the run folder."""
+"""The status bar: state, device, iteration / target, it/s, ETA, the latest warning and the
+run folder."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from ebm_engine.learning.events import RunStarted
 
-FIELDS = ("state", "device", "iteration", "its", "eta", "run")
+FIELDS = ("state", "device", "iteration", "its", "eta", "warning", "run")
+WARNING_CHARS = 70  # the bar shows this much of a warning; its tooltip and the log the rest
 
 
 def eta_text(iteration: int, target: int, its: float) -> str:
@@ -31,7 +34,10 @@ class RunStatus:
             label = QLabel("")
             label.setObjectName(f"status_{name}")
             self.labels[name] = label
-            bar.addPermanentWidget(label, 3 if name == "run" else 0)
+            bar.addPermanentWidget(label, {"run": 3, "warning": 2}.get(name, 0))
+        self.labels["warning"].setStyleSheet("color: #f9ab00")
+        self.labels["warning"].setTextFormat(Qt.TextFormat.PlainText)
+        self.warnings: list[str] = []
         self.target = 0
         self.state = "idle"
         self.clear()
@@ -39,6 +45,7 @@ class RunStatus:
     def clear(self) -> None:
         """Forget the run: nothing but ``device: –`` is shown."""
         self.target = 0
+        self.warnings = []
         for label in self.labels.values():
             label.setText("")
             label.setToolTip("")
@@ -58,6 +65,15 @@ class RunStatus:
         self.labels["run"].setText(f"run: {ev.run_dir}" if ev.run_dir else "")
         self.labels["run"].setToolTip(ev.run_dir)
         self.show_iteration(ev.iteration)
+
+    def warned(self, message: str) -> None:
+        """Show the run's latest warning (cut short; whole in the tooltip) and how many."""
+        self.warnings.append(message)
+        short = (message if len(message) <= WARNING_CHARS
+                 else message[:WARNING_CHARS].rsplit(" ", 1)[0] + " …")
+        count = f"({len(self.warnings)}) " if len(self.warnings) > 1 else ""
+        self.labels["warning"].setText(f"⚠ {count}{short}")
+        self.labels["warning"].setToolTip("\n\n".join(self.warnings[-5:]) + "\n\n(all in the Log tab)")
 
     def show_iteration(self, iteration: int) -> None:
         target = f" / {self.target}" if self.target else ""

@@ -184,6 +184,10 @@ class Trainer:
             far = scale_warning(self.dataset.items.cpu().numpy(), cfg.sampler.init_scale)
             if far is not None:
                 self._write_warnings.append(Warned(0, far))
+        if _create:  # a new run (a resumed one was warned when it began)
+            from ebm_engine.learning.odd_settings import odd_settings
+
+            self._write_warnings += [Warned(0, m) for m in odd_settings(self.method, self.spec)]
 
     # --- construction from disk ------------------------------------------------
     @classmethod
@@ -302,6 +306,7 @@ class Trainer:
         # torchrun the stop is seen between iterations only.
         stop_flag = self._stop if self.dist.world_size == 1 else None
         first = self.snapshot_first
+        yield from self._drain_warnings()  # said before the first step (which may diverge)
         while self.iteration < target:
             if self._gate is not None:  # the session's pause/step gate
                 self._gate()

@@ -84,6 +84,8 @@ class CoopNets(LearningMethod):
     ``sampler.init`` says (``"generator"`` is its natural value).
     """
 
+    learns_from_chains = True
+
     Options = CoopNetsOptions
     samples_are = "revised by Langevin"
 

@@ -83,6 +83,8 @@ class JointEnergyModelOptions:
 class JointEnergyModel(LearningMethod):
     """Classifier whose logits define an EBM, trained on labels by cross-entropy + likelihood."""
 
+    learns_from_chains = True
+
     Options = JointEnergyModelOptions
     samples_are = "unconditional chains"
 

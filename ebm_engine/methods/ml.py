@@ -68,6 +68,8 @@ class MaximumLikelihoodOptions:
 class MaximumLikelihood(LearningMethod):
     """One EBM, Langevin chains started from noise, a replay buffer or data."""
 
+    learns_from_chains = True
+
     Options = MaximumLikelihoodOptions
 
     @classmethod

@@ -91,6 +91,8 @@ class MultiGridOptions:
 class MultiGrid(LearningMethod):
     """EBMs on a coarse-to-fine pyramid of grids; chains start at the 1×1 mean image."""
 
+    learns_from_chains = True
+
     Options = MultiGridOptions
     samples_are = "finest grid"
     model_options = ("leaky_slope",)

@@ -82,6 +82,8 @@ class MultiStageOptions:
 class MultiStageExpanding(LearningMethod):
     """One EBM that grows coarse to fine during training; its chains grow with it."""
 
+    learns_from_chains = True
+
     Options = MultiStageOptions
     samples_are = "this stage's samples"
     model_options = ("leaky_slope",)

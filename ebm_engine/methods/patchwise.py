@@ -138,6 +138,8 @@ def pyramid_sizes(height: int, width: int, scales: int, min_side: int,
 class Patchwise(LearningMethod):
     """Single-image pyramid of patch EBMs, sampled coarse to fine (any size)."""
 
+    learns_from_chains = True
+
     Options = PatchwiseOptions
     samples_are = "finest scale"
     kinds = ("image",)

@@ -153,6 +153,8 @@ class RecoveryOptions:
 class RecoveryLikelihood(LearningMethod):
     """Diffusion recovery likelihood: T conditional EBMs p(x_t | x_t+1) sharing one network."""
 
+    learns_from_chains = True
+
     Options = RecoveryOptions
     model_options = ("leaky_slope",)
     step_advice = "train.options.step_scale (or raise train.options.step_ref)"

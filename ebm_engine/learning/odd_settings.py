@@ -1,0 +1,27 @@
+"""Settings that are allowed but make a run learn nothing useful, said at its start.
+
+Zero Langevin steps and a data noise larger than the data's own range are
+typable (0 steps is a fine ``ebm sample --steps 0``; noise is a real knob),
+so they are not refused; a run that would quietly train to noise says why.
+"""
+
+from __future__ import annotations
+
+from ebm_engine.methods.base import DataSpec, LearningMethod
+
+
+def odd_settings(method: LearningMethod, spec: DataSpec) -> list[str]:
+    """One sentence per setting of ``method`` that defeats its learning (empty: none)."""
+    said = []
+    if method.learns_from_chains and method.sample_steps == 0:
+        said.append("sampler.n_steps is 0: the Langevin chains never move, so the EBM learns "
+                    "the data against its chains' starting noise and its samples stay noise; "
+                    "set it above 0 (the preset's value is a good start)")
+    noise = float(getattr(method.opts, "data_noise", 0.0) or 0.0)
+    if spec.value_range is not None:
+        low, high = spec.value_range
+        if noise > high - low:
+            said.append(f"train.options.data_noise {noise:g} is larger than the data's whole "
+                        f"range ({low:g} to {high:g}): the noise drowns the data, so the EBM "
+                        "learns noise; a few hundredths of the range is usual")
+    return said
