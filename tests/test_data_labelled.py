@@ -42,6 +42,17 @@ def test_class_folders_and_label_files_give_the_same_labels(tmp_path):
     assert sorted(np.bincount(by_file.meta["labels"])) == [3, 3, 3]
 
 
+def test_a_relative_data_folder_gets_its_labels_and_pairs(tmp_path, monkeypatch):
+    """``--data photos/`` as the README writes it (the reader records absolute files)."""
+    pictures(tmp_path / "photos")
+    pictures(tmp_path / "maps", grey=True, seed=1)
+    monkeypatch.chdir(tmp_path)
+    labelled = load(Path("photos/"), labels="folders")
+    assert labelled.meta["class_names"] == ["cats", "dogs"]
+    assert load(Path("photos"), labels="folders", pairs="labels").items.shape[0] == 6
+    assert load(Path("photos"), pairs="maps").items.shape[0] == 6
+
+
 def test_empty_labels_mark_unlabelled_items_for_semi_supervised_learning(tmp_path):
     root = pictures(tmp_path / "data")
     rows = [f"cats/{i}.png,{'cat' if i == 0 else ''}" for i in range(3)]
