@@ -96,6 +96,35 @@ def test_bad_input_from_a_real_process_and_run_untouched(tmp_path):
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+def test_out_refuses_a_folder_of_other_files_and_leaves_it_alone(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    (runs / "older-run").mkdir(parents=True)
+    (runs / "notes.txt").write_text("mine")
+    assert main(["train", "--data", "8gaussians", "--steps", "1", "--out", str(runs),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder of other files, not a run" in err and str(runs / "run1") in err
+    assert sorted(p.name for p in runs.iterdir()) == ["notes.txt", "older-run"]
+    empty = tmp_path / "empty"
+    empty.mkdir()  # an empty folder made for the run is fine
+    assert main(["train", "--data", "8gaussians", "--steps", "1", "--out", str(empty),
+                 "--quiet", "--set", "sampler.n_steps=2"]) == 0
+
+
+def test_a_run_killed_before_its_first_checkpoint_gets_advice_that_leads_out(tmp_path, capsys):
+    from ebm_engine.presets import config_for
+    from ebm_engine.runs.rundir import RunDir
+
+    run = tmp_path / "k9"
+    RunDir(run).create(config_for("8gaussians"))  # what kill -9 leaves before a checkpoint
+    assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 2
+    resume_err = capsys.readouterr().err
+    assert "no checkpoint to resume from" in resume_err and "--out NEW" in resume_err
+    assert main(["train", "--data", "8gaussians", "--out", str(run), "--quiet"]) == 2
+    out_err = capsys.readouterr().err
+    assert "nothing to resume" in out_err and "use --resume" not in out_err
+
+
 def test_a_reader_that_goes_away_ends_the_command_quietly():
     """`ebm zoo | head -1`: stdout's reader closes early; no traceback, exit 141 (SIGPIPE)."""
     code = ("import os, sys\n"
