@@ -105,9 +105,15 @@ def test_ebm_score_bad_input_is_a_one_line_error(tmp_path, digits_run, capsys):
     assert main(["score", "--run", str(digits_run), "--data", "digits", "--out", str(missing)]) == 2
     assert not missing.exists()
     assert main(["score", "--run", str(tmp_path / "none"), "--data", "digits"]) == 2
+    capsys.readouterr()
+    # said before the scoring pass, not after it (nothing "scored" is printed)
     assert main(["score", "--run", str(digits_run), "--data", "digits",
                  "--anomalous-labels", "x"]) == 2
-    capsys.readouterr()
+    said = capsys.readouterr()
+    assert "expects integers" in said.err and "scored" not in said.out
+    assert main(["score", "--run", str(digits_run), "--data", "digits", "--out", str(tmp_path)]) == 2
+    said = capsys.readouterr()
+    assert "is a folder" in said.err and "scored" not in said.out
     # a DataConfig field is not a data option, and score has no way to set it
     assert main(["score", "--run", str(digits_run), "--data", "digits",
                  "--data-option", "max_items=10"]) == 2

@@ -57,6 +57,16 @@ def _as_option(item: str) -> str:
     return item[len(prefix):]
 
 
+def _anomalous_labels(text: str | None) -> list[int]:
+    """``--anomalous-labels 3,9`` as ``[3, 9]`` (empty if not given)."""
+    if not text:
+        return []
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--anomalous-labels expects integers like 9 or 3,9, got {text!r}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -71,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--batch-size must be > 0, got {args.batch_size}")
     if args.out and not Path(args.out).expanduser().resolve().parent.is_dir():
         raise ConfigError(f"--out {args.out}: folder {Path(args.out).parent} does not exist")
+    if args.out and Path(args.out).expanduser().is_dir():
+        raise ConfigError(f"--out {args.out} is a folder; give a file name, e.g. "
+                          f"{Path(args.out) / 'scores.csv'}")
+    bad = _anomalous_labels(args.anomalous_labels)  # before the scoring pass, not after it
     loaded = load_model(args.run or args.checkpoint, args.device)
     spec = loaded.spec
     options = _data_options([*args.data_options, *(_as_option(s) for s in args.sets)])
@@ -83,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if dataset.item_shape != tuple(spec.item_shape):
         raise DataError(f"{args.data}: items of shape {dataset.item_shape} do not fit the model's "
                         f"{tuple(spec.item_shape)}")
+    if bad and dataset.meta.get("labels") is None:
+        raise DataError(f"{args.data}: has no labels, so --anomalous-labels cannot apply")
     torch.manual_seed(0)
     # Batch by batch from the dataset as held (8-bit or memory-mapped): no float32 copy of it all.
     scores = np.concatenate([
@@ -96,14 +112,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"scored {len(scores)} items of {args.data} with {loaded.cfg.train.method} "
           f"({loaded.checkpoint.path}); higher = more anomalous")
     print(f"  min {q[0]:.4g}  q25 {q[1]:.4g}  median {q[2]:.4g}  q75 {q[3]:.4g}  max {q[4]:.4g}")
-    if args.anomalous_labels:
-        if labels is None:
-            raise DataError(f"{args.data}: has no labels, so --anomalous-labels cannot apply")
-        try:
-            bad = [int(v) for v in args.anomalous_labels.split(",")]
-        except ValueError:
-            raise ConfigError(f"--anomalous-labels expects integers like 9 or 3,9, got "
-                              f"{args.anomalous_labels!r}") from None
+    if bad:
         is_bad = np.isin(labels, bad)
         print(f"  AUROC (labels {bad} anomalous, {int(is_bad.sum())} vs {int((~is_bad).sum())}): "
               f"{auroc(scores[~is_bad], scores[is_bad]):.4f}")
