@@ -152,6 +152,16 @@ def test_translation_of_the_picture_both_ways(translation_run, pictures, tmp_pat
     assert main(["sample", "--run", translation_run, "--condition", pictures["seven"],
                  "--direction", "ba", "--n", "2", "--out", str(out)]) == 0
     assert "handwritten" in capsys.readouterr().out and out.is_file()
+    # one draw per row, as every --condition task; the npz holds all three panels
+    w, h = Image.open(out).size
+    assert w > 1.3 * h, (w, h)  # 2 rows of 3 panels (stacked panels were taller than wide)
+    npz = tmp_path / "t.npz"
+    assert main(["sample", "--run", translation_run, "--condition", pictures["seven"],
+                 "--n", "2", "--out", str(npz)]) == 0
+    assert "source | translated | reconstructed" in capsys.readouterr().out
+    with np.load(npz) as saved:
+        assert saved["samples"].shape == (2, 1, 16, 48)
+        np.testing.assert_array_equal(saved["samples"][..., :16], extras["source"])
 
 
 def test_cli_writes_one_draw_per_row(pictures, tmp_path, capsys):

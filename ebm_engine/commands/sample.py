@@ -152,6 +152,8 @@ def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, 
     final = frames[-1]
     spec = loaded.spec
     out = Path(args.out)
+    if cond.task == "translation" and out.suffix.lower() in (".png", ".npz"):
+        final = _triptych(final)  # one draw per row, as the other tasks; the npz holds all three
     if out.suffix.lower() == ".png" and "source" not in final.extras:
         if not out.parent.is_dir():
             raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
@@ -167,6 +169,20 @@ def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, 
             "after Langevin", "translation": "source | translated | reconstructed"}[cond.task]
     print(f"wrote {args.n} draws to {path} ({what})")
     return 0
+
+
+def _triptych(frame):
+    """A translation's last frame as ``source | translated | reconstructed`` side by side
+    (left as it is where the two domains' pictures differ in size or channels)."""
+    import dataclasses
+
+    import numpy as np
+
+    source, back = frame.extras.get("source"), frame.extras.get("reconstructed")
+    if source is None or back is None or not source.shape == frame.x.shape == back.shape:
+        return frame
+    extras = {k: v for k, v in frame.extras.items() if k not in ("source", "reconstructed")}
+    return dataclasses.replace(frame, x=np.concatenate([source, frame.x, back], -1), extras=extras)
 
 
 def _set_options(loaded, pairs: list[str]) -> None:
