@@ -72,6 +72,9 @@ def test_cli_on_diverge_stop_exits_1_keeping_last_good_checkpoint(tmp_path: Path
     # the iteration named is the one that failed, one past the complete ones
     done = [e["iteration"] for e in events(run) if e["event"] == "finished"][-1]
     assert err[-1].startswith(f"ebm: error: training diverged in iteration {done + 1} in {run}")
+    # the log names that step too (beside the complete iterations every event counts)
+    assert {e["failed_at"] for e in events(run) if e["event"] == "diverged"} == {done + 1}
+    assert f"warning (iteration {done + 1}): " in "\n".join(err)
     assert "lower train.lr or sampler.step_size" in err[-1]  # ml's Langevin step
     assert "rollback" not in [e["event"] for e in events(run)]
     # Nothing was applied, and the diverged state was not checkpointed: the line says
@@ -104,7 +107,7 @@ def test_rollback_gives_up_after_max_rollbacks(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
 
     assert code == 1
-    assert "after 1 rollbacks" in err
+    assert "after 1 rollback;" in err
     log = [e for e in events(run) if e["event"] == "rollback"]
     assert len(log) == 1 and log[0]["checkpoint"] is None and log[0]["iteration"] == 0
 

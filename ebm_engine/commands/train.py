@@ -259,7 +259,8 @@ def drive(session, events, quiet: bool = False) -> int:
         return 143 if term else 130
     where = f" in {session.run_dir}" if session.run_dir is not None else ""
     if finished is not None and finished.reason == "diverged":
-        tried = f" after {session.rollbacks} rollbacks" if session.rollbacks else ""
+        n = session.rollbacks
+        tried = f" after {n} rollback{'s' if n != 1 else ''}" if n else ""
         advice = divergence_advice(session.config.train.method, iteration)
         sys.stderr.write(f"ebm: error: training diverged in iteration {failed_iteration(iteration)}"
                          f"{where}{tried}; {advice}{_from_where(session)}\n")

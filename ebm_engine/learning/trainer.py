@@ -39,6 +39,7 @@ from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, check_recorded_source, load_dataset
 from ebm_engine.data.scenes import DISPLAY_KEYS
 from ebm_engine.errors import CheckpointError, ConfigError
+from ebm_engine.learning.advice import failed_iteration
 from ebm_engine.learning.events import (
     Checkpointed,
     Diverged,
@@ -351,8 +352,11 @@ class Trainer:
                 failures += 1
                 self._retry_stream(rng_before, failures)
                 if self.run is not None:
+                    # iteration: complete ones (as every event); failed_at: the step that
+                    # diverged, the number the terminal and the app say
                     self._write("events", self.run.append_event, "diverged",
-                                iteration=self.iteration, message=problem)
+                                iteration=self.iteration,
+                                failed_at=failed_iteration(self.iteration), message=problem)
                     yield from self._drain_warnings()
                 yield Diverged(self.iteration, problem)
                 if failures >= MAX_DIVERGED_RETRIES:
