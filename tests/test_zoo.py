@@ -138,6 +138,14 @@ def test_zoo_is_read_only_and_bad_names_get_a_hint(tiny_zoo, tmp_path, capsys):
     assert "did you mean 'tiny-ml'" in err and "\n" not in err
     assert main(["train", "--resume", "zoo:tiny-ml", "--out", str(tiny_zoo), "--quiet"]) == 2
     assert "already holds a run" in capsys.readouterr().err
+    # what an entry does not ship is said as such, with what to do instead
+    grid = tmp_path / "x.png"
+    assert main(["export", "--run", "zoo:tiny-ml", "--what", "samples", "--out", str(grid)]) == 2
+    assert f"draw new ones with ebm sample --run zoo:tiny-ml --out {grid}" in \
+        capsys.readouterr().err
+    assert main(["export", "--run", "zoo:tiny-ml", "--what", "metrics",
+                 "--out", str(tmp_path / "m.csv")]) == 2
+    assert "ships without its training history" in capsys.readouterr().err
 
 
 def test_build_zoo_has_a_recipe_per_demo_and_digits_method():

@@ -15,9 +15,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--run", help="run folder (its latest checkpoint) or zoo:NAME")
     src.add_argument("--checkpoint", help="checkpoint folder")
     p.add_argument("--n", type=int, help="samples to draw (default per data kind, 500 for digits)")
-    p.add_argument("--steps", type=int, help="Langevin steps (default: the run's sampler.n_steps, or its per-grid / per-level steps)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--steps", type=int,
+                   help="Langevin steps per chain, not training iterations (default: the "
+                        "run's sampler.n_steps, or its per-grid / per-level steps)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the chains' start (default 0: the same draws every call; "
+                        "change it for others)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-write", action="store_true", help="do not write RUN/eval.json")
     p.set_defaults(handler=run)

@@ -13,7 +13,10 @@ from ebm_engine.errors import CheckpointError, ConfigError, ExportError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export the latest samples, a checkpoint copy or the metrics")
     p.add_argument("--run", required=True, help="run folder (or zoo:NAME)")
-    p.add_argument("--what", choices=("samples", "checkpoint", "metrics", "config"), default="samples")
+    p.add_argument("--what", choices=("samples", "checkpoint", "metrics", "config"),
+                   default="samples",
+                   help="the run's latest saved samples (default; for new ones: ebm sample), "
+                        "a copy of its latest checkpoint, its metrics.csv or its config.json")
     p.add_argument("--out", required=True, help="output file (samples: by extension) or folder")
     p.set_defaults(handler=run)
 
@@ -25,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from ebm_engine.runs import zoo
     from ebm_engine.runs.rundir import RunDir
 
+    named = args.run
+    pretrained = zoo.is_zoo(named)
     args.run = str(zoo.resolve(args.run))  # zoo:NAME is a run folder too
     run_dir = RunDir(args.run)
     if not run_dir.exists():
@@ -32,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.what == "samples":
         snap = run_dir.read_samples()
+        if snap is None and pretrained:
+            raise ConfigError(f"{named}: a pretrained model ships no saved samples; draw "
+                              f"new ones with ebm sample --run {named} --out {args.out}")
         if snap is None:
             raise ConfigError(f"{args.run}: no samples yet (samples/latest.npz)")
         path = export_samples(snap["samples"], snap["kind"], snap["value_range"], out,
@@ -55,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
         path = out
     else:
         src = run_dir.metrics_path if args.what == "metrics" else run_dir.config_path
+        if not src.is_file() and pretrained:
+            raise ConfigError(f"{named}: a pretrained model ships without its training "
+                              f"history ({src.name}); its config.json is there: --what config")
         if not src.is_file():
             raise ConfigError(f"{args.run}: no {src.name} yet")
         try:

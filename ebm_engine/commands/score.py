@@ -25,8 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--anomalous-labels", metavar="L[,L…]",
                    help="labels that count as anomalies (a demo with labels): prints the AUROC")
     p.add_argument("--out", help="CSV file of scores (default: print the summary only)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="items scored at once (default 256; lower it if memory is short)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     p.set_defaults(handler=run)
 
 

@@ -31,11 +31,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="demo name (see `ebm demos`) or a file/folder path")
     p.add_argument("--preset", help="preset name (default: the demo's own)")
     p.add_argument("--config", help="a config.json to start from instead of a preset")
-    p.add_argument("--method", help="learning method (see `ebm methods`; default from the "
-                                    "preset: ml)")
+    p.add_argument("--method", help="learning method (see `ebm methods`; default: the "
+                                    "demo's own, e.g. ml for digits, lbebm for crowd-prediction)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set sampler.step_size=0.01 (repeatable)")
-    p.add_argument("--steps", type=int, help="iterations to run now (default: the config's)")
+    p.add_argument("--steps", type=int,
+                   help="training iterations to run now (default: the config's "
+                        "train.iterations; with --resume, up to that total, or as many again "
+                        "once it is reached). Not Langevin steps: those are "
+                        "--set sampler.n_steps=K")
     p.add_argument("--out", help="new run folder")
     p.add_argument("--resume", metavar="RUN",
                    help="continue this run (or zoo:NAME) from its latest checkpoint; with --out, "
