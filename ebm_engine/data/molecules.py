@@ -83,7 +83,7 @@ def _dataset(name: str, smiles: list[str], source: str) -> Dataset:
 
 
 @demo("molecules", "molecule",
-      "drug-like molecules as SMILES (NCI set shipped inside RDKit); needs pip install rdkit",
+      "drug-like molecules as SMILES (NCI set shipped inside RDKit); needs RDKit: pip install -e '.[chem]'",
       preset="molecules", expected_minutes=5.0)
 def load_molecules(cfg: DataConfig) -> Dataset:
     _need_rdkit()
