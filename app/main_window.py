@@ -168,7 +168,6 @@ class MainWindow(QMainWindow):
             "method", self.controller.config.train.method))
         self.help_menu.addAction("About this demo", lambda: self.show_about(
             "demo", self.data_panel.source))
-        self.help_menu.addAction("All methods and demos…", lambda: self.show_about("guide"))
         self.learn_action = self.help_menu.addAction("Learn…", lambda: self.show_learn())
         self.learn_action.setObjectName("learn_action")
         self.learn_action.setToolTip("Five ideas behind energy-based models, each with a live demo")
@@ -329,10 +328,13 @@ class MainWindow(QMainWindow):
         elif name == "step":
             c.step() if c.state in ("running", "paused") else self.start_training(step=True)
         elif name == "sample":
+            entry = self.data_panel.pretrained_entry()
             if c.run_dir is not None and (c.run_dir / "checkpoints").is_dir():
                 self.open_run(c.run_dir, "sample")
+            elif entry is not None:  # nothing trained or opened yet: the demo's pretrained model
+                self.load_pretrained(entry.path)
             else:
-                self._ask_open_run(mode="sample")
+                self._ask_sample_what()
         elif name == "stop":
             c.stop()
         elif name == "reset":
@@ -545,6 +547,16 @@ class MainWindow(QMainWindow):
     def _runs_folder(self) -> str:
         """Where the open dialogs start: the folder the app's runs are written to."""
         return str(self.runs_root) if self.runs_root.is_dir() else ""
+
+    def _ask_sample_what(self) -> None:
+        """Sample only with no model: say so, and offer to open a run folder."""
+        answer = QMessageBox.question(
+            self, "Nothing to sample yet",
+            "There is no model to sample yet: press ▶ Train to train one, or open a run "
+            "folder you trained before.\n\nOpen a run folder now?",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Open:
+            self._ask_open_run(mode="sample")
 
     def _ask_open_run(self, mode: str | None = None) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a run folder or a checkpoint folder",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -39,6 +40,26 @@ def _files(folder):
     return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+def test_sample_only_with_nothing_loaded_samples_the_pretrained_model_or_says_why(
+        qtbot, tmp_path, tiny_zoo, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(window.transport.buttons["sample"], Qt.MouseButton.LeftButton)
+    assert blocker.args[0].origin == "sample" and blocker.args[0].iteration == 4
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    # a demo without a pretrained model: a question, not a bare folder chooser
+    window.data_panel.set_source("rings")
+    window.controller.wait()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or
+                        QMessageBox.StandardButton.Cancel)
+    qtbot.mouseClick(window.transport.buttons["sample"], Qt.MouseButton.LeftButton)
+    assert asked and "no model to sample yet" in asked[0]
+    window.controller.wait()
+
+
 def test_load_pretrained_samples_then_sample_and_train_continue_it(qtbot, tmp_path, tiny_zoo):
     before = _files(tiny_zoo)
     window = make_window(qtbot, tmp_path, knobs=())
@@ -54,6 +75,7 @@ def test_load_pretrained_samples_then_sample_and_train_continue_it(qtbot, tmp_pa
     with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as blocker:
         qtbot.mouseClick(window.transport.buttons["sample"], Qt.MouseButton.LeftButton)
     assert blocker.args[0].origin == "sample" and blocker.args[0].iteration == 4
+    assert not np.allclose(blocker.args[0].samples, snap.samples)  # new chains, not the same
     qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
     # Train: continues from iteration 4 in a new run folder
     qtbot.mouseClick(window.transport.buttons["train"], Qt.MouseButton.LeftButton)
