@@ -103,7 +103,9 @@ def test_train_after_stop_and_reset_clear_views_and_status(qtbot, tmp_path):
             qtbot.waitUntil(lambda: window.snapshot is not None, timeout=WAIT_MS)
             _click(window, "stop")
             qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
-    assert ctrl.state == "idle" and not ctrl.busy
+    # after Reset the demo's data are on show again, as before the first Train
+    qtbot.waitUntil(lambda: not ctrl.busy and window.snapshot is not None, timeout=WAIT_MS)
+    assert ctrl.state == "idle" and window.snapshot.origin == "preview"
     assert window.errors == []
 
 

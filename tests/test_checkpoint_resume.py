@@ -103,7 +103,7 @@ def test_stop_writes_a_checkpoint(tmp_path):
 
 
 def test_existing_run_is_not_overwritten(tmp_path):
-    Trainer(tiny_cfg(), tmp_path / "run")
+    list(Trainer(tiny_cfg(), tmp_path / "run").events(2))  # a run with a checkpoint
     before = (tmp_path / "run" / "config.json").read_bytes()
     with pytest.raises(ConfigError, match="already holds a run"):
         Trainer(tiny_cfg(**{"model__width": 8}), tmp_path / "run")
