@@ -525,6 +525,8 @@ class MainWindow(QMainWindow):
             self._pretrained = path
             self.start_training()
             return
+        if zoo.is_zoo(path):  # opened to sample (--open zoo:NAME): Train continues it, as
+            self._pretrained = path  # after Load pretrained, not a fresh run beside it
         from ebm_engine.metrics.evaluate import run_folder_of
 
         name = (run_folder_of(path) or path).name  # a checkpoint folder: its run's name

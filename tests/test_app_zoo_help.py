@@ -123,6 +123,10 @@ def test_open_takes_a_zoo_name(qtbot, tmp_path, tiny_zoo):
     assert window.errors == [] and window.controller.run_dir == tiny_zoo
     # its curves are empty, and the curves pane says why
     assert not window.curves.note.isHidden() and "no metrics.csv" in window.curves.note.text()
+    # Train then continues it (in a new folder), as after Load pretrained: not a fresh run
+    qtbot.mouseClick(window.transport.buttons["train"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert window.curves.rows["iteration"][0] == 5 and window.controller.run_dir != tiny_zoo
     window.open_run("zoo:8gausians-ml", "sample")
     assert len(window.errors) == 1 and "8gaussians-ml" in window.errors[0], window.errors
     assert "\n" not in window.errors[0]
