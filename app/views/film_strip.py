@@ -62,6 +62,8 @@ class FilmStrip(QWidget):
         self.trace = unindexed(pg.PlotWidget(background="#202124"))
         self.trace.setLabel("bottom", "Langevin step")
         self.trace.setLabel("left", "E(x)")
+        # ticks in the energy's own units (pyqtgraph's "(x0.001)" scaling puzzled people)
+        self.trace.getAxis("left").enableAutoSIPrefix(False)
         self.trace.setToolTip("Energy of this chain along its Langevin steps (lower = more probable)")
         self.curve = self.trace.plot(pen=pg.mkPen("#e15759", width=2), symbol="o", symbolSize=4)
         self.path = pg.PlotDataItem(pen=pg.mkPen("#ffcc00", width=2), symbol="o", symbolSize=4)

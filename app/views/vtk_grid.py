@@ -377,7 +377,7 @@ def prepare_cells(snapshot, frame: int = -1) -> Cells:
     if getattr(s, "origin", "") == "preview":  # the data set, before any chain ran
         caption = f"{n} of {len(x)} training items · drag to turn all"
     else:
-        caption = f"{n} of {len(x)} chains at {where} · drag to turn all · click a sample for its chain"
+        caption = f"{n} of {len(x)} chains at {where} · drag to turn · click one for its chain"
     return Cells(s.kind, cell_geometries(s.kind, x, s.value_range, MAX_CELLS), captions, caption)
 
 
