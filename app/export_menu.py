@@ -270,7 +270,7 @@ class ExportMenu(QMenu):
             raise EBMError("No chain was recorded; set train.record_every > 0 to record chains.")
         return export_samples(s.samples, s.kind, s.value_range, path, frames=frames,
                               energy=s.energy, symbols=symbols_from_extras(s.extras),
-                              extras=s.extras)
+                              extras=s.extras, context=getattr(s, "data_points", None))
 
     def _copy_metrics(self, path: Path) -> Path:
         from ebm_engine import atomic

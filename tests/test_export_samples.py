@@ -25,6 +25,24 @@ def test_points_png_and_chain_gif(tmp_path):
     assert anim.shape[0] == 3 and anim.shape[-1] == 3
 
 
+def test_a_2d_chain_is_drawn_over_its_training_data(tmp_path):
+    """8 recorded chains alone are 8 dots on white: the data beneath say what was learned."""
+    from ebm_engine.export.scatter import CONTEXT
+
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(2000, 2)) * 0.2 + np.array([-2.0, 1.5])  # one blob, top left
+    chains = [rng.normal(size=(8, 2)) * s for s in (2.0, 1.0)]
+    plain = read_animation(export_samples(chains[-1], "points", None, tmp_path / "a.gif",
+                                          frames=chains))[-1, ..., 0].astype(float)
+    shown = read_animation(export_samples(chains[-1], "points", None, tmp_path / "b.gif",
+                                          frames=chains, context=data))[-1, ..., 0].astype(float)
+    grey = np.abs(shown - 255 * CONTEXT) < 12
+    h, w = grey.shape
+    assert grey[: h // 2, : w // 2].sum() > 200  # the blob, where it is
+    assert grey[h // 2:, w // 2:].sum() < 20
+    assert (np.abs(plain - 255 * CONTEXT) < 12).sum() < 20  # not there without it
+
+
 def test_points_image_puts_a_point_where_it_is():
     img = points_image(np.array([[1.0, 1.0]]), limit=2.0, size=8)[0]
     # y axis up: (1, 1) lands in the top-right quadrant.

@@ -74,6 +74,7 @@ def export_samples(
     scale: int | None = None,
     symbols: SymbolSpec | None = None,
     extras: dict[str, np.ndarray] | None = None,
+    context: np.ndarray | None = None,
 ) -> Path:
     """Write model-space ``samples`` (and chain ``frames``) to ``path``.
 
@@ -100,6 +101,9 @@ def export_samples(
         Snapshot arrays that describe the samples: trajectories' ``scenes``,
         ``observed``, ``reference`` and the view ``extent``
         (:mod:`ebm_engine.data.scenes`).
+    context : np.ndarray, optional
+        2D points: ``(M, 2)`` training points, drawn in light grey under the
+        samples (a chain of 8 dots alone does not say which data it learned).
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -133,7 +137,7 @@ def export_samples(
         return save_by_class_png(images, extras["sample_class"], path,
                                  upscale=cell_scale(min(images.shape[-2:]), scale))
     if kind in ("image", "points"):
-        return _export_2d(samples, kind, value_range, path, ext, frames, fps, scale)
+        return _export_2d(samples, kind, value_range, path, ext, frames, fps, scale, context)
     if kind == "video":
         return _export_video(samples, value_range, path, ext, fps, scale)
     if kind in ("voxel", "pointcloud") and ext == ".png":  # no OpenGL: numpy dots
@@ -179,13 +183,15 @@ def cell_scale(side: int, scale: int | None) -> int:
     return scale if scale is not None else max(1, -(-MIN_CELL // max(side, 1)))
 
 
-def _export_2d(samples, kind, value_range, path, ext, frames, fps, scale) -> Path:
+def _export_2d(samples, kind, value_range, path, ext, frames, fps, scale, context=None) -> Path:
     from ebm_engine.export import chain_to_frames, save_animation, save_grid_png
 
+    under = plane_of(context)[0] if context is not None and len(context) else None
     if ext == ".png":
         if kind == "points":  # dots over a grid with axes, not a density raster of pixels
             plane, axes = plane_of(samples)
-            image = scatter_image(plane, _points_bounds(plane), axes=axes)
+            shown = plane if under is None else np.concatenate([plane, under])
+            image = scatter_image(plane, _points_bounds(shown), axes=axes, under=under)
             return _guard(lambda: save_grid_png(image[None], path), path)
         images = to_display(samples, kind, value_range)
         return save_grid_png(images, path, upscale=cell_scale(min(images.shape[-2:]), scale))
@@ -193,9 +199,10 @@ def _export_2d(samples, kind, value_range, path, ext, frames, fps, scale) -> Pat
         steps = frames if frames else [samples]
         if kind == "points":
             planes = [plane_of(f) for f in steps]
-            lim = _points_bounds(planes[-1][0])
-            images = [(scatter_image(p, lim, axes=a)[0, ..., None] * 255).astype(np.uint8)
-                      .repeat(3, -1) for p, a in planes]
+            last = planes[-1][0]
+            lim = _points_bounds(last if under is None else np.concatenate([last, under]))
+            images = [(scatter_image(p, lim, axes=a, under=under)[0, ..., None] * 255)
+                      .astype(np.uint8).repeat(3, -1) for p, a in planes]
         else:
             images = chain_to_frames([to_display(f, kind, value_range) for f in steps])
         return save_animation(images, path, fps=fps)

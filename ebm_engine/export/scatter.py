@@ -14,6 +14,7 @@ SIZE = 512
 """Side of the picture, pixels."""
 
 DOT = 0.12
+CONTEXT = 0.78  # the training data beneath the samples: light, so the samples stand out
 GRID = 0.90
 AXIS = 0.65
 LABEL = 0.35
@@ -64,9 +65,10 @@ def plane_of(points: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 def scatter_image(points: np.ndarray, limit: float, size: int = SIZE,
-                  axes: str = "x, y") -> np.ndarray:
+                  axes: str = "x, y", under: np.ndarray | None = None) -> np.ndarray:
     """Draw ``(N, 2)`` points in the square ``[-limit, limit]²`` (y up);
-    ``axes`` names them in the caption (:func:`plane_of`).
+    ``axes`` names them in the caption (:func:`plane_of`); ``under``, ``(M, 2)``
+    context points (the training data), in light grey beneath them.
 
     Returns
     -------
@@ -88,17 +90,27 @@ def scatter_image(points: np.ndarray, limit: float, size: int = SIZE,
     zero = int(pixel(np.zeros(1))[0])
     img[:, zero] = AXIS
     img[size - 1 - zero, :] = AXIS
+    if under is not None:
+        _dots(img, under, limit, pixel, CONTEXT, radius=1)
+    _dots(img, points, limit, pixel, DOT)
+    data = "; grey: training data" if under is not None else ""
+    _write_scale(img, f"{axes} in [-{limit:.3g}, {limit:.3g}]; grid every {step:g}{data}")
+    return img[None]
+
+
+def _dots(img: np.ndarray, points: np.ndarray, limit: float, pixel, level: float,
+          radius: int | None = None) -> None:
+    """Round dots of grey ``level`` at the points inside the view (drawn over ``img``)."""
+    size = img.shape[0]
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     pts = pts[np.isfinite(pts).all(1) & (np.abs(pts) <= limit).all(1)]
     cols, rows = pixel(pts[:, 0]), size - 1 - pixel(pts[:, 1])
-    r = dot_radius(len(pts))
+    r = dot_radius(len(pts)) if radius is None else radius
     dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
     disc = dx ** 2 + dy ** 2 <= r * r + r  # a round dot, not a square
     for oy, ox in zip(dy[disc], dx[disc], strict=True):
         y, x = np.clip(rows + oy, 0, size - 1), np.clip(cols + ox, 0, size - 1)
-        img[y, x] = DOT
-    _write_scale(img, f"{axes} in [-{limit:.3g}, {limit:.3g}]; grid every {step:g}")
-    return img[None]
+        img[y, x] = np.minimum(img[y, x], level)
 
 
 def _write_scale(img: np.ndarray, text: str) -> None:
