@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ebm_engine.cli import main
+from ebm_engine.config import RunConfig
 
 
 def test_eval_and_resume_name_the_runs_missing_data(tmp_path, capsys):
@@ -30,7 +31,8 @@ def test_eval_and_resume_name_the_runs_missing_data(tmp_path, capsys):
                  "--out", str(tmp_path / "x.npz")]) == 0
 
 
-def test_a_relative_data_path_says_where_it_is_looked_for(tmp_path, capsys, monkeypatch):
+def test_a_relative_data_path_is_recorded_absolute_so_any_folder_finds_it(
+        tmp_path, capsys, monkeypatch):
     (tmp_path / "here").mkdir()
     np.save(tmp_path / "here" / "p.npy", np.random.default_rng(0).normal(size=(100, 2))
             .astype(np.float32))
@@ -38,6 +40,26 @@ def test_a_relative_data_path_says_where_it_is_looked_for(tmp_path, capsys, monk
     run = tmp_path / "run"
     assert main(["train", "--data", "p.npy", "--steps", "1", "--out", str(run), "--quiet",
                  "--set", "sampler.n_steps=1"]) == 0
+    cfg = RunConfig.load(run / "config.json")
+    assert cfg.data.source == str(tmp_path / "here" / "p.npy")
+    monkeypatch.chdir(tmp_path)  # a resume and an eval from elsewhere (a cluster job …)
+    assert main(["eval", "--run", str(run), "--n", "8", "--no-write"]) == 0
+    assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
+
+
+def test_a_run_that_names_its_data_relatively_says_where_it_was(tmp_path, capsys, monkeypatch):
+    """Runs from before sources were recorded absolute: the message names the folder."""
+    (tmp_path / "here").mkdir()
+    np.save(tmp_path / "here" / "p.npy", np.random.default_rng(0).normal(size=(100, 2))
+            .astype(np.float32))
+    monkeypatch.chdir(tmp_path / "here")
+    import ebm_engine.commands.train as train_command
+
+    monkeypatch.setattr(train_command, "_absolute_data", lambda source: source)  # as before
+    run = tmp_path / "run"
+    assert main(["train", "--data", "p.npy", "--steps", "1", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=1"]) == 0
+    assert RunConfig.load(run / "config.json").data.source == "p.npy"
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
     assert main(["eval", "--run", str(run), "--n", "8", "--no-write"]) == 2

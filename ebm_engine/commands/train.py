@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from ebm_engine.errors import ConfigError
 
@@ -71,10 +72,24 @@ def parse_overrides(items: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def _absolute_data(source: str | None) -> str | None:
+    """A relative ``--data`` path that exists, made absolute: the run's config.json then
+    finds its data from any folder (a resume or eval elsewhere, a cluster job)."""
+    from ebm_engine.data import demos
+
+    if not source or source in demos():
+        return source
+    path = Path(source).expanduser()
+    if path.is_absolute() or not path.exists():
+        return source  # the data check says what is wrong with a missing one
+    return str(path.resolve())
+
+
 def build_config(args: argparse.Namespace):
     from ebm_engine.config import RunConfig
     from ebm_engine.presets import config_for
 
+    args.data = _absolute_data(args.data)
     overrides = parse_overrides(args.overrides)
     if args.config:
         if args.method:

@@ -92,9 +92,14 @@ def check_recorded_source(cfg: DataConfig, run: str | Path) -> None:
     if cfg.source in demos() or path_exists(path):
         return
     if not path.is_absolute():  # relative to wherever training was started
-        raise DataError(f"this run's training data {cfg.source} is not found from {Path.cwd()} "
-                        f"(the run {run} names it relative to the folder its training was "
-                        f"started in): run from that folder")
+        from ebm_engine.runs.data_record import read_record
+
+        record = read_record(run) or {}
+        where = record.get("source")
+        was = f" (it was {where} when the run began)" if where and where != cfg.source else ""
+        raise DataError(f"this run's training data {cfg.source} is not found from {Path.cwd()}"
+                        f"{was}; the run {run} names it relative to the folder its training "
+                        f"was started in: run from that folder")
     raise DataError(f"this run's training data {cfg.source} is no longer there (the run "
                     f"{run} was trained on it, and evaluating or resuming reads it again): "
                     f"put it back at that path")

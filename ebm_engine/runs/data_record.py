@@ -61,6 +61,15 @@ def record(run: str | Path, dataset: Dataset) -> None:
     atomic.write_text(Path(run) / DATA_FILE, json.dumps(describe(dataset), indent=2) + "\n")
 
 
+def read_record(run: str | Path) -> dict[str, Any] | None:
+    """``RUN/data.json`` as a dict, or ``None`` (absent, unreadable, or from before it)."""
+    try:
+        then = json.loads((Path(run) / DATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return then if isinstance(then, dict) else None
+
+
 def changed(run: str | Path, dataset: Dataset) -> str | None:
     """Whether ``dataset`` is the data ``run`` was trained on.
 
@@ -77,12 +86,9 @@ def changed(run: str | Path, dataset: Dataset) -> str | None:
         One line saying how it differs, or ``None`` (also for a run from
         before ``data.json`` was written).
     """
-    try:
-        then = json.loads((Path(run) / DATA_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    then = read_record(run)
     now = describe(dataset)
-    if not isinstance(then, dict) or then.get("fingerprint") == now["fingerprint"]:
+    if then is None or then.get("fingerprint") == now["fingerprint"]:
         return None
     count = (f"{then.get('items')} items then, {now['items']} now"
              if then.get("items") != now["items"] else f"the same {now['items']} items in "
