@@ -280,7 +280,7 @@ def read_eval(run: str | Path) -> dict[str, Any] | None:
 
 def format_table(result: dict[str, Any]) -> str:
     """A short text table of an evaluation result."""
-    drawn = (f"the task's own metrics (--n {result.get('n')})" if result.get("own_metrics")
+    drawn = ("the task's own metrics" if result.get("own_metrics")
              else f"{result.get('n')} samples")
     lines = [f"{result.get('data')} ({result.get('kind')}), {drawn}, "
              f"{result.get('steps')} Langevin steps, checkpoint {result.get('checkpoint')}"]
