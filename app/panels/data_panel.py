@@ -108,6 +108,9 @@ class DataPanel(QWidget):
         self.open_button.setMenu(menu)
         self.current = QLabel()
         self.current.setWordWrap(True)
+        # Three lines whatever the description: the buttons above stay put from demo to demo.
+        self.current.setFixedHeight(3 * self.current.fontMetrics().lineSpacing() + 4)
+        self.current.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.read_as = QLabel()
         self.read_as.setObjectName("read_as")
         self.read_as.setWordWrap(True)
@@ -202,6 +205,7 @@ class DataPanel(QWidget):
             self.list.clearSelection()
         info = self.catalogue.get(source)
         self.current.setText(f"Data: <b>{source}</b>" + (f" — {info.description}" if info else ""))
+        self.current.setToolTip(info.description if info else source)  # where 3 lines cut it
         self.reader = ""
         self.skip_box.blockSignals(True)  # a new source starts without skipping
         self.skip_box.setChecked(False)

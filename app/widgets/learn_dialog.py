@@ -50,6 +50,7 @@ class LearnDialog(QDialog):
         self.stop_button.setEnabled(False)
         self.caption = steady_label("Press Run to watch it happen.", 200)
         self.caption.setObjectName("learn_caption")
+        self.caption.setWordWrap(True)  # a long status wraps instead of losing its end
         self.canvas = LearnCanvas()
         self.runner = LearnRunner(self)
         self.run_button.clicked.connect(self.run_demo)
@@ -75,7 +76,7 @@ class LearnDialog(QDialog):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.text)
         right.addWidget(demo)
-        right.setSizes([230, 530])
+        right.setSizes([330, 430])  # the text down to its "The demo" paragraph
         row = QHBoxLayout()
         row.addWidget(self.list)
         row.addWidget(right, 1)
