@@ -117,7 +117,36 @@ class ExportMenu(QMenu):
         self._picture_thread: threading.Thread | None = None
         self._picture_pending = False
         self._sigPictureDone.connect(self._picture_done, Qt.ConnectionType.QueuedConnection)
+        self.aboutToShow.connect(self.refresh_run_entries)
         self.set_snapshot(None)
+
+    def refresh_run_entries(self) -> None:
+        """Enable the entries that need a run only where the current run has what they
+        copy or use: a checkpoint, a metrics.csv, a model that takes a condition."""
+        from app.samples_shown import checkpoint_kind
+        from ebm_engine.runs.rundir import RunDir
+
+        run = self._run_dir()
+        folder = RunDir(run) if run is not None else None
+        has_ckpt = folder is not None and (folder.latest_checkpoint() is not None
+                                           or (run / "model.safetensors").is_file())
+        has_metrics = folder is not None and folder.metrics_path.is_file()
+        self.actions_by_label["Checkpoint copy…"].setEnabled(has_ckpt)
+        self.actions_by_label["Metrics (CSV)…"].setEnabled(has_metrics)
+        method = ""
+        if folder is not None and folder.exists():
+            try:
+                method = folder.read_config().train.method
+            except EBMError:
+                method = ""
+        takes = method == "conditional_coop" or (method == "cycle_coop"
+                                                  and checkpoint_kind(run) == "image")
+        self.picture_action.setEnabled(takes and not self.picture_busy)
+        self.picture_action.setToolTip(
+            "Apply this run's conditional model to your own picture (inpainting, saliency, "
+            "translation) or a class label" if takes else
+            "Open or train a conditional run first (inpainting, saliency, class-conditional "
+            "or translation; a zoo entry such as digits-inpainting works)")
 
     def sample_from_picture(self) -> bool:
         """Ask for a picture (or label), then sample the run's model from it on a

@@ -55,3 +55,21 @@ def test_a_zoo_model_exports_into_the_home_folder_not_the_zoo(qtbot, monkeypatch
     menu.set_snapshot(_snapshot(1500))
     grid = next(e for e in ENTRIES if e.what == "grid" and e.ext == ".png")
     assert menu.suggested_path(grid) == tmp_path / "digits-ml_it1500_samples.png"
+
+
+def test_run_entries_are_enabled_only_where_the_run_has_what_they_need(qtbot):
+    from app.export_menu import ExportMenu
+    from ebm_engine.runs import zoo
+
+    run: list = [None]
+    menu = ExportMenu(lambda: run[0], lambda: None)
+    ckpt, metrics = menu.actions_by_label["Checkpoint copy…"], menu.actions_by_label["Metrics (CSV)…"]
+    menu.refresh_run_entries()
+    assert not ckpt.isEnabled() and not metrics.isEnabled() and not menu.picture_action.isEnabled()
+    run[0] = zoo.resolve("zoo:digits-ml")  # a checkpoint, no training history, no condition
+    menu.refresh_run_entries()
+    assert ckpt.isEnabled() and not metrics.isEnabled() and not menu.picture_action.isEnabled()
+    assert "conditional run first" in menu.picture_action.toolTip()
+    run[0] = zoo.resolve("zoo:digits-inpainting-conditional-coop")
+    menu.refresh_run_entries()
+    assert menu.picture_action.isEnabled()
