@@ -58,6 +58,22 @@ def test_trajectory_view_draws_scenes_paths_chains_and_cost(qtbot):
     assert len(view.cells[2].trail.getData()[0]) > 0  # the picked chain's recorded states
 
 
+def test_the_caption_counts_what_is_shown_and_the_data_have_no_iteration(qtbot):
+    import dataclasses
+
+    from app.views.registry import view_class
+    from app.views.trajectory_view import MAX_CELLS
+
+    view = view_class("trajectory")()
+    qtbot.addWidget(view)
+    many = _snapshot(n=MAX_CELLS + 8)
+    view.set_snapshot(many)
+    assert view.caption.text().startswith(f"{MAX_CELLS} of {MAX_CELLS + 8} trajectories at "
+                                          "iteration 3")
+    view.set_snapshot(dataclasses.replace(many, origin="preview"))
+    assert view.caption.text() == f"{MAX_CELLS} of {MAX_CELLS + 8} training trajectories"
+
+
 def test_a_deleted_trajectory_view_is_freed_without_the_garbage_collector(qtbot):
     from PySide6.QtCore import QCoreApplication, QEvent
 

@@ -144,7 +144,12 @@ class TrajectoryView(QWidget):
             cell.heat.setVisible(bool(has_cost and i == self.picked and self.toggles["cost"].isChecked()))
         energy = np.asarray(s.energy)
         picked = f"; sample {self.picked}: E = {energy[self.picked]:.3g}" if self.picked < len(energy) else ""
-        self.caption.setText(f"{len(paths)} trajectories at {where}{picked}")
+        shown = min(len(paths), len(self.cells))
+        count = f"{shown} of {len(paths)}" if shown < len(paths) else f"{len(paths)}"
+        if getattr(s, "origin", "") == "preview":  # the data: no chain, no iteration
+            self.caption.setText(f"{count} training trajectories")
+        else:
+            self.caption.setText(f"{count} trajectories at {where}{picked}")
 
     def paint_now(self) -> None:
         """Paint pending changes now (so their cost is measured with the draw)."""
