@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.display import prepared_frame
 from app.views import unindexed
@@ -122,6 +122,11 @@ class LandscapeView(QWidget):
             self.toggles[name] = box
             bar.addWidget(box)
         bar.addStretch(1)
+        # what the heat map's colours mean, where it is read (the tooltip is a hover away)
+        key = QLabel("dark = low energy = probable")
+        key.setObjectName("landscape_key")
+        key.setStyleSheet("color: #9aa0a6")
+        bar.addWidget(key)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
