@@ -64,7 +64,10 @@ class FilmStrip(QWidget):
         self.trace.setLabel("left", "E(x)")
         # ticks in the energy's own units (pyqtgraph's "(x0.001)" scaling puzzled people)
         self.trace.getAxis("left").enableAutoSIPrefix(False)
-        self.trace.setToolTip("Energy of this chain along its Langevin steps (lower = more probable)")
+        self.trace.setToolTip("Energy of this chain along its Langevin steps (lower = more "
+                              "probable). Langevin samples, it does not minimise: a chain that "
+                              "starts below the model's typical energy rises to it (latent "
+                              "priors started at N(0, I) often do).")
         self.curve = self.trace.plot(pen=pg.mkPen("#e15759", width=2), symbol="o", symbolSize=4)
         self.path = pg.PlotDataItem(pen=pg.mkPen("#ffcc00", width=2), symbol="o", symbolSize=4)
         row = QHBoxLayout()
