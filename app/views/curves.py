@@ -24,6 +24,7 @@ from scipy.signal import lfilter
 
 from app.pacing import CURVES_BUDGET, FramePacer
 from app.views import unindexed
+from app.views.spaced_axis import SpacedAxis
 
 MARKER_COLOURS = {"knob": "#ffcc00", "rollback": "#ff6b6b"}
 REDRAW_MS = 120  # at most one plot per redraw, round robin; at least this far apart
@@ -110,7 +111,8 @@ class CurvesView(QWidget):
         self.lines: dict[str, pg.PlotDataItem] = {}
         self.marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         for i, (name, title, series) in enumerate(PLOTS):
-            plot = self.plots.addPlot(row=i // 2, col=i % 2, title=title)
+            plot = self.plots.addPlot(row=i // 2, col=i % 2, title=title,
+                                      axisItems={"bottom": SpacedAxis()})
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
             if len(series) > 1:
@@ -138,7 +140,7 @@ class CurvesView(QWidget):
             if name in self.items or not any(key in keys for key, _ in series):
                 continue
             plot = self.plots.addPlot(row=2 + len(self.items) - len(PLOTS), col=0, colspan=2,
-                                      title=title)
+                                      title=title, axisItems={"bottom": SpacedAxis()})
             plot.setClipToView(True)
             self._add_lines(plot, series)
             self.items[name] = plot
