@@ -53,6 +53,17 @@ def test_a_relative_data_folder_gets_its_labels_and_pairs(tmp_path, monkeypatch)
     assert load(Path("photos"), pairs="maps").items.shape[0] == 6
 
 
+def test_a_folder_of_symlinked_pictures_gets_its_labels(tmp_path):
+    """A split made with ln -s: the files live elsewhere, the folder names the classes."""
+    store = pictures(tmp_path / "store")
+    for c in ("cats", "dogs"):
+        (tmp_path / "split" / c).mkdir(parents=True)
+        for f in (store / c).iterdir():
+            (tmp_path / "split" / c / f.name).symlink_to(f)
+    labelled = load(tmp_path / "split", labels="folders")
+    assert labelled.meta["class_names"] == ["cats", "dogs"]
+
+
 def test_empty_labels_mark_unlabelled_items_for_semi_supervised_learning(tmp_path):
     root = pictures(tmp_path / "data")
     rows = [f"cats/{i}.png,{'cat' if i == 0 else ''}" for i in range(3)]

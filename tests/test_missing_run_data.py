@@ -66,3 +66,28 @@ def test_a_run_that_names_its_data_relatively_says_where_it_was(tmp_path, capsys
     err = capsys.readouterr().err
     assert f"p.npy is not found from {tmp_path}" in err and "run from that folder" in err
 
+
+
+def test_the_readmes_picture_to_map_run_resumes_from_another_folder(tmp_path, monkeypatch):
+    """``--data photos/ --set data.options.pairs=maps/`` from T, resumed from T/runs: both
+    folders are recorded absolute (pairs was left relative to the first working folder)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for folder, shape in (("photos", (12, 12, 3)), ("maps", (12, 12))):
+        for c in ("cats", "dogs"):
+            (tmp_path / folder / c).mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray((rng.random(shape) * 255).astype(np.uint8)).save(
+                    tmp_path / folder / c / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / "sal"
+    assert main(["train", "--data", "photos/", "--method", "conditional_coop",
+                 "--set", "data.image_size=12", "--set", "data.options.pairs=maps/",
+                 "--set", "train.options.condition=image",
+                 "--set", "train.options.output_channels=1", "--set", "sampler.n_steps=1",
+                 "--steps", "1", "--out", str(run), "--quiet"]) == 0
+    cfg = RunConfig.load(run / "config.json")
+    assert cfg.data.options["pairs"] == str(tmp_path / "maps")
+    monkeypatch.chdir(tmp_path / "runs")
+    assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0

@@ -74,7 +74,18 @@ def parse_overrides(items: list[str]) -> list[tuple[str, str]]:
 
 def _absolute_data(source: str | None) -> str | None:
     """A relative ``--data`` path that exists, made absolute: the run's config.json then
-    finds its data from any folder (a resume or eval elsewhere, a cluster job)."""
+    finds its data from any folder (a resume or eval elsewhere, a cluster job).
+
+    Parameters
+    ----------
+    source : str or None
+        ``--data`` as typed: a demo name, a path, or nothing.
+
+    Returns
+    -------
+    str or None
+        ``source``, absolute where it is an existing relative path.
+    """
     from ebm_engine.data import demos
 
     if not source or source in demos():
@@ -83,6 +94,18 @@ def _absolute_data(source: str | None) -> str | None:
     if path.is_absolute() or not path.exists():
         return source  # the data check says what is wrong with a missing one
     return str(path.resolve())
+
+
+def _absolute_pairs(cfg):
+    """A ``data.options.pairs`` folder found from the current folder (not inside the data
+    folder, where it is looked for first), made absolute as ``--data`` is."""
+    pairs = cfg.data.options.get("pairs")
+    if not isinstance(pairs, str) or pairs in ("", "labels"):
+        return cfg
+    path = Path(pairs).expanduser()
+    if path.is_absolute() or (Path(cfg.data.source) / path).is_dir() or not path.is_dir():
+        return cfg
+    return cfg.with_value("data.options.pairs", str(path.resolve()))
 
 
 def build_config(args: argparse.Namespace):
@@ -99,15 +122,15 @@ def build_config(args: argparse.Namespace):
             cfg = cfg.with_value("data.source", args.data)
         for key, value in overrides:
             cfg = cfg.with_value(key, value)
-        return cfg
+        return _absolute_pairs(cfg)
     if not args.data:
         raise ConfigError("train needs --data DEMO|PATH (or --config, or --resume RUN)")
     # --method picks the demo's preset for that method (digits-recovery …) if there is one.
     # A path with no --preset gets the preset of its data kind: say which (like
     # the "method on data" line: once per job, not with --quiet).
     say = not getattr(args, "quiet", False) and os.environ.get("RANK", "0") in ("", "0")
-    return config_for(args.data, args.preset, overrides, method=args.method,
-                      report=_say_preset if say else None)
+    return _absolute_pairs(config_for(args.data, args.preset, overrides, method=args.method,
+                                      report=_say_preset if say else None))
 
 
 def _say_preset(line: str) -> None:

@@ -27,6 +27,7 @@ file (and the CSV line).
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -76,10 +77,11 @@ def attach(dataset: Dataset, root: Path, cfg: DataConfig) -> Dataset:
     labels_opt, pairs_opt = cfg.options.get("labels"), cfg.options.get("pairs")
     if dataset.kind != "image" or not root.is_dir() or "files" not in dataset.meta:
         raise DataError(f"{root}: data.options.labels/pairs need a folder of pictures")
-    # the reader records absolute files; --data may be relative (photos/) or go through a link
-    base = root.resolve()
+    # the reader records absolute files; --data may be relative (photos/). Lexically, not
+    # resolved: a folder of symlinked pictures would resolve out of itself.
+    base = Path(os.path.abspath(root))
     files = [Path(f) for f in dataset.meta["files"]]
-    keys = [PurePosixPath(f.resolve().relative_to(base).as_posix()) for f in files]
+    keys = [PurePosixPath(Path(os.path.abspath(f)).relative_to(base).as_posix()) for f in files]
     if labels_opt not in (None, ""):
         labels, names = _labels(str(labels_opt), root, keys)
         dataset.meta.update(labels=labels, class_names=names, n_classes=len(names))
