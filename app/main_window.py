@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self._reader = ""  # the data panel's reader for the next path ("" = detected)
         self._pretrained: Path | None = None  # a loaded zoo entry: Train continues it
+        self._sampled: Path | None = None  # the run or checkpoint folder Sample only redraws
         # The data preview Train replaced, shown again if the run is refused (memory, data).
         self._preview_before_train = None
         self._run_began = False  # a RunStarted came for the work in progress
@@ -274,7 +275,7 @@ class MainWindow(QMainWindow):
         if not self.controller.set_config(cfg):  # a run is active: the panel goes back
             self.data_panel.set_source(self.controller.config.data.source, emit=False)
             return
-        self._pretrained = None
+        self._pretrained = self._sampled = None
         self.data_panel.set_method(cfg.train.method)
         self._show_fresh(cfg, title)
 
@@ -331,6 +332,8 @@ class MainWindow(QMainWindow):
             entry = self.data_panel.pretrained_entry()
             if c.run_dir is not None and (c.run_dir / "checkpoints").is_dir():
                 self.open_run(c.run_dir, "sample")
+            elif self._sampled is not None:  # a checkpoint folder opened to sample
+                self.open_run(self._sampled, "sample")
             elif entry is not None:  # nothing trained or opened yet: the demo's pretrained model
                 self.load_pretrained(entry.path)
             else:
@@ -338,7 +341,7 @@ class MainWindow(QMainWindow):
         elif name == "stop":
             c.stop()
         elif name == "reset":
-            self._pretrained = None
+            self._pretrained = self._sampled = None
             c.reset()
             self._show_fresh(c.config, self._ready_title(c.config))
 
@@ -538,11 +541,12 @@ class MainWindow(QMainWindow):
         else:
             from app.samples_shown import samples_to_draw
 
+            self._sampled = path
             self.controller.sample(path, samples_to_draw(path))
 
     def follow_run(self, path: str | Path) -> None:
         """Show a run folder another process is still writing, live, until it finishes."""
-        self._pretrained = None
+        self._pretrained = self._sampled = None
         self.clear_views()
         self.controller.follow(path)
 

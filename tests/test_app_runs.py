@@ -91,6 +91,11 @@ def test_sample_only_then_export(qtbot, tmp_path, finished_run):
     window.open_run(finished_run / "checkpoints" / "iter_0000004", "sample")
     qtbot.waitUntil(lambda: window.controller.state == "finished"
                     and window.curves.rows.get("iteration") == [1, 2, 3, 4], timeout=WAIT_MS)
+    # Sample only redraws that checkpoint (not the demo's pretrained model, nor "no model")
+    with qtbot.waitSignal(window.controller.sigRunStarted, timeout=WAIT_MS) as started:
+        window.transport.buttons["sample"].click()
+    assert started.args[0].run_dir == str(finished_run / "checkpoints" / "iter_0000004")
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
 
 
 def test_resume_training_continues_the_run(qtbot, tmp_path, finished_run):

@@ -170,6 +170,8 @@ def layout(opts: ConditionalCoopOptions, item_shape: tuple[int, ...]) -> tuple[i
 class ConditionalCoop(LearningMethod):
     """Conditional EBM solver + fast initializer (cooperative conditional learning)."""
 
+    learns_from_chains = True
+
     Options = ConditionalCoopOptions
     kinds = ("image",)
 

@@ -99,6 +99,8 @@ class CycleCoop(LearningMethod):
     Chains always start at the translators' outputs.
     """
 
+    learns_from_chains = True
+
     Options = CycleCoopOptions
     samples_are = "translated"
     kinds = ("points", "image", "trajectory")

@@ -88,6 +88,8 @@ class IOCOptions:
 class InverseOptimalControl(LearningMethod):
     """Learn a path cost from expert trajectories; plan by Langevin on it (navigation)."""
 
+    learns_from_chains = True
+
     Options = IOCOptions
     kinds = ("trajectory",)
     better = NAVIGATION_BETTER
