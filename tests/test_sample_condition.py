@@ -159,9 +159,10 @@ def test_translation_of_the_picture_both_ways(translation_run, pictures, tmp_pat
     assert main(["sample", "--run", translation_run, "--condition", pictures["seven"],
                  "--n", "2", "--out", str(npz)]) == 0
     assert "source | translated | reconstructed" in capsys.readouterr().out
-    with np.load(npz) as saved:
-        assert saved["samples"].shape == (2, 1, 16, 48)
-        np.testing.assert_array_equal(saved["samples"][..., :16], extras["source"])
+    with np.load(npz) as saved:  # the translations, their chain, and the other two panels
+        assert saved["samples"].shape == saved["reconstructed"].shape == (2, 1, 16, 16)
+        assert saved["chain"].shape[1:] == saved["samples"].shape
+        np.testing.assert_array_equal(saved["source"], extras["source"])
 
 
 def test_cli_writes_one_draw_per_row(pictures, tmp_path, capsys):

@@ -157,8 +157,8 @@ def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, 
     final = frames[-1]
     spec = loaded.spec
     out = Path(args.out)
-    if cond.task == "translation" and out.suffix.lower() in (".png", ".npz"):
-        final = _triptych(final)  # one draw per row, as the other tasks; the npz holds all three
+    if cond.task == "translation" and out.suffix.lower() == ".png":
+        final = _triptych(final)  # one draw per row, as the other tasks
     if out.suffix.lower() == ".png" and "source" not in final.extras:
         if not out.parent.is_dir():
             raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")

@@ -110,7 +110,7 @@ def export_samples(
     if not path.parent.is_dir():
         raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
     if ext == ".npz":
-        return _save_npz(path, samples, kind, energy, frames, value_range)
+        return _save_npz(path, samples, kind, energy, frames, value_range, extras)
     if kind in TOKEN_KINDS:
         from ebm_engine.export.symbols import export_symbols
 
@@ -158,11 +158,20 @@ def export_samples(
                       f"{kind} samples export as {' '.join(FORMATS.get(kind, ('.npz',)))}")
 
 
-def _save_npz(path: Path, samples, kind, energy, frames, value_range=None) -> Path:
+PANELS = ("source", "reconstructed")
+"""Per-sample extras an ``.npz`` keeps beside ``samples`` (a translation's other panels)."""
+
+
+def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
+              extras=None) -> Path:
     from ebm_engine import atomic
 
     def write(tmp: Path) -> None:
         arrays = {"samples": np.asarray(samples), "kind": np.str_(kind)}
+        for name in PANELS:
+            panel = (extras or {}).get(name)
+            if panel is not None and len(panel) == len(arrays["samples"]):
+                arrays[name] = np.asarray(panel)
         if value_range is not None:  # model space: what black and white (or 0 and 1) were
             arrays["value_range"] = np.asarray(value_range, np.float32)
         if energy is not None:
