@@ -236,12 +236,16 @@ class ExportMenu(QMenu):
         from ebm_engine.runs import zoo
 
         run = self._run_dir()
+        copy = entry.what == "checkpoint"
         folder = self.last_folder
         if folder is None or not folder.is_dir():
             own_run = run is not None and run.is_dir() and not zoo.is_zoo(run)
-            folder = run if own_run else Path.home()
+            # a checkpoint copy goes beside the run, not into it
+            folder = (run.parent if copy else run) if own_run else Path.home()
         stem = run.name if run is not None else "samples"
         it = self.snapshot.iteration if self.snapshot is not None else None
+        if copy and run is not None:  # the copy is of the latest checkpoint, not the snapshot's
+            it = _checkpoint_iteration(run)
         when = f"_it{it}" if it is not None else ""
         what = {"grid": "samples"}.get(entry.what, entry.what)
         return folder / f"{stem}{when}_{what}{entry.ext}"
@@ -324,3 +328,15 @@ class ExportMenu(QMenu):
         shutil.copytree(src, tmp)
         tmp.replace(dest)
         return dest
+
+
+def _checkpoint_iteration(run: Path) -> int | None:
+    """The iteration of the checkpoint a copy of ``run`` takes (its ``iter_N`` name)."""
+    from ebm_engine.learning.loading import find_checkpoint
+
+    try:
+        name = find_checkpoint(run).name
+    except EBMError:
+        return None
+    digits = name.rsplit("_", 1)[-1]
+    return int(digits) if digits.isdigit() else None

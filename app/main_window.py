@@ -247,7 +247,11 @@ class MainWindow(QMainWindow):
         self.log.appendPlainText(text)
 
     def _warned(self, ev) -> None:
-        """A warning goes to the log and the status bar (the log is a tab away)."""
+        """A warning goes to the log and the status bar (the log is a tab away); a note
+        only to the log."""
+        if getattr(ev, "note", False):
+            self.log_line(f"note: {ev.message}")
+            return
         self.log_line(f"warning at iteration {ev.iteration}: {ev.message}")
         self.status.warned(ev.message)
 

@@ -458,7 +458,7 @@ class Session:
             chains = persistent_chains(loaded)
             if 0 < chains < n:  # more would repeat them: a grid of look-alikes
                 yield Warned(it, f"this model keeps {chains} persistent chains: "
-                                 f"{chains} samples drawn, each once")
+                                 f"{chains} samples drawn, each once", note=True)
                 n = chains
             frames = []
             try:

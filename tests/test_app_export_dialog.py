@@ -49,7 +49,7 @@ def test_a_zoo_model_exports_into_the_home_folder_not_the_zoo(qtbot, monkeypatch
     from app.export_menu import ENTRIES, ExportMenu
     from ebm_engine.runs import zoo
 
-    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(Path, "home", lambda: tmp_path)
     entry = zoo.resolve("zoo:digits-ml")
     menu = ExportMenu(lambda: entry, lambda: None)
     menu.set_snapshot(_snapshot(1500))
@@ -73,3 +73,20 @@ def test_run_entries_are_enabled_only_where_the_run_has_what_they_need(qtbot):
     run[0] = zoo.resolve("zoo:digits-inpainting-conditional-coop")
     menu.refresh_run_entries()
     assert menu.picture_action.isEnabled()
+
+
+def test_a_checkpoint_copy_is_named_by_its_checkpoint_and_goes_beside_the_run(qtbot, tmp_path):
+    from app.export_menu import ENTRIES, ExportMenu
+    from ebm_engine.config import RunConfig
+    from ebm_engine.session import Session
+
+    run = tmp_path / "runs" / "moons-run"
+    cfg = RunConfig.from_dict({"data": {"source": "moons"}, "model": {"width": 8, "depth": 2},
+                               "sampler": {"n_steps": 2},
+                               "train": {"iterations": 4, "checkpoint_every": 2,
+                                         "sample_every": 2}})
+    list(Session(cfg).train(run))
+    menu = ExportMenu(lambda: run, lambda: None)
+    menu.set_snapshot(_snapshot(3))  # a snapshot between checkpoints
+    copy = next(e for e in ENTRIES if e.what == "checkpoint")
+    assert menu.suggested_path(copy) == tmp_path / "runs" / "moons-run_it4_checkpoint"

@@ -91,3 +91,26 @@ def test_the_readmes_picture_to_map_run_resumes_from_another_folder(tmp_path, mo
     assert cfg.data.options["pairs"] == str(tmp_path / "maps")
     monkeypatch.chdir(tmp_path / "runs")
     assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
+
+
+def test_an_older_image_folder_run_says_where_its_data_were(tmp_path, capsys, monkeypatch):
+    """data.json holds an image folder's absolute path: the message names it."""
+    from PIL import Image
+
+    import ebm_engine.commands.train as train_command
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "here" / "pics").mkdir(parents=True)
+    for i in range(6):
+        Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(
+            tmp_path / "here" / "pics" / f"{i}.png")
+    monkeypatch.chdir(tmp_path / "here")
+    monkeypatch.setattr(train_command, "_absolute_data", lambda source: source)  # as before
+    run = tmp_path / "run"
+    assert main(["train", "--data", "pics", "--steps", "1", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=1", "--set", "model.width=8"]) == 0
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--n", "8", "--no-write"]) == 2
+    err = capsys.readouterr().err
+    assert f"(it was {tmp_path / 'here' / 'pics'} when the run began)" in err, err

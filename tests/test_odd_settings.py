@@ -62,3 +62,16 @@ def test_the_status_bar_shows_the_latest_warning(qtbot):
     assert long in label.toolTip() and "first" in label.toolTip()
     status.clear()
     assert label.text() == "" and status.warnings == []
+
+
+def test_a_note_is_logged_without_the_warning_sign(qtbot, tmp_path):
+    from app.testing import make_window
+    from ebm_engine.learning.events import Warned
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    window.controller.sigWarned.emit(Warned(3, "this model keeps 4 persistent chains", note=True))
+    assert "note: this model keeps 4" in window.log.toPlainText()
+    assert window.status_labels["warning"].text() == ""
+    window.controller.sigWarned.emit(Warned(3, "sampler.n_steps is 0"))
+    assert window.status_labels["warning"].text().startswith("⚠")
+    window.controller.wait()

@@ -38,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "samples":
         snap = run_dir.read_samples()
         if snap is None and pretrained:
-            raise ConfigError(f"{named}: a pretrained model ships no saved samples; draw "
-                              f"new ones with ebm sample --run {named} --out {args.out}")
+            raise ConfigError(f"{named}: a pretrained model ships only a preview picture "
+                              f"({zoo.SAMPLES_FILE}), not saved samples; draw new ones with "
+                              f"ebm sample --run {named} --out {args.out}")
         if snap is None:
             raise ConfigError(f"{args.run}: no samples yet (samples/latest.npz)")
         path = export_samples(snap["samples"], snap["kind"], snap["value_range"], out,

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     if dataset.item_shape != tuple(spec.item_shape):
         raise DataError(f"{args.data}: items of shape {dataset.item_shape} do not fit the model's "
                         f"{tuple(spec.item_shape)}")
-    if bad and dataset.meta.get("labels") is None:
+    known = dataset.meta.get("labels")
+    if bad and (known is None or len(known) != len(dataset)):
         raise DataError(f"{args.data}: has no labels, so --anomalous-labels cannot apply")
     torch.manual_seed(0)
     # Batch by batch from the dataset as held (8-bit or memory-mapped): no float32 copy of it all.

@@ -202,6 +202,9 @@ def _run(args: argparse.Namespace) -> int:
         return drive(session, _chain(first, events), quiet=args.quiet)
     if not args.out:
         raise ConfigError("train needs --out RUN (a new folder for the run)")
+    from ebm_engine.runs.rundir import RunDir
+
+    RunDir(args.out).check_new()  # on every rank: under torchrun rank 0 alone creates it
     cfg = build_config(args)
     if args.steps is not None:
         if args.steps < 0:

@@ -70,10 +70,15 @@ class KnobApplied:
 
 @dataclass(frozen=True)
 class Warned:
-    """Something the user should know (rejected edit, slow step …)."""
+    """Something the user should know (rejected edit, slow step …).
+
+    ``note`` marks what is worth knowing but not wrong (the app logs it without
+    the status bar's warning sign).
+    """
 
     iteration: int
     message: str
+    note: bool = False
 
 
 @dataclass(frozen=True)

@@ -202,8 +202,8 @@ class Trainer:
             ckpt = load_checkpoint(checkpoint)
         elif run.latest_checkpoint() is None:
             raise CheckpointError(f"{run.path}: no checkpoint to resume from (the run stopped "
-                                  "before its first); train again with --out NEW, or delete "
-                                  "that folder and reuse its name")
+                                  "before its first, or is still starting); train again into "
+                                  "a new folder (--out NEW)")
         else:  # a damaged latest checkpoint: the newest that reads, said in the log
             ckpt, note = run.load_latest()
         folder = ckpt.path

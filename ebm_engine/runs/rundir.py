@@ -70,21 +70,8 @@ class RunDir:
         return self.config_path.is_file()
 
     def create(self, cfg: RunConfig) -> RunDir:
-        """Create the folder and write ``config.json``; refuse an existing run and a
-        folder that holds other files (a typo'd ``--out runs`` would fill it with a run)."""
-        if self.exists():
-            if self.latest_checkpoint() is None:  # --resume has nothing to continue either
-                raise ConfigError(f"{self.path} holds a run that stopped before its first "
-                                  "checkpoint, so there is nothing to resume; delete that "
-                                  "folder or choose another --out")
-            raise ConfigError(f"{self.path} already holds a run; use --resume or another --out")
-        try:
-            crowded = self.path.is_dir() and any(self.path.iterdir())
-        except OSError:
-            crowded = False  # unreadable: mkdir below says what is wrong
-        if crowded:
-            raise ConfigError(f"{self.path} is a folder of other files, not a run; give --out "
-                              f"a new folder, e.g. {self.path / 'run1'}")
+        """Create the folder and write ``config.json`` (after :meth:`check_new`)."""
+        self.check_new()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self.checkpoints.mkdir(exist_ok=True)
@@ -93,6 +80,30 @@ class RunDir:
             raise ConfigError(f"cannot create run folder {self.path}: {exc.strerror}") from None
         self.write_config(cfg)
         return self
+
+    def check_new(self) -> None:
+        """Refuse an existing run and a folder that holds other files (a typo'd
+        ``--out runs`` would fill it with a run).
+
+        Raises
+        ------
+        ConfigError
+            One line saying why, and what to do instead.
+        """
+        if self.exists():
+            if self.latest_checkpoint() is None:  # --resume has nothing to continue either
+                raise ConfigError(f"{self.path} holds a run with no checkpoint yet (it stopped "
+                                  "before its first, or is still starting), so there is "
+                                  "nothing to resume; choose another --out, or delete that "
+                                  "folder if nothing is writing to it")
+            raise ConfigError(f"{self.path} already holds a run; use --resume or another --out")
+        try:
+            crowded = self.path.is_dir() and any(self.path.iterdir())
+        except OSError:
+            crowded = False  # unreadable: create's mkdir says what is wrong
+        if crowded:
+            raise ConfigError(f"{self.path} is a folder of other files, not a run; give --out "
+                              f"a new folder, e.g. {self.path / 'run1'}")
 
     def write_config(self, cfg: RunConfig) -> None:
         atomic.write_text(self.config_path, cfg.to_json() + "\n")
