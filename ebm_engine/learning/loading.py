@@ -73,8 +73,19 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
 
 
 def persistent_chains(loaded: LoadedModel) -> int:
-    """How many persistent chains a draw from ``loaded`` continues (0: chains start
-    afresh, so any number of samples differ). Draws beyond it repeat those chains."""
+    """How many persistent chains a draw from ``loaded`` continues.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        A model from :func:`load_model`.
+
+    Returns
+    -------
+    int
+        The chains (0: chains start afresh, so any number of samples differ).
+        Draws beyond it repeat those chains.
+    """
     if loaded.cfg.sampler.init != "persistent":
         return 0
     return max((len(b) for b in loaded.method.buffers()), default=0)

@@ -11,7 +11,20 @@ from ebm_engine.methods.base import DataSpec, LearningMethod
 
 
 def odd_settings(method: LearningMethod, spec: DataSpec) -> list[str]:
-    """One sentence per setting of ``method`` that defeats its learning (empty: none)."""
+    """One sentence per setting of ``method`` that defeats its learning.
+
+    Parameters
+    ----------
+    method : LearningMethod
+        The run's method, built (its options parsed).
+    spec : DataSpec
+        The training data's kind, shape and value range.
+
+    Returns
+    -------
+    list of str
+        What to say at the run's start (empty: nothing).
+    """
     said = []
     if method.learns_from_chains and method.sample_steps == 0:
         said.append("sampler.n_steps is 0: the Langevin chains never move, so the EBM learns "

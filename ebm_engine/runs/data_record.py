@@ -62,7 +62,18 @@ def record(run: str | Path, dataset: Dataset) -> None:
 
 
 def read_record(run: str | Path) -> dict[str, Any] | None:
-    """``RUN/data.json`` as a dict, or ``None`` (absent, unreadable, or from before it)."""
+    """``RUN/data.json`` as a dict.
+
+    Parameters
+    ----------
+    run : path
+        The run folder.
+
+    Returns
+    -------
+    dict or None
+        Its record, or ``None`` (absent, unreadable, or a run from before it).
+    """
     try:
         then = json.loads((Path(run) / DATA_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
