@@ -54,6 +54,10 @@ class KnobSpec:
         ``inf`` is a meaningful value (``sampler.reference_sigma``).
     unit : str
         Shown next to the description in tooltips.
+    when : tuple of (str, tuple)
+        Read only when each named knob of the same ``Options`` has one of
+        the values (``(("condition", ("label",)),)``); the app hides it
+        otherwise. Empty: always read.
     """
 
     ge: float | None = None
@@ -64,6 +68,11 @@ class KnobSpec:
     live: bool = True
     allow_inf: bool = False
     unit: str = ""
+    when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+
+    def applies(self, values: dict[str, Any]) -> bool:
+        """Whether the knob is read under ``values`` (the other knobs, by name)."""
+        return all(values.get(name) in allowed for name, allowed in self.when)
 
     def check(self, name: str, value: Any) -> None:
         """Raise :class:`ConfigError` naming ``name`` if ``value`` is out of bounds."""
@@ -108,13 +117,15 @@ class KnobSpec:
 def knob(default: Any, *, ge: float | None = None, gt: float | None = None,
          le: float | None = None, lt: float | None = None,
          choices: Iterable[Any] | None = None, live: bool = True,
-         allow_inf: bool = False, unit: str = "") -> Any:
+         allow_inf: bool = False, unit: str = "",
+         when: dict[str, Iterable[Any]] | None = None) -> Any:
     """A dataclass field that is a knob (see :class:`KnobSpec`).
 
     Lists and dicts get a ``default_factory`` (each instance its own copy).
     """
     spec = KnobSpec(ge, gt, le, lt, tuple(choices) if choices is not None else None,
-                    live, allow_inf, unit)
+                    live, allow_inf, unit,
+                    tuple((k, tuple(v)) for k, v in (when or {}).items()))
     meta = {"knob": spec}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)

@@ -315,3 +315,23 @@ def test_rollback_marks_the_curves_and_drops_the_void_rows(qtbot, tmp_path):
     assert len(curves.markers) == 2
     ctrl.sigRewound.emit(Rewound(0))  # metrics.csv rewritten: read again from the start
     assert curves.rows["iteration"] == []
+
+
+def test_method_knobs_that_the_chosen_condition_does_not_read_are_hidden(qtbot, tmp_path):
+    from app.testing import make_window
+
+    window = make_window(qtbot, tmp_path, demo="saliency-popout", knobs=())
+    panel = window.settings_panel
+
+    def shown(name: str) -> bool:
+        return panel.options_form.isRowVisible(panel.rows[f"train.options.{name}"])
+
+    assert panel.cfg.train.options["condition"] == "image"
+    assert shown("output_channels") and shown("contrast") and shown("gen_lr")
+    assert not shown("n_classes") and not shown("mask_min")
+    assert panel.set_value("train.options.condition", "label").value == "label"
+    assert shown("n_classes") and not shown("contrast")
+    window.data_panel.set_source("digits-inpainting")
+    window.controller.wait()
+    assert shown("mask_min") and shown("mask_max")
+    assert not shown("n_classes") and not shown("output_channels")

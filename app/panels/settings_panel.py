@@ -180,6 +180,7 @@ class SettingsPanel(QWidget):
         self.controller = controller
         self.methods = available_methods()
         self.editors: dict[str, FieldEditor] = {}
+        self.rows: dict[str, QWidget] = {}  # each editor's row (its field widget), to hide
         self.errors: dict[str, QLabel] = {}
         self._busy = False  # a run or a sampling is going (set_state)
         self._shown_method: str | None = None
@@ -228,6 +229,7 @@ class SettingsPanel(QWidget):
         name = QLabel(label)
         name.setToolTip(editor.widget.toolTip())
         form.addRow(name, box)
+        self.rows[editor.key] = box
         self.editors[editor.key] = editor
         self.errors[editor.key] = error
         editor.connect(self._edited)
@@ -239,6 +241,7 @@ class SettingsPanel(QWidget):
         for key in [k for k in self.editors if k.startswith("train.options.")]:
             self.editors.pop(key)
             self.errors.pop(key)
+            self.rows.pop(key)
         cls = self.methods[method]
         self.method_summary.setText(f"<i>{cls.summary()}</i>")
         for info in cls.knobs():
@@ -264,6 +267,17 @@ class SettingsPanel(QWidget):
                 value = cfg.get_value(key)
             editor.set_value(value)
             self._show_error(key, None)
+        self._show_relevant()
+
+    def _show_relevant(self) -> None:
+        """Hide the method knobs the current choices do not read (a saliency run's
+        n_classes, an inpainting run's output_channels …)."""
+        given = self.cfg.train.options
+        options = {editor.info.name: given.get(editor.info.name, editor.info.default)
+                   for key, editor in self.editors.items() if key.startswith("train.options.")}
+        for key, editor in self.editors.items():
+            if key.startswith("train.options.") and editor.info.spec.when:
+                self.options_form.setRowVisible(self.rows[key], editor.info.spec.applies(options))
 
     def set_config(self, cfg) -> bool:
         """Ask the controller to use ``cfg`` as a whole (shown when it announces it)."""
@@ -304,6 +318,8 @@ class SettingsPanel(QWidget):
             self._show_error(key, None)
         if key == "train.method":
             self.show_config(self.controller.config)  # the new method's knobs
+        elif key.startswith("train.options."):
+            self._show_relevant()  # e.g. condition: which knobs it reads
         self.sigKnobEdited.emit(key, result.value)
         return result
 

@@ -127,10 +127,11 @@ class ConditionalCoopOptions:
     """
 
     condition: str = knob("mask", choices=CONDITIONS, live=False)
-    n_classes: int = knob(10, ge=2, live=False)
-    output_channels: int = knob(0, ge=0, live=False, unit="channels")
-    mask_min: float = knob(0.3, gt=0, le=1)
-    mask_max: float = knob(0.6, gt=0, le=1)
+    n_classes: int = knob(10, ge=2, live=False, when={"condition": ("label",)})
+    output_channels: int = knob(0, ge=0, live=False, unit="channels",
+                                when={"condition": ("label", "image")})
+    mask_min: float = knob(0.3, gt=0, le=1, when={"condition": ("mask",)})
+    mask_max: float = knob(0.6, gt=0, le=1, when={"condition": ("mask",)})
     z_dim: int = knob(8, ge=1, live=False)
     gen_width: int = knob(32, ge=1, live=False, unit="channels")
     gen_lr: float = knob(1e-3, gt=0)
@@ -143,7 +144,7 @@ class ConditionalCoopOptions:
     data_latent_draws: int = knob(1, ge=1)
     context: bool = knob(False, live=False)
     teach_after: int = knob(0, ge=0, unit="iterations")
-    contrast: bool = knob(False, live=False)
+    contrast: bool = knob(False, live=False, when={"condition": ("image",)})
 
 
 def layout(opts: ConditionalCoopOptions, item_shape: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
