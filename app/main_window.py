@@ -488,6 +488,12 @@ class MainWindow(QMainWindow):
         from ebm_engine.learning.advice import divergence_advice, failed_iteration
 
         advice = divergence_advice(self.controller.config.train.method, ev.iteration)
+        if getattr(ev, "final", False):  # the retries are spent: there is no Resume
+            self.show_error(f"Training stopped: iteration {failed_iteration(ev.iteration)} "
+                            f"diverged again ({ev.message}), and the run ended there. "
+                            f"{advice[0].upper() + advice[1:]}, then press ▶ Train for a new "
+                            f"run (or resume this one from a checkpoint, if it has one).")
+            return
         if ev.iteration == 0:  # no update has been made: the rate cannot be the cause
             self.show_error(f"Training paused at its first iteration, before any update: "
                             f"{ev.message}. The chains' start or step is out of scale: "

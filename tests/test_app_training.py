@@ -175,3 +175,15 @@ def test_divergence_pause_shows_one_resume(qtbot, tmp_path, monkeypatch):
         resumes[0].click()  # it resumes the run (which then runs to its end)
     assert blocker.args[0] >= 3
     qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
+
+
+def test_the_last_failed_attempt_says_the_run_ended_not_press_resume(qtbot, tmp_path):
+    from ebm_engine.learning.events import Diverged
+
+    window = make_window(qtbot, tmp_path)
+    window.controller.sigDiverged.emit(Diverged(283, "non-finite energy_data"))
+    assert "press Resume" in window.errors[-1]
+    window.controller.sigDiverged.emit(Diverged(283, "non-finite energy_data", final=True))
+    said = window.errors[-1]
+    assert said.startswith("Training stopped: iteration 284 diverged again")
+    assert "press Resume" not in said and "▶ Train" in said

@@ -86,11 +86,13 @@ class Diverged:
     """Energies or gradients became non-finite or exploded; the step was not applied.
 
     ``iteration`` counts the complete iterations; the step that failed is the
-    next one (:func:`ebm_engine.learning.advice.failed_iteration`).
+    next one (:func:`ebm_engine.learning.advice.failed_iteration`). ``final``:
+    the retries are spent and the run ends (reason ``diverged``) after it.
     """
 
     iteration: int
     message: str
+    final: bool = False
 
 
 @dataclass(frozen=True)

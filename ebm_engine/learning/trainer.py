@@ -358,7 +358,7 @@ class Trainer:
                                 iteration=self.iteration,
                                 failed_at=failed_iteration(self.iteration), message=problem)
                     yield from self._drain_warnings()
-                yield Diverged(self.iteration, problem)
+                yield Diverged(self.iteration, problem, final=failures >= MAX_DIVERGED_RETRIES)
                 if failures >= MAX_DIVERGED_RETRIES:
                     reason = "diverged"
                     break
