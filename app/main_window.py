@@ -483,6 +483,9 @@ class MainWindow(QMainWindow):
     def _knob_applied(self, ev) -> None:
         self.curves.add_marker(ev.iteration, f"{ev.key.split('.')[-1]}={ev.new}")
         self.log_line(f"iteration {ev.iteration}: {ev.key} {ev.old} → {ev.new}")
+        if ev.key == "train.iterations":  # the run's new total
+            self.status.target = int(ev.new)
+            self.status.show_iteration(ev.iteration)
 
     def _diverged(self, ev) -> None:
         from ebm_engine.learning.advice import divergence_advice, failed_iteration

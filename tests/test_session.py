@@ -277,3 +277,15 @@ def test_a_method_refuses_data_it_cannot_learn(tmp_path: Path):
     cfg = tiny().with_value("data.source", str(text))
     with pytest.raises(Exception, match="method 'ml' cannot learn text data; use --method"):
         list(Session(cfg).train(None))
+
+
+def test_a_live_edit_of_iterations_moves_the_runs_end(tmp_path: Path):
+    """Accepted, logged and marked, train.iterations must also end the run there."""
+    session = Session(tiny(iterations=40, checkpoint_every=0))
+    events = session.train(tmp_path / "run", paused=True)
+    next(events)  # RunStarted: the trainer is built
+    assert isinstance(session.edit("train.iterations", 7), Accepted)
+    session.resume_run()
+    steps = [e.iteration for e in events if isinstance(e, TrainStep)]
+    assert steps[-1] == 7
+    assert RunConfig.load(tmp_path / "run" / "config.json").train.iterations == 7

@@ -175,6 +175,7 @@ class Trainer:
         self.snapshot_first = False
         self._last_checkpoint = -1
         self._edit_count = 0
+        self._new_target: int | None = None  # a live edit of train.iterations, not yet taken
         self._write_warnings: list[Warned] = []
         self._tensorboard: TensorBoardScalars | None = None
         self._failed_writes: set[str] = set()
@@ -320,6 +321,10 @@ class Trainer:
                 reason = "stopped"
                 break
             yield from self._apply_edits()
+            if self._new_target is not None:  # train.iterations edited: the run's new total
+                target, self._new_target = self._new_target, None
+                if self.iteration >= target:
+                    break
             t0 = time.perf_counter()
             t = self.cfg.train
             want_snapshot = (first or (self.iteration + 1) % t.sample_every == 0
@@ -423,6 +428,8 @@ class Trainer:
                 self._write("config", self.run.write_config, self.cfg)
                 self._write("events", self.run.append_event, "knob", iteration=self.iteration,
                             key=edit.key, old=old, new=new)
+            if edit.key == "train.iterations":
+                self._new_target = int(new)
             yield KnobApplied(self.iteration, edit.key, old, new)
 
     def reconfigure(self, cfg: RunConfig, reason: str = "") -> None:
