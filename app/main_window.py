@@ -581,6 +581,12 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open a run folder or a checkpoint folder",
                                                 self._runs_folder())
         if path:
+            if mode is None and not (Path(path) / "config.json").is_file():
+                # a checkpoint folder: it can be sampled; training resumes a run folder
+                # (from its latest checkpoint), so Resume is not offered for it
+                mode = "sample"
+                self.log_line(f"{path}: a checkpoint folder, sampled (to continue training, "
+                              "open its run folder)")
             mode = mode or ask_open_mode(self)
             if mode is not None:
                 self.open_run(path, mode)

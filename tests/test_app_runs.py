@@ -295,3 +295,23 @@ def test_an_opened_run_sets_the_method_its_card_loads(qtbot, tmp_path):
     entry = panel.pretrained_entry()
     assert entry is None or entry.method == "coopnets"  # never the ML entry of the demo
     assert entry is not None or "8gaussians-coopnets" not in panel.zoo
+
+
+def test_opening_a_checkpoint_folder_samples_it_without_offering_resume(qtbot, tmp_path,
+                                                                        finished_run,
+                                                                        monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    import app.main_window as main_window
+
+    ckpt = finished_run / "checkpoints" / "iter_0000004"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: str(ckpt)))
+    asked = []
+    monkeypatch.setattr(main_window, "ask_open_mode", lambda parent: asked.append(1) or "resume")
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as shown:
+        window._ask_open_run()
+    assert shown.args[0].origin == "sample" and not asked and window.errors == []
+    assert "a checkpoint folder, sampled" in window.log.toPlainText()
+    window.controller.wait()

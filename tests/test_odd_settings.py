@@ -75,3 +75,13 @@ def test_a_note_is_logged_without_the_warning_sign(qtbot, tmp_path):
     window.controller.sigWarned.emit(Warned(3, "sampler.n_steps is 0"))
     assert window.status_labels["warning"].text().startswith("⚠")
     window.controller.wait()
+
+
+def test_an_edit_mid_run_that_defeats_learning_is_said_too():
+    session = Session(_tiny_images(train__iterations=6), on_diverge=StopOnDivergence())
+    events = session.train(None, paused=True)
+    next(events)
+    session.edit("sampler.n_steps", 0)
+    session.resume_run()
+    warned = [e for e in events if isinstance(e, Warned)]
+    assert len(warned) == 1 and "sampler.n_steps is 0" in warned[0].message

@@ -417,6 +417,9 @@ class Trainer:
             hash((self.cfg.train.seed, self.iteration, attempt)) % (2**31), self.dist.rank))
 
     def _apply_edits(self) -> Iterator[Event]:
+        from ebm_engine.learning.odd_settings import odd_settings
+
+        said = set(odd_settings(self.method, self.spec)) if self._edits else set()
         while self._edits:
             edit = self._edits.popleft()
             old = self.current_value(edit.key)
@@ -431,6 +434,10 @@ class Trainer:
             if edit.key == "train.iterations":
                 self._new_target = int(new)
             yield KnobApplied(self.iteration, edit.key, old, new)
+            for odd in odd_settings(self.method, self.spec):  # as a run started so is warned
+                if odd not in said:
+                    said.add(odd)
+                    yield Warned(self.iteration, odd)
 
     def reconfigure(self, cfg: RunConfig, reason: str = "") -> None:
         """Replace the whole (validated) config between iterations, e.g. a
