@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,8 @@ from ebm_engine.methods import method_class
 
 # Training points drawn under a 2D landscape.
 DATA_POINTS_SHOWN = 1500
+# A followed run that writes nothing for this long is said to be maybe stopped (once).
+FOLLOW_SILENT_SECONDS = 180.0
 
 
 class RunState(str, enum.Enum):
@@ -399,13 +402,22 @@ class Session:
             self.target = cfg.train.iterations
             yield RunStarted(str(run_dir), "elsewhere", 0, cfg.train.iterations,
                              cfg.data.source, "", cfg.train.method)
+            news, said = time.monotonic(), False
             while not self._stop.is_set():
                 for event in follower.events():
+                    news, said = time.monotonic(), False
                     if isinstance(event, TrainStep):
                         self.iteration = event.iteration
                     yield event
                     if isinstance(event, Finished):
                         return
+                quiet = time.monotonic() - news
+                if quiet >= FOLLOW_SILENT_SECONDS and not said:  # a killed writer says nothing
+                    said = True
+                    took = f"{quiet:.0f} s" if quiet < 120 else f"{quiet / 60:.0f} min"
+                    yield Warned(self.iteration, f"nothing new in {run_dir} for {took}: the "
+                                 "process writing it may have stopped (or be paused); Stop "
+                                 "ends following")
                 self._stop.wait(poll_seconds)
             yield Finished(self.iteration, "stopped")
         finally:

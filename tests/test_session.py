@@ -289,3 +289,22 @@ def test_a_live_edit_of_iterations_moves_the_runs_end(tmp_path: Path):
     steps = [e.iteration for e in events if isinstance(e, TrainStep)]
     assert steps[-1] == 7
     assert RunConfig.load(tmp_path / "run" / "config.json").train.iterations == 7
+
+
+def test_following_a_silent_run_says_its_writer_may_have_stopped(tmp_path: Path, monkeypatch):
+    """A writer killed with kill -9 writes no "finished": say so once, keep following."""
+    import ebm_engine.session as session_module
+    from ebm_engine.runs.rundir import RunDir
+
+    monkeypatch.setattr(session_module, "FOLLOW_SILENT_SECONDS", 0.05)
+    RunDir(tmp_path / "run").create(tiny())  # a run whose writer is gone
+    session = Session()
+    events = session.follow(tmp_path / "run", poll_seconds=0.01)
+    seen = []
+    for event in events:
+        seen.append(event)
+        if isinstance(event, Warned):
+            session.stop()
+    said = [e for e in seen if isinstance(e, Warned)]
+    assert len(said) == 1 and "may have stopped" in said[0].message
+    assert isinstance(seen[-1], Finished) and seen[-1].reason == "stopped"
