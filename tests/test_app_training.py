@@ -64,6 +64,10 @@ def test_train_pause_step_knob_close(qtbot, tmp_path):
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     knob = [e for e in events if e["event"] == "knob"]
     assert knob and knob[-1]["key"] == "sampler.step_size" and knob[-1]["new"] == 0.07
+    # the same value again (a field refocused): nothing queued, nothing logged twice
+    queued = window.log.toPlainText().count("queued edit sampler.step_size")
+    assert not window.settings_panel.set_value("sampler.step_size", 0.07).pending
+    assert window.log.toPlainText().count("queued edit sampler.step_size") == queued == 1
 
     # close during training → worker stopped, checkpoint valid
     qtbot.waitUntil(lambda: ctrl.iteration > frozen_at + 2, timeout=WAIT_MS)

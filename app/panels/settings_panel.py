@@ -316,6 +316,8 @@ class SettingsPanel(QWidget):
         if editor is not None:
             editor.set_value(result.value)
             self._show_error(key, None)
+        if self._busy and not result.pending:  # the value in force again (a refocused field)
+            return result
         if key == "train.method":
             self.show_config(self.controller.config)  # the new method's knobs
         elif key.startswith("train.options."):
