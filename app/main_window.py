@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self._reader = ""  # the data panel's reader for the next path ("" = detected)
         self._pretrained: Path | None = None  # a loaded zoo entry: Train continues it
         self._sampled: Path | None = None  # the run or checkpoint folder Sample only redraws
+        self._pause_box: QMessageBox | None = None  # a divergence pause's "press Resume"
         # The data preview Train replaced, shown again if the run is refused (memory, data).
         self._preview_before_train = None
         self._run_began = False  # a RunStarted came for the work in progress
@@ -203,7 +204,7 @@ class MainWindow(QMainWindow):
         self.export_menu.sigSampled.connect(self._show_snapshot)  # "Sample from my picture…"
 
     # --- errors and log ---------------------------------------------------------------
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str) -> QMessageBox | None:
         """Tell the user one clear sentence (non-modal); the app keeps running."""
         self.errors.append(message)
         self.log_line(f"error: {message}")
@@ -213,6 +214,22 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setModal(False)
         box.show()
+        return box
+
+    def _pause_said(self, message: str) -> None:
+        """A divergence pause's dialog: the one before it goes (no stack of the same
+        advice), and it goes when the run leaves the pause (Resume, Stop, Reset)."""
+        self._close_pause_dialog()
+        box = self.show_error(message)
+        self._pause_box = box if isinstance(box, QMessageBox) else None
+
+    def _close_pause_dialog(self) -> None:
+        box, self._pause_box = self._pause_box, None
+        if box is not None:
+            try:
+                box.close()
+            except RuntimeError:  # the user closed it: Qt deleted it already
+                pass
 
     def _work_failed(self, message: str) -> None:
         self._restore_preview()  # a refused Train leaves the data on show, as it was
@@ -427,6 +444,8 @@ class MainWindow(QMainWindow):
 
     # --- controller signals -------------------------------------------------------
     def _state_changed(self, state: str) -> None:
+        if state != "paused":
+            self._close_pause_dialog()  # its "press Resume" no longer applies
         self.transport.set_state(state)
         self.data_panel.set_running(state in ("running", "paused", "sampling", "following"))
         self.settings_panel.set_state(state)
@@ -492,17 +511,18 @@ class MainWindow(QMainWindow):
 
         advice = divergence_advice(self.controller.config.train.method, ev.iteration)
         if getattr(ev, "final", False):  # the retries are spent: there is no Resume
+            self._close_pause_dialog()
             self.show_error(f"Training stopped: iteration {failed_iteration(ev.iteration)} "
                             f"diverged again ({ev.message}), and the run ended there. "
                             f"{advice[0].upper() + advice[1:]}, then press ▶ Train for a new "
                             f"run (or resume this one from a checkpoint, if it has one).")
             return
         if ev.iteration == 0:  # no update has been made: the rate cannot be the cause
-            self.show_error(f"Training paused at its first iteration, before any update: "
+            self._pause_said(f"Training paused at its first iteration, before any update: "
                             f"{ev.message}. The chains' start or step is out of scale: "
                             f"{advice}, then press Resume.")
             return
-        self.show_error(f"Training paused: iteration {failed_iteration(ev.iteration)} diverged "
+        self._pause_said(f"Training paused: iteration {failed_iteration(ev.iteration)} diverged "
                         f"({ev.message}); the run stands at iteration {ev.iteration}. "
                         f"{advice[0].upper() + advice[1:]}, then press Resume.")
 

@@ -191,3 +191,17 @@ def test_the_last_failed_attempt_says_the_run_ended_not_press_resume(qtbot, tmp_
     said = window.errors[-1]
     assert said.startswith("Training stopped: iteration 284 diverged again")
     assert "press Resume" not in said and "▶ Train" in said
+
+
+def test_a_divergence_dialog_goes_when_the_pause_ends(qtbot, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from ebm_engine.learning.events import Diverged
+
+    window = make_window(qtbot, tmp_path, record_errors=False)
+    window.controller.sigDiverged.emit(Diverged(40, "non-finite energy_data"))
+    window.controller.sigDiverged.emit(Diverged(40, "non-finite energy_data"))
+    shown = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert len(shown) == 1 and "press Resume" in shown[0].text()  # one, not a stack
+    window.controller.sigStateChanged.emit("running")  # Resume (or Stop, Reset)
+    qtbot.waitUntil(lambda: not any(b.isVisible() for b in window.findChildren(QMessageBox)))
