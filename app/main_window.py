@@ -457,8 +457,10 @@ class MainWindow(QMainWindow):
         self._preview_before_train = None  # the run is on: its samples replace the data
         self._show_history(ev)
         self.status.run_started(ev)
+        start = (f", from iteration {ev.iteration} (its checkpoint)"
+                 if ev.iteration and self.controller.state in ("running", "paused") else "")
         self.log_line(f"run {ev.run_dir or '(not saved)'} on {ev.device}: {ev.source}, "
-                      f"{ev.method}, {ev.target} iterations")
+                      f"{ev.method}, {ev.target} iterations{start}")
         self._show_source(self.controller.config)
         if ev.run_dir:
             self.recent_menu.add(ev.run_dir)

@@ -109,6 +109,7 @@ def test_resume_training_continues_the_run(qtbot, tmp_path, finished_run):
     # the curves hold the run's history (read from metrics.csv) and then its new rows
     assert window.curves.rows["iteration"] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert window.errors == []
+    assert "from iteration 4 (its checkpoint)" in window.log.toPlainText()  # where it went on
 
 
 def test_bad_checkpoint_is_one_sentence(qtbot, tmp_path):
