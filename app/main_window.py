@@ -502,7 +502,8 @@ class MainWindow(QMainWindow):
             return ""
 
     def _knob_applied(self, ev) -> None:
-        self.curves.add_marker(ev.iteration, f"{ev.key.split('.')[-1]}={ev.new}")
+        new = f"{ev.new:g}" if isinstance(ev.new, float) else ev.new  # 1e+06, not 1000000.0
+        self.curves.add_marker(ev.iteration, f"{ev.key.split('.')[-1]}={new}")
         self.log_line(f"iteration {ev.iteration}: {ev.key} {ev.old} → {ev.new}")
         if ev.key == "train.iterations":  # the run's new total
             self.status.target = int(ev.new)

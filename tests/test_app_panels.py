@@ -335,3 +335,15 @@ def test_method_knobs_that_the_chosen_condition_does_not_read_are_hidden(qtbot, 
     window.controller.wait()
     assert shown("mask_min") and shown("mask_max")
     assert not shown("n_classes") and not shown("output_channels")
+
+
+def test_close_knob_markers_label_at_different_heights(qtbot, tmp_path):
+    from ebm_engine.learning.events import KnobApplied
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    for it, value in ((10, 0.02), (11, 1e6)):
+        window.controller.sigKnobApplied.emit(KnobApplied(it, "sampler.step_size", 0.01, value))
+    labelled = [line.label for _plot, line in window.curves.marker_items
+                if getattr(line, "label", None) is not None]
+    assert [label.format for label in labelled] == ["step_size=0.02", "step_size=1e+06"]
+    assert labelled[0].orthoPos != labelled[1].orthoPos  # not one on top of the other

@@ -266,10 +266,13 @@ class CurvesView(QWidget):
                      only: pg.PlotItem | None = None) -> None:
         x = self._x_of(iteration)
         colour = MARKER_COLOURS.get(kind, MARKER_COLOURS["knob"])
+        # labels of markers close together are stacked at different heights, not piled up
+        nth = sum(1 for it, _label, _kind in self.markers if it <= iteration) - 1
+        height = 0.92 - 0.14 * (max(nth, 0) % 5)
         for plot in [only] if only is not None else self.items.values():
             line = pg.InfiniteLine(pos=x, angle=90, pen=pg.mkPen(colour, style=Qt.PenStyle.DashLine),
                                    label=label if plot is self.items["loss"] else None,
-                                   labelOpts={"position": 0.9, "color": colour})
+                                   labelOpts={"position": height, "color": colour})
             plot.addItem(line)
             self.marker_items.append((plot, line))
 
