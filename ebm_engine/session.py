@@ -41,6 +41,7 @@ import numpy as np
 from ebm_engine.config import RunConfig, is_live
 from ebm_engine.errors import ConfigError, EBMError
 from ebm_engine.learning.events import (
+    Checkpointed,
     Diverged,
     Event,
     Finished,
@@ -403,11 +404,16 @@ class Session:
             yield RunStarted(str(run_dir), "elsewhere", 0, cfg.train.iterations,
                              cfg.data.source, "", cfg.train.method)
             news, said = time.monotonic(), False
+            scene = _FollowedScene(run_dir, cfg) if self.display else None
             while not self._stop.is_set():
                 for event in follower.events():
                     news, said = time.monotonic(), False
                     if isinstance(event, TrainStep):
                         self.iteration = event.iteration
+                    elif isinstance(event, SamplesReady) and scene is not None:
+                        event = scene.dress(event)
+                    elif isinstance(event, Checkpointed) and scene is not None:
+                        scene.energy = None  # the landscape follows the new checkpoint
                     yield event
                     if isinstance(event, Finished):
                         return
@@ -500,6 +506,35 @@ class Session:
             yield Finished(it, "sampled")
         finally:
             self.state = RunState.FINISHED
+
+
+class _FollowedScene:
+    """What a followed 2D run's snapshots lack for the view: the training points and the
+    landscape of the run's latest checkpoint (read again after each new one)."""
+
+    def __init__(self, run_dir: str | Path, cfg: RunConfig):
+        self.run_dir, self.cfg = run_dir, cfg
+        self.points: np.ndarray | None = None
+        self.energy = None
+
+    def dress(self, snap: SamplesReady) -> SamplesReady:
+        if snap.kind != "points" or np.asarray(snap.samples).shape[1:] != (2,):
+            return snap
+        if self.points is None:
+            self.points = _training_points(self.cfg)
+        if self.energy is None:
+            from ebm_engine.errors import CheckpointError
+            from ebm_engine.learning.loading import load_model
+
+            try:
+                self.energy = load_model(self.run_dir, device="cpu").method.energy
+            except (CheckpointError, EBMError, OSError):  # no checkpoint yet: dots only
+                self.energy = None
+        shown = snap.samples if self.points is None else np.concatenate([self.points,
+                                                                         snap.samples])
+        landscape = (energy_landscape(self.energy, points_bounds(shown), "cpu")
+                     if self.energy is not None else None)
+        return dataclasses.replace(snap, data_points=self.points, landscape=landscape)
 
 
 def _training_points(cfg: RunConfig) -> np.ndarray | None:

@@ -308,3 +308,15 @@ def test_following_a_silent_run_says_its_writer_may_have_stopped(tmp_path: Path,
     said = [e for e in seen if isinstance(e, Warned)]
     assert len(said) == 1 and "may have stopped" in said[0].message
     assert isinstance(seen[-1], Finished) and seen[-1].reason == "stopped"
+
+
+def test_a_followed_2d_run_shows_its_data_and_landscape(tmp_path: Path):
+    """As a run trained or sampled here: the view's data layer and heat map come along."""
+    run = tmp_path / "run"
+    list(Session(tiny()).train(run))
+    shown = [e for e in Session(display=True).follow(run, poll_seconds=0.01)
+             if isinstance(e, SamplesReady)]
+    assert shown and shown[-1].landscape is not None
+    assert shown[-1].data_points is not None and shown[-1].data_points.shape[1] == 2
+    plain = [e for e in Session().follow(run, poll_seconds=0.01) if isinstance(e, SamplesReady)]
+    assert plain[-1].landscape is None  # the CLI's follower needs no picture
