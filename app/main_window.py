@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
         self.export_menu.sigSampled.connect(self._show_snapshot)  # "Sample from my picture…"
 
     # --- errors and log ---------------------------------------------------------------
-    def show_error(self, message: str) -> QMessageBox | None:
+    def show_error(self, message: str) -> QMessageBox:
         """Tell the user one clear sentence (non-modal); the app keeps running."""
         self.errors.append(message)
         self.log_line(f"error: {message}")
@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
         advice), and it goes when the run leaves the pause (Resume, Stop, Reset)."""
         self._close_pause_dialog()
         box = self.show_error(message)
-        self._pause_box = box if isinstance(box, QMessageBox) else None
+        self._pause_box = box if isinstance(box, QMessageBox) else None  # tests record, not show
 
     def _close_pause_dialog(self) -> None:
         box, self._pause_box = self._pause_box, None
@@ -350,13 +350,12 @@ class MainWindow(QMainWindow):
         elif name == "step":
             c.step() if c.state in ("running", "paused") else self.start_training(step=True)
         elif name == "sample":
-            entry = self.data_panel.pretrained_entry()
             if c.run_dir is not None and (c.run_dir / "checkpoints").is_dir():
                 self.open_run(c.run_dir, "sample")
             elif self._sampled is not None:  # a checkpoint folder opened to sample
                 self.open_run(self._sampled, "sample")
-            elif entry is not None:  # nothing trained or opened yet: the demo's pretrained model
-                self.load_pretrained(entry.path)
+            elif (entry := self.data_panel.pretrained_entry()) is not None:
+                self.load_pretrained(entry.path)  # nothing trained or opened: the demo's model
             else:
                 self._ask_sample_what()
         elif name == "stop":
@@ -604,7 +603,7 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open a run folder or a checkpoint folder",
                                                 self._runs_folder())
         if path:
-            if mode is None and not (Path(path) / "config.json").is_file():
+            if mode is None and (Path(path) / "state.json").is_file():
                 # a checkpoint folder: it can be sampled; training resumes a run folder
                 # (from its latest checkpoint), so Resume is not offered for it
                 mode = "sample"

@@ -413,7 +413,7 @@ class Session:
                     elif isinstance(event, SamplesReady) and scene is not None:
                         event = scene.dress(event)
                     elif isinstance(event, Checkpointed) and scene is not None:
-                        scene.energy = None  # the landscape follows the new checkpoint
+                        scene.stale = True  # the landscape follows the new checkpoint
                     yield event
                     if isinstance(event, Finished):
                         return
@@ -515,21 +515,23 @@ class _FollowedScene:
     def __init__(self, run_dir: str | Path, cfg: RunConfig):
         self.run_dir, self.cfg = run_dir, cfg
         self.points: np.ndarray | None = None
+        self.points_read = False  # read once, also when the data are gone (None)
         self.energy = None
+        self.stale = True  # a newer checkpoint to read before the next picture
 
     def dress(self, snap: SamplesReady) -> SamplesReady:
         if snap.kind != "points" or np.asarray(snap.samples).shape[1:] != (2,):
             return snap
-        if self.points is None:
-            self.points = _training_points(self.cfg)
-        if self.energy is None:
-            from ebm_engine.errors import CheckpointError
+        if not self.points_read:
+            self.points, self.points_read = _training_points(self.cfg), True
+        if self.stale:
             from ebm_engine.learning.loading import load_model
 
+            self.stale = False
             try:
                 self.energy = load_model(self.run_dir, device="cpu").method.energy
-            except (CheckpointError, EBMError, OSError):  # no checkpoint yet: dots only
-                self.energy = None
+            except (EBMError, OSError):  # no checkpoint yet, or unreadable: keep the last
+                pass
         shown = snap.samples if self.points is None else np.concatenate([self.points,
                                                                          snap.samples])
         landscape = (energy_landscape(self.energy, points_bounds(shown), "cpu")

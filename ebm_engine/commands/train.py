@@ -93,7 +93,7 @@ def _absolute_data(source: str | None) -> str | None:
     path = Path(source).expanduser()
     if path.is_absolute() or not path.exists():
         return source  # the data check says what is wrong with a missing one
-    return str(path.resolve())
+    return os.path.abspath(path)  # lexically: a linked data folder keeps the name it was given
 
 
 def _absolute_pairs(cfg):
@@ -105,7 +105,7 @@ def _absolute_pairs(cfg):
     path = Path(pairs).expanduser()
     if path.is_absolute() or (Path(cfg.data.source) / path).is_dir() or not path.is_dir():
         return cfg
-    return cfg.with_value("data.options.pairs", str(path.resolve()))
+    return cfg.with_value("data.options.pairs", os.path.abspath(path))
 
 
 def build_config(args: argparse.Namespace):

@@ -1,4 +1,5 @@
-"""Settings that are allowed but make a run learn nothing useful, said at its start.
+"""Settings that are allowed but make a run learn nothing useful, said when a run starts
+or when a live edit sets them.
 
 Zero Langevin steps and a data noise larger than the data's own range are
 typable (0 steps is a fine ``ebm sample --steps 0``; noise is a real knob),
