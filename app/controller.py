@@ -216,6 +216,15 @@ class Controller(QObject):
         self.session.step()
         self._announce_state()
 
+    def can_roll_back(self) -> int | None:
+        """The iteration :meth:`roll_back` would go back to, or ``None``."""
+        return self.session.can_roll_back()
+
+    def roll_back(self) -> None:
+        """Paused after a divergence: back to the run's latest checkpoint and its settings."""
+        self.session.roll_back()
+        self._announce_state()
+
     def stop(self) -> None:
         """Finish the run (within one Langevin step; the trainer checkpoints)."""
         self.session.stop()

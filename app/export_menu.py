@@ -333,10 +333,9 @@ class ExportMenu(QMenu):
 def _checkpoint_iteration(run: Path) -> int | None:
     """The iteration of the checkpoint a copy of ``run`` takes (its ``iter_N`` name)."""
     from ebm_engine.learning.loading import find_checkpoint
+    from ebm_engine.runs.retention import checkpoint_iteration
 
     try:
-        name = find_checkpoint(run).name
+        return checkpoint_iteration(find_checkpoint(run).name)
     except EBMError:
         return None
-    digits = name.rsplit("_", 1)[-1]
-    return int(digits) if digits.isdigit() else None

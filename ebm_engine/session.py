@@ -153,6 +153,7 @@ class Session:
         self._paused = False
         self._step_budget = 0
         self._stop = threading.Event()
+        self._roll_back_asked = False  # roll_back(): the next stop goes back, not out
 
     # --- the config ------------------------------------------------------------------
     @property
@@ -246,6 +247,32 @@ class Session:
         if trainer is not None:
             trainer.stop()
 
+    def can_roll_back(self) -> int | None:
+        """The iteration :meth:`roll_back` would go back to (the run's latest
+        checkpoint), or ``None`` (no run folder or no checkpoint yet)."""
+        from ebm_engine.runs.retention import checkpoint_iteration
+
+        trainer = self.trainer
+        if trainer is None or trainer.run is None:
+            return None
+        latest = trainer.run.latest_checkpoint()
+        return None if latest is None else checkpoint_iteration(latest.name)
+
+    def roll_back(self) -> None:
+        """Paused after a divergence: go back to the run's latest checkpoint, its
+        settings too (the one written before a live edit, if that edit broke the
+        run), instead of resuming from the state that diverged. A
+        :class:`RolledBack` follows; the state that diverged is not saved."""
+        with self._cond:
+            self._roll_back_asked = True
+            self._paused = False
+            self._cond.notify_all()
+            if self.state == RunState.PAUSED:
+                self.state = RunState.RUNNING
+        trainer = self.trainer
+        if trainer is not None:
+            trainer.stop(checkpoint=False)
+
     def _gate(self) -> None:
         """Called by the trainer before each iteration: wait while paused (a
         Step lets one iteration through; a stop always does)."""
@@ -308,7 +335,7 @@ class Session:
 
     def _drive(self, build) -> Iterator[Event]:
         from ebm_engine.learning.rollback import roll_back
-        from ebm_engine.learning.trainer import device_label
+        from ebm_engine.learning.trainer import Trainer, device_label
 
         try:
             trainer, target = build()
@@ -355,7 +382,13 @@ class Session:
                 self.rollbacks += 1
                 old = trainer.cfg
                 diverged_at = trainer.iteration
-                trainer = roll_back(trainer, self.on_diverge, problem)
+                if self._roll_back_asked:  # the user's choice: the latest checkpoint as it was
+                    self._roll_back_asked = False
+                    trainer = Trainer.resume(trainer.run.path, trainer.run.latest_checkpoint(),
+                                             dataset=trainer.dataset, gate=self._gate)
+                    trainer.reconfigure(trainer.cfg, "rolled back")  # config.json: as it was
+                else:
+                    trainer = roll_back(trainer, self.on_diverge, problem)
                 trainer.snapshot_first = self.display
                 with self._cond:
                     self.trainer = trainer
@@ -371,6 +404,8 @@ class Session:
                 self._paused = False
 
     def _rolls_back(self, finished: Finished) -> bool:
+        if self._roll_back_asked:
+            return finished.reason == "stopped" and not self._stop.is_set()
         policy = self.on_diverge
         return (finished.reason == "diverged" and isinstance(policy, RollbackPolicy)
                 and self.rollbacks < policy.max_rollbacks)

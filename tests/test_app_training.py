@@ -205,3 +205,21 @@ def test_a_divergence_dialog_goes_when_the_pause_ends(qtbot, tmp_path):
     assert len(shown) == 1 and "press Resume" in shown[0].text()  # one, not a stack
     window.controller.sigStateChanged.emit("running")  # Resume (or Stop, Reset)
     qtbot.waitUntil(lambda: not any(b.isVisible() for b in window.findChildren(QMessageBox)))
+
+
+def test_the_pause_dialog_offers_to_go_back_to_the_last_checkpoint(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    from ebm_engine.learning.events import Diverged
+
+    window = make_window(qtbot, tmp_path, record_errors=False)
+    asked = []
+    monkeypatch.setattr(window.controller, "can_roll_back", lambda: 440)
+    monkeypatch.setattr(window.controller, "roll_back", lambda: asked.append(True))
+    window.controller.sigDiverged.emit(Diverged(443, "non-finite energy_data"))
+    box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+    assert "go back to iteration 440" in box.text()
+    button = box.findChild(QPushButton, "roll_back")
+    assert button.text() == "Go back to iteration 440"
+    button.click()
+    assert asked == [True]

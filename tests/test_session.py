@@ -320,3 +320,30 @@ def test_a_followed_2d_run_shows_its_data_and_landscape(tmp_path: Path):
     assert shown[-1].data_points is not None and shown[-1].data_points.shape[1] == 2
     plain = [e for e in Session().follow(run, poll_seconds=0.01) if isinstance(e, SamplesReady)]
     assert plain[-1].landscape is None  # the CLI's follower needs no picture
+
+
+def test_a_run_an_edit_broke_rolls_back_to_before_the_edit(tmp_path: Path):
+    """lr 1e4 mid-run: its first update is applied (finite), the next diverges; Resume
+    would diverge again. roll_back() goes back to the checkpoint written just before
+    the edit, with the settings of then, and the run completes."""
+    run = tmp_path / "run"
+    session = Session(tiny(iterations=12, checkpoint_every=0))
+    events = session.train(run, paused=True)
+    next(events)
+    for _ in range(4):
+        session.step()
+    seen, rolled = [], False
+    for event in events:
+        seen.append(event)
+        if isinstance(event, TrainStep) and event.iteration == 4 and not rolled:
+            assert isinstance(session.edit("train.lr", 1e4), Accepted)
+            session.resume_run()
+        elif isinstance(event, Diverged) and not rolled:
+            assert session.can_roll_back() == 4  # written before the edit was applied
+            rolled = True
+            session.roll_back()
+    back = [e for e in seen if isinstance(e, RolledBack)]
+    assert back and back[0].iteration == 4 and back[0].changes["train.lr"][1] != 1e4
+    assert isinstance(seen[-1], Finished) and seen[-1].reason == "completed"
+    assert seen[-1].iteration == 12
+    assert RunConfig.load(run / "config.json").train.lr == back[0].changes["train.lr"][1]

@@ -123,7 +123,7 @@ class LandscapeView(QWidget):
             bar.addWidget(box)
         bar.addStretch(1)
         # what the heat map's colours mean, where it is read (the tooltip is a hover away)
-        key = QLabel("dark = low energy = probable")
+        key = QLabel("dark = probable")
         key.setObjectName("landscape_key")
         key.setStyleSheet("color: #9aa0a6")
         bar.addWidget(key)

@@ -176,6 +176,7 @@ class Trainer:
         self._last_checkpoint = -1
         self._edit_count = 0
         self._new_target: int | None = None  # a live edit of train.iterations, not yet taken
+        self._final_checkpoint = True  # stop(checkpoint=False) leaves the state unsaved
         self._write_warnings: list[Warned] = []
         self._tensorboard: TensorBoardScalars | None = None
         self._failed_writes: set[str] = set()
@@ -269,9 +270,11 @@ class Trainer:
         """
         self._edits.append(edit)
 
-    def stop(self) -> None:
+    def stop(self, checkpoint: bool = True) -> None:
         """Ask the loop to finish: now if inside a chain (that iteration is
-        discarded), else after the current iteration; then it checkpoints."""
+        discarded), else after the current iteration; then it checkpoints
+        (``checkpoint=False``: not this state, e.g. one that diverged)."""
+        self._final_checkpoint = checkpoint
         self._stop.set()
 
     @property
@@ -391,7 +394,8 @@ class Trainer:
                 yield self._checkpoint()
                 last_checkpoint_time = time.monotonic()
         # A diverged run is not checkpointed: its latest checkpoint stays the last good one.
-        if self.run is not None and self._last_checkpoint != self.iteration and reason != "diverged":
+        if (self.run is not None and self._last_checkpoint != self.iteration
+                and reason != "diverged" and self._final_checkpoint):
             yield self._checkpoint()
         if self._tensorboard is not None:
             self._tensorboard.close()
@@ -420,6 +424,9 @@ class Trainer:
         from ebm_engine.learning.odd_settings import odd_settings
 
         said = set(odd_settings(self.method, self.spec)) if self._edits else set()
+        if self._edits and self.run is not None and 0 < self.iteration != self._last_checkpoint:
+            # the state before the user's edits, to go back to if they break the run
+            yield self._checkpoint()
         while self._edits:
             edit = self._edits.popleft()
             old = self.current_value(edit.key)
