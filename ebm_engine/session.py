@@ -289,6 +289,7 @@ class Session:
         with self._cond:
             self._paused = paused
             self._step_budget = steps
+            self._roll_back_asked = False  # one asked as the last run ended is void
         self.state = RunState.PAUSED if paused and state == RunState.RUNNING else state
         self.iteration = 0
 
