@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ebm_engine.commands._chain_args import DEVICE_HELP, add_chain_arguments
 from ebm_engine.errors import ConfigError
 
 
@@ -15,13 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--run", help="run folder (its latest checkpoint) or zoo:NAME")
     src.add_argument("--checkpoint", help="checkpoint folder")
     p.add_argument("--n", type=int, help="samples to draw (default per data kind, 500 for digits)")
-    p.add_argument("--steps", type=int,
-                   help="Langevin steps per chain, not training iterations (default: the "
-                        "run's sampler.n_steps, or its per-grid / per-level steps)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the chains' start (default 0: the same draws every call; "
-                        "change it for others)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    add_chain_arguments(p)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-write", action="store_true", help="do not write RUN/eval.json")
     p.set_defaults(handler=run)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ebm_engine.commands._chain_args import DEVICE_HELP, add_chain_arguments
 from ebm_engine.errors import ConfigError, ExportError
 
 if TYPE_CHECKING:
@@ -20,17 +21,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--run", help="run folder (its latest checkpoint) or zoo:NAME")
     src.add_argument("--checkpoint", help="checkpoint folder")
     p.add_argument("--n", type=int, default=16, help="number of samples")
-    p.add_argument("--steps", type=int,
-                   help="Langevin steps per chain, not training iterations (default: the "
-                        "run's sampler.n_steps, or its per-grid / per-level steps)")
+    add_chain_arguments(p)
     p.add_argument("--record-every", type=int, default=0,
                    help="record the chain every K steps (0, the default: steps/20 for "
                         "GIF/MP4, otherwise none: a .npz chain then holds the final state)")
     p.add_argument("--scale", type=int, metavar="K",
                    help="repeat each pixel K times in PNG grids (default: cells of at least 64 px)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the chains' start (default 0: the same draws every call; "
-                        "change it for others)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method knob for this sampling (train.options.KEY; JSON value), "
                         "e.g. --option aspect=2 (patchwise: twice as wide)")
@@ -47,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--each", action="store_true",
                    help="3D samples (.ply .stl .obj): one file per sample, OUT_000.ply … "
                         "(default: all in one file, side by side)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--out", required=True, help="output file: .png .gif .mp4 .npz (.stl .obj .ply for 3D; "
                         ".txt for text; .smi .sdf for molecules; "
                         ".csv .json for trajectories)")

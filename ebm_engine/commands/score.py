@@ -8,6 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ebm_engine.commands._chain_args import DEVICE_HELP
 from ebm_engine.errors import ConfigError, DataError, ExportError
 
 
@@ -27,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="CSV file of scores (default: print the summary only)")
     p.add_argument("--batch-size", type=int, default=256,
                    help="items scored at once (default 256; lower it if memory is short)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.set_defaults(handler=run)
 
 
