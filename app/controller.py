@@ -216,13 +216,14 @@ class Controller(QObject):
         self.session.step()
         self._announce_state()
 
-    def can_roll_back(self) -> int | None:
-        """The iteration :meth:`roll_back` would go back to, or ``None``."""
-        return self.session.can_roll_back()
+    def roll_back_choices(self) -> list[tuple[int, str]]:
+        """Where :meth:`roll_back` can go, newest first, as ``(iteration, what)``."""
+        return self.session.roll_back_choices()
 
-    def roll_back(self) -> None:
-        """Paused after a divergence: back to the run's latest checkpoint and its settings."""
-        self.session.roll_back()
+    def roll_back(self, iteration: int | None = None) -> None:
+        """Paused after a divergence: back to a checkpoint of the run (default: the
+        latest) and its settings."""
+        self.session.roll_back(iteration)
         self._announce_state()
 
     def stop(self) -> None:

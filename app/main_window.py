@@ -216,18 +216,21 @@ class MainWindow(QMainWindow):
         box.show()
         return box
 
-    def _pause_said(self, message: str, back: int | None = None) -> None:
+    def _pause_said(self, message: str, back: list[tuple[int, str]] = ()) -> None:
         """A divergence pause's dialog: the one before it goes (no stack of the same
         advice), and it goes when the run leaves the pause (Resume, Stop, Reset).
-        ``back``: the checkpoint a "Go back" button returns to."""
+        ``back``: the checkpoints "Go back" buttons return to, as ``(iteration, what)``."""
         self._close_pause_dialog()
         box = self.show_error(message)
         self._pause_box = box if isinstance(box, QMessageBox) else None  # tests record, not show
-        if self._pause_box is not None and back is not None:
-            button = box.addButton(f"Go back to iteration {back}",
+        if self._pause_box is None:
+            return
+        for n, (iteration, what) in enumerate(back):
+            button = box.addButton(f"Go back to iteration {iteration}",
                                    QMessageBox.ButtonRole.ActionRole)
-            button.setObjectName("roll_back")
-            button.clicked.connect(self.controller.roll_back)
+            button.setObjectName("roll_back" if n == 0 else f"roll_back_{n}")
+            button.setToolTip(f"Iteration {iteration}: {what}, with the settings of then")
+            button.clicked.connect(lambda _=False, at=iteration: self.controller.roll_back(at))
 
     def _close_pause_dialog(self) -> None:
         box, self._pause_box = self._pause_box, None
@@ -530,9 +533,10 @@ class MainWindow(QMainWindow):
                             f"{ev.message}. The chains' start or step is out of scale: "
                             f"{advice}, then press Resume.")
             return
-        back = self.controller.can_roll_back()
-        undo = (f" If an edit broke the run, Resume diverges again: go back to iteration {back} "
-                "instead (its checkpoint, with the settings of then)." if back is not None else "")
+        back = self.controller.roll_back_choices()
+        undo = (" If an edit broke the run, Resume diverges again: go back instead, to "
+                + " or ".join(f"iteration {i} ({what})" for i, what in back)
+                + ", with the settings of then." if back else "")
         self._pause_said(f"Training paused: iteration {failed_iteration(ev.iteration)} diverged "
                          f"({ev.message}); the run stands at iteration {ev.iteration}. "
                          f"{advice[0].upper() + advice[1:]}, then press Resume.{undo}", back)

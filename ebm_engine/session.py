@@ -154,6 +154,7 @@ class Session:
         self._step_budget = 0
         self._stop = threading.Event()
         self._roll_back_asked = False  # roll_back(): the next stop goes back, not out
+        self._roll_back_to: int | None = None  # to that checkpoint (None: the latest)
 
     # --- the config ------------------------------------------------------------------
     @property
@@ -247,24 +248,55 @@ class Session:
         if trainer is not None:
             trainer.stop()
 
-    def can_roll_back(self) -> int | None:
-        """The iteration :meth:`roll_back` would go back to (the run's latest
-        checkpoint), or ``None`` (no run folder or no checkpoint yet)."""
+    def roll_back_choices(self) -> list[tuple[int, str]]:
+        """Where :meth:`roll_back` can go, newest first, as ``(iteration, what)``.
+
+        The run's latest checkpoint, then (if older) the newest state saved just
+        before live edits, so that an edit which broke the run can be undone even
+        when a periodic checkpoint came between it and the divergence. ``what``
+        says which: ``"the latest checkpoint"`` or ``"before your edit of
+        train.lr"``. Empty without a run folder or a checkpoint.
+        """
         from ebm_engine.runs.retention import checkpoint_iteration
 
         trainer = self.trainer
         if trainer is None or trainer.run is None:
-            return None
+            return []
         latest = trainer.run.latest_checkpoint()
-        return None if latest is None else checkpoint_iteration(latest.name)
+        at = None if latest is None else checkpoint_iteration(latest.name)
+        if at is None:
+            return []
+        edits = {i: keys for i, keys in trainer.edit_points
+                 if (trainer.run.checkpoint_path(i) / "state.json").is_file()}
+        choices = [(at, _before_edit(edits[at]) if at in edits else "the latest checkpoint")]
+        older = [i for i in edits if i < at]
+        if older:
+            choices.append((older[-1], _before_edit(edits[older[-1]])))
+        return choices
 
-    def roll_back(self) -> None:
-        """Paused after a divergence: go back to the run's latest checkpoint, its
-        settings too (the one written before a live edit, if that edit broke the
-        run), instead of resuming from the state that diverged. A
-        :class:`RolledBack` follows; the state that diverged is not saved."""
+    def can_roll_back(self) -> int | None:
+        """The iteration :meth:`roll_back` goes back to by default (the run's latest
+        checkpoint), or ``None`` (no run folder or no checkpoint yet)."""
+        choices = self.roll_back_choices()
+        return choices[0][0] if choices else None
+
+    def roll_back(self, iteration: int | None = None) -> None:
+        """Paused after a divergence: go back to a checkpoint of the run (the latest,
+        or ``iteration``, one of :meth:`roll_back_choices`), its settings too,
+        instead of resuming from the state that diverged. A :class:`RolledBack`
+        follows; the state that diverged is not saved.
+
+        Raises
+        ------
+        EBMError
+            ``iteration`` is not one of :meth:`roll_back_choices`.
+        """
+        if iteration is not None and iteration not in dict(self.roll_back_choices()):
+            raise EBMError(f"cannot go back to iteration {iteration}: no checkpoint of it "
+                           "to go back to")
         with self._cond:
             self._roll_back_asked = True
+            self._roll_back_to = iteration
             self._paused = False
             self._cond.notify_all()
             if self.state == RunState.PAUSED:
@@ -290,6 +322,7 @@ class Session:
             self._paused = paused
             self._step_budget = steps
             self._roll_back_asked = False  # one asked as the last run ended is void
+            self._roll_back_to = None
         self.state = RunState.PAUSED if paused and state == RunState.RUNNING else state
         self.iteration = 0
 
@@ -383,13 +416,19 @@ class Session:
                 self.rollbacks += 1
                 old = trainer.cfg
                 diverged_at = trainer.iteration
-                if self._roll_back_asked:  # the user's choice: the latest checkpoint as it was
+                points = trainer.edit_points
+                if self._roll_back_asked:  # the user's choice: that checkpoint as it was
                     self._roll_back_asked = False
-                    trainer = Trainer.resume(trainer.run.path, trainer.run.latest_checkpoint(),
-                                             dataset=trainer.dataset, gate=self._gate)
+                    to = self._roll_back_to
+                    trainer = Trainer.resume(
+                        trainer.run.path, trainer.run.latest_checkpoint() if to is None
+                        else trainer.run.checkpoint_path(to),
+                        dataset=trainer.dataset, gate=self._gate)
                     trainer.reconfigure(trainer.cfg, "rolled back")  # config.json: as it was
                 else:
                     trainer = roll_back(trainer, self.on_diverge, problem)
+                # the edits made after the state it went back to are undone
+                trainer.edit_points = [p for p in points if p[0] < trainer.iteration]
                 trainer.snapshot_first = self.display
                 with self._cond:
                     self.trainer = trainer
@@ -589,6 +628,11 @@ def _training_points(cfg: RunConfig) -> np.ndarray | None:
 def _subsample(items: np.ndarray) -> np.ndarray:
     gen = np.random.default_rng(0)
     return items[gen.choice(len(items), min(len(items), DATA_POINTS_SHOWN), replace=False)]
+
+
+def _before_edit(keys: tuple[str, ...]) -> str:
+    """``"before your edit of train.lr"`` (``"… edits of a, b"`` for several)."""
+    return f"before your edit{'s' if len(keys) > 1 else ''} of {', '.join(keys)}"
 
 
 def _value_of(cfg: RunConfig, key: str) -> Any:

@@ -214,12 +214,34 @@ def test_the_pause_dialog_offers_to_go_back_to_the_last_checkpoint(qtbot, tmp_pa
 
     window = make_window(qtbot, tmp_path, record_errors=False)
     asked = []
-    monkeypatch.setattr(window.controller, "can_roll_back", lambda: 440)
-    monkeypatch.setattr(window.controller, "roll_back", lambda: asked.append(True))
+    monkeypatch.setattr(window.controller, "roll_back_choices",
+                        lambda: [(440, "the latest checkpoint")])
+    monkeypatch.setattr(window.controller, "roll_back", asked.append)
     window.controller.sigDiverged.emit(Diverged(443, "non-finite energy_data"))
     box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
-    assert "go back to iteration 440" in box.text()
+    assert "go back instead, to iteration 440 (the latest checkpoint)" in box.text()
     button = box.findChild(QPushButton, "roll_back")
     assert button.text() == "Go back to iteration 440"
+    assert box.findChild(QPushButton, "roll_back_1") is None  # no edit: one way back
     button.click()
-    assert asked == [True]
+    assert asked == [440]
+
+
+def test_the_pause_dialog_offers_the_state_before_an_edit_past_a_later_checkpoint(
+        qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    from ebm_engine.learning.events import Diverged
+
+    window = make_window(qtbot, tmp_path, record_errors=False)
+    asked = []
+    monkeypatch.setattr(window.controller, "roll_back_choices", lambda: [
+        (400, "the latest checkpoint"), (219, "before your edit of train.lr")])
+    monkeypatch.setattr(window.controller, "roll_back", asked.append)
+    window.controller.sigDiverged.emit(Diverged(443, "non-finite energy_data"))
+    box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+    assert "iteration 219 (before your edit of train.lr)" in box.text()
+    older = box.findChild(QPushButton, "roll_back_1")
+    assert older.text() == "Go back to iteration 219" and "train.lr" in older.toolTip()
+    older.click()
+    assert asked == [219]

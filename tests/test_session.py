@@ -347,3 +347,53 @@ def test_a_run_an_edit_broke_rolls_back_to_before_the_edit(tmp_path: Path):
     assert isinstance(seen[-1], Finished) and seen[-1].reason == "completed"
     assert seen[-1].iteration == 12
     assert RunConfig.load(run / "config.json").train.lr == back[0].changes["train.lr"][1]
+
+
+def test_an_edit_can_be_undone_past_a_checkpoint_written_after_it(tmp_path: Path):
+    """A checkpoint every iteration (one kept): lr 1e4 set at 4, iteration 5 is applied
+    and checkpointed (damaged), 6 diverges. The latest checkpoint (5) would diverge
+    again; the state before the edit (4) is still there and is offered too."""
+    from ebm_engine.errors import EBMError
+    from ebm_engine.runs.rundir import RunDir
+
+    run = tmp_path / "run"
+    session = Session(tiny(iterations=12, checkpoint_every=1, keep_checkpoints=1))
+    events = session.train(run, paused=True)
+    next(events)
+    for _ in range(4):
+        session.step()
+    seen, choices = [], []
+    for event in events:
+        seen.append(event)
+        if isinstance(event, TrainStep) and event.iteration == 4 and not choices:
+            assert isinstance(session.edit("train.lr", 1e4), Accepted)
+            session.resume_run()
+        elif isinstance(event, Diverged) and not choices:
+            choices = session.roll_back_choices()
+            with pytest.raises(EBMError, match="cannot go back to iteration 3"):
+                session.roll_back(3)  # pruned: not a choice
+            session.roll_back(choices[-1][0])
+        elif isinstance(event, Diverged):  # went back to a damaged state: end, not hang
+            session.stop()
+    assert choices == [(5, "the latest checkpoint"), (4, "before your edit of train.lr")]
+    back = [e for e in seen if isinstance(e, RolledBack)]
+    assert len(back) == 1 and back[0].iteration == 4
+    assert back[0].changes["train.lr"] == [1e4, tiny().train.lr]
+    assert isinstance(seen[-1], Finished) and seen[-1].reason == "completed"
+    assert seen[-1].iteration == 12
+    assert RunDir(run).latest_checkpoint().name == "iter_0000012"
+    assert session.trainer.edit_points == []  # the edit it went back past is undone
+
+
+def test_resuming_an_older_checkpoint_makes_it_the_latest(tmp_path: Path):
+    """Going on from an older checkpoint of the run: a crash before the next checkpoint
+    must resume there, not from the abandoned newer one."""
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.runs.rundir import RunDir
+
+    run = tmp_path / "run"
+    list(Session(tiny(iterations=6, checkpoint_every=3)).train(run))
+    assert RunDir(run).latest_checkpoint().name == "iter_0000006"
+    trainer = Trainer.resume(run, RunDir(run).checkpoint_path(3))
+    assert trainer.iteration == 3
+    assert RunDir(run).latest_checkpoint().name == "iter_0000003"

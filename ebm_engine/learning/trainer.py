@@ -68,6 +68,9 @@ from ebm_engine.sampling import interrupt
 
 # Consecutive diverged steps (each retried with fresh chains) before giving up.
 MAX_DIVERGED_RETRIES = 3
+# Checkpoints written just before live edits that are kept from pruning (the newest
+# few: what "go back to before my edit" can reach).
+KEEP_EDIT_POINTS = 3
 # |mean energy| above this counts as exploding.
 ENERGY_LIMIT = 1e7
 # A parameter-gradient norm above this counts as exploding.
@@ -176,6 +179,9 @@ class Trainer:
         self._last_checkpoint = -1
         self._edit_count = 0
         self._new_target: int | None = None  # a live edit of train.iterations, not yet taken
+        # (iteration, keys edited there): the checkpoints holding the state just before
+        # live edits, oldest first; kept from pruning, so an edit can be undone
+        self.edit_points: list[tuple[int, tuple[str, ...]]] = []
         self._final_checkpoint = True  # stop(checkpoint=False) leaves the state unsaved
         self._write_warnings: list[Warned] = []
         self._tensorboard: TensorBoardScalars | None = None
@@ -227,8 +233,12 @@ class Trainer:
                                      **({"passed_over": note} if note else {}))
         if note:
             trainer._write_warnings.append(Warned(trainer.iteration, note))
-            if trainer.run is not None:  # "latest" names what was resumed: rollback, advice
-                trainer._write("checkpoint pointer", trainer.run.mark_latest, folder)
+        # "latest" names what was resumed: rollback and advice read it, and an older
+        # checkpoint of this run given here is now where the run goes on from
+        chosen = bool(checkpoint) and trainer.run is not None and (
+            folder.parent.resolve() == trainer.run.checkpoints.resolve())
+        if trainer.run is not None and (note or chosen):
+            trainer._write("checkpoint pointer", trainer.run.mark_latest, folder)
         if (other := data_record.changed(run.path, trainer.dataset)) is not None:
             trainer._write_warnings.append(Warned(trainer.iteration, other))
             if trainer.run is not None:
@@ -424,9 +434,12 @@ class Trainer:
         from ebm_engine.learning.odd_settings import odd_settings
 
         said = set(odd_settings(self.method, self.spec)) if self._edits else set()
-        if self._edits and self.run is not None and 0 < self.iteration != self._last_checkpoint:
+        if self._edits and self.run is not None and self.iteration > 0:
             # the state before the user's edits, to go back to if they break the run
-            yield self._checkpoint()
+            if self.iteration != self._last_checkpoint:
+                yield self._checkpoint()
+            if self.iteration == self._last_checkpoint:  # written (a failed write warned)
+                self._add_edit_point(tuple(edit.key for edit in self._edits))
         while self._edits:
             edit = self._edits.popleft()
             old = self.current_value(edit.key)
@@ -445,6 +458,11 @@ class Trainer:
                 if odd not in said:
                     said.add(odd)
                     yield Warned(self.iteration, odd)
+
+    def _add_edit_point(self, keys: tuple[str, ...]) -> None:
+        if self.edit_points and self.edit_points[-1][0] == self.iteration:  # more edits, same state
+            keys = tuple(dict.fromkeys(self.edit_points.pop()[1] + keys))
+        self.edit_points = [*self.edit_points, (self.iteration, keys)][-KEEP_EDIT_POINTS:]
 
     def reconfigure(self, cfg: RunConfig, reason: str = "") -> None:
         """Replace the whole (validated) config between iterations, e.g. a
@@ -535,7 +553,9 @@ class Trainer:
         self._write("events", self.run.append_event, "checkpoint", iteration=self.iteration,
                     path=str(path))
         try:  # retention keeps disk bounded on long runs
-            self.run.prune_checkpoints(t.keep_checkpoints, t.milestone_every)
+            self.run.prune_checkpoints(t.keep_checkpoints, t.milestone_every,
+                                       protect=[self.run.checkpoint_path(i)
+                                                for i, _ in self.edit_points])
         except OSError as exc:
             return Warned(self.iteration, f"cannot remove old checkpoints: "
                                           f"{exc.strerror or type(exc).__name__}")

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -264,10 +265,11 @@ class RunDir:
                               f"one that can")
             raise
 
-    def prune_checkpoints(self, keep_last: int, milestone_every: int = 0) -> list[Path]:
-        """Delete old checkpoints, keeping the latest; see
+    def prune_checkpoints(self, keep_last: int, milestone_every: int = 0,
+                          protect: Iterable[Path] = ()) -> list[Path]:
+        """Delete old checkpoints, keeping the latest and those in ``protect``; see
         :func:`ebm_engine.runs.retention.prune_checkpoints`."""
-        protect = [p for p in (self.latest_checkpoint(),) if p is not None]
+        protect = [p for p in (self.latest_checkpoint(), *protect) if p is not None]
         return retention.prune_checkpoints(self.checkpoints, keep_last, milestone_every, protect)
 
     def disk_usage(self) -> int:
