@@ -74,6 +74,9 @@ class MainWindow(QMainWindow):
         self._run_began = False  # a RunStarted came for the work in progress
         self._about = None  # the Help window, made on first use
         self._learn = None  # the Learn window, made on first use
+        self._quit_asked: QMessageBox | None = None  # "Stop training and quit?" while shown
+        self._quit_by_user = False  # File → Quit, as the window's close button: ask first
+        self._quit_confirmed = False
 
         self.data_panel = DataPanel()
         self.settings_panel = SettingsPanel(self.controller)
@@ -160,7 +163,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.sigOpen.connect(self._open_recent)
         file.addMenu(self.recent_menu)
         file.addSeparator()
-        file.addAction("Quit", self.close).setShortcut(QKeySequence.StandardKey.Quit)
+        file.addAction("Quit", self.quit_asking).setShortcut(QKeySequence.StandardKey.Quit)
         self.menuBar().addMenu(self.export_menu)
         self.menuBar().addMenu("&View").addAction("Run summary", self.show_run_summary)
         self.help_menu = self.menuBar().addMenu("&Help")
@@ -681,8 +684,55 @@ class MainWindow(QMainWindow):
         if event.type() == QEvent.Type.WindowStateChange:  # un-minimised: draw what came
             self.samples.window_state_changed()
 
+    def quit_asking(self) -> None:
+        """File → Quit: close as the window's close button does (asking first while
+        a run trains)."""
+        self._quit_by_user = True
+        try:
+            self.close()
+        finally:
+            self._quit_by_user = False
+
+    def _ask_before_quitting(self) -> None:
+        """While a run trains, a close the user asked for asks first (non-blocking):
+        the run stops there; nothing is lost where it has a run folder."""
+        if self._quit_asked is not None:
+            self._quit_asked.raise_()
+            return
+        c = self.controller
+        where = (f"It writes a checkpoint of iteration {c.session.iteration} as it stops; "
+                 "File → Open run continues it later." if c.session.run_dir is not None else
+                 "This run has no run folder: what it learnt so far is lost.")
+        box = QMessageBox(QMessageBox.Icon.Question, "EBM Studio",
+                          f"Training is running (iteration {c.session.iteration} of "
+                          f"{c.session.target}). Stop it and quit? {where}",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("quit_dialog")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        quit_button = box.addButton("Stop and quit", QMessageBox.ButtonRole.AcceptRole)
+        quit_button.setObjectName("quit_anyway")
+        box.setDefaultButton(box.addButton("Keep training", QMessageBox.ButtonRole.RejectRole))
+        self._quit_asked = box
+
+        def answered(button) -> None:
+            self._quit_asked = None
+            if button is quit_button:
+                self._quit_confirmed = True
+                self.close()
+
+        box.buttonClicked.connect(answered)
+        box.rejected.connect(lambda: setattr(self, "_quit_asked", None))  # Esc
+        box.open()
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        """Stop the worker cleanly (it writes a final checkpoint), then close."""
+        """Stop the worker cleanly (it writes a final checkpoint), then close. A close
+        the user asked for (close button, File → Quit) while a run trains asks first."""
+        training = self.controller.session.state.value in ("running", "paused")
+        if (training and not self._quit_confirmed
+                and (event.spontaneous() or self._quit_by_user)):
+            event.ignore()
+            self._ask_before_quitting()
+            return
         self.save_settings()
         if self.controller.busy:
             self.statusBar().showMessage("Stopping: writing a checkpoint…")

@@ -245,3 +245,36 @@ def test_the_pause_dialog_offers_the_state_before_an_edit_past_a_later_checkpoin
     assert older.text() == "Go back to iteration 219" and "train.lr" in older.toolTip()
     older.click()
     assert asked == [219]
+
+
+def test_quit_while_training_asks_first_and_keeps_the_run(qtbot, tmp_path):
+    """File → Quit mid-run: a question, not an instant close. Keep training goes on;
+    Stop and quit closes, and the run's checkpoint is there to continue."""
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    from ebm_engine.learning.loading import load_model
+
+    window = make_window(qtbot, tmp_path)
+    ctrl = window.controller
+    quit_action = next(a for a in window.menuBar().actions()[0].menu().actions()
+                       if a.text() == "Quit")
+    _click(window, "train")
+    qtbot.waitUntil(lambda: ctrl.iteration >= 3, timeout=WAIT_MS)
+    quit_action.trigger()
+    box = window.findChild(QMessageBox, "quit_dialog")
+    assert box is not None and box.isVisible() and "Stop it and quit?" in box.text()
+    assert "File → Open run continues it" in box.text()
+    assert window.isVisible() and ctrl.busy
+    quit_action.trigger()  # asked again: the same question, not a second one
+    assert len([b for b in window.findChildren(QMessageBox, "quit_dialog") if b.isVisible()]) == 1
+    keep = next(b for b in box.findChildren(QPushButton) if b.text() == "Keep training")
+    keep.click()
+    at = ctrl.iteration
+    qtbot.waitUntil(lambda: ctrl.iteration > at + 2, timeout=WAIT_MS)  # still training
+    assert window.isVisible()
+    run_dir = ctrl.run_dir
+    quit_action.trigger()
+    box = window.findChild(QMessageBox, "quit_dialog")
+    box.findChild(QPushButton, "quit_anyway").click()
+    assert not window.isVisible() and not ctrl.busy
+    assert load_model(run_dir).checkpoint.iteration >= at + 2
