@@ -380,8 +380,9 @@ class MainWindow(QMainWindow):
     def start_training(self, step: bool = False) -> None:
         """A new run of the config in force (``step``: start paused, one iteration allowed).
 
-        After "Load pretrained", Train continues the pretrained model in a new
-        run folder (weights, optimiser and chains carry over; the zoo is only read).
+        After "Load pretrained" (or opening one checkpoint folder), Train continues
+        that model in a new run folder (weights, optimiser and chains carry over; the
+        source is only read).
         """
         if not step and self._pretrained is None and self.controller.config.train.iterations == 0:
             self.show_error("train.iterations is 0, so there is nothing to train: set it above 0 "
@@ -408,7 +409,12 @@ class MainWindow(QMainWindow):
                 self._restore_preview()
                 self.show_error(str(exc))
                 return
-            self.log_line(f"continuing {self._pretrained.name} in {run_dir}")
+            from ebm_engine.metrics.evaluate import run_folder_of
+
+            owner = run_folder_of(self._pretrained)  # a checkpoint: say whose
+            what = (f"{owner.name}/{self._pretrained.name}" if owner is not None
+                    and owner != self._pretrained else self._pretrained.name)
+            self.log_line(f"continuing {what} in {run_dir}")
             self._pretrained = None
             self.controller.resume(run_dir)
             return
@@ -579,8 +585,10 @@ class MainWindow(QMainWindow):
             self._pretrained = path
             self.start_training()
             return
-        if zoo.is_zoo(path):  # opened to sample (--open zoo:NAME): Train continues it, as
-            self._pretrained = path  # after Load pretrained, not a fresh run beside it
+        if zoo.is_zoo(path) or (path / "state.json").is_file():
+            # a zoo entry (--open zoo:NAME) or one checkpoint opened to sample: Train
+            # continues it in a new run folder, as after Load pretrained
+            self._pretrained = path
         from ebm_engine.metrics.evaluate import run_folder_of
 
         name = (run_folder_of(path) or path).name  # a checkpoint folder: its run's name
@@ -623,8 +631,8 @@ class MainWindow(QMainWindow):
                 # a checkpoint folder: it can be sampled; training resumes a run folder
                 # (from its latest checkpoint), so Resume is not offered for it
                 mode = "sample"
-                self.log_line(f"{path}: a checkpoint folder, sampled (to continue training, "
-                              "open its run folder)")
+                self.log_line(f"{path}: a checkpoint folder, sampled; ▶ Train continues "
+                              "from it in a new run folder")
             mode = mode or ask_open_mode(self)
             if mode is not None:
                 self.open_run(path, mode)

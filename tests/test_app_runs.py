@@ -298,12 +298,12 @@ def test_an_opened_run_sets_the_method_its_card_loads(qtbot, tmp_path):
     assert entry is not None or "8gaussians-coopnets" not in panel.zoo
 
 
-def test_opening_a_checkpoint_folder_samples_it_without_offering_resume(qtbot, tmp_path,
-                                                                        finished_run,
-                                                                        monkeypatch):
+def test_an_opened_checkpoint_folder_is_sampled_and_train_continues_it_in_a_new_run(
+        qtbot, tmp_path, finished_run, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
     import app.main_window as main_window
+    from ebm_engine.runs.rundir import RunDir
 
     ckpt = finished_run / "checkpoints" / "iter_0000004"
     monkeypatch.setattr(QFileDialog, "getExistingDirectory",
@@ -316,3 +316,13 @@ def test_opening_a_checkpoint_folder_samples_it_without_offering_resume(qtbot, t
     assert shown.args[0].origin == "sample" and not asked and window.errors == []
     assert "a checkpoint folder, sampled" in window.log.toPlainText()
     window.controller.wait()
+    # ▶ Train continues it in a new run folder; the opened run is only read
+    before = sorted(p.name for p in finished_run.rglob("*"))
+    with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
+        window.transport.buttons["train"].click()
+    new = window.controller.run_dir
+    assert new is not None and new.parent == window.runs_root and new != finished_run
+    assert '"checkpoint": "iter_0000004"' in (new / "events.jsonl").read_text().splitlines()[0]
+    assert RunDir(new).latest_checkpoint().name == "iter_0000008"
+    assert f"continuing {finished_run.name}/iter_0000004" in window.log.toPlainText()
+    assert sorted(p.name for p in finished_run.rglob("*")) == before and window.errors == []

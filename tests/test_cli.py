@@ -159,3 +159,49 @@ def test_sample_checks_its_target_before_it_samples(tmp_path, capsys, monkeypatc
                      "--out", str(tmp_path / out)]) == 2
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err
+
+
+def _tree(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_resume_from_an_older_checkpoint_goes_on_in_a_new_folder(tmp_path, capsys):
+    """`--resume RUN/checkpoints/iter_N --out NEW`: the run goes on from N in NEW, its
+    curves cut at N, and RUN is left as it was. In place, only the latest will do;
+    a checkpoint copied out of its run (`ebm export --what checkpoint`) needs --out."""
+    import json
+
+    run = tmp_path / "R"
+    assert main(["train", "--data", "8gaussians", "--steps", "12", "--out", str(run), "--quiet",
+                 "--set", "train.checkpoint_every=4"]) == 0
+    before = _tree(run)
+    older = run / "checkpoints" / "iter_0000004"
+    assert main(["train", "--resume", str(older), "--steps", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "iter_0000004 is not the latest checkpoint" in err and "--out NEW" in err
+    assert "Traceback" not in err and _tree(run) == before
+
+    new = tmp_path / "N"
+    assert main(["train", "--resume", str(older), "--out", str(new), "--steps", "3",
+                 "--quiet"]) == 0
+    assert "trained 3 iterations (now at 7)" in capsys.readouterr().out
+    assert _tree(run) == before
+    assert RunDir(new).latest_checkpoint().name == "iter_0000007"
+    iterations = [int(line.split(",")[0]) for line in
+                  (new / "metrics.csv").read_text().splitlines()[1:]]
+    assert iterations == list(range(1, 8))  # 1–4 from the run, then 5–7: no 5–12 of old
+    forked = json.loads((new / "events.jsonl").read_text().splitlines()[0])
+    assert forked["event"] == "forked" and forked["checkpoint"] == "iter_0000004"
+
+    latest = run / "checkpoints" / "iter_0000012"  # in place: the latest is the run itself
+    assert main(["train", "--resume", str(latest), "--steps", "2", "--quiet"]) == 0
+    assert RunDir(run).latest_checkpoint().name == "iter_0000014"
+
+    copy = tmp_path / "copy"
+    assert main(["export", "--run", str(run), "--what", "checkpoint", "--out", str(copy)]) == 0
+    assert main(["train", "--resume", str(copy), "--steps", "1", "--quiet"]) == 2
+    assert "outside a run folder" in capsys.readouterr().err
+    assert main(["train", "--resume", str(copy), "--out", str(tmp_path / "C"), "--steps", "1",
+                 "--quiet"]) == 0
+    assert RunDir(tmp_path / "C").latest_checkpoint().name == "iter_0000015"

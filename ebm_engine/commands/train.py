@@ -44,7 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="new run folder")
     p.add_argument("--resume", metavar="RUN",
                    help="continue this run (or zoo:NAME) from its latest checkpoint; with --out, "
-                        "continue in that new folder and leave RUN as it is")
+                        "continue in that new folder and leave RUN as it is. RUN may also be "
+                        "one checkpoint folder (RUN/checkpoints/iter_N) to go on from, with "
+                        "--out NEW unless it is the latest")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar, and no lines on how the data was read or what runs "
                         "(warnings and errors still show)")
@@ -146,6 +148,25 @@ def run(args: argparse.Namespace) -> int:
         distributed.teardown()
 
 
+def _run_to_resume_in_place(checkpoint: Path) -> Path:
+    """``--resume RUN/checkpoints/iter_N`` without ``--out``: the run itself, when
+    that is its latest checkpoint; going on from an older one in place would drop
+    the curves and checkpoints after it, so that needs a new folder."""
+    from ebm_engine.runs.fork import run_of_checkpoint
+
+    run = run_of_checkpoint(checkpoint)
+    if run is None:
+        raise ConfigError(f"{checkpoint} is a checkpoint outside a run folder: continue it "
+                          "in a new folder with --out NEW")
+    latest = run.latest_checkpoint()
+    if latest is not None and latest.resolve() == Path(checkpoint).resolve():
+        return run.path
+    raise ConfigError(f"{Path(checkpoint).name} is not the latest checkpoint of {run.path} "
+                      f"({latest.name if latest is not None else 'none'}): going on from it "
+                      "in place would drop what came after it; continue it in a new folder "
+                      "with --out NEW")
+
+
 def _policy(args: argparse.Namespace):
     from ebm_engine.learning.rollback import RollbackPolicy
     from ebm_engine.session import StopOnDivergence
@@ -167,14 +188,26 @@ def _run(args: argparse.Namespace) -> int:
                               "drop --data/--config/--preset/--method")
         from ebm_engine.errors import CheckpointError
         from ebm_engine.runs import zoo
+        from ebm_engine.runs.fork import is_checkpoint_folder
         from ebm_engine.runs.rundir import RunDir
 
         source = zoo.resolve(args.resume)
+        if is_checkpoint_folder(source) and not args.out:
+            source = _run_to_resume_in_place(source)
+            args.resume = str(source)
         if args.out:  # continue in a new folder; the source is only read
             from ebm_engine.data import check_recorded_source
-            from ebm_engine.runs.fork import fork_run
+            from ebm_engine.runs.fork import fork_run, run_of_checkpoint
 
-            if RunDir(source).exists():  # before the fork: no new folder that cannot go on
+            if is_checkpoint_folder(source):  # before the fork: no new folder that cannot go on
+                from ebm_engine.config import RunConfig
+                from ebm_engine.runs.checkpoint import load_checkpoint
+
+                owner = run_of_checkpoint(source)
+                check_recorded_source(RunConfig.from_dict(
+                    load_checkpoint(source).state["config"]).data,
+                    owner.path if owner is not None else source)
+            elif RunDir(source).exists():
                 check_recorded_source(RunDir(source).read_config().data, source)
 
             if distributed.env_info().world_size > 1:

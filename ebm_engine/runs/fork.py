@@ -6,7 +6,9 @@ chains, iteration count and optimiser state carry over (zoo entries ship
 without optimiser state: those resume with fresh optimisers, the rate
 schedules going on from the checkpoint's iteration, and the ``resumed`` event
 says so); ``SRC`` is only read, which is what keeps the
-pretrained zoo (:mod:`.zoo`) read-only.
+pretrained zoo (:mod:`.zoo`) read-only. ``SRC`` may also be one checkpoint
+folder (``RUN/checkpoints/iter_0000400``, or a copy of one): ``NEW`` then goes
+on from that checkpoint, with the settings it was written with.
 """
 
 from __future__ import annotations
@@ -17,17 +19,33 @@ import warnings
 from pathlib import Path
 
 from ebm_engine import atomic
+from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError, ConfigError
+from ebm_engine.runs.checkpoint import load_checkpoint
 from ebm_engine.runs.rundir import RunDir
 
 
+def is_checkpoint_folder(path: str | Path) -> bool:
+    """``path`` is a checkpoint folder (it holds ``state.json``), not a run folder."""
+    return (Path(path) / "state.json").is_file()
+
+
+def run_of_checkpoint(folder: str | Path) -> RunDir | None:
+    """The run a checkpoint folder belongs to (``RUN/checkpoints/iter_N``), or
+    ``None`` (a copy elsewhere)."""
+    folder = Path(os.path.abspath(folder))
+    run = RunDir(folder.parent.parent)
+    return run if folder.parent.name == "checkpoints" and run.exists() else None
+
+
 def fork_run(src: str | Path, dest: str | Path) -> RunDir:
-    """Make ``dest`` a new run folder holding ``src``'s config and latest checkpoint.
+    """Make ``dest`` a new run folder holding ``src``'s config and latest checkpoint
+    (or, when ``src`` is a checkpoint folder, that checkpoint and its config).
 
     Parameters
     ----------
     src : path
-        A run folder (a zoo entry's included).
+        A run folder (a zoo entry's included), or a checkpoint folder.
     dest : path
         The new run folder; must not hold a run yet.
 
@@ -36,20 +54,27 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
     RunDir
         ``dest``, ready for :meth:`ebm_engine.session.Session.resume`.
     """
-    source, target = RunDir(src), RunDir(dest)
-    if not source.exists():
-        raise CheckpointError(f"{source.path}: not a run folder (no config.json)")
-    if source.latest_checkpoint() is None:
-        raise CheckpointError(f"{source.path}: run has no checkpoint to continue from")
-    loaded, note = source.load_latest()  # a damaged latest one is passed over, and said
-    if note:
-        warnings.warn(note, stacklevel=2)
+    target = RunDir(dest)
+    if is_checkpoint_folder(src):
+        loaded = load_checkpoint(src)
+        source = run_of_checkpoint(src)
+        cfg = RunConfig.from_dict(loaded.state["config"])
+    else:
+        source = RunDir(src)
+        if not source.exists():
+            raise CheckpointError(f"{source.path}: not a run folder (no config.json)")
+        if source.latest_checkpoint() is None:
+            raise CheckpointError(f"{source.path}: run has no checkpoint to continue from")
+        loaded, note = source.load_latest()  # a damaged latest one is passed over, and said
+        if note:
+            warnings.warn(note, stacklevel=2)
+        cfg = source.read_config()
     checkpoint = loaded.path
     if target.exists():
         raise ConfigError(f"{target.path} already holds a run; choose another --out")
-    if target.path.resolve() == source.path.resolve():
+    if source is not None and target.path.resolve() == source.path.resolve():
         raise ConfigError("--out must be a new folder, not the run itself")
-    target.create(source.read_config())
+    target.create(cfg)
     # Copied under a hidden name, then renamed: a half-copied checkpoint is never "latest".
     tmp = atomic.temp_dir(target.checkpoints, prefix=f".{checkpoint.name}.", suffix=".tmp")
     try:
@@ -61,7 +86,10 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     target.mark_latest(target.checkpoints / checkpoint.name)
-    if source.metrics_path.is_file():  # the curves so far, so the new run's continue them
+    if source is None:
+        target.append_event("forked", source=str(Path(src)), checkpoint=checkpoint.name)
+        return target
+    if source.metrics_path.is_file():  # the curves so far (to the checkpoint, on resume)
         atomic.write_text(target.metrics_path, source.metrics_path.read_text(encoding="utf-8"))
     from ebm_engine.runs.data_record import DATA_FILE
 
