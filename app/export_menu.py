@@ -86,7 +86,7 @@ class ExportMenu(QMenu):
     run_dir : callable
         Returns the current run folder (or ``None``).
     chain_index : callable
-        Returns the picked chain (for turntables), or ``None``.
+        Returns the sample last clicked (for turntables), or ``None``.
     """
 
     sigError = Signal(str)
@@ -246,9 +246,18 @@ class ExportMenu(QMenu):
         it = self.snapshot.iteration if self.snapshot is not None else None
         if copy and run is not None:  # the copy is of the latest checkpoint, not the snapshot's
             it = _checkpoint_iteration(run)
+        if entry.what == "metrics" and run is not None:  # the table's last row, not the view's
+            it = _last_metrics_iteration(run) or it
         when = f"_it{it}" if it is not None else ""
         what = {"grid": "samples"}.get(entry.what, entry.what)
+        if entry.what == "turntable":  # which sample turns
+            what = f"sample{self._turntable_index()}_{what}"
         return folder / f"{stem}{when}_{what}{entry.ext}"
+
+    def _turntable_index(self) -> int:
+        """The sample a turntable shows: the one last clicked (else the first)."""
+        n = len(self.snapshot.samples) if self.snapshot is not None else 1
+        return max(0, min(self._chain_index() or 0, n - 1))
 
     def export(self, what: str, path: str | Path) -> Path | None:
         """Write ``what`` (``grid``, ``chain``, ``turntable``, ``checkpoint``, ``metrics``) to ``path``.
@@ -295,7 +304,7 @@ class ExportMenu(QMenu):
         if what == "turntable":
             from app.render.turntable import save_turntable
 
-            index = min(self._chain_index() or 0, len(s.samples) - 1)
+            index = self._turntable_index()
             return save_turntable(s.kind, s.samples[index], path, s.value_range)
         # recorded frames end with the final state of the recorded chains
         frames = [f.x for f in s.frames] if what == "chain" else None
@@ -328,6 +337,17 @@ class ExportMenu(QMenu):
         shutil.copytree(src, tmp)
         tmp.replace(dest)
         return dest
+
+
+def _last_metrics_iteration(run: Path) -> int | None:
+    """The iteration of ``run``'s last metrics row (what a metrics copy ends at)."""
+    try:
+        with open(run / "metrics.csv", "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            last = f.read().decode("utf-8", "replace").strip().splitlines()[-1]
+        return int(float(last.split(",")[0]))
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _checkpoint_iteration(run: Path) -> int | None:

@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         self.summary = RunSummary()
         self.status = RunStatus(self.statusBar())
         self.status_labels = self.status.labels
-        self.export_menu = ExportMenu(lambda: self.controller.run_dir, lambda: self.film.index, self)
+        self.export_menu = ExportMenu(lambda: self.controller.run_dir, lambda: self.film.picked, self)
         self._lay_out()
         self._build_menus()
         self._connect()

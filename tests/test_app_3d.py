@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -130,6 +132,44 @@ def test_export_menu_offers_what_fits_the_data_kind(qtbot, tmp_path):
                                                  (-1.0, 1.0)))
     assert entry["Sample grid (PNG)…"].isEnabled() and not entry["Meshes (STL)…"].isEnabled()
     assert not entry["Turntable of a 3D sample (MP4)…"].isEnabled()
+    window.close()
+
+
+def test_a_turntable_turns_the_sample_clicked_even_without_its_chain(qtbot, tmp_path,
+                                                                     monkeypatch):
+    """Training records no chains by default (train.record_every 0) and sampling only the
+    first 8: a click on sample 3 must still export sample 3, named so, and the chain panel
+    must not keep the last chain's curve under the new title."""
+    import app.render.turntable as turntable
+    from ebm_engine.sampling.langevin import ChainFrame
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    clouds = _demo("shapes-points", 4, points=64)
+    turned = []
+    monkeypatch.setattr(turntable, "save_turntable",
+                        lambda kind, x, path, *a, **k: turned.append(x) or Path(path))
+    frames = [ChainFrame(step, clouds[:2], np.full(2, -step, np.float32)) for step in (0, 5)]
+    window.controller.sigSnapshot.emit(_snapshot("pointcloud", clouds, (-1.0, 1.0), frames))
+    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=WAIT_MS)
+    window.sample_view.sigSampleClicked.emit(1)  # recorded: its chain is shown
+    assert window.film.index == 1 and len(window.film.curve.getData()[1]) == 2
+    window.sample_view.sigSampleClicked.emit(3)  # not recorded
+    assert "Sample 3: its chain was not recorded" in window.film.title.text()
+    assert "record_every" not in window.film.title.text()  # the how is in its tooltip
+    xs = window.film.curve.getData()[0]
+    assert xs is None or len(xs) == 0  # no stale curve of chain 1
+    from app.export_menu import ENTRIES
+
+    entry = next(e for e in ENTRIES if e.what == "turntable")
+    assert "sample3_turntable" in window.export_menu.suggested_path(entry).name
+    window.export("turntable", tmp_path / "t.gif")
+    assert len(turned) == 1 and np.array_equal(turned[0], clouds[3])
+    window.controller.sigSnapshot.emit(_snapshot("pointcloud", clouds[::-1], (-1.0, 1.0), frames))
+    qtbot.waitUntil(lambda: window.snapshot.samples[0] is not None
+                    and np.array_equal(window.snapshot.samples[3], clouds[0]), timeout=WAIT_MS)
+    window.export("turntable", tmp_path / "t2.gif")  # the next snapshot: the same pick
+    assert np.array_equal(turned[-1], clouds[0])
+    assert window.errors == []
     window.close()
 
 

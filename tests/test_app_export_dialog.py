@@ -90,3 +90,5 @@ def test_a_checkpoint_copy_is_named_by_its_checkpoint_and_goes_beside_the_run(qt
     menu.set_snapshot(_snapshot(3))  # a snapshot between checkpoints
     copy = next(e for e in ENTRIES if e.what == "checkpoint")
     assert menu.suggested_path(copy) == tmp_path / "runs" / "moons-run_it4_checkpoint"
+    metrics = next(e for e in ENTRIES if e.what == "metrics")  # its last row, not the view's
+    assert menu.suggested_path(metrics) == run / "moons-run_it4_metrics.csv"

@@ -109,19 +109,19 @@ def save_turntable(kind: str, sample: np.ndarray, path: str | Path, value_range=
 
 
 def export_turntable(window, path: str | Path, n_frames: int = 36) -> Path | None:
-    """The main window's *Turntable* export: the picked chain (else chain 0) of the
-    latest snapshot; errors go to ``window.show_error`` as one sentence."""
+    """The main window's *Turntable* export: the sample last clicked (else sample 0)
+    of the latest snapshot; errors go to ``window.show_error`` as one sentence."""
     s = window.snapshot
     try:
         if s is None:
             raise ExportError("There are no samples to export yet; train or sample first.")
         if s.kind not in KINDS_3D:
             raise ExportError(f"Turntables need voxel or point-cloud samples; these are {s.kind} samples.")
-        index = getattr(getattr(window, "film", None), "index", None) or 0
+        index = getattr(getattr(window, "film", None), "picked", None) or 0
         index = min(index, len(s.samples) - 1)
         out = save_turntable(s.kind, s.samples[index], path, s.value_range, n_frames)
     except ExportError as exc:
         window.show_error(str(exc))
         return None
-    window.log_line(f"exported turntable of chain {index} to {out}")
+    window.log_line(f"exported turntable of sample {index} to {out}")
     return out

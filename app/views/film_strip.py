@@ -77,12 +77,13 @@ class FilmStrip(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addLayout(row, 1)
-        self.index: int | None = None
+        self.index: int | None = None  # the chain shown (None: none, or not recorded)
+        self.picked: int | None = None  # the sample last clicked, recorded or not
         self._strip: np.ndarray | None = None  # the strip uploaded last
 
     def clear(self) -> None:
         """No chain shown (a new run)."""
-        self.index = None
+        self.index = self.picked = None
         self.curve.setData([], [])
         self.trace.setRange(xRange=(0, 1), yRange=(0, 1))  # the last run's axes go with it
         self.trace.enableAutoRange()
@@ -91,14 +92,27 @@ class FilmStrip(QWidget):
         self.title.setText("Click a sample to see its chain.")
 
     def show_chain(self, snapshot, index: int) -> bool:
-        """Draw chain ``index``; False (and a hint) if it was not recorded."""
+        """Draw chain ``index``; False (and a hint, no stale chain) if it was not recorded.
+        The sample stays :attr:`picked` either way (what a turntable exports)."""
         frames = snapshot.frames if snapshot is not None else ()
         recorded = recorded_chains(snapshot)
+        self.picked = index
         if index >= recorded:
-            self.title.setText(f"Sample {index}: its chain was not recorded (only the first "
-                               f"{recorded} chains are; raise train.record_every to record).")
+            if recorded == 0:  # training records chains only with train.record_every > 0
+                why = "no chains were recorded for these samples"
+            else:
+                why = (f"the chains of samples 0–{recorded - 1} were recorded" if recorded > 1
+                       else "only the chain of sample 0 was recorded")
+            self.title.setText(f"Sample {index}: its chain was not recorded ({why}).")
+            self.title.setToolTip("Sampling records the chains of the first samples; during "
+                                  "training, chains are recorded only with "
+                                  "train.record_every > 0 (every that many Langevin steps).")
             self.index = None
+            self.curve.setData([], [])  # not the last chain's curve under this sample's title
+            self.image.clear()
+            self._strip = None
             return False
+        self.title.setToolTip("")
         self.index = index
         steps = np.array([f.step for f in frames])
         energy = np.array([f.energy[index] for f in frames], dtype=np.float64)

@@ -112,7 +112,7 @@ class SamplesArea(QWidget):
                                snap.kind, snap.value_range,
                                display.extras if display is not None else None)
         if snap.frames:  # keep the picked chain; start with the first one
-            self.film.show_chain(snap, self.film.index or 0)
+            self.film.show_chain(snap, self.film.picked or 0)
 
     def paint_now(self) -> None:
         """Paint what the last draw changed, now (the frame pacer times the whole draw)."""
