@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
+from app.panels.data_panel import KEY_SETTLE_MS
 from app.testing import TINY_2D, WAIT_MS, make_window
 
 pytestmark = pytest.mark.app
@@ -162,6 +163,34 @@ def test_demo_catalogue_sets_preset(qtbot, tmp_path):
     qtbot.mouseClick(window.data_panel.about_button, Qt.MouseButton.LeftButton)
     assert window._about.shown == ("demo", "digits")
     window._about.close()
+    window.controller.wait()
+
+
+def test_the_keyboard_chooses_demos_as_clicks_do(qtbot, tmp_path):
+    """Arrow keys: the demo the row rests on is loaded (not each one passed on the way);
+    Enter loads the current row at once."""
+    from ebm_engine.presets import config_for
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    panel, demo_list = window.data_panel, window.data_panel.list
+    names = [demo_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(demo_list.count())]
+    start = names.index("moons")
+    panel.set_source("moons")
+    chosen = []
+    panel.sigSourceChosen.connect(chosen.append)
+    demo_list.setFocus()
+    qtbot.keyClick(demo_list, Qt.Key.Key_Down)
+    qtbot.keyClick(demo_list, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: panel.source == names[start + 2], timeout=WAIT_MS)
+    assert chosen == [names[start + 2]]  # the one passed on the way was not loaded
+    assert window.current_config() == config_for(names[start + 2])
+    assert names[start + 2] in panel.current.text()
+    qtbot.keyClick(demo_list, Qt.Key.Key_Up)
+    qtbot.keyClick(demo_list, Qt.Key.Key_Return)
+    assert panel.source == names[start + 1] and window.current_config() == config_for(
+        names[start + 1])
+    qtbot.wait(2 * KEY_SETTLE_MS)
+    assert chosen == [names[start + 2], names[start + 1]]  # Enter's, not again after it
     window.controller.wait()
 
 

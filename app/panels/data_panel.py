@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFocusEvent, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,6 +28,9 @@ from ebm_engine.errors import DataError
 from ebm_engine.presets import demo_minutes, demo_preset
 from ebm_engine.resources import resources_dir
 from ebm_engine.runs import zoo
+
+# How long the demo list's current row must rest under the arrow keys before it loads.
+KEY_SETTLE_MS = 350
 
 
 def thumbnail_path(name: str) -> Path:
@@ -99,6 +102,15 @@ class DataPanel(QWidget):
                 item.setIcon(QIcon(QPixmap(str(icon))))
             self.list.addItem(item)
         self.list.itemClicked.connect(self._clicked)
+        # The keyboard chooses too: Enter at once, arrow keys once they rest on a demo
+        # (not each demo passed on the way, which would load every one of them).
+        self.list.itemActivated.connect(self._clicked)
+        self._keyed = QTimer(self)
+        self._keyed.setSingleShot(True)
+        self._keyed.setInterval(KEY_SETTLE_MS)
+        self._keyed.timeout.connect(self._key_settled)
+        self.list.currentItemChanged.connect(lambda item, _old: item is not None
+                                             and self._keyed.start())
         self.open_button = QPushButton("Open folder/file…")
         self.open_button.setToolTip("Train on your own images, clips, meshes, voxels, point "
                                     "clouds or arrays")
@@ -343,7 +355,14 @@ class DataPanel(QWidget):
             self.sigPretrainedChosen.emit(str(entry.path))
 
     def _clicked(self, item: QListWidgetItem) -> None:
+        self._keyed.stop()
         self.set_source(item.data(Qt.ItemDataRole.UserRole))
+
+    def _key_settled(self) -> None:
+        """The current row moved (arrow keys, Home/End) and rested: choose that demo."""
+        item = self.list.currentItem()
+        if item is not None and item.data(Qt.ItemDataRole.UserRole) != self.source:
+            self.set_source(item.data(Qt.ItemDataRole.UserRole))
 
     def _open_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(
