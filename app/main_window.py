@@ -163,9 +163,15 @@ class MainWindow(QMainWindow):
         self.recent_menu.sigOpen.connect(self._open_recent)
         file.addMenu(self.recent_menu)
         file.addSeparator()
-        file.addAction("Quit", self.quit_asking).setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action = file.addAction("Quit", self.quit_asking)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        # also with the Learn or Help window in front
+        quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.menuBar().addMenu(self.export_menu)
         self.menuBar().addMenu("&View").addAction("Run summary", self.show_run_summary)
+        run = self.menuBar().addMenu("&Run")  # the transport buttons, with their keys
+        run.setObjectName("run_menu")
+        run.addActions(list(self.transport.actions_by_name.values()))
         self.help_menu = self.menuBar().addMenu("&Help")
         self.help_menu.setObjectName("help_menu")
         self.help_menu.addAction("Getting started", lambda: self.show_about("guide"))

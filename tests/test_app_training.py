@@ -258,6 +258,10 @@ def test_quit_while_training_asks_first_and_keeps_the_run(qtbot, tmp_path):
     ctrl = window.controller
     quit_action = next(a for a in window.menuBar().actions()[0].menu().actions()
                        if a.text() == "Quit")
+    from PySide6.QtCore import Qt
+
+    # Ctrl+Q also from the Learn or Help window in front
+    assert quit_action.shortcutContext() == Qt.ShortcutContext.ApplicationShortcut
     _click(window, "train")
     qtbot.waitUntil(lambda: ctrl.iteration >= 3, timeout=WAIT_MS)
     quit_action.trigger()
@@ -278,3 +282,37 @@ def test_quit_while_training_asks_first_and_keeps_the_run(qtbot, tmp_path):
     box.findChild(QPushButton, "quit_anyway").click()
     assert not window.isVisible() and not ctrl.busy
     assert load_model(run_dir).checkpoint.iteration >= at + 2
+
+
+def test_the_run_menu_and_its_keys_drive_a_run_as_the_buttons_do(qtbot, tmp_path):
+    """F5 trains, F6 pauses and resumes, F7 steps, Shift+F5 stops; the Run menu lists
+    them, enabled as the buttons are."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMenu
+
+    window = make_window(qtbot, tmp_path)
+    ctrl = window.controller
+    menu = window.findChild(QMenu, "run_menu")
+    actions = {a.text(): a for a in menu.actions()}
+    assert {"Train", "Pause", "Step", "Sample only", "Stop", "Reset"} <= set(actions)
+    assert actions["Train"].shortcut().toString() == "F5"
+    assert "(F5)" in window.transport.buttons["train"].toolTip()
+    assert actions["Train"].isEnabled() and not actions["Stop"].isEnabled()
+    with qtbot.waitActive(window):  # shortcuts go to the active window
+        window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: ctrl.iteration >= 2, timeout=WAIT_MS)
+    assert not actions["Train"].isEnabled() and actions["Stop"].isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_F6)
+    qtbot.waitUntil(lambda: ctrl.state == "paused", timeout=WAIT_MS)
+    assert [a.text() for a in menu.actions()][1] == "Resume" and actions["Pause"].isEnabled()
+    with qtbot.waitSignal(ctrl.sigIteration, timeout=WAIT_MS, raising=False):
+        pass  # the iteration in flight when F6 was pressed may still land
+    qtbot.wait(300)
+    at = ctrl.iteration
+    with qtbot.waitSignal(ctrl.sigIteration, timeout=WAIT_MS) as stepped:
+        qtbot.keyClick(window, Qt.Key.Key_F7)
+    assert stepped.args == [at + 1] and ctrl.state == "paused"
+    qtbot.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
+    assert actions["Train"].isEnabled() and window.errors == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QStyle, QWidget
 
 SP = QStyle.StandardPixmap
@@ -16,6 +17,10 @@ BUTTONS = (
     ("stop", "Stop", SP.SP_MediaStop, "Finish the run: write a checkpoint and stop"),
     ("reset", "Reset", SP.SP_BrowserReload, "Forget the current run and show the data again, as before Train (your settings stay)"),
 )
+
+# The keyboard's way to the same commands (the Run menu shows them; F-keys, so that
+# no text field of the settings panel takes them first).
+SHORTCUTS = {"train": "F5", "pause": "F6", "step": "F7", "sample": "F8", "stop": "Shift+F5"}
 
 # Which buttons are enabled in each session state. While paused the Pause
 # button reads "Resume": the only Resume (Train would start a new run).
@@ -39,13 +44,22 @@ class TransportBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         self.buttons: dict[str, QPushButton] = {}
+        # The same commands as menu actions with shortcuts (enabled as the buttons are).
+        self.actions_by_name: dict[str, QAction] = {}
         for name, text, icon, tip in BUTTONS:
+            key = SHORTCUTS.get(name)
             button = QPushButton(self.style().standardIcon(icon), text)
             button.setObjectName(f"btn_{name}")
-            button.setToolTip(tip)
+            button.setToolTip(f"{tip} ({key})" if key else tip)
             button.clicked.connect(lambda _=False, n=name: self.sigCommand.emit(n))
             self.buttons[name] = button
             layout.addWidget(button)
+            action = QAction(self.style().standardIcon(icon), text, self)
+            if key:
+                action.setShortcut(QKeySequence(key))
+            action.setToolTip(tip)
+            action.triggered.connect(lambda _=False, n=name: self.sigCommand.emit(n))
+            self.actions_by_name[name] = action
         layout.addStretch(1)
         self.set_state("idle")
 
@@ -53,7 +67,9 @@ class TransportBar(QWidget):
         on = ENABLED.get(state, {"train"})
         for name, button in self.buttons.items():
             button.setEnabled(name in on)
+            self.actions_by_name[name].setEnabled(name in on)
         paused = state == "paused"
-        self.buttons["pause"].setText("Resume" if paused else "Pause")
-        self.buttons["pause"].setIcon(self.style().standardIcon(
-            SP.SP_MediaPlay if paused else SP.SP_MediaPause))
+        icon = self.style().standardIcon(SP.SP_MediaPlay if paused else SP.SP_MediaPause)
+        for widget in (self.buttons["pause"], self.actions_by_name["pause"]):
+            widget.setText("Resume" if paused else "Pause")
+            widget.setIcon(icon)
