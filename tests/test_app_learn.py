@@ -59,32 +59,34 @@ def test_learn_opens_from_the_help_menu_and_every_demo_runs_and_stops(qtbot, tmp
     assert not dialog.runner.busy and window.errors == []
 
 
-def test_curve_legend_hides_the_curves_under_it(qtbot):
-    """Curves passing under the legend must not show through its box (it was translucent)."""
+def test_curve_keys_sit_in_the_titles_not_over_the_newest_points(qtbot):
+    """A legend box in the plot's top corner hid the last iterations of the curves under
+    it; the key is a line under the title, in the curves' colours, and nothing lies over
+    the plotted area."""
     import numpy as np
+    import pyqtgraph as pg
 
-    from app.widgets.learn_plots import LearnCanvas
+    from app.views.curves import CurvesView
+    from app.widgets.learn_plots import LABELS, ROLE_COLOURS, LearnCanvas
     from ebm_engine.learn.frames import Curve, LearnFrame, Plot
 
     canvas = LearnCanvas()
     qtbot.addWidget(canvas)
-    canvas.resize(400, 300)
     x = np.linspace(0.0, 1.0, 200)
-    # light grey curves packed at the top, where the legend sits
-    curves = tuple(Curve(f"c{k}", x, np.full_like(x, 0.8 + k / 25)) for k in range(6))
-    canvas.show_frame(LearnFrame(1, 1, (Plot("t", (Curve("kl", x, 0 * x),) + curves,
-                                             plane=False),)))
-    canvas.show()
-    qtbot.waitExposed(canvas)
-    legend = canvas._plots[(0, 0)].legend
-    box = legend.mapRectToScene(legend.boundingRect()).toAlignedRect()
-    image = canvas.grab().toImage()
-    # rows where a curve runs just left of the box; inside the box, left of the swatches,
-    # those rows must keep the box colour (32, 33, 36), not the curves' light grey
-    rows = [py for py in range(box.top() + 3, box.bottom() - 2)
-            if image.pixelColor(box.left() - 3, py).red() > 150]
-    seen = [image.pixelColor(px, py).red() for py in rows
-            for px in range(box.left() + 2, box.left() + 6)]
-    assert len(rows) >= 4 and seen
-    # (a faint grid line crossing the box reaches 50; a curve seen through the old box 74)
-    assert max(seen) < 62, f"curves show through the legend (red up to {max(seen)})"
+    pair = (Curve("energy_data", x, 0 * x), Curve("energy_sample", x, 1 + 0 * x))
+    canvas.show_frame(LearnFrame(1, 1, (Plot("energies", pair, plane=False),
+                                        Plot("one", pair[:1], 0, 1, plane=False))))
+    two, one = canvas._plots[(0, 0)], canvas._plots[(0, 1)]
+    for plot in (two, one):
+        assert plot.legend is None
+        assert not [i for i in plot.vb.childGroup.childItems() + plot.vb.childItems()
+                    if isinstance(i, pg.LegendItem)]
+    title = two.titleLabel.text
+    for role in ("energy_data", "energy_sample"):
+        r, g, b = ROLE_COLOURS[role][:3]
+        assert f"rgb({r}, {g}, {b})\">━ {LABELS[role]}" in title
+    assert "━" not in one.titleLabel.text  # one curve: the title says what it is
+    curves = CurvesView()
+    qtbot.addWidget(curves)
+    energy = curves.items["energy"]
+    assert energy.legend is None and "━ energy_data" in energy.titleLabel.text

@@ -44,6 +44,18 @@ TASK_PLOTS = (
 SERIES = {name: series for name, _title, series in PLOTS + TASK_PLOTS}
 
 
+def key_html(series: list[tuple[str, tuple[int, ...]]]) -> str:
+    """A colour key for a plot's title: ``━ label`` in each curve's colour. A legend box
+    inside the plot hid the newest points under it (its top corner is where curves end)."""
+    return "&nbsp;&nbsp;".join(f'<span style="color: rgb({c[0]}, {c[1]}, {c[2]})">━ {label}</span>'
+                               for label, c in series)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    """``"#f28e2b"`` → ``(242, 142, 43)``."""
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
 def ema(y: np.ndarray, alpha: float) -> np.ndarray:
     """Exponential moving average with weight ``alpha`` on the past (0 = raw)."""
     y = np.asarray(y, dtype=np.float64)
@@ -111,12 +123,12 @@ class CurvesView(QWidget):
         self.lines: dict[str, pg.PlotDataItem] = {}
         self.marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         for i, (name, title, series) in enumerate(PLOTS):
+            if len(series) > 1:  # a key under the title: a legend box would hide curves
+                title += "<br>" + key_html([(key, _rgb(colour)) for key, colour in series])
             plot = self.plots.addPlot(row=i // 2, col=i % 2, title=title,
                                       axisItems={"bottom": SpacedAxis()})
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
-            if len(series) > 1:
-                plot.addLegend(offset=(5, 5))
             self._add_lines(plot, series)
             self.items[name] = plot
         # Why the plots are empty when a run's history is not there (a pretrained model).

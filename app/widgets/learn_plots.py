@@ -13,6 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
 from app.views import unindexed
+from app.views.curves import key_html
 from ebm_engine.learn.frames import Curve, Heat, LearnFrame, Plot, Points
 
 BACKGROUND = "#202124"
@@ -37,6 +38,15 @@ def class_image(heat: Heat) -> np.ndarray:
     conf = np.ones(heat.values.shape) if heat.confidence is None else heat.confidence
     alpha = (40 + 180 * np.clip(conf, 0, 1) ** 2).astype(np.uint8)
     return np.concatenate([rgb, alpha[..., None]], axis=-1)
+
+
+def curve_key(p: Plot) -> str:
+    """The key line under a plot's title when it draws more than one curve (else "")."""
+    curves = [layer for layer in p.layers if isinstance(layer, Curve)]
+    if len(curves) < 2:
+        return ""
+    return "<br>" + key_html([(LABELS.get(c.role, c.role), ROLE_COLOURS.get(c.role, (220, 220, 220)))
+                              for c in curves])
 
 
 class LearnCanvas(pg.GraphicsLayoutWidget):
@@ -69,7 +79,7 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
                 self._plots[(p.row, p.col)] = self._make_plot(p)
         for p in frame.plots:
             plot = self._plots[(p.row, p.col)]
-            plot.setTitle(p.title, size="9pt")
+            plot.setTitle(p.title if p.plane else p.title + curve_key(p), size="9pt")
             for layer in p.layers:
                 self._set_layer(plot, (p.row, p.col), layer, p.plane)
         self.frame = frame
@@ -97,12 +107,7 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
             if p.bounds is not None:
                 xmin, xmax, ymin, ymax = p.bounds
                 plot.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
-        else:
-            # opaque and above the curves: a translucent box let busy curves show through
-            legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt",
-                                    brush=pg.mkBrush(32, 33, 36, 255),
-                                    pen=pg.mkPen(90, 90, 96))
-            legend.setZValue(100)
+        else:  # which curve is which: a key in the title (curve_key), not a box over them
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setLabel("bottom", p.x_label)
             if p.y_label:
