@@ -278,6 +278,11 @@ def test_views_by_kind_and_extras(qtbot):
     assert max(abs(v) for v in strip.trace.viewRange()[1]) < 2  # … go with its chain
     assert strip.show_chain(snap, 2)
     assert not strip.show_chain(snap, 8)  # not recorded: says so
+    from app.views.film_strip import energy_change
+
+    assert energy_change(-35409.2, -35415.0) == "-3.541e+04 → -3.542e+04"  # not -3.54e+04 twice
+    assert energy_change(1.0213, -0.25) == "1.02 → -0.25"
+    assert energy_change(2.0, 2.0) == "2 → 2"
     # a sampling without chain steps (FCE's flow): one state, and the title says so
     single = dataclasses.replace(snap, frames=frames[-1:])
     assert strip.show_chain(single, 2) and "only its final state" in strip.title.text()

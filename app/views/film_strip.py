@@ -19,6 +19,16 @@ from ebm_engine.export.images import make_grid
 STRIP_KINDS = ("image", "video")  # kinds whose chain states are drawn as a strip
 
 
+def energy_change(start: float, end: float) -> str:
+    """``"-3.541e+04 → -3.542e+04"``: as few digits as show that the energy moved
+    (three hid a change of 6 in 35 000), at least three, at most eight."""
+    for digits in range(3, 9):
+        a, b = f"{start:.{digits}g}", f"{end:.{digits}g}"
+        if a != b or start == end:
+            break
+    return f"{a} → {b}"
+
+
 def recorded_chains(snapshot) -> int:
     """How many chains every recorded frame of ``snapshot`` holds."""
     frames = snapshot.frames if snapshot is not None else ()
@@ -137,7 +147,7 @@ class FilmStrip(QWidget):
                                f"steps), energy {energy[0]:.3g}")
         else:
             self.title.setText(f"Chain of sample {index}: {len(frames)} recorded steps, "
-                               f"energy {energy[0]:.3g} → {energy[-1]:.3g}")
+                               f"energy {energy_change(energy[0], energy[-1])}")
         return True
 
     def paint_now(self) -> None:
