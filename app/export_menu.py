@@ -43,6 +43,11 @@ class Entry:
     what: str
     ext: str
     kinds: tuple[str, ...] = ()
+    tip: str = ""  # what the file holds, where the label cannot say
+
+
+ALL_IN_ONE = ("All the samples in one file, side by side on a grid (ebm sample --each "
+              "writes one file per sample)")
 
 
 ENTRIES = (
@@ -51,11 +56,13 @@ ENTRIES = (
     Entry("Chain animation (MP4)…", "chain", ".mp4", ("image", "points")),
     Entry("Video clips (MP4)…", "grid", ".mp4", ("video",)),
     Entry("Video clips (GIF)…", "grid", ".gif", ("video",)),
-    Entry("Meshes (STL)…", "grid", ".stl", ("voxel",)),
-    Entry("Meshes (OBJ)…", "grid", ".obj", ("voxel",)),
-    Entry("Meshes (PLY)…", "grid", ".ply", ("voxel",)),
-    Entry("Point clouds (PLY)…", "grid", ".ply", ("pointcloud",)),
-    Entry("Sample views (PNG)…", "grid", ".png", KINDS_3D),
+    Entry("Meshes (STL)…", "grid", ".stl", ("voxel",), ALL_IN_ONE),
+    Entry("Meshes (OBJ)…", "grid", ".obj", ("voxel",), ALL_IN_ONE),
+    Entry("Meshes (PLY)…", "grid", ".ply", ("voxel",), ALL_IN_ONE),
+    Entry("Point clouds (PLY)…", "grid", ".ply", ("pointcloud",), ALL_IN_ONE),
+    Entry("Sample views (PNG)…", "grid", ".png", KINDS_3D,
+          "Each sample as a depth-shaded three-quarter view (z up), drawn without OpenGL as "
+          "ebm sample draws it; for the 3D view's own look, export a turntable"),
     Entry("Sentences (TXT)…", "grid", ".txt", ("text",)),
     Entry("Sentences as a picture (PNG)…", "grid", ".png", ("text",)),
     Entry("Molecules (SMILES)…", "grid", ".smi", ("molecule",)),
@@ -66,8 +73,10 @@ ENTRIES = (
     Entry("Trajectories in their scenes (PNG)…", "grid", ".png", ("trajectory",)),
     Entry("Chain of trajectories (GIF)…", "chain", ".gif", ("trajectory",)),
     Entry("Chain of trajectories (MP4)…", "chain", ".mp4", ("trajectory",)),
-    Entry("Turntable of a 3D sample (MP4)…", "turntable", ".mp4", KINDS_3D),
-    Entry("Turntable of a 3D sample (GIF)…", "turntable", ".gif", KINDS_3D),
+    Entry("Turntable of a 3D sample (MP4)…", "turntable", ".mp4", KINDS_3D,
+          "The sample you clicked last (else the first), turning once"),
+    Entry("Turntable of a 3D sample (GIF)…", "turntable", ".gif", KINDS_3D,
+          "The sample you clicked last (else the first), turning once"),
     Entry("Checkpoint copy…", "checkpoint", ""),
     Entry("Metrics (CSV)…", "metrics", ".csv"),
 )
@@ -107,9 +116,11 @@ class ExportMenu(QMenu):
             if entry.what == "checkpoint":
                 self.addSeparator()
             action = self.addAction(entry.label)
+            action.setToolTip(entry.tip or entry.label.rstrip("…"))
             action.triggered.connect(lambda _=False, e=entry: self.ask(e))
             self.actions_by_label[entry.label] = action
         self.addSeparator()
+        self.setToolTipsVisible(True)  # what a file holds, where its label cannot say
         self.picture_action = self.addAction("Sample from my picture…")
         self.picture_action.setToolTip("Apply this run's conditional model to your own picture "
                                        "(inpainting, saliency, translation) or a class label")

@@ -124,6 +124,8 @@ def test_export_menu_offers_what_fits_the_data_kind(qtbot, tmp_path):
     assert "Point clouds (PLY)" in window.errors[-1] and "--help" not in window.errors[-1]
     assert window.export("grid", tmp_path / "clouds.ply") is not None
     assert entry["Sample views (PNG)…"].isEnabled()  # a picture of them, without OpenGL
+    assert "turntable" in entry["Sample views (PNG)…"].toolTip()  # not the 3D view's look
+    assert "--each" in entry["Point clouds (PLY)…"].toolTip()  # all in one file, on a grid
     assert window.export("grid", tmp_path / "clouds.png").stat().st_size > 0
     window.controller.sigSnapshot.emit(_snapshot("voxel", _demo("shapes-voxels", 2), (-1.0, 1.0)))
     assert entry["Meshes (STL)…"].isEnabled() and not entry["Point clouds (PLY)…"].isEnabled()
