@@ -90,3 +90,20 @@ def test_curve_keys_sit_in_the_titles_not_over_the_newest_points(qtbot):
     qtbot.addWidget(curves)
     energy = curves.items["energy"]
     assert energy.legend is None and "━ energy_data" in energy.titleLabel.text
+
+
+def test_the_curves_fit_a_narrow_panel(qtbot):
+    """At 1280 × 720 the curves' panel is about 400 px wide: the titles' text widths made
+    the plots' grid wider than that, and the right-hand plots were cut off."""
+    from app.views.curves import CurvesView
+
+    curves = CurvesView()
+    qtbot.addWidget(curves)
+    curves.resize(300, 400)
+    curves.show()
+    qtbot.waitExposed(curves)
+    qtbot.waitUntil(lambda: curves.plots.viewport().width() <= 300)
+    width = curves.plots.viewport().width()
+    for name, plot in curves.items.items():
+        box = plot.mapRectToScene(plot.boundingRect())
+        assert box.right() <= width + 1, f"{name} plot cut off: {box.right():.0f} > {width}"

@@ -31,7 +31,7 @@ REDRAW_MS = 120  # at most one plot per redraw, round robin; at least this far a
 
 PLOTS = (
     ("loss", "Loss", (("loss", "#f28e2b"),)),
-    ("energy", "Energy (lower = more probable)",
+    ("energy", "Energy (low = probable)",
      (("energy_data", "#59a14f"), ("energy_sample", "#e15759"))),
     ("grad", "Gradient norm", (("grad_norm", "#4e79a7"),)),
     ("its", "Iterations / s", (("its", "#b07aa1"),)),
@@ -49,6 +49,31 @@ def key_html(series: list[tuple[str, tuple[int, ...]]]) -> str:
     inside the plot hid the newest points under it (its top corner is where curves end)."""
     return "&nbsp;&nbsp;".join(f'<span style="color: rgb({c[0]}, {c[1]}, {c[2]})">━ {label}</span>'
                                for label, c in series)
+
+
+def shrinkable_title(plot: pg.PlotItem) -> None:
+    """Let ``plot``'s title be narrower than its text, now and after every ``setTitle``.
+
+    pyqtgraph makes a title's text width its minimum width (again at each text change
+    and resize), so on a narrow panel the plots' grid grew past the view and the
+    right-hand plots were cut off; a title wider than its plot is the lesser harm.
+    """
+    label = plot.titleLabel
+    if getattr(label, "_shrinkable", False):
+        return
+    measure = label.updateMin
+
+    def update_min() -> None:
+        measure()
+        hints = getattr(label, "_sizeHint", {})  # pyqtgraph's own cache of its size hints
+        for hint in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize):  # plots share alike
+            hints[hint] = (0, hints.get(hint, (0, 0))[1])
+        label.setMinimumWidth(0)
+        label.updateGeometry()
+
+    label.updateMin = update_min  # LabelItem.setText and resizeEvent call it
+    label._shrinkable = True
+    update_min()
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
@@ -124,11 +149,13 @@ class CurvesView(QWidget):
         self.marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         for i, (name, title, series) in enumerate(PLOTS):
             if len(series) > 1:  # a key under the title: a legend box would hide curves
-                title += "<br>" + key_html([(key, _rgb(colour)) for key, colour in series])
+                title += ('<br><span style="font-size: 9pt">'
+                          + key_html([(key, _rgb(colour)) for key, colour in series]) + "</span>")
             plot = self.plots.addPlot(row=i // 2, col=i % 2, title=title,
                                       axisItems={"bottom": SpacedAxis()})
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
+            shrinkable_title(plot)
             self._add_lines(plot, series)
             self.items[name] = plot
         # Why the plots are empty when a run's history is not there (a pretrained model).

@@ -443,3 +443,4 @@ class Grid3DView(QWidget):
         cells = prepared_frame(s, frame, prepare_cells)
         self.grid.set_geometries(cells.kind, cells.geometry, list(cells.captions))
         self.grid.caption.setText(cells.caption)
+        self.grid.caption.setToolTip(cells.caption)  # whole, where a narrow view clips it

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
 from app.views import unindexed
-from app.views.curves import key_html
+from app.views.curves import key_html, shrinkable_title
 from ebm_engine.learn.frames import Curve, Heat, LearnFrame, Plot, Points
 
 BACKGROUND = "#202124"
@@ -99,6 +99,7 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
         plot = self.addPlot(row=p.row, col=p.col, rowspan=p.span[0], colspan=p.span[1])
         plot.hideButtons()
         plot.setMenuEnabled(False)
+        shrinkable_title(plot)
         if p.plane:
             plot.setAspectLocked(True)
             plot.disableAutoRange()  # samples that stray must not zoom the plane out
