@@ -201,6 +201,23 @@ def test_pointcloud_view_pixels_camera_and_clicks(qtbot):
     grid.reset_button.click()
     assert np.array_equal(grid.capture(), first)
 
+    # the wheel zooms, but not without end: the shapes never shrink to dots
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    from app.views.vtk_grid import CAMERA_DISTANCE, ZOOM_RANGE
+
+    centre = QPointF(grid.vtk_widget.width() / 2, grid.vtk_widget.height() / 2)
+    for delta in (-120, 120):  # out, then in
+        for _ in range(30):
+            grid.vtk_widget.wheelEvent(QWheelEvent(
+                centre, grid.vtk_widget.mapToGlobal(centre), QPoint(0, 0), QPoint(0, delta),
+                Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                Qt.ScrollPhase.NoScrollPhase, False))
+        limit = ZOOM_RANGE[1] if delta < 0 else ZOOM_RANGE[0]
+        assert grid.camera.GetDistance() == pytest.approx(CAMERA_DISTANCE * limit, rel=1e-6)
+    grid.reset_button.click()
+
     # a click (press and release in place) on cell 1 picks chain 1
     x0, y0, x1, y1 = grid.renderers[1].GetViewport()
     w, h = grid.vtk_widget.width(), grid.vtk_widget.height()

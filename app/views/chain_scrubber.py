@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from app.views import steady_label
 
@@ -38,6 +38,7 @@ class ChainScrubber(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.play)
+        layout.addWidget(QLabel("chain"))  # which Play this is, beside a video's own
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.label)
 

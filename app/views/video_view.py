@@ -93,7 +93,7 @@ class VideoView(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.play)
-        bar.addWidget(QLabel("time"))
+        bar.addWidget(QLabel("clip time"))  # the chain scrubber below has its own Play
         bar.addWidget(self.time_slider, 1)
         bar.addWidget(self.time_label)
         layout = QVBoxLayout(self)
