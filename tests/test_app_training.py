@@ -39,7 +39,7 @@ def test_train_pause_step_knob_close(qtbot, tmp_path):
     # Pause → the iteration count stops
     _click(window, "pause")
     qtbot.waitUntil(lambda: ctrl.state == "paused", timeout=WAIT_MS)
-    with qtbot.waitSignal(ctrl.sigIteration, timeout=WAIT_MS, raising=False):
+    with qtbot.waitSignal(ctrl.sigIteration, timeout=2000, raising=False):
         pass  # the iteration in flight when Pause was pressed may still land
     qtbot.wait(300)
     frozen_at = ctrl.iteration
@@ -306,7 +306,7 @@ def test_the_run_menu_and_its_keys_drive_a_run_as_the_buttons_do(qtbot, tmp_path
     qtbot.keyClick(window, Qt.Key.Key_F6)
     qtbot.waitUntil(lambda: ctrl.state == "paused", timeout=WAIT_MS)
     assert [a.text() for a in menu.actions()][1] == "Resume" and actions["Pause"].isEnabled()
-    with qtbot.waitSignal(ctrl.sigIteration, timeout=WAIT_MS, raising=False):
+    with qtbot.waitSignal(ctrl.sigIteration, timeout=2000, raising=False):
         pass  # the iteration in flight when F6 was pressed may still land
     qtbot.wait(300)
     at = ctrl.iteration
