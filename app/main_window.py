@@ -710,17 +710,19 @@ class MainWindow(QMainWindow):
     def _ask_before_quitting(self) -> None:
         """While a run trains, a close the user asked for asks first (non-blocking):
         the run stops there; nothing is lost where it has a run folder."""
+        self.raise_()  # Ctrl+Q from the Learn or Help window: the question comes in front
+        self.activateWindow()
         if self._quit_asked is not None:
             self._quit_asked.raise_()
             return
         c = self.controller
-        where = (f"It writes a checkpoint of iteration {c.session.iteration} as it stops; "
-                 "File → Open run continues it later." if c.session.run_dir is not None else
+        # no iteration number: the run goes on while the question is open
+        where = ("It writes a checkpoint of the iteration it stops at, so File → Open run "
+                 "continues it later." if c.session.run_dir is not None else
                  "This run has no run folder: what it learnt so far is lost.")
         box = QMessageBox(QMessageBox.Icon.Question, "EBM Studio",
-                          f"Training is running (iteration {c.session.iteration} of "
-                          f"{c.session.target}). Stop it and quit? {where}",
-                          QMessageBox.StandardButton.NoButton, self)
+                          f"Training is running ({c.session.target} iterations in all). Stop it "
+                          f"and quit? {where}", QMessageBox.StandardButton.NoButton, self)
         box.setObjectName("quit_dialog")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         quit_button = box.addButton("Stop and quit", QMessageBox.ButtonRole.AcceptRole)
