@@ -369,7 +369,10 @@ class MainWindow(QMainWindow):
             c.step() if c.state in ("running", "paused") else self.start_training(step=True)
         elif name == "sample":
             if c.run_dir is not None and (c.run_dir / "checkpoints").is_dir():
-                self.open_run(c.run_dir, "sample")
+                run, opened = c.run_dir, self._pretrained
+                self.open_run(run, "sample")
+                # Train continues what the user opened, not a run trained here
+                self._pretrained = opened if opened == run else None
             elif self._sampled is not None:  # a checkpoint folder opened to sample
                 self.open_run(self._sampled, "sample")
             elif (entry := self.data_panel.pretrained_entry()) is not None:
@@ -425,15 +428,14 @@ class MainWindow(QMainWindow):
             self.controller.resume(run_dir)
             return
         run_dir = app_settings.new_run_dir(source, self.runs_root)
+        self.log_line(f"a new run, from scratch, in {run_dir}")
         self.controller.train(run_dir, paused=step, steps=int(step))
 
     def load_pretrained(self, path: str | Path) -> None:
         """Sample a zoo entry (or any run) at once; then Sample redraws, Train continues it."""
         path = Path(path)
-        self.open_run(path, "sample")
+        self.open_run(path, "sample")  # it says what Sample only and Train then do
         self._pretrained = path
-        self.log_line(f"pretrained model {path.name}: press Sample only for fresh chains, "
-                      "Train to continue training it in a new run folder")
 
     def show_about(self, kind: str, name: str = "") -> None:
         """Open the Help window on the guide or on a method's or demo's About card."""
@@ -591,10 +593,13 @@ class MainWindow(QMainWindow):
             self._pretrained = path
             self.start_training()
             return
-        if zoo.is_zoo(path) or (path / "state.json").is_file():
-            # a zoo entry (--open zoo:NAME) or one checkpoint opened to sample: Train
-            # continues it in a new run folder, as after Load pretrained
+        if mode == "sample":
+            # a zoo entry (--open zoo:NAME), a run or one checkpoint opened to sample:
+            # Train continues it in a new run folder, as after Load pretrained (it trained
+            # a new model from scratch beside it, without a word)
             self._pretrained = path
+            self.log_line(f"{path.name}: press Sample only for fresh chains, ▶ Train to "
+                          "continue training it in a new run folder")
         from ebm_engine.metrics.evaluate import run_folder_of
 
         name = (run_folder_of(path) or path).name  # a checkpoint folder: its run's name
@@ -637,8 +642,8 @@ class MainWindow(QMainWindow):
                 # a checkpoint folder: it can be sampled; training resumes a run folder
                 # (from its latest checkpoint), so Resume is not offered for it
                 mode = "sample"
-                self.log_line(f"{path}: a checkpoint folder, sampled; ▶ Train continues "
-                              "from it in a new run folder")
+                self.log_line(f"{path}: a checkpoint folder, sampled (Resume training "
+                              "continues run folders in place)")
             mode = mode or ask_open_mode(self)
             if mode is not None:
                 self.open_run(path, mode)

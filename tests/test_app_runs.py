@@ -298,6 +298,37 @@ def test_an_opened_run_sets_the_method_its_card_loads(qtbot, tmp_path):
     assert entry is not None or "8gaussians-coopnets" not in panel.zoo
 
 
+def test_train_after_opening_a_run_continues_it_in_a_new_folder(qtbot, tmp_path, finished_run):
+    """File → Open run → Sample only, then ▶ Train: it trained a new model from scratch
+    beside the opened one, without a word. It now continues the opened run (its
+    weights and curves) in a new run folder; the opened run is only read."""
+    from ebm_engine.runs.rundir import RunDir
+
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
+        window.open_run(finished_run, "sample")
+    window.controller.wait()
+    assert "▶ Train to continue training it in a new run folder" in window.log.toPlainText()
+    before = sorted(p.name for p in finished_run.rglob("*"))
+    with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
+        window.transport.buttons["train"].click()
+    new = window.controller.run_dir
+    assert new is not None and new.parent == window.runs_root and new != finished_run
+    events = (new / "events.jsonl").read_text()
+    assert '"event": "forked"' in events and '"event": "resumed", "iteration": 4' in events
+    assert [int(r["iteration"]) for r in RunDir(new).read_metrics()][:4] == [1, 2, 3, 4]
+    assert sorted(p.name for p in finished_run.rglob("*")) == before and window.errors == []
+    # Sample only of that new run, then Train: a run trained here is not "opened", so
+    # Train starts a new one from scratch, and the log says so
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
+        window.transport.buttons["sample"].click()
+    window.controller.wait()
+    with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
+        window.transport.buttons["train"].click()
+    assert "a new run, from scratch" in window.log.toPlainText()
+    assert not (window.controller.run_dir / "events.jsonl").read_text().count('"forked"')
+
+
 def test_an_opened_checkpoint_folder_is_sampled_and_train_continues_it_in_a_new_run(
         qtbot, tmp_path, finished_run, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
