@@ -136,3 +136,45 @@ def test_target_mismatches_are_one_clear_line(tmp_path):
     Image.new("RGB", (16, 8)).save(wide / "x.png")
     with pytest.raises(DataError, match="pairs need square pictures"):
         load(tmp_path / "wide", pairs=str(colour))
+
+
+def test_a_target_of_another_shape_than_its_picture_is_refused(tmp_path):
+    """Resized to one square size, a 60x40 map no longer lines up with its 100x100 photo:
+    each is cropped on its own. It loaded without a word; now it is one line."""
+    photos = pictures(tmp_path / "photos", side=20)
+    maps = tmp_path / "maps"
+    for c in ("cats", "dogs"):
+        (maps / c).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (30, 20), 128).save(maps / c / f"{i}.png")
+    cfg = DataConfig(source=str(photos), image_size=16, options={"pairs": str(maps)})
+    with pytest.raises(DataError, match="target is 30x20, its picture 0.png 20x20; a target must "
+                                        "have its picture's shape"):
+        load_dataset(cfg)
+    for c in ("cats", "dogs"):  # the same shape at another size: resized alike, fine
+        for i in range(3):
+            Image.new("L", (40, 40), 128).save(maps / c / f"{i}.png")
+    assert load_dataset(cfg).items.shape[-1] == 32
+
+
+@pytest.mark.parametrize("method,options", [
+    ("conditional_coop", {"condition": "label"}), ("jem", {})])
+def test_a_model_with_another_number_of_classes_than_the_data_is_refused(tmp_path, method,
+                                                                          options):
+    """Three class folders and n_classes=2: a label condition read back from its glyph
+    merged two classes without a word (and 10 left classes nothing trained)."""
+    from ebm_engine.config import RunConfig
+    from ebm_engine.learning.trainer import Trainer
+
+    root = pictures(tmp_path / "data", classes=("one", "seven", "three"), side=8)
+    data = {"source": str(root), "options": {"labels": "folders",
+                                             **({"pairs": "labels"} if options else {})}}
+    for n in (2, 10):
+        cfg = RunConfig.from_dict({
+            "data": data, "model": {"width": 8, "depth": 2}, "sampler": {"n_steps": 1},
+            "train": {"method": method, "iterations": 1, "batch_size": 4,
+                      "options": {**options, "n_classes": n}}})
+        with pytest.raises(DataError, match=r"the data has 3 classes \(one, seven, three\), but "
+                                            rf"{method}'s train.options.n_classes is {n}; set "
+                                            "train.options.n_classes=3"):
+            Trainer(cfg, None)

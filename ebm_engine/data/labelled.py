@@ -104,11 +104,34 @@ def attach(dataset: Dataset, root: Path, cfg: DataConfig) -> Dataset:
         glyphs = label_glyphs(labels, side, side).expand(-1, x.shape[1], -1, -1)
         left, right = glyphs, x
     else:
-        left, right = x, _targets(Path(pairs_opt).expanduser(), root, keys, x.shape[1:], cfg)
+        left, right = x, _targets(Path(pairs_opt).expanduser(), root, keys, files, x.shape[1:],
+                                  cfg)
     meta = dict(dataset.meta)
     meta["paired"] = pairs_opt
     return Dataset(dataset.name, "image", torch.cat([left, right], dim=-1), dataset.value_range,
                    meta)
+
+
+def check_class_count(dataset: Dataset, n_classes: int, method: str) -> None:
+    """Refuse ``train.options.n_classes`` other than the data's own number of classes.
+
+    More classes than the model has are merged without a word (a label condition read
+    back from its glyph takes the nearest of ``n_classes``); fewer leave classes that
+    sampling draws but nothing trained. Data without ``meta["n_classes"]`` passes.
+
+    Raises
+    ------
+    DataError
+        The counts differ; the message names the data's classes and the fix.
+    """
+    k = dataset.meta.get("n_classes")
+    if k is None or int(k) == n_classes:
+        return
+    names = dataset.meta.get("class_names") or []
+    named = f" ({', '.join(map(str, names[:12]))}{', …' if len(names) > 12 else ''})" \
+        if names else ""
+    raise DataError(f"{dataset.name}: the data has {int(k)} classes{named}, but {method}'s "
+                    f"train.options.n_classes is {n_classes}; set train.options.n_classes={int(k)}")
 
 
 def _labels(option: str, root: Path, keys: list[PurePosixPath]) -> tuple[np.ndarray, list[str]]:
@@ -182,9 +205,10 @@ def _read_label_file(option: str, root: Path, keys: list[PurePosixPath]) -> list
     return [v or "" for v in found]
 
 
-def _targets(folder: Path, root: Path, keys: list[PurePosixPath], shape: torch.Size,
-             cfg: DataConfig) -> torch.Tensor:
-    """Target pictures matched to ``keys``, as ``(N, C, S, S)`` in ``[-1, 1]``."""
+def _targets(folder: Path, root: Path, keys: list[PurePosixPath], files: list[Path],
+             shape: torch.Size, cfg: DataConfig) -> torch.Tensor:
+    """Target pictures matched to ``keys`` (the pictures ``files``), as ``(N, C, S, S)``
+    in ``[-1, 1]``."""
     if not folder.is_absolute():
         folder = root / folder if (root / folder).is_dir() else folder
     if not folder.is_dir():
@@ -193,6 +217,7 @@ def _targets(folder: Path, root: Path, keys: list[PurePosixPath], shape: torch.S
     out = torch.empty((len(keys), *shape))
     for i, key in enumerate(keys):
         target = _find_target(folder, key)
+        _same_aspect(files[i], target)
         values = torch.from_numpy(read_image(target, cfg.image_size, False, cfg.crop))
         if tuple(values.shape[1:]) != (side, side):
             raise DataError(f"{target}: target is {values.shape[2]}x{values.shape[1]}, its picture "
@@ -204,6 +229,22 @@ def _targets(folder: Path, root: Path, keys: list[PurePosixPath], shape: torch.S
         values = values[:1] if channels == 1 else values
         out[i] = values * 2 - 1
     return out
+
+
+def _same_aspect(picture: Path, target: Path) -> None:
+    """Refuse a target whose shape is not its picture's: each is cropped or resized on
+    its own to the square size, so they would no longer line up, pixel for pixel."""
+    from PIL import Image
+
+    try:
+        with Image.open(picture) as a, Image.open(target) as b:
+            (pw, ph), (tw, th) = a.size, b.size
+    except (OSError, ValueError):
+        return  # read_image says what is wrong with the file
+    if abs(pw * th - tw * ph) > 0.01 * pw * th:
+        raise DataError(f"{target}: target is {tw}x{th}, its picture {picture.name} {pw}x{ph}; "
+                        "a target must have its picture's shape (each is cropped and resized "
+                        "on its own, so they would no longer line up)")
 
 
 def _find_target(folder: Path, key: PurePosixPath) -> Path:

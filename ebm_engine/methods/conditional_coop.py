@@ -186,6 +186,10 @@ class ConditionalCoop(LearningMethod):
     def build(self) -> None:
         o = self.opts
         self.c_channels, self.y_shape = layout(o, self.spec.item_shape)
+        if o.condition == "label" and self.dataset is not None:
+            from ebm_engine.data.labelled import check_class_count
+
+            check_class_count(self.dataset, o.n_classes, "conditional_coop")
         encoder = max(8, o.gen_width // 2) if o.context else 0
         self.net = ConditionalEnergy(self.cfg.model, self.c_channels, self.y_shape,
                                      encoder).to(self.device)

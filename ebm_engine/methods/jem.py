@@ -107,6 +107,9 @@ class JointEnergyModel(LearningMethod):
             labels = torch.as_tensor(labels, dtype=torch.long)[: len(dataset)]
             if len(labels) != len(dataset):
                 raise DataError(f"{dataset.name}: {len(labels)} labels for {len(dataset)} items")
+            from ebm_engine.data.labelled import check_class_count
+
+            check_class_count(dataset, o.n_classes, "jem")  # names the classes, where known
             if int(labels.min()) < 0 or int(labels.max()) >= o.n_classes:
                 raise DataError(f"{dataset.name}: labels span {int(labels.min())}..{int(labels.max())}; "
                                 f"set train.options.n_classes (now {o.n_classes}) to cover them")
