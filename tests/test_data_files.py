@@ -334,6 +334,34 @@ def test_bad_arrays(tmp_path: Path, array: np.ndarray, options: dict, message: s
         load(tmp_path / "bad.npy", options=options)
 
 
+def test_integer_pictures_of_a_small_range_are_said_not_read_dark(tmp_path: Path) -> None:
+    """sklearn's digits as int64 (0..16) were read as 0..255 and trained nearly black;
+    floats of [0, 16] were refused with no way out. Both now say how: value_range."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().images[:20, None]
+    np.save(tmp_path / "ints.npy", digits.astype(np.int64))
+    np.save(tmp_path / "floats.npy", digits)
+    with pytest.raises(DataError, match=r"integer image values span \[0, 16\], a small part of "
+                                        r"0..255 .*data.options.value_range=0,16"):
+        load(tmp_path / "ints.npy")
+    with pytest.raises(DataError, match=r"data.options.value_range=0,16"):
+        load(tmp_path / "floats.npy")
+    for name in ("ints.npy", "floats.npy"):
+        ds = load(tmp_path / name, options={"value_range": "0,16"})
+        assert ds.value_range == (-1.0, 1.0)
+        assert float(ds.items.min()) == -1.0 and float(ds.items.max()) == 1.0
+    assert load(tmp_path / "ints.npy", options={"value_range": [0, 32]}).items.max() == 0.0
+    with pytest.raises(DataError, match=r"values span \[0, 16\], outside data.options."
+                                        r"value_range 0,8"):
+        load(tmp_path / "ints.npy", options={"value_range": "0,8"})
+    with pytest.raises(DataError, match="value_range must be LO,HI"):
+        load(tmp_path / "ints.npy", options={"value_range": "sixteen"})
+    np.save(tmp_path / "points.npy", np.zeros((10, 2)))
+    with pytest.raises(DataError, match="value_range is for images, videos and voxels"):
+        load(tmp_path / "points.npy", options={"value_range": "0,1"})
+
+
 @pytest.mark.parametrize("name", ["garbage.npy", "garbage.npz"])
 def test_garbage_array_files(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_bytes(b"definitely not numpy")

@@ -300,15 +300,48 @@ def _infer_layout(arr: np.ndarray, kind: str | None, where: str) -> tuple[str, n
     raise DataError(f"data.options.kind must be one of {KINDS}, got {kind!r}")
 
 
+# Integer pictures whose values reach no higher than this are not 0..255 pictures (digits
+# of 0..16 read so were nearly black): their range must be said (data.options.value_range).
+SMALL_INTEGER_MAX = 63
+
+
+def value_range_option(options: dict[str, Any]) -> tuple[float, float] | None:
+    """``data.options.value_range`` (``"0,16"`` or ``[0, 16]``) as ``(lo, hi)``, or ``None``."""
+    given = options.get("value_range")
+    if given is None:
+        return None
+    parts = given.split(",") if isinstance(given, str) else given
+    try:
+        lo, hi = (float(v) for v in parts)
+    except (TypeError, ValueError):
+        raise DataError(f"data.options.value_range must be LO,HI (e.g. 0,16), got {given!r}") \
+            from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise DataError(f"data.options.value_range must be finite with LO < HI, got {given!r}")
+    return lo, hi
+
+
 def _to_model_space(
-    arr: np.ndarray, kind: str, where: str
+    arr: np.ndarray, kind: str, where: str, given: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, tuple[float, float] | None]:
-    """Map bounded kinds to ``[-1, 1]``; leave coordinates raw."""
+    """Map bounded kinds to ``[-1, 1]`` (from ``given`` = the values' ``(lo, hi)``
+    when the user says it); leave coordinates raw."""
     if kind in _BOUNDED_KINDS:
+        lo, hi = float(arr.min()), float(arr.max())
+        if given is not None:
+            if lo < given[0] or hi > given[1]:
+                raise DataError(f"{where}: {kind} values span [{lo:g}, {hi:g}], outside "
+                                f"data.options.value_range {given[0]:g},{given[1]:g}")
+            scale = 2.0 / (given[1] - given[0])
+            return (arr.astype(np.float32) - given[0]) * scale - 1.0, (-1.0, 1.0)
         if arr.dtype == np.uint8 or arr.dtype == np.bool_:
             scale = 255.0 if arr.dtype == np.uint8 else 1.0
             return arr.astype(np.float32) * (2.0 / scale) - 1.0, (-1.0, 1.0)
-        lo, hi = float(arr.min()), float(arr.max())
+        say = (f"; say their range, e.g. --set data.options.value_range={lo:g},{hi:g}"
+               if lo < hi else "")
+        if arr.dtype.kind in "iu" and lo >= 0 and 1 < hi <= SMALL_INTEGER_MAX:
+            raise DataError(f"{where}: integer {kind} values span [{lo:g}, {hi:g}], a small "
+                            f"part of 0..255 (read as 0..255 they are nearly black){say}")
         if arr.dtype.kind in "iu" and lo >= 0 and hi <= 255 and hi > 1:
             return arr.astype(np.float32) * (2.0 / 255.0) - 1.0, (-1.0, 1.0)
         if lo >= 0.0 and hi <= 1.0:
@@ -317,8 +350,11 @@ def _to_model_space(
             return arr.astype(np.float32), (-1.0, 1.0)
         raise DataError(
             f"{where}: {kind} values span [{lo:g}, {hi:g}]; expected uint8 0..255 "
-            "or floats in [0, 1] or [-1, 1]"
+            f"or floats in [0, 1] or [-1, 1]{say}"
         )
+    if given is not None:
+        raise DataError(f"data.options.value_range is for images, videos and voxels; these "
+                        f"are {kind} (coordinates are read as they are)")
     arr = arr.astype(np.float32)
     if kind == "pointcloud":
         # Point clouds live in [-1, 1]; centre and scale each cloud that does not.
@@ -330,7 +366,8 @@ def _to_model_space(
     return arr, None
 
 
-@reader("array", ARRAY_EXTENSIONS, label="arrays", options=("key", "kind", "per_file"))
+@reader("array", ARRAY_EXTENSIONS, label="arrays",
+        options=("key", "kind", "per_file", "value_range"))
 def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
     """Read an ``.npy`` / ``.npz`` array (or every one under a folder) as a
     dataset of any kind.
@@ -344,7 +381,9 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
     cfg : DataConfig
         ``options["key"]`` picks the ``.npz`` member; ``options["kind"]``
         overrides the kind inferred from the rank (see the module docstring);
-        ``options["per_file"]`` says whether each file is one item or a batch.
+        ``options["per_file"]`` says whether each file is one item or a batch;
+        ``options["value_range"]`` (``"0,16"``) the range of the values of images,
+        videos or voxels that are neither 8-bit nor in ``[0, 1]`` or ``[-1, 1]``.
 
     Returns
     -------
@@ -365,6 +404,7 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
     key = options.get("key")
     if key is not None and not isinstance(key, str):
         raise DataError(f"data.options.key must be a string, got {key!r}")
+    given = value_range_option(options)
     files = collect_files(path, ARRAY_EXTENSIONS, "array")
     parts: list[_Part] = []
     total = 0
@@ -401,9 +441,9 @@ def read_array_file(path: Path, cfg: DataConfig) -> Dataset:
         # to be all >= 0 was doubled while its neighbours were kept.
         raw = first.items if len(parts) == 1 else np.concatenate([p.items for p in parts])
         where = str(path) if len(parts) > 1 else first.where
-        items, value_range = _to_model_space(raw, first.kind, where)
+        items, value_range = _to_model_space(raw, first.kind, where, given)
     else:  # 8-bit files beside float ones: each file's type says its convention
-        mapped = [_to_model_space(p.items, p.kind, p.where) for p in parts]
+        mapped = [_to_model_space(p.items, p.kind, p.where, given) for p in parts]
         items = np.concatenate([m[0] for m in mapped])
         value_range = mapped[0][1] if all(m[1] == mapped[0][1] for m in mapped) else None
     meta: dict[str, Any] = {"file": str(path), "dtype": first.dtype}
