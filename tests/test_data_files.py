@@ -86,6 +86,31 @@ def test_sixteen_bit_png_keeps_precision(tmp_path: Path) -> None:
     np.testing.assert_allclose(ds.items[0, 0, 0].numpy(), arr[0] / 65535 * 2 - 1, atol=1e-5)
 
 
+def test_transparent_pixels_are_black_not_the_colour_hidden_under_them(tmp_path: Path) -> None:
+    """An RGBA picture's alpha was dropped, so random colour under its transparent
+    background was trained on. Transparency (RGBA, LA, palette) is composited on black."""
+    rng = np.random.default_rng(0)
+    rgba = np.concatenate([rng.integers(0, 256, (8, 8, 3)), np.zeros((8, 8, 1))], -1)
+    rgba[2:6, 2:6] = (255, 0, 0, 255)  # an opaque red square on a transparent background
+    rgba[0, 0] = (0, 0, 255, 128)  # half transparent blue: half as bright
+    folder = tmp_path / "rgba"
+    folder.mkdir()
+    Image.fromarray(rgba.astype(np.uint8), "RGBA").save(folder / "a.png")
+    Image.fromarray(rgba.astype(np.uint8), "RGBA").convert("LA").save(folder / "b.png")
+    palette = Image.fromarray(rgba.astype(np.uint8), "RGBA").convert("P")
+    palette.info["transparency"] = palette.getpixel((7, 7))
+    palette.save(folder / "c.png", transparency=palette.getpixel((7, 7)))
+    ds = load(folder)
+    x = (ds.items.numpy() + 1) / 2  # [0, 1]
+    for item in x:
+        assert item[:, 7, 7].max() == 0.0  # the transparent background is black
+        assert item[:, 3, 3].max() > 0.2  # the square shows
+    assert np.allclose(x[0][:, 3, 3], (1, 0, 0), atol=1e-6)
+    assert abs(x[0][2, 0, 0] - 128 / 255) < 0.01 and x[0][:2, 0, 0].max() == 0.0
+    resized = load_dataset(DataConfig(source=str(folder / "a.png"), image_size=4))
+    assert float(resized.items.numpy()[0, :, 3, 3].max()) < -0.95  # the float path too
+
+
 def test_single_image_file_is_one_item(tmp_path: Path) -> None:
     save_png(tmp_path / "texture.png", np.full((12, 20, 3), 200, dtype=np.uint8))
 

@@ -78,7 +78,7 @@ from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import DataError
 
 # Bump when a reader's decoding changes: every existing cache file then misses.
-DECODER_VERSION = 1
+DECODER_VERSION = 2  # 2: transparency composited on black
 
 # data.options keys that say where and whether to cache, not what is decoded.
 CACHE_OPTIONS = ("cache", "cache_dir", "cache_wait")

@@ -96,7 +96,8 @@ def read_image(
     Returns
     -------
     numpy.ndarray
-        ``(1 or 3, H, W)`` float32 in ``[0, 1]``; alpha is dropped.
+        ``(1 or 3, H, W)`` float32 in ``[0, 1]``; transparent pixels are
+        composited on black.
 
     Raises
     ------
@@ -166,6 +167,7 @@ def _decode(path: Path, image_size: int, grayscale: bool, crop: bool) -> tuple[n
                     )
                 img.load()
                 upright = ImageOps.exif_transpose(img)  # phone photos store rotation in EXIF
+                upright = _on_black(upright)
                 if upright.mode[0] not in "IF" and not _resamples(upright, image_size):
                     # 8 bits in, 8 bits stored: the float round trip would give the same bytes.
                     arr = np.asarray(upright.convert("L" if grayscale else "RGB"), dtype=np.uint8)
@@ -183,6 +185,16 @@ def _decode(path: Path, image_size: int, grayscale: bool, crop: bool) -> tuple[n
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: not a readable image ({reason})") from None
     return np.clip(arr, 0.0, 1.0), int(scale)
+
+
+def _on_black(img: Image.Image) -> Image.Image:
+    """A picture with transparency, composited on black (premultiplied alpha): dropping
+    the alpha channel trained on whatever colour hid under the transparent pixels."""
+    if not (img.mode in ("RGBA", "LA", "PA", "RGBa", "La")
+            or (img.mode == "P" and "transparency" in img.info)):
+        return img
+    rgba = img.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
 
 
 def _resamples(img: Image.Image, size: int) -> bool:
