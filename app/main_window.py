@@ -250,6 +250,7 @@ class MainWindow(QMainWindow):
                 pass
 
     def _work_failed(self, message: str) -> None:
+        message = _in_app_words(message)
         self._restore_preview()  # a refused Train leaves the data on show, as it was
         if self.snapshot is None:  # nothing to show again: not "starting: loading…" for ever
             name = Path(self.controller.config.data.source).name
@@ -265,11 +266,8 @@ class MainWindow(QMainWindow):
 
     def _preview_failed(self, ev) -> None:
         """The chosen data cannot be read: the view says so, not "loading its data…"."""
-        from ebm_engine.data.files import SKIP_HINT
-
         name = Path(self.controller.config.data.source).name
-        message = ev.message.replace(SKIP_HINT, "(tick “skip pictures that cannot be read” in "
-                                                "the data panel to leave such files out)")
+        message = _in_app_words(ev.message)
         self.samples.show_message(f"<b>{name}</b> — its data cannot be shown", message)
         self.log_line(f"data preview: {message}")
 
@@ -763,3 +761,11 @@ class MainWindow(QMainWindow):
         self.export_menu.join_picture()  # a "Sample from my picture…" worker ends too
         self.samples.release()  # VTK views release their render windows
         super().closeEvent(event)
+
+
+def _in_app_words(message: str) -> str:
+    """An engine message with its CLI advice put as the app's control that does it."""
+    from ebm_engine.data.files import SKIP_HINT
+
+    return message.replace(SKIP_HINT, "(tick “skip pictures that cannot be read” in the data "
+                                      "panel to leave such files out)")

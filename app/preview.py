@@ -8,24 +8,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ebm_engine.config import RunConfig
-from ebm_engine.learning.events import SamplesReady
+from ebm_engine.learning.events import SamplesReady, Warned
 from ebm_engine.session import DATA_POINTS_SHOWN
 
 SHOWN = 64  # items of image-like data shown (the size of a sample grid)
 
 
-def preview_snapshot(cfg: RunConfig) -> SamplesReady:
+def preview_snapshot(cfg: RunConfig, notes: list[str] | None = None) -> SamplesReady:
     """Up to 64 items of ``cfg.data`` (2D points: up to 1500, drawn as data points).
 
     The snapshot has no energies (nothing is trained yet) and ``origin="preview"``.
+    ``notes`` gets what the user should know about the data read, e.g. the
+    unreadable pictures left out (said also when the data came from the cache).
     """
     from ebm_engine.data import load_dataset
 
     data = load_dataset(cfg.data)
+    skipped = data.meta.get("skipped") or []
+    if notes is not None and skipped and data.kind == "image":
+        first = Path(str(skipped[0])).name
+        notes.append(f"{cfg.data.source}: left out {len(skipped)} unreadable "
+                     f"picture{'s' if len(skipped) > 1 else ''} ({first}"
+                     f"{' …' if len(skipped) > 1 else ''}); {len(data)} read")
     n = len(data)
     none = np.empty(0, np.float32)
     if data.kind == "points" and tuple(data.item_shape) == (2,):
@@ -54,8 +63,9 @@ class PreviewFailed:
 
 
 def preview_events(cfg: RunConfig, quiet: bool = False
-                   ) -> Iterator[SamplesReady | PreviewFailed]:
-    """Yield the one preview snapshot of ``cfg``'s data.
+                   ) -> Iterator[SamplesReady | PreviewFailed | Warned]:
+    """Yield the one preview snapshot of ``cfg``'s data (after a :class:`Warned` for each
+    note on the data, e.g. unreadable pictures left out).
 
     ``quiet``: data that cannot be read yields a :class:`PreviewFailed` instead of
     an error (a user's folder: choosing it should not raise a dialog, but the
@@ -63,11 +73,14 @@ def preview_events(cfg: RunConfig, quiet: bool = False
     """
     from ebm_engine.errors import EBMError
 
+    notes: list[str] = []
     try:
-        snap = preview_snapshot(cfg)
+        snap = preview_snapshot(cfg, notes)
     except EBMError as exc:
         if not quiet:
             raise
         yield PreviewFailed(str(exc))
         return
+    for note in notes:
+        yield Warned(0, note)
     yield snap

@@ -299,7 +299,13 @@ def config_for(source: str, preset: str | None = None,
         # The line describes the preset's sizing; the user's own --set of a sized
         # key comes after it and wins, so it is said (not "for 64×64" under 256).
         mine = [f"{k}={_shown(v)}" for k, v in overrides or [] if k in SIZING_KEYS]
-        report(choice.line + (f", then {', '.join(mine)} as set" if mine else ""))
+        line = choice.line
+        if not cfg.data.crop and "centre-cropped to a square and " in line:
+            # what data.crop=false does, not the crop it switched off
+            line = line.replace("centre-cropped to a square and resized",
+                                "squashed to a square (data.crop=false: not cropped)")
+            mine = [m for m in mine if not m.startswith("data.crop=")]
+        report(line + (f", then {', '.join(mine)} as set" if mine else ""))
     return cfg
 
 

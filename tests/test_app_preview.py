@@ -168,12 +168,14 @@ def test_a_folder_that_cannot_be_read_says_so_instead_of_loading_for_ever(qtbot,
     title = window.samples.title.text()
     assert "not started" in title and "loading" not in title
     assert "broken.png" in window.errors[-1]
+    assert "tick “skip pictures" in window.errors[-1] and "--set" not in window.errors[-1]
     # one click reads the others: the box sets data.options.skip_unreadable
     box = window.data_panel.skip_box
     assert not box.isHidden() and not box.isChecked()
     with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as shown:
         box.click()
     assert shown.args[0].origin == "preview" and len(shown.args[0].samples) == 4
+    assert "left out 1 unreadable picture (broken.png); 4 read" in window.log.toPlainText()
     assert window.controller.config.data.options["skip_unreadable"] is True
     window.controller.wait()
     window.data_panel.set_source("moons")  # a demo: no such box

@@ -207,7 +207,8 @@ def test_resume_is_exact(tmp_path):
 
 
 def test_bad_input_is_one_clear_line():
-    with pytest.raises(ConfigError, match="pairs side by side"):
+    with pytest.raises(ConfigError, match="side by side .* --set data.options.labels=folders "
+                                          "--set data.options.pairs=labels"):
         Trainer(config_for("digits", overrides=[("train.method", "conditional_coop"),
                                                 ("train.options", {"condition": "label"})]), None)
     with pytest.raises(ConfigError, match="mask_min"):

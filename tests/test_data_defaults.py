@@ -148,3 +148,10 @@ def test_a_folder_is_judged_by_more_than_three_files(tmp_path: Path) -> None:
     assert "5 images of 5 sizes, 30×30 to 90×90 (median 50×50) RGB" in choice.line
     assert choice.patch["data"]["image_size"] == 50
     assert "each image centre-cropped to a square and resized to it" in choice.line
+    # --set data.crop=false: the line says what happens (squashed), not the crop it switched off
+    from ebm_engine.presets import config_for
+
+    said: list[str] = []
+    config_for(str(mixed), overrides=[("data.crop", False)], report=said.append)
+    assert "each image squashed to a square (data.crop=false: not cropped)" in said[0]
+    assert "centre-cropped" not in said[0] and "as set" not in said[0]

@@ -133,7 +133,7 @@ def test_data_without_labels_is_one_clear_error():
     cfg = tiny_cfg()
     data = load_dataset(cfg.data)
     data.meta.pop("labels")
-    with pytest.raises(DataError, match="needs labels"):
+    with pytest.raises(DataError, match="needs labels .*--set data.options.labels=folders"):
         Trainer(cfg, None, data)
     data.meta["labels"] = np.full(len(data), UNLABELLED)
     with pytest.raises(DataError, match="no labelled item"):

@@ -27,9 +27,10 @@ def labelled_split(dataset, n_classes: int
     ds, k = dataset, n_classes
     raw = ds.meta.get("labels")
     if raw is None:
-        raise DataError(f"{ds.name}: method 'symbol_vector' needs labels for some items "
-                        "(Dataset.meta['labels'], −1 = unlabelled); "
-                        "try --data digits-semi-supervised")
+        raise DataError(f"{ds.name}: method 'symbol_vector' needs labels for some items: "
+                        "for a folder of pictures, --set data.options.labels=folders (or "
+                        "=labels.csv, an empty label leaving an item unlabelled); or try "
+                        "--data digits-semi-supervised")
     labels = torch.as_tensor(np.asarray(raw), dtype=torch.long)[: len(ds)]
     if len(labels) != len(ds):
         raise DataError(f"{ds.name}: {len(labels)} labels for {len(ds)} items")

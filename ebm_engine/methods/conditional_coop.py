@@ -155,8 +155,11 @@ def layout(opts: ConditionalCoopOptions, item_shape: tuple[int, ...]) -> tuple[i
     if opts.condition == "mask":
         return c + 1, (c, h, w)
     if w != 2 * h:
-        raise ConfigError(f"condition {opts.condition!r} needs condition|output pairs side by side "
-                          f"(C, H, 2H); got items of {c}x{h}x{w}")
+        pairs = ("data.options.labels=folders --set data.options.pairs=labels"
+                 if opts.condition == "label" else "data.options.pairs=TARGET_FOLDER")
+        raise ConfigError(f"condition {opts.condition!r} needs each item as condition | output "
+                          f"side by side (C, H, 2H), got items of {c}x{h}x{w}; for a folder of "
+                          f"pictures, --set {pairs}")
     out = opts.output_channels or c
     if out > c:
         raise ConfigError(f"train.options.output_channels must be <= {c}, got {out}")

@@ -102,8 +102,9 @@ class JointEnergyModel(LearningMethod):
         if dataset is not None:
             labels = dataset.meta.get("labels")
             if labels is None:
-                raise DataError(f"{dataset.name}: method 'jem' needs labelled data "
-                                "(Dataset.meta['labels']); try --data digits")
+                raise DataError(f"{dataset.name}: method 'jem' needs labelled data: for a "
+                                "folder of pictures, --set data.options.labels=folders (or "
+                                "=labels.csv); or try --data digits")
             labels = torch.as_tensor(labels, dtype=torch.long)[: len(dataset)]
             if len(labels) != len(dataset):
                 raise DataError(f"{dataset.name}: {len(labels)} labels for {len(dataset)} items")

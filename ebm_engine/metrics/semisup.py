@@ -108,8 +108,9 @@ def evaluate_semisup(method, dataset, n: int, seed: int) -> dict[str, float]:
     o = method.opts
     (x_lab, y_lab), held = labelled_split(dataset, o.n_classes)
     if held is None:
-        raise DataError(f"{dataset.name}: no held-out items to score "
-                        "(Dataset.meta['heldout_items']); try --data digits-semi-supervised")
+        raise DataError(f"{dataset.name}: no held-out labelled items to score the "
+                        "classifier on (the digits-semi-supervised demo keeps some aside; your "
+                        "own labels do not); try --data digits-semi-supervised")
     dev = method.device
     x_lab, y_lab = x_lab.to(dev), y_lab.to(dev)
     x_test, y_test = held[0].to(dev), held[1].to(dev)
