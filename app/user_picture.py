@@ -16,12 +16,14 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
+from ebm_engine.data.files import IMAGE_EXTENSIONS
 from ebm_engine.errors import EBMError
 from ebm_engine.learning.events import SamplesReady
 
 #: Draws per picture (rows in the sample view).
 DRAWS = 8
-PICTURES = "Pictures (*.png *.jpg *.jpeg *.bmp)"
+# every picture the data readers take (TIFF and WebP were missing here)
+PICTURES = f"Pictures ({' '.join('*' + e for e in IMAGE_EXTENSIONS)})"
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,14 @@ def test_8_bit_files_beside_float_files_each_keep_their_convention(tmp_path):
     np.save(folder / "b.npy", np.full((2, 8, 8), 1.0, np.float32))
     data = load_dataset(DataConfig(source=str(folder)))
     assert data.value_range == (-1.0, 1.0) and float(data.items.min()) == 1.0  # both white
+
+
+def test_a_forced_reader_counts_the_folder_s_files(tmp_path):
+    """A reader chosen for a folder (the app's "read as") said "1 file of images" for a
+    folder of three, and "of 3 sizes" after it."""
+    from PIL import Image
+
+    for i, size in enumerate(((8, 8), (10, 10), (12, 12))):
+        Image.new("RGB", size).save(tmp_path / f"{i}.png")
+    (tmp_path / "notes.npy").write_bytes(b"")  # another reader's file: not counted
+    assert peek(tmp_path, {"reader": "image-folder"}).phrase().startswith("3 images of 3 sizes")

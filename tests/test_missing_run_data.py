@@ -114,3 +114,29 @@ def test_an_older_image_folder_run_says_where_its_data_were(tmp_path, capsys, mo
     assert main(["eval", "--run", str(run), "--n", "8", "--no-write"]) == 2
     err = capsys.readouterr().err
     assert f"(it was {tmp_path / 'here' / 'pics'} when the run began)" in err, err
+
+
+def test_a_label_file_beside_the_data_folder_is_found_and_recorded_absolute(tmp_path,
+                                                                            monkeypatch):
+    """``--data photos/ --set data.options.labels=labels.csv`` with labels.csv in the
+    working folder: it was looked for only inside photos/ ("no such label file"), while a
+    pairs folder there was found. Both now look in the data folder, then the current one."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "photos").mkdir()
+    rows = ["file,label"]
+    for i in range(6):
+        Image.fromarray((rng.random((8, 8, 3)) * 255).astype(np.uint8)).save(
+            tmp_path / "photos" / f"{i}.png")
+        rows.append(f"{i}.png,{'cat' if i % 2 else ''}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / "ss"
+    assert main(["train", "--data", "photos/", "--method", "symbol_vector",
+                 "--set", "data.options.labels=labels.csv", "--set", "data.image_size=8",
+                 "--set", "sampler.n_steps=1", "--set", "train.batch_size=4",
+                 "--set", "train.options.n_classes=2",
+                 "--steps", "1", "--out", str(run), "--quiet"]) == 0
+    assert RunConfig.load(run / "config.json").data.options["labels"] == str(
+        tmp_path / "labels.csv")

@@ -99,15 +99,19 @@ def _absolute_data(source: str | None) -> str | None:
 
 
 def _absolute_pairs(cfg):
-    """A ``data.options.pairs`` folder found from the current folder (not inside the data
-    folder, where it is looked for first), made absolute as ``--data`` is."""
-    pairs = cfg.data.options.get("pairs")
-    if not isinstance(pairs, str) or pairs in ("", "labels"):
-        return cfg
-    path = Path(pairs).expanduser()
-    if path.is_absolute() or (Path(cfg.data.source) / path).is_dir() or not path.is_dir():
-        return cfg
-    return cfg.with_value("data.options.pairs", os.path.abspath(path))
+    """A ``data.options.pairs`` folder or ``labels`` file found from the current folder
+    (not inside the data folder, where it is looked for first), made absolute as
+    ``--data`` is."""
+    for key, special, exists in (("pairs", ("", "labels"), Path.is_dir),
+                                 ("labels", ("", "folders"), Path.is_file)):
+        given = cfg.data.options.get(key)
+        if not isinstance(given, str) or given in special:
+            continue
+        path = Path(given).expanduser()
+        if path.is_absolute() or exists(Path(cfg.data.source) / path) or not exists(path):
+            continue
+        cfg = cfg.with_value(f"data.options.{key}", os.path.abspath(path))
+    return cfg
 
 
 def build_config(args: argparse.Namespace):

@@ -6,7 +6,7 @@ Conditional learning (``conditional_coop``) and semi-supervised learning
 
 - ``labels``: ``"folders"`` (an item's class is its first subfolder under the
   data folder: ``cats/a.png``, ``dogs/b.png``) or a CSV file of ``file,label``
-  rows (relative to the data folder unless absolute; a ``file,label`` header
+  rows (relative to the data folder, else to the current folder; a ``file,label`` header
   is allowed; ``file`` is the path under the data folder or, where that is
   unambiguous, the bare file name). An empty label marks an unlabelled item
   (semi-supervised learning). Sets ``meta["labels"]`` (``-1`` = unlabelled),
@@ -161,8 +161,8 @@ def _class_order(name: str) -> tuple[int, float, str]:
 
 def _read_label_file(option: str, root: Path, keys: list[PurePosixPath]) -> list[str]:
     path = Path(option).expanduser()
-    if not path.is_absolute():
-        path = root / path
+    if not path.is_absolute():  # in the data folder first, then the current one (as pairs)
+        path = root / path if (root / path).is_file() or not path.is_file() else path
     if not path.is_file():
         raise DataError(f"{path}: no such label file (data.options.labels)")
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ebm_engine.data._collect import sort_key, walk_files
-from ebm_engine.data.detect import detect_reader, reader_info, reader_label
+from ebm_engine.data.detect import count_files, detect_reader, reader_info, reader_label
 from ebm_engine.errors import DataError
 
 # Images whose files looked at are all one of these modes are
@@ -104,8 +104,11 @@ def peek(path: str | Path, options: dict[str, Any] | None = None) -> SourceSumma
     forced = options.get("reader") or None
     if isinstance(forced, str):
         info = reader_info(forced)
-        counts = {info.name: 1}
         name = info.name
+        counts = {name: 1}
+        if path.is_dir():  # the files it will read, not "1 file of meshes" for a folder
+            found = count_files(path)
+            counts = {name: found.get(name) or sum(found.values())}
     else:
         name, counts = detect_reader(path)
     files = counts.get(name, sum(counts.values()))
