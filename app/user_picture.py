@@ -90,11 +90,16 @@ def ask(parent: QWidget | None, run: Path | None) -> PictureRequest | None:
                        "open an inpainting, saliency, class-conditional or translation run.")
     mask = direction = None
     if task == "label":
-        top = loaded.method.opts.n_classes - 1
-        label, ok = QInputDialog.getInt(parent, "Sample a class", f"Class (0..{top}):", 0, 0, top)
+        from ebm_engine.metrics.evaluate import run_folder_of
+        from ebm_engine.runs.data_record import class_names
+
+        n = loaded.method.opts.n_classes
+        names = class_names(run_folder_of(loaded.checkpoint.path))
+        choices = [f"{k} = {names[k]}" if k < len(names) else str(k) for k in range(n)]
+        picked, ok = QInputDialog.getItem(parent, "Sample a class", "Class:", choices, 0, False)
         if not ok:
             return None
-        condition = str(label)
+        condition = picked.split(" = ")[0]
     else:
         condition, _ = QFileDialog.getOpenFileName(parent, "Choose your picture", "", PICTURES)
         if not condition:

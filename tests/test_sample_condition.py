@@ -187,7 +187,7 @@ def test_cli_writes_one_draw_per_row(pictures, tmp_path, capsys):
      "no such mask file"),
     (["--run", "zoo:digits-ml", "--condition", "{seven}"], "takes no condition"),
     (["--run", CLASSES, "--condition", "10"], "label 10 is out of range"),
-    (["--run", CLASSES, "--condition", "{seven}"], "takes a class label 0..9"),
+    (["--run", CLASSES, "--condition", "{seven}"], "takes a class (0..9)"),
     (["--run", INPAINTING, "--condition", "{seven}", "--direction", "ba"], "--direction is for"),
     (["--run", INPAINTING, "--mask", "{mask}"], "go with --condition"),
 ])
@@ -248,13 +248,40 @@ def test_app_samples_from_my_picture(qtbot, tmp_path, pictures, monkeypatch):
         assert "larger than the picture" in window.errors.pop()
         answers[:] = [""]  # cancelled: nothing happens
         assert menu.sample_from_picture() is False and not window.errors
-        monkeypatch.setattr(user_picture.QInputDialog, "getInt",
-                            staticmethod(lambda *a, **k: (3, True)))
+        offered: list = []
+        monkeypatch.setattr(user_picture.QInputDialog, "getItem",
+                            staticmethod(lambda *a, **k: offered.append(a[3]) or ("3", True)))
         menu._run_dir = lambda: zoo.resolve(CLASSES)
         sample(menu.sigSampled)
         assert window.snapshot.samples.shape == (8, 1, 16, 48) and not window.errors
+        assert offered[-1][:3] == ["0", "1", "2"]  # the digits demo's classes have no names
         menu._run_dir = lambda: zoo.resolve("zoo:digits-ml")
         menu.picture_action.trigger()
         assert "takes no condition" in window.errors.pop()
     finally:
         shutdown(window)
+
+
+def test_a_users_classes_are_sampled_by_name(tmp_path, capsys):
+    """Class folders one/, seven/, three/: the model's classes are 0, 1, 2 and nothing
+    said which was which; --condition seven was refused. The run records the names, and
+    a class is taken by name or number; a wrong one lists them."""
+    rng = np.random.default_rng(0)
+    for name in ("one", "seven", "three"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(
+                tmp_path / "data" / name / f"{i}.png")
+    run = tmp_path / "cc"
+    assert main(["train", "--data", str(tmp_path / "data"), "--method", "conditional_coop",
+                 "--set", "data.options.labels=folders", "--set", "data.options.pairs=labels",
+                 "--set", "train.options.condition=label", "--set", "train.options.n_classes=3",
+                 "--set", "sampler.n_steps=1", "--set", "train.batch_size=4", "--steps", "1",
+                 "--out", str(run), "--quiet"]) == 0
+    out = tmp_path / "seven.png"
+    assert main(["sample", "--run", str(run), "--condition", "seven", "--n", "2", "--steps", "1",
+                 "--out", str(out)]) == 0 and out.is_file()
+    capsys.readouterr()
+    assert main(["sample", "--run", str(run), "--condition", "eight", "--n", "2",
+                 "--out", str(out)]) == 2
+    assert "takes a class (0 = one, 1 = seven, 2 = three), got 'eight'" in capsys.readouterr().err

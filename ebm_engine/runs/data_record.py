@@ -36,7 +36,8 @@ def describe(dataset: Dataset) -> dict[str, Any]:
     -------
     dict
         ``source``, ``items`` (count), ``item_shape`` and ``fingerprint`` (16 hex
-        digits of a SHA-256 over the count, the shape and up to :data:`SAMPLED` items).
+        digits of a SHA-256 over the count, the shape and up to :data:`SAMPLED` items),
+        and ``class_names`` where the data has named classes.
     """
     stored = dataset.stored
     n = len(stored)
@@ -44,8 +45,19 @@ def describe(dataset: Dataset) -> dict[str, Any]:
     digest = hashlib.sha256(f"{n}:{tuple(stored.shape[1:])}".encode())
     for i in picks:
         digest.update(stored[int(i)].contiguous().cpu().numpy().tobytes())
-    return {"source": dataset.name, "items": n, "item_shape": list(stored.shape[1:]),
-            "fingerprint": digest.hexdigest()[:16]}
+    out = {"source": dataset.name, "items": n, "item_shape": list(stored.shape[1:]),
+           "fingerprint": digest.hexdigest()[:16]}
+    names = dataset.meta.get("class_names")
+    if names:  # a user's labels: what class k is called (sampling a class takes its name)
+        out["class_names"] = [str(name) for name in names]
+    return out
+
+
+def class_names(run: str | Path | None) -> list[str]:
+    """The class names ``run`` was trained with (its user's labels), or ``[]``."""
+    record = read_record(run) if run is not None else None
+    names = (record or {}).get("class_names")
+    return [str(n) for n in names] if isinstance(names, list) else []
 
 
 def record(run: str | Path, dataset: Dataset) -> None:

@@ -135,7 +135,12 @@ def load_condition(loaded, condition: str | Path, mask: str | Path | None = None
     if direction is not None and task != "translation":
         raise ConfigError(f"--direction is for translation models (cycle_coop), not {method}")
     if task == "label":
-        return UserCondition("label", label=_label(str(condition), loaded.method.opts.n_classes))
+        from ebm_engine.metrics.evaluate import run_folder_of
+        from ebm_engine.runs.data_record import class_names
+
+        names = class_names(run_folder_of(loaded.checkpoint.path))
+        return UserCondition("label", label=_label(str(condition), loaded.method.opts.n_classes,
+                                                   names))
     channels, side = loaded.spec.item_shape[0], loaded.spec.item_shape[-2]
     notes: list[str] = []
     picture, size = _read_picture(Path(condition), side, channels, invert, notes,
@@ -229,15 +234,20 @@ def _translate(m, cond: UserCondition, n: int, n_steps: int | None, record_every
 
 
 # --- reading the user's files -------------------------------------------------------
-def _label(text: str, n_classes: int) -> int:
+def _label(text: str, n_classes: int, names: list[str] = ()) -> int:
+    """A class given by its index or (a user's labels) its name."""
+    classes = (", ".join(f"{i} = {name}" for i, name in enumerate(names)) if names
+               else f"0..{n_classes - 1}")
+    if text.strip() in names:
+        return list(names).index(text.strip())
     try:
         label = int(text.strip())
     except ValueError:
-        raise ConfigError(f"--condition: this model takes a class label 0..{n_classes - 1}, "
+        raise ConfigError(f"--condition: this model takes a class ({classes}), "
                           f"got {text!r}") from None
     if not 0 <= label < n_classes:
         raise ConfigError(f"--condition: label {label} is out of range; this model has classes "
-                          f"0..{n_classes - 1}")
+                          f"{classes}")
     return label
 
 
