@@ -238,13 +238,19 @@ def _same_aspect(picture: Path, target: Path) -> None:
 
     try:
         with Image.open(picture) as a, Image.open(target) as b:
-            (pw, ph), (tw, th) = a.size, b.size
+            (pw, ph), (tw, th) = _upright_size(a), _upright_size(b)
     except (OSError, ValueError):
         return  # read_image says what is wrong with the file
     if abs(pw * th - tw * ph) > 0.01 * pw * th:
         raise DataError(f"{target}: target is {tw}x{th}, its picture {picture.name} {pw}x{ph}; "
                         "a target must have its picture's shape (each is cropped and resized "
                         "on its own, so they would no longer line up)")
+
+
+def _upright_size(img) -> tuple[int, int]:
+    """``(width, height)`` as the picture is read: turned by its EXIF orientation."""
+    turned = img.getexif().get(0x0112) in (5, 6, 7, 8)  # 90° or 270°: sides swap
+    return (img.size[1], img.size[0]) if turned else img.size
 
 
 def _find_target(folder: Path, key: PurePosixPath) -> Path:
