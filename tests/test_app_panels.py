@@ -229,7 +229,9 @@ def test_corrupt_image_folder_shows_error_dialog_and_app_lives(qtbot, tmp_path):
     assert "a.png" in message and "\n" not in message
     boxes = [w for w in QApplication.topLevelWidgets()
              if isinstance(w, QMessageBox) and w.isVisible()]
-    assert boxes and boxes[-1].text() == message
+    from app.main_window import _in_app_words
+
+    assert boxes and boxes[-1].text() == _in_app_words(message)  # the checkbox, not a --set
     boxes[-1].close()
     qtbot.waitUntil(lambda: window.controller.state == "idle" and not window.controller.busy,
                     timeout=WAIT_MS)
