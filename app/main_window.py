@@ -301,7 +301,10 @@ class MainWindow(QMainWindow):
         if info is None and self.data_panel.skip_unreadable:
             reader.append(("data.options.skip_unreadable", True))
         try:
-            cfg = config_for(source, overrides=reader, report=self.log_line)
+            if info is None:  # the options typed for the user's files
+                reader += self.data_panel.data_options()
+            cfg = config_for(source, overrides=reader,
+                             report=lambda line: self.log_line(_in_app_words(line)))
         except EBMError as exc:
             self.show_error(str(exc))
             return
@@ -765,7 +768,12 @@ class MainWindow(QMainWindow):
 
 def _in_app_words(message: str) -> str:
     """An engine message with its CLI advice put as the app's control that does it."""
+    import re
+
     from ebm_engine.data.files import SKIP_HINT
 
-    return message.replace(SKIP_HINT, "(tick “skip pictures that cannot be read” in the data "
-                                      "panel to leave such files out)")
+    message = message.replace(SKIP_HINT, "(tick “skip pictures that cannot be read” in the data "
+                                         "panel to leave such files out)")
+    # the CLI's --set data.options.KEY=VALUE is typed in the data panel's options field
+    return re.sub(r"--set data\.options\.([\w.]+=[^\s;)]+)", r"\1 in the data options field",
+                  message)

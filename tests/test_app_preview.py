@@ -181,3 +181,36 @@ def test_a_folder_that_cannot_be_read_says_so_instead_of_loading_for_ever(qtbot,
     window.data_panel.set_source("moons")  # a demo: no such box
     assert box.isHidden() and not box.isChecked()
     window.controller.wait()
+
+
+def test_data_options_are_typed_in_the_app_for_a_users_files(qtbot, tmp_path):
+    """A folder of one (8, 8) picture per .npy file is read as 8-D points; the hint said
+    --set data.options.per_file=item, which the app had no way to say. The data panel's
+    options field takes it, and the log's hint names the field."""
+    from PySide6.QtCore import Qt
+
+    folder = tmp_path / "perfile"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        np.save(folder / f"{i:02d}.npy", rng.random((8, 8)).astype(np.float32))
+    window = make_window(qtbot, tmp_path, knobs=())
+    panel = window.data_panel
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as shown:
+        panel.set_source(str(folder))
+    assert shown.args[0].kind == "points" and not panel.options_edit.isHidden()
+    assert "per_file=item in the data options field" in window.log.toPlainText()
+    window.controller.wait()
+    panel.options_edit.setText("per_file=item")
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as shown:
+        qtbot.keyClick(panel.options_edit, Qt.Key.Key_Return)
+    assert shown.args[0].kind == "image" and shown.args[0].samples.shape[1:] == (1, 8, 8)
+    assert window.controller.config.data.options["per_file"] == "item"
+    window.controller.wait()
+    panel.options_edit.setText("per_file")  # not KEY=VALUE: one line, the config stays
+    qtbot.keyClick(panel.options_edit, Qt.Key.Key_Return)
+    assert "KEY=VALUE" in window.errors[-1]
+    assert window.controller.config.data.options["per_file"] == "item"
+    window.data_panel.set_source("moons")  # a demo: no such field, and nothing kept
+    assert panel.options_edit.isHidden() and panel.options_edit.text() == ""
+    window.controller.wait()

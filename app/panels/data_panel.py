@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMenu,
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ebm_engine.data import applicable_readers, demos, describe, detect_reader, readers
 from ebm_engine.data.detect import count_files, path_exists, reader_label
-from ebm_engine.errors import DataError
+from ebm_engine.errors import ConfigError, DataError
 from ebm_engine.presets import demo_minutes, demo_preset
 from ebm_engine.resources import resources_dir
 from ebm_engine.runs import zoo
@@ -146,6 +147,19 @@ class DataPanel(QWidget):
                                  "that cannot be decoded, instead of stopping at the first")
         self.skip_box.setVisible(False)
         self.skip_box.toggled.connect(self._skip_toggled)
+        # What the CLI's --set data.options.KEY=VALUE says (per_file, key, kind,
+        # value_range, labels, pairs …): the app had no way to say it for a user's data.
+        self.options_edit = QLineEdit()
+        self.options_edit.setObjectName("data_options")
+        self.options_edit.setPlaceholderText("more data options: KEY=VALUE …, then Enter")
+        self.options_edit.setToolTip(
+            "data.options for your files, as with the CLI's --set data.options.KEY=VALUE, "
+            "separated by spaces: e.g. per_file=item (one picture per array file), "
+            "value_range=0,16, key=NAME (an .npz member), labels=folders pairs=labels "
+            "(class-conditional), pairs=/path/to/targets. Enter applies them; a key the "
+            "reader does not take is refused with the keys it takes.")
+        self.options_edit.setVisible(False)
+        self.options_edit.returnPressed.connect(lambda: self.sigSourceChosen.emit(self.source))
         self.pretrained_button = QPushButton("Load pretrained")
         self.pretrained_button.setObjectName("load_pretrained")
         self.pretrained_button.clicked.connect(self._load_pretrained)
@@ -166,6 +180,7 @@ class DataPanel(QWidget):
         layout.addWidget(self.current)
         layout.addWidget(self.reader_row)
         layout.addWidget(self.skip_box)
+        layout.addWidget(self.options_edit)
         self.reader = ""  # the user's choice of reader; "" = detected from the content
         self.detected = ""  # what the content calls for ("" = mixed or unreadable)
         self.counts: dict[str, int] = {}
@@ -225,6 +240,8 @@ class DataPanel(QWidget):
         if info is None:
             self._detect(source)
         self.reader_row.setVisible(info is None)
+        self.options_edit.setVisible(info is None)
+        self.options_edit.clear()  # a new source starts without the last one's options
         if info is not None:  # a demo reads its own data
             self.skip_box.setVisible(False)
         self._show_pretrained()
@@ -277,6 +294,24 @@ class DataPanel(QWidget):
             self.set_detected("", counts, message)
         else:
             self.set_detected(reader, counts)
+
+    def data_options(self) -> list[tuple[str, str]]:
+        """The options typed for the current path, as ``("data.options.KEY", "VALUE")``.
+
+        Raises
+        ------
+        ConfigError
+            A word without ``=``.
+        """
+        if self.options_edit.isHidden():
+            return []
+        out = []
+        for word in self.options_edit.text().split():
+            key, sep, value = word.partition("=")
+            if not sep or not key:
+                raise ConfigError(f"data options are KEY=VALUE words, got {word!r}")
+            out.append((f"data.options.{key.removeprefix('data.options.')}", value))
+        return out
 
     @property
     def skip_unreadable(self) -> bool:
