@@ -239,7 +239,14 @@ class MainWindow(QMainWindow):
                                    QMessageBox.ButtonRole.ActionRole)
             button.setObjectName("roll_back" if n == 0 else f"roll_back_{n}")
             button.setToolTip(f"Iteration {iteration}: {what}, with the settings of then")
-            button.clicked.connect(lambda _=False, at=iteration: self.controller.roll_back(at))
+            button.clicked.connect(lambda _=False, at=iteration: self._go_back(at))
+
+    def _go_back(self, iteration: int) -> None:
+        """A Go back button: a choice made stale meanwhile (a Step pruned it) is one line."""
+        try:
+            self.controller.roll_back(iteration)
+        except EBMError as exc:
+            self.show_error(str(exc))
 
     def _close_pause_dialog(self) -> None:
         box, self._pause_box = self._pause_box, None
@@ -357,6 +364,12 @@ class MainWindow(QMainWindow):
             self.log_line(f"{value}: loaded the {source} preset for {value}")
         elif self.controller.state in ("running", "paused"):
             self.log_line(f"queued edit {key} = {value}")
+        elif self._pretrained is not None:
+            # a continuation goes on with the checkpoint's own settings: the edit would be
+            # dropped without a word, so Train now starts a new run with these settings
+            self.log_line(f"{key} edited: ▶ Train now starts a new run with these settings "
+                          f"(to continue {self._pretrained.name}, open it again)")
+            self._pretrained = None
 
     # --- transport -------------------------------------------------------------------
     def command(self, name: str) -> None:
@@ -370,10 +383,8 @@ class MainWindow(QMainWindow):
             c.step() if c.state in ("running", "paused") else self.start_training(step=True)
         elif name == "sample":
             if c.run_dir is not None and (c.run_dir / "checkpoints").is_dir():
-                run, opened = c.run_dir, self._pretrained
-                self.open_run(run, "sample")
                 # Train continues what the user opened, not a run trained here
-                self._pretrained = opened if opened == run else None
+                self.open_run(c.run_dir, "sample", opened=self._pretrained == c.run_dir)
             elif self._sampled is not None:  # a checkpoint folder opened to sample
                 self.open_run(self._sampled, "sample")
             elif (entry := self.data_panel.pretrained_entry()) is not None:
@@ -575,9 +586,10 @@ class MainWindow(QMainWindow):
         self.summary.show_run(self.controller.run_dir)
 
     # --- runs: open, follow, recent ----------------------------------------------------------
-    def open_run(self, path: str | Path, mode: str = "sample") -> None:
+    def open_run(self, path: str | Path, mode: str = "sample", opened: bool = True) -> None:
         """Open a run or checkpoint folder, or a pretrained model (``zoo:NAME``):
-        ``sample`` (no training) or ``resume`` training."""
+        ``sample`` (no training) or ``resume`` training. ``opened``: the user opened
+        it (then Train continues it); False for Sample only of a run trained here."""
         from ebm_engine.runs import zoo
 
         try:
@@ -594,13 +606,15 @@ class MainWindow(QMainWindow):
             self._pretrained = path
             self.start_training()
             return
-        if mode == "sample":
+        if mode == "sample" and opened:
             # a zoo entry (--open zoo:NAME), a run or one checkpoint opened to sample:
             # Train continues it in a new run folder, as after Load pretrained (it trained
             # a new model from scratch beside it, without a word)
             self._pretrained = path
             self.log_line(f"{path.name}: press Sample only for fresh chains, ▶ Train to "
                           "continue training it in a new run folder")
+        elif mode == "sample":
+            self._pretrained = None
         from ebm_engine.metrics.evaluate import run_folder_of
 
         name = (run_folder_of(path) or path).name  # a checkpoint folder: its run's name

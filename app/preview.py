@@ -82,5 +82,5 @@ def preview_events(cfg: RunConfig, quiet: bool = False
         yield PreviewFailed(str(exc))
         return
     for note in notes:
-        yield Warned(0, note)
+        yield Warned(0, note, note=True)  # logged; not a training warning
     yield snap

@@ -99,7 +99,8 @@ def ask(parent: QWidget | None, run: Path | None) -> PictureRequest | None:
         picked, ok = QInputDialog.getItem(parent, "Sample a class", "Class:", choices, 0, False)
         if not ok:
             return None
-        condition = picked.split(" = ")[0]
+        k = choices.index(picked)
+        condition = names[k] if k < len(names) else str(k)  # a name is never read as a number
     else:
         condition, _ = QFileDialog.getOpenFileName(parent, "Choose your picture", "", PICTURES)
         if not condition:

@@ -185,7 +185,8 @@ class TrainConfig:
         Also write one when this many minutes passed since the last (0 = off),
         so a slow model loses little to a crash.
     keep_checkpoints : int
-        Keep the newest this many checkpoints (older ones are deleted) …
+        Keep the newest this many checkpoints (older ones are deleted; the states
+        saved just before the last three live edits are kept besides, for Go back) …
     milestone_every : int
         … except those at multiples of this many iterations (0 = none).
     snapshot_size : int

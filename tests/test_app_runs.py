@@ -323,10 +323,32 @@ def test_train_after_opening_a_run_continues_it_in_a_new_folder(qtbot, tmp_path,
     with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
         window.transport.buttons["sample"].click()
     window.controller.wait()
+    assert window.log.toPlainText().count("continue training it in a new run folder") == 1
     with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
         window.transport.buttons["train"].click()
     assert "a new run, from scratch" in window.log.toPlainText()
     assert not (window.controller.run_dir / "events.jsonl").read_text().count('"forked"')
+
+
+def test_an_edit_after_opening_a_run_makes_train_a_new_run_and_says_so(qtbot, tmp_path,
+                                                                       finished_run):
+    """A continuation goes on with its checkpoint's settings: an lr typed after opening
+    the run was dropped without a word. Now Train starts a new run with the edit, and
+    the log says so."""
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
+        window.open_run(finished_run, "sample")
+    window.controller.wait()
+    lr = window.controller.config.train.lr / 7
+    assert not window.settings_panel.set_value("train.lr", lr).pending
+    assert "train.lr edited: ▶ Train now starts a new run" in window.log.toPlainText()
+    with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
+        window.transport.buttons["train"].click()
+    new = window.controller.run_dir
+    assert '"forked"' not in (new / "events.jsonl").read_text()
+    from ebm_engine.config import RunConfig
+
+    assert RunConfig.load(new / "config.json").train.lr == pytest.approx(lr)
 
 
 def test_an_opened_checkpoint_folder_is_sampled_and_train_continues_it_in_a_new_run(

@@ -360,16 +360,21 @@ def test_bad_arrays(tmp_path: Path, array: np.ndarray, options: dict, message: s
 
 
 def test_integer_pictures_of_a_small_range_are_said_not_read_dark(tmp_path: Path) -> None:
-    """sklearn's digits as int64 (0..16) were read as 0..255 and trained nearly black;
-    floats of [0, 16] were refused with no way out. Both now say how: value_range."""
+    """sklearn's digits as int64 (0..16) were read as 0..255 and trained nearly black
+    without a word; floats of [0, 16] were refused with no way out. Both now say how:
+    value_range (integers still read as before, so a run trained on them resumes)."""
     from sklearn.datasets import load_digits
 
     digits = load_digits().images[:20, None]
     np.save(tmp_path / "ints.npy", digits.astype(np.int64))
+    np.save(tmp_path / "bytes.npy", digits.astype(np.uint8))
     np.save(tmp_path / "floats.npy", digits)
-    with pytest.raises(DataError, match=r"integer image values span \[0, 16\], a small part of "
-                                        r"0..255 .*data.options.value_range=0,16"):
-        load(tmp_path / "ints.npy")
+    for name in ("ints.npy", "bytes.npy"):
+        with pytest.warns(UserWarning, match=r"integer image values span \[0, 16\], a small "
+                                             r"part of 0..255: read as 0..255 they are nearly "
+                                             r"black.*data.options.value_range=0,16"):
+            dark = load(tmp_path / name)
+        assert float(dark.items.max()) < -0.8
     with pytest.raises(DataError, match=r"data.options.value_range=0,16"):
         load(tmp_path / "floats.npy")
     for name in ("ints.npy", "floats.npy"):

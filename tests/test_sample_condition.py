@@ -285,3 +285,14 @@ def test_a_users_classes_are_sampled_by_name(tmp_path, capsys):
     assert main(["sample", "--run", str(run), "--condition", "eight", "--n", "2",
                  "--out", str(out)]) == 2
     assert "takes a class (0 = one, 1 = seven, 2 = three), got 'eight'" in capsys.readouterr().err
+
+
+def test_class_names_that_are_numbers_are_read_as_names():
+    """Class folders 1..10: "1" is class 0's name, not class number 1 (the app's class
+    chooser sends names)."""
+    from ebm_engine.sampling.user_condition import _label
+
+    names = [str(k) for k in range(1, 11)]
+    assert _label("1", 10, names) == 0 and _label("10", 10, names) == 9
+    assert _label("0", 10, names) == 0  # no class is named 0: its number
+    assert _label("3", 10, []) == 3

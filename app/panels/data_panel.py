@@ -105,7 +105,7 @@ class DataPanel(QWidget):
         self.list.itemClicked.connect(self._clicked)
         # The keyboard chooses too: Enter at once, arrow keys once they rest on a demo
         # (not each demo passed on the way, which would load every one of them).
-        self.list.itemActivated.connect(self._clicked)
+        self.list.itemActivated.connect(self._activated)
         self._keyed = QTimer(self)
         self._keyed.setSingleShot(True)
         self._keyed.setInterval(KEY_SETTLE_MS)
@@ -393,9 +393,18 @@ class DataPanel(QWidget):
         self._keyed.stop()
         self.set_source(item.data(Qt.ItemDataRole.UserRole))
 
+    def _activated(self, item: QListWidgetItem) -> None:
+        """Enter (or a double click, after its clicks chose it): that demo, once."""
+        self._keyed.stop()
+        if item.data(Qt.ItemDataRole.UserRole) != self.source:
+            self.set_source(item.data(Qt.ItemDataRole.UserRole))
+
     def _key_settled(self) -> None:
-        """The current row moved (arrow keys, Home/End) and rested: choose that demo."""
+        """The current row moved (arrow keys, Home/End) and rested: choose that demo
+        (not while a run trains: it would only be refused)."""
         item = self.list.currentItem()
+        if self._running:
+            return
         if item is not None and item.data(Qt.ItemDataRole.UserRole) != self.source:
             self.set_source(item.data(Qt.ItemDataRole.UserRole))
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import tokenize
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -300,8 +301,9 @@ def _infer_layout(arr: np.ndarray, kind: str | None, where: str) -> tuple[str, n
     raise DataError(f"data.options.kind must be one of {KINDS}, got {kind!r}")
 
 
-# Integer pictures whose values reach no higher than this are not 0..255 pictures (digits
-# of 0..16 read so were nearly black): their range must be said (data.options.value_range).
+# Integer pictures whose values reach no higher than this are likely not 0..255 pictures
+# (digits of 0..16 read so were nearly black, without a word): they are read as 0..255 with
+# a warning that says how to give their range (data.options.value_range).
 SMALL_INTEGER_MAX = 63
 
 
@@ -334,14 +336,16 @@ def _to_model_space(
                                 f"data.options.value_range {given[0]:g},{given[1]:g}")
             scale = 2.0 / (given[1] - given[0])
             return (arr.astype(np.float32) - given[0]) * scale - 1.0, (-1.0, 1.0)
-        if arr.dtype == np.uint8 or arr.dtype == np.bool_:
-            scale = 255.0 if arr.dtype == np.uint8 else 1.0
-            return arr.astype(np.float32) * (2.0 / scale) - 1.0, (-1.0, 1.0)
         say = (f"; say their range, e.g. --set data.options.value_range={lo:g},{hi:g}"
                if lo < hi else "")
         if arr.dtype.kind in "iu" and lo >= 0 and 1 < hi <= SMALL_INTEGER_MAX:
-            raise DataError(f"{where}: integer {kind} values span [{lo:g}, {hi:g}], a small "
-                            f"part of 0..255 (read as 0..255 they are nearly black){say}")
+            # read as before (a run trained so resumes and evaluates), but not silently
+            warnings.warn(f"{where}: integer {kind} values span [{lo:g}, {hi:g}], a small "
+                          f"part of 0..255: read as 0..255 they are nearly black{say}",
+                          stacklevel=2)
+        if arr.dtype == np.uint8 or arr.dtype == np.bool_:
+            scale = 255.0 if arr.dtype == np.uint8 else 1.0
+            return arr.astype(np.float32) * (2.0 / scale) - 1.0, (-1.0, 1.0)
         if arr.dtype.kind in "iu" and lo >= 0 and hi <= 255 and hi > 1:
             return arr.astype(np.float32) * (2.0 / 255.0) - 1.0, (-1.0, 1.0)
         if lo >= 0.0 and hi <= 1.0:

@@ -235,7 +235,8 @@ def _translate(m, cond: UserCondition, n: int, n_steps: int | None, record_every
 
 # --- reading the user's files -------------------------------------------------------
 def _label(text: str, n_classes: int, names: list[str] = ()) -> int:
-    """A class given by its index or (a user's labels) its name."""
+    """A class given by its name (a user's labels) or, where no class has that name, its
+    index. Class folders named 1..10 have names that are numbers: "1" is class 0's name."""
     classes = (", ".join(f"{i} = {name}" for i, name in enumerate(names)) if names
                else f"0..{n_classes - 1}")
     if text.strip() in names:
