@@ -255,7 +255,12 @@ class Session:
         before live edits, so that an edit which broke the run can be undone even
         when a periodic checkpoint came between it and the divergence. ``what``
         says which: ``"the latest checkpoint"`` or ``"before your edit of
-        train.lr"``. Empty without a run folder or a checkpoint.
+        train.lr"``.
+
+        Returns
+        -------
+        list of (int, str)
+            One or two choices; empty without a run folder or a checkpoint.
         """
         from ebm_engine.runs.retention import checkpoint_iteration
 

@@ -308,7 +308,23 @@ SMALL_INTEGER_MAX = 63
 
 
 def value_range_option(options: dict[str, Any]) -> tuple[float, float] | None:
-    """``data.options.value_range`` (``"0,16"`` or ``[0, 16]``) as ``(lo, hi)``, or ``None``."""
+    """``data.options.value_range`` as ``(lo, hi)``.
+
+    Parameters
+    ----------
+    options : dict
+        ``data.options``; ``value_range`` is ``"0,16"`` or ``[0, 16]``.
+
+    Returns
+    -------
+    (float, float) or None
+        ``None`` when not given.
+
+    Raises
+    ------
+    DataError
+        Not two finite numbers with ``lo < hi``.
+    """
     given = options.get("value_range")
     if given is None:
         return None

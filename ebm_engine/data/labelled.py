@@ -119,6 +119,15 @@ def check_class_count(dataset: Dataset, n_classes: int, method: str) -> None:
     back from its glyph takes the nearest of ``n_classes``); fewer leave classes that
     sampling draws but nothing trained. Data without ``meta["n_classes"]`` passes.
 
+    Parameters
+    ----------
+    dataset : Dataset
+        The training data.
+    n_classes : int
+        The method's ``train.options.n_classes``.
+    method : str
+        Its name, for the message.
+
     Raises
     ------
     DataError

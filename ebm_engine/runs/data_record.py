@@ -54,7 +54,19 @@ def describe(dataset: Dataset) -> dict[str, Any]:
 
 
 def class_names(run: str | Path | None) -> list[str]:
-    """The class names ``run`` was trained with (its user's labels), or ``[]``."""
+    """The class names ``run`` was trained with (its user's labels).
+
+    Parameters
+    ----------
+    run : path or None
+        The run folder.
+
+    Returns
+    -------
+    list of str
+        Class ``k``'s name at ``k``; empty for data without named classes, or a run
+        from before names were recorded.
+    """
     record = read_record(run) if run is not None else None
     names = (record or {}).get("class_names")
     return [str(n) for n in names] if isinstance(names, list) else []

@@ -26,13 +26,33 @@ from ebm_engine.runs.rundir import RunDir
 
 
 def is_checkpoint_folder(path: str | Path) -> bool:
-    """``path`` is a checkpoint folder (it holds ``state.json``), not a run folder."""
+    """Whether ``path`` is a checkpoint folder (it holds ``state.json``), not a run folder.
+
+    Parameters
+    ----------
+    path : path
+        Any folder (or a path that does not exist: False).
+
+    Returns
+    -------
+    bool
+    """
     return (Path(path) / "state.json").is_file()
 
 
 def run_of_checkpoint(folder: str | Path) -> RunDir | None:
-    """The run a checkpoint folder belongs to (``RUN/checkpoints/iter_N``), or
-    ``None`` (a copy elsewhere)."""
+    """The run a checkpoint folder belongs to.
+
+    Parameters
+    ----------
+    folder : path
+        A checkpoint folder.
+
+    Returns
+    -------
+    RunDir or None
+        ``RUN`` for ``RUN/checkpoints/iter_N``; ``None`` for a copy elsewhere.
+    """
     folder = Path(os.path.abspath(folder))
     run = RunDir(folder.parent.parent)
     return run if folder.parent.name == "checkpoints" and run.exists() else None
