@@ -322,26 +322,41 @@ def test_a_followed_2d_run_shows_its_data_and_landscape(tmp_path: Path):
     assert plain[-1].landscape is None  # the CLI's follower needs no picture
 
 
+def _lr_1e4_at_4(session: Session, run: Path, on_diverged) -> list:
+    """Train ``session`` into ``run``: four steps, then train.lr 1e4 (its first update is
+    applied, finite; a later one diverges); ``on_diverged(event)`` at each divergence.
+    Returns every event."""
+    events = session.train(run, paused=True)
+    next(events)
+    for _ in range(4):
+        session.step()
+    seen, edited = [], False
+    for event in events:
+        seen.append(event)
+        if isinstance(event, TrainStep) and event.iteration == 4 and not edited:
+            edited = True
+            assert isinstance(session.edit("train.lr", 1e4), Accepted)
+            session.resume_run()
+        elif isinstance(event, Diverged):
+            on_diverged(event)
+    return seen
+
+
 def test_a_run_an_edit_broke_rolls_back_to_before_the_edit(tmp_path: Path):
     """lr 1e4 mid-run: its first update is applied (finite), the next diverges; Resume
     would diverge again. roll_back() goes back to the checkpoint written just before
     the edit, with the settings of then, and the run completes."""
     run = tmp_path / "run"
     session = Session(tiny(iterations=12, checkpoint_every=0))
-    events = session.train(run, paused=True)
-    next(events)
-    for _ in range(4):
-        session.step()
-    seen, rolled = [], False
-    for event in events:
-        seen.append(event)
-        if isinstance(event, TrainStep) and event.iteration == 4 and not rolled:
-            assert isinstance(session.edit("train.lr", 1e4), Accepted)
-            session.resume_run()
-        elif isinstance(event, Diverged) and not rolled:
+    rolled = []
+
+    def go_back(_event) -> None:
+        if not rolled:
             assert session.can_roll_back() == 4  # written before the edit was applied
-            rolled = True
+            rolled.append(True)
             session.roll_back()
+
+    seen = _lr_1e4_at_4(session, run, go_back)
     back = [e for e in seen if isinstance(e, RolledBack)]
     assert back and back[0].iteration == 4 and back[0].changes["train.lr"][1] != 1e4
     assert isinstance(seen[-1], Finished) and seen[-1].reason == "completed"
@@ -358,23 +373,18 @@ def test_an_edit_can_be_undone_past_a_checkpoint_written_after_it(tmp_path: Path
 
     run = tmp_path / "run"
     session = Session(tiny(iterations=12, checkpoint_every=1, keep_checkpoints=1))
-    events = session.train(run, paused=True)
-    next(events)
-    for _ in range(4):
-        session.step()
-    seen, choices = [], []
-    for event in events:
-        seen.append(event)
-        if isinstance(event, TrainStep) and event.iteration == 4 and not choices:
-            assert isinstance(session.edit("train.lr", 1e4), Accepted)
-            session.resume_run()
-        elif isinstance(event, Diverged) and not choices:
-            choices = session.roll_back_choices()
-            with pytest.raises(EBMError, match="cannot go back to iteration 3"):
-                session.roll_back(3)  # pruned: not a choice
-            session.roll_back(choices[-1][0])
-        elif isinstance(event, Diverged):  # went back to a damaged state: end, not hang
+    choices = []
+
+    def go_back(_event) -> None:
+        if choices:  # went back to a damaged state: end, not hang
             session.stop()
+            return
+        choices.extend(session.roll_back_choices())
+        with pytest.raises(EBMError, match="cannot go back to iteration 3"):
+            session.roll_back(3)  # pruned: not a choice
+        session.roll_back(choices[-1][0])
+
+    seen = _lr_1e4_at_4(session, run, go_back)
     assert choices == [(5, "the latest checkpoint"), (4, "before your edit of train.lr")]
     back = [e for e in seen if isinstance(e, RolledBack)]
     assert len(back) == 1 and back[0].iteration == 4
