@@ -9,6 +9,7 @@ sentence, non-modal), which tests intercept.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -430,7 +431,7 @@ class MainWindow(QMainWindow):
                 self._restore_preview()
                 self.show_error(str(exc))
                 return
-            from ebm_engine.metrics.evaluate import run_folder_of
+            from ebm_engine.runs.rundir import run_folder_of
 
             owner = run_folder_of(self._pretrained)  # a checkpoint: say whose
             what = (f"{owner.name}/{self._pretrained.name}" if owner is not None
@@ -509,8 +510,7 @@ class MainWindow(QMainWindow):
         A followed run replays its own rows; a new run has none."""
         if not ev.run_dir or ev.iteration <= 0 or self.controller.state == "following":
             return
-        from ebm_engine.metrics.evaluate import run_folder_of
-        from ebm_engine.runs.rundir import RunDir
+        from ebm_engine.runs.rundir import RunDir, run_folder_of
 
         run = run_folder_of(ev.run_dir)  # a checkpoint folder: its run's history
         try:
@@ -615,7 +615,7 @@ class MainWindow(QMainWindow):
                           "continue training it in a new run folder")
         elif mode == "sample":
             self._pretrained = None
-        from ebm_engine.metrics.evaluate import run_folder_of
+        from ebm_engine.runs.rundir import run_folder_of
 
         name = (run_folder_of(path) or path).name  # a checkpoint folder: its run's name
         self.clear_views(f"<b>{name}</b> — " + ("resuming: loading the checkpoint and the data…"
@@ -782,8 +782,6 @@ class MainWindow(QMainWindow):
 
 def _in_app_words(message: str) -> str:
     """An engine message with its CLI advice put as the app's control that does it."""
-    import re
-
     from ebm_engine.data.files import SKIP_HINT
 
     message = message.replace(SKIP_HINT, "(tick “skip pictures that cannot be read” in the data "

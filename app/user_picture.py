@@ -90,8 +90,8 @@ def ask(parent: QWidget | None, run: Path | None) -> PictureRequest | None:
                        "open an inpainting, saliency, class-conditional or translation run.")
     mask = direction = None
     if task == "label":
-        from ebm_engine.metrics.evaluate import run_folder_of
         from ebm_engine.runs.data_record import class_names
+        from ebm_engine.runs.rundir import run_folder_of
 
         n = loaded.method.opts.n_classes
         names = class_names(run_folder_of(loaded.checkpoint.path))

@@ -93,13 +93,17 @@ class FilmStrip(QWidget):
 
     def clear(self) -> None:
         """No chain shown (a new run)."""
-        self.index = self.picked = None
-        self.curve.setData([], [])
+        self.picked = None
+        self._no_chain()
         self.trace.setRange(xRange=(0, 1), yRange=(0, 1))  # the last run's axes go with it
         self.trace.enableAutoRange()
+        self.title.setText("Click a sample to see its chain.")
+
+    def _no_chain(self) -> None:
+        self.index = None
+        self.curve.setData([], [])
         self.image.clear()
         self._strip = None
-        self.title.setText("Click a sample to see its chain.")
 
     def show_chain(self, snapshot, index: int) -> bool:
         """Draw chain ``index``; False (and a hint, no stale chain) if it was not recorded.
@@ -117,10 +121,7 @@ class FilmStrip(QWidget):
             self.title.setToolTip("Sampling records the chains of the first samples; during "
                                   "training, chains are recorded only with "
                                   "train.record_every > 0 (every that many Langevin steps).")
-            self.index = None
-            self.curve.setData([], [])  # not the last chain's curve under this sample's title
-            self.image.clear()
-            self._strip = None
+            self._no_chain()  # not the last chain's curve under this sample's title
             return False
         self.title.setToolTip("")
         self.index = index

@@ -156,12 +156,13 @@ def _run_to_resume_in_place(checkpoint: Path) -> Path:
     """``--resume RUN/checkpoints/iter_N`` without ``--out``: the run itself, when
     that is its latest checkpoint; going on from an older one in place would drop
     the curves and checkpoints after it, so that needs a new folder."""
-    from ebm_engine.runs.fork import run_of_checkpoint
+    from ebm_engine.runs.rundir import RunDir, run_folder_of
 
-    run = run_of_checkpoint(checkpoint)
-    if run is None:
+    owner = run_folder_of(checkpoint)
+    if owner is None:
         raise ConfigError(f"{checkpoint} is a checkpoint outside a run folder: continue it "
                           "in a new folder with --out NEW")
+    run = RunDir(owner)
     latest = run.latest_checkpoint()
     if latest is not None and latest.resolve() == Path(checkpoint).resolve():
         return run.path
@@ -201,16 +202,16 @@ def _run(args: argparse.Namespace) -> int:
             args.resume = str(source)
         if args.out:  # continue in a new folder; the source is only read
             from ebm_engine.data import check_recorded_source
-            from ebm_engine.runs.fork import fork_run, run_of_checkpoint
+            from ebm_engine.runs.fork import fork_run
+            from ebm_engine.runs.rundir import run_folder_of
 
             if is_checkpoint_folder(source):  # before the fork: no new folder that cannot go on
                 from ebm_engine.config import RunConfig
                 from ebm_engine.runs.checkpoint import load_checkpoint
 
-                owner = run_of_checkpoint(source)
                 check_recorded_source(RunConfig.from_dict(
                     load_checkpoint(source).state["config"]).data,
-                    owner.path if owner is not None else source)
+                    run_folder_of(source) or source)
             elif RunDir(source).exists():
                 check_recorded_source(RunDir(source).read_config().data, source)
 

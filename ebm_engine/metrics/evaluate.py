@@ -49,6 +49,7 @@ from ebm_engine.errors import CheckpointError
 from ebm_engine.metrics.direction import hint, label_of
 from ebm_engine.metrics.symbols import BETTER as SYMBOL_BETTER
 from ebm_engine.runs import data_record, zoo
+from ebm_engine.runs.rundir import run_folder_of
 
 EVAL_FILE = "eval.json"
 
@@ -129,15 +130,6 @@ def evaluate_samples(
     if kind == "pointcloud":
         return m.pointcloud_metrics(s, ref)
     return {}
-
-
-def run_folder_of(path: str | Path) -> Path | None:
-    """The run folder of a run or checkpoint path (``None`` if there is none)."""
-    path = Path(path)
-    for candidate in (path, path.parent.parent):
-        if (candidate / "config.json").is_file() and (candidate / "checkpoints").is_dir():
-            return candidate
-    return None
 
 
 def eval_count(method: Any, dataset: Dataset) -> int:

@@ -22,7 +22,7 @@ from ebm_engine import atomic
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.runs.checkpoint import load_checkpoint
-from ebm_engine.runs.rundir import RunDir
+from ebm_engine.runs.rundir import RunDir, run_folder_of
 
 
 def is_checkpoint_folder(path: str | Path) -> bool:
@@ -38,24 +38,6 @@ def is_checkpoint_folder(path: str | Path) -> bool:
     bool
     """
     return (Path(path) / "state.json").is_file()
-
-
-def run_of_checkpoint(folder: str | Path) -> RunDir | None:
-    """The run a checkpoint folder belongs to.
-
-    Parameters
-    ----------
-    folder : path
-        A checkpoint folder.
-
-    Returns
-    -------
-    RunDir or None
-        ``RUN`` for ``RUN/checkpoints/iter_N``; ``None`` for a copy elsewhere.
-    """
-    folder = Path(os.path.abspath(folder))
-    run = RunDir(folder.parent.parent)
-    return run if folder.parent.name == "checkpoints" and run.exists() else None
 
 
 def fork_run(src: str | Path, dest: str | Path) -> RunDir:
@@ -77,7 +59,8 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
     target = RunDir(dest)
     if is_checkpoint_folder(src):
         loaded = load_checkpoint(src)
-        source = run_of_checkpoint(src)
+        owner = run_folder_of(src)
+        source = RunDir(owner) if owner is not None else None
         cfg = RunConfig.from_dict(loaded.state["config"])
     else:
         source = RunDir(src)

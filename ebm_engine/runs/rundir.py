@@ -313,3 +313,23 @@ def _num(text: str) -> float:
         return float(text)
     except ValueError:
         return float("nan")
+
+
+def run_folder_of(path: str | Path) -> Path | None:
+    """The run folder of a run or checkpoint path (``RUN/checkpoints/iter_N``).
+
+    Parameters
+    ----------
+    path : path
+        A run folder or one of its checkpoint folders (relative is fine).
+
+    Returns
+    -------
+    Path or None
+        The run folder; ``None`` for anything else (a checkpoint copied elsewhere).
+    """
+    path = Path(os.path.abspath(path))  # lexically: "iter_N" from inside checkpoints/ too
+    for candidate in (path, path.parent.parent):
+        if (candidate / "config.json").is_file() and (candidate / "checkpoints").is_dir():
+            return candidate
+    return None

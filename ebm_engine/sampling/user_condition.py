@@ -135,8 +135,8 @@ def load_condition(loaded, condition: str | Path, mask: str | Path | None = None
     if direction is not None and task != "translation":
         raise ConfigError(f"--direction is for translation models (cycle_coop), not {method}")
     if task == "label":
-        from ebm_engine.metrics.evaluate import run_folder_of
         from ebm_engine.runs.data_record import class_names
+        from ebm_engine.runs.rundir import run_folder_of
 
         names = class_names(run_folder_of(loaded.checkpoint.path))
         return UserCondition("label", label=_label(str(condition), loaded.method.opts.n_classes,
