@@ -168,7 +168,7 @@ def test_demo_catalogue_sets_preset(qtbot, tmp_path):
 
 def test_the_keyboard_chooses_demos_as_clicks_do(qtbot, tmp_path):
     """Arrow keys: the demo the row rests on is loaded (not each one passed on the way);
-    Enter loads the current row at once."""
+    Enter loads the current row at once; typing a name only highlights it."""
     from ebm_engine.presets import config_for
 
     window = make_window(qtbot, tmp_path, knobs=())
@@ -191,6 +191,15 @@ def test_the_keyboard_chooses_demos_as_clicks_do(qtbot, tmp_path):
         names[start + 1])
     qtbot.wait(2 * KEY_SETTLE_MS)
     assert chosen == [names[start + 2], names[start + 1]]  # Enter's, not again after it
+    # Typing a name only highlights it (a stray key must not replace what is chosen).
+    typed = next(n for n in names if n[0] != names[start + 1][0]
+                 and [m[:4] for m in names].count(n[:4]) == 1)
+    qtbot.keyClicks(demo_list, typed[:4])
+    assert demo_list.currentItem().data(Qt.ItemDataRole.UserRole) == typed
+    qtbot.wait(2 * KEY_SETTLE_MS)
+    assert panel.source == names[start + 1] and len(chosen) == 2
+    qtbot.keyClick(demo_list, Qt.Key.Key_Return)
+    assert panel.source == typed
     window.controller.wait()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFocusEvent, QIcon, QPixmap
+from PySide6.QtGui import QFocusEvent, QIcon, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,6 +32,10 @@ from ebm_engine.runs import zoo
 
 # How long the demo list's current row must rest under the arrow keys before it loads.
 KEY_SETTLE_MS = 350
+# The keys that walk the list and load where they rest. Typing a name (Qt's type-ahead)
+# only highlights a demo: a stray keystroke must not replace the user's opened folder.
+WALK_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp,
+                       Qt.Key.Key_PageDown, Qt.Key.Key_Home, Qt.Key.Key_End})
 
 
 def thumbnail_path(name: str) -> Path:
@@ -44,7 +48,17 @@ class DemoList(QListWidget):
     Qt makes the first row current when a list without one gains focus (the
     window activated, a Tab): "digits" would look chosen while a folder is.
     Arrow keys still move from the top.
+
+    `sigWalked` is emitted when a walking key (`WALK_KEYS`) moved the current row.
     """
+
+    sigWalked = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        before = self.currentRow()
+        super().keyPressEvent(event)
+        if event.key() in WALK_KEYS and self.currentRow() != before:
+            self.sigWalked.emit()
 
     def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt's name)
         none = self.currentRow() < 0
@@ -110,8 +124,7 @@ class DataPanel(QWidget):
         self._keyed.setSingleShot(True)
         self._keyed.setInterval(KEY_SETTLE_MS)
         self._keyed.timeout.connect(self._key_settled)
-        self.list.currentItemChanged.connect(lambda item, _old: item is not None
-                                             and self._keyed.start())
+        self.list.sigWalked.connect(self._keyed.start)
         self.open_button = QPushButton("Open folder/file…")
         self.open_button.setToolTip("Train on your own images, clips, meshes, voxels, point "
                                     "clouds or arrays")
