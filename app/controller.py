@@ -186,8 +186,8 @@ class Controller(QObject):
     def train(self, run_dir: str | Path | None, *, paused: bool = False, steps: int = 0) -> bool:
         return self._start(lambda: self.session.train(run_dir, paused=paused, steps=steps))
 
-    def resume(self, run_dir: str | Path) -> bool:
-        return self._start(lambda: self.session.resume(run_dir))
+    def resume(self, run_dir: str | Path, *, paused: bool = False, steps: int = 0) -> bool:
+        return self._start(lambda: self.session.resume(run_dir, paused=paused, steps=steps))
 
     def follow(self, run_dir: str | Path, poll_seconds: float = FOLLOW_SECONDS) -> bool:
         return self._start(lambda: self.session.follow(run_dir, poll_seconds))

@@ -402,9 +402,9 @@ class MainWindow(QMainWindow):
     def start_training(self, step: bool = False) -> None:
         """A new run of the config in force (``step``: start paused, one iteration allowed).
 
-        After "Load pretrained" (or opening one checkpoint folder), Train continues
-        that model in a new run folder (weights, optimiser and chains carry over; the
-        source is only read).
+        After "Load pretrained" (or opening a run or one checkpoint folder), Train and
+        Step continue that model in a new run folder (weights, optimiser and chains carry
+        over; the source is only read).
         """
         if not step and self._pretrained is None and self.controller.config.train.iterations == 0:
             self.show_error("train.iterations is 0, so there is nothing to train: set it above 0 "
@@ -416,7 +416,7 @@ class MainWindow(QMainWindow):
         self.clear_views(f"<b>{Path(source).name}</b> — starting: loading the data and building "
                          "the model…")
         self._preview_before_train = before if getattr(before, "origin", "") == "preview" else None
-        if self._pretrained is not None and not step:
+        if self._pretrained is not None:
             from ebm_engine.runs.fork import fork_run
             from ebm_engine.runs.rundir import RunDir
 
@@ -438,7 +438,7 @@ class MainWindow(QMainWindow):
                     and owner != self._pretrained else self._pretrained.name)
             self.log_line(f"continuing {what} in {run_dir}")
             self._pretrained = None
-            self.controller.resume(run_dir)
+            self.controller.resume(run_dir, paused=step, steps=int(step))
             return
         run_dir = app_settings.new_run_dir(source, self.runs_root)
         self.log_line(f"a new run, from scratch, in {run_dir}")

@@ -353,11 +353,12 @@ class Session:
         return self._drive(build)
 
     def resume(self, run_dir: str | Path, iterations: int | None = None,
-               checkpoint: str | Path | None = None) -> Iterator[Event]:
+               checkpoint: str | Path | None = None, *, paused: bool = False,
+               steps: int = 0) -> Iterator[Event]:
         """Continue the run in ``run_dir`` from its latest (or the given) checkpoint:
         ``iterations`` more (default: up to the config's total, or as many
-        again when it has been reached)."""
-        self._begin(RunState.RUNNING)
+        again when it has been reached). ``paused``/``steps`` as for `train`."""
+        self._begin(RunState.RUNNING, paused=paused, steps=steps)
 
         def build():
             from ebm_engine.learning.trainer import Trainer

@@ -330,6 +330,24 @@ def test_train_after_opening_a_run_continues_it_in_a_new_folder(qtbot, tmp_path,
     assert not (window.controller.run_dir / "events.jsonl").read_text().count('"forked"')
 
 
+def test_step_after_opening_a_run_continues_it_paused(qtbot, tmp_path, finished_run):
+    """Step after opening a run to sample started a new model from scratch, where Train
+    continued the opened one: Step now continues it too, one iteration, then paused."""
+    window = make_window(qtbot, tmp_path, knobs=())
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
+        window.open_run(finished_run, "sample")
+    window.controller.wait()
+    window.transport.buttons["step"].click()
+    qtbot.waitUntil(lambda: window.controller.state == "paused"
+                    and window.controller.session.iteration == 5, timeout=WAIT_MS)
+    new = window.controller.run_dir
+    assert new is not None and new != finished_run
+    assert '"event": "forked"' in (new / "events.jsonl").read_text()
+    assert "continuing" in window.log.toPlainText() and window.errors == []
+    window.controller.stop()
+    window.controller.wait()
+
+
 def test_an_edit_after_opening_a_run_makes_train_a_new_run_and_says_so(qtbot, tmp_path,
                                                                        finished_run):
     """A continuation goes on with its checkpoint's settings: an lr typed after opening
