@@ -60,6 +60,7 @@ ENTRIES = (
     Entry("Meshes (OBJ)…", "grid", ".obj", ("voxel",), ALL_IN_ONE),
     Entry("Meshes (PLY)…", "grid", ".ply", ("voxel",), ALL_IN_ONE),
     Entry("Point clouds (PLY)…", "grid", ".ply", ("pointcloud",), ALL_IN_ONE),
+    Entry("Point clouds (XYZ text)…", "grid", ".xyz", ("pointcloud",), ALL_IN_ONE),
     Entry("Sample views (PNG)…", "grid", ".png", KINDS_3D,
           "Each sample as a depth-shaded three-quarter view (z up), drawn without OpenGL as "
           "ebm sample draws it; for the 3D view's own look, export a turntable"),

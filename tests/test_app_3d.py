@@ -123,6 +123,8 @@ def test_export_menu_offers_what_fits_the_data_kind(qtbot, tmp_path):
     assert window.export("grid", tmp_path / "clouds.stl") is None
     assert "Point clouds (PLY)" in window.errors[-1] and "--help" not in window.errors[-1]
     assert window.export("grid", tmp_path / "clouds.ply") is not None
+    assert entry["Point clouds (XYZ text)…"].isEnabled()
+    assert len(window.export("grid", tmp_path / "clouds.xyz").read_text().splitlines()) == 128
     assert entry["Sample views (PNG)…"].isEnabled()  # a picture of them, without OpenGL
     assert "turntable" in entry["Sample views (PNG)…"].toolTip()  # not the 3D view's look
     assert "--each" in entry["Point clouds (PLY)…"].toolTip()  # all in one file, on a grid

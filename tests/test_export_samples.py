@@ -92,8 +92,20 @@ def test_wide_tiles_are_enlarged_by_their_shorter_side(tmp_path):
 
 
 def test_wrong_format_names_the_formats_of_that_kind(tmp_path):
-    with pytest.raises(ExportError, match=r"pointcloud samples export as \.ply \.png \.npz"):
+    with pytest.raises(ExportError, match=r"pointcloud samples export as \.ply \.xyz \.png"):
         export_samples(np.zeros((2, 8, 3)), "pointcloud", None, tmp_path / "x.stl")
+
+
+def test_point_cloud_samples_export_as_xyz_text(tmp_path):
+    """`.xyz` was read but `ebm sample --out clouds.xyz` was refused: it is written now,
+    the clouds side by side as in a `.ply`, and reads back to the same float32."""
+    from ebm_engine.data.pointcloud_files import read_xyz
+    from ebm_engine.export.samples import check_target
+
+    clouds = np.random.default_rng(0).uniform(-1, 1, (2, 16, 3)).astype(np.float32)
+    check_target("pointcloud", tmp_path / "c.xyz")
+    back = read_xyz(export_samples(clouds, "pointcloud", None, tmp_path / "c.xyz"))
+    assert back.shape == (32, 3) and np.array_equal(back[:16].astype(np.float32), clouds[0])
 
 
 def test_points_image_frames_the_bulk_not_the_strays():

@@ -7,7 +7,7 @@ image          .png (grid), .gif/.mp4 (chain evolution), .npz
 points         .png (2D scatter), .gif/.mp4 (chain evolution), .npz
 video          .gif/.mp4 (clips tiled, looping), .png (first frames), .npz
 voxel          .stl/.obj/.ply (marching cubes), .png (grid of depth-shaded views), .npz
-pointcloud     .ply, .png (grid of depth-shaded views), .npz
+pointcloud     .ply, .xyz (text), .png (grid of depth-shaded views), .npz
 text           .txt (one sentence per line), .png (the lines drawn), .npz
 molecule       .smi .txt (one SMILES per line), .sdf, .png (RDKit 2D grid), .npz
 trajectory     .csv (sample,step,x,y), .json (with scenes), .png (scenes grid),
@@ -35,7 +35,7 @@ FORMATS = {
     "points": (".png", ".gif", ".mp4", ".npz"),
     "video": (".mp4", ".gif", ".png", ".npz"),
     "voxel": (".stl", ".obj", ".ply", ".png", ".npz"),
-    "pointcloud": (".ply", ".png", ".npz"),
+    "pointcloud": (".ply", ".xyz", ".png", ".npz"),
     "text": TEXT_FORMATS,
     "molecule": MOLECULE_FORMATS,
     "trajectory": TRAJECTORY_FORMATS,
@@ -150,7 +150,7 @@ def export_samples(
         from ebm_engine.export.mesh import save_voxel_meshes
 
         return Path(save_voxel_meshes(samples, path))
-    if kind == "pointcloud" and ext == ".ply":
+    if kind == "pointcloud" and ext in (".ply", ".xyz"):
         from ebm_engine.export.pointcloud import save_point_clouds
 
         return Path(save_point_clouds(samples, path))
