@@ -44,8 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="3D samples (.ply .stl .obj): one file per sample, OUT_000.ply … "
                         "(default: all in one file, side by side)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
-    p.add_argument("--out", required=True, help="output file: .png .gif .mp4 .npz (.stl .obj .ply for 3D, .xyz for point clouds; "
-                        ".txt for text; .smi .sdf for molecules; "
+    p.add_argument("--out", required=True,
+                   help="output file: .png .gif .mp4 .npz (.stl .obj .ply for 3D, .xyz for "
+                        "point clouds; .txt for text; .smi .sdf for molecules; "
                         ".csv .json for trajectories)")
     p.set_defaults(handler=run)
 
