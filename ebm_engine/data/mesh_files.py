@@ -109,15 +109,24 @@ def read_off(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 def read_obj(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read the ``v`` and ``f`` lines of a Wavefront OBJ (``f 1/2/3 …``,
-    negative indices counted back from the last vertex so far)."""
+    negative indices counted back from the last vertex so far).
+
+    Raises
+    ------
+    DataError
+        A ``v`` or ``f`` line that does not parse; the message names its line number.
+    """
     path = Path(path)
     data = read_limited(path)
-    verts: list[list[bytes]] = []
+    verts: list[list[float]] = []
     fans: list[list[int]] = []
-    try:
-        for line in data.splitlines():
+    for number, line in enumerate(data.splitlines(), 1):
+        try:
             if line.startswith(b"v "):
-                verts.append(line.split()[1:4])
+                xyz = [float(t) for t in line.split()[1:4]]
+                if len(xyz) < 3:
+                    raise ValueError
+                verts.append(xyz)
             elif line.startswith(b"f "):
                 idx = [int(t.split(b"/")[0]) for t in line.split()[1:]]
                 if len(idx) < 3 or 0 in idx:
@@ -125,11 +134,12 @@ def read_obj(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                 nv = len(verts)
                 idx = [i - 1 if i > 0 else nv + i for i in idx]
                 fans += [[idx[0], idx[i], idx[i + 1]] for i in range(1, len(idx) - 1)]
-        vertices = np.array(verts, dtype=np.float64) if verts else np.zeros((0, 3))
-        if vertices.ndim != 2 or vertices.shape[1] != 3:
-            raise ValueError
-    except ValueError:
-        raise DataError(f"{path}: bad OBJ vertex or face line") from None
+        except ValueError:
+            what = "vertex (v x y z)" if line.startswith(b"v ") else "face (f i j k …)"
+            shown = line.decode("utf-8", "replace").strip()
+            shown = shown if len(shown) <= 60 else shown[:57] + "…"
+            raise DataError(f"{path}: line {number} is not an OBJ {what} line: {shown!r}") from None
+    vertices = np.array(verts, dtype=np.float64) if verts else np.zeros((0, 3))
     faces = np.array(fans, dtype=np.int64).reshape(-1, 3)
     return vertices, triangulate(faces, len(vertices), path)
 
