@@ -123,6 +123,8 @@ class PresetChoice:
     preset: str | None
     patch: dict[str, Any] = field(default_factory=dict)
     line: str = ""
+    kind: str = ""
+    reader: str = ""
 
 
 # Preset of each data kind, for a path given without --preset or --config.
@@ -237,7 +239,7 @@ def choose_preset(source: str, method: str | None = None,
     if preset is None:
         return PresetChoice(None, {}, f"{summary.phrase()}: no preset for {kind} data")
     line = f"{summary.phrase()} → preset {preset}" + (f": {how}" if how else "")
-    return PresetChoice(preset, patch, line)
+    return PresetChoice(preset, patch, line, kind, summary.reader)
 
 
 def config_for(source: str, preset: str | None = None,
@@ -305,8 +307,39 @@ def config_for(source: str, preset: str | None = None,
             line = line.replace("centre-cropped to a square and resized",
                                 "squashed to a square (data.crop=false: not cropped)")
             mine = [m for m in mine if not m.startswith("data.crop=")]
-        report(line + (f", then {', '.join(mine)} as set" if mine else ""))
+        line += f", then {', '.join(mine)} as set" if mine else ""
+        treated = _treatment(choice, cfg)
+        report(line + (f"; {treated}" if treated else ""))
     return cfg
+
+
+def _treatment(choice: PresetChoice, cfg: RunConfig) -> str:
+    """What reading does to clips and clouds, which the summary line cannot show
+    (a folder of 64×80 movies becomes 32×32 clips of 16 frames)."""
+    opts = cfg.data.options
+    if choice.kind == "video":
+        frames, step = opts.get("frames", 16), opts.get("frame_step", 1)
+        side = cfg.data.image_size
+        every = f"every {step}th frame kept, " if step != 1 else ""
+        if side <= 0:
+            size = "frames at the file's size"
+        elif cfg.data.crop:
+            size = f"frames centre-cropped to a square and resized to {side}×{side}"
+        else:
+            size = f"frames squashed to {side}×{side} (data.crop=false)"
+        grey = ", grayscale" if cfg.data.grayscale else ""
+        return f"each video {every}cut into clips of {frames} frames, {size}{grey}"
+    if choice.kind == "pointcloud":
+        n = opts.get("points", 2048)
+        source = Path(cfg.data.source).expanduser()
+        surface = choice.reader == "mesh" and not (
+            source.is_file() and source.suffix.lower() == ".ply" and not _has_faces(source))
+        what = (f"{n} points drawn on each mesh's surface" if surface
+                else f"each cloud resampled to {n} points")
+        if opts.get("normalize", True) is not False:
+            what += ", centred and scaled into [-1, 1]³"
+        return what
+    return ""
 
 
 #: Keys the preset choice sets for the data and names in its line.
@@ -328,3 +361,9 @@ def _data_options(source: str, overrides: list[tuple[str, Any]] | None) -> dict[
             except ConfigError:
                 pass  # reported when the overrides are applied for real
     return dict(cfg.data.options)
+
+
+def _has_faces(path: Path) -> bool:
+    from ebm_engine.data.ply import ply_declares_faces
+
+    return ply_declares_faces(path)

@@ -155,3 +155,40 @@ def test_a_folder_is_judged_by_more_than_three_files(tmp_path: Path) -> None:
     config_for(str(mixed), overrides=[("data.crop", False)], report=said.append)
     assert "each image squashed to a square (data.crop=false: not cropped)" in said[0]
     assert "centre-cropped" not in said[0] and "as set" not in said[0]
+
+
+def test_the_line_says_what_reading_does_to_clips_and_clouds(tmp_path: Path) -> None:
+    """A folder of 64×80 movies became 32×32 clips of 16 frames, and clouds of 300–550
+    points were resampled and rescaled, without a word: the line now says so."""
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    frames = [Image.new("RGB", (80, 64), (i * 10, 0, 0)) for i in range(20)]
+    frames[0].save(movies / "a.gif", save_all=True, append_images=frames[1:])
+    clouds = tmp_path / "clouds"
+    clouds.mkdir()
+    rng = np.random.default_rng(0)
+    for i, n in enumerate((300, 550)):
+        np.savetxt(clouds / f"{i}.xyz", rng.normal(size=(n, 3)))
+    meshes = tmp_path / "meshes"
+    meshes.mkdir()
+    (meshes / "a.off").write_text(_cube_off())
+
+    def said(path: Path, overrides=()) -> tuple:
+        lines: list[str] = []
+        cfg = config_for(str(path), overrides=list(overrides), report=lines.append)
+        assert len(lines) == 1
+        return lines[0], cfg
+
+    line, cfg = said(movies)
+    side = cfg.data.image_size
+    assert (f"each video cut into clips of 16 frames, frames centre-cropped to a square and "
+            f"resized to {side}×{side}") in line
+    line, _ = said(movies, [("data.options.frames", 8), ("data.crop", False)])
+    assert "clips of 8 frames, frames squashed to" in line
+    line, cfg = said(clouds)
+    n = cfg.data.options.get("points", 2048)
+    assert f"each cloud resampled to {n} points, centred and scaled into [-1, 1]³" in line
+    line, _ = said(clouds, [("data.options.points", 256), ("data.options.normalize", False)])
+    assert line.endswith("each cloud resampled to 256 points")
+    line, _ = said(meshes, [("data.options.as", "pointcloud")])
+    assert "points drawn on each mesh's surface" in line
