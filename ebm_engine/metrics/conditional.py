@@ -9,7 +9,9 @@ conditions when the demo has a test split (``heldout`` = 1):
   filled with the training data's mean image), and the mean energies;
 - ``label``: accuracy of the outputs under the shipped digits classifier
   (``accuracy_langevin`` / ``accuracy_initializer`` vs ``chance``) and their
-  digits FD (for the digits layout, 1×16×16);
+  digits FD (for the digits layout, 1×16×16); other labelled data is judged by
+  a classifier fitted to the run's own pictures (:mod:`ebm_engine.metrics.label_judge`),
+  whose accuracy on held-out real pictures is ``judge_accuracy``;
 - ``image`` (saliency): CC, KLD and AUC of the mean of ``eval_draws``
   sampled maps against the ground truth (``_langevin``, ``_initializer``)
   vs the centre-bias map (``_centre_bias``), and the draws' diversity on
@@ -55,7 +57,7 @@ def evaluate_conditional(method, dataset, n: int, seed: int) -> dict[str, float]
         net.eval()
     kind = method.opts.condition
     if kind == "label":
-        return _label(method, n)
+        return _label(method, dataset if dataset is not None else method.heldout(), n, seed)
     data = method.heldout()
     m = min(n, len(data))
     items = data.take(torch.arange(m)).to(method.device)
@@ -82,7 +84,7 @@ def _inpainting(method, dataset, items: torch.Tensor) -> dict[str, float]:
             "energy_initializer": float(e_init), "energy_langevin": float(e_solved)}
 
 
-def _label(method, n: int) -> dict[str, float]:
+def _label(method, dataset, n: int, seed: int) -> dict[str, float]:
     c, _ = method.conditions(n)
     labels = torch.arange(n) % method.opts.n_classes
     init, solved = _solve_chunks(method, c)
@@ -96,6 +98,16 @@ def _label(method, n: int) -> dict[str, float]:
                 pred = net(x.detach().cpu().float().clamp(-1, 1)).argmax(1)
                 out[f"accuracy_{name}"] = float((pred == labels).float().mean())
                 out[f"digits_fd_{name}"] = digits_fd(x.cpu())
+        return out
+    from ebm_engine.data.conditional_demos import glyph_labels
+    from ebm_engine.metrics.label_judge import fit_judge
+
+    # the user's own labels: a judge fitted to the run's pictures, scored on real ones
+    _, y, real = method.prepare(dataset.items.to(method.device))
+    truth = glyph_labels(real[:, :1].float(), method.opts.n_classes)
+    predict, out["judge_accuracy"] = fit_judge(y, truth, method.opts.n_classes, seed)
+    for name, x in (("langevin", solved), ("initializer", init)):
+        out[f"accuracy_{name}"] = float((predict(x) == labels).float().mean())
     return out
 
 
