@@ -332,9 +332,13 @@ class MainWindow(QMainWindow):
         demo = cfg.data.source in self.data_panel.catalogue
         # A demo's data, or a path the data panel knows how to read, shows before Train.
         readable = demo or bool(self.data_panel.reader or self.data_panel.detected)
-        self.clear_views(title + (" · loading its data…" if readable else ""))
         if readable:
+            self.clear_views(title + " · loading its data…")
             self.controller.preview(cfg, quiet=not demo)
+        else:  # say what to do, not the last data kind's empty view
+            self.samples.show_message(
+                title.replace("press ▶ Train", "choose a reader first"),
+                f"{self.data_panel.read_as.text()} (the “choose a reader” box on the left)")
 
     def _ready_title(self, cfg: RunConfig) -> str:
         """The samples area's title for ``cfg`` before Train: its data and how long it takes."""

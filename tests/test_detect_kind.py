@@ -212,6 +212,24 @@ def test_data_panel_shows_the_reader_and_lets_the_user_change_it(qtbot, tmp_path
 
 
 @pytest.mark.app
+def test_a_mixed_folder_shows_what_to_do_not_an_empty_plot(qtbot, tmp_path: Path) -> None:
+    """Before a reader is chosen, the view showed the last data kind's empty plot (a 2D
+    plane after 8gaussians); it now says what the folder holds and where to choose."""
+    from app.testing import make_window
+
+    write_images(tmp_path / "mixed", 4)
+    write_meshes(tmp_path / "mixed" / "meshes", 4)
+    window = make_window(qtbot, tmp_path, demo="8gaussians", knobs=())
+    window.controller.wait()
+    window.data_panel.set_source(str(tmp_path / "mixed"))
+    shown = window.samples.view.label.text()
+    assert window.samples.kind == "" and "4 images and 4 meshes" in shown
+    assert "choose a reader" in shown and "first" in window.samples.title.text()
+    assert window.errors == []
+    window.controller.wait()
+
+
+@pytest.mark.app
 def test_ebm_studio_set_accepts_option_keys(qtbot, tmp_path: Path) -> None:
     from app.main import apply_settings
     from app.testing import make_window
