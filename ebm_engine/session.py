@@ -420,7 +420,7 @@ class Session:
                 if finished is None or not self._rolls_back(finished):
                     return
                 self.rollbacks += 1
-                old = trainer.cfg
+                old, old_trainer = trainer.cfg, trainer
                 diverged_at = trainer.iteration
                 points = trainer.edit_points
                 if self._roll_back_asked:  # the user's choice: that checkpoint as it was
@@ -433,6 +433,7 @@ class Session:
                     trainer.reconfigure(trainer.cfg, "rolled back")  # config.json: as it was
                 else:
                     trainer = roll_back(trainer, self.on_diverge, problem)
+                old_trainer.release_run_folder()  # the new one holds the folder now
                 # the edits made after the state it went back to are undone
                 trainer.edit_points = [p for p in points if p[0] < trainer.iteration]
                 trainer.snapshot_first = self.display
@@ -445,6 +446,7 @@ class Session:
                            if _value_of(old, k) != _value_of(trainer.cfg, k)}
                 yield RolledBack(trainer.iteration, diverged_at, problem, changes)
         finally:
+            trainer.release_run_folder()  # another process may train it now
             self.state = RunState.FINISHED
             with self._cond:
                 self._paused = False

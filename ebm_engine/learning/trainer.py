@@ -27,6 +27,7 @@ import contextlib
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -54,7 +55,7 @@ from ebm_engine.learning.events import (
 from ebm_engine.learning.saved_config import saved_run_config
 from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.methods.model_keys import check_model_options
-from ebm_engine.runs import data_record
+from ebm_engine.runs import data_record, run_lock
 from ebm_engine.runs.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -167,8 +168,13 @@ class Trainer:
         self.wall_time = 0.0
         self.run_path = Path(run_dir) if run_dir is not None else None  # ranks > 0 read it
         self.run = RunDir(run_dir) if run_dir is not None and self.dist.is_main else None
+        self._write_warnings: list[Warned] = []
+        self._lock: run_lock.RunLock | None = None
         if self.run is not None and _create:
             self.run.create(cfg)
+        if self.run is not None:  # one writer per run folder (before anything is written)
+            self._hold_run_folder()
+        if self.run is not None and _create:
             self._write("data record", data_record.record, self.run.path, self.dataset)
         # Edits the session accepted (already validated), applied between iterations.
         self._edits: collections.deque[KnobEdit] = collections.deque()
@@ -183,7 +189,6 @@ class Trainer:
         # live edits, oldest first; kept from pruning, so an edit can be undone
         self.edit_points: list[tuple[int, tuple[str, ...]]] = []
         self._final_checkpoint = True  # stop(checkpoint=False) leaves the state unsaved
-        self._write_warnings: list[Warned] = []
         self._tensorboard: TensorBoardScalars | None = None
         self._failed_writes: set[str] = set()
         if (self.spec.kind == "points" and self.dataset.value_range is None  # raw coordinates
@@ -197,6 +202,27 @@ class Trainer:
             from ebm_engine.learning.odd_settings import odd_settings
 
             self._write_warnings += [Warned(0, m) for m in odd_settings(self.method, self.spec)]
+
+    def _hold_run_folder(self) -> None:
+        """Take the run folder's lock (another process training it is refused), and
+        tidy the half-written checkpoints a killed writer left there."""
+        assert self.run is not None
+        self._lock = run_lock.acquire(self.run.path)
+        weakref.finalize(self, self._lock.release)
+        tidied = run_lock.tidy_checkpoints(self.run.checkpoints)
+        if tidied:
+            self._write_warnings.append(Warned(0, (
+                f"tidied {len(tidied)} half-written checkpoint folder"
+                f"{'s' if len(tidied) > 1 else ''} a stopped run left in "
+                f"{self.run.checkpoints} ({', '.join(sorted(tidied)[:3])}"
+                f"{' …' if len(tidied) > 3 else ''})"), note=True))
+
+    def release_run_folder(self) -> None:
+        """Let another process train this run folder (the session calls this when the
+        run ends; :meth:`events` takes the folder again if called after)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # --- construction from disk ------------------------------------------------
     @classmethod
@@ -323,6 +349,8 @@ class Trainer:
         # torchrun the stop is seen between iterations only.
         stop_flag = self._stop if self.dist.world_size == 1 else None
         first = self.snapshot_first
+        if self.run is not None and self._lock is None:  # released after an earlier call
+            self._hold_run_folder()
         yield from self._drain_warnings()  # said before the first step (which may diverge)
         while self.iteration < target:
             if self._gate is not None:  # the session's pause/step gate

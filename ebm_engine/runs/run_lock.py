@@ -1,0 +1,136 @@
+"""One writer per run folder: a lock that a second training of the same run meets.
+
+Two ``ebm train --resume RUN`` at once (a cluster job submitted twice, the app
+resuming a run a CLI job still trains) both trained and interleaved their rows,
+checkpoints and events in one folder. A training now holds ``RUN/.lock`` with
+an exclusive ``flock`` for as long as it writes; another process is refused in
+one line that names the holder. The operating system drops the lock when the
+holder dies (even by ``kill -9``), so a crashed run never leaves a stale lock,
+and whoever takes it next knows that the half-written checkpoint folders it
+finds (:func:`tidy_checkpoints`) belong to nobody.
+
+Within one process the lock is shared: a rollback builds a new trainer on the
+same folder while the old one is still referenced. Each holder has its own
+:class:`RunLock`; the file is unlocked when the last is released. On systems
+without ``fcntl`` (Windows) nothing is locked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+from ebm_engine.errors import ConfigError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks here
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = ".lock"
+
+_held: dict[Path, tuple[int, int]] = {}  # folder → (file descriptor, holders)
+_guard = threading.Lock()
+
+
+class RunLock:
+    """This process's hold on one run folder; :meth:`release` once (idempotent)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._released = False
+
+    def release(self) -> None:
+        with _guard:
+            if self._released:
+                return
+            self._released = True
+            fd, holders = _held.get(self.folder, (-1, 0))
+            if holders > 1:
+                _held[self.folder] = (fd, holders - 1)
+                return
+            _held.pop(self.folder, None)
+        if fd >= 0:
+            os.close(fd)  # closing the file drops its flock
+
+
+def acquire(folder: str | Path) -> RunLock:
+    """Hold ``folder`` for writing, or raise if another process trains it.
+
+    Raises
+    ------
+    ConfigError
+        Another process holds the folder: one line naming it and what to do.
+    """
+    folder = Path(folder).resolve()
+    with _guard:
+        if folder in _held:
+            fd, holders = _held[folder]
+            _held[folder] = (fd, holders + 1)
+            return RunLock(folder)
+        if fcntl is None:
+            _held[folder] = (-1, 1)
+            return RunLock(folder)
+        path = folder / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            # a read-only folder cannot be written anyway: the writes say so
+            _held[folder] = (-1, 1)
+            return RunLock(folder)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise ConfigError(
+                f"{folder} is being trained by another process{holder}; wait for it or stop "
+                f"it, or continue a copy of it with --resume {folder} --out NEW") from None
+        os.ftruncate(fd, 0)
+        stamp = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
+        os.write(fd, stamp.encode())
+        _held[folder] = (fd, 1)
+        return RunLock(folder)
+
+
+def _holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f" ({text})" if text else ""
+
+
+def tidy_checkpoints(checkpoints: str | Path) -> list[str]:
+    """Deal with what a killed writer left in ``checkpoints`` (call while holding the lock).
+
+    A checkpoint being written (``.iter_N.….tmp``) is incomplete or superseded and is
+    removed. One being replaced (``.iter_N.old-PID``) is the previous complete copy:
+    it is put back when the new one never arrived, else removed. Returns the names
+    dealt with.
+    """
+    folder = Path(checkpoints)
+    done: list[str] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return done
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(".iter_") and entry.is_dir() and not entry.is_symlink()):
+            continue
+        if name.endswith(".tmp"):
+            shutil.rmtree(entry, ignore_errors=True)
+            done.append(name)
+        elif ".old-" in name:
+            target = folder / name[1:name.index(".old-")]
+            if target.exists():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                os.replace(entry, target)
+            done.append(name)
+    return done

@@ -1,0 +1,108 @@
+"""One writer per run folder: a second training of the same run is refused, a killed
+writer leaves no stale lock, and its half-written checkpoints are tidied."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ebm_engine.cli import main
+from ebm_engine.runs import run_lock
+from ebm_engine.runs.rundir import RunDir
+
+pytestmark = pytest.mark.skipif(run_lock.fcntl is None, reason="no flock on this system")
+
+HOLD = ("import sys; from ebm_engine.runs import run_lock; run_lock.acquire(sys.argv[1]); "
+        "print('held', flush=True); sys.stdin.read()")
+TRY = ("import sys; from ebm_engine.errors import ConfigError; from ebm_engine.runs import "
+       "run_lock\ntry:\n    run_lock.acquire(sys.argv[1]); print('free')\n"
+       "except ConfigError:\n    print('held')")
+
+
+def _holder(folder: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _other_process_sees(folder: Path) -> str:
+    return subprocess.run([sys.executable, "-c", TRY, str(folder)], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+@pytest.fixture()
+def run(tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "4", "--set", "train.batch_size=16",
+                 "--set", "sampler.n_steps=2", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_a_second_training_of_a_run_is_refused_and_changes_nothing(run: Path, capsys):
+    """Two `ebm train --resume RUN` at once both trained and interleaved their rows; the
+    second is now refused in one line that names the holder, and the run is as it was."""
+    holder = _holder(run)
+    before = (run / "metrics.csv").read_text(), (run / "events.jsonl").read_text()
+    capsys.readouterr()
+    try:
+        assert main(["train", "--resume", str(run), "--steps", "2", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"is being trained by another process (pid {holder.pid}" in err
+        assert "--out NEW" in err and err.count("\n") == 1 and "Traceback" not in err
+        assert ((run / "metrics.csv").read_text(), (run / "events.jsonl").read_text()) == before
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    # the holder gone, the run goes on
+    assert main(["train", "--resume", str(run), "--steps", "2", "--quiet"]) == 0
+    assert [int(r["iteration"]) for r in RunDir(run).read_metrics()] == list(range(1, 7))
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path):
+    holder = _holder(tmp_path)
+    assert _other_process_sees(tmp_path) == "held"
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(30)
+    assert _other_process_sees(tmp_path) == "free"
+
+
+def test_holders_in_one_process_share_the_lock_until_the_last_lets_go(tmp_path: Path):
+    """A rollback builds a new trainer on the folder while the old one still holds it."""
+    first = run_lock.acquire(tmp_path)
+    second = run_lock.acquire(tmp_path)
+    first.release()
+    first.release()  # twice: still one release
+    assert _other_process_sees(tmp_path) == "held"
+    second.release()
+    assert _other_process_sees(tmp_path) == "free"
+
+
+def test_checkpoints_a_killed_writer_left_are_tidied_on_resume(run: Path, capsys):
+    """`kill -9` during a checkpoint write left `.iter_N….tmp` folders that nothing
+    removed; one killed between its two renames left the only copy as `.old-PID`."""
+    checkpoints = run / "checkpoints"
+    (checkpoints / ".iter_0000003.ab12.tmp").mkdir()
+    (checkpoints / ".iter_0000003.ab12.tmp" / "model.safetensors").write_bytes(b"x" * 100)
+    (checkpoints / ".iter_0000004.old-998").mkdir()  # superseded: iter_0000004 is there
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "1"]) == 0
+    names = sorted(p.name for p in checkpoints.iterdir())
+    assert not [n for n in names if n.startswith(".iter_")]
+    assert "tidied 2 half-written checkpoint folders" in capsys.readouterr().err
+
+
+def test_a_checkpoint_whose_replacement_never_arrived_is_put_back(tmp_path: Path):
+    checkpoints = tmp_path / "checkpoints"
+    (checkpoints / ".iter_0000008.old-77").mkdir(parents=True)
+    (checkpoints / ".iter_0000008.old-77" / "state.json").write_text("{}")
+    (checkpoints / ".iter_0000008.cd34.tmp").mkdir()
+    assert sorted(run_lock.tidy_checkpoints(checkpoints)) == [".iter_0000008.cd34.tmp",
+                                                              ".iter_0000008.old-77"]
+    assert [p.name for p in checkpoints.iterdir()] == ["iter_0000008"]
+    assert (checkpoints / "iter_0000008" / "state.json").is_file()
