@@ -59,6 +59,8 @@ from ebm_engine.methods import method_class
 # Training points drawn under a 2D landscape.
 DATA_POINTS_SHOWN = 1500
 # A followed run that writes nothing for this long is said to be maybe stopped (once).
+# How long a followed run that diverged is given to write its rollback and go on.
+FOLLOW_ROLLBACK_SECONDS = 5.0
 FOLLOW_SILENT_SECONDS = 180.0
 
 
@@ -488,6 +490,9 @@ class Session:
                              cfg.data.source, "", cfg.train.method)
             news, said = time.monotonic(), False
             scene = _FollowedScene(run_dir, cfg) if self.display else None
+            # A diverged run may roll back and go on (ebm train --on-diverge rollback):
+            # its "finished" line comes just before the "rollback" one.
+            diverged: tuple[Finished, float] | None = None
             while not self._stop.is_set():
                 for event in follower.events():
                     news, said = time.monotonic(), False
@@ -497,9 +502,17 @@ class Session:
                         event = scene.dress(event)
                     elif isinstance(event, Checkpointed) and scene is not None:
                         scene.stale = True  # the landscape follows the new checkpoint
+                    elif isinstance(event, RolledBack):
+                        diverged = None
+                    if isinstance(event, Finished) and event.reason == "diverged":
+                        diverged = event, time.monotonic() + FOLLOW_ROLLBACK_SECONDS
+                        continue
                     yield event
                     if isinstance(event, Finished):
                         return
+                if diverged is not None and time.monotonic() >= diverged[1]:
+                    yield diverged[0]
+                    return
                 quiet = time.monotonic() - news
                 if quiet >= FOLLOW_SILENT_SECONDS and not said:  # a killed writer says nothing
                     said = True

@@ -310,6 +310,48 @@ def test_following_a_silent_run_says_its_writer_may_have_stopped(tmp_path: Path,
     assert isinstance(seen[-1], Finished) and seen[-1].reason == "stopped"
 
 
+def test_following_a_run_that_was_stopped_and_resumed_follows_it_live(tmp_path: Path):
+    """Each job of a cluster chain writes "finished" and the next resumes: following such
+    a run ended at the first "finished" in its history, showing "finished" while it
+    trained. Only a "finished" after the last "resumed" ends it now."""
+    run = tmp_path / "run"
+    list(Session(tiny()).train(run))  # finished at 6
+    live = Session().resume(run, iterations=4)
+    for event in live:
+        if isinstance(event, TrainStep) and event.iteration == 8:
+            break  # the resumed run is live, at iteration 8
+    follower = Session()
+    seen = []
+    for event in follower.follow(run, poll_seconds=0.01):
+        seen.append(event)
+        if isinstance(event, TrainStep) and event.iteration == 8:
+            follower.stop()
+    assert [e.reason for e in seen if isinstance(e, Finished)] == ["stopped"]  # by Stop
+    list(live)
+    ended = list(Session().follow(run, poll_seconds=0.01))[-1]
+    assert isinstance(ended, Finished) and (ended.iteration, ended.reason) == (10, "completed")
+
+
+def test_a_followed_run_that_diverged_is_given_time_to_roll_back(tmp_path: Path, monkeypatch):
+    """`--on-diverge rollback` writes "finished … diverged", then "rollback", and goes on:
+    the follower waits a moment for the rollback before it calls the run diverged."""
+    import ebm_engine.session as session_module
+    from ebm_engine.runs.rundir import RunDir
+
+    monkeypatch.setattr(session_module, "FOLLOW_ROLLBACK_SECONDS", 0.2)
+    run = RunDir(tmp_path / "run").create(tiny())
+    run.append_event("finished", iteration=4, reason="diverged")
+    run.append_event("rollback", iteration=3, diverged_at=4)
+    session = Session()
+    seen = []
+    for event in session.follow(run.path, poll_seconds=0.01):
+        seen.append(event)
+        if isinstance(event, RolledBack):
+            run.append_event("finished", iteration=7, reason="diverged")  # for good, this time
+    ends = [e for e in seen if isinstance(e, Finished)]
+    assert [(e.iteration, e.reason) for e in ends] == [(7, "diverged")]
+
+
 def test_a_followed_2d_run_shows_its_data_and_landscape(tmp_path: Path):
     """As a run trained or sampled here: the view's data layer and heat map come along."""
     run = tmp_path / "run"

@@ -38,6 +38,10 @@ from ebm_engine.learning.events import (
 from ebm_engine.runs.rundir import RunDir, parse_metrics
 
 
+# events.jsonl lines that say a run goes on after an earlier "finished"
+GOES_ON = ("resumed", "rollback")
+
+
 @dataclass
 class FollowUpdate:
     """What changed since the previous poll.
@@ -101,9 +105,13 @@ class RunFollower:
             out.append(SamplesReady(int(s["iteration"]), s["kind"], s["value_range"], s["samples"],
                                     s["energy"], extras=dict(s.get("display", {})),
                                     origin="follow"))
-        for ev in update.events:
+        # A run stopped and resumed (each job of a cluster chain) has "finished" lines
+        # in its history: only one after the last "resumed" ends the run.
+        again = max((i for i, ev in enumerate(update.events) if ev.get("event") in GOES_ON),
+                    default=-1)
+        for i, ev in enumerate(update.events):
             event = _typed(ev)
-            if event is not None:
+            if event is not None and not (isinstance(event, Finished) and i < again):
                 out.append(event)
         return out
 
