@@ -37,7 +37,6 @@ from ebm_engine.learning.events import (
 )
 from ebm_engine.runs.rundir import RunDir, parse_metrics
 
-
 # events.jsonl lines that say a run goes on after an earlier "finished"
 GOES_ON = ("resumed", "rollback")
 
