@@ -16,6 +16,7 @@ from ebm_engine.learning.events import (
     KnobApplied,
     SamplesReady,
     TrainStep,
+    Warned,
 )
 from ebm_engine.learning.loading import load_model
 from ebm_engine.learning.trainer import Trainer
@@ -143,6 +144,38 @@ def test_checkpoint_of_other_architecture_is_refused(tmp_path):
 def test_metrics_parser_skips_a_torn_line():
     rows = parse_metrics("iteration,wall_time,loss\n1,0.1,0.5\n2,0.2,0.4\n3,0.3")
     assert [r["iteration"] for r in rows] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("damage", ["no header", "not text"])
+def test_a_damaged_metrics_file_is_moved_aside_on_resume(tmp_path, damage):
+    """Without its header row, resume wrote empty rows under the first data row's
+    numbers; a binary file gave a traceback. It is moved aside now (kept, never
+    deleted), said once, and the resumed rows go into a new file with its header."""
+    list(Trainer(tiny_cfg(), tmp_path / "run").events(4))
+    run = RunDir(tmp_path / "run")
+    if damage == "no header":
+        run.metrics_path.write_text(run.metrics_path.read_text().split("\n", 1)[1])
+    else:
+        run.metrics_path.write_bytes(bytes(range(256)))
+    spoilt = run.metrics_path.read_bytes()
+    resumed = Trainer.resume(run.path)
+    events = list(resumed.events(6))
+    said = [e.message for e in events if isinstance(e, Warned)]
+    assert len([m for m in said if "was not a metrics file" in m]) == 1
+    assert (run.path / "metrics.csv.damaged").read_bytes() == spoilt
+    assert [int(r["iteration"]) for r in RunDir(run.path).read_metrics()] == [5, 6]
+    assert {"loss", "energy_data"} <= set(RunDir(run.path).read_metrics()[0])  # named columns
+
+
+def test_an_event_after_a_torn_line_starts_a_line_of_its_own(tmp_path):
+    """A writer killed mid-append left half a line; the next event was glued to it
+    and lost to every reader."""
+    run = RunDir(tmp_path / "run").create(tiny_cfg())
+    run.append_event("checkpoint", iteration=3)
+    with open(run.events_path, "a", encoding="utf-8") as fh:
+        fh.write('{"time": 1, "event": "checkp')
+    run.append_event("resumed", iteration=3)
+    assert [e["event"] for e in run.read_events()] == ["checkpoint", "resumed"]
 
 
 def test_method_knob_edits_use_defaults_and_refuse_unknown_knobs(tmp_path):

@@ -248,15 +248,17 @@ class Trainer:
         trainer.restore(ckpt)
         if trainer.run is not None:
             try:
-                trainer.run.truncate_metrics(trainer.iteration)
+                damaged = trainer.run.truncate_metrics(trainer.iteration)
             except OSError as exc:  # a read-only or full run folder cannot go on here
                 raise CheckpointError(f"cannot continue {run.path} in place: "
                                       f"{exc.strerror or exc}; use --resume RUN --out NEW") from None
+            if damaged:
+                trainer._write_warnings.append(Warned(trainer.iteration, damaged))
             fresh = {"optimizers": "fresh (the checkpoint carries no optimiser state)"} \
                 if ckpt.optimizer_dropped else {}
-            trainer.run.append_event("resumed", iteration=trainer.iteration,
-                                     checkpoint=folder.name, **fresh,
-                                     **({"passed_over": note} if note else {}))
+            trainer._write("events", trainer.run.append_event, "resumed",
+                           iteration=trainer.iteration, checkpoint=folder.name, **fresh,
+                           **({"passed_over": note} if note else {}))
         if note:
             trainer._write_warnings.append(Warned(trainer.iteration, note))
         # "latest" names what was resumed: rollback and advice read it, and an older

@@ -145,25 +145,52 @@ class RunDir:
         text = self.metrics_path.read_text(encoding="utf-8")
         return parse_metrics(text)
 
-    def truncate_metrics(self, after_iteration: int) -> None:
-        """Drop rows past ``after_iteration`` (a resumed run rewrites them)."""
+    def truncate_metrics(self, after_iteration: int) -> str:
+        """Drop rows past ``after_iteration`` (a resumed run rewrites them).
+
+        A file that is not this format's (not text, or no ``iteration,…`` header:
+        the resumed rows would be written under the wrong names) is moved aside to
+        ``metrics.csv.damaged`` and a new one begun. Returns a line saying so, or "".
+        """
         if not self.metrics_path.is_file():
-            return
-        lines = self.metrics_path.read_text(encoding="utf-8").splitlines(keepends=True)
-        if not lines:
-            return
+            return ""
+        try:
+            text = self.metrics_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            text = None
+        lines = text.splitlines(keepends=True) if text is not None else []
+        if text is not None and not lines:
+            return ""
+        if text is None or not lines[0].startswith(f"{BASE_COLUMNS[0]},"):
+            aside = self.metrics_path.with_name(self.metrics_path.name + ".damaged")
+            n = 1
+            while aside.exists():  # an earlier damaged file is kept too
+                n += 1
+                aside = self.metrics_path.with_name(f"{self.metrics_path.name}.damaged-{n}")
+            os.replace(self.metrics_path, aside)
+            self._columns = None
+            return (f"{self.metrics_path} was not a metrics file (no header row, or not text); "
+                    f"moved aside to {aside.name}: the curves start again at this iteration")
         kept = [lines[0]]
         for line in lines[1:]:
             head = line.split(",", 1)[0]
             if line.endswith("\n") and head.isdigit() and int(head) <= after_iteration:
                 kept.append(line)
         atomic.write_text(self.metrics_path, "".join(kept))
+        return ""
 
     def append_event(self, kind: str, **fields: Any) -> None:
         """Append one JSON line ``{"time", "event", …}`` to ``events.jsonl``."""
         record = {"time": time.time(), "event": kind, **fields}
-        with open(self.events_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, default=str) + "\n")
+        line = json.dumps(record, default=str) + "\n"
+        with open(self.events_path, "a+b") as fh:
+            # a torn last line (a writer killed mid-append, a full disk) ends here,
+            # or this event would be glued to it and lost to every reader
+            if fh.seek(0, os.SEEK_END) > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    line = "\n" + line
+            fh.write(line.encode("utf-8"))
             fh.flush()
 
     def read_events(self) -> list[dict[str, Any]]:
