@@ -337,12 +337,12 @@ class ExportMenu(QMenu):
         return path
 
     def _copy_checkpoint(self, dest: Path) -> Path:
-        from ebm_engine.learning.loading import find_checkpoint
+        from ebm_engine.learning.loading import readable_checkpoint
 
         run = self._run_dir()
         if run is None:
             raise EBMError("There is no run to copy a checkpoint from.")
-        src = find_checkpoint(run)
+        src = readable_checkpoint(run)  # a damaged latest is passed over, and said
         if dest.exists():
             raise EBMError(f"{dest} already exists; choose a new folder name.")
         tmp = dest.with_name(dest.name + ".partial")

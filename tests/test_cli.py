@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -205,3 +206,27 @@ def test_resume_from_an_older_checkpoint_goes_on_in_a_new_folder(tmp_path, capsy
     assert main(["train", "--resume", str(copy), "--out", str(tmp_path / "C"), "--steps", "1",
                  "--quiet"]) == 0
     assert RunDir(tmp_path / "C").latest_checkpoint().name == "iter_0000015"
+
+
+def test_export_takes_the_checkpoint_that_reads_and_stays_out_of_the_run(tmp_path, capsys):
+    """`export --what checkpoint` copied a damaged latest checkpoint without a word
+    (sample, eval and resume pass it over); `--out RUN/metrics.csv` replaced the run's
+    curves; a `.gif` of the saved samples was one still frame."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "6", "--set",
+                 "train.checkpoint_every=3", "--set", "sampler.n_steps=2", "--out", str(run),
+                 "--quiet"]) == 0
+    model = run / "checkpoints" / "iter_0000006" / "model.safetensors"
+    model.write_bytes(model.read_bytes()[:300])
+    capsys.readouterr()
+    assert main(["export", "--run", str(run), "--what", "checkpoint",
+                 "--out", str(tmp_path / "ck")]) == 0
+    assert "iter_0000006 cannot be read" in capsys.readouterr().err
+    assert json.loads((tmp_path / "ck" / "state.json").read_text())["iteration"] == 3
+    curves = (run / "metrics.csv").read_bytes()
+    for what, out in (("config", run / "metrics.csv"), ("checkpoint", run / "checkpoints" / "c")):
+        assert main(["export", "--run", str(run), "--what", what, "--out", str(out)]) == 2
+        assert "inside the run folder" in capsys.readouterr().err
+    assert (run / "metrics.csv").read_bytes() == curves and not (run / "checkpoints" / "c").exists()
+    assert main(["export", "--run", str(run), "--out", str(tmp_path / "s.gif")]) == 2
+    assert "ebm sample --run" in capsys.readouterr().err and not (tmp_path / "s.gif").exists()

@@ -23,8 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ebm_engine import atomic
-    from ebm_engine.export.samples import export_samples
-    from ebm_engine.learning.loading import find_checkpoint
+    from ebm_engine.export.samples import export_samples, needs_chain
+    from ebm_engine.learning.loading import readable_checkpoint
     from ebm_engine.runs import zoo
     from ebm_engine.runs.rundir import RunDir
 
@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     if not run_dir.exists():
         raise CheckpointError(f"{args.run}: not a run folder (no config.json)")
     out = Path(args.out)
+    if _inside(out, run_dir.path):  # metrics.csv replaced by a config, a checkpoint nested
+        raise ExportError(f"{out} is inside the run folder {run_dir.path}; export to a "
+                          "file or folder outside it")
     if args.what == "samples":
         snap = run_dir.read_samples()
         if snap is None and pretrained:
@@ -43,11 +46,18 @@ def run(args: argparse.Namespace) -> int:
                               f"ebm sample --run {named} --out {args.out}")
         if snap is None:
             raise ConfigError(f"{args.run}: no samples yet (samples/latest.npz)")
+        if needs_chain(out) and snap["kind"] != "video":  # an animation of one frame
+            raise ConfigError(f"{args.run}: the saved samples are the chains' last states, "
+                              f"not their steps, so {out.suffix} would be one still frame; "
+                              f"for an animation of chains: ebm sample --run {named} "
+                              f"--out {args.out}")
         path = export_samples(snap["samples"], snap["kind"], snap["value_range"], out,
                               energy=snap["energy"], symbols=_symbols(args.run, snap["kind"]),
                               extras=snap.get("display"))
     elif args.what == "checkpoint":
-        src = find_checkpoint(args.run)
+        # the newest that reads (a damaged latest is passed over, and said), as sample,
+        # eval and resume take it
+        src = readable_checkpoint(args.run)
         if out.exists():
             raise ExportError(f"{out} already exists; choose a new folder")
         # copied beside the target and renamed into place: a full disk leaves nothing
@@ -94,3 +104,11 @@ def _symbols(run: str, kind: str):
     except (OSError, ValueError, KeyError, TypeError, CheckpointError):
         raise CheckpointError(f"{run}: no readable checkpoint holds the vocabulary "
                               "that decodes these samples") from None
+
+
+def _inside(out: Path, folder: Path) -> bool:
+    try:
+        out.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True

@@ -40,6 +40,18 @@ def find_checkpoint(path: str | Path) -> Path:
     return path
 
 
+def readable_checkpoint(path: str | Path) -> Path:
+    """The checkpoint folder :func:`load_model` would load: a run's newest that reads
+    (a damaged latest is passed over with a warning), or the checkpoint folder given."""
+    run = RunDir(zoo.resolve(path))
+    if run.exists() and run.checkpoints.is_dir():
+        ckpt, note = run.load_latest()
+        if note:
+            warnings.warn(note, stacklevel=2)
+        return ckpt.path
+    return find_checkpoint(path)
+
+
 def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     """Load the networks of the run or checkpoint at ``path``.
 
