@@ -281,7 +281,10 @@ class RunConfig:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read config {path}: {exc}") from None
-        return cls.from_json(text)
+        try:
+            return cls.from_json(text)
+        except ConfigError as exc:  # which file: a run's, a --config, a preset
+            raise ConfigError(f"{path}: {exc}") from None
 
     def copy(self) -> RunConfig:
         return RunConfig.from_dict(self.to_dict())

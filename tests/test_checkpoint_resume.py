@@ -240,3 +240,22 @@ def test_a_checkpoint_without_optimiser_state_keeps_its_place_in_the_rate_schedu
     assert again.method.schedule_offset == 4
     list(again.events(8))
     assert again.method.opt.param_groups[0]["lr"] == pytest.approx(lr_before(7))
+
+
+def test_config_json_is_made_to_say_the_settings_a_resumed_run_goes_on_with(tmp_path):
+    """An edited config.json was ignored on resume without a word (and went on saying the
+    edit); a damaged one blocked `--resume` although the checkpoint holds the settings."""
+    from ebm_engine.cli import main
+
+    list(Trainer(tiny_cfg(), tmp_path / "run").events(4))
+    run = RunDir(tmp_path / "run")
+    trained = run.read_config()
+    run.write_config(trained.with_value("model.width", 8))
+    events = list(Trainer.resume(run.path).events(5))
+    said = [e.message for e in events if isinstance(e, Warned)]
+    assert any("model.width 8 → 32" in m for m in said)
+    assert run.read_config() == trained
+    run.config_path.write_text(run.config_path.read_text()[:100])
+    assert main(["train", "--resume", str(run.path), "--steps", "1", "--quiet"]) == 0
+    assert run.read_config() == trained
+    assert [int(r["iteration"]) for r in run.read_metrics()] == list(range(1, 7))

@@ -191,6 +191,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.data or args.config or args.preset or args.method:
             raise ConfigError("--resume RUN continues that run with its own data and method; "
                               "drop --data/--config/--preset/--method")
+        from ebm_engine.config import RunConfig
         from ebm_engine.errors import CheckpointError
         from ebm_engine.runs import zoo
         from ebm_engine.runs.fork import is_checkpoint_folder
@@ -206,7 +207,6 @@ def _run(args: argparse.Namespace) -> int:
             from ebm_engine.runs.rundir import run_folder_of
 
             if is_checkpoint_folder(source):  # before the fork: no new folder that cannot go on
-                from ebm_engine.config import RunConfig
                 from ebm_engine.runs.checkpoint import load_checkpoint
 
                 check_recorded_source(RunConfig.from_dict(
@@ -225,7 +225,10 @@ def _run(args: argparse.Namespace) -> int:
         run = RunDir(args.resume)
         if not run.exists():
             raise CheckpointError(f"{run.path}: no checkpoint to resume from (not a run folder)")
-        cfg = run.read_config()
+        try:
+            cfg = run.read_config()
+        except ConfigError:  # damaged: the checkpoint's settings are the run's (resume says so)
+            cfg = RunConfig.from_dict(run.load_latest()[0].state["config"])
         if distributed.env_info().world_size > 1:
             distributed.setup(cfg.train.device)
         if args.steps is not None and args.steps < 0:
