@@ -218,3 +218,16 @@ def test_bad_input_is_one_clear_line():
         config_for("digits-inpainting", overrides=[("train.options.mask_max", 1.5)]).validate()
     with pytest.raises(DataError, match="split"):
         load_dataset(DataConfig(source="saliency-popout", options={"split": "val"}))
+
+
+def test_a_label_condition_on_pictures_is_refused():
+    """`--data saliency-popout --set train.options.condition=label` trained on the scenes
+    read as the nearest digit glyphs, without a word; glyph pairs still pass."""
+    from ebm_engine.data.conditional_demos import check_glyphs
+
+    labels = torch.arange(12) % 10
+    images = torch.rand(12, 1, 16, 16) * 2 - 1
+    check_glyphs(torch.cat([label_glyphs(labels, 16, 16), images], -1), 10)
+    scenes = torch.rand(12, 3, 16, 32) * 2 - 1
+    with pytest.raises(DataError, match="left half to be its class glyph.*condition=image"):
+        check_glyphs(scenes, 10)

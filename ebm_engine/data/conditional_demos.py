@@ -62,6 +62,32 @@ def glyph_bank(n_classes: int, height: int, width: int) -> torch.Tensor:
     return out
 
 
+def check_glyphs(items: torch.Tensor, n_classes: int) -> None:
+    """Refuse label-condition data whose left halves are not class glyphs.
+
+    ``items`` are ``(N, C, H, 2H)`` pairs as stored. A label condition is read back
+    from the left half's glyph (:func:`glyph_labels`); a picture there (saliency
+    scenes, photo pairs) would be read as the nearest digit glyph and trained on
+    without a word.
+
+    Raises
+    ------
+    DataError
+        The left halves are pictures, not glyphs.
+    """
+    side = items.shape[-2]
+    left = items[:64, :1, :, :side].float()
+    bank = glyph_bank(n_classes, side, side).to(left.device)
+    # glyphs are stored exactly (±1); one pixel in a hundred off is not a glyph
+    off = (left.flatten(1)[:, None, :] - bank.flatten(1)[None]).abs().gt(0.5).float().mean(-1)
+    if bool((off.min(1).values > 0.01).any()):
+        raise DataError(
+            "train.options.condition=label needs each item's left half to be its class glyph "
+            "(a labelled folder: --set data.options.labels=folders --set data.options.pairs="
+            "labels); this data's left halves are pictures: for a picture condition, "
+            "set train.options.condition=image")
+
+
 def glyph_labels(glyphs: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Labels of glyph pictures ``(N, 1, H, W)``: the nearest of :func:`glyph_bank`."""
     bank = glyph_bank(n_classes, glyphs.shape[-2], glyphs.shape[-1]).to(glyphs.device)

@@ -193,6 +193,9 @@ class ConditionalCoop(LearningMethod):
             from ebm_engine.data.labelled import check_class_count
 
             check_class_count(self.dataset, o.n_classes, "conditional_coop")
+            from ebm_engine.data.conditional_demos import check_glyphs
+
+            check_glyphs(self.dataset.take(torch.arange(min(64, len(self.dataset)))), o.n_classes)
         encoder = max(8, o.gen_width // 2) if o.context else 0
         self.net = ConditionalEnergy(self.cfg.model, self.c_channels, self.y_shape,
                                      encoder).to(self.device)
