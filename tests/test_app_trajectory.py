@@ -3,6 +3,7 @@ navigation-ioc demo trains live in it."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import weakref
 
@@ -56,6 +57,11 @@ def test_trajectory_view_draws_scenes_paths_chains_and_cost(qtbot):
         qtbot.mouseClick(view.grid.viewport(), Qt.MouseButton.LeftButton, pos=target)
     assert clicked.args == [2] and view.picked == 2
     assert len(view.cells[2].trail.getData()[0]) > 0  # the picked chain's recorded states
+    assert view.toggles["cost"].isVisible()
+    # a model without a cost of places (the crowd's prior): no "cost" box that does nothing
+    extras = {k: v for k, v in snap.extras.items() if not k.startswith("cost_")}
+    view.set_snapshot(dataclasses.replace(snap, extras=extras))
+    assert not view.toggles["cost"].isVisible() and view.toggles["chain"].isVisible()
 
 
 def test_the_caption_counts_what_is_shown_and_the_data_have_no_iteration(qtbot):

@@ -120,3 +120,20 @@ def test_paths_around_the_obstacle_over_planning_seeds(trained):
         method.rng.manual_seed(seed)
         shares.append(around(list(method.plan(torch.from_numpy(np.repeat(BLOCKED, 32, 0))))[-1].x).mean())
     assert np.mean(shares) >= 0.7, shares
+
+
+def test_the_cost_map_is_the_ground_cost_of_the_obstacles():
+    """The heat map drew the whole cost at mid-path time: its start/goal term made the far
+    corners cheapest and put the plans on a bright band. It now draws the obstacle term:
+    the same wherever the start and goal are, and dearer in an obstacle than in the
+    open (on the shipped model)."""
+    from ebm_engine.learning.loading import load_model
+
+    net = load_model("zoo:navigation-ioc-ioc", device="cpu").method.net
+    moved = BLOCKED.copy()
+    moved[:, :4] = [0.5, -0.8, -0.4, 0.9]  # other start and goal, the same obstacle
+    extent = (-1.2, 1.2, -1.2, 1.2)
+    here = net.cost_map(torch.from_numpy(BLOCKED), extent, 25)[0]
+    assert torch.allclose(here, net.cost_map(torch.from_numpy(moved), extent, 25)[0])
+    inside, open_ground = here[12, 12], here[2, 2]  # the obstacle's centre; a far corner
+    assert inside > open_ground

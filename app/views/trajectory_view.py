@@ -4,8 +4,9 @@ A small-multiples grid (up to 16 cells, one sample each) drawn from what the
 snapshot carries (:mod:`ebm_engine.data.scenes`): ``samples`` ``(n, T, 2)``,
 and in ``extras`` the ``scenes`` (start, goal, circular obstacles), the
 ``observed`` past or the ``reference`` (expert/ground-truth) paths, and
-optionally a learned ``cost_map`` per position for the first samples (drawn
-as a heat map under the chosen sample: lower = cheaper). :meth:`show_frame`
+optionally a learned ``cost_map`` per position for the first samples (the
+obstacle term of the cost, drawn as a heat map under the chosen sample: lower =
+cheaper). :meth:`show_frame`
 draws the whole trajectories at a recorded Langevin step, so the scrubber
 shows the chains of trajectories moving; clicking a cell picks its sample
 (``sigSampleClicked``) and draws that chain's recorded states faintly.
@@ -81,8 +82,10 @@ class TrajectoryView(QWidget):
         self.toggles: dict[str, QCheckBox] = {}
         bar = QHBoxLayout()
         for name, tip in (("expert", "expert / observed path (dashed)"),
-                          ("cost", "learned cost per position for the picked sample "
-                                   "(darker = lower = cheaper)"),
+                          ("cost", "the learned cost of the obstacles around each "
+                                   "position, for the picked sample (darker = cheaper); the "
+                                   "cost's start/goal term, which depends on the time along "
+                                   "the path, is not drawn"),
                           ("chain", "the picked sample's recorded Langevin states")):
             box = QCheckBox(name)
             box.setChecked(True)
@@ -129,6 +132,8 @@ class TrajectoryView(QWidget):
             paths, where = np.asarray(s.samples), f"iteration {s.iteration}"
         extras = s.extras
         observed = extras.get("observed")
+        # only a model with a cost of places draws one (not the crowd's prior)
+        self.toggles["cost"].setVisible("cost_map" in extras)
         for i, cell in enumerate(self.cells):
             path = paths[i] if i < len(paths) else np.empty((0, 2), np.float32)
             if observed is not None and i < len(observed) and len(path):

@@ -16,8 +16,11 @@ the weights ``a = A σ(α)`` and ``b = B σ(β)`` are learned too, bounded by
 ``A``, ``B`` so that the stiffest direction of the quadratic terms stays
 within what an explicit Langevin step of the presets' size follows
 (``δ²/2 · λ_max < 2``; an unbounded weight makes the chains explode). The cost sees distances only, so it is
-the same in a rotated or mirrored scene. ``c_θ`` over the plane is the
-heat map views draw (lower = cheaper).
+the same in a rotated or mirrored scene. The obstacle term ``Σ_k φ_θ`` over the
+plane is the heat map views draw (lower = cheaper): the whole ``c_θ`` at one
+time ``τ`` is no ground cost (its start/goal term says where a path should be at
+that time, and is unconstrained where no path goes, so the far corners of the
+scene came out cheapest and the plans ran along a bright band).
 """
 
 from __future__ import annotations
@@ -63,18 +66,21 @@ class PathCost(nn.Module):
     def point_cost(self, points: torch.Tensor, tau: torch.Tensor, scenes: torch.Tensor
                    ) -> torch.Tensor:
         """``c_θ`` at ``(N, P, 2)`` points, times ``tau`` ``(P,)`` or ``(N, P)``, ``(N, P)``."""
-        start, goal, centres, radii = split_scenes(scenes)
+        start, goal, _, _ = split_scenes(scenes)
         n, p = points.shape[:2]
         tau = tau.expand(n, p)
         ends = torch.stack([(points - start[:, None]).norm(dim=-1),
                             (points - goal[:, None]).norm(dim=-1), tau], -1)
-        cost = self.free(ends).squeeze(-1)
-        if centres.shape[1]:
-            gap = (points[:, :, None] - centres[:, None]).norm(dim=-1) - radii[:, None]  # (N,P,M)
-            feats = torch.stack([gap, radii[:, None].expand_as(gap)], -1)
-            per = self.obstacle(feats).squeeze(-1) * (radii[:, None] > 0)
-            cost = cost + per.sum(-1)
-        return cost
+        return self.free(ends).squeeze(-1) + self.obstacle_cost(points, scenes)
+
+    def obstacle_cost(self, points: torch.Tensor, scenes: torch.Tensor) -> torch.Tensor:
+        """The obstacle term ``Σ_k φ_θ`` at ``(N, P, 2)`` points, ``(N, P)``."""
+        _, _, centres, radii = split_scenes(scenes)
+        if not centres.shape[1]:
+            return points.new_zeros(points.shape[:2])
+        gap = (points[:, :, None] - centres[:, None]).norm(dim=-1) - radii[:, None]  # (N,P,M)
+        feats = torch.stack([gap, radii[:, None].expand_as(gap)], -1)
+        return (self.obstacle(feats).squeeze(-1) * (radii[:, None] > 0)).sum(-1)
 
     def forward(self, paths: torch.Tensor, scenes: torch.Tensor) -> torch.Tensor:
         """Energies ``(N,)`` of ``(N, T, 2)`` paths in their ``(N, K)`` scenes."""
@@ -92,14 +98,13 @@ class PathCost(nn.Module):
                 + b * (t - 1) ** 3 * bend.pow(2).sum((1, 2)))
 
     def cost_map(self, scenes: torch.Tensor, extent: tuple[float, float, float, float],
-                 size: int = 48, tau: float = 0.5) -> torch.Tensor:
-        """``c_θ`` on a ``size × size`` grid over ``extent`` for each scene, ``(N, size, size)``
-        (rows go up in ``y``)."""
+                 size: int = 48) -> torch.Tensor:
+        """The obstacle term on a ``size × size`` grid over ``extent`` for each scene,
+        ``(N, size, size)`` (rows go up in ``y``; see the module docstring)."""
         xmin, xmax, ymin, ymax = extent
         ys, xs = torch.meshgrid(torch.linspace(ymin, ymax, size), torch.linspace(xmin, xmax, size),
                                 indexing="ij")
         grid = torch.stack([xs, ys], -1).reshape(1, -1, 2).to(scenes)
         grid = grid.expand(scenes.shape[0], -1, -1)
-        tau_t = torch.full((1,), tau, dtype=scenes.dtype, device=scenes.device)
         with torch.no_grad():
-            return self.point_cost(grid, tau_t, scenes).reshape(-1, size, size)
+            return self.obstacle_cost(grid, scenes).reshape(-1, size, size)
