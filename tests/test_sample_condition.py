@@ -349,3 +349,18 @@ def test_the_label_judge_is_at_chance_on_labels_unrelated_to_the_pictures():
     follows = regions.argmax(1)  # which region is brightest
     predict, accuracy = fit_judge(x, follows, 3)
     assert accuracy > 0.8 and predict(x[:5]).shape == (5,)
+
+
+def test_a_model_without_conditions_says_what_steers_it(tmp_path, capsys):
+    """The stroke translator's refusal named cycle_coop among the conditional methods;
+    controlled text said only "takes no condition", and its attribute error gave no names."""
+    out = str(tmp_path / "a.txt")
+    assert main(["sample", "--run", "zoo:sequence-translation-cycle-coop", "--condition", "x.png",
+                 "--n", "2", "--out", str(tmp_path / "a.png")]) == 2
+    assert "translates trajectory items, not pictures" in capsys.readouterr().err
+    assert main(["sample", "--run", "zoo:grammar-text-controlled-latent-seq", "--condition", "q",
+                 "--n", "2", "--out", out]) == 2
+    assert "--option sample_attribute=K (0 = statement+present" in capsys.readouterr().err
+    assert main(["sample", "--run", "zoo:grammar-text-controlled-latent-seq", "--option",
+                 "sample_attribute=9", "--n", "2", "--out", out]) == 2
+    assert "3 = question+past), got 9" in capsys.readouterr().err

@@ -303,7 +303,8 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
         if self.opts.sample_attribute >= 0:
             if self.opts.sample_attribute >= k:
                 raise ConfigError(f"train.options.sample_attribute must be < {k} "
-                                  f"(the data's attribute classes), got {self.opts.sample_attribute}")
+                                  f"(the data's attribute classes: {attribute_list(self.symbols)})"
+                                  f", got {self.opts.sample_attribute}")
             return torch.full((n,), self.opts.sample_attribute, dtype=torch.long,
                               device=self.device)
         return torch.randint(k, (n,), device=self.device, generator=self.rng)
@@ -348,3 +349,9 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
             ll = ll.view(tk.shape[0], n_prior)
             out.append(torch.logsumexp(ll, 1) - float(np.log(n_prior)))
         return torch.cat(out)
+
+
+def attribute_list(symbols) -> str:
+    """``0 = statement+present, 1 = …`` (or the class numbers when the data named none)."""
+    names = symbols.attribute_values or [str(k) for k in range(symbols.n_attributes)]
+    return ", ".join(f"{k} = {name}" for k, name in enumerate(names))

@@ -93,6 +93,23 @@ def task_of(loaded) -> str | None:
     return None
 
 
+def _no_condition(loaded) -> str:
+    """Why a model takes no ``--condition``, and what steers it instead where something does."""
+    method, kind = loaded.cfg.train.method, loaded.spec.kind
+    if method == "cycle_coop":
+        return (f"this model translates {kind} items, not pictures (--condition is for image "
+                "translation); ebm sample translates its own held-out sources")
+    symbols = loaded.spec.symbols
+    if method == "latent_seq" and symbols is not None and symbols.attribute_values:
+        from ebm_engine.methods.latent_seq import attribute_list
+
+        return ("this model's sentences are steered by an attribute class: --option "
+                f"sample_attribute=K ({attribute_list(symbols)})")
+    return (f"this run's method {method!r} takes no condition; conditional models are "
+            "conditional_coop (inpainting, saliency, class labels) and cycle_coop on images "
+            "(translation)")
+
+
 def load_condition(loaded, condition: str | Path, mask: str | Path | None = None,
                    direction: str | None = None, invert: bool = False) -> UserCondition:
     """Read and check ``condition`` (and ``mask``) for the model ``loaded``.
@@ -126,9 +143,7 @@ def load_condition(loaded, condition: str | Path, mask: str | Path | None = None
     task = task_of(loaded)
     method = loaded.cfg.train.method
     if task is None:
-        raise ConfigError(f"--condition: this run's method {method!r} takes no condition; "
-                          "conditional models are conditional_coop (inpainting, saliency, "
-                          "class labels) and cycle_coop (image translation)")
+        raise ConfigError(f"--condition: {_no_condition(loaded)}")
     if mask is not None and task != "inpainting":
         raise ConfigError(f"--mask is for inpainting models; this one ({method}) "
                           f"takes {'a label' if task == 'label' else 'a picture'} only")
