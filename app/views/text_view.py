@@ -72,7 +72,13 @@ class TextView(QWidget):
         self.rows: list[tuple[str, str, bool | None]] = []
         self.summary = QLabel("No samples yet.", self)
         self.table = QTableWidget(0, 3, self)
-        self.table.setHorizontalHeaderLabels(["", "attribute", "sample"])
+        # the class the sentence was drawn for, not one read off the sentence: a question
+        # under "statement+present" is the model missing its class
+        self.table.setHorizontalHeaderLabels(["", "asked for", "sample"])
+        self.table.horizontalHeaderItem(1).setToolTip(
+            "The attribute class each sentence was sampled for (train.options."
+            "sample_attribute, or drawn at random); a sentence that does not fit it is the "
+            "model missing its class")
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
