@@ -325,3 +325,20 @@ def test_user_text_without_a_checker_reports_no_validity():
     checked = SymbolSpec(spec.tokens, " ", "grammar")
     assert "valid" in string_metrics(checked, samples, set())
 
+
+
+def test_uniqueness_and_novelty_of_no_valid_sample_are_undefined_not_zero():
+    """`unique 0`, `novel 0` beside `valid 0` read as "all repeats of the training set";
+    with no valid sample they are undefined, and the table says so."""
+    import math
+
+    from ebm_engine.data.tokens import build_vocabulary
+    from ebm_engine.metrics.evaluate import format_table
+    from ebm_engine.metrics.symbols import string_metrics
+
+    samples = ["cat the on", "on on cat"]
+    spec = SymbolSpec(build_vocabulary([s.split() for s in samples]), " ", "grammar")
+    out = string_metrics(spec, samples, set())
+    assert out["valid"] == 0.0 and math.isnan(out["unique"]) and math.isnan(out["novel"])
+    table = format_table({"metrics": out, "better": {"unique": "higher"}})
+    assert "undefined" in next(line for line in table.splitlines() if "unique" in line)

@@ -34,6 +34,7 @@ the data kind's metrics.
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -278,6 +279,7 @@ def format_table(result: dict[str, Any]) -> str:
              f"{result.get('steps')} Langevin steps, checkpoint {result.get('checkpoint')}"]
     width = max((len(k) for k in result["metrics"]), default=6)
     for key, value in result["metrics"].items():
-        lines.append(f"  {key:<{width}}  {value:12.5g}   "
+        shown = f"{value:12.5g}" if math.isfinite(value) else f"{'undefined':>12}"
+        lines.append(f"  {key:<{width}}  {shown}   "
                      f"({hint(label_of(result.get('better', {}), key))})")
     return "\n".join(lines)

@@ -138,8 +138,10 @@ def string_metrics(spec: SymbolSpec, samples: Sequence[str], training: set[str],
         keys = [canonical(s) for s in good]
     else:
         keys = list(good)
-    out["unique"] = len(set(keys)) / len(keys) if keys else 0.0
-    out["novel"] = sum(k not in training for k in set(keys)) / len(set(keys)) if keys else 0.0
+    # of the valid samples: with none, undefined (not 0, which reads as "all repeats")
+    out["unique"] = len(set(keys)) / len(keys) if keys else float("nan")
+    out["novel"] = (sum(k not in training for k in set(keys)) / len(set(keys)) if keys
+                    else float("nan"))
     if spec.joiner == " ":
         tokens = [s.split() for s in samples]
         out["distinct_1"] = distinct_n(tokens, 1)
