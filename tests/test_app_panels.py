@@ -382,6 +382,25 @@ def test_method_knobs_that_the_chosen_condition_does_not_read_are_hidden(qtbot, 
     assert not shown("n_classes") and not shown("output_channels")
 
 
+def test_model_knobs_the_network_does_not_read_are_hidden(qtbot, tmp_path):
+    """FRAME's Model panel offered width, depth and spectral_norm, which its energy (a
+    filter bank) never reads; a ConvNet's are shown."""
+    from app.testing import make_window
+
+    window = make_window(qtbot, tmp_path, demo="frame-texture", knobs=())
+    panel = window.settings_panel
+
+    def shown(name: str) -> bool:
+        return panel.forms["model"].isRowVisible(panel.rows[f"model.{name}"])
+
+    assert panel.cfg.model.name == "frame"
+    assert not shown("width") and not shown("depth") and not shown("spectral_norm")
+    assert shown("name")
+    window.data_panel.set_source("digits")
+    window.controller.wait()
+    assert shown("width") and shown("depth") and shown("spectral_norm")
+
+
 def test_close_knob_markers_label_at_different_heights(qtbot, tmp_path):
     from ebm_engine.learning.events import KnobApplied
 

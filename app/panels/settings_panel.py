@@ -181,6 +181,7 @@ class SettingsPanel(QWidget):
         self.methods = available_methods()
         self.editors: dict[str, FieldEditor] = {}
         self.rows: dict[str, QWidget] = {}  # each editor's row (its field widget), to hide
+        self.forms: dict[str, QFormLayout] = {}  # each section's form (model rows are hidden)
         self.errors: dict[str, QLabel] = {}
         self._busy = False  # a run or a sampling is going (set_state)
         self._shown_method: str | None = None
@@ -202,6 +203,7 @@ class SettingsPanel(QWidget):
             box = QGroupBox(TITLES[section])
             box.setObjectName(f"group_{section}")
             form = QFormLayout(box)
+            self.forms[section] = form
             for info in knobs_of(SECTIONS[section]):
                 key = f"{section}.{info.name}"
                 if key in SKIPPED or info.type is dict:
@@ -270,8 +272,14 @@ class SettingsPanel(QWidget):
         self._show_relevant()
 
     def _show_relevant(self) -> None:
-        """Hide the method knobs the current choices do not read (a saliency run's
-        n_classes, an inpainting run's output_channels …)."""
+        """Hide the knobs the current choices do not read (a saliency run's n_classes,
+        an inpainting run's output_channels, FRAME's width …)."""
+        from ebm_engine.models.registry import SIZING, model_reads
+
+        reads = model_reads(self.cfg.model.name)
+        for name in SIZING:
+            if f"model.{name}" in self.rows:
+                self.forms["model"].setRowVisible(self.rows[f"model.{name}"], name in reads)
         given = self.cfg.train.options
         options = {editor.info.name: given.get(editor.info.name, editor.info.default)
                    for key, editor in self.editors.items() if key.startswith("train.options.")}

@@ -230,7 +230,7 @@ class _PiecewiseLinear(torch.autograd.Function):
         return grad_t, grad_p, None, None
 
 
-@register("frame")
+@register("frame", reads=())
 def build_frame(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     """The FRAME energy (method ``frame`` sets its bank and bins from its own knobs)."""
     if len(data_shape) != 3:

@@ -19,18 +19,30 @@ from ebm_engine.plugins import import_submodules
 Builder = Callable[[ModelConfig, tuple[int, ...]], nn.Module]
 _BUILDERS: dict[str, Builder] = {}
 _OPTIONS: dict[str, tuple[str, ...]] = {}
+_READS: dict[str, tuple[str, ...]] = {}
+#: The sizing knobs of ``model`` (besides its name and options).
+SIZING = ("width", "depth", "spectral_norm")
 
 
-def register(name: str, options: tuple[str, ...] = ()) -> Callable[[Builder], Builder]:
+def register(name: str, options: tuple[str, ...] = (),
+             reads: tuple[str, ...] = SIZING) -> Callable[[Builder], Builder]:
     """Decorator: register ``builder(cfg, data_shape) -> nn.Module`` as ``name``,
-    a network that reads the ``model.options`` keys ``options``."""
+    a network that reads the ``model.options`` keys ``options`` and the ``SIZING``
+    knobs ``reads`` (the app hides the others)."""
 
     def deco(builder: Builder) -> Builder:
         _BUILDERS[name] = builder
         _OPTIONS[name] = tuple(options)
+        _READS[name] = tuple(reads)
         return builder
 
     return deco
+
+
+def model_reads(name: str) -> tuple[str, ...]:
+    """The ``SIZING`` knobs network ``name`` reads (all of them for an unknown name)."""
+    _load_all()
+    return _READS.get(name, SIZING)
 
 
 def model_options(name: str) -> tuple[str, ...]:

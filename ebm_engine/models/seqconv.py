@@ -33,7 +33,7 @@ class SeqConvEnergy(nn.Module):
         return self.head(h.mean(2)).squeeze(1)
 
 
-@register("seqconv")
+@register("seqconv", reads=("width", "depth"))
 def build_seqconv(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     if len(data_shape) != 2:
         raise ConfigError(f"model 'seqconv' needs (T, D) sequences, got items of shape {data_shape}")
