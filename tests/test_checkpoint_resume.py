@@ -259,3 +259,19 @@ def test_config_json_is_made_to_say_the_settings_a_resumed_run_goes_on_with(tmp_
     assert main(["train", "--resume", str(run.path), "--steps", "1", "--quiet"]) == 0
     assert run.read_config() == trained
     assert [int(r["iteration"]) for r in run.read_metrics()] == list(range(1, 7))
+
+
+def test_a_run_folder_deleted_while_training_is_not_recreated_half(tmp_path):
+    """`rm -rf RUN` while it trained: the final checkpoint made RUN/checkpoints/iter_N again,
+    without config.json, so the folder could not be resumed and looked like a run."""
+    import shutil
+
+    trainer = Trainer(tiny_cfg(), tmp_path / "run")
+    said = []
+    for event in trainer.events(3):
+        if isinstance(event, TrainStep) and event.iteration == 1:
+            shutil.rmtree(tmp_path / "run")
+        if isinstance(event, Warned):
+            said.append(event.message)
+    assert not (tmp_path / "run").exists()
+    assert any("is gone" in m and "no checkpoint written" in m for m in said)

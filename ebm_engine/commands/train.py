@@ -340,8 +340,11 @@ def drive(session, events, quiet: bool = False) -> int:
     iteration = finished.iteration if finished is not None else session.iteration
     if signals:
         term = signal.SIGTERM in signals
+        gone = session.run_dir is not None and not (session.run_dir / "config.json").is_file()
+        then = (f"the run folder {session.run_dir} is gone, so nothing was saved" if gone
+                else "resume with --resume")
         sys.stderr.write(f"ebm: {'terminated' if term else 'stopped'} at iteration {iteration}; "
-                         "resume with --resume\n")
+                         f"{then}\n")
         return 143 if term else 130
     where = f" in {session.run_dir}" if session.run_dir is not None else ""
     if finished is not None and finished.reason == "diverged":

@@ -578,6 +578,9 @@ class Trainer:
     def _checkpoint(self) -> Checkpointed | Warned:
         # A failed write must not end hours of training: warn, keep going,
         # and try again at the next interval.
+        if not self.run.config_path.is_file():  # deleted meanwhile: no half folder in its place
+            return Warned(self.iteration, f"the run folder {self.run.path} is gone (deleted or "
+                                          "moved while training): no checkpoint written")
         try:
             path = self.save_checkpoint()
         except CheckpointError as exc:
