@@ -331,6 +331,19 @@ def test_eval_of_a_class_conditional_run_on_own_labels_judges_its_outputs(tmp_pa
     assert metrics["judge_accuracy"] >= 0.85  # the three kinds are told apart by pixels
     assert 0.0 <= metrics["accuracy_langevin"] <= 1.0
     assert 0.0 <= metrics["accuracy_initializer"] <= 1.0
+    assert metrics["spread_data"] > 0.05 and metrics["spread_langevin"] >= 0.0
+
+
+def test_within_class_spread_tells_one_picture_per_class_from_variety():
+    """Outputs that are one picture per class score an accuracy of (classes right) / K
+    whatever the noise; their spread says so, against the data's."""
+    from ebm_engine.metrics.conditional import within_class_spread
+
+    labels = torch.arange(40) % 4
+    same = torch.rand(4, 1, 8, 8)[labels]  # every draw of a class alike
+    varied = same + 0.3 * torch.randn(40, 1, 8, 8)
+    assert within_class_spread(same, labels, 4) == pytest.approx(0.0, abs=1e-6)
+    assert within_class_spread(varied, labels, 4) == pytest.approx(0.3, rel=0.2)
 
 
 def test_the_label_judge_is_at_chance_on_labels_unrelated_to_the_pictures():

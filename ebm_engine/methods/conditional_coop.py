@@ -420,7 +420,8 @@ class ConditionalCoop(LearningMethod):
     # --- evaluation -----------------------------------------------------------------
     better = {"psnr_langevin": "higher", "psnr_initializer": "higher", "psnr_mean_fill": "higher",
               "accuracy_langevin": "higher", "accuracy_initializer": "higher", "chance": "reference",
-              "judge_accuracy": "reference",
+              "judge_accuracy": "reference", "spread_langevin": "reference",
+              "spread_initializer": "reference", "spread_data": "reference",
               "digits_fd_langevin": "lower", "digits_fd_initializer": "lower",
               "diversity_ambiguous": "higher", "diversity_unambiguous": "lower",
               "diversity_ambiguous_initializer": "higher",

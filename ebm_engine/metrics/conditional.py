@@ -11,7 +11,9 @@ conditions when the demo has a test split (``heldout`` = 1):
   (``accuracy_langevin`` / ``accuracy_initializer`` vs ``chance``) and their
   digits FD (for the digits layout, 1×16×16); other labelled data is judged by
   a classifier fitted to the run's own pictures (:mod:`ebm_engine.metrics.label_judge`),
-  whose accuracy on held-out real pictures is ``judge_accuracy``;
+  whose accuracy on held-out real pictures is ``judge_accuracy``; ``spread_*`` is the
+  variety within a class (mean per-pixel standard deviation) of the outputs and of the
+  data (``spread_data``): outputs that are one picture per class score near 0;
 - ``image`` (saliency): CC, KLD and AUC of the mean of ``eval_draws``
   sampled maps against the ground truth (``_langevin``, ``_initializer``)
   vs the centre-bias map (``_centre_bias``), and the draws' diversity on
@@ -85,11 +87,21 @@ def _inpainting(method, dataset, items: torch.Tensor) -> dict[str, float]:
 
 
 def _label(method, dataset, n: int, seed: int) -> dict[str, float]:
+    from ebm_engine.data.conditional_demos import glyph_labels
+
+    k = method.opts.n_classes
     c, _ = method.conditions(n)
-    labels = torch.arange(n) % method.opts.n_classes
+    labels = torch.arange(n) % k
     init, solved = _solve_chunks(method, c)
-    out = {"chance": 1.0 / method.opts.n_classes}
-    if tuple(solved.shape[1:]) == (1, 16, 16) and method.opts.n_classes == 10:
+    _, y, real = method.prepare(dataset.items.to(method.device))
+    truth = glyph_labels(real[:, :1].float(), k)
+    out = {"chance": 1.0 / k}
+    # variety within a class, against the data's: every draw of a class the same digit
+    # scores an accuracy of (classes right) / k and a spread near 0
+    for name, x, of in (("langevin", solved, labels), ("initializer", init, labels),
+                        ("data", y, truth)):
+        out[f"spread_{name}"] = within_class_spread(x, of, k)
+    if tuple(solved.shape[1:]) == (1, 16, 16) and k == 10:
         from ebm_engine.metrics.digits import classifier, digits_fd
 
         net = classifier()
@@ -99,16 +111,22 @@ def _label(method, dataset, n: int, seed: int) -> dict[str, float]:
                 out[f"accuracy_{name}"] = float((pred == labels).float().mean())
                 out[f"digits_fd_{name}"] = digits_fd(x.cpu())
         return out
-    from ebm_engine.data.conditional_demos import glyph_labels
     from ebm_engine.metrics.label_judge import fit_judge
 
     # the user's own labels: a judge fitted to the run's pictures, scored on real ones
-    _, y, real = method.prepare(dataset.items.to(method.device))
-    truth = glyph_labels(real[:, :1].float(), method.opts.n_classes)
-    predict, out["judge_accuracy"] = fit_judge(y, truth, method.opts.n_classes, seed)
+    predict, out["judge_accuracy"] = fit_judge(y, truth, k, seed)
     for name, x in (("langevin", solved), ("initializer", init)):
         out[f"accuracy_{name}"] = float((predict(x) == labels).float().mean())
     return out
+
+
+def within_class_spread(x: torch.Tensor, labels: torch.Tensor, n_classes: int) -> float:
+    """Mean per-pixel standard deviation within each class (``x`` in ``[-1, 1]``), averaged
+    over the classes with two items or more (``nan`` if none has)."""
+    x, labels = x.detach().float().cpu().flatten(1), labels.cpu()
+    spreads = [x[labels == k].std(0, unbiased=False).mean() for k in range(n_classes)
+               if int((labels == k).sum()) >= 2]
+    return float(torch.stack(spreads).mean()) if spreads else float("nan")
 
 
 def _image(method, data, items: torch.Tensor) -> dict[str, float]:
