@@ -32,3 +32,28 @@ def test_extras_panel_draws_whole_curve_sets_next_to_the_filter_bank(qtbot):
     panel.set_extras({**extras, "potential curves": potentials * 2}, "image", (-1.0, 1.0))
     assert panel.widgets["potential curves"].inner is plots
     np.testing.assert_allclose(plots.plots[3].items_[0].getData()[1], 2 * np.sin(3 * knots), rtol=1e-6)
+
+
+def test_the_samples_keep_half_the_width_when_extras_appear(qtbot):
+    """FRAME's three extras took all but a 64-px column of the samples area by their
+    size hints: the samples start with half of it."""
+    from app.widgets.samples_area import SamplesArea
+    from ebm_engine.learning.events import SamplesReady
+
+    area = SamplesArea()
+    qtbot.addWidget(area)
+    area.resize(900, 600)
+    area.show()
+    knots = np.linspace(-1, 1, 16, dtype=np.float32)
+    curves = np.stack([np.stack([knots, np.sin(k * knots)]) for k in range(9)]).astype(np.float32)
+    extras = {"filter bank": np.zeros((1, 1, 28, 113), np.float32),
+              "potential curves": curves, "response histogram curves": curves}
+    snap = SamplesReady(1, "image", (-1.0, 1.0), np.zeros((4, 1, 64, 64), np.float32),
+                        np.zeros(4, np.float32), extras=extras)
+    area.show_snapshot(snap)
+
+    def halved() -> bool:  # the extras in, beside a grid of at least half the width
+        samples, beside = area.split.sizes()
+        return beside > 0 and samples >= 0.45 * (samples + beside)
+
+    qtbot.waitUntil(halved, timeout=2000)

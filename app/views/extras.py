@@ -48,6 +48,9 @@ class ExtrasPanel(QWidget):
         self._layout = QHBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.widgets: dict[str, QWidget] = {}
+        # A minimum of its own, so the splitter beside the samples does not take the
+        # plots' (FRAME's: 800 px) as the least it may give them
+        self.setMinimumWidth(1)
         self.setVisible(False)
 
     def set_extras(self, extras: dict[str, np.ndarray], kind: str, value_range,

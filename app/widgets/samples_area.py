@@ -10,7 +10,7 @@ whose prepared display has the digest of the one on screen.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from app.display import display_of
@@ -108,11 +108,21 @@ class SamplesArea(QWidget):
         self.view.set_snapshot(snap)
         self.scrubber.set_frames(snap.frames)
         own = getattr(self.view, "own_extras", ())  # what the view draws itself (scenes …)
+        hidden = self.extras.isHidden()
         self.extras.set_extras({k: v for k, v in snap.extras.items() if k not in own},
                                snap.kind, snap.value_range,
                                display.extras if display is not None else None)
+        if hidden and not self.extras.isHidden():
+            # the samples keep half the width: the extras' size hints (FRAME's filter bank,
+            # potentials, histograms) squeezed the grid into a column 64 px wide
+            # (after the splitter has taken the shown extras in: it redoes its sizes then)
+            QTimer.singleShot(0, self._halve)
         if snap.frames:  # keep the picked chain; start with the first one
             self.film.show_chain(snap, self.film.picked or 0)
+
+    def _halve(self) -> None:
+        half = max(self.split.width(), 2) // 2
+        self.split.setSizes([half, half])
 
     def paint_now(self) -> None:
         """Paint what the last draw changed, now (the frame pacer times the whole draw)."""
