@@ -105,8 +105,11 @@ def test_sdf_and_png_exports(tmp_path):
     with pytest.warns(UserWarning, match="1 of 3 samples are not valid molecules: their cells"):
         png = export_samples(items, "molecule", None, tmp_path / "m.png", symbols=spec)
     assert png.read_bytes()[:4] == b"\x89PNG"
-    smi = export_samples(items, "molecule", None, tmp_path / "m.smi", symbols=spec)
-    assert smi.read_text().splitlines()[0] == "CCO\tsample_0"
+    with pytest.warns(UserWarning, match="1 of 3 samples are not valid SMILES"):
+        smi = export_samples(items, "molecule", None, tmp_path / "m.smi", symbols=spec)
+    lines = smi.read_text().splitlines()  # every sample, in order; the invalid one named so
+    assert len(lines) == 3 and lines[0] == "CCO\tsample_0"
+    assert sum(line.endswith("_invalid") for line in lines) == 1
     with pytest.raises(ExportError, match="molecule samples export as"):
         export_samples(items, "molecule", None, tmp_path / "m.stl", symbols=spec)
 

@@ -6,7 +6,8 @@ sample, in order, so ``ebm sample --n 8 --out x.txt`` gives 8 lines:
 
 - ``.txt``: one decoded string per line (an empty sample is an empty line);
   with an attribute, ``attribute<TAB>string``;
-- ``.smi``: ``SMILES<TAB>name`` per line (molecules);
+- ``.smi``: ``SMILES<TAB>name`` per line (molecules; an invalid SMILES is named
+  ``sample_N_invalid``);
 - ``.sdf``: RDKit 2D molblocks of the valid molecules (invalid samples are
   skipped and counted in a warning; a PNG grid counts its empty cells too);
 - ``.png``: text lines drawn in a picture, or RDKit's 2D depictions in a grid.
@@ -49,7 +50,17 @@ def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
 
 def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: str) -> list[str]:
     if ext == ".smi":
-        return [f"{s}\tsample_{i}" for i, s in enumerate(strings)]
+        # every sample, in order; one RDKit cannot parse is named so (a barely trained
+        # run writes many), and counted in a warning
+        from ebm_engine.metrics.symbols import validity
+
+        ok = validity(symbols, strings) if symbols.checker == "smiles" else np.ones(len(strings))
+        bad = int((~np.asarray(ok, dtype=bool)).sum())
+        if bad:
+            warnings.warn(f"{bad} of {len(strings)} samples are not valid SMILES (named "
+                          "sample_N_invalid in the file)", stacklevel=3)
+        return [f"{s}\tsample_{i}{'' if good else '_invalid'}"
+                for i, (s, good) in enumerate(zip(strings, ok, strict=True))]
     if symbols.attribute:
         labels = symbols.attribute_of(samples)
         return [f"{symbols.attribute_values[int(a)]}\t{s}" for a, s in zip(labels, strings, strict=True)]
