@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.views.curves import key_html, shrinkable_title
 from app.views.registry import register_view
 from app.views.text_view import SYMBOL_KEYS, symbols_from_extras
 
@@ -33,6 +34,7 @@ COLUMNS = 4
 CELL = 150
 DATA_POOL = 2000
 HIST_LABELS = {"logp": "logP", "qed": "QED", "mw": "mol. weight"}
+HIST_KEY = (("data", (150, 150, 150, 120)), ("samples", (40, 90, 200, 150)))
 
 
 def depiction(smiles: str, size: int = CELL) -> QImage | None:
@@ -106,10 +108,11 @@ class MoleculeView(QWidget):
         self.plots: dict[str, pg.PlotWidget] = {}
         for key, label in HIST_LABELS.items():
             plot = pg.PlotWidget(self)
-            plot.setTitle(label)
+            # the key in the title: a legend box sat on the bars
+            plot.setTitle(label + ('<br><span style="font-size: 8pt">' + key_html(HIST_KEY)
+                                   + "</span>" if key == "logp" else ""))
+            shrinkable_title(plot.getPlotItem())
             plot.setMinimumHeight(120)
-            if key == "logp":
-                plot.addLegend(offset=(-5, 5))  # top right: the logP bars start at the left
             self.plots[key] = plot
             hist_row.addWidget(plot)
         # The cells keep their size and scroll: three rows of them over the histograms
@@ -217,8 +220,7 @@ class MoleculeView(QWidget):
             if not len(both):
                 continue
             edges = np.linspace(both.min(), both.max() + 1e-9, 21)
-            for values, brush, name in ((data, (150, 150, 150, 120), "data"),
-                                        (ours, (40, 90, 200, 150), "samples")):
+            for values, (name, brush) in zip((data, ours), HIST_KEY, strict=True):
                 if len(values):
                     counts, _ = np.histogram(values, edges, density=True)
                     plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=brush,
