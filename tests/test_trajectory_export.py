@@ -77,6 +77,22 @@ def test_pictures_and_chain_animations(tmp_path):
         assert len(read_animation(out)) == 3
 
 
+def test_the_picture_names_its_colours_for_plans_and_for_predictions():
+    """The PNGs had no key: what is blue, what is dashed? A strip under the grid names
+    them, in the words of the task (a plan's expert; a prediction's true path)."""
+    from ebm_engine.export.trajectory import CELL, KEY_HEIGHT, render_grid
+
+    paths, scenes = _scene_batch(4)
+    plans = render_grid(paths, {"scenes": scenes, "reference": paths[:, ::-1]})
+    assert plans.shape[0] == 2 * (CELL + 2) + KEY_HEIGHT
+    key = plans[-KEY_HEIGHT:]
+    assert (key < 60).all(-1).any()  # words written
+    assert ((key[..., 2] > 200) & (key[..., 0] < 80)).any()  # the blue swatch
+    predicted = render_grid(paths, {"scenes": scenes, "observed": paths[:, :2],
+                                    "reference": paths})
+    assert not np.array_equal(predicted[-KEY_HEIGHT:], key)  # other words: "prediction" …
+
+
 def test_bad_exports_are_one_line(tmp_path):
     paths, _ = _scene_batch()
     with pytest.raises(ExportError, match="export as .csv"):

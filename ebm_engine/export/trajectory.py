@@ -7,7 +7,8 @@
   "observed": [[x, y], …]}, …], "chain": [{"step": s, "samples": [[[x, y], …], …]}, …]}``
   (``scene``, ``observed``, ``energy`` and ``chain`` only when known);
 - ``.png``: each sample drawn in its scene (obstacles grey, start green,
-  goal red, the trajectory blue, expert/observed dashed black), in a grid;
+  goal red, the trajectory blue, expert/observed dashed black), in a grid over a
+  strip that names the colours;
 - ``.gif``/``.mp4``: the same grid for every recorded Langevin step.
 
 :func:`read_trajectories_csv` and :func:`read_trajectories_json` read the
@@ -30,6 +31,7 @@ from ebm_engine.errors import ExportError
 
 TRAJECTORY_FORMATS = (".csv", ".json", ".png", ".gif", ".mp4", ".npz")
 CELL = 192  # pixels per scene in pictures and animations
+KEY_HEIGHT = 18  # the strip under the grid that names the colours
 
 
 def export_trajectories(samples: np.ndarray, path: Path, ext: str, *,
@@ -215,4 +217,25 @@ def render_grid(samples: np.ndarray, extras: dict, extent=None, size: int = CELL
         r, c = divmod(i, cols)
         grid[r * (size + 2) + 1:r * (size + 2) + 1 + size,
              c * (size + 2) + 1:c * (size + 2) + 1 + size] = cell
-    return grid
+    # predictions (crowd) draw the true path and its ends; plans (navigation) the expert's
+    predicted = observed is not None
+    parts = [("prediction" if predicted else "sample", (40, 90, 220))]
+    if reference is not None or predicted:
+        parts.append(("true path (dashed)" if predicted else "expert (dashed)", (0, 0, 0)))
+    if scenes is not None:
+        parts += [("first seen" if predicted else "start", (30, 150, 60)),
+                  ("true end" if predicted else "goal", (210, 40, 40)),
+                  ("obstacle", (170, 170, 170))]
+    return np.concatenate([grid, _key_strip(grid.shape[1], parts)])
+
+
+def _key_strip(width: int, parts: list[tuple[str, tuple[int, int, int]]]) -> np.ndarray:
+    """A white strip naming what the cells draw: a swatch and a word per part."""
+    strip = Image.new("RGB", (width, KEY_HEIGHT), "white")
+    draw = ImageDraw.Draw(strip)
+    x = 6
+    for word, colour in parts:
+        draw.rectangle([x, 6, x + 10, KEY_HEIGHT - 6], fill=colour)
+        draw.text((x + 14, 3), word, fill=(0, 0, 0))
+        x += 14 + int(draw.textlength(word)) + 12
+    return np.asarray(strip)
