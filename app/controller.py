@@ -111,6 +111,7 @@ class Controller(QObject):
     sigDiverged = Signal(object)
     sigRolledBack = Signal(object)
     sigRewound = Signal(object)
+    sigTargetSet = Signal(object)  # a followed run's new total of iterations
     sigFinished = Signal(object)
     sigPreviewFailed = Signal(object)  # app.preview.PreviewFailed: a user's data cannot be shown
     _sigWake = Signal()  # the worker queued something (delivered on the GUI thread)

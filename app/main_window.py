@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         c.sigDiverged.connect(self._diverged)
         c.sigRolledBack.connect(self._rolled_back)
         c.sigRewound.connect(lambda ev: self.curves.truncate(ev.iteration))
+        c.sigTargetSet.connect(self._target_set)
         c.sigFinished.connect(self._finished)
         c.sigPreviewFailed.connect(self._preview_failed)
         c.sigError.connect(self._work_failed)
@@ -549,6 +550,10 @@ class MainWindow(QMainWindow):
         if ev.key == "train.iterations":  # the run's new total
             self.status.target = int(ev.new)
             self.status.show_iteration(ev.iteration)
+
+    def _target_set(self, ev) -> None:
+        self.status.target = ev.target
+        self.status.show_iteration(max(ev.iteration, self.controller.iteration))
 
     def _diverged(self, ev) -> None:
         from ebm_engine.learning.advice import divergence_advice, failed_iteration

@@ -198,6 +198,24 @@ def test_following_a_run_that_finishes_says_finished(qtbot, tmp_path, finished_r
     assert window.errors == []
 
 
+def test_following_a_run_resumed_past_its_config_shows_its_new_total(qtbot, tmp_path,
+                                                                     finished_run):
+    """A job resumed with --steps 3 went to iteration 7 of a run configured for 4: the
+    follower's status said "iteration 7 / 4"; it says "/ 7" now."""
+    import shutil
+
+    from ebm_engine.cli import main
+
+    run = tmp_path / "resumed"
+    shutil.copytree(finished_run, run)
+    assert main(["train", "--resume", str(run), "--steps", "3", "--quiet"]) == 0
+    window = make_window(qtbot, tmp_path, demo="digits", knobs=())
+    window.follow_run(run)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=20_000)
+    assert window.status_labels["iteration"].text() == "iteration 7 / 7"
+    assert window.errors == []
+
+
 def test_a_worker_done_before_the_state_is_read_still_shows_its_events_first(
         qtbot, tmp_path, finished_run, monkeypatch):
     """A followed run that had ended is read in full before ``follow`` returns (seen under

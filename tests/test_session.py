@@ -18,6 +18,7 @@ from ebm_engine.learning.events import (
     RolledBack,
     RunStarted,
     SamplesReady,
+    TargetSet,
     TrainStep,
     Warned,
 )
@@ -189,7 +190,7 @@ def test_follower_yields_the_same_events_as_the_live_run(tmp_path: Path):
         return out
 
     assert isinstance(followed[0], RunStarted)
-    assert all(type(e) in (*kinds, RunStarted, SamplesReady) for e in followed)
+    assert all(type(e) in (*kinds, RunStarted, SamplesReady, TargetSet) for e in followed)
     # metrics come before the log lines in a poll; compare each kind in order
     for kind in ("step", "knob", "ckpt", "end"):
         assert [d for d in digest(followed) if d[0] == kind] == \
@@ -328,8 +329,11 @@ def test_following_a_run_that_was_stopped_and_resumed_follows_it_live(tmp_path: 
             follower.stop()
     assert [e.reason for e in seen if isinstance(e, Finished)] == ["stopped"]  # by Stop
     list(live)
-    ended = list(Session().follow(run, poll_seconds=0.01))[-1]
+    followed = list(Session().follow(run, poll_seconds=0.01))
+    ended = followed[-1]
     assert isinstance(ended, Finished) and (ended.iteration, ended.reason) == (10, "completed")
+    # the resumed job went past the config's 6: the follower learns its new total
+    assert [(e.iteration, e.target) for e in followed if isinstance(e, TargetSet)][-1] == (6, 10)
 
 
 def test_a_followed_run_that_diverged_is_given_time_to_roll_back(tmp_path: Path, monkeypatch):

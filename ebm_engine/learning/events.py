@@ -117,6 +117,15 @@ class Rewound:
 
 
 @dataclass(frozen=True)
+class TargetSet:
+    """A followed run goes on to ``target`` iterations from ``iteration`` (a job resumed
+    with ``--steps N`` goes past its config's ``train.iterations``)."""
+
+    iteration: int
+    target: int
+
+
+@dataclass(frozen=True)
 class RunStarted:
     """A run (trained here, followed or sampled) begins: facts for the status bar
     (``precision`` says which precision is in force and why)."""
@@ -141,7 +150,7 @@ class Finished:
 
 
 Event = (TrainStep | SamplesReady | Checkpointed | KnobApplied | Warned | Diverged | RolledBack
-         | Rewound | RunStarted | Finished)
+         | Rewound | TargetSet | RunStarted | Finished)
 
 
 @dataclass(frozen=True)

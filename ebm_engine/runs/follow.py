@@ -32,6 +32,7 @@ from ebm_engine.learning.events import (
     Rewound,
     RolledBack,
     SamplesReady,
+    TargetSet,
     TrainStep,
     Warned,
 )
@@ -192,4 +193,6 @@ def _typed(ev: dict[str, Any]) -> Event | None:
         return Warned(it, str(ev.get("message", "")))
     if kind == "finished":
         return Finished(it, str(ev.get("reason", "completed")))
+    if kind == "target":
+        return TargetSet(it, int(ev.get("target", 0) or 0))
     return None
