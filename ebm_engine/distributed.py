@@ -109,6 +109,12 @@ def world_size() -> int:
     return current().world_size
 
 
+def barrier() -> None:
+    """Wait for every rank (nothing to wait for outside a process group)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
 def rank() -> int:
     return current().rank
 

@@ -320,7 +320,7 @@ def _treatment(choice: PresetChoice, cfg: RunConfig) -> str:
     if choice.kind == "video":
         frames, step = opts.get("frames", 16), opts.get("frame_step", 1)
         side = cfg.data.image_size
-        every = f"every {step}th frame kept, " if step != 1 else ""
+        every = f"one frame in {step} kept, " if step != 1 else ""
         if side <= 0:
             size = "frames at the file's size"
         elif cfg.data.crop:

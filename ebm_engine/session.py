@@ -58,9 +58,9 @@ from ebm_engine.methods import method_class
 
 # Training points drawn under a 2D landscape.
 DATA_POINTS_SHOWN = 1500
-# A followed run that writes nothing for this long is said to be maybe stopped (once).
-# How long a followed run that diverged is given to write its rollback and go on.
+# How long a followed run that diverged or stopped is given to go back and go on.
 FOLLOW_ROLLBACK_SECONDS = 5.0
+# A followed run that writes nothing for this long is said to be maybe stopped (once).
 FOLLOW_SILENT_SECONDS = 180.0
 
 
@@ -365,7 +365,7 @@ class Session:
         def build():
             from ebm_engine.learning.trainer import Trainer
 
-            trainer = Trainer.resume(run_dir, checkpoint, gate=self._gate)
+            trainer = Trainer.resume(run_dir, checkpoint, gate=self._gate, check_config=True)
             self._config = trainer.cfg
             self.run_dir = Path(run_dir)
             total = trainer.cfg.train.iterations
@@ -384,25 +384,25 @@ class Session:
         except BaseException:
             self.state = RunState.IDLE
             raise
-        with self._cond:
-            self.trainer = trainer
-            if trainer.cfg != self._config:  # edits accepted while the trainer was built
-                trainer.reconfigure(self._config, "edited while starting")
-            trainer.snapshot_first = self.display
-        if self._stop.is_set():
-            trainer.stop()
-        self.target = target
-        self.iteration = trainer.iteration
-        if trainer.run is not None:  # a follower's "iteration N / target" (resume --steps N)
-            trainer._write("events", trainer.run.append_event, "target",
-                           iteration=trainer.iteration, target=target)
-        yield RunStarted(str(self.run_dir or ""), device_label(trainer.device), trainer.iteration,
-                         target, trainer.cfg.data.source, trainer.spec.kind, trainer.cfg.train.method,
-                         trainer.precision_label())
-        ctx = self._display_context(trainer)
-        self.rollbacks = 0
-        problem = ""
-        try:
+        try:  # from here the run folder is held: released in the finally, whatever happens
+            with self._cond:
+                self.trainer = trainer
+                if trainer.cfg != self._config:  # edits accepted while the trainer was built
+                    trainer.reconfigure(self._config, "edited while starting")
+                trainer.snapshot_first = self.display
+            if self._stop.is_set():
+                trainer.stop()
+            self.target = target
+            self.iteration = trainer.iteration
+            if trainer.run is not None:  # a follower's "iteration N / target" (resume --steps N)
+                trainer._write("events", trainer.run.append_event, "target",
+                               iteration=trainer.iteration, target=target)
+            yield RunStarted(str(self.run_dir or ""), device_label(trainer.device), trainer.iteration,
+                             target, trainer.cfg.data.source, trainer.spec.kind, trainer.cfg.train.method,
+                             trainer.precision_label())
+            ctx = self._display_context(trainer)
+            self.rollbacks = 0
+            problem = ""
             while True:
                 finished = None
                 for event in trainer.events(target):
@@ -493,9 +493,10 @@ class Session:
                              cfg.data.source, "", cfg.train.method)
             news, said = time.monotonic(), False
             scene = _FollowedScene(run_dir, cfg) if self.display else None
-            # A diverged run may roll back and go on (ebm train --on-diverge rollback):
-            # its "finished" line comes just before the "rollback" one.
-            diverged: tuple[Finished, float] | None = None
+            # A run that diverged or was stopped may go back and go on (--on-diverge
+            # rollback; the app's Go back): its "finished" line comes just before the
+            # "rollback" or "resumed" one.
+            ending: tuple[Finished, float] | None = None
             while not self._stop.is_set():
                 for event in follower.events():
                     news, said = time.monotonic(), False
@@ -505,16 +506,16 @@ class Session:
                         event = scene.dress(event)
                     elif isinstance(event, Checkpointed) and scene is not None:
                         scene.stale = True  # the landscape follows the new checkpoint
-                    elif isinstance(event, RolledBack):
-                        diverged = None
-                    if isinstance(event, Finished) and event.reason == "diverged":
-                        diverged = event, time.monotonic() + FOLLOW_ROLLBACK_SECONDS
+                    if isinstance(event, Finished) and event.reason in ("diverged", "stopped"):
+                        ending = event, time.monotonic() + FOLLOW_ROLLBACK_SECONDS
                         continue
                     yield event
                     if isinstance(event, Finished):
                         return
-                if diverged is not None and time.monotonic() >= diverged[1]:
-                    yield diverged[0]
+                if follower.went_on:
+                    ending = None
+                if ending is not None and time.monotonic() >= ending[1]:
+                    yield ending[0]
                     return
                 quiet = time.monotonic() - news
                 if quiet >= FOLLOW_SILENT_SECONDS and not said:  # a killed writer says nothing

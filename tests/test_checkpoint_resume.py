@@ -251,7 +251,7 @@ def test_config_json_is_made_to_say_the_settings_a_resumed_run_goes_on_with(tmp_
     run = RunDir(tmp_path / "run")
     trained = run.read_config()
     run.write_config(trained.with_value("model.width", 8))
-    events = list(Trainer.resume(run.path).events(5))
+    events = list(Trainer.resume(run.path, check_config=True).events(5))
     said = [e.message for e in events if isinstance(e, Warned)]
     assert any("model.width 8 → 32" in m for m in said)
     assert run.read_config() == trained

@@ -106,3 +106,18 @@ def test_a_checkpoint_whose_replacement_never_arrived_is_put_back(tmp_path: Path
                                                               ".iter_0000008.old-77"]
     assert [p.name for p in checkpoints.iterdir()] == ["iter_0000008"]
     assert (checkpoints / "iter_0000008" / "state.json").is_file()
+
+
+def test_resume_puts_back_a_checkpoint_caught_between_its_renames_before_choosing(tmp_path):
+    """Killed between its two renames, a checkpoint's only copy is `.iter_N.old-PID`.
+    The tidy that puts it back ran after resume had chosen the older checkpoint, so
+    the run went back two iterations and dropped their curves."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "4", "--set", "train.batch_size=16",
+                 "--set", "sampler.n_steps=2", "--set", "train.checkpoint_every=2",
+                 "--out", str(run), "--quiet"]) == 0
+    checkpoints = run / "checkpoints"
+    (checkpoints / "iter_0000004").rename(checkpoints / ".iter_0000004.old-999")
+    assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
+    assert [int(r["iteration"]) for r in RunDir(run).read_metrics()] == [1, 2, 3, 4, 5]
+    assert RunDir(run).latest_checkpoint().name == "iter_0000005"

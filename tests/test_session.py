@@ -336,24 +336,32 @@ def test_following_a_run_that_was_stopped_and_resumed_follows_it_live(tmp_path: 
     assert [(e.iteration, e.target) for e in followed if isinstance(e, TargetSet)][-1] == (6, 10)
 
 
-def test_a_followed_run_that_diverged_is_given_time_to_roll_back(tmp_path: Path, monkeypatch):
-    """`--on-diverge rollback` writes "finished … diverged", then "rollback", and goes on:
-    the follower waits a moment for the rollback before it calls the run diverged."""
+def test_a_followed_run_that_diverged_or_stopped_is_given_time_to_go_on(tmp_path: Path,
+                                                                       monkeypatch):
+    """`--on-diverge rollback` writes "finished … diverged", then "rollback"; the app's Go
+    back "finished … stopped", then "resumed". A follower that polled in between ended
+    there while the run went on: it now waits a moment for the line that goes on."""
     import ebm_engine.session as session_module
     from ebm_engine.runs.rundir import RunDir
 
-    monkeypatch.setattr(session_module, "FOLLOW_ROLLBACK_SECONDS", 0.2)
+    monkeypatch.setattr(session_module, "FOLLOW_ROLLBACK_SECONDS", 0.3)
     run = RunDir(tmp_path / "run").create(tiny())
+    run.append_event("checkpoint", iteration=3, path="x")
     run.append_event("finished", iteration=4, reason="diverged")
-    run.append_event("rollback", iteration=3, diverged_at=4)
     session = Session()
     seen = []
     for event in session.follow(run.path, poll_seconds=0.01):
         seen.append(event)
-        if isinstance(event, RolledBack):
-            run.append_event("finished", iteration=7, reason="diverged")  # for good, this time
-    ends = [e for e in seen if isinstance(e, Finished)]
-    assert [(e.iteration, e.reason) for e in ends] == [(7, "diverged")]
+        if isinstance(event, Checkpointed) and event.iteration == 3:
+            # read in the same poll as the "finished"; the run goes on in a later one
+            run.append_event("rollback", iteration=3, diverged_at=4)
+            run.append_event("checkpoint", iteration=5, path="x")
+            run.append_event("finished", iteration=6, reason="stopped")
+        elif isinstance(event, Checkpointed) and event.iteration == 5:
+            run.append_event("resumed", iteration=5, checkpoint="iter_0000005")
+            run.append_event("finished", iteration=7, reason="completed")
+    ends = [(e.iteration, e.reason) for e in seen if isinstance(e, Finished)]
+    assert ends == [(7, "completed")] and any(isinstance(e, RolledBack) for e in seen)
 
 
 def test_a_followed_2d_run_shows_its_data_and_landscape(tmp_path: Path):

@@ -131,3 +131,20 @@ def test_cli_sample_writes_8_smiles_lines(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert len(out.read_text().splitlines()) == 8
+
+
+def test_smi_export_without_rdkit_writes_every_sample_unchecked(tmp_path, monkeypatch):
+    """Naming the invalid SMILES needs RDKit; a machine without it still writes the file."""
+    import ebm_engine.metrics.symbols as symbols_module
+    from ebm_engine.export.samples import export_samples
+
+    def no_rdkit(*_args, **_kwargs):
+        raise ImportError("RDKit is needed: pip install -e '.[chem]'")
+
+    monkeypatch.setattr(symbols_module, "validity", no_rdkit)
+    smiles = ["CCO", "C1CC", "c1ccccc1O"]
+    spec = _spec(smiles)
+    items = encode([smiles_tokens(s) for s in smiles], spec, 16)
+    out = export_samples(items, "molecule", None, tmp_path / "m.smi", symbols=spec)
+    assert out.read_text().splitlines() == ["CCO\tsample_0", "C1CC\tsample_1",
+                                            "c1ccccc1O\tsample_2"]

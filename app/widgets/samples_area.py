@@ -116,13 +116,15 @@ class SamplesArea(QWidget):
             # the samples keep half the width: the extras' size hints (FRAME's filter bank,
             # potentials, histograms) squeezed the grid into a column 64 px wide
             # (after the splitter has taken the shown extras in: it redoes its sizes then)
-            QTimer.singleShot(0, self._halve)
+            QTimer.singleShot(0, self, self._halve)
         if snap.frames:  # keep the picked chain; start with the first one
             self.film.show_chain(snap, self.film.picked or 0)
 
     def _halve(self) -> None:
-        half = max(self.split.width(), 2) // 2
-        self.split.setSizes([half, half])
+        samples, beside = self.split.sizes()
+        if samples < 0.4 * (samples + beside):  # squeezed by the extras (a user split of more stays)
+            half = max(samples + beside, 2) // 2
+            self.split.setSizes([half, half])
 
     def paint_now(self) -> None:
         """Paint what the last draw changed, now (the frame pacer times the whole draw)."""

@@ -65,7 +65,7 @@ def glyph_bank(n_classes: int, height: int, width: int) -> torch.Tensor:
 def check_glyphs(items: torch.Tensor, n_classes: int) -> None:
     """Refuse label-condition data whose left halves are not class glyphs.
 
-    ``items`` are ``(N, C, H, 2H)`` pairs as stored. A label condition is read back
+    ``items`` are ``(N, C, H, 2H)`` pairs in model space. A label condition is read back
     from the left half's glyph (:func:`glyph_labels`); a picture there (saliency
     scenes, photo pairs) would be read as the nearest digit glyph and trained on
     without a word.

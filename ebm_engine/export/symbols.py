@@ -54,7 +54,11 @@ def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: st
         # run writes many), and counted in a warning
         from ebm_engine.metrics.symbols import validity
 
-        ok = validity(symbols, strings) if symbols.checker == "smiles" else np.ones(len(strings))
+        try:
+            ok = validity(symbols, strings) if symbols.checker == "smiles" else None
+        except ImportError:  # no RDKit here (a run copied over): written unchecked
+            ok = None
+        ok = np.ones(len(strings), dtype=bool) if ok is None else ok
         bad = int((~np.asarray(ok, dtype=bool)).sum())
         if bad:
             warnings.warn(f"{bad} of {len(strings)} samples are not valid SMILES (named "

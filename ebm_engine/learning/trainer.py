@@ -170,12 +170,13 @@ class Trainer:
         self.run = RunDir(run_dir) if run_dir is not None and self.dist.is_main else None
         self._write_warnings: list[Warned] = []
         self._lock: run_lock.RunLock | None = None
-        if self.run is not None and _create:
-            self.run.create(cfg)
-        if self.run is not None:  # one writer per run folder (before anything is written)
+        if self.run is not None:  # one writer per run folder, locked before anything is written
+            if _create:
+                self.run.make_folders()
             self._hold_run_folder()
-        if self.run is not None and _create:
-            self._write("data record", data_record.record, self.run.path, self.dataset)
+            if _create:
+                self.run.write_config(cfg)
+                self._write("data record", data_record.record, self.run.path, self.dataset)
         # Edits the session accepted (already validated), applied between iterations.
         self._edits: collections.deque[KnobEdit] = collections.deque()
         self._stop = threading.Event()
@@ -209,9 +210,11 @@ class Trainer:
         assert self.run is not None
         self._lock = run_lock.acquire(self.run.path)
         weakref.finalize(self, self._lock.release)
-        tidied = run_lock.tidy_checkpoints(self.run.checkpoints)
+        self._said_tidied(_tidy(self._lock, self.run))
+
+    def _said_tidied(self, tidied: list[str]) -> None:
         if tidied:
-            self._write_warnings.append(Warned(0, (
+            self._write_warnings.append(Warned(self.iteration, (
                 f"tidied {len(tidied)} half-written checkpoint folder"
                 f"{'s' if len(tidied) > 1 else ''} a stopped run left in "
                 f"{self.run.checkpoints} ({', '.join(sorted(tidied)[:3])}"
@@ -228,9 +231,31 @@ class Trainer:
     @classmethod
     def resume(cls, run_dir: str | Path, checkpoint: str | Path | None = None,
                dataset: Dataset | None = None, *,
-               gate: Callable[[], None] | None = None) -> Trainer:
-        """Continue a run from its latest (or the given) checkpoint, exactly."""
+               gate: Callable[[], None] | None = None, check_config: bool = False) -> Trainer:
+        """Continue a run from its latest (or the given) checkpoint, exactly.
+
+        ``check_config``: make ``config.json`` say the checkpoint's settings, and say
+        so when it did not (a user's resume; a rollback writes its own settings).
+        """
         run = RunDir(run_dir)
+        # Taken before a checkpoint is chosen: what a killed writer left (a checkpoint
+        # between its two renames) is put right first, and no one else writes meanwhile.
+        early = (run_lock.acquire(run.path) if run.exists() and distributed.current().is_main
+                 else None)
+        try:
+            tidied = _tidy(early, run) if early is not None else []
+            if distributed.current().world_size > 1:
+                distributed.barrier()  # ranks > 0 choose their checkpoint after the tidy
+            trainer, folder = cls._resumed(run, checkpoint, dataset, gate, check_config)
+        finally:
+            if early is not None:
+                early.release()  # the trainer holds its own share
+        trainer._said_tidied(tidied)
+        return trainer
+
+    @classmethod
+    def _resumed(cls, run: RunDir, checkpoint: str | Path | None, dataset: Dataset | None,
+                 gate: Callable[[], None] | None, check_config: bool) -> tuple[Trainer, Path]:
         note = ""
         if checkpoint:
             ckpt = load_checkpoint(checkpoint)
@@ -261,7 +286,7 @@ class Trainer:
                            **({"passed_over": note} if note else {}))
         if note:
             trainer._write_warnings.append(Warned(trainer.iteration, note))
-        if trainer.run is not None:
+        if trainer.run is not None and check_config:
             said = _config_file_agrees(trainer.run, cfg, folder.name)
             if said:
                 trainer._write_warnings.append(Warned(trainer.iteration, said, note=True))
@@ -275,7 +300,7 @@ class Trainer:
             trainer._write_warnings.append(Warned(trainer.iteration, other))
             if trainer.run is not None:
                 trainer._write("events", trainer.run.append_event, "data_changed", message=other)
-        return trainer
+        return trainer, folder
 
     def restore(self, ckpt: Checkpoint) -> None:
         """Load weights, optimisers, chain state and RNG from ``ckpt``."""
@@ -619,6 +644,12 @@ class Trainer:
     def _drain_warnings(self) -> Iterator[Warned]:
         while self._write_warnings:
             yield self._write_warnings.pop(0)
+
+
+def _tidy(lock: run_lock.RunLock, run: RunDir) -> list[str]:
+    """Tidy ``run``'s checkpoints when ``lock`` took the folder (not a share of this
+    process's hold: it may be writing there; not an unheld one: another may be)."""
+    return run_lock.tidy_checkpoints(run.checkpoints) if lock.fresh and lock.held else []
 
 
 def _config_file_agrees(run: RunDir, cfg: RunConfig, checkpoint: str) -> str:

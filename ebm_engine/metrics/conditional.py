@@ -34,6 +34,7 @@ import torch
 from ebm_engine.metrics import saliency
 
 CHUNK = 256  # chains per Langevin call (memory)
+DATA_ITEMS = 4000  # training items a label evaluation reads (its judge, the data's spread)
 
 
 def _solve_chunks(method, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,7 +94,9 @@ def _label(method, dataset, n: int, seed: int) -> dict[str, float]:
     c, _ = method.conditions(n)
     labels = torch.arange(n) % k
     init, solved = _solve_chunks(method, c)
-    _, y, real = method.prepare(dataset.items.to(method.device))
+    # the data's classes from at most DATA_ITEMS items (only those are decoded)
+    index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    _, y, real = method.prepare(dataset.take(index[:DATA_ITEMS]).to(method.device))
     truth = glyph_labels(real[:, :1].float(), k)
     out = {"chance": 1.0 / k}
     # variety within a class, against the data's: every draw of a class the same digit

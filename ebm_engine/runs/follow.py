@@ -76,6 +76,7 @@ class RunFollower:
         self._header: str | None = None
         self._events_pos = 0
         self._samples_mtime: int | None = None
+        self.went_on = False  # the latest poll read a line saying the run goes on (GOES_ON)
 
     @property
     def path(self) -> Path:
@@ -109,6 +110,7 @@ class RunFollower:
         # in its history: only one after the last "resumed" ends the run.
         again = max((i for i, ev in enumerate(update.events) if ev.get("event") in GOES_ON),
                     default=-1)
+        self.went_on = again >= 0
         for i, ev in enumerate(update.events):
             event = _typed(ev)
             if event is not None and not (isinstance(event, Finished) and i < again):

@@ -12,7 +12,7 @@ finds (:func:`tidy_checkpoints`) belong to nobody.
 Within one process the lock is shared: a rollback builds a new trainer on the
 same folder while the old one is still referenced. Each holder has its own
 :class:`RunLock`; the file is unlocked when the last is released. On systems
-without ``fcntl`` (Windows) nothing is locked.
+without ``fcntl`` (Windows) nothing is locked, and nothing is tidied.
 """
 
 from __future__ import annotations
@@ -38,10 +38,21 @@ _guard = threading.Lock()
 
 
 class RunLock:
-    """This process's hold on one run folder; :meth:`release` once (idempotent)."""
+    """This process's hold on one run folder; :meth:`release` once (idempotent).
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    Attributes
+    ----------
+    folder : Path
+        The run folder (resolved).
+    held : bool
+        The folder is flocked (false on systems without ``fcntl``, or where the lock
+        file can be neither created nor opened).
+    fresh : bool
+        This hold took the lock; false for one that shares the process's earlier hold.
+    """
+
+    def __init__(self, folder: Path, held: bool, fresh: bool):
+        self.folder, self.held, self.fresh = folder, held, fresh
         self._released = False
 
     def release(self) -> None:
@@ -54,12 +65,22 @@ class RunLock:
                 _held[self.folder] = (fd, holders - 1)
                 return
             _held.pop(self.folder, None)
-        if fd >= 0:
-            os.close(fd)  # closing the file drops its flock
+            if fd >= 0:  # under the guard: a new acquire must not meet this fd's lock
+                os.close(fd)  # closing the file drops its flock
 
 
 def acquire(folder: str | Path) -> RunLock:
     """Hold ``folder`` for writing, or raise if another process trains it.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A run folder (it must exist).
+
+    Returns
+    -------
+    RunLock
+        Release it when the training ends (the process's exit releases it too).
 
     Raises
     ------
@@ -71,17 +92,11 @@ def acquire(folder: str | Path) -> RunLock:
         if folder in _held:
             fd, holders = _held[folder]
             _held[folder] = (fd, holders + 1)
-            return RunLock(folder)
-        if fcntl is None:
+            return RunLock(folder, fd >= 0, False)
+        fd = _open(folder / LOCK_NAME)
+        if fd < 0:
             _held[folder] = (-1, 1)
-            return RunLock(folder)
-        path = folder / LOCK_NAME
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            # a read-only folder cannot be written anyway: the writes say so
-            _held[folder] = (-1, 1)
-            return RunLock(folder)
+            return RunLock(folder, False, True)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -90,11 +105,30 @@ def acquire(folder: str | Path) -> RunLock:
             raise ConfigError(
                 f"{folder} is being trained by another process{holder}; wait for it or stop "
                 f"it, or continue a copy of it with --resume {folder} --out NEW") from None
-        os.ftruncate(fd, 0)
-        stamp = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
-        os.write(fd, stamp.encode())
+        try:
+            os.ftruncate(fd, 0)
+            stamp = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
+            os.write(fd, stamp.encode())
+        except OSError:
+            pass  # opened read-only (a colleague's lock file): the lock holds without the note
         _held[folder] = (fd, 1)
-        return RunLock(folder)
+        return RunLock(folder, True, True)
+
+
+def _open(path: Path) -> int:
+    """A descriptor of the lock file, or -1 (no ``fcntl``, or it cannot be opened).
+
+    Created readable and writable by all that the umask allows (as the run's other
+    files), so a colleague's job in a shared folder meets the same lock; flock needs
+    no write access, so an existing file of someone else's is opened read-only."""
+    if fcntl is None:
+        return -1
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        try:
+            return os.open(path, flags, 0o666)
+        except OSError:
+            continue
+    return -1  # a read-only folder without a lock file: its writes say what is wrong
 
 
 def _holder(fd: int) -> str:
@@ -106,12 +140,23 @@ def _holder(fd: int) -> str:
 
 
 def tidy_checkpoints(checkpoints: str | Path) -> list[str]:
-    """Deal with what a killed writer left in ``checkpoints`` (call while holding the lock).
+    """Deal with what a killed writer left in ``checkpoints``.
 
-    A checkpoint being written (``.iter_N.….tmp``) is incomplete or superseded and is
-    removed. One being replaced (``.iter_N.old-PID``) is the previous complete copy:
-    it is put back when the new one never arrived, else removed. Returns the names
-    dealt with.
+    Call it only with a fresh, held :class:`RunLock` of the run: nobody else writes
+    there then. A checkpoint being written (``.iter_N.….tmp``) is incomplete or
+    superseded and is removed. One being replaced (``.iter_N.old-PID``) is the
+    previous complete copy: it is put back when the new one never arrived, else
+    removed.
+
+    Parameters
+    ----------
+    checkpoints : str or Path
+        A run's ``checkpoints`` folder.
+
+    Returns
+    -------
+    list of str
+        The names dealt with.
     """
     folder = Path(checkpoints)
     done: list[str] = []

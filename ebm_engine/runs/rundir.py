@@ -72,6 +72,13 @@ class RunDir:
 
     def create(self, cfg: RunConfig) -> RunDir:
         """Create the folder and write ``config.json`` (after :meth:`check_new`)."""
+        self.make_folders()
+        self.write_config(cfg)
+        return self
+
+    def make_folders(self) -> None:
+        """Create the folder and its subfolders, but no ``config.json`` yet (after
+        :meth:`check_new`): a trainer locks the folder before it writes anything."""
         self.check_new()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -79,8 +86,6 @@ class RunDir:
             self.samples.mkdir(exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create run folder {self.path}: {exc.strerror}") from None
-        self.write_config(cfg)
-        return self
 
     def check_new(self) -> None:
         """Refuse an existing run and a folder that holds other files (a typo'd
@@ -161,7 +166,7 @@ class RunDir:
         lines = text.splitlines(keepends=True) if text is not None else []
         if text is not None and not lines:
             return ""
-        if text is None or not lines[0].startswith(f"{BASE_COLUMNS[0]},"):
+        if text is None or not lines[0].lstrip("\ufeff").startswith(f"{BASE_COLUMNS[0]},"):
             aside = self.metrics_path.with_name(self.metrics_path.name + ".damaged")
             n = 1
             while aside.exists():  # an earlier damaged file is kept too
