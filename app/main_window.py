@@ -795,6 +795,10 @@ def _in_app_words(message: str) -> str:
 
     message = message.replace(SKIP_HINT, "(tick “skip pictures that cannot be read” in the data "
                                          "panel to leave such files out)")
+    # a run another process trains: the app continues a copy by opening it, then Train
+    message = re.sub(r"continue a copy of it with --resume \S+ --out NEW",
+                     "open it to sample (File → Open run) and press ▶ Train to continue a copy "
+                     "of it in a new run folder", message)
     # the CLI's --set data.options.KEY=VALUE is typed in the data panel's options field
     return re.sub(r"--set data\.options\.([\w.]+=[^\s;)]+)", r"\1 in the data options field",
                   message)

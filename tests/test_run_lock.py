@@ -121,3 +121,24 @@ def test_resume_puts_back_a_checkpoint_caught_between_its_renames_before_choosin
     assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
     assert [int(r["iteration"]) for r in RunDir(run).read_metrics()] == [1, 2, 3, 4, 5]
     assert RunDir(run).latest_checkpoint().name == "iter_0000005"
+
+
+@pytest.mark.app
+def test_the_app_cannot_resume_a_run_another_process_trains(qtbot, tmp_path, run):
+    """Resume in place of a run a CLI job trains: one sentence in the app's words, and
+    the run as it was."""
+    from app.testing import make_window
+
+    holder = _holder(run)
+    before = (run / "metrics.csv").read_text()
+    try:
+        window = make_window(qtbot, tmp_path, knobs=())
+        window.open_run(run, "resume")
+        qtbot.waitUntil(lambda: bool(window.errors), timeout=60_000)
+        window.controller.wait()
+        said = window.errors[-1]
+        assert f"pid {holder.pid}" in said and "▶ Train to continue a copy" in said
+        assert "--out" not in said and (run / "metrics.csv").read_text() == before
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
