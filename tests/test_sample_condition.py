@@ -262,6 +262,15 @@ def test_app_samples_from_my_picture(qtbot, tmp_path, pictures, monkeypatch):
         shutdown(window)
 
 
+def _train_on_labels(data, run) -> None:
+    """One iteration of conditional_coop on the three class folders under ``data``."""
+    assert main(["train", "--data", str(data), "--method", "conditional_coop",
+                 "--set", "data.options.labels=folders", "--set", "data.options.pairs=labels",
+                 "--set", "train.options.condition=label", "--set", "train.options.n_classes=3",
+                 "--set", "sampler.n_steps=1", "--set", "train.batch_size=4", "--steps", "1",
+                 "--out", str(run), "--quiet"]) == 0
+
+
 def test_a_users_classes_are_sampled_by_name(tmp_path, capsys):
     """Class folders one/, seven/, three/: the model's classes are 0, 1, 2 and nothing
     said which was which; --condition seven was refused. The run records the names, and
@@ -273,11 +282,7 @@ def test_a_users_classes_are_sampled_by_name(tmp_path, capsys):
             Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(
                 tmp_path / "data" / name / f"{i}.png")
     run = tmp_path / "cc"
-    assert main(["train", "--data", str(tmp_path / "data"), "--method", "conditional_coop",
-                 "--set", "data.options.labels=folders", "--set", "data.options.pairs=labels",
-                 "--set", "train.options.condition=label", "--set", "train.options.n_classes=3",
-                 "--set", "sampler.n_steps=1", "--set", "train.batch_size=4", "--steps", "1",
-                 "--out", str(run), "--quiet"]) == 0
+    _train_on_labels(tmp_path / "data", run)
     out = tmp_path / "seven.png"
     assert main(["sample", "--run", str(run), "--condition", "seven", "--n", "2", "--steps", "1",
                  "--out", str(out)]) == 0 and out.is_file()
@@ -318,11 +323,7 @@ def test_eval_of_a_class_conditional_run_on_own_labels_judges_its_outputs(tmp_pa
 
     _three_kinds_of_picture(tmp_path / "data")
     run = tmp_path / "cc"
-    assert main(["train", "--data", str(tmp_path / "data"), "--method", "conditional_coop",
-                 "--set", "data.options.labels=folders", "--set", "data.options.pairs=labels",
-                 "--set", "train.options.condition=label", "--set", "train.options.n_classes=3",
-                 "--set", "sampler.n_steps=1", "--set", "train.batch_size=4", "--steps", "1",
-                 "--out", str(run), "--quiet"]) == 0
+    _train_on_labels(tmp_path / "data", run)
     capsys.readouterr()
     assert main(["eval", "--run", str(run), "--n", "30", "--steps", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
