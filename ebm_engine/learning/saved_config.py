@@ -1,4 +1,5 @@
-"""A saved run's config, without the option keys nothing in it reads.
+"""A saved run's config: without the option keys nothing in it reads, and what its
+``config.json`` says on resume.
 
 ``data.options`` and ``model.options`` keys are checked when a run is set up
 (:mod:`ebm_engine.data.option_keys`, :mod:`ebm_engine.methods.model_keys`).
@@ -9,10 +10,12 @@ with an :class:`IgnoredOptionWarning` instead.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
-from ebm_engine.config import RunConfig
+from ebm_engine.config import RunConfig, all_keys
 from ebm_engine.data.option_keys import unknown_options
+from ebm_engine.errors import EBMError
 from ebm_engine.methods.model_keys import unknown_model_options
 
 
@@ -34,3 +37,37 @@ def saved_run_config(cfg: RunConfig) -> RunConfig:
         cfg = cfg.replace_value(f"{section}.options",
                                 {k: v for k, v in options.items() if k not in unknown})
     return cfg
+
+
+def config_file_agrees(run, cfg: RunConfig, checkpoint: str) -> str:
+    """Make ``run``'s ``config.json`` say the settings a resumed run goes on with (its
+    checkpoint's, ``cfg``); return a line when it said something else, else "".
+
+    The checkpoint's settings are the run's: ``config.json`` may be damaged, edited
+    by hand, or hold live edits made after the checkpoint (the run went back to it).
+
+    Parameters
+    ----------
+    run : RunDir
+        The run folder.
+    cfg : RunConfig
+        The checkpoint's settings.
+    checkpoint : str
+        The checkpoint's name, for the line.
+    """
+    try:
+        written = run.read_config()
+    except EBMError as exc:
+        written, unread = None, str(exc)
+    if written == cfg:
+        return ""
+    with contextlib.suppress(OSError):  # a read-only folder: the next write says so
+        run.write_config(cfg)
+    if written is None:
+        return (f"config.json could not be read ({unread}); rewritten from checkpoint "
+                f"{checkpoint}, whose settings the run goes on with")
+    keys = [k for k in all_keys() if written.get_value(k) != cfg.get_value(k)]
+    shown = ", ".join(f"{k} {written.get_value(k)} → {cfg.get_value(k)}" for k in keys[:3])
+    return (f"config.json differed from checkpoint {checkpoint} ({shown}"
+            f"{' …' if len(keys) > 3 else ''}); the run goes on with the checkpoint's "
+            "settings, and config.json says so now (change one with --set KEY=VALUE)")

@@ -39,7 +39,7 @@ from ebm_engine import distributed, precision, preflight
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, check_recorded_source, load_dataset
 from ebm_engine.data.scenes import DISPLAY_KEYS
-from ebm_engine.errors import CheckpointError, ConfigError, EBMError
+from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.learning.advice import failed_iteration
 from ebm_engine.learning.events import (
     Checkpointed,
@@ -52,7 +52,7 @@ from ebm_engine.learning.events import (
     TrainStep,
     Warned,
 )
-from ebm_engine.learning.saved_config import saved_run_config
+from ebm_engine.learning.saved_config import config_file_agrees, saved_run_config
 from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.methods.model_keys import check_model_options
 from ebm_engine.runs import data_record, run_lock
@@ -287,7 +287,7 @@ class Trainer:
         if note:
             trainer._write_warnings.append(Warned(trainer.iteration, note))
         if trainer.run is not None and check_config:
-            said = _config_file_agrees(trainer.run, cfg, folder.name)
+            said = config_file_agrees(trainer.run, cfg, folder.name)
             if said:
                 trainer._write_warnings.append(Warned(trainer.iteration, said, note=True))
         # "latest" names what was resumed: rollback and advice read it, and an older
@@ -650,42 +650,6 @@ def _tidy(lock: run_lock.RunLock, run: RunDir) -> list[str]:
     """Tidy ``run``'s checkpoints when ``lock`` took the folder (not a share of this
     process's hold: it may be writing there; not an unheld one: another may be)."""
     return run_lock.tidy_checkpoints(run.checkpoints) if lock.fresh and lock.held else []
-
-
-def _config_file_agrees(run: RunDir, cfg: RunConfig, checkpoint: str) -> str:
-    """Make ``config.json`` say the settings a resumed run goes on with (its
-    checkpoint's); return a line when it said something else, else "".
-
-    The checkpoint's settings are the run's: ``config.json`` may be damaged, edited
-    by hand, or hold live edits made after the checkpoint (the run went back to it).
-    """
-    try:
-        written = run.read_config()
-    except EBMError as exc:
-        written, unread = None, str(exc)
-    if written == cfg:
-        return ""
-    with contextlib.suppress(OSError):  # a read-only folder: the next write says so
-        run.write_config(cfg)
-    if written is None:
-        return (f"config.json could not be read ({unread}); rewritten from checkpoint "
-                f"{checkpoint}, whose settings the run goes on with")
-    new, old = _flat(cfg.to_dict()), _flat(written.to_dict())
-    keys = [k for k in new if new.get(k) != old.get(k)] + [k for k in old if k not in new]
-    shown = ", ".join(f"{k} {old.get(k, '(none)')} → {new.get(k, '(none)')}" for k in keys[:3])
-    return (f"config.json differed from checkpoint {checkpoint} ({shown}"
-            f"{' …' if len(keys) > 3 else ''}); the run goes on with the checkpoint's "
-            "settings, and config.json says so now (change one with --set KEY=VALUE)")
-
-
-def _flat(raw: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict) and key != "options":
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _divergence(metrics: dict[str, float]) -> str | None:
