@@ -394,12 +394,9 @@ class Session:
                 trainer.stop()
             self.target = target
             self.iteration = trainer.iteration
-            if trainer.run is not None:  # a follower's "iteration N / target" (resume --steps N)
-                trainer._write("events", trainer.run.append_event, "target",
-                               iteration=trainer.iteration, target=target)
-            yield RunStarted(str(self.run_dir or ""), device_label(trainer.device), trainer.iteration,
-                             target, trainer.cfg.data.source, trainer.spec.kind, trainer.cfg.train.method,
-                             trainer.precision_label())
+            yield RunStarted(str(self.run_dir or ""), device_label(trainer.device),
+                             trainer.iteration, target, trainer.cfg.data.source, trainer.spec.kind,
+                             trainer.cfg.train.method, trainer.precision_label())
             ctx = self._display_context(trainer)
             self.rollbacks = 0
             problem = ""

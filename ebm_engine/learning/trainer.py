@@ -382,6 +382,9 @@ class Trainer:
         first = self.snapshot_first
         if self.run is not None and self._lock is None:  # released after an earlier call
             self._hold_run_folder()
+        if self.run is not None:  # a follower's "iteration N / target" (resume --steps N)
+            self._write("events", self.run.append_event, "target", iteration=self.iteration,
+                        target=target)
         yield from self._drain_warnings()  # said before the first step (which may diverge)
         while self.iteration < target:
             if self._gate is not None:  # the session's pause/step gate
