@@ -330,10 +330,12 @@ def _treatment(choice: PresetChoice, cfg: RunConfig) -> str:
         grey = ", grayscale" if cfg.data.grayscale else ""
         return f"each video {every}cut into clips of {frames} frames, {size}{grey}"
     if choice.kind == "pointcloud":
+        from ebm_engine.data.ply import ply_declares_faces
+
         n = opts.get("points", 2048)
         source = Path(cfg.data.source).expanduser()
-        surface = choice.reader == "mesh" and not (
-            source.is_file() and source.suffix.lower() == ".ply" and not _has_faces(source))
+        surface = choice.reader == "mesh" and not (  # a PLY without faces is a cloud itself
+            source.is_file() and source.suffix.lower() == ".ply" and not ply_declares_faces(source))
         what = (f"{n} points drawn on each mesh's surface" if surface
                 else f"each cloud resampled to {n} points")
         if opts.get("normalize", True) is not False:
@@ -361,9 +363,3 @@ def _data_options(source: str, overrides: list[tuple[str, Any]] | None) -> dict[
             except ConfigError:
                 pass  # reported when the overrides are applied for real
     return dict(cfg.data.options)
-
-
-def _has_faces(path: Path) -> bool:
-    from ebm_engine.data.ply import ply_declares_faces
-
-    return ply_declares_faces(path)
