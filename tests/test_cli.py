@@ -230,3 +230,19 @@ def test_export_takes_the_checkpoint_that_reads_and_stays_out_of_the_run(tmp_pat
     assert (run / "metrics.csv").read_bytes() == curves and not (run / "checkpoints" / "c").exists()
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "s.gif")]) == 2
     assert "ebm sample --run" in capsys.readouterr().err and not (tmp_path / "s.gif").exists()
+
+
+def test_sample_refuses_a_huge_seed_a_folder_as_out_and_takes_each_xyz(tmp_path, capsys):
+    """A seed torch cannot take was a traceback; an existing folder as --out was
+    "a file without extension"; --each refused .xyz for point clouds."""
+    for argv in (["sample", "--run", "zoo:8gaussians-ml", "--n", "2", "--seed", "9" * 25,
+                  "--out", str(tmp_path / "x.png")],
+                 ["eval", "--run", "zoo:8gaussians-ml", "--seed", "-1", "--no-write"]):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and "--seed: must be 0" in capsys.readouterr().err
+    assert main(["sample", "--run", "zoo:8gaussians-ml", "--n", "2", "--out", str(tmp_path)]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
+    assert main(["sample", "--run", "zoo:shapes-points-ml", "--n", "2", "--steps", "1", "--each",
+                 "--out", str(tmp_path / "c.xyz")]) == 0
+    assert sorted(p.name for p in tmp_path.glob("c_*.xyz")) == ["c_000.xyz", "c_001.xyz"]

@@ -70,10 +70,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--mask, --direction and --invert go with --condition")
     loaded = load_model(args.run or args.checkpoint, args.device)
     check_target(loaded.spec.kind, args.out)  # a typo in --out is said before the sampling
-    if args.each and not (loaded.spec.kind in ("voxel", "pointcloud")
-                          and args.out.lower().endswith((".ply", ".stl", ".obj"))):
-        raise ConfigError("--each writes 3D samples one per file: it goes with a point-cloud "
-                          "or voxel model and --out NAME.ply, .stl or .obj")
+    each_formats = {"voxel": (".ply", ".stl", ".obj"), "pointcloud": (".ply", ".xyz")}
+    if args.each and not args.out.lower().endswith(each_formats.get(loaded.spec.kind, ("-",))):
+        raise ConfigError("--each writes 3D samples one per file: it goes with a voxel model "
+                          "and --out NAME.ply, .stl or .obj, or a point-cloud model and "
+                          "--out NAME.ply or .xyz")
     if args.option:
         _set_options(loaded, args.option)
     loaded.method.rng.manual_seed(args.seed)
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                           frames=[f.x for f in frames], energy=final.energy, scale=args.scale,
                           symbols=loaded.spec.symbols,
                           extras={**loaded.spec.display_extras(), **final.extras})
-    print(f"wrote {args.n} samples to {path}")
+    print(f"wrote {args.n} sample{'s' if args.n != 1 else ''} to {path}")
     return 0
 
 

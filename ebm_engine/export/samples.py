@@ -48,6 +48,8 @@ def check_target(kind: str, path: str | Path) -> None:
     """Raise :class:`ExportError` now if ``path`` cannot take ``kind`` samples (no such
     folder, a format the kind has not): before a long sampling, not after it."""
     path = Path(path)
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; give a file name, e.g. {path / 'samples.png'}")
     if not path.parent.is_dir():
         raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
     formats = FORMATS.get(kind)
