@@ -144,5 +144,8 @@ def _display(event: SamplesReady) -> Display:
         view = prep(event, -1)
         if getattr(cls, "prepare_frames", False):
             frames = tuple(prep(event, i) for i in range(len(event.frames)))
+    from ebm_engine.export.samples import RAW
+
+    beside = {k: v for k, v in event.extras.items() if k not in RAW}  # raw answers: for files
     return Display(snapshot_digest(event), view, frames, prepare_chains(event),
-                   prepare_extras(event.extras, event.kind, event.value_range))
+                   prepare_extras(beside, event.kind, event.value_range))

@@ -378,3 +378,31 @@ def test_a_model_without_conditions_says_what_steers_it(tmp_path, capsys):
     assert main(["sample", "--run", "zoo:grammar-text-controlled-latent-seq", "--option",
                  "sample_attribute=9", "--n", "2", "--out", out]) == 2
     assert "3 = question+past), got 9" in capsys.readouterr().err
+
+
+def test_a_conditional_npz_holds_the_answers_not_the_picture_strip(tmp_path, capsys):
+    """`.npz` of a conditional model saved the strip label | initializer | after Langevin
+    (16×48) as `samples`: the answers are `samples` now, the strip is `strip`."""
+    for extra in ([], ["--condition", "3"]):
+        out = tmp_path / f"c{len(extra)}.npz"
+        assert main(["sample", "--run", "zoo:digits-class-conditional-conditional-coop", "--n",
+                     "4", "--steps", "2", "--out", str(out), *extra]) == 0
+        saved = np.load(out)
+        assert saved["samples"].shape == saved["initializer"].shape == (4, 1, 16, 16)
+        assert saved["strip"].shape == (4, 1, 16, 48)
+        np.testing.assert_array_equal(saved["strip"][..., 32:], saved["samples"])
+    assert "samples: the answers" in capsys.readouterr().out
+
+
+@pytest.mark.app
+def test_the_raw_answers_are_not_drawn_beside_the_samples(qtbot):
+    from app.widgets.samples_area import SamplesArea
+    from ebm_engine.learning.events import SamplesReady
+
+    area = SamplesArea()
+    qtbot.addWidget(area)
+    strip = np.zeros((2, 1, 16, 48), np.float32)
+    raw = {"output": strip[..., 32:], "initializer": strip[..., 16:32]}
+    area.show_snapshot(SamplesReady(1, "image", (-1.0, 1.0), strip, np.zeros(2, np.float32),
+                                    extras=raw))
+    assert area.extras.isHidden() and not area.extras.widgets

@@ -84,7 +84,7 @@ class SamplesArea(QWidget):
                  else f" at iteration {snap.iteration}")
         self.title.setText(f"<b>{what}</b>{where}")
         self.title.setToolTip("")
-        own = getattr(self.view, "own_extras", ())  # what the view draws itself (scenes …)
+        own = self._not_beside()
         beside = any(k not in own for k in snap.extras)
         labelled = bool(samples_are and beside and snap.origin != "preview")
         self.view_label.setText(samples_are if labelled else "")
@@ -107,7 +107,7 @@ class SamplesArea(QWidget):
         self.count += 1
         self.view.set_snapshot(snap)
         self.scrubber.set_frames(snap.frames)
-        own = getattr(self.view, "own_extras", ())  # what the view draws itself (scenes …)
+        own = self._not_beside()
         hidden = self.extras.isHidden()
         self.extras.set_extras({k: v for k, v in snap.extras.items() if k not in own},
                                snap.kind, snap.value_range,
@@ -119,6 +119,13 @@ class SamplesArea(QWidget):
             QTimer.singleShot(0, self, self._halve)
         if snap.frames:  # keep the picked chain; start with the first one
             self.film.show_chain(snap, self.film.picked or 0)
+
+    def _not_beside(self) -> tuple[str, ...]:
+        """Extras not drawn beside the samples: what the view draws itself (scenes …)
+        and the raw answers of conditional models, which are for files."""
+        from ebm_engine.export.samples import RAW
+
+        return (*getattr(self.view, "own_extras", ()), *RAW)
 
     def _halve(self) -> None:
         samples, beside = self.split.sizes()

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
               else f"wrote 1 sample to {written[0]}")
         return 0
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
-                          frames=[f.x for f in frames], energy=final.energy, scale=args.scale,
+                          frames=_chain(frames, args.out), energy=final.energy, scale=args.scale,
                           symbols=loaded.spec.symbols,
                           extras={**loaded.spec.display_extras(), **final.extras})
     print(f"wrote {args.n} sample{'s' if args.n != 1 else ''} to {path}")
@@ -138,6 +138,13 @@ def _check_memory(args: argparse.Namespace, loaded: LoadedModel, steps: int,
                    scale=args.scale, also="or draw them in several calls with different --seed")
 
 
+def _chain(frames: list, out: str | Path) -> list[np.ndarray]:
+    """The chain's states to write: the pictures shown, but a conditional model's raw
+    answers in an ``.npz`` (its frames are picture strips)."""
+    raw = str(out).lower().endswith(".npz")
+    return [f.extras.get("output", f.x) if raw else f.x for f in frames]
+
+
 def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, chosen) -> int:
     """``--condition``: the model applied to the user's picture or label, one draw per row."""
     from ebm_engine import precision
@@ -165,11 +172,13 @@ def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, 
                                                                      args.scale))
     else:
         path = export_samples(final.x, spec.kind, spec.value_range, out,
-                              frames=[f.x for f in frames], energy=final.energy,
+                              frames=_chain(frames, out), energy=final.energy,
                               scale=args.scale, extras=final.extras)
     what = {"inpainting": "picture | masked | initializer | after Langevin",
             "image": "picture | initializer | after Langevin", "label": "label | initializer | "
             "after Langevin", "translation": "source | translated | reconstructed"}[cond.task]
+    if out.suffix.lower() == ".npz":  # the answers as samples, the pictures as strip
+        what = f"samples: the answers; strip: {what}"
     print(f"wrote {args.n} draws to {path} ({what})")
     return 0
 

@@ -162,6 +162,11 @@ def export_samples(
 
 PANELS = ("source", "reconstructed")
 """Per-sample extras an ``.npz`` keeps beside ``samples`` (a translation's other panels)."""
+RAW = ("output", "initializer")
+"""Per-sample extras of conditional models whose samples are picture strips
+(``condition | initializer | after Langevin``): an ``.npz`` keeps the model's raw answers
+as ``samples`` (and the initializer's beside them, the strip as ``strip``); views do not
+draw them."""
 
 
 def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
@@ -170,7 +175,10 @@ def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
 
     def write(tmp: Path) -> None:
         arrays = {"samples": np.asarray(samples), "kind": np.str_(kind)}
-        for name in PANELS:
+        raw = (extras or {}).get("output")
+        if raw is not None and len(raw) == len(arrays["samples"]):  # a strip: the answers
+            arrays["strip"], arrays["samples"] = arrays["samples"], np.asarray(raw)
+        for name in (*PANELS, "initializer"):
             panel = (extras or {}).get(name)
             if panel is not None and len(panel) == len(arrays["samples"]):
                 arrays[name] = np.asarray(panel)

@@ -376,8 +376,11 @@ class ConditionalCoop(LearningMethod):
         return torch.cat([shown, init, solved], -1)
 
     def compose_frame(self, frame: ChainFrame, shown: torch.Tensor, init: torch.Tensor) -> ChainFrame:
+        """``frame`` as the picture strip; its raw outputs ride along for files (``.npz``:
+        the model's answers, not the strip, see :data:`ebm_engine.export.samples.RAW`)."""
         x = self.compose(shown.cpu(), init.cpu(), torch.from_numpy(frame.x))
-        return dataclasses.replace(frame, x=x.numpy())
+        raw = {"output": frame.x, "initializer": init[:len(frame.x)].detach().cpu().numpy()}
+        return dataclasses.replace(frame, x=x.numpy(), extras={**frame.extras, **raw})
 
     # --- sampling -----------------------------------------------------------------
     def conditions(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:

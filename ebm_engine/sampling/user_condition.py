@@ -223,7 +223,8 @@ def _inpainted(frame: ChainFrame, picture: torch.Tensor, keep: torch.Tensor,
     pic, kp = picture[:k], keep[:k]
     fill = lambda y: kp * pic + (1 - kp) * y.to(pic)  # noqa: E731
     x = torch.cat([pic, pic * kp, fill(init[:k]), fill(torch.from_numpy(frame.x))], -1)
-    return dataclasses.replace(frame, x=x.numpy())
+    raw = {"output": fill(torch.from_numpy(frame.x)).numpy(), "initializer": fill(init[:k]).numpy()}
+    return dataclasses.replace(frame, x=x.numpy(), extras={**frame.extras, **raw})
 
 
 def _translate(m, cond: UserCondition, n: int, n_steps: int | None, record_every: int,
