@@ -50,10 +50,14 @@ ALL_IN_ONE = ("All the samples in one file, side by side on a grid (ebm sample -
               "writes one file per sample)")
 
 
+CHAINS = ("The recorded chains (at most the first 8 samples) step by step; for every sample's "
+          "chain: ebm sample --out NAME.gif")
+
+
 ENTRIES = (
     Entry("Sample grid (PNG)…", "grid", ".png", ("image", "points")),
-    Entry("Chain animation (GIF)…", "chain", ".gif", ("image", "points")),
-    Entry("Chain animation (MP4)…", "chain", ".mp4", ("image", "points")),
+    Entry("Chain animation (GIF)…", "chain", ".gif", ("image", "points"), CHAINS),
+    Entry("Chain animation (MP4)…", "chain", ".mp4", ("image", "points"), CHAINS),
     Entry("Video clips (MP4)…", "grid", ".mp4", ("video",)),
     Entry("Video clips (GIF)…", "grid", ".gif", ("video",)),
     Entry("Meshes (STL)…", "grid", ".stl", ("voxel",), ALL_IN_ONE),

@@ -246,3 +246,9 @@ def test_sample_refuses_a_huge_seed_a_folder_as_out_and_takes_each_xyz(tmp_path,
     assert main(["sample", "--run", "zoo:shapes-points-ml", "--n", "2", "--steps", "1", "--each",
                  "--out", str(tmp_path / "c.xyz")]) == 0
     assert sorted(p.name for p in tmp_path.glob("c_*.xyz")) == ["c_000.xyz", "c_001.xyz"]
+    # a series that cannot be written whole is refused before the sampling, none of it left
+    (tmp_path / "d_001.xyz").mkdir()
+    assert main(["sample", "--run", "zoo:shapes-points-ml", "--n", "2", "--steps", "1", "--each",
+                 "--out", str(tmp_path / "d.xyz")]) == 2
+    assert "d_001.xyz: it is a folder" in capsys.readouterr().err
+    assert not (tmp_path / "d_000.xyz").exists()

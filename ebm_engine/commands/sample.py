@@ -75,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--each writes 3D samples one per file: it goes with a voxel model "
                           "and --out NAME.ply, .stl or .obj, or a point-cloud model and "
                           "--out NAME.ply or .xyz")
+    if args.each:  # every file of the series can be written: said before the sampling
+        from ebm_engine.export.layout import numbered_paths
+
+        taken = next((t for t in numbered_paths(args.out, args.n) if t.is_dir()), None)
+        if taken is not None:
+            raise ExportError(f"cannot write {taken}: it is a folder")
     if args.option:
         _set_options(loaded, args.option)
     loaded.method.rng.manual_seed(args.seed)
@@ -108,7 +114,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _each(samples: np.ndarray, kind: str, out: str) -> list[Path]:
-    """One file per 3D sample: ``OUT_000.ply`` …"""
+    """One file per 3D sample: ``OUT_000.ply`` …; a failure leaves none of the series
+    that this call wrote (a partial series looks like a smaller draw)."""
+    from ebm_engine.export.layout import numbered_paths
+
+    targets = numbered_paths(out, len(samples))
+    before = {t for t in targets if t.exists()}
     try:
         if kind == "voxel":
             from ebm_engine.export.mesh import save_voxel_meshes_each
@@ -117,7 +128,12 @@ def _each(samples: np.ndarray, kind: str, out: str) -> list[Path]:
         from ebm_engine.export.pointcloud import save_point_clouds_each
 
         return save_point_clouds_each(samples, out)
-    except OSError as exc:
+    except (OSError, ExportError) as exc:
+        for target in targets:
+            if target not in before and target.is_file():
+                target.unlink()
+        if isinstance(exc, ExportError):
+            raise
         raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
@@ -177,8 +193,9 @@ def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, 
     what = {"inpainting": "picture | masked | initializer | after Langevin",
             "image": "picture | initializer | after Langevin", "label": "label | initializer | "
             "after Langevin", "translation": "source | translated | reconstructed"}[cond.task]
-    if out.suffix.lower() == ".npz":  # the answers as samples, the pictures as strip
-        what = f"samples: the answers; strip: {what}"
+    if out.suffix.lower() == ".npz":  # the answers as samples, beside their pictures
+        what = (f"samples: the answers; strip: {what}" if "output" in final.extras else
+                "samples: the translations; source and reconstructed beside them")
     print(f"wrote {args.n} draws to {path} ({what})")
     return 0
 

@@ -31,7 +31,7 @@ from ebm_engine.errors import ExportError
 
 TRAJECTORY_FORMATS = (".csv", ".json", ".png", ".gif", ".mp4", ".npz")
 CELL = 192  # pixels per scene in pictures and animations
-KEY_HEIGHT = 18  # the strip under the grid that names the colours
+KEY_HEIGHT = 18  # a line of the strip under the grid that names the colours
 
 
 def export_trajectories(samples: np.ndarray, path: Path, ext: str, *,
@@ -230,12 +230,23 @@ def render_grid(samples: np.ndarray, extras: dict, extent=None, size: int = CELL
 
 
 def _key_strip(width: int, parts: list[tuple[str, tuple[int, int, int]]]) -> np.ndarray:
-    """A white strip naming what the cells draw: a swatch and a word per part."""
-    strip = Image.new("RGB", (width, KEY_HEIGHT), "white")
-    draw = ImageDraw.Draw(strip)
-    x = 6
+    """A white strip naming what the cells draw: a swatch and a word per part, on as
+    many lines of ``KEY_HEIGHT`` as the width needs."""
+    from PIL import ImageFont
+
+    font = ImageFont.load_default(size=11)  # scalable: the bitmap one loses spaces
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    places, x, row = [], 6, 0
     for word, colour in parts:
-        draw.rectangle([x, 6, x + 10, KEY_HEIGHT - 6], fill=colour)
-        draw.text((x + 14, 3), word, fill=(0, 0, 0))
-        x += 14 + int(draw.textlength(word)) + 12
+        size = 14 + int(measure.textlength(word, font=font)) + 12
+        if x > 6 and x + size > width:
+            x, row = 6, row + 1
+        places.append((x, row, word, colour))
+        x += size
+    strip = Image.new("RGB", (width, KEY_HEIGHT * (row + 1)), "white")
+    draw = ImageDraw.Draw(strip)
+    for x, row, word, colour in places:
+        top = row * KEY_HEIGHT
+        draw.rectangle([x, top + 4, x + 10, top + KEY_HEIGHT - 4], fill=colour)
+        draw.text((x + 14, top + 1), word, fill=(0, 0, 0), font=font)
     return np.asarray(strip)
