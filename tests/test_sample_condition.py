@@ -158,7 +158,7 @@ def test_translation_of_the_picture_both_ways(translation_run, pictures, tmp_pat
     npz = tmp_path / "t.npz"
     assert main(["sample", "--run", translation_run, "--condition", pictures["seven"],
                  "--n", "2", "--out", str(npz)]) == 0
-    assert "source | translated | reconstructed" in capsys.readouterr().out
+    assert "samples: the translations; source and reconstructed beside" in capsys.readouterr().out
     with np.load(npz) as saved:  # the translations, their chain, and the other two panels
         assert saved["samples"].shape == saved["reconstructed"].shape == (2, 1, 16, 16)
         assert saved["chain"].shape[1:] == saved["samples"].shape
