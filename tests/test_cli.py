@@ -252,3 +252,36 @@ def test_sample_refuses_a_huge_seed_a_folder_as_out_and_takes_each_xyz(tmp_path,
                  "--out", str(tmp_path / "d.xyz")]) == 2
     assert "d_001.xyz: it is a folder" in capsys.readouterr().err
     assert not (tmp_path / "d_000.xyz").exists()
+
+
+def test_scale_enlarges_animations_and_says_where_it_does_nothing(tmp_path, capsys):
+    """--scale was ignored for .gif/.mp4 and for every non-pixel format without a word."""
+    widths = {}
+    for k in (1, 3):
+        out = tmp_path / f"s{k}.gif"
+        assert main(["sample", "--run", "zoo:digits-ml", "--n", "4", "--steps", "2",
+                     "--scale", str(k), "--out", str(out)]) == 0
+        widths[k] = Image.open(out).size[0]
+    assert widths[3] == 3 * widths[1]
+    capsys.readouterr()
+    assert main(["sample", "--run", "zoo:digits-ml", "--n", "2", "--steps", "1", "--scale", "2",
+                 "--out", str(tmp_path / "x.npz")]) == 0
+    assert "note: --scale" in capsys.readouterr().out
+    # frames no player opens are refused before the sampling, nothing written
+    assert main(["sample", "--run", "zoo:digits-ml", "--n", "64", "--scale", "100",
+                 "--out", str(tmp_path / "big.gif")]) == 2
+    assert "--scale 100 makes .gif frames" in capsys.readouterr().err
+    assert not (tmp_path / "big.gif").exists()
+
+
+def test_a_long_sampling_says_so_first_and_an_sdf_line_counts_what_it_holds(tmp_path, capsys):
+    from ebm_engine.commands.sample import LONG_CHAIN, _count
+
+    assert main(["sample", "--run", "zoo:8gaussians-ml", "--n", "2", "--steps",
+                 str(LONG_CHAIN * 100), "--out", str(tmp_path / "x.npz")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("sampling 2 chains for") and "Ctrl-C" in first
+    sdf = tmp_path / "m.sdf"
+    sdf.write_text("a\n$$$$\nb\n$$$$\n", encoding="utf-8")
+    assert _count(3, sdf) == "the 2 valid of 3 samples"
+    assert _count(1, tmp_path / "x.png") == "1 sample"

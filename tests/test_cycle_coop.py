@@ -224,3 +224,18 @@ def test_translator_receptive_field_follows_gen_downsample(halvings):
     reach = int(seen.max())  # the farthest row or column this corner pixel depends on
     # 0 halvings: 3×3 stem + 2 block convs + 3×3 head = 4 px; 1 halving: ≥ 10 px
     assert (reach <= 4) if halvings == 0 else (reach >= 8), reach
+
+
+def test_a_stroke_translation_png_shows_the_reconstruction_row(tmp_path, capsys):
+    """The strokes' PNG drew the translation over the dashed source only, under an
+    "expert" key; it is the three rows of an image translation's figure now."""
+    from PIL import Image
+
+    from ebm_engine.cli import main
+    from ebm_engine.export.pairs import CELL
+
+    out = tmp_path / "strokes.png"
+    assert main(["sample", "--run", "zoo:sequence-translation-cycle-coop", "--n", "3",
+                 "--steps", "2", "--out", str(out)]) == 0
+    assert "rows: source | translated | reconstructed" in capsys.readouterr().out
+    assert np.asarray(Image.open(out)).shape[:2] == (3 * (CELL + 2), 3 * (CELL + 2))

@@ -406,3 +406,11 @@ def test_the_raw_answers_are_not_drawn_beside_the_samples(qtbot):
     area.show_snapshot(SamplesReady(1, "image", (-1.0, 1.0), strip, np.zeros(2, np.float32),
                                     extras=raw))
     assert area.extras.isHidden() and not area.extras.widgets
+
+
+def test_eval_says_which_conditions_it_scored_on_and_not_as_a_score(capsys):
+    assert main(["eval", "--run", INPAINTING, "--n", "20"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("held-out conditions")
+    rows = [line.split()[0] for line in lines[1:] if line.startswith("  ")]
+    assert "psnr_langevin" in rows and "heldout" not in rows

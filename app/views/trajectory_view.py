@@ -71,7 +71,8 @@ class TrajectoryView(QWidget):
 
     sigSampleClicked = Signal(int)
     #: snapshot extras this view draws itself (the extras panel leaves them out)
-    own_extras = (*DISPLAY_KEYS, "extent")
+    # a stroke translation's reconstruction goes to exported PNGs (their third row) only
+    own_extras = (*DISPLAY_KEYS, "extent", "reconstructed")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

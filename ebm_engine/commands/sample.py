@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,11 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ebm_engine.learning.loading import LoadedModel
+
+#: Animation frames wider than this are refused (players and GIF encoders choke).
+MAX_ANIMATION_WIDTH = 8192
+#: A draw with more than this many times the model's own Langevin steps says so first.
+LONG_CHAIN = 20
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="record the chain every K steps (0, the default: steps/20 for "
                         "GIF/MP4, otherwise none: a .npz chain then holds the final state)")
     p.add_argument("--scale", type=int, metavar="K",
-                   help="repeat each pixel K times in PNG grids (default: cells of at least 64 px)")
+                   help="repeat each pixel K times in image and video grids (.png .gif .mp4; "
+                        "default: PNG cells of at least 64 px, animations at least 256 px wide)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method knob for this sampling (train.options.KEY; JSON value), "
                         "e.g. --option aspect=2 (patchwise: twice as wide)")
@@ -70,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--mask, --direction and --invert go with --condition")
     loaded = load_model(args.run or args.checkpoint, args.device)
     check_target(loaded.spec.kind, args.out)  # a typo in --out is said before the sampling
+    _check_scale(args, loaded.spec.kind, loaded.spec.item_shape)
     each_formats = {"voxel": (".ply", ".stl", ".obj"), "pointcloud": (".ply", ".xyz")}
     if args.each and not args.out.lower().endswith(each_formats.get(loaded.spec.kind, ("-",))):
         raise ConfigError("--each writes 3D samples one per file: it goes with a voxel model "
@@ -90,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     chosen, _ = precision.resolve(loaded.cfg.train.precision, loaded.method.device,
                                   loaded.cfg.train.method)
     _check_memory(args, loaded, steps, record)
+    if steps > LONG_CHAIN * max(loaded.method.sample_steps, 1):  # minutes, maybe hours
+        print(f"sampling {args.n} chains for {steps} Langevin steps ({loaded.method.sample_steps} "
+              "is this model's own); Ctrl-C stops without writing")
     if args.condition is not None:
         return _run_conditioned(args, loaded, steps, record, chosen)
     chains = persistent_chains(loaded)
@@ -109,8 +120,37 @@ def run(args: argparse.Namespace) -> int:
                           frames=_chain(frames, args.out), energy=final.energy, scale=args.scale,
                           symbols=loaded.spec.symbols,
                           extras={**loaded.spec.display_extras(), **final.extras})
-    print(f"wrote {args.n} sample{'s' if args.n != 1 else ''} to {path}")
+    rows = (" (rows: source | translated | reconstructed)"
+            if path.suffix.lower() == ".png" and "reconstructed" in final.extras else "")
+    print(f"wrote {_count(args.n, path)} to {path}{rows}")
     return 0
+
+
+def _count(n: int, path: Path) -> str:
+    """``"16 samples"``; an ``.sdf`` holds only the valid molecules (a warning said so)."""
+    if Path(path).suffix.lower() == ".sdf":
+        held = Path(path).read_text(encoding="utf-8").count("$$$$")
+        if held != n:
+            return f"the {held} valid of {n} samples"
+    return f"{n} sample{'s' if n != 1 else ''}"
+
+
+def _check_scale(args: argparse.Namespace, kind: str, shape: tuple[int, ...]) -> None:
+    """``--scale`` where it does something, and animations of a size a player can open."""
+    if args.scale is None:
+        return
+    ext = Path(args.out).suffix.lower()
+    if kind not in ("image", "video") or ext not in (".png", ".gif", ".mp4"):
+        print(f"note: --scale enlarges pixels of image and video samples in .png .gif .mp4; "
+              f"{kind} samples as {ext or 'this file'} ignore it")
+        return
+    if ext in (".gif", ".mp4"):
+        side = math.ceil(math.sqrt(args.n))  # the square-ish grid of chain_to_frames
+        width = side * (shape[-1] + 2) * args.scale
+        if width > MAX_ANIMATION_WIDTH:
+            raise ConfigError(f"--scale {args.scale} makes {ext} frames about {width} px wide; "
+                              f"at most {MAX_ANIMATION_WIDTH}: use a smaller --scale or fewer "
+                              "samples")
 
 
 def _each(samples: np.ndarray, kind: str, out: str) -> list[Path]:

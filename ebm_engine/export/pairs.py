@@ -79,12 +79,13 @@ def _extent(points: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def export_pairs(panels: dict[str, np.ndarray], kind: str, value_range, path: str | Path,
-                 extent=None) -> Path:
-    """Write the translation figure of ``panels`` to the PNG ``path`` (atomically)."""
+                 extent=None, scale: int | None = None) -> Path:
+    """Write the translation figure of ``panels`` to the PNG ``path`` (atomically); image
+    tiles repeat each pixel ``scale`` times (default 4)."""
     from PIL import Image
 
     path = Path(path)
-    image = pairs_image(panels, kind, value_range, extent)
+    image = pairs_image(panels, kind, value_range, extent, 4 if scale is None else scale)
     try:
         atomic.write_with(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
     except OSError as exc:

@@ -95,8 +95,9 @@ def export_samples(
     energy : np.ndarray, optional
         Per-sample energies, stored in ``.npz``.
     scale : int, optional
-        Pixel repeat of image grids (PNG); default: enough for cells of at
-        least ``MIN_CELL`` pixels, so a grid of 16×16 digits is viewable.
+        Pixel repeat of image and video grids (PNG, GIF, MP4); default: cells of
+        at least ``MIN_CELL`` pixels in a PNG, so a grid of 16×16 digits is viewable,
+        and animations at least 256 pixels wide.
     symbols : SymbolSpec, optional
         Vocabulary that decodes text and molecule samples (token ids).
     extras : dict, optional
@@ -122,6 +123,13 @@ def export_samples(
 
         extras = dict(extras or {})
         extent = extras.pop("extent", None)
+        back = extras.pop("reconstructed", None)
+        if ext == ".png" and back is not None and "reference" in extras:
+            # a translation of strokes: source | translated | reconstructed rows
+            from ebm_engine.export.pairs import export_pairs
+
+            panels = {"source": extras["reference"], "translated": samples, "reconstructed": back}
+            return export_pairs(panels, kind, value_range, path)
         return export_trajectories(samples, path, ext, frames=frames, energy=energy,
                                    extras=extras, extent=extent, fps=fps)
     if scale is not None and scale < 1:
@@ -130,7 +138,8 @@ def export_samples(
         # translations: source | translated | reconstructed rows (ebm_engine.export.pairs)
         from ebm_engine.export.pairs import export_pairs
 
-        return export_pairs({**extras, "translated": samples}, kind, value_range, path)
+        return export_pairs({**extras, "translated": samples}, kind, value_range, path,
+                            scale=scale)
     if kind == "image" and ext == ".png" and extras and "sample_class" in extras:
         # class-conditional samples: one row per class (ebm_engine.export.by_class)
         from ebm_engine.export.by_class import save_by_class_png
@@ -203,7 +212,7 @@ def cell_scale(side: int, scale: int | None) -> int:
 
 
 def _export_2d(samples, kind, value_range, path, ext, frames, fps, scale, context=None) -> Path:
-    from ebm_engine.export import chain_to_frames, save_animation, save_grid_png
+    from ebm_engine.export import chain_to_frames, save_grid_png
 
     under = plane_of(context)[0] if context is not None and len(context) else None
     if ext == ".png":
@@ -224,21 +233,33 @@ def _export_2d(samples, kind, value_range, path, ext, frames, fps, scale, contex
                       .astype(np.uint8).repeat(3, -1) for p, a in planes]
         else:
             images = chain_to_frames([to_display(f, kind, value_range) for f in steps])
-        return save_animation(images, path, fps=fps)
+        return _animate(images, path, fps, scale if kind == "image" else None)
     raise ExportError(f"cannot write {kind} samples as {ext or 'a file without extension'}; "
                       "use .png .gif .mp4 or .npz")
 
 
 def _export_video(samples, value_range, path, ext, fps, scale) -> Path:
-    from ebm_engine.export import chain_to_frames, save_animation, save_grid_png
+    from ebm_engine.export import chain_to_frames, save_grid_png
 
     clips = to_display(samples, "video", value_range)  # (N, C, T, H, W)
     if ext == ".png":
         return save_grid_png(clips[:, :, 0], path, upscale=cell_scale(min(clips.shape[-2:]), scale))
     if ext in ANIMATIONS:
         per_time = [clips[:, :, t] for t in range(clips.shape[2])]
-        return save_animation(chain_to_frames(per_time), path, fps=fps)
+        return _animate(chain_to_frames(per_time), path, fps, scale)
     raise ExportError(f"cannot write video samples as {ext}; use .gif .mp4 .png or .npz")
+
+
+def _animate(images: list[np.ndarray], path: Path, fps: int, scale: int | None) -> Path:
+    """An animation of grid frames: each pixel repeated ``scale`` times where asked,
+    else enlarged to a viewable width by :func:`save_animation`."""
+    from ebm_engine.export import save_animation
+    from ebm_engine.export.images import upscale_nearest
+
+    if scale is None:
+        return save_animation(images, path, fps=fps)
+    return save_animation([upscale_nearest(f, scale) for f in images], path, fps=fps,
+                          min_width=0)
 
 
 def _points_bounds(points: np.ndarray) -> float:

@@ -274,8 +274,9 @@ class CycleCoop(LearningMethod):
         rec = torch.cat([self.reconstruct(out[:n_b], "ab"),
                          self.reconstruct(out[n_b:], "ba")]).cpu().numpy()
         self.sample_panels = {"source": src, "translated": last.x, "reconstructed": rec}
-        # what exporters and views draw next to the translations
-        extras = ({"reference": src} if self.spec.kind == "trajectory"
+        # what exporters and views draw next to the translations (the trajectory view
+        # draws the source dashed under each; a PNG adds the reconstruction's row)
+        extras = ({"reference": src, "reconstructed": rec} if self.spec.kind == "trajectory"
                   else {"source": src, "reconstructed": rec})
         yield dataclasses.replace(last, extras={**last.extras, **extras})
 

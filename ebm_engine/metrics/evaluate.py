@@ -208,6 +208,8 @@ def evaluate_run(
     dict
         ``metrics`` ``{name: value}``, ``better`` ``{name: label}`` (:mod:`.direction`),
         ``own_metrics`` (the method's task metrics, which read ``n`` as a budget),
+        ``conditions`` (``held-out`` or ``training``: which items a conditional task
+        was scored on; absent for other methods),
         ``kind``, ``data``, ``n``, ``steps``, ``checkpoint``, ``iteration``,
         ``seconds``, ``evaluated_at``.
     """
@@ -235,6 +237,8 @@ def evaluate_run(
 
         check_sampling(loaded.cfg, loaded.spec.item_shape, n, loaded.method.device)
     values, better = score_method(loaded.method, dataset, n, steps, seed)
+    split = values.pop("heldout", None)  # a fact of the evaluation, not a score
+    better.pop("heldout", None)
     result: dict[str, Any] = {
         "metrics": values,
         "better": better,
@@ -251,6 +255,8 @@ def evaluate_run(
         "seconds": round(time.perf_counter() - t0, 2),
         "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if split is not None:
+        result["conditions"] = "held-out" if split else "training"
     if other is not None:
         result["data_changed"] = other
     if write and run is not None and not zoo.is_zoo(run):  # the zoo is read-only
@@ -276,7 +282,8 @@ def format_table(result: dict[str, Any]) -> str:
     drawn = ("the task's own metrics" if result.get("own_metrics")
              else f"{result.get('n')} samples")
     lines = [f"{result.get('data')} ({result.get('kind')}), {drawn}, "
-             f"{result.get('steps')} Langevin steps, checkpoint {result.get('checkpoint')}"]
+             f"{result.get('steps')} Langevin steps, checkpoint {result.get('checkpoint')}"
+             + (f", {result['conditions']} conditions" if result.get("conditions") else "")]
     width = max((len(k) for k in result["metrics"]), default=6)
     for key, value in result["metrics"].items():
         shown = f"{value:12.5g}" if math.isfinite(value) else f"{'undefined':>12}"
