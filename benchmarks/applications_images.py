@@ -232,7 +232,7 @@ def single_image_section(seconds: float, folder: Path) -> str:
     samples = list(m.sample(4))[-1].x
     m.opts = dataclasses.replace(m.opts, aspect=2.0)
     wide = list(m.sample(2))[-1].x
-    m.opts = dataclasses.replace(m.opts, aspect=1.0, task="harmonise", edit_scale=1)
+    m.opts = dataclasses.replace(m.opts, aspect=1.0, task="harmonise", edit_scale=0)
     harmonised = list(m.sample(3))[-1].x
     edits = m.edit_inputs.numpy()
     src = m.source.numpy()
@@ -274,7 +274,7 @@ def single_image_section(seconds: float, folder: Path) -> str:
               "Two samples at 2× the width (the same pyramid, wider noise at the coarsest scale):", "",
               "![wide](applications_images/single_image_wide.png)", "",
               "Harmonisation: a block of the photo pasted elsewhere (top), re-synthesised from "
-              "scale 1 up (bottom):", "",
+              "the coarsest scale up (bottom):", "",
               "![harmonise](applications_images/single_image_harmonise.png)", ""]
     return "\n".join(lines)
 
