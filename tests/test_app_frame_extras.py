@@ -57,3 +57,26 @@ def test_the_samples_keep_half_the_width_when_extras_appear(qtbot):
         return beside > 0 and samples >= 0.45 * (samples + beside)
 
     qtbot.waitUntil(halved, timeout=2000)
+    # and the extras have the other half (with a scroll area they were left a sliver)
+    samples, beside = area.split.sizes()
+    assert beside >= 0.45 * (samples + beside)
+
+
+def test_squeezed_extras_scroll_instead_of_cutting_plots_off(qtbot):
+    """FRAME's plots were cut off at the panel's right edge with no sign of more."""
+    from app.views.extras import ExtrasPanel
+
+    panel = ExtrasPanel()
+    qtbot.addWidget(panel)
+    knots = np.linspace(-1, 1, 16, dtype=np.float32)
+    curves = np.stack([np.stack([knots, np.sin(k * knots)]) for k in range(9)]).astype(np.float32)
+    panel.set_extras({"filter bank": np.zeros((1, 1, 28, 113), np.float32),
+                      "potential curves": curves, "response histogram curves": curves},
+                     "image", (-1.0, 1.0))
+    panel.resize(250, 400)
+    panel.show()
+    bar = panel.scroll.horizontalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=2000)
+    assert panel.wanted_width() > 250
+    panel.resize(panel.wanted_width() + 40, 400)
+    qtbot.waitUntil(lambda: bar.maximum() == 0, timeout=2000)  # room for all: no bar

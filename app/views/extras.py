@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.views import unindexed
 from app.views.image_grid import GridImage, ImageGridWidget, prepare_grid
@@ -45,8 +45,19 @@ class ExtrasPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._layout = QHBoxLayout(self)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        # Squeezed below its columns' least widths, the panel scrolls: it cut FRAME's
+        # plots off at the right edge without a sign that more was there
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        inner = QWidget()
+        self._layout = QHBoxLayout(inner)
         self._layout.setContentsMargins(0, 0, 0, 0)
+        self.scroll.setWidget(inner)
+        outer.addWidget(self.scroll)
         self.widgets: dict[str, QWidget] = {}
         # A minimum of its own, so the splitter beside the samples does not take the
         # plots' (FRAME's: 800 px) as the least it may give them
@@ -69,6 +80,11 @@ class ExtrasPanel(QWidget):
                 self._layout.addWidget(widget)
             self._fill(widget, arr, kind, value_range, prepared.get(name))
         self.setVisible(bool(extras))
+
+    def wanted_width(self) -> int:
+        """Width that shows every column whole (beyond it, the panel scrolls)."""
+        inner = self.scroll.widget()
+        return max(inner.sizeHint().width(), inner.minimumSizeHint().width())
 
     def paint_now(self) -> None:
         """Paint pending changes now (so their cost is measured with the draw)."""

@@ -128,10 +128,14 @@ class SamplesArea(QWidget):
         return (*getattr(self.view, "own_extras", ()), *RAW)
 
     def _halve(self) -> None:
+        """Give newly shown extras the width their columns want, at most half: the
+        samples keep at least half, and the extras are not a sliver that scrolls."""
         samples, beside = self.split.sizes()
-        if samples < 0.4 * (samples + beside):  # squeezed by the extras (a user split of more stays)
-            half = max(samples + beside, 2) // 2
-            self.split.setSizes([half, half])
+        total = samples + beside
+        wanted = min(self.extras.wanted_width(), max(total, 2) // 2)
+        if samples < 0.4 * total or beside < wanted:
+            beside = wanted if samples >= 0.4 * total else max(total, 2) // 2
+            self.split.setSizes([total - beside, beside])
 
     def paint_now(self) -> None:
         """Paint what the last draw changed, now (the frame pacer times the whole draw)."""
