@@ -252,17 +252,25 @@ def write_results(results: list[dict], out: Path, write_measured: bool = False) 
     plot_curves(results, out.with_name(out.stem + "_curves.png"))
 
 
-def settled_minutes(result: dict) -> float:
-    """Minutes until the goal was met, else until the headline metric came within
-    10 % of its final value (of the way from its first value), else the budget."""
+def settled_point(result: dict) -> dict:
+    """The point where the goal was met, else where the headline metric came within
+    10 % of its final value (of the way from its first value), else the last one."""
+    points = result["points"]
     if result["goal_met_minutes"] is not None:
-        return float(result["goal_met_minutes"])
-    vals = [p["metrics"].get(result["headline"]) for p in result["points"]]
+        return next((p for p in points if p["minutes"] >= result["goal_met_minutes"]),
+                    points[-1])
+    vals = [p["metrics"].get(result["headline"]) for p in points]
     if not vals or any(v is None for v in vals):
-        return float(result["budget_minutes"])
+        return points[-1]
     tol = 0.1 * abs(vals[0] - vals[-1])
-    first = next(i for i, v in enumerate(vals) if abs(v - vals[-1]) <= tol)
-    return float(result["points"][first]["minutes"])
+    return points[next(i for i, v in enumerate(vals) if abs(v - vals[-1]) <= tol)]
+
+
+def settled_minutes(result: dict) -> float:
+    """Minutes to :func:`settled_point` (the budget for a run without points)."""
+    if not result["points"]:
+        return float(result["budget_minutes"])
+    return float(settled_point(result)["minutes"])
 
 
 def update_measured(results: list[dict]) -> None:
@@ -272,7 +280,9 @@ def update_measured(results: list[dict]) -> None:
     other entries are kept.
 
     The minutes are the run's length when it finished its preset, else the
-    time it took to settle (:func:`settled_minutes`)."""
+    time it took to settle (:func:`settled_point`); the metric is the one measured
+    at those minutes (a figure from later in a cut-short run would promise more
+    than the minutes shown give)."""
     from ebm_engine.data.measured import MEASURED_FILE
     from ebm_engine.resources import resources_dir
 
@@ -288,9 +298,9 @@ def update_measured(results: list[dict]) -> None:
         # A run that finished its preset takes that long (what its ETA says); a run the
         # budget cut short was as good as it got once it settled.
         done = r["points"][-1]["iteration"] == r.get("preset_iterations")
-        minutes = r["points"][-1]["minutes"] if done else settled_minutes(r)
-        table[r["label"]] = {"minutes": round(minutes, 2), "metric": r["headline"],
-                             "value": r["points"][-1]["metrics"][r["headline"]],
+        point = r["points"][-1] if done else settled_point(r)
+        table[r["label"]] = {"minutes": round(point["minutes"], 2), "metric": r["headline"],
+                             "value": point["metrics"][r["headline"]],
                              "goal_met": r["goal_met_minutes"] is not None}
     atomic.write_text(path, json.dumps(table, indent=1, sort_keys=True) + "\n")
 

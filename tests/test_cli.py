@@ -285,3 +285,16 @@ def test_a_long_sampling_says_so_first_and_an_sdf_line_counts_what_it_holds(tmp_
     sdf.write_text("a\n$$$$\nb\n$$$$\n", encoding="utf-8")
     assert _count(3, sdf) == "the 2 valid of 3 samples"
     assert _count(1, tmp_path / "x.png") == "1 sample"
+
+
+def test_methods_name_lists_that_methods_knobs(capsys):
+    """Three texts said `ebm methods` lists each method's knobs; it listed names only."""
+    from ebm_engine.methods import available_methods
+
+    assert main(["methods", "recovery"]) == 0
+    out = capsys.readouterr().out
+    knobs = available_methods()["recovery"].knobs()
+    assert all(f"  {k.name}  (default {k.default!r}" in out for k in knobs)
+    assert "fixed once a run starts" in out
+    assert main(["methods", "recovry"]) == 2
+    assert "did you mean 'recovery'" in capsys.readouterr().err

@@ -38,17 +38,18 @@ def test_measured_minutes_replace_the_guess(resources):
 
     guess = demos()["digits"].expected_minutes
     multigrid = _result("digits-multigrid", [900, 800, 700], 30, None)
-    quality.update_measured([_result("digits", [90, 40, 25, 20], 30, 4.0),
+    quality.update_measured([_result("digits", [90, 40, 25, 20], 30, 6.0),
                              multigrid | {"data": "digits", "preset": "digits-multigrid"},
                              multigrid | {"label": "stray", "data": "digits", "preset": "x"}])
     measured.measurements.cache_clear()
     table = measured.measurements()
     assert set(table) == {"digits", "digits-multigrid"}  # by demo, and by a method's preset
-    assert demos()["digits"].expected_minutes == 4.0 != guess  # the demo's own preset's time
-    assert demo_minutes("digits") == 4.0 and demo_minutes("digits", "multigrid") == 6.0
+    assert demos()["digits"].expected_minutes == 6.0 != guess  # the demo's own preset's time
+    assert demo_minutes("digits") == 6.0 and demo_minutes("digits", "multigrid") == 6.0
     lines = demo_lines()
     line = next(x for x in lines if x.startswith("digits "))
-    assert "~4 min" in line and "measured: digits_fd 20 (goal met)" in line
+    # the figure of those minutes: a cut-short run's later 20 would promise more than ~6 min give
+    assert "~6 min" in line and "measured: digits_fd 25 (goal met)" in line
     # under the demo, each method with a preset of its own, with its own time and figure
     line = next(x for x in lines if x.strip().startswith("--method multigrid"))
     assert "~6 min" in line and "[preset: digits-multigrid]" in line
@@ -79,6 +80,15 @@ def test_rerunning_some_rows_keeps_the_others(tmp_path):
             line.startswith("| moons")]
     assert len(rows) == 2 and "| 20 |" in rows[0] and "cpu ×1" in rows[1]
     assert rows[0].startswith("| digits")  # the catalogue's order, not the run's
+
+
+def test_a_cut_short_run_shows_the_figure_of_the_minutes_it_shows(resources):
+    """The catalogue paired the settled minutes with the figure at the end of the budget
+    (dynamic-texture: ~11.3 min beside the 0.0106 measured at 15 min)."""
+    quality.update_measured([_result("digits", [400, 200, 105, 100], 30, None)])
+    measured.measurements.cache_clear()
+    row = measured.measurements()["digits"]
+    assert (row.minutes, row.value) == (6.0, 105)
 
 
 def test_a_finished_preset_run_shows_its_length(resources):

@@ -44,7 +44,7 @@ class LearnDialog(QDialog):
         self.text.setObjectName("learn_text")
         self.run_button = QPushButton("▶ Run demo")
         self.run_button.setObjectName("learn_run")
-        self.run_button.setToolTip("Train a small model on 8gaussians here, live (about 20–40 s)")
+        self.run_button.setToolTip("Train a small model on 8gaussians here, live (about 10–20 s)")
         self.stop_button = QPushButton("■ Stop")
         self.stop_button.setObjectName("learn_stop")
         self.stop_button.setEnabled(False)

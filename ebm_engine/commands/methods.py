@@ -25,13 +25,51 @@ def _available_methods() -> dict[str, type]:
     return available_methods()
 
 
+def knob_lines(name: str) -> list[str]:
+    """The ``train.options`` knobs of method ``name``: default, bounds, whether a running
+    run may change it, and what it does; raise :class:`ConfigError` for an unknown name."""
+    import textwrap
+
+    from ebm_engine.errors import ConfigError
+    from ebm_engine.options import did_you_mean
+
+    methods = _available_methods()
+    if name not in methods:
+        raise ConfigError(f"no learning method {name!r}; `ebm methods` lists them"
+                          + did_you_mean(name, methods))
+    cls = methods[name]
+    knobs = cls.knobs()
+    doc = (cls.__doc__ or "").strip().splitlines()
+    lines = [f"{name}: {doc[0].strip() if doc else ''}".rstrip(), ""]
+    if not knobs:
+        return [*lines, "no knobs of its own (train.options); the sampler.* and train.* "
+                        "settings apply"]
+    lines.append("train.options (ebm train --set train.options.KEY=VALUE; "
+                 "ebm sample --option KEY=VALUE):")
+    for k in knobs:
+        facts = [f"default {k.default!r}"]
+        if k.spec.choices is not None:
+            facts.append("one of " + ", ".join(map(str, k.spec.choices)))
+        if k.spec.describe():
+            facts.append(k.spec.describe())
+        if not k.spec.live:
+            facts.append("fixed once a run starts")
+        lines.append(f"  {k.name}  ({'; '.join(facts)})")
+        if k.doc:
+            lines.extend(textwrap.wrap(k.doc, 88, initial_indent="      ",
+                                       subsequent_indent="      "))
+    return lines
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("methods", help="list learning methods (for --method / train.method)")
+    p = sub.add_parser("methods", help="list learning methods (for --method / train.method); "
+                                       "ebm methods NAME lists NAME's knobs")
+    p.add_argument("name", nargs="?", help="a method: list its train.options knobs")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("\n".join(method_lines()))
+    print("\n".join(knob_lines(args.name) if args.name else method_lines()))
     return 0
 
 

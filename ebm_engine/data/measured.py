@@ -20,12 +20,13 @@ class Measured:
     Attributes
     ----------
     minutes : float
-        Training minutes until the goal was met, or until the metric settled
-        (within 10 % of its final value), or the whole budget.
+        Training minutes of the whole preset when the run finished it; for a run the
+        budget cut short, until the goal was met, or until the metric settled (within
+        10 % of its final value), or the whole budget.
     metric : str
         Headline metric name (``digits_fd`` …).
     value : float
-        Its value at the end of the budget.
+        Its value at those minutes.
     goal_met : bool
         Whether the goal of the metric (e.g. digits FD ≤ 30) was reached.
     """
