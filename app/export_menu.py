@@ -32,6 +32,7 @@ from ebm_engine.errors import EBMError
 from ebm_engine.learning.events import SamplesReady
 
 KINDS_3D = ("voxel", "pointcloud")
+ALL_KINDS = ("image", "points", "video", *KINDS_3D, "text", "molecule", "trajectory")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,10 @@ ENTRIES = (
           "The sample you clicked last (else the first), turning once"),
     Entry("Turntable of a 3D sample (GIF)…", "turntable", ".gif", KINDS_3D,
           "The sample you clicked last (else the first), turning once"),
+    Entry("Samples as arrays (NPZ)…", "grid", ".npz", ALL_KINDS,
+          "The samples as numpy arrays in model space: samples, energy, value_range, the "
+          "recorded chains as chain (at most the first 8 samples; a conditional model's "
+          "answers as samples, its picture strip as strip): numpy.load(path)"),
     Entry("Checkpoint copy…", "checkpoint", ""),
     Entry("Metrics (CSV)…", "metrics", ".csv"),
 )
@@ -322,8 +327,11 @@ class ExportMenu(QMenu):
 
             index = self._turntable_index()
             return save_turntable(s.kind, s.samples[index], path, s.value_range)
-        # recorded frames end with the final state of the recorded chains
-        frames = [f.x for f in s.frames] if what == "chain" else None
+        # recorded frames end with the final state of the recorded chains; an .npz keeps
+        # them beside the samples (not where its frames are picture strips: the answers'
+        # chain is not in the snapshot)
+        arrays = ext == ".npz" and "output" not in s.extras
+        frames = [f.x for f in s.frames] if what == "chain" or arrays else None
         if what == "chain" and not frames:
             raise EBMError("No chain was recorded; set train.record_every > 0 to record chains.")
         return export_samples(s.samples, s.kind, s.value_range, path, frames=frames,

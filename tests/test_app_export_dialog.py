@@ -92,3 +92,27 @@ def test_a_checkpoint_copy_is_named_by_its_checkpoint_and_goes_beside_the_run(qt
     assert menu.suggested_path(copy) == tmp_path / "runs" / "moons-run_it4_checkpoint"
     metrics = next(e for e in ENTRIES if e.what == "metrics")  # its last row, not the view's
     assert menu.suggested_path(metrics) == run / "moons-run_it4_metrics.csv"
+
+
+def test_samples_export_as_arrays_with_their_recorded_chains(qtbot, tmp_path):
+    """The app had no .npz export: numbers for an analysis meant the command line."""
+    from app.export_menu import ENTRIES, ExportMenu
+    from ebm_engine.learning.events import ChainFrame
+
+    menu = ExportMenu(lambda: None, lambda: None)
+    snap = _snapshot(7)
+    chain = tuple(ChainFrame(k, snap.samples[:2] * (k + 1) / 3, np.zeros(2, np.float32))
+                  for k in range(3))
+    for kind in ("image", "voxel", "text", "trajectory"):
+        menu.set_snapshot(SamplesReady(7, kind, (-1.0, 1.0), snap.samples, snap.energy))
+        assert menu.actions_by_label["Samples as arrays (NPZ)…"].isEnabled(), kind
+    menu.set_snapshot(SamplesReady(7, "image", (-1.0, 1.0), snap.samples,
+                                   np.arange(4, dtype=np.float32), chain))
+    entry = next(e for e in ENTRIES if e.ext == ".npz")
+    assert menu.suggested_path(entry).name == "samples_it7_samples.npz"
+    out = menu.export(entry.what, tmp_path / "s.npz")
+    with np.load(out) as saved:
+        np.testing.assert_array_equal(saved["samples"], snap.samples)  # model space, as drawn
+        np.testing.assert_array_equal(saved["energy"], np.arange(4))
+        assert saved["chain"].shape == (3, 2, 1, 8, 8)
+        assert tuple(saved["value_range"]) == (-1.0, 1.0)
