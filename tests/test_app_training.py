@@ -284,6 +284,28 @@ def test_quit_while_training_asks_first_and_keeps_the_run(qtbot, tmp_path):
     assert load_model(run_dir).checkpoint.iteration >= at + 2
 
 
+def test_the_windows_close_button_asks_as_quit_does(qtbot, tmp_path):
+    """The close button's path (a close event from the window system) had no test."""
+    from PySide6.QtGui import QCloseEvent
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    class CloseButton(QCloseEvent):  # what the window manager sends: spontaneous
+        def spontaneous(self) -> bool:  # noqa: D102
+            return True
+
+    window = make_window(qtbot, tmp_path)
+    ctrl = window.controller
+    _click(window, "train")
+    qtbot.waitUntil(lambda: ctrl.iteration >= 2, timeout=WAIT_MS)
+    event = CloseButton()
+    window.closeEvent(event)
+    assert not event.isAccepted() and window.isVisible() and ctrl.busy
+    box = window.findChild(QMessageBox, "quit_dialog")
+    assert box is not None and box.isVisible()
+    box.findChild(QPushButton, "quit_anyway").click()
+    assert not window.isVisible() and not ctrl.busy
+
+
 def test_the_run_menu_and_its_keys_drive_a_run_as_the_buttons_do(qtbot, tmp_path):
     """F5 trains, F6 pauses and resumes, F7 steps, Shift+F5 stops; the Run menu lists
     them, enabled as the buttons are."""
