@@ -19,6 +19,8 @@ from app.views.image_grid import GridImage, ImageGridWidget, prepare_grid
 
 CURVE_PENS = (pg.mkPen("#e8eaed", width=1.5), pg.mkPen("#f9ab00", width=1.5, style=Qt.DashLine))
 CURVE_COLUMNS = 5
+#: Least width of one extra's column (grids scale down to it; narrower, the panel scrolls).
+MIN_COLUMN = 120
 
 
 def is_curves(name: str, arr: np.ndarray) -> bool:
@@ -115,7 +117,7 @@ class ExtrasPanel(QWidget):
             inner = QLabel()
         v.addWidget(inner, 1)
         box.inner = inner
-        box.setMinimumWidth(max(box.minimumWidth(), 160))
+        box.setMinimumWidth(max(box.minimumWidth(), MIN_COLUMN))
         return box
 
     @staticmethod
