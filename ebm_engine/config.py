@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ebm_engine.errors import ConfigError, DataError
-from ebm_engine.options import did_you_mean, knob, knob_spec, parse_fields
+from ebm_engine.options import MAX_LAYERS, did_you_mean, knob, knob_spec, parse_fields
 from ebm_engine.precision import PRECISIONS
 
 CONFIG_VERSION = 1
@@ -85,7 +85,7 @@ class ModelConfig:
 
     name: str = knob("mlp", live=False)
     width: int = knob(128, gt=0, live=False, unit="units or channels")
-    depth: int = knob(3, gt=0, live=False)
+    depth: int = knob(3, gt=0, le=MAX_LAYERS, live=False)
     spectral_norm: bool = knob(False, live=False)
     options: dict[str, Any] = knob({}, live=False)
 

@@ -32,10 +32,17 @@ from typing import Any
 
 from ebm_engine.errors import ConfigError
 
-MAX_MAGNITUDE = 1e150
-"""Largest size a numeric knob takes (its square is still a finite float)."""
-MIN_MAGNITUDE = 1e-150
-"""Smallest non-zero size a float knob takes (its square is not rounded to 0)."""
+MAX_MAGNITUDE = 1e18
+"""Largest size a numeric knob without an upper bound of its own takes: its square is
+still a finite float32 (the tensors' type; 1e150 passed and died in a tensor op)."""
+MAX_LAYERS = 64
+"""Most layers or blocks a network knob asks for (100 000 filled 24 GB before the first step)."""
+MAX_UNITS = 8192
+"""Most units, channels or latent dimensions a method's own network knob asks for."""
+MAX_DRAWS = 10_000
+"""Most extra chains or draws per item a method knob asks for."""
+MIN_MAGNITUDE = 1e-18
+"""Smallest non-zero size a float knob takes (its square is not rounded to 0 in float32)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ class KnobSpec:
         # Steps, scales and sigmas enter the maths squared (δ²/2, 1/2σ²): past these
         # sizes that square overflows or becomes 0 and the run would die mid-way.
         size = abs(value)
-        if size > MAX_MAGNITUDE:
+        if size > MAX_MAGNITUDE and self.le is None and self.lt is None:
             raise ConfigError(f"{name} is too large, got {value!r} (at most {MAX_MAGNITUDE:g}: "
                               "its square must stay a finite number)")
         if isinstance(value, float) and 0 < size < MIN_MAGNITUDE:

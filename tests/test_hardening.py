@@ -167,6 +167,8 @@ def test_non_finite_numbers_are_refused_everywhere(tmp_path: Path, value: str, c
 
 @pytest.mark.parametrize(("key", "value", "word"), [
     ("sampler.step_size", "1e300", "large"),  # δ²/2 overflows
+    # float32 tensors: these passed the old 1e150 limit and died in a tensor op
+    ("train.options.post_step_size", "1e100", "large"),
     ("sampler.reference_sigma", "1e-200", "small"),  # 1/2σ² divides by 0
     ("train.options.obs_sigma", "1e-200", "small"),  # a method's own sigma
 ])
@@ -178,7 +180,7 @@ def test_sizes_whose_square_breaks_the_maths_are_refused(tmp_path: Path, key, va
     err = capsys.readouterr().err
     assert code == 2 and f"{key} is too {word}" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
-    assert RunConfig().with_value("sampler.step_size", "1e100").sampler.step_size == 1e100
+    assert RunConfig().with_value("sampler.step_size", "1e15").sampler.step_size == 1e15
 
 
 def test_checkpoints_by_time_and_bounded_by_retention(tmp_path: Path):
@@ -192,3 +194,37 @@ def test_checkpoints_by_time_and_bounded_by_retention(tmp_path: Path):
     # every iteration checkpointed by time; kept: the newest two and the milestone at 4
     assert folders == ["iter_0000004", "iter_0000006", "iter_0000007"]
     assert Trainer.resume(tmp_path / "run").iteration == 7
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    # a layer count with no ceiling filled 24 GB (OOM-killed, no message) or ran for minutes
+    (["--data", "sequence-translation", "--set", "train.options.gen_blocks=100000"],
+     "train.options.gen_blocks must be <= 64"),
+    (["--data", "shapes-points", "--set", "model.options.head_depth=1000000"],
+     "model.options.head_depth must be <= 64"),
+    # past 2**63: "Overflow when unpacking long long"
+    (["--data", "digits", "--method", "coopnets", "--set",
+      "train.options.z_dim=100000000000000000000"], "train.options.z_dim must be <= 8192"),
+    (["--data", "digits", "--set", "model.name=classifier", "--set",
+      "model.options.n_classes=-5"], "model.options.n_classes must be >= 2"),
+    (["--data", "digits", "--set", "model.options.leaky_slope=Infinity"],
+     "model.options.leaky_slope must be a finite number"),
+    (["--data", "grammar-text", "--set", "train.options.temperature=1e-100"],
+     "train.options.temperature must be >= 0.01"),
+])
+def test_network_and_method_knobs_without_a_ceiling_are_refused(tmp_path, capsys, argv, message):
+    assert main(["train", *argv, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_sampling_cannot_change_a_knob_training_fixed(tmp_path, capsys):
+    """--option T=3 on a six-level recovery model was an IndexError; z_dim and others
+    were tracebacks or silently ignored. Knobs a running run may change still apply."""
+    out = str(tmp_path / "x.png")
+    assert main(["sample", "--run", "zoo:digits-recovery", "--n", "2", "--steps", "1",
+                 "--option", "T=3", "--out", out]) == 2
+    assert "train.options.T was fixed by training (6)" in capsys.readouterr().err
+    assert main(["sample", "--run", "zoo:digits-recovery", "--n", "2", "--steps", "1",
+                 "--option", "T=6", "--option", "step_scale=0.01", "--out", out]) == 0

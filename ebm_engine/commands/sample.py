@@ -259,6 +259,7 @@ def _set_options(loaded, pairs: list[str]) -> None:
     import json
 
     cfg = loaded.cfg
+    set_keys = []
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
@@ -268,5 +269,14 @@ def _set_options(loaded, pairs: list[str]) -> None:
         except json.JSONDecodeError:
             value = text  # a bare word: a string choice
         cfg = cfg.replace_value(f"train.options.{key}", value)
-    loaded.method.parse_options(cfg, loaded.spec)  # one clear line for a bad knob or value
+        set_keys.append(key)
+    opts = loaded.method.parse_options(cfg, loaded.spec)  # one line for a bad knob or value
+    # a knob that shapes the trained networks (T levels, z_dim…) cannot change now:
+    # T=3 on a 6-level model was a traceback, other such values were ignored
+    fixed = {k.name for k in loaded.method.knobs() if not k.spec.live}
+    for key in set_keys:
+        trained = getattr(loaded.method.opts, key)
+        if key in fixed and getattr(opts, key) != trained:
+            raise ConfigError(f"train.options.{key} was fixed by training ({trained!r}); "
+                              "sampling cannot change it")
     loaded.method.configure(cfg)

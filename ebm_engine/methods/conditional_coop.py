@@ -64,7 +64,7 @@ from ebm_engine.methods.base import (
 from ebm_engine.models.conditional import ConditionalEnergy, ConditionalInitializer
 from ebm_engine.models.feature_contrast import PLANES as CONTRAST_PLANES
 from ebm_engine.models.feature_contrast import feature_contrast
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_DRAWS, MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -132,16 +132,16 @@ class ConditionalCoopOptions:
                                 when={"condition": ("label", "image")})
     mask_min: float = knob(0.3, gt=0, le=1, when={"condition": ("mask",)})
     mask_max: float = knob(0.6, gt=0, le=1, when={"condition": ("mask",)})
-    z_dim: int = knob(8, ge=1, live=False)
-    gen_width: int = knob(32, ge=1, live=False, unit="channels")
+    z_dim: int = knob(8, ge=1, le=MAX_UNITS, live=False)
+    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels")
     gen_lr: float = knob(1e-3, gt=0)
     gen_sigma: float = knob(0.3, gt=0)
     latent_steps: int = knob(0, ge=0, unit="steps")
     latent_step_size: float = knob(0.1, gt=0)
-    eval_draws: int = knob(6, ge=2)
+    eval_draws: int = knob(6, ge=2, le=MAX_DRAWS)
     data_weight: float = knob(0.0, ge=0)
     data_latent_steps: int = knob(10, ge=0, unit="steps")
-    data_latent_draws: int = knob(1, ge=1)
+    data_latent_draws: int = knob(1, ge=1, le=MAX_DRAWS)
     context: bool = knob(False, live=False)
     teach_after: int = knob(0, ge=0, unit="iterations")
     contrast: bool = knob(False, live=False, when={"condition": ("image",)})

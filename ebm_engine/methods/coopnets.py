@@ -33,7 +33,7 @@ from ebm_engine.methods.base import (
 )
 from ebm_engine.models import build_model
 from ebm_engine.models.generator import build_generator
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -66,8 +66,8 @@ class CoopNetsOptions:
         (0 = from the trained nets; see :mod:`._average`): another way to settle the swing.
     """
 
-    z_dim: int = knob(32, ge=1, live=False)
-    gen_width: int = knob(32, ge=1, live=False, unit="channels")
+    z_dim: int = knob(32, ge=1, le=MAX_UNITS, live=False)
+    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels")
     gen_lr: float = knob(1e-3, gt=0)
     gen_sigma: float = knob(0.3, gt=0)
     latent_steps: int = knob(0, ge=0, unit="steps")

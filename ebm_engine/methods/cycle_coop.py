@@ -46,7 +46,7 @@ from ebm_engine.methods.base import (
 from ebm_engine.metrics.translation import BETTER as TRANSLATION_BETTER
 from ebm_engine.models import build_model
 from ebm_engine.models.translator import build_translator
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_LAYERS, MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -83,8 +83,8 @@ class CycleCoopOptions:
     """
 
     cycle_weight: float = knob(1.0, ge=0)
-    gen_width: int = knob(16, ge=1, live=False, unit="channels")
-    gen_blocks: int = knob(2, ge=0, live=False)
+    gen_width: int = knob(16, ge=1, le=MAX_UNITS, live=False, unit="channels")
+    gen_blocks: int = knob(2, ge=0, le=MAX_LAYERS, live=False)
     gen_downsample: int = knob(2, ge=0, le=4, live=False)
     gen_lr: float = knob(3e-4, gt=0)
     gen_sigma: float = knob(0.3, gt=0)

@@ -46,7 +46,7 @@ from ebm_engine.methods.base import (
 from ebm_engine.models import build_model
 from ebm_engine.models.encoder import build_encoder
 from ebm_engine.models.generator import build_generator
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -82,8 +82,8 @@ class DivergenceTriangleOptions:
         this decay (0 = sample from the trained networks; see :mod:`._average`).
     """
 
-    z_dim: int = knob(32, ge=1, live=False)
-    gen_width: int = knob(32, ge=1, live=False, unit="channels")
+    z_dim: int = knob(32, ge=1, le=MAX_UNITS, live=False)
+    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels")
     recon_sigma: float = knob(0.3, ge=1e-6)
     ebm_weight: float = knob(1.0, ge=0)
     gen_lr_scale: float = knob(2.0, ge=0)

@@ -43,7 +43,7 @@ from ebm_engine.methods.base import LearningMethod, StepResult, grad_norm, regis
 from ebm_engine.models import build_model
 from ebm_engine.models.conv_flow import ConvRealNVP
 from ebm_engine.models.flow import RealNVP
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_LAYERS, MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -97,8 +97,8 @@ class FlowContrastiveOptions:
     """
 
     flow_net: str = knob("mlp", choices=("mlp", "conv"), live=False)
-    flow_layers: int = knob(6, ge=1, live=False)
-    flow_width: int = knob(128, ge=1, live=False, unit="units")
+    flow_layers: int = knob(6, ge=1, le=MAX_LAYERS, live=False)
+    flow_width: int = knob(128, ge=1, le=MAX_UNITS, live=False, unit="units")
     flow_lr_scale: float = knob(0.5, ge=0)
     flow_mle: float = knob(1.0, ge=0)
     flow_grad_clip: float = knob(1.0, ge=0)

@@ -32,7 +32,7 @@ from ebm_engine.errors import ConfigError, DataError
 from ebm_engine.methods.base import DataSpec, LearningMethod, StepResult, register_method
 from ebm_engine.methods.jem_init import ClassGaussians, InformedBuffer
 from ebm_engine.models.classifier_energy import ClassifierEnergy
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_DRAWS, knob
 from ebm_engine.sampling import ChainFrame, PersistentBuffer, frozen, noise_like
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -73,7 +73,7 @@ class JointEnergyModelOptions:
     holdout: float = knob(0.2, ge=0, lt=1, live=False)
     gen_weight: float = knob(1.0, ge=0)
     eval_every: int = knob(10, ge=1, unit="iterations")
-    class_samples: int = knob(6, ge=0, live=False, unit="chains")
+    class_samples: int = knob(6, ge=0, le=MAX_DRAWS, live=False, unit="chains")
     sample_class: int = knob(-1, ge=-1)
     chain_init: str = knob("noise", choices=("noise", "class_gaussian"), live=False)
     data_noise: float = knob(0.0, ge=0, unit="in data units")

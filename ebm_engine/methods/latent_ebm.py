@@ -39,7 +39,7 @@ from ebm_engine.methods._persistent_posterior import PersistentPosterior
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models import build_model
 from ebm_engine.models.generator import build_generator
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -74,8 +74,8 @@ class LatentEBMOptions:
         with this decay (0 = from the trained networks; see :mod:`._average`).
     """
 
-    z_dim: int = knob(16, ge=1, live=False)
-    gen_width: int = knob(32, ge=1, live=False, unit="channels")
+    z_dim: int = knob(16, ge=1, le=MAX_UNITS, live=False)
+    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels")
     gen_lr: float = knob(1e-3, gt=0)
     obs_sigma: float = knob(0.3, gt=0)
     post_steps: int = knob(20, ge=0, unit="steps")

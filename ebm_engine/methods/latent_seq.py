@@ -47,7 +47,7 @@ from ebm_engine.methods._latent_prior import fixed_prior_metrics, prior_update
 from ebm_engine.methods._persistent_posterior import PersistentPosterior
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models.sequence import LatentPrior, SequenceDecoder
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -108,9 +108,9 @@ class LatentSeqOptions:
     """
 
     prior: str = knob("ebm", choices=("ebm", "gaussian"), live=False)
-    z_dim: int = knob(32, ge=1, live=False)
-    emb_dim: int = knob(64, ge=1, live=False)
-    gen_width: int = knob(256, ge=1, live=False, unit="units")
+    z_dim: int = knob(32, ge=1, le=MAX_UNITS, live=False)
+    emb_dim: int = knob(64, ge=1, le=MAX_UNITS, live=False)
+    gen_width: int = knob(256, ge=1, le=MAX_UNITS, live=False, unit="units")
     gen_lr: float = knob(1e-3, gt=0)
     gen_lr_end: float = knob(1.0, gt=0, le=1)
     post_steps: int = knob(20, ge=0, unit="steps")
@@ -120,9 +120,9 @@ class LatentSeqOptions:
     prior_l2: float = knob(0.1, ge=0)
     word_dropout: float = knob(0.25, ge=0, lt=1)
     decode: str = knob("sample", choices=("sample", "greedy"))
-    temperature: float = knob(1.0, gt=0)
+    temperature: float = knob(1.0, ge=0.01, le=100)  # 1e-100: logits / T overflowed float32
     sample_attribute: int = knob(-1, ge=-1)
-    attr_guidance: float = knob(1.0, ge=0)
+    attr_guidance: float = knob(1.0, ge=0, le=1000)
 
 
 @register_method("latent_seq")

@@ -43,7 +43,7 @@ from ebm_engine.methods._persistent_posterior import PersistentPosterior
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.metrics.prediction import BETTER, heldout_windows, prediction_metrics
 from ebm_engine.models.trajectory_predictor import FutureDecoder, LatentPriorEnergy, PastEncoder
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_DRAWS, MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -88,16 +88,16 @@ class LBEBMOptions:
 
     prior: str = knob("ebm", choices=("ebm", "gaussian"), live=False)
     observed: int = knob(8, ge=2, live=False, unit="steps")
-    z_dim: int = knob(16, ge=1, live=False)
-    feature_dim: int = knob(64, ge=1, live=False)
-    gen_width: int = knob(256, ge=1, live=False, unit="units")
+    z_dim: int = knob(16, ge=1, le=MAX_UNITS, live=False)
+    feature_dim: int = knob(64, ge=1, le=MAX_UNITS, live=False)
+    gen_width: int = knob(256, ge=1, le=MAX_UNITS, live=False, unit="units")
     gen_lr: float = knob(1e-3, gt=0)
     obs_sigma: float = knob(0.1, gt=0)
     post_steps: int = knob(20, ge=0, unit="steps")
     post_step_size: float = knob(0.05, gt=0)
     post_persistent: bool = knob(False, live=False)
     prior_l2: float = knob(0.01, ge=0)
-    best_of: int = knob(20, ge=1)
+    best_of: int = knob(20, ge=1, le=MAX_DRAWS)
 
 
 @register_method("lbebm")

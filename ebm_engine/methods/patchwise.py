@@ -114,7 +114,7 @@ class PatchwiseOptions:
     stage_iterations: int = knob(0, ge=0, live=False, unit="iterations")
     coarsest_iterations: int = knob(0, ge=0, live=False, unit="iterations")
     coarsest_lr: float = knob(1.0, gt=0, le=100)
-    start_side: int = knob(0, ge=0, unit="pixels")
+    start_side: int = knob(0, ge=0, le=4096, unit="pixels")
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

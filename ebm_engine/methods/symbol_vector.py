@@ -60,7 +60,7 @@ from ebm_engine.methods._symbol_vector_parts import class_mosaic, labelled_split
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models.generator import MLPGenerator, build_generator
 from ebm_engine.models.sequence import LatentPrior
-from ebm_engine.options import knob
+from ebm_engine.options import MAX_DRAWS, MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
@@ -112,21 +112,21 @@ class SymbolVectorOptions:
     """
 
     n_classes: int = knob(10, ge=2, live=False, unit="classes")
-    z_dim: int = knob(16, ge=1, live=False)
+    z_dim: int = knob(16, ge=1, le=MAX_UNITS, live=False)
     generator: str = knob("mlp", choices=("mlp", "conv"), live=False)
-    gen_width: int = knob(256, ge=1, live=False)
+    gen_width: int = knob(256, ge=1, le=MAX_UNITS, live=False)
     gen_lr: float = knob(1e-3, gt=0)
     obs_sigma: float = knob(0.3, gt=0)
     post_steps: int = knob(20, ge=1, unit="steps")
     post_step_size: float = knob(0.1, gt=0)
-    labelled_batch: int = knob(32, ge=1, unit="items")
+    labelled_batch: int = knob(32, ge=1, le=MAX_DRAWS, unit="items")
     unlabelled_weight: float = knob(1.0, ge=0)
     ce_weight: float = knob(1.0, ge=0)
     ib_weight: float = knob(0.0, ge=0)
     eval_every: int = knob(50, ge=1, unit="iterations")
     classify_steps: int = knob(40, ge=1, unit="steps")
-    classify_chains: int = knob(4, ge=1, unit="chains")
-    class_samples: int = knob(10, ge=0, unit="samples")
+    classify_chains: int = knob(4, ge=1, le=MAX_DRAWS, unit="chains")
+    class_samples: int = knob(10, ge=0, le=MAX_DRAWS, unit="samples")
     sample_class: int = knob(-1, ge=-1)
 
 

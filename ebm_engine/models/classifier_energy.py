@@ -76,5 +76,5 @@ class ClassifierEnergy(nn.Module):
 
 @register("classifier", options=("n_classes",))
 def build_classifier_energy(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
-    n_classes = option(cfg.options, "n_classes", 10, int)
+    n_classes = option(cfg.options, "n_classes", 10, int, ge=2, le=100_000)
     return ClassifierEnergy(tuple(data_shape), n_classes, cfg.width, cfg.depth, cfg.spectral_norm)

@@ -55,5 +55,5 @@ def build_convnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     channels, height, width = data_shape
     if height != width or not 8 <= height <= 128:
         raise ConfigError(f"model 'convnet' needs square images of 8..128 px, got {height}x{width}")
-    slope = option(cfg.options, "leaky_slope", 0.2, float)
+    slope = option(cfg.options, "leaky_slope", 0.2, float, ge=0, le=1)
     return GenerativeConvNet(channels, height, cfg.width, cfg.depth, cfg.spectral_norm, slope)

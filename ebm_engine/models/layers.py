@@ -12,13 +12,22 @@ def maybe_sn(layer: nn.Module, spectral_norm: bool) -> nn.Module:
     return nn.utils.parametrizations.spectral_norm(layer) if spectral_norm else layer
 
 
-def option(options: dict[str, Any], key: str, default: Any, kind: type) -> Any:
-    """Read ``options[key]`` with a type check that names the field."""
+def option(options: dict[str, Any], key: str, default: Any, kind: type, *,
+           ge: float | None = None, le: float | None = None) -> Any:
+    """Read ``options[key]`` with a type check (and bounds ``ge``/``le`` for numbers,
+    finite and of a float32-safe size) that names the field."""
+    import math
+
     from ebm_engine.errors import ConfigError
+    from ebm_engine.options import KnobSpec
 
     value = options.get(key, default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(value, float) and not math.isfinite(value) and kind is float:
+        raise ConfigError(f"model.options.{key} must be a finite number, got {value!r}")
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"model.options.{key} must be {kind.__name__}, got {value!r}")
+    if kind in (int, float):
+        KnobSpec(ge=ge, le=le).check(f"model.options.{key}", value)
     return value

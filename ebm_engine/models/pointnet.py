@@ -68,6 +68,7 @@ from ebm_engine.models.layers import maybe_sn, option
 from ebm_engine.models.registry import register
 from ebm_engine.models.splat import splat_grid
 from ebm_engine.models.voxelnet import GenerativeVoxelNet
+from ebm_engine.options import MAX_LAYERS
 
 POOLINGS = ("mean", "max", "max+mean")
 NORMS = ("none", "points")
@@ -192,9 +193,8 @@ def build_pointnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
     pooling = option(cfg.options, "pooling", "mean", str)
     if pooling not in POOLINGS:
         raise ConfigError(f"model.options.pooling must be one of {POOLINGS}, got {pooling!r}")
-    head_depth = option(cfg.options, "head_depth", 2, int)
-    if head_depth < 0:
-        raise ConfigError(f"model.options.head_depth must be >= 0, got {head_depth}")
+    # layers after the pooling: 1e6 of them ran for minutes, then filled the memory
+    head_depth = option(cfg.options, "head_depth", 2, int, ge=0, le=MAX_LAYERS)
     extensive = option(cfg.options, "extensive", True, bool)
     centered = option(cfg.options, "centered", False, bool)
     norm = option(cfg.options, "norm", "none", str)
@@ -205,9 +205,7 @@ def build_pointnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
         raise ConfigError(f"model.options.splat must be 0 (off) or a grid side of 8..64, got {splat}")
     if splat and data_shape[1] != 3:
         raise ConfigError(f"model.options.splat needs 3D points, got {data_shape[1]} coordinates")
-    splat_width = option(cfg.options, "splat_width", 8, int)
-    if splat_width < 1:
-        raise ConfigError(f"model.options.splat_width must be >= 1, got {splat_width}")
+    splat_width = option(cfg.options, "splat_width", 8, int, ge=1)
     return GenerativePointNet(
         data_shape[1], cfg.width, cfg.depth, cfg.spectral_norm, pooling, head_depth, extensive,
         centered, norm, splat, splat_width,

@@ -158,7 +158,7 @@ def build_stgconvnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module
         raise ConfigError(
             f"model 'stgconvnet' needs >= 2 frames of 8..256 px, got {frames} frames of {height}x{width}"
         )
-    slope = option(cfg.options, "leaky_slope", 0.2, float)
+    slope = option(cfg.options, "leaky_slope", 0.2, float, ge=0, le=1)
     padding = option(cfg.options, "temporal_padding", "circular", str)
     readout = option(cfg.options, "spatial_readout", "sum", str)
     if padding not in TEMPORAL_PADDINGS:

@@ -95,5 +95,5 @@ def build_voxelnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
         raise ConfigError(
             f"model 'voxelnet' needs grids of 8..128 voxels a side, got {'x'.join(map(str, grid))}"
         )
-    slope = option(cfg.options, "leaky_slope", 0.2, float)
+    slope = option(cfg.options, "leaky_slope", 0.2, float, ge=0, le=1)
     return GenerativeVoxelNet(channels, tuple(grid), cfg.width, cfg.depth, cfg.spectral_norm, slope)
