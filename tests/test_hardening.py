@@ -211,6 +211,11 @@ def test_checkpoints_by_time_and_bounded_by_retention(tmp_path: Path):
      "model.options.leaky_slope must be a finite number"),
     (["--data", "grammar-text", "--set", "train.options.temperature=1e-100"],
      "train.options.temperature must be >= 0.01"),
+    # trained, then every sampling of the run failed until --option sample_attribute=-1
+    (["--data", "grammar-text-controlled", "--set", "train.options.sample_attribute=99"],
+     "train.options.sample_attribute must be < 4"),
+    (["--data", "grammar-text", "--set", "train.options.sample_attribute=2"],
+     "this data has no attribute to sample by"),
 ])
 def test_network_and_method_knobs_without_a_ceiling_are_refused(tmp_path, capsys, argv, message):
     assert main(["train", *argv, "--out", str(tmp_path / "r")]) == 2

@@ -100,3 +100,15 @@ def test_jem_chain_init_class_gaussian_and_noise():
     assert torch.equal(torch.cdist(per_class, starts.means).argmin(1), torch.arange(10))
     noise = Trainer(_cfg(0, **{"train.options.chain_init": "noise"}), None).method
     assert noise.starts is None and noise.buffer.states.abs().mean() > 0.4  # U(-1, 1): mean |x| 0.5
+
+
+def test_no_held_out_items_trains_without_an_accuracy_not_a_false_divergence():
+    """holdout 0 scored NaN accuracy every step: read as diverged, three rollbacks,
+    then "lower sampler.init_scale or sampler.step_size"."""
+    from ebm_engine.learning.events import Finished
+
+    trainer = Trainer(_cfg(3, **{"train.options.holdout": 0.0}), None)
+    events = list(trainer.events())
+    steps = [e.metrics for e in events if isinstance(e, TrainStep)]
+    assert len(steps) == 3 and "accuracy" not in steps[-1] and "train_accuracy" in steps[-1]
+    assert isinstance(events[-1], Finished) and events[-1].reason == "completed"

@@ -240,8 +240,9 @@ class JointEnergyModel(LearningMethod):
             "grad_norm": norm,
             "cross_entropy": float(ce.detach()),
             "train_accuracy": float((logits.detach().argmax(1) == y).float().mean()),
-            "accuracy": self._accuracy,
         }
+        if len(self.held_idx):  # holdout 0 keeps no items: no figure (a NaN read as diverged)
+            metrics["accuracy"] = self._accuracy
         return StepResult(metrics, synth, e_synth.detach(), frames, extras)
 
     def _class_snapshot(self) -> dict[str, torch.Tensor]:

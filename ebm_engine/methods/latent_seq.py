@@ -137,6 +137,8 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
         if spec is not None and spec.symbols is None:
             raise ConfigError(f"method 'latent_seq' models token sequences (text, molecules), "
                               f"not {spec.kind} data; try --data grammar-text")
+        if spec is not None:  # said now, not after training, when every sampling failed
+            _check_attribute(spec.symbols, opts.sample_attribute)
 
     def build(self) -> None:
         o, sym = self.opts, self.spec.symbols
@@ -301,10 +303,7 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
         """Attributes to sample: the ``sample_attribute`` class, or drawn uniformly."""
         k = self.symbols.n_attributes
         if self.opts.sample_attribute >= 0:
-            if self.opts.sample_attribute >= k:
-                raise ConfigError(f"train.options.sample_attribute must be < {k} "
-                                  f"(the data's attribute classes: {attribute_list(self.symbols)})"
-                                  f", got {self.opts.sample_attribute}")
+            _check_attribute(self.symbols, self.opts.sample_attribute)
             return torch.full((n,), self.opts.sample_attribute, dtype=torch.long,
                               device=self.device)
         return torch.randint(k, (n,), device=self.device, generator=self.rng)
@@ -355,3 +354,15 @@ def attribute_list(symbols) -> str:
     """``0 = statement+present, 1 = …`` (or the class numbers when the data named none)."""
     names = symbols.attribute_values or [str(k) for k in range(symbols.n_attributes)]
     return ", ".join(f"{k} = {name}" for k, name in enumerate(names))
+
+
+def _check_attribute(symbols, value: int) -> None:
+    """``sample_attribute`` ``value`` is -1 or one of the data's attribute classes."""
+    if value < 0:
+        return
+    if not symbols.attribute:
+        raise ConfigError(f"train.options.sample_attribute is {value}, but this data has no "
+                          "attribute to sample by (-1; an attribute: grammar-text-controlled)")
+    if value >= symbols.n_attributes:
+        raise ConfigError(f"train.options.sample_attribute must be < {symbols.n_attributes} "
+                          f"(the data's attribute classes: {attribute_list(symbols)}), got {value}")
