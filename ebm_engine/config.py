@@ -329,6 +329,27 @@ class RunConfig:
                 raise ConfigError(str(exc)) from None
         return cfg
 
+    def with_values(self, pairs: list[tuple[str, Any]]) -> RunConfig:
+        """:meth:`with_value` for each ``(key, value)``, in an order that works: two
+        values checked against each other (``sigma_min`` below ``sigma_max``) are
+        taken in either order on a command line; the first refusal that no order
+        avoids is raised."""
+        last = {key: value for key, value in pairs}  # a key given twice: the last one
+        cfg, waiting = self, list(last.items())
+        while waiting:
+            refused: list[tuple[tuple[str, Any], ConfigError]] = []
+            for key, value in waiting:
+                try:
+                    cfg = cfg.with_value(key, value)
+                except ConfigError as exc:
+                    refused.append(((key, value), exc))
+            if not refused:
+                return cfg
+            if len(refused) == len(waiting):  # no progress: a value no order makes valid
+                raise refused[0][1]
+            waiting = [pair for pair, _ in refused]
+        return cfg
+
     def replace_value(self, key: str, value: Any) -> RunConfig:
         """A copy with ``key`` set to an already validated ``value`` (no checks).
 

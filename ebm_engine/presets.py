@@ -294,8 +294,7 @@ def config_for(source: str, preset: str | None = None,
                                                      if k not in foreign})
     if method:  # another method keeps only the preset's options it knows (with_value)
         cfg = cfg.with_value("train.method", method)
-    for key, value in overrides or []:
-        cfg = cfg.with_value(key, value)
+    cfg = cfg.with_values(list(overrides or []))
     # Data that could not be told is not reported here: loading it says why, once.
     if choice is not None and choice.preset is not None and report is not None:
         # The line describes the preset's sizing; the user's own --set of a sized

@@ -74,6 +74,9 @@ def test_train_then_sample_digits(tmp_path, capsys):
          "--scale must be >= 1"),
         (["sample", "--run", "zoo:digits-ml", "--record-every", "-1", "--out", "{tmp}/x.gif"],
          "--record-every must be >= 0"),
+        # ebm sample's --option was "unrecognized arguments" here
+        (["train", "--data", "digits", "--option", "average=0.5", "--out", "{tmp}/r"],
+         "--set train.options.average=0.5"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):

@@ -233,3 +233,18 @@ def test_sampling_cannot_change_a_knob_training_fixed(tmp_path, capsys):
     assert "train.options.T was fixed by training (6)" in capsys.readouterr().err
     assert main(["sample", "--run", "zoo:digits-recovery", "--n", "2", "--steps", "1",
                  "--option", "T=6", "--option", "step_scale=0.01", "--out", out]) == 0
+
+
+def test_values_checked_together_are_taken_in_either_order():
+    """--set sigma_min=0.8 --set sigma_max=0.9 was refused against the preset's 0.7;
+    the other order worked."""
+    from ebm_engine.presets import config_for
+
+    pairs = [("train.options.sigma_min", "0.8"), ("train.options.sigma_max", "0.9")]
+    for order in (pairs, pairs[::-1]):
+        cfg = config_for("digits", "digits-recovery", order)
+        assert (cfg.train.options["sigma_min"], cfg.train.options["sigma_max"]) == (0.8, 0.9)
+    with pytest.raises(ConfigError, match="sigma_min/sigma_max"):  # no order makes it valid
+        config_for("digits", "digits-recovery", [("train.options.sigma_min", "0.95")])
+    twice = [("train.lr", "0.1"), ("train.lr", "0.2")]  # a key given twice: the last
+    assert RunConfig().with_values(twice).train.lr == 0.2

@@ -61,6 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="multiply sampler.step_size by F at each rollback (default 1)")
     p.add_argument("--max-rollbacks", type=int, default=3, metavar="N",
                    help="give up after N rollbacks (default 3)")
+    # ebm sample's spelling of a method knob: said how to write it here, not "unrecognized"
+    p.add_argument("--option", action="append", default=[], help=argparse.SUPPRESS)
     p.set_defaults(handler=run)
 
 
@@ -126,8 +128,7 @@ def build_config(args: argparse.Namespace):
         cfg = RunConfig.load(args.config)
         if args.data:
             cfg = cfg.with_value("data.source", args.data)
-        for key, value in overrides:
-            cfg = cfg.with_value(key, value)
+        cfg = cfg.with_values(overrides)
         return _absolute_pairs(cfg)
     if not args.data:
         raise ConfigError("train needs --data DEMO|PATH (or --config, or --resume RUN)")
@@ -145,6 +146,11 @@ def _say_preset(line: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ebm_engine import distributed
+
+    if args.option:
+        key = args.option[0].partition("=")[0]
+        raise ConfigError(f"ebm train sets a method knob with --set train.options.{args.option[0]}"
+                          f" (--option {key}=… is ebm sample's)")
 
     try:
         return _run(args)
