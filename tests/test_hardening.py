@@ -248,3 +248,13 @@ def test_values_checked_together_are_taken_in_either_order():
         config_for("digits", "digits-recovery", [("train.options.sigma_min", "0.95")])
     twice = [("train.lr", "0.1"), ("train.lr", "0.2")]  # a key given twice: the last
     assert RunConfig().with_values(twice).train.lr == 0.2
+
+
+def test_a_first_iteration_divergence_names_the_values_the_user_set(tmp_path, capsys):
+    """Only "lower sampler.init_scale or sampler.step_size" was said, after three
+    pointless rollbacks, when a typed value broke the first step."""
+    code = main(["train", "--data", "8gaussians", "--set", "train.options.data_noise=1e12",
+                 "--max-rollbacks", "0", "--quiet", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 1 and "diverged in iteration 1" in err
+    assert "check the values you set (train.options.data_noise=1e12)" in err

@@ -246,7 +246,7 @@ def _run(args: argparse.Namespace) -> int:
             result = session.edit(key, value)
             if isinstance(result, Refused):
                 raise ConfigError(result.reason)
-        return drive(session, _chain(first, events), quiet=args.quiet)
+        return drive(session, _chain(first, events), quiet=args.quiet, given=args.overrides)
     if not args.out:
         raise ConfigError("train needs --out RUN (a new folder for the run)")
     from ebm_engine.runs.rundir import RunDir
@@ -259,7 +259,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg = cfg.with_value("train.iterations", args.steps)
     distributed.setup(cfg.train.device)
     session = Session(cfg, on_diverge=policy)
-    return drive(session, session.train(args.out), quiet=args.quiet)
+    return drive(session, session.train(args.out), quiet=args.quiet, given=args.overrides)
 
 
 def _chain(first, rest):
@@ -267,9 +267,11 @@ def _chain(first, rest):
     yield from rest
 
 
-def drive(session, events, quiet: bool = False) -> int:
+def drive(session, events, quiet: bool = False, given: list[str] | None = None) -> int:
     """Iterate a session's events with a progress bar; Ctrl-C and SIGTERM stop
     it within one Langevin step and checkpoint the last complete iteration.
+    ``given``: the user's ``--set KEY=VALUE`` items, named as suspects when the
+    first iteration diverges.
 
     Returns the exit status: 0, 1 (diverged), 130 (Ctrl-C) or 143 (SIGTERM).
     """
@@ -357,6 +359,8 @@ def drive(session, events, quiet: bool = False) -> int:
         n = session.rollbacks
         tried = f" after {n} rollback{'s' if n != 1 else ''}" if n else ""
         advice = divergence_advice(session.config.train.method, iteration)
+        if iteration == 0 and given:  # a value set for this run is the likelier cause
+            advice += f", or check the values you set ({', '.join(given)})"
         sys.stderr.write(f"ebm: error: training diverged in iteration {failed_iteration(iteration)}"
                          f"{where}{tried}; {advice}{_from_where(session)}\n")
         return 1
