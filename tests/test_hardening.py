@@ -216,6 +216,11 @@ def test_checkpoints_by_time_and_bounded_by_retention(tmp_path: Path):
      "train.options.sample_attribute must be < 4"),
     (["--data", "grammar-text", "--set", "train.options.sample_attribute=2"],
      "this data has no attribute to sample by"),
+    # trained as given: a noise schedule that decreases, classes no item is labelled with
+    (["--data", "digits", "--method", "recovery", "--set",
+      "train.options.schedule=[0.9,0.7,0.5,0.3,0.2,0.05]"], "schedule must not decrease"),
+    (["--data", "digits-semi-supervised", "--set", "train.options.n_classes=20"],
+     "(10 classes), but train.options.n_classes is 20"),
 ])
 def test_network_and_method_knobs_without_a_ceiling_are_refused(tmp_path, capsys, argv, message):
     assert main(["train", *argv, "--out", str(tmp_path / "r")]) == 2

@@ -37,6 +37,9 @@ def labelled_split(dataset, n_classes: int
     if int(labels.max()) >= k or int(labels.min()) < -1:
         raise DataError(f"{ds.name}: labels span {int(labels.min())}..{int(labels.max())}; "
                         f"set train.options.n_classes (now {k}) to cover them")
+    if 0 <= int(labels.max()) < k - 1:  # classes no item is labelled with (JEM refuses too)
+        raise DataError(f"{ds.name}: labels span {int(labels.min())}..{int(labels.max())} "
+                        f"({int(labels.max()) + 1} classes), but train.options.n_classes is {k}")
     idx = torch.nonzero(labels >= 0).squeeze(1)
     if len(idx) == 0:
         raise DataError(f"{ds.name}: no labelled item (every label is −1)")
