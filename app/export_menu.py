@@ -230,11 +230,15 @@ class ExportMenu(QMenu):
         self.sigSampled.emit(snap)
 
     def set_snapshot(self, snapshot: SamplesReady | None) -> None:
-        """Enable the sample entries that fit ``snapshot``'s kind (none for a data preview)."""
+        """Enable the sample entries that fit ``snapshot``'s kind (none for a data preview)
+        and hide the others: a digits model's menu listed 20 greyed entries for meshes,
+        molecules and trajectories. With no samples yet, every entry shows, disabled."""
         self.snapshot = snapshot if snapshot is None or snapshot.origin != "preview" else None
         kind = self.snapshot.kind if self.snapshot is not None else ""
         for entry in ENTRIES:
-            self.actions_by_label[entry.label].setEnabled(not entry.kinds or kind in entry.kinds)
+            action = self.actions_by_label[entry.label]
+            action.setEnabled(not entry.kinds or kind in entry.kinds)
+            action.setVisible(not entry.kinds or not kind or kind in entry.kinds)
 
     def ask(self, entry: Entry) -> Path | None:
         """Ask for a file (a folder name for a checkpoint copy), then :meth:`export`."""

@@ -106,6 +106,9 @@ def test_samples_export_as_arrays_with_their_recorded_chains(qtbot, tmp_path):
     for kind in ("image", "voxel", "text", "trajectory"):
         menu.set_snapshot(SamplesReady(7, kind, (-1.0, 1.0), snap.samples, snap.energy))
         assert menu.actions_by_label["Samples as arrays (NPZ)…"].isEnabled(), kind
+        # the entries of other kinds are hidden, not a list of greyed-out formats
+        shown = [e for e in ENTRIES if menu.actions_by_label[e.label].isVisible()]
+        assert all(not e.kinds or kind in e.kinds for e in shown), kind
     menu.set_snapshot(SamplesReady(7, "image", (-1.0, 1.0), snap.samples,
                                    np.arange(4, dtype=np.float32), chain))
     entry = next(e for e in ENTRIES if e.ext == ".npz")
