@@ -28,11 +28,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from app.gui_gc import collect_on_gui_thread
+from ebm_engine.data.dataset import KINDS
 from ebm_engine.errors import EBMError
 from ebm_engine.learning.events import SamplesReady
 
 KINDS_3D = ("voxel", "pointcloud")
-ALL_KINDS = ("image", "points", "video", *KINDS_3D, "text", "molecule", "trajectory")
+ALL_KINDS = KINDS  # every data kind writes an .npz
 
 
 @dataclass(frozen=True)
@@ -232,13 +233,15 @@ class ExportMenu(QMenu):
     def set_snapshot(self, snapshot: SamplesReady | None) -> None:
         """Enable the sample entries that fit ``snapshot``'s kind (none for a data preview)
         and hide the others: a digits model's menu listed 20 greyed entries for meshes,
-        molecules and trajectories. With no samples yet, every entry shows, disabled."""
+        molecules and trajectories. A data preview shows its kind's entries, disabled;
+        with nothing shown, every entry shows, disabled."""
         self.snapshot = snapshot if snapshot is None or snapshot.origin != "preview" else None
         kind = self.snapshot.kind if self.snapshot is not None else ""
+        shown = snapshot.kind if snapshot is not None else ""  # a data preview's too
         for entry in ENTRIES:
             action = self.actions_by_label[entry.label]
             action.setEnabled(not entry.kinds or kind in entry.kinds)
-            action.setVisible(not entry.kinds or not kind or kind in entry.kinds)
+            action.setVisible(not entry.kinds or not shown or shown in entry.kinds)
 
     def ask(self, entry: Entry) -> Path | None:
         """Ask for a file (a folder name for a checkpoint copy), then :meth:`export`."""

@@ -102,8 +102,9 @@ class KnobSpec:
         # sizes that square overflows or becomes 0 and the run would die mid-way.
         size = abs(value)
         if size > MAX_MAGNITUDE and self.le is None and self.lt is None:
-            raise ConfigError(f"{name} is too large, got {value!r} (at most {MAX_MAGNITUDE:g}: "
-                              "its square must stay a finite number)")
+            why = "" if isinstance(value, int) else ": its square must stay a finite number"
+            raise ConfigError(f"{name} is too large, got {value!r} (at most "
+                              f"{MAX_MAGNITUDE:g}{why})")
         if isinstance(value, float) and 0 < size < MIN_MAGNITUDE:
             raise ConfigError(f"{name} is too small, got {value!r} (at least {MIN_MAGNITUDE:g}, "
                               "or 0 where 0 is allowed: its square must not round to 0)")

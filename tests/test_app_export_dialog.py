@@ -109,6 +109,14 @@ def test_samples_export_as_arrays_with_their_recorded_chains(qtbot, tmp_path):
         # the entries of other kinds are hidden, not a list of greyed-out formats
         shown = [e for e in ENTRIES if menu.actions_by_label[e.label].isVisible()]
         assert all(not e.kinds or kind in e.kinds for e in shown), kind
+    # a data preview (the first screen): its kind's entries, disabled (nothing to export)
+    menu.set_snapshot(SamplesReady(0, "voxel", None, snap.samples, snap.energy,
+                                   origin="preview"))
+    stl = menu.actions_by_label["Meshes (STL)…"]
+    assert stl.isVisible() and not stl.isEnabled()
+    assert not menu.actions_by_label["Sample grid (PNG)…"].isVisible()
+    menu.set_snapshot(None)  # nothing shown: every entry, disabled
+    assert all(menu.actions_by_label[e.label].isVisible() for e in ENTRIES)
     menu.set_snapshot(SamplesReady(7, "image", (-1.0, 1.0), snap.samples,
                                    np.arange(4, dtype=np.float32), chain))
     entry = next(e for e in ENTRIES if e.ext == ".npz")

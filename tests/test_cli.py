@@ -277,6 +277,20 @@ def test_scale_enlarges_animations_and_says_where_it_does_nothing(tmp_path, caps
     assert not (tmp_path / "big.gif").exists()
 
 
+def test_an_enlarged_animation_that_cannot_fit_in_memory_is_refused(tmp_path, capsys,
+                                                                     monkeypatch):
+    """Only PNG grids were sized against the free memory: 21 frames at --scale 20
+    took about 260 MB (8 GB at larger scales) before the first was encoded."""
+    import ebm_engine.preflight as preflight
+
+    monkeypatch.setattr(preflight, "available_memory", lambda device: 100 * 2**20)
+    assert main(["sample", "--run", "zoo:digits-ml", "--n", "16", "--scale", "20",
+                 "--out", str(tmp_path / "big.gif")]) == 2
+    err = capsys.readouterr().err
+    assert "--scale 20 makes 21 frames of" in err and "free" in err
+    assert not (tmp_path / "big.gif").exists()
+
+
 def test_a_long_sampling_says_so_first_and_an_sdf_line_counts_what_it_holds(tmp_path, capsys):
     from ebm_engine.commands.sample import LONG_CHAIN, _count
 

@@ -239,3 +239,8 @@ def test_a_stroke_translation_png_shows_the_reconstruction_row(tmp_path, capsys)
                  "--steps", "2", "--out", str(out)]) == 0
     assert "rows: source | translated | reconstructed" in capsys.readouterr().out
     assert np.asarray(Image.open(out)).shape[:2] == (3 * (CELL + 2), 3 * (CELL + 2))
+    arrays = tmp_path / "strokes.npz"  # the README's promise: source and reconstructed
+    assert main(["sample", "--run", "zoo:sequence-translation-cycle-coop", "--n", "3",
+                 "--steps", "2", "--out", str(arrays)]) == 0
+    with np.load(arrays) as saved:
+        assert saved["source"].shape == saved["reconstructed"].shape == saved["samples"].shape

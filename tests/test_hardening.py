@@ -181,6 +181,8 @@ def test_sizes_whose_square_breaks_the_maths_are_refused(tmp_path: Path, key, va
     assert code == 2 and f"{key} is too {word}" in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
     assert RunConfig().with_value("sampler.step_size", "1e15").sampler.step_size == 1e15
+    # a knob with a ceiling of its own is held to that, not to the float32 size rule
+    assert RunConfig().with_value("train.seed", str(2**62)).train.seed == 2**62
 
 
 def test_checkpoints_by_time_and_bounded_by_retention(tmp_path: Path):
@@ -220,7 +222,7 @@ def test_checkpoints_by_time_and_bounded_by_retention(tmp_path: Path):
     (["--data", "digits", "--method", "recovery", "--set",
       "train.options.schedule=[0.9,0.7,0.5,0.3,0.2,0.05]"], "schedule must not decrease"),
     (["--data", "digits-semi-supervised", "--set", "train.options.n_classes=20"],
-     "(10 classes), but train.options.n_classes is 20"),
+     "has 10 classes, but symbol_vector's train.options.n_classes is 20"),
 ])
 def test_network_and_method_knobs_without_a_ceiling_are_refused(tmp_path, capsys, argv, message):
     assert main(["train", *argv, "--out", str(tmp_path / "r")]) == 2

@@ -91,6 +91,16 @@ def test_harmonise_starts_from_a_pasted_edit_at_the_chosen_scale():
     assert frames[-1].x.shape == (2, 3, 16, 24)
 
 
+def test_harmonise_from_the_coarsest_scale_takes_its_steps():
+    """From scale 0 (the default) the coarsest level runs coarse_steps, as sampling does:
+    sampler.n_steps there left the pasted block's edges (see the seam test below)."""
+    trainer = Trainer(tiny_config(options={"scales": 3, "min_side": 8, "coarse_steps": 10,
+                                           "task": "harmonise"}), None)
+    frames = list(trainer.method.sample(2))
+    assert trainer.method.opts.edit_scale == 0
+    assert frames[-1].step == 10 + 2 * 6  # coarse_steps, then n_steps at the two finer levels
+
+
 def test_resume_is_exact(tmp_path):
     straight = Trainer(tiny_config(), tmp_path / "a")
     list(straight.events(3))

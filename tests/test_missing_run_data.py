@@ -129,7 +129,7 @@ def test_a_label_file_beside_the_data_folder_is_found_and_recorded_absolute(tmp_
     for i in range(6):
         Image.fromarray((rng.random((8, 8, 3)) * 255).astype(np.uint8)).save(
             tmp_path / "photos" / f"{i}.png")
-        rows.append(f"{i}.png,{'cat' if i % 2 else ''}")
+        rows.append(f"{i}.png,{('', 'cat', 'dog')[i % 3]}")  # two classes, some unlabelled
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     monkeypatch.chdir(tmp_path)
     run = tmp_path / "runs" / "ss"

@@ -54,7 +54,6 @@ class ExtrasPanel(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.NoFrame)
-        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         inner = QWidget()
         self._layout = QHBoxLayout(inner)
         self._layout.setContentsMargins(0, 0, 0, 0)

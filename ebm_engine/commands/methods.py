@@ -52,13 +52,22 @@ def knob_lines(name: str) -> list[str]:
             facts.append("one of " + ", ".join(map(str, k.spec.choices)))
         if k.spec.describe():
             facts.append(k.spec.describe())
+        if k.spec.unit:
+            facts.append(f"in {k.spec.unit}")
         if not k.spec.live:
             facts.append("fixed once a run starts")
         lines.append(f"  {k.name}  ({'; '.join(facts)})")
         if k.doc:
-            lines.extend(textwrap.wrap(k.doc, 88, initial_indent="      ",
+            lines.extend(textwrap.wrap(_plain(k.doc), 88, initial_indent="      ",
                                        subsequent_indent="      "))
     return lines
+
+
+def _plain(doc: str) -> str:
+    """A docstring's reST markup as plain terminal text (``x`` and :mod:`.x` as x)."""
+    import re
+
+    return re.sub(r":\w+:`~?\.?([^`]+)`", r"\1", doc).replace("``", "")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

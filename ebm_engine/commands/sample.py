@@ -145,12 +145,18 @@ def _check_scale(args: argparse.Namespace, kind: str, shape: tuple[int, ...]) ->
               f"{kind} samples as {ext or 'this file'} ignore it")
         return
     if ext in (".gif", ".mp4"):
-        side = math.ceil(math.sqrt(args.n))  # the square-ish grid of chain_to_frames
-        width = side * (shape[-1] + 2) * args.scale
+        width = _frame_size(args.n, shape, args.scale)[1]
         if width > MAX_ANIMATION_WIDTH:
             raise ConfigError(f"--scale {args.scale} makes {ext} frames about {width} px wide; "
                               f"at most {MAX_ANIMATION_WIDTH}: use a smaller --scale or fewer "
                               "samples")
+
+
+def _frame_size(n: int, shape: tuple[int, ...], scale: int) -> tuple[int, int]:
+    """About ``(height, width)`` of an animation frame of ``n`` items repeated ``scale``
+    times (the square-ish grid of ``chain_to_frames``)."""
+    side = math.ceil(math.sqrt(n))
+    return (math.ceil(n / side) * (shape[-2] + 2) * scale, side * (shape[-1] + 2) * scale)
 
 
 def _each(samples: np.ndarray, kind: str, out: str) -> list[Path]:
@@ -180,7 +186,7 @@ def _each(samples: np.ndarray, kind: str, out: str) -> list[Path]:
 def _check_memory(args: argparse.Namespace, loaded: LoadedModel, steps: int,
                   record: int) -> None:
     """Refuse an ``--n`` or ``--scale`` that cannot fit, before anything is drawn."""
-    from ebm_engine.export.samples import cell_scale
+    from ebm_engine.export.samples import cell_scale, needs_chain
     from ebm_engine.sampling_preflight import check_sampling
 
     shape = loaded.spec.item_shape
@@ -192,6 +198,18 @@ def _check_memory(args: argparse.Namespace, loaded: LoadedModel, steps: int,
         cell = (shape[-2] * k, shape[-1] * k * (4 if args.condition is not None else 1))
     check_sampling(loaded.cfg, shape, args.n, loaded.method.device, frames=frames, cell=cell,
                    scale=args.scale, also="or draw them in several calls with different --seed")
+    if args.scale is not None and needs_chain(args.out) and loaded.spec.kind in ("image", "video"):
+        from ebm_engine.preflight import SAFETY_FRACTION, available_memory, format_bytes
+
+        # every frame enlarged in memory, and an RGB copy of them all before encoding
+        h, w = _frame_size(args.n, shape, args.scale)
+        count = shape[1] if loaded.spec.kind == "video" else frames
+        need, ram = 2 * 3 * h * w * count, available_memory("cpu")
+        if ram > 0 and need > SAFETY_FRACTION * ram:
+            raise ConfigError(f"--scale {args.scale} makes {count} frames of {w} × {h} px, "
+                              f"≈ {format_bytes(need)}; this machine has {format_bytes(ram)} "
+                              "free: use a smaller --scale, fewer samples or a larger "
+                              "--record-every")
 
 
 def _chain(frames: list, out: str | Path) -> list[np.ndarray]:

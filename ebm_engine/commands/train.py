@@ -359,7 +359,7 @@ def drive(session, events, quiet: bool = False, given: list[str] | None = None) 
         n = session.rollbacks
         tried = f" after {n} rollback{'s' if n != 1 else ''}" if n else ""
         advice = divergence_advice(session.config.train.method, iteration)
-        if iteration == 0 and given:  # a value set for this run is the likelier cause
+        if iteration == (started_at or 0) and given:  # a value set for this run: likelier
             advice += f", or check the values you set ({', '.join(given)})"
         sys.stderr.write(f"ebm: error: training diverged in iteration {failed_iteration(iteration)}"
                          f"{where}{tried}; {advice}{_from_where(session)}\n")

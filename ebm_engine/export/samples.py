@@ -187,8 +187,11 @@ def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
         raw = (extras or {}).get("output")
         if raw is not None and len(raw) == len(arrays["samples"]):  # a strip: the answers
             arrays["strip"], arrays["samples"] = arrays["samples"], np.asarray(raw)
+        panels = dict(extras or {})
+        if kind == "trajectory" and "reconstructed" in panels and "reference" in panels:
+            panels["source"] = panels["reference"]  # a stroke translation's source paths
         for name in (*PANELS, "initializer"):
-            panel = (extras or {}).get(name)
+            panel = panels.get(name)
             if panel is not None and len(panel) == len(arrays["samples"]):
                 arrays[name] = np.asarray(panel)
         if value_range is not None:  # model space: what black and white (or 0 and 1) were

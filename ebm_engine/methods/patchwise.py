@@ -51,6 +51,8 @@ from ebm_engine.sampling import ChainFrame, energy_of, frozen, noise_like
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
 TASKS = ("random", "harmonise")
+#: Largest ``start_side`` (a million pixels a side asked for 24 TB of noise).
+MAX_START_SIDE = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +66,8 @@ class PatchwiseOptions:
     min_side : int
         Shorter side of the coarsest level, in pixels.
     coarse_steps : int
-        Langevin steps at the coarsest level, from noise (0 = sampler.n_steps);
+        Langevin steps at the coarsest level, from noise, or from the pasted picture
+        of a harmonisation that starts there (0 = sampler.n_steps);
         finer levels take sampler.n_steps from the upsampled coarser sample.
     aspect : float
         Width of samples relative to the training image (2 = twice as wide);
@@ -114,7 +117,7 @@ class PatchwiseOptions:
     stage_iterations: int = knob(0, ge=0, live=False, unit="iterations")
     coarsest_iterations: int = knob(0, ge=0, live=False, unit="iterations")
     coarsest_lr: float = knob(1.0, gt=0, le=100)
-    start_side: int = knob(0, ge=0, le=4096, unit="pixels")
+    start_side: int = knob(0, ge=0, le=MAX_START_SIDE, unit="pixels")
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

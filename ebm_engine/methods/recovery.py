@@ -92,7 +92,9 @@ def noise_schedule(levels: int, schedule: str | list[float], sigma_min: float,
         raise ConfigError(f"train.options.schedule must be one of {SCHEDULES} or a list, got {schedule!r}")
     if not all(0 < s < 1 for s in sig):
         raise ConfigError(f"train.options.schedule: every sigma must be in (0, 1), got {sig}")
-    if any(b < a for a, b in zip(sig, sig[1:])):  # level t+1 adds noise to level t
+    # the convention the levels, their steps and the start's fit are written for: σ_T
+    # the noisiest (the maths would take any order; a reversed list is a typo)
+    if any(b < a for a, b in zip(sig, sig[1:])):
         raise ConfigError(f"train.options.schedule must not decrease (σ_1 … σ_T, the noisiest "
                           f"last), got {sig}")
     return [float(s) for s in sig]

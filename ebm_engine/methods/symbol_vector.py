@@ -170,6 +170,9 @@ class SymbolVectorEBM(LearningMethod):
             self._read_labels()
 
     def _read_labels(self) -> None:
+        from ebm_engine.data.labelled import check_class_count
+
+        check_class_count(self.dataset, self.opts.n_classes, "symbol_vector")  # names them
         lab, self.heldout = labelled_split(self.dataset, self.opts.n_classes)
         self.labelled_items, self.labels = (t.to(self.device) for t in lab)
         if self.heldout is not None:

@@ -21,6 +21,7 @@ from torch import nn
 from ebm_engine.config import ModelConfig
 from ebm_engine.models.layers import maybe_sn, option
 from ebm_engine.models.registry import register
+from ebm_engine.options import MAX_UNITS
 
 
 class ClassifierEnergy(nn.Module):
@@ -76,5 +77,5 @@ class ClassifierEnergy(nn.Module):
 
 @register("classifier", options=("n_classes",))
 def build_classifier_energy(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
-    n_classes = option(cfg.options, "n_classes", 10, int, ge=2, le=100_000)
+    n_classes = option(cfg.options, "n_classes", 10, int, ge=2, le=MAX_UNITS)
     return ClassifierEnergy(tuple(data_shape), n_classes, cfg.width, cfg.depth, cfg.spectral_norm)

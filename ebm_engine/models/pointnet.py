@@ -68,7 +68,7 @@ from ebm_engine.models.layers import maybe_sn, option
 from ebm_engine.models.registry import register
 from ebm_engine.models.splat import splat_grid
 from ebm_engine.models.voxelnet import GenerativeVoxelNet
-from ebm_engine.options import MAX_LAYERS
+from ebm_engine.options import MAX_LAYERS, MAX_UNITS
 
 POOLINGS = ("mean", "max", "max+mean")
 NORMS = ("none", "points")
@@ -205,7 +205,7 @@ def build_pointnet(cfg: ModelConfig, data_shape: tuple[int, ...]) -> nn.Module:
         raise ConfigError(f"model.options.splat must be 0 (off) or a grid side of 8..64, got {splat}")
     if splat and data_shape[1] != 3:
         raise ConfigError(f"model.options.splat needs 3D points, got {data_shape[1]} coordinates")
-    splat_width = option(cfg.options, "splat_width", 8, int, ge=1)
+    splat_width = option(cfg.options, "splat_width", 8, int, ge=1, le=MAX_UNITS)
     return GenerativePointNet(
         data_shape[1], cfg.width, cfg.depth, cfg.spectral_norm, pooling, head_depth, extensive,
         centered, norm, splat, splat_width,
