@@ -88,7 +88,7 @@ def test_cli_on_diverge_stop_after_a_checkpoint_says_how_to_continue(tmp_path: P
     run = tmp_path / "run"
     assert main(["train", "--data", "8gaussians", "--steps", "4", "--out", str(run), *TINY]) == 0
     code = main(["train", "--resume", str(run), "--steps", "6", *UNSTABLE[:2],
-                 "--set", "train.lr=1e30", "--on-diverge", "stop", "--quiet"])
+                 "--set", "train.lr=1e18", "--on-diverge", "stop", "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     failed = [e["iteration"] for e in events(run) if e["event"] == "finished"][-1] + 1
