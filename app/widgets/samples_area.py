@@ -132,10 +132,11 @@ class SamplesArea(QWidget):
         samples keep at least half, and the extras are not a sliver that scrolls."""
         samples, beside = self.split.sizes()
         total = samples + beside
-        wanted = min(self.extras.wanted_width(), max(total, 2) // 2)
-        if samples < 0.4 * total or beside < wanted:
-            beside = wanted if samples >= 0.4 * total else max(total, 2) // 2
-            self.split.setSizes([total - beside, beside])
+        half = max(total, 2) // 2
+        squeezed = samples < 0.4 * total  # by the extras' size hints
+        target = half if squeezed else min(self.extras.wanted_width(), half)
+        if squeezed or beside < target:  # a user's wider split of the extras stays
+            self.split.setSizes([total - target, target])
 
     def paint_now(self) -> None:
         """Paint what the last draw changed, now (the frame pacer times the whole draw)."""

@@ -38,11 +38,12 @@ def labelled_split(dataset, n_classes: int
         raise DataError(f"{ds.name}: labels span {int(labels.min())}..{int(labels.max())}; "
                         f"set train.options.n_classes (now {k}) to cover them")
     top = int(labels.max())
-    if 0 <= top < k - 1:  # classes no item is labelled with: drawn, never trained
+    if top == 0:
+        raise DataError(f"{ds.name}: the labels name one class; semi-supervised learning "
+                        "needs at least two")
+    if 0 < top < k - 1:  # classes no item is labelled with: drawn, never trained
         raise DataError(f"{ds.name}: the labels name {top + 1} classes (0..{top}), but "
-                        f"train.options.n_classes is {k}; set train.options.n_classes={top + 1}"
-                        if top >= 1 else f"{ds.name}: the labels name one class; semi-supervised "
-                        "learning needs at least two")
+                        f"train.options.n_classes is {k}; set train.options.n_classes={top + 1}")
     idx = torch.nonzero(labels >= 0).squeeze(1)
     if len(idx) == 0:
         raise DataError(f"{ds.name}: no labelled item (every label is −1)")
