@@ -127,3 +127,16 @@ def test_task_rows_show_their_metric_beside_the_same_call_baseline(tmp_path):
     assert "psnr_langevin (higher)" in line and "psnr_initializer 21.4" in line
     assert quality.headline("image", {"digits_fd": 12.0}, "ml") == ("digits_fd", 10.0)
     assert quality.headline("image", {"digits_fd": 12.0}, "jem") == ("digits_fd", 30.0)
+
+
+def test_a_rows_budget_is_never_below_the_time_its_demo_registered(resources):
+    """A cut-short row's catalogue minutes are where its figure settled; taken as the
+    next run's budget they shrank at every measurement (texture-grass 10 → 5 → 3.8)."""
+    from ebm_engine.data import demos
+
+    registered = demos(measured=False)["texture-grass"].expected_minutes
+    quality.update_measured([_result("texture-grass", [0.1, 0.05, 0.04, 0.04], None, None)])
+    measured.measurements.cache_clear()
+    assert demos()["texture-grass"].expected_minutes < registered  # the catalogue: settled
+    row = next(r for r in quality.all_rows() if r.label == "texture-grass")
+    assert row.minutes == registered

@@ -151,15 +151,18 @@ def _load_all() -> None:
     import_submodules("ebm_engine.data")
 
 
-def demos() -> dict[str, DemoInfo]:
+def demos(measured: bool = True) -> dict[str, DemoInfo]:
     """All built-in demos by name, in registration order; ``expected_minutes``
-    is the measured time where ``benchmarks.quality`` measured the demo."""
+    is the measured time where ``benchmarks.quality`` measured the demo (with
+    ``measured=False``, the time each demo registered)."""
     from ebm_engine.data.measured import measurements
 
     _load_all()
-    measured = measurements()
-    return {name: replace(info, expected_minutes=round(measured[name].minutes, 1))
-            if name in measured else info for name, info in _DEMOS.items()}
+    if not measured:
+        return dict(_DEMOS)
+    table = measurements()
+    return {name: replace(info, expected_minutes=round(table[name].minutes, 1))
+            if name in table else info for name, info in _DEMOS.items()}
 
 
 def readers() -> list[ReaderInfo]:
