@@ -107,3 +107,16 @@ def test_the_curves_fit_a_narrow_panel(qtbot):
     for name, plot in curves.items.items():
         box = plot.mapRectToScene(plot.boundingRect())
         assert box.right() <= width + 1, f"{name} plot cut off: {box.right():.0f} > {width}"
+
+
+def test_the_learn_window_fits_a_small_screen(qtbot, monkeypatch):
+    """At 1280×720 its Close button was below the screen (it opened at 1100×760)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QScreen
+
+    from app.widgets.learn_dialog import LearnDialog
+
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda self: QRect(0, 0, 1280, 720))
+    dialog = LearnDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.width() <= 1280 * 0.95 and dialog.height() <= 720 * 0.9

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.style import fit_screen
 from ebm_engine import about
 
 GUIDE = ("guide", "")
@@ -30,7 +31,8 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("about_dialog")
         self.setWindowTitle("EBM Studio help")
-        self.resize(820, 560)
+        # at most the screen: at 1280×720 the Learn window's Close button was off-screen
+        self.resize(fit_screen(self, 820, 560))
         self.list = QListWidget()
         self.list.setObjectName("about_list")
         self.list.setMaximumWidth(230)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.learn_runner import LearnRunner
+from app.style import fit_screen
 from app.views import steady_label
 from app.widgets.learn_plots import LearnCanvas
 from ebm_engine.learn import CONCEPTS, Concept
@@ -34,7 +35,8 @@ class LearnDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("learn_dialog")
         self.setWindowTitle("Learn: energy-based models in five ideas")
-        self.resize(1100, 760)
+        # at most the screen: at 1280×720 the Learn window's Close button was off-screen
+        self.resize(fit_screen(self, 1100, 760))
         self.list = QListWidget()
         self.list.setObjectName("learn_list")
         for c in CONCEPTS:
