@@ -337,7 +337,10 @@ def test_train_after_opening_a_run_continues_it_in_a_new_folder(qtbot, tmp_path,
     assert [int(r["iteration"]) for r in RunDir(new).read_metrics()][:4] == [1, 2, 3, 4]
     assert sorted(p.name for p in finished_run.rglob("*")) == before and window.errors == []
     # Sample only of that new run, then Train: a run trained here is not "opened", so
-    # Train starts a new one from scratch, and the log says so
+    # Train starts a new one from scratch, and the log says so. (sigFinished comes before
+    # the worker is idle: a click then found Sample only disabled and waited 90 s in CI.)
+    window.controller.wait()
+    qtbot.waitUntil(lambda: window.transport.buttons["sample"].isEnabled(), timeout=WAIT_MS)
     with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
         window.transport.buttons["sample"].click()
     window.controller.wait()
