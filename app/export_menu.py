@@ -33,7 +33,6 @@ from ebm_engine.errors import EBMError
 from ebm_engine.learning.events import SamplesReady
 
 KINDS_3D = ("voxel", "pointcloud")
-ALL_KINDS = KINDS  # every data kind writes an .npz
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ ENTRIES = (
           "The sample you clicked last (else the first), turning once"),
     Entry("Turntable of a 3D sample (GIF)…", "turntable", ".gif", KINDS_3D,
           "The sample you clicked last (else the first), turning once"),
-    Entry("Samples as arrays (NPZ)…", "grid", ".npz", ALL_KINDS,
+    Entry("Samples as arrays (NPZ)…", "grid", ".npz", KINDS,  # every kind writes an .npz
           "The samples as numpy arrays in model space: samples, energy, value_range, the "
           "recorded chains as chain (at most the first 8 samples; a conditional model's "
           "answers as samples, its picture strip as strip): numpy.load(path)"),

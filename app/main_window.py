@@ -696,8 +696,9 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         else:  # first launch: as large as the design, but never larger than the screen
-            avail = self.screen().availableGeometry()
-            self.resize(min(1380, avail.width()), min(860, avail.height()))
+            from app.style import fit_screen
+
+            self.resize(fit_screen(self, 1380, 860, share=(1.0, 1.0)))
         state = self.store.value("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)

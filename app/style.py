@@ -14,9 +14,9 @@ def apply_style(app: QApplication) -> None:
         app.setStyleSheet(path.read_text(encoding="utf-8"))
 
 
-def fit_screen(widget, width: int, height: int):
-    """``QSize(width, height)`` shrunk to 95 % × 90 % of the screen ``widget`` opens on
-    (room for a title bar and a taskbar)."""
+def fit_screen(widget, width: int, height: int, share: tuple[float, float] = (0.95, 0.9)):
+    """``QSize(width, height)`` shrunk to ``share`` of the screen ``widget`` opens on
+    (by default 95 % × 90 %: room for a title bar and a taskbar)."""
     from PySide6.QtCore import QSize
     from PySide6.QtGui import QGuiApplication
 
@@ -24,4 +24,5 @@ def fit_screen(widget, width: int, height: int):
     if screen is None:
         return QSize(width, height)
     room = screen.availableGeometry()
-    return QSize(min(width, int(room.width() * 0.95)), min(height, int(room.height() * 0.9)))
+    return QSize(min(width, int(room.width() * share[0])),
+                 min(height, int(room.height() * share[1])))
