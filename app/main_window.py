@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import settings as app_settings
+from app import window_geometry
 from app.controller import Controller
 from app.export_menu import ExportMenu
 from app.panels.data_panel import DataPanel
@@ -132,9 +133,13 @@ class MainWindow(QMainWindow):
         dock = QDockWidget("Data and settings", self)
         dock.setObjectName("dock_left")
         dock.setWidget(left)
+        # Closable: on a 1024-pixel screen it takes a third of the width from the samples;
+        # View → Data and settings brings it back.
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.dock = dock
         toolbar = self.addToolBar("Transport")
         toolbar.setObjectName("toolbar_transport")
         toolbar.addWidget(self.transport)
@@ -169,7 +174,13 @@ class MainWindow(QMainWindow):
         # also with the Learn or Help window in front
         quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.menuBar().addMenu(self.export_menu)
-        self.menuBar().addMenu("&View").addAction("Run summary", self.show_run_summary)
+        view = self.menuBar().addMenu("&View")
+        view.setObjectName("view_menu")
+        panel = self.dock.toggleViewAction()  # checked while the panel is shown
+        panel.setObjectName("show_settings_panel")
+        panel.setShortcut(QKeySequence("Ctrl+B"))
+        view.addAction(panel)
+        view.addAction("Run summary", self.show_run_summary)
         run = self.menuBar().addMenu("&Run")  # the transport buttons, with their keys
         run.setObjectName("run_menu")
         run.addActions(list(self.transport.actions_by_name.values()))
@@ -692,13 +703,7 @@ class MainWindow(QMainWindow):
 
     # --- persistence -------------------------------------------------------------------
     def _restore_settings(self, demo: str | None) -> None:
-        geometry = self.store.value("geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:  # first launch: as large as the design, but never larger than the screen
-            from app.style import fit_screen
-
-            self.resize(fit_screen(self, 1380, 860, share=(1.0, 1.0)))
+        window_geometry.restore(self, self.store)
         state = self.store.value("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
@@ -717,7 +722,7 @@ class MainWindow(QMainWindow):
             self._source_chosen(source)
 
     def save_settings(self) -> None:
-        self.store.setValue("geometry", self.saveGeometry())
+        window_geometry.save(self, self.store)
         self.store.setValue("window_state", self.saveState())
         self.store.setValue("source", self.data_panel.source)
         self.store.setValue("config", self.controller.config.to_json())

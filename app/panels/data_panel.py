@@ -32,6 +32,7 @@ from ebm_engine.runs import zoo
 
 # How long the demo list's current row must rest under the arrow keys before it loads.
 KEY_SETTLE_MS = 350
+ROWS_SHOWN = 3  # demo rows the list always has room for
 # The keys that walk the list and load where they rest. Typing a name (Qt's type-ahead)
 # only highlights a demo: a stray keystroke must not replace the user's opened folder.
 WALK_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp,
@@ -116,6 +117,9 @@ class DataPanel(QWidget):
             if icon.is_file():
                 item.setIcon(QIcon(QPixmap(str(icon))))
             self.list.addItem(item)
+        # At least ROWS_SHOWN rows, on a short screen too (it had shown one and a half).
+        rows = self.list.sizeHintForRow(0) + 2 * self.list.spacing()
+        self.list.setMinimumHeight(ROWS_SHOWN * rows + 2 * self.list.frameWidth())
         self.list.itemClicked.connect(self._clicked)
         # The keyboard chooses too: Enter at once, arrow keys once they rest on a demo
         # (not each demo passed on the way, which would load every one of them).

@@ -42,6 +42,19 @@ TASK_PLOTS = (
     ("accuracy", "Held-out accuracy (higher is better)", (("accuracy", "#76b7b2"),)),
 )
 SERIES = {name: series for name, _title, series in PLOTS + TASK_PLOTS}
+# Titles for a plot too narrow for its own (about 150 pixels on a 1024-pixel screen);
+# a key's labels then drop the prefix they share.
+SHORT_TITLES = {"energy": "Energy", "grad": "Grad. norm", "its": "Iter. / s"}
+KEY_PREFIX = "energy_"
+
+
+def title_html(title: str, series, short: bool = False) -> str:
+    """``title``, with a colour key of ``series`` under it where it has two curves or more."""
+    if len(series) < 2:  # a key under the title: a legend box would hide curves
+        return title
+    labels = [(key.removeprefix(KEY_PREFIX) if short else key, _rgb(colour))
+              for key, colour in series]
+    return title + '<br><span style="font-size: 9pt">' + key_html(labels) + "</span>"
 
 
 def key_html(series: list[tuple[str, tuple[int, ...]]]) -> str:
@@ -147,17 +160,20 @@ class CurvesView(QWidget):
         self.items: dict[str, pg.PlotItem] = {}
         self.lines: dict[str, pg.PlotDataItem] = {}
         self.marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        # each plot's title and its short form, with their widths once measured
+        self.titles: dict[str, tuple[str, str]] = {}
+        self._title_widths: dict[str, tuple[float, float]] = {}
         for i, (name, title, series) in enumerate(PLOTS):
-            if len(series) > 1:  # a key under the title: a legend box would hide curves
-                title += ('<br><span style="font-size: 9pt">'
-                          + key_html([(key, _rgb(colour)) for key, colour in series]) + "</span>")
-            plot = self.plots.addPlot(row=i // 2, col=i % 2, title=title,
+            self.titles[name] = (title_html(title, series),
+                                 title_html(SHORT_TITLES.get(name, title), series, short=True))
+            plot = self.plots.addPlot(row=i // 2, col=i % 2, title=self.titles[name][0],
                                       axisItems={"bottom": SpacedAxis()})
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
             shrinkable_title(plot)
             self._add_lines(plot, series)
             self.items[name] = plot
+            plot.geometryChanged.connect(lambda n=name: self._fit_title(n))
         # Why the plots are empty when a run's history is not there (a pretrained model).
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -168,6 +184,21 @@ class CurvesView(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.note)
         layout.addWidget(self.plots, 1)
+
+    def _fit_title(self, name: str) -> None:
+        """Give plot ``name`` its full title where it fits its width, else the short one."""
+        plot = self.items[name]
+        label = plot.titleLabel
+        if name not in self._title_widths:
+            widths = []
+            for text in self.titles[name]:
+                label.setText(text)
+                widths.append(label.item.boundingRect().width())
+            self._title_widths[name] = (widths[0], widths[1])
+        full, short = self.titles[name]
+        wanted = full if self._title_widths[name][0] <= plot.width() else short
+        if label.text != wanted:
+            plot.setTitle(wanted)
 
     def _add_lines(self, plot: pg.PlotItem, series) -> None:
         for key, color in series:

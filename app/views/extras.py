@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLay
 
 from app.views import unindexed
 from app.views.image_grid import GridImage, ImageGridWidget, prepare_grid
+from app.views.spaced_axis import SpacedAxis
 
 CURVE_PENS = (pg.mkPen("#e8eaed", width=1.5), pg.mkPen("#f9ab00", width=1.5, style=Qt.DashLine))
 CURVE_COLUMNS = 5
@@ -108,7 +109,8 @@ class ExtrasPanel(QWidget):
         elif arr.ndim in (4, 5):
             inner = ImageGridWidget()
         elif arr.ndim == 2 and arr.shape[1] == 2:
-            inner = unindexed(pg.PlotWidget(background="#202124"))
+            inner = unindexed(pg.PlotWidget(background="#202124",
+                                            axisItems={"bottom": SpacedAxis()}))
             inner.setAspectLocked(True)
             inner.scatter = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(120, 200, 255, 200))
             inner.addItem(inner.scatter)

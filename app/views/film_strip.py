@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from app.display import display_of
 from app.views import steady_label, unindexed
+from app.views.spaced_axis import SpacedAxis
 from ebm_engine.data.dataset import to_display
 from ebm_engine.export.images import make_grid
 
@@ -69,7 +70,9 @@ class FilmStrip(QWidget):
         self.view = self.strip.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.image = pg.ImageItem()
         self.view.addItem(self.image)
-        self.trace = unindexed(pg.PlotWidget(background="#202124"))
+        # spaced labels: on a narrow strip pyqtgraph's ran together ("00.20.40.60.8")
+        self.trace = unindexed(pg.PlotWidget(background="#202124",
+                                             axisItems={"bottom": SpacedAxis()}))
         self.trace.setLabel("bottom", "Langevin step")
         self.trace.setLabel("left", "E(x)")
         # ticks in the energy's own units (pyqtgraph's "(x0.001)" scaling puzzled people)

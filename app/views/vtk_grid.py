@@ -52,6 +52,17 @@ MAX_CELLS = 16  # 4×4 viewports
 BACKGROUND = (0.125, 0.129, 0.141)  # #202124, as the image grid
 GAP_RGB = (0.06, 0.06, 0.07)
 GAP = 0.002  # viewport inset (fraction of the window) that draws the cell borders
+LABEL_INSET = 4  # pixels from a cell's corner to its label
+LABEL_CHAR_PX = 7.5  # a wide estimate of one character of the 12-pixel label font
+CAPTION_SEP = "  "  # between a cell's index and its energy
+
+
+def energy_text(value: float) -> str:
+    """``value`` in 3 significant digits, its exponent without "+" and leading zeros
+    (−2.97e3, not −2.97e+03: a narrow cell has room for a few characters)."""
+    text = f"{value:.3g}"
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
 CLICK_PIXELS = 4  # a press and release closer than this is a click, not a drag
 
 _live: weakref.WeakSet[VTKGrid] = weakref.WeakSet()
@@ -105,6 +116,7 @@ class VTKGrid(QWidget):
         self.renderers: list[vtkRenderer] = []
         self.actors: list[vtkActor] = []
         self.labels: list[vtkTextActor] = []
+        self.captions: list[str] = []  # each cell's whole label; a narrow cell shows "#i" only
         self.render_count = 0
         self._dirty = False
         self._press: tuple[float, float] | None = None
@@ -151,16 +163,29 @@ class VTKGrid(QWidget):
             return
         n = min(len(geometries), MAX_CELLS)
         self._ensure_cells(n, kind)
+        self.captions = [captions[i] if captions and i < len(captions) else f"#{i}"
+                         for i in range(n)]
         for i in range(n):
             set_geometry(self.actors[i], geometries[i])
-            self.labels[i].SetInput(captions[i] if captions and i < len(captions) else f"#{i}")
+        self.fit_labels()
         self.render()
+
+    def fit_labels(self) -> None:
+        """Each cell's whole label where it fits the cell's width, else its index alone
+        (at 1024 pixels "#0  E=-2.97e3" ran into the next cell)."""
+        if not self.labels:
+            return
+        cell = self.vtk_widget.width() / grid_shape(len(self.labels))[1]
+        for label, caption in zip(self.labels, self.captions, strict=True):
+            fits = LABEL_CHAR_PX * len(caption) + 2 * LABEL_INSET <= cell
+            label.SetInput(caption if fits else caption.split(CAPTION_SEP)[0])
 
     def clear_cells(self) -> None:
         """Empty every cell but keep the cells (renderers, actors, labels): the next
         samples of the same count and kind only replace geometry, nothing is rebuilt."""
         if self.released:
             return
+        self.captions = [""] * len(self.labels)
         for actor, label in zip(self.actors, self.labels, strict=True):
             set_geometry(actor, vtkPolyData())
             label.SetInput("")
@@ -172,6 +197,7 @@ class VTKGrid(QWidget):
         for ren in self.renderers:
             self.render_window.RemoveRenderer(ren)
         self.renderers, self.actors, self.labels = [], [], []
+        self.captions = [""] * n
         self.kind = kind
         rows, cols = grid_shape(n)
         for i in range(n):
@@ -188,7 +214,7 @@ class VTKGrid(QWidget):
             label.GetTextProperty().SetFontSize(12)
             label.GetTextProperty().SetColor(0.85, 0.85, 0.85)
             label.GetTextProperty().SetShadow(True)  # readable over the geometry
-            label.SetPosition(4, 4)
+            label.SetPosition(LABEL_INSET, LABEL_INSET)
             ren.AddViewProp(label)
             self.render_window.AddRenderer(ren)
             self.renderers.append(ren)
@@ -330,6 +356,8 @@ class _GridInteractor(QVTKRenderWindowInteractor):
         if grid is not None:
             grid._resize_offscreen(ev.size())
         super().resizeEvent(ev)
+        if grid is not None:
+            grid.fit_labels()  # before the render the resize asks for
 
     def mousePressEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
         grid = self._grid()
@@ -396,7 +424,8 @@ def prepare_cells(snapshot, frame: int = -1) -> Cells:
         x, energy, where = s.samples, s.energy, f"iteration {s.iteration}"
     energy = np.asarray(energy, dtype=np.float64).ravel()
     n = min(len(x), MAX_CELLS)
-    captions = tuple(f"#{i}  E={energy[i]:.3g}" if i < len(energy) else f"#{i}" for i in range(n))
+    captions = tuple(f"#{i}{CAPTION_SEP}E={energy_text(energy[i])}" if i < len(energy) else f"#{i}"
+                     for i in range(n))
     if getattr(s, "origin", "") == "preview":  # the data set, before any chain ran
         caption = f"{n} of {len(x)} training items · drag to turn all"
     else:

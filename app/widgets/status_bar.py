@@ -3,9 +3,12 @@ run folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from app.views import steady_label
 from ebm_engine.learning.events import RunStarted
 
 FIELDS = ("state", "device", "iteration", "its", "eta", "warning", "run")
@@ -31,7 +34,8 @@ class RunStatus:
     def __init__(self, bar: QStatusBar):
         self.labels: dict[str, QLabel] = {}
         for name in FIELDS:
-            label = QLabel("")
+            # the run folder and the warning may be long: cut with "…", never widening the window
+            label = steady_label() if name in ("run", "warning") else QLabel("")
             label.setObjectName(f"status_{name}")
             self.labels[name] = label
             bar.addPermanentWidget(label, {"run": 3, "warning": 2}.get(name, 0))
@@ -62,7 +66,8 @@ class RunStatus:
     def run_started(self, ev: RunStarted) -> None:
         self.target = ev.target
         self.labels["device"].setText(f"device: {ev.device}")
-        self.labels["run"].setText(f"run: {ev.run_dir}" if ev.run_dir else "")
+        # the folder's name (it says the time and the data); the whole path in the tooltip
+        self.labels["run"].setText(f"run: {Path(ev.run_dir).name}" if ev.run_dir else "")
         self.labels["run"].setToolTip(ev.run_dir)
         self.show_iteration(ev.iteration)
 
