@@ -10,7 +10,8 @@ learning method's ``Options`` dataclass are declared this way, so that
   non-finite numbers and values out of bounds, with one line naming the
   field;
 - the session decides from :func:`knob_spec` whether an edit may be applied
-  mid-run;
+  mid-run, and ``ebm sample --option`` which knobs a trained model's
+  sampling reads (``sampling``);
 - the app builds its editors (type, range, tooltip) from the same fields.
 
 Field descriptions come from the dataclass's numpydoc ``Attributes``
@@ -65,6 +66,10 @@ class KnobSpec:
         Read only when each named knob of the same ``Options`` has one of
         the values (``(("condition", ("label",)),)``); the app hides it
         otherwise. Empty: always read.
+    sampling : bool
+        Drawing samples from a trained model reads it, so ``ebm sample
+        --option`` may change it (if it is also ``live``). False: only
+        training reads it (learning rates, loss weights, schedules).
     """
 
     ge: float | None = None
@@ -76,6 +81,7 @@ class KnobSpec:
     allow_inf: bool = False
     unit: str = ""
     when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    sampling: bool = False
 
     def applies(self, values: dict[str, Any]) -> bool:
         """Whether the knob is read under ``values`` (the other knobs, by name)."""
@@ -126,14 +132,14 @@ def knob(default: Any, *, ge: float | None = None, gt: float | None = None,
          le: float | None = None, lt: float | None = None,
          choices: Iterable[Any] | None = None, live: bool = True,
          allow_inf: bool = False, unit: str = "",
-         when: dict[str, Iterable[Any]] | None = None) -> Any:
+         when: dict[str, Iterable[Any]] | None = None, sampling: bool = False) -> Any:
     """A dataclass field that is a knob (see :class:`KnobSpec`).
 
     Lists and dicts get a ``default_factory`` (each instance its own copy).
     """
     spec = KnobSpec(ge, gt, le, lt, tuple(choices) if choices is not None else None,
                     live, allow_inf, unit,
-                    tuple((k, tuple(v)) for k, v in (when or {}).items()))
+                    tuple((k, tuple(v)) for k, v in (when or {}).items()), sampling)
     meta = {"knob": spec}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)

@@ -44,8 +44,8 @@ def knob_lines(name: str) -> list[str]:
     if not knobs:
         return [*lines, "no knobs of its own (train.options); the sampler.* and train.* "
                         "settings apply"]
-    lines.append("train.options (ebm train --set train.options.KEY=VALUE; "
-                 "ebm sample --option KEY=VALUE):")
+    lines.append("train.options (ebm train --set train.options.KEY=VALUE; those sampling "
+                 "reads also ebm sample --option KEY=VALUE):")
     for k in knobs:
         facts = [f"default {k.default!r}"]
         if k.spec.choices is not None:
@@ -56,6 +56,8 @@ def knob_lines(name: str) -> list[str]:
             facts.append(f"in {k.spec.unit}")
         if not k.spec.live:
             facts.append("fixed once a run starts")
+        elif k.spec.sampling:
+            facts.append("sampling reads it: ebm sample --option")
         lines.append(f"  {k.name}  ({'; '.join(facts)})")
         if k.doc:
             lines.extend(textwrap.wrap(_plain(k.doc), 88, initial_indent="      ",

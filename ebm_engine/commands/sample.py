@@ -35,8 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="repeat each pixel K times in image and video grids (.png .gif .mp4; "
                         "default: PNG cells of at least 64 px, animations at least 256 px wide)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a method knob for this sampling (train.options.KEY; JSON value), "
-                        "e.g. --option aspect=2 (patchwise: twice as wide)")
+                   help="a method knob that sampling reads (train.options.KEY; JSON value; "
+                        "`ebm methods NAME` says which), e.g. --option aspect=2 (patchwise: "
+                        "twice as wide)")
     p.add_argument("--condition", metavar="PICTURE|LABEL",
                    help="apply a conditional model to your own picture (inpainting, saliency, "
                         "translation) or a class label (class-conditional); see "
@@ -291,10 +292,21 @@ def _set_options(loaded, pairs: list[str]) -> None:
     opts = loaded.method.parse_options(cfg, loaded.spec)  # one line for a bad knob or value
     # a knob that shapes the trained networks (T levels, z_dim…) cannot change now:
     # T=3 on a 6-level model was a traceback, other such values were ignored
-    fixed = {k.name for k in loaded.method.knobs() if not k.spec.live}
+    knobs = {k.name: k.spec for k in loaded.method.knobs()}
+    # a knob only training reads (data_noise, lr_end, learning rates) did nothing here
+    readable = loaded.method.sampling_knobs(loaded.method.opts)
     for key in set_keys:
         trained = getattr(loaded.method.opts, key)
-        if key in fixed and getattr(opts, key) != trained:
-            raise ConfigError(f"train.options.{key} was fixed by training ({trained!r}); "
-                              "sampling cannot change it")
+        if not knobs[key].live:
+            if getattr(opts, key) != trained:
+                raise ConfigError(f"train.options.{key} was fixed by training ({trained!r}); "
+                                  "sampling cannot change it")
+        elif key not in readable:
+            method = loaded.cfg.train.method
+            can = (f"sample --option can change {', '.join(readable)}" if readable
+                   else "sample --option can change none of its knobs (--steps and --seed "
+                        "change the draw)")
+            why = "" if knobs[key].sampling else " (it only matters in training)"
+            raise ConfigError(f"sampling this {method} model never reads train.options.{key}"
+                              f"{why}; {can}")
     loaded.method.configure(cfg)

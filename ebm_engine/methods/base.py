@@ -200,6 +200,16 @@ class LearningMethod:
         return knobs_of(cls.Options)
 
     @classmethod
+    def sampling_knobs(cls, opts) -> list[str]:
+        """The knobs a trained model's sampling reads and may take new values of
+        (``ebm sample --option``): declared ``sampling`` and ``live``, and read
+        under the model's options ``opts`` (their ``when``)."""
+        knobs = cls.knobs()
+        values = {k.name: getattr(opts, k.name) for k in knobs}
+        return [k.name for k in knobs
+                if k.spec.sampling and k.spec.live and k.spec.applies(values)]
+
+    @classmethod
     def summary(cls) -> str:
         """The first line of the method's docstring."""
         return (cls.__doc__ or cls.name).strip().splitlines()[0]

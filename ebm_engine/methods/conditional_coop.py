@@ -130,8 +130,8 @@ class ConditionalCoopOptions:
     n_classes: int = knob(10, ge=2, live=False, when={"condition": ("label",)})
     output_channels: int = knob(0, ge=0, live=False, unit="channels",
                                 when={"condition": ("label", "image")})
-    mask_min: float = knob(0.3, gt=0, le=1, when={"condition": ("mask",)})
-    mask_max: float = knob(0.6, gt=0, le=1, when={"condition": ("mask",)})
+    mask_min: float = knob(0.3, gt=0, le=1, when={"condition": ("mask",)}, sampling=True)
+    mask_max: float = knob(0.6, gt=0, le=1, when={"condition": ("mask",)}, sampling=True)
     z_dim: int = knob(8, ge=1, le=MAX_UNITS, live=False)
     gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels")
     gen_lr: float = knob(1e-3, gt=0)

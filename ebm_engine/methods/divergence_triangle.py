@@ -87,7 +87,7 @@ class DivergenceTriangleOptions:
     recon_sigma: float = knob(0.3, ge=1e-6)
     ebm_weight: float = knob(1.0, ge=0)
     gen_lr_scale: float = knob(2.0, ge=0)
-    refine_steps: int = knob(0, ge=0, unit="steps")
+    refine_steps: int = knob(0, ge=0, unit="steps", sampling=True)
     data_noise: float = knob(0.0, ge=0, unit="in data units")
     average: float = knob(0.0, ge=0, lt=1, live=False)
 

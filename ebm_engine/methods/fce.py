@@ -103,9 +103,9 @@ class FlowContrastiveOptions:
     flow_mle: float = knob(1.0, ge=0)
     flow_grad_clip: float = knob(1.0, ge=0)
     data_noise: float = knob(0.02, ge=0)
-    refine_steps: int = knob(0, ge=0, unit="steps")
+    refine_steps: int = knob(0, ge=0, unit="steps", sampling=True)
     average: float = knob(0.0, ge=0, lt=1, live=False)
-    resample: int = knob(1, ge=1, le=256, unit="candidates")
+    resample: int = knob(1, ge=1, le=256, unit="candidates", sampling=True)
 
 
 @register_method("fce")

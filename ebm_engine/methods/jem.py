@@ -74,7 +74,7 @@ class JointEnergyModelOptions:
     gen_weight: float = knob(1.0, ge=0)
     eval_every: int = knob(10, ge=1, unit="iterations")
     class_samples: int = knob(6, ge=0, le=MAX_DRAWS, live=False, unit="chains")
-    sample_class: int = knob(-1, ge=-1)
+    sample_class: int = knob(-1, ge=-1, sampling=True)
     chain_init: str = knob("noise", choices=("noise", "class_gaussian"), live=False)
     data_noise: float = knob(0.0, ge=0, unit="in data units")
 

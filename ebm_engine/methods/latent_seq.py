@@ -119,10 +119,10 @@ class LatentSeqOptions:
     post_persistent: bool = knob(False, live=False)
     prior_l2: float = knob(0.1, ge=0)
     word_dropout: float = knob(0.25, ge=0, lt=1)
-    decode: str = knob("sample", choices=("sample", "greedy"))
-    temperature: float = knob(1.0, ge=0.01, le=100)  # 1e-100: logits / T overflowed float32
-    sample_attribute: int = knob(-1, ge=-1)
-    attr_guidance: float = knob(1.0, ge=0, le=1000)
+    decode: str = knob("sample", choices=("sample", "greedy"), sampling=True)
+    temperature: float = knob(1.0, ge=0.01, le=100, sampling=True)  # 1e-100: logits / T overflowed float32
+    sample_attribute: int = knob(-1, ge=-1, sampling=True)
+    attr_guidance: float = knob(1.0, ge=0, le=1000, sampling=True)
 
 
 @register_method("latent_seq")

@@ -83,8 +83,8 @@ class MultiGridOptions:
     """
 
     grids: list[int] = knob([], live=False)
-    steps_per_grid: int = knob(0, ge=0, unit="steps")
-    start_noise: float = knob(0.0, ge=0, le=10)
+    steps_per_grid: int = knob(0, ge=0, unit="steps", sampling=True)
+    start_noise: float = knob(0.0, ge=0, le=10, sampling=True)
 
 
 @register_method("multigrid")

@@ -73,8 +73,8 @@ class MultiStageOptions:
     """
 
     resolutions: list[int] = knob([], live=False)
-    stage_iterations: int = knob(300, ge=1, unit="iterations")
-    fade_iterations: int = knob(100, ge=0, unit="iterations")
+    stage_iterations: int = knob(300, ge=1, unit="iterations", sampling=True)
+    fade_iterations: int = knob(100, ge=0, unit="iterations", sampling=True)
     data_noise: float = knob(0.0, ge=0, unit="in data units")
 
 

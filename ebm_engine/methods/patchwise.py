@@ -109,15 +109,15 @@ class PatchwiseOptions:
 
     scales: int = knob(4, ge=1, le=8, live=False)
     min_side: int = knob(16, ge=4, live=False, unit="pixels")
-    coarse_steps: int = knob(40, ge=0, unit="steps")
-    aspect: float = knob(1.0, gt=0, le=4)
-    task: str = knob("random", choices=TASKS)
-    edit_scale: int = knob(0, ge=0)
+    coarse_steps: int = knob(40, ge=0, unit="steps", sampling=True)
+    aspect: float = knob(1.0, gt=0, le=4, sampling=True)
+    task: str = knob("random", choices=TASKS, sampling=True)
+    edit_scale: int = knob(0, ge=0, sampling=True)
     recovery: float = knob(0.1, ge=0)
     stage_iterations: int = knob(0, ge=0, live=False, unit="iterations")
     coarsest_iterations: int = knob(0, ge=0, live=False, unit="iterations")
     coarsest_lr: float = knob(1.0, gt=0, le=100)
-    start_side: int = knob(0, ge=0, le=MAX_START_SIDE, unit="pixels")
+    start_side: int = knob(0, ge=0, le=MAX_START_SIDE, unit="pixels", sampling=True)
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

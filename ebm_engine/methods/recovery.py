@@ -142,14 +142,14 @@ class RecoveryOptions:
     """
 
     T: int = knob(6, ge=1, le=1000, live=False, unit="levels")
-    schedule: str | list[float] = knob("linear")
-    sigma_min: float = knob(0.1, gt=0, lt=1)
-    sigma_max: float = knob(0.9, gt=0, lt=1)
-    steps_per_level: int = knob(0, ge=0, unit="steps")
-    step_scale: float = knob(0.02, gt=0, le=1)
+    schedule: str | list[float] = knob("linear", sampling=True)
+    sigma_min: float = knob(0.1, gt=0, lt=1, sampling=True)
+    sigma_max: float = knob(0.9, gt=0, lt=1, sampling=True)
+    steps_per_level: int = knob(0, ge=0, unit="steps", sampling=True)
+    step_scale: float = knob(0.02, gt=0, le=1, sampling=True)
     level_weight: str = knob("equal", choices=LEVEL_WEIGHTS)
     average: float = knob(0.0, ge=0, lt=1, live=False)
-    step_ref: float = knob(0.0, ge=0, lt=1)
+    step_ref: float = knob(0.0, ge=0, lt=1, sampling=True)
     level_scales: bool = knob(False, live=False)
     start_components: int = knob(16, ge=0, le=256, live=False, unit="components")
 

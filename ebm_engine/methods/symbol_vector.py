@@ -127,7 +127,7 @@ class SymbolVectorOptions:
     classify_steps: int = knob(40, ge=1, unit="steps")
     classify_chains: int = knob(4, ge=1, le=MAX_DRAWS, unit="chains")
     class_samples: int = knob(10, ge=0, le=MAX_DRAWS, unit="samples")
-    sample_class: int = knob(-1, ge=-1)
+    sample_class: int = knob(-1, ge=-1, sampling=True)
 
 
 @register_method("symbol_vector")
