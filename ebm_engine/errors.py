@@ -52,7 +52,10 @@ def out_of_memory(exc: BaseException) -> str | None:
     -------
     str or None
         ``out of memory (102 GB asked for): ask for less …``, or ``None`` when
-        ``exc`` is not about memory (a bug keeps its traceback).
+        ``exc`` is not about memory (a bug keeps its traceback). Where a learning
+        method ran out, the advice names the network that was running and the
+        knobs that size it (``… in the generator network: ask for less (smaller
+        train.options.gen_width=4096 …``), or the size knobs set above their defaults.
     """
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
@@ -69,5 +72,26 @@ def out_of_memory(exc: BaseException) -> str | None:
             asked = f"{format_bytes(int(count))} asked for"
     if len(asked) > 120:  # CUDA's first line names every pool of the device
         asked = asked[:117] + "…"
-    return (f"out of memory ({asked}): ask for less (fewer samples, a smaller --scale, "
-            f"model.width or train.batch_size)")
+    network, knobs = _culprit(exc)
+    if not knobs:
+        return (f"out of memory ({asked}): ask for less (fewer samples, a smaller --scale, "
+                f"model.width or train.batch_size)")
+    where = f" in the {network} network" if network else ""
+    return (f"out of memory ({asked}){where}: ask for less (smaller {' or '.join(knobs)}, "
+            "fewer samples or a smaller train.batch_size)")
+
+
+def _culprit(exc: BaseException) -> tuple[str | None, list[str]]:
+    """``(network, knobs)`` that a learning method among the failed call's frames names
+    (:meth:`~ebm_engine.methods.base.LearningMethod.memory_culprit`), else ``(None, [])``."""
+    import traceback
+
+    objects = [frame.f_locals.get("self") for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    for obj in reversed(objects):
+        culprit = getattr(obj, "memory_culprit", None)
+        if callable(culprit):
+            try:
+                return culprit(objects)
+            except Exception:  # a half-built method: the plain advice, never a traceback
+                return None, []
+    return None, []

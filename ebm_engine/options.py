@@ -70,6 +70,10 @@ class KnobSpec:
         Drawing samples from a trained model reads it, so ``ebm sample
         --option`` may change it (if it is also ``live``). False: only
         training reads it (learning rates, loss weights, schedules).
+    sizes : tuple of str
+        The method's networks (their names in ``networks()``) that grow with
+        this knob: running out of memory in one of them names the knob (a
+        network no knob sizes is the ``model.width``/``model.depth`` one).
     """
 
     ge: float | None = None
@@ -82,6 +86,7 @@ class KnobSpec:
     unit: str = ""
     when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     sampling: bool = False
+    sizes: tuple[str, ...] = ()
 
     def applies(self, values: dict[str, Any]) -> bool:
         """Whether the knob is read under ``values`` (the other knobs, by name)."""
@@ -132,14 +137,16 @@ def knob(default: Any, *, ge: float | None = None, gt: float | None = None,
          le: float | None = None, lt: float | None = None,
          choices: Iterable[Any] | None = None, live: bool = True,
          allow_inf: bool = False, unit: str = "",
-         when: dict[str, Iterable[Any]] | None = None, sampling: bool = False) -> Any:
+         when: dict[str, Iterable[Any]] | None = None, sampling: bool = False,
+         sizes: Iterable[str] = ()) -> Any:
     """A dataclass field that is a knob (see :class:`KnobSpec`).
 
     Lists and dicts get a ``default_factory`` (each instance its own copy).
     """
     spec = KnobSpec(ge, gt, le, lt, tuple(choices) if choices is not None else None,
                     live, allow_inf, unit,
-                    tuple((k, tuple(v)) for k, v in (when or {}).items()), sampling)
+                    tuple((k, tuple(v)) for k, v in (when or {}).items()), sampling,
+                    tuple(sizes))
     meta = {"knob": spec}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)

@@ -58,6 +58,8 @@ def knob_lines(name: str) -> list[str]:
             facts.append("fixed once a run starts")
         elif k.spec.sampling:
             facts.append("sampling reads it: ebm sample --option")
+        if k.spec.sizes:
+            facts.append(f"sizes the {' and '.join(k.spec.sizes)}")
         lines.append(f"  {k.name}  ({'; '.join(facts)})")
         if k.doc:
             lines.extend(textwrap.wrap(_plain(k.doc), 88, initial_indent="      ",

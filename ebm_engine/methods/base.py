@@ -21,6 +21,7 @@ from ebm_engine.data.dataset import Dataset
 from ebm_engine.data.tokens import SymbolSpec
 from ebm_engine.errors import ConfigError
 from ebm_engine.methods._average import Averages
+from ebm_engine.methods._memory import memory_culprit
 from ebm_engine.options import KnobInfo, did_you_mean, knobs_of, parse_fields
 from ebm_engine.plugins import import_submodules
 from ebm_engine.sampling.buffer import PersistentBuffer
@@ -314,6 +315,13 @@ class LearningMethod:
 
     def reconfigured(self) -> None:
         """Update state derived from ``self.opts`` after :meth:`configure` (override)."""
+
+    def memory_culprit(self, objects: list[object]) -> tuple[str | None, list[str]]:
+        """``(network, knobs)`` the out-of-memory line names when a call whose frames
+        hold ``objects`` ran out: the running network and the knobs that size it
+        (``key=value``), or ``None`` and the size knobs set above their defaults
+        (:mod:`._memory`)."""
+        return memory_culprit(self, objects)
 
     # --- shared helpers ------------------------------------------------------
     def adam(self, params, lr_knob: str | None = None,

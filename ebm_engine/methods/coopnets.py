@@ -66,8 +66,8 @@ class CoopNetsOptions:
         (0 = from the trained nets; see :mod:`._average`): another way to settle the swing.
     """
 
-    z_dim: int = knob(32, ge=1, le=MAX_UNITS, live=False)
-    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels")
+    z_dim: int = knob(32, ge=1, le=MAX_UNITS, live=False, sizes=("generator",))
+    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels", sizes=("generator",))
     gen_lr: float = knob(1e-3, gt=0)
     gen_sigma: float = knob(0.3, gt=0)
     latent_steps: int = knob(0, ge=0, unit="steps")

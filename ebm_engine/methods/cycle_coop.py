@@ -83,8 +83,10 @@ class CycleCoopOptions:
     """
 
     cycle_weight: float = knob(1.0, ge=0)
-    gen_width: int = knob(16, ge=1, le=MAX_UNITS, live=False, unit="channels")
-    gen_blocks: int = knob(2, ge=0, le=MAX_LAYERS, live=False)
+    gen_width: int = knob(16, ge=1, le=MAX_UNITS, live=False, unit="channels",
+                          sizes=("translator_ab", "translator_ba"))
+    gen_blocks: int = knob(2, ge=0, le=MAX_LAYERS, live=False,
+                           sizes=("translator_ab", "translator_ba"))
     gen_downsample: int = knob(2, ge=0, le=4, live=False)
     gen_lr: float = knob(3e-4, gt=0)
     gen_sigma: float = knob(0.3, gt=0)

@@ -82,8 +82,9 @@ class DivergenceTriangleOptions:
         this decay (0 = sample from the trained networks; see :mod:`._average`).
     """
 
-    z_dim: int = knob(32, ge=1, le=MAX_UNITS, live=False)
-    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels")
+    z_dim: int = knob(32, ge=1, le=MAX_UNITS, live=False, sizes=("generator", "encoder"))
+    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels",
+                          sizes=("generator", "encoder"))
     recon_sigma: float = knob(0.3, ge=1e-6)
     ebm_weight: float = knob(1.0, ge=0)
     gen_lr_scale: float = knob(2.0, ge=0)

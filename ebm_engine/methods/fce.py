@@ -97,8 +97,8 @@ class FlowContrastiveOptions:
     """
 
     flow_net: str = knob("mlp", choices=("mlp", "conv"), live=False)
-    flow_layers: int = knob(6, ge=1, le=MAX_LAYERS, live=False)
-    flow_width: int = knob(128, ge=1, le=MAX_UNITS, live=False, unit="units")
+    flow_layers: int = knob(6, ge=1, le=MAX_LAYERS, live=False, sizes=("flow",))
+    flow_width: int = knob(128, ge=1, le=MAX_UNITS, live=False, unit="units", sizes=("flow",))
     flow_lr_scale: float = knob(0.5, ge=0)
     flow_mle: float = knob(1.0, ge=0)
     flow_grad_clip: float = knob(1.0, ge=0)

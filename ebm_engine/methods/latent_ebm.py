@@ -74,8 +74,8 @@ class LatentEBMOptions:
         with this decay (0 = from the trained networks; see :mod:`._average`).
     """
 
-    z_dim: int = knob(16, ge=1, le=MAX_UNITS, live=False)
-    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels")
+    z_dim: int = knob(16, ge=1, le=MAX_UNITS, live=False, sizes=("generator",))
+    gen_width: int = knob(32, ge=1, le=MAX_UNITS, live=False, unit="channels", sizes=("generator",))
     gen_lr: float = knob(1e-3, gt=0)
     obs_sigma: float = knob(0.3, gt=0)
     post_steps: int = knob(20, ge=0, unit="steps")

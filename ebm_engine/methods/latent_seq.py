@@ -108,9 +108,9 @@ class LatentSeqOptions:
     """
 
     prior: str = knob("ebm", choices=("ebm", "gaussian"), live=False)
-    z_dim: int = knob(32, ge=1, le=MAX_UNITS, live=False)
-    emb_dim: int = knob(64, ge=1, le=MAX_UNITS, live=False)
-    gen_width: int = knob(256, ge=1, le=MAX_UNITS, live=False, unit="units")
+    z_dim: int = knob(32, ge=1, le=MAX_UNITS, live=False, sizes=("generator",))
+    emb_dim: int = knob(64, ge=1, le=MAX_UNITS, live=False, sizes=("generator",))
+    gen_width: int = knob(256, ge=1, le=MAX_UNITS, live=False, unit="units", sizes=("generator",))
     gen_lr: float = knob(1e-3, gt=0)
     gen_lr_end: float = knob(1.0, gt=0, le=1)
     post_steps: int = knob(20, ge=0, unit="steps")
@@ -120,7 +120,8 @@ class LatentSeqOptions:
     prior_l2: float = knob(0.1, ge=0)
     word_dropout: float = knob(0.25, ge=0, lt=1)
     decode: str = knob("sample", choices=("sample", "greedy"), sampling=True)
-    temperature: float = knob(1.0, ge=0.01, le=100, sampling=True)  # 1e-100: logits / T overflowed float32
+    temperature: float = knob(1.0, ge=0.01, le=100,
+                              sampling=True)  # 1e-100: logits / T overflowed float32
     sample_attribute: int = knob(-1, ge=-1, sampling=True)
     attr_guidance: float = knob(1.0, ge=0, le=1000, sampling=True)
 

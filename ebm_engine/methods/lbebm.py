@@ -88,9 +88,9 @@ class LBEBMOptions:
 
     prior: str = knob("ebm", choices=("ebm", "gaussian"), live=False)
     observed: int = knob(8, ge=2, live=False, unit="steps")
-    z_dim: int = knob(16, ge=1, le=MAX_UNITS, live=False)
-    feature_dim: int = knob(64, ge=1, le=MAX_UNITS, live=False)
-    gen_width: int = knob(256, ge=1, le=MAX_UNITS, live=False, unit="units")
+    z_dim: int = knob(16, ge=1, le=MAX_UNITS, live=False, sizes=("generator",))
+    feature_dim: int = knob(64, ge=1, le=MAX_UNITS, live=False, sizes=("encoder", "generator"))
+    gen_width: int = knob(256, ge=1, le=MAX_UNITS, live=False, unit="units", sizes=("generator",))
     gen_lr: float = knob(1e-3, gt=0)
     obs_sigma: float = knob(0.1, gt=0)
     post_steps: int = knob(20, ge=0, unit="steps")

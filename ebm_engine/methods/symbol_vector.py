@@ -112,9 +112,9 @@ class SymbolVectorOptions:
     """
 
     n_classes: int = knob(10, ge=2, live=False, unit="classes")
-    z_dim: int = knob(16, ge=1, le=MAX_UNITS, live=False)
+    z_dim: int = knob(16, ge=1, le=MAX_UNITS, live=False, sizes=("generator",))
     generator: str = knob("mlp", choices=("mlp", "conv"), live=False)
-    gen_width: int = knob(256, ge=1, le=MAX_UNITS, live=False)
+    gen_width: int = knob(256, ge=1, le=MAX_UNITS, live=False, sizes=("generator",))
     gen_lr: float = knob(1e-3, gt=0)
     obs_sigma: float = knob(0.3, gt=0)
     post_steps: int = knob(20, ge=1, unit="steps")
