@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ebm_engine.commands._chain_args import DEVICE_HELP, add_chain_arguments
 from ebm_engine.errors import ConfigError
@@ -31,8 +32,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--n must be >= 2, got {args.n}")
     if args.steps is not None and args.steps < 0:
         raise ConfigError(f"--steps must be >= 0, got {args.steps}")
-    result = evaluate_run(args.run or args.checkpoint, n=args.n, steps=args.steps, seed=args.seed,
-                          device=args.device, write=not args.no_write)
+    source = args.run or args.checkpoint
+    target = _eval_file(source, write=not args.no_write)
+    before = _stamp(target)
+    try:
+        result = evaluate_run(source, n=args.n, steps=args.steps, seed=args.seed,
+                              device=args.device, write=not args.no_write)
+    except KeyboardInterrupt:  # said like train's stop, not a bare "interrupted"
+        sys.stderr.write(f"ebm: {_stopped(target, before)}\n")
+        return 130
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -44,3 +52,34 @@ def run(args: argparse.Namespace) -> int:
         elif not args.no_write and zoo.is_zoo(args.run or args.checkpoint):
             print("(a zoo entry is read-only: eval.json not written)")
     return 0
+
+
+def _eval_file(source: str, write: bool) -> Path | None:
+    """The ``RUN/eval.json`` that evaluating ``source`` writes (``None``: nothing is
+    written: ``--no-write``, a read-only zoo entry, a checkpoint outside a run)."""
+    from ebm_engine.metrics.evaluate import EVAL_FILE
+    from ebm_engine.runs import zoo
+    from ebm_engine.runs.rundir import run_folder_of
+
+    if not write or zoo.is_zoo(source):
+        return None
+    run = run_folder_of(source)
+    return run / EVAL_FILE if run is not None else None
+
+
+def _stamp(path: Path | None) -> int | None:
+    """``path``'s modification time in ns (``None``: no such file)."""
+    try:
+        return path.stat().st_mtime_ns if path is not None else None
+    except OSError:
+        return None
+
+
+def _stopped(target: Path | None, before: int | None) -> str:
+    """What a Ctrl-C during the evaluation left: the scores are all or nothing, and
+    ``eval.json`` is replaced atomically, so it holds the old scores or the new ones."""
+    if target is not None and _stamp(target) != before:
+        return f"evaluation stopped after its scores were written to {target}"
+    kept = (f"; {target} keeps the scores of an earlier evaluation"
+            if target is not None and before is not None else "")
+    return f"evaluation stopped before its scores were complete: nothing was written{kept}"
