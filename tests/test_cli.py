@@ -313,5 +313,8 @@ def test_methods_name_lists_that_methods_knobs(capsys):
     knobs = available_methods()["recovery"].knobs()
     assert all(f"  {k.name}  (default {k.default!r}" in out for k in knobs)
     assert "fixed once a run starts" in out
+    assert main(["methods", "ml"]) == 0
+    out = capsys.readouterr().out
+    assert "; in data units)" in out and "; × train.lr)" in out and "in in" not in out
     assert main(["methods", "recovry"]) == 2
     assert "did you mean 'recovery'" in capsys.readouterr().err

@@ -52,8 +52,9 @@ def knob_lines(name: str) -> list[str]:
             facts.append("one of " + ", ".join(map(str, k.spec.choices)))
         if k.spec.describe():
             facts.append(k.spec.describe())
-        if k.spec.unit:
-            facts.append(f"in {k.spec.unit}")
+        if k.spec.unit:  # "in steps", but "in data units" and "× train.lr" as they are
+            unit = k.spec.unit
+            facts.append(unit if unit.startswith(("in ", "per ", "×", "δ")) else f"in {unit}")
         if not k.spec.live:
             facts.append("fixed once a run starts")
         elif k.spec.sampling:
