@@ -43,8 +43,9 @@ def test_voxel_mesh_round_trip(tmp_path, ext):
     assert len(vertices) > 0 and len(faces) > 0
     assert vertices.min() > -0.75 and vertices.max() < 0.75
     assert vertices.max() > 0.5
-    # A closed, consistently wound surface: its volume is the ball's (within voxel error).
-    assert abs(_volume(vertices, faces)) == pytest.approx(4 / 3 * np.pi * 0.6**3, rel=0.15)
+    # A closed surface wound outward (positive volume; inside-out it was negative): its
+    # volume is the ball's (within voxel error).
+    assert _volume(vertices, faces) == pytest.approx(4 / 3 * np.pi * 0.6**3, rel=0.15)
     expected_v, expected_f = voxels_to_mesh(samples[0])
     assert len(faces) == len(expected_f)
     if ext != ".stl":  # STL keeps three corners per triangle
@@ -74,7 +75,7 @@ def test_display_space_level_and_border_and_nan():
     full = np.ones((1, 8, 8, 8), np.float32)  # touches every border: still closed
     v, f = voxels_to_mesh(full)
     assert len(f) > 0 and v.min() >= -1.0 and v.max() <= 1.0
-    assert abs(_volume(v, f)) == pytest.approx(8.0, rel=0.05)  # the surface lies on the cube
+    assert _volume(v, f) == pytest.approx(8.0, rel=0.05)  # on the cube, wound outward
     noisy = ball.copy()
     noisy[0, 0, 0, 0] = np.nan
     assert len(voxels_to_mesh(noisy)[1]) == len(f_model)
@@ -145,3 +146,14 @@ def test_pointcloud_export_errors_and_nan(tmp_path):
     )
     with pytest.raises(ExportError, match="bad.ply"):
         read_ply_points(tmp_path / "bad.ply")
+
+
+def test_stl_normals_point_out_of_the_solid(tmp_path):
+    """The stored normals pointed into every voxel mesh (slicers show it inside-out)."""
+    path = save_voxel_meshes(_ball()[None], tmp_path / "ball.stl")
+    raw = path.read_bytes()
+    count = int(np.frombuffer(raw[80:84], "<u4")[0])
+    rows = np.frombuffer(raw[84:], np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)),
+                                              ("attr", "<u2")]), count)
+    outward = np.einsum("ij,ij->i", rows["n"], rows["v"].mean(axis=1))  # the ball is at 0
+    assert (outward > 0).mean() > 0.99

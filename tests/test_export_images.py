@@ -219,3 +219,41 @@ def test_animation_errors(tmp_path: Path) -> None:
     (tmp_path / "broken.mp4").write_bytes(b"not a video")
     with pytest.raises(ExportError, match=r"broken\.mp4: cannot read animation"):
         read_animation(tmp_path / "broken.mp4")
+
+
+def test_an_mp4_the_encoder_left_unfinished_is_refused_and_the_old_file_kept(
+        tmp_path: Path, monkeypatch) -> None:
+    """On a full disk ffmpeg fails writing the trailer, but its exit status was never read:
+    the truncated file replaced the old one, and the export said "wrote"."""
+    import imageio_ffmpeg
+
+    from ebm_engine.export.video import mp4_complete
+
+    frames = np.random.default_rng(0).random((5, 16, 16, 3)).astype(np.float32)
+    whole = save_animation(frames, tmp_path / "whole.mp4")
+    assert mp4_complete(whole)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size - 100])
+    assert not mp4_complete(cut)
+
+    real = imageio_ffmpeg.write_frames
+
+    class DiskFull:  # ffmpeg's writer, whose output loses its end as on a full disk
+        def __init__(self, path, *args, **kwargs):
+            self.path, self.inner = path, real(path, *args, **kwargs)
+
+        def send(self, frame):
+            return self.inner.send(frame)
+
+        def close(self):
+            self.inner.close()
+            data = Path(self.path).read_bytes()
+            Path(self.path).write_bytes(data[: len(data) // 2])
+
+    monkeypatch.setattr(imageio_ffmpeg, "write_frames", DiskFull)
+    old = tmp_path / "old.mp4"
+    old.write_bytes(b"the user's old film")
+    with pytest.raises(ExportError, match="did not finish"):
+        save_animation(frames, old)
+    assert old.read_bytes() == b"the user's old film"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "old.mp4", "whole.mp4"]

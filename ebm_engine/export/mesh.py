@@ -63,7 +63,9 @@ def voxels_to_mesh(voxels: np.ndarray, level: float = 0.0) -> tuple[np.ndarray, 
     step = 2.0 / np.array(grid.shape, dtype=np.float64)
     # Padded index p is cell p - 1, centred at -1 + (p - 1 + ½)·step.
     coords = -1.0 + (verts - 0.5) * step
-    return coords.astype(np.float32), faces.astype(np.int64)
+    # marching_cubes winds the faces of a solid (high inside) inward: reversed, the
+    # normals point out (slicers, back-face culling and volume tools need that)
+    return coords.astype(np.float32), faces[:, ::-1].astype(np.int64)
 
 
 def combine_meshes(

@@ -8,7 +8,9 @@ player) and padded to even sizes, which H.264 with yuv420p requires.
 
 from __future__ import annotations
 
+import errno
 import math
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -173,6 +175,34 @@ def _write_mp4(video: np.ndarray, tmp: Path, fps: float) -> None:
             writer.send(np.ascontiguousarray(frame))
     finally:
         writer.close()
+    # imageio-ffmpeg never reads ffmpeg's exit status: on a full disk the trailer fails,
+    # and the truncated file would have replaced the user's old one as a success
+    if not mp4_complete(tmp):
+        raise OSError(errno.EIO, "the encoder did not finish the file; is the disk full?")
+
+
+def mp4_complete(path: Path) -> bool:
+    """Whether ``path`` is a whole MP4: its top-level boxes fill the file exactly and
+    include the ``moov`` index (the last thing ffmpeg writes)."""
+    size = path.stat().st_size
+    seen: set[bytes] = set()
+    offset = 0
+    with open(path, "rb") as f:
+        while offset < size:
+            f.seek(offset)
+            header = f.read(16)
+            if len(header) < 8:
+                return False
+            length, kind = struct.unpack(">I4s", header[:8])
+            if length == 1 and len(header) == 16:  # a 64-bit size follows the type
+                length = struct.unpack(">Q", header[8:16])[0]
+            elif length == 0:  # the box runs to the end of the file
+                length = size - offset
+            if length < 8 or offset + length > size:
+                return False
+            seen.add(kind)
+            offset += length
+    return b"moov" in seen and b"mdat" in seen
 
 
 def read_animation(path: str | Path) -> np.ndarray:
