@@ -233,6 +233,18 @@ def test_export_takes_the_checkpoint_that_reads_and_stays_out_of_the_run(tmp_pat
     assert (run / "metrics.csv").read_bytes() == curves and not (run / "checkpoints" / "c").exists()
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "s.gif")]) == 2
     assert "ebm sample --run" in capsys.readouterr().err and not (tmp_path / "s.gif").exists()
+    # sample and score wrote there too: the run's samples replaced, config.json a CSV
+    config, latest = (run / "config.json").read_bytes(), run / "samples" / "latest.npz"
+    saved = latest.read_bytes()
+    ck = run / "checkpoints" / "iter_0000003"
+    for args in (["sample", "--run", str(run), "--n", "2", "--out", str(latest)],
+                 ["sample", "--checkpoint", str(ck), "--n", "2", "--out", str(ck / "x.npz")],
+                 ["score", "--run", str(run), "--data", "8gaussians",
+                  "--out", str(run / "config.json")]):
+        assert main(args) == 2, args
+        assert "inside the run folder" in capsys.readouterr().err
+    assert latest.read_bytes() == saved
+    assert (run / "config.json").read_bytes() == config and not (ck / "x.npz").exists()
 
 
 def test_sample_refuses_a_huge_seed_a_folder_as_out_and_takes_each_xyz(tmp_path, capsys):

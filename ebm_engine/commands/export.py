@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from ebm_engine.export.samples import export_samples, needs_chain
     from ebm_engine.learning.loading import readable_checkpoint
     from ebm_engine.runs import zoo
-    from ebm_engine.runs.rundir import RunDir
+    from ebm_engine.runs.rundir import RunDir, check_outside
 
     named = args.run
     pretrained = zoo.is_zoo(named)
@@ -35,9 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if not run_dir.exists():
         raise CheckpointError(f"{args.run}: not a run folder (no config.json)")
     out = Path(args.out)
-    if _inside(out, run_dir.path):  # metrics.csv replaced by a config, a checkpoint nested
-        raise ExportError(f"{out} is inside the run folder {run_dir.path}; export to a "
-                          "file or folder outside it")
+    check_outside(out, run_dir.path)  # metrics.csv replaced by a config, a checkpoint nested
     if args.what == "samples":
         snap = run_dir.read_samples()
         if snap is None and pretrained:
@@ -105,10 +103,3 @@ def _symbols(run: str, kind: str):
         raise CheckpointError(f"{run}: no readable checkpoint holds the vocabulary "
                               "that decodes these samples") from None
 
-
-def _inside(out: Path, folder: Path) -> bool:
-    try:
-        out.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True

@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from ebm_engine.data import load_dataset
     from ebm_engine.learning.loading import load_model
     from ebm_engine.learning.scoring import auroc, score
+    from ebm_engine.runs import zoo
+    from ebm_engine.runs.rundir import check_outside
 
     if args.batch_size <= 0:
         raise ConfigError(f"--batch-size must be > 0, got {args.batch_size}")
@@ -88,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
                           f"{Path(args.out) / 'scores.csv'}")
     bad = _anomalous_labels(args.anomalous_labels)  # before the scoring pass, not after it
     loaded = load_model(args.run or args.checkpoint, args.device)
+    if args.out:  # not the run's own metrics.csv or config.json
+        check_outside(args.out, zoo.resolve(args.run) if args.run else args.checkpoint)
     spec = loaded.spec
     options = _data_options([*args.data_options, *(_as_option(s) for s in args.sets)])
     if spec.kind == "image":
@@ -125,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             name = name.replace('"', '""')
             rows.append(f'"{name}",{s:.9g}' + (f",{int(labels[i])}" if labels is not None else ""))
         try:
-            write_text(args.out, "\n".join(rows) + "\n")
+            write_text(Path(args.out).expanduser(), "\n".join(rows) + "\n")  # as checked
         except OSError as exc:  # read-only or full: the scores above stay printed
             raise ExportError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         print(f"wrote {args.out}")

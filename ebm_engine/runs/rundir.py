@@ -347,6 +347,29 @@ def _num(text: str) -> float:
         return float("nan")
 
 
+def check_outside(out: str | Path, source: str | Path) -> None:
+    """Refuse an output path inside the run (or checkpoint) folder ``source`` reads from.
+
+    ``ebm sample --out RUN/metrics.csv`` replaced the run's training history with
+    samples, and ``RUN/config.json`` its config.
+
+    Raises
+    ------
+    ExportError
+        ``out`` lies in that folder.
+    """
+    from ebm_engine.errors import ExportError
+
+    source = Path(os.path.expanduser(source))
+    folder = run_folder_of(source) or source
+    try:
+        Path(os.path.expanduser(out)).resolve().relative_to(folder.resolve())
+    except ValueError:
+        return
+    raise ExportError(f"{out} is inside the run folder {folder}; write to a file or folder "
+                      "outside it")
+
+
 def run_folder_of(path: str | Path) -> Path | None:
     """The run folder of a run or checkpoint path (``RUN/checkpoints/iter_N``).
 
