@@ -34,6 +34,7 @@ from pathlib import Path
 # A name collision needs the same 64 random bits twice; after this many
 # tries something else is wrong (e.g. a read-only folder reported as EEXIST).
 _NAME_TRIES = 100
+TEMP_NAME_CHARS = 32  # of the target's name, in the temporary file's
 
 
 def _umask_from_proc() -> int | None:
@@ -157,25 +158,35 @@ def match_mode(path: str | Path, mode: int) -> None:
 def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success move it over ``path``.
 
-    The file exists (empty) when yielded, with the mode a normal
-    ``open(path, "w")`` would give. ``suffix`` defaults to the target's
-    (writers that pick a format by extension need it). On error the
-    temporary file is removed and the old ``path`` is left untouched.
+    The file exists (empty) when yielded. It ends with the mode of the file
+    it replaces (a private 0600 file stays private), else the mode a normal
+    ``open(path, "w")`` would give. A symbolic link is written through, as
+    ``open`` does: its target is replaced, the link stays. ``suffix`` defaults
+    to the target's (writers that pick a format by extension need it). On
+    error the temporary file is removed and the old ``path`` is left untouched.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"folder {folder} does not exist")
     tmp_path = temp_file(
-        folder, prefix=f".{path.name}.",
+        # a short prefix: the whole name plus ours passed the 255-byte limit of a name
+        folder, prefix=f".{path.name[:TEMP_NAME_CHARS]}.",
         suffix=".tmp" + (suffix if suffix is not None else path.suffix),
     )
-    normal_mode = stat.S_IMODE(os.stat(tmp_path).st_mode)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode) if path.is_file() else None
+    except OSError:
+        mode = None
+    if mode is None:
+        mode = stat.S_IMODE(os.stat(tmp_path).st_mode)
     try:
         yield tmp_path
         # Some writers replace the file with their own temp file (safetensors'
-        # save_file leaves 0600): put back the mode the kernel gave ours.
-        match_mode(tmp_path, normal_mode)
+        # save_file leaves 0600): give it the mode decided above.
+        match_mode(tmp_path, mode)
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)

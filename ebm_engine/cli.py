@@ -108,3 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python would report the failed flush of stdout at exit; point it at devnull.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+if __name__ == "__main__":  # python -m ebm_engine.cli did nothing and exited 0
+    raise SystemExit(main())

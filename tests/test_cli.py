@@ -98,6 +98,10 @@ def test_bad_input_from_a_real_process_and_run_untouched(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "already holds a run" in proc.stderr
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    # the module itself runs too (it did nothing and exited 0: a script thought it had run)
+    proc = subprocess.run([sys.executable, "-m", "ebm_engine.cli", "train", "--data", "digits",
+                           "--out", str(run)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "already holds a run" in proc.stderr
 
 
 def test_out_refuses_a_folder_of_other_files_and_leaves_it_alone(tmp_path, capsys):
