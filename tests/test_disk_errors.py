@@ -132,6 +132,35 @@ def test_cli_sample_into_unwritable_folder(tmp_path: Path, capsys) -> None:
     assert code == 2 and len(err.splitlines()) == 1 and err.startswith("ebm: error: ")
 
 
+def test_cli_sample_says_a_read_only_folder_before_sampling(tmp_path: Path, capsys,
+                                                            monkeypatch) -> None:
+    """The README promises it; a read-only folder was found only after the sampling
+    (minutes for a long draw). Root ignores modes here: the file system is faked."""
+    from ebm_engine import atomic
+    from ebm_engine.learning import loading
+
+    run = tmp_path / "run"
+    list(Trainer(tiny(iterations=1), run).events())
+    sampled = []
+    real = loading.load_model
+
+    def load_and_watch(*args, **kwargs):
+        loaded = real(*args, **kwargs)
+        sample = loaded.method.sample
+        loaded.method.sample = lambda *a, **k: sampled.append(1) or sample(*a, **k)
+        return loaded
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(loading, "load_model", load_and_watch)
+    monkeypatch.setattr(atomic, "temp_file", read_only)
+    code = main(["sample", "--run", str(run), "--n", "4", "--out", str(tmp_path / "out.png")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"ebm: error: cannot write in {tmp_path}: Read-only file system"
+    assert not sampled
+
+
 def _full_disk(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 

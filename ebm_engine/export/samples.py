@@ -57,6 +57,19 @@ def check_target(kind: str, path: str | Path) -> None:
     if formats is not None and ext not in formats:
         raise ExportError(f"cannot write {kind} samples as {ext or 'a file without extension'}; "
                           f"use {' '.join(formats)}")
+    check_writable(path.parent)
+
+
+def check_writable(folder: str | Path) -> None:
+    """Raise :class:`ExportError` if no file can be made in ``folder`` (read-only,
+    no permission): found by making and removing a temporary file, as the export will."""
+    from ebm_engine.atomic import temp_file
+
+    try:
+        probe = temp_file(Path(folder), prefix=".ebm-write-check.", suffix=".tmp")
+    except OSError as exc:
+        raise ExportError(f"cannot write in {folder}: {exc.strerror or exc}") from None
+    probe.unlink(missing_ok=True)
 
 
 def needs_chain(path: str | Path) -> bool:
