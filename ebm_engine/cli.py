@@ -13,7 +13,9 @@ import importlib
 import os
 import pkgutil
 import re
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -79,6 +81,15 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
     sys.stderr.write(f"ebm: warning: {message}\n")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's kill, ``kill PID``), raised where the command is: its
+    Ctrl-C paths run (a half-written file's temporary copy is removed)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ebm`` console script."""
     parser = build_parser()
@@ -86,6 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    # `ebm train` sets its own (it checkpoints first); elsewhere SIGTERM killed the
+    # process at once and left its temporary files behind
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():  # one line each, like the errors
             warnings.showwarning = _one_line_warning
@@ -100,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"ebm: error: {line}\n")
         return 2
+    except Terminated:
+        sys.stderr.write("ebm: terminated\n")
+        return 143
     except KeyboardInterrupt:
         sys.stderr.write("ebm: interrupted\n")
         return 130

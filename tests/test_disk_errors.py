@@ -161,6 +161,30 @@ def test_cli_sample_says_a_read_only_folder_before_sampling(tmp_path: Path, caps
     assert not sampled
 
 
+def test_sigterm_while_writing_leaves_no_temporary_file(tmp_path: Path, capsys,
+                                                        monkeypatch) -> None:
+    """A scheduler's SIGTERM during an encode left `.chain.gif.<hex>.tmp.gif` behind."""
+    import os
+    import signal
+
+    from ebm_engine.export import video
+
+    run = tmp_path / "run"
+    list(Trainer(tiny(iterations=1), run).events())
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered here, in the main thread
+        raise AssertionError("SIGTERM was not delivered")
+
+    monkeypatch.setattr(video, "_write_gif", killed)
+    code = main(["sample", "--run", str(run), "--n", "4", "--out", str(out / "chain.gif")])
+    assert code == 143 and capsys.readouterr().err.strip().endswith("ebm: terminated")
+    assert list(out.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # put back after the command
+
+
 def _full_disk(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
