@@ -64,6 +64,25 @@ def test_a_second_training_of_a_run_is_refused_and_changes_nothing(run: Path, ca
     assert [int(r["iteration"]) for r in RunDir(run).read_metrics()] == list(range(1, 7))
 
 
+def test_a_file_system_without_locks_trains_unlocked_with_a_warning(tmp_path: Path, capsys,
+                                                                   monkeypatch):
+    """On NFS without lockd flock fails with ENOLCK: every run, new or resumed, was
+    refused as "being trained by another process" (a long-dead pid from the note)."""
+    import errno
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(run_lock.fcntl, "flock", no_locks)
+    out = tmp_path / "run"
+    args = ["--set", "train.batch_size=16", "--set", "sampler.n_steps=2", "--quiet"]
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(out), *args]) == 0
+    assert main(["train", "--resume", str(out), "--steps", "2", *args]) == 0
+    err = capsys.readouterr().err
+    assert err.count("cannot be locked here (No locks available)") == 2, err
+    assert RunDir(out).latest_checkpoint().name == "iter_0000004"
+
+
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path):
     holder = _holder(tmp_path)
     assert _other_process_sees(tmp_path) == "held"

@@ -210,6 +210,8 @@ class Trainer:
         assert self.run is not None
         self._lock = run_lock.acquire(self.run.path)
         weakref.finalize(self, self._lock.release)
+        if self._lock.note:
+            self._write_warnings.append(Warned(self.iteration, self._lock.note))
         self._said_tidied(_tidy(self._lock, self.run))
 
     def _said_tidied(self, tidied: list[str]) -> None:

@@ -17,6 +17,7 @@ without ``fcntl`` (Windows) nothing is locked, and nothing is tidied.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -32,8 +33,11 @@ except ImportError:  # Windows: no advisory locks here
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".lock"
+# what flock says when another process holds the lock; any other error means no locking
+HELD_ERRNOS = frozenset({errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES})
 
 _held: dict[Path, tuple[int, int]] = {}  # folder → (file descriptor, holders)
+_unlocked: dict[Path, str] = {}  # folder → why its file system would not lock it
 _guard = threading.Lock()
 
 
@@ -51,8 +55,9 @@ class RunLock:
         This hold took the lock; false for one that shares the process's earlier hold.
     """
 
-    def __init__(self, folder: Path, held: bool, fresh: bool):
+    def __init__(self, folder: Path, held: bool, fresh: bool, note: str = ""):
         self.folder, self.held, self.fresh = folder, held, fresh
+        self.note = note  # why the folder is not locked where it should be ("" if it is)
         self._released = False
 
     def release(self) -> None:
@@ -65,6 +70,7 @@ class RunLock:
                 _held[self.folder] = (fd, holders - 1)
                 return
             _held.pop(self.folder, None)
+            _unlocked.pop(self.folder, None)
             if fd >= 0:  # under the guard: a new acquire must not meet this fd's lock
                 os.close(fd)  # closing the file drops its flock
 
@@ -92,14 +98,21 @@ def acquire(folder: str | Path) -> RunLock:
         if folder in _held:
             fd, holders = _held[folder]
             _held[folder] = (fd, holders + 1)
-            return RunLock(folder, fd >= 0, False)
+            return RunLock(folder, fd >= 0, False, _unlocked.get(folder, ""))
         fd = _open(folder / LOCK_NAME)
         if fd < 0:
             _held[folder] = (-1, 1)
             return RunLock(folder, False, True)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in HELD_ERRNOS:  # no locks on this file system (NFS without
+                os.close(fd)  # lockd, Lustre without -o flock): nobody holds it
+                _held[folder] = (-1, 1)
+                _unlocked[folder] = (f"{folder} cannot be locked here ({exc.strerror or exc}): "
+                                     "a second training of this run at the same time would "
+                                     "not be refused")
+                return RunLock(folder, False, True, _unlocked[folder])
             holder = _holder(fd)
             os.close(fd)
             raise ConfigError(
