@@ -334,3 +334,28 @@ def test_methods_name_lists_that_methods_knobs(capsys):
     assert "; in data units)" in out and "; × train.lr)" in out and "in in" not in out
     assert main(["methods", "recovry"]) == 2
     assert "did you mean 'recovery'" in capsys.readouterr().err
+
+
+def test_a_checkpoint_with_non_finite_weights_is_passed_over(tmp_path, capsys):
+    """Damaged bytes that kept the file's size gave NaN weights: resume rolled back to
+    them three times and sampling wrote NaN samples with "wrote"."""
+    import numpy as np
+    from safetensors.torch import load_file, save_file
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "6", "--set",
+                 "train.checkpoint_every=3", "--set", "sampler.n_steps=2", "--out", str(run),
+                 "--quiet"]) == 0
+    model = run / "checkpoints" / "iter_0000006" / "model.safetensors"
+    weights = load_file(str(model))
+    key = next(k for k, t in weights.items() if t.is_floating_point())
+    weights[key].view(-1)[0] = float("nan")
+    save_file(weights, str(model))
+    capsys.readouterr()
+    out = tmp_path / "s.npz"
+    assert main(["sample", "--run", str(run), "--n", "4", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "iter_0000006 cannot be read" in err and f"non-finite values in {key}" in err
+    assert np.isfinite(np.load(out)["samples"]).all()
+    assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
+    assert "using iter_0000003" in capsys.readouterr().err

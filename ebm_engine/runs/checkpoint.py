@@ -186,6 +186,13 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
             tensors.append(load_file(str(folder / name)))
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{folder / name}: corrupt safetensors file ({exc})") from None
+    # Training never saves a diverged state, so NaN/inf weights are damaged bytes (the
+    # sizes intact): resume rolled back to them three times, sampling wrote NaN samples.
+    spoilt = next((key for key, t in tensors[0].items()
+                   if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    if spoilt is not None:
+        raise CheckpointError(f"{folder / 'model.safetensors'}: damaged (non-finite values "
+                              f"in {spoilt})")
     return Checkpoint(folder, state, *tensors)
 
 
