@@ -80,3 +80,21 @@ def test_helpers_are_no_ops_in_one_process() -> None:
     assert distributed.average_metrics({"loss": 1.5}) == {"loss": 1.5}
     assert distributed.current() == distributed.DistInfo(0, 1, 0) and distributed.is_main()
     assert distributed.rank_seed(7, 0) == 7 and distributed.rank_seed(7, 1) != 7
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rank_stopped_by_another_ranks_signal_says_so_once(rank, capsys, monkeypatch) -> None:
+    """SIGTERM to rank 1 alone stopped both ranks, and rank 0 printed "trained 63
+    iterations" with status 0; a signal to all ranks printed its line once per rank."""
+    from types import SimpleNamespace
+
+    from ebm_engine.commands.train import drive
+    from ebm_engine.learning.events import Finished
+
+    monkeypatch.setattr(distributed, "current", lambda: distributed.DistInfo(rank, 2, rank))
+    monkeypatch.setattr(distributed, "is_main", lambda: rank == 0)
+    session = SimpleNamespace(trainer=None, iteration=63, run_dir=None, stop=lambda: None)
+    code = drive(session, iter([Finished(63, "stopped")]), quiet=True)
+    err = capsys.readouterr().err
+    assert code == 143
+    assert err == ("ebm: terminated at iteration 63; resume with --resume\n" if rank == 0 else "")

@@ -346,13 +346,17 @@ def drive(session, events, quiet: bool = False, given: list[str] | None = None) 
     if trainer is not None:
         _dump_digest(trainer)
     iteration = finished.iteration if finished is not None else session.iteration
-    if signals:
-        term = signal.SIGTERM in signals
+    # under torchrun a signal to one rank stops them all: the others stop too, unsignalled
+    by_other_rank = (not signals and distributed.current().world_size > 1
+                     and finished is not None and finished.reason == "stopped")
+    if signals or by_other_rank:
+        term = signal.SIGTERM in signals or by_other_rank
         gone = session.run_dir is not None and not (session.run_dir / "config.json").is_file()
         then = (f"the run folder {session.run_dir} is gone, so nothing was saved" if gone
                 else "resume with --resume")
-        sys.stderr.write(f"ebm: {'terminated' if term else 'stopped'} at iteration {iteration}; "
-                         f"{then}\n")
+        if main:  # one line for the job, not one per rank
+            sys.stderr.write(f"ebm: {'terminated' if term else 'stopped'} at iteration "
+                             f"{iteration}; {then}\n")
         return 143 if term else 130
     where = f" in {session.run_dir}" if session.run_dir is not None else ""
     if finished is not None and finished.reason == "diverged":
