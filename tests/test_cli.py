@@ -359,3 +359,19 @@ def test_a_checkpoint_with_non_finite_weights_is_passed_over(tmp_path, capsys):
     assert np.isfinite(np.load(out)["samples"]).all()
     assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
     assert "using iter_0000003" in capsys.readouterr().err
+
+
+def test_an_animation_without_chain_steps_is_refused_and_settled_chains_are_said(
+        tmp_path, capsys):
+    """FCE draws from its flow in one go: `--out x.gif` wrote one still frame and said
+    "wrote"; a persistent model's GIF starts from finished samples without a word."""
+    out = tmp_path / "x.gif"
+    assert main(["sample", "--run", "zoo:digits-fce", "--n", "4", "--out", str(out)]) == 2
+    assert "one still frame (this model draws its samples in one go" in capsys.readouterr().err
+    assert main(["sample", "--run", "zoo:8gaussians-ml", "--n", "4", "--steps", "0",
+                 "--out", str(out)]) == 2
+    assert "one still frame (0 steps make no chain)" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["sample", "--run", "zoo:digits-ml", "--n", "4", "--steps", "4",
+                 "--out", str(out)]) == 0
+    assert "starts from finished samples" in capsys.readouterr().out and out.exists()

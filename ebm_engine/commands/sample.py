@@ -111,10 +111,18 @@ def run(args: argparse.Namespace) -> int:
     if 0 < chains < args.n:
         print(f"note: this model keeps {chains} persistent chains; the {args.n} draws continue "
               f"them, so they repeat (--n {chains} shows each once)")
+    if chains and needs_chain(args.out) and loaded.spec.kind != "video":
+        print("note: the chains continue this model's persistent ones, which have settled: "
+              "the animation starts from finished samples and moves little")
     with precision.autocast(chosen, loaded.method.device):
         frames = list(loaded.method.sample(args.n, n_steps=steps, record_every=record,
                                            n_record=args.n))
     final = frames[-1]
+    if len(frames) == 1 and needs_chain(args.out) and loaded.spec.kind != "video":
+        # (a video's animation is its own frames) a GIF of one still frame said "wrote"
+        why = ("0 steps make no chain" if steps == 0 else
+               "this model draws its samples in one go, with no chain to record")
+        raise ConfigError(f"{args.out} would be one still frame ({why}); write a .png")
     if args.each:
         written = _each(final.x, loaded.spec.kind, args.out)
         print(f"wrote {args.n} samples to {written[0]} … {written[-1].name}" if len(written) > 1
