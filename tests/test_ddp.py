@@ -98,3 +98,21 @@ def test_a_rank_stopped_by_another_ranks_signal_says_so_once(rank, capsys, monke
     err = capsys.readouterr().err
     assert code == 143
     assert err == ("ebm: terminated at iteration 63; resume with --resume\n" if rank == 0 else "")
+
+
+def test_a_fork_under_torchrun_is_refused_with_the_command_that_makes_it(
+        tmp_path, capsys, monkeypatch) -> None:
+    """The refusal said "fork in one process first" but not how."""
+    from ebm_engine.cli import main
+
+    run, new = tmp_path / "run", tmp_path / "new"
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run),
+                 "--set", "sampler.n_steps=2", "--quiet"]) == 0
+    monkeypatch.setattr(distributed, "env_info", lambda: distributed.DistInfo(0, 2, 0))
+    assert main(["train", "--resume", str(run), "--out", str(new), "--quiet"]) == 2
+    said = capsys.readouterr().err
+    command = said[said.index("(") + 1:said.index(")")]
+    assert command == f"ebm train --resume {run} --out {new} --steps 0" and not new.exists()
+    monkeypatch.undo()
+    assert main(command.split()[1:] + ["--quiet"]) == 0  # the command it gives works
+    assert RunDir(new).latest_checkpoint().name == "iter_0000002"

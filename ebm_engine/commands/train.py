@@ -222,8 +222,9 @@ def _run(args: argparse.Namespace) -> int:
                 check_recorded_source(RunDir(source).read_config().data, source)
 
             if distributed.env_info().world_size > 1:
-                raise ConfigError("--resume RUN --out NEW: fork in one process first, then "
-                                  "resume NEW under torchrun")
+                raise ConfigError(f"--resume RUN --out NEW: fork in one process first "
+                                  f"(ebm train --resume {args.resume} --out {args.out} "
+                                  f"--steps 0), then resume {args.out} under torchrun")
             args.resume = str(fork_run(source, args.out).path)
         elif zoo.is_zoo(source):
             raise ConfigError(f"{args.resume} is a pretrained model (read-only): "
