@@ -116,3 +116,23 @@ def test_a_fork_under_torchrun_is_refused_with_the_command_that_makes_it(
     monkeypatch.undo()
     assert main(command.split()[1:] + ["--quiet"]) == 0  # the command it gives works
     assert RunDir(new).latest_checkpoint().name == "iter_0000002"
+
+
+def test_a_resume_with_another_number_of_processes_says_the_batch_changed(tmp_path, capsys):
+    """The effective batch is batch × processes, and the number was recorded nowhere:
+    a run resumed with 1 process of the 2 it had silently halved its batch."""
+    from ebm_engine.cli import main
+
+    run = tmp_path / "run"
+    args = ["--set", "sampler.n_steps=2", "--set", "train.batch_size=16", "--quiet"]
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run), *args]) == 0
+    state_file = RunDir(run).latest_checkpoint() / "state.json"
+    state = json.loads(state_file.read_text())
+    assert state["processes"] == 1
+    assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
+    assert "process" not in capsys.readouterr().err  # the same number: nothing to say
+    state_file = RunDir(run).latest_checkpoint() / "state.json"
+    state_file.write_text(json.dumps({**json.loads(state_file.read_text()), "processes": 2}))
+    assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
+    assert ("trained so far with 2 processes (an effective batch of 32); it goes on with 1 (16)"
+            in capsys.readouterr().err)

@@ -288,6 +288,8 @@ class Trainer:
                            **({"passed_over": note} if note else {}))
         if note:
             trainer._write_warnings.append(Warned(trainer.iteration, note))
+        if (said := _processes_changed(ckpt.state, trainer)) and trainer.dist.is_main:
+            trainer._write_warnings.append(Warned(trainer.iteration, said))
         if trainer.run is not None and check_config:
             said = config_file_agrees(trainer.run, cfg, folder.name)
             if said:
@@ -573,6 +575,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "data": self.spec.to_dict(),
             "time": time.time(),
+            "processes": self.dist.world_size,  # the effective batch is batch × processes
         }
 
     def save_checkpoint(self, folder: str | Path | None = None) -> Path:
@@ -649,6 +652,19 @@ class Trainer:
     def _drain_warnings(self) -> Iterator[Warned]:
         while self._write_warnings:
             yield self._write_warnings.pop(0)
+
+
+def _processes_changed(state: dict, trainer: Trainer) -> str:
+    """A line when ``trainer`` goes on with another number of torchrun processes than
+    the checkpoint's (older checkpoints did not record it): each process draws
+    ``train.batch_size`` items, so the effective batch changes with it."""
+    before, now = state.get("processes"), trainer.dist.world_size
+    if not isinstance(before, int) or before == now:
+        return ""
+    batch = trainer.cfg.train.batch_size
+    return (f"trained so far with {before} process{'es' if before > 1 else ''} (an effective "
+            f"batch of {before * batch}); it goes on with {now} ({now * batch}): scale "
+            f"train.lr with the batch if the steps should stay alike")
 
 
 def _tidy(lock: run_lock.RunLock, run: RunDir) -> list[str]:
