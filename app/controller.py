@@ -235,7 +235,7 @@ class Controller(QObject):
         """Forget the current run (stopping it first); the config stays."""
         self.stop()
         self.wait()
-        self._drain()
+        self._drain(show=False)  # the old run's last samples would flash before the data
         if self.set_config(self.session.config):
             self.iteration = 0
 
@@ -347,8 +347,9 @@ class Controller(QObject):
         elif not self._tick.isActive() or self._tick.remainingTime() > delay_ms:
             self._tick.start(delay_ms)
 
-    def _drain(self) -> None:
-        """Emit what the worker produced since the last drain (GUI thread)."""
+    def _drain(self, show: bool = True) -> None:
+        """Emit what the worker produced since the last drain (GUI thread); ``show``
+        False drops its samples instead (a reset forgets the run)."""
         self._last_drain = time.perf_counter()
         self._woken.clear()  # an item queued from now on sends a new wake-up
         # Read the state first: every event that came before a change is emitted before it.
@@ -366,6 +367,8 @@ class Controller(QObject):
                 self._flush(rows)  # curves before markers, rollbacks and the end
                 self._emit(item)
         self._flush(rows)
+        if not show:
+            self._snapshot = None
         # Live training waits for the pacer; a pause, the end or a one-off (preview,
         # sampling) shows the latest at once.
         if self._snapshot is not None:

@@ -119,22 +119,26 @@ def _ebm(args: list[str], log) -> None:
 
 
 def _figure(run: Path, kind: str, out: Path, log) -> None:
-    """``samples.png``: the exported grid, or a drawing of 3D samples."""
+    """``samples.png``: the exported grid, or a drawing of 3D samples (drawn beside the
+    run folder, then moved in: ``ebm sample`` never writes into the run it reads)."""
+    beside = run.parent / f".{run.name}-{out.name}"
     if kind not in ("voxel", "pointcloud"):
         n = POINTS_N if kind == "points" else GRID_N  # 2D: enough points to see the density
         sampler = json.loads((run / "config.json").read_text(encoding="utf-8")).get("sampler", {})
         if sampler.get("init") == "persistent":  # FRAME's 4 chains: each once, not 16 times
             n = min(n, int(sampler.get("buffer_size", n)))
-        _ebm(["sample", "--run", str(run), "--n", str(n), "--out", str(out)], log)
+        _ebm(["sample", "--run", str(run), "--n", str(n), "--out", str(beside)], log)
+        os.replace(beside, out)
         return
     import numpy as np
 
     from benchmarks.zoo_figures import draw_3d
 
-    npz = run / "zoo-samples.npz"
+    npz = run.parent / f".{run.name}-zoo-samples.npz"
     _ebm(["sample", "--run", str(run), "--n", "16", "--out", str(npz)], log)
     with np.load(npz, allow_pickle=False) as z:
         draw_3d(z["samples"], kind, out)
+    npz.unlink()
 
 
 def _preset_iterations(preset: str) -> int | None:

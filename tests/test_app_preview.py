@@ -126,9 +126,20 @@ def test_reset_shows_the_data_again_on_fresh_axes(qtbot, tmp_path):
     loss = window.curves.items["loss"]
     # the run's 40 iterations on the x axis (the plots redraw on their own timer)
     qtbot.waitUntil(lambda: loss.viewRange()[0][1] > 10, timeout=WAIT_MS)
+    # samples of the run still queued when Reset is pressed are dropped, not drawn
+    # before the data (they made this test flaky under load)
+    import numpy as np
+
+    from ebm_engine.learning.events import SamplesReady
+
+    window.controller._events.append(SamplesReady(40, "points", None, np.zeros((4, 2), "f4"),
+                                                  np.zeros(4, "f4")))
+    origins = []
+    window.controller.sigSnapshot.connect(lambda snap: origins.append(snap.origin))
     with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS) as shown:
         window.transport.buttons["reset"].click()
     assert shown.args[0].origin == "preview" and window.snapshot is shown.args[0]
+    assert origins == ["preview"]
     title = window.samples.title.text()
     assert "training data" in title, title
     assert loss.viewRange()[0][1] <= 1.5  # not the old run's axis
