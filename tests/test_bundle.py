@@ -69,6 +69,8 @@ def test_bundle_contents_are_trimmed(bundle) -> None:
     assert (bundle.BUNDLE / "_internal" / "resources" / "presets" / "toy2d.json").is_file()
     # the About cards and the pretrained zoo travel with the app
     assert (bundle.BUNDLE / "_internal" / "resources" / "about" / "method-ml.md").is_file()
+    # the text sample PNG's font (matplotlib itself is left out)
+    assert (bundle.BUNDLE / "_internal" / "resources" / "fonts" / "DejaVuSans.ttf").is_file()
     from ebm_engine.runs import zoo
 
     for entry in zoo.entries():

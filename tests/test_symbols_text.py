@@ -312,6 +312,60 @@ def test_text_png_is_readable_words_apart(tmp_path):
     assert (gaps >= 4).sum() >= 2, gaps  # two spaces, each a few blank columns wide
 
 
+def _text_picture(tmp_path, text: str, name: str) -> np.ndarray:
+    from PIL import Image
+
+    from ebm_engine.data.tokens import build_vocabulary
+    from ebm_engine.export.samples import export_samples
+
+    words = text.split()
+    spec = SymbolSpec(build_vocabulary([words]))
+    out = export_samples(encode([words], spec, 8), "text", None, tmp_path / name, symbols=spec)
+    return np.asarray(Image.open(out).convert("L"))
+
+
+def test_text_png_draws_accented_and_greek_letters_not_boxes(tmp_path):
+    """'café Ελλάδα' is drawn with real glyphs (Pillow's default font has ASCII only:
+    every other letter was the .notdef box), and without a warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "… no glyph": that is the point here
+        box = _text_picture(tmp_path, "\U0010ffff", "box.png")  # no font maps it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _text_picture(tmp_path, "café Ελλάδα", "both.png")
+        for i, letter in enumerate(sorted(set("éΕλάδα"))):
+            drawn = _text_picture(tmp_path, letter, f"{i}.png")
+            assert drawn.shape != box.shape or (drawn != box).any(), f"{letter!r} is a box"
+
+
+def test_text_png_counts_the_characters_its_font_lacks(tmp_path):
+    """CJK has no glyph in DejaVu Sans: said in one line, not silently boxed."""
+    with pytest.warns(UserWarning, match=r"^3 characters have no glyph .* \(日 本 語\)"):
+        _text_picture(tmp_path, "日本 語 café", "cjk.png")
+
+
+def test_the_bundle_copy_of_the_text_font_comes_first(tmp_path, monkeypatch):
+    """The frozen app finds DejaVu Sans in resources/fonts (packaging/ebm-studio.spec puts
+    it there; matplotlib is not bundled)."""
+    import shutil
+
+    from ebm_engine.export import symbols
+
+    found = symbols.text_font(18)
+    assert found.getname()[0] == "DejaVu Sans"
+    (tmp_path / "resources" / "fonts").mkdir(parents=True)
+    copy = shutil.copy(found.path, tmp_path / "resources" / "fonts" / "DejaVuSans.ttf")
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    symbols._text_font.cache_clear()
+    try:
+        assert symbols.text_font(18).path == str(copy)
+    finally:
+        monkeypatch.undo()
+        symbols._text_font.cache_clear()
+
+
 def test_user_text_without_a_checker_reports_no_validity():
     """No grammar, no SMILES: nothing was checked, so no "valid 1 (higher is better)"."""
     from ebm_engine.data.tokens import build_vocabulary

@@ -13,7 +13,6 @@ know. Without matplotlib, Pillow's built-in font draws the typeset domain.
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from ebm_engine.data._collect import int_option
 from ebm_engine.data.catalogue import demo
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import DataError
+from ebm_engine.resources import matplotlib_font
 
 SIZE = 16
 #: Supersampling factor: glyphs are drawn at 4× and averaged down (anti-aliased).
@@ -41,11 +41,7 @@ def font_paths() -> list[Path]:
 
     Found through the package's location, so matplotlib is not imported.
     """
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is None or not spec.submodule_search_locations:
-        return []
-    folder = Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
-    return [folder / name for name in FONT_FILES if (folder / name).is_file()]
+    return [path for name in FONT_FILES if (path := matplotlib_font(name)) is not None]
 
 
 @functools.lru_cache(maxsize=64)

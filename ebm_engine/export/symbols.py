@@ -10,11 +10,14 @@ sample, in order, so ``ebm sample --n 8 --out x.txt`` gives 8 lines:
   ``sample_N_invalid``);
 - ``.sdf``: RDKit 2D molblocks of the valid molecules (invalid samples are
   skipped and counted in a warning; a PNG grid counts its empty cells too);
-- ``.png``: text lines drawn in a picture, or RDKit's 2D depictions in a grid.
+- ``.png``: text lines drawn in a picture (DejaVu Sans where it is found, see
+  :func:`text_font`; characters the font lacks are boxes, counted in a warning),
+  or RDKit's 2D depictions in a grid.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 
@@ -29,6 +32,10 @@ TEXT_FORMATS = (".txt", ".png", ".npz")
 TEXT_FONT_PX = 18
 TEXT_MARGIN = 8
 MOLECULE_FORMATS = (".smi", ".txt", ".sdf", ".png", ".npz")
+#: The text PNG's font: Latin, Greek, Cyrillic and more (Pillow's own covers ASCII only).
+TEXT_FONT_FILE = "DejaVuSans.ttf"
+#: A code point no font maps: its glyph is the font's .notdef box.
+_UNMAPPED = "\U0010ffff"
 
 
 def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
@@ -79,11 +86,74 @@ def _write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def _text_png(lines: list[str], path: Path) -> Path:
-    from PIL import Image, ImageDraw, ImageFont
+def text_font(size: int = TEXT_FONT_PX):
+    """The font text sample PNGs are drawn with, at ``size`` pixels.
 
-    # Pillow's scalable default font: its 10 px bitmap one nearly loses the spaces.
-    font = ImageFont.load_default(size=TEXT_FONT_PX)  # Pillow >= 10.1 (pyproject)
+    DejaVu Sans, looked for in the bundle (``resources/fonts``, which
+    ``packaging/ebm-studio.spec`` fills), then in matplotlib's data (installed
+    with the app's vtk; found without importing matplotlib), then among the
+    system's fonts; else Pillow's default font, which covers ASCII only.
+
+    Parameters
+    ----------
+    size : int
+        Pixel size of the text.
+
+    Returns
+    -------
+    PIL.ImageFont.FreeTypeFont
+        The font; ``font.getname()`` says which one was found.
+    """
+    return _text_font(size)
+
+
+@functools.lru_cache(maxsize=4)
+def _text_font(size: int):
+    from PIL import ImageFont
+
+    from ebm_engine.resources import font_file
+
+    found = font_file(TEXT_FONT_FILE)
+    try:
+        if found is not None:
+            return ImageFont.truetype(str(found), size)
+        return ImageFont.truetype(TEXT_FONT_FILE, size)  # Pillow searches the system's fonts
+    except OSError:  # none there, or a damaged copy
+        # Pillow's scalable default (>= 10.1, pyproject): its 10 px bitmap font loses spaces
+        return ImageFont.load_default(size=size)
+
+
+def missing_glyphs(font, text: str) -> list[str]:
+    """The distinct characters of ``text`` that ``font`` draws as its .notdef box.
+
+    Parameters
+    ----------
+    font : PIL.ImageFont.FreeTypeFont
+        The font (e.g. :func:`text_font`).
+    text : str
+        What will be drawn.
+
+    Returns
+    -------
+    list of str
+        The characters without a glyph, in order of first appearance.
+    """
+    box = font.getmask(_UNMAPPED)
+    box = (box.size, bytes(box))
+    out: list[str] = []
+    # every font here has ASCII; Pillow has no "has glyph" call, so a missing glyph is
+    # one whose bitmap is the .notdef box
+    for ch in dict.fromkeys(c for c in text if ord(c) > 127):
+        mask = font.getmask(ch)
+        if (mask.size, bytes(mask)) == box:
+            out.append(ch)
+    return out
+
+
+def _text_png(lines: list[str], path: Path) -> Path:
+    from PIL import Image, ImageDraw
+
+    font = text_font(TEXT_FONT_PX)
     height = TEXT_FONT_PX + TEXT_FONT_PX // 2
     # The .txt form's TAB has no glyph (a box in the picture): "[attribute] sentence".
     shown = [f"[{head}] {tail}" if tab else head
@@ -94,7 +164,17 @@ def _text_png(lines: list[str], path: Path) -> Path:
     draw = ImageDraw.Draw(image)
     for i, text in enumerate(shown):
         draw.text((TEXT_MARGIN, TEXT_MARGIN + i * height), text, fill="black", font=font)
-    return _save_image(image, path)
+    written = _save_image(image, path)
+    missing = missing_glyphs(font, "".join(shown))
+    if missing:  # CJK, say: no font we can count on has them; said, not silently boxed
+        count = sum(ch in missing for s in shown for ch in s)
+        listed = " ".join(ch if ch.isprintable() else f"U+{ord(ch):04X}" for ch in missing[:8])
+        more = " …" if len(missing) > 8 else ""
+        have = "character has" if count == 1 else "characters have"
+        warnings.warn(f"{count} {have} no glyph in the font {font.getname()[0]} and are "
+                      f"boxes in {path.name} ({listed}{more}); the .txt export keeps them",
+                      stacklevel=2)
+    return written
 
 
 def _molecule_file(strings: list[str], path: Path, ext: str) -> Path:
