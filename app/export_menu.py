@@ -17,7 +17,6 @@ offered. Errors are one sentence, through ``sigError``.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import warnings
 from collections.abc import Callable
@@ -355,18 +354,14 @@ class ExportMenu(QMenu):
         return path
 
     def _copy_checkpoint(self, dest: Path) -> Path:
+        from ebm_engine.export.checkpoint import copy_checkpoint
         from ebm_engine.learning.loading import readable_checkpoint
 
         run = self._run_dir()
         if run is None:
             raise EBMError("There is no run to copy a checkpoint from.")
         src = readable_checkpoint(run)  # a damaged latest is passed over, and said
-        if dest.exists():
-            raise EBMError(f"{dest} already exists; choose a new folder name.")
-        tmp = dest.with_name(dest.name + ".partial")
-        shutil.copytree(src, tmp)
-        tmp.replace(dest)
-        return dest
+        return copy_checkpoint(src, dest)  # as ebm export: one line, nothing left behind
 
 
 def _last_metrics_iteration(run: Path) -> int | None:

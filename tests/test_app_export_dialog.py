@@ -94,6 +94,34 @@ def test_a_checkpoint_copy_is_named_by_its_checkpoint_and_goes_beside_the_run(qt
     assert menu.suggested_path(metrics) == run / "moons-run_it4_metrics.csv"
 
 
+def test_a_failed_checkpoint_copy_says_one_sentence_and_the_retry_works(
+        qtbot, tmp_path, monkeypatch):
+    """A full disk midway: the copy was left as NAME.partial, the error was a Python list
+    (shutil.Error) and a retry said "File exists"."""
+    import errno
+    import shutil
+
+    from app.export_menu import ExportMenu
+    from ebm_engine.runs import zoo
+
+    def copy_until_full(src, dst, **kwargs):  # half a file, then the disk is full
+        Path(dst).write_bytes(Path(src).read_bytes()[:100])
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    menu = ExportMenu(lambda: zoo.resolve("zoo:digits-ml"), lambda: None)
+    errors, done = [], []
+    menu.sigError.connect(errors.append)
+    menu.sigExported.connect(done.append)
+    out = tmp_path / "ck"
+    with monkeypatch.context() as m:
+        m.setattr(shutil, "copyfile", copy_until_full)
+        assert menu.export("checkpoint", out) is None
+    assert errors == [f"cannot copy checkpoint to {out}: No space left on device"]
+    assert list(tmp_path.iterdir()) == []  # nothing half-copied left behind
+    assert menu.export("checkpoint", out) == out and done == [f"exported {out}"]
+    assert (out / "state.json").is_file() and list(tmp_path.iterdir()) == [out]
+
+
 def test_samples_export_as_arrays_with_their_recorded_chains(qtbot, tmp_path):
     """The app had no .npz export: numbers for an analysis meant the command line."""
     from app.export_menu import ENTRIES, ExportMenu

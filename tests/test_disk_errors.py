@@ -227,15 +227,62 @@ def test_eval_score_resume_and_export_on_a_full_or_read_only_disk(tmp_path, monk
                  str(tmp_path / "s.csv")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.splitlines()[-1].startswith("ebm: error: cannot write")
-    def copy_until_full(src, dst, **kwargs):  # one file copied, then the disk is full
-        Path(dst).mkdir()
-        (Path(dst) / "model.safetensors").write_bytes(b"")
-        raise shutil.Error([(str(src), str(dst), "[Errno 28] No space left on device")])
-
-    monkeypatch.setattr(shutil, "copytree", copy_until_full)
+    monkeypatch.setattr(shutil, "copyfile", copy_until_full())
     code = main(["export", "--run", str(run), "--what", "checkpoint",
                  "--out", str(tmp_path / "ck")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "No space left on device" in err and "None" not in err
-    assert not (tmp_path / "ck").exists() and not list(tmp_path.glob(".ck.partial-*"))
+    assert ".partial" not in err  # the reason, not the temporary folder's path
+    assert not (tmp_path / "ck").exists() and not list(tmp_path.glob(".ck*"))
     assert sorted(p.name for p in run.rglob("*")) == before
+
+
+def copy_until_full(files: int = 1):
+    """A ``shutil.copyfile`` that copies ``files`` files, then half of the next one and
+    fails as a full disk does."""
+    real, done = shutil.copyfile, []
+
+    def copy(src, dst, **kwargs):
+        if len(done) >= files:
+            Path(dst).write_bytes(Path(src).read_bytes()[:100])
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        done.append(src)
+        return real(src, dst, **kwargs)
+
+    return copy
+
+
+def test_a_failed_or_interrupted_checkpoint_copy_leaves_nothing_in_the_way(tmp_path, monkeypatch):
+    """A full disk or Ctrl-C midway: no half-copied folder, one line, and the same name
+    works the next time (a fixed temporary name was "File exists" on the retry)."""
+    from ebm_engine.export.checkpoint import copy_checkpoint
+
+    run = tmp_path / "run"
+    list(Trainer(tiny(iterations=2), run).events())
+    src = RunDir(run).latest_checkpoint()
+    out = tmp_path / "out" / "ck"
+    out.parent.mkdir()
+    with monkeypatch.context() as m:
+        m.setattr(shutil, "copyfile", copy_until_full())
+        with pytest.raises(ExportError) as err:
+            copy_checkpoint(src, out)
+    assert str(err.value) == f"cannot copy checkpoint to {out}: No space left on device"
+    assert list(out.parent.iterdir()) == []
+
+    def interrupted(src, dst, **kwargs):
+        Path(dst).write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(shutil, "copyfile", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            copy_checkpoint(src, out)
+    assert list(out.parent.iterdir()) == []
+    assert copy_checkpoint(src, out) == out  # the retry, same name
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in src.iterdir())
+    assert load_checkpoint(out).iteration == load_checkpoint(src).iteration
+    assert list(out.parent.iterdir()) == [out]
+    with pytest.raises(ExportError, match="already exists"):
+        copy_checkpoint(src, out)
+    with pytest.raises(ExportError, match="folder .*nope does not exist"):
+        copy_checkpoint(src, tmp_path / "nope" / "ck")

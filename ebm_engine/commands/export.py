@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 from pathlib import Path
 
 from ebm_engine.errors import CheckpointError, ConfigError, ExportError
@@ -53,23 +51,12 @@ def run(args: argparse.Namespace) -> int:
                               energy=snap["energy"], symbols=_symbols(args.run, snap["kind"]),
                               extras=snap.get("display"))
     elif args.what == "checkpoint":
+        from ebm_engine.export.checkpoint import copy_checkpoint
+
         # the newest that reads (a damaged latest is passed over, and said), as sample,
         # eval and resume take it
         src = readable_checkpoint(args.run)
-        if out.exists():
-            raise ExportError(f"{out} already exists; choose a new folder")
-        # copied beside the target and renamed into place: a full disk leaves nothing
-        # half-copied under the name asked for
-        tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-        try:
-            shutil.copytree(src, tmp)
-            os.replace(tmp, out)
-        except OSError as exc:  # shutil.Error (an OSError) lists (src, dst, why) per file
-            shutil.rmtree(tmp, ignore_errors=True)
-            why = exc.strerror or (str(exc.args[0][0][2]) if isinstance(exc, shutil.Error)
-                                   and exc.args and exc.args[0] else type(exc).__name__)
-            raise ExportError(f"cannot copy checkpoint to {out}: {why}") from None
-        path = out
+        path = copy_checkpoint(src, out)
     else:
         src = run_dir.metrics_path if args.what == "metrics" else run_dir.config_path
         if not src.is_file() and pretrained:
