@@ -340,6 +340,7 @@ class ExportMenu(QMenu):
         if what == "chain" and not frames:
             raise EBMError("No chain was recorded; set train.record_every > 0 to record chains.")
         return export_samples(s.samples, s.kind, s.value_range, path, frames=frames,
+                              chain_steps=[f.step for f in s.frames] if frames else None,
                               energy=s.energy, symbols=symbols_from_extras(s.extras),
                               extras=s.extras, context=getattr(s, "data_points", None))
 

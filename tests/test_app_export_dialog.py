@@ -129,8 +129,8 @@ def test_samples_export_as_arrays_with_their_recorded_chains(qtbot, tmp_path):
 
     menu = ExportMenu(lambda: None, lambda: None)
     snap = _snapshot(7)
-    chain = tuple(ChainFrame(k, snap.samples[:2] * (k + 1) / 3, np.zeros(2, np.float32))
-                  for k in range(3))
+    chain = tuple(ChainFrame(5 * k, snap.samples[:2] * (k + 1) / 3, np.zeros(2, np.float32))
+                  for k in range(3))  # recorded every 5th Langevin step
     for kind in ("image", "voxel", "text", "trajectory"):
         menu.set_snapshot(SamplesReady(7, kind, (-1.0, 1.0), snap.samples, snap.energy))
         assert menu.actions_by_label["Samples as arrays (NPZ)…"].isEnabled(), kind
@@ -154,4 +154,5 @@ def test_samples_export_as_arrays_with_their_recorded_chains(qtbot, tmp_path):
         np.testing.assert_array_equal(saved["samples"], snap.samples)  # model space, as drawn
         np.testing.assert_array_equal(saved["energy"], np.arange(4))
         assert saved["chain"].shape == (3, 2, 1, 8, 8)
+        assert saved["chain_steps"].tolist() == [0, 5, 10]  # the steps, not the frame index
         assert tuple(saved["value_range"]) == (-1.0, 1.0)

@@ -107,3 +107,36 @@ def test_bad_exports_are_one_line(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ExportError, match="not a trajectory JSON"):
         read_trajectories_json(tmp_path / "bad.json")
+
+
+def test_chain_frames_carry_their_langevin_steps_not_their_index(tmp_path):
+    """--record-every 2 records steps 0, 2, 4 … and the final state after the polish
+    steps: the JSON's chain "step" and the NPZ's chain_steps say those, as ChainFrame.step
+    does (the JSON said 0, 1, 2 …, the NPZ nothing)."""
+    import torch
+
+    from ebm_engine.cli import main
+    from ebm_engine.learning.loading import load_model
+
+    loaded = load_model("zoo:navigation-ioc-ioc", "cpu")
+    loaded.method.rng.manual_seed(0)
+    torch.manual_seed(0)
+    steps = [f.step for f in loaded.method.sample(4, n_steps=loaded.method.sample_steps,
+                                                  record_every=2, n_record=4)]
+    assert steps != list(range(len(steps)))
+    for ext in (".json", ".npz"):
+        assert main(["sample", "--run", "zoo:navigation-ioc-ioc", "--n", "4", "--record-every",
+                     "2", "--out", str(tmp_path / f"rec{ext}")]) == 0
+    chain = json.loads((tmp_path / "rec.json").read_text())["chain"]
+    assert [c["step"] for c in chain] == steps
+    with np.load(tmp_path / "rec.npz") as z:
+        assert z["chain_steps"].tolist() == steps and len(z["chain"]) == len(steps)
+
+
+def test_other_kinds_npz_chains_carry_their_steps_too(tmp_path):
+    from ebm_engine.cli import main
+
+    assert main(["sample", "--run", "zoo:8gaussians-ml", "--n", "4", "--steps", "10",
+                 "--record-every", "5", "--out", str(tmp_path / "p.npz")]) == 0
+    with np.load(tmp_path / "p.npz") as z:
+        assert z["chain_steps"].tolist() == [0, 5, 10] and z["chain"].shape[:2] == (3, 4)

@@ -129,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
               else f"wrote 1 sample to {written[0]}")
         return 0
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
-                          frames=_chain(frames, args.out), energy=final.energy, scale=args.scale,
-                          symbols=loaded.spec.symbols,
+                          frames=_chain(frames, args.out), chain_steps=[f.step for f in frames],
+                          energy=final.energy, scale=args.scale, symbols=loaded.spec.symbols,
                           extras={**loaded.spec.display_extras(), **final.extras})
     rows = (" (rows: source | translated | reconstructed)"
             if path.suffix.lower() == ".png" and "reconstructed" in final.extras else "")
@@ -258,8 +258,8 @@ def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, 
                                                                      args.scale))
     else:
         path = export_samples(final.x, spec.kind, spec.value_range, out,
-                              frames=_chain(frames, out), energy=final.energy,
-                              scale=args.scale, extras=final.extras)
+                              frames=_chain(frames, out), chain_steps=[f.step for f in frames],
+                              energy=final.energy, scale=args.scale, extras=final.extras)
     what = {"inpainting": "picture | masked | initializer | after Langevin",
             "image": "picture | initializer | after Langevin", "label": "label | initializer | "
             "after Langevin", "translation": "source | translated | reconstructed"}[cond.task]

@@ -17,6 +17,7 @@ trajectory     .csv (sample,step,x,y), .json (with scenes), .png (scenes grid),
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,7 @@ def export_samples(
     path: str | Path,
     *,
     frames: list[np.ndarray] | None = None,
+    chain_steps: Sequence[int] | None = None,
     energy: np.ndarray | None = None,
     fps: int = 10,
     scale: int | None = None,
@@ -105,6 +107,10 @@ def export_samples(
         Output file; the extension picks the format.
     frames : list of np.ndarray, optional
         Recorded chain states (same layout), for animations.
+    chain_steps : sequence of int, optional
+        The Langevin step of each frame (:attr:`ChainFrame.step
+        <ebm_engine.sampling.langevin.ChainFrame.step>`): ``.npz`` keeps them as
+        ``chain_steps``, a trajectory ``.json`` as each chain entry's ``step``.
     energy : np.ndarray, optional
         Per-sample energies, stored in ``.npz``.
     scale : int, optional
@@ -126,7 +132,7 @@ def export_samples(
     if not path.parent.is_dir():
         raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
     if ext == ".npz":
-        return _save_npz(path, samples, kind, energy, frames, value_range, extras)
+        return _save_npz(path, samples, kind, energy, frames, value_range, extras, chain_steps)
     if kind in TOKEN_KINDS:
         from ebm_engine.export.symbols import export_symbols
 
@@ -143,7 +149,8 @@ def export_samples(
 
             panels = {"source": extras["reference"], "translated": samples, "reconstructed": back}
             return export_pairs(panels, kind, value_range, path)
-        return export_trajectories(samples, path, ext, frames=frames, energy=energy,
+        return export_trajectories(samples, path, ext, frames=frames, chain_steps=chain_steps,
+                                   energy=energy,
                                    extras=extras, extent=extent, fps=fps)
     if scale is not None and scale < 1:
         raise ExportError(f"scale must be >= 1, got {scale}")
@@ -192,7 +199,7 @@ draw them."""
 
 
 def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
-              extras=None) -> Path:
+              extras=None, chain_steps=None) -> Path:
     from ebm_engine import atomic
 
     def write(tmp: Path) -> None:
@@ -214,6 +221,9 @@ def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
         if frames:
             n = min(f.shape[0] for f in frames)
             arrays["chain"] = np.stack([f[:n] for f in frames])
+            if chain_steps is not None and len(chain_steps) == len(frames):
+                # the frames' Langevin steps: not every K-th one at the end (polish steps)
+                arrays["chain_steps"] = np.asarray(chain_steps, dtype=np.int64)
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
 

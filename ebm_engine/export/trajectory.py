@@ -5,7 +5,8 @@
 - ``.json``: ``{"kind": "trajectory", "samples": [{"points": [[x, y], …],
   "energy": e, "scene": {"start", "goal", "obstacles": [[cx, cy, r], …]},
   "observed": [[x, y], …]}, …], "chain": [{"step": s, "samples": [[[x, y], …], …]}, …]}``
-  (``scene``, ``observed``, ``energy`` and ``chain`` only when known);
+  (``scene``, ``observed``, ``energy`` and ``chain`` only when known; a chain entry's
+  ``step`` is its frame's Langevin step, where the caller gives them);
 - ``.png``: each sample drawn in its scene (obstacles grey, start green,
   goal red, the trajectory blue, expert/observed dashed black), in a grid over a
   strip that names the colours;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,9 @@ KEY_HEIGHT = 18  # a line of the strip under the grid that names the colours
 
 
 def export_trajectories(samples: np.ndarray, path: Path, ext: str, *,
-                        frames: list[np.ndarray] | None = None, energy: np.ndarray | None = None,
+                        frames: list[np.ndarray] | None = None,
+                        chain_steps: Sequence[int] | None = None,
+                        energy: np.ndarray | None = None,
                         extras: dict[str, np.ndarray] | None = None,
                         extent: tuple[float, float, float, float] | None = None,
                         fps: int = 10) -> Path:
@@ -47,7 +51,7 @@ def export_trajectories(samples: np.ndarray, path: Path, ext: str, *,
     if ext == ".csv":
         return _write_text(path, to_csv(samples))
     if ext == ".json":
-        return _write_text(path, to_json(samples, energy, extras, frames))
+        return _write_text(path, to_json(samples, energy, extras, frames, chain_steps))
     if ext == ".png":
         return _save_png(render_grid(samples, extras, extent), path)
     if ext in (".gif", ".mp4"):
@@ -94,7 +98,8 @@ def read_trajectories_csv(path: str | Path) -> np.ndarray:
 
 
 def to_json(samples: np.ndarray, energy: np.ndarray | None, extras: dict[str, np.ndarray],
-            frames: list[np.ndarray] | None = None) -> str:
+            frames: list[np.ndarray] | None = None,
+            chain_steps: Sequence[int] | None = None) -> str:
     """The JSON document of the module docstring."""
     scenes = extras.get("scenes")
     observed = extras.get("observed")
@@ -114,7 +119,10 @@ def to_json(samples: np.ndarray, energy: np.ndarray | None, extras: dict[str, np
         items.append(item)
     doc: dict = {"kind": "trajectory", "samples": items}
     if frames and len(frames) > 1:
-        doc["chain"] = [{"step": k, "samples": np.round(np.asarray(f, dtype=float), 6).tolist()}
+        # the Langevin step, not the frame's index (polish steps break "every K-th")
+        known = chain_steps is not None and len(chain_steps) == len(frames)
+        doc["chain"] = [{**({"step": int(chain_steps[k])} if known else {}),
+                         "samples": np.round(np.asarray(f, dtype=float), 6).tolist()}
                         for k, f in enumerate(frames)]
     return json.dumps(doc) + "\n"
 
