@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 from app.gui_gc import collect_on_gui_thread
 from ebm_engine.data.dataset import KINDS
 from ebm_engine.errors import EBMError
+from ebm_engine.export.trajectory import PICTURE_CELLS
 from ebm_engine.learning.events import SamplesReady
 
 KINDS_3D = ("voxel", "pointcloud")
@@ -75,7 +76,9 @@ ENTRIES = (
     Entry("Molecule grid (PNG)…", "grid", ".png", ("molecule",)),
     Entry("Trajectories (CSV)…", "grid", ".csv", ("trajectory",)),
     Entry("Trajectories with scenes (JSON)…", "grid", ".json", ("trajectory",)),
-    Entry("Trajectories in their scenes (PNG)…", "grid", ".png", ("trajectory",)),
+    Entry("Trajectories in their scenes (PNG)…", "grid", ".png", ("trajectory",),
+          f"The first {PICTURE_CELLS} samples, each in its scene (CSV, JSON and NPZ hold "
+          "every sample)"),
     Entry("Chain of trajectories (GIF)…", "chain", ".gif", ("trajectory",)),
     Entry("Chain of trajectories (MP4)…", "chain", ".mp4", ("trajectory",)),
     Entry("Turntable of a 3D sample (MP4)…", "turntable", ".mp4", KINDS_3D,
@@ -309,8 +312,10 @@ class ExportMenu(QMenu):
             self.sigError.emit(f"Cannot write {path}: {exc.strerror or exc}.")
             return None
         # only what the export itself says (invalid molecules…), not a library's notices
-        notes = "; ".join(str(w.message) for w in said
-                          if w.category is UserWarning and "ebm_engine" in str(w.filename))
+        notes = [str(w.message) for w in said
+                 if w.category is UserWarning and "ebm_engine" in str(w.filename)]
+        notes += [self._picture_note(what, out)] if what in ("grid", "chain") else []
+        notes = "; ".join(n for n in notes if n)
         self.sigExported.emit(f"exported {out}" + (f" ({notes})" if notes else ""))
         return out
 
@@ -343,6 +348,18 @@ class ExportMenu(QMenu):
                               chain_steps=[f.step for f in s.frames] if frames else None,
                               energy=s.energy, symbols=symbols_from_extras(s.extras),
                               extras=s.extras, context=getattr(s, "data_points", None))
+
+    def _picture_note(self, what: str, path: Path) -> str:
+        """``"the picture shows the first 16 of 64"`` where the file drew fewer samples
+        than it was given (as ``ebm sample`` says it), else ``""``."""
+        from ebm_engine.export.samples import picture_note
+
+        s = self.snapshot
+        if s is None:
+            return ""
+        chains = [len(f.x) for f in s.frames]
+        n = min(chains) if what == "chain" and chains else len(s.samples)
+        return picture_note(s.kind, path, n, s.extras)
 
     def _copy_metrics(self, path: Path) -> Path:
         from ebm_engine import atomic

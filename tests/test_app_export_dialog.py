@@ -156,3 +156,18 @@ def test_samples_export_as_arrays_with_their_recorded_chains(qtbot, tmp_path):
         assert saved["chain"].shape == (3, 2, 1, 8, 8)
         assert saved["chain_steps"].tolist() == [0, 5, 10]  # the steps, not the frame index
         assert tuple(saved["value_range"]) == (-1.0, 1.0)
+
+
+def test_a_trajectory_picture_of_more_samples_than_it_draws_says_so(qtbot, tmp_path):
+    """The app's PNG of 64 plans drew 16 and said only "exported …"."""
+    from app.export_menu import ExportMenu
+
+    menu = ExportMenu(lambda: None, lambda: None)
+    done = []
+    menu.sigExported.connect(done.append)
+    paths = np.cumsum(np.random.default_rng(0).normal(size=(20, 6, 2)), 1).astype(np.float32)
+    menu.set_snapshot(SamplesReady(3, "trajectory", None, paths, np.zeros(20, np.float32)))
+    for name in ("t.png", "t.csv"):
+        assert menu.export("grid", tmp_path / name) == tmp_path / name
+    assert done == [f"exported {tmp_path / 't.png'} (the picture shows the first 16 of 20)",
+                    f"exported {tmp_path / 't.csv'}"]

@@ -140,3 +140,27 @@ def test_other_kinds_npz_chains_carry_their_steps_too(tmp_path):
                  "--record-every", "5", "--out", str(tmp_path / "p.npz")]) == 0
     with np.load(tmp_path / "p.npz") as z:
         assert z["chain_steps"].tolist() == [0, 5, 10] and z["chain"].shape[:2] == (3, 4)
+
+
+def test_a_picture_of_more_samples_than_it_draws_says_so(tmp_path, capsys):
+    """25 plans to a PNG draw 16 scenes: "wrote 25 samples" alone claimed all of them."""
+    from PIL import Image
+
+    from ebm_engine.cli import main
+    from ebm_engine.export.trajectory import CELL
+
+    out = tmp_path / "p.png"
+    assert main(["sample", "--run", "zoo:navigation-ioc-ioc", "--n", "25", "--steps", "2",
+                 "--out", str(out)]) == 0
+    assert Image.open(out).width == 4 * (CELL + 2)  # 4 × 4 scenes, not 5 × 5
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line == f"wrote 25 samples to {out} (the picture shows the first 16 of 25)"
+    for ext in (".gif", ".csv"):  # an animation draws as many; the text formats hold all
+        assert main(["sample", "--run", "zoo:navigation-ioc-ioc", "--n", "25", "--steps", "2",
+                     "--out", str(tmp_path / f"p{ext}")]) == 0
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        assert line.endswith("(the animation shows the first 16 of 25)" if ext == ".gif"
+                             else f"p{ext}")
+    assert main(["sample", "--run", "zoo:navigation-ioc-ioc", "--n", "16", "--steps", "2",
+                 "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"wrote 16 samples to {out}")

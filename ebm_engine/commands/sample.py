@@ -134,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
                           extras={**loaded.spec.display_extras(), **final.extras})
     rows = (" (rows: source | translated | reconstructed)"
             if path.suffix.lower() == ".png" and "reconstructed" in final.extras else "")
-    print(f"wrote {_count(args.n, path)} to {path}{rows}")
+    from ebm_engine.export.samples import picture_note
+
+    shown = picture_note(loaded.spec.kind, path, args.n, final.extras)  # 16 of 25 drawn
+    print(f"wrote {_count(args.n, path)} to {path}{rows}" + (f" ({shown})" if shown else ""))
     return 0
 
 

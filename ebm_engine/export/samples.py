@@ -27,7 +27,7 @@ from ebm_engine.data.tokens import TOKEN_KINDS, SymbolSpec
 from ebm_engine.errors import ExportError
 from ebm_engine.export.scatter import plane_of, scatter_image
 from ebm_engine.export.symbols import MOLECULE_FORMATS, TEXT_FORMATS
-from ebm_engine.export.trajectory import TRAJECTORY_FORMATS
+from ebm_engine.export.trajectory import PICTURE_CELLS, TRAJECTORY_FORMATS
 
 ANIMATIONS = (".gif", ".mp4")
 #: The formats each data kind exports to (by extension).
@@ -76,6 +76,37 @@ def check_writable(folder: str | Path) -> None:
 def needs_chain(path: str | Path) -> bool:
     """Whether writing ``path`` uses recorded chain frames (an animation)."""
     return Path(path).suffix.lower() in ANIMATIONS
+
+
+def picture_note(kind: str, path: str | Path, n: int,
+                 extras: dict[str, np.ndarray] | None = None) -> str:
+    """What a picture of ``n`` samples leaves out, for the line that says it was written.
+
+    Parameters
+    ----------
+    kind : str
+        Data kind.
+    path : path
+        The file written (its extension says the format).
+    n : int
+        How many samples were given to :func:`export_samples` (for an
+        animation: how many chains its frames hold).
+    extras : dict, optional
+        The same ``extras`` (a translation's rows draw every item).
+
+    Returns
+    -------
+    str
+        ``"the picture shows the first 16 of 25"`` where the file draws fewer
+        samples than it was given (trajectory pictures and animations), else ``""``.
+    """
+    ext = Path(path).suffix.lower()
+    if kind != "trajectory" or ext not in (".png", *ANIMATIONS) or n <= PICTURE_CELLS:
+        return ""
+    if ext == ".png" and extras and "reconstructed" in extras and "reference" in extras:
+        return ""  # source | translated | reconstructed rows (export.pairs): every item
+    what = "picture" if ext == ".png" else "animation"
+    return f"the {what} shows the first {PICTURE_CELLS} of {n}"
 
 
 def export_samples(

@@ -9,7 +9,8 @@
   ``step`` is its frame's Langevin step, where the caller gives them);
 - ``.png``: each sample drawn in its scene (obstacles grey, start green,
   goal red, the trajectory blue, expert/observed dashed black), in a grid over a
-  strip that names the colours;
+  strip that names the colours; the first :data:`PICTURE_CELLS` samples only
+  (the text formats and ``.npz`` hold them all);
 - ``.gif``/``.mp4``: the same grid for every recorded Langevin step.
 
 :func:`read_trajectories_csv` and :func:`read_trajectories_json` read the
@@ -34,6 +35,8 @@ from ebm_engine.errors import ExportError
 TRAJECTORY_FORMATS = (".csv", ".json", ".png", ".gif", ".mp4", ".npz")
 CELL = 192  # pixels per scene in pictures and animations
 KEY_HEIGHT = 18  # a line of the strip under the grid that names the colours
+#: Samples a picture or animation draws (the first ones): more cells would be too small.
+PICTURE_CELLS = 16
 
 
 def export_trajectories(samples: np.ndarray, path: Path, ext: str, *,
@@ -207,7 +210,7 @@ def render_scene(path: np.ndarray, scene: np.ndarray | None = None,
 
 
 def render_grid(samples: np.ndarray, extras: dict, extent=None, size: int = CELL,
-                max_cells: int = 16) -> np.ndarray:
+                max_cells: int = PICTURE_CELLS) -> np.ndarray:
     """The first ``max_cells`` samples, each in its scene, tiled in a square-ish grid."""
     n = min(len(samples), max_cells)
     box = _bounds(samples[:n], {k: v[:n] for k, v in extras.items() if k == "scenes"}, extent)
