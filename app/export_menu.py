@@ -88,7 +88,8 @@ ENTRIES = (
     Entry("Samples as arrays (NPZ)…", "grid", ".npz", KINDS,  # every kind writes an .npz
           "The samples as numpy arrays in model space: samples, energy, value_range, the "
           "recorded chains as chain (at most the first 8 samples; a conditional model's "
-          "answers as samples, its picture strip as strip): numpy.load(path)"),
+          "answers as samples, its picture strip as strip) and what reads them (a vocabulary, "
+          "scenes) as display_…: numpy.load(path)"),
     Entry("Checkpoint copy…", "checkpoint", ""),
     Entry("Metrics (CSV)…", "metrics", ".csv"),
 )
@@ -347,7 +348,8 @@ class ExportMenu(QMenu):
         return export_samples(s.samples, s.kind, s.value_range, path, frames=frames,
                               chain_steps=[f.step for f in s.frames] if frames else None,
                               energy=s.energy, symbols=symbols_from_extras(s.extras),
-                              extras=s.extras, context=getattr(s, "data_points", None))
+                              extras=s.extras, context=getattr(s, "data_points", None),
+                              iteration=s.iteration)
 
     def _picture_note(self, what: str, path: Path) -> str:
         """``"the picture shows the first 16 of 64"`` where the file drew fewer samples

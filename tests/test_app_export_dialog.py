@@ -155,6 +155,7 @@ def test_samples_export_as_arrays_with_their_recorded_chains(qtbot, tmp_path):
         np.testing.assert_array_equal(saved["energy"], np.arange(4))
         assert saved["chain"].shape == (3, 2, 1, 8, 8)
         assert saved["chain_steps"].tolist() == [0, 5, 10]  # the steps, not the frame index
+        assert int(saved["iteration"]) == 7  # as samples/latest.npz
         assert tuple(saved["value_range"]) == (-1.0, 1.0)
 
 

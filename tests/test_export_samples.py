@@ -139,3 +139,40 @@ def test_a_few_2d_samples_export_as_dots_a_person_can_see(tmp_path):
     # a grid to read positions against, at round spacings
     assert (img > 200).mean() > 0.5 and ((img > 150) & (img < 240)).sum() > 2 * w
     assert [grid_step(v) for v in (1.0, 3.9, 4.65, 40.0)] == [0.5, 1.0, 2.0, 10.0]
+
+
+@pytest.mark.parametrize("zoo", ["grammar-text-latent-seq", "molecules-latent-seq"])
+def test_token_npz_holds_the_vocabulary_that_decodes_it(tmp_path, zoo):
+    """Token ids alone need the checkpoint to be read: the .npz keeps the vocabulary as
+    display_vocab, display_joiner … (the names of the run's samples/latest.npz)."""
+    from ebm_engine.cli import main
+    from ebm_engine.data.tokens import SymbolSpec
+
+    for ext in (".npz", ".txt"):
+        assert main(["sample", "--run", f"zoo:{zoo}", "--n", "4", "--steps", "2",
+                     "--out", str(tmp_path / f"s{ext}")]) == 0
+    with np.load(tmp_path / "s.npz") as z:
+        assert {"samples", "kind", "energy", "chain"} <= set(z.files)  # the keys it had
+        spec = SymbolSpec(tuple(z["display_vocab"].tolist()), str(z["display_joiner"]),
+                          str(z["display_checker"]), str(z["display_attribute"]),
+                          tuple(z["display_attribute_values"].tolist()))
+        assert spec.decode_all(z["samples"]) == (tmp_path / "s.txt").read_text().splitlines()
+
+
+def test_trajectory_npz_and_json_hold_what_the_picture_draws(tmp_path):
+    """Scenes, the observed past and the true path were drawn in the PNG and kept in
+    latest.npz, but left out of the .npz (and the true path out of the .json)."""
+    import json
+
+    from ebm_engine.cli import main
+
+    for ext in (".npz", ".json"):
+        assert main(["sample", "--run", "zoo:crowd-prediction-lbebm", "--n", "3", "--steps",
+                     "2", "--out", str(tmp_path / f"t{ext}")]) == 0
+    items = json.loads((tmp_path / "t.json").read_text())["samples"]
+    with np.load(tmp_path / "t.npz") as z:
+        assert {"samples", "kind", "energy", "chain"} <= set(z.files)
+        assert z["display_scenes"].shape[0] == 3 and z["display_extent"].shape == (4,)
+        for name in ("observed", "reference"):
+            np.testing.assert_allclose(z[f"display_{name}"], [it[name] for it in items],
+                                       atol=1e-5)

@@ -255,6 +255,24 @@ def test_followers_get_the_vocabulary_with_the_latest_samples(tmp_path):
     assert vocab == load_model(tmp_path / "run", "cpu").spec.symbols.tokens
 
 
+def test_exported_npz_of_token_ids_decodes_without_the_checkpoint(tmp_path):
+    """ebm export --what samples to .npz: the ids with the vocabulary that decodes them
+    and the iteration, as samples/latest.npz has them (it held only ids)."""
+    from ebm_engine.cli import main
+
+    cfg = tiny_cfg("grammar-text").with_value("train.sample_every", 1)
+    list(Trainer(cfg, tmp_path / "run").events(1))
+    for ext in (".npz", ".txt"):
+        assert main(["export", "--run", str(tmp_path / "run"), "--what", "samples",
+                     "--out", str(tmp_path / f"s{ext}")]) == 0
+    with np.load(tmp_path / "s.npz") as z:
+        spec = SymbolSpec(tuple(z["display_vocab"].tolist()), str(z["display_joiner"]),
+                          str(z["display_checker"]), str(z["display_attribute"]),
+                          tuple(z["display_attribute_values"].tolist()))
+        assert spec.decode_all(z["samples"]) == (tmp_path / "s.txt").read_text().splitlines()
+        assert int(z["iteration"]) == 1 and str(z["kind"]) == "text"
+
+
 def test_decoder_rate_follows_its_cosine_decay():
     """``gen_lr_end``: the decoder's rate falls from ``gen_lr`` towards ``gen_lr_end · gen_lr``
     at ``train.iterations``; the prior's rate stays."""

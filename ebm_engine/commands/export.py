@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                               f"--out {args.out}")
         path = export_samples(snap["samples"], snap["kind"], snap["value_range"], out,
                               energy=snap["energy"], symbols=_symbols(args.run, snap["kind"]),
-                              extras=snap.get("display"))
+                              extras=snap.get("display"), iteration=snap["iteration"])
     elif args.what == "checkpoint":
         from ebm_engine.export.checkpoint import copy_checkpoint
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ebm_engine.data.dataset import to_display
+from ebm_engine.data.scenes import DISPLAY_KEYS
 from ebm_engine.data.tokens import TOKEN_KINDS, SymbolSpec
 from ebm_engine.errors import ExportError
 from ebm_engine.export.scatter import plane_of, scatter_image
@@ -123,6 +124,7 @@ def export_samples(
     symbols: SymbolSpec | None = None,
     extras: dict[str, np.ndarray] | None = None,
     context: np.ndarray | None = None,
+    iteration: int | None = None,
 ) -> Path:
     """Write model-space ``samples`` (and chain ``frames``) to ``path``.
 
@@ -153,17 +155,24 @@ def export_samples(
     extras : dict, optional
         Snapshot arrays that describe the samples: trajectories' ``scenes``,
         ``observed``, ``reference`` and the view ``extent``
-        (:mod:`ebm_engine.data.scenes`).
+        (:mod:`ebm_engine.data.scenes`), token data's vocabulary (``vocab``,
+        ``joiner`` … of :meth:`DataSpec.display_extras
+        <ebm_engine.methods.base.DataSpec.display_extras>`); an ``.npz`` keeps
+        those of :data:`DISPLAY` as ``display_<name>``.
     context : np.ndarray, optional
         2D points: ``(M, 2)`` training points, drawn in light grey under the
         samples (a chain of 8 dots alone does not say which data it learned).
+    iteration : int, optional
+        The training iteration the samples come from, kept in ``.npz`` as
+        ``iteration`` (as ``samples/latest.npz``).
     """
     path = Path(path)
     ext = path.suffix.lower()
     if not path.parent.is_dir():
         raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
     if ext == ".npz":
-        return _save_npz(path, samples, kind, energy, frames, value_range, extras, chain_steps)
+        return _save_npz(path, samples, kind, energy, frames, value_range, extras, chain_steps,
+                         iteration)
     if kind in TOKEN_KINDS:
         from ebm_engine.export.symbols import export_symbols
 
@@ -222,6 +231,12 @@ def export_samples(
 
 PANELS = ("source", "reconstructed")
 """Per-sample extras an ``.npz`` keeps beside ``samples`` (a translation's other panels)."""
+DISPLAY = ("vocab", "joiner", "checker", "attribute", "attribute_values", "extent",
+           *DISPLAY_KEYS)
+"""Extras an ``.npz`` keeps as ``display_<name>``, the names the run's own
+``samples/latest.npz`` uses: a text or molecule run's vocabulary (token ids decode
+without the checkpoint: :class:`~ebm_engine.data.tokens.SymbolSpec`), trajectories'
+view ``extent``, ``scenes``, ``observed`` past and ``reference`` (expert / true) paths."""
 RAW = ("output", "initializer")
 """Per-sample extras of conditional models whose samples are picture strips
 (``condition | initializer | after Langevin``): an ``.npz`` keeps the model's raw answers
@@ -230,7 +245,7 @@ draw them."""
 
 
 def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
-              extras=None, chain_steps=None) -> Path:
+              extras=None, chain_steps=None, iteration=None) -> Path:
     from ebm_engine import atomic
 
     def write(tmp: Path) -> None:
@@ -245,6 +260,11 @@ def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
             panel = panels.get(name)
             if panel is not None and len(panel) == len(arrays["samples"]):
                 arrays[name] = np.asarray(panel)
+        for name in DISPLAY:  # what decodes or places the samples
+            if name in panels:
+                arrays[f"display_{name}"] = np.asarray(panels[name])
+        if iteration is not None:
+            arrays["iteration"] = np.int64(iteration)
         if value_range is not None:  # model space: what black and white (or 0 and 1) were
             arrays["value_range"] = np.asarray(value_range, np.float32)
         if energy is not None:

@@ -4,8 +4,10 @@
   is the time index along the trajectory), samples in order;
 - ``.json``: ``{"kind": "trajectory", "samples": [{"points": [[x, y], …],
   "energy": e, "scene": {"start", "goal", "obstacles": [[cx, cy, r], …]},
-  "observed": [[x, y], …]}, …], "chain": [{"step": s, "samples": [[[x, y], …], …]}, …]}``
-  (``scene``, ``observed``, ``energy`` and ``chain`` only when known; a chain entry's
+  "observed": [[x, y], …], "reference": [[x, y], …]}, …],
+  "chain": [{"step": s, "samples": [[[x, y], …], …]}, …]}``
+  (``scene``, ``observed``, ``reference`` (the expert's path, the true one or a
+  translation's source), ``energy`` and ``chain`` only when known; a chain entry's
   ``step`` is its frame's Langevin step, where the caller gives them);
 - ``.png``: each sample drawn in its scene (obstacles grey, start green,
   goal red, the trajectory blue, expert/observed dashed black), in a grid over a
@@ -105,7 +107,7 @@ def to_json(samples: np.ndarray, energy: np.ndarray | None, extras: dict[str, np
             chain_steps: Sequence[int] | None = None) -> str:
     """The JSON document of the module docstring."""
     scenes = extras.get("scenes")
-    observed = extras.get("observed")
+    observed, reference = extras.get("observed"), extras.get("reference")
     items = []
     for i, path in enumerate(samples):
         item: dict = {"points": np.round(path.astype(float), 6).tolist()}
@@ -117,8 +119,9 @@ def to_json(samples: np.ndarray, energy: np.ndarray | None, extras: dict[str, np
                              "obstacles": [[*c.tolist(), float(r)]
                                            for c, r in zip(centres[0], radii[0], strict=True)
                                            if r > 0]}
-        if observed is not None and i < len(observed):
-            item["observed"] = np.round(np.asarray(observed[i], dtype=float), 6).tolist()
+        for name, paths in (("observed", observed), ("reference", reference)):
+            if paths is not None and i < len(paths):
+                item[name] = np.round(np.asarray(paths[i], dtype=float), 6).tolist()
         items.append(item)
     doc: dict = {"kind": "trajectory", "samples": items}
     if frames and len(frames) > 1:
