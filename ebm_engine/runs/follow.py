@@ -5,7 +5,12 @@
 
 - metrics rows appended to ``metrics.csv`` (same rules as
   :func:`~ebm_engine.runs.rundir.parse_metrics`: a torn last line waits for
-  the next poll; a file that shrank — a resumed run rewrote it — is re-read);
+  the next poll, a malformed row is skipped). A file rewritten since the last
+  poll — a resume or a rollback replaces it atomically, then appends — is
+  re-read from its start: it is told by its identity (device and inode), by
+  a size below what was read, or by bytes before the read offset that
+  changed; its size alone misses a new file that has already grown past the
+  old one;
 - ``samples/latest.npz`` when its modification time changed;
 - new lines of ``events.jsonl``.
 
@@ -17,6 +22,7 @@ live run also follows one.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +46,9 @@ from ebm_engine.runs.rundir import RunDir, parse_metrics
 
 # events.jsonl lines that say a run goes on after an earlier "finished"
 GOES_ON = ("resumed", "rollback")
+# The last bytes read of metrics.csv, compared at each poll: a file rewritten in place
+# (or a new file that got the old one's inode back) differs there.
+TAIL_BYTES = 256
 
 
 @dataclass
@@ -73,6 +82,8 @@ class RunFollower:
         if not self.run.exists():
             raise CheckpointError(f"{self.run.path}: not a run folder (no config.json)")
         self._metrics_pos = 0
+        self._metrics_id: tuple[int, int] | None = None  # (device, inode) of the file read
+        self._metrics_tail = b""  # its last bytes read (up to TAIL_BYTES), ending at _metrics_pos
         self._header: str | None = None
         self._events_pos = 0
         self._samples_mtime: int | None = None
@@ -118,27 +129,43 @@ class RunFollower:
         return out
 
     def _poll_metrics(self, update: FollowUpdate) -> None:
-        path = self.run.metrics_path
         try:
-            size = path.stat().st_size
+            # identity, size and bytes from one open file: a replacement between a stat
+            # and the open would otherwise be read at the old file's offset
+            with open(self.run.metrics_path, "rb") as fh:
+                chunk = self._read_new(fh, update)
         except OSError:
-            return
-        if size < self._metrics_pos:
-            self._metrics_pos, self._header, update.reset = 0, None, True
-        if size == self._metrics_pos:
-            return
-        with open(path, "rb") as fh:
-            fh.seek(self._metrics_pos)
-            chunk = fh.read(size - self._metrics_pos)
+            return  # not there yet, or moved aside and not yet begun again
         end = chunk.rfind(b"\n")
         if end < 0:
             return  # nothing complete yet
         text = chunk[: end + 1].decode("utf-8", errors="replace")
         self._metrics_pos += end + 1
+        self._metrics_tail = (self._metrics_tail + chunk[: end + 1])[-TAIL_BYTES:]
         if self._header is None:
             header, _, text = text.partition("\n")
             self._header = header + "\n"
-        update.rows.extend(parse_metrics(self._header + text))
+        update.rows.extend(row for row in parse_metrics(self._header + text) if _whole(row))
+
+    def _read_new(self, fh, update: FollowUpdate) -> bytes:
+        """The bytes of ``fh`` past what was read; from the start (``update.reset``) if
+        it is not the file read so far."""
+        st = os.fstat(fh.fileno())
+        ident = (st.st_dev, st.st_ino)
+        if self._metrics_pos and (ident != self._metrics_id or st.st_size < self._metrics_pos
+                                  or not self._same_tail(fh)):
+            self._metrics_pos, self._metrics_tail, self._header = 0, b"", None
+            update.reset = True
+        self._metrics_id = ident
+        if st.st_size <= self._metrics_pos:
+            return b""
+        fh.seek(self._metrics_pos)
+        return fh.read(st.st_size - self._metrics_pos)
+
+    def _same_tail(self, fh) -> bool:
+        """Whether the bytes before the read offset are still those read there."""
+        fh.seek(self._metrics_pos - len(self._metrics_tail))
+        return fh.read(len(self._metrics_tail)) == self._metrics_tail
 
     def _poll_samples(self, update: FollowUpdate) -> None:
         path = self.run.samples / "latest.npz"
@@ -176,6 +203,13 @@ class RunFollower:
                 update.events.append(json.loads(line))
             except json.JSONDecodeError:
                 continue
+
+
+def _whole(row: dict[str, float]) -> bool:
+    """Whether a parsed row is one the run wrote: a row glued to a torn one, or read
+    from the middle of a line, has no whole, non-negative iteration."""
+    it = row.get("iteration", math.nan)
+    return math.isfinite(it) and it >= 0 and it == int(it)
 
 
 def _typed(ev: dict[str, Any]) -> Event | None:

@@ -128,7 +128,9 @@ class RunDir:
         if new_file:
             self._columns = list(BASE_COLUMNS) + [k for k in row if k not in BASE_COLUMNS]
         buf = io.StringIO()
-        writer = csv.writer(buf)
+        # LF, as truncate_metrics writes the rows it keeps: csv's default CRLF left a
+        # resumed run's file with both, and every resume made it shrink
+        writer = csv.writer(buf, lineterminator="\n")
         if new_file:
             writer.writerow(self._columns)
         writer.writerow([_fmt(row.get(c, "")) for c in self._columns])
@@ -153,9 +155,11 @@ class RunDir:
     def truncate_metrics(self, after_iteration: int) -> str:
         """Drop rows past ``after_iteration`` (a resumed run rewrites them).
 
-        A file that is not this format's (not text, or no ``iteration,…`` header:
-        the resumed rows would be written under the wrong names) is moved aside to
-        ``metrics.csv.damaged`` and a new one begun. Returns a line saying so, or "".
+        The kept rows end in LF, as appended rows do (older files appended CRLF;
+        readers take both). A file that is not this format's (not text, or no
+        ``iteration,…`` header: the resumed rows would be written under the wrong
+        names) is moved aside to ``metrics.csv.damaged`` and a new one begun.
+        Returns a line saying so, or "".
         """
         if not self.metrics_path.is_file():
             return ""

@@ -1,0 +1,115 @@
+"""Following a run folder another process writes (:mod:`ebm_engine.runs.follow`): the
+files are written here by hand, so each case is exact and instant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ebm_engine import atomic
+from ebm_engine.config import RunConfig
+from ebm_engine.learning.events import Rewound, TrainStep
+from ebm_engine.runs.follow import RunFollower
+from ebm_engine.runs.rundir import RunDir
+
+
+def _run(tmp_path: Path) -> RunDir:
+    return RunDir(tmp_path / "run").create(RunConfig())
+
+
+def _rows(run: RunDir, its, loss: float = 1.0) -> None:
+    for it in its:
+        run.append_metrics({"iteration": it, "wall_time": 0.5 * it, "loss": loss})
+
+
+def _steps(events) -> list[tuple[int, float]]:
+    return [(e.iteration, e.metrics["loss"]) for e in events if isinstance(e, TrainStep)]
+
+
+def test_a_metrics_file_replaced_and_grown_past_the_old_size_is_read_again(tmp_path: Path):
+    """A resume or a rollback replaces metrics.csv (kept rows, atomically), then appends:
+    a poll after the new file outgrew the old one read on at the old offset, inside
+    other rows (rows lost, a bogus "iteration 2" made of the tail of "52", or a NaN
+    iteration that ended following with a ValueError)."""
+    run = _run(tmp_path)
+    _rows(run, range(1, 11))
+    follower = RunFollower(run.path)
+    assert [it for it, _ in _steps(follower.events())] == list(range(1, 11))
+    run.truncate_metrics(4)  # the job went back to its checkpoint at 4 ...
+    _rows(run, range(5, 31), loss=2.0)  # ... and trained on before the next poll
+    events = follower.events()
+    assert isinstance(events[0], Rewound) and events[0].iteration == 0
+    assert _steps(events) == [(i, 1.0) for i in range(1, 5)] + [(i, 2.0) for i in range(5, 31)]
+    _rows(run, [31], loss=2.0)  # and goes on from there
+    assert _steps(follower.events()) == [(31, 2.0)]
+
+
+def test_a_metrics_file_rewritten_in_place_is_read_again(tmp_path: Path):
+    """Same inode, same or larger size: the bytes before the offset tell."""
+    run = _run(tmp_path)
+    _rows(run, range(1, 6))
+    follower = RunFollower(run.path)
+    follower.events()
+    text = run.metrics_path.read_text()
+    with open(run.metrics_path, "r+") as fh:  # not atomic: the inode stays
+        fh.write(text.replace(",1\n", ",3\n"))
+    events = follower.events()
+    assert isinstance(events[0], Rewound) and [loss for _, loss in _steps(events)] == [3.0] * 5
+
+
+def test_a_malformed_row_is_skipped_and_following_goes_on(tmp_path: Path):
+    """A row with no whole iteration (glued to a torn one, or garbage) is not the run's:
+    it is passed over, never the end of following; a row cut mid-write waits."""
+    run = _run(tmp_path)
+    _rows(run, [1])
+    follower = RunFollower(run.path)
+    assert [it for it, _ in _steps(follower.events())] == [1]
+    with open(run.metrics_path, "a", newline="") as fh:
+        fh.write("nan,1.0,1.0\n-3,1.0,1.0\n2.5,1.0,1.0\nx,y,z\n2,1.0")  # the last one torn
+    assert _steps(follower.events()) == []
+    with open(run.metrics_path, "a", newline="") as fh:
+        fh.write(",1.5\n")
+    assert _steps(follower.events()) == [(2, 1.5)]
+
+
+def test_metrics_rows_end_in_lf_before_and_after_a_resume(tmp_path: Path):
+    """Appended rows ended in CRLF, rows a resume kept in LF: each resume shrank the file,
+    and it held both. Rows end in LF now; a file with CRLF rows still reads."""
+    run = _run(tmp_path)
+    _rows(run, range(1, 5))
+    run.truncate_metrics(2)
+    _rows(run, range(3, 6))
+    data = run.metrics_path.read_bytes()
+    assert b"\r" not in data and data.count(b"\n") == 6
+    assert [r["iteration"] for r in run.read_metrics()] == [1, 2, 3, 4, 5]
+    run.metrics_path.write_bytes(data.replace(b"\n", b"\r\n"))  # an older run's file
+    assert [r["iteration"] for r in run.read_metrics()] == [1, 2, 3, 4, 5]
+    assert [it for it, _ in _steps(RunFollower(run.path).events())] == [1, 2, 3, 4, 5]
+    run.truncate_metrics(3)
+    assert run.metrics_path.read_bytes() == b"".join(data.splitlines(keepends=True)[:4])
+
+
+def test_a_replaced_file_keeps_the_rows_appended_after_it(tmp_path: Path):
+    """The follower's view of the file is the file: after a rewrite it holds what the
+    file holds, whatever the interleaving of polls and writes."""
+    run = _run(tmp_path)
+    follower = RunFollower(run.path)
+    seen: list[tuple[int, float]] = []
+
+    def poll() -> None:
+        for event in follower.events():
+            if isinstance(event, Rewound):
+                seen[:] = [s for s in seen if s[0] <= event.iteration]
+            elif isinstance(event, TrainStep):
+                seen.append((event.iteration, event.metrics["loss"]))
+
+    for it in range(1, 41):
+        _rows(run, [it], loss=float(it > 20))
+        if it == 20:
+            poll()
+            atomic.write_text(run.metrics_path, run.metrics_path.read_text())  # same bytes
+        if it in (25, 33):
+            run.truncate_metrics(it - 3)
+        if it % 7 == 0:
+            poll()
+    poll()
+    assert seen == [(int(r["iteration"]), r["loss"]) for r in run.read_metrics()]
