@@ -129,6 +129,9 @@ class Controller(QObject):
         self._events: collections.deque[Any] = collections.deque()
         self._thread: threading.Thread | None = None
         self._preview = False  # the worker only loads data to show
+        # The work (running, or the last) follows a run another process writes: its
+        # divergences and rollbacks are that process's, not this app's to pause or undo.
+        self.following_run = False
         self._abandoned = threading.Event()  # the current worker's: its output is no longer wanted
         self._queue_lock = threading.Lock()
         self.pacer = FramePacer(SAMPLES_BUDGET, min_interval=TICK_MS / 1000,
@@ -191,7 +194,7 @@ class Controller(QObject):
         return self._start(lambda: self.session.resume(run_dir, paused=paused, steps=steps))
 
     def follow(self, run_dir: str | Path, poll_seconds: float = FOLLOW_SECONDS) -> bool:
-        return self._start(lambda: self.session.follow(run_dir, poll_seconds))
+        return self._start(lambda: self.session.follow(run_dir, poll_seconds), follow=True)
 
     def sample(self, path: str | Path, n: int = 64) -> bool:
         return self._start(lambda: self.session.sample(path, n))
@@ -279,9 +282,11 @@ class Controller(QObject):
         self._drain()
         return True
 
-    def _start(self, make: Callable[[], Iterator[Any]], preview: bool = False) -> bool:
-        if not self._settle():
+    def _start(self, make: Callable[[], Iterator[Any]], preview: bool = False,
+               follow: bool = False) -> bool:
+        if not self._settle():  # the last work's events are out: the flag may change
             return False
+        self.following_run = follow
         self._events.clear()
         self._snapshot = None
         self.pacer.reset()  # the new work's first snapshot is drawn at once
@@ -390,9 +395,11 @@ class Controller(QObject):
         if isinstance(item, Exception):
             self.sigError.emit(str(item))
             return
-        if isinstance(item, (RunStarted, RolledBack)):
+        if isinstance(item, RunStarted) or (isinstance(item, RolledBack)
+                                            and not self.following_run):
+            # a followed run's rows after its rollback may be read already
             self.iteration = item.iteration
-        if isinstance(item, Diverged):
+        if isinstance(item, Diverged) and not self.following_run:
             # The session pauses before it yields this event, but this drain may have read
             # the state just before: announce the pause first, so the window shows Resume.
             self._set_state(self.session.state.value)

@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
         c.sigCheckpointed.connect(lambda ev: self.log_line(f"checkpoint at {ev.iteration}: {ev.path}"))
         c.sigDiverged.connect(self._diverged)
         c.sigRolledBack.connect(self._rolled_back)
-        c.sigRewound.connect(lambda ev: self.curves.truncate(ev.iteration))
+        c.sigRewound.connect(lambda ev: self.curves.rewind(ev.iteration))
         c.sigTargetSet.connect(self._target_set)
         c.sigFinished.connect(self._finished)
         c.sigPreviewFailed.connect(self._preview_failed)
@@ -569,6 +569,11 @@ class MainWindow(QMainWindow):
     def _diverged(self, ev) -> None:
         from ebm_engine.learning.advice import divergence_advice, failed_iteration
 
+        if self.controller.following_run:  # another process's run: nothing here to resume
+            self.curves.add_marker(failed_iteration(ev.iteration), "diverged", "diverged")
+            self.log_line(f"iteration {failed_iteration(ev.iteration)} of the followed run "
+                          f"diverged ({ev.message}); its job decides what follows")
+            return
         advice = divergence_advice(self.controller.config.train.method, ev.iteration)
         if getattr(ev, "final", False):  # the retries are spent: there is no Resume
             self._close_pause_dialog()
@@ -593,9 +598,11 @@ class MainWindow(QMainWindow):
     def _rolled_back(self, ev) -> None:
         from ebm_engine.learning.advice import failed_iteration
 
-        self.curves.truncate(ev.iteration)
+        followed = self.controller.following_run
+        self.curves.truncate(ev.iteration, rows=not followed)
         self.curves.add_marker(ev.iteration, "rolled back", "rollback")
-        self.status.show_iteration(ev.iteration)
+        if not followed:  # a followed run's rows after it may be shown already
+            self.status.show_iteration(ev.iteration)
         changes = ", ".join(f"{k} {old} → {new}" for k, (old, new) in ev.changes.items())
         self.log_line(f"iteration {failed_iteration(ev.diverged_at)} diverged ({ev.message}); "
                       f"rolled back to {ev.iteration}" + (f" with {changes}" if changes else ""))

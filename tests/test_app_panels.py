@@ -353,13 +353,17 @@ def test_rollback_marks_the_curves_and_drops_the_void_rows(qtbot, tmp_path):
     assert curves.rows["iteration"] == list(range(1, 21))
     assert [m[2] for m in curves.markers] == ["rollback"] and curves.markers[0][0] == 20
     assert "rolled back to 20" in window.log.toPlainText()
-    # followed: the restarted run's first rows can come before the rollback line of events.jsonl
-    ctrl.sigMetrics.emit(rows(range(21, 27)) + rows(range(21, 24)))
-    ctrl.sigRolledBack.emit(RolledBack(20, 26, "non-finite energy"))
-    assert curves.rows["iteration"] == list(range(1, 24))
-    assert len(curves.markers) == 2
+    # followed: the job rewrote metrics.csv before its rollback line, so the rows read by
+    # then are the file's (the restarted run's first ones among them): they stay
+    ctrl.following_run = True
+    curves.add_marker(24, "lr=0.2")
+    ctrl.sigMetrics.emit(rows(range(21, 27)))
+    ctrl.sigRolledBack.emit(RolledBack(22, 26, "non-finite energy"))
+    assert curves.rows["iteration"] == list(range(1, 27))
+    assert [m[2] for m in curves.markers] == ["rollback", "rollback"]  # lr=0.2 was undone
+    curves.add_marker(23, "lr=0.3")
     ctrl.sigRewound.emit(Rewound(0))  # metrics.csv rewritten: read again from the start
-    assert curves.rows["iteration"] == []
+    assert curves.rows["iteration"] == [] and len(curves.markers) == 3  # the markers stay
 
 
 def test_method_knobs_that_the_chosen_condition_does_not_read_are_hidden(qtbot, tmp_path):

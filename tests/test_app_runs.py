@@ -240,6 +240,79 @@ def test_a_worker_done_before_the_state_is_read_still_shows_its_events_first(
     assert window.curves.rows["iteration"][-1] == 4
 
 
+def _written_run(path, iterations: int):
+    """A run folder written by hand, as a job elsewhere writes it (no training here)."""
+    from ebm_engine.runs.rundir import RunDir
+
+    run = RunDir(path).create(_tiny_cfg(iterations))
+    run.append_event("target", iteration=0, target=iterations)
+    return run
+
+
+def _rows(run, its, loss: float = 1.0) -> None:
+    for it in its:
+        run.append_metrics({"iteration": it, "wall_time": 0.1 * it, "loss": loss})
+
+
+def _roll_back(run, to: int, diverged_at: int) -> None:
+    """What ``--on-diverge rollback`` writes: the "diverged" line, then the rewritten
+    metrics.csv, then the "rollback" line."""
+    run.append_event("diverged", iteration=diverged_at - 1, message="non-finite grad_norm")
+    run.append_event("finished", iteration=diverged_at - 1, reason="diverged")
+    run.truncate_metrics(to)
+    run.append_event("resumed", iteration=to, checkpoint=f"iter_{to:07d}")
+    run.append_event("rollback", iteration=to, diverged_at=diverged_at - 1, lr=[1.0, 0.5],
+                     reason="non-finite grad_norm")
+
+
+def _file_rows(run) -> list[tuple[int, float]]:
+    return [(int(r["iteration"]), r["loss"]) for r in run.read_metrics()]
+
+
+def _curve_rows(window) -> list[tuple[int, float]]:
+    return list(zip(map(int, window.curves.rows["iteration"]), window.curves.rows["loss"]))
+
+
+def test_following_a_run_with_a_rollback_in_its_history_keeps_every_row(qtbot, tmp_path):
+    """The rows after a rollback were read before its "rollback" line, which then deleted
+    them (10 of 6010 rows shown), and each followed divergence opened "Training paused …
+    press Resume" for a job this app does not run. Now: a log line and a marker."""
+    run = _written_run(tmp_path / "job", 30)
+    _rows(run, range(1, 13))
+    _roll_back(run, 10, 13)
+    _rows(run, range(11, 31), loss=2.0)
+    run.append_event("finished", iteration=30, reason="completed")
+    window = make_window(qtbot, tmp_path, knobs=())
+    window.follow_run(run.path)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert _curve_rows(window) == _file_rows(run)
+    assert window.errors == [] and window._pause_box is None
+    assert window.status_labels["iteration"].text() == "iteration 30 / 30"
+    assert [m[2] for m in window.curves.markers] == ["diverged", "rollback"]
+    log = window.log.toPlainText()
+    assert "iteration 13 of the followed run diverged" in log and "rolled back to 10" in log
+
+
+def test_following_a_run_live_through_a_rollback_ends_with_the_file_rows(qtbot, tmp_path):
+    """The job rolls back while followed: its rewrite is read again, and the curves end
+    holding what metrics.csv holds."""
+    run = _written_run(tmp_path / "job", 30)
+    _rows(run, range(1, 16))
+    window = make_window(qtbot, tmp_path, knobs=())
+    window.clear_views()
+    window.controller.follow(run.path, poll_seconds=0.02)
+    qtbot.waitUntil(lambda: window.curves.rows.get("iteration", [0])[-1] == 15, timeout=WAIT_MS)
+    _roll_back(run, 10, 16)
+    _rows(run, range(11, 21), loss=2.0)  # the new file outgrows the old before a poll
+    qtbot.waitUntil(lambda: any(m[2] == "rollback" for m in window.curves.markers),
+                    timeout=WAIT_MS)
+    _rows(run, range(21, 31), loss=2.0)
+    run.append_event("finished", iteration=30, reason="completed")
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert _curve_rows(window) == _file_rows(run)
+    assert window.errors == [] and window.status_labels["state"].text() == "finished"
+
+
 def test_open_run_question_has_a_cancel_that_starts_nothing(qtbot, tmp_path, finished_run,
                                                            monkeypatch):
     window = make_window(qtbot, tmp_path, knobs=())

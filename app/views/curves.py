@@ -2,7 +2,9 @@
 
 A smoothing slider (exponential moving average) and an x axis by iteration
 or wall time. Knob edits and rollbacks appear as labelled vertical markers
-on every plot; a rollback also drops the rows it voided (:meth:`CurvesView.truncate`).
+on every plot; a rollback also drops the rows it voided (:meth:`CurvesView.truncate`),
+and a followed run's ``metrics.csv`` rewritten by its job is read again
+(:meth:`CurvesView.rewind`): the curves hold what the file holds.
 
 Live rows only mark the plots dirty. Redrawing them is the GUI's most
 frequent work while training, so it is paced (:class:`~app.pacing.FramePacer`,
@@ -26,7 +28,7 @@ from app.pacing import CURVES_BUDGET, FramePacer
 from app.views import unindexed
 from app.views.spaced_axis import SpacedAxis
 
-MARKER_COLOURS = {"knob": "#ffcc00", "rollback": "#ff6b6b"}
+MARKER_COLOURS = {"knob": "#ffcc00", "rollback": "#ff6b6b", "diverged": "#ff9da7"}
 REDRAW_MS = 120  # at most one plot per redraw, round robin; at least this far apart
 
 PLOTS = (
@@ -302,28 +304,39 @@ class CurvesView(QWidget):
             self._redraw_started = None
 
     def add_marker(self, iteration: int, label: str, kind: str = "knob") -> None:
-        """A vertical line at ``iteration`` on every plot (``kind``: ``knob`` or ``rollback``)."""
+        """A vertical line at ``iteration`` on every plot (``kind``: ``knob``, ``rollback``
+        or ``diverged``)."""
         self.markers.append((iteration, label, kind))
         self._draw_marker(iteration, label, kind)
 
-    def truncate(self, iteration: int) -> None:
-        """Drop the rows after ``iteration`` that a rollback voided (and their markers).
+    def truncate(self, iteration: int, rows: bool = True) -> None:
+        """Drop what a rollback to ``iteration`` voided: the knob markers after it and,
+        with ``rows``, the rows after it.
 
-        A followed run may already hold rows of the restarted run after the
-        voided ones (the iteration goes down there): those stay.
+        A followed run passes ``rows=False``: its job rewrote ``metrics.csv`` before it
+        wrote the rollback line, so the rows read by then are the file's, the restarted
+        run's among them (a rewrite still unread comes as :meth:`rewind`).
         """
+        if rows:
+            self._drop_rows_after(iteration)
+        # edits after it were undone with it; rollbacks and divergences stay history
+        self.markers = [m for m in self.markers if m[0] <= iteration or m[2] != "knob"]
+        self.redraw()
+
+    def rewind(self, iteration: int) -> None:
+        """Drop the rows after ``iteration``: a followed run's ``metrics.csv`` was
+        rewritten and its rows come again. The markers stay (``events.jsonl`` is not
+        read again)."""
+        self._drop_rows_after(iteration)
+        self.redraw()
+
+    def _drop_rows_after(self, iteration: int) -> None:
         its = self.rows.get("iteration", [])
         start = next((i for i, it in enumerate(its) if it > iteration), len(its))
-        tail = len(its) - 1  # its[tail:] is the longest strictly increasing tail
-        while tail > start and its[tail - 1] < its[tail]:
-            tail -= 1
-        restart = tail if tail > start and its[tail - 1] >= its[tail] else len(its)
         for column in self.rows.values():
-            del column[start:restart]
-        self.markers = [m for m in self.markers if m[0] <= iteration or m[2] == "rollback"]
+            del column[start:]
         self._dirty = set(self.items)
         self._schedule()
-        self.redraw()
 
     def _x_of(self, iteration: int) -> float:
         if self.xaxis.currentIndex() == 0 or "wall_time" not in self.rows:
