@@ -657,7 +657,16 @@ class MainWindow(QMainWindow):
             self.controller.sample(path, samples_to_draw(path))
 
     def follow_run(self, path: str | Path) -> None:
-        """Show a run folder another process is still writing, live, until it finishes."""
+        """Show a run folder another process is still writing, live, until it finishes
+        (``zoo:NAME`` is resolved as by :meth:`open_run`; a pretrained model is refused in
+        one line: nothing trains it)."""
+        from ebm_engine.runs import zoo
+
+        try:
+            path = zoo.resolve(path)
+        except EBMError as exc:  # an unknown name: one line with a hint
+            self.show_error(str(exc))
+            return
         self._pretrained = self._sampled = None
         self.clear_views()
         self.controller.follow(path)

@@ -469,14 +469,17 @@ class Session:
     # --- following and sampling -----------------------------------------------------
     def follow(self, run_dir: str | Path, poll_seconds: float = 0.5) -> Iterator[Event]:
         """Yield the events of a run another process is writing, until it
-        finishes or :meth:`stop` is called (the state changes at once)."""
+        finishes or :meth:`stop` is called (the state changes at once).
+        ``run_dir`` may be ``zoo:NAME``, as wherever a run is taken."""
         self._begin(RunState.FOLLOWING)
         return self._follow(run_dir, poll_seconds)
 
     def _follow(self, run_dir: str | Path, poll_seconds: float) -> Iterator[Event]:
+        from ebm_engine.runs import zoo
         from ebm_engine.runs.follow import RunFollower
 
         try:
+            run_dir = zoo.resolve(run_dir)
             follower = RunFollower(run_dir)
             cfg = follower.run.read_config()
         except BaseException:

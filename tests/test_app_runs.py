@@ -313,6 +313,17 @@ def test_following_a_run_live_through_a_rollback_ends_with_the_file_rows(qtbot, 
     assert window.errors == [] and window.status_labels["state"].text() == "finished"
 
 
+def test_following_a_pretrained_model_says_at_once_that_nothing_trains_it(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, knobs=())
+    window.follow_run("zoo:8gaussians-ml")  # as --follow zoo:8gaussians-ml
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=WAIT_MS)
+    assert "8gaussians-ml: a trained model" in window.errors[-1]
+    assert "nothing trains it" in window.errors[-1]
+    qtbot.waitUntil(lambda: window.controller.state != "following", timeout=WAIT_MS)
+    window.follow_run("zoo:8gausians-ml")  # a typo: one line with a hint, nothing started
+    assert "did you mean" in window.errors[-1] and not window.controller.busy
+
+
 def test_open_run_question_has_a_cancel_that_starts_nothing(qtbot, tmp_path, finished_run,
                                                            monkeypatch):
     window = make_window(qtbot, tmp_path, knobs=())

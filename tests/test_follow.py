@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ebm_engine import atomic
 from ebm_engine.config import RunConfig
-from ebm_engine.learning.events import Rewound, TrainStep
+from ebm_engine.errors import CheckpointError
+from ebm_engine.learning.events import Rewound, TrainStep, Warned
 from ebm_engine.runs.follow import RunFollower
 from ebm_engine.runs.rundir import RunDir
+from ebm_engine.session import RunState, Session
 
 
 def _run(tmp_path: Path) -> RunDir:
@@ -113,3 +117,27 @@ def test_a_replaced_file_keeps_the_rows_appended_after_it(tmp_path: Path):
             poll()
     poll()
     assert seen == [(int(r["iteration"]), r["loss"]) for r in run.read_metrics()]
+
+
+@pytest.mark.parametrize("spec", ["zoo:8gaussians-ml", "copy"])
+def test_a_trained_model_that_nothing_trains_is_refused_at_once(tmp_path: Path, monkeypatch,
+                                                                spec: str):
+    """``zoo:NAME`` was "not a run folder", and the zoo folder itself (or a copy of a
+    pretrained model) sat at "following iteration 0" until the 3-minute silence note."""
+    import shutil
+
+    import ebm_engine.session as session_module
+    from ebm_engine.runs import zoo
+
+    monkeypatch.setattr(session_module, "FOLLOW_SILENT_SECONDS", 0.05)
+    if spec == "copy":
+        shutil.copytree(zoo.resolve("zoo:8gaussians-ml"), tmp_path / "copy")
+        spec = str(tmp_path / "copy")
+    session = Session()
+    with pytest.raises(CheckpointError, match="nothing trains it") as caught:
+        for event in session.follow(spec, poll_seconds=0.01):
+            if isinstance(event, Warned):  # the silence note: it was followed
+                session.stop()
+    assert "\n" not in str(caught.value) and session.state == RunState.IDLE
+    # a run that is only starting (no checkpoint yet, still loading data) is followed
+    assert RunFollower(_run(tmp_path).path).poll().rows == []

@@ -75,12 +75,27 @@ class RunFollower:
     ----------
     path : path
         A run folder (must hold ``config.json``).
+
+    Raises
+    ------
+    CheckpointError
+        ``path`` is no run folder, or a trained model that nothing trains (a zoo
+        entry, a pretrained copy): a checkpoint, but neither ``metrics.csv`` nor
+        ``events.jsonl``, which every training writes before it trains.
     """
 
     def __init__(self, path: str | Path):
         self.run = RunDir(path)
         if not self.run.exists():
             raise CheckpointError(f"{self.run.path}: not a run folder (no config.json)")
+        # Said at once, not after minutes of "following iteration 0". A folder with no
+        # checkpoint either may be a run still loading its data: that one is followed.
+        if (not self.run.metrics_path.exists() and not self.run.events_path.exists()
+                and self.run.latest_checkpoint() is not None):
+            raise CheckpointError(f"{self.run.path}: a trained model with no training log "
+                                  "(no metrics.csv, no events.jsonl), so nothing trains it "
+                                  "and there is nothing to follow; open it to sample it or "
+                                  "to train it further")
         self._metrics_pos = 0
         self._metrics_id: tuple[int, int] | None = None  # (device, inode) of the file read
         self._metrics_tail = b""  # its last bytes read (up to TAIL_BYTES), ending at _metrics_pos
