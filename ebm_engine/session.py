@@ -517,6 +517,11 @@ class Session:
                 if ending is not None and time.monotonic() >= ending[1]:
                     yield ending[0]
                     return
+                if not follower.run.exists():  # config.json is replaced atomically: never absent
+                    yield Warned(self.iteration, f"{run_dir} is gone (deleted, or moved or "
+                                 "renamed): following ends; follow it again where it is now")
+                    yield Finished(self.iteration, "gone")
+                    return
                 quiet = time.monotonic() - news
                 if quiet >= FOLLOW_SILENT_SECONDS and not said:  # a killed writer says nothing
                     said = True

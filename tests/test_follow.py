@@ -10,7 +10,7 @@ import pytest
 from ebm_engine import atomic
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError
-from ebm_engine.learning.events import Rewound, TrainStep, Warned
+from ebm_engine.learning.events import Finished, Rewound, TrainStep, Warned
 from ebm_engine.runs.follow import RunFollower
 from ebm_engine.runs.rundir import RunDir
 from ebm_engine.session import RunState, Session
@@ -141,3 +141,27 @@ def test_a_trained_model_that_nothing_trains_is_refused_at_once(tmp_path: Path, 
     assert "\n" not in str(caught.value) and session.state == RunState.IDLE
     # a run that is only starting (no checkpoint yet, still loading data) is followed
     assert RunFollower(_run(tmp_path).path).poll().rows == []
+
+
+@pytest.mark.parametrize("how", ["deleted", "renamed"])
+def test_a_followed_folder_deleted_or_moved_ends_following_at_the_next_poll(
+        tmp_path: Path, monkeypatch, how: str):
+    """It was noticed only by the silence note, 180 s on ("may have stopped")."""
+    import shutil
+
+    import ebm_engine.session as session_module
+
+    monkeypatch.setattr(session_module, "FOLLOW_SILENT_SECONDS", 0.5)
+    run = _run(tmp_path)
+    _rows(run, range(1, 4))
+    session = Session()
+    seen = []
+    for event in session.follow(run.path, poll_seconds=0.01):
+        seen.append(event)
+        if isinstance(event, TrainStep) and event.iteration == 3:
+            shutil.rmtree(run.path) if how == "deleted" else run.path.rename(tmp_path / "moved")
+        elif isinstance(event, Warned):
+            session.stop()  # without the check: the silence note
+    said = [e.message for e in seen if isinstance(e, Warned)]
+    assert len(said) == 1 and f"{run.path} is gone" in said[0], said
+    assert isinstance(seen[-1], Finished) and (seen[-1].iteration, seen[-1].reason) == (3, "gone")

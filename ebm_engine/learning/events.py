@@ -143,7 +143,8 @@ class RunStarted:
 @dataclass(frozen=True)
 class Finished:
     """The generator is done: ``reason`` is ``completed``, ``stopped``,
-    ``diverged``, ``sampled`` or ``error``."""
+    ``diverged``, ``sampled``, ``error``, or ``gone`` (a followed run's folder was
+    deleted or moved away)."""
 
     iteration: int
     reason: str
