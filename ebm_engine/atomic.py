@@ -160,14 +160,14 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
 
     The file exists (empty) when yielded. It ends with the mode of the file
     it replaces (a private 0600 file stays private), else the mode a normal
-    ``open(path, "w")`` would give. A symbolic link is written through, as
-    ``open`` does: its target is replaced, the link stays. ``suffix`` defaults
-    to the target's (writers that pick a format by extension need it). On
-    error the temporary file is removed and the old ``path`` is left untouched.
+    ``open(path, "w")`` would give. A symbolic link at ``path`` is replaced,
+    not followed: a link planted in a shared run folder cannot redirect the
+    run's writes (a command resolves a link the user named itself).
+    ``suffix`` defaults to the target's (writers that pick a format by
+    extension need it). On error the temporary file is removed and the old
+    ``path`` is left untouched.
     """
     path = Path(path)
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
     folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"folder {folder} does not exist")
@@ -186,9 +186,12 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         yield tmp_path
         # Some writers replace the file with their own temp file (safetensors'
         # save_file leaves 0600): give it the mode decided above.
+        fd = os.open(tmp_path, os.O_RDONLY)  # read-only: a 0444 mode set below still opens
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         match_mode(tmp_path, mode)
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from ebm_engine import __version__
-from ebm_engine.errors import EBMError, out_of_memory
+from ebm_engine.errors import EBMError, Terminated, out_of_memory
 from ebm_engine.suggest import did_you_mean
 
 # argparse's message for a bad choice: "argument COMMAND: invalid choice: 'trian'
@@ -81,11 +81,6 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
     sys.stderr.write(f"ebm: warning: {message}\n")
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler's kill, ``kill PID``), raised where the command is: its
-    Ctrl-C paths run (a half-written file's temporary copy is removed)."""
-
-
 def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
@@ -99,13 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # `ebm train` sets its own (it checkpoints first); elsewhere SIGTERM killed the
     # process at once and left its temporary files behind
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    # (not where SIGTERM is ignored on purpose: a supervisor's choice stays)
+    handle = (threading.current_thread() is threading.main_thread()
+              and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN)
+    previous = signal.signal(signal.SIGTERM, _terminate) if handle else None
     try:
         return _run(args)
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        if handle:  # None: a handler set from C, which Python cannot put back; the default
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def _run(args: argparse.Namespace) -> int:

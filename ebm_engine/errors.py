@@ -95,3 +95,9 @@ def _culprit(exc: BaseException) -> tuple[str | None, list[str]]:
             except Exception:  # a half-built method: the plain advice, never a traceback
                 return None, []
     return None, []
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's kill, ``kill PID``), raised where an ``ebm`` command is: its
+    Ctrl-C paths run (a half-written file's temporary copy is removed). A command that
+    catches ``KeyboardInterrupt`` exits 143 for this one, 130 for Ctrl-C."""

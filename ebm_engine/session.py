@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -62,6 +63,9 @@ DATA_POINTS_SHOWN = 1500
 FOLLOW_ROLLBACK_SECONDS = 5.0
 # A followed run that writes nothing for this long is said to be maybe stopped (once).
 FOLLOW_SILENT_SECONDS = 180.0
+# Polls in a row without the followed run's config.json before it counts as gone: an
+# sshfs or NFS mount that drops for a moment is not the run deleted.
+GONE_POLLS = 3
 
 
 class RunState(str, enum.Enum):
@@ -497,6 +501,7 @@ class Session:
             # rollback; the app's Go back): its "finished" line comes just before the
             # "rollback" or "resumed" one.
             ending: tuple[Finished, float] | None = None
+            missing = 0  # polls in a row that found no config.json
             while not self._stop.is_set():
                 for event in follower.events():
                     news, said = time.monotonic(), False
@@ -517,7 +522,9 @@ class Session:
                 if ending is not None and time.monotonic() >= ending[1]:
                     yield ending[0]
                     return
-                if not follower.run.exists():  # config.json is replaced atomically: never absent
+                # config.json is replaced atomically: never absent while the run is there
+                missing = missing + 1 if _absent(follower.run.config_path) else 0
+                if missing >= GONE_POLLS:
                     yield Warned(self.iteration, f"{run_dir} is gone (deleted, or moved or "
                                  "renamed): following ends; follow it again where it is now")
                     yield Finished(self.iteration, "gone")
@@ -642,6 +649,18 @@ class _FollowedScene:
         landscape = (energy_landscape(self.energy, points_bounds(shown), "cpu")
                      if self.energy is not None else None)
         return dataclasses.replace(snap, data_points=self.points, landscape=landscape)
+
+
+def _absent(path: Path) -> bool:
+    """``path`` is known not to exist (no such file, or its folder is gone). A mount that
+    cannot answer now (ENOTCONN, ESTALE, EIO) does not say so: False."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _training_points(cfg: RunConfig) -> np.ndarray | None:

@@ -44,3 +44,22 @@ def test_ctrl_c_during_eval_says_what_was_written(tmp_path, capsys, monkeypatch)
     assert capsys.readouterr().err == ("ebm: evaluation stopped after its scores were written "
                                        f"to {scores}\n")
     assert b'"n": 64' in scores.read_bytes()
+
+
+def test_sigterm_during_eval_exits_143_and_says_terminated(tmp_path, capsys, monkeypatch):
+    """Eval's own Ctrl-C path caught the SIGTERM too: a scheduler's kill exited 130."""
+    import os
+    import signal
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=2"]) == 0
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM was not delivered")
+
+    monkeypatch.setattr(evaluate, "score_method", killed)
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--n", "8"]) == 143
+    assert capsys.readouterr().err.startswith("ebm: evaluation terminated before its scores")

@@ -3,6 +3,7 @@ files are written here by hand, so each case is exact and instant."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,38 @@ def test_a_followed_folder_deleted_or_moved_ends_following_at_the_next_poll(
     said = [e.message for e in seen if isinstance(e, Warned)]
     assert len(said) == 1 and f"{run.path} is gone" in said[0], said
     assert isinstance(seen[-1], Finished) and (seen[-1].iteration, seen[-1].reason) == (3, "gone")
+
+
+def test_a_mount_that_drops_for_a_moment_does_not_end_following(tmp_path: Path, monkeypatch):
+    """sshfs answering ENOTCONN (or NFS ESTALE) for a poll raised out of following, and
+    one poll without config.json counted as the run gone."""
+    import errno
+
+    import ebm_engine.session as session_module
+
+    run = _run(tmp_path)
+    _rows(run, range(1, 4))
+    config = str(run.config_path)
+    real_stat = os.stat
+    drops = {"left": 4}
+
+    def flaky_stat(path, *args, **kwargs):
+        if str(path) == config and drops["left"] > 0:
+            drops["left"] -= 1
+            if drops["left"] == 0:  # the mount is back, and the run wrote on meanwhile
+                _rows(run, range(4, 6))
+            raise OSError(errno.ENOTCONN if drops["left"] % 2 else errno.ENOENT, "dropped")
+        return real_stat(path, *args, **kwargs)
+
+    session = Session()
+    seen = []
+    events = session.follow(run.path, poll_seconds=0.01)
+    seen.append(next(events))  # started: the config is read before the mount drops
+    monkeypatch.setattr(session_module.os, "stat", flaky_stat)
+    for event in events:
+        seen.append(event)
+        if isinstance(event, TrainStep) and event.iteration == 5:
+            session.stop()
+    assert not [e for e in seen if isinstance(e, Warned)]
+    assert [e.iteration for e in seen if isinstance(e, TrainStep)] == [1, 2, 3, 4, 5]
+    assert (seen[-1].reason, seen[-1].iteration) == ("stopped", 5)

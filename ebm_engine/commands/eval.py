@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ebm_engine.commands._chain_args import DEVICE_HELP, add_chain_arguments
-from ebm_engine.errors import ConfigError
+from ebm_engine.errors import ConfigError, Terminated
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,9 +38,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = evaluate_run(source, n=args.n, steps=args.steps, seed=args.seed,
                               device=args.device, write=not args.no_write)
-    except KeyboardInterrupt:  # said like train's stop, not a bare "interrupted"
-        sys.stderr.write(f"ebm: {_stopped(target, before)}\n")
-        return 130
+    except KeyboardInterrupt as exc:  # said like train's stop, not a bare "interrupted"
+        term = isinstance(exc, Terminated)
+        sys.stderr.write(f"ebm: {_stopped(target, before, term)}\n")
+        return 143 if term else 130
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -75,11 +76,13 @@ def _stamp(path: Path | None) -> int | None:
         return None
 
 
-def _stopped(target: Path | None, before: int | None) -> str:
-    """What a Ctrl-C during the evaluation left: the scores are all or nothing, and
-    ``eval.json`` is replaced atomically, so it holds the old scores or the new ones."""
+def _stopped(target: Path | None, before: int | None, term: bool = False) -> str:
+    """What a Ctrl-C (``term``: a SIGTERM) during the evaluation left: the scores are all
+    or nothing, and ``eval.json`` is replaced atomically, so it holds the old scores or
+    the new ones."""
+    how = "terminated" if term else "stopped"
     if target is not None and _stamp(target) != before:
-        return f"evaluation stopped after its scores were written to {target}"
+        return f"evaluation {how} after its scores were written to {target}"
     kept = (f"; {target} keeps the scores of an earlier evaluation"
             if target is not None and before is not None else "")
-    return f"evaluation stopped before its scores were complete: nothing was written{kept}"
+    return f"evaluation {how} before its scores were complete: nothing was written{kept}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--record-every must be >= 0 (0: the default), got {args.record_every}")
     if args.condition is None and (args.mask or args.direction or args.invert):
         raise ConfigError("--mask, --direction and --invert go with --condition")
+    if Path(args.out).is_symlink():  # written through, as open() would: the link stays
+        args.out = os.path.realpath(args.out)
     loaded = load_model(args.run or args.checkpoint, args.device)
     check_target(loaded.spec.kind, args.out)  # a typo in --out is said before the sampling
     check_outside(args.out, zoo.resolve(args.run) if args.run else args.checkpoint)
