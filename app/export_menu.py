@@ -296,8 +296,13 @@ class ExportMenu(QMenu):
         the samples' kind. Returns the path written, or ``None`` after
         ``sigError``.
         """
+        from ebm_engine.runs.rundir import check_not_the_runs
+
         path = Path(path)
         try:
+            run = self._run_dir()
+            if run is not None:  # the dialog opens in the run folder: not over its own files
+                check_not_the_runs(path, run)
             with warnings.catch_warnings(record=True) as said:  # e.g. invalid molecules skipped
                 warnings.simplefilter("always")
                 if what == "checkpoint":

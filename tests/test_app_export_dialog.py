@@ -92,6 +92,15 @@ def test_a_checkpoint_copy_is_named_by_its_checkpoint_and_goes_beside_the_run(qt
     assert menu.suggested_path(copy) == tmp_path / "runs" / "moons-run_it4_checkpoint"
     metrics = next(e for e in ENTRIES if e.what == "metrics")  # its last row, not the view's
     assert menu.suggested_path(metrics) == run / "moons-run_it4_metrics.csv"
+    # the dialog opens in the run folder: a name typed there must not replace the run's own
+    errors = []
+    menu.sigError.connect(errors.append)
+    curves = (run / "metrics.csv").read_bytes()
+    assert menu.export("metrics", run / "metrics.csv") is None
+    assert menu.export("checkpoint", run / "checkpoints" / "mine") is None
+    assert len(errors) == 2 and all("would write over what the run" in e for e in errors)
+    assert (run / "metrics.csv").read_bytes() == curves
+    assert menu.export("metrics", run / "mine.csv") == run / "mine.csv"  # beside it: fine
 
 
 def test_a_failed_checkpoint_copy_says_one_sentence_and_the_retry_works(

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ebm_engine.export.samples import export_samples, needs_chain
     from ebm_engine.learning.loading import readable_checkpoint
     from ebm_engine.runs import zoo
-    from ebm_engine.runs.rundir import RunDir, check_outside
+    from ebm_engine.runs.rundir import RunDir, check_not_the_runs
 
     named = args.run
     pretrained = zoo.is_zoo(named)
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if not run_dir.exists():
         raise CheckpointError(f"{args.run}: not a run folder (no config.json)")
     out = Path(args.out)
-    check_outside(out, run_dir.path)  # metrics.csv replaced by a config, a checkpoint nested
+    check_not_the_runs(out, run_dir.path)  # metrics.csv replaced by a config, a checkpoint nested
     if args.what == "samples":
         snap = run_dir.read_samples()
         if snap is None and pretrained:

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from ebm_engine.export.samples import check_target, export_samples, needs_chain
     from ebm_engine.learning.loading import load_model, persistent_chains
     from ebm_engine.runs import zoo
-    from ebm_engine.runs.rundir import check_outside
+    from ebm_engine.runs.rundir import check_not_the_runs
 
     if args.n <= 0:
         raise ConfigError(f"--n must be > 0, got {args.n}")
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         args.out = os.path.realpath(args.out)
     loaded = load_model(args.run or args.checkpoint, args.device)
     check_target(loaded.spec.kind, args.out)  # a typo in --out is said before the sampling
-    check_outside(args.out, zoo.resolve(args.run) if args.run else args.checkpoint)
+    check_not_the_runs(args.out, zoo.resolve(args.run) if args.run else args.checkpoint)
     _check_scale(args, loaded.spec.kind, loaded.spec.item_shape)
     each_formats = {"voxel": (".ply", ".stl", ".obj"), "pointcloud": (".ply", ".xyz")}
     if args.each and not args.out.lower().endswith(each_formats.get(loaded.spec.kind, ("-",))):

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from ebm_engine.learning.loading import load_model
     from ebm_engine.learning.scoring import auroc, score
     from ebm_engine.runs import zoo
-    from ebm_engine.runs.rundir import check_outside
+    from ebm_engine.runs.rundir import check_not_the_runs
 
     if args.batch_size <= 0:
         raise ConfigError(f"--batch-size must be > 0, got {args.batch_size}")
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     bad = _anomalous_labels(args.anomalous_labels)  # before the scoring pass, not after it
     loaded = load_model(args.run or args.checkpoint, args.device)
     if args.out:  # not the run's own metrics.csv or config.json
-        check_outside(args.out, zoo.resolve(args.run) if args.run else args.checkpoint)
+        check_not_the_runs(args.out, zoo.resolve(args.run) if args.run else args.checkpoint)
     spec = loaded.spec
     options = _data_options([*args.data_options, *(_as_option(s) for s in args.sets)])
     if spec.kind == "image":

@@ -351,27 +351,43 @@ def _num(text: str) -> float:
         return float("nan")
 
 
-def check_outside(out: str | Path, source: str | Path) -> None:
-    """Refuse an output path inside the run (or checkpoint) folder ``source`` reads from.
+#: What a run folder owns at its top: an export may go beside these, not over them.
+RUN_FILES = frozenset({"config.json", "metrics.csv", "events.jsonl", "eval.json", "zoo.json",
+                       ".lock", "checkpoints", "samples"})
+
+
+def check_not_the_runs(out: str | Path, source: str | Path) -> None:
+    """Refuse an output path that would write over what the run (or checkpoint)
+    ``source`` owns: its config, metrics, events, scores, lock, checkpoints or saved
+    samples; a checkpoint outside a run, anywhere in its folder. New files of the
+    user's beside them (``RUN/figures/final.png``) are fine.
 
     ``ebm sample --out RUN/metrics.csv`` replaced the run's training history with
-    samples, and ``RUN/config.json`` its config.
+    samples, and ``RUN/config.json`` its config (the app's Save dialog opens in the
+    run folder, so it is checked there too).
 
     Raises
     ------
     ExportError
-        ``out`` lies in that folder.
+        ``out`` is one of those paths or lies inside one.
     """
     from ebm_engine.errors import ExportError
 
     source = Path(os.path.expanduser(source))
-    folder = run_folder_of(source) or source
-    try:
-        Path(os.path.expanduser(out)).resolve().relative_to(folder.resolve())
-    except ValueError:
-        return
-    raise ExportError(f"{out} is inside the run folder {folder}; write to a file or folder "
-                      "outside it")
+    target = Path(os.path.expanduser(out)).resolve()
+    run = run_folder_of(source)
+    if run is None:  # a checkpoint on its own: all of it is the model
+        owned = source.resolve()
+        inside = target == owned or owned in target.parents
+    else:
+        run = run.resolve()
+        parts = target.relative_to(run).parts if run in target.parents else ()
+        inside = bool(parts) and (parts[0] in RUN_FILES
+                                  or parts[0].startswith("metrics.csv."))  # .damaged copies
+        owned = run
+    if inside:
+        raise ExportError(f"{out} would write over what the run in {owned} keeps; choose "
+                          "another name or folder")
 
 
 def run_folder_of(path: str | Path) -> Path | None:
