@@ -31,7 +31,7 @@ def restore(window: QMainWindow, store: QSettings) -> None:
     if window.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
         return  # the window manager sizes it to the screen
     size = store.value("window_size")
-    if isinstance(size, QSize) and size.isValid():
+    if isinstance(size, QSize) and not size.isEmpty():  # (0, 0) is "valid"
         wanted = size
     else:  # a first launch, or settings saved before the size was kept
         wanted = window.size() if restored else DESIGN_SIZE

@@ -82,6 +82,23 @@ def test_a_caption_too_long_for_its_width_ends_with_an_ellipsis(qtbot):
     cut = label.elided()
     assert cut.endswith("…") and cut.startswith("training")
     assert label.fontMetrics().horizontalAdvance(cut) <= label.contentsRect().width()
+    # what it paints, and the whole text on hover
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    label.show()
+    qtbot.waitExposed(label)
+    from PySide6.QtWidgets import QLabel
+
+    plain = QLabel(cut)  # the cut text as a plain label draws it: the same pixels
+    qtbot.addWidget(plain)
+    plain.resize(label.size())
+    assert label.grab().toImage() == plain.grab().toImage()
+    QApplication.sendEvent(label, QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5),
+                                             label.mapToGlobal(QPoint(5, 5))))
+    assert QToolTip.text() == "training samples at iteration 1200 of a long run's caption"
+    QToolTip.hideText()
     label.setText("short")
     assert label.elided() == ""
 
