@@ -72,6 +72,12 @@ def out_of_memory(exc: BaseException) -> str | None:
             asked = f"{format_bytes(int(count))} asked for"
     if len(asked) > 120:  # CUDA's first line names every pool of the device
         asked = asked[:117] + "…"
+    import traceback
+
+    calls = {frame.f_code.co_name for frame, _ in traceback.walk_tb(exc.__traceback__)}
+    if "sample" in calls and "train_step" not in calls:  # drawing from a trained model:
+        # its networks' sizes are fixed, and the batch is the number of samples
+        return f"out of memory ({asked}): ask for less (fewer samples with --n, a smaller --scale)"
     network, knobs = _culprit(exc)
     if not knobs:
         return (f"out of memory ({asked}): ask for less (fewer samples, a smaller --scale, "

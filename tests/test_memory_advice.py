@@ -23,25 +23,37 @@ def _allocate(*_args, **_kwargs):
                        "can't allocate memory: you tried to allocate 102400000000 bytes.")
 
 
-@pytest.mark.parametrize("zoo, layer, says, not_says", [
+@pytest.mark.parametrize("method, layer, says, not_says", [
     # only the generator has transposed convolutions: the generator ran out
-    ("digits-coopnets", (torch.nn.ConvTranspose2d, "forward"),
+    ("coopnets", (torch.nn.ConvTranspose2d, "forward"),
      "in the generator network: ask for less (smaller train.options.z_dim=32 or "
      "train.options.gen_width=32, fewer samples", "model.width"),
-    ("digits-fce", (ConvCoupling, "_scale_shift"), "in the flow network: ask for less "
+    ("fce", (ConvCoupling, "_scale_shift"), "in the flow network: ask for less "
      "(smaller train.options.flow_layers=8 or train.options.flow_width=64,", "model.width"),
-    # the energy network (here its moving average) keeps the model's knobs
-    ("digits-ml", (torch.nn.Conv2d, "forward"), "in the energy network: ask for less (smaller "
+    ("ml", (torch.nn.Conv2d, "forward"), "in the energy network: ask for less (smaller "
      "model.width=", "train.options"),
 ])
-def test_a_network_that_runs_out_names_its_own_size_knobs(tmp_path, capsys, monkeypatch, zoo,
+def test_a_network_that_runs_out_names_its_own_size_knobs(tmp_path, capsys, monkeypatch, method,
                                                           layer, says, not_says):
+    monkeypatch.setattr(*layer, _allocate)
+    assert main(["train", "--data", "digits", "--method", method, "--steps", "1", "--quiet",
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("ebm: error: out of memory (102 GB asked for)")
+    assert says in err and not_says not in err
+
+
+@pytest.mark.parametrize("zoo, layer", [("digits-coopnets", (torch.nn.ConvTranspose2d, "forward")),
+                                        ("digits-ml", (torch.nn.Conv2d, "forward"))])
+def test_sampling_a_trained_model_that_runs_out_asks_for_fewer_samples(tmp_path, capsys,
+                                                                       monkeypatch, zoo, layer):
+    """Sampling named the generator's z_dim and gen_width, which training fixed, and
+    train.batch_size, which sampling does not use."""
     monkeypatch.setattr(*layer, _allocate)
     assert main(["sample", "--run", f"zoo:{zoo}", "--n", "2", "--steps", "1",
                  "--out", str(tmp_path / "x.png")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("ebm: error: out of memory (102 GB asked for)")
-    assert says in err and not_says not in err and len(err.strip().splitlines()) == 1
+    assert capsys.readouterr().err == ("ebm: error: out of memory (102 GB asked for): ask for "
+                                       "less (fewer samples with --n, a smaller --scale)\n")
 
 
 def test_a_network_too_big_to_build_names_the_size_knobs_set_above_their_defaults(monkeypatch):
