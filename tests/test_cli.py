@@ -373,6 +373,9 @@ def test_an_animation_without_chain_steps_is_refused_and_settled_chains_are_said
     assert main(["sample", "--run", "zoo:8gaussians-ml", "--n", "4", "--steps", "0",
                  "--out", str(out)]) == 2
     assert "one still frame (0 steps make no chain)" in capsys.readouterr().err
+    assert main(["sample", "--run", "zoo:digits-class-conditional-conditional-coop",
+                 "--condition", "3", "--n", "2", "--steps", "0", "--out", str(out)]) == 2
+    assert "one still frame (0 steps make no chain)" in capsys.readouterr().err
     assert not out.exists()
     assert main(["sample", "--run", "zoo:digits-ml", "--n", "4", "--steps", "4",
                  "--out", str(out)]) == 0

@@ -121,11 +121,7 @@ def run(args: argparse.Namespace) -> int:
         frames = list(loaded.method.sample(args.n, n_steps=steps, record_every=record,
                                            n_record=args.n))
     final = frames[-1]
-    if len(frames) == 1 and needs_chain(args.out) and loaded.spec.kind != "video":
-        # (a video's animation is its own frames) a GIF of one still frame said "wrote"
-        why = ("0 steps make no chain" if steps == 0 else
-               "this model draws its samples in one go, with no chain to record")
-        raise ConfigError(f"{args.out} would be one still frame ({why}); write a .png")
+    _check_animated(frames, args.out, loaded.spec.kind, steps)
     if args.each:
         written = _each(final.x, loaded.spec.kind, args.out)
         print(f"wrote {args.n} samples to {written[0]} … {written[-1].name}" if len(written) > 1
@@ -251,6 +247,7 @@ def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, 
     with precision.autocast(chosen, loaded.method.device):
         frames = list(sample_condition(loaded, cond, args.n, n_steps=steps, record_every=record,
                                        n_record=args.n))
+    _check_animated(frames, args.out, loaded.spec.kind, steps)
     final = frames[-1]
     spec = loaded.spec
     out = Path(args.out)
@@ -274,6 +271,17 @@ def _run_conditioned(args: argparse.Namespace, loaded, steps: int, record: int, 
                 "samples: the translations; source and reconstructed beside them")
     print(f"wrote {args.n} draws to {path} ({what})")
     return 0
+
+
+def _check_animated(frames: list, out: str, kind: str, steps: int) -> None:
+    """Refuse an animation of one still frame (it said "wrote"); a video's animation is
+    its own frames."""
+    from ebm_engine.export.samples import needs_chain
+
+    if len(frames) == 1 and needs_chain(out) and kind != "video":
+        why = ("0 steps make no chain" if steps == 0 else
+               "this model draws its samples in one go, with no chain to record")
+        raise ConfigError(f"{out} would be one still frame ({why}); write a .png")
 
 
 def _triptych(frame):
