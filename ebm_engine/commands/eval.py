@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ebm_engine.metrics.evaluate import evaluate_run, format_table
+    from ebm_engine.metrics.evaluate import eval_target, evaluate_run, format_table
     from ebm_engine.runs import zoo
 
     if args.n is not None and args.n < 2:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 0:
         raise ConfigError(f"--steps must be >= 0, got {args.steps}")
     source = args.run or args.checkpoint
-    target = _eval_file(source, write=not args.no_write)
+    target = eval_target(source, write=not args.no_write)
     before = _stamp(target)
     try:
         result = evaluate_run(source, n=args.n, steps=args.steps, seed=args.seed,
@@ -53,19 +53,6 @@ def run(args: argparse.Namespace) -> int:
         elif not args.no_write and zoo.is_zoo(args.run or args.checkpoint):
             print("(a zoo entry is read-only: eval.json not written)")
     return 0
-
-
-def _eval_file(source: str, write: bool) -> Path | None:
-    """The ``RUN/eval.json`` that evaluating ``source`` writes (``None``: nothing is
-    written: ``--no-write``, a read-only zoo entry, a checkpoint outside a run)."""
-    from ebm_engine.metrics.evaluate import EVAL_FILE
-    from ebm_engine.runs import zoo
-    from ebm_engine.runs.rundir import run_folder_of
-
-    if not write or zoo.is_zoo(source):
-        return None
-    run = run_folder_of(source)
-    return run / EVAL_FILE if run is not None else None
 
 
 def _stamp(path: Path | None) -> int | None:

@@ -259,13 +259,24 @@ def evaluate_run(
         result["conditions"] = "held-out" if split else "training"
     if other is not None:
         result["data_changed"] = other
-    if write and run is not None and not zoo.is_zoo(run):  # the zoo is read-only
+    target = eval_target(path, write)
+    if target is not None:
         try:
-            atomic.write_text(run / EVAL_FILE, json.dumps(result, indent=2) + "\n")
-            result["written_to"] = str(run / EVAL_FILE)
+            atomic.write_text(target, json.dumps(result, indent=2) + "\n")
+            result["written_to"] = str(target)
         except OSError as exc:  # a colleague's read-only run, a full disk: the scores stand
-            result["not_written"] = f"cannot write {run / EVAL_FILE}: {exc.strerror or exc}"
+            result["not_written"] = f"cannot write {target}: {exc.strerror or exc}"
     return result
+
+
+def eval_target(path: str | Path, write: bool = True) -> Path | None:
+    """The ``RUN/eval.json`` that evaluating ``path`` (a run, checkpoint or ``zoo:NAME``)
+    writes; ``None`` where nothing is written (``write`` off, a read-only zoo entry, a
+    checkpoint outside a run)."""
+    run = run_folder_of(zoo.resolve(path))
+    if not write or run is None or zoo.is_zoo(run):  # the zoo is read-only
+        return None
+    return run / EVAL_FILE
 
 
 def read_eval(run: str | Path) -> dict[str, Any] | None:
