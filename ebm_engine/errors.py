@@ -74,11 +74,12 @@ def out_of_memory(exc: BaseException) -> str | None:
         asked = asked[:117] + "…"
     import traceback
 
-    calls = {frame.f_code.co_name for frame, _ in traceback.walk_tb(exc.__traceback__)}
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    calls = {frame.f_code.co_name for frame in frames}
     if "sample" in calls and "train_step" not in calls:  # drawing from a trained model:
         # its networks' sizes are fixed, and the batch is the number of samples
         return f"out of memory ({asked}): ask for less (fewer samples with --n, a smaller --scale)"
-    network, knobs = _culprit(exc)
+    network, knobs = _culprit([frame.f_locals.get("self") for frame in frames])
     if not knobs:
         return (f"out of memory ({asked}): ask for less (fewer samples, a smaller --scale, "
                 f"model.width or train.batch_size)")
@@ -87,12 +88,10 @@ def out_of_memory(exc: BaseException) -> str | None:
             "fewer samples or a smaller train.batch_size)")
 
 
-def _culprit(exc: BaseException) -> tuple[str | None, list[str]]:
-    """``(network, knobs)`` that a learning method among the failed call's frames names
+def _culprit(objects: list[object]) -> tuple[str | None, list[str]]:
+    """``(network, knobs)`` that a learning method among the failed call's frames'
+    ``objects`` (their ``self``, outermost first) names
     (:meth:`~ebm_engine.methods.base.LearningMethod.memory_culprit`), else ``(None, [])``."""
-    import traceback
-
-    objects = [frame.f_locals.get("self") for frame, _ in traceback.walk_tb(exc.__traceback__)]
     for obj in reversed(objects):
         culprit = getattr(obj, "memory_culprit", None)
         if callable(culprit):

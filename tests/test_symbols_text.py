@@ -376,12 +376,12 @@ def test_the_bundle_copy_of_the_text_font_comes_first(tmp_path, monkeypatch):
     (tmp_path / "resources" / "fonts").mkdir(parents=True)
     copy = shutil.copy(found.path, tmp_path / "resources" / "fonts" / "DejaVuSans.ttf")
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
-    symbols._text_font.cache_clear()
+    symbols.text_font.cache_clear()
     try:
         assert symbols.text_font(18).path == str(copy)
     finally:
         monkeypatch.undo()
-        symbols._text_font.cache_clear()
+        symbols.text_font.cache_clear()
 
 
 def test_user_text_without_a_checker_reports_no_validity():

@@ -86,6 +86,7 @@ def _write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=4)
 def text_font(size: int = TEXT_FONT_PX):
     """The font text sample PNGs are drawn with, at ``size`` pixels.
 
@@ -104,11 +105,6 @@ def text_font(size: int = TEXT_FONT_PX):
     PIL.ImageFont.FreeTypeFont
         The font; ``font.getname()`` says which one was found.
     """
-    return _text_font(size)
-
-
-@functools.lru_cache(maxsize=4)
-def _text_font(size: int):
     from PIL import ImageFont
 
     from ebm_engine.resources import font_file
