@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ebm_engine.config import RunConfig
+from ebm_engine.data.training_points import DATA_POINTS_SHOWN
 from ebm_engine.learning.events import SamplesReady, Warned
-from ebm_engine.session import DATA_POINTS_SHOWN
 
 SHOWN = 64  # items of image-like data shown (the size of a sample grid)
 

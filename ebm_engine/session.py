@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ebm_engine.config import RunConfig, is_live
+from ebm_engine.data.training_points import subsample, training_points
 from ebm_engine.errors import ConfigError, EBMError
 from ebm_engine.learning.events import (
     Checkpointed,
@@ -57,8 +58,6 @@ from ebm_engine.learning.landscape import energy_landscape, points_bounds
 from ebm_engine.learning.rollback import RollbackPolicy
 from ebm_engine.methods import method_class
 
-# Training points drawn under a 2D landscape.
-DATA_POINTS_SHOWN = 1500
 # How long a followed run that diverged or stopped is given to go back and go on.
 FOLLOW_ROLLBACK_SECONDS = 5.0
 # A followed run that writes nothing for this long is said to be maybe stopped (once).
@@ -468,7 +467,7 @@ class Session:
         if not self.display or trainer.spec.kind != "points" or trainer.spec.item_shape != (2,):
             return None
         items = trainer.dataset.items.cpu().numpy()
-        return points_bounds(items), _subsample(items)
+        return points_bounds(items), subsample(items)
 
     # --- following and sampling -----------------------------------------------------
     def follow(self, run_dir: str | Path, poll_seconds: float = 0.5) -> Iterator[Event]:
@@ -607,7 +606,7 @@ class Session:
             if self.display and spec.kind == "points" and spec.item_shape == (2,):
                 # the training points beside the samples, as in a training run; the view
                 # spans both, so samples that strayed from the data are seen, not cut off
-                data_points = _training_points(cfg)
+                data_points = training_points(cfg)
                 shown = last.x if data_points is None else np.concatenate([data_points, last.x])
                 landscape = energy_landscape(loaded.method.energy, points_bounds(shown), "cpu")
             # conditional samples (trajectories) carry their scenes in the last frame
@@ -635,7 +634,7 @@ class _FollowedScene:
         if snap.kind != "points" or np.asarray(snap.samples).shape[1:] != (2,):
             return snap
         if not self.points_read:
-            self.points, self.points_read = _training_points(self.cfg), True
+            self.points, self.points_read = training_points(self.cfg), True
         if self.stale:
             from ebm_engine.learning.loading import load_model
 
@@ -661,22 +660,6 @@ def _absent(path: Path) -> bool:
     except OSError:
         return False
     return False
-
-
-def _training_points(cfg: RunConfig) -> np.ndarray | None:
-    """Up to ``DATA_POINTS_SHOWN`` of a 2D run's training points; None if its data is gone."""
-    from ebm_engine.data import load_dataset
-
-    try:
-        items = load_dataset(cfg.data).items
-    except (EBMError, OSError):  # a file the run was trained on may have moved
-        return None
-    return _subsample(items.cpu().numpy())
-
-
-def _subsample(items: np.ndarray) -> np.ndarray:
-    gen = np.random.default_rng(0)
-    return items[gen.choice(len(items), min(len(items), DATA_POINTS_SHOWN), replace=False)]
 
 
 def _before_edit(keys: tuple[str, ...]) -> str:

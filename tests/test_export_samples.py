@@ -43,6 +43,18 @@ def test_a_2d_chain_is_drawn_over_its_training_data(tmp_path):
     assert (np.abs(plain - 255 * CONTEXT) < 12).sum() < 20  # not there without it
 
 
+def test_ebm_sample_draws_2d_samples_over_their_training_data(tmp_path):
+    """`ebm sample` draws the training data beneath 2D samples, as the app's export does:
+    four samples alone would not say which data the model learned."""
+    from ebm_engine.cli import main
+    from ebm_engine.export.scatter import CONTEXT
+
+    assert main(["sample", "--run", "zoo:rings-ml", "--n", "4", "--steps", "2",
+                 "--out", str(tmp_path / "s.png")]) == 0
+    img = np.asarray(Image.open(tmp_path / "s.png").convert("L"), float)
+    assert (np.abs(img - 255 * CONTEXT) < 12).sum() > 1000  # 1500 points, not 4 samples
+
+
 def test_points_image_puts_a_point_where_it_is():
     img = points_image(np.array([[1.0, 1.0]]), limit=2.0, size=8)[0]
     # y axis up: (1, 1) lands in the top-right quadrant.

@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     path = export_samples(final.x, loaded.spec.kind, loaded.spec.value_range, args.out,
                           frames=_chain(frames, args.out), chain_steps=[f.step for f in frames],
                           energy=final.energy, scale=args.scale, symbols=loaded.spec.symbols,
-                          extras={**loaded.spec.display_extras(), **final.extras})
+                          extras={**loaded.spec.display_extras(), **final.extras},
+                          context=_context(loaded, args.out))
     rows = (" (rows: source | translated | reconstructed)"
             if path.suffix.lower() == ".png" and "reconstructed" in final.extras else "")
     from ebm_engine.export.samples import picture_note
@@ -138,6 +139,15 @@ def run(args: argparse.Namespace) -> int:
     shown = picture_note(loaded.spec.kind, path, args.n, final.extras)  # 16 of 25 drawn
     print(f"wrote {_count(args.n, path)} to {path}{rows}" + (f" ({shown})" if shown else ""))
     return 0
+
+
+def _context(loaded: LoadedModel, out: str) -> np.ndarray | None:
+    """The training points a 2D picture draws under the samples, as the app's export."""
+    from ebm_engine.data.training_points import training_points
+
+    if loaded.spec.kind != "points" or Path(out).suffix.lower() == ".npz":
+        return None
+    return training_points(loaded.cfg)
 
 
 def _count(n: int, path: Path) -> str:
