@@ -237,6 +237,8 @@ def test_export_takes_the_checkpoint_that_reads_and_stays_out_of_the_run(tmp_pat
     assert (run / "metrics.csv").read_bytes() == curves and not (run / "checkpoints" / "c").exists()
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "s.gif")]) == 2
     assert "ebm sample --run" in capsys.readouterr().err and not (tmp_path / "s.gif").exists()
+    assert main(["export", "--run", str(run), "--out", f"{tmp_path / 's.png'}/"]) == 2
+    assert "names a folder" in capsys.readouterr().err and not (tmp_path / "s.png").exists()
     # sample and score wrote there too: the run's samples replaced, config.json a CSV
     config, latest = (run / "config.json").read_bytes(), run / "samples" / "latest.npz"
     saved = latest.read_bytes()
@@ -251,6 +253,36 @@ def test_export_takes_the_checkpoint_that_reads_and_stays_out_of_the_run(tmp_pat
     # a new file of the user's beside the run's own is fine
     assert main(["sample", "--run", str(run), "--n", "2", "--out", str(run / "mine.npz")]) == 0
     assert (run / "config.json").read_bytes() == config and not (ck / "x.npz").exists()
+
+
+def test_export_into_a_folder_a_zip_and_no_file_for_a_folder_name(tmp_path, capsys):
+    """`--out FOLDER` failed for metrics and config ("is a directory") and refused a
+    checkpoint; `--out ck.zip` made a folder named ck.zip; `--out x.png/` wrote x.png."""
+    import zipfile
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    run = "zoo:rings-ml"
+    for what in ("config", "checkpoint"):
+        assert main(["export", "--run", run, "--what", what, "--out", str(folder)]) == 0
+    name = json.loads((folder / "config.json").read_text())["data"]["source"]
+    assert name == "rings" and (folder / "iter_0001500" / "model.safetensors").is_file()
+
+    assert main(["export", "--run", run, "--what", "checkpoint",
+                 "--out", str(tmp_path / "ck.zip")]) == 0
+    with zipfile.ZipFile(tmp_path / "ck.zip") as z:
+        z.extractall(tmp_path / "unpacked")
+    assert main(["sample", "--checkpoint", str(tmp_path / "unpacked" / "iter_0001500"),
+                 "--n", "2", "--steps", "1", "--out", str(tmp_path / "s.npz")]) == 0
+    capsys.readouterr()
+
+    for args in (["export", "--run", run, "--what", "checkpoint", "--out", "ck.tar.gz"],
+                 ["export", "--run", run, "--what", "config", "--out", "nod/"],
+                 ["sample", "--run", run, "--n", "2", "--out", "x.png/"]):
+        args[-1] = str(tmp_path / args[-1]) + ("/" if args[-1].endswith("/") else "")
+        assert main(args) == 2, args
+        assert capsys.readouterr().err.count("\n") == 1
+    assert not any((tmp_path / n).exists() for n in ("ck.tar.gz", "nod", "x.png"))
 
 
 def test_sample_refuses_a_huge_seed_a_folder_as_out_and_takes_each_xyz(tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ebm_engine.errors import CheckpointError, ConfigError, ExportError
@@ -15,13 +16,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    default="samples",
                    help="the run's latest saved samples (default; for new ones: ebm sample), "
                         "a copy of its latest checkpoint, its metrics.csv or its config.json")
-    p.add_argument("--out", required=True, help="output file (samples: by extension) or folder")
+    p.add_argument("--out", required=True,
+                   help="output file (samples: by extension); checkpoint: a new folder or a "
+                        ".zip file; an existing folder takes the file (or checkpoint) by its "
+                        "own name")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ebm_engine import atomic
-    from ebm_engine.export.samples import export_samples, needs_chain
+    from ebm_engine.export.samples import check_target, export_samples, needs_chain
     from ebm_engine.learning.loading import readable_checkpoint
     from ebm_engine.runs import zoo
     from ebm_engine.runs.rundir import RunDir, check_not_the_runs
@@ -32,7 +36,14 @@ def run(args: argparse.Namespace) -> int:
     run_dir = RunDir(args.run)
     if not run_dir.exists():
         raise CheckpointError(f"{args.run}: not a run folder (no config.json)")
-    out = Path(args.out)
+    if args.what == "checkpoint":
+        # the newest that reads (a damaged latest is passed over, and said), as sample,
+        # eval and resume take it
+        src = readable_checkpoint(args.run)
+        name = src.name
+    else:
+        name = (run_dir.metrics_path if args.what == "metrics" else run_dir.config_path).name
+    out = _target(args.out, args.what, name)
     check_not_the_runs(out, run_dir.path)  # metrics.csv replaced by a config, a checkpoint nested
     if args.what == "samples":
         snap = run_dir.read_samples()
@@ -42,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
                               f"ebm sample --run {named} --out {args.out}")
         if snap is None:
             raise ConfigError(f"{args.run}: no samples yet (samples/latest.npz)")
+        check_target(snap["kind"], args.out)  # a format of its kind, not x.png/
         if needs_chain(out) and snap["kind"] != "video":  # an animation of one frame
             raise ConfigError(f"{args.run}: the saved samples are the chains' last states, "
                               f"not their steps, so {out.suffix} would be one still frame; "
@@ -53,9 +65,6 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "checkpoint":
         from ebm_engine.export.checkpoint import copy_checkpoint
 
-        # the newest that reads (a damaged latest is passed over, and said), as sample,
-        # eval and resume take it
-        src = readable_checkpoint(args.run)
         path = copy_checkpoint(src, out)
     else:
         src = run_dir.metrics_path if args.what == "metrics" else run_dir.config_path
@@ -71,6 +80,20 @@ def run(args: argparse.Namespace) -> int:
         path = out
     print(f"wrote {path}")
     return 0
+
+
+def _target(out: str, what: str, name: str) -> Path:
+    """The path ``--out`` names: an existing folder takes a metrics.csv, config.json or
+    checkpoint copy by its own ``name``, as ``cp`` would (samples: see ``check_target``)."""
+    path = Path(out).expanduser()
+    if what == "samples":
+        return path
+    if path.is_dir():
+        return path / name
+    # Path() drops a trailing slash; a checkpoint copy is a new folder anyway
+    if out.endswith(("/", os.sep)) and what != "checkpoint":
+        raise ExportError(f"cannot write in {out}: no such folder")
+    return path
 
 
 def _symbols(run: str, kind: str):

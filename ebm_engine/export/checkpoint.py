@@ -1,10 +1,10 @@
-"""Copy a run's checkpoint folder to a new folder (``ebm export --what checkpoint``,
-the app's Export → Checkpoint copy).
+"""Copy a run's checkpoint folder to a new folder or a ``.zip`` file (``ebm export
+--what checkpoint``, the app's Export → Checkpoint copy).
 
-The files are copied into a hidden folder beside the target, with a name of
-its own, and renamed into place at the end: a full disk, a read-only folder or
-Ctrl-C leaves nothing half-copied under the name asked for, and nothing in the
-way of the next try.
+The files are copied into a hidden folder (or archive) beside the target, with a
+name of its own, and renamed into place at the end: a full disk, a read-only
+folder or Ctrl-C leaves nothing half-copied under the name asked for, and
+nothing in the way of the next try.
 """
 
 from __future__ import annotations
@@ -12,13 +12,18 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import zipfile
 from pathlib import Path
 
 from ebm_engine.errors import ExportError
 
+#: Archive names a copy cannot be written as (only ``.zip`` is): said, not made a folder.
+OTHER_ARCHIVES = (".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
+
 
 def copy_checkpoint(src: str | Path, out: str | Path) -> Path:
-    """Copy the checkpoint folder ``src`` to the new folder ``out``.
+    """Copy the checkpoint folder ``src`` to the new folder ``out``, or into the new
+    archive ``out`` where it ends in ``.zip``.
 
     Parameters
     ----------
@@ -26,7 +31,9 @@ def copy_checkpoint(src: str | Path, out: str | Path) -> Path:
         A checkpoint folder (e.g. from
         :func:`~ebm_engine.learning.loading.readable_checkpoint`).
     out : path
-        The folder to create; its parent must exist.
+        The folder or ``.zip`` file to create; its parent must exist. An archive
+        holds the checkpoint's folder, so it unpacks to a folder ``--checkpoint``
+        takes.
 
     Returns
     -------
@@ -41,9 +48,14 @@ def copy_checkpoint(src: str | Path, out: str | Path) -> Path:
     """
     src, out = Path(src), Path(out)
     if out.exists():
-        raise ExportError(f"{out} already exists; choose a new folder")
+        raise ExportError(f"{out} already exists; choose a new name")
     if not out.parent.is_dir():  # as every other export: no folders made on the way
         raise ExportError(f"cannot copy checkpoint to {out}: folder {out.parent} does not exist")
+    if out.suffix.lower() in OTHER_ARCHIVES:  # .tar.gz too
+        raise ExportError(f"cannot copy checkpoint to {out}: give a folder name, or a .zip "
+                          "file for an archive")
+    if out.suffix.lower() == ".zip":
+        return _zip(src, out)
     # a name of its own: a copy that was killed (or runs in another process) is not in the way
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
     try:
@@ -53,6 +65,24 @@ def copy_checkpoint(src: str | Path, out: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         if not isinstance(exc, OSError):
             raise
+        why = exc.strerror or str(exc) or type(exc).__name__
+        raise ExportError(f"cannot copy checkpoint to {out}: {why}") from None
+    return out
+
+
+def _zip(src: Path, out: Path) -> Path:
+    """Write the archive ``out`` of the folder ``src`` (its files under ``src.name/``)."""
+    from ebm_engine import atomic
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for entry in sorted(src.rglob("*")):
+                if entry.is_file():
+                    z.write(entry, Path(src.name, entry.relative_to(src)).as_posix())
+
+    try:
+        atomic.write_with(out, write)  # Ctrl-C or a full disk: no half archive left
+    except OSError as exc:
         why = exc.strerror or str(exc) or type(exc).__name__
         raise ExportError(f"cannot copy checkpoint to {out}: {why}") from None
     return out

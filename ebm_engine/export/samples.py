@@ -17,6 +17,7 @@ trajectory     .csv (sample,step,x,y), .json (with scenes), .png (scenes grid),
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,9 +50,13 @@ MIN_CELL = 64
 def check_target(kind: str, path: str | Path) -> None:
     """Raise :class:`ExportError` now if ``path`` cannot take ``kind`` samples (no such
     folder, a format the kind has not): before a long sampling, not after it."""
-    path = Path(path)
+    named_folder = isinstance(path, str) and path.endswith(("/", os.sep))
+    path = Path(path)  # drops a trailing slash: x.png/ would be written as x.png
     if path.is_dir():
         raise ExportError(f"{path} is a folder; give a file name, e.g. {path / 'samples.png'}")
+    if named_folder:
+        raise ExportError(f"{path}{os.sep} names a folder (it ends in {os.sep}); give a file "
+                          f"name, e.g. {path}")
     if not path.parent.is_dir():
         raise ExportError(f"cannot write {path}: folder {path.parent} does not exist")
     formats = FORMATS.get(kind)
