@@ -414,3 +414,17 @@ def test_eval_says_which_conditions_it_scored_on_and_not_as_a_score(capsys):
     assert lines[0].endswith("held-out conditions")
     rows = [line.split()[0] for line in lines[1:] if line.startswith("  ")]
     assert "psnr_langevin" in rows and "heldout" not in rows
+
+
+def test_eval_on_the_users_own_pictures_says_training_conditions(tmp_path, capsys):
+    """An inpainting run on a folder of pictures was scored on those pictures (there is no
+    test split) but said "held-out conditions": the flag compared two loads of the data."""
+    _three_kinds_of_picture(tmp_path / "data", per_class=4)
+    run = tmp_path / "inp"
+    assert main(["train", "--data", str(tmp_path / "data"), "--method", "conditional_coop",
+                 "--set", "train.options.condition=mask", "--set", "sampler.n_steps=1",
+                 "--set", "train.batch_size=4", "--steps", "1", "--out", str(run),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--n", "4", "--steps", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(", training conditions")

@@ -56,6 +56,8 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def evaluate_conditional(method, dataset, n: int, seed: int) -> dict[str, float]:
     """The metrics of ``method``'s condition (see the module docstring)."""
+    from ebm_engine.methods.conditional_coop import SPLIT_DEMOS
+
     for net in method.networks().values():
         net.eval()
     kind = method.opts.condition
@@ -64,7 +66,9 @@ def evaluate_conditional(method, dataset, n: int, seed: int) -> dict[str, float]
     data = method.heldout()
     m = min(n, len(data))
     items = data.take(torch.arange(m)).to(method.device)
-    out = {"heldout": float(data is not dataset)}
+    # a demo's test split; on the user's own data heldout() is the training data again
+    # (loaded anew, so never the same object: identity said "held-out" for it)
+    out = {"heldout": float(method.cfg.data.source in SPLIT_DEMOS)}
     if kind == "mask":
         return {**out, **_inpainting(method, dataset, items)}
     return {**out, **_image(method, data, items)}
