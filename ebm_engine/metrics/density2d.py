@@ -65,7 +65,8 @@ def js(p: np.ndarray, q: np.ndarray) -> float:
 
 def model_grid(energy_fn: Callable[[torch.Tensor], torch.Tensor],
                bounds: tuple[float, float, float, float], bins: int) -> np.ndarray:
-    """``exp(−E)`` at the cell centres, normalised on the grid (histogram layout)."""
+    """``exp(−E)`` at the cell centres, normalised on the grid (histogram layout); all
+    NaN where the energy is finite nowhere."""
     x0, x1, y0, y1 = bounds
     xs = x0 + (np.arange(bins) + 0.5) * (x1 - x0) / bins
     ys = y0 + (np.arange(bins) + 0.5) * (y1 - y0) / bins
@@ -74,6 +75,8 @@ def model_grid(energy_fn: Callable[[torch.Tensor], torch.Tensor],
     with torch.no_grad():
         e = torch.cat([energy_fn(c).detach().double().cpu() for c in pts.split(8192)]).numpy()
     e = np.nan_to_num(e, nan=np.inf, posinf=np.inf, neginf=-1e30)
+    if not np.isfinite(e).any():  # no density anywhere: undefined, not a uniform grid
+        return np.full((bins, bins), np.nan)
     logp = -(e - e.min())
     return np.exp(logp).reshape(bins, bins)
 
@@ -119,6 +122,10 @@ def grid_divergences(
         q = _normalise(_with_outside(histogram(s, bounds, bins), len(s)), eps)
         out["kl_samples"], out["js_samples"] = kl(p_out, q), js(p_out, q)
     if energy_fn is not None:
-        q = _normalise(model_grid(energy_fn, bounds, bins), eps)
-        out["kl_model"], out["js_model"] = kl(p, q), js(p, q)
+        grid = model_grid(energy_fn, bounds, bins)
+        if np.isnan(grid).any():
+            out["kl_model"] = out["js_model"] = float("nan")
+        else:
+            q = _normalise(grid, eps)
+            out["kl_model"], out["js_model"] = kl(p, q), js(p, q)
     return out

@@ -297,7 +297,7 @@ def format_table(result: dict[str, Any]) -> str:
              + (f", {result['conditions']} conditions" if result.get("conditions") else "")]
     width = max((len(k) for k in result["metrics"]), default=6)
     for key, value in result["metrics"].items():
-        shown = f"{value:12.5g}" if math.isfinite(value) else f"{'undefined':>12}"
+        shown = f"{value:12.5g}" if not math.isnan(value) else f"{'undefined':>12}"  # inf: worst
         lines.append(f"  {key:<{width}}  {shown}   "
                      f"({hint(label_of(result.get('better', {}), key))})")
     return "\n".join(lines)

@@ -24,7 +24,10 @@ def frechet_distance(
     ``|μ1 − μ2|² + tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^{1/2})``; the trace of the matrix
     square root is computed as ``tr((S1 Σ2 S1)^{1/2})`` with ``S1 = Σ1^{1/2}``,
     which is symmetric PSD and so stable (no complex parts, no ``sqrtm``).
+    Non-finite statistics (features of a NaN sample) give ``inf``, the worst.
     """
+    if not all(np.isfinite(a).all() for a in (mu1, sigma1, mu2, sigma2)):
+        return float("inf")  # eigh would fail ("eigenvalues did not converge")
     s1 = _sqrtm_psd(sigma1)
     middle = s1 @ sigma2 @ s1
     w = np.linalg.eigvalsh((middle + middle.T) / 2.0)

@@ -27,7 +27,8 @@ from ebm_engine.errors import DataError
 
 def _as_clouds(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-    t = torch.nan_to_num(t.detach().to("cpu", torch.float32), nan=1e3)
+    # a broken point far from every cloud (inf too: float32's max made distances NaN)
+    t = torch.nan_to_num(t.detach().to("cpu", torch.float32), nan=1e3, posinf=1e3, neginf=-1e3)
     if t.ndim != 3 or t.shape[0] == 0:
         raise DataError(f"{name} must be (N, points, dims) point clouds, got {tuple(t.shape)}")
     return t

@@ -27,6 +27,10 @@ WIDTH = 32
 LAYERS = 3
 
 
+#: What a non-finite pixel counts as: far outside any image's range.
+BROKEN = 10.0
+
+
 @functools.lru_cache(maxsize=8)
 def _features(channels: int) -> nn.Module:
     gen = torch.Generator().manual_seed(1234)
@@ -46,7 +50,9 @@ def _features(channels: int) -> nn.Module:
 def mean_grams(images: np.ndarray | torch.Tensor, batch: int = 64) -> list[torch.Tensor]:
     """Mean Gram matrix per layer of ``(N, C, H, W)`` images (float64)."""
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
-    x = torch.nan_to_num(x.detach().to("cpu", torch.float32))
+    # a broken pixel scores as far off, not as grey (0) or as NaN (inf → float32's max)
+    x = torch.nan_to_num(x.detach().to("cpu", torch.float32), nan=BROKEN, posinf=BROKEN,
+                         neginf=-BROKEN)
     if x.ndim != 4 or x.shape[0] == 0:
         raise DataError(f"texture metrics need (N, C, H, W) images, got {tuple(x.shape)}")
     convs = _features(int(x.shape[1]))

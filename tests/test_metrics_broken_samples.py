@@ -1,0 +1,56 @@
+"""A broken sample (NaN or inf) scores as bad, not as grey, not NaN and not a crash."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ebm_engine.metrics.density2d import grid_divergences
+from ebm_engine.metrics.frechet import frechet_distance, gaussian_stats
+from ebm_engine.metrics.pointcloud import pointcloud_metrics
+from ebm_engine.metrics.texture import gram_distance
+
+
+def test_one_infinite_point_leaves_the_cloud_metrics_defined():
+    """+inf became float32's max, and every Chamfer distance of that cloud NaN."""
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(-1, 1, (6, 64, 3)).astype(np.float32)
+    good = rng.uniform(-1, 1, (6, 64, 3)).astype(np.float32)
+    broken = good.copy()
+    broken[0, 0, 0] = np.inf
+    clean, hurt = pointcloud_metrics(good, ref), pointcloud_metrics(broken, ref)
+    assert all(math.isfinite(v) for v in hurt.values())
+    assert hurt["mmd_cd"] >= clean["mmd_cd"]
+
+
+def test_nan_pixels_score_worse_than_a_flat_picture_not_as_grey():
+    """NaN pixels were read as 0, mid-grey in [-1, 1]: half-NaN pictures scored 0.50 and a
+    flat −1 picture 9.3; an inf pixel made the distance NaN."""
+    rng = np.random.default_rng(0)
+    data = torch.from_numpy(rng.uniform(-1, 1, (8, 1, 16, 16)).astype(np.float32))
+    half = data.clone()
+    half[:, :, :8] = float("nan")
+    flat = torch.full_like(data, -1.0)
+    spot = data.clone()
+    spot[0, 0, 0, 0] = float("inf")
+    assert gram_distance(half, data) > gram_distance(flat, data)
+    assert math.isfinite(gram_distance(spot, data)) and gram_distance(spot, data) > 0
+
+
+def test_an_energy_finite_nowhere_has_no_model_density():
+    """A NaN energy everywhere was scored as a uniform density (as a constant energy)."""
+    data = np.random.default_rng(0).normal(size=(500, 2))
+    nan = grid_divergences(data, energy_fn=lambda x: torch.full((len(x),), float("nan")))
+    flat = grid_divergences(data, energy_fn=lambda x: torch.zeros(len(x)))
+    assert math.isnan(nan["kl_model"]) and math.isfinite(flat["kl_model"])
+
+
+def test_nan_features_give_an_infinite_frechet_distance_not_a_crash():
+    """The eigen-solver failed ("did not converge") on a NaN translation's features."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(50, 4)), rng.normal(size=(50, 4))
+    b[3, 1] = np.nan
+    assert frechet_distance(*gaussian_stats(a), *gaussian_stats(b)) == math.inf
+    assert math.isfinite(frechet_distance(*gaussian_stats(a), *gaussian_stats(a[::-1])))
