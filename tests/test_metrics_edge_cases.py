@@ -1,4 +1,5 @@
-"""A broken sample (NaN or inf) scores as bad, not as grey, not NaN and not a crash."""
+"""Metrics at their edges: a broken sample (NaN or inf) scores as bad, not as grey, NaN
+or a crash; sets of unequal size are not compared."""
 
 from __future__ import annotations
 
@@ -54,3 +55,24 @@ def test_nan_features_give_an_infinite_frechet_distance_not_a_crash():
     b[3, 1] = np.nan
     assert frechet_distance(*gaussian_stats(a), *gaussian_stats(b)) == math.inf
     assert math.isfinite(frechet_distance(*gaussian_stats(a), *gaussian_stats(a[::-1])))
+
+
+def test_more_samples_than_data_are_scored_as_sets_of_one_size(monkeypatch):
+    """400 samples against 20 items: 1-NNA's 0.5 moved and COV rose with the ratio; now as
+    many of each are compared, and a warning says so."""
+    import pytest
+
+    import ebm_engine.metrics as m
+    from ebm_engine.data.dataset import Dataset
+    from ebm_engine.metrics.evaluate import evaluate_samples
+
+    rng = np.random.default_rng(0)
+    items = np.where(rng.random((20, 1, 8, 8, 8)) < 0.3, 1.0, -1.0).astype(np.float32)
+    sizes = []
+    real = m.voxel_metrics
+    monkeypatch.setattr(m, "voxel_metrics", lambda s, r: sizes.append((len(s), len(r)))
+                        or real(s, r))
+    with pytest.warns(UserWarning, match="scored 20 of the 400 samples"):
+        scores = evaluate_samples(np.concatenate([items] * 20), Dataset("blocks", "voxel", items,
+                                                                        (-1.0, 1.0), {}))
+    assert sizes == [(20, 20)] and 0.0 <= scores["1nna_iou"] <= 1.0
