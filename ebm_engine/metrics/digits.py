@@ -145,10 +145,12 @@ def digits_kid(samples_model_space: np.ndarray | torch.Tensor, max_ref: int = 10
     """Kernel (MMD², KID) variant of :func:`digits_fd`; unbiased, lower is better.
 
     Uses the cubic polynomial kernel on the same features, scaled so the
-    reference features have unit root-mean-square, and the first ``max_ref``
-    reference digits (a fixed subset keeps it fast).
+    reference features have unit root-mean-square, and ``max_ref`` reference
+    digits drawn at random with a fixed seed (a fixed subset keeps it fast; the
+    first ``max_ref`` would be some writers' digits, not a sample of all).
     """
     ref = _reference_features()
     scale = float(np.sqrt(np.mean(ref**2))) or 1.0
     feats = digits_features(samples_model_space)
-    return polynomial_mmd(feats / scale, ref[:max_ref] / scale)
+    subset = np.random.default_rng(0).permutation(len(ref))[:max_ref]
+    return polynomial_mmd(feats / scale, ref[subset] / scale)
