@@ -10,7 +10,8 @@ metric                 meaning
 ``distinct_1/2``       distinct unigrams / bigrams over all generated
                        tokens (text)
 ``unique``             distinct valid samples / valid samples
-``novel``              valid samples not in the training set / valid samples
+``novel``              distinct valid samples not in the training set /
+                       distinct valid samples (the MOSES convention)
 ``nll_heldout``        negative log-likelihood bound on held-out sentences,
                        nats per token (``−log mean_k p(x|z_k)``, z_k from the
                        prior sampler; see ``latent_seq.latent_log_likelihood``)
@@ -117,11 +118,13 @@ def properties(mols: list) -> dict[str, np.ndarray]:
 
 
 def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
-    """W1 distance of two 1D samples (area between their quantile functions)."""
+    """W1 distance of two 1D samples (area between their empirical quantile functions;
+    exact, where 201 interpolated quantiles were off by a quarter for small samples)."""
+    from scipy.stats import wasserstein_distance
+
     if len(a) == 0 or len(b) == 0:
         return float("nan")
-    q = np.linspace(0.0, 1.0, 201)
-    return float(np.abs(np.quantile(a, q) - np.quantile(b, q)).mean())
+    return float(wasserstein_distance(a, b))
 
 
 def string_metrics(spec: SymbolSpec, samples: Sequence[str], training: set[str],
