@@ -414,3 +414,19 @@ def test_uniqueness_and_novelty_of_no_valid_sample_are_undefined_not_zero():
     assert out["valid"] == 0.0 and math.isnan(out["unique"]) and math.isnan(out["novel"])
     table = format_table({"metrics": out, "better": {"unique": "higher"}})
     assert "undefined" in next(line for line in table.splitlines() if "unique" in line)
+
+
+def test_distinct_ngrams_are_read_beside_the_datas_own(capsys):
+    """distinct_1/2 said "higher is better", but random tokens beat sentences; they are
+    for reference now, beside the same figures of as many training sentences."""
+    from ebm_engine.cli import main
+    from ebm_engine.metrics.symbols import BETTER, distinct_n
+
+    assert BETTER["distinct_1"] == BETTER["distinct_2"] == "reference"
+    words = [f"w{i}" for i in range(50)]
+    garbage = [[words[(7 * i + j) % 50] for j in range(6)] for i in range(20)]
+    sentences = [["the", "cat", "sat", "on", "the", "mat"]] * 20
+    assert distinct_n(garbage, 1) > distinct_n(sentences, 1)
+    assert main(["eval", "--run", "zoo:grammar-text-latent-seq", "--n", "40", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    assert 0 < metrics["distinct_1_data"] < 1 and 0 < metrics["distinct_2_data"] <= 1

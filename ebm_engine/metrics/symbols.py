@@ -8,7 +8,9 @@ metric                 meaning
                        the SMILES (``Chem.MolFromSmiles``), never a string
                        heuristic
 ``distinct_1/2``       distinct unigrams / bigrams over all generated
-                       tokens (text)
+                       tokens (text); ``distinct_1/2_data``: the same of as
+                       many training sentences. Closer to the data's is
+                       better: random tokens score higher than sentences
 ``unique``             distinct valid samples / valid samples
 ``novel``              distinct valid samples not in the training set /
                        distinct valid samples (the MOSES convention)
@@ -37,7 +39,9 @@ from ebm_engine.data.tokens import SymbolSpec
 
 #: Which way each metric improves (merged into ``evaluate.BETTER``).
 BETTER = {
-    "valid": "higher", "distinct_1": "higher", "distinct_2": "higher", "unique": "higher",
+    # distinct n-grams: garbage raises them too; read them beside the data's (_data)
+    "valid": "higher", "distinct_1": "reference", "distinct_2": "reference", "unique": "higher",
+    "distinct_1_data": "reference", "distinct_2_data": "reference",
     "novel": "higher", "nll_heldout": "lower", "attr_accuracy": "higher",
     "attr_chance": "reference", "attr_valid": "higher",
     "logp_w1": "lower", "qed_w1": "lower", "mw_w1": "lower",
@@ -212,6 +216,12 @@ def evaluate_symbols(method: Any, dataset: Any, n: int, seed: int = 0) -> dict[s
         out = string_metrics(spec, samples, training, ref)
     else:
         out = string_metrics(spec, samples, set(train_strings))
+    if "distinct_1" in out and train_strings:  # the data's own, at the same n
+        pick = np.random.default_rng(seed).choice(len(train_strings), min(n, len(train_strings)),
+                                                  replace=False)
+        tokens = [train_strings[i].split() for i in pick]
+        out["distinct_1_data"], out["distinct_2_data"] = (distinct_n(tokens, 1),
+                                                          distinct_n(tokens, 2))
     held = dataset.meta.get("heldout")
     if held is not None and len(held):
         held_t = torch.as_tensor(np.asarray(held))
