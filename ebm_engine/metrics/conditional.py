@@ -128,12 +128,18 @@ def _label(method, dataset, n: int, seed: int) -> dict[str, float]:
 
 
 def within_class_spread(x: torch.Tensor, labels: torch.Tensor, n_classes: int) -> float:
-    """Mean per-pixel standard deviation within each class (``x`` in ``[-1, 1]``), averaged
-    over the classes with two items or more (``nan`` if none has)."""
-    x, labels = x.detach().float().cpu().flatten(1), labels.cpu()
-    spreads = [x[labels == k].std(0, unbiased=False).mean() for k in range(n_classes)
-               if int((labels == k).sum()) >= 2]
-    return float(torch.stack(spreads).mean()) if spreads else float("nan")
+    """Per-pixel standard deviation within a class (``x`` in ``[-1, 1]``): the root of the
+    per-pixel variance averaged over pixels and over the classes with two items or more
+    (``nan`` if none has).
+
+    The variance is Bessel-corrected and averaged before the root, so a few items per
+    class (2 at ``--n 20``) read as varied as the data's ~180: the mean of per-pixel
+    standard deviations read two items 0.56× as varied.
+    """
+    x, labels = x.detach().double().cpu().flatten(1), labels.cpu()
+    variances = [x[labels == k].var(0, unbiased=True).mean() for k in range(n_classes)
+                 if int((labels == k).sum()) >= 2]
+    return float(torch.stack(variances).mean().sqrt()) if variances else float("nan")
 
 
 def _image(method, data, items: torch.Tensor) -> dict[str, float]:
