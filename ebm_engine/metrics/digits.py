@@ -64,6 +64,15 @@ def weights_path() -> Path:
     return resources_dir() / "models" / WEIGHTS_NAME
 
 
+def classifier_test_accuracy() -> float:
+    """The shipped classifier's accuracy on the 360 digits held out of its training
+    (``digits_classifier.json``)."""
+    import json
+
+    record = weights_path().with_name("digits_classifier.json")
+    return float(json.loads(record.read_text(encoding="utf-8"))["test_accuracy"])
+
+
 @functools.lru_cache(maxsize=1)
 def classifier() -> DigitsClassifier:
     """The shipped classifier (loaded once, eval mode, no gradients)."""

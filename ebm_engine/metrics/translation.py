@@ -65,7 +65,11 @@ def domain_judges(dataset: Dataset, idx: dict[str, np.ndarray], labels: np.ndarr
     accuracy: dict[str, float] = {}
     digits = _digits_layout(dataset)
     if digits:
-        from ebm_engine.metrics.digits import classifier, digits_features
+        from ebm_engine.metrics.digits import (
+            classifier,
+            classifier_test_accuracy,
+            digits_features,
+        )
 
         net = classifier()
         for d in ("a", "b"):
@@ -77,7 +81,9 @@ def domain_judges(dataset: Dataset, idx: dict[str, np.ndarray], labels: np.ndarr
                 with torch.no_grad():
                     return net(x.float().cpu().clamp(-1, 1)).argmax(1).numpy()
             predict[d] = shipped
-            accuracy[d] = float((shipped(items) == labels[idx[d]]).mean())
+            # its test accuracy, as the other judges' are held-out ones: on these items,
+            # most of which it was trained on, it read 0.998 for 0.994
+            accuracy[d] = classifier_test_accuracy()
             continue
         judge = train_judge(items, labels[idx[d]], seed=seed)
         predict[d] = judge.predict
