@@ -297,7 +297,8 @@ class RunConfig:
         JSON when it is not already of the field's type. Keys inside an
         ``options`` dict (``data.options.reader``) may be new. Another
         ``train.method`` keeps only the options that method knows (a preset's
-        ML ``data_noise`` means nothing to patchwise); another ``train.method`` or
+        ML ``data_noise`` means nothing to patchwise), less the defaults a run wrote
+        out (the new method's defaults apply there); another ``train.method`` or
         ``model.name`` keeps only the ``model.options`` the run reads. A
         ``data.options`` or ``model.options`` key must be one the data, network
         or method reads.
@@ -307,8 +308,9 @@ class RunConfig:
             from ebm_engine.methods import method_class
 
             known = {k.name for k in method_class(str(raw["train"]["method"])).knobs()}
+            recorded = _recorded_defaults(self)  # the old method's: no one chose them
             raw["train"]["options"] = {k: v for k, v in raw["train"]["options"].items()
-                                       if k in known}
+                                       if k in known and k not in recorded}
         cfg = RunConfig.from_dict(raw)
         if key in ("train.method", "model.name") and cfg.model.options:
             from ebm_engine.methods.model_keys import known_model_options
@@ -392,6 +394,26 @@ def all_keys() -> list[str]:
 
 def _suggest_key(key: str) -> str:
     return did_you_mean(key, all_keys())
+
+
+def _recorded_defaults(cfg: RunConfig) -> set[str]:
+    """The ``train.options`` of a run's config that hold its method's defaults.
+
+    A run writes out every knob of its method (:mod:`ebm_engine.learning.resolved`);
+    those at their default were no one's choice, so another method takes its own
+    defaults for them. A config that does not hold every knob (a preset's, a
+    user's) was written by hand: each value in it is kept.
+    """
+    from ebm_engine.methods import method_class
+
+    try:
+        knobs = method_class(cfg.train.method).knobs()
+    except ConfigError:
+        return set()
+    given = cfg.train.options
+    if any(k.name not in given for k in knobs):
+        return set()
+    return {k.name for k in knobs if _encode(given[k.name]) == _encode(k.default)}
 
 
 def _set_path(raw: dict[str, Any], key: str, value: Any) -> dict[str, Any]:

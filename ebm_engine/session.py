@@ -390,7 +390,9 @@ class Session:
         try:  # from here the run folder is held: released in the finally, whatever happens
             with self._cond:
                 self.trainer = trainer
-                if trainer.cfg != self._config:  # edits accepted while the trainer was built
+                # edits accepted while the trainer was built (its config also writes out
+                # the defaults the run takes: those are no edits)
+                if trainer.cfg != trainer.resolved(self._config):
                     trainer.reconfigure(self._config, "edited while starting")
                 trainer.snapshot_first = self.display
             if self._stop.is_set():

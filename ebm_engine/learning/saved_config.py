@@ -39,7 +39,8 @@ def saved_run_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-def config_file_agrees(run, cfg: RunConfig, checkpoint: str) -> str:
+def config_file_agrees(run, cfg: RunConfig, checkpoint: str,
+                       goes_on_with: RunConfig | None = None) -> str:
     """Make ``run``'s ``config.json`` say the settings a resumed run goes on with (its
     checkpoint's, ``cfg``); return a line when it said something else, else "".
 
@@ -54,20 +55,49 @@ def config_file_agrees(run, cfg: RunConfig, checkpoint: str) -> str:
         The checkpoint's settings.
     checkpoint : str
         The checkpoint's name, for the line.
+    goes_on_with : RunConfig, optional
+        ``cfg`` with the defaults it takes written out, where the checkpoint (saved
+        by an older version) lacks them (:mod:`ebm_engine.learning.resolved`); what
+        ``config.json`` is made to say. A file that says either agrees.
     """
+    goes_on_with = cfg if goes_on_with is None else goes_on_with
     try:
         written = run.read_config()
     except EBMError as exc:
         written, unread = None, str(exc)
-    if written == cfg:
+    if written == goes_on_with:
         return ""
     with contextlib.suppress(OSError):  # a read-only folder: the next write says so
-        run.write_config(cfg)
+        run.write_config(goes_on_with)
+    if written == cfg:
+        return ""
     if written is None:
         return (f"config.json could not be read ({unread}); rewritten from checkpoint "
                 f"{checkpoint}, whose settings the run goes on with")
-    keys = [k for k in all_keys() if written.get_value(k) != cfg.get_value(k)]
-    shown = ", ".join(f"{k} {written.get_value(k)} → {cfg.get_value(k)}" for k in keys[:3])
+    keys = [k for k in _keys(written, goes_on_with)
+            if _value(written, k) != _value(goes_on_with, k)]
+    shown = ", ".join(f"{k} {_value(written, k)} → {_value(goes_on_with, k)}" for k in keys[:3])
     return (f"config.json differed from checkpoint {checkpoint} ({shown}"
             f"{' …' if len(keys) > 3 else ''}); the run goes on with the checkpoint's "
             "settings, and config.json says so now (change one with --set KEY=VALUE)")
+
+
+def _keys(a: RunConfig, b: RunConfig) -> list[str]:
+    """Every dotted key of ``a`` and ``b``, one per option inside an ``options`` dict
+    (a run writes its defaults there: one changed option is one key, not the dict)."""
+    out: list[str] = []
+    for key in all_keys():
+        if not key.endswith(".options"):
+            out.append(key)
+            continue
+        names = dict.fromkeys([*a.get_value(key), *b.get_value(key)])
+        out += [f"{key}.{name}" for name in names]
+    return out
+
+
+def _value(cfg: RunConfig, key: str) -> object:
+    """``key``'s value in ``cfg``; ``(unset)`` for an option it does not hold."""
+    section, _, rest = key.partition(".options.")
+    if rest:
+        return cfg.get_value(f"{section}.options").get(rest, "(unset)")
+    return cfg.get_value(key)

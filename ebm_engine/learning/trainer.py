@@ -52,9 +52,11 @@ from ebm_engine.learning.events import (
     TrainStep,
     Warned,
 )
+from ebm_engine.learning.resolved import filled_note, resolved_config
 from ebm_engine.learning.saved_config import config_file_agrees, saved_run_config
 from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.methods.model_keys import check_model_options
+from ebm_engine.models.layers import options_read
 from ebm_engine.runs import data_record, run_lock
 from ebm_engine.runs.checkpoint import (
     Checkpoint,
@@ -160,8 +162,13 @@ class Trainer:
         self.items = self.dataset.stored.to(self.device)
         # Under torchrun only rank 0 writes the run folder.
         self.dist = distributed.current()
-        self.method, self.rng = build_method(cfg, self.spec, self.dataset, self.device,
-                                             rank=self.dist.rank)
+        with options_read(cfg.model.options) as read:
+            self.method, self.rng = build_method(cfg, self.spec, self.dataset, self.device,
+                                                 rank=self.dist.rank)
+        # The run records every option it takes, defaults included (config.json and
+        # checkpoints): another version's defaults must not change it.
+        self._model_read = dict(read)
+        cfg = self.cfg = self.method.cfg = self.resolved(cfg)
         if self.dist.world_size > 1:
             distributed.broadcast_parameters(self.method.networks())
         self.iteration = 0
@@ -291,9 +298,11 @@ class Trainer:
         if (said := _processes_changed(ckpt.state, trainer)) and trainer.dist.is_main:
             trainer._write_warnings.append(Warned(trainer.iteration, said))
         if trainer.run is not None and check_config:
-            said = config_file_agrees(trainer.run, cfg, folder.name)
-            if said:
-                trainer._write_warnings.append(Warned(trainer.iteration, said, note=True))
+            said = config_file_agrees(trainer.run, cfg, folder.name, trainer.cfg)
+            filled = filled_note(cfg, trainer.cfg, folder.name)  # saved by an older version
+            for line in (said, filled):
+                if line:
+                    trainer._write_warnings.append(Warned(trainer.iteration, line, note=True))
         # "latest" names what was resumed: rollback and advice read it, and an older
         # checkpoint of this run given here is now where the run goes on from
         chosen = bool(checkpoint) and trainer.run is not None and (
@@ -534,10 +543,15 @@ class Trainer:
         """Replace the whole (validated) config between iterations, e.g. a
         rollback's gentler settings; the method takes it like an edit and the
         run folder records it."""
-        self.cfg = cfg
+        self.cfg = cfg = self.resolved(cfg)
         self.method.configure(cfg)
         if self.run is not None:
             self.run.write_config(cfg)
+
+    def resolved(self, cfg: RunConfig) -> RunConfig:
+        """``cfg`` (this run's, maybe edited) with the defaults of the options it takes
+        written out (:func:`~ebm_engine.learning.resolved.resolved_config`)."""
+        return resolved_config(cfg, self._model_read)
 
     def current_value(self, key: str):
         """The value ``key`` has now; a method knob not set in the config has its default."""

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 from torch import nn
+
+# (the options dict being watched, what option() resolved from it): set while a run
+# builds its networks, so the run can write out the defaults it took
+_WATCHED: contextvars.ContextVar[tuple[dict[str, Any], dict[str, Any]] | None] = \
+    contextvars.ContextVar("watched_model_options", default=None)
 
 
 def maybe_sn(layer: nn.Module, spectral_norm: bool) -> nn.Module:
@@ -30,4 +38,23 @@ def option(options: dict[str, Any], key: str, default: Any, kind: type, *,
         raise ConfigError(f"model.options.{key} must be {kind.__name__}, got {value!r}")
     if kind in (int, float):
         KnobSpec(ge=ge, le=le).check(f"model.options.{key}", value)
+    watched = _WATCHED.get()
+    if watched is not None and watched[0] is options:  # not a dict a method made up
+        watched[1][key] = value
     return value
+
+
+@contextlib.contextmanager
+def options_read(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Collect what :func:`option` resolves from ``options`` (a run's ``model.options``)
+    inside the block: ``{key: value}``, defaults included, for every key read.
+
+    The networks declare their defaults where they read them; watching the reads
+    is how a run learns them without a second copy of each default.
+    """
+    read: dict[str, Any] = {}
+    token = _WATCHED.set((options, read))
+    try:
+        yield read
+    finally:
+        _WATCHED.reset(token)
