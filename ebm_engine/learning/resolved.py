@@ -82,7 +82,7 @@ def filled_note(before: RunConfig, after: RunConfig, checkpoint: str) -> str:
     if not keys:
         return ""
     shown = ", ".join(f"{k}={after.get_value(k)}" for k in keys[:4])
-    return (f"checkpoint {checkpoint} did not record {len(keys)} default"
-            f"{'s' if len(keys) > 1 else ''} (an older version saved only the options "
-            f"that were set); the run goes on with this version's, now written in its "
-            f"config: {shown}{' …' if len(keys) > 4 else ''}")
+    return (f"checkpoint {checkpoint} did not record {len(keys)} option"
+            f"{'s' if len(keys) > 1 else ''} this version reads (an older version saved "
+            f"only those set, or had no such option); the run goes on with this version's "
+            f"defaults, now written in its config: {shown}{' …' if len(keys) > 4 else ''}")
