@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,24 +266,27 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
 
     @classmethod
-    def from_json(cls, text: str) -> RunConfig:
+    def from_json(cls, text: str, prepare: Callable[[Any], Any] | None = None) -> RunConfig:
+        """Parse ``text``; ``prepare`` may amend the parsed JSON first (a saved run's
+        config drops the options its method no longer has)."""
         try:
             raw = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:
             msg = f"{exc.msg} (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) \
                 else "nested too deeply"
             raise ConfigError(f"config is not valid JSON: {msg}") from None
-        return cls.from_dict(raw)
+        return cls.from_dict(raw if prepare is None else prepare(raw))
 
     @classmethod
-    def load(cls, path: str | Path) -> RunConfig:
+    def load(cls, path: str | Path, prepare: Callable[[Any], Any] | None = None) -> RunConfig:
+        """Read the config file ``path`` (``prepare`` as in :meth:`from_json`)."""
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read config {path}: {exc}") from None
         try:
-            return cls.from_json(text)
+            return cls.from_json(text, prepare)
         except ConfigError as exc:  # which file: a run's, a --config, a preset
             raise ConfigError(f"{path}: {exc}") from None
 

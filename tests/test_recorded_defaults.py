@@ -215,3 +215,30 @@ def test_the_session_writes_them_and_a_hand_edit_of_one_is_named_on_resume(tmp_p
     assert any("(train.options.lr_end 0.5 → 1.0)" in m for m in said), said
     assert not any("did not record" in m for m in said), said
     assert run.read_config() == trained
+
+
+def test_a_knob_a_later_version_removed_does_not_lock_the_run_away(tmp_path, capsys):
+    """Every run records every knob now, so a knob a later version drops would make every
+    saved run of that method refused ("unknown config key"): it is ignored, and said."""
+    import pytest
+
+    from ebm_engine.cli import main
+    from ebm_engine.learning.saved_config import IgnoredOptionWarning
+
+    run = tmp_path / "run"
+    list(Trainer(tiny_cfg(), run).events(2))
+    for path in [run / "config.json", *(run / "checkpoints").glob("*/state.json")]:
+        raw = json.loads(path.read_text())
+        cfg = raw.get("config", raw)
+        cfg["train"]["options"]["retired_knob"] = 0.5  # recorded by the older version
+        path.write_text(json.dumps(raw))
+    with pytest.warns(IgnoredOptionWarning, match="retired_knob"):
+        assert load_model(run).cfg.train.options.keys() == tiny_cfg().train.options.keys() | {
+            k.name for k in method_class("ml").knobs()}
+    for args in (["sample", "--run", str(run), "--n", "2", "--out", str(tmp_path / "s.npz")],
+                 ["train", "--resume", str(run), "--steps", "1", "--quiet"],
+                 ["train", "--resume", str(run), "--out", str(tmp_path / "new"), "--steps", "1",
+                  "--quiet"]):
+        assert main(args) == 0, args
+        assert "ignoring train.options retired_knob" in capsys.readouterr().err
+    assert "retired_knob" not in (tmp_path / "new" / "config.json").read_text()

@@ -197,8 +197,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.data or args.config or args.preset or args.method:
             raise ConfigError("--resume RUN continues that run with its own data and method; "
                               "drop --data/--config/--preset/--method")
-        from ebm_engine.config import RunConfig
         from ebm_engine.errors import CheckpointError
+        from ebm_engine.learning.saved_config import saved_config
         from ebm_engine.runs import zoo
         from ebm_engine.runs.fork import is_checkpoint_folder
         from ebm_engine.runs.rundir import RunDir
@@ -215,8 +215,7 @@ def _run(args: argparse.Namespace) -> int:
             if is_checkpoint_folder(source):  # before the fork: no new folder that cannot go on
                 from ebm_engine.runs.checkpoint import load_checkpoint
 
-                check_recorded_source(RunConfig.from_dict(
-                    load_checkpoint(source).state["config"]).data,
+                check_recorded_source(saved_config(load_checkpoint(source).state["config"]).data,
                     run_folder_of(source) or source)
             elif RunDir(source).exists():
                 check_recorded_source(RunDir(source).read_config().data, source)
@@ -235,7 +234,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             cfg = run.read_config()
         except ConfigError:  # damaged: the checkpoint's settings are the run's (resume says so)
-            cfg = RunConfig.from_dict(run.load_latest()[0].state["config"])
+            cfg = saved_config(run.load_latest()[0].state["config"])
         if distributed.env_info().world_size > 1:
             distributed.setup(cfg.train.device)
         if args.steps is not None and args.steps < 0:

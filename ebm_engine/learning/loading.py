@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError
-from ebm_engine.learning.saved_config import saved_run_config
+from ebm_engine.learning.saved_config import saved_config
 from ebm_engine.learning.trainer import build_method, resolve_device
 from ebm_engine.methods.base import DataSpec, LearningMethod
 from ebm_engine.runs import zoo
@@ -71,7 +71,7 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     else:
         ckpt, note = load_checkpoint(find_checkpoint(path)), ""
     try:
-        cfg = saved_run_config(RunConfig.from_dict(ckpt.state["config"]))
+        cfg = saved_config(ckpt.state["config"])
         spec = DataSpec.from_dict(ckpt.state["data"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{ckpt.path}: state.json lacks the config or data spec ({exc})") from None

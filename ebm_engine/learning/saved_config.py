@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from typing import Any
 
 from ebm_engine.config import RunConfig, all_keys
 from ebm_engine.data.option_keys import unknown_options
@@ -21,6 +22,39 @@ from ebm_engine.methods.model_keys import unknown_model_options
 
 class IgnoredOptionWarning(UserWarning):
     """A saved run's option key that nothing in the run reads."""
+
+
+def without_gone_knobs(raw: Any) -> Any:
+    """A saved config's parsed JSON less the ``train.options`` its method no longer has
+    (said in one :class:`IgnoredOptionWarning`).
+
+    A run writes out every knob of its method (:mod:`ebm_engine.learning.resolved`),
+    so a knob a later version removes would otherwise lock every saved run of that
+    method away from resuming, sampling and evaluation. Anything else malformed is
+    left for :meth:`RunConfig.from_dict` to refuse.
+    """
+    from ebm_engine.methods import method_class
+
+    try:
+        name = str(raw["train"]["method"])
+        options = raw["train"]["options"]
+        known = {k.name for k in method_class(name).knobs()}
+    except (TypeError, KeyError, EBMError):
+        return raw
+    if not isinstance(options, dict) or options.keys() <= known:
+        return raw
+    gone = [k for k in options if k not in known]
+    warnings.warn(f"ignoring train.options {', '.join(gone)} of this run: the {name} method "
+                  "of this version has no such option", IgnoredOptionWarning, stacklevel=2)
+    return {**raw, "train": {**raw["train"],
+                             "options": {k: v for k, v in options.items() if k in known}}}
+
+
+def saved_config(raw: Any) -> RunConfig:
+    """The settings a checkpoint's ``state.json`` records (its ``config``), less the
+    options nothing in this version reads (:func:`without_gone_knobs`,
+    :func:`saved_run_config`)."""
+    return saved_run_config(RunConfig.from_dict(without_gone_knobs(raw)))
 
 
 def saved_run_config(cfg: RunConfig) -> RunConfig:

@@ -53,7 +53,7 @@ from ebm_engine.learning.events import (
     Warned,
 )
 from ebm_engine.learning.resolved import filled_note, resolved_config
-from ebm_engine.learning.saved_config import config_file_agrees, saved_run_config
+from ebm_engine.learning.saved_config import config_file_agrees, saved_config
 from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.methods.model_keys import check_model_options
 from ebm_engine.models.layers import options_read
@@ -147,7 +147,7 @@ class Trainer:
                  dataset: Dataset | None = None, *, gate: Callable[[], None] | None = None,
                  _create: bool = True):
         self.cfg = cfg.validate()
-        if _create:  # resumed (saved_run_config) and rolled-back runs were checked before
+        if _create:  # resumed (saved_config) and rolled-back runs were checked before
             check_model_options(cfg)
         self.device = resolve_device(cfg.train.device)
         if dataset is None:
@@ -275,7 +275,7 @@ class Trainer:
         else:  # a damaged latest checkpoint: the newest that reads, said in the log
             ckpt, note = run.load_latest()
         folder = ckpt.path
-        cfg = saved_run_config(RunConfig.from_dict(ckpt.state["config"]))
+        cfg = saved_config(ckpt.state["config"])
         if dataset is None:
             check_recorded_source(cfg.data, run.path)
         trainer = cls(cfg, run.path if run.exists() else None, dataset, gate=gate, _create=False)

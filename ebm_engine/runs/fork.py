@@ -19,7 +19,6 @@ import warnings
 from pathlib import Path
 
 from ebm_engine import atomic
-from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.runs.checkpoint import load_checkpoint
 from ebm_engine.runs.rundir import RunDir, run_folder_of
@@ -61,7 +60,9 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
         loaded = load_checkpoint(src)
         owner = run_folder_of(src)
         source = RunDir(owner) if owner is not None else None
-        cfg = RunConfig.from_dict(loaded.state["config"])
+        from ebm_engine.learning.saved_config import saved_config
+
+        cfg = saved_config(loaded.state["config"])
     else:
         source = RunDir(src)
         if not source.exists():
