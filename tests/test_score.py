@@ -122,3 +122,19 @@ def test_ebm_score_bad_input_is_a_one_line_error(tmp_path, digits_run, capsys):
     assert main(["score", "--run", str(digits_run), "--data", "digits",
                  "--set", "sampler.n_steps=3"]) == 2
     assert "takes only data.options.KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_paired_image_model_scores_its_own_demo(capsys):
+    """A class-conditional model's items are glyph | digit pairs, twice as wide as high:
+    the data was read at the width, (1, 32, 64) for the model's (1, 16, 32)."""
+    assert main(["score", "--run", "zoo:digits-class-conditional-conditional-coop",
+                 "--data", "digits-class-conditional", "--batch-size", "512"]) == 0
+    assert "scored 1437 items" in capsys.readouterr().out
+
+
+def test_anomalous_labels_need_every_item_labelled(capsys):
+    """Semi-supervised digits are mostly unlabelled (−1): an AUROC of the 10 labelled 3s
+    against 1427 others, unlabelled 3s among them, was printed as if it meant something."""
+    assert main(["score", "--run", "zoo:digits-semi-supervised-symbol-vector", "--data",
+                 "digits-semi-supervised", "--anomalous-labels", "3"]) == 2
+    assert "1337 of its 1437 items are unlabelled" in capsys.readouterr().err

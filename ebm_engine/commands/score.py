@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     spec = loaded.spec
     options = _data_options([*args.data_options, *(_as_option(s) for s in args.sets)])
     if spec.kind == "image":
-        data_cfg = DataConfig(source=args.data, image_size=spec.item_shape[-1],
+        # the height: paired items (condition | output) are twice as wide as high
+        data_cfg = DataConfig(source=args.data, image_size=spec.item_shape[-2],
                               grayscale=spec.item_shape[0] == 1, options=options)
     else:
         data_cfg = DataConfig(source=args.data, options=options)
@@ -106,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     known = dataset.meta.get("labels")
     if bad and (known is None or len(known) != len(dataset)):
         raise DataError(f"{args.data}: has no labels, so --anomalous-labels cannot apply")
+    if bad and (unlabelled := int((np.asarray(known) < 0).sum())):  # semi-supervised: −1
+        raise DataError(f"{args.data}: {unlabelled} of its {len(known)} items are unlabelled, "
+                        "so --anomalous-labels would count them as normal whatever they show")
     torch.manual_seed(0)
     # Batch by batch from the dataset as held (8-bit or memory-mapped): no float32 copy of it all.
     scores = np.concatenate([
