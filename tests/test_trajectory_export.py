@@ -93,6 +93,22 @@ def test_the_picture_names_its_colours_for_plans_and_for_predictions():
     assert not np.array_equal(predicted[-KEY_HEIGHT:], key)  # other words: "prediction" …
 
 
+def test_a_translation_of_strokes_names_its_dashed_stroke_the_source(monkeypatch):
+    """The key under a translated stroke read "sample / expert (dashed)": navigation's
+    words, where the dashed stroke is the source the translation started from."""
+    from ebm_engine.export import trajectory
+
+    said = []
+    real = trajectory._key_strip
+    monkeypatch.setattr(trajectory, "_key_strip",
+                        lambda width, parts: said.append([w for w, _ in parts]) or real(width, parts))
+    paths, scenes = _scene_batch(4)
+    trajectory.render_grid(paths, {"reference": paths[:, ::-1]})
+    trajectory.render_grid(paths, {"scenes": scenes, "reference": paths[:, ::-1]})
+    assert said[0] == ["translated", "source (dashed)"]
+    assert said[1][:2] == ["sample", "expert (dashed)"]
+
+
 def test_bad_exports_are_one_line(tmp_path):
     paths, _ = _scene_batch()
     with pytest.raises(ExportError, match="export as .csv"):

@@ -231,11 +231,14 @@ def render_grid(samples: np.ndarray, extras: dict, extent=None, size: int = CELL
         r, c = divmod(i, cols)
         grid[r * (size + 2) + 1:r * (size + 2) + 1 + size,
              c * (size + 2) + 1:c * (size + 2) + 1 + size] = cell
-    # predictions (crowd) draw the true path and its ends; plans (navigation) the expert's
-    predicted = observed is not None
-    parts = [("prediction" if predicted else "sample", (40, 90, 220))]
+    # predictions (crowd) draw the true path and its ends; plans (navigation) the expert's;
+    # a translation of strokes (no scene) its source
+    predicted, translated = observed is not None, observed is None and scenes is None
+    drawn = "prediction" if predicted else "translated" if translated else "sample"
+    parts = [(drawn, (40, 90, 220))]
     if reference is not None or predicted:
-        parts.append(("true path (dashed)" if predicted else "expert (dashed)", (0, 0, 0)))
+        dashed = "true path" if predicted else "source" if translated else "expert"
+        parts.append((f"{dashed} (dashed)", (0, 0, 0)))
     if scenes is not None:
         parts += [("first seen" if predicted else "start", (30, 150, 60)),
                   ("true end" if predicted else "goal", (210, 40, 40)),
