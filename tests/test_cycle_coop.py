@@ -203,6 +203,26 @@ def test_sample_png_of_translations_is_source_translated_reconstructed(tmp_path)
     assert (picture[-band:, 8 * tile + 4:] == 255).all()  # the short last band is padded
 
 
+def test_ebm_export_of_a_translation_run_draws_its_three_rows(tmp_path, capsys):
+    """The run's samples/latest.npz held the translations alone: `ebm export` drew a grid
+    of them with no source, where `ebm sample` draws source | translated | reconstructed."""
+    from PIL import Image
+
+    from ebm_engine.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", "digits-handwritten-typeset", "--steps", "2", "--set",
+                 "train.sample_every=1", "--set", "train.snapshot_size=4", "--out", str(run),
+                 "--quiet"]) == 0
+    with np.load(run / "samples" / "latest.npz") as z:
+        assert {"display_source", "display_reconstructed"} <= set(z.files)
+    capsys.readouterr()
+    assert main(["export", "--run", str(run), "--out", str(tmp_path / "x.png")]) == 0
+    assert "rows: source | translated | reconstructed" in capsys.readouterr().out
+    tile = 4 * 17  # 16 px + 1 px padding, scaled 4×: 3 rows of 4, not a 2 × 2 grid
+    assert np.asarray(Image.open(tmp_path / "x.png")).shape[:2] == (3 * tile + 4, 4 * tile + 4)
+
+
 @pytest.mark.parametrize("halvings", [0, 1])
 def test_translator_receptive_field_follows_gen_downsample(halvings):
     """``gen_downsample`` reaches the translators: without halvings an output pixel sees

@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         path = export_samples(snap["samples"], snap["kind"], snap["value_range"], out,
                               energy=snap["energy"], symbols=_symbols(args.run, snap["kind"]),
                               extras=snap.get("display"), iteration=snap["iteration"])
+        if path.suffix.lower() == ".png" and "reconstructed" in (snap.get("display") or {}):
+            print(f"wrote {path} (rows: source | translated | reconstructed)")
+            return 0
     elif args.what == "checkpoint":
         from ebm_engine.export.checkpoint import copy_checkpoint
 

@@ -40,6 +40,7 @@ from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, check_recorded_source, load_dataset
 from ebm_engine.data.scenes import DISPLAY_KEYS
 from ebm_engine.errors import CheckpointError, ConfigError
+from ebm_engine.export.samples import PANELS
 from ebm_engine.learning.advice import failed_iteration
 from ebm_engine.learning.events import (
     Checkpointed,
@@ -573,8 +574,9 @@ class Trainer:
         extras.update({k: to_numpy(v) for k, v in result.curves.items()})
         display = self.spec.display_extras()  # token data: what decodes the ids
         extras.update(display)
-        # trajectories: each sample's scene (or observed past) goes to followers too
-        display.update({k: extras[k] for k in DISPLAY_KEYS if k in extras})
+        # trajectories: each sample's scene (or observed past) goes to followers too, and a
+        # translation's source and reconstruction (ebm export draws its three rows)
+        display.update({k: extras[k] for k in (*DISPLAY_KEYS, *PANELS) if k in extras})
         if self.run is not None:
             self._write("samples", self.run.write_samples, self.iteration, self.spec.kind,
                         samples, energy, self.spec.value_range, display)
