@@ -430,3 +430,20 @@ def test_distinct_ngrams_are_read_beside_the_datas_own(capsys):
     assert main(["eval", "--run", "zoo:grammar-text-latent-seq", "--n", "40", "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)["metrics"]
     assert 0 < metrics["distinct_1_data"] < 1 and 0 < metrics["distinct_2_data"] <= 1
+
+
+def test_controlled_text_says_what_was_asked_and_what_the_parse_has(tmp_path, capsys):
+    """Each line was tagged with the attribute asked for, which read as the sentence's
+    own; "did many goats that swim work ?" was tagged statement+present."""
+    from ebm_engine.cli import main
+    from ebm_engine.data.grammar import attribute_value, check
+
+    out = tmp_path / "t.txt"
+    assert main(["sample", "--run", "zoo:grammar-text-controlled-latent-seq", "--n", "12",
+                 "--out", str(out)]) == 0
+    for line in out.read_text().splitlines():
+        head, _, sentence = line.partition("\t")
+        assert head.startswith("asked ") and "; parsed " in head
+        parse = check(sentence)
+        got = attribute_value(parse, "mood+tense") if parse else "invalid"
+        assert head.endswith(f"; parsed {got}")

@@ -5,7 +5,9 @@ saved with the run decodes them. Every format writes one record per
 sample, in order, so ``ebm sample --n 8 --out x.txt`` gives 8 lines:
 
 - ``.txt``: one decoded string per line (an empty sample is an empty line);
-  with an attribute, ``attribute<TAB>string``;
+  with an attribute, ``asked ATTRIBUTE<TAB>string``, and where the grammar
+  parses it ``asked ATTRIBUTE; parsed ATTRIBUTE<TAB>string`` (``parsed
+  invalid`` where it does not: the request is not the sentence's own);
 - ``.smi``: ``SMILES<TAB>name`` per line (molecules; an invalid SMILES is named
   ``sample_N_invalid``);
 - ``.sdf``: RDKit 2D molblocks of the valid molecules (invalid samples are
@@ -73,8 +75,17 @@ def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: st
         return [f"{s}\tsample_{i}{'' if good else '_invalid'}"
                 for i, (s, good) in enumerate(zip(strings, ok, strict=True))]
     if symbols.attribute:
-        labels = symbols.attribute_of(samples)
-        return [f"{symbols.attribute_values[int(a)]}\t{s}" for a, s in zip(labels, strings, strict=True)]
+        # the attribute each sample was asked for, and (grammar) what its parse has:
+        # the request alone read as if it were the sentence's own
+        asked = [f"asked {symbols.attribute_values[int(a)]}"
+                 for a in symbols.attribute_of(samples)]
+        if symbols.checker == "grammar":
+            from ebm_engine.data.grammar import attribute_value, check
+
+            parses = [check(s) for s in strings]
+            asked = [f"{a}; parsed {attribute_value(p, symbols.attribute) if p else 'invalid'}"
+                     for a, p in zip(asked, parses, strict=True)]
+        return [f"{a}\t{s}" for a, s in zip(asked, strings, strict=True)]
     return list(strings)
 
 
