@@ -190,6 +190,8 @@ def test_cli_writes_one_draw_per_row(pictures, tmp_path, capsys):
     (["--run", CLASSES, "--condition", "{seven}"], "takes a class (0..9)"),
     (["--run", INPAINTING, "--condition", "{seven}", "--direction", "ba"], "--direction is for"),
     (["--run", INPAINTING, "--mask", "{mask}"], "go with --condition"),
+    (["--run", INPAINTING, "--condition", "3"], "takes a picture, not a label"),
+    (["--run", CLASSES, "--condition", "3", "--invert"], "--invert is for a picture"),
 ])
 def test_bad_input_is_one_line(pictures, tmp_path, capsys, args, message):
     from pathlib import Path

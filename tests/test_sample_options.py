@@ -24,7 +24,7 @@ ONE_PER_METHOD = ("digits-ml", "digits-coopnets", "digits-class-conditional-cond
 
 @pytest.mark.parametrize("zoo, option, says", [
     ("digits-ml", "data_noise=0.1",
-     "never reads train.options.data_noise (it only matters in training); sample --option "
+     "never reads train.options.data_noise (training or evaluation reads it); sample --option "
      "can change none of its knobs"),
     ("digits-recovery", "level_weight=inverse_sigma",
      "can change schedule, sigma_min, sigma_max, steps_per_level, step_scale, step_ref"),

@@ -341,7 +341,7 @@ def _set_options(loaded, pairs: list[str]) -> None:
             can = (f"sample --option can change {', '.join(readable)}" if readable
                    else "sample --option can change none of its knobs (--steps and --seed "
                         "change the draw)")
-            why = "" if knobs[key].sampling else " (it only matters in training)"
+            why = "" if knobs[key].sampling else " (training or evaluation reads it)"
             raise ConfigError(f"sampling this {method} model never reads train.options.{key}"
                               f"{why}; {can}")
     loaded.method.configure(cfg)

@@ -108,7 +108,7 @@ class SymbolVectorOptions:
     class_samples : int
         Class-conditional samples per class in snapshots (0 = none).
     sample_class : int
-        Class that sampling draws from (−1 = the marginal prior).
+        Class that sampling draws from (−1 = every class in turn, one row per class).
     """
 
     n_classes: int = knob(10, ge=2, live=False, unit="classes")

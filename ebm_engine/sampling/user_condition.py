@@ -153,9 +153,15 @@ def load_condition(loaded, condition: str | Path, mask: str | Path | None = None
         from ebm_engine.runs.data_record import class_names
         from ebm_engine.runs.rundir import run_folder_of
 
+        if invert:  # a label has no pixels to invert: said, not ignored
+            raise ConfigError(f"--invert is for a picture; this model ({method}) takes a "
+                              "class label")
         names = class_names(run_folder_of(loaded.checkpoint.path))
         return UserCondition("label", label=_label(str(condition), loaded.method.opts.n_classes,
                                                    names))
+    if not Path(condition).exists() and not Path(condition).suffix:
+        raise DataError(f"{condition}: no such picture file (this {task} model takes a "
+                        "picture, not a label)")
     channels, side = loaded.spec.item_shape[0], loaded.spec.item_shape[-2]
     notes: list[str] = []
     picture, size = _read_picture(Path(condition), side, channels, invert, notes,
