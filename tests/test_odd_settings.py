@@ -40,6 +40,17 @@ def test_settings_that_defeat_learning_are_said_at_the_start(values, said):
     assert said in warned[0] and sum(said in m for m in warned) == 1, warned
 
 
+def test_millions_of_steps_per_iteration_are_said_before_the_first_iteration():
+    """`--set sampler.n_steps=100000000` sat at iteration 0 with no word (hours per step)."""
+    from ebm_engine.learning.odd_settings import LONG_CHAINS, odd_settings
+    from ebm_engine.learning.trainer import Trainer
+
+    for steps, said in ((10**8, 1), (LONG_CHAINS, 0)):
+        trainer = Trainer(_tiny_images(sampler__n_steps=steps))
+        warned = odd_settings(trainer.method, trainer.spec)
+        assert sum(f"sampler.n_steps is {steps}: every iteration" in m for m in warned) == said
+
+
 def test_zero_steps_of_a_method_whose_sampler_is_a_network_is_not_warned():
     # FCE's flow is its sampler: sampler.n_steps is not read, so 0 is harmless
     cfg = _tiny_images(train__method="fce", sampler__n_steps=0)

@@ -1,7 +1,7 @@
 """Settings that are allowed but make a run learn nothing useful, said when a run starts
 or when a live edit sets them.
 
-Zero Langevin steps and a data noise larger than the data's own range are
+Zero or millions of Langevin steps and a data noise larger than the data's own range are
 typable (0 steps is a fine ``ebm sample --steps 0``; noise is a real knob),
 so they are not refused; a run that would quietly train to noise says why.
 """
@@ -9,6 +9,9 @@ so they are not refused; a run that would quietly train to noise says why.
 from __future__ import annotations
 
 from ebm_engine.methods.base import DataSpec, LearningMethod
+
+#: Langevin steps per iteration above which a run is told it may crawl.
+LONG_CHAINS = 5000
 
 
 def odd_settings(method: LearningMethod, spec: DataSpec) -> list[str]:
@@ -31,6 +34,10 @@ def odd_settings(method: LearningMethod, spec: DataSpec) -> list[str]:
         said.append("sampler.n_steps is 0: the Langevin chains never move, so the EBM learns "
                     "the data against its chains' starting noise and its samples stay noise; "
                     "set it above 0 (the preset's value is a good start)")
+    if method.learns_from_chains and method.sample_steps > LONG_CHAINS:
+        said.append(f"sampler.n_steps is {method.sample_steps}: every iteration runs that many "
+                    "Langevin steps (the presets use 10 to 60), so one iteration may take "
+                    "hours before the first curve point; Ctrl-C stops with a checkpoint")
     noise = float(getattr(method.opts, "data_noise", 0.0) or 0.0)
     if spec.value_range is not None:
         low, high = spec.value_range

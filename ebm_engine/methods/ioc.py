@@ -79,7 +79,7 @@ class IOCOptions:
     init: str = knob("line", choices=("line", "noise"), sampling=True)
     precondition: bool = knob(False, live=False)
     pin: str = knob("both", choices=("both", "start"), live=False)
-    polish_steps: int = knob(5, ge=0, unit="steps", sampling=True)
+    polish_steps: int = knob(5, ge=0, le=10_000, unit="steps", sampling=True)
     cost_maps: int = knob(4, ge=0, le=16, sampling=True)
     map_size: int = knob(48, ge=8, le=256, unit="cells", sampling=True)
 
