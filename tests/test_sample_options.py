@@ -32,6 +32,9 @@ ONE_PER_METHOD = ("digits-ml", "digits-coopnets", "digits-class-conditional-cond
     # read by inpainting models only
     ("digits-class-conditional-conditional-coop", "mask_min=0.2",
      "this conditional_coop model never reads train.options.mask_min; sample"),
+    # accepted and ignored (no attribute to guide by), and a one-pixel-wide strip
+    ("molecules-latent-seq", "attr_guidance=5", "this data has no attribute to guide by"),
+    ("single-image-patchwise", "aspect=0.01", "aspect must be >= 0.25"),
 ])
 def test_a_knob_sampling_never_reads_is_refused(tmp_path, capsys, zoo, option, says):
     out = tmp_path / "x.png"

@@ -140,6 +140,10 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
                               f"not {spec.kind} data; try --data grammar-text")
         if spec is not None:  # said now, not after training, when every sampling failed
             _check_attribute(spec.symbols, opts.sample_attribute)
+            if not spec.symbols.attribute and opts.attr_guidance != 1.0:  # it would do nothing
+                raise ConfigError(f"train.options.attr_guidance is {opts.attr_guidance:g}, but "
+                                  "this data has no attribute to guide by (an attribute: "
+                                  "grammar-text-controlled)")
 
     def build(self) -> None:
         o, sym = self.opts, self.spec.symbols

@@ -110,7 +110,7 @@ class PatchwiseOptions:
     scales: int = knob(4, ge=1, le=8, live=False)
     min_side: int = knob(16, ge=4, live=False, unit="pixels")
     coarse_steps: int = knob(40, ge=0, unit="steps", sampling=True)
-    aspect: float = knob(1.0, gt=0, le=4, sampling=True)
+    aspect: float = knob(1.0, ge=0.25, le=4, sampling=True)  # 0.01: a one-pixel strip
     task: str = knob("random", choices=TASKS, sampling=True)
     edit_scale: int = knob(0, ge=0, sampling=True)
     recovery: float = knob(0.1, ge=0)
