@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from ebm_engine.cli import main
+from ebm_engine.runs import zoo
 from ebm_engine.runs.rundir import RunDir
 
 
@@ -283,6 +284,9 @@ def test_export_into_a_folder_a_zip_and_no_file_for_a_folder_name(tmp_path, caps
         assert main(args) == 2, args
         assert capsys.readouterr().err.count("\n") == 1
     assert not any((tmp_path / n).exists() for n in ("ck.tar.gz", "nod", "x.png"))
+    # a pretrained model's export is the preview picture it ships
+    assert main(["export", "--run", run, "--out", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").read_bytes() == (zoo.resolve(run) / "samples.png").read_bytes()
 
 
 def test_sample_refuses_a_huge_seed_a_folder_as_out_and_takes_each_xyz(tmp_path, capsys):

@@ -141,7 +141,7 @@ def test_zoo_is_read_only_and_bad_names_get_a_hint(tiny_zoo, tmp_path, capsys):
     assert main(["train", "--resume", "zoo:tiny-ml", "--out", str(tiny_zoo), "--quiet"]) == 2
     assert "already holds a run" in capsys.readouterr().err
     # what an entry does not ship is said as such, with what to do instead
-    grid = tmp_path / "x.png"
+    grid = tmp_path / "x.npz"  # (a .png is its preview picture)
     assert main(["export", "--run", "zoo:tiny-ml", "--what", "samples", "--out", str(grid)]) == 2
     assert f"draw new ones with ebm sample --run zoo:tiny-ml --out {grid}" in \
         capsys.readouterr().err

@@ -47,13 +47,20 @@ def run(args: argparse.Namespace) -> int:
     check_not_the_runs(out, run_dir.path)  # metrics.csv replaced by a config, a checkpoint nested
     if args.what == "samples":
         snap = run_dir.read_samples()
+        # a format of its kind, not x.png/ (a zoo entry's kind: its preview, a PNG)
+        check_target(snap["kind"] if snap is not None else "image", args.out)
+        preview = run_dir.path / zoo.SAMPLES_FILE
+        if snap is None and pretrained and out.suffix.lower() == ".png" and preview.is_file():
+            atomic.write_bytes(out, preview.read_bytes())  # what it ships: its picture
+            print(f"wrote {out} (the pretrained model's preview picture; new draws: "
+                  f"ebm sample --run {named} --out {args.out})")
+            return 0
         if snap is None and pretrained:
             raise ConfigError(f"{named}: a pretrained model ships only a preview picture "
                               f"({zoo.SAMPLES_FILE}), not saved samples; draw new ones with "
                               f"ebm sample --run {named} --out {args.out}")
         if snap is None:
             raise ConfigError(f"{args.run}: no samples yet (samples/latest.npz)")
-        check_target(snap["kind"], args.out)  # a format of its kind, not x.png/
         if needs_chain(out) and snap["kind"] != "video":  # an animation of one frame
             raise ConfigError(f"{args.run}: the saved samples are the chains' last states, "
                               f"not their steps, so {out.suffix} would be one still frame; "
