@@ -217,28 +217,55 @@ def test_the_session_writes_them_and_a_hand_edit_of_one_is_named_on_resume(tmp_p
     assert run.read_config() == trained
 
 
+def _record(run: Path, **options) -> None:
+    """Write ``options`` into a run's config.json and every checkpoint, as an older
+    version would have recorded them."""
+    for path in [run / "config.json", *(run / "checkpoints").glob("*/state.json")]:
+        raw = json.loads(path.read_text())
+        raw.get("config", raw)["train"]["options"].update(options)
+        path.write_text(json.dumps(raw))
+
+
 def test_a_knob_a_later_version_removed_does_not_lock_the_run_away(tmp_path, capsys):
     """Every run records every knob now, so a knob a later version drops would make every
-    saved run of that method refused ("unknown config key"): it is ignored, and said."""
+    saved run of that method refused ("unknown config key"): it is ignored, said once per
+    command, and config.json stops holding it."""
     import pytest
 
     from ebm_engine.cli import main
-    from ebm_engine.learning.saved_config import IgnoredOptionWarning
+    from ebm_engine.learning import saved_config
 
     run = tmp_path / "run"
     list(Trainer(tiny_cfg(), run).events(2))
-    for path in [run / "config.json", *(run / "checkpoints").glob("*/state.json")]:
-        raw = json.loads(path.read_text())
-        cfg = raw.get("config", raw)
-        cfg["train"]["options"]["retired_knob"] = 0.5  # recorded by the older version
-        path.write_text(json.dumps(raw))
-    with pytest.warns(IgnoredOptionWarning, match="retired_knob"):
+    _record(run, retired_knob=0.5)
+    saved_config._SAID.clear()
+    with pytest.warns(saved_config.IgnoredOptionWarning, match="retired_knob"):
         assert load_model(run).cfg.train.options.keys() == tiny_cfg().train.options.keys() | {
             k.name for k in method_class("ml").knobs()}
     for args in (["sample", "--run", str(run), "--n", "2", "--out", str(tmp_path / "s.npz")],
-                 ["train", "--resume", str(run), "--steps", "1", "--quiet"],
                  ["train", "--resume", str(run), "--out", str(tmp_path / "new"), "--steps", "1",
-                  "--quiet"]):
+                  "--quiet"],
+                 ["train", "--config", str(run / "config.json"), "--steps", "1",
+                  "--out", str(tmp_path / "again"), "--quiet"],
+                 ["train", "--resume", str(run), "--steps", "1", "--quiet"]):
+        saved_config._SAID.clear()  # a new command
         assert main(args) == 0, args
-        assert "ignoring train.options retired_knob" in capsys.readouterr().err
-    assert "retired_knob" not in (tmp_path / "new" / "config.json").read_text()
+        assert capsys.readouterr().err.count("ignoring train.options retired_knob") == 1, args
+    for folder in ("new", "again", "run"):
+        assert "retired_knob" not in (tmp_path / folder / "config.json").read_text(), folder
+
+
+def test_a_bound_a_later_version_tightened_brings_the_value_to_it(tmp_path, capsys):
+    """A recorded value a later version's bounds refuse (patchwise aspect 0.2 after the
+    bound became 0.25) locked the run away; it is brought to the bound, and said."""
+    from ebm_engine.cli import main
+    from ebm_engine.learning import saved_config
+
+    run = tmp_path / "run"
+    list(Trainer(tiny_cfg(), run).events(2))
+    _record(run, data_noise=-0.5)  # below ml's bound (>= 0)
+    saved_config._SAID.clear()
+    assert main(["sample", "--run", str(run), "--n", "2", "--out", str(tmp_path / "s.npz")]) == 0
+    err = capsys.readouterr().err
+    assert "data_noise must be >= 0, got -0.5 in this version" in err and "0.0" in err
+    assert load_model(run).cfg.train.options["data_noise"] == 0.0

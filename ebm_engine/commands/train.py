@@ -125,7 +125,11 @@ def build_config(args: argparse.Namespace):
     if args.config:
         if args.method:
             overrides.insert(0, ("train.method", args.method))
-        cfg = RunConfig.load(args.config)
+        from ebm_engine.learning.saved_config import fit_saved_options
+
+        # a run's own config.json (every knob written out) is fitted as a resumed run's;
+        # a hand-written file keeps refusing a typo
+        cfg = RunConfig.load(args.config, lambda raw: fit_saved_options(raw, recorded_only=True))
         if args.data:
             cfg = cfg.with_value("data.source", args.data)
         cfg = cfg.with_values(overrides)

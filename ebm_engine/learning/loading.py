@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ebm_engine.config import RunConfig
-from ebm_engine.errors import CheckpointError
+from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.learning.saved_config import saved_config
 from ebm_engine.learning.trainer import build_method, resolve_device
 from ebm_engine.methods.base import DataSpec, LearningMethod
@@ -73,6 +73,8 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     try:
         cfg = saved_config(ckpt.state["config"])
         spec = DataSpec.from_dict(ckpt.state["data"])
+    except ConfigError as exc:  # there, but a value this version refuses
+        raise CheckpointError(f"{ckpt.path}: its settings are refused ({exc})") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{ckpt.path}: state.json lacks the config or data spec ({exc})") from None
     method, _ = build_method(cfg, spec, None, resolve_device(device))

@@ -36,8 +36,9 @@ def odd_settings(method: LearningMethod, spec: DataSpec) -> list[str]:
                     "set it above 0 (the preset's value is a good start)")
     if method.learns_from_chains and method.sample_steps > LONG_CHAINS:
         said.append(f"sampler.n_steps is {method.sample_steps}: every iteration runs that many "
-                    "Langevin steps (the presets use 10 to 60), so one iteration may take "
-                    "hours before the first curve point; Ctrl-C stops with a checkpoint")
+                    "Langevin steps (the presets use at most 120), so one iteration may "
+                    "take hours before the first curve point; stopping (Stop, or Ctrl-C) "
+                    "keeps a checkpoint")
     noise = float(getattr(method.opts, "data_noise", 0.0) or 0.0)
     if spec.value_range is not None:
         low, high = spec.value_range

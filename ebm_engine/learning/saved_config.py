@@ -11,12 +11,13 @@ with an :class:`IgnoredOptionWarning` instead.
 from __future__ import annotations
 
 import contextlib
+import json
 import warnings
 from typing import Any
 
 from ebm_engine.config import RunConfig, all_keys
 from ebm_engine.data.option_keys import unknown_options
-from ebm_engine.errors import EBMError
+from ebm_engine.errors import ConfigError, EBMError
 from ebm_engine.methods.model_keys import unknown_model_options
 
 
@@ -24,37 +25,95 @@ class IgnoredOptionWarning(UserWarning):
     """A saved run's option key that nothing in the run reads."""
 
 
-def without_gone_knobs(raw: Any) -> Any:
-    """A saved config's parsed JSON less the ``train.options`` its method no longer has
-    (said in one :class:`IgnoredOptionWarning`).
+#: Lines already said in this process: a command reads a run's config.json and its
+#: checkpoint, and would say each twice.
+_SAID: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    if message not in _SAID:
+        _SAID.add(message)
+        warnings.warn(message, IgnoredOptionWarning, stacklevel=3)
+
+
+def fit_saved_options(raw: Any, recorded_only: bool = False) -> Any:
+    """A saved config's parsed JSON with its ``train.options`` fitted to this version.
 
     A run writes out every knob of its method (:mod:`ebm_engine.learning.resolved`),
-    so a knob a later version removes would otherwise lock every saved run of that
-    method away from resuming, sampling and evaluation. Anything else malformed is
-    left for :meth:`RunConfig.from_dict` to refuse.
+    so a knob a later version removes, or a bound it tightens, would otherwise lock
+    every saved run of that method away from resuming, sampling and evaluation. A
+    knob this version lacks is dropped; a value outside its range is brought to the
+    nearest bound (the default where there is none to clamp to). Each is said once,
+    in an :class:`IgnoredOptionWarning`. Anything else malformed is left for
+    :meth:`RunConfig.from_dict` to refuse.
+
+    Parameters
+    ----------
+    raw : Any
+        Parsed JSON of a ``config.json`` or of a checkpoint's ``config``.
+    recorded_only : bool
+        Fit only a config a run wrote, one that holds every knob its method still
+        has (``ebm train --config``: a hand-written file keeps refusing a typo).
+
+    Returns
+    -------
+    Any
+        ``raw`` itself where nothing needs fitting, else an amended copy.
     """
     from ebm_engine.methods import method_class
 
     try:
         name = str(raw["train"]["method"])
         options = raw["train"]["options"]
-        known = {k.name for k in method_class(name).knobs()}
+        knobs = {k.name: k for k in method_class(name).knobs()}
     except (TypeError, KeyError, EBMError):
         return raw
-    if not isinstance(options, dict) or options.keys() <= known:
+    if not isinstance(options, dict) or (recorded_only and not knobs.keys() <= options.keys()):
         return raw
-    gone = [k for k in options if k not in known]
-    warnings.warn(f"ignoring train.options {', '.join(gone)} of this run: the {name} method "
-                  "of this version has no such option", IgnoredOptionWarning, stacklevel=2)
-    return {**raw, "train": {**raw["train"],
-                             "options": {k: v for k, v in options.items() if k in known}}}
+    fitted = {k: _fit(f"train.options.{k}", v, knobs[k]) for k, v in options.items()
+              if k in knobs}
+    gone = [k for k in options if k not in knobs]
+    if gone:
+        _say_once(f"ignoring train.options {', '.join(gone)} of this run: the {name} method "
+                  "of this version has no such option")
+    if not gone and fitted == options:
+        return raw
+    return {**raw, "train": {**raw["train"], "options": fitted}}
+
+
+def _fit(key: str, value: Any, knob) -> Any:
+    """``value`` of ``knob``, or the nearest this version accepts (said once)."""
+    try:
+        knob.spec.check(key, value)
+        return value
+    except ConfigError as exc:
+        spec = knob.spec
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        fitted = knob.default
+        if number and spec.ge is not None and value < spec.ge:
+            fitted = type(value)(spec.ge) if isinstance(value, int) else float(spec.ge)
+        elif number and spec.le is not None and value > spec.le:
+            fitted = type(value)(spec.le) if isinstance(value, int) else float(spec.le)
+        _say_once(f"{exc} in this version: this run's value is taken as {fitted!r}")
+        return fitted
 
 
 def saved_config(raw: Any) -> RunConfig:
-    """The settings a checkpoint's ``state.json`` records (its ``config``), less the
-    options nothing in this version reads (:func:`without_gone_knobs`,
-    :func:`saved_run_config`)."""
-    return saved_run_config(RunConfig.from_dict(without_gone_knobs(raw)))
+    """The settings a checkpoint's ``state.json`` records (its ``config``), fitted to
+    this version (:func:`fit_saved_options`) and less the options nothing in it reads
+    (:func:`saved_run_config`).
+
+    Parameters
+    ----------
+    raw : Any
+        The ``config`` a checkpoint's ``state.json`` holds.
+
+    Returns
+    -------
+    RunConfig
+        The settings a resumed, sampled or evaluated run takes.
+    """
+    return saved_run_config(RunConfig.from_dict(fit_saved_options(raw)))
 
 
 def saved_run_config(cfg: RunConfig) -> RunConfig:
@@ -99,7 +158,7 @@ def config_file_agrees(run, cfg: RunConfig, checkpoint: str,
         written = run.read_config()
     except EBMError as exc:
         written, unread = None, str(exc)
-    if written == goes_on_with:
+    if written == goes_on_with and not _fitted_on_reading(run.config_path):
         return ""
     with contextlib.suppress(OSError):  # a read-only folder: the next write says so
         run.write_config(goes_on_with)
@@ -114,6 +173,16 @@ def config_file_agrees(run, cfg: RunConfig, checkpoint: str,
     return (f"config.json differed from checkpoint {checkpoint} ({shown}"
             f"{' …' if len(keys) > 3 else ''}); the run goes on with the checkpoint's "
             "settings, and config.json says so now (change one with --set KEY=VALUE)")
+
+
+def _fitted_on_reading(path) -> bool:
+    """Whether ``path`` (a ``config.json``) says an option this version drops or brings
+    into range on reading (:func:`fit_saved_options`): rewritten, it stops saying so."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return fit_saved_options(raw) is not raw
 
 
 def _keys(a: RunConfig, b: RunConfig) -> list[str]:

@@ -36,6 +36,7 @@ along the Langevin chain.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -140,10 +141,11 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
                               f"not {spec.kind} data; try --data grammar-text")
         if spec is not None:  # said now, not after training, when every sampling failed
             _check_attribute(spec.symbols, opts.sample_attribute)
-            if not spec.symbols.attribute and opts.attr_guidance != 1.0:  # it would do nothing
-                raise ConfigError(f"train.options.attr_guidance is {opts.attr_guidance:g}, but "
-                                  "this data has no attribute to guide by (an attribute: "
-                                  "grammar-text-controlled)")
+            if not spec.symbols.attribute and opts.attr_guidance != 1.0:  # it does nothing
+                # said, not refused: a run saved with it must still load
+                warnings.warn(f"train.options.attr_guidance is {opts.attr_guidance:g}, but this "
+                              "data has no attribute to guide by, so it does nothing (an "
+                              "attribute: grammar-text-controlled)", stacklevel=2)
 
     def build(self) -> None:
         o, sym = self.opts, self.spec.symbols

@@ -117,9 +117,9 @@ class RunDir:
     def read_config(self) -> RunConfig:
         if not self.exists():
             raise CheckpointError(f"{self.path}: not a run folder (no config.json)")
-        from ebm_engine.learning.saved_config import without_gone_knobs
+        from ebm_engine.learning.saved_config import fit_saved_options
 
-        return RunConfig.load(self.config_path, without_gone_knobs)
+        return RunConfig.load(self.config_path, fit_saved_options)
 
     # --- logs --------------------------------------------------------------------
     def append_metrics(self, row: dict[str, Any]) -> None:
