@@ -406,7 +406,8 @@ def _recorded_defaults(cfg: RunConfig) -> set[str]:
     A run writes out every knob of its method (:mod:`ebm_engine.learning.resolved`);
     those at their default were no one's choice, so another method takes its own
     defaults for them. A config that does not hold every knob (a preset's, a
-    user's) was written by hand: each value in it is kept.
+    user's) was written by hand: each value in it is kept. A value set to the old
+    method's default just before the switch reads as recorded too: set it after.
     """
     from ebm_engine.methods import method_class
 

@@ -77,6 +77,11 @@ def filled_note(before: RunConfig, after: RunConfig, checkpoint: str) -> str:
         The settings the run goes on with (:func:`resolved_config` of ``before``).
     checkpoint : str
         The checkpoint's name.
+
+    Returns
+    -------
+    str
+        The line, naming up to four of the options written out.
     """
     keys = filled_keys(before, after)
     if not keys:

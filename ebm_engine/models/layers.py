@@ -51,6 +51,16 @@ def options_read(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
     The networks declare their defaults where they read them; watching the reads
     is how a run learns them without a second copy of each default.
+
+    Parameters
+    ----------
+    options : dict
+        The very dict the networks are built from (reads from a copy are not seen).
+
+    Yields
+    ------
+    dict
+        Filled in as the networks read their options.
     """
     read: dict[str, Any] = {}
     token = _WATCHED.set((options, read))
