@@ -26,6 +26,7 @@ def _snapshot(spec: SymbolSpec, items: np.ndarray, kind: str = "text", frames=()
 
 def test_text_view_lists_samples_and_marks_invalid_ones(qtbot):
     from app.views.registry import view_class
+    from app.views.text_view import INVALID
     from ebm_engine.data.text import grammar_vocabulary
 
     spec = SymbolSpec(grammar_vocabulary(), " ", "grammar", "mood", ("statement", "question"))
@@ -39,8 +40,17 @@ def test_text_view_lists_samples_and_marks_invalid_ones(qtbot):
     assert [view.table.item(r, 0).text() for r in range(3)] == ["✓", "✗", "✓"]
     assert view.table.item(2, 1).text() == "question"
     assert view.valid_count() == 2 and "2/3 valid" in view.summary.text()
+    # ✓ says only that the grammar accepts it: the class it parses is shown beside the
+    # one asked for, and a question asked as a statement counts as a miss
+    assert not view.table.isColumnHidden(3)
+    assert [view.table.item(r, 3).text() for r in range(3)] == ["statement", "—", "question"]
+    assert "2 as asked" in view.summary.text()
     view.show_frame(0)  # a recorded Langevin step: its decoded chains
     assert view.table.rowCount() == 1 and "Langevin step 3" in view.summary.text()
+    asked = encode([s.split() for s in lines], spec, 8, attributes=[1, 0, 1])
+    view.set_snapshot(_snapshot(spec, asked))
+    assert "1 as asked" in view.summary.text()
+    assert view.table.item(0, 3).foreground().color() == INVALID
 
 
 def test_molecule_view_draws_depictions_and_histograms(qtbot):

@@ -55,9 +55,21 @@ def describe_rows(samples: np.ndarray, symbols) -> list[tuple[str, str, bool | N
     return [(a, s, bool(v)) for a, s, v in zip(attrs, strings, ok, strict=True)]
 
 
+def parsed_attributes(strings: list[str], symbols) -> list[str] | None:
+    """The attribute class the grammar parses in each sentence (``"—"`` where it rejects
+    it); ``None`` where the data has no attribute or no grammar to read it with."""
+    if symbols is None or not symbols.attribute or symbols.checker != "grammar":
+        return None
+    from ebm_engine.data.grammar import attribute_value, check
+
+    parses = [check(s) for s in strings]
+    return [attribute_value(p, symbols.attribute) if p is not None else "—" for p in parses]
+
+
 @register_view("text")
 class TextView(QWidget):
-    """The latest samples as rows: ✓/✗, attribute, sentence; a summary line on top."""
+    """The latest samples as rows: ✓/✗, attribute asked for, sentence, attribute parsed;
+    a summary line on top."""
 
     sigSampleClicked = Signal(int)
     # "data" (the latent-sequence method's training batch) is token ids: as a picture in
@@ -71,15 +83,21 @@ class TextView(QWidget):
         self.symbols = None
         self.rows: list[tuple[str, str, bool | None]] = []
         self.summary = QLabel("No samples yet.", self)
-        self.table = QTableWidget(0, 3, self)
-        # the class the sentence was drawn for, not one read off the sentence: a question
-        # under "statement+present" is the model missing its class
-        self.table.setHorizontalHeaderLabels(["", "asked for", "sample"])
+        self.parsed: list[str] | None = None
+        self.table = QTableWidget(0, 4, self)
+        # the class the sentence was drawn for, and the one its parse has: a ✓ says only
+        # that the grammar accepts it, so "asked for" alone read as the model's success
+        self.table.setHorizontalHeaderLabels(["", "asked for", "sample", "parsed"])
+        self.table.horizontalHeaderItem(0).setToolTip("✓: the data's checker accepts the sample")
         self.table.horizontalHeaderItem(1).setToolTip(
             "The attribute class each sentence was sampled for (train.options."
-            "sample_attribute, or drawn at random); a sentence that does not fit it is the "
-            "model missing its class")
-        self.table.horizontalHeader().setStretchLastSection(True)
+            "sample_attribute, or drawn at random)")
+        self.table.horizontalHeaderItem(3).setToolTip(
+            "The attribute class the grammar reads in the sentence; red where it is not the "
+            "one asked for (the model missing its class), — where the grammar rejects it")
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(2, header.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -111,6 +129,7 @@ class TextView(QWidget):
         else:
             samples, where = self.snapshot.samples, f"iteration {self.snapshot.iteration}"
         self.rows = describe_rows(np.asarray(samples), self.symbols)
+        self.parsed = parsed_attributes([text for _, text, _ in self.rows], self.symbols)
         self._fill(where)
 
     def _fill(self, where: str) -> None:
@@ -128,10 +147,20 @@ class TextView(QWidget):
             self.table.setItem(r, 0, mark)
             self.table.setItem(r, 1, QTableWidgetItem(attr))
             self.table.setItem(r, 2, item)
+            if self.parsed is not None:
+                got = QTableWidgetItem(self.parsed[r])
+                if self.parsed[r] != attr:
+                    got.setForeground(QBrush(INVALID))
+                self.table.setItem(r, 3, got)
         self.table.setColumnHidden(1, not any(a for a, _, _ in self.rows))
-        self.table.resizeColumnToContents(0)
+        self.table.setColumnHidden(3, self.parsed is None)
+        for column in (0, 1, 3):  # "question+past" whole, not "question+p…"
+            self.table.resizeColumnToContents(column)
         judged = [ok for _, _, ok in self.rows if ok is not None]
         valid = f", {sum(judged)}/{len(judged)} valid" if judged else ""
+        if self.parsed is not None:
+            asked = sum(p == a for p, (a, _, _) in zip(self.parsed, self.rows, strict=True))
+            valid += f", {asked} as asked"
         self.summary.setText(f"{len(self.rows)} samples at {where}{valid}")
 
     def valid_count(self) -> int:
