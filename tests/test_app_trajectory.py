@@ -126,3 +126,21 @@ def test_navigation_demo_trains_live_in_the_trajectory_view(qtbot, tmp_path, mon
         assert "scenes" not in window.extras.widgets  # the view draws them, not the extras panel
     finally:
         shutdown(window)
+
+
+def test_the_dashed_path_is_named_in_the_tasks_words(qtbot):
+    """Every task's dashed path was "expert": a translation's is its source stroke, a
+    prediction's the true path."""
+    from app.views.registry import view_class
+
+    view = view_class("trajectory")()
+    qtbot.addWidget(view)
+    plan = _snapshot()
+    extras = {k: v for k, v in plan.extras.items() if k == "reference"}
+    for snap, name in ((plan, "expert"),
+                       (dataclasses.replace(plan, extras=extras), "source"),
+                       (dataclasses.replace(plan, extras={**plan.extras,
+                                                          "observed": plan.samples[:, :3]}),
+                        "true path")):
+        view.set_snapshot(snap)
+        assert view.toggles["expert"].text() == name

@@ -65,6 +65,20 @@ def _nan_joined(paths: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([p for path in paths for p in (np.asarray(path, np.float32), gap)])
 
 
+def dashed_path(extras: dict) -> tuple[str, str]:
+    """The name and tooltip of the dashed path a snapshot's cells draw, in its task's words:
+    a plan's expert, a prediction's true path (or observed past), a translation's source."""
+    scenes, observed = extras.get("scenes"), extras.get("observed")
+    if scenes is None and observed is None:
+        return "source", "the stroke each translation started from (dashed)"
+    if observed is not None:
+        truth = "reference" in extras
+        return (("true path", "the path the pedestrian took (dashed); green: first seen, "
+                 "red: true end") if truth else
+                ("observed", "the observed past (dashed)"))
+    return "expert", "the expert's path (dashed); green: start, red: goal"
+
+
 @register_view("trajectory")
 class TrajectoryView(QWidget):
     """Trajectory samples in their scenes, with expert paths, chains and the learned cost."""
@@ -108,6 +122,10 @@ class TrajectoryView(QWidget):
     # --- the view protocol -----------------------------------------------------------
     def set_snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
+        # the dashed path's name in this task's words (a translation has no expert)
+        name, tip = dashed_path(snapshot.extras)
+        self.toggles["expert"].setText(name)
+        self.toggles["expert"].setToolTip(tip)
         n = min(len(snapshot.samples), MAX_CELLS)
         if n != len(self.cells):
             self._make_cells(n)
