@@ -48,6 +48,8 @@ SERIES = {name: series for name, _title, series in PLOTS + TASK_PLOTS}
 # a key's labels then drop the prefix they share.
 SHORT_TITLES = {"energy": "Energy", "grad": "Grad. norm", "its": "Iter. / s"}
 KEY_PREFIX = "energy_"
+#: Pixels a full title needs beside its text (the plot's own margins).
+TITLE_MARGIN = 24
 
 
 def title_html(title: str, series, short: bool = False) -> str:
@@ -198,7 +200,8 @@ class CurvesView(QWidget):
                 widths.append(label.item.boundingRect().width())
             self._title_widths[name] = (widths[0], widths[1])
         full, short = self.titles[name]
-        wanted = full if self._title_widths[name][0] <= plot.width() else short
+        # the label sits inside the plot's margins: a title as wide as the plot was cut
+        wanted = full if self._title_widths[name][0] + TITLE_MARGIN <= plot.width() else short
         if label.text != wanted:
             plot.setTitle(wanted)
 
