@@ -37,33 +37,36 @@ def symbols_from_extras(extras: dict):
                       tuple(str(v) for v in np.asarray(extras.get("attribute_values", []))))
 
 
-def describe_rows(samples: np.ndarray, symbols) -> list[tuple[str, str, bool | None]]:
-    """``(attribute, string, valid)`` per sample (``valid`` ``None`` without a checker)."""
+Row = tuple[str, str, bool | None]
+
+
+def describe_rows(samples: np.ndarray, symbols) -> tuple[list[Row], list[str] | None]:
+    """``(attribute asked for, string, valid)`` per sample (``valid`` ``None`` without a
+    checker), and the attribute the grammar parses in each (``"—"`` where it rejects
+    it; ``None`` where the data has no attribute or no grammar to read it with)."""
     from ebm_engine.metrics.symbols import validity
 
     if symbols is None:  # no vocabulary (an old snapshot): show the ids
-        return [("", " ".join(str(int(i)) for i in row), None) for row in np.asarray(samples)]
+        return [("", " ".join(str(int(i)) for i in row), None)
+                for row in np.asarray(samples)], None
     strings = symbols.decode_all(samples)
     attrs = [symbols.attribute_values[int(a)] if symbols.attribute else ""
              for a in symbols.attribute_of(samples)]
+    if symbols.checker == "grammar":  # one parse gives both the ✓ and the attribute
+        from ebm_engine.data.grammar import attribute_value, check
+
+        parses = [check(s) for s in strings]
+        rows = [(a, s, p is not None) for a, s, p in zip(attrs, strings, parses, strict=True)]
+        parsed = ([attribute_value(p, symbols.attribute) if p is not None else "—"
+                   for p in parses] if symbols.attribute else None)
+        return rows, parsed
     if not symbols.checker:
-        return [(a, s, None) for a, s in zip(attrs, strings, strict=True)]
+        return [(a, s, None) for a, s in zip(attrs, strings, strict=True)], None
     try:
         ok = validity(symbols, strings)
     except ImportError:  # SMILES without RDKit: nothing to judge with
-        return [(a, s, None) for a, s in zip(attrs, strings, strict=True)]
-    return [(a, s, bool(v)) for a, s, v in zip(attrs, strings, ok, strict=True)]
-
-
-def parsed_attributes(strings: list[str], symbols) -> list[str] | None:
-    """The attribute class the grammar parses in each sentence (``"—"`` where it rejects
-    it); ``None`` where the data has no attribute or no grammar to read it with."""
-    if symbols is None or not symbols.attribute or symbols.checker != "grammar":
-        return None
-    from ebm_engine.data.grammar import attribute_value, check
-
-    parses = [check(s) for s in strings]
-    return [attribute_value(p, symbols.attribute) if p is not None else "—" for p in parses]
+        return [(a, s, None) for a, s in zip(attrs, strings, strict=True)], None
+    return [(a, s, bool(v)) for a, s, v in zip(attrs, strings, ok, strict=True)], None
 
 
 @register_view("text")
@@ -81,7 +84,7 @@ class TextView(QWidget):
         self.update_count = 0
         self.snapshot = None
         self.symbols = None
-        self.rows: list[tuple[str, str, bool | None]] = []
+        self.rows: list[Row] = []
         self.summary = QLabel("No samples yet.", self)
         self.parsed: list[str] | None = None
         self.table = QTableWidget(0, 4, self)
@@ -128,8 +131,7 @@ class TextView(QWidget):
             samples, where = frame.x, f"Langevin step {frame.step} (greedy decoding of z)"
         else:
             samples, where = self.snapshot.samples, f"iteration {self.snapshot.iteration}"
-        self.rows = describe_rows(np.asarray(samples), self.symbols)
-        self.parsed = parsed_attributes([text for _, text, _ in self.rows], self.symbols)
+        self.rows, self.parsed = describe_rows(np.asarray(samples), self.symbols)
         self._fill(where)
 
     def _fill(self, where: str) -> None:
