@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     check_not_the_runs(out, run_dir.path)  # metrics.csv replaced by a config, a checkpoint nested
     if args.what == "samples":
         snap = run_dir.read_samples()
-        # a format of its kind, not x.png/ (a zoo entry's kind: its preview, a PNG)
-        check_target(snap["kind"] if snap is not None else "image", args.out)
+        # a format of its kind, not x.png/ (without saved samples, no kind to check against)
+        check_target(snap["kind"] if snap is not None else "", args.out)
         preview = run_dir.path / zoo.SAMPLES_FILE
         if snap is None and pretrained and out.suffix.lower() == ".png" and preview.is_file():
             atomic.write_bytes(out, preview.read_bytes())  # what it ships: its picture
