@@ -17,6 +17,9 @@ from ebm_engine.data.training_points import DATA_POINTS_SHOWN
 from ebm_engine.learning.events import SamplesReady, Warned
 
 SHOWN = 64  # items of image-like data shown (the size of a sample grid)
+# Kinds whose view draws fewer cells: as many items, spread over the whole data set (the
+# first 16 of 64 spread items were one domain of a translation's two)
+SHOWN_BY_KIND = {"trajectory": 16}
 
 
 def preview_snapshot(cfg: RunConfig, notes: list[str] | None = None) -> SamplesReady:
@@ -44,7 +47,8 @@ def preview_snapshot(cfg: RunConfig, notes: list[str] | None = None) -> SamplesR
                             data_points=points, origin="preview")
     # evenly spread over the data set, so a sorted folder shows its variety; only
     # these items are decoded (a large folder stays 8-bit / memory-mapped)
-    index = np.unique(np.linspace(0, n - 1, min(n, SHOWN)).astype(int))
+    shown = SHOWN_BY_KIND.get(data.kind, SHOWN)
+    index = np.unique(np.linspace(0, n - 1, min(n, shown)).astype(int))
     from ebm_engine.data.scenes import condition_rows
     from ebm_engine.methods.base import DataSpec
 

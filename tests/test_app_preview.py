@@ -225,3 +225,21 @@ def test_data_options_are_typed_in_the_app_for_a_users_files(qtbot, tmp_path):
     window.data_panel.set_source("moons")  # a demo: no such field, and nothing kept
     assert panel.options_edit.isHidden() and panel.options_edit.text() == ""
     window.controller.wait()
+
+
+def test_a_trajectory_preview_spreads_its_cells_over_both_domains():
+    """The view draws 16 cells: the first 16 of 64 items spread over the data were all of
+    domain A, so a translation's preview never showed its other domain."""
+    from app.preview import preview_snapshot
+    from app.views.trajectory_view import MAX_CELLS
+    from ebm_engine.data import load_dataset
+    from ebm_engine.presets import config_for
+
+    cfg = config_for("sequence-translation")
+    snap = preview_snapshot(cfg, [])
+    assert len(snap.samples) <= MAX_CELLS
+    data = load_dataset(cfg.data)
+    shown = {tuple(np.round(p, 4).ravel()) for p in snap.samples}
+    domains = {int(d) for d, item in zip(data.meta["domain"], data.items.numpy(), strict=True)
+               if tuple(np.round(item, 4).ravel()) in shown}
+    assert domains == {0, 1}
