@@ -542,17 +542,19 @@ class MainWindow(QMainWindow):
 
     def _show_snapshot(self, snap) -> None:
         started = time.perf_counter()
-        if self.samples.show_snapshot(snap, self._samples_are()):
+        if self.samples.show_snapshot(snap, *self._grid_words()):
             self.samples.paint_now()  # so the draw's cost includes its painting
             self.controller.frame_drawn(time.perf_counter() - started, started)
         self.export_menu.set_snapshot(snap)
 
-    def _samples_are(self) -> str:
-        """What the current method's main grid shows (its ``samples_are``), or ``""``."""
+    def _grid_words(self) -> tuple[str, str]:
+        """What the current method's main grid shows and what each cell holds (its
+        ``samples_are`` and ``cells_are``), or ``""``."""
         try:
-            return method_class(self.controller.config.train.method).samples_are
+            method = method_class(self.controller.config.train.method)
         except EBMError:  # a config being edited may name no method yet
-            return ""
+            return "", ""
+        return method.samples_are, method.cells_are
 
     def _knob_applied(self, ev) -> None:
         new = f"{ev.new:g}" if isinstance(ev.new, float) else ev.new  # 1e+06, not 1000000.0

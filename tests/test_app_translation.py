@@ -58,6 +58,14 @@ def test_the_main_grid_is_labelled_only_beside_extras_of_a_run(qtbot):
     area.show_snapshot(snap("train", {"generator proposals": x}), "revised by Langevin")
     area.clear()
     assert not area.view_label.isVisible()
+    # a composite cell says what it holds, extras beside it or not (the conditional
+    # triples had no caption); the data's own cells are not the method's
+    cells = available_methods()["conditional_coop"].cells_are
+    area.show_snapshot(snap("sample", {}), "", cells)
+    assert area.view_label.isVisible() and "condition | initializer | after Langevin" in \
+        area.view_label.text()
+    area.show_snapshot(snap("preview", {}), "", cells)
+    assert not area.view_label.isVisible()
     # every method whose snapshots carry extras next to its samples says what its grid is
     for name in ("coopnets", "cycle_coop", "multigrid", "multistage", "fce", "jem",
                  "patchwise", "divergence_triangle", "latent_ebm"):

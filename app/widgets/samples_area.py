@@ -71,10 +71,12 @@ class SamplesArea(QWidget):
         """Shown, in a window that is not minimised."""
         return self.isVisible() and not self.window().isMinimized()
 
-    def show_snapshot(self, snap: SamplesReady, samples_are: str = "") -> bool:
+    def show_snapshot(self, snap: SamplesReady, samples_are: str = "",
+                      cells_are: str = "") -> bool:
         """Take ``snap``; True if it was drawn now (False: identical to what is shown, or
         hidden — then it is drawn when the area shows again). ``samples_are`` labels
-        the main grid (the method's ``samples_are``) when extras show beside it."""
+        the main grid (the method's ``samples_are``) when extras show beside it;
+        ``cells_are`` (the method's) says what a composite cell holds, extras or not."""
         if snap.kind != self.kind:
             self._swap_view(snap.kind)
             self._drawn_digest = None
@@ -86,9 +88,10 @@ class SamplesArea(QWidget):
         self.title.setToolTip("")
         own = self._not_beside()
         beside = any(k not in own for k in snap.extras)
-        labelled = bool(samples_are and beside and snap.origin != "preview")
-        self.view_label.setText(samples_are if labelled else "")
-        self.view_label.setVisible(labelled)
+        model = snap.origin != "preview"  # the data's cells are the data's own
+        label = " — ".join(t for t in (samples_are if beside else "", cells_are) if t and model)
+        self.view_label.setText(label)
+        self.view_label.setVisible(bool(label))
         display = display_of(snap)
         if display is not None and display.digest == self._drawn_digest:
             self.skipped += 1  # the same pixels: nothing to draw

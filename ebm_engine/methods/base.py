@@ -149,6 +149,9 @@ class LearningMethod:
     #: what the main grid of a snapshot shows, in a few words, where the method's
     #: extras show something else beside it (the app labels the grid with it)
     samples_are = ""
+    #: what each cell of the main grid holds where a cell is several pictures side by
+    #: side (the app labels the grid with it, extras or not)
+    cells_are = ""
     #: whether the EBM learns against Langevin chains of :attr:`sample_steps` steps (0
     #: steps then leaves its negatives at their starting noise: a run is warned)
     learns_from_chains = False

@@ -175,6 +175,7 @@ class ConditionalCoop(LearningMethod):
     """Conditional EBM solver + fast initializer (cooperative conditional learning)."""
 
     learns_from_chains = True
+    cells_are = "each cell: condition | initializer | after Langevin"  # compose()
 
     Options = ConditionalCoopOptions
     kinds = ("image",)
