@@ -29,6 +29,10 @@ def test_translation_demo_trains_live_with_translated_beside_source_and_reconstr
         assert window.samples.view_label.isVisible()  # the main grid says it is the translated one
         assert window.samples.view_label.text().startswith("translated")
         assert window.extras.isVisible()
+        # the source and reconstruction are compared cell by cell with the translations:
+        # a share each, not 100 px together beside a 250 px grid (digits drawn at 12 px)
+        qtbot.waitUntil(lambda: window.samples.split.sizes()[1] >
+                        1.5 * window.samples.split.sizes()[0], timeout=WAIT_MS)
         assert snap.frames  # the chains of the revision scrub
         assert type(window.sample_view).__name__ == "ImageGridView"
     finally:

@@ -10,6 +10,7 @@ whose prepared display has the digest of the one on screen.
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
@@ -118,8 +119,12 @@ class SamplesArea(QWidget):
         if hidden and not self.extras.isHidden():
             # the samples keep half the width: the extras' size hints (FRAME's filter bank,
             # potentials, histograms) squeezed the grid into a column 64 px wide
-            # (after the splitter has taken the shown extras in: it redoes its sizes then)
-            QTimer.singleShot(0, self, self._halve)
+            # (after the splitter has taken the shown extras in: it redoes its sizes then);
+            # grids of the same items as the samples (a translation's source and
+            # reconstruction) take a share each, to be compared cell by cell
+            peers = sum(np.shape(v) == np.shape(snap.samples) for k, v in snap.extras.items()
+                        if k not in own)
+            QTimer.singleShot(0, self, lambda: self._halve(peers))
         if snap.frames:  # keep the picked chain; start with the first one
             self.film.show_chain(snap, self.film.picked or 0)
 
@@ -130,14 +135,16 @@ class SamplesArea(QWidget):
 
         return (*getattr(self.view, "own_extras", ()), *RAW)
 
-    def _halve(self) -> None:
+    def _halve(self, peers: int = 0) -> None:
         """Give newly shown extras the width their columns want, at most half: the
-        samples keep at least half, and the extras are not a sliver that scrolls."""
+        samples keep at least half, and the extras are not a sliver that scrolls.
+        ``peers`` extras that are grids of the samples' own items get the samples'
+        width each (the samples keep 1 / (1 + peers) of it)."""
         samples, beside = self.split.sizes()
         total = samples + beside
-        half = max(total, 2) // 2
+        share = max(total, 2) * max(peers, 1) // (max(peers, 1) + 1)
         squeezed = samples < 0.4 * total  # by the extras' size hints
-        target = half if squeezed else min(self.extras.wanted_width(), half)
+        target = share if squeezed or peers else min(self.extras.wanted_width(), share)
         if squeezed or beside < target:  # a user's wider split of the extras stays
             self.split.setSizes([total - target, target])
 
