@@ -136,3 +136,30 @@ def test_a_resume_with_another_number_of_processes_says_the_batch_changed(tmp_pa
     assert main(["train", "--resume", str(run), "--steps", "1", "--quiet"]) == 0
     assert ("trained so far with 2 processes (an effective batch of 32); it goes on with 1 (16)"
             in capsys.readouterr().err)
+
+
+def test_a_rank_that_dies_mid_iteration_leaves_rank_0_a_checkpoint(tmp_path, monkeypatch):
+    """A dead rank made rank 0's all-reduce raise a gloo RuntimeError: rank 0 crashed with
+    a traceback and kept nothing since its last checkpoint. It keeps the last complete
+    iteration now and says so in one line."""
+    from ebm_engine.errors import CheckpointError
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.presets import config_for
+    from ebm_engine.runs.rundir import RunDir
+
+    cfg = config_for("8gaussians", overrides=[("model.width", 16), ("sampler.n_steps", 2),
+                                              ("train.batch_size", 16),
+                                              ("train.checkpoint_every", 0)])
+    trainer = Trainer(cfg, tmp_path / "run")
+    list(trainer.events(3))  # three iterations, no checkpoint yet
+    trainer.dist = distributed.DistInfo(rank=0, world_size=2)
+
+    def peer_gone(*_args, **_kwargs):
+        raise RuntimeError("[gloo] Connection closed by peer")
+
+    monkeypatch.setattr(distributed, "any_rank", lambda flag, device=None: flag)
+    monkeypatch.setattr(distributed, "allreduce_grads", peer_gone)
+    with pytest.raises(CheckpointError, match="another torchrun process failed during "
+                                              "iteration 4 .*checkpoint at iteration 3 kept"):
+        list(trainer.events(6))
+    assert RunDir(tmp_path / "run").latest_checkpoint().name == "iter_0000003"

@@ -438,8 +438,20 @@ class Trainer:
                 raise
             if self.dist.world_size > 1:
                 # Average gradients (and metrics, so all ranks agree on divergence).
-                distributed.allreduce_grads(self.method.networks())
-                result.metrics = distributed.average_metrics(result.metrics, self.device)
+                try:
+                    distributed.allreduce_grads(self.method.networks())
+                    result.metrics = distributed.average_metrics(result.metrics, self.device)
+                except RuntimeError as exc:  # another rank died: keep what is complete
+                    self.method.discard_update()
+                    self._save_before_failing()
+                    kept = ("rank 0 keeps the checkpoints" if self.run is None else
+                            f"checkpoint at iteration {self._last_checkpoint} kept"
+                            if self._last_checkpoint > 0 else "no iteration was complete")
+                    why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise CheckpointError(
+                        f"another torchrun process failed during iteration "
+                        f"{self.iteration + 1} ({why}); {kept}: resume with the same "
+                        "command") from None
             problem = _divergence(result.metrics)
             if problem:
                 self.method.discard_update()
