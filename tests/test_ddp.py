@@ -163,3 +163,11 @@ def test_a_rank_that_dies_mid_iteration_leaves_rank_0_a_checkpoint(tmp_path, mon
                                               "iteration 4 .*checkpoint at iteration 3 kept"):
         list(trainer.events(6))
     assert RunDir(tmp_path / "run").latest_checkpoint().name == "iter_0000003"
+    # between iterations too: the stop check is the first exchange of the next one
+    trainer = Trainer.resume(tmp_path / "run")
+    list(trainer.events(4))
+    trainer.dist = distributed.DistInfo(rank=0, world_size=2)
+    monkeypatch.setattr(distributed, "any_rank", peer_gone)
+    with pytest.raises(CheckpointError, match="iteration 5 .*checkpoint at iteration 4 kept"):
+        list(trainer.events(6))
+    assert RunDir(tmp_path / "run").latest_checkpoint().name == "iter_0000004"

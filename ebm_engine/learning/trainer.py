@@ -405,7 +405,10 @@ class Trainer:
                 self._gate()
             stopping = self._stop.is_set()
             if self.dist.world_size > 1:  # a signal may reach the ranks at different steps
-                stopping = distributed.any_rank(stopping, self.device)
+                try:
+                    stopping = distributed.any_rank(stopping, self.device)
+                except RuntimeError as exc:  # another rank died between iterations
+                    raise self._peer_failed(exc) from None
             if stopping:
                 reason = "stopped"
                 break
@@ -443,15 +446,7 @@ class Trainer:
                     result.metrics = distributed.average_metrics(result.metrics, self.device)
                 except RuntimeError as exc:  # another rank died: keep what is complete
                     self.method.discard_update()
-                    self._save_before_failing()
-                    kept = ("rank 0 keeps the checkpoints" if self.run is None else
-                            f"checkpoint at iteration {self._last_checkpoint} kept"
-                            if self._last_checkpoint > 0 else "no iteration was complete")
-                    why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    raise CheckpointError(
-                        f"another torchrun process failed during iteration "
-                        f"{self.iteration + 1} ({why}); {kept}: resume with the same "
-                        "command") from None
+                    raise self._peer_failed(exc) from None
             problem = _divergence(result.metrics)
             if problem:
                 self.method.discard_update()
@@ -628,6 +623,18 @@ class Trainer:
         except SafetensorError as exc:  # safetensors' own wrapper of the same I/O errors
             raise CheckpointError(f"cannot write checkpoint {folder}: {exc}") from None
         return Path(path)
+
+    def _peer_failed(self, exc: RuntimeError) -> CheckpointError:
+        """The line for a collective that failed because another torchrun process died,
+        after checkpointing the last complete iteration (rank 0)."""
+        self._save_before_failing()
+        kept = ("rank 0 keeps the checkpoints" if self.run is None else
+                f"checkpoint at iteration {self._last_checkpoint} kept"
+                if self._last_checkpoint > 0 else "no iteration was complete")
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return CheckpointError(f"another torchrun process failed during iteration "
+                               f"{self.iteration + 1} ({why}); {kept}: resume with the same "
+                               "command")
 
     def _save_before_failing(self) -> None:
         if self.run is None or self._last_checkpoint == self.iteration or self.iteration == 0:
