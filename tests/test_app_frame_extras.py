@@ -80,3 +80,21 @@ def test_squeezed_extras_scroll_instead_of_cutting_plots_off(qtbot):
     assert panel.wanted_width() > 250
     panel.resize(panel.wanted_width() + 40, 400)
     qtbot.waitUntil(lambda: bar.maximum() == 0, timeout=2000)  # room for all: no bar
+
+
+def test_a_pretrained_frame_models_samples_bring_what_it_learned(qtbot, tmp_path):
+    """About promises the filter bank and the potentials beside the samples; after Load
+    pretrained or Sample only there were none (training snapshots alone carried them)."""
+    from app.testing import WAIT_MS, make_window, shutdown
+    from ebm_engine.runs import zoo
+
+    window = make_window(qtbot, tmp_path, demo="frame-texture", knobs=())
+    try:
+        with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS * 3,
+                              check_params_cb=lambda s: s.origin == "sample") as got:
+            window.load_pretrained(zoo.resolve("zoo:frame-texture-frame"))
+        assert {"filter bank", "potential curves"} <= set(got.args[0].extras)
+        qtbot.waitUntil(lambda: "potential curves" in window.extras.widgets, timeout=WAIT_MS)
+        assert window.errors == []
+    finally:
+        shutdown(window)

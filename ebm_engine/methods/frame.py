@@ -18,6 +18,7 @@ the same ``mean E(x_data) − mean E(x̃)`` as every ML method here, whose
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -26,11 +27,12 @@ from ebm_engine.config import RunConfig
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.errors import ConfigError
 from ebm_engine.methods._average import Averages
-from ebm_engine.methods.base import DataSpec, StepResult, register_method
+from ebm_engine.methods.base import DataSpec, StepResult, register_method, to_numpy
 from ebm_engine.methods.ml import MaximumLikelihood, MaximumLikelihoodOptions
 from ebm_engine.models.frame import KERNEL, FrameEnergy
 from ebm_engine.options import knob
 from ebm_engine.sampling import PersistentBuffer
+from ebm_engine.sampling.langevin import ChainFrame
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,14 +110,31 @@ class Frame(MaximumLikelihood):
             result.curves.update(self.curves(batch, result.samples))
         return result
 
+    def sample(self, n: int, n_steps: int | None = None, record_every: int = 0,
+               n_record: int = 8) -> Iterator[ChainFrame]:
+        """The chains (see :meth:`LearningMethod.sample`); the last frame also carries the
+        filter bank and the learned potentials, which training snapshots show beside the
+        samples (a pretrained model's samples showed none of what it learned)."""
+        last = None
+        for frame in super().sample(n, n_steps, record_every, n_record):
+            if last is not None:
+                yield last
+            last = frame
+        learned = {"filter bank": bank_mosaic(self.net), "potential curves": self._potentials()}
+        yield dataclasses.replace(last, extras={**last.extras,
+                                                **{k: to_numpy(v) for k, v in learned.items()}})
+
+    def _potentials(self) -> torch.Tensor:
+        """``(K, 2, bins)``: the knots and each filter's potential φ (mean removed)."""
+        potentials = self.net.potentials.detach()
+        return torch.stack([self.net.knots(), potentials - potentials.mean(1, keepdim=True)], 1)
+
     def curves(self, data: torch.Tensor, samples: torch.Tensor) -> dict[str, torch.Tensor]:
         """``potential curves`` ``(K, 2, bins)`` (knots, φ) and ``response histogram
         curves`` ``(K, 3, bins)`` (knots, data, samples), one row per filter."""
-        knots = self.net.knots()
-        potentials = self.net.potentials.detach()
         hd, hs = self.net.histograms(data), self.net.histograms(samples)
-        return {"potential curves": torch.stack([knots, potentials - potentials.mean(1, keepdim=True)], 1),
-                "response histogram curves": torch.stack([knots, hd, hs], 1)}
+        return {"potential curves": self._potentials(),
+                "response histogram curves": torch.stack([self.net.knots(), hd, hs], 1)}
 
     def filter_names(self) -> list[str]:
         """One label per potential (channel-major, as the curves)."""
