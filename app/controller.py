@@ -286,6 +286,9 @@ class Controller(QObject):
                follow: bool = False) -> bool:
         if not self._settle():  # the last work's events are out: the flag may change
             return False
+        from ebm_engine.learning.saved_config import forget_said
+
+        forget_said()  # a new run or model: what the last one's options said is said again
         self.following_run = follow
         self._events.clear()
         self._snapshot = None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.views.trajectory_view import MAX_CELLS
 from ebm_engine.config import RunConfig
 from ebm_engine.data.training_points import DATA_POINTS_SHOWN
 from ebm_engine.learning.events import SamplesReady, Warned
@@ -19,7 +20,7 @@ from ebm_engine.learning.events import SamplesReady, Warned
 SHOWN = 64  # items of image-like data shown (the size of a sample grid)
 # Kinds whose view draws fewer cells: as many items, spread over the whole data set (the
 # first 16 of 64 spread items were one domain of a translation's two)
-SHOWN_BY_KIND = {"trajectory": 16}
+SHOWN_BY_KIND = {"trajectory": MAX_CELLS}
 
 
 def preview_snapshot(cfg: RunConfig, notes: list[str] | None = None) -> SamplesReady:

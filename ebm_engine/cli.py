@@ -106,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ebm_engine.learning.saved_config import forget_said
+
+    forget_said()  # a new command says again what an earlier one (in this process) said
     try:
         with warnings.catch_warnings():  # one line each, like the errors
             warnings.showwarning = _one_line_warning

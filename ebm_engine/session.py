@@ -562,10 +562,13 @@ class Session:
 
         from ebm_engine import precision
         from ebm_engine.learning.loading import load_model, persistent_chains
+        from ebm_engine.learning.saved_config import collected_notes, forget_said
         from ebm_engine.sampling import interrupt
 
+        forget_said()  # another model opened in this app: its notes are its own
         try:
-            loaded = load_model(path, device="cpu")
+            with collected_notes() as fitted:  # said in the log, below
+                loaded = load_model(path, device="cpu")
         except BaseException:
             self.state = RunState.IDLE  # nothing was loaded
             raise
@@ -586,6 +589,8 @@ class Session:
                              cfg.train.method, f"{chosen} ({why})")
             if loaded.note:  # a damaged latest checkpoint was passed over
                 yield Warned(it, loaded.note)
+            for line in fitted:  # options of an older version, fitted to this one
+                yield Warned(it, line, note=True)
             chains = persistent_chains(loaded)
             if 0 < chains < n:  # more would repeat them: a grid of look-alikes
                 yield Warned(it, f"this model keeps {chains} persistent chains: "

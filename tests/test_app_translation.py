@@ -70,7 +70,34 @@ def test_the_main_grid_is_labelled_only_beside_extras_of_a_run(qtbot):
         area.view_label.text()
     area.show_snapshot(snap("preview", {}), "", cells)
     assert not area.view_label.isVisible()
+
+
     # every method whose snapshots carry extras next to its samples says what its grid is
     for name in ("coopnets", "cycle_coop", "multigrid", "multistage", "fce", "jem",
                  "patchwise", "divergence_triangle", "latent_ebm"):
         assert available_methods()[name].samples_are, name
+
+
+def test_only_a_translations_panels_take_the_samples_width_each(qtbot):
+    """Multigrid's coarse grids have the samples' shape but are not the result: they keep
+    to half of the width, where a translation's source and reconstruction take a share
+    each."""
+    import numpy as np
+
+    from app.widgets.samples_area import SamplesArea
+    from ebm_engine.learning.events import SamplesReady
+
+    x = np.zeros((16, 1, 16, 16), np.float32)
+    for extras, most in (({"grid 1x1": x, "grid 4x4": x}, 0.5), ({"source": x,
+                                                                  "reconstructed": x}, 0.4)):
+        area = SamplesArea()
+        qtbot.addWidget(area)
+        area.resize(1200, 600)
+        area.show()
+        area.show_snapshot(SamplesReady(3, "image", (-1.0, 1.0), x, np.zeros(16, np.float32),
+                                        extras=extras, origin="train"))
+        qtbot.waitUntil(lambda a=area: a.split.sizes()[1] > 0, timeout=2000)
+        qtbot.wait(50)  # the splitter takes the shown extras in, then _halve runs
+        samples, beside = area.split.sizes()
+        assert (samples / (samples + beside) >= 0.45) == (most == 0.5), (extras.keys(),
+                                                                        samples, beside)

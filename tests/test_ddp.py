@@ -171,3 +171,12 @@ def test_a_rank_that_dies_mid_iteration_leaves_rank_0_a_checkpoint(tmp_path, mon
     with pytest.raises(CheckpointError, match="iteration 5 .*checkpoint at iteration 4 kept"):
         list(trainer.events(6))
     assert RunDir(tmp_path / "run").latest_checkpoint().name == "iter_0000004"
+    # running out of memory in the exchange is not a lost process: its own error
+    monkeypatch.setattr(distributed, "any_rank", lambda flag, device=None: flag)
+
+    def no_memory(*_args, **_kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(distributed, "allreduce_grads", no_memory)
+    with pytest.raises(torch.OutOfMemoryError):
+        list(trainer.events(6))

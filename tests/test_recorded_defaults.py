@@ -241,7 +241,7 @@ def test_a_knob_a_later_version_removed_does_not_lock_the_run_away(tmp_path, cap
     run = tmp_path / "run"
     list(Trainer(tiny_cfg(), run).events(2))
     _record(run, retired_knob=0.5)
-    saved_config._SAID.clear()
+    saved_config.forget_said()
     with pytest.warns(saved_config.IgnoredOptionWarning, match="retired_knob"):
         assert load_model(run).cfg.train.options.keys() == tiny_cfg().train.options.keys() | {
             k.name for k in method_class("ml").knobs()}
@@ -251,11 +251,39 @@ def test_a_knob_a_later_version_removed_does_not_lock_the_run_away(tmp_path, cap
                  ["train", "--config", str(run / "config.json"), "--steps", "1",
                   "--out", str(tmp_path / "again"), "--quiet"],
                  ["train", "--resume", str(run), "--steps", "1", "--quiet"]):
-        saved_config._SAID.clear()  # a new command
-        assert main(args) == 0, args
+        assert main(args) == 0, args  # each command says it again, once
         assert capsys.readouterr().err.count("ignoring train.options retired_knob") == 1, args
     for folder in ("new", "again", "run"):
         assert "retired_knob" not in (tmp_path / folder / "config.json").read_text(), folder
+
+
+def test_the_app_is_told_of_a_fitted_option_for_each_run_it_opens(qtbot, tmp_path):
+    """The line was a Python warning on stderr, never in the app's log, and a second run
+    with the same option in the same process said nothing at all."""
+    import pytest
+
+    from app.testing import WAIT_MS, make_window, shutdown
+    from ebm_engine.errors import EBMError
+    from ebm_engine.learning.loading import load_model as load
+
+    line = "data_noise must be >= 0, got -1 in this version"
+    window = make_window(qtbot, tmp_path / "app", knobs=())
+    try:
+        for i, name in enumerate(("a", "b"), start=1):
+            run = tmp_path / name
+            list(Trainer(tiny_cfg(), run).events(2))
+            _record(run, data_noise=-1)  # an int below ml's bound (>= 0): an older version's
+            window.controller.resume(run)
+            qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+            assert window.log.toPlainText().count(line) == i, name
+            noise = RunDir(run).read_config().train.options["data_noise"]
+            assert noise == 0.0 and isinstance(noise, float)  # the knob's type: not int(0.0)
+    finally:
+        shutdown(window)
+    # a knob fixed by training shapes the weights: refused as before, not fitted
+    _record(tmp_path / "a", average=2)
+    with pytest.raises(EBMError, match="average must be < 1"):
+        load(tmp_path / "a")
 
 
 def test_a_bound_a_later_version_tightened_brings_the_value_to_it(tmp_path, capsys):
@@ -267,7 +295,7 @@ def test_a_bound_a_later_version_tightened_brings_the_value_to_it(tmp_path, caps
     run = tmp_path / "run"
     list(Trainer(tiny_cfg(), run).events(2))
     _record(run, data_noise=-0.5)  # below ml's bound (>= 0)
-    saved_config._SAID.clear()
+    saved_config.forget_said()
     assert main(["sample", "--run", str(run), "--n", "2", "--out", str(tmp_path / "s.npz")]) == 0
     err = capsys.readouterr().err
     assert "data_noise must be >= 0, got -0.5 in this version" in err and "0.0" in err

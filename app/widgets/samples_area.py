@@ -10,7 +10,6 @@ whose prepared display has the digest of the one on screen.
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
@@ -20,6 +19,7 @@ from app.views.chain_scrubber import ChainScrubber
 from app.views.extras import ExtrasPanel
 from app.views.film_strip import FilmStrip
 from app.views.registry import view_class
+from ebm_engine.export.samples import PANELS
 from ebm_engine.learning.events import SamplesReady
 
 ORIGINS = {"train": "training samples", "sample": "fresh samples from the model",
@@ -120,10 +120,10 @@ class SamplesArea(QWidget):
             # the samples keep half the width: the extras' size hints (FRAME's filter bank,
             # potentials, histograms) squeezed the grid into a column 64 px wide
             # (after the splitter has taken the shown extras in: it redoes its sizes then);
-            # grids of the same items as the samples (a translation's source and
-            # reconstruction) take a share each, to be compared cell by cell
-            peers = sum(np.shape(v) == np.shape(snap.samples) for k, v in snap.extras.items()
-                        if k not in own)
+            # a translation's source and reconstruction are grids of the samples' own
+            # items: a share each, to be compared cell by cell (not other extras of the
+            # samples' shape: multigrid's coarse grids are not the result)
+            peers = sum(k in PANELS and k not in own for k in snap.extras)
             QTimer.singleShot(0, self, lambda: self._halve(peers))
         if snap.frames:  # keep the picked chain; start with the first one
             self.film.show_chain(snap, self.film.picked or 0)
@@ -137,9 +137,9 @@ class SamplesArea(QWidget):
 
     def _halve(self, peers: int = 0) -> None:
         """Give newly shown extras the width their columns want, at most half: the
-        samples keep at least half, and the extras are not a sliver that scrolls.
-        ``peers`` extras that are grids of the samples' own items get the samples'
-        width each (the samples keep 1 / (1 + peers) of it)."""
+        samples keep at least half, and the extras are not a sliver that scrolls;
+        except where ``peers`` extras are the samples' own items in other panels (a
+        translation's): those get the samples' width each (1 / (1 + peers) is left)."""
         samples, beside = self.split.sizes()
         total = samples + beside
         share = max(total, 2) * max(peers, 1) // (max(peers, 1) + 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -345,3 +346,7 @@ def _set_options(loaded, pairs: list[str]) -> None:
             raise ConfigError(f"sampling this {method} model never reads train.options.{key}"
                               f"{why}; {can}")
     loaded.method.configure(cfg)
+    from ebm_engine.learning.odd_settings import odd_settings
+
+    for line in odd_settings(loaded.method, loaded.spec):  # e.g. a guidance with nothing to guide
+        warnings.warn(line, stacklevel=2)

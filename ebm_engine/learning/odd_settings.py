@@ -39,6 +39,12 @@ def odd_settings(method: LearningMethod, spec: DataSpec) -> list[str]:
                     "Langevin steps (the presets use at most 120), so one iteration may "
                     "take hours before the first curve point; stopping (Stop, or Ctrl-C) "
                     "keeps a checkpoint")
+    guidance = getattr(method.opts, "attr_guidance", 1.0)
+    if spec.symbols is not None and not spec.symbols.attribute and guidance != 1.0:
+        # said, not refused: a run saved with it must still load
+        said.append(f"train.options.attr_guidance is {guidance:g}, but this data has no "
+                    "attribute to guide by, so it does nothing (an attribute: "
+                    "grammar-text-controlled)")
     noise = float(getattr(method.opts, "data_noise", 0.0) or 0.0)
     if spec.value_range is not None:
         low, high = spec.value_range

@@ -11,8 +11,11 @@ with an :class:`IgnoredOptionWarning` instead.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
+import math
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from ebm_engine.config import RunConfig, all_keys
@@ -25,14 +28,45 @@ class IgnoredOptionWarning(UserWarning):
     """A saved run's option key that nothing in the run reads."""
 
 
-#: Lines already said in this process: a command reads a run's config.json and its
-#: checkpoint, and would say each twice.
+#: Lines already said since :func:`forget_said`: a command reads a run's config.json
+#: and its checkpoint, and would say each twice.
 _SAID: set[str] = set()
+#: Where lines go instead of a warning while :func:`collected_notes` is open.
+_COLLECT: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "saved_config_notes", default=None)
+
+
+def forget_said() -> None:
+    """Start a new command or run: what was said for the last one is said again."""
+    _SAID.clear()
+
+
+@contextlib.contextmanager
+def collected_notes() -> Iterator[list[str]]:
+    """Collect the lines :func:`fit_saved_options` says inside the block, instead of
+    warning: a resumed run yields them as events, which the app's log shows.
+
+    Yields
+    ------
+    list of str
+        Filled in as saved configs are read.
+    """
+    lines: list[str] = []
+    token = _COLLECT.set(lines)
+    try:
+        yield lines
+    finally:
+        _COLLECT.reset(token)
 
 
 def _say_once(message: str) -> None:
-    if message not in _SAID:
-        _SAID.add(message)
+    if message in _SAID:
+        return
+    _SAID.add(message)
+    lines = _COLLECT.get()
+    if lines is not None:
+        lines.append(message)
+    else:
         warnings.warn(message, IgnoredOptionWarning, stacklevel=3)
 
 
@@ -43,8 +77,10 @@ def fit_saved_options(raw: Any, recorded_only: bool = False) -> Any:
     so a knob a later version removes, or a bound it tightens, would otherwise lock
     every saved run of that method away from resuming, sampling and evaluation. A
     knob this version lacks is dropped; a value outside its range is brought to the
-    nearest bound (the default where there is none to clamp to). Each is said once,
-    in an :class:`IgnoredOptionWarning`. Anything else malformed is left for
+    nearest bound (the default where there is none to clamp to), except for a knob
+    fixed by training, which shapes the weights and stays refused. Each is said once
+    (:func:`forget_said`), in an :class:`IgnoredOptionWarning` or, inside
+    :func:`collected_notes`, as a line. Anything else malformed is left for
     :meth:`RunConfig.from_dict` to refuse.
 
     Parameters
@@ -70,8 +106,9 @@ def fit_saved_options(raw: Any, recorded_only: bool = False) -> Any:
         return raw
     if not isinstance(options, dict) or (recorded_only and not knobs.keys() <= options.keys()):
         return raw
-    fitted = {k: _fit(f"train.options.{k}", v, knobs[k]) for k, v in options.items()
-              if k in knobs}
+    # a knob fixed by training (bins, widths) shapes the weights: not fitted, refused
+    fitted = {k: _fit(f"train.options.{k}", v, knobs[k]) if knobs[k].spec.live else v
+              for k, v in options.items() if k in knobs}
     gone = [k for k in options if k not in knobs]
     if gone:
         _say_once(f"ignoring train.options {', '.join(gone)} of this run: the {name} method "
@@ -90,10 +127,12 @@ def _fit(key: str, value: Any, knob) -> Any:
         spec = knob.spec
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         fitted = knob.default
+        # the knob's type, not the saved value's: a float saved as 0 is not int(0.01)
+        whole = knob.type is int
         if number and spec.ge is not None and value < spec.ge:
-            fitted = type(value)(spec.ge) if isinstance(value, int) else float(spec.ge)
+            fitted = math.ceil(spec.ge) if whole else float(spec.ge)
         elif number and spec.le is not None and value > spec.le:
-            fitted = type(value)(spec.le) if isinstance(value, int) else float(spec.le)
+            fitted = math.floor(spec.le) if whole else float(spec.le)
         _say_once(f"{exc} in this version: this run's value is taken as {fitted!r}")
         return fitted
 

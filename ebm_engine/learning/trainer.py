@@ -54,7 +54,7 @@ from ebm_engine.learning.events import (
     Warned,
 )
 from ebm_engine.learning.resolved import filled_note, resolved_config
-from ebm_engine.learning.saved_config import config_file_agrees, saved_config
+from ebm_engine.learning.saved_config import collected_notes, config_file_agrees, saved_config
 from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.methods.model_keys import check_model_options
 from ebm_engine.models.layers import options_read
@@ -256,11 +256,14 @@ class Trainer:
             tidied = _tidy(early, run) if early is not None else []
             if distributed.current().world_size > 1:
                 distributed.barrier()  # ranks > 0 choose their checkpoint after the tidy
-            trainer, folder = cls._resumed(run, checkpoint, dataset, gate, check_config)
+            with collected_notes() as fitted:  # options this version reads otherwise
+                trainer, folder = cls._resumed(run, checkpoint, dataset, gate, check_config)
         finally:
             if early is not None:
                 early.release()  # the trainer holds its own share
         trainer._said_tidied(tidied)
+        # as events, so that the app's log says them too (not only a warning on stderr)
+        trainer._write_warnings += [Warned(trainer.iteration, line, note=True) for line in fitted]
         return trainer
 
     @classmethod
@@ -446,6 +449,8 @@ class Trainer:
                     result.metrics = distributed.average_metrics(result.metrics, self.device)
                 except RuntimeError as exc:  # another rank died: keep what is complete
                     self.method.discard_update()
+                    if isinstance(exc, torch.OutOfMemoryError):  # its own line (the CLI's)
+                        raise
                     raise self._peer_failed(exc) from None
             problem = _divergence(result.metrics)
             if problem:
@@ -628,7 +633,7 @@ class Trainer:
         """The line for a collective that failed because another torchrun process died,
         after checkpointing the last complete iteration (rank 0)."""
         self._save_before_failing()
-        kept = ("rank 0 keeps the checkpoints" if self.run is None else
+        kept = ("the last checkpoint written is kept" if self.run is None else
                 f"checkpoint at iteration {self._last_checkpoint} kept"
                 if self._last_checkpoint > 0 else "no iteration was complete")
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

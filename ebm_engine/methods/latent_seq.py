@@ -36,7 +36,6 @@ along the Langevin chain.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -141,11 +140,6 @@ class LatentSeqEBM(PersistentPosterior, LearningMethod):
                               f"not {spec.kind} data; try --data grammar-text")
         if spec is not None:  # said now, not after training, when every sampling failed
             _check_attribute(spec.symbols, opts.sample_attribute)
-            if not spec.symbols.attribute and opts.attr_guidance != 1.0:  # it does nothing
-                # said, not refused: a run saved with it must still load
-                warnings.warn(f"train.options.attr_guidance is {opts.attr_guidance:g}, but this "
-                              "data has no attribute to guide by, so it does nothing (an "
-                              "attribute: grammar-text-controlled)", stacklevel=2)
 
     def build(self) -> None:
         o, sym = self.opts, self.spec.symbols
