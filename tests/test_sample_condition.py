@@ -400,6 +400,11 @@ def test_a_conditional_npz_holds_the_answers_not_the_picture_strip(tmp_path, cap
         assert saved["strip"].shape == (4, 1, 16, 48)
         np.testing.assert_array_equal(saved["strip"][..., 32:], saved["samples"])
     assert "samples: the answers" in capsys.readouterr().out
+    # the class of each row rides along: without it the answers could not be judged
+    out = tmp_path / "many.npz"
+    assert main(["sample", "--run", "zoo:digits-class-conditional-conditional-coop", "--n",
+                 "12", "--steps", "1", "--out", str(out)]) == 0
+    np.testing.assert_array_equal(np.load(out)["labels"], np.arange(12) % 10)
 
 
 @pytest.mark.app

@@ -242,11 +242,11 @@ DISPLAY = ("vocab", "joiner", "checker", "attribute", "attribute_values", "exten
 ``samples/latest.npz`` uses: a text or molecule run's vocabulary (token ids decode
 without the checkpoint: :class:`~ebm_engine.data.tokens.SymbolSpec`), trajectories'
 view ``extent``, ``scenes``, ``observed`` past and ``reference`` (expert / true) paths."""
-RAW = ("output", "initializer")
+RAW = ("output", "initializer", "labels")
 """Per-sample extras of conditional models whose samples are picture strips
 (``condition | initializer | after Langevin``): an ``.npz`` keeps the model's raw answers
-as ``samples`` (and the initializer's beside them, the strip as ``strip``); views do not
-draw them."""
+as ``samples`` (and the initializer's and the class labels beside them, the strip as
+``strip``); views do not draw them."""
 
 
 def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
@@ -261,7 +261,7 @@ def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
         panels = dict(extras or {})
         if kind == "trajectory" and "reconstructed" in panels and "reference" in panels:
             panels["source"] = panels["reference"]  # a stroke translation's source paths
-        for name in (*PANELS, "initializer"):
+        for name in (*PANELS, *RAW[1:]):
             panel = panels.get(name)
             if panel is not None and len(panel) == len(arrays["samples"]):
                 arrays[name] = np.asarray(panel)

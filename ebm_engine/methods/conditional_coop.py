@@ -49,6 +49,7 @@ import dataclasses
 import math
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
 from ebm_engine.config import DataConfig
@@ -419,7 +420,12 @@ class ConditionalCoop(LearningMethod):
             for frame in langevin(self.energy_given(c), init, self.cfg.sampler, n_steps=n_steps,
                                   record_every=record_every, n_record=n_record,
                                   value_range=self.spec.value_range, generator=self.rng):
-                yield self.compose_frame(frame, shown, init)
+                composed = self.compose_frame(frame, shown, init)
+                if self.opts.condition == "label":  # the class of each row, for files
+                    labels = (np.arange(n) % self.opts.n_classes)[:len(composed.x)]
+                    composed = dataclasses.replace(
+                        composed, extras={**composed.extras, "labels": labels})
+                yield composed
 
     # --- evaluation -----------------------------------------------------------------
     better = {"psnr_langevin": "higher", "psnr_initializer": "higher", "psnr_mean_fill": "higher",
