@@ -40,10 +40,11 @@ def run(args: argparse.Namespace) -> int:
         # the newest that reads (a damaged latest is passed over, and said), as sample,
         # eval and resume take it
         src = readable_checkpoint(args.run)
-        name = src.name
+    elif args.what in ("metrics", "config"):
+        src = run_dir.metrics_path if args.what == "metrics" else run_dir.config_path
     else:
-        name = (run_dir.metrics_path if args.what == "metrics" else run_dir.config_path).name
-    out = _target(args.out, args.what, name)
+        src = None
+    out = _target(args.out, args.what, src.name if src is not None else "")
     check_not_the_runs(out, run_dir.path)  # metrics.csv replaced by a config, a checkpoint nested
     if args.what == "samples":
         snap = run_dir.read_samples()
@@ -77,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
 
         path = copy_checkpoint(src, out)
     else:
-        src = run_dir.metrics_path if args.what == "metrics" else run_dir.config_path
         if not src.is_file() and pretrained:
             raise ConfigError(f"{named}: a pretrained model ships without its training "
                               f"history ({src.name}); its config.json is there: --what config")

@@ -49,7 +49,6 @@ import dataclasses
 import math
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 
 from ebm_engine.config import DataConfig
@@ -385,10 +384,14 @@ class ConditionalCoop(LearningMethod):
         return dataclasses.replace(frame, x=x.numpy(), extras={**frame.extras, **raw})
 
     # --- sampling -----------------------------------------------------------------
+    def class_rows(self, n: int) -> torch.Tensor:
+        """The class of each of ``n`` label-conditioned samples: the classes in turn."""
+        return torch.arange(n) % self.opts.n_classes
+
     def conditions(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(c, shown)`` of ``n`` conditions: classes in turn, or held-out items."""
         if self.opts.condition == "label":
-            labels = torch.arange(n) % self.opts.n_classes
+            labels = self.class_rows(n)
             glyphs = glyph_bank(self.opts.n_classes, *self.y_shape[1:])[labels]
             glyphs = glyphs.expand(-1, self.spec.item_shape[0], -1, -1).to(self.device)
             return self.label_planes(labels), glyphs
@@ -422,7 +425,7 @@ class ConditionalCoop(LearningMethod):
                                   value_range=self.spec.value_range, generator=self.rng):
                 composed = self.compose_frame(frame, shown, init)
                 if self.opts.condition == "label":  # the class of each row, for files
-                    labels = (np.arange(n) % self.opts.n_classes)[:len(composed.x)]
+                    labels = self.class_rows(n)[:len(composed.x)].numpy()
                     composed = dataclasses.replace(
                         composed, extras={**composed.extras, "labels": labels})
                 yield composed
