@@ -48,6 +48,14 @@ MIN_PANE_WIDTH = 240  # pixels: samples and curves each keep at least this much
 MAX_HISTORY_ROWS = 20000  # a reopened run's curves: longer histories are thinned to this
 
 
+def model_name(path: Path) -> str:
+    """A run's folder name, or ``RUN/iter_…`` for one checkpoint folder (say whose)."""
+    from ebm_engine.runs.rundir import run_folder_of
+
+    owner = run_folder_of(path)
+    return f"{owner.name}/{path.name}" if owner is not None and owner != path else path.name
+
+
 class MainWindow(QMainWindow):
     """EBM Studio's window.
 
@@ -68,7 +76,7 @@ class MainWindow(QMainWindow):
         self.controller = Controller(self)
         self.errors: list[str] = []
         self._reader = ""  # the data panel's reader for the next path ("" = detected)
-        self._pretrained: Path | None = None  # a loaded zoo entry: Train continues it
+        self._continues: Path | None = None  # a loaded model: Train continues it (_pretrained)
         self._sampled: Path | None = None  # the run or checkpoint folder Sample only redraws
         self._pause_box: QMessageBox | None = None  # a divergence pause's "press Resume"
         # The data preview Train replaced, shown again if the run is refused (memory, data).
@@ -120,6 +128,18 @@ class MainWindow(QMainWindow):
         return self.controller.config
 
     # --- construction -------------------------------------------------------------------
+    @property
+    def _pretrained(self) -> Path | None:
+        """The model a loaded zoo entry, run or checkpoint: Train continues it (None: Train
+        starts from scratch). Setting it relabels Train, so that what it does is seen."""
+        return self._continues
+
+    @_pretrained.setter
+    def _pretrained(self, path: Path | None) -> None:
+        self._continues = path
+        if hasattr(self, "transport"):
+            self.transport.set_continues(None if path is None else model_name(path))
+
     def _lay_out(self) -> None:
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.data_panel)
@@ -447,12 +467,7 @@ class MainWindow(QMainWindow):
                 self._restore_preview()
                 self.show_error(str(exc))
                 return
-            from ebm_engine.runs.rundir import run_folder_of
-
-            owner = run_folder_of(self._pretrained)  # a checkpoint: say whose
-            what = (f"{owner.name}/{self._pretrained.name}" if owner is not None
-                    and owner != self._pretrained else self._pretrained.name)
-            self.log_line(f"continuing {what} in {run_dir}")
+            self.log_line(f"continuing {model_name(self._pretrained)} in {run_dir}")
             self._pretrained = None
             self.controller.resume(run_dir, paused=step, steps=int(step))
             return
@@ -640,8 +655,8 @@ class MainWindow(QMainWindow):
             # Train continues it in a new run folder, as after Load pretrained (it trained
             # a new model from scratch beside it, without a word)
             self._pretrained = path
-            self.log_line(f"{path.name}: press Sample only for fresh chains, ▶ Train to "
-                          "continue training it in a new run folder")
+            self.log_line(f"{path.name}: press Sample only for fresh chains, ▶ Continue to "
+                          "train it further in a new run folder")
         elif mode == "sample":
             self._pretrained = None
         from ebm_engine.runs.rundir import run_folder_of
@@ -821,7 +836,7 @@ def _in_app_words(message: str) -> str:
                                          "panel to leave such files out)")
     # a run another process trains: the app continues a copy by opening it, then Train
     message = re.sub(r"continue a copy of it with --resume \S+ --out NEW",
-                     "open it to sample (File → Open run) and press ▶ Train to continue a copy "
+                     "open it to sample (File → Open run) and press ▶ Continue to train a copy "
                      "of it in a new run folder", message)
     # the CLI's --set data.options.KEY=VALUE is typed in the data panel's options field
     return re.sub(r"--set data\.options\.([\w.]+=[^\s;)]+)", r"\1 in the data options field",

@@ -410,7 +410,7 @@ def test_train_after_opening_a_run_continues_it_in_a_new_folder(qtbot, tmp_path,
     with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
         window.open_run(finished_run, "sample")
     window.controller.wait()
-    assert "▶ Train to continue training it in a new run folder" in window.log.toPlainText()
+    assert "▶ Continue to train it further in a new run folder" in window.log.toPlainText()
     before = sorted(p.name for p in finished_run.rglob("*"))
     with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
         window.transport.buttons["train"].click()
@@ -428,7 +428,7 @@ def test_train_after_opening_a_run_continues_it_in_a_new_folder(qtbot, tmp_path,
     with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
         window.transport.buttons["sample"].click()
     window.controller.wait()
-    assert window.log.toPlainText().count("continue training it in a new run folder") == 1
+    assert window.log.toPlainText().count("train it further in a new run folder") == 1
     with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
         window.transport.buttons["train"].click()
     assert "a new run, from scratch" in window.log.toPlainText()
@@ -462,9 +462,11 @@ def test_an_edit_after_opening_a_run_makes_train_a_new_run_and_says_so(qtbot, tm
     with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
         window.open_run(finished_run, "sample")
     window.controller.wait()
+    assert window.transport.buttons["train"].text() == "Continue"
     lr = window.controller.config.train.lr / 7
     assert not window.settings_panel.set_value("train.lr", lr).pending
     assert "train.lr edited: ▶ Train now starts a new run" in window.log.toPlainText()
+    assert window.transport.buttons["train"].text() == "Train"  # seen too, not only said
     with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
         window.transport.buttons["train"].click()
     new = window.controller.run_dir

@@ -77,8 +77,13 @@ def test_load_pretrained_samples_then_sample_and_train_continue_it(qtbot, tmp_pa
     assert blocker.args[0].origin == "sample" and blocker.args[0].iteration == 4
     assert not np.allclose(blocker.args[0].samples, snap.samples)  # new chains, not the same
     qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
-    # Train: continues from iteration 4 in a new run folder
-    qtbot.mouseClick(window.transport.buttons["train"], Qt.MouseButton.LeftButton)
+    # Train reads "Continue" (what it does is seen, not only said in the log) ...
+    train = window.transport.buttons["train"]
+    assert train.text() == "Continue" and tiny_zoo.name in train.toolTip()
+    assert window.transport.actions_by_name["train"].text() == "Continue"
+    # ... and continues from iteration 4 in a new run folder
+    qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
+    assert train.text() == "Train"  # what trains now is a run of its own
     qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
     assert window.errors == []
     rows = window.curves.rows["iteration"]

@@ -156,7 +156,7 @@ def test_the_app_cannot_resume_a_run_another_process_trains(qtbot, tmp_path, run
         qtbot.waitUntil(lambda: bool(window.errors), timeout=60_000)
         window.controller.wait()
         said = window.errors[-1]
-        assert f"pid {holder.pid}" in said and "▶ Train to continue a copy" in said
+        assert f"pid {holder.pid}" in said and "▶ Continue to train a copy" in said
         assert "--out" not in said and (run / "metrics.csv").read_text() == before
     finally:
         holder.stdin.close()

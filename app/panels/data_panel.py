@@ -392,7 +392,7 @@ class DataPanel(QWidget):
             self.pretrained_button.setToolTip(
                 f"Load zoo:{entry.name} ({entry.method}, {entry.iterations_text()}; "
                 f"{entry.metric_text()}): samples at once; Sample draws fresh chains, "
-                "Train continues it in a new run folder")
+                "▶ Train (it then reads Continue) trains it further in a new run folder")
         elif (other := self.pretrained.get(self.source)) is not None:
             self.pretrained_button.setToolTip(
                 f"No pretrained {self.method} model for {self.source}: zoo:{other.name} was "

@@ -73,3 +73,18 @@ class TransportBar(QWidget):
         for widget in (self.buttons["pause"], self.actions_by_name["pause"]):
             widget.setText("Resume" if paused else "Pause")
             widget.setIcon(icon)
+
+    def set_continues(self, name: str | None) -> None:
+        """Train reads "Continue" while a loaded model is what it would train on (``name``:
+        that model's; None: Train starts a new run from scratch)."""
+        tip = dict((b[0], b[3]) for b in BUTTONS)["train"]
+        text = "Train"
+        if name:
+            text = "Continue"
+            tip = (f"Continue training {name} in a new run folder (its weights, optimiser and "
+                   "chains carry over; the model you loaded is only read)")
+        key = SHORTCUTS["train"]
+        self.buttons["train"].setText(text)
+        self.buttons["train"].setToolTip(f"{tip} ({key})")
+        self.actions_by_name["train"].setText(text)
+        self.actions_by_name["train"].setToolTip(tip)
