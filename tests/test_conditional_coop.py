@@ -218,6 +218,11 @@ def test_bad_input_is_one_clear_line():
         config_for("digits-inpainting", overrides=[("train.options.mask_max", 1.5)]).validate()
     with pytest.raises(DataError, match="split"):
         load_dataset(DataConfig(source="saliency-popout", options={"split": "val"}))
+    # a mask on scene | map pairs: why, not the network's "needs square images"
+    with pytest.raises(ConfigError, match="inpaints whole pictures, but these items are "
+                                          "3x32x64: two pictures side by side"):
+        Trainer(config_for("saliency-popout", overrides=[("train.options.condition", "mask")]),
+                None)
 
 
 def test_a_label_condition_on_pictures_is_refused():

@@ -115,6 +115,13 @@ def test_cli_train_sample_eval_exports(tmp_path, capsys):
     assert main(["sample", "--run", str(run), "--n", "2", "--out", str(tmp_path / "x.mp4")]) == 0
     assert (tmp_path / "x.mp4").stat().st_size > 0
     capsys.readouterr()
+    # eval scores the 4 held-out scenes there are, and records that, not the --n asked
+    import json
+
+    assert main(["eval", "--run", str(run), "--n", "9"]) == 0
+    assert "the task's own metrics on 4 items (of 9 asked)" in capsys.readouterr().out
+    result = json.loads((run / "eval.json").read_text())
+    assert result["n"] == 4 and result["n_asked"] == 9
 
 
 def test_paths_around_the_obstacle_over_planning_seeds(trained):

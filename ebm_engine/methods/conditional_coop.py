@@ -153,6 +153,11 @@ def layout(opts: ConditionalCoopOptions, item_shape: tuple[int, ...]) -> tuple[i
         raise ConfigError(f"conditional_coop learns images, got items of shape {item_shape}")
     c, h, w = item_shape
     if opts.condition == "mask":
+        if w == 2 * h:  # the network's "needs square images" would not say why
+            raise ConfigError(
+                f"condition 'mask' inpaints whole pictures, but these items are {c}x{h}x{w}: "
+                "two pictures side by side (condition | output); set train.options.condition "
+                "to 'image' (or 'label' for class glyphs) to learn the right half from the left")
         return c + 1, (c, h, w)
     if w != 2 * h:
         pairs = ("data.options.labels=folders --set data.options.pairs=labels"

@@ -330,7 +330,8 @@ class LatentBeliefEBM(PersistentPosterior, LearningMethod):
         self.rng.manual_seed(seed)
         preds = [self.predict(torch.from_numpy(past[s:s + 128]).float(), self.opts.best_of)
                  .cpu().numpy() for s in range(0, len(past), 128)]
-        return prediction_metrics(np.concatenate(preds), past, truth)
+        return {**prediction_metrics(np.concatenate(preds), past, truth),
+                "scored": float(len(past))}  # the held-out windows there are, up to n
 
 
 def prediction_display(past: np.ndarray, future: np.ndarray, obstacles: np.ndarray

@@ -405,5 +405,6 @@ class Patchwise(LearningMethod):
         for level, size in enumerate(self.sizes):
             values[f"gram_scale{level}"] = gram_distance(resize(samples, size), resize(src, size))
         values["gram_wide"] = gram_distance(wide, src)
+        values["scored"] = float(n)  # at most 16 samples (and half as many wide)
         return values
 

@@ -68,7 +68,7 @@ def evaluate_conditional(method, dataset, n: int, seed: int) -> dict[str, float]
     items = data.take(torch.arange(m)).to(method.device)
     # a demo's test split; on the user's own data heldout() is the training data again
     # (loaded anew, so never the same object: identity said "held-out" for it)
-    out = {"heldout": float(method.cfg.data.source in SPLIT_DEMOS)}
+    out = {"heldout": float(method.cfg.data.source in SPLIT_DEMOS), "scored": float(m)}
     if kind == "mask":
         return {**out, **_inpainting(method, dataset, items)}
     return {**out, **_image(method, data, items)}

@@ -215,7 +215,8 @@ def evaluate_run(
         ``conditions`` (``held-out`` or ``training``: which items a conditional task
         was scored on; absent for other methods),
         ``kind``, ``data``, ``n``, ``steps``, ``checkpoint``, ``iteration``,
-        ``seconds``, ``evaluated_at``.
+        ``seconds``, ``evaluated_at``; where a task's own metrics say how many items
+        they read, ``items_scored`` (also ``n``) and, if fewer, ``n_asked``.
     """
     from ebm_engine.data import check_recorded_source, load_dataset
     from ebm_engine.learning.loading import load_model
@@ -241,8 +242,10 @@ def evaluate_run(
 
         check_sampling(loaded.cfg, loaded.spec.item_shape, n, loaded.method.device)
     values, better = score_method(loaded.method, dataset, n, steps, seed)
-    split = values.pop("heldout", None)  # a fact of the evaluation, not a score
-    better.pop("heldout", None)
+    split = values.pop("heldout", None)  # facts of the evaluation, not scores
+    scored = values.pop("scored", None)  # a task's own metrics: the items they read
+    for fact in ("heldout", "scored"):
+        better.pop(fact, None)
     result: dict[str, Any] = {
         "metrics": values,
         "better": better,
@@ -261,6 +264,10 @@ def evaluate_run(
     }
     if split is not None:
         result["conditions"] = "held-out" if split else "training"
+    if scored is not None:  # e.g. the 64 held-out scenes there are, not the --n 500 asked
+        result["n"] = result["items_scored"] = int(scored)
+        if int(scored) != n:
+            result["n_asked"] = int(n)
     if other is not None:
         result["data_changed"] = other
     target = eval_target(path, write)
@@ -296,6 +303,9 @@ def format_table(result: dict[str, Any]) -> str:
     """A short text table of an evaluation result."""
     drawn = ("the task's own metrics" if result.get("own_metrics")
              else f"{result.get('n')} samples")
+    if result.get("items_scored") is not None:  # a task that says how many items it read
+        drawn += f" on {result['items_scored']} items" + (
+            f" (of {result['n_asked']} asked)" if result.get("n_asked") is not None else "")
     lines = [f"{result.get('data')} ({result.get('kind')}), {drawn}, "
              f"{result.get('steps')} Langevin steps, checkpoint {result.get('checkpoint')}"
              + (f", {result['conditions']} conditions" if result.get("conditions") else "")]

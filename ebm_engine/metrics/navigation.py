@@ -108,4 +108,5 @@ def evaluate_navigation(method, dataset, n: int, seed: int,
         out.update({k + suffix: v for k, v in path_scores(paths, scenes, experts).items()})
     out["bc_params"] = float(sum(p.numel() for p in bc.parameters()))
     out["ebm_params"] = float(n_params)
+    out["scored"] = float(len(scenes))  # the held-out scenes there are, up to n
     return out
