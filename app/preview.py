@@ -56,7 +56,15 @@ def preview_snapshot(cfg: RunConfig, notes: list[str] | None = None) -> SamplesR
     # Text and molecules: the vocabulary that decodes the ids rides along;
     # trajectories: each item's scene (or observed past).
     extras = {**DataSpec.of(data).display_extras(), **condition_rows(data.meta, index)}
-    return SamplesReady(0, data.kind, data.value_range, data.take(index).numpy(), none,
+    items = data.take(index).numpy()
+    scene = data.meta.get("scene") or {}
+    if data.kind == "trajectory" and "observed" in extras and len(scene.get("obstacles", ())):
+        # the plaza's pillars, as the predictions are drawn (the walkers go round them)
+        from ebm_engine.methods.lbebm import prediction_display
+
+        extras["scenes"] = prediction_display(extras["observed"], items,
+                                              np.asarray(scene["obstacles"]))["scenes"]
+    return SamplesReady(0, data.kind, data.value_range, items, none,
                         extras=extras, origin="preview")
 
 

@@ -243,3 +243,20 @@ def test_a_trajectory_preview_spreads_its_cells_over_both_domains():
     domains = {int(d) for d, item in zip(data.meta["domain"], data.items.numpy(), strict=True)
                if tuple(np.round(item, 4).ravel()) in shown}
     assert domains == {0, 1}
+
+
+def test_a_crowd_preview_shows_the_plaza_s_pillars_as_its_predictions_do():
+    """The walkers go round pillars: the preview drew their paths on an empty plaza,
+    while every prediction afterwards is drawn with the pillars."""
+    from app.preview import preview_snapshot
+    from ebm_engine.data import load_dataset
+    from ebm_engine.data.scenes import split_scenes
+    from ebm_engine.presets import config_for
+
+    cfg = config_for("crowd-prediction")
+    snap = preview_snapshot(cfg, [])
+    pillars = np.asarray(load_dataset(cfg.data).meta["scene"]["obstacles"])
+    starts, goals, centres, radii = split_scenes(snap.extras["scenes"])
+    assert centres.shape[1] == len(pillars) > 0 and np.allclose(centres[0], pillars[:, :2])
+    assert np.allclose(starts, snap.extras["observed"][:, 0])  # where each walker came from
+    assert np.allclose(goals, snap.samples[:, -1])  # and where it went
