@@ -122,6 +122,16 @@ def test_chamfer_distance_zero_on_the_diagonal_and_symmetric():
     assert np.allclose(d, d.T, atol=1e-6)
 
 
+def test_chamfer_distance_is_the_brute_force_one():
+    a, b = _clouds(6, 50, 4), _clouds(4, 70, 5)
+    d = ((a[:, None, :, None] - b[None, :, None]) ** 2).sum(-1)  # (6, 4, 50, 70)
+    brute = (d.min(3).values.mean(2) + d.min(2).values.mean(2)).double().numpy()
+    assert np.allclose(chamfer_matrix(a, b), brute, rtol=1e-5, atol=1e-7)
+    d = ((a[:, None, :, None] - a[None, :, None]) ** 2).sum(-1)  # a against itself: halved
+    brute = (d.min(3).values.mean(2) + d.min(2).values.mean(2)).double().numpy()
+    assert np.allclose(chamfer_matrix(a, a), brute, rtol=1e-5, atol=1e-7)
+
+
 def test_pointcloud_metrics_best_for_identical_sets_and_worsen_with_noise():
     ref = _clouds(24, 64, 1)
     best = pointcloud_metrics(ref, ref)

@@ -121,3 +121,38 @@ def test_the_handwritten_judges_ceiling_is_its_test_accuracy(monkeypatch):
     _, _, accuracy = translation.domain_judges(data, idx, labels)
     record = json.loads(weights_path().with_name("digits_classifier.json").read_text())
     assert accuracy["a"] == record["test_accuracy"] < 0.997
+
+
+def test_3d_and_digits_scores_come_with_the_same_scores_of_data_items():
+    """A figure of one set scoring cannot be read alone (the point-cloud zoo model's
+    1-NNA 0.81: good or bad?): other data items, scored the same way in the same call,
+    say what copies of the data would score. Here samples that are other items from the
+    data's own law score as the baseline does, and noise far worse."""
+    from ebm_engine.data import DataConfig, load_dataset
+    from ebm_engine.data.dataset import Dataset
+    from ebm_engine.metrics.direction import REFERENCE
+    from ebm_engine.metrics.evaluate import BETTER, evaluate_samples
+
+    rng = np.random.default_rng(0)
+
+    def blocks(n: int) -> np.ndarray:  # a box of random size in each grid
+        grid = np.full((n, 1, 8, 8, 8), -1.0, np.float32)
+        for g, size in zip(grid, rng.integers(2, 7, n), strict=True):
+            g[:, :size, :size, :size] = 1.0
+        return grid
+
+    data = Dataset("blocks", "voxel", blocks(40), (-1.0, 1.0), {})
+    alike = evaluate_samples(blocks(20), data)
+    noise = evaluate_samples(np.where(rng.random((20, 1, 8, 8, 8)) < 0.3, 1.0, -1.0), data)
+    for name in ("mmd_iou", "cov_iou", "1nna_iou", "iou_nearest"):
+        assert BETTER[f"{name}_data"] == REFERENCE
+        assert alike[f"{name}_data"] == noise[f"{name}_data"]  # the data's, not the samples'
+    assert abs(alike["mmd_iou"] - alike["mmd_iou_data"]) < 0.1 < noise["mmd_iou"] - 0.3
+    # too few items for a second set of 30: no baseline rather than an overlapping one
+    assert "mmd_iou_data" not in evaluate_samples(blocks(30), data)
+    digits = load_dataset(DataConfig(source="digits")).items
+    data = Dataset("digits", "image", digits, (-1.0, 1.0), {})
+    fair = evaluate_samples(digits[rng.permutation(len(digits))[:200]], data)
+    evens = evaluate_samples(digits[::4][:200], data)  # the sklearn order: 0 4 8 2 6 only
+    assert fair["digits_fd_data"] == evens["digits_fd_data"] < 20
+    assert abs(fair["digits_fd"] - fair["digits_fd_data"]) < 10 < evens["digits_fd"] - 40

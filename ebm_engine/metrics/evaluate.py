@@ -9,11 +9,14 @@ kind        metrics (see each module)
 =========== ==========================================================
 points      2D: ``kl_samples``, ``js_samples``, ``kl_model``, ``js_model``;
             other D: ``mmd_rbf`` and its floor (:mod:`.vectors`)
-image       digits demo: ``digits_fd``, ``digits_kid``; other images
-            (textures): ``gram_distance``
+image       digits demo: ``digits_fd``, ``digits_kid`` and ``digits_fd_data``
+            (as many data digits at random: a perfect sampler's figure at
+            this n); other images (textures): ``gram_distance``
 video       ``gram_appearance``, ``gram_motion``
 voxel       ``mmd_iou``, ``cov_iou``, ``1nna_iou``, ``iou_nearest``
 pointcloud  ``mmd_cd``, ``cov_cd``, ``1nna_cd``
+            (voxels and point clouds: each also ``…_data``, as many other
+            data items scored the same way, where the data has that many)
 text        ``valid`` (grammar text; user text has no checker),
             ``distinct_1/2``, ``unique``, ``novel``,
             ``nll_heldout``; with an attribute ``attr_accuracy``,
@@ -65,6 +68,11 @@ BETTER = {
     "mmd_rbf": "lower", "mmd_rbf_floor": "reference",
     **SYMBOL_BETTER,
 }
+# The same scores of data items in place of samples (copies would score as well): what a
+# figure is read against, not a score to beat.
+DATA_BASELINES = ("digits_fd", "mmd_iou", "cov_iou", "1nna_iou", "iou_nearest",
+                  "mmd_cd", "cov_cd", "1nna_cd")
+BETTER.update({f"{name}_data": "reference" for name in DATA_BASELINES})
 
 #: Samples drawn by default per kind (set metrics cost O(n²) distances).
 DEFAULT_N = {"points": 2000, "image": 500, "video": 16, "voxel": 100, "pointcloud": 100,
@@ -121,7 +129,9 @@ def evaluate_samples(
         return vector_metrics(s.numpy(), items.numpy())
     if kind == "image":
         if is_digits(dataset.name, dataset.item_shape):
-            return {"digits_fd": m.digits_fd(s), "digits_kid": m.digits_kid(s)}
+            # the FD of n real digits has a floor and a spread of its own at this n
+            return {"digits_fd": m.digits_fd(s), "digits_kid": m.digits_kid(s),
+                    "digits_fd_data": m.digits_fd(_reference(items, len(s), seed=1))}
         return {"gram_distance": m.gram_distance(s, items)}
     if kind == "video":
         return m.video_metrics(s, items)
@@ -130,11 +140,22 @@ def evaluate_samples(
         warnings.warn(f"scored {len(ref)} of the {len(s)} samples: the data has {len(ref)} "
                       "items, and COV and 1-NNA compare sets of one size", stacklevel=2)
         s = _reference(s, len(ref))
-    if kind == "voxel":
-        return m.voxel_metrics(s, ref)
-    if kind == "pointcloud":
-        return m.pointcloud_metrics(s, ref)
-    return {}
+    if kind not in ("voxel", "pointcloud"):
+        return {}
+    score = m.voxel_metrics if kind == "voxel" else m.pointcloud_metrics
+    out = score(s, ref)
+    others = _others(items, len(s))  # n data items not in the reference, if there are
+    if others is not None:
+        out.update({f"{k}_data": v for k, v in score(others, ref).items()})
+    return out
+
+
+def _others(items: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor | None:
+    """``n`` items outside :func:`_reference` ``(items, n, seed)`` (None: too few items)."""
+    if len(items) < 2 * n:
+        return None
+    idx = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed))
+    return items[idx[n:2 * n]]
 
 
 def eval_count(method: Any, dataset: Dataset) -> int:

@@ -34,20 +34,30 @@ def _as_clouds(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
     return t
 
 
-def chamfer_matrix(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor,
-                   block: int = 16) -> np.ndarray:
-    """``CD(a_i, b_j)`` for all pairs: ``(n, m)`` float64."""
-    a, b = _as_clouds(a, "a"), _as_clouds(b, "b")
-    out = torch.empty(a.shape[0], b.shape[0], dtype=torch.float64)
-    with torch.no_grad():
-        for i in range(0, a.shape[0], block):
-            ai = a[i : i + block]
-            for j in range(0, b.shape[0], block):
-                bj = b[j : j + block]
-                d = torch.cdist(ai[:, None], bj[None], compute_mode="use_mm_for_euclid_dist").pow(2)
-                # d: (bi, bj, Na, Nb)
-                out[i : i + block, j : j + block] = (d.min(3).values.mean(2) + d.min(2).values.mean(2)).double()
-    return out.numpy()
+def chamfer_matrix(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> np.ndarray:
+    """``CD(a_i, b_j)`` for all pairs: ``(n, m)`` float64 (``b`` the same object as
+    ``a``: the symmetric matrix, each pair computed once).
+
+    Nearest neighbours come from a k-d tree per cloud (exact, in float64): a few
+    times faster than all point-to-point distances at 512 points, and more with
+    more points (``N log N`` per pair, not ``N²``).
+    """
+    from scipy.spatial import cKDTree
+
+    same = a is b
+    a_np = _as_clouds(a, "a").numpy().astype(np.float64)
+    b_np = a_np if same else _as_clouds(b, "b").numpy().astype(np.float64)
+    trees_a = [cKDTree(x) for x in a_np]
+    trees_b = trees_a if same else [cKDTree(x) for x in b_np]
+    out = np.zeros((len(a_np), len(b_np)))
+    for i, x in enumerate(a_np):
+        for j in range(i + 1 if same else 0, len(b_np)):  # CD(x, x) = 0
+            to_b, _ = trees_b[j].query(x)
+            to_a, _ = trees_a[i].query(b_np[j])
+            out[i, j] = np.mean(to_b**2) + np.mean(to_a**2)
+            if same:  # CD is symmetric
+                out[j, i] = out[i, j]
+    return out
 
 
 def set_metrics(d_gr: np.ndarray, d_gg: np.ndarray, d_rr: np.ndarray, prefix: str) -> dict[str, float]:
