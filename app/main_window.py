@@ -78,6 +78,9 @@ class MainWindow(QMainWindow):
         self._reader = ""  # the data panel's reader for the next path ("" = detected)
         self._continues: Path | None = None  # a loaded model: Train continues it (_pretrained)
         self._sampled: Path | None = None  # the run or checkpoint folder Sample only redraws
+        # The settings in force before a model was opened to sample (its own replaced them):
+        # Reset forgets the model, and its settings with it.
+        self._settings_before: RunConfig | None = None
         self._pause_box: QMessageBox | None = None  # a divergence pause's "press Resume"
         # The data preview Train replaced, shown again if the run is refused (memory, data).
         self._preview_before_train = None
@@ -356,6 +359,7 @@ class MainWindow(QMainWindow):
             self.data_panel.set_source(self.controller.config.data.source, emit=False)
             return
         self._pretrained = self._sampled = None
+        self._settings_before = None  # these are the settings now
         self.data_panel.set_method(cfg.train.method)
         self._show_fresh(cfg, title)
 
@@ -394,6 +398,7 @@ class MainWindow(QMainWindow):
     def _knob_edited(self, key: str, value) -> None:
         """On a demo, another method loads the demo's preset for it (digits-recovery …)."""
         source = self.controller.config.data.source
+        self._settings_before = None  # edited: the settings in force are the user's now
         if key == "train.method" and source in self.data_panel.catalogue:
             minutes = demo_minutes(source, value)
             self._use_config(config_for(source, method=value), f"<b>{source}</b> with {value}"
@@ -431,8 +436,16 @@ class MainWindow(QMainWindow):
         elif name == "stop":
             c.stop()
         elif name == "reset":
+            before, self._settings_before = self._settings_before, None
+            opened = self._pretrained or self._sampled
             self._pretrained = self._sampled = None
             c.reset()
+            if before is not None and c.set_config(before):  # the opened model's go with it
+                self._show_source(before)
+                self.log_line("reset: the settings in force before "
+                              f"{model_name(opened) if opened else 'the model'} was opened are "
+                              "back")
+            self.summary.show_run(None)  # the forgotten run's scores went with it
             self._show_fresh(c.config, self._ready_title(c.config))
 
     def start_training(self, step: bool = False) -> None:
@@ -654,6 +667,8 @@ class MainWindow(QMainWindow):
             # a zoo entry (--open zoo:NAME), a run or one checkpoint opened to sample:
             # Train continues it in a new run folder, as after Load pretrained (it trained
             # a new model from scratch beside it, without a word)
+            if self._settings_before is None:  # not the opened model's own (Sample again)
+                self._settings_before = self.controller.config
             self._pretrained = path
             self.log_line(f"{path.name}: press Sample only for fresh chains, ▶ Continue to "
                           "train it further in a new run folder")

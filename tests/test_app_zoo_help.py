@@ -176,3 +176,37 @@ def test_a_sampling_draws_as_many_samples_as_its_view_shows(qtbot, tmp_path, mon
     monkeypatch.setattr(window.controller, "sample", lambda path, n=64: asked.append(n))
     window.open_run("zoo:shapes-points-ml", "sample")
     assert asked == [16]
+
+
+def test_reset_after_load_pretrained_forgets_the_model_and_its_settings(qtbot, tmp_path,
+                                                                         tiny_zoo):
+    """Load pretrained put the model's settings in the panel (sampler.n_steps 5 for the
+    preset's 40 here); Reset kept them, so the next "from scratch" run trained the model's
+    recipe, not the demo's, and the run summary still showed the model's scores."""
+    window = make_window(qtbot, tmp_path, knobs=())
+    preset_steps = window.controller.config.sampler.n_steps
+    assert preset_steps != 5
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
+        qtbot.mouseClick(window.data_panel.pretrained_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert window.controller.config.sampler.n_steps == 5  # the model's own, shown
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):  # fresh chains
+        qtbot.mouseClick(window.transport.buttons["sample"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert "8gaussians-ml" in window.summary.disk.text()  # the model's run summary
+    qtbot.mouseClick(window.transport.buttons["reset"], Qt.MouseButton.LeftButton)
+    window.controller.wait()
+    assert window.controller.config.sampler.n_steps == preset_steps  # the demo's again
+    assert window.settings_panel.editors["sampler.n_steps"].value() == preset_steps
+    assert "settings in force before 8gaussians-ml was opened are back" in \
+        window.log.toPlainText()
+    assert window.summary.disk.text() == "no run yet"
+    assert window.transport.buttons["train"].text() == "Train"
+    # an edit after opening makes the settings the user's: Reset keeps them
+    with qtbot.waitSignal(window.controller.sigSnapshot, timeout=WAIT_MS):
+        qtbot.mouseClick(window.data_panel.pretrained_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert not window.settings_panel.set_value("sampler.n_steps", 7).pending
+    qtbot.mouseClick(window.transport.buttons["reset"], Qt.MouseButton.LeftButton)
+    window.controller.wait()
+    assert window.controller.config.sampler.n_steps == 7

@@ -15,7 +15,7 @@ BUTTONS = (
     ("sample", "Sample only", SP.SP_FileDialogContentsView,
      "Draw samples from the current (or a saved) model without training"),
     ("stop", "Stop", SP.SP_MediaStop, "Finish the run: write a checkpoint and stop"),
-    ("reset", "Reset", SP.SP_BrowserReload, "Forget the current run and show the data again, as before Train (your settings stay)"),
+    ("reset", "Reset", SP.SP_BrowserReload, "Forget the current run and show the data again, as before Train (your settings stay; an opened model's settings go with it)"),
 )
 
 # The keyboard's way to the same commands (the Run menu shows them; F-keys, so that
