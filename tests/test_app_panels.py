@@ -415,3 +415,33 @@ def test_close_knob_markers_label_at_different_heights(qtbot, tmp_path):
                 if getattr(line, "label", None) is not None]
     assert [label.format for label in labelled] == ["step_size=0.02", "step_size=1e+06"]
     assert labelled[0].orthoPos != labelled[1].orthoPos  # not one on top of the other
+
+
+def test_any_recorded_metric_can_be_plotted_and_stays_picked_for_the_next_run(qtbot):
+    """The About cards say to watch a method's own metrics (latent_seq's gen_loss,
+    symbol_vector's cross_entropy), which no plot showed: "also plot" offers every
+    metric a run records beyond the fixed plots."""
+    from app.views.curves import NONE, OTHER, CurvesView
+
+    curves = CurvesView()
+    qtbot.addWidget(curves)
+    rows = [{"iteration": i, "wall_time": 0.1 * i, "loss": 1.0, "its": 5.0,
+             "gen_loss": 10.0 - i} for i in range(1, 9)]
+    curves.add_rows(rows[:4])
+    offered = [curves.other.itemText(i) for i in range(curves.other.count())]
+    assert offered == [NONE, "gen_loss"] and OTHER not in curves.items  # loss is plotted
+    curves.other.setCurrentText("gen_loss")
+    assert OTHER in curves.items and curves.items[OTHER].titleLabel.text == "gen_loss"
+    curves.smooth.setValue(0)
+    curves.add_rows(rows[4:])
+    curves.redraw()
+    x, y = curves.lines["gen_loss"].getData()
+    assert list(x) == list(range(1, 9)) and list(y) == [10.0 - i for i in range(1, 9)]
+    # a new run: the list is its own, and the pick comes back once it records the metric
+    curves.clear()
+    assert curves.other.count() == 1 and OTHER not in curves.items
+    curves.add_rows([{"iteration": 1, "loss": 2.0, "gen_loss": 3.0, "recon": 1.0}])
+    assert curves.other.currentText() == "gen_loss" and OTHER in curves.items
+    curves.other.setCurrentText(NONE)
+    assert OTHER not in curves.items and "gen_loss" not in curves.lines
+    assert "loss" in curves.lines  # a fixed plot's line is never taken away

@@ -155,6 +155,9 @@ def test_help_menu_and_about_cards(qtbot, tmp_path):
     assert "coopnets" in names and "digits" in names
     dialog.list.setCurrentRow(names.index("coopnets"))
     assert dialog.shown == ("method", "coopnets") and "MCMC teaching" in dialog.text.toPlainText()
+    # its Watch names gen_loss, which has no plot of its own: the card says where to pick it
+    watch = dialog.text.toPlainText().split("Watch", 1)[1]
+    assert "pick it in Curves → also plot" in watch and watch.count("gen_loss") == 2
     dialog.close()
     window.controller.wait()
 

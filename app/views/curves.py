@@ -44,6 +44,11 @@ TASK_PLOTS = (
     ("accuracy", "Held-out accuracy (higher is better)", (("accuracy", "#76b7b2"),)),
 )
 SERIES = {name: series for name, _title, series in PLOTS + TASK_PLOTS}
+# One more plot of any recorded metric the user picks ("also plot"): a method's own
+# (gen_loss, cross_entropy …), which its About card says to watch.
+OTHER, OTHER_COLOUR, NONE = "other", "#edc948", "—"
+NOT_OFFERED = {"iteration", "wall_time", "edits"} | {
+    key for series in SERIES.values() for key, _colour in series}
 # Titles for a plot too narrow for its own (about 150 pixels on a 1024-pixel screen);
 # a key's labels then drop the prefix they share.
 SHORT_TITLES = {"energy": "Energy", "grad": "Grad. norm", "its": "Iter. / s"}
@@ -154,11 +159,27 @@ class CurvesView(QWidget):
         self.xaxis = QComboBox()
         self.xaxis.addItems(["iteration", "wall time (s)"])
         self.xaxis.currentIndexChanged.connect(self.redraw)
+        self.other = QComboBox()
+        self.other.setObjectName("curves_also_plot")
+        self.other.addItem(NONE)
+        # wide enough for most names (the closed box read "gen_…"), never wider: the
+        # panel may be 300 px
+        self.other.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.other.setMinimumContentsLength(16)
+        self.other.setToolTip("Plot one more metric the run records (a method's own, e.g. "
+                              "gen_loss), under the others")
+        self._wanted = ""  # the metric picked: picked again when a new run records it
+        self.other.currentTextChanged.connect(self._choose_other)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Smoothing"))
         bar.addWidget(self.smooth, 1)
         bar.addWidget(QLabel("x axis"))
         bar.addWidget(self.xaxis)
+        more = QHBoxLayout()  # a row of its own: the first is full on a narrow panel
+        more.addWidget(QLabel("also plot"))
+        more.addWidget(self.other)
+        more.addStretch(1)
         self.plots = unindexed(TimedLayout())
         self.plots.setBackground("#202124")
         self.items: dict[str, pg.PlotItem] = {}
@@ -186,6 +207,7 @@ class CurvesView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addLayout(more)
         layout.addWidget(self.note)
         layout.addWidget(self.plots, 1)
 
@@ -224,13 +246,53 @@ class CurvesView(QWidget):
 
     def _remove_task_plots(self) -> None:
         for name, _title, series in TASK_PLOTS:
-            plot = self.items.pop(name, None)
-            if plot is None:
-                continue
-            self.marker_items = [(p, line) for p, line in self.marker_items if p is not plot]
-            self.plots.removeItem(plot)
-            for key, _ in series:
+            self._remove_plot(name, series)
+        self._remove_plot(OTHER, self._series(OTHER))
+
+    def _remove_plot(self, name: str, series) -> None:
+        plot = self.items.pop(name, None)
+        if plot is None:
+            return
+        self.marker_items = [(p, line) for p, line in self.marker_items if p is not plot]
+        self.plots.removeItem(plot)
+        for key, _ in series:
+            if key not in NOT_OFFERED:  # never a fixed plot's own line
                 self.lines.pop(key, None)
+
+    def _series(self, name: str):
+        """The curves of plot ``name`` (the "also plot" one: the metric picked)."""
+        if name == OTHER:
+            return ((self._wanted, OTHER_COLOUR),) if self._wanted else ()
+        return SERIES[name]
+
+    def _choose_other(self, key: str) -> None:
+        """Plot ``key`` under the others (:data:`NONE`: no such plot)."""
+        self._remove_plot(OTHER, self._series(OTHER))
+        if not self.other.signalsBlocked():  # the user's pick, not a list being refilled
+            self._wanted = "" if key == NONE else key
+        if key == NONE or not key:
+            return
+        plot = self.plots.addPlot(row=3 + len(TASK_PLOTS), col=0, colspan=2, title=key,
+                                  axisItems={"bottom": SpacedAxis()})
+        plot.setClipToView(True)
+        self._add_lines(plot, self._series(OTHER))
+        self.items[OTHER] = plot
+        for iteration, label, kind in self.markers:
+            self._draw_marker(iteration, label, kind, only=plot)
+        self._redraw_plot(OTHER)
+
+    def _offer(self, keys) -> None:
+        """Add metrics first recorded now to the "also plot" list (the one wanted: plot it)."""
+        new = sorted(k for k in keys if k not in NOT_OFFERED
+                     and self.other.findText(k) < 0)
+        if not new:
+            return
+        self.other.blockSignals(True)
+        for key in new:
+            self.other.addItem(key)
+        self.other.blockSignals(False)
+        if self._wanted in new:
+            self.other.setCurrentText(self._wanted)
 
     def set_note(self, text: str) -> None:
         """Say above the plots why they are empty ("" hides it; new rows hide it too)."""
@@ -242,6 +304,10 @@ class CurvesView(QWidget):
         self.rows = {}
         self.markers = []
         self._remove_task_plots()
+        self.other.blockSignals(True)  # the next run offers its own metrics
+        self.other.clear()
+        self.other.addItem(NONE)
+        self.other.blockSignals(False)
         self.redraw()
         for plot in self.items.values():  # the next run's curves set their own ranges
             plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # not the old run's axes
@@ -253,6 +319,7 @@ class CurvesView(QWidget):
             self.set_note("")
         for row in rows:
             self._add_task_plots(row)
+            self._offer(k for k in row if k not in self.rows)
             n = len(self.rows.get("iteration", []))
             for key, value in row.items():
                 column = self.rows.setdefault(key, [float("nan")] * n)
@@ -377,7 +444,7 @@ class CurvesView(QWidget):
         xs_key = "iteration" if self.xaxis.currentIndex() == 0 else "wall_time"
         x = np.asarray(self.rows.get(xs_key, []), dtype=np.float64)
         alpha = self.smooth.value() / 100.0
-        for key, _color in SERIES[name]:
+        for key, _color in self._series(name):
             line = self.lines[key]
             y = np.asarray(self.rows.get(key, []), dtype=np.float64)
             if len(y) != len(x) or not len(x):

@@ -6,6 +6,8 @@ only lists and shows them (Qt renders the Markdown).
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
@@ -22,6 +24,17 @@ from app.style import fit_screen
 from ebm_engine import about
 
 GUIDE = ("guide", "")
+
+
+# Where the app shows what a card's Watch section names (the cards serve `ebm about` too).
+WATCH_NOTE = ("*A metric named here without a plot of its own (`gen_loss`, `cross_entropy` …): "
+              "pick it in Curves → also plot.*")
+
+
+def in_app(text: str) -> str:
+    """A card's Markdown with the app's note on where its Watch metrics are plotted."""
+    return re.sub(r"^## Watch[ \t]*\n", lambda m: m.group(0) + WATCH_NOTE + "\n\n", text,
+                  count=1, flags=re.MULTILINE)
 
 
 class AboutDialog(QDialog):
@@ -90,7 +103,7 @@ class AboutDialog(QDialog):
             self.text.setMarkdown(f"# {name}\n\nNo About card yet: it would be "
                                   f"`resources/about/{kind}-{name}.md`.")
         else:
-            self.text.setMarkdown(card.text)
+            self.text.setMarkdown(in_app(card.text))
         self.shown = key
 
     def show_card(self, kind: str, name: str = "") -> None:
