@@ -39,6 +39,7 @@ class RunSummary(QWidget):
         super().__init__(parent)
         self.disk = QLabel("")
         self.disk.setObjectName("run_disk_use")
+        self.disk.setWordWrap(True)  # a long run name: the size was cut at a narrow panel
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["metric", "value", "which way"])
         layout = QVBoxLayout(self)
@@ -79,6 +80,8 @@ class RunSummary(QWidget):
         scores = QTreeWidgetItem(self.tree, ["metrics", ""])
         for name, value in data["metrics"].items():
             text = f"{value:.4g}" if isinstance(value, float) else str(value)
-            QTreeWidgetItem(scores, [str(name), text, hint(label_of(better, str(name)))])
+            way = hint(label_of(better, str(name)))
+            item = QTreeWidgetItem(scores, [str(name), text, way])
+            item.setToolTip(2, way)  # the column is cut at a narrow panel ("higher is b")
         fill_tree(self.tree.invisibleRootItem(),
                   {k: v for k, v in data.items() if k not in ("metrics", "better")})

@@ -22,7 +22,8 @@ from app.views.registry import view_class
 from ebm_engine.export.samples import PANELS
 from ebm_engine.learning.events import SamplesReady
 
-ORIGINS = {"train": "training samples", "sample": "fresh samples from the model",
+# "sample": not "fresh": a model keeping few persistent chains continues its stored ones
+ORIGINS = {"train": "training samples", "sample": "samples from the model",
            "follow": "followed run", "preview": "training data",
            "picture": "samples given your input"}
 HINT = "<b>Samples</b> — pick a demo and press ▶ Train"
