@@ -126,7 +126,8 @@ def test_eval_scores_against_the_supervised_baselines_and_samples_by_class(tmp_p
     assert classes.tolist() == [k for k in range(10) for _ in range(3)]
     out = export_samples(frames[-1].x, "image", (-1.0, 1.0), tmp_path / "by_class.png",
                          scale=1, extras={"sample_class": classes})
-    assert Image.open(out).size == (3 * 18 + 2, 10 * 18 + 2)  # 3 wide, one row per class
+    # one row per class: its glyph, then its 3 samples (the app's grid lays them out alike)
+    assert Image.open(out).size == (4 * 18 + 2, 10 * 18 + 2)
 
 
 def test_data_without_labels_is_one_clear_error():

@@ -33,10 +33,26 @@ class GridImage:
         ``(H, W, 3)`` uint8, top row first.
     layout : tuple of int
         ``(tiles, tile height, tile width)``, for :func:`tile_at`.
+    columns : int
+        Tiles per row (0: as :func:`make_grid` lays them out by default).
+    index : np.ndarray, optional
+        The sample each tile shows (−1: none, a label tile or a blank), where the
+        tiles are not the samples in order (one class per row).
     """
 
     pixels: np.ndarray
     layout: tuple[int, int, int]
+    columns: int = 0
+    index: np.ndarray | None = None
+
+    def sample_at(self, x: float, y: float) -> int | None:
+        """The sample under grid pixel ``(x, y)`` (``None``: padding, a label, outside)."""
+        n, h, w = self.layout
+        tile = tile_at(x, y, n, h, w, self.columns)
+        if tile is None or self.index is None:
+            return tile
+        sample = int(self.index[tile])
+        return sample if sample >= 0 else None
 
 
 def grid_image(samples: np.ndarray, kind: str, value_range) -> np.ndarray:
@@ -56,9 +72,42 @@ def prepare_grid(samples: np.ndarray, kind: str, value_range) -> GridImage:
     return GridImage(grid, (len(samples), samples.shape[-2], samples.shape[-1]))
 
 
-def tile_at(x: float, y: float, n: int, h: int, w: int) -> int | None:
-    """Index of the tile under grid pixel ``(x, y)`` (``None`` on padding/outside)."""
-    nrow = min(grid_columns(n, w / h), n) if n else 1  # as make_grid laid the tiles out
+def prepare_class_rows(samples: np.ndarray, classes: np.ndarray, kind: str,
+                       value_range) -> GridImage:
+    """Image ``samples`` one class per row, each row led by its class's glyph: the
+    layout of the PNG export (:func:`~ebm_engine.export.by_class.class_rows`)."""
+    from ebm_engine.export.by_class import class_rows
+
+    tiles, per_row, index, _ = class_rows(to_display(samples, kind, value_range), classes)
+    grid = make_grid(tiles, nrow=per_row, pad=PAD, pad_value=40)
+    return GridImage(grid, (len(tiles), tiles.shape[-2], tiles.shape[-1]), per_row, index)
+
+
+def sample_classes(snapshot, n: int) -> np.ndarray | None:
+    """The class of each of the first ``n`` samples of an image snapshot whose samples
+    come with one (``extras["sample_class"]``, class-conditional sampling), else ``None``."""
+    classes = snapshot.extras.get("sample_class") if snapshot.kind == "image" else None
+    if classes is None or np.ndim(classes) != 1 or len(classes) < n or n == 0:
+        return None
+    return np.asarray(classes)[:n]
+
+
+def class_rows_caption(classes: np.ndarray) -> str:
+    """What the rows of :func:`prepare_class_rows` are, top to bottom."""
+    present = [int(k) for k in np.unique(classes)]
+    if len(present) == 1:
+        return f"all of class {present[0]} (its glyph first)"
+    if present == list(range(present[0], present[-1] + 1)):
+        listed = f"{present[0]}–{present[-1]}"
+    else:
+        listed = ", ".join(map(str, present))
+    return f"one class per row, led by its glyph: classes {listed}, top to bottom"
+
+
+def tile_at(x: float, y: float, n: int, h: int, w: int, columns: int = 0) -> int | None:
+    """Index of the tile under grid pixel ``(x, y)`` (``None`` on padding/outside);
+    ``columns`` tiles per row (0: as :func:`make_grid` lays ``n`` tiles out)."""
+    nrow = columns or (min(grid_columns(n, w / h), n) if n else 1)
     col, row = int((x - PAD) // (w + PAD)), int((y - PAD) // (h + PAD))
     if x < PAD or y < PAD or col >= nrow or col < 0 or row < 0:
         return None
@@ -81,7 +130,7 @@ class ImageGridWidget(pg.GraphicsLayoutWidget):
         self.view = self.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.image = pg.ImageItem()
         self.view.addItem(self.image)
-        self._layout = (0, 1, 1)
+        self._grid: GridImage | None = None  # what a click is read against
         self.last_grid: np.ndarray | None = None
         self.upload_count = 0
         self._uploaded: np.ndarray | None = None
@@ -96,14 +145,14 @@ class ImageGridWidget(pg.GraphicsLayoutWidget):
     def set_grid(self, grid: GridImage) -> None:
         """Show a prepared grid: an upload, no per-pixel work."""
         self.last_grid = grid.pixels
-        self._layout = grid.layout
+        self._grid = grid
         if self.isVisible():
             self._upload()
 
     def clear_grid(self) -> None:
         """Show nothing."""
         self.image.clear()
-        self.last_grid = self._uploaded = None
+        self.last_grid = self._uploaded = self._grid = None
 
     def _upload(self) -> None:
         grid = self.last_grid
@@ -126,16 +175,21 @@ class ImageGridWidget(pg.GraphicsLayoutWidget):
             self.viewport().repaint()
 
     def _clicked(self, ev) -> None:
+        if self._grid is None:
+            return
         pos = self.image.mapFromScene(ev.scenePos())
-        n, h, w = self._layout
-        i = tile_at(pos.x(), pos.y(), n, h, w)
+        i = self._grid.sample_at(pos.x(), pos.y())
         if i is not None:
             self.sigTileClicked.emit(i)
 
 
 def prepare_images(snapshot, frame: int = -1) -> GridImage:
-    """The grid of a snapshot's final samples (``frame`` −1) or of recorded frame ``frame``."""
+    """The grid of a snapshot's final samples (``frame`` −1) or of recorded frame ``frame``;
+    samples that come with their class one class per row (:func:`prepare_class_rows`)."""
     x = snapshot.frames[frame].x if 0 <= frame < len(snapshot.frames) else snapshot.samples
+    classes = sample_classes(snapshot, len(x)) if np.ndim(x) == 4 else None
+    if classes is not None:
+        return prepare_class_rows(x, classes, snapshot.kind, snapshot.value_range)
     return prepare_grid(x, snapshot.kind, snapshot.value_range)
 
 
@@ -146,6 +200,15 @@ class ImageGridView(QWidget):
     sigSampleClicked = Signal(int)
     prepare = staticmethod(prepare_images)
     prepare_frames = True  # a few small grids: the worker makes every recorded step's
+    #: extras this view draws itself: each sample's class sets the rows (not a panel
+    #: beside the grid that said only "shape 64")
+    own_extras = ("sample_class",)
+
+    @staticmethod
+    def layout_caption(snapshot) -> str:
+        """What the grid's layout means, where it is not the samples in order (or ``""``)."""
+        classes = sample_classes(snapshot, len(snapshot.samples))
+        return "" if classes is None else class_rows_caption(classes)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

@@ -91,7 +91,11 @@ class SamplesArea(QWidget):
         own = self._not_beside()
         beside = any(k not in own for k in snap.extras)
         model = snap.origin != "preview"  # the data's cells are the data's own
-        label = " — ".join(t for t in (samples_are if beside else "", cells_are) if t and model)
+        # the view's own word on its layout (class-conditional samples: one class per row)
+        caption = getattr(self.view, "layout_caption", None)
+        rows = caption(snap) if caption is not None else ""
+        label = " — ".join(t for t in (samples_are if beside else "", cells_are, rows)
+                           if t and model)
         self.view_label.setText(label)
         self.view_label.setVisible(bool(label))
         display = display_of(snap)

@@ -1,9 +1,11 @@
-"""Class-conditional samples as a PNG grid with one row per class.
+"""Class-conditional samples as a grid with one row per class, its class's glyph first.
 
 Used when the samples come with their class (``extras["sample_class"]``, one
 label per sample, e.g. ``ebm sample`` of a symbol-vector run): row ``k``
-holds the samples of the ``k``-th class present, in order; shorter rows end
-in blank tiles.
+holds the samples of the ``k``-th class present, in order, after a tile with
+that class's glyph (the label tiles of the class-conditional models,
+:func:`~ebm_engine.data.conditional_demos.glyph_bank`); shorter rows end in
+blank tiles. The app draws the same layout (:mod:`app.views.image_grid`).
 """
 
 from __future__ import annotations
@@ -15,16 +17,67 @@ import numpy as np
 from ebm_engine.errors import ExportError
 
 
-def rows_by_class(images: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, int]:
-    """``(tiles, per_row)``: ``images`` (display space) regrouped one class per row."""
+def class_glyphs(classes: np.ndarray, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+    """Display-space (``[0, 1]``) glyph tiles of ``classes``, each of ``shape`` ``(C, H, W)``."""
+    from ebm_engine.data.conditional_demos import glyph_bank
+
+    classes = np.asarray(classes, dtype=np.int64).reshape(-1)
+    c, h, w = shape
+    bank = glyph_bank(int(classes.max(initial=0)) + 1, h, w).numpy()  # model space, [-1, 1]
+    tiles = np.repeat((bank[classes] + 1) / 2, c, axis=1)
+    if dtype == np.uint8:
+        return (tiles * 255 + 0.5).astype(np.uint8)
+    return tiles.astype(dtype)
+
+
+def class_rows(images: np.ndarray, classes: np.ndarray
+               ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """One class per row, its glyph first.
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        ``(N, C, H, W)`` display-space images.
+    classes : numpy.ndarray
+        The class of each image, ``(N,)``.
+
+    Returns
+    -------
+    tiles : numpy.ndarray
+        ``(rows · per_row, C, H, W)``: each row a glyph, then the class's images, then blanks.
+    per_row : int
+        Tiles per row (the most samples of one class, plus the glyph).
+    index : numpy.ndarray
+        For each tile, the index of its image in ``images`` (−1: a glyph or a blank).
+    row_classes : numpy.ndarray
+        The class of each row, top to bottom.
+
+    Raises
+    ------
+    ExportError
+        Not one class per image.
+    """
     classes = np.asarray(classes).reshape(-1)
     if len(classes) != len(images):
         raise ExportError(f"{len(classes)} sample classes for {len(images)} samples")
-    groups = [images[classes == k] for k in np.unique(classes)]
-    per_row = max(len(g) for g in groups)
-    blank = np.zeros((1, *images.shape[1:]), dtype=images.dtype)
-    tiles = [np.concatenate([g, np.repeat(blank, per_row - len(g), 0)]) for g in groups]
-    return np.concatenate(tiles), per_row
+    row_classes = np.unique(classes)
+    members = [np.flatnonzero(classes == k) for k in row_classes]
+    per_row = 1 + max(len(m) for m in members)
+    index = np.full((len(row_classes), per_row), -1, dtype=np.int64)
+    for row, m in enumerate(members):
+        index[row, 1:1 + len(m)] = m
+    index = index.reshape(-1)
+    tiles = np.zeros((len(index), *images.shape[1:]), dtype=images.dtype)
+    tiles[index >= 0] = images[index[index >= 0]]
+    tiles[::per_row] = class_glyphs(row_classes, images.shape[1:], images.dtype)
+    return tiles, per_row, index, row_classes
+
+
+def rows_by_class(images: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(tiles, per_row)``: ``images`` (display space) regrouped one class per row,
+    each row led by its class's glyph (:func:`class_rows`)."""
+    tiles, per_row, _, _ = class_rows(images, classes)
+    return tiles, per_row
 
 
 def save_by_class_png(images: np.ndarray, classes: np.ndarray, path: str | Path,

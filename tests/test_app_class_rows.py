@@ -1,0 +1,81 @@
+"""Class-conditional samples in the app: one class per row, led by its glyph, as the PNG
+export draws them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.app
+
+
+def _sampled(n: int = 20, classes=None):
+    from ebm_engine.learning.events import SamplesReady
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (n, 1, 8, 8)).astype(np.float32)
+    classes = np.arange(n) * 10 // n if classes is None else np.asarray(classes)
+    return SamplesReady(5, "image", (-1.0, 1.0), x, np.zeros(n, np.float32),
+                        extras={"sample_class": classes}, origin="sample")
+
+
+def test_sampled_classes_lay_the_grid_out_one_class_per_row_as_the_export(qtbot, tmp_path):
+    """symbol_vector's sampled grid mixed classes in 8 columns with an extras column that
+    said only "shape 64"; the export had one class per row."""
+    from PIL import Image
+
+    from app.views.image_grid import prepare_class_rows
+    from app.widgets.samples_area import SamplesArea
+    from ebm_engine.data.dataset import to_display
+    from ebm_engine.export.by_class import class_glyphs
+    from ebm_engine.export.samples import export_samples
+
+    area = SamplesArea()
+    qtbot.addWidget(area)
+    area.resize(700, 500)
+    area.show()
+    snap = _sampled()
+    area.show_snapshot(snap)
+    # the classes set the rows: no panel beside the grid for them
+    assert area.extras.isHidden() and "sample_class" not in area.extras.widgets
+    assert area.view_label.isVisible()
+    assert "one class per row" in area.view_label.text() and "0–9" in area.view_label.text()
+    grid = area.view.grid
+    pixels = grid.last_grid
+    # 10 rows of a glyph and 2 samples: the export's picture, tile for tile
+    out = export_samples(snap.samples, "image", (-1.0, 1.0), tmp_path / "rows.png", scale=1,
+                         extras={"sample_class": snap.extras["sample_class"]})
+    exported = np.asarray(Image.open(out).convert("L"))
+    assert pixels.shape[:2] == exported.shape == (10 * 10 + 2, 3 * 10 + 2)
+    # row 3 starts with the glyph of class 3, then samples 6 and 7
+    top, left = 2 + 3 * 10, 2
+    glyph = (class_glyphs(np.array([3]), (1, 8, 8))[0, 0] * 255 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(pixels[top:top + 8, left:left + 8, 0], glyph)
+    np.testing.assert_array_equal(exported[top:top + 8, left:left + 8], glyph)
+    shown = (to_display(snap.samples[6, 0], "image", (-1.0, 1.0)) * 255 + 0.5).astype(np.uint8)
+    np.testing.assert_allclose(pixels[top:top + 8, left + 10:left + 18, 0], shown, atol=1)
+    # a click on a tile picks that sample's chain; on the glyph, none
+    laid = prepare_class_rows(snap.samples, snap.extras["sample_class"], "image", (-1.0, 1.0))
+    assert laid.sample_at(left + 10 + 3, top + 3) == 6
+    assert laid.sample_at(left + 3, top + 3) is None
+
+
+def test_one_class_and_gaps_are_said(qtbot):
+    from app.views.image_grid import class_rows_caption
+
+    assert class_rows_caption(np.full(5, 4)) == "all of class 4 (its glyph first)"
+    assert "classes 0, 2, 5" in class_rows_caption(np.array([0, 2, 2, 5]))
+
+
+def test_training_snapshots_without_classes_keep_the_plain_grid(qtbot):
+    from app.widgets.samples_area import SamplesArea
+    from ebm_engine.learning.events import SamplesReady
+
+    area = SamplesArea()
+    qtbot.addWidget(area)
+    area.show()
+    snap = SamplesReady(1, "image", (-1.0, 1.0), np.zeros((16, 1, 8, 8), np.float32),
+                        np.zeros(16, np.float32))
+    area.show_snapshot(snap)
+    assert not area.view_label.isVisible()
+    assert area.view.grid.last_grid.shape[:2] == (4 * 10 + 2, 4 * 10 + 2)
