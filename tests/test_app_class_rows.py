@@ -1,5 +1,5 @@
 """Class-conditional samples in the app: one class per row, led by its glyph, as the PNG
-export draws them."""
+export draws them; image extras one above another where that draws them larger."""
 
 from __future__ import annotations
 
@@ -79,3 +79,28 @@ def test_training_snapshots_without_classes_keep_the_plain_grid(qtbot):
     area.show_snapshot(snap)
     assert not area.view_label.isVisible()
     assert area.view.grid.last_grid.shape[:2] == (4 * 10 + 2, 4 * 10 + 2)
+
+
+def test_image_extras_stack_where_that_draws_them_larger(qtbot):
+    """symbol_vector's samples by class and reconstructions were squeezed side by side
+    into 120-px columns of a tall panel: digits 11 px tall."""
+    from PySide6.QtWidgets import QBoxLayout
+
+    from app.views.extras import ExtrasPanel, stacked_is_larger
+
+    square = [(170, 190), (140, 70)]
+    assert stacked_is_larger(square, 255, 460)  # tall, narrow: one above another
+    assert not stacked_is_larger(square, 900, 200)  # wide, low: side by side
+    assert not stacked_is_larger(square[:1], 100, 900)  # one grid: nothing to stack
+
+    panel = ExtrasPanel()
+    qtbot.addWidget(panel)
+    extras = {"samples by class": np.zeros((1, 1, 169, 186), np.float32),
+              "original | reconstruction": np.zeros((16, 1, 16, 33), np.float32)}
+    panel.set_extras(extras, "image", (-1.0, 1.0))
+    panel.resize(255, 460)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.stacked, timeout=2000)
+    panel.resize(900, 200)
+    qtbot.waitUntil(lambda: not panel.stacked, timeout=2000)
+    assert panel._layout.direction() == QBoxLayout.Direction.LeftToRight

@@ -22,9 +22,9 @@ def test_semi_supervised_demo_trains_live_with_accuracy_and_class_rows(qtbot, tm
     try:
         window.transport.buttons["train"].click()
         qtbot.waitUntil(lambda: window.snapshot_count >= 2, timeout=WAIT_MS * 3)
-        # one picture of class-conditional samples: 10 rows of 3
+        # one picture of class-conditional samples: 10 rows of a glyph and 3 samples
         mosaic = window.snapshot.extras["samples by class"]
-        assert mosaic.shape == (1, 1, 10 * 17 - 1, 3 * 17 - 1)
+        assert mosaic.shape == (1, 1, 10 * 17 - 1, 4 * 17 - 1)
         assert "samples by class" in window.extras.widgets
         # the held-out accuracy gets its own curve
         curves = window.curves

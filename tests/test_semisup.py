@@ -95,8 +95,16 @@ def test_training_reports_accuracy_and_class_mosaic_and_resumes_exactly(tmp_path
     steps = [e for e in events if isinstance(e, TrainStep)]
     assert all(0.0 <= e.metrics["accuracy"] <= 1.0 for e in steps)
     snap = [e for e in events if isinstance(e, SamplesReady)][-1]
-    # 10 classes × 2 samples as one picture: one row per class
-    assert snap.extras["samples by class"].shape == (1, 1, 10 * 17 - 1, 2 * 17 - 1)
+    # 10 classes × 2 samples as one picture: one row per class, led by the class's glyph
+    mosaic = snap.extras["samples by class"]
+    assert mosaic.shape == (1, 1, 10 * 17 - 1, 3 * 17 - 1)
+    from ebm_engine.data.conditional_demos import glyph_bank
+
+    np.testing.assert_array_equal(mosaic[0, 0, 3 * 17:3 * 17 + 16, :16], glyph_bank(10, 16, 16)[3, 0])
+    # unlabelled images beside their reconstructions (a 1-px line between), a few
+    pairs = snap.extras["original | reconstruction"]
+    assert pairs.shape == (16, 1, 16, 33)
+    assert not np.array_equal(pairs[..., :16], pairs[..., 17:])
     first = Trainer(tiny_cfg(3), tmp_path / "run")
     list(first.events())
     resumed = Trainer.resume(tmp_path / "run")

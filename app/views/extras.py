@@ -12,7 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.views import unindexed
 from app.views.image_grid import GridImage, ImageGridWidget, prepare_grid
@@ -22,11 +30,29 @@ CURVE_PENS = (pg.mkPen("#e8eaed", width=1.5), pg.mkPen("#f9ab00", width=1.5, sty
 CURVE_COLUMNS = 5
 #: Least width of one extra's column (grids scale down to it; narrower, the panel scrolls).
 MIN_COLUMN = 120
+#: Height of an extra's title line, left out of the room its grid has.
+TITLE_HEIGHT = 20
 
 
 def is_curves(name: str, arr: np.ndarray) -> bool:
     """Whether an extra is a set of small plots (see the module docstring)."""
     return name.endswith("curves") and arr.ndim == 3 and arr.shape[1] >= 2
+
+
+def stacked_is_larger(grids: list[tuple[int, int]], width: int, height: int) -> bool:
+    """Whether grids of ``(height, width)`` pixels show larger one above another than
+    side by side in a ``width`` × ``height`` panel (the smallest scale of any grid
+    decides): two tall-ish grids in a tall narrow panel were squeezed into columns
+    a third of their room (symbol-vector's digits drawn 11 px tall)."""
+    k = len(grids)
+    if k < 2:
+        return False
+
+    def scale(w: float, h: float) -> float:
+        h -= TITLE_HEIGHT
+        return min(min(w / gw, h / gh) for gh, gw in grids) if w > 0 and h > 0 else 0.0
+
+    return scale(width, height / k) > scale(width / k, height)
 
 
 def _grid_kind(kind: str) -> str:
@@ -82,6 +108,32 @@ class ExtrasPanel(QWidget):
                 self._layout.addWidget(widget)
             self._fill(widget, arr, kind, value_range, prepared.get(name))
         self.setVisible(bool(extras))
+        self._arrange()
+
+    @property
+    def stacked(self) -> bool:
+        """Whether the extras are one above another (else side by side)."""
+        return self._layout.direction() == QBoxLayout.Direction.TopToBottom
+
+    def _arrange(self) -> None:
+        """Image grids one above another where that draws them larger, else side by side
+        (other extras, plots and scatters, keep their columns)."""
+        grids = []
+        for box in self.widgets.values():
+            pixels = getattr(box.inner, "last_grid", None)
+            if not isinstance(box.inner, ImageGridWidget) or pixels is None:
+                grids = []
+                break
+            grids.append(pixels.shape[:2])
+        # the panel's size, not the viewport's: a scroll bar coming or going with the
+        # direction must not flip it back
+        stack = stacked_is_larger(grids, self.width(), self.height())
+        self._layout.setDirection(QBoxLayout.Direction.TopToBottom if stack
+                                  else QBoxLayout.Direction.LeftToRight)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().resizeEvent(event)
+        self._arrange()
 
     def wanted_width(self) -> int:
         """Width that shows every column whole (beyond it, the panel scrolls)."""

@@ -43,7 +43,9 @@ Classification of a new ``x``: ``p(y | x) ≈ mean_chains softmax f_α(z)`` with
 ``z ~ p(z | x)`` from ``classify_chains`` posterior chains. ``metrics["accuracy"]``
 is the held-out accuracy of the data's ``meta["heldout_items"]`` every ``eval_every``
 iterations. Snapshot extra ``"samples by class"``: ``class_samples``
-class-conditional samples ``g(z)``, ``z ~ p_α(z | y)``, one row per class.
+class-conditional samples ``g(z)``, ``z ~ p_α(z | y)``, one row per class after
+the class's glyph; ``"original | reconstruction"``: a few unlabelled images,
+each beside ``g(z⁺)`` of its posterior latent.
 """
 
 from __future__ import annotations
@@ -56,7 +58,13 @@ import torch
 import torch.nn.functional as F
 
 from ebm_engine.errors import ConfigError, DataError
-from ebm_engine.methods._symbol_vector_parts import class_mosaic, labelled_split, mutual_information
+from ebm_engine.methods._symbol_vector_parts import (
+    class_mosaic,
+    labelled_split,
+    mutual_information,
+    side_by_side,
+    with_glyphs,
+)
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models.generator import MLPGenerator, build_generator
 from ebm_engine.models.sequence import LatentPrior
@@ -66,6 +74,9 @@ from ebm_engine.sampling.langevin import langevin, run_langevin
 
 # Seed of the held-out scoring chains: every evaluation draws the same noise.
 EVAL_SEED = 20210718
+#: Snapshot extra of unlabelled images beside their reconstructions, and how many.
+RECON_EXTRA = "original | reconstruction"
+RECON_PAIRS = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,7 +309,7 @@ class SymbolVectorEBM(LearningMethod):
             samples = self.gen(z_neg)
         extras = {}
         if record_every or (self.step + 1) % self.cfg.train.sample_every == 0:
-            extras = self._extras(recon)
+            extras = self._extras(recon, batch)
         metrics = {
             "loss": float(loss.detach()),
             "energy_data": float(e_pos.detach()),
@@ -315,16 +326,20 @@ class SymbolVectorEBM(LearningMethod):
         return StepResult(metrics, samples, self.prior_energy(z_neg).detach(),
                           [self._to_data_frame(f) for f in frames], extras)
 
-    def _extras(self, recon: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def _extras(self, recon: torch.Tensor | None, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
         if self.opts.class_samples:
             per_class = self.opts.class_samples
             # Own noise: what a snapshot shows never shifts the training stream (exact resume).
             gen = torch.Generator(device=self.device).manual_seed(EVAL_SEED + self.step)
-            out["samples by class"] = class_mosaic(self.samples_by_class(per_class, generator=gen),
-                                                   per_class)
+            samples = self.samples_by_class(per_class, generator=gen)
+            # each row led by its class's glyph: the rows were unlabelled
+            out["samples by class"] = class_mosaic(with_glyphs(samples, per_class), per_class + 1)
         if recon is not None:
-            out["reconstructions"] = recon.detach()
+            # each cell the image beside its reconstruction (a few: readable cells, a
+            # small snapshot); alone, the reconstructions could not be judged
+            k = min(RECON_PAIRS, len(recon))
+            out[RECON_EXTRA] = side_by_side(batch[:k].detach(), recon[:k].detach())
         return out
 
     def samples_by_class(self, per_class: int, n_steps: int | None = None,
