@@ -102,7 +102,7 @@ def snapshot_digest(event: SamplesReady) -> str:
     add(event.samples)
     add(event.energy)
     for frame in event.frames:
-        h.update(str(frame.step).encode())
+        h.update(f"{frame.step}|{frame.segment}".encode())
         add(frame.x)
         add(frame.energy)
     for name in sorted(event.extras):

@@ -254,3 +254,24 @@ def test_harmonisation_redraws_the_pasted_blocks_outline():
     edit, source = m.edit_inputs.cpu(), m.source.cpu()
     assert _seam(edit, edit, source) > 3  # the measure sees a pasted block
     assert _seam(x, edit, source) < 1.25  # 0.9-1.1 over three seeds; from scale 1, 1.4-1.6
+
+
+def test_sampled_frames_carry_their_scale_and_the_samples_at_every_coarser_scale():
+    """After Load pretrained or Sample only, the promised "sample at every coarser scale"
+    never appeared (sample() returned no extras); the chain's frames did not say which
+    scale's network scored them."""
+    trainer = Trainer(tiny_config(), None)
+    m = trainer.method
+    frames = list(m.sample(3, record_every=2))
+    # frames of level 0 (10 steps), 1 and 2 (6 each), each level starting at its offset
+    assert [f.segment for f in frames if f.step in (0, 10, 16, 22)] == [0, 1, 2, 2]
+    assert sorted({f.segment for f in frames}) == [0, 1, 2]
+    extras = frames[-1].extras
+    assert set(extras) == {"scale 12x8", "scale 17x11"}  # the names training's snapshots use
+    assert extras["scale 12x8"].shape == frames[-1].x.shape == (3, 3, 16, 24)
+    # the coarser scale's samples are the finer chains' start, not the result
+    assert not np.allclose(extras["scale 17x11"], frames[-1].x)
+    # and the training snapshot's frames are marked too
+    trainer = Trainer(tiny_config(sample_every=1, record_every=2), None)
+    snap = next(e for e in trainer.events(1) if isinstance(e, SamplesReady))
+    assert sorted({f.segment for f in snap.frames}) == [0, 1, 2]

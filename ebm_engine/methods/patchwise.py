@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -244,15 +245,16 @@ class Patchwise(LearningMethod):
         return out
 
     def _frames(self, frames: list[ChainFrame], offset: int, size: tuple[int, int],
-                keep_last: bool) -> list[ChainFrame]:
+                keep_last: bool, level: int) -> list[ChainFrame]:
         """Frames of one level shown at ``size``, steps counted on across levels
-        (a coarse level's end is the next level's step 0)."""
+        (a coarse level's end is the next level's step 0), each marked with its
+        level: the levels' energies are different networks' and do not compare."""
         out = []
         for f in frames:
             if not keep_last and f is frames[-1]:
                 continue
             x = resize(torch.from_numpy(f.x), size).numpy()
-            out.append(ChainFrame(f.step + offset, x, f.energy.copy()))
+            out.append(ChainFrame(f.step + offset, x, f.energy.copy(), segment=level))
         return out
 
     # --- LearningMethod --------------------------------------------------------
@@ -299,7 +301,7 @@ class Patchwise(LearningMethod):
                     recs[level], _ = run_langevin(self.scale_energy(name), self.recovery_start(level),
                                                   descent, n_steps=steps,
                                                   value_range=self.spec.value_range)
-            frames += self._frames(fr, offset, final, keep_last=level == top)
+            frames += self._frames(fr, offset, final, keep_last=level == top, level=level)
             offset += steps
             synths.append(x)
             if level < top:
@@ -335,7 +337,10 @@ class Patchwise(LearningMethod):
         the harmonisation of pasted edits from ``edit_scale`` up (``task = harmonise``).
 
         ``n_steps`` overrides the finer levels' steps; the coarsest keeps
-        ``coarse_steps``. Frames show every level at the final size.
+        ``coarse_steps``. Frames show every level at the final size, each marked
+        with its level (``segment``); the last frame's extras hold the samples at
+        every coarser level (``"scale WxH"``, at the final size), as training's
+        snapshots do.
         """
         o = self.opts
         sizes = pyramid_sizes(self.height, self.width, o.scales, o.min_side, o.aspect)
@@ -349,6 +354,7 @@ class Patchwise(LearningMethod):
             x = self.coarse_start(n, sizes[0])
         final = sizes[-1]
         offset = 0
+        coarser: dict[str, np.ndarray] = {}  # each finished coarser level's samples
         for level in range(first, len(sizes)):
             name, size = self.names[level], sizes[level]
             steps = self.steps_at(level, n_steps)  # a harmonisation from 0: coarse_steps
@@ -360,11 +366,15 @@ class Patchwise(LearningMethod):
                     last = frame.step == steps
                     if last:
                         x = torch.from_numpy(frame.x).to(self.device)
+                    if last and name != "energy":
+                        shown = resize(torch.from_numpy(frame.x), final).numpy()
+                        coarser[f"scale {size[1]}x{size[0]}"] = shown
                     if name == "energy" or not last:
                         keep = frame.x if last else frame.x[:n_record]
                         yield ChainFrame(frame.step + offset,
                                          resize(torch.from_numpy(keep), final).numpy(),
-                                         frame.energy[:len(keep)].copy())
+                                         frame.energy[:len(keep)].copy(),
+                                         extras=coarser if last else {}, segment=level)
             offset += steps
 
     def state_tensors(self) -> dict[str, torch.Tensor]:

@@ -35,12 +35,17 @@ class ChainFrame:
         Per-sample arrays that say what the samples are about, aligned with
         ``x`` (conditional methods: the scene of each trajectory, see
         :mod:`ebm_engine.data.scenes`); usually only on the last frame.
+    segment : int
+        The part of a chain run in stages under different energies that the frame
+        belongs to (patchwise: its pyramid level, each with its own network):
+        energies compare within a segment only. 0 for a chain under one energy.
     """
 
     step: int
     x: np.ndarray
     energy: np.ndarray
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    segment: int = 0
 
 
 def _sampling_layout(x: torch.Tensor) -> torch.Tensor:
