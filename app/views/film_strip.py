@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from app.display import display_of
@@ -18,6 +19,9 @@ from ebm_engine.data.dataset import to_display
 from ebm_engine.export.images import make_grid
 
 STRIP_KINDS = ("image", "video")  # kinds whose chain states are drawn as a strip
+#: Most states the strip draws (two rows of six keep each near 32 px or more in the
+#: strip's usual room; patchwise's 106 states in two rows of 53 were 5 px each).
+MAX_STATES = 12
 
 
 def energy_change(start: float, end: float) -> str:
@@ -36,12 +40,35 @@ def recorded_chains(snapshot) -> int:
     return min((f.x.shape[0] for f in frames), default=0)
 
 
+def strip_states(n: int, most: int = MAX_STATES) -> tuple[list[int], int]:
+    """``(indices, k)``: which of ``n`` recorded states the strip draws, every ``k``-th
+    from the first, and the last always (at most ``most``; all of them when they fit)."""
+    if n <= most:
+        return list(range(n)), 1
+    k = -(-(n - 1) // (most - 1))
+    return [*range(0, n - 1, k), n - 1], k
+
+
+def ordinal(k: int) -> str:
+    """``2`` → ``"2nd"``, ``11`` → ``"11th"``."""
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def segment_starts(frames) -> list[int]:
+    """Indices of the frames that start a new segment (a chain run in stages under
+    different energies: patchwise's pyramid levels), the first frame not included."""
+    return [i for i in range(1, len(frames)) if frames[i].segment != frames[i - 1].segment]
+
+
 def chain_strip(snapshot, index: int) -> np.ndarray | None:
-    """The recorded states of chain ``index`` side by side, RGB uint8 (two rows when long);
-    ``None`` for kinds that are not drawn as images. Pure numpy: safe on any thread."""
+    """The recorded states of chain ``index`` side by side, RGB uint8 (two rows when long),
+    at most :data:`MAX_STATES` of them (:func:`strip_states`); ``None`` for kinds that
+    are not drawn as images. Pure numpy: safe on any thread."""
     if snapshot.kind not in STRIP_KINDS or not snapshot.frames:
         return None
-    states = np.stack([f.x[index] for f in snapshot.frames])
+    picked, _ = strip_states(len(snapshot.frames))
+    states = np.stack([snapshot.frames[i].x[index] for i in picked])
     if states.ndim < 4:
         return None
     if states.ndim == 5:  # video (steps, C, T, H, W): first frame of the clip
@@ -81,10 +108,19 @@ class FilmStrip(QWidget):
                               "probable). Langevin samples, it does not minimise: a chain that "
                               "starts below the model's typical energy rises to it (latent "
                               "priors started at N(0, I) often do).")
-        self.curve = self.trace.plot(pen=pg.mkPen("#e15759", width=2), symbol="o", symbolSize=4)
+        self.curve = self.trace.plot(pen=pg.mkPen("#e15759", width=2), symbol="o", symbolSize=4,
+                                     connect="finite")  # a gap between segments
+        self.boundaries: list[pg.InfiniteLine] = []  # where a chain's next segment starts
         self.path = pg.PlotDataItem(pen=pg.mkPen("#ffcc00", width=2), symbol="o", symbolSize=4)
+        # which states the strip shows, where it shows only some (strip_states)
+        self.note = steady_label()
+        self.note.setVisible(False)
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.strip, 1)
+        column.addWidget(self.note)
         row = QHBoxLayout()
-        row.addWidget(self.strip, 3)
+        row.addLayout(column, 3)
         row.addWidget(self.trace, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -105,6 +141,8 @@ class FilmStrip(QWidget):
     def _no_chain(self) -> None:
         self.index = None
         self.curve.setData([], [])
+        self._mark_segments([])
+        self.note.setVisible(False)
         self.image.clear()
         self._strip = None
 
@@ -128,12 +166,17 @@ class FilmStrip(QWidget):
             return False
         self.title.setToolTip("")
         self.index = index
-        steps = np.array([f.step for f in frames])
+        steps = np.array([f.step for f in frames], dtype=np.float64)
         energy = np.array([f.energy[index] for f in frames], dtype=np.float64)
         # FCE's flow, a generator, or a sampling that recorded no steps: a state, not a
         # chain (one dot on an axis of ±0.001 steps says nothing the title does not)
         single = len(frames) == 1
-        self.curve.setData([] if single else steps, [] if single else energy)
+        starts = segment_starts(frames)
+        # segments are different networks' energies: not joined by a line (a patchwise
+        # chain's four scales read as sampling raising the energy fourfold)
+        xs, ys = np.insert(steps, starts, np.nan), np.insert(energy, starts, np.nan)
+        self.curve.setData([] if single else xs, [] if single else ys)
+        self._mark_segments([] if single else [frames[i].step for i in starts])
         self.strip.setVisible(snapshot.kind in STRIP_KINDS)
         display = display_of(snapshot)
         strip = (display.chains.get(index) if display is not None and index in display.chains
@@ -146,13 +189,36 @@ class FilmStrip(QWidget):
         else:
             self.image.clear()
             self._strip = None
+        _, k = strip_states(len(frames))
+        self.note.setText(f"every {ordinal(k)} of {len(frames)} states, and the last"
+                          if k > 1 and strip is not None else "")
+        self.note.setVisible(bool(self.note.text()))
         if single:
             self.title.setText(f"Sample {index}: only its final state was recorded (no chain "
                                f"steps), energy {energy[0]:.3g}")
+        elif starts:
+            last = starts[-1]
+            # short: a longer line was cut off at the samples area's usual width
+            self.title.setText(f"Chain of sample {index}: {len(starts) + 1} stages, "
+                               f"{len(frames)} steps; last stage E "
+                               f"{energy_change(energy[last], energy[-1])}")
+            self.title.setToolTip("Each stage (patchwise: each scale of the pyramid) has its "
+                                  "own energy network: energies compare within a stage, not "
+                                  "across the dashed lines.")
         else:
             self.title.setText(f"Chain of sample {index}: {len(frames)} recorded steps, "
                                f"energy {energy_change(energy[0], energy[-1])}")
         return True
+
+    def _mark_segments(self, steps: list[float]) -> None:
+        """Dashed lines on the energy trace where the chain's stages start."""
+        for line in self.boundaries:
+            self.trace.removeItem(line)
+        self.boundaries = [pg.InfiniteLine(pos=step, angle=90,
+                                           pen=pg.mkPen("#9aa0a6", style=Qt.PenStyle.DashLine))
+                           for step in steps]
+        for line in self.boundaries:
+            self.trace.addItem(line, ignoreBounds=True)
 
     def paint_now(self) -> None:
         """Paint a pending change now (so its cost is measured with the draw)."""
