@@ -114,6 +114,30 @@ def test_sdf_and_png_exports(tmp_path):
         export_samples(items, "molecule", None, tmp_path / "m.stl", symbols=spec)
 
 
+def test_png_grid_labels_invalid_cells_and_draws_each_molecule_at_its_own_scale(tmp_path):
+    """RDKit's grid drew an invalid sample's cell blank (no number, no "invalid": an empty
+    molecule's legend is not drawn either), and drew every molecule at the scale of the
+    longest chain: benzene was a speck in its 200 px cell."""
+    from PIL import Image
+
+    from ebm_engine.export.samples import export_samples
+
+    smiles = ["c1ccccc1", "C" * 30, "C1CC"]
+    spec = _spec(smiles)
+    items = encode([smiles_tokens(s) for s in smiles], spec, 40)
+    with pytest.warns(UserWarning, match="1 of 3 samples are not valid molecules"):
+        out = export_samples(items, "molecule", None, tmp_path / "m.png", symbols=spec)
+    pixels = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    cell = 200  # px, 4 cells a row
+    benzene, invalid = pixels[:cell, :cell], pixels[:cell, 2 * cell:3 * cell]
+    red = (invalid[..., 0] > 150) & (invalid[..., 1:] < 100).all(-1)
+    assert red.sum() > 500  # a frame and the caption, in red
+    # the ring alone (not its caption, the cell's lowest tenth) spans most of its cell
+    ink = (benzene[: int(cell * 0.85)] < 200).any(-1)
+    cols = np.flatnonzero(ink.any(0))
+    assert cols.max() - cols.min() > cell // 3, (cols.min(), cols.max())
+
+
 def test_cli_sample_writes_8_smiles_lines(tmp_path):
     path = tmp_path / "few.smi"
     path.write_text("\n".join(["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCl"] * 4) + "\n")

@@ -11,15 +11,17 @@ sample, in order, so ``ebm sample --n 8 --out x.txt`` gives 8 lines:
 - ``.smi``: ``SMILES<TAB>name`` per line (molecules; an invalid SMILES is named
   ``sample_N_invalid``);
 - ``.sdf``: RDKit 2D molblocks of the valid molecules (invalid samples are
-  skipped and counted in a warning; a PNG grid counts its empty cells too);
+  skipped and counted in a warning; a PNG grid counts its cells marked invalid too);
 - ``.png``: text lines drawn in a picture (DejaVu Sans where it is found, see
   :func:`text_font`; characters the font lacks are boxes, counted in a warning),
-  or RDKit's 2D depictions in a grid.
+  or RDKit's 2D depictions in a grid, each molecule at its own scale, an invalid
+  sample's cell framed in red with its number, "✗ invalid" and its SMILES.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import warnings
 from pathlib import Path
 
@@ -38,6 +40,13 @@ MOLECULE_FORMATS = (".smi", ".txt", ".sdf", ".png", ".npz")
 TEXT_FONT_FILE = "DejaVuSans.ttf"
 #: A code point no font maps: its glyph is the font's .notdef box.
 _UNMAPPED = "\U0010ffff"
+#: A molecule PNG: cell side (px), cells per row, longest bond drawn (px), caption size.
+MOLECULE_CELL = 200
+MOLECULE_COLUMNS = 4
+MOLECULE_BOND_PX = 30.0
+MOLECULE_CAPTION_PX = 14
+#: Colour of what an export marks invalid (a molecule's cell, a text line).
+INVALID_RGB = (190, 30, 30)
 
 
 def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
@@ -194,7 +203,7 @@ def _molecule_file(strings: list[str], path: Path, ext: str) -> Path:
     written = _write_molecules(mols, strings, path, ext)
     if invalid and ext == ".png":  # said once the file is there
         warnings.warn(f"{invalid} of {len(strings)} samples are not valid molecules: their "
-                      f"cells in {path.name} are empty and labelled 'invalid'", stacklevel=2)
+                      f"cells in {path.name} are labelled 'invalid'", stacklevel=2)
     elif invalid:
         warnings.warn(f"{invalid} of {len(strings)} samples are not valid molecules: "
                       f"{path.name} holds the {len(strings) - invalid} valid ones (.smi keeps "
@@ -205,14 +214,10 @@ def _molecule_file(strings: list[str], path: Path, ext: str) -> Path:
 def _write_molecules(mols: list, strings: list[str], path: Path, ext: str) -> Path:
     """Write parsed ``mols`` (``(index, Mol or None)``) as an RDKit grid or an SDF."""
     from rdkit import Chem
-    from rdkit.Chem import AllChem, Draw
+    from rdkit.Chem import AllChem
 
     if ext == ".png":
-        shown = [m if m is not None else Chem.Mol() for _, m in mols]
-        legends = [f"{i}" if m is not None else f"{i}: invalid" for i, m in mols]
-        image = Draw.MolsToGridImage(shown, molsPerRow=min(4, max(len(shown), 1)),
-                                     subImgSize=(200, 200), legends=legends)
-        return _save_image(image, path)
+        return _save_image(_molecule_grid(mols, strings), path)
     blocks = []
     for i, mol in mols:
         if mol is None:
@@ -227,6 +232,52 @@ def _write_molecules(mols: list, strings: list[str], path: Path, ext: str) -> Pa
     except OSError as exc:
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def _molecule_grid(mols: list, strings: list[str]):
+    """A PIL grid of :data:`MOLECULE_COLUMNS` columns of :data:`MOLECULE_CELL`-px cells.
+
+    Each molecule is drawn at its own scale (RDKit's grid gave all one scale, set
+    by the longest chain: a ring was a speck in its cell), its bonds at most
+    :data:`MOLECULE_BOND_PX` long; an invalid sample's cell says so in red, with
+    its SMILES (RDKit draws neither an empty molecule nor its legend).
+    """
+    from PIL import Image, ImageDraw
+    from rdkit.Chem.Draw import rdMolDraw2D
+
+    size, columns = MOLECULE_CELL, min(MOLECULE_COLUMNS, max(len(mols), 1))
+    rows = -(-len(mols) // columns)
+    grid = Image.new("RGB", (columns * size, max(rows, 1) * size), "white")
+    font = text_font(MOLECULE_CAPTION_PX)
+    for k, (i, mol) in enumerate(mols):
+        if mol is not None:
+            drawer = rdMolDraw2D.MolDraw2DCairo(size, size)
+            options = drawer.drawOptions()
+            options.fixedBondLength = MOLECULE_BOND_PX  # a small molecule is not blown up
+            options.legendFontSize = MOLECULE_CAPTION_PX
+            rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol, legend=str(i))
+            drawer.FinishDrawing()
+            cell = Image.open(io.BytesIO(drawer.GetDrawingText())).convert("RGB")
+        else:
+            cell = Image.new("RGB", (size, size), "white")
+            draw = ImageDraw.Draw(cell)
+            draw.rectangle((3, 3, size - 4, size - 4), outline=INVALID_RGB, width=2)
+            smiles = _elide(draw, strings[i], font, size - 16)
+            for line, y in ((f"{i}: ✗ invalid", size // 2 - MOLECULE_CAPTION_PX),
+                            (smiles, size // 2 + 4)):
+                width = draw.textlength(line, font=font)
+                draw.text(((size - width) / 2, y), line, fill=INVALID_RGB, font=font)
+        grid.paste(cell, ((k % columns) * size, (k // columns) * size))
+    return grid
+
+
+def _elide(draw, text: str, font, width: float) -> str:
+    """``text`` cut to ``width`` pixels with an ellipsis (a long SMILES in a cell)."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
 
 
 def _save_image(image, path: Path) -> Path:
