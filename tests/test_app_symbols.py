@@ -90,6 +90,29 @@ def test_molecule_view_draws_depictions_and_histograms(qtbot):
     assert shown.endswith("…") and view.cells[0].fontMetrics().horizontalAdvance(shown) <= 150
 
 
+def test_text_preview_is_labelled_as_training_sentences(qtbot):
+    """The data preview (the training data, before Train) read "3 samples at iteration 0"
+    under a "sample" column."""
+    import dataclasses
+
+    from app.views.registry import view_class
+    from ebm_engine.data.text import grammar_vocabulary
+
+    spec = SymbolSpec(grammar_vocabulary(), " ", "grammar", "mood", ("statement", "question"))
+    lines = ["the dog sleeps .", "these dog sleeps .", "does the cat run ?"]
+    items = encode([s.split() for s in lines], spec, 8, attributes=[0, 0, 1])
+    view = view_class("text")()
+    qtbot.addWidget(view)
+    snap = _snapshot(spec, items)
+    view.set_snapshot(dataclasses.replace(snap, origin="preview"))
+    assert view.summary.text() == "3 training sentences, 2/3 valid, 2 as labelled"
+    headers = [view.table.horizontalHeaderItem(c).text() for c in range(4)]
+    assert headers == ["", "labelled", "training sentence", "parsed"]
+    view.set_snapshot(snap)  # then samples: said so again
+    assert view.summary.text().startswith("3 samples at iteration 7")
+    assert view.table.horizontalHeaderItem(2).text() == "sample"
+
+
 def test_exporting_molecules_says_how_many_were_invalid(qtbot, tmp_path):
     pytest.importorskip("rdkit")
     from app.export_menu import ExportMenu

@@ -38,6 +38,21 @@ def symbols_from_extras(extras: dict):
 
 
 Row = tuple[str, str, bool | None]
+#: The list's column headers for samples, and for the data preview (the training data
+#: before Train: their attribute is their label, not one asked for).
+HEADERS = ("", "asked for", "sample", "parsed")
+PREVIEW_HEADERS = ("", "labelled", "training sentence", "parsed")
+HEADER_TIPS = {
+    HEADERS: ("✓: the data's checker accepts the sample",
+              "The attribute class each sentence was sampled for (train.options."
+              "sample_attribute, or drawn at random)", "",
+              "The attribute class the grammar reads in the sentence; red where it is not the "
+              "one asked for (the model missing its class), — where the grammar rejects it"),
+    PREVIEW_HEADERS: ("✓: the data's checker accepts the sentence",
+                      "The attribute class the data gives the sentence", "",
+                      "The attribute class the grammar reads in the sentence; red where it is "
+                      "not its label, — where the grammar rejects it"),
+}
 
 
 def describe_rows(samples: np.ndarray, symbols) -> tuple[list[Row], list[str] | None]:
@@ -90,14 +105,8 @@ class TextView(QWidget):
         self.table = QTableWidget(0, 4, self)
         # the class the sentence was drawn for, and the one its parse has: a ✓ says only
         # that the grammar accepts it, so "asked for" alone read as the model's success
-        self.table.setHorizontalHeaderLabels(["", "asked for", "sample", "parsed"])
-        self.table.horizontalHeaderItem(0).setToolTip("✓: the data's checker accepts the sample")
-        self.table.horizontalHeaderItem(1).setToolTip(
-            "The attribute class each sentence was sampled for (train.options."
-            "sample_attribute, or drawn at random)")
-        self.table.horizontalHeaderItem(3).setToolTip(
-            "The attribute class the grammar reads in the sentence; red where it is not the "
-            "one asked for (the model missing its class), — where the grammar rejects it")
+        self.table.setHorizontalHeaderLabels(list(HEADERS))
+        self._headers(HEADERS)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(2, header.ResizeMode.Stretch)
@@ -134,6 +143,16 @@ class TextView(QWidget):
         self.rows, self.parsed = describe_rows(np.asarray(samples), self.symbols)
         self._fill(where)
 
+    def _headers(self, names: tuple[str, ...]) -> None:
+        for column, (text, tip) in enumerate(zip(names, HEADER_TIPS[names], strict=True)):
+            self.table.horizontalHeaderItem(column).setText(text)
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
+
+    @property
+    def is_preview(self) -> bool:
+        """Whether the snapshot shows the training data (before Train), not samples."""
+        return getattr(self.snapshot, "origin", "") == "preview"
+
     def _fill(self, where: str) -> None:
         self.table.setRowCount(len(self.rows))
         for r, (attr, text, ok) in enumerate(self.rows):
@@ -158,12 +177,17 @@ class TextView(QWidget):
         self.table.setColumnHidden(3, self.parsed is None)
         for column in (0, 1, 3):  # "question+past" whole, not "question+p…"
             self.table.resizeColumnToContents(column)
+        preview = self.is_preview
+        self._headers(PREVIEW_HEADERS if preview else HEADERS)
         judged = [ok for _, _, ok in self.rows if ok is not None]
         valid = f", {sum(judged)}/{len(judged)} valid" if judged else ""
         if self.parsed is not None:
             asked = sum(p == a for p, (a, _, _) in zip(self.parsed, self.rows, strict=True))
-            valid += f", {asked} as asked"
-        self.summary.setText(f"{len(self.rows)} samples at {where}{valid}")
+            valid += f", {asked} {'as labelled' if preview else 'as asked'}"
+        if preview:  # the data set, before any chain ran: not samples of anything
+            self.summary.setText(f"{len(self.rows)} training sentences{valid}")
+        else:
+            self.summary.setText(f"{len(self.rows)} samples at {where}{valid}")
 
     def valid_count(self) -> int:
         """Rows the checker accepted (for tests and the status line)."""
