@@ -50,12 +50,14 @@ def preview_snapshot(cfg: RunConfig, notes: list[str] | None = None) -> SamplesR
     # these items are decoded (a large folder stays 8-bit / memory-mapped)
     shown = SHOWN_BY_KIND.get(data.kind, SHOWN)
     index = np.unique(np.linspace(0, n - 1, min(n, shown)).astype(int))
+    from ebm_engine.data.molecules import property_extras
     from ebm_engine.data.scenes import condition_rows
     from ebm_engine.methods.base import DataSpec
 
     # Text and molecules: the vocabulary that decodes the ids rides along;
     # trajectories: each item's scene (or observed past).
     extras = {**DataSpec.of(data).display_extras(), **condition_rows(data.meta, index)}
+    extras.update(property_extras(data))  # molecules: the whole data's property histograms
     items = data.take(index).numpy()
     scene = data.meta.get("scene") or {}
     if data.kind == "trajectory" and "observed" in extras and len(scene.get("obstacles", ())):

@@ -158,6 +158,8 @@ class Session:
         self._paused = False
         self._step_budget = 0
         self._stop = threading.Event()
+        # the data a sampled model's molecules are drawn beside, read once per data config
+        self._molecule_reference: tuple[Any, dict[str, np.ndarray]] | None = None
         self._roll_back_asked = False  # roll_back(): the next stop goes back, not out
         self._roll_back_to: int | None = None  # to that checkpoint (None: the latest)
 
@@ -549,7 +551,9 @@ class Session:
 
         ``seed`` fixes the chains' start; ``None`` draws fresh chains on each
         call (loading re-seeds from the run's training seed, which would
-        otherwise give the same samples every time).
+        otherwise give the same samples every time). With ``display``, a
+        molecule model's snapshot carries its training molecules' properties
+        (``data_logp``, ``data_qed``, ``data_mw``) where the data can be read.
         """
         self._begin(RunState.SAMPLING)
         return self._sample(path, n, n_steps, seed)
@@ -618,12 +622,25 @@ class Session:
                 landscape = energy_landscape(loaded.method.energy, points_bounds(shown), "cpu")
             # conditional samples (trajectories) carry their scenes in the last frame
             extras = {**spec.display_extras(), **last.extras}
+            if self.display and spec.kind == "molecule":
+                # the data's property histograms, as a training run's snapshots have them
+                extras.update(self._molecule_properties(cfg))
             yield SamplesReady(it, spec.kind, spec.value_range, last.x, last.energy, recorded,
                                extras, landscape=landscape, data_points=data_points,
                                origin="sample")
             yield Finished(it, "sampled")
         finally:
             self.state = RunState.FINISHED
+
+
+    def _molecule_properties(self, cfg: RunConfig) -> dict[str, np.ndarray]:
+        """The training molecules' properties (empty without the data), kept for the
+        next Sample of a model of the same data (reading them takes seconds)."""
+        from ebm_engine.data.molecules import data_property_extras
+
+        if self._molecule_reference is None or self._molecule_reference[0] != cfg.data:
+            self._molecule_reference = (cfg.data, data_property_extras(cfg.data))
+        return self._molecule_reference[1]
 
 
 class _FollowedScene:

@@ -260,3 +260,18 @@ def test_a_crowd_preview_shows_the_plaza_s_pillars_as_its_predictions_do():
     assert centres.shape[1] == len(pillars) > 0 and np.allclose(centres[0], pillars[:, :2])
     assert np.allclose(starts, snap.extras["observed"][:, 0])  # where each walker came from
     assert np.allclose(goals, snap.samples[:, -1])  # and where it went
+
+
+def test_a_molecule_preview_carries_the_whole_datas_properties(tmp_path):
+    """The preview's histograms are of the data (all of it, not the 64 molecules shown),
+    keyed "data" in the view; they were the 64 shown, keyed "samples"."""
+    pytest.importorskip("rdkit")
+    from app.preview import preview_snapshot
+    from ebm_engine.presets import config_for
+
+    path = tmp_path / "few.smi"
+    path.write_text("\n".join(["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCl"]) + "\n")
+    snap = preview_snapshot(config_for(str(path), "molecules"), [])
+    assert len(snap.samples) == 5
+    assert {k: len(v) for k, v in snap.extras.items() if k.startswith("data_")} == {
+        "data_logp": 5, "data_qed": 5, "data_mw": 5}

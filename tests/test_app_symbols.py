@@ -113,6 +113,44 @@ def test_text_preview_is_labelled_as_training_sentences(qtbot):
     assert view.table.horizontalHeaderItem(2).text() == "sample"
 
 
+def _key(view) -> str:
+    return view.plots["logp"].getPlotItem().titleLabel.text
+
+
+def test_molecule_histograms_key_only_what_they_draw(qtbot):
+    """After Load pretrained / Sample the key said "data, samples" over samples alone (the
+    data's properties came only with training snapshots); a preview's molecules were
+    counted as samples and histogrammed as samples."""
+    import dataclasses
+
+    pytest.importorskip("rdkit")
+    from app.views.registry import view_class
+    from ebm_engine.data.tokens import build_vocabulary
+
+    smiles = ["CCO", "c1ccccc1O", "C1CC", "CC(=O)Nc1ccc(O)cc1"]
+    tokens = [smiles_tokens(s) for s in smiles]
+    spec = SymbolSpec(build_vocabulary(tokens), "", "smiles")
+    items = encode(tokens, spec, 24)
+    bare = SamplesReady(3, "molecule", None, items, np.zeros(4, np.float32),
+                        extras=DataSpec("molecule", items.shape[1:], None, spec).display_extras(),
+                        origin="sample")
+    view = view_class("molecule")()
+    qtbot.addWidget(view)
+    view.set_snapshot(bare)  # a model sampled without its data: the samples alone
+    assert "samples" in _key(view) and "data" not in _key(view)
+    reference = {f"data_{k}": np.array([1.0, 2.0, 3.0], np.float32) for k in ("logp", "qed", "mw")}
+    sampled = dataclasses.replace(bare, extras={**bare.extras, **reference})
+    view.set_snapshot(sampled)  # the data's properties ride along: both drawn and keyed
+    assert view.data_props["mw"] == [1.0, 2.0, 3.0] and len(view.sample_props["mw"]) == 3
+    assert "data" in _key(view) and "samples" in _key(view)
+    fresh = view_class("molecule")()
+    qtbot.addWidget(fresh)
+    fresh.set_snapshot(dataclasses.replace(bare, origin="preview"))  # the data, before Train
+    assert fresh.summary.text() == "4 training molecules, 3 valid (RDKit)"
+    assert len(fresh.data_props["mw"]) == 3 and len(fresh.sample_props["mw"]) == 0
+    assert "data" in _key(fresh) and "samples" not in _key(fresh)
+
+
 def test_exporting_molecules_says_how_many_were_invalid(qtbot, tmp_path):
     pytest.importorskip("rdkit")
     from app.export_menu import ExportMenu

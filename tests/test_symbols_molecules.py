@@ -157,6 +157,43 @@ def test_cli_sample_writes_8_smiles_lines(tmp_path):
     assert len(out.read_text().splitlines()) == 8
 
 
+def test_sampled_molecules_carry_the_datas_properties_where_the_data_is_there(tmp_path,
+                                                                            monkeypatch):
+    """A sampled model's snapshot had no data properties (only training snapshots' batches
+    had the data), so the app's "data" histogram was missing; without the data it still
+    samples, the samples alone."""
+    from ebm_engine.learning.events import SamplesReady
+    from ebm_engine.session import Session
+
+    path = tmp_path / "few.smi"
+    path.write_text("\n".join(["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCl"]) + "\n")
+    cfg = config_for(str(path), "molecules", overrides=[
+        ("model.width", 16), ("train.batch_size", 4), ("train.checkpoint_every", 0),
+        ("sampler.n_steps", 3), ("train.device", "cpu"),
+        ("train.options", {"z_dim": 4, "emb_dim": 8, "gen_width": 16, "post_steps": 2}),
+    ])
+    run = tmp_path / "run"
+    list(Trainer(cfg, run).events(1))
+
+    def sampled(session: Session) -> SamplesReady:
+        return next(e for e in session.sample(run, n=4) if isinstance(e, SamplesReady))
+
+    session = Session(display=True)
+    snap = sampled(session)
+    # CCN, CCO, acetic acid, chloroethane, benzene
+    assert sorted(snap.extras["data_mw"]) == pytest.approx([45.08, 46.07, 60.05, 64.51, 78.11],
+                                                           abs=0.01)
+    assert len(snap.extras["data_qed"]) == 5
+    import ebm_engine.data.molecules as molecules
+
+    with monkeypatch.context() as patch:  # kept for the next Sample: not read again
+        patch.setattr(molecules, "data_property_extras", lambda cfg: pytest.fail("read again"))
+        assert sampled(session).extras["data_logp"].shape == (5,)
+    path.unlink()  # the data are gone: the model samples all the same
+    snap = sampled(Session(display=True))
+    assert len(snap.samples) == 4 and not any(k.startswith("data_") for k in snap.extras)
+
+
 def test_smi_export_without_rdkit_writes_every_sample_unchecked(tmp_path, monkeypatch):
     """Naming the invalid SMILES needs RDKit; a machine without it still writes the file."""
     import ebm_engine.metrics.symbols as symbols_module

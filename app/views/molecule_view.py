@@ -6,7 +6,12 @@ batch it learned from as ``extras["data"]``. The view decodes both, draws
 up to :data:`SHOWN` samples with RDKit (invalid ones as a labelled empty
 cell) and histograms logP, QED and molecular weight of the valid samples
 against those of the data seen so far (the data pool grows with each
-snapshot up to :data:`DATA_POOL`). Without RDKit it says what to install.
+snapshot up to :data:`DATA_POOL`). A sampled model's snapshot and the data
+preview carry the whole data's properties instead (``data_logp``,
+``data_qed``, ``data_mw``); a model sampled without its data shows its
+samples alone, and the key names only what is drawn. A preview's items are
+the data: counted as training molecules and histogrammed as data.
+Without RDKit it says what to install.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.views.curves import key_html, shrinkable_title
 from app.views.registry import register_view
 from app.views.text_view import SYMBOL_KEYS, symbols_from_extras
+from ebm_engine.data.molecules import DATA_PROPERTY_PREFIX
 
 SHOWN = 12
 COLUMNS = 4
@@ -35,6 +41,8 @@ CELL = 150
 DATA_POOL = 2000
 HIST_LABELS = {"logp": "logP", "qed": "QED", "mw": "mol. weight"}
 HIST_KEY = (("data", (150, 150, 150, 120)), ("samples", (40, 90, 200, 150)))
+# The whole data's properties, where a snapshot carries them (sampling, the preview)
+DATA_KEYS = tuple(DATA_PROPERTY_PREFIX + k for k in HIST_LABELS)
 
 
 def depiction(smiles: str, size: int = CELL) -> QImage | None:
@@ -77,7 +85,7 @@ class MoleculeView(QWidget):
     """A grid of depicted samples over three histograms (logP, QED, MW: data grey, samples blue)."""
 
     sigSampleClicked = Signal(int)
-    own_extras = (*SYMBOL_KEYS, "data")  # the data's property histograms are drawn here
+    own_extras = (*SYMBOL_KEYS, "data", *DATA_KEYS)  # the data's property histograms are drawn here
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -106,15 +114,14 @@ class MoleculeView(QWidget):
         self._reflow(COLUMNS)
         hist_row = QHBoxLayout()
         self.plots: dict[str, pg.PlotWidget] = {}
-        for key, label in HIST_LABELS.items():
+        for key in HIST_LABELS:
             plot = pg.PlotWidget(self)
-            # the key in the title: a legend box sat on the bars
-            plot.setTitle(label + ('<br><span style="font-size: 8pt">' + key_html(HIST_KEY)
-                                   + "</span>" if key == "logp" else ""))
             shrinkable_title(plot.getPlotItem())
             plot.setMinimumHeight(120)
             self.plots[key] = plot
             hist_row.addWidget(plot)
+        self.shown_series: tuple[str, ...] = ()
+        self._titles(())
         # The cells keep their size and scroll: three rows of them over the histograms
         # made the window taller than a 900 px screen.
         # As many columns as fit across: never a cell cut at the right edge.
@@ -149,11 +156,34 @@ class MoleculeView(QWidget):
                 - inner.right() - self.scroll.verticalScrollBar().sizeHint().width() + spacing)
         self._reflow(max(1, min(SHOWN, free // (CELL + spacing))))
 
+    def _titles(self, series: tuple[str, ...]) -> None:
+        """Each plot's name; the first's has the key of the ``series`` drawn (a legend
+        box sat on the bars, and a key naming a series not drawn said it was missing)."""
+        self.shown_series = series
+        for key, plot in self.plots.items():
+            shown = [item for item in HIST_KEY if item[0] in series]
+            plot.setTitle(HIST_LABELS[key] + ('<br><span style="font-size: 8pt">'
+                                              + key_html(shown) + "</span>"
+                                              if key == "logp" and shown else ""))
+
+    @property
+    def is_preview(self) -> bool:
+        """Whether the snapshot shows the training data (before Train), not samples."""
+        return getattr(self.snapshot, "origin", "") == "preview"
+
     def set_snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
         self.symbols = symbols_from_extras(snapshot.extras) or self.symbols
-        if self.symbols is not None and "data" in snapshot.extras and self.has_rdkit:
-            self._add_data(self.symbols.decode_all(snapshot.extras["data"]))
+        extras = snapshot.extras
+        if all(k in extras for k in DATA_KEYS):  # the whole data's: they replace the pool
+            self.data_props = {k: np.asarray(extras[DATA_PROPERTY_PREFIX + k], float).tolist()
+                               for k in HIST_LABELS}
+        elif self.symbols is not None and self.has_rdkit:
+            if self.is_preview:  # the items are the data
+                self.data_props = {k: [] for k in HIST_LABELS}
+                self._add_data(self.symbols.decode_all(np.asarray(snapshot.samples)))
+            elif "data" in extras:
+                self._add_data(self.symbols.decode_all(extras["data"]))
         self.show_frame(-1)
         self.update_count += 1
 
@@ -206,12 +236,19 @@ class MoleculeView(QWidget):
                 cell.setPixmap(QPixmap.fromImage(image))
             cell.setToolTip(self.smiles[i])
         good = [m for m in mols if m is not None]
-        self.sample_props = properties(good) if good else {k: np.zeros(0) for k in HIST_LABELS}
+        # a preview's molecules are the data's, histogrammed as such in set_snapshot
+        self.sample_props = (properties(good) if good and not self.is_preview
+                             else {k: np.zeros(0) for k in HIST_LABELS})
         self._histograms()
-        self.summary.setText(f"{len(self.smiles)} samples, {sum(self.valid)} valid "
-                             f"(RDKit) at iteration {self.snapshot.iteration}")
+        if self.is_preview:
+            self.summary.setText(f"{len(self.smiles)} training molecules, {sum(self.valid)} "
+                                 "valid (RDKit)")
+        else:
+            self.summary.setText(f"{len(self.smiles)} samples, {sum(self.valid)} valid "
+                                 f"(RDKit) at iteration {self.snapshot.iteration}")
 
     def _histograms(self) -> None:
+        drawn: set[str] = set()
         for key, plot in self.plots.items():
             plot.clear()
             data = np.asarray(self.data_props[key])
@@ -225,3 +262,7 @@ class MoleculeView(QWidget):
                     counts, _ = np.histogram(values, edges, density=True)
                     plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=brush,
                               name=name)
+                    drawn.add(name)
+        series = tuple(name for name, _ in HIST_KEY if name in drawn)
+        if series != self.shown_series:
+            self._titles(series)

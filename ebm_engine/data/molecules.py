@@ -22,7 +22,7 @@ from ebm_engine.data.catalogue import demo, reader
 from ebm_engine.data.dataset import Dataset
 from ebm_engine.data.text import read_lines
 from ebm_engine.data.tokens import SymbolSpec, build_vocabulary, encode, smiles_tokens
-from ebm_engine.errors import DataError
+from ebm_engine.errors import DataError, EBMError
 
 #: Longest SMILES (tokens) the demo keeps; ``data.options.max_tokens`` for files.
 MAX_TOKENS = 40
@@ -147,3 +147,42 @@ def read_smiles_file(path: Path, cfg: DataConfig) -> Dataset:
     dataset.meta["skipped"] = bad
     dataset.meta["too_long"] = long
     return dataset
+
+
+#: Prefix of the snapshot extras that carry the training molecules' properties
+#: (``data_logp``, ``data_qed``, ``data_mw``): the app draws them beside the samples'.
+DATA_PROPERTY_PREFIX = "data_"
+
+
+def property_extras(dataset: Dataset) -> dict[str, np.ndarray]:
+    """The reference properties of a molecule data set as snapshot extras.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Loaded data; only molecule data have ``meta["properties"]``.
+
+    Returns
+    -------
+    dict of str to np.ndarray
+        ``data_logp``, ``data_qed`` and ``data_mw`` (float32, one value per
+        training molecule, up to 2000), or empty for other data.
+    """
+    props = dataset.meta.get("properties") if dataset.kind == "molecule" else None
+    if not props:
+        return {}
+    return {DATA_PROPERTY_PREFIX + k: np.asarray(v, dtype=np.float32) for k, v in props.items()}
+
+
+def data_property_extras(cfg: DataConfig) -> dict[str, np.ndarray]:
+    """:func:`property_extras` of the data ``cfg`` names, read now.
+
+    A model samples without its training data: where they cannot be read (a
+    moved ``.smi`` file, no RDKit) this is empty and the samples are shown alone.
+    """
+    from ebm_engine.data import load_dataset
+
+    try:
+        return property_extras(load_dataset(cfg))
+    except (EBMError, OSError):
+        return {}
