@@ -269,7 +269,8 @@ def test_exported_npz_of_token_ids_decodes_without_the_checkpoint(tmp_path):
         spec = SymbolSpec(tuple(z["display_vocab"].tolist()), str(z["display_joiner"]),
                           str(z["display_checker"]), str(z["display_attribute"]),
                           tuple(z["display_attribute_values"].tolist()))
-        assert spec.decode_all(z["samples"]) == (tmp_path / "s.txt").read_text().splitlines()
+        lines = (tmp_path / "s.txt").read_text().splitlines()  # an invalid one marked so
+        assert spec.decode_all(z["samples"]) == [line.removesuffix("\tinvalid") for line in lines]
         assert int(z["iteration"]) == 1 and str(z["kind"]) == "text"
 
 
@@ -328,6 +329,52 @@ def test_text_png_is_readable_words_apart(tmp_path):
     blank = ~ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1].any(0)
     gaps = np.diff(np.flatnonzero(np.diff(np.r_[0, blank.astype(int), 0])))[::2]
     assert (gaps >= 4).sum() >= 2, gaps  # two spaces, each a few blank columns wide
+
+
+def _grammar_samples() -> tuple[SymbolSpec, np.ndarray, list[str]]:
+    from ebm_engine.data.text import grammar_vocabulary
+
+    lines = simple_sentences(3)
+    lines.insert(1, "these dog sleeps the")  # the grammar rejects it
+    spec = SymbolSpec(grammar_vocabulary(), " ", "grammar")
+    return spec, encode([s.split() for s in lines], spec, 24), lines
+
+
+def test_text_export_marks_invalid_samples_and_reads_back_without_them(tmp_path):
+    """The app marks rejected sentences; the .txt export dropped the mark. Now their lines
+    end in TAB "invalid" (the sentence stays the first column), and the text reader skips
+    them: an export read back as data still has the grammar's checker."""
+    from ebm_engine.export.samples import export_samples
+
+    spec, items, lines = _grammar_samples()
+    with pytest.warns(UserWarning, match=r"1 of 4 samples are invalid: their lines in t\.txt"):
+        out = export_samples(items, "text", None, tmp_path / "t.txt", symbols=spec)
+    written = out.read_text().splitlines()
+    assert written == [lines[0], f"{lines[1]}\tinvalid", *lines[2:]]
+    with pytest.warns(UserWarning, match=r"skipped 1 line\(s\) marked invalid .*: 2$"):
+        data = load_dataset(DataConfig(str(out)))
+    assert data.meta["symbols"].checker == "grammar" and data.meta["skipped"] == [2]
+    assert data.meta["symbols"].decode_all(data.stored.numpy()) == lines[:1] + lines[2:]
+
+
+def test_text_png_draws_invalid_samples_in_red(tmp_path):
+    """The picture marks a rejected sentence as the app does: red, behind a cross."""
+    import warnings
+
+    from PIL import Image
+
+    from ebm_engine.export.samples import export_samples
+
+    spec, items, _ = _grammar_samples()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = export_samples(items, "text", None, tmp_path / "t.png", symbols=spec)
+    pixels = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    red = (pixels[..., 0] > 150) & (pixels[..., 1:] < 100).all(-1)
+    rows = np.flatnonzero(red.any(1))
+    assert len(rows) > 5
+    line = 18 + 9  # px: the font and the gap below it, after an 8 px margin
+    assert {(r - 8) // line for r in rows} == {1}  # the second line, only
 
 
 def _text_picture(tmp_path, text: str, name: str) -> np.ndarray:

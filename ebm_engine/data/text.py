@@ -35,6 +35,8 @@ DEFAULT_MAX_TOKENS = 40
 MAX_VOCABULARY = 5000
 #: Share of a user's lines held out for the likelihood bound (when there are enough).
 HELDOUT_SHARE = 0.05
+#: How a ``.txt`` export of samples ends an invalid sample's line (:mod:`ebm_engine.export.symbols`).
+INVALID_MARK = "\tinvalid"
 
 
 def grammar_vocabulary() -> tuple[str, ...]:
@@ -134,10 +136,22 @@ def read_text_file(path: Path, cfg: DataConfig) -> Dataset:
 
     Lines longer than ``data.options.max_tokens`` words (default 40) are
     dropped (counted in ``meta["dropped"]``). When every line is a sentence
-    of the built-in grammar, its checker judges the samples too.
+    of the built-in grammar, its checker judges the samples too. Lines that
+    end in a TAB and ``invalid`` (samples an ``ebm sample`` export marked so)
+    are skipped: their line numbers go to ``meta["skipped"]`` and a warning.
     """
+    import warnings
+
     max_tokens = int_option(cfg.options, "max_tokens", DEFAULT_MAX_TOKENS, 1, 10_000)
-    lines = [word_tokens(s) for _, s in read_lines(path, "sentence")]
+    raw = read_text(path, "UTF-8 text with one sentence per line").splitlines()
+    # the mark before stripping: an empty invalid sample's line is the mark alone
+    marked = [n for n, line in enumerate(raw, 1) if line.rstrip().endswith(INVALID_MARK)]
+    skip = set(marked)
+    lines = [word_tokens(s) for n, s in enumerate(raw, 1) if s.strip() and n not in skip]
+    if not lines:
+        raise DataError(f"{path}: " + ("every line is marked invalid (TAB 'invalid' at its "
+                                       "end)" if marked else "empty file")
+                        + ", expected one sentence per line")
     kept = [ws for ws in lines if len(ws) <= max_tokens]
     if not kept:
         raise DataError(f"{path}: every line is longer than {max_tokens} words "
@@ -152,6 +166,11 @@ def read_text_file(path: Path, cfg: DataConfig) -> Dataset:
     ids = encode(kept, spec, length)
     n_held = int(len(ids) * HELDOUT_SHARE) if len(ids) >= 40 else 0
     train, held = (ids[:-n_held], ids[-n_held:]) if n_held else (ids, ids[:0])
-    return Dataset(str(path), "text", train, None,
-                   {"symbols": spec, "heldout": held, "dropped": len(lines) - len(kept),
-                    "source": str(path)})
+    meta = {"symbols": spec, "heldout": held, "dropped": len(lines) - len(kept),
+            "source": str(path), "skipped": marked}
+    if marked:
+        shown = ", ".join(str(n) for n in marked[:5]) + (" …" if len(marked) > 5 else "")
+        meta["warning"] = (f"{path}: skipped {len(marked)} line(s) marked invalid (TAB "
+                           f"'invalid' at the end): {shown}")
+        warnings.warn(meta["warning"], stacklevel=2)
+    return Dataset(str(path), "text", train, None, meta)

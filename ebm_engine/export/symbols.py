@@ -4,16 +4,19 @@ Samples are token ids; the :class:`~ebm_engine.data.tokens.SymbolSpec`
 saved with the run decodes them. Every format writes one record per
 sample, in order, so ``ebm sample --n 8 --out x.txt`` gives 8 lines:
 
-- ``.txt``: one decoded string per line (an empty sample is an empty line);
-  with an attribute, ``asked ATTRIBUTE<TAB>string``, and where the grammar
-  parses it ``asked ATTRIBUTE; parsed ATTRIBUTE<TAB>string`` (``parsed
-  invalid`` where it does not: the request is not the sentence's own);
+- ``.txt``: one decoded string per line (an empty sample is an empty line),
+  one the data's checker rejects followed by ``<TAB>invalid`` (``cut -f1``
+  gives the strings; the text reader skips marked lines); with an attribute,
+  ``asked ATTRIBUTE<TAB>string``, and where the grammar parses it ``asked
+  ATTRIBUTE; parsed ATTRIBUTE<TAB>string`` (``parsed invalid`` where it does
+  not: the request is not the sentence's own);
 - ``.smi``: ``SMILES<TAB>name`` per line (molecules; an invalid SMILES is named
   ``sample_N_invalid``);
 - ``.sdf``: RDKit 2D molblocks of the valid molecules (invalid samples are
   skipped and counted in a warning; a PNG grid counts its cells marked invalid too);
 - ``.png``: text lines drawn in a picture (DejaVu Sans where it is found, see
-  :func:`text_font`; characters the font lacks are boxes, counted in a warning),
+  :func:`text_font`; characters the font lacks are boxes, counted in a warning;
+  invalid samples in red behind a ✗),
   or RDKit's 2D depictions in a grid, each molecule at its own scale, an invalid
   sample's cell framed in red with its number, "✗ invalid" and its SMILES.
 """
@@ -47,6 +50,8 @@ MOLECULE_BOND_PX = 30.0
 MOLECULE_CAPTION_PX = 14
 #: Colour of what an export marks invalid (a molecule's cell, a text line).
 INVALID_RGB = (190, 30, 30)
+#: The end of an invalid sample's line in a ``.txt`` export.
+INVALID_MARK = "\tinvalid"
 
 
 def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
@@ -56,9 +61,13 @@ def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
         raise ExportError(f"cannot write {kind} samples as {ext}: the run has no vocabulary")
     strings = symbols.decode_all(samples)
     if ext == ".txt" or (ext == ".smi" and kind == "molecule"):
-        return _write_lines(path, _lines(strings, samples, symbols, ext))
+        ok = _checked(symbols, strings)
+        written = _write_lines(path, _lines(strings, samples, symbols, ext, ok))
+        _say_invalid(ok, path, ext, bool(symbols.attribute))  # said once the file is there
+        return written
     if ext == ".png" and kind == "text":
-        return _text_png(_lines(strings, samples, symbols, ".txt"), path)
+        ok = _checked(symbols, strings)
+        return _text_png(_lines(strings, samples, symbols, ".png", ok), path, ok)
     if kind == "molecule" and ext in (".sdf", ".png"):
         return _molecule_file(strings, path, ext)
     allowed = TEXT_FORMATS if kind == "text" else MOLECULE_FORMATS
@@ -66,21 +75,38 @@ def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
                       f"{kind} samples export as {' '.join(allowed)}")
 
 
-def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: str) -> list[str]:
+def _checked(symbols: SymbolSpec, strings: list[str]) -> np.ndarray | None:
+    """Each string's validity by the data's checker; None where nothing judges them."""
+    from ebm_engine.metrics.symbols import validity
+
+    if not symbols.checker:
+        return None
+    try:
+        return np.asarray(validity(symbols, strings), dtype=bool)
+    except ImportError:  # SMILES without RDKit here (a run copied over): written unchecked
+        return None
+
+
+def _say_invalid(ok: np.ndarray | None, path: Path, ext: str, attribute: bool) -> None:
+    bad = 0 if ok is None else int((~ok).sum())
+    if not bad:
+        return
+    if ext == ".smi":
+        warnings.warn(f"{bad} of {len(ok)} samples are not valid SMILES (named "
+                      "sample_N_invalid in the file)", stacklevel=3)
+    else:
+        how = "say 'parsed invalid'" if attribute else "end in a TAB and 'invalid'"
+        warnings.warn(f"{bad} of {len(ok)} samples are invalid: their lines in {path.name} "
+                      f"{how}", stacklevel=3)
+
+
+def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: str,
+           ok: np.ndarray | None) -> list[str]:
+    """The lines of a ``.smi``, ``.txt`` or text ``.png`` export (``ok``: validity)."""
     if ext == ".smi":
         # every sample, in order; one RDKit cannot parse is named so (a barely trained
-        # run writes many), and counted in a warning
-        from ebm_engine.metrics.symbols import validity
-
-        try:
-            ok = validity(symbols, strings) if symbols.checker == "smiles" else None
-        except ImportError:  # no RDKit here (a run copied over): written unchecked
-            ok = None
+        # run writes many)
         ok = np.ones(len(strings), dtype=bool) if ok is None else ok
-        bad = int((~np.asarray(ok, dtype=bool)).sum())
-        if bad:
-            warnings.warn(f"{bad} of {len(strings)} samples are not valid SMILES (named "
-                          "sample_N_invalid in the file)", stacklevel=3)
         return [f"{s}\tsample_{i}{'' if good else '_invalid'}"
                 for i, (s, good) in enumerate(zip(strings, ok, strict=True))]
     if symbols.attribute:
@@ -95,7 +121,11 @@ def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: st
             asked = [f"{a}; parsed {attribute_value(p, symbols.attribute) if p else 'invalid'}"
                      for a, p in zip(asked, parses, strict=True)]
         return [f"{a}\t{s}" for a, s in zip(asked, strings, strict=True)]
-    return list(strings)
+    if ok is None or ext == ".png":  # the picture marks them in red
+        return list(strings)
+    # a mark after the sentence: cut -f1 gives the sentences, and the text reader skips
+    # these lines (ebm_engine.data.text)
+    return [s if good else s + INVALID_MARK for s, good in zip(strings, ok, strict=True)]
 
 
 def _write_lines(path: Path, lines: list[str]) -> Path:
@@ -166,7 +196,7 @@ def missing_glyphs(font, text: str) -> list[str]:
     return out
 
 
-def _text_png(lines: list[str], path: Path) -> Path:
+def _text_png(lines: list[str], path: Path, ok: np.ndarray | None = None) -> Path:
     from PIL import Image, ImageDraw
 
     font = text_font(TEXT_FONT_PX)
@@ -174,12 +204,16 @@ def _text_png(lines: list[str], path: Path) -> Path:
     # The .txt form's TAB has no glyph (a box in the picture): "[attribute] sentence".
     shown = [f"[{head}] {tail}" if tab else head
              for head, tab, tail in (line.partition("\t") for line in lines)]
+    # an invalid sample in red behind a cross, as the app lists it
+    bad = np.zeros(len(shown), dtype=bool) if ok is None else ~ok
+    shown = [f"✗ {s}" if b else s for s, b in zip(shown, bad, strict=True)]
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     width = max([200] + [int(measure.textlength(s, font=font)) + 2 * TEXT_MARGIN for s in shown])
     image = Image.new("RGB", (width, 2 * TEXT_MARGIN + height * len(shown)), "white")
     draw = ImageDraw.Draw(image)
     for i, text in enumerate(shown):
-        draw.text((TEXT_MARGIN, TEXT_MARGIN + i * height), text, fill="black", font=font)
+        draw.text((TEXT_MARGIN, TEXT_MARGIN + i * height), text,
+                  fill=INVALID_RGB if bad[i] else "black", font=font)
     written = _save_image(image, path)
     missing = missing_glyphs(font, "".join(shown))
     if missing:  # CJK, say: no font we can count on has them; said, not silently boxed
