@@ -139,7 +139,7 @@ def test_zoo_is_read_only_and_bad_names_get_a_hint(tiny_zoo, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "did you mean 'tiny-ml'" in err and "\n" not in err
     assert main(["train", "--resume", "zoo:tiny-ml", "--out", str(tiny_zoo), "--quiet"]) == 2
-    assert "already holds a run" in capsys.readouterr().err
+    assert "read-only" in capsys.readouterr().err
     # what an entry does not ship is said as such, with what to do instead
     grid = tmp_path / "x.npz"  # (a .png is its preview picture)
     assert main(["export", "--run", "zoo:tiny-ml", "--what", "samples", "--out", str(grid)]) == 2
@@ -148,6 +148,39 @@ def test_zoo_is_read_only_and_bad_names_get_a_hint(tiny_zoo, tmp_path, capsys):
     assert main(["export", "--run", "zoo:tiny-ml", "--what", "metrics",
                  "--out", str(tmp_path / "m.csv")]) == 2
     assert "ships without its training history" in capsys.readouterr().err
+
+
+def test_no_command_writes_into_the_zoo(tiny_zoo, tmp_path, capsys):
+    """Every output path inside the zoo is refused in one line, whichever run is read:
+    a sample over an entry's preview, an export or scores beside it, a fork or a new
+    run that `ebm zoo` would then list as a pretrained model."""
+    run = tmp_path / "plain"
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=2"]) == 0
+    capsys.readouterr()
+    before = _files(tiny_zoo.parent)
+    link = tmp_path / "link"  # a link into the zoo is inside it too
+    link.symlink_to(tiny_zoo)
+    refused = [
+        ["sample", "--run", "zoo:tiny-ml", "--n", "8", "--steps", "2",
+         "--out", str(tiny_zoo / zoo.SAMPLES_FILE)],
+        ["sample", "--run", str(run), "--n", "8", "--steps", "2", "--out", str(link / "s.png")],
+        ["export", "--run", "zoo:tiny-ml", "--what", "config", "--out", str(tiny_zoo / "c.json")],
+        ["export", "--run", str(run), "--what", "metrics", "--out", str(tiny_zoo)],
+        ["export", "--run", str(run), "--what", "checkpoint", "--out", str(tiny_zoo / "ck")],
+        ["score", "--run", str(run), "--data", "8gaussians", "--out", str(tiny_zoo / "s.csv")],
+        ["train", "--resume", "zoo:tiny-ml", "--out", str(tiny_zoo.parent / "newentry"),
+         "--steps", "1", "--quiet"],
+        ["train", "--data", "8gaussians", "--steps", "1", "--quiet",
+         "--out", str(tiny_zoo.parent / "new2")],
+    ]
+    for argv in refused:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert "zoo" in err and "read-only" in err and "\n" not in err, (argv, err)
+    assert _files(tiny_zoo.parent) == before
+    assert sorted(p.name for p in tiny_zoo.parent.iterdir()) == ["tiny-ml"]
+    assert list(zoo.entries()) == ["tiny-ml"]
 
 
 def test_build_zoo_has_a_recipe_per_demo_and_digits_method():

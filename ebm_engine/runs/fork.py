@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ebm_engine import atomic
 from ebm_engine.errors import CheckpointError, ConfigError
+from ebm_engine.runs import zoo
 from ebm_engine.runs.checkpoint import load_checkpoint
 from ebm_engine.runs.rundir import RunDir, run_folder_of
 
@@ -56,6 +57,7 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
         ``dest``, ready for :meth:`ebm_engine.session.Session.resume`.
     """
     target = RunDir(dest)
+    zoo.check_outside(target.path)  # before reading the source: no fork into the zoo
     if is_checkpoint_folder(src):
         loaded = load_checkpoint(src)
         owner = run_folder_of(src)

@@ -96,6 +96,9 @@ class RunDir:
         ConfigError
             One line saying why, and what to do instead.
         """
+        from ebm_engine.runs import zoo
+
+        zoo.check_outside(self.path)  # a new run there would be listed as a pretrained model
         if self.exists():
             if self.latest_checkpoint() is None:  # --resume has nothing to continue either
                 raise ConfigError(f"{self.path} holds a run with no checkpoint yet (it stopped "
@@ -372,9 +375,13 @@ def check_not_the_runs(out: str | Path, source: str | Path) -> None:
     ------
     ExportError
         ``out`` is one of those paths or lies inside one.
+    ConfigError
+        ``out`` lies inside the pretrained zoo (:func:`ebm_engine.runs.zoo.check_outside`).
     """
     from ebm_engine.errors import ExportError
+    from ebm_engine.runs import zoo
 
+    zoo.check_outside(out)  # the zoo is read-only, whichever run is read
     source = Path(os.path.expanduser(source))
     target = Path(os.path.expanduser(out)).resolve()
     run = run_folder_of(source)

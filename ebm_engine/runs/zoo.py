@@ -22,6 +22,7 @@ event says so). Entries are rebuilt by
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,15 +154,44 @@ def entry(name: str) -> ZooEntry:
     return known[name]
 
 
+def _inside_zoo(path: str | Path) -> bool:
+    """Whether ``path``, links followed, lies in the zoo folder (or is it).
+
+    ``os.path.realpath``, not ``Path.resolve``: a symlink loop or a name too long
+    for the file system is then a path that is not in the zoo, not a traceback.
+    """
+    target = os.path.realpath(os.path.expanduser(os.fspath(path)))
+    root = os.path.realpath(zoo_dir())
+    return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def is_zoo(spec: str | Path) -> bool:
     """Whether ``spec`` names a zoo entry (``zoo:NAME``) or lies inside the zoo folder."""
     if isinstance(spec, str) and spec.startswith(PREFIX):
         return True
-    try:
-        Path(spec).resolve().relative_to(zoo_dir().resolve())
-    except ValueError:
-        return False
-    return True
+    return _inside_zoo(spec)
+
+
+def check_outside(path: str | Path) -> None:
+    """Refuse to write ``path`` where it lies inside the zoo, which is read-only.
+
+    Every output goes through this (``--out`` of each command, a fork's target, a
+    new run folder): ``ebm sample --out resources/zoo/NAME/samples.png`` replaced an
+    entry's preview, and ``ebm train --out resources/zoo/NEW`` added an entry.
+
+    Parameters
+    ----------
+    path : path
+        Where something is about to be written (need not exist yet).
+
+    Raises
+    ------
+    ConfigError
+        ``path`` is in the zoo folder, links followed: one line saying so.
+    """
+    if _inside_zoo(path):
+        raise ConfigError(f"{path} is inside the pretrained-model zoo ({zoo_dir()}), which is "
+                          "read-only; write it to another folder")
 
 
 def resolve(spec: str | Path) -> Path:
