@@ -386,7 +386,7 @@ class ExportMenu(QMenu):
         if run is None:
             raise EBMError("There is no run to copy a checkpoint from.")
         src = readable_checkpoint(run)  # a damaged latest is passed over, and said
-        return copy_checkpoint(src, dest)  # as ebm export: one line, nothing left behind
+        return copy_checkpoint(src, dest, run=run)  # as ebm export: one line, nothing left
 
 
 def _last_metrics_iteration(run: Path) -> int | None:

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "checkpoint":
         from ebm_engine.export.checkpoint import copy_checkpoint
 
-        path = copy_checkpoint(src, out)
+        path = copy_checkpoint(src, out, run=run_dir.path)  # its latest, if pruned meanwhile
     else:
         if not src.is_file() and pretrained:
             raise ConfigError(f"{named}: a pretrained model ships without its training "

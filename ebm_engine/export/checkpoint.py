@@ -9,6 +9,7 @@ nothing in the way of the next try.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
@@ -16,12 +17,13 @@ import zipfile
 from pathlib import Path
 
 from ebm_engine.errors import ExportError
+from ebm_engine.runs.checkpoint import FILES, missing_files
 
 #: Archive names a copy cannot be written as (only ``.zip`` is): said, not made a folder.
 OTHER_ARCHIVES = (".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
 
 
-def copy_checkpoint(src: str | Path, out: str | Path) -> Path:
+def copy_checkpoint(src: str | Path, out: str | Path, run: str | Path | None = None) -> Path:
     """Copy the checkpoint folder ``src`` to the new folder ``out``, or into the new
     archive ``out`` where it ends in ``.zip``.
 
@@ -34,6 +36,11 @@ def copy_checkpoint(src: str | Path, out: str | Path) -> Path:
         The folder or ``.zip`` file to create; its parent must exist. An archive
         holds the checkpoint's folder, so it unpacks to a folder ``--checkpoint``
         takes.
+    run : path, optional
+        The run ``src`` is the latest checkpoint of. Where that run's training
+        prunes ``src`` while it is copied, its new latest checkpoint is copied
+        instead (without ``run``: the copy fails). A copy never lacks a file
+        of the checkpoint.
 
     Returns
     -------
@@ -54,38 +61,59 @@ def copy_checkpoint(src: str | Path, out: str | Path) -> Path:
     if out.suffix.lower() in OTHER_ARCHIVES:  # .tar.gz too
         raise ExportError(f"cannot copy checkpoint to {out}: give a folder name, or a .zip "
                           "file for an archive")
-    if out.suffix.lower() == ".zip":
-        return _zip(src, out)
+    copy = _zip if out.suffix.lower() == ".zip" else _folder
+    try:
+        try:
+            copy(src, out)
+        except FileNotFoundError:
+            if run is None or not missing_files(src):  # not a checkpoint pruned meanwhile
+                raise
+            from ebm_engine.runs.rundir import RunDir
+
+            RunDir(run).copy_latest(lambda folder: copy(folder, out))
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+        if isinstance(exc, FileNotFoundError) and exc.filename:  # which file was gone
+            why = f"{why}: {exc.filename}"
+        raise ExportError(f"cannot copy checkpoint to {out}: {why}") from None
+    return out
+
+
+def _folder(src: Path, out: Path) -> None:
+    """Copy ``src`` to the new folder ``out``, under a name of its own first."""
     # a name of its own: a copy that was killed (or runs in another process) is not in the way
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
     try:
         _copy_tree(src, tmp)
+        _whole(src, {p.name for p in tmp.iterdir()})
         os.replace(tmp, out)
-    except BaseException as exc:  # Ctrl-C too: never a half-copied folder left over
+    except BaseException:  # Ctrl-C too: never a half-copied folder left over
         shutil.rmtree(tmp, ignore_errors=True)
-        if not isinstance(exc, OSError):
-            raise
-        why = exc.strerror or str(exc) or type(exc).__name__
-        raise ExportError(f"cannot copy checkpoint to {out}: {why}") from None
-    return out
+        raise
 
 
-def _zip(src: Path, out: Path) -> Path:
+def _whole(src: Path, names: set[str]) -> None:
+    """Raise ``FileNotFoundError`` where a copy of ``src`` lacks one of its files (the
+    checkpoint was pruned away while it was read)."""
+    gone = [name for name in FILES if name not in names]
+    if gone:
+        raise FileNotFoundError(errno.ENOENT, "vanished while copied", str(src / gone[0]))
+
+
+def _zip(src: Path, out: Path) -> None:
     """Write the archive ``out`` of the folder ``src`` (its files under ``src.name/``)."""
     from ebm_engine import atomic
 
     def write(tmp: Path) -> None:
+        written = set()
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for entry in sorted(src.rglob("*")):
-                if entry.is_file():
+                if not entry.is_dir():  # a file that vanished meanwhile fails the copy
                     z.write(entry, Path(src.name, entry.relative_to(src)).as_posix())
+                    written.add(entry.relative_to(src).as_posix())
+        _whole(src, written)
 
-    try:
-        atomic.write_with(out, write)  # Ctrl-C or a full disk: no half archive left
-    except OSError as exc:
-        why = exc.strerror or str(exc) or type(exc).__name__
-        raise ExportError(f"cannot copy checkpoint to {out}: {why}") from None
-    return out
+    atomic.write_with(out, write)  # Ctrl-C or a full disk: no half archive left
 
 
 def _copy_tree(src: Path, dst: Path) -> None:

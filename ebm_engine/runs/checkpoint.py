@@ -155,6 +155,15 @@ def save_checkpoint(
     return folder
 
 
+def missing_files(folder: str | Path) -> list[str]:
+    """The files of :data:`FILES` that ``folder`` lacks (all of them where it is gone).
+
+    A checkpoint folder that a training's pruning renamed away while it was
+    being read or copied lacks them all; a copy of it must not pass for one.
+    """
+    return [name for name in FILES if not (Path(folder) / name).is_file()]
+
+
 def load_checkpoint(folder: str | Path) -> Checkpoint:
     """Read a checkpoint folder; raise :class:`CheckpointError` if it is not one.
 

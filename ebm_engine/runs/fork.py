@@ -13,6 +13,8 @@ on from that checkpoint, with the settings it was written with.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import warnings
@@ -20,8 +22,8 @@ from pathlib import Path
 
 from ebm_engine import atomic
 from ebm_engine.errors import CheckpointError, ConfigError
-from ebm_engine.runs import zoo
-from ebm_engine.runs.checkpoint import load_checkpoint
+from ebm_engine.runs import run_lock, zoo
+from ebm_engine.runs.checkpoint import Checkpoint, load_checkpoint, missing_files
 from ebm_engine.runs.rundir import RunDir, run_folder_of
 
 
@@ -44,6 +46,13 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
     """Make ``dest`` a new run folder holding ``src``'s config and latest checkpoint
     (or, when ``src`` is a checkpoint folder, that checkpoint and its config).
 
+    ``dest`` is locked (:mod:`.run_lock`) while it is made: a second fork into it at
+    the same time is refused in one line. Its ``config.json`` is written last, so it
+    holds a run only once its checkpoint is complete; a fork that fails removes what
+    it made, and the same ``--out`` can be tried again. A checkpoint that the source's
+    training prunes while it is copied is never copied in part: the source's new
+    latest one is copied instead.
+
     Parameters
     ----------
     src : path
@@ -55,6 +64,14 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
     -------
     RunDir
         ``dest``, ready for :meth:`ebm_engine.session.Session.resume`.
+
+    Raises
+    ------
+    ConfigError
+        ``dest`` holds a run or other files, is in the zoo, is being made by another
+        process, or cannot be written (the reason, in one line).
+    CheckpointError
+        ``src`` has no checkpoint that can be read and copied.
     """
     target = RunDir(dest)
     zoo.check_outside(target.path)  # before reading the source: no fork into the zoo
@@ -71,36 +88,112 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
             raise CheckpointError(f"{source.path}: not a run folder (no config.json)")
         if source.latest_checkpoint() is None:
             raise CheckpointError(f"{source.path}: run has no checkpoint to continue from")
-        loaded, note = source.load_latest()  # a damaged latest one is passed over, and said
-        if note:
-            warnings.warn(note, stacklevel=2)
         cfg = source.read_config()
-    checkpoint = loaded.path
+        loaded = None  # chosen while copying: the training may prune its latest meanwhile
     if target.exists():
         raise ConfigError(f"{target.path} already holds a run; choose another --out")
     if source is not None and target.path.resolve() == source.path.resolve():
         raise ConfigError("--out must be a new folder, not the run itself")
-    target.create(cfg)
+    target.check_new()
+    try:
+        target.path.mkdir(parents=True)
+        made = True
+    except FileExistsError:
+        made = False  # an empty folder (check_new), or another fork's that has just begun
+    except OSError as exc:
+        raise ConfigError(f"cannot create run folder {target.path}: {exc.strerror}") from None
+    lock_file = target.path / run_lock.LOCK_NAME
+    had_lock_file = lock_file.exists()
+    try:
+        lock = run_lock.acquire(target.path)
+    except ConfigError:  # another fork (or training) into the same --out: its folder, untouched
+        raise ConfigError(run_lock.busy(target.path, run_lock.held_by(target.path) or "")) \
+            from None
+    created: list[Path] = [] if had_lock_file else [lock_file]
+    try:
+        if target.exists():  # another fork finished it while this one waited
+            raise ConfigError(f"{target.path} already holds a run; choose another --out")
+        checkpoint, note = _fill(target, source, src, loaded, cfg, created)
+    except BaseException as exc:
+        _remove(target.path if made else None, created)
+        lock.release()
+        if isinstance(exc, OSError):  # a full disk, a read-only folder
+            raise ConfigError(f"cannot make the run folder {target.path}: "
+                              f"{exc.strerror or exc}") from None
+        raise
+    lock.release()
+    if note:
+        warnings.warn(note, stacklevel=2)
+    return target
+
+
+def _fill(target: RunDir, source: RunDir | None, src: str | Path, loaded: Checkpoint | None,
+          cfg, created: list[Path]) -> tuple[Path, str]:
+    """Write ``target``'s files (config.json last), adding each to ``created``; the
+    checkpoint copied, and a note where the source's latest one could not be read."""
+    for folder in (target.checkpoints, target.samples):
+        if not folder.is_dir():
+            folder.mkdir()
+            created.append(folder)
+    note = ""
+    if loaded is None:  # the source run's latest readable one, again if pruned meanwhile
+        assert source is not None
+        checkpoint, _, note = source.copy_latest(
+            lambda folder: _copy_checkpoint(folder, target.checkpoints))
+    else:
+        checkpoint = _copy_checkpoint(loaded.path, target.checkpoints)
+    target.mark_latest(checkpoint)
+    if source is not None:
+        created.append(target.metrics_path)
+        if source.metrics_path.is_file():  # the curves so far (to the checkpoint, on resume)
+            atomic.write_text(target.metrics_path,
+                              source.metrics_path.read_text(encoding="utf-8"))
+        from ebm_engine.runs.data_record import DATA_FILE
+
+        created.append(target.path / DATA_FILE)
+        if (source.path / DATA_FILE).is_file():  # what it was trained on, to compare on resume
+            atomic.write_text(target.path / DATA_FILE,
+                              (source.path / DATA_FILE).read_text(encoding="utf-8"))
+    created.append(target.config_path)
+    target.write_config(cfg)  # last: the folder holds a run once all of it is there
+    created.append(target.events_path)
+    target.append_event("forked", source=str(source.path if source is not None else Path(src)),
+                         checkpoint=checkpoint.name)
+    return checkpoint, note
+
+
+def _copy_checkpoint(checkpoint: Path, checkpoints: Path) -> Path:
+    """Copy the checkpoint folder ``checkpoint`` into ``checkpoints``, whole or not at all.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``checkpoint`` (or one of its files) vanished while it was copied: pruned by
+        the training that wrote it.
+    """
     # Copied under a hidden name, then renamed: a half-copied checkpoint is never "latest".
-    tmp = atomic.temp_dir(target.checkpoints, prefix=f".{checkpoint.name}.", suffix=".tmp")
+    tmp = atomic.temp_dir(checkpoints, prefix=f".{checkpoint.name}.", suffix=".tmp")
     try:
         for item in checkpoint.iterdir():
-            if item.is_file():
+            if not item.is_dir():  # a file that vanished meanwhile fails the copy
                 shutil.copyfile(item, tmp / item.name)
-        os.replace(tmp, target.checkpoints / checkpoint.name)
+        if gone := missing_files(tmp):
+            raise FileNotFoundError(errno.ENOENT, "vanished while copied", str(checkpoint / gone[0]))
+        os.replace(tmp, checkpoints / checkpoint.name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    target.mark_latest(target.checkpoints / checkpoint.name)
-    if source is None:
-        target.append_event("forked", source=str(Path(src)), checkpoint=checkpoint.name)
-        return target
-    if source.metrics_path.is_file():  # the curves so far (to the checkpoint, on resume)
-        atomic.write_text(target.metrics_path, source.metrics_path.read_text(encoding="utf-8"))
-    from ebm_engine.runs.data_record import DATA_FILE
+    return checkpoints / checkpoint.name
 
-    if (source.path / DATA_FILE).is_file():  # what it was trained on, to compare on resume
-        atomic.write_text(target.path / DATA_FILE,
-                          (source.path / DATA_FILE).read_text(encoding="utf-8"))
-    target.append_event("forked", source=str(source.path), checkpoint=checkpoint.name)
-    return target
+
+def _remove(folder: Path | None, created: list[Path]) -> None:
+    """Undo a fork that failed: the folder it made (``folder``), else what it put in one."""
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for path in reversed(created):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()

@@ -128,6 +128,45 @@ def acquire(folder: str | Path) -> RunLock:
         return RunLock(folder, True, True)
 
 
+def held_by(folder: str | Path) -> str | None:
+    """Who else holds ``folder``'s lock: ``None`` where no other process does
+    (or nothing can be locked here), else what its lock file says
+    (``pid 123 on host since 10:00:00``; ``""`` where it says nothing).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A run folder (one without a lock file is held by nobody).
+
+    Returns
+    -------
+    str or None
+    """
+    folder = Path(folder).resolve()
+    with _guard:
+        if folder in _held or fcntl is None:  # this process's own hold is not another's
+            return None
+    try:
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        return _holder(fd).strip(" ()") if exc.errno in HELD_ERRNOS else None
+    else:
+        return None
+    finally:
+        os.close(fd)  # drops the shared lock taken to look
+
+
+def busy(folder: str | Path, holder: str) -> str:
+    """The line refusing a new run in ``folder``, which another process is writing
+    (``holder``: what :func:`held_by` said)."""
+    return (f"{Path(folder).resolve()} is being written by another process"
+            f"{f' ({holder})' if holder else ''}; choose another --out")
+
+
 def _open(path: Path) -> int:
     """A descriptor of the lock file, or -1 (no ``fcntl``, or it cannot be opened).
 

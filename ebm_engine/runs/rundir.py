@@ -17,9 +17,9 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,9 +27,15 @@ from ebm_engine import atomic
 from ebm_engine.config import RunConfig
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.runs import retention
-from ebm_engine.runs.checkpoint import Checkpoint, load_checkpoint
+from ebm_engine.runs.checkpoint import Checkpoint, load_checkpoint, missing_files
 
 BASE_COLUMNS = ("iteration", "wall_time")
+#: Times a reader of a run still training reads ``latest`` again when the checkpoint it
+#: named was pruned away meanwhile (keep_checkpoints=1 and checkpoint_every=1 prune
+#: one every iteration).
+VANISHED_TRIES = 5
+
+T = TypeVar("T")
 
 
 class RunDir:
@@ -96,9 +102,11 @@ class RunDir:
         ConfigError
             One line saying why, and what to do instead.
         """
-        from ebm_engine.runs import zoo
+        from ebm_engine.runs import run_lock, zoo
 
         zoo.check_outside(self.path)  # a new run there would be listed as a pretrained model
+        if self.path.is_dir() and (holder := run_lock.held_by(self.path)) is not None:
+            raise ConfigError(run_lock.busy(self.path, holder))
         if self.exists():
             if self.latest_checkpoint() is None:  # --resume has nothing to continue either
                 raise ConfigError(f"{self.path} holds a run with no checkpoint yet (it stopped "
@@ -107,7 +115,9 @@ class RunDir:
                                   "folder if nothing is writing to it")
             raise ConfigError(f"{self.path} already holds a run; use --resume or another --out")
         try:
-            crowded = self.path.is_dir() and any(self.path.iterdir())
+            # a lock file nobody holds is what a run killed while starting left
+            crowded = self.path.is_dir() and any(p.name != run_lock.LOCK_NAME
+                                                 for p in self.path.iterdir())
         except OSError:
             crowded = False  # unreadable: create's mkdir says what is wrong
         if crowded:
@@ -281,30 +291,77 @@ class RunDir:
         short) does not strand the run: the newest older one that reads is
         returned with a one-line note naming both, so sampling, evaluating and
         resuming go on from there instead of asking for a hand-edited pointer.
+        One that a training still going pruned away while it was read is not
+        damaged: ``latest`` is read again (up to :data:`VANISHED_TRIES` times).
 
         Raises
         ------
         CheckpointError
             No checkpoint at all, or none that reads (the latest one's reason).
         """
-        latest = self.latest_checkpoint()
-        if latest is None:
-            raise CheckpointError(f"{self.path}: run has no checkpoint yet")
-        try:
-            return load_checkpoint(latest), ""
-        except CheckpointError as damaged:
-            newest = retention.checkpoint_iteration(latest.name)
-            for iteration, older in reversed(retention.completed_checkpoints(self.checkpoints)):
-                if older == latest or (newest is not None and iteration > newest):
+        for attempt in range(VANISHED_TRIES):
+            latest = self.latest_checkpoint()
+            if latest is None:
+                raise CheckpointError(f"{self.path}: run has no checkpoint yet")
+            try:
+                return load_checkpoint(latest), ""
+            except CheckpointError as damaged:
+                # pruned while being read (a training goes on): not damage, a newer one is there
+                if attempt + 1 < VANISHED_TRIES and self._vanished(latest):
                     continue
-                try:
-                    ckpt = load_checkpoint(older)
-                except CheckpointError:
-                    continue
-                return ckpt, (f"the latest checkpoint {latest.name} cannot be read "
-                              f"({_reason(damaged, latest)}); using {older.name}, the newest "
-                              f"one that can")
-            raise
+                return self._older_than(latest, damaged)
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    def _vanished(self, folder: Path) -> bool:
+        """Whether ``folder`` was pruned away (and ``latest`` now names another one)."""
+        return bool(missing_files(folder)) and self.latest_checkpoint() not in (None, folder)
+
+    def _older_than(self, latest: Path, damaged: CheckpointError) -> tuple[Checkpoint, str]:
+        """The newest checkpoint before the damaged ``latest`` that reads, with a note."""
+        newest = retention.checkpoint_iteration(latest.name)
+        for iteration, older in reversed(retention.completed_checkpoints(self.checkpoints)):
+            if older == latest or (newest is not None and iteration > newest):
+                continue
+            try:
+                ckpt = load_checkpoint(older)
+            except CheckpointError:
+                continue
+            return ckpt, (f"the latest checkpoint {latest.name} cannot be read "
+                          f"({_reason(damaged, latest)}); using {older.name}, the newest "
+                          f"one that can")
+        raise damaged
+
+    def copy_latest(self, copy: Callable[[Path], T]) -> tuple[T, Checkpoint, str]:
+        """``copy(folder)`` of the newest readable checkpoint, again with the new latest
+        where the run's training pruned that one away meanwhile.
+
+        Parameters
+        ----------
+        copy : callable
+            Copies a checkpoint folder; raises ``FileNotFoundError`` where a file
+            it needs is gone (it must not pass an incomplete copy for a checkpoint:
+            see :func:`ebm_engine.runs.checkpoint.missing_files`).
+
+        Returns
+        -------
+        tuple
+            What ``copy`` returned, the checkpoint copied and :meth:`load_latest`'s note.
+
+        Raises
+        ------
+        CheckpointError
+            No readable checkpoint, or each one tried vanished while it was copied.
+        """
+        for _ in range(VANISHED_TRIES):
+            ckpt, note = self.load_latest()
+            try:
+                return copy(ckpt.path), ckpt, note
+            except FileNotFoundError:
+                if not missing_files(ckpt.path):  # the source is whole: something else is gone
+                    raise
+        raise CheckpointError(f"{self.path}: its latest checkpoint was replaced {VANISHED_TRIES} "
+                              "times while it was being copied (a training still prunes "
+                              "them); try again, or once it has stopped")
 
     def prune_checkpoints(self, keep_last: int, milestone_every: int = 0,
                           protect: Iterable[Path] = ()) -> list[Path]:
