@@ -638,7 +638,8 @@ class MainWindow(QMainWindow):
                       f"rolled back to {ev.iteration}" + (f" with {changes}" if changes else ""))
 
     def _finished(self, ev) -> None:
-        self.log_line(f"finished: {ev.reason}")
+        unsaved = getattr(ev, "unsaved", "")  # the final checkpoint failed: said, not hidden
+        self.log_line(f"finished: {ev.reason}" + (f" ({unsaved})" if unsaved else ""))
         self.status.finished(ev.iteration, ev.reason)
         self.summary.show_run(self.controller.run_dir)
 

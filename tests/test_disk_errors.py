@@ -286,3 +286,31 @@ def test_a_failed_or_interrupted_checkpoint_copy_leaves_nothing_in_the_way(tmp_p
         copy_checkpoint(src, out)
     with pytest.raises(ExportError, match="folder .*nope does not exist"):
         copy_checkpoint(src, tmp_path / "nope" / "ck")
+
+
+def test_a_final_checkpoint_that_cannot_be_written_is_no_success(tmp_path, monkeypatch, capsys):
+    """A full disk at the end: the run's end says which iterations were lost (not
+    "completed" and exit 0 with the latest checkpoint 30 iterations behind)."""
+    import json
+
+    import ebm_engine.runs.checkpoint as ckpt_mod
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "4", "--out", str(run), "--quiet",
+                 "--set", "train.checkpoint_every=2", "--set", "sampler.n_steps=2"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(ckpt_mod, "save_file", _full_disk)
+    assert main(["train", "--resume", str(run), "--steps", "3", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("ebm: error: training ended at iteration 7 in ") and err.endswith(
+        "but the last saved checkpoint is iteration 4; iterations 5–7 were not saved: cannot "
+        f"write checkpoint {RunDir(run).checkpoint_path(7)}: No space left on device")
+    assert RunDir(run).latest_checkpoint().name == "iter_0000004"
+    finished = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()
+                if '"finished"' in line][-1]
+    assert finished["iteration"] == 7 and "iterations 5–7 were not saved" in finished["unsaved"]
+    # the engine's own event, as the app and followers get it
+    events = list(Trainer.resume(run).events(6))
+    assert isinstance(events[-1], Finished) and events[-1].unsaved.startswith(
+        "the last saved checkpoint is iteration 4; iterations 5–6 were not saved: ")
+    assert any(isinstance(e, Warned) and e.message == events[-1].unsaved for e in events)

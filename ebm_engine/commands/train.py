@@ -372,6 +372,11 @@ def drive(session, events, quiet: bool = False, given: list[str] | None = None) 
         sys.stderr.write(f"ebm: error: training diverged in iteration {failed_iteration(iteration)}"
                          f"{where}{tried}; {advice}{_from_where(session)}\n")
         return 1
+    if finished is not None and finished.unsaved:  # the last checkpoint failed: no success
+        if main:
+            sys.stderr.write(f"ebm: error: training ended at iteration {iteration}{where}, but "
+                             f"{finished.unsaved}\n")
+        return 1
     if main:
         done = iteration - (started_at or 0)
         its = "iteration" if done == 1 else "iterations"

@@ -144,10 +144,12 @@ class RunStarted:
 class Finished:
     """The generator is done: ``reason`` is ``completed``, ``stopped``,
     ``diverged``, ``sampled``, ``error``, or ``gone`` (a followed run's folder was
-    deleted or moved away)."""
+    deleted or moved away). ``unsaved`` says, where the final checkpoint could not
+    be written, which iterations were lost and why (``""``: all were saved)."""
 
     iteration: int
     reason: str
+    unsaved: str = ""
 
 
 Event = (TrainStep | SamplesReady | Checkpointed | KnobApplied | Warned | Diverged | RolledBack

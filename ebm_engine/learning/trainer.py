@@ -58,7 +58,7 @@ from ebm_engine.learning.saved_config import collected_notes, config_file_agrees
 from ebm_engine.methods.base import DataSpec, LearningMethod, method_class, to_numpy
 from ebm_engine.methods.model_keys import check_model_options
 from ebm_engine.models.layers import options_read
-from ebm_engine.runs import data_record, run_lock
+from ebm_engine.runs import data_record, retention, run_lock
 from ebm_engine.runs.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -492,16 +492,36 @@ class Trainer:
                 yield self._checkpoint()
                 last_checkpoint_time = time.monotonic()
         # A diverged run is not checkpointed: its latest checkpoint stays the last good one.
+        unsaved = ""
         if (self.run is not None and self._last_checkpoint != self.iteration
                 and reason != "diverged" and self._final_checkpoint):
-            yield self._checkpoint()
+            saved = self._checkpoint()
+            if isinstance(saved, Warned) and self._last_checkpoint != self.iteration:
+                # not "completed" without a word: the iterations since the last one are lost
+                unsaved = self._unsaved(saved.message)
+                saved = Warned(self.iteration, unsaved)
+            yield saved
         if self._tensorboard is not None:
             self._tensorboard.close()
             self._tensorboard = None
         if self.run is not None:  # followers learn that the run ended
             self._write("events", self.run.append_event, "finished",
-                        iteration=self.iteration, reason=reason)
-        yield Finished(self.iteration, reason)
+                        iteration=self.iteration, reason=reason,
+                        **({"unsaved": unsaved} if unsaved else {}))
+        yield Finished(self.iteration, reason, unsaved)
+
+    def _unsaved(self, why: str) -> str:
+        """The line for a final checkpoint that could not be written (``why``)."""
+        why = why.removesuffix("; training continues")
+        last = self._last_checkpoint
+        if last < 0:
+            latest = self.run.latest_checkpoint() if self.run is not None else None
+            last = (retention.checkpoint_iteration(latest.name) or 0) if latest is not None else 0
+        lost = (f"iteration {self.iteration} was" if self.iteration == last + 1 else
+                f"iterations {last + 1}–{self.iteration} were")
+        first = (f"the last saved checkpoint is iteration {last}" if last > 0 else
+                 "no checkpoint of this run was saved")
+        return f"{first}; {lost} not saved: {why}"
 
     # --- randomness --------------------------------------------------------------
     def _rng_state(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -243,7 +243,7 @@ def _typed(ev: dict[str, Any]) -> Event | None:
     if kind == "warning":
         return Warned(it, str(ev.get("message", "")))
     if kind == "finished":
-        return Finished(it, str(ev.get("reason", "completed")))
+        return Finished(it, str(ev.get("reason", "completed")), str(ev.get("unsaved", "")))
     if kind == "target":
         return TargetSet(it, int(ev.get("target", 0) or 0))
     return None
