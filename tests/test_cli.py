@@ -256,6 +256,44 @@ def test_export_takes_the_checkpoint_that_reads_and_stays_out_of_the_run(tmp_pat
     assert (run / "config.json").read_bytes() == config and not (ck / "x.npz").exists()
 
 
+def test_outputs_stay_out_of_any_runs_own_files(tmp_path, capsys):
+    """`--out A/data.json` replaced the run's data record (resume then said the data
+    changed), and every output could go over ANOTHER run's files: `export --run A
+    --out B/metrics.csv`, `B/config.json`, `B/checkpoints/…`, `sample --out
+    B/samples/latest.npz`."""
+    from ebm_engine.runs import data_record
+    from ebm_engine.runs.rundir import RUN_FILES
+
+    assert data_record.DATA_FILE in RUN_FILES and "tensorboard" in RUN_FILES
+    a, b = tmp_path / "A", tmp_path / "B"
+    for run in (a, b):
+        assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run),
+                     "--quiet", "--set", "sampler.n_steps=2"]) == 0
+    (a / "tensorboard").mkdir(exist_ok=True)
+    capsys.readouterr()
+    before = {p: p.read_bytes() for run in (a, b) for p in run.rglob("*") if p.is_file()}
+    for argv in (["export", "--run", str(a), "--what", "metrics", "--out", str(a / "data.json")],
+                 ["export", "--run", str(a), "--what", "config",
+                  "--out", str(a / "tensorboard" / "x")],
+                 ["export", "--run", str(a), "--what", "metrics", "--out", str(b / "metrics.csv")],
+                 ["export", "--run", str(a), "--what", "config", "--out", str(b / "config.json")],
+                 ["export", "--run", str(a), "--what", "metrics", "--out", str(b / "data.json")],
+                 ["export", "--run", str(a), "--what", "checkpoint",
+                  "--out", str(b / "checkpoints" / "iter_0000999")],
+                 ["sample", "--run", str(a), "--n", "2", "--steps", "1",
+                  "--out", str(b / "samples" / "latest.npz")],
+                 ["score", "--run", str(a), "--data", "8gaussians",
+                  "--out", str(b / "events.jsonl")]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert "would write over what the run in" in err and "\n" not in err, argv
+    assert {p: p.read_bytes() for run in (a, b) for p in run.rglob("*") if p.is_file()} == before
+    assert not (b / "checkpoints" / "iter_0000999").exists()
+    # beside another run's files is fine, as beside the run's own
+    assert main(["export", "--run", str(a), "--what", "metrics",
+                 "--out", str(b / "a-metrics.csv")]) == 0
+
+
 def test_export_into_a_folder_a_zip_and_no_file_for_a_folder_name(tmp_path, capsys):
     """`--out FOLDER` failed for metrics and config ("is a directory") and refused a
     checkpoint; `--out ck.zip` made a folder named ck.zip; `--out x.png/` wrote x.png."""

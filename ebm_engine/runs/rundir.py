@@ -413,20 +413,25 @@ def _num(text: str) -> float:
         return float("nan")
 
 
-#: What a run folder owns at its top: an export may go beside these, not over them.
+#: What a run folder owns at its top: an export may go beside these, not over them
+#: (``data.json``: :data:`ebm_engine.runs.data_record.DATA_FILE`; ``samples.png``:
+#: a zoo entry's preview, :data:`ebm_engine.runs.zoo.SAMPLES_FILE`).
 RUN_FILES = frozenset({"config.json", "metrics.csv", "events.jsonl", "eval.json", "zoo.json",
-                       ".lock", "checkpoints", "samples"})
+                       "data.json", "samples.png", "tensorboard", ".lock", "checkpoints",
+                       "samples"})
 
 
 def check_not_the_runs(out: str | Path, source: str | Path) -> None:
-    """Refuse an output path that would write over what the run (or checkpoint)
-    ``source`` owns: its config, metrics, events, scores, lock, checkpoints or saved
-    samples; a checkpoint outside a run, anywhere in its folder. New files of the
-    user's beside them (``RUN/figures/final.png``) are fine.
+    """Refuse an output path that would write over what a run keeps: its config,
+    metrics, events, scores, data record, lock, checkpoints or saved samples, of the
+    run (or checkpoint) ``source`` read or of any other run folder; a checkpoint
+    outside a run, anywhere in its folder. New files of the user's beside them
+    (``RUN/figures/final.png``) are fine.
 
     ``ebm sample --out RUN/metrics.csv`` replaced the run's training history with
     samples, and ``RUN/config.json`` its config (the app's Save dialog opens in the
-    run folder, so it is checked there too).
+    run folder, so it is checked there too); ``ebm export --run A --out
+    B/metrics.csv`` did the same to another run.
 
     Raises
     ------
@@ -440,20 +445,27 @@ def check_not_the_runs(out: str | Path, source: str | Path) -> None:
 
     zoo.check_outside(out)  # the zoo is read-only, whichever run is read
     source = Path(os.path.expanduser(source))
-    target = Path(os.path.expanduser(out)).resolve()
+    # realpath, not resolve(): a symlink loop is a path, not a RuntimeError
+    target = Path(os.path.realpath(os.path.expanduser(out)))
     run = run_folder_of(source)
+    owned: Path | None = None
     if run is None:  # a checkpoint on its own: all of it is the model
-        owned = source.resolve()
-        inside = target == owned or owned in target.parents
-    else:
-        run = run.resolve()
-        parts = target.relative_to(run).parts if run in target.parents else ()
-        inside = bool(parts) and (parts[0] in RUN_FILES
-                                  or parts[0].startswith("metrics.csv."))  # .damaged copies
-        owned = run
-    if inside:
+        checkpoint = Path(os.path.realpath(source))
+        if target == checkpoint or checkpoint in target.parents:
+            owned = checkpoint
+    if owned is None:  # the nearest run folder above the target, the source's or another's
+        owned = next((folder for folder in target.parents
+                      if (folder / "config.json").is_file() and (folder / "checkpoints").is_dir()
+                      and _owns(folder, target)), None)
+    if owned is not None:
         raise ExportError(f"{out} would write over what the run in {owned} keeps; choose "
                           "another name or folder")
+
+
+def _owns(run: Path, target: Path) -> bool:
+    """Whether ``target`` (inside the run folder ``run``) is one of its own files."""
+    first = target.relative_to(run).parts[0]
+    return first in RUN_FILES or first.startswith("metrics.csv.")  # .damaged copies
 
 
 def run_folder_of(path: str | Path) -> Path | None:
