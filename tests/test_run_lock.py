@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ebm_engine.cli import main
+from ebm_engine.errors import ConfigError
 from ebm_engine.runs import run_lock
 from ebm_engine.runs.rundir import RunDir
 
@@ -161,3 +162,24 @@ def test_the_app_cannot_resume_a_run_another_process_trains(qtbot, tmp_path, run
     finally:
         holder.stdin.close()
         holder.wait(30)
+
+
+def test_a_lock_that_is_a_link_or_no_plain_file_is_refused_and_nothing_is_emptied(
+        run: Path, tmp_path: Path, capsys):
+    """A symlinked ``RUN/.lock`` was followed and truncated: the file it named lost its
+    contents to the holder's "pid …" stamp."""
+    precious = tmp_path / "thesis.tex"
+    precious.write_text("years of work")
+    lock = run / run_lock.LOCK_NAME
+    lock.unlink()
+    lock.symlink_to(precious)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "5", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"ebm: error: {lock} is a symbolic link, not the run's lock file; remove it "
+                   "(the run makes its own)")
+    assert precious.read_text() == "years of work"
+    lock.unlink()
+    os.mkfifo(lock)  # no hang on a FIFO either
+    with pytest.raises(ConfigError, match="is not a plain file"):
+        run_lock.acquire(run)

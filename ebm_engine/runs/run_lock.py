@@ -21,6 +21,7 @@ import errno
 import os
 import shutil
 import socket
+import stat
 import threading
 import time
 from pathlib import Path
@@ -147,8 +148,11 @@ def held_by(folder: str | Path) -> str | None:
         if folder in _held or fcntl is None:  # this process's own hold is not another's
             return None
     try:
-        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # not a lock file: acquire says so
+        os.close(fd)
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -175,11 +179,22 @@ def _open(path: Path) -> int:
     no write access, so an existing file of someone else's is opened read-only."""
     if fcntl is None:
         return -1
+    # not through a link: acquire truncates the file, and a link planted in a shared run
+    # folder (RUN/.lock -> ~/thesis.tex) emptied what it pointed to; no blocking on a FIFO
+    safe = os.O_NOFOLLOW | os.O_NONBLOCK
     for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
         try:
-            return os.open(path, flags, 0o666)
-        except OSError:
+            fd = os.open(path, flags | safe, 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP or path.is_symlink():
+                raise ConfigError(f"{path} is a symbolic link, not the run's lock file; remove "
+                                  "it (the run makes its own)") from None
             continue
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ConfigError(f"{path} is not a plain file, so it cannot be the run's lock "
+                              "file; remove it (the run makes its own)")
+        return fd
     return -1  # a read-only folder without a lock file: its writes say what is wrong
 
 
