@@ -2,7 +2,8 @@
 
 Each sub-command is a module in :mod:`ebm_engine.commands` with
 ``add_parser(subparsers)`` and ``run(args) -> int``. User errors
-(:class:`~ebm_engine.errors.EBMError`) print one line on stderr and exit 2;
+(:class:`~ebm_engine.errors.EBMError`), and an ``OSError`` a command did not
+turn into one (a name too long, a full disk), print one line on stderr and exit 2;
 a misspelled sub-command or choice gets a "did you mean …" hint.
 """
 
@@ -119,9 +120,10 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"ebm: error: {exc}\n")
         return 2
     except (MemoryError, RuntimeError) as exc:  # an allocation an estimate let through
-        if (line := out_of_memory(exc)) is None:
+        if (line := out_of_memory(exc)) is None and not str(exc).startswith("Symlink loop"):
             raise
-        sys.stderr.write(f"ebm: error: {line}\n")
+        # pathlib's resolve() meeting `ln -s x x` is a path the user gave, not a bug
+        sys.stderr.write(f"ebm: error: {line or exc}\n")
         return 2
     except Terminated:
         sys.stderr.write("ebm: terminated\n")
@@ -134,6 +136,27 @@ def _run(args: argparse.Namespace) -> int:
         # Python would report the failed flush of stdout at exit; point it at devnull.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a path the file system refuses (a name too long, a full disk)
+        sys.stderr.write(f"ebm: error: {os_error_line(exc)}\n")
+        return 2
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an ``OSError`` no command turned into its own: the reason and the
+    file it names (``File name too long: /tmp/xxx…``).
+
+    Parameters
+    ----------
+    exc : OSError
+        What was raised.
+
+    Returns
+    -------
+    str
+    """
+    why = exc.strerror or str(exc) or type(exc).__name__
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{why}: {' -> '.join(names)}" if names else why
 
 
 if __name__ == "__main__":  # python -m ebm_engine.cli did nothing and exited 0

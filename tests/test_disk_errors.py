@@ -314,3 +314,48 @@ def test_a_final_checkpoint_that_cannot_be_written_is_no_success(tmp_path, monke
     assert isinstance(events[-1], Finished) and events[-1].unsaved.startswith(
         "the last saved checkpoint is iteration 4; iterations 5–6 were not saved: ")
     assert any(isinstance(e, Warned) and e.message == events[-1].unsaved for e in events)
+
+
+def test_paths_the_file_system_refuses_are_one_line_and_a_failed_start_leaves_nothing(
+        tmp_path, monkeypatch, capsys):
+    """A name too long, a symlink loop, a full disk before a new run saved anything,
+    a cut-short samples/latest.npz: one line each and exit 2, not a traceback; the
+    failed run's folder is gone, so the same --out works next time."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=2"]) == 0
+    capsys.readouterr()
+    long = tmp_path / ("x" * 300)
+    for argv in (["train", "--data", "8gaussians", "--steps", "1", "--quiet", "--out", str(long)],
+                 ["export", "--run", str(run), "--what", "metrics", "--out", f"{long}.csv"],
+                 ["eval", "--run", str(long)]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("ebm: error: File name too long: ") and "\n" not in err, argv
+    loop = tmp_path / "self.csv"
+    loop.symlink_to(loop.name)
+    assert main(["export", "--run", str(run), "--what", "metrics", "--out", str(loop)]) in (0, 2)
+    assert "Traceback" not in capsys.readouterr().err
+
+    new = tmp_path / "new"
+
+    def full(self, cfg):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.config_path))
+
+    with monkeypatch.context() as m:
+        m.setattr(RunDir, "write_config", full)
+        assert main(["train", "--data", "8gaussians", "--steps", "1", "--quiet",
+                     "--out", str(new)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"ebm: error: cannot write {new / 'config.json'}: No space left on device"
+    assert not new.exists()
+    assert main(["train", "--data", "8gaussians", "--steps", "1", "--quiet",
+                 "--set", "sampler.n_steps=2", "--out", str(new)]) == 0
+
+    latest = run / "samples" / "latest.npz"
+    latest.write_bytes(latest.read_bytes()[:200])
+    capsys.readouterr()
+    assert main(["export", "--run", str(run), "--out", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"ebm: error: {latest}: the saved samples cannot be read (") \
+        and "\n" not in err

@@ -179,11 +179,21 @@ class Trainer:
         self._write_warnings: list[Warned] = []
         self._lock: run_lock.RunLock | None = None
         if self.run is not None:  # one writer per run folder, locked before anything is written
+            made = self.run.make_folders() if _create else []
+            try:
+                self._hold_run_folder()
+                if _create:
+                    self.run.write_config(cfg)
+            except BaseException as exc:  # nothing saved yet: nothing left in the --out's way
+                if _create and self._lock is not None and self._lock.fresh:
+                    self.run.unmake(made)
+                if self._lock is not None:
+                    self.release_run_folder()
+                if isinstance(exc, OSError):  # a full disk, a read-only folder
+                    raise ConfigError(f"cannot write {self.run.config_path}: "
+                                      f"{exc.strerror or exc}") from None
+                raise
             if _create:
-                self.run.make_folders()
-            self._hold_run_folder()
-            if _create:
-                self.run.write_config(cfg)
                 self._write("data record", data_record.record, self.run.path, self.dataset)
         # Edits the session accepted (already validated), applied between iterations.
         self._edits: collections.deque[KnobEdit] = collections.deque()

@@ -192,8 +192,8 @@ class RunFollower:
             return
         try:
             update.samples = self.run.read_samples()
-        except (OSError, ValueError, KeyError):
-            return  # replaced while reading; next poll
+        except (OSError, ValueError, KeyError, CheckpointError):
+            return  # replaced while reading (or cut short); next poll
         self._samples_mtime = mtime
 
     def _poll_events(self, update: FollowUpdate) -> None:

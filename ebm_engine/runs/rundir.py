@@ -82,16 +82,42 @@ class RunDir:
         self.write_config(cfg)
         return self
 
-    def make_folders(self) -> None:
+    def make_folders(self) -> list[Path]:
         """Create the folder and its subfolders, but no ``config.json`` yet (after
-        :meth:`check_new`): a trainer locks the folder before it writes anything."""
+        :meth:`check_new`): a trainer locks the folder before it writes anything.
+
+        Returns
+        -------
+        list of Path
+            What was made (the folder itself where it was new, else its subfolders),
+            for :meth:`unmake` to remove if the run cannot begin.
+        """
         self.check_new()
+        made = [] if self.path.is_dir() else [self.path]
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self.checkpoints.mkdir(exist_ok=True)
-            self.samples.mkdir(exist_ok=True)
+            for folder in (self.checkpoints, self.samples):
+                if not folder.is_dir():
+                    folder.mkdir()
+                    made.append(folder)
         except OSError as exc:
+            self.unmake(made)
             raise ConfigError(f"cannot create run folder {self.path}: {exc.strerror}") from None
+        return made
+
+    def unmake(self, made: list[Path]) -> None:
+        """Remove what :meth:`make_folders` made, and the files a run that failed before
+        it saved anything put there (its lock, a half config): the same ``--out``
+        then works again, instead of being "a folder of other files"."""
+        import shutil
+
+        from ebm_engine.runs.run_lock import LOCK_NAME
+
+        for path in reversed(made):
+            shutil.rmtree(path, ignore_errors=True)
+        if self.path not in made:  # an empty folder the user gave: left, empty again
+            for name in (LOCK_NAME, self.config_path.name):
+                (self.path / name).unlink(missing_ok=True)
 
     def check_new(self) -> None:
         """Refuse an existing run and a folder that holds other files (a typo'd
@@ -250,9 +276,28 @@ class RunDir:
         atomic.write_with(self.samples / "latest.npz", write)
 
     def read_samples(self) -> dict[str, Any] | None:
+        """``samples/latest.npz`` as written by :meth:`write_samples`, or ``None``.
+
+        Raises
+        ------
+        CheckpointError
+            The file is there but cannot be read (cut short, not an npz): one line.
+        """
+        import zipfile
+
         path = self.samples / "latest.npz"
         if not path.is_file():
             return None
+        try:
+            return self._read_samples(path)
+        except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise CheckpointError(f"{path}: the saved samples cannot be read ({why}); the "
+                                  "training rewrites them, or draw new ones with ebm sample"
+                                  ) from None
+
+    @staticmethod
+    def _read_samples(path: Path) -> dict[str, Any]:
         with np.load(path, allow_pickle=False) as z:
             vr = z["value_range"]
             return {
