@@ -45,6 +45,19 @@ def test_resume_continues_from_it_and_logs_why(damaged, capsys):
     assert [r["iteration"] for r in RunDir(damaged).read_metrics()][-4:] == [20, 21, 22, 23]
 
 
+def test_an_incomplete_latest_checkpoint_is_said_as_a_damaged_one_is(damaged, capsys):
+    """`latest` naming a folder whose state.json is gone: resume went on from the one
+    before without a word (a corrupt one gets a note)."""
+    (damaged / "checkpoints" / "iter_0000030" / "state.json").unlink()
+    assert main(["train", "--resume", str(damaged), "--steps", "2", "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert ("the latest checkpoint iter_0000030 is incomplete (missing state.json); using "
+            "iter_0000020, the newest one that is complete") in out.err
+    resumed = [e for e in RunDir(damaged).read_events() if e["event"] == "resumed"][-1]
+    assert "iter_0000030 is incomplete" in resumed["passed_over"]
+    assert RunDir(damaged).latest_checkpoint().name == "iter_0000022"
+
+
 def test_a_divergence_after_resuming_past_it_rolls_back_to_the_checkpoint_resumed(damaged,
                                                                                   capsys):
     """The rollback reads checkpoints/latest: it must name the checkpoint resumed, not

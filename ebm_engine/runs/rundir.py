@@ -349,13 +349,23 @@ class RunDir:
             if latest is None:
                 raise CheckpointError(f"{self.path}: run has no checkpoint yet")
             try:
-                return load_checkpoint(latest), ""
+                return load_checkpoint(latest), self._incomplete_note(latest)
             except CheckpointError as damaged:
                 # pruned while being read (a training goes on): not damage, a newer one is there
                 if attempt + 1 < VANISHED_TRIES and self._vanished(latest):
                     continue
                 return self._older_than(latest, damaged)
         raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    def _incomplete_note(self, used: Path) -> str:
+        """A note where ``latest`` names a folder that is there but incomplete (its
+        ``state.json`` gone) and ``used`` was taken instead, as for a damaged one."""
+        named = retention.latest_pointer(self.checkpoints)
+        if named is None or named == used or not named.is_dir() or missing_files(named) == []:
+            return ""
+        return (f"the latest checkpoint {named.name} is incomplete (missing "
+                f"{', '.join(missing_files(named))}); using {used.name}, the newest one "
+                "that is complete")
 
     def _vanished(self, folder: Path) -> bool:
         """Whether ``folder`` was pruned away (and ``latest`` now names another one)."""
