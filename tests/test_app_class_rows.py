@@ -63,7 +63,7 @@ def test_sampled_classes_lay_the_grid_out_one_class_per_row_as_the_export(qtbot,
 def test_one_class_and_gaps_are_said(qtbot):
     from app.views.image_grid import class_rows_caption
 
-    assert class_rows_caption(np.full(5, 4)) == "all of class 4 (its glyph first)"
+    assert class_rows_caption(np.full(5, 4)) == "all of class 4 (each row led by its glyph)"
     assert "classes 0, 2, 5" in class_rows_caption(np.array([0, 2, 2, 5]))
 
 
@@ -104,3 +104,20 @@ def test_image_extras_stack_where_that_draws_them_larger(qtbot):
     panel.resize(900, 200)
     qtbot.waitUntil(lambda: not panel.stacked, timeout=2000)
     assert panel._layout.direction() == QBoxLayout.Direction.LeftToRight
+
+
+def test_a_class_with_many_samples_wraps_onto_rows_each_led_by_its_glyph():
+    """sample_class=4 for all 64 samples made one row of 65 tiles, each a few pixels."""
+    from ebm_engine.export.by_class import class_glyphs, class_rows
+
+    images = np.random.default_rng(1).uniform(0, 1, (64, 1, 8, 8)).astype(np.float32)
+    tiles, per_row, index, row_classes = class_rows(images, np.full(64, 4))
+    assert per_row == 9 and len(tiles) == 8 * 9 and list(row_classes) == [4] * 8
+    glyph = class_glyphs(np.array([4]), (1, 8, 8))[0]
+    assert all(np.array_equal(tiles[r * per_row], glyph) for r in range(8))
+    assert sorted(index[index >= 0]) == list(range(64))  # every sample once, in order
+    # two classes of 30 and 3: the larger wraps, the smaller keeps one row
+    classes = np.r_[np.zeros(30, int), np.ones(3, int)]
+    _, per_row, index, row_classes = class_rows(images[:33], classes)
+    assert per_row == 9 and list(row_classes) == [0, 0, 0, 0, 1]
+    assert list(index[-per_row:]) == [-1, 30, 31, 32, -1, -1, -1, -1, -1]

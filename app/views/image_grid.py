@@ -96,7 +96,7 @@ def class_rows_caption(classes: np.ndarray) -> str:
     """What the rows of :func:`prepare_class_rows` are, top to bottom."""
     present = [int(k) for k in np.unique(classes)]
     if len(present) == 1:
-        return f"all of class {present[0]} (its glyph first)"
+        return f"all of class {present[0]} (each row led by its glyph)"
     if present == list(range(present[0], present[-1] + 1)):
         listed = f"{present[0]}–{present[-1]}"
     else:

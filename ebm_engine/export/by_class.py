@@ -5,7 +5,10 @@ label per sample, e.g. ``ebm sample`` of a symbol-vector run): row ``k``
 holds the samples of the ``k``-th class present, in order, after a tile with
 that class's glyph (the label tiles of the class-conditional models,
 :func:`~ebm_engine.data.conditional_demos.glyph_bank`); shorter rows end in
-blank tiles. The app draws the same layout (:mod:`app.views.image_grid`).
+blank tiles. A class with more samples than a square grid's width wraps onto
+more rows, each led by its glyph (one class of 64 samples drawn as one row of
+65 tiles was a thin strip). The app draws the same layout
+(:mod:`app.views.image_grid`).
 """
 
 from __future__ import annotations
@@ -46,11 +49,12 @@ def class_rows(images: np.ndarray, classes: np.ndarray
     tiles : numpy.ndarray
         ``(rows · per_row, C, H, W)``: each row a glyph, then the class's images, then blanks.
     per_row : int
-        Tiles per row (the most samples of one class, plus the glyph).
+        Tiles per row: the glyph, then the most samples of one class, at most as many as
+        a square grid of all the samples has columns (at least 8).
     index : numpy.ndarray
         For each tile, the index of its image in ``images`` (−1: a glyph or a blank).
     row_classes : numpy.ndarray
-        The class of each row, top to bottom.
+        The class of each row, top to bottom (a wrapped class: once per row).
 
     Raises
     ------
@@ -60,13 +64,21 @@ def class_rows(images: np.ndarray, classes: np.ndarray
     classes = np.asarray(classes).reshape(-1)
     if len(classes) != len(images):
         raise ExportError(f"{len(classes)} sample classes for {len(images)} samples")
-    row_classes = np.unique(classes)
-    members = [np.flatnonzero(classes == k) for k in row_classes]
-    per_row = 1 + max(len(m) for m in members)
-    index = np.full((len(row_classes), per_row), -1, dtype=np.int64)
-    for row, m in enumerate(members):
-        index[row, 1:1 + len(m)] = m
-    index = index.reshape(-1)
+    present = np.unique(classes)
+    members = [np.flatnonzero(classes == k) for k in present]
+    wide = max(8, int(np.ceil(np.sqrt(len(classes)))))  # a square grid's columns
+    per_row = 1 + min(max(len(m) for m in members), wide)
+    rows: list[np.ndarray] = []
+    row_classes = []
+    for k, m in zip(present, members, strict=True):
+        for start in range(0, len(m), per_row - 1):
+            row = np.full(per_row, -1, dtype=np.int64)
+            part = m[start:start + per_row - 1]
+            row[1:1 + len(part)] = part
+            rows.append(row)
+            row_classes.append(k)
+    row_classes = np.asarray(row_classes)
+    index = np.concatenate(rows)
     tiles = np.zeros((len(index), *images.shape[1:]), dtype=images.dtype)
     tiles[index >= 0] = images[index[index >= 0]]
     tiles[::per_row] = class_glyphs(row_classes, images.shape[1:], images.dtype)
