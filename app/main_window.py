@@ -638,10 +638,12 @@ class MainWindow(QMainWindow):
                       f"rolled back to {ev.iteration}" + (f" with {changes}" if changes else ""))
 
     def _finished(self, ev) -> None:
-        unsaved = getattr(ev, "unsaved", "")  # the final checkpoint failed: said, not hidden
-        self.log_line(f"finished: {ev.reason}" + (f" ({unsaved})" if unsaved else ""))
-        self.status.finished(ev.iteration, ev.reason)
+        unsaved = getattr(ev, "unsaved", "")  # the final checkpoint failed: an error, as in the CLI
+        self.log_line(f"finished: {ev.reason}")
+        self.status.finished(ev.iteration, "not saved" if unsaved else ev.reason)
         self.summary.show_run(self.controller.run_dir)
+        if unsaved:
+            self.show_error(f"Training ended at iteration {ev.iteration}, but {unsaved}.")
 
     # --- runs: open, follow, recent ----------------------------------------------------------
     def open_run(self, path: str | Path, mode: str = "sample", opened: bool = True) -> None:

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from app.testing import WAIT_MS, make_window
+from app.testing import TINY_2D, WAIT_MS, make_window
 
 pytestmark = pytest.mark.app
 
@@ -504,3 +504,25 @@ def test_an_opened_checkpoint_folder_is_sampled_and_train_continues_it_in_a_new_
     assert RunDir(new).latest_checkpoint().name == "iter_0000008"
     assert f"continuing {finished_run.name}/iter_0000004" in window.log.toPlainText()
     assert sorted(p.name for p in finished_run.rglob("*")) == before and window.errors == []
+
+
+def test_a_final_checkpoint_that_cannot_be_written_is_an_error_in_the_app_too(
+        qtbot, tmp_path, monkeypatch):
+    """The CLI exits 1 when the last checkpoint fails (a full disk); the app said only
+    "finished" in its status bar, with a log line."""
+    import errno
+
+    import ebm_engine.runs.checkpoint as ckpt_mod
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    window = make_window(qtbot, tmp_path, knobs=TINY_2D[:-1] + (("train.iterations", 3),))
+    monkeypatch.setattr(ckpt_mod, "save_file", full_disk)
+    with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
+        window.transport.buttons["train"].click()
+    assert window.errors and window.errors[-1].startswith("Training ended at iteration 3, but ")
+    assert "no checkpoint of this run was saved; iterations 1–3 were not saved" in \
+        window.errors[-1]
+    assert window.status.labels["state"].text() == "finished (not saved)"
+    window.controller.wait()
