@@ -359,3 +359,34 @@ def test_paths_the_file_system_refuses_are_one_line_and_a_failed_start_leaves_no
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"ebm: error: {latest}: the saved samples cannot be read (") \
         and "\n" not in err
+
+
+def test_a_fork_blames_the_source_file_it_cannot_read_not_the_new_folder(tmp_path, monkeypatch):
+    """Every OSError of a fork read "cannot make the run folder NEW", also a source
+    checkpoint file that could not be read; and a lock file that is a link was said to
+    be "being written by another process"."""
+    import shutil
+
+    from ebm_engine.errors import CheckpointError, ConfigError
+    from ebm_engine.runs import fork
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=2"]) == 0
+    real = shutil.copyfile
+
+    def unreadable(src, dst, *args, **kwargs):
+        if str(src).endswith("model.safetensors"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(src))
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(fork.shutil, "copyfile", unreadable)
+    with pytest.raises(CheckpointError, match=r"cannot read .*run/checkpoints/iter_0000002/"
+                                              r"model.safetensors: Permission denied"):
+        fork.fork_run(run, tmp_path / "new")
+    assert not (tmp_path / "new").exists()  # nothing left behind
+    monkeypatch.setattr(fork.shutil, "copyfile", real)
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / ".lock").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ConfigError, match="symbolic link"):
+        fork.fork_run(run, tmp_path / "linked")

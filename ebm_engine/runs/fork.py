@@ -107,8 +107,10 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
     try:
         lock = run_lock.acquire(target.path)
     except ConfigError:  # another fork (or training) into the same --out: its folder, untouched
-        raise ConfigError(run_lock.busy(target.path, run_lock.held_by(target.path) or "")) \
-            from None
+        holder = run_lock.held_by(target.path)
+        if holder is None:  # not held: the lock itself is wrong (a link, no plain file)
+            raise
+        raise ConfigError(run_lock.busy(target.path, holder)) from None
     created: list[Path] = [] if had_lock_file else [lock_file]
     try:
         if target.exists():  # another fork finished it while this one waited
@@ -117,7 +119,10 @@ def fork_run(src: str | Path, dest: str | Path) -> RunDir:
     except BaseException as exc:
         _remove(target.path if made else None, created)
         lock.release()
-        if isinstance(exc, OSError):  # a full disk, a read-only folder
+        if isinstance(exc, OSError):  # a full disk, a read-only folder; or the source's
+            where = Path(exc.filename) if exc.filename else None  # file that cannot be read
+            if where is not None and not where.is_relative_to(target.path):
+                raise CheckpointError(f"cannot read {where}: {exc.strerror or exc}") from None
             raise ConfigError(f"cannot make the run folder {target.path}: "
                               f"{exc.strerror or exc}") from None
         raise
