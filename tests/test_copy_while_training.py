@@ -176,3 +176,27 @@ def test_a_fork_into_a_folder_another_process_is_making_is_refused(run, tmp_path
                               "(pid 4242 on elsewhere); choose another --out")
     assert str(raced.value) == str(err.value)
     assert [p.name for p in new.iterdir()] == [".lock"]
+
+
+def test_a_checkpoint_export_into_a_folder_is_named_after_the_one_it_copied(
+        run, tmp_path, monkeypatch, capsys):
+    """Into an existing folder the copy takes the latest checkpoint's name; pruned
+    midway, the newer one copied instead went under the old name (iter_3 holding 4)."""
+    import json
+
+    plain = _next_checkpoint
+
+    def renumbered(run_path: Path) -> None:  # the next checkpoint says its own iteration
+        plain(run_path)
+        state = RunDir(run_path).latest_checkpoint() / "state.json"
+        raw = json.loads(state.read_text())
+        state.write_text(json.dumps({**raw, "iteration": raw["iteration"] + 1}))
+
+    monkeypatch.setattr(sys.modules[__name__], "_next_checkpoint", renumbered)
+    seen = _pruned_midway(monkeypatch, shutil, "copyfile")
+    into = tmp_path / "into"
+    into.mkdir()
+    assert main(["export", "--run", str(run), "--what", "checkpoint", "--out", str(into)]) == 0
+    assert seen and seen[0].name == "iter_0000003"
+    assert [p.name for p in into.iterdir()] == ["iter_0000004"]
+    assert capsys.readouterr().out.strip().endswith("into/iter_0000004")

@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         from ebm_engine.export.checkpoint import copy_checkpoint
 
         path = copy_checkpoint(src, out, run=run_dir.path)  # its latest, if pruned meanwhile
+        if out.name == src.name and path.is_dir():  # named after src: the one copied, said
+            path = _named_as_copied(path)
     else:
         if not src.is_file() and pretrained:
             raise ConfigError(f"{named}: a pretrained model ships without its training "
@@ -104,6 +106,23 @@ def _target(out: str, what: str, name: str) -> Path:
     if out.endswith(("/", os.sep)) and what != "checkpoint":
         raise ExportError(f"cannot write in {out}: no such folder")
     return path
+
+
+def _named_as_copied(path: Path) -> Path:
+    """``path``, a checkpoint copy named after the run's latest checkpoint, renamed after
+    the one it holds where training pruned that one meanwhile and a newer was copied."""
+    import json
+
+    try:
+        iteration = int(json.loads((path / "state.json").read_text(encoding="utf-8"))
+                        ["iteration"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return path
+    named = path.with_name(f"iter_{iteration:07d}")
+    if named == path or named.exists():
+        return path
+    os.replace(path, named)
+    return named
 
 
 def _symbols(run: str, kind: str):
