@@ -355,6 +355,10 @@ def test_text_export_marks_invalid_samples_and_reads_back_without_them(tmp_path)
         data = load_dataset(DataConfig(str(out)))
     assert data.meta["symbols"].checker == "grammar" and data.meta["skipped"] == [2]
     assert data.meta["symbols"].decode_all(data.stored.numpy()) == lines[:1] + lines[2:]
+    # a user's own tab-separated lines, "invalid" a label among others: every line kept
+    own = tmp_path / "labelled.txt"
+    own.write_text("the cat sleeps .\tvalid\nthe cats sleeps .\tinvalid\n")
+    assert len(load_dataset(DataConfig(str(own)))) == 2
 
 
 def test_text_png_draws_invalid_samples_in_red(tmp_path):

@@ -136,9 +136,12 @@ def read_text_file(path: Path, cfg: DataConfig) -> Dataset:
 
     Lines longer than ``data.options.max_tokens`` words (default 40) are
     dropped (counted in ``meta["dropped"]``). When every line is a sentence
-    of the built-in grammar, its checker judges the samples too. Lines that
-    end in a TAB and ``invalid`` (samples an ``ebm sample`` export marked so)
-    are skipped: their line numbers go to ``meta["skipped"]`` and a warning.
+    of the built-in grammar, its checker judges the samples too. In a file
+    whose only TABs are such marks (an ``ebm sample`` export), lines that end
+    in a TAB and ``invalid`` are skipped: their line numbers go to
+    ``meta["skipped"]`` and a warning. A file with other TABs (a user's own
+    tab-separated text, ``sentence<TAB>invalid`` a label among others) keeps
+    every line.
     """
     import warnings
 
@@ -146,6 +149,9 @@ def read_text_file(path: Path, cfg: DataConfig) -> Dataset:
     raw = read_text(path, "UTF-8 text with one sentence per line").splitlines()
     # the mark before stripping: an empty invalid sample's line is the mark alone
     marked = [n for n, line in enumerate(raw, 1) if line.rstrip().endswith(INVALID_MARK)]
+    tabbed = sum(1 for line in raw if "\t" in line)
+    if tabbed > len(marked):  # not an export's marks: a user's tab-separated lines, all kept
+        marked = []
     skip = set(marked)
     lines = [word_tokens(s) for n, s in enumerate(raw, 1) if s.strip() and n not in skip]
     if not lines:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ebm_engine import atomic
+from ebm_engine.data.text import INVALID_MARK  # an invalid .txt line: the reader skips it
 from ebm_engine.data.tokens import SymbolSpec
 from ebm_engine.errors import ExportError
 
@@ -50,8 +51,6 @@ MOLECULE_BOND_PX = 30.0
 MOLECULE_CAPTION_PX = 14
 #: Colour of what an export marks invalid (a molecule's cell, a text line).
 INVALID_RGB = (190, 30, 30)
-#: The end of an invalid sample's line in a ``.txt`` export.
-INVALID_MARK = "\tinvalid"
 
 
 def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
