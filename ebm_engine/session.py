@@ -635,12 +635,27 @@ class Session:
 
     def _molecule_properties(self, cfg: RunConfig) -> dict[str, np.ndarray]:
         """The training molecules' properties (empty without the data), kept for the
-        next Sample of a model of the same data (reading them takes seconds)."""
+        next Sample of a model of the same data (reading them takes seconds); a file
+        edited since is read again, and data that could not be read is tried again."""
         from ebm_engine.data.molecules import data_property_extras
 
-        if self._molecule_reference is None or self._molecule_reference[0] != cfg.data:
-            self._molecule_reference = (cfg.data, data_property_extras(cfg.data))
+        key = (cfg.data, _file_stamp(cfg.data.source))
+        if self._molecule_reference is None or self._molecule_reference[0] != key:
+            found = data_property_extras(cfg.data)
+            if not found:  # not kept: the file may be back by the next Sample
+                return found
+            self._molecule_reference = (key, found)
         return self._molecule_reference[1]
+
+
+def _file_stamp(source: str) -> tuple[int, int] | None:
+    """``(mtime_ns, size)`` of a data file or folder named by ``source`` (None: a demo,
+    or nothing there): what tells an edited file from the one read before."""
+    try:
+        stat = Path(source).expanduser().stat()
+    except (OSError, ValueError):
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 class _FollowedScene:

@@ -189,9 +189,17 @@ def test_sampled_molecules_carry_the_datas_properties_where_the_data_is_there(tm
     with monkeypatch.context() as patch:  # kept for the next Sample: not read again
         patch.setattr(molecules, "data_property_extras", lambda cfg: pytest.fail("read again"))
         assert sampled(session).extras["data_logp"].shape == (5,)
+    import os
+
+    # the file edited since: read again (it was kept for the session's life)
+    path.write_text("\n".join(["CCO", "CCN", "c1ccccc1"]) + "\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert len(sampled(session).extras["data_mw"]) == 3
     path.unlink()  # the data are gone: the model samples all the same
-    snap = sampled(Session(display=True))
+    snap = sampled(session)
     assert len(snap.samples) == 4 and not any(k.startswith("data_") for k in snap.extras)
+    path.write_text("\n".join(["CCO", "CCN"]) + "\n")  # back: not "none" for ever
+    assert len(sampled(session).extras["data_mw"]) == 2
 
 
 def test_smi_export_without_rdkit_writes_every_sample_unchecked(tmp_path, monkeypatch):
