@@ -10,8 +10,9 @@ kind        metrics (see each module)
 points      2D: ``kl_samples``, ``js_samples``, ``kl_model``, ``js_model``;
             other D: ``mmd_rbf`` and its floor (:mod:`.vectors`)
 image       digits demo: ``digits_fd``, ``digits_kid`` and ``digits_fd_data``
-            (as many data digits at random: a perfect sampler's figure at
-            this n); other images (textures): ``gram_distance``
+            (as many data digits at random, all of them in the reference
+            statistics: what copies of the data score at this n; unseen
+            digits score more); other images (textures): ``gram_distance``
 video       ``gram_appearance``, ``gram_motion``
 voxel       ``mmd_iou``, ``cov_iou``, ``1nna_iou``, ``iou_nearest``
 pointcloud  ``mmd_cd``, ``cov_cd``, ``1nna_cd``
@@ -129,7 +130,7 @@ def evaluate_samples(
         return vector_metrics(s.numpy(), items.numpy())
     if kind == "image":
         if is_digits(dataset.name, dataset.item_shape):
-            # the FD of n real digits has a floor and a spread of its own at this n
+            # the FD of n copies of the data at this n (a floor; it has a spread of its own)
             return {"digits_fd": m.digits_fd(s), "digits_kid": m.digits_kid(s),
                     "digits_fd_data": m.digits_fd(_reference(items, len(s), seed=1))}
         return {"gram_distance": m.gram_distance(s, items)}
