@@ -81,8 +81,9 @@ class TransportBar(QWidget):
         text = "Train"
         if name:
             text = "Continue"
-            tip = (f"Continue training {name} in a new run folder (its weights, optimiser and "
-                   "chains carry over; the model you loaded is only read)")
+            tip = (f"Continue training {name} in a new run folder (its weights and chains "
+                   "carry over, and its optimiser's state where it kept it: pretrained "
+                   "models start fresh optimisers; the model you loaded is only read)")
         key = SHORTCUTS["train"]
         self.buttons["train"].setText(text)
         self.buttons["train"].setToolTip(f"{tip} ({key})")
