@@ -80,7 +80,8 @@ class MainWindow(QMainWindow):
         self._sampled: Path | None = None  # the run or checkpoint folder Sample only redraws
         # The settings in force before a model was opened to sample (its own replaced them):
         # Reset forgets the model, and its settings with it.
-        self._settings_before: RunConfig | None = None
+        # (settings, the first model opened)
+        self._settings_before: tuple[RunConfig, Path] | None = None
         self._pause_box: QMessageBox | None = None  # a divergence pause's "press Resume"
         # The data preview Train replaced, shown again if the run is refused (memory, data).
         self._preview_before_train = None
@@ -436,15 +437,13 @@ class MainWindow(QMainWindow):
         elif name == "stop":
             c.stop()
         elif name == "reset":
-            before, self._settings_before = self._settings_before, None
-            opened = self._pretrained or self._sampled
+            stashed, self._settings_before = self._settings_before, None
             self._pretrained = self._sampled = None
             c.reset()
-            if before is not None and c.set_config(before):  # the opened model's go with it
-                self._show_source(before)
-                self.log_line("reset: the settings in force before "
-                              f"{model_name(opened) if opened else 'the model'} was opened are "
-                              "back")
+            if stashed is not None and c.set_config(stashed[0]):  # the opened model's go with it
+                self._show_source(stashed[0])
+                self.log_line(f"reset: the settings in force before {model_name(stashed[1])} "
+                              "was opened are back")
             self.summary.show_run(None)  # the forgotten run's scores went with it
             self._show_fresh(c.config, self._ready_title(c.config))
 
@@ -671,7 +670,7 @@ class MainWindow(QMainWindow):
             # Train continues it in a new run folder, as after Load pretrained (it trained
             # a new model from scratch beside it, without a word)
             if self._settings_before is None:  # not the opened model's own (Sample again)
-                self._settings_before = self.controller.config
+                self._settings_before = (self.controller.config, path)
             self._pretrained = path
             self.log_line(f"{path.name}: press Sample only for fresh chains, ▶ Continue to "
                           "train it further in a new run folder")

@@ -284,7 +284,7 @@ def test_every_shipped_entry_is_its_preset_trained():
         preset = _flat(config_for(info["data"], info["preset"]).to_dict())
         saved = _flat(json.loads((entry.path / "config.json").read_text(encoding="utf-8")))
         skip = SHOWN_ONLY | ({"train.iterations"} if info.get("iterations") else set())
-        differ = {k: (v, saved.get(k)) for k, v in preset.items()
-                  if k not in skip and saved.get(k, v) != v}
+        differ = {k: (v, saved.get(k, "(missing)")) for k, v in preset.items()
+                  if k not in skip and saved.get(k, "(missing)") != v}
         assert not differ, f"{entry.name} (preset value, entry's): {differ}; rebuild it: " \
                            f"python -m benchmarks.build_zoo {entry.name}"

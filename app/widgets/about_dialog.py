@@ -27,8 +27,9 @@ GUIDE = ("guide", "")
 
 
 # Where the app shows what a card's Watch section names (the cards serve `ebm about` too).
-WATCH_NOTE = ("*A metric named here without a plot of its own (`gen_loss`, `cross_entropy` …): "
-              "pick it in Curves → also plot.*")
+WATCH_NOTE = ("*A training metric named here without a plot of its own (`gen_loss`, "
+              "`cross_entropy` …): pick it in Curves → also plot; what `ebm eval` reports "
+              "is in Run summary.*")
 
 
 def in_app(text: str) -> str:
