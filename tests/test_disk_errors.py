@@ -392,3 +392,17 @@ def test_a_fork_blames_the_source_file_it_cannot_read_not_the_new_folder(tmp_pat
     (tmp_path / "linked" / ".lock").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(ConfigError, match="symbolic link"):
         fork.fork_run(run, tmp_path / "linked")
+
+
+def test_a_grid_may_be_named_samples_png_in_its_own_run_folder(tmp_path, capsys):
+    """Only a zoo entry keeps a samples.png (and the zoo is never written): the name was
+    refused in every run folder once it joined the run's own files."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", "8gaussians", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "sampler.n_steps=2"]) == 0
+    assert main(["sample", "--run", str(run), "--n", "16", "--steps", "2",
+                 "--out", str(run / "samples.png")]) == 0
+    assert (run / "samples.png").stat().st_size > 0
+    assert main(["export", "--run", str(run), "--what", "metrics",
+                 "--out", str(run / "data.json")]) == 2  # what the run keeps: refused
+    capsys.readouterr()

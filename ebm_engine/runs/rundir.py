@@ -469,11 +469,11 @@ def _num(text: str) -> float:
 
 
 #: What a run folder owns at its top: an export may go beside these, not over them
-#: (``data.json``: :data:`ebm_engine.runs.data_record.DATA_FILE`; ``samples.png``:
-#: a zoo entry's preview, :data:`ebm_engine.runs.zoo.SAMPLES_FILE`).
+#: (``data.json``: :data:`ebm_engine.runs.data_record.DATA_FILE`). A zoo entry's preview
+#: ``samples.png`` is not one: a user's run has none (``RUN/samples.png`` is the user's
+#: own name to take), and nothing is written in the zoo (:func:`zoo.check_outside`).
 RUN_FILES = frozenset({"config.json", "metrics.csv", "events.jsonl", "eval.json", "zoo.json",
-                       "data.json", "samples.png", "tensorboard", ".lock", "checkpoints",
-                       "samples"})
+                       "data.json", "tensorboard", ".lock", "checkpoints", "samples"})
 
 
 def check_not_the_runs(out: str | Path, source: str | Path) -> None:
