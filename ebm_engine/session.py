@@ -632,7 +632,6 @@ class Session:
         finally:
             self.state = RunState.FINISHED
 
-
     def _molecule_properties(self, cfg: RunConfig) -> dict[str, np.ndarray]:
         """The training molecules' properties (empty without the data), kept for the
         next Sample of a model of the same data (reading them takes seconds); a file
