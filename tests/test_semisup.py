@@ -136,6 +136,11 @@ def test_eval_scores_against_the_supervised_baselines_and_samples_by_class(tmp_p
                          scale=1, extras={"sample_class": classes})
     # one row per class: its glyph, then its 3 samples (the app's grid lays them out alike)
     assert Image.open(out).size == (4 * 18 + 2, 10 * 18 + 2)
+    # an .npz keeps each sample's class (it was only in the PNG's rows)
+    npz = export_samples(frames[-1].x, "image", (-1.0, 1.0), tmp_path / "by_class.npz",
+                         extras={"sample_class": classes})
+    with np.load(npz) as z:
+        assert z["labels"].tolist() == classes.tolist()
 
 
 def test_data_without_labels_is_one_clear_error():

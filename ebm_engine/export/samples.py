@@ -265,6 +265,9 @@ def _save_npz(path: Path, samples, kind, energy, frames, value_range=None,
             panel = panels.get(name)
             if panel is not None and len(panel) == len(arrays["samples"]):
                 arrays[name] = np.asarray(panel)
+        classes = panels.get("sample_class")  # symbol_vector's: each sample's class, as labels
+        if "labels" not in arrays and classes is not None and len(classes) == len(samples):
+            arrays["labels"] = np.asarray(classes)
         for name in DISPLAY:  # what decodes or places the samples
             if name in panels:
                 arrays[f"display_{name}"] = np.asarray(panels[name])
