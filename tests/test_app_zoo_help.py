@@ -213,3 +213,27 @@ def test_reset_after_load_pretrained_forgets_the_model_and_its_settings(qtbot, t
     qtbot.mouseClick(window.transport.buttons["reset"], Qt.MouseButton.LeftButton)
     window.controller.wait()
     assert window.controller.config.sampler.n_steps == 7
+
+
+def test_about_equations_are_not_broken_across_lines(qtbot):
+    """Qt wrapped an Objective's code lines at the window's width, mid-expression
+    ("ε ~ N(0," then "s² I)"); a long line scrolls sideways instead."""
+    from PySide6.QtGui import QTextFormat
+
+    from app.widgets.about_dialog import AboutDialog
+
+    dialog = AboutDialog()
+    qtbot.addWidget(dialog)
+    dialog.resize(600, 400)
+    dialog.show()
+    dialog.show_card("method", "symbol_vector")
+    qtbot.waitExposed(dialog)
+    code = []
+    block = dialog.text.document().begin()
+    while block.isValid():
+        if block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeLanguage):
+            code.append(block)
+        block = block.next()
+    assert len(code) >= 3  # the three lines of its objective
+    assert all(b.layout().lineCount() == 1 for b in code)
+    assert dialog.text.horizontalScrollBar().maximum() > 0  # the longest: reached sideways

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -30,6 +31,20 @@ GUIDE = ("guide", "")
 WATCH_NOTE = ("*A training metric named here without a plot of its own (`gen_loss`, "
               "`cross_entropy` …): pick it in Curves → also plot; what `ebm eval` reports "
               "is in Run summary.*")
+
+
+def unbroken_code(view: QTextBrowser) -> None:
+    """Keep each line of a card's code blocks (its Objective's equations) whole: Qt wrapped
+    them at the window's width, mid-expression ("ε ~ N(0," then "s² I)"); a long one
+    scrolls sideways instead."""
+    block = view.document().begin()
+    while block.isValid():
+        fmt = block.blockFormat()
+        if fmt.hasProperty(QTextFormat.Property.BlockCodeLanguage) or fmt.hasProperty(
+                QTextFormat.Property.BlockCodeFence):
+            fmt.setNonBreakableLines(True)
+            QTextCursor(block).setBlockFormat(fmt)
+        block = block.next()
 
 
 def in_app(text: str) -> str:
@@ -105,6 +120,7 @@ class AboutDialog(QDialog):
                                   f"`resources/about/{kind}-{name}.md`.")
         else:
             self.text.setMarkdown(in_app(card.text))
+            unbroken_code(self.text)
         self.shown = key
 
     def show_card(self, kind: str, name: str = "") -> None:
