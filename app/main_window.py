@@ -78,8 +78,9 @@ class MainWindow(QMainWindow):
         self._reader = ""  # the data panel's reader for the next path ("" = detected)
         self._continues: Path | None = None  # a loaded model: Train continues it (_pretrained)
         self._sampled: Path | None = None  # the run or checkpoint folder Sample only redraws
-        # The settings in force before a model was opened to sample (its own replaced them):
-        # Reset forgets the model, and its settings with it.
+        # The settings in force before a model was opened to sample or a run followed (its
+        # own replaced them): Reset forgets the model, and its settings with it; a quit
+        # saves these, not the model's.
         # (settings, the first model opened)
         self._settings_before: tuple[RunConfig, Path] | None = None
         self._pause_box: QMessageBox | None = None  # a divergence pause's "press Resume"
@@ -702,8 +703,12 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return
         self._pretrained = self._sampled = None
+        before = self.controller.config
         self.clear_views()
-        self.controller.follow(path)
+        if self.controller.follow(path) and self._settings_before is None:
+            # the followed run's settings are its writer's: Reset (and the next launch)
+            # gives back the user's, as after opening a model to sample
+            self._settings_before = (before, path)
 
     def _runs_folder(self) -> str:
         """Where the open dialogs start: the folder the app's runs are written to."""
@@ -772,10 +777,22 @@ class MainWindow(QMainWindow):
             self._source_chosen(source)
 
     def save_settings(self) -> None:
+        """Keep the window's layout and the user's settings for the next launch.
+
+        A model opened to sample (or a followed run) lent the panel its own settings;
+        they go with it, as Reset takes them back: the next launch restores the
+        settings in force before it was opened, not another run's recipe as if the
+        user's (with no model left to continue).
+        """
         window_geometry.save(self, self.store)
         self.store.setValue("window_state", self.saveState())
-        self.store.setValue("source", self.data_panel.source)
-        self.store.setValue("config", self.controller.config.to_json())
+        if self._settings_before is not None:
+            cfg = self._settings_before[0]
+            self.store.setValue("source", cfg.data.source)
+        else:
+            cfg = self.controller.config
+            self.store.setValue("source", self.data_panel.source)
+        self.store.setValue("config", cfg.to_json())
         self.store.sync()
 
     def changeEvent(self, event) -> None:  # noqa: N802 (Qt naming)

@@ -526,3 +526,44 @@ def test_a_final_checkpoint_that_cannot_be_written_is_an_error_in_the_app_too(
         window.errors[-1]
     assert window.status.labels["state"].text() == "finished (not saved)"
     window.controller.wait()
+
+
+@pytest.mark.parametrize("how", ["open", "follow"])
+def test_a_model_looked_at_leaves_the_users_settings_for_the_next_launch(qtbot, tmp_path,
+                                                                        finished_run, how):
+    """Opening a run to sample (or following one) lends the panel that run's settings;
+    quitting then saved them as the user's, so the next launch came back on another
+    run's data and recipe (with no model to continue, and no Reset to undo it)."""
+    from app.main_window import MainWindow
+
+    first = make_window(qtbot, tmp_path, demo="moons", knobs=(("train.lr", 0.0055),))
+    if how == "open":
+        first.open_run(finished_run, "sample")
+    else:
+        first.follow_run(finished_run)
+    qtbot.waitUntil(lambda: first.controller.state == "finished", timeout=WAIT_MS)
+    assert first.controller.config.data.source == "8gaussians"  # the run's, on show
+    first.close()
+    second = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(second)
+    second.controller.wait()
+    assert second.data_panel.source == "moons"
+    assert second.controller.config.data.source == "moons"
+    assert second.settings_panel.cfg.train.lr == 0.0055
+    assert second.settings_panel.editors["train.lr"].value() == "0.0055"
+    second.close()
+
+
+def test_reset_after_following_a_run_gives_back_the_users_settings(qtbot, tmp_path,
+                                                                   finished_run):
+    """Following puts the followed run's settings in the panel (another process's);
+    Reset kept them, so the next ▶ Train trained that run's recipe on its data."""
+    window = make_window(qtbot, tmp_path, demo="moons", knobs=(("train.lr", 0.0055),))
+    window.follow_run(finished_run)
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert window.controller.config.data.source == "8gaussians"
+    window.command("reset")
+    window.controller.wait()
+    assert window.controller.config.data.source == window.data_panel.source == "moons"
+    assert window.controller.config.train.lr == 0.0055
+    assert "settings in force before run was opened are back" in window.log.toPlainText()
