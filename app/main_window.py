@@ -46,6 +46,9 @@ from ebm_engine.presets import config_for, demo_minutes
 
 MIN_PANE_WIDTH = 240  # pixels: samples and curves each keep at least this much
 MAX_HISTORY_ROWS = 20000  # a reopened run's curves: longer histories are thinned to this
+# What is going on while other data or settings cannot be chosen (the session's active states).
+BUSY_WORDS = {"running": "A run is training", "paused": "A run is paused, not stopped",
+              "sampling": "Samples are being drawn", "following": "A run is being followed"}
 
 
 def model_name(path: Path) -> str:
@@ -357,8 +360,15 @@ class MainWindow(QMainWindow):
                          + (f" (about {info.expected_minutes:g} min)" if info else ""))
 
     def _use_config(self, cfg: RunConfig, title: str) -> None:
-        if not self.controller.set_config(cfg):  # a run is active: the panel goes back
+        # Refused here while work goes on: the controller's refusal came as a failure of
+        # that work, which titled a run just starting "not started" and put the data
+        # preview back over it.
+        busy = BUSY_WORDS.get(self.controller.session.state.value)
+        if busy is not None:
+            self.show_error(f"{busy}: press Stop first, then choose other data or settings.")
+        if busy is not None or not self.controller.set_config(cfg):  # the panel goes back
             self.data_panel.set_source(self.controller.config.data.source, emit=False)
+            self.data_panel.set_method(self.controller.config.train.method)
             return
         self._pretrained = self._sampled = None
         self._settings_before = None  # these are the settings now

@@ -340,3 +340,26 @@ def test_the_run_menu_and_its_keys_drive_a_run_as_the_buttons_do(qtbot, tmp_path
     qtbot.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
     assert actions["Train"].isEnabled() and window.errors == []
+
+
+def test_choosing_other_data_while_a_run_starts_says_so_and_leaves_the_run_alone(qtbot,
+                                                                                 tmp_path):
+    """A demo chosen just after ▶ Train was refused as if the run had failed: the samples
+    area said "not started: A run is already active" over the run that was starting, and
+    put the data preview back over it. The run is left alone now, and the one line says
+    what is going on and what to press."""
+    window = make_window(qtbot, tmp_path)
+    ctrl = window.controller
+    _click(window, "train")
+    window.data_panel.set_source("moons")  # a click on the moons card, at once
+    assert ctrl.state == "running" and ctrl.config.data.source == "8gaussians"
+    assert window.data_panel.source == "8gaussians"  # the panel goes back to the run's data
+    assert "starting" in window.samples.title.text()
+    assert "not started" not in window.samples.title.text()
+    assert window.snapshot is None  # not the data preview, put back over the run
+    assert window.errors == ["A run is training: press Stop first, then choose other data "
+                             "or settings."]
+    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=WAIT_MS)
+    assert window.snapshot.origin != "preview"
+    _click(window, "stop")
+    qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
