@@ -39,6 +39,7 @@ from app.widgets.run_summary import RunSummary
 from app.widgets.samples_area import SamplesArea
 from app.widgets.status_bar import RunStatus
 from ebm_engine.config import RunConfig
+from ebm_engine.data.detect import path_exists
 from ebm_engine.errors import EBMError
 from ebm_engine.learning.saved_config import saved_run_config
 from ebm_engine.methods import method_class
@@ -383,6 +384,12 @@ class MainWindow(QMainWindow):
         if readable:
             self.clear_views(title + " · loading its data…")
             self.controller.preview(cfg, quiet=not demo)
+        elif not path_exists(Path(cfg.data.source)):
+            # gone since it was chosen (a launch restores the last data): no reader helps
+            self.samples.show_message(
+                title.replace("press ▶ Train", "not found"),
+                f"{self.data_panel.read_as.text()}: open it again where it is now (File → "
+                "Open data) or choose a demo")
         else:  # say what to do, not the last data kind's empty view
             self.samples.show_message(
                 title.replace("press ▶ Train", "choose a reader first"),

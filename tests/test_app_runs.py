@@ -567,3 +567,29 @@ def test_reset_after_following_a_run_gives_back_the_users_settings(qtbot, tmp_pa
     assert window.controller.config.data.source == window.data_panel.source == "moons"
     assert window.controller.config.train.lr == 0.0055
     assert "settings in force before run was opened are back" in window.log.toPlainText()
+
+
+def test_data_gone_since_the_last_launch_is_said_to_be_gone(qtbot, tmp_path):
+    """The last launch's data file, deleted (or its drive unplugged) meanwhile: the
+    samples area said "choose a reader first", which no reader can help."""
+    import shutil
+
+    import numpy as np
+
+    from app.main_window import MainWindow
+
+    folder = tmp_path / "points"
+    folder.mkdir()
+    np.save(folder / "xy.npy", np.random.default_rng(0).normal(size=(200, 2)).astype("float32"))
+    first = make_window(qtbot, tmp_path, demo=str(folder / "xy.npy"), knobs=())
+    first.close()
+    shutil.rmtree(folder)
+    second = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(second)
+    second.controller.wait()
+    assert second.data_panel.source == str(folder / "xy.npy")
+    title = second.samples.title.text()
+    assert "not found" in title and "reader" not in title, title
+    assert "no such file" in second.samples.title.toolTip()
+    assert "Open data" in second.samples.title.toolTip()
+    second.close()
