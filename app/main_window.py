@@ -374,6 +374,7 @@ class MainWindow(QMainWindow):
         self._pretrained = self._sampled = None
         self._settings_before = None  # these are the settings now
         self.data_panel.set_method(cfg.train.method)
+        self.summary.show_run(None)  # the last run is forgotten (as by Reset): not its scores
         self._show_fresh(cfg, title)
 
     def _show_fresh(self, cfg: RunConfig, title: str) -> None:

@@ -593,3 +593,25 @@ def test_data_gone_since_the_last_launch_is_said_to_be_gone(qtbot, tmp_path):
     assert "no such file" in second.samples.title.toolTip()
     assert "Open data" in second.samples.title.toolTip()
     second.close()
+
+
+def test_other_data_chosen_forgets_the_last_runs_scores(qtbot, tmp_path, finished_run):
+    """Reset emptied the run summary ("the forgotten run's scores went with it"), but
+    choosing another demo, which forgets the run as well, left that run's folder and
+    scores under Run summary beside the new data."""
+    import shutil
+
+    run = tmp_path / "scored"
+    shutil.copytree(finished_run, run)
+    (run / "eval.json").write_text(json.dumps({"metrics": {"kl_samples": 0.5}, "n": 64,
+                                               "better": {"kl_samples": "lower"}}))
+    window = make_window(qtbot, tmp_path, demo="moons", knobs=())
+    window.open_run(run, "sample")
+    qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)
+    assert "scored" in window.summary.disk.text()
+    assert window.summary.tree.topLevelItemCount() > 0
+    window.data_panel.set_source("moons")
+    window.controller.wait()
+    assert window.controller.run_dir is None
+    assert window.summary.disk.text() == "no run yet"
+    assert window.summary.tree.topLevelItem(0).text(0) == "no evaluation yet"
