@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.settings_panel)
         left.addWidget(scroll)
         left.setSizes([260, 500])
+        left.setObjectName("splitter_left")
+        self.left_splitter = left
         dock = QDockWidget("Data and settings", self)
         dock.setObjectName("dock_left")
         dock.setWidget(left)
@@ -180,6 +182,8 @@ class MainWindow(QMainWindow):
         center.addWidget(self.samples)
         center.addWidget(self.tabs)
         center.setSizes([620, 520])
+        center.setObjectName("splitter_center")
+        self.center_splitter = center
         # Explicit minimums: the splitter then ignores the panes' size hints, which
         # grow with new tick labels and captions and would move it while training
         # (a moved splitter re-renders every view on both sides).
@@ -780,6 +784,7 @@ class MainWindow(QMainWindow):
         state = self.store.value("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        self._restore_view_choices()
         source = str(demo or self.store.value("source") or "8gaussians")
         self.data_panel.set_source(source, emit=False)
         saved = self.store.value("config")
@@ -794,6 +799,27 @@ class MainWindow(QMainWindow):
         else:
             self._source_chosen(source)
 
+    def _restore_view_choices(self) -> None:
+        """The panes' sizes and the curves' choices (also plot, smoothing, x axis) of the
+        last launch; a value that is missing or of another type is skipped."""
+        for splitter in (self.left_splitter, self.center_splitter):
+            state = self.store.value(splitter.objectName())
+            if isinstance(state, QByteArray):
+                splitter.restoreState(state)
+        picked = self.store.value("curves_also_plot")
+        if isinstance(picked, str):
+            self.curves.picked = picked
+        for key, set_value, top in (("curves_smoothing", self.curves.smooth.setValue,
+                                     self.curves.smooth.maximum()),
+                                    ("curves_x_axis", self.curves.xaxis.setCurrentIndex,
+                                     self.curves.xaxis.count() - 1)):
+            try:  # an INI file gives the number back as text
+                value = int(self.store.value(key))
+            except (TypeError, ValueError):
+                continue
+            if 0 <= value <= top:
+                set_value(value)
+
     def save_settings(self) -> None:
         """Keep the window's layout and the user's settings for the next launch.
 
@@ -804,6 +830,12 @@ class MainWindow(QMainWindow):
         """
         window_geometry.save(self, self.store)
         self.store.setValue("window_state", self.saveState())
+        # the panes' sizes and the curves' choices, as the user left them
+        for splitter in (self.left_splitter, self.center_splitter):
+            self.store.setValue(splitter.objectName(), splitter.saveState())
+        self.store.setValue("curves_also_plot", self.curves.picked)
+        self.store.setValue("curves_smoothing", self.curves.smooth.value())
+        self.store.setValue("curves_x_axis", self.curves.xaxis.currentIndex())
         if self._settings_before is not None:
             cfg = self._settings_before[0]
             self.store.setValue("source", cfg.data.source)

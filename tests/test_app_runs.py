@@ -615,3 +615,41 @@ def test_other_data_chosen_forgets_the_last_runs_scores(qtbot, tmp_path, finishe
     assert window.controller.run_dir is None
     assert window.summary.disk.text() == "no run yet"
     assert window.summary.tree.topLevelItem(0).text(0) == "no evaluation yet"
+
+
+def test_pane_sizes_and_curve_choices_come_back_at_the_next_launch(qtbot, tmp_path,
+                                                                   monkeypatch):
+    """The window's size and docks came back, but the samples/curves split, the data/
+    settings split and the curves' also plot, smoothing and x axis went back to their
+    first-launch values at every launch."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QScreen
+
+    from app.main_window import MainWindow
+    from app.views.curves import OTHER
+
+    # room for the window as saved (the offscreen screen is 800 pixels wide)
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda self: QRect(0, 0, 1400, 900))
+
+    first = make_window(qtbot, tmp_path, demo="moons", knobs=())
+    first.resize(1300, 800)
+    qtbot.waitExposed(first)
+    first.center_splitter.setSizes([350, 900])
+    first.left_splitter.setSizes([420, 300])
+    wanted = (first.center_splitter.sizes(), first.left_splitter.sizes())
+    first.curves.add_rows([{"iteration": 1, "wall_time": 0.1, "gen_loss": 0.5}])
+    first.curves.other.setCurrentText("gen_loss")  # the user's pick
+    first.curves.smooth.setValue(0)
+    first.curves.xaxis.setCurrentIndex(1)
+    first.close()
+    second = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(second)
+    second.controller.wait()
+    second.show()
+    qtbot.waitExposed(second)
+    assert (second.center_splitter.sizes(), second.left_splitter.sizes()) == wanted
+    assert second.curves.smooth.value() == 0 and second.curves.xaxis.currentIndex() == 1
+    assert second.curves.picked == "gen_loss" and OTHER not in second.curves.items
+    second.curves.add_rows([{"iteration": 1, "wall_time": 0.1, "gen_loss": 0.5}])
+    assert second.curves.other.currentText() == "gen_loss" and OTHER in second.curves.items
+    second.close()

@@ -259,6 +259,18 @@ class CurvesView(QWidget):
             if key not in NOT_OFFERED:  # never a fixed plot's own line
                 self.lines.pop(key, None)
 
+    @property
+    def picked(self) -> str:
+        """The metric picked under "also plot" (``""``: none), plotted whenever a run
+        records it; set it to pick one before any run offers it (a new launch)."""
+        return self._wanted
+
+    @picked.setter
+    def picked(self, key: str) -> None:
+        self._wanted = "" if key == NONE else str(key or "")
+        if self._wanted and self.other.findText(self._wanted) >= 0:
+            self.other.setCurrentText(self._wanted)
+
     def _series(self, name: str):
         """The curves of plot ``name`` (the "also plot" one: the metric picked)."""
         if name == OTHER:
