@@ -33,6 +33,16 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
+def fresh_app_settings(monkeypatch, request):
+    """Each test starts with no saved app settings (a window saves its panes, curves'
+    choices and knobs on closing: one test's x axis by wall time broke the next one's
+    axis check); windows within one test share them, as two launches do."""
+    import zlib
+
+    monkeypatch.setenv("EBM_STUDIO_SETTINGS", f"test-{zlib.crc32(request.node.nodeid.encode())}")
+
+
+@pytest.fixture(autouse=True)
 def no_leaked_threads():
     """A test must not leave worker threads running."""
     before = {t.ident for t in threading.enumerate()}
