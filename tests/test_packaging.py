@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import runpy
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
@@ -49,3 +53,52 @@ def test_spec_links_ebm_beside_the_app() -> None:
     text = (PACKAGING / "ebm-studio.spec").read_text(encoding="utf-8")
     assert 'symlink_to(_exe_name)' in text and '"ebm"' in text
 
+
+def _hook_datas(name: str) -> list[tuple[str, str]]:
+    """``datas`` of ``packaging/hooks/hook-NAME.py``; with PyInstaller's own
+    ``collect_data_files`` when it is installed, else an equivalent walk."""
+    try:
+        import PyInstaller.utils.hooks  # noqa: F401
+    except ImportError:
+        def collect_data_files(package, include_py_files=False, subdir=None, **_):
+            base = Path(importlib.util.find_spec(package).origin).parent
+            top = base.parent
+            out = []
+            for path in (base / (subdir or "")).rglob("*"):
+                if path.is_file() and (include_py_files or path.suffix not in (".py", ".pyc")):
+                    out.append((str(path), str(path.parent.relative_to(top))))
+            return out
+
+        fake = types.ModuleType("PyInstaller.utils.hooks")
+        fake.collect_data_files = collect_data_files
+        mods = {"PyInstaller": types.ModuleType("PyInstaller"),
+                "PyInstaller.utils": types.ModuleType("PyInstaller.utils"),
+                "PyInstaller.utils.hooks": fake}
+        saved = {k: sys.modules.get(k) for k in mods}
+        sys.modules.update(mods)
+        try:
+            return runpy.run_path(str(PACKAGING / "hooks" / f"hook-{name}.py"))["datas"]
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    sys.modules.pop(k, None)
+                else:
+                    sys.modules[k] = v
+    return runpy.run_path(str(PACKAGING / "hooks" / f"hook-{name}.py"))["datas"]
+
+
+def test_rdkit_hook_collects_the_data_files_the_engine_reads() -> None:
+    """PyInstaller takes RDKit's modules, not ``rdkit/Data``: the bundle's molecules
+    demo and `ebm eval --run zoo:molecules-latent-seq` said "RDKit's NCI SMILES file
+    is missing from this RDKit install"."""
+    pytest.importorskip("rdkit")
+    from rdkit import RDConfig
+
+    from ebm_engine.data.molecules import nci_smiles_path
+
+    site = Path(importlib.util.find_spec("rdkit").origin).parent.parent
+    bundled = {Path(dest) / Path(src).name for src, dest in _hook_datas("rdkit")}
+    data = Path(RDConfig.RDDataDir)
+    for path in (nci_smiles_path(), data / "Crippen.txt", data / "FragmentDescriptors.csv"):
+        assert path.is_file(), path
+        assert path.relative_to(site) in bundled, f"{path} is left out of the bundle"
