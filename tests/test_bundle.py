@@ -77,3 +77,26 @@ def test_bundle_contents_are_trimmed(bundle) -> None:
         assert (bundle.BUNDLE / "_internal" / "resources" / "zoo" / entry / "config.json").is_file()
     info = json.loads(bundle.INFO.read_text())
     assert info["size_bytes"] > 0 and info["build_seconds"] > 0
+
+
+@pytest.mark.bundle
+def test_bundle_ebm_is_the_command_line(bundle, tmp_path: Path) -> None:
+    """`dist/ebm-studio/ebm` answers as `python -m ebm_engine`, and reads what the
+    engine reads from inside RDKit (the molecules data, its drawings)."""
+    ebm = bundle.BUNDLE / ("ebm.exe" if os.name == "nt" else "ebm")
+    assert ebm.is_file()
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+
+    def run(*args: str, exe=(str(ebm),)) -> subprocess.CompletedProcess:
+        return subprocess.run([*exe, *args], env=env, capture_output=True, text=True,
+                              timeout=600, cwd=tmp_path)
+
+    frozen, checkout = run("demos"), run("demos", exe=(sys.executable, "-m", "ebm_engine"))
+    assert frozen.returncode == 0, frozen.stderr[-3000:]
+    assert frozen.stdout == checkout.stdout
+    assert (bundle.BUNDLE / "_internal" / "rdkit" / "Data" / "NCI" / "first_5K.smi").is_file()
+    png = tmp_path / "m.png"
+    drawn = run("sample", "--run", "zoo:molecules-latent-seq", "--n", "8", "--out", str(png))
+    assert drawn.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG", drawn.stderr[-3000:]
+    scored = run("eval", "--run", "zoo:molecules-latent-seq", "--n", "20", "--no-write")
+    assert scored.returncode == 0, scored.stderr[-3000:]
