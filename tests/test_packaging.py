@@ -102,3 +102,29 @@ def test_rdkit_hook_collects_the_data_files_the_engine_reads() -> None:
     for path in (nci_smiles_path(), data / "Crippen.txt", data / "FragmentDescriptors.csv"):
         assert path.is_file(), path
         assert path.relative_to(site) in bundled, f"{path} is left out of the bundle"
+
+
+def test_skimage_hook_collects_the_pictures_the_demos_read(monkeypatch) -> None:
+    """The texture demos and single-image read pictures inside scikit-image's package;
+    the bundle had none of them (`ebm train --data texture-brick` ended in a
+    traceback: "requires the installation of an optional dependency, pooch")."""
+    pytest.importorskip("skimage")
+    import skimage.data
+    from skimage.data import _fetchers
+
+    from ebm_engine.data.single_image import PHOTOS, TEXTURES
+
+    read: list[str] = []
+    fetch = _fetchers._fetch
+
+    def recording(name, *args, **kwargs):
+        read.append(name)
+        return fetch(name, *args, **kwargs)
+
+    monkeypatch.setattr(_fetchers, "_fetch", recording)
+    for name in sorted(set(PHOTOS) | set(TEXTURES)):
+        getattr(skimage.data, name)()
+    assert len(read) >= len(set(PHOTOS) | set(TEXTURES))
+    bundled = {(Path(dest) / Path(src).name).as_posix() for src, dest in _hook_datas("skimage.data")}
+    missing = sorted({f"skimage/{name}" for name in read} - bundled)
+    assert not missing, f"left out of the bundle: {missing}"
