@@ -82,7 +82,8 @@ def test_bundle_contents_are_trimmed(bundle) -> None:
 @pytest.mark.bundle
 def test_bundle_ebm_is_the_command_line(bundle, tmp_path: Path) -> None:
     """`dist/ebm-studio/ebm` answers as `python -m ebm_engine`, and reads what the
-    engine reads from inside RDKit (the molecules data, its drawings)."""
+    engine reads from inside RDKit (the molecules data, its drawings) and
+    scikit-image (pictures)."""
     ebm = bundle.BUNDLE / ("ebm.exe" if os.name == "nt" else "ebm")
     assert ebm.is_file()
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
@@ -100,3 +101,7 @@ def test_bundle_ebm_is_the_command_line(bundle, tmp_path: Path) -> None:
     assert drawn.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG", drawn.stderr[-3000:]
     scored = run("eval", "--run", "zoo:molecules-latent-seq", "--n", "20", "--no-write")
     assert scored.returncode == 0, scored.stderr[-3000:]
+    # the pictures inside scikit-image (texture demos, single-image's photo)
+    for demo in ("texture-brick", "single-image"):
+        trained = run("train", "--data", demo, "--steps", "1", "--out", str(tmp_path / demo))
+        assert trained.returncode == 0, f"{demo}: {trained.stderr[-3000:]}"
