@@ -71,6 +71,7 @@ def _hook_datas(name: str) -> list[tuple[str, str]]:
 
         fake = types.ModuleType("PyInstaller.utils.hooks")
         fake.collect_data_files = collect_data_files
+        fake.collect_submodules = lambda package, filter=None, **_: []  # modules: not checked
         mods = {"PyInstaller": types.ModuleType("PyInstaller"),
                 "PyInstaller.utils": types.ModuleType("PyInstaller.utils"),
                 "PyInstaller.utils.hooks": fake}
