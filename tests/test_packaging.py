@@ -62,7 +62,7 @@ def _hook_datas(name: str) -> list[tuple[str, str]]:
     except ImportError:
         def collect_data_files(package, include_py_files=False, subdir=None, **_):
             base = Path(importlib.util.find_spec(package).origin).parent
-            top = base.parent
+            top = base.parents[package.count(".")]  # site-packages: "skimage/data", not "data"
             out = []
             for path in (base / (subdir or "")).rglob("*"):
                 if path.is_file() and (include_py_files or path.suffix not in (".py", ".pyc")):
