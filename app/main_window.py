@@ -383,6 +383,7 @@ class MainWindow(QMainWindow):
 
     def _show_fresh(self, cfg: RunConfig, title: str) -> None:
         """Empty views titled ``title``, then the data of ``cfg`` as before any Train."""
+        self._name_window(Path(cfg.data.source).name)
         demo = cfg.data.source in self.data_panel.catalogue
         # A demo's data, or a path the data panel knows how to read, shows before Train.
         readable = demo or bool(self.data_panel.reader or self.data_panel.detected)
@@ -556,7 +557,13 @@ class MainWindow(QMainWindow):
         self.status.set_state(state)
         self.log_line(f"[{state}]")
 
+    def _name_window(self, what: str) -> None:
+        """The window's title names what it shows (a data set, a run): several windows,
+        or a screenshot, tell which is which."""
+        self.setWindowTitle(f"{what} — EBM Studio" if what else "EBM Studio")
+
     def _run_started(self, ev) -> None:
+        self._name_window(Path(ev.run_dir).name if ev.run_dir else Path(ev.source).name)
         self._run_began = True  # an error from now on stopped a run that had begun
         self._preview_before_train = None  # the run is on: its samples replace the data
         self._show_history(ev)
@@ -794,7 +801,8 @@ class MainWindow(QMainWindow):
         except EBMError:
             cfg = None
         if cfg is not None and cfg.data.source == source:
-            self._use_config(cfg, f"<b>{source}</b> — press ▶ Train")
+            # as when chosen: its minutes, a file by its name (not its whole path)
+            self._use_config(cfg, self._ready_title(cfg))
             self._show_source(cfg)
         else:
             self._source_chosen(source)

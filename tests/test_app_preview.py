@@ -275,3 +275,19 @@ def test_a_molecule_preview_carries_the_whole_datas_properties(tmp_path):
     assert len(snap.samples) == 5
     assert {k: len(v) for k, v in snap.extras.items() if k.startswith("data_")} == {
         "data_logp": 5, "data_qed": 5, "data_mw": 5}
+
+
+def test_the_window_title_names_the_data_and_then_the_run(qtbot, tmp_path):
+    """Every window was titled "EBM Studio" alone: two windows, or a screenshot, could
+    not be told apart."""
+    from app.testing import TINY_2D
+
+    window = make_window(qtbot, tmp_path, demo="moons", knobs=TINY_2D[:-1] + (
+        ("train.iterations", 2),))
+    assert window.windowTitle() == "moons — EBM Studio"
+    with qtbot.waitSignal(window.controller.sigFinished, timeout=WAIT_MS):
+        window.transport.buttons["train"].click()
+    assert window.windowTitle() == f"{window.controller.run_dir.name} — EBM Studio"
+    window.data_panel.set_source("rings")
+    window.controller.wait()
+    assert window.windowTitle() == "rings — EBM Studio"
