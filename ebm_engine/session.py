@@ -647,14 +647,15 @@ class Session:
         return self._molecule_reference[1]
 
 
-def _file_stamp(source: str) -> tuple[int, int] | None:
-    """``(mtime_ns, size)`` of a data file or folder named by ``source`` (None: a demo,
-    or nothing there): what tells an edited file from the one read before."""
+def _file_stamp(source: str) -> tuple[str, int] | None:
+    """The decoded-data cache's fingerprint of the data file or folder ``source``
+    (:func:`ebm_engine.data.cache.source_state`; None: a demo, or nothing there)."""
+    from ebm_engine.data.cache import source_state
+
     try:
-        stat = Path(source).expanduser().stat()
+        return source_state(Path(source).expanduser())
     except (OSError, ValueError):
         return None
-    return stat.st_mtime_ns, stat.st_size
 
 
 class _FollowedScene:

@@ -167,8 +167,10 @@ def _data_extensions() -> set[str]:
     return exts
 
 
-def _source_state(path: Path, skip: Path | None) -> tuple[str, int]:
-    """Hash of the data files' relative paths, sizes and times; and their count."""
+def source_state(path: Path, skip: Path | None = None) -> tuple[str, int]:
+    """Hash of the data files' relative paths, sizes and times; and their count
+    (what tells the data at ``path`` from an edited copy: the cache's key, and the
+    session's molecule properties)."""
     if not path.is_dir():
         st = path.stat()
         line = f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n"
@@ -356,7 +358,7 @@ def entry_for(path: Path, cfg: DataConfig, folder: Path,
         skip = Path(os.path.abspath(folder))
     except OSError:
         skip = None
-    state, files = _source_state(source, skip)
+    state, files = source_state(source, skip)
     identity = _identity(source, cfg)
     name = f"{_slug(source)}-{identity[:16]}-{state[:16]}{SUFFIX}"
     return CacheEntry(source, folder / name, f"{identity}:{state}", files, wait_seconds)
