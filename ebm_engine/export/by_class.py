@@ -85,17 +85,10 @@ def class_rows(images: np.ndarray, classes: np.ndarray
     return tiles, per_row, index, row_classes
 
 
-def rows_by_class(images: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, int]:
-    """``(tiles, per_row)``: ``images`` (display space) regrouped one class per row,
-    each row led by its class's glyph (:func:`class_rows`)."""
-    tiles, per_row, _, _ = class_rows(images, classes)
-    return tiles, per_row
-
-
 def save_by_class_png(images: np.ndarray, classes: np.ndarray, path: str | Path,
                       upscale: int = 1) -> Path:
     """Write ``images`` (``(N, C, H, W)`` in ``[0, 1]``) as a PNG, one row per class."""
     from ebm_engine.export import save_grid_png
 
-    tiles, per_row = rows_by_class(np.asarray(images), classes)
+    tiles, per_row, _, _ = class_rows(np.asarray(images), classes)
     return save_grid_png(tiles, path, nrow=per_row, upscale=upscale)
