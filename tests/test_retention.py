@@ -198,3 +198,17 @@ def test_training_prunes_and_resumes(tmp_path: Path) -> None:
     assert resumed.iteration == 12
     assert run.latest_checkpoint().name == "iter_0000012"
     assert iterations(run.checkpoints) == [10, 12]
+
+
+def test_set_aside_renames_only_newer_checkpoints_and_never_over_another(tmp_path: Path) -> None:
+    for it in (2, 4, 6):
+        fake_checkpoint(tmp_path, it)
+    fake_checkpoint(tmp_path, 8, complete=False)  # being written: not a checkpoint yet
+    (tmp_path / "iter_0000006.abandoned").mkdir()  # an earlier go-back's
+    moved = retention.set_aside(tmp_path, 2)
+    assert [(a.name, b.name) for a, b in moved] == [
+        ("iter_0000004", "iter_0000004.abandoned"), ("iter_0000006", "iter_0000006.abandoned-2")]
+    assert iterations(tmp_path) == [2]
+    assert "iter_0000008" in names(tmp_path)
+    assert prune_checkpoints(tmp_path, keep_last=1, milestone_every=0) == []
+    assert "iter_0000004.abandoned" in names(tmp_path)

@@ -461,3 +461,30 @@ def test_resuming_an_older_checkpoint_makes_it_the_latest(tmp_path: Path):
     trainer = Trainer.resume(run, RunDir(run).checkpoint_path(3))
     assert trainer.iteration == 3
     assert RunDir(run).latest_checkpoint().name == "iter_0000003"
+
+
+def test_going_back_sets_the_newer_checkpoints_aside(tmp_path: Path):
+    """Going back to iteration 4 of a run checkpointed at 4 and 6 (two kept): iter_6 stayed
+    an iter_N, so pruning at 5 counted it among the newest two and deleted iter_4, the
+    state gone back to. It is renamed aside now (said, logged), and nothing prunes it."""
+    from ebm_engine.learning.events import Warned
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.runs.rundir import RunDir
+
+    run = tmp_path / "run"
+    list(Session(tiny(iterations=6, checkpoint_every=2, keep_checkpoints=2)).train(run))
+    checkpoints = RunDir(run).checkpoints
+    assert [p.name for p in sorted(checkpoints.glob("iter_*"))] == ["iter_0000004",
+                                                                   "iter_0000006"]
+    trainer = Trainer.resume(run, RunDir(run).checkpoint_path(4))
+    seen = list(trainer.events(5))
+    trainer.release_run_folder()
+    assert sorted(p.name for p in checkpoints.iterdir() if p.is_dir()) == [
+        "iter_0000004", "iter_0000005", "iter_0000006.abandoned"]
+    assert (checkpoints / "iter_0000006.abandoned" / "state.json").is_file()
+    assert RunDir(run).latest_checkpoint().name == "iter_0000005"
+    said = [e.message for e in seen if isinstance(e, Warned)]
+    assert any("went back to iter_0000004: the 1 newer checkpoint is kept aside" in m
+               and "iter_0000006.abandoned" in m for m in said), said
+    aside = [e for e in RunDir(run).read_events() if e["event"] == "set_aside"]
+    assert aside and aside[0]["checkpoints"] == ["iter_0000006"]

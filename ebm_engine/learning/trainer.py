@@ -321,6 +321,8 @@ class Trainer:
         # checkpoint of this run given here is now where the run goes on from
         chosen = bool(checkpoint) and trainer.run is not None and (
             folder.parent.resolve() == trainer.run.checkpoints.resolve())
+        if chosen:  # going back: the newer checkpoints leave the run's line, kept aside
+            trainer._set_aside_newer(folder)
         if trainer.run is not None and (note or chosen):
             trainer._write("checkpoint pointer", trainer.run.mark_latest, folder)
         if (other := data_record.changed(run.path, trainer.dataset)) is not None:
@@ -328,6 +330,24 @@ class Trainer:
             if trainer.run is not None:
                 trainer._write("events", trainer.run.append_event, "data_changed", message=other)
         return trainer, folder
+
+    def _set_aside_newer(self, folder: Path) -> None:
+        """This run goes on from its checkpoint ``folder``: rename the newer ones
+        (:func:`~ebm_engine.runs.retention.set_aside`), logged and said in a note."""
+        assert self.run is not None
+        moved = retention.set_aside(self.run.checkpoints, self.iteration)
+        if not moved:
+            return
+        old = [path.name for path, _ in moved]
+        new = [path.name for _, path in moved]
+        self._write("events", self.run.append_event, "set_aside", iteration=self.iteration,
+                    checkpoint=folder.name, checkpoints=old, names=new)
+        shown = ", ".join(new[:3]) + (" …" if len(new) > 3 else "")
+        self._write_warnings.append(Warned(self.iteration, (
+            f"went back to {folder.name}: the {len(new)} newer checkpoint"
+            f"{'s are' if len(new) > 1 else ' is'} kept aside in {self.run.checkpoints} as "
+            f"{shown} (never resumed, pruned or overwritten); delete "
+            f"{'them' if len(new) > 1 else 'it'} when no longer needed"), note=True))
 
     def restore(self, ckpt: Checkpoint) -> None:
         """Load weights, optimisers, chain state and RNG from ``ckpt``."""

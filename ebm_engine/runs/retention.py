@@ -5,9 +5,11 @@ checkpoint folders; :func:`prune_checkpoints` deletes the ones nobody needs.
 Only *completed* checkpoint folders named ``iter_NNNNNNN`` (see
 :meth:`ebm_engine.runs.rundir.RunDir.checkpoint_path`) are ever considered:
 folders being written (``.iter_….tmp``), folders being replaced
-(``.iter_….old-PID``), exported copies (``….partial``), symlinks and anything
-else a user put there are left alone, and so is the folder the ``latest``
-pointer names, which resuming and rollback read.
+(``.iter_….old-PID``), exported copies (``….partial``), checkpoints set aside
+when a run went back to an older one (``iter_….abandoned``, see
+:func:`set_aside`), symlinks and anything else a user put there are left
+alone, and so is the folder the ``latest`` pointer names, which resuming and
+rollback read.
 
 Pruning is safe against a reader and against another pruner: a folder is
 first renamed to a hidden name (one atomic step, so it never looks like a
@@ -34,6 +36,8 @@ _DELETING_NAME = re.compile(r"\.iter_\d+\.deleting-[0-9a-f]+")
 LATEST_POINTER = "latest"
 # A completed checkpoint has this (written last, before the rename into place).
 _COMPLETE_MARKER = "state.json"
+#: What :func:`set_aside` appends to the name of a checkpoint a run went back past.
+ABANDONED = ".abandoned"
 
 
 def checkpoint_iteration(name: str) -> int | None:
@@ -90,6 +94,47 @@ def latest_pointer(checkpoints_dir: str | Path) -> Path | None:
     if not name or name in (".", "..") or "/" in name or os.sep in name:
         return None
     return Path(checkpoints_dir) / name
+
+
+def set_aside(checkpoints_dir: str | Path, after: int) -> list[tuple[Path, Path]]:
+    """Rename the completed checkpoints newer than iteration ``after`` to
+    ``iter_N.abandoned`` (``.abandoned-2`` … where that name is taken).
+
+    A run that goes back to an older checkpoint in its own folder (the app's Go
+    back) leaves the newer ones off its line. Under their ``iter_N`` names they
+    were the "newest" to :func:`prune_checkpoints` (which then pruned the
+    checkpoint gone back to and kept them), the fallback of a lost ``latest``
+    pointer, and were overwritten without a word when the run reached their
+    iteration again. Renamed, they are the user's to look at or delete: nothing
+    here resumes, prunes or overwrites them. Call it holding the run's lock.
+
+    Parameters
+    ----------
+    checkpoints_dir : path
+        ``RUN/checkpoints``.
+    after : int
+        The iteration the run goes on from.
+
+    Returns
+    -------
+    list of (Path, Path)
+        ``(old, new)`` for each folder renamed, oldest first; one that vanished
+        or could not be renamed is left out (it keeps its name).
+    """
+    moved = []
+    for iteration, path in completed_checkpoints(checkpoints_dir):
+        if iteration <= after:
+            continue
+        target, n = path.with_name(path.name + ABANDONED), 1
+        while os.path.lexists(target):  # an earlier go-back's, past the same iteration
+            n += 1
+            target = path.with_name(f"{path.name}{ABANDONED}-{n}")
+        try:
+            os.rename(path, target)
+        except OSError:  # still an iter_N: as it was before going back
+            continue
+        moved.append((path, target))
+    return moved
 
 
 def prune_checkpoints(
