@@ -183,3 +183,25 @@ def test_a_lock_that_is_a_link_or_no_plain_file_is_refused_and_nothing_is_emptie
     os.mkfifo(lock)  # no hang on a FIFO either
     with pytest.raises(ConfigError, match="is not a plain file"):
         run_lock.acquire(run)
+
+
+@pytest.mark.parametrize("out", [False, True])
+def test_resuming_a_run_still_starting_names_its_holder(tmp_path: Path, capsys, out: bool):
+    """A training that has taken its folder's lock but not yet written config.json: a
+    second `ebm train --resume` of it said "not a run folder" as if nothing were there.
+    It names the process writing it now, in one line."""
+    folder = tmp_path / "starting"
+    folder.mkdir()
+    holder = _holder(folder)
+    try:
+        args = ["--out", str(tmp_path / "copy")] if out else []
+        assert main(["train", "--resume", str(folder), "--steps", "1", *args, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"is being written by another process (pid {holder.pid}" in err, err
+        assert "still starting" in err and err.count("\n") == 1 and "Traceback" not in err
+        assert not (tmp_path / "copy").exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    assert main(["train", "--resume", str(folder), "--steps", "1", "--quiet"]) == 2
+    assert "not a run folder" in capsys.readouterr().err  # nobody holds it: as before

@@ -182,6 +182,20 @@ def _run_to_resume_in_place(checkpoint: Path) -> Path:
                       "with --out NEW")
 
 
+def _refuse_a_run_still_starting(source: Path) -> None:
+    """Say who holds ``source`` where it is a folder another process is making into a
+    run (its lock taken, no ``config.json`` yet): "not a run folder" read as if nothing
+    were there. A run that has begun is refused by its lock, naming the holder too."""
+    from ebm_engine.runs import run_lock
+    from ebm_engine.runs.rundir import RunDir
+
+    run = RunDir(source)
+    if run.path.is_dir() and not run.exists():
+        holder = run_lock.held_by(run.path)
+        if holder is not None:
+            raise ConfigError(run_lock.starting(run.path, holder))
+
+
 def _policy(args: argparse.Namespace):
     from ebm_engine.learning.rollback import RollbackPolicy
     from ebm_engine.session import StopOnDivergence
@@ -208,6 +222,7 @@ def _run(args: argparse.Namespace) -> int:
         from ebm_engine.runs.rundir import RunDir
 
         source = zoo.resolve(args.resume)
+        _refuse_a_run_still_starting(source)
         if is_checkpoint_folder(source) and not args.out:
             source = _run_to_resume_in_place(source)
             args.resume = str(source)

@@ -171,6 +171,15 @@ def busy(folder: str | Path, holder: str) -> str:
             f"{f' ({holder})' if holder else ''}; choose another --out")
 
 
+def starting(folder: str | Path, holder: str) -> str:
+    """The line refusing to resume or copy ``folder``, which another process holds
+    (``holder``: what :func:`held_by` said) but which holds no run yet: a training
+    (or fork) still starting, whose ``config.json`` comes next."""
+    return (f"{Path(folder).resolve()} is being written by another process"
+            f"{f' ({holder})' if holder else ''}: a run still starting, with nothing to "
+            "resume yet; wait for its first checkpoint, or stop it")
+
+
 def _open(path: Path) -> int:
     """A descriptor of the lock file, or -1 (no ``fcntl``, or it cannot be opened).
 
