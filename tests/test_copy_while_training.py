@@ -200,3 +200,40 @@ def test_a_checkpoint_export_into_a_folder_is_named_after_the_one_it_copied(
     assert seen and seen[0].name == "iter_0000003"
     assert [p.name for p in into.iterdir()] == ["iter_0000004"]
     assert capsys.readouterr().out.strip().endswith("into/iter_0000004")
+
+
+def test_a_fork_and_a_checkpoint_export_copy_the_same_whole_folder(run, tmp_path):
+    """One copy for both (runs.checkpoint.copy_checkpoint_folder): a fork copied only the
+    checkpoint's top-level files, so a network kept in a subfolder was lost to a fork
+    but not to an export."""
+    latest = RunDir(run).latest_checkpoint()
+    (latest / "aux").mkdir()
+    (latest / "aux" / "extra.safetensors").write_bytes(b"aux net")
+    forked = fork_run(run, tmp_path / "fork").latest_checkpoint()
+    exported = copy_checkpoint(latest, tmp_path / "ck", run=run)
+    for copy in (forked, exported):
+        assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*")) == sorted(
+            [*FILES, "aux", "aux/extra.safetensors"])
+        assert (copy / "aux" / "extra.safetensors").read_bytes() == b"aux net"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_what_a_killed_checkpoint_copy_leaves_in_a_run_is_tidied(run, monkeypatch):
+    """A copy killed before its rename leaves its hidden folder (its name: what
+    save_checkpoint's are), which taking the run's lock tidies as theirs."""
+    from ebm_engine.runs import checkpoint, run_lock
+
+    checkpoints = RunDir(run).checkpoints
+    monkeypatch.setattr(checkpoint.os, "replace", lambda *a: os_exit())
+    monkeypatch.setattr(checkpoint.shutil, "rmtree", lambda *a, **k: None)  # killed: no cleanup
+    with pytest.raises(SystemExit):
+        checkpoint.copy_checkpoint_folder(checkpoints / "iter_0000002", checkpoints / "iter_0000009")
+    monkeypatch.undo()
+    left = [p.name for p in checkpoints.iterdir() if p.name.startswith(".")]
+    assert len(left) == 1 and left[0].startswith(".iter_0000009.") and left[0].endswith(".tmp")
+    assert run_lock.tidy_checkpoints(checkpoints) == left
+    assert not [p for p in checkpoints.iterdir() if p.name.startswith(".")]
+
+
+def os_exit():
+    raise SystemExit(9)

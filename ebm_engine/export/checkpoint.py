@@ -4,20 +4,18 @@
 The files are copied into a hidden folder (or archive) beside the target, with a
 name of its own, and renamed into place at the end: a full disk, a read-only
 folder or Ctrl-C leaves nothing half-copied under the name asked for, and
-nothing in the way of the next try.
+nothing in the way of the next try. A folder is copied by
+:func:`ebm_engine.runs.checkpoint.copy_checkpoint_folder`, as a fork copies one.
 """
 
 from __future__ import annotations
 
 import errno
-import os
-import secrets
-import shutil
 import zipfile
 from pathlib import Path
 
 from ebm_engine.errors import ExportError
-from ebm_engine.runs.checkpoint import FILES, missing_files
+from ebm_engine.runs.checkpoint import FILES, copy_checkpoint_folder, missing_files
 
 #: Archive names a copy cannot be written as (only ``.zip`` is): said, not made a folder.
 OTHER_ARCHIVES = (".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
@@ -61,7 +59,7 @@ def copy_checkpoint(src: str | Path, out: str | Path, run: str | Path | None = N
     if out.suffix.lower() in OTHER_ARCHIVES:  # .tar.gz too
         raise ExportError(f"cannot copy checkpoint to {out}: give a folder name, or a .zip "
                           "file for an archive")
-    copy = _zip if out.suffix.lower() == ".zip" else _folder
+    copy = _zip if out.suffix.lower() == ".zip" else copy_checkpoint_folder
     try:
         try:
             copy(src, out)
@@ -77,19 +75,6 @@ def copy_checkpoint(src: str | Path, out: str | Path, run: str | Path | None = N
             why = f"{why}: {exc.filename}"
         raise ExportError(f"cannot copy checkpoint to {out}: {why}") from None
     return out
-
-
-def _folder(src: Path, out: Path) -> None:
-    """Copy ``src`` to the new folder ``out``, under a name of its own first."""
-    # a name of its own: a copy that was killed (or runs in another process) is not in the way
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
-    try:
-        _copy_tree(src, tmp)
-        _whole(src, {p.name for p in tmp.iterdir()})
-        os.replace(tmp, out)
-    except BaseException:  # Ctrl-C too: never a half-copied folder left over
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _whole(src: Path, names: set[str]) -> None:
@@ -114,18 +99,3 @@ def _zip(src: Path, out: Path) -> None:
         _whole(src, written)
 
     atomic.write_with(out, write)  # Ctrl-C or a full disk: no half archive left
-
-
-def _copy_tree(src: Path, dst: Path) -> None:
-    """Copy ``src`` into the new folder ``dst``, stopping at the first failure.
-
-    Not :func:`shutil.copytree`: it goes on after a failed file and then raises
-    one error listing them all (a Python list, not a reason). Files get the
-    umask's mode, as a new file would.
-    """
-    os.mkdir(dst)
-    for entry in sorted(src.iterdir()):
-        if entry.is_dir():
-            _copy_tree(entry, dst / entry.name)
-        else:
-            shutil.copyfile(entry, dst / entry.name)

@@ -16,6 +16,7 @@ Loading reads tensors and JSON only: no pickle, no code from the file.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -162,6 +163,70 @@ def missing_files(folder: str | Path) -> list[str]:
     being read or copied lacks them all; a copy of it must not pass for one.
     """
     return [name for name in FILES if not (Path(folder) / name).is_file()]
+
+
+def copy_checkpoint_folder(src: str | Path, dest: str | Path) -> Path:
+    """Copy the checkpoint folder ``src`` to the new folder ``dest``, whole or not at all.
+
+    The one copy of a checkpoint folder: a fork's into its new run
+    (:func:`ebm_engine.runs.fork.fork_run`) and ``ebm export --what checkpoint``'s.
+    The files are copied into a hidden folder beside ``dest``, of a name of its own
+    (``.NAME.<random>.tmp``, as :func:`save_checkpoint` writes; what a killed copy
+    left in a run's ``checkpoints`` is what
+    :func:`ebm_engine.runs.run_lock.tidy_checkpoints` removes), then renamed to
+    ``dest``: a full disk, a read-only folder or Ctrl-C leaves no half-copied
+    folder under that name, and nothing in the way of the next try. Files get the
+    modes the user's umask gives.
+
+    Parameters
+    ----------
+    src : path
+        A checkpoint folder.
+    dest : path
+        The folder to create; its parent must exist.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``src`` (or one of its files) vanished while it was copied: pruned by the
+        training that wrote it; the copy would lack a file of :data:`FILES`.
+    OSError
+        A file could not be read or written.
+    """
+    src, dest = Path(src), Path(dest)
+    # a short prefix: a long name plus ours passed the 255-byte limit of a name
+    tmp = atomic.temp_dir(dest.parent, prefix=f".{dest.name[:atomic.TEMP_NAME_CHARS]}.",
+                          suffix=".tmp")
+    try:
+        _copy_tree(src, tmp)
+        if gone := missing_files(tmp):
+            raise FileNotFoundError(errno.ENOENT, "vanished while copied", str(src / gone[0]))
+        os.replace(tmp, dest)
+    except BaseException:  # Ctrl-C too: never a half-copied folder left over
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """Copy what ``src`` holds into the existing folder ``dst``, stopping at the first
+    failure.
+
+    Not :func:`shutil.copytree`: it goes on after a failed file and then raises one
+    error listing them all (a Python list, not a reason). Files get the umask's
+    mode, as a new file would.
+    """
+    for entry in sorted(src.iterdir()):
+        if entry.is_dir():
+            os.mkdir(dst / entry.name)
+            _copy_tree(entry, dst / entry.name)
+        else:  # a file that vanished meanwhile fails the copy
+            shutil.copyfile(entry, dst / entry.name)
 
 
 def load_checkpoint(folder: str | Path) -> Checkpoint:

@@ -14,8 +14,6 @@ on from that checkpoint, with the settings it was written with.
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 from ebm_engine import atomic
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.runs import run_lock, zoo
-from ebm_engine.runs.checkpoint import Checkpoint, load_checkpoint, missing_files
+from ebm_engine.runs.checkpoint import Checkpoint, copy_checkpoint_folder, load_checkpoint
 from ebm_engine.runs.rundir import RunDir, run_folder_of
 
 
@@ -144,9 +142,10 @@ def _fill(target: RunDir, source: RunDir | None, src: str | Path, loaded: Checkp
     if loaded is None:  # the source run's latest readable one, again if pruned meanwhile
         assert source is not None
         checkpoint, _, note = source.copy_latest(
-            lambda folder: _copy_checkpoint(folder, target.checkpoints))
+            lambda folder: copy_checkpoint_folder(folder, target.checkpoints / folder.name))
     else:
-        checkpoint = _copy_checkpoint(loaded.path, target.checkpoints)
+        checkpoint = copy_checkpoint_folder(loaded.path,
+                                            target.checkpoints / loaded.path.name)
     target.mark_latest(checkpoint)
     if source is not None:
         created.append(target.metrics_path)
@@ -165,30 +164,6 @@ def _fill(target: RunDir, source: RunDir | None, src: str | Path, loaded: Checkp
     target.append_event("forked", source=str(source.path if source is not None else Path(src)),
                          checkpoint=checkpoint.name)
     return checkpoint, note
-
-
-def _copy_checkpoint(checkpoint: Path, checkpoints: Path) -> Path:
-    """Copy the checkpoint folder ``checkpoint`` into ``checkpoints``, whole or not at all.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``checkpoint`` (or one of its files) vanished while it was copied: pruned by
-        the training that wrote it.
-    """
-    # Copied under a hidden name, then renamed: a half-copied checkpoint is never "latest".
-    tmp = atomic.temp_dir(checkpoints, prefix=f".{checkpoint.name}.", suffix=".tmp")
-    try:
-        for item in checkpoint.iterdir():
-            if not item.is_dir():  # a file that vanished meanwhile fails the copy
-                shutil.copyfile(item, tmp / item.name)
-        if gone := missing_files(tmp):
-            raise FileNotFoundError(errno.ENOENT, "vanished while copied", str(checkpoint / gone[0]))
-        os.replace(tmp, checkpoints / checkpoint.name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return checkpoints / checkpoint.name
 
 
 def _remove(folder: Path | None, created: list[Path]) -> None:

@@ -4,8 +4,8 @@ A long run with ``train.checkpoint_every = 200`` writes hundreds of
 checkpoint folders; :func:`prune_checkpoints` deletes the ones nobody needs.
 Only *completed* checkpoint folders named ``iter_NNNNNNN`` (see
 :meth:`ebm_engine.runs.rundir.RunDir.checkpoint_path`) are ever considered:
-folders being written (``.iter_….tmp``), folders being replaced
-(``.iter_….old-PID``), exported copies (``….partial``), checkpoints set aside
+folders being written or copied (``.iter_….tmp``), folders being replaced
+(``.iter_….old-PID``), checkpoints set aside
 when a run went back to an older one (``iter_….abandoned``, see
 :func:`set_aside`), symlinks and anything else a user put there are left
 alone, and so is the folder the ``latest`` pointer names, which resuming and

@@ -219,7 +219,9 @@ def tidy_checkpoints(checkpoints: str | Path) -> list[str]:
     """Deal with what a killed writer left in ``checkpoints``.
 
     Call it only with a fresh, held :class:`RunLock` of the run: nobody else writes
-    there then. A checkpoint being written (``.iter_N.….tmp``) is incomplete or
+    there then. A checkpoint being written or copied (``.iter_N.….tmp``: the hidden
+    folders of :func:`~ebm_engine.runs.checkpoint.save_checkpoint` and
+    :func:`~ebm_engine.runs.checkpoint.copy_checkpoint_folder`) is incomplete or
     superseded and is removed. One being replaced (``.iter_N.old-PID``) is the
     previous complete copy: it is put back when the new one never arrived, else
     removed.
