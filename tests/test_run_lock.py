@@ -205,3 +205,24 @@ def test_resuming_a_run_still_starting_names_its_holder(tmp_path: Path, capsys, 
         holder.wait(30)
     assert main(["train", "--resume", str(folder), "--steps", "1", "--quiet"]) == 2
     assert "not a run folder" in capsys.readouterr().err  # nobody holds it: as before
+
+
+def test_what_a_run_killed_while_starting_left_is_taken_over_by_the_next(tmp_path: Path, capsys):
+    """A training makes checkpoints/ and samples/, then takes the lock, then writes
+    config.json: killed in between, it left those empty folders beside the lock file,
+    and the same --out was refused as "a folder of other files". The next run takes
+    them over; a folder that holds anything more is still refused."""
+    out = tmp_path / "run"
+    for name in ("checkpoints", "samples"):
+        (out / name).mkdir(parents=True)
+    (out / ".lock").write_text("pid 1 on elsewhere since 10:00:00")  # nobody holds it
+    args = ["--data", "8gaussians", "--steps", "1", "--set", "sampler.n_steps=2", "--quiet"]
+    assert main(["train", *args, "--out", str(out)]) == 0, capsys.readouterr().err
+    assert RunDir(out).latest_checkpoint().name == "iter_0000001"
+    other = tmp_path / "other"
+    (other / "samples").mkdir(parents=True)
+    (other / "samples" / "mine.npz").write_bytes(b"x")
+    (other / ".lock").touch()
+    assert main(["train", *args, "--out", str(other)]) == 2
+    assert "is a folder of other files" in capsys.readouterr().err
+    assert [p.name for p in (other / "samples").iterdir()] == ["mine.npz"]

@@ -141,9 +141,7 @@ class RunDir:
                                   "folder if nothing is writing to it")
             raise ConfigError(f"{self.path} already holds a run; use --resume or another --out")
         try:
-            # a lock file nobody holds is what a run killed while starting left
-            crowded = self.path.is_dir() and any(p.name != run_lock.LOCK_NAME
-                                                 for p in self.path.iterdir())
+            crowded = self.path.is_dir() and not all(map(_left_by_a_start, self.path.iterdir()))
         except OSError:
             crowded = False  # unreadable: create's mkdir says what is wrong
         if crowded:
@@ -428,6 +426,23 @@ class RunDir:
     def disk_usage(self) -> int:
         """Bytes the run folder takes (for run summaries)."""
         return retention.disk_usage(self.path)
+
+
+def _left_by_a_start(path: Path) -> bool:
+    """Whether ``path`` (in a folder without ``config.json``) is what a run killed while
+    starting left there: its lock file (nobody's: :meth:`RunDir.check_new` asked), or an
+    empty ``checkpoints`` or ``samples`` folder (:meth:`RunDir.make_folders` makes them
+    before it locks). A new run takes them over; anything else is not its to use."""
+    from ebm_engine.runs.run_lock import LOCK_NAME
+
+    if path.name == LOCK_NAME:
+        return True
+    if path.name not in ("checkpoints", "samples") or path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        return next(path.iterdir(), None) is None
+    except OSError:
+        return False
 
 
 def _reason(exc: CheckpointError, folder: Path) -> str:
