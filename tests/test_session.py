@@ -488,3 +488,11 @@ def test_going_back_sets_the_newer_checkpoints_aside(tmp_path: Path):
                and "iter_0000006.abandoned" in m for m in said), said
     aside = [e for e in RunDir(run).read_events() if e["event"] == "set_aside"]
     assert aside and aside[0]["checkpoints"] == ["iter_0000006"]
+    # the curves of the branch gone back past stay readable beside the run's own
+    assert aside[0]["metrics"] == "metrics.csv.abandoned"
+    kept = [int(r["iteration"]) for r in RunDir(run).read_metrics()]
+    assert kept == [1, 2, 3, 4, 5], kept
+    header, *rows = (run / "metrics.csv.abandoned").read_text().splitlines()
+    assert header == (run / "metrics.csv").read_text().splitlines()[0]
+    assert [int(r.split(",")[0]) for r in rows] == [5, 6]
+    assert any("the curves past it in metrics.csv.abandoned" in m for m in said), said

@@ -30,6 +30,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -294,6 +295,12 @@ class Trainer:
             check_recorded_source(cfg.data, run.path)
         trainer = cls(cfg, run.path if run.exists() else None, dataset, gate=gate, _create=False)
         trainer.restore(ckpt)
+        # "latest" names what was resumed: rollback and advice read it, and an older
+        # checkpoint of this run given here is now where the run goes on from
+        chosen = bool(checkpoint) and trainer.run is not None and (
+            folder.parent.resolve() == trainer.run.checkpoints.resolve())
+        if chosen:  # going back: what came after it leaves the run's line, kept aside
+            trainer._set_aside_newer(folder)
         if trainer.run is not None:
             try:
                 damaged = trainer.run.truncate_metrics(trainer.iteration)
@@ -317,12 +324,6 @@ class Trainer:
             for line in (said, filled):
                 if line:
                     trainer._write_warnings.append(Warned(trainer.iteration, line, note=True))
-        # "latest" names what was resumed: rollback and advice read it, and an older
-        # checkpoint of this run given here is now where the run goes on from
-        chosen = bool(checkpoint) and trainer.run is not None and (
-            folder.parent.resolve() == trainer.run.checkpoints.resolve())
-        if chosen:  # going back: the newer checkpoints leave the run's line, kept aside
-            trainer._set_aside_newer(folder)
         if trainer.run is not None and (note or chosen):
             trainer._write("checkpoint pointer", trainer.run.mark_latest, folder)
         if (other := data_record.changed(run.path, trainer.dataset)) is not None:
@@ -333,21 +334,31 @@ class Trainer:
 
     def _set_aside_newer(self, folder: Path) -> None:
         """This run goes on from its checkpoint ``folder``: rename the newer ones
-        (:func:`~ebm_engine.runs.retention.set_aside`), logged and said in a note."""
+        (:func:`~ebm_engine.runs.retention.set_aside`) and copy their curves' rows to
+        ``metrics.csv.abandoned`` (:meth:`RunDir.set_metrics_aside`) before resuming
+        drops them; logged and said in a note."""
         assert self.run is not None
         moved = retention.set_aside(self.run.checkpoints, self.iteration)
-        if not moved:
+        rows = self._write("metrics aside", self.run.set_metrics_aside, self.iteration)
+        if not moved and rows is None:
             return
         old = [path.name for path, _ in moved]
         new = [path.name for _, path in moved]
         self._write("events", self.run.append_event, "set_aside", iteration=self.iteration,
-                    checkpoint=folder.name, checkpoints=old, names=new)
-        shown = ", ".join(new[:3]) + (" …" if len(new) > 3 else "")
+                    checkpoint=folder.name, checkpoints=old, names=new,
+                    metrics=rows.name if rows else None)
+        kept = []
+        if new:
+            shown = ", ".join(new[:3]) + (" …" if len(new) > 3 else "")
+            kept.append(f"the {len(new)} newer checkpoint{'s are' if len(new) > 1 else ' is'}"
+                        f" kept aside in {self.run.checkpoints} as {shown} (never resumed, "
+                        "pruned or overwritten)")
+        if rows:
+            kept.append(f"the curves past it in {rows.name}")
         self._write_warnings.append(Warned(self.iteration, (
-            f"went back to {folder.name}: the {len(new)} newer checkpoint"
-            f"{'s are' if len(new) > 1 else ' is'} kept aside in {self.run.checkpoints} as "
-            f"{shown} (never resumed, pruned or overwritten); delete "
-            f"{'them' if len(new) > 1 else 'it'} when no longer needed"), note=True))
+            f"went back to {folder.name}: {'; '.join(kept)}; delete "
+            f"{'them' if len(new) + bool(rows) > 1 else 'it'} when no longer needed"),
+            note=True))
 
     def restore(self, ckpt: Checkpoint) -> None:
         """Load weights, optimisers, chain state and RNG from ``ckpt``."""
@@ -727,10 +738,11 @@ class Trainer:
             self._tensorboard = TensorBoardScalars(self.run.path / "tensorboard")
         return self._tensorboard
 
-    def _write(self, what: str, fn, *args, **kwargs) -> None:
-        """Call a run-folder writer; an OSError becomes one Warned per kind of write."""
+    def _write(self, what: str, fn, *args, **kwargs) -> Any:
+        """Call a run-folder writer and return what it returns; an OSError becomes one
+        Warned per kind of write (and None)."""
         try:
-            fn(*args, **kwargs)
+            return fn(*args, **kwargs)
         except OSError as exc:
             if what not in self._failed_writes:
                 self._failed_writes.add(what)

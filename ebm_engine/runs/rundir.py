@@ -227,6 +227,31 @@ class RunDir:
         atomic.write_text(self.metrics_path, "".join(kept))
         return ""
 
+    def set_metrics_aside(self, after_iteration: int) -> Path | None:
+        """Copy the rows past ``after_iteration`` to ``metrics.csv.abandoned``
+        (``.abandoned-2`` … where taken), under the file's header, before a run that
+        goes back to an older checkpoint drops them (:meth:`truncate_metrics`): the
+        curves of the checkpoints set aside stay readable. Returns the new file, or
+        None when no row is past it (or the file is not this format's)."""
+        if not self.metrics_path.is_file():
+            return None
+        try:
+            lines = self.metrics_path.read_text(encoding="utf-8").splitlines(keepends=True)
+        except UnicodeDecodeError:
+            return None
+        if not lines or not lines[0].lstrip("\ufeff").startswith(f"{BASE_COLUMNS[0]},"):
+            return None
+        later = [line for line in lines[1:] if line.endswith("\n")
+                 and (head := line.split(",", 1)[0]).isdigit() and int(head) > after_iteration]
+        if not later:
+            return None
+        aside, n = self.metrics_path.with_name(self.metrics_path.name + ".abandoned"), 1
+        while os.path.lexists(aside):  # an earlier go-back's rows are kept too
+            n += 1
+            aside = self.metrics_path.with_name(f"{self.metrics_path.name}.abandoned-{n}")
+        atomic.write_text(aside, lines[0] + "".join(later))
+        return aside
+
     def append_event(self, kind: str, **fields: Any) -> None:
         """Append one JSON line ``{"time", "event", …}`` to ``events.jsonl``."""
         record = {"time": time.time(), "event": kind, **fields}
