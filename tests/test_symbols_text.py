@@ -323,7 +323,7 @@ def test_text_png_is_readable_words_apart(tmp_path):
     spec = SymbolSpec(build_vocabulary([words]))
     items = encode([words], spec, 8)
     out = export_samples(items, "text", None, tmp_path / "t.png", symbols=spec)
-    ink = np.asarray(Image.open(out).convert("L")) < 128
+    ink = np.asarray(Image.open(out).convert("L"))[8 + 21:] < 128  # below the caption
     rows, cols = np.nonzero(ink)
     assert rows.max() - rows.min() + 1 >= 12
     blank = ~ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1].any(0)
@@ -377,8 +377,53 @@ def test_text_png_draws_invalid_samples_in_red(tmp_path):
     red = (pixels[..., 0] > 150) & (pixels[..., 1:] < 100).all(-1)
     rows = np.flatnonzero(red.any(1))
     assert len(rows) > 5
-    line = 18 + 9  # px: the font and the gap below it, after an 8 px margin
-    assert {(r - 8) // line for r in rows} == {1}  # the second line, only
+    line = 18 + 9  # px: the font and the gap below it, after an 8 px margin and the caption
+    assert {(r - 8 - 21) // line for r in rows} == {1}  # the second line, only
+
+
+def test_text_png_caption_counts_the_sentences_and_the_invalid_ones(tmp_path):
+    """The picture drew invalid lines red behind a ✗ but counted nothing: its caption
+    now says "4 sentences, 1 invalid (red)" above the sentences, in grey."""
+    import warnings
+
+    from PIL import Image, ImageDraw
+
+    from ebm_engine.export.samples import export_samples
+    from ebm_engine.export.symbols import (
+        TEXT_CAPTION_HEIGHT,
+        TEXT_CAPTION_PX,
+        TEXT_CAPTION_RGB,
+        TEXT_MARGIN,
+        text_caption,
+        text_font,
+    )
+
+    assert text_caption(4, np.array([True, False, True, True])) == "4 sentences, 1 invalid (red)"
+    assert text_caption(1, np.array([True])) == "1 sentence, 0 invalid"
+    assert text_caption(3, None) == "3 sentences"  # user text: nothing was checked
+    assert text_caption(2, np.array([True, True]), 1) == "2 sentences, 0 invalid, 1 parsed as asked"
+
+    def caption_is(spec: SymbolSpec, items: np.ndarray, text: str) -> bool:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "1 of 4 samples are invalid"
+            out = export_samples(items, "text", None, tmp_path / "t.png", symbols=spec)
+        pixels = np.asarray(Image.open(out).convert("RGB"))
+        band = pixels[:TEXT_MARGIN + TEXT_CAPTION_HEIGHT]
+        expected = Image.new("RGB", (pixels.shape[1], len(band)), "white")
+        ImageDraw.Draw(expected).text((TEXT_MARGIN, TEXT_MARGIN), text, fill=TEXT_CAPTION_RGB,
+                                      font=text_font(TEXT_CAPTION_PX))
+        return bool((band < 128).any()) and np.array_equal(band, np.asarray(expected))
+
+    spec, items, lines = _grammar_samples()
+    assert caption_is(spec, items, "4 sentences, 1 invalid (red)")
+    # a controlled model's picture also counts the sentences whose parse has the mood asked
+    mood = SymbolSpec(spec.tokens, " ", "grammar", "mood", ("statement", "question"))
+    want = np.array([[0], [0], [1], [1]])  # statement, statement, question, question
+    asked = np.concatenate([want, items], 1)
+    hits = sum((p := grammar.check(t)) is not None and p.mood == mood.attribute_values[int(w)]
+               for t, w in zip(lines, want[:, 0], strict=True))
+    assert hits != 3  # not the valid count
+    assert caption_is(mood, asked, f"4 sentences, 1 invalid (red), {hits} parsed as asked")
 
 
 def _text_picture(tmp_path, text: str, name: str) -> np.ndarray:

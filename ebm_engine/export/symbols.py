@@ -16,7 +16,8 @@ sample, in order, so ``ebm sample --n 8 --out x.txt`` gives 8 lines:
   skipped and counted in a warning; a PNG grid counts its cells marked invalid too);
 - ``.png``: text lines drawn in a picture (DejaVu Sans where it is found, see
   :func:`text_font`; characters the font lacks are boxes, counted in a warning;
-  invalid samples in red behind a ✗),
+  invalid samples in red behind a ✗) under a caption that counts them
+  (:func:`text_caption`: ``8 sentences, 2 invalid (red)``),
   or RDKit's 2D depictions in a grid, each molecule at its own scale, an invalid
   sample's cell framed in red with its number, "✗ invalid" and its SMILES.
 """
@@ -39,6 +40,12 @@ TEXT_FORMATS = (".txt", ".png", ".npz")
 #: Pixel size of the text in a text sample PNG, and the margin around it.
 TEXT_FONT_PX = 18
 TEXT_MARGIN = 8
+#: Pixel size of a text PNG's caption (the molecule cells' caption size), and the
+#: height it takes above the first sentence.
+TEXT_CAPTION_PX = 14
+TEXT_CAPTION_HEIGHT = TEXT_CAPTION_PX + TEXT_CAPTION_PX // 2
+#: Grey of a text PNG's caption: read as about the picture, not as one more sample.
+TEXT_CAPTION_RGB = (90, 90, 90)
 MOLECULE_FORMATS = (".smi", ".txt", ".sdf", ".png", ".npz")
 #: The text PNG's font: Latin, Greek, Cyrillic and more (Pillow's own covers ASCII only).
 TEXT_FONT_FILE = "DejaVuSans.ttf"
@@ -66,7 +73,9 @@ def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
         return written
     if ext == ".png" and kind == "text":
         ok = _checked(symbols, strings)
-        return _text_png(_lines(strings, samples, symbols, ".png", ok), path, ok)
+        return _text_png(_lines(strings, samples, symbols, ".png", ok), path, ok,
+                         text_caption(len(strings), ok, _parsed_as_asked(strings, samples,
+                                                                         symbols)))
     if kind == "molecule" and ext in (".sdf", ".png"):
         return _molecule_file(strings, path, ext)
     allowed = TEXT_FORMATS if kind == "text" else MOLECULE_FORMATS
@@ -97,6 +106,48 @@ def _say_invalid(ok: np.ndarray | None, path: Path, ext: str, attribute: bool) -
         how = "say 'parsed invalid'" if attribute else "end in a TAB and 'invalid'"
         warnings.warn(f"{bad} of {len(ok)} samples are invalid: their lines in {path.name} "
                       f"{how}", stacklevel=3)
+
+
+def text_caption(n: int, ok: np.ndarray | None, as_asked: int | None = None) -> str:
+    """The caption of a text sample PNG: how many sentences, how many are invalid.
+
+    Parameters
+    ----------
+    n : int
+        Sentences drawn.
+    ok : numpy.ndarray or None
+        Each one's validity by the data's checker (``None``: nothing judged them,
+        so no count of invalid ones is claimed).
+    as_asked : int, optional
+        Valid sentences whose parse has the attribute they were sampled with
+        (controlled text; the app's "… as asked").
+
+    Returns
+    -------
+    str
+        E.g. ``8 sentences, 2 invalid (red)``, ``8 sentences, 0 invalid``,
+        ``8 sentences, 1 invalid (red), 5 parsed as asked``.
+    """
+    out = f"{n} sentence{'' if n == 1 else 's'}"
+    if ok is not None:
+        bad = int((~np.asarray(ok, dtype=bool)).sum())
+        out += f", {bad} invalid" + (" (red)" if bad else "")  # red: as the lines are drawn
+    if as_asked is not None:
+        out += f", {as_asked} parsed as asked"
+    return out
+
+
+def _parsed_as_asked(strings: list[str], samples: np.ndarray,
+                     symbols: SymbolSpec) -> int | None:
+    """Sentences whose grammar parse has the attribute asked for (None: no such check)."""
+    if not symbols.attribute or symbols.checker != "grammar":
+        return None
+    from ebm_engine.data.grammar import attribute_value, check
+
+    asked = symbols.attribute_of(samples)
+    parses = [check(s) for s in strings]
+    return sum(p is not None and attribute_value(p, symbols.attribute)
+               == symbols.attribute_values[int(a)] for p, a in zip(parses, asked, strict=True))
 
 
 def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: str,
@@ -195,10 +246,12 @@ def missing_glyphs(font, text: str) -> list[str]:
     return out
 
 
-def _text_png(lines: list[str], path: Path, ok: np.ndarray | None = None) -> Path:
+def _text_png(lines: list[str], path: Path, ok: np.ndarray | None = None,
+              caption: str = "") -> Path:
     from PIL import Image, ImageDraw
 
     font = text_font(TEXT_FONT_PX)
+    small = text_font(TEXT_CAPTION_PX)
     height = TEXT_FONT_PX + TEXT_FONT_PX // 2
     # The .txt form's TAB has no glyph (a box in the picture): "[attribute] sentence".
     shown = [f"[{head}] {tail}" if tab else head
@@ -207,11 +260,15 @@ def _text_png(lines: list[str], path: Path, ok: np.ndarray | None = None) -> Pat
     bad = np.zeros(len(shown), dtype=bool) if ok is None else ~ok
     shown = [f"✗ {s}" if b else s for s, b in zip(shown, bad, strict=True)]
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    width = max([200] + [int(measure.textlength(s, font=font)) + 2 * TEXT_MARGIN for s in shown])
-    image = Image.new("RGB", (width, 2 * TEXT_MARGIN + height * len(shown)), "white")
+    width = max([200] + [int(measure.textlength(s, font=font)) + 2 * TEXT_MARGIN for s in shown]
+                + [int(measure.textlength(caption, font=small)) + 2 * TEXT_MARGIN])
+    top = TEXT_MARGIN + (TEXT_CAPTION_HEIGHT if caption else 0)
+    image = Image.new("RGB", (width, top + TEXT_MARGIN + height * len(shown)), "white")
     draw = ImageDraw.Draw(image)
+    if caption:  # the count of red lines, so no one counts them by eye
+        draw.text((TEXT_MARGIN, TEXT_MARGIN), caption, fill=TEXT_CAPTION_RGB, font=small)
     for i, text in enumerate(shown):
-        draw.text((TEXT_MARGIN, TEXT_MARGIN + i * height), text,
+        draw.text((TEXT_MARGIN, top + i * height), text,
                   fill=INVALID_RGB if bad[i] else "black", font=font)
     written = _save_image(image, path)
     missing = missing_glyphs(font, "".join(shown))
