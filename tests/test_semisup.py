@@ -115,6 +115,40 @@ def test_training_reports_accuracy_and_class_mosaic_and_resumes_exactly(tmp_path
             assert torch.equal(value, other[key]), (name, key)
 
 
+def test_the_snapshot_mosaic_lays_its_rows_out_with_the_exports_class_rows(monkeypatch):
+    """Rows led by glyphs were built twice, in torch for this method's snapshot
+    (``with_glyphs``) and in numpy for sampled grids and exports (``class_rows``): the
+    snapshot now takes ``class_rows``' rows, in model space, one row per class (where
+    the export wraps a long class onto more rows), and ``with_glyphs`` is gone."""
+    from ebm_engine.data.conditional_demos import glyph_bank
+    from ebm_engine.export import by_class
+    from ebm_engine.methods import _symbol_vector_parts, symbol_vector
+
+    assert not hasattr(_symbol_vector_parts, "with_glyphs")
+    images = np.random.default_rng(0).uniform(-1, 1, (24, 1, 16, 16)).astype(np.float32)
+    classes = np.repeat([3, 7], 12)
+    assert by_class.class_rows(images, classes)[1] == 9  # the export wraps 12 a row at 8
+    tiles, per_row, index, rows = by_class.class_rows(images[:20], np.repeat([3, 7], 10),
+                                                      columns=12, value_range=(-1.0, 1.0))
+    assert per_row == 13 and list(rows) == [3, 7]
+    # model space: the glyph as the bank draws it, blanks the glyphs' background (−1)
+    np.testing.assert_array_equal(tiles[13], glyph_bank(8, 16, 16)[7].numpy())
+    assert list(index[10:14]) == [9, -1, -1, -1]
+    assert (tiles[[11, 12, 24, 25]] == -1).all()  # each row: glyph, 10 images, 2 blanks
+    laid = []
+
+    def spy(*args, **kwargs):
+        laid.append(kwargs)
+        return by_class.class_rows(*args, **kwargs)
+
+    monkeypatch.setattr(symbol_vector, "class_rows", spy)
+    events = list(Trainer(tiny_cfg(2, train__options__class_samples=12), None).events())
+    mosaic = [e for e in events if isinstance(e, SamplesReady)][-1].extras["samples by class"]
+    assert laid and laid[-1] == {"columns": 12, "value_range": (-1.0, 1.0)}
+    assert mosaic.shape == (1, 1, 10 * 17 - 1, 13 * 17 - 1)  # no row wrapped
+    np.testing.assert_array_equal(mosaic[0, 0, 9 * 17:, :16], glyph_bank(10, 16, 16)[9, 0])
+
+
 def test_eval_scores_against_the_supervised_baselines_and_samples_by_class(tmp_path,
                                                                            monkeypatch):
     from ebm_engine.metrics import semisup

@@ -1,7 +1,8 @@
 """Helpers of the symbol-vector latent EBM (:mod:`ebm_engine.methods.symbol_vector`):
-the labelled/held-out split of a dataset, the class mosaic of snapshots (rows led by
-class glyphs, images beside their reconstructions), and the label–latent mutual
-information of the information bottleneck."""
+the labelled/held-out split of a dataset, the class mosaic of snapshots (one picture of
+rows of tiles, images beside their reconstructions; the rows and their glyphs are
+:func:`ebm_engine.export.by_class.class_rows`, as in the exports), and the label–latent
+mutual information of the information bottleneck."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ebm_engine.data.conditional_demos import glyph_bank
 from ebm_engine.errors import DataError
 
 
@@ -65,16 +65,6 @@ def class_mosaic(samples: torch.Tensor, per_class: int, pad_value: float = 0.0) 
     padded = F.pad(samples, (0, 1, 0, 1), value=pad_value)  # right and bottom lines
     tiles = padded.view(k, per_class, c, h + 1, w + 1).permute(2, 0, 3, 1, 4)
     return tiles.reshape(1, c, k * (h + 1), per_class * (w + 1))[..., :-1, :-1]
-
-
-def with_glyphs(samples: torch.Tensor, per_class: int) -> torch.Tensor:
-    """Class-major ``(K·m, C, H, W)`` samples with each class's glyph before its ``m``
-    samples: ``(K·(m+1), C, H, W)``, a :func:`class_mosaic` of ``m + 1`` per row."""
-    km, c, h, w = samples.shape
-    k = km // per_class
-    glyphs = glyph_bank(k, h, w).to(samples).expand(-1, c, -1, -1)
-    rows = torch.cat([glyphs[:, None], samples.view(k, per_class, c, h, w)], 1)
-    return rows.reshape(k * (per_class + 1), c, h, w)
 
 
 def side_by_side(left: torch.Tensor, right: torch.Tensor, line: float = 0.0) -> torch.Tensor:

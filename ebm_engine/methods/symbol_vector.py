@@ -54,16 +54,17 @@ import dataclasses
 import math
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ebm_engine.errors import ConfigError, DataError
+from ebm_engine.export.by_class import class_rows
 from ebm_engine.methods._symbol_vector_parts import (
     class_mosaic,
     labelled_split,
     mutual_information,
     side_by_side,
-    with_glyphs,
 )
 from ebm_engine.methods.base import GENERATOR_BETAS, LearningMethod, StepResult, register_method
 from ebm_engine.models.generator import MLPGenerator, build_generator
@@ -77,6 +78,8 @@ EVAL_SEED = 20210718
 #: Snapshot extra of unlabelled images beside their reconstructions, and how many.
 RECON_EXTRA = "original | reconstruction"
 RECON_PAIRS = 16
+#: Model space of the images (and of the glyphs leading the snapshot's class rows).
+MODEL_RANGE = (-1.0, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,8 +336,12 @@ class SymbolVectorEBM(LearningMethod):
             # Own noise: what a snapshot shows never shifts the training stream (exact resume).
             gen = torch.Generator(device=self.device).manual_seed(EVAL_SEED + self.step)
             samples = self.samples_by_class(per_class, generator=gen)
-            # each row led by its class's glyph: the rows were unlabelled
-            out["samples by class"] = class_mosaic(with_glyphs(samples, per_class), per_class + 1)
+            # each row led by its class's glyph (the rows were unlabelled), laid out as
+            # the exports and the app's grid lay out sampled classes; one row per class
+            classes = np.repeat(np.arange(self.opts.n_classes), per_class)
+            tiles, per_row, _, _ = class_rows(samples.detach().float().cpu().numpy(), classes,
+                                              columns=per_class, value_range=MODEL_RANGE)
+            out["samples by class"] = class_mosaic(torch.from_numpy(tiles), per_row)
         if recon is not None:
             # each cell the image beside its reconstruction (a few: readable cells, a
             # small snapshot); alone, the reconstructions could not be judged
