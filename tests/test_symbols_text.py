@@ -221,6 +221,41 @@ def test_resume_is_exact(tmp_path, persistent):
         assert torch.equal(straight.method.post_latents, resumed.method.post_latents)
 
 
+def test_a_model_reads_data_in_its_own_vocabulary_after_the_data_gained_words(tmp_path):
+    """The grammar gained "an": the zoo's text models, trained without it, failed to
+    resume ("out.bias" of 441 words, the data's 442) and eval fed them ids that named
+    other words. Data whose vocabulary changed is read in the model's: a word it lacks
+    is <unk>, and a warning says which."""
+    from ebm_engine.data.tokens import UNK, in_vocabulary
+    from ebm_engine.learning.events import Warned
+    from ebm_engine.metrics.evaluate import evaluate_run
+
+    path = tmp_path / "mine.txt"
+    path.write_text("the cat sat on the mat\n" * 30 + "a dog ran\n" * 20, encoding="utf-8")
+    run = tmp_path / "run"
+    trainer = Trainer(tiny_cfg(str(path)), run)
+    list(trainer.events(2))
+    trainer.release_run_folder()
+    model_words = trainer.spec.symbols
+    # a new, most frequent word: every other word's id moves
+    path.write_text("an owl ran\n" * 60 + "the cat sat on the mat\n" * 30, encoding="utf-8")
+    now = load_dataset(DataConfig(str(path)))
+    assert now.meta["symbols"].tokens != model_words.tokens
+    read, note = in_vocabulary(now, model_words)
+    assert read.meta["symbols"] == model_words and "'an', 'owl'" in note and "60 of its" in note
+    assert model_words.decode_all(read.stored.numpy())[-1] == "the cat sat on the mat"
+    assert model_words.decode_all(read.stored.numpy())[0] == f"{UNK} {UNK} ran"
+    resumed = Trainer.resume(run)
+    said = [e.message for e in resumed.events(3) if isinstance(e, Warned)]
+    assert resumed.iteration == 3 and resumed.method.symbols == model_words
+    assert any("vocabulary lacks ('an', 'owl')" in m for m in said), said
+    resumed.release_run_folder()
+    with pytest.warns(UserWarning) as caught:  # and that the file changed since training
+        scored = evaluate_run(run, n=8, write=False)
+    assert any("vocabulary lacks" in str(w.message) for w in caught)
+    assert "'an'" in scored["vocabulary_changed"]
+
+
 def test_persistent_posterior_chains_continue_where_they_stopped():
     """Each drawn item's posterior latent is written back after the step (and only
     then), so its next chain starts from it; undrawn items keep theirs."""

@@ -18,8 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ebm_engine.data.dataset import Dataset
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 #: Reserved tokens, at ids 0..3 in every vocabulary.
@@ -155,3 +159,89 @@ def encode(sequences: Sequence[Sequence[str]], spec: SymbolSpec, length: int,
     if col:
         out[:, 0] = np.asarray(attributes, dtype=np.int64)
     return out
+
+
+def recode(ids: np.ndarray, source: SymbolSpec, target: SymbolSpec) -> tuple[np.ndarray, dict[str, int]]:
+    """Token ids of ``source``'s vocabulary as ids of ``target``'s.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray
+        ``(N, T)`` items encoded with ``source`` (attribute column included).
+    source, target : SymbolSpec
+        The vocabularies; both must have the same attribute column.
+
+    Returns
+    -------
+    ids : numpy.ndarray
+        The same items encoded with ``target``: a token ``target`` lacks becomes
+        :data:`UNK_ID`.
+    missing : dict
+        ``{token: items holding it}`` of the tokens ``target`` lacks.
+    """
+    if source.attribute_column != target.attribute_column:
+        raise ValueError("recode: the vocabularies have different attribute columns")
+    index = target._index()
+    lookup = np.array([index.get(t, UNK_ID) for t in source.tokens], dtype=np.int64)
+    lookup[:len(SPECIALS)] = np.arange(len(SPECIALS))  # the specials' ids are fixed
+    col = source.attribute_column
+    ids = np.asarray(ids, dtype=np.int64)
+    out = ids.copy()
+    out[:, col:] = lookup[ids[:, col:]]
+    missing: dict[str, int] = {}
+    for k, token in enumerate(source.tokens[len(SPECIALS):], len(SPECIALS)):
+        if token not in index:
+            held = int((ids[:, col:] == k).any(axis=1).sum())
+            if held:
+                missing[token] = held
+    return out, missing
+
+
+def in_vocabulary(dataset: Dataset, symbols: SymbolSpec | None) -> tuple[Dataset, str | None]:
+    """``dataset`` encoded with a model's vocabulary ``symbols``, and what that changed.
+
+    A model's ids index its own vocabulary, saved with it: data whose
+    vocabulary has since changed (a word the grammar gained, a text file
+    edited) must be read in the model's, or every id past the first change
+    names another word (and a word the model lacks an id past its embedding).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Token data (anything else is returned as it is).
+    symbols : SymbolSpec or None
+        The model's vocabulary (``DataSpec.symbols`` of its checkpoint).
+
+    Returns
+    -------
+    dataset : Dataset
+        ``dataset`` itself where the vocabularies agree, else a copy whose
+        items and ``meta["heldout"]`` use ``symbols`` (``meta["symbols"]`` is
+        ``symbols``).
+    note : str or None
+        One line saying which words became ``<unk>`` (``None``: nothing changed).
+    """
+    from ebm_engine.data.dataset import Dataset
+
+    spec: SymbolSpec | None = dataset.meta.get("symbols")
+    if symbols is None or spec is None or spec.tokens == symbols.tokens:
+        return dataset, None
+    if spec.attribute_column != symbols.attribute_column:
+        return dataset, None  # another item layout: the shape check says so
+    stored = dataset.stored.cpu().numpy()
+    items, missing = recode(stored, spec, symbols)
+    meta = {**dataset.meta, "symbols": symbols}
+    held = dataset.meta.get("heldout")
+    if held is not None and len(held):
+        meta["heldout"], _ = recode(np.asarray(held), spec, symbols)
+    out = Dataset(dataset.name, dataset.kind, items, dataset.value_range, meta)
+    if not missing:
+        return out, (f"{dataset.name}: read in the model's vocabulary (its words are "
+                     "numbered otherwise)")
+    words = sorted(missing, key=lambda t: -missing[t])
+    shown = ", ".join(f"{t!r}" for t in words[:5]) + (" …" if len(words) > 5 else "")
+    lost = [k for k, t in enumerate(spec.tokens) if t in missing]
+    items_with = int(np.isin(stored[:, spec.attribute_column:], lost).any(axis=1).sum())
+    return out, (f"{dataset.name}: {items_with} of its {len(items)} items hold words the "
+                 f"model's vocabulary lacks ({shown}); they read as {UNK} (the model "
+                 "learnt other data: train anew to learn them)")

@@ -40,6 +40,7 @@ from ebm_engine import distributed, precision, preflight
 from ebm_engine.config import RunConfig
 from ebm_engine.data import Dataset, check_recorded_source, load_dataset
 from ebm_engine.data.scenes import DISPLAY_KEYS
+from ebm_engine.data.tokens import SymbolSpec, in_vocabulary
 from ebm_engine.errors import CheckpointError, ConfigError
 from ebm_engine.export.samples import PANELS
 from ebm_engine.learning.advice import failed_iteration
@@ -293,8 +294,18 @@ class Trainer:
         cfg = saved_config(ckpt.state["config"])
         if dataset is None:
             check_recorded_source(cfg.data, run.path)
+        recoded = None
+        if (symbols := ckpt.state.get("data", {}).get("symbols")) is not None:
+            # the model's ids name its own words: data whose vocabulary changed (a word
+            # the grammar gained) is read in the model's, not sized past its embedding
+            if dataset is None:
+                preflight.check_data(cfg.data)
+                dataset = load_dataset(cfg.data)
+            dataset, recoded = in_vocabulary(dataset, SymbolSpec.from_dict(symbols))
         trainer = cls(cfg, run.path if run.exists() else None, dataset, gate=gate, _create=False)
         trainer.restore(ckpt)
+        if recoded is not None:
+            trainer._write_warnings.append(Warned(trainer.iteration, recoded))
         # "latest" names what was resumed: rollback and advice read it, and an older
         # checkpoint of this run given here is now where the run goes on from
         chosen = bool(checkpoint) and trainer.run is not None and (

@@ -241,12 +241,17 @@ def evaluate_run(
         they read, ``items_scored`` (also ``n``) and, if fewer, ``n_asked``.
     """
     from ebm_engine.data import check_recorded_source, load_dataset
+    from ebm_engine.data.tokens import in_vocabulary
     from ebm_engine.learning.loading import load_model
 
     t0 = time.perf_counter()
     loaded = load_model(path, device)
     check_recorded_source(loaded.cfg.data, zoo.resolve(path))
     dataset = load_dataset(loaded.cfg.data)
+    # the model's ids name its own words: data whose vocabulary changed is read in the model's
+    dataset, recoded = in_vocabulary(dataset, loaded.spec.symbols)
+    if recoded is not None:
+        warnings.warn(recoded, stacklevel=2)
     run = run_folder_of(zoo.resolve(path))
     other = data_record.changed(run, dataset) if run is not None else None
     if other is not None:  # scored against data the run never saw: said, not hidden
@@ -292,6 +297,8 @@ def evaluate_run(
             result["n_asked"] = int(n)
     if other is not None:
         result["data_changed"] = other
+    if recoded is not None:
+        result["vocabulary_changed"] = recoded
     target = eval_target(path, write)
     if target is not None:
         try:
