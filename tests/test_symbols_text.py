@@ -67,10 +67,31 @@ def test_checker_accepts_every_generated_sentence_with_its_attributes():
     "the dogs chased a cat that sleeps .",         # relative clause in another tense
     "dog the sleeps .",                            # word order
     "the dog chases .",                            # transitive verb without object
+    "a engine sleeps .",                           # "a" before a vowel sound
+    "an dog sleeps .",                             # "an" before a consonant sound
+    "a old dog sleeps .",                          # the article agrees with the adjective
+    "an happy owl sleeps .",                       # … not with the noun
+    "the dog chases a owl .",                      # in an object too
+    "does a eagle sleep ?",                        # and in a question
     "the dog near the cat near the cow near the pig near the hen sleeps .",  # too deep / unknown
 ])
 def test_checker_rejects_ungrammatical_sentences(bad):
     assert grammar.check(bad) is None
+
+
+def test_the_article_agrees_with_the_next_word():
+    """The grammar wrote "a engine" and its checker took it: "a" and "an" now agree
+    with the word after them (an adjective, else the noun), in the data and the check."""
+    for good in ("an engine sleeps .", "an old dog sleeps .", "a happy owl sleeps .",
+                 "the dog chases an owl .", "does an eagle sleep ?", "a dog chased an ant ."):
+        assert grammar.check(good) is not None, good
+    assert grammar.article("engine") == grammar.article("old") == "an"
+    assert grammar.article("dog") == grammar.article("one") == "a"
+    texts = [s.words for s in grammar.corpus(3000, seed=2)]
+    pairs = [(w[i], w[i + 1]) for w in texts for i in range(len(w) - 1) if w[i] in ("a", "an")]
+    assert {det for det, _ in pairs} == {"a", "an"}
+    assert all(det == grammar.article(word) for det, word in pairs)
+    assert "an" in grammar.lexicon().words()
 
 
 def test_grammar_has_a_few_hundred_words_and_nesting():
@@ -176,7 +197,9 @@ def test_controlled_sampling_beats_random_attribute_choice():
                    post_steps=10, post_step_size=0.7, post_noise=1.0, word_dropout=0.5,
                    prior_l2=0.0)
     trainer = Trainer(cfg.with_value("train.lr", 0.001), None, dataset=data)
-    list(trainer.events(150))
+    # 150 iterations passed with train.seed 0 only (1 and 2 failed before "an" too: control
+    # was only beginning); at 300, seeds 0, 1 and 2 all pass
+    list(trainer.events(300))
     spec = trainer.spec.symbols
     trainer.method.rng.manual_seed(5)
     scores = attribute_accuracy(trainer.method, spec, 200)

@@ -10,6 +10,9 @@ opinion. It has the structure that makes text generation non-trivial:
   main verb both agree with ``dog``, not with the nearer ``cats``;
 - **nesting**: relative clauses and prepositional phrases inside noun
   phrases, up to :data:`MAX_DEPTH` levels;
+- **article agreement**: ``a`` before a consonant sound, ``an`` before a
+  vowel sound (``a dog``, ``an old dog``, ``an engine``, ``*a engine``): the
+  article agrees with the word right after it, adjective or noun;
 - **mood** (statement ``… .`` or question ``does/do/did … ?``, whose verb
   is then in its base form) and **tense** (present or past);
 - **topic**: the subject's head noun is an animal, a person or a machine;
@@ -20,6 +23,7 @@ Rules (``num`` ∈ {sg, pl}; ``N`` the nesting depth)::
     S      → NP(num) VP(num, tense) "."
            | AUX(num, tense) NP(num) VP(base) "?"
     NP     → DET(num) [ADJ] NOUN(num) [PP | RC(num)]
+             (DET "a" is written "an" before a vowel sound)
     PP     → PREP NP(any num)                      (depth + 1)
     RC     → "that" VP(num, tense)                 (depth + 1)
     VP(f)  → VT(f) NP(any num) | VI(f)
@@ -72,6 +76,21 @@ _PREPS = ("near behind with under beside above")
 DET_SG = ("a", "every", "this", "each", "one")
 DET_PL = ("some", "these", "many", "those", "two", "several")
 DET_ANY = ("the",)
+#: The form of the article ``a`` before a vowel sound (a form of ``a``, not a determiner of its own).
+AN = "an"
+# Vowel letters that sound as consonants, and silent h's: none is in the lexicon today,
+# but a word added later must not quietly get the wrong article.
+_CONSONANT_SOUND = ("one", "once", "uni", "use", "usu", "eu", "ewe")
+_VOWEL_SOUND_H = ("hour", "honest", "honour", "heir")
+
+
+def article(word: str) -> str:
+    """The indefinite article before ``word``: ``an`` before a vowel sound, else ``a``."""
+    if word.startswith(_VOWEL_SOUND_H):
+        return AN
+    if word[:1] in "aeiou" and not word.startswith(_CONSONANT_SOUND):
+        return AN
+    return "a"
 
 
 def _plural(noun: str) -> str:
@@ -128,7 +147,7 @@ class Lexicon:
         """Every word the grammar can produce."""
         out = set(self.noun_info) | set(self.adjectives) | set(self.preps)
         out |= {w for forms in self.verb_forms.values() for ws in forms.values() for w in ws}
-        out |= set(DET_SG) | set(DET_PL) | set(DET_ANY) | {"that", "does", "do", "did", ".", "?"}
+        out |= set(DET_SG) | set(DET_PL) | set(DET_ANY) | {AN, "that", "does", "do", "did", ".", "?"}
         return out
 
 
@@ -217,6 +236,8 @@ class Generator:
         if r.random() < self.P_ADJ:
             words.append(r.choice(lex.adjectives))
         words.append(sg if num == "sg" else pl)
+        if det == "a":  # after the draws: the corpus is the one "a"-only drew, "an" where due
+            words[0] = article(words[1])
         if depth < MAX_DEPTH:
             u = r.random()
             if u < self.P_PP:
@@ -309,10 +330,12 @@ class _Parser:
         w, lex = self.w, self.lex
         if i < self.n:
             det = w[i]
-            det_num = "sg" if det in DET_SG else "pl" if det in DET_PL else \
+            det_num = "sg" if det in DET_SG or det == AN else "pl" if det in DET_PL else \
                 "any" if det in DET_ANY else None
+            j = i + 1
+            if det in ("a", AN) and (j >= self.n or article(w[j]) != det):
+                det_num = None  # "a engine", "an dog": the article agrees with the next word
             if det_num is not None:
-                j = i + 1
                 starts = [j]
                 if j < self.n and w[j] in lex.adjectives:
                     starts.append(j + 1)
