@@ -235,6 +235,63 @@ def test_pointcloud_view_pixels_camera_and_clicks(qtbot):
     assert len(grid.renderers) == 6
 
 
+def test_the_clicked_cloud_is_marked_until_another_click_or_other_samples(qtbot):
+    """Clicking a cloud showed its chain below but marked nothing: which cloud was it?
+    The clicked cell now has the selection's tint and an accent frame; the mark moves
+    with the next click and goes when the samples change (read through VTK's pixels)."""
+    from app.views.pointcloud_view import PointCloudView
+    from app.views.vtk_grid import PICKED_BACKGROUND, PICKED_FRAME_RGB
+
+    clouds = _demo("shapes-points", 4, points=256)
+    view = PointCloudView()
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_snapshot(_snapshot("pointcloud", clouds))
+    grid = view.grid
+    tint = np.round(np.array(PICKED_BACKGROUND) * 255)
+    frame = np.round(np.array(PICKED_FRAME_RGB) * 255)
+
+    def marked(image: np.ndarray) -> list[int]:
+        """The cells whose background is the tint and that hold the frame's colour."""
+        out = []
+        for i in range(len(grid.renderers)):
+            cell = grid.cell_pixels(i, image).astype(int)
+            corner = cell[len(cell) // 2, -12]  # the right edge's middle: no cloud, no label
+            framed = (np.abs(cell - frame).sum(-1) < 30).sum()
+            if np.abs(corner - tint).sum() < 8 and framed > cell.shape[0]:
+                out.append(i)
+        return out
+
+    def click(index: int) -> None:
+        x0, y0, x1, y1 = grid.renderers[index].GetViewport()
+        w, h = grid.vtk_widget.width(), grid.vtk_widget.height()
+        pos = QPoint(int((x0 + x1) / 2 * w), int((1 - (y0 + y1) / 2) * h))
+        with qtbot.waitSignal(view.sigSampleClicked, timeout=5000) as blocker:
+            qtbot.mouseClick(grid.vtk_widget, Qt.MouseButton.LeftButton, pos=pos)
+        assert blocker.args == [index]
+
+    before = grid.capture()
+    assert marked(before) == []
+    click(1)
+    assert marked(grid.capture()) == [1]
+    click(2)  # the mark moves: cell 1 is drawn as before any click
+    after = grid.capture()
+    assert marked(after) == [2]
+    assert np.array_equal(grid.cell_pixels(1, after), grid.cell_pixels(1, before))
+    grid.camera.Azimuth(40)  # a drag turns every cloud; the mark stays
+    grid.render()
+    assert marked(grid.capture()) == [2]
+    grid.reset_view()
+    view.set_snapshot(_snapshot("pointcloud", clouds[::-1].copy()))  # other samples
+    assert marked(grid.capture()) == [] and grid.picked is None
+    click(3)
+    view.clear()  # a new run
+    assert marked(grid.capture()) == [] and grid.picked is None
+    view.close()
+
+
 def test_voxel_view_draws_demo_shapes_and_empty_grids(qtbot):
     from app.views.voxel_view import VoxelView
 

@@ -32,13 +32,17 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
-from vtkmodules.vtkCommonDataModel import vtkPolyData
+from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkFiltersSources import vtkOutlineSource
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
+    vtkActor2D,
     vtkCamera,
+    vtkCoordinate,
     vtkPolyDataMapper,
+    vtkPolyDataMapper2D,
     vtkRenderer,
     vtkTextActor,
     vtkWindowToImageFilter,
@@ -53,6 +57,12 @@ BACKGROUND = (0.125, 0.129, 0.141)  # #202124, as the image grid
 GAP_RGB = (0.06, 0.06, 0.07)
 GAP = 0.002  # viewport inset (fraction of the window) that draws the cell borders
 LABEL_INSET = 4  # pixels from a cell's corner to its label
+# The clicked cell: the style sheet's selection (a selected list row's #35507a, darker
+# behind the shapes) and a frame in its accent #9cc3ff, until the samples change.
+PICKED_BACKGROUND = (0.15, 0.2, 0.3)
+PICKED_FRAME_RGB = (0.612, 0.765, 1.0)
+PICKED_FRAME_PX = 3
+PICKED_FRAME_INSET = 0.004  # of the cell: a frame on the very edge is half clipped
 LABEL_CHAR_PX = 7.5  # a wide estimate of one character of the 12-pixel label font
 CAPTION_SEP = "  "  # between a cell's index and its energy
 
@@ -104,7 +114,8 @@ class VTKGrid(QWidget):
     Signals
     -------
     sigCellClicked(int)
-        A cell was clicked (not dragged): its sample index.
+        A cell was clicked (not dragged): its sample index. The cell is marked
+        (:meth:`set_picked`) until another is clicked or the cells are emptied.
     """
 
     sigCellClicked = Signal(int)
@@ -120,6 +131,8 @@ class VTKGrid(QWidget):
         self.render_count = 0
         self._dirty = False
         self._press: tuple[float, float] | None = None
+        self.picked: int | None = None  # the cell marked as clicked
+        self._picked_frame = _frame_actor()
 
         self.vtk_widget = _GridInteractor(self)
         self.render_window = self.vtk_widget.GetRenderWindow()
@@ -180,11 +193,41 @@ class VTKGrid(QWidget):
             fits = LABEL_CHAR_PX * len(caption) + 2 * LABEL_INSET <= cell
             label.SetInput(caption if fits else caption.split(CAPTION_SEP)[0])
 
+    def set_picked(self, index: int | None, render: bool = True) -> None:
+        """Mark cell ``index`` as the clicked one: a tinted background and a frame
+        (``None``, or an index past the cells: no cell marked).
+
+        Parameters
+        ----------
+        index : int or None
+            The cell to mark.
+        render : bool
+            Draw now (off where a render follows anyway).
+        """
+        if self.released:
+            return
+        if index is not None and not 0 <= index < len(self.renderers):
+            index = None
+        if index == self.picked:
+            return
+        if self.picked is not None and self.picked < len(self.renderers):
+            before = self.renderers[self.picked]
+            before.SetBackground(*BACKGROUND)
+            before.RemoveViewProp(self._picked_frame)
+        self.picked = index
+        if index is not None:
+            ren = self.renderers[index]
+            ren.SetBackground(*PICKED_BACKGROUND)
+            ren.AddViewProp(self._picked_frame)
+        if render:
+            self.render()
+
     def clear_cells(self) -> None:
         """Empty every cell but keep the cells (renderers, actors, labels): the next
         samples of the same count and kind only replace geometry, nothing is rebuilt."""
         if self.released:
             return
+        self.set_picked(None, render=False)
         self.captions = [""] * len(self.labels)
         for actor, label in zip(self.actors, self.labels, strict=True):
             set_geometry(actor, vtkPolyData())
@@ -194,6 +237,7 @@ class VTKGrid(QWidget):
     def _ensure_cells(self, n: int, kind: str) -> None:
         if n == len(self.renderers) and kind == self.kind:
             return
+        self.set_picked(None, render=False)  # its cell goes
         for ren in self.renderers:
             self.render_window.RemoveRenderer(ren)
         self.renderers, self.actors, self.labels = [], [], []
@@ -300,6 +344,7 @@ class VTKGrid(QWidget):
             return  # a drag turned the camera
         index = self.cell_at(pos.x(), pos.y())
         if index is not None:
+            self.set_picked(index)  # which cloud the chain below is, at a glance
             self.sigCellClicked.emit(index)
 
     # --- life cycle -----------------------------------------------------------------------
@@ -318,6 +363,9 @@ class VTKGrid(QWidget):
         if self.released:
             return
         self.released = True
+        if self.picked is not None and self.picked < len(self.renderers):
+            self.renderers[self.picked].RemoveViewProp(self._picked_frame)
+        self.picked = None
         for ren in self.renderers:
             self.render_window.RemoveRenderer(ren)
         self.render_window.RemoveRenderer(self.backdrop)
@@ -338,6 +386,31 @@ class VTKGrid(QWidget):
         if event.type() == QEvent.Type.DeferredDelete:
             self.release()
         return super().event(event)
+
+
+def _frame_actor() -> vtkActor2D:
+    """A rectangle along the edges of the viewport it is added to (the picked cell's frame)."""
+    inset = PICKED_FRAME_INSET
+    points = vtkPoints()
+    for x, y in ((inset, inset), (1 - inset, inset), (1 - inset, 1 - inset), (inset, 1 - inset)):
+        points.InsertNextPoint(x, y, 0.0)
+    lines = vtkCellArray()
+    lines.InsertNextCell(5)
+    for i in (0, 1, 2, 3, 0):
+        lines.InsertCellPoint(i)
+    rectangle = vtkPolyData()
+    rectangle.SetPoints(points)
+    rectangle.SetLines(lines)
+    where = vtkCoordinate()
+    where.SetCoordinateSystemToNormalizedViewport()  # follows the cell through resizes
+    mapper = vtkPolyDataMapper2D()
+    mapper.SetInputData(rectangle)
+    mapper.SetTransformCoordinate(where)
+    actor = vtkActor2D()
+    actor.SetMapper(mapper)
+    actor.GetProperty().SetColor(*PICKED_FRAME_RGB)
+    actor.GetProperty().SetLineWidth(PICKED_FRAME_PX)
+    return actor
 
 
 class _GridInteractor(QVTKRenderWindowInteractor):
@@ -438,7 +511,8 @@ class Grid3DView(QWidget):
 
     ``set_snapshot`` shows the final samples (or, while the scrubber is held
     on a recorded Langevin step, that step of the first chains); clicking a
-    cell emits ``sigSampleClicked`` with the chain's index. Recorded frames
+    cell emits ``sigSampleClicked`` with the chain's index and marks the cell
+    (:meth:`VTKGrid.set_picked`) until another click or other samples. Recorded frames
     are prepared on demand (scrubbing is interactive; live snapshots bring
     their final samples' geometry from the worker).
     """
@@ -464,6 +538,7 @@ class Grid3DView(QWidget):
         self.snapshot = snapshot
         if self.frame_index >= len(snapshot.frames):
             self.frame_index = -1
+        self.grid.set_picked(None, render=False)  # other samples: the mark meant one of the last
         self._draw()
         self.update_count += 1
 
