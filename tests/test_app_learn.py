@@ -120,3 +120,37 @@ def test_the_learn_window_fits_a_small_screen(qtbot, monkeypatch):
     dialog = LearnDialog()
     qtbot.addWidget(dialog)
     assert dialog.width() <= 1280 * 0.95 and dialog.height() <= 720 * 0.9
+
+
+def _plane_size(canvas, plot):
+    rect = canvas._plots[(plot.row, plot.col)].vb.sceneBoundingRect()
+    return min(rect.width(), rect.height())
+
+
+def test_a_plot_gets_the_cells_its_span_says(qtbot):
+    """A plane spanning three of eight columns came out narrower than a one-column plot
+    beside it (the grid sized columns by its items' hints), and columns a growing strip
+    had not filled yet shrank it further."""
+    import numpy as np
+
+    from app.widgets.learn_plots import LearnCanvas
+    from ebm_engine.learn.frames import Curve, LearnFrame, Plot, Points
+
+    canvas = LearnCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(800, 340)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    bounds = (-4.5, 4.5, -4.5, 4.5)
+    xy = np.zeros((4, 2), np.float32)
+    big = Plot("big", (Points("samples", xy),), 0, 0, (2, 3), bounds=bounds)
+    frame = LearnFrame(1, 1, (big, Plot("curve", (Curve("kl", np.arange(3.0), np.ones(3)),), 0, 3,
+                                        (1, 5), plane=False),
+                              Plot("small", (Points("samples", xy),), 1, 3, bounds=bounds)))
+    canvas.show_frame(frame)
+
+    def laid_out() -> None:  # the grid lays out on posted events: wait for it
+        assert _plane_size(canvas, big) >= 0.3 * 800  # three eighths of the width, less margins
+        assert _plane_size(canvas, big) > 2.5 * _plane_size(canvas, frame.plots[2])
+
+    qtbot.waitUntil(laid_out, timeout=3000)

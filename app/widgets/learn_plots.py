@@ -77,6 +77,7 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
             self._layout_key = key
             for p in frame.plots:
                 self._plots[(p.row, p.col)] = self._make_plot(p)
+            self._equal_cells(frame)
         for p in frame.plots:
             plot = self._plots[(p.row, p.col)]
             plot.setTitle(p.title if p.plane else p.title + curve_key(p), size="9pt")
@@ -95,6 +96,27 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
         return np.stack([np.asarray(x), np.asarray(y)], 1) if x is not None else np.empty((0, 2))
 
     # --- building ----------------------------------------------------------------
+    def _equal_cells(self, frame: LearnFrame) -> None:
+        """Give every row and column of the frame's grid the same share of the canvas.
+
+        Without this the grid sized a column by its items' hints: a plane spanning
+        three columns got less width than one small plot beside it, and columns not
+        yet filled (a strip that grows) shrank the plots above them, so a frame's
+        ``span`` did not say how big a plot is. Empty cells get a blank item.
+        """
+        grid = self.ci.layout
+        rows = max(p.row + p.span[0] for p in frame.plots)
+        cols = max(p.col + p.span[1] for p in frame.plots)
+        taken = {(r, c) for p in frame.plots for r in range(p.row, p.row + p.span[0])
+                 for c in range(p.col, p.col + p.span[1])}
+        for r in range(rows):
+            grid.setRowStretchFactor(r, 1)
+            for c in range(cols):
+                if (r, c) not in taken:
+                    self.ci.addItem(pg.GraphicsWidget(), row=r, col=c)
+        for c in range(cols):
+            grid.setColumnStretchFactor(c, 1)
+
     def _make_plot(self, p: Plot) -> pg.PlotItem:
         plot = self.addPlot(row=p.row, col=p.col, rowspan=p.span[0], colspan=p.span[1])
         plot.hideButtons()
