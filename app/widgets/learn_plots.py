@@ -21,7 +21,7 @@ BACKGROUND = "#202124"
 ENERGY_MAP = "viridis"
 ROLE_COLOURS = {
     "data": (255, 255, 255, 150), "samples": (255, 80, 60, 230), "short-run": (242, 142, 43, 230),
-    "persistent": (78, 160, 230, 230), "chains": (255, 200, 0, 170),
+    "persistent": (78, 160, 230, 230), "chains": (255, 120, 220, 200),
     "energy_data": (89, 161, 79, 255), "energy_sample": (225, 87, 89, 255),
     "kl": (78, 121, 167, 255), "margin": (242, 142, 43, 255), "accuracy": (118, 183, 178, 255),
 }

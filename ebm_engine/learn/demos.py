@@ -76,13 +76,13 @@ def analysis_by_synthesis(iterations: int = 300, every: int = 10, strip_every: i
             plots = [
                 Plot("synthesis: Langevin paths from noise",
                      (model.heat(), model.shown_data(), Curve("chains", paths[:, 0], paths[:, 1]),
-                      points("samples", x_synth[:16])), span=(1, 3), bounds=BOUNDS),
+                      points("samples", x_synth[:16])), span=(2, 3), bounds=BOUNDS),
                 Plot("analysis: mean E(data) vs mean E(synthesis)",
-                     hist.curves("energy_data", "energy_sample"), 0, 3, (1, 2), plane=False,
+                     hist.curves("energy_data", "energy_sample"), 0, 3, (1, 5), plane=False,
                      x_label=ITERATIONS),
             ]
-            plots += [Plot(f"samples at iteration {k}", (Points("samples", x),), 1, col, bounds=BOUNDS)
-                      for col, (k, x) in enumerate(strip)]
+            plots += [Plot(f"iteration {k}", (Points("samples", x),), 1, 3 + col,
+                           bounds=BOUNDS) for col, (k, x) in enumerate(strip)]
             yield LearnFrame(it, iterations, tuple(plots),
                              f"iteration {it}: {BATCH} samples synthesised from noise in "
                              f"{cfg.n_steps} Langevin steps, compared with {BATCH} data points")
@@ -142,9 +142,10 @@ def short_run_vs_persistent(iterations: int = 300, every: int = 10, steps: int =
             plots = tuple(
                 Plot(f"{role}: {'from noise' if role == 'short-run' else 'replay buffer'}, "
                      f"{steps} steps", (model.heat(), model.shown_data(), points(role, latest[role])),
-                     0, col, bounds=BOUNDS) for col, (role, (model, _)) in enumerate(runs.items()))
+                     0, col, (2, 1), bounds=BOUNDS)
+                for col, (role, (model, _)) in enumerate(runs.items()))
             yield LearnFrame(it, iterations, plots + (
-                Plot("KL(p_data ‖ samples), nats", kls.curves(*runs), 1, 0, (1, 2), plane=False,
+                Plot("KL(p_data ‖ samples), nats", kls.curves(*runs), 0, 2, (2, 1), plane=False,
                      x_label=ITERATIONS),
             ), f"iteration {it}: KL of samples, short-run {kl['short-run']:.2f}, "
                f"persistent {kl['persistent']:.2f} nats", kl)
@@ -168,13 +169,13 @@ def classifier(iterations: int = 400, every: int = 10, seed: int = 0) -> Iterato
             hist.add(it, accuracy=acc)
             yield LearnFrame(it, iterations, (
                 Plot("classifier: argmax_y p(y|x)", (_regions(model), model.shown_data(labels)),
-                     bounds=BOUNDS),
+                     span=(2, 1), bounds=BOUNDS),
                 Plot("generative: E(x) = −log Σ_y exp(−E(x, y))",
-                     (model.heat(), points("samples", x_synth)), 0, 1, bounds=BOUNDS),
-                Plot("held-out accuracy", hist.curves("accuracy"), 1, 0, plane=False,
+                     (model.heat(), points("samples", x_synth)), 0, 1, (2, 1), bounds=BOUNDS),
+                Plot("held-out accuracy", hist.curves("accuracy"), 0, 2, plane=False,
                      x_label=ITERATIONS),
                 Plot("energy_data vs energy_sample", hist.curves("energy_data", "energy_sample"),
-                     1, 1, plane=False, x_label=ITERATIONS),
+                     1, 2, plane=False, x_label=ITERATIONS),
             ), f"iteration {it}: held-out accuracy {acc:.0%} (chance 12.5%); samples from "
                "the same network", {"accuracy": acc})
 
