@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 
 from app.views import unindexed
 from app.views.curves import key_html, shrinkable_title
@@ -24,11 +24,14 @@ ROLE_COLOURS = {
     "persistent": (78, 160, 230, 230), "chains": (255, 120, 220, 200),
     "energy_data": (89, 161, 79, 255), "energy_sample": (225, 87, 89, 255),
     "kl": (78, 121, 167, 255), "margin": (242, 142, 43, 255), "accuracy": (118, 183, 178, 255),
+    "floor": (170, 170, 170, 220),
 }
+# Reference lines (what a perfect model would score), drawn dashed.
+DASHED = {"floor"}
 CLASS_COLOURS = np.array([(78, 121, 167), (242, 142, 43), (225, 87, 89), (118, 183, 178),
                           (89, 161, 79), (237, 201, 72), (176, 122, 161), (255, 157, 167)], np.uint8)
 LABELS = {"energy_data": "E(data)", "energy_sample": "E(samples)", "kl": "KL",
-          "margin": "E(samples) − E(data)", "accuracy": "accuracy"}
+          "margin": "E(samples) − E(data)", "accuracy": "accuracy", "floor": "real data"}
 
 
 def class_image(heat: Heat) -> np.ndarray:
@@ -154,7 +157,8 @@ class LearnCanvas(pg.GraphicsLayoutWidget):
             item = pg.ScatterPlotItem(size=4 if data else 5, pen=None, brush=pg.mkBrush(*colour))
             name = layer.role
         else:
-            item = pg.PlotDataItem(pen=pg.mkPen(*colour, width=1.5 if plane else 2),
+            style = Qt.PenStyle.DashLine if layer.role in DASHED else Qt.PenStyle.SolidLine
+            item = pg.PlotDataItem(pen=pg.mkPen(*colour, width=1.5 if plane else 2, style=style),
                                    connect="finite", name=LABELS.get(layer.role, layer.role))
             name = layer.role
         plot.addItem(item)
