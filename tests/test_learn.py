@@ -45,6 +45,24 @@ def test_short_run_and_persistent_train_equal_models_side_by_side():
     assert left.row == right.row and left.col != right.col  # side by side
 
 
+def test_the_pages_state_the_part_one_equations_with_their_signs_and_directions():
+    """What a student copies from the pages: the ML gradient for p ∝ exp(−E) (data term
+    first), ML as KL(p_data ‖ p_θ) and not the reverse, the self-critic's pair of KLs in
+    which Z(θ) cancels (the generator samples p_θ, it does not minimise E), and JEM's
+    energy as the negative log-sum-exp of the logits."""
+    kl = concept("kl-divergence").text()
+    assert "∇θ KL(p_data ‖ p_θ) = E_data[∇θ E_θ(x)] − E_{p_θ}[∇θ E_θ(x̃)]" in kl
+    assert "KL(p_θ ‖ p_data)" in kl and "does not minimise it" in kl
+    critic = concept("self-critic").text()
+    assert "KL(p_data ‖ p_θ) − KL(q ‖ p_θ)" in critic and "min_q  KL(q ‖ p_θ)" in critic
+    assert "argmin" not in critic
+    assert "E_data[∇θ E_θ(x)] = E_{p_θ}[∇θ E_θ(x̃)]" in critic  # equilibrium: all statistics
+    assert "E_θ(x)     = −log Σ_y exp(−E(x, y))  =  −logsumexp_y l_θ(x)[y]" in concept(
+        "classifier").text()
+    short = concept("short-run-vs-persistent").text()
+    assert "Nijkamp" in short and "M_θ(x₀" in short  # the K-step chain is the learnt generator
+
+
 def test_the_short_run_kl_curves_come_with_what_real_data_score():
     """256 samples on a 24 × 24 grid leave cells empty: even fresh data score about 1 nat,
     and both curves flattened near 1 as if the models were poor. The plot draws that floor."""
