@@ -79,7 +79,7 @@ class LearnDialog(QDialog):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.text)
         right.addWidget(demo)
-        right.setSizes([330, 430])  # the text down to its "The demo" paragraph
+        right.setSizes([330, 430])  # the page to its equations (the rest scrolls); the plots get the most
         row = QHBoxLayout()
         row.addWidget(self.list)
         row.addWidget(right, 1)
