@@ -277,6 +277,19 @@ def test_a_model_reads_data_in_its_own_vocabulary_after_the_data_gained_words(tm
         scored = evaluate_run(run, n=8, write=False)
     assert any("vocabulary lacks" in str(w.message) for w in caught)
     assert "'an'" in scored["vocabulary_changed"]
+    # ebm score reads the file in the model's words too: the same sentence, the same score
+    from ebm_engine.cli import main
+
+    same = tmp_path / "same.txt"
+    same.write_text("the cat sat on the mat\n" * 3, encoding="utf-8")
+    other = tmp_path / "other.txt"  # its own vocabulary numbers the words otherwise
+    other.write_text("an owl ran\n" * 9 + "the cat sat on the mat\n" * 3, encoding="utf-8")
+    scores = {}
+    for name, file in (("same", same), ("other", other)):
+        out = tmp_path / f"{name}.csv"
+        assert main(["score", "--run", str(run), "--data", str(file), "--out", str(out)]) == 0
+        scores[name] = [line.rsplit(",", 1)[1] for line in out.read_text().splitlines()[1:]]
+    assert scores["other"][-3:] == scores["same"], scores
 
 
 def test_persistent_posterior_chains_continue_where_they_stopped():

@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from ebm_engine.atomic import write_text
     from ebm_engine.config import DataConfig
     from ebm_engine.data import load_dataset
+    from ebm_engine.data.tokens import in_vocabulary
     from ebm_engine.learning.loading import load_model
     from ebm_engine.learning.scoring import auroc, score
     from ebm_engine.runs import zoo
@@ -105,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         data_cfg = DataConfig(source=args.data, options=options)
     dataset = load_dataset(data_cfg)
+    # a text model's ids name its own words: a file is read in the model's vocabulary
+    dataset, recoded = in_vocabulary(dataset, spec.symbols)
+    if recoded is not None:
+        print(f"note: {recoded}", file=sys.stderr)
     if dataset.item_shape != tuple(spec.item_shape):
         raise DataError(f"{args.data}: items of shape {dataset.item_shape} do not fit the model's "
                         f"{tuple(spec.item_shape)}")
