@@ -59,3 +59,25 @@ def test_a_chain_in_stages_is_not_joined_across_them(qtbot):
     assert film.show_chain(_chain(4), 0)
     assert film.boundaries == [] and not np.isnan(film.curve.getData()[1]).any()
     assert "energy 0 → -3" in film.title.text()
+
+
+def test_a_point_cloud_chain_gives_its_energy_trace_the_whole_width(qtbot):
+    """Kinds without a strip (point clouds, voxels) left its 3/5 of the row empty beside
+    the trace; an image chain gets the strip back."""
+    from app.views.film_strip import FilmStrip
+    from ebm_engine.learning.events import SamplesReady
+    from ebm_engine.sampling import ChainFrame
+
+    rng = np.random.default_rng(0)
+    frames = tuple(ChainFrame(i, rng.normal(size=(2, 64, 3)).astype(np.float32),
+                              np.full(2, -float(i), np.float32)) for i in range(5))
+    cloud = SamplesReady(1, "pointcloud", (-1.0, 1.0), frames[-1].x, frames[-1].energy,
+                         frames, origin="sample")
+    film = FilmStrip()
+    qtbot.addWidget(film)
+    film.resize(800, 240)
+    film.show()
+    assert film.show_chain(cloud, 1)
+    qtbot.waitUntil(lambda: film.trace.width() > 0.9 * film.width())
+    assert film.show_chain(_chain(5), 0)
+    qtbot.waitUntil(lambda: film.strip.isVisible() and film.trace.width() < 0.5 * film.width())
