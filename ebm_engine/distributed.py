@@ -13,8 +13,10 @@ learning method, whatever its networks and optimisers:
     g ← (1/K) Σ_k g_k        (the gradient of the loss averaged over K·batch items)
 
 Step metrics are averaged too, so every rank takes the same divergence
-decision. Only rank 0 writes the run folder. Backends: NCCL on CUDA, gloo on
-CPU. Outside ``torchrun`` (no ``WORLD_SIZE`` > 1) nothing here does anything.
+decision. Only rank 0 writes the run folder; at a checkpoint it gathers what
+differs between ranks (their chains and random streams, :func:`gather_tensors`)
+so that a resume with as many processes goes on exactly. Backends: NCCL on CUDA,
+gloo on CPU. Outside ``torchrun`` (no ``WORLD_SIZE`` > 1) nothing here does anything.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
 from torch import nn
 
 from ebm_engine.errors import ConfigError
@@ -195,6 +199,49 @@ def any_rank(flag: bool, device: torch.device | str = "cpu") -> bool:
     buf = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(buf, op=dist.ReduceOp.MAX)
     return bool(buf.item() > 0)
+
+
+def gather_tensors(tensors: dict[str, torch.Tensor],
+                   device: torch.device | str = "cpu") -> list[dict[str, torch.Tensor]] | None:
+    """Every rank's named ``tensors``, on rank 0; a collective (every rank calls it).
+
+    Parameters
+    ----------
+    tensors : dict
+        This rank's tensors (any names, shapes and dtypes; they may differ by rank).
+    device : torch.device or str
+        Where the collective runs (the rank's CUDA device under NCCL, else the CPU).
+
+    Returns
+    -------
+    list of dict or None
+        On rank 0, one dict per rank in rank order (CPU tensors; its own first);
+        ``None`` on the other ranks. Outside a process group, ``[tensors]``.
+
+    Notes
+    -----
+    Each rank's tensors travel as one safetensors blob (not ``gather_object``'s
+    pickle: rank 0 decodes bytes, never runs them), padded to the longest, in one
+    ``gather``; called at checkpoints only.
+    """
+    own = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
+    k = world_size()
+    if k <= 1:
+        return [own]
+    blob = torch.frombuffer(bytearray(save_tensors(own)), dtype=torch.uint8)
+    sizes = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(k)]
+    dist.all_gather(sizes, torch.tensor([blob.numel()], dtype=torch.int64, device=device))
+    longest = max(int(size.item()) for size in sizes)
+    padded = torch.zeros(longest, dtype=torch.uint8, device=device)
+    padded[:blob.numel()] = blob.to(device)
+    main = rank() == 0
+    parts = [torch.empty_like(padded) for _ in range(k)] if main else None
+    dist.gather(padded, parts, dst=0)
+    if not main:
+        return None
+    assert parts is not None
+    return [own, *(load_tensors(part[:int(size.item())].cpu().numpy().tobytes())
+                   for part, size in zip(parts[1:], sizes[1:]))]
 
 
 def broadcast_parameters(networks: dict[str, nn.Module] | Iterable[nn.Module]) -> None:

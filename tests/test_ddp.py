@@ -80,6 +80,26 @@ def test_helpers_are_no_ops_in_one_process() -> None:
     assert distributed.average_metrics({"loss": 1.5}) == {"loss": 1.5}
     assert distributed.current() == distributed.DistInfo(0, 1, 0) and distributed.is_main()
     assert distributed.rank_seed(7, 0) == 7 and distributed.rank_seed(7, 1) != 7
+    (gathered,) = distributed.gather_tensors({"x": torch.ones(2)})
+    assert gathered.keys() == {"x"} and torch.equal(gathered["x"], torch.ones(2))
+
+
+def test_each_rank_gets_back_its_own_state_and_rank_0_s_where_it_saved_the_same() -> None:
+    from ebm_engine.runs.checkpoint import rank_tensors, shared_tensors, with_rank_tensors
+
+    ranks = [{"a": torch.zeros(3), "b": torch.tensor([1])},
+             {"a": torch.ones(3), "b": torch.tensor([1])},
+             {"a": torch.zeros(3), "b": torch.tensor([2])}]
+    saved = with_rank_tensors({**ranks[0], "schedule.offset": torch.tensor([0])}, ranks)
+    assert sorted(saved) == ["a", "b", "rank1.a", "rank2.b", "schedule.offset"]
+    assert shared_tensors(saved).keys() == {"a", "b", "schedule.offset"}
+    for r, own in enumerate(ranks):
+        back = rank_tensors(saved, r)
+        assert back.keys() == {"a", "b", "schedule.offset"}
+        assert all(torch.equal(back[k], v) for k, v in own.items()), r
+    # a method's key that merely starts with "rank" is no rank's
+    assert shared_tensors({"ranked": torch.ones(1), "rank0.x": torch.ones(1)}).keys() == {
+        "ranked", "rank0.x"}
 
 
 @pytest.mark.parametrize("rank", [0, 1])
@@ -180,3 +200,5 @@ def test_a_rank_that_dies_mid_iteration_leaves_rank_0_a_checkpoint(tmp_path, mon
     monkeypatch.setattr(distributed, "allreduce_grads", no_memory)
     with pytest.raises(torch.OutOfMemoryError):
         list(trainer.events(6))
+
+

@@ -7,6 +7,12 @@
     NAME/state.safetensors      chain state (buffers) and RNG states
     NAME/state.json             iteration, config, data spec, optimiser layout
 
+A torchrun run's checkpoint also holds, in ``state.safetensors``, the chain
+state and RNG states of each rank R > 0 under ``rankR.<key>`` (what equals
+rank 0's is stored once, as rank 0's), and ``state.json["rank_states"]`` says
+how many ranks it holds: a resume with that many processes gives each rank its
+own (:func:`rank_tensors`). Readers that know nothing of them ignore them.
+
 A folder is written under a temporary name and renamed into place, so a
 reader (or a resumed run after ``kill -9``) never sees half a checkpoint.
 Folders and files get the modes a normal ``mkdir`` / ``open`` gives under the
@@ -19,6 +25,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass
@@ -40,6 +47,47 @@ FORMAT_VERSION = 1
 OPTIMIZER_DROPPED = "dropped"
 FILES = ("model.safetensors", "optimizer.safetensors", "state.safetensors", "state.json")
 _PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
+#: ``state.json`` key: how many torchrun ranks' state the checkpoint holds (absent: rank 0's).
+RANK_STATES = "rank_states"
+_RANK_KEY = re.compile(r"rank([1-9][0-9]*)\.")
+
+
+def rank_key(rank: int, key: str) -> str:
+    """The name of rank ``rank``'s ``key`` in ``state.safetensors`` (``rank1.rng.trainer``)."""
+    return f"rank{rank}.{key}"
+
+
+def shared_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tensors`` without the ranks' own (:func:`rank_key`): rank 0's state, the one
+    every reader takes (sampling, a resume with another number of processes)."""
+    return {k: v for k, v in tensors.items() if not _RANK_KEY.match(k)}
+
+
+def rank_tensors(tensors: dict[str, torch.Tensor], rank: int) -> dict[str, torch.Tensor]:
+    """Rank ``rank``'s state in ``tensors``: rank 0's, with what rank ``rank`` saved of its
+    own in its place (a rank stores only what differs from rank 0's)."""
+    prefix = rank_key(rank, "")
+    own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    return {**shared_tensors(tensors), **own}
+
+
+def with_rank_tensors(tensors: dict[str, torch.Tensor],
+                      ranks: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """``tensors`` (rank 0's state) and, under :func:`rank_key`, what each rank of
+    ``ranks[1:]`` holds otherwise (``ranks[r]``: rank ``r``'s state, e.g. from
+    :func:`ebm_engine.distributed.gather_tensors`; ``ranks[0]`` is not read).
+
+    A tensor equal to rank 0's (same dtype, shape and values: a method's fixed data
+    statistics) is stored once; :func:`rank_tensors` gives it back to every rank.
+    """
+    out = dict(tensors)
+    for r, state in enumerate(ranks[1:], start=1):
+        for key, value in state.items():
+            mine = tensors.get(key)
+            if not (mine is not None and mine.dtype == value.dtype and mine.shape == value.shape
+                    and torch.equal(mine.cpu(), value.cpu())):
+                out[rank_key(r, key)] = value
+    return out
 
 
 @dataclass
