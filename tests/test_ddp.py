@@ -202,3 +202,63 @@ def test_a_rank_that_dies_mid_iteration_leaves_rank_0_a_checkpoint(tmp_path, mon
         list(trainer.events(6))
 
 
+
+@pytest.fixture(scope="module")
+def two_rank_runs(tmp_path_factory) -> Path:
+    """Under torchrun with 2 processes: ``straight`` (4 iterations) and ``halves`` (2, then
+    resumed for 2 more); ``dump_*``: each rank's digests at the end of each command."""
+    root = tmp_path_factory.mktemp("ddp")
+    for name, args in (("straight", ["--data", "8gaussians", "--steps", "4",
+                                     "--out", str(root / "straight"), *TINY]),
+                       ("half", ["--data", "8gaussians", "--steps", "2",
+                                 "--out", str(root / "halves"), *TINY]),
+                       ("rest", ["--resume", str(root / "halves"), "--steps", "2", "--quiet"])):
+        done = torchrun(args, root / f"dump_{name}")
+        assert done.returncode == 0, done.stderr[-3000:]
+        (root / f"{name}.err").write_text(done.stderr)
+    return root
+
+
+def test_a_resume_with_the_same_number_of_processes_is_exact(two_rank_runs: Path) -> None:
+    """The checkpoint held rank 0's chains and random streams only: after a resume rank 1
+    started from rank 0's buffer with a fresh seed, so 2 + 2 iterations under torchrun
+    ended with other weights than 4 straight. Each rank's state is saved now."""
+    root = two_rank_runs
+    assert "process" not in (root / "rest.err").read_text()  # the same number: nothing to say
+    for a, b in zip(dumps(root / "dump_straight"), dumps(root / "dump_rest")):
+        assert a["iteration"] == b["iteration"] == 4
+        assert a["digest"] == b["digest"], f"rank {a['rank']}: weights"
+        assert a["chains"] == b["chains"], f"rank {a['rank']}: persistent buffer"
+    a, b = (load_checkpoint(RunDir(root / run).latest_checkpoint())
+            for run in ("straight", "halves"))
+    for part in ("model", "optimizer", "tensors"):
+        left, right = getattr(a, part), getattr(b, part)
+        assert left.keys() == right.keys(), part
+        for key, value in left.items():
+            assert torch.equal(value, right[key]), f"{part}: {key}"
+    losses = [[r["loss"] for r in RunDir(root / run).read_metrics()]
+              for run in ("straight", "halves")]
+    assert losses[0] == losses[1]
+
+
+def test_a_rollback_under_torchrun_gives_each_rank_its_own_state(two_rank_runs: Path,
+                                                                 tmp_path: Path) -> None:
+    """A divergence under torchrun: every rank reads the last good checkpoint (its own
+    chains from it), and they go on in step, checkpointing together."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(two_rank_runs / "straight", run)
+    done = torchrun(["--resume", str(run), "--steps", "4", "--set", "train.lr=100",
+                     "--set", "sampler.step_size=1.0", "--rollback-lr-factor", "0.0005",
+                     "--rollback-extra-steps", "5", "--quiet"], tmp_path / "dump")
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = RunDir(run).read_events()
+    rollback = next(e for e in log if e["event"] == "rollback")
+    assert rollback["checkpoint"] == "iter_0000004" and rollback["iteration"] == 4
+    r0, r1 = dumps(tmp_path / "dump")
+    assert r0["iteration"] == r1["iteration"] == 8
+    assert r0["digest"] == r1["digest"] and r0["chains"] != r1["chains"]
+    ckpt = load_checkpoint(RunDir(run).latest_checkpoint())
+    assert ckpt.iteration == 8 and ckpt.state["rank_states"] == 2
+    assert distributed.tensors_digest(dict(ckpt.model)) == r0["digest"]

@@ -12,7 +12,12 @@ from ebm_engine.learning.saved_config import saved_config
 from ebm_engine.learning.trainer import build_method, resolve_device
 from ebm_engine.methods.base import DataSpec, LearningMethod
 from ebm_engine.runs import zoo
-from ebm_engine.runs.checkpoint import Checkpoint, load_checkpoint, restore_network
+from ebm_engine.runs.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    restore_network,
+    shared_tensors,
+)
 from ebm_engine.runs.rundir import RunDir
 
 
@@ -81,7 +86,9 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     for name, net in method.networks().items():
         restore_network(ckpt, name, net)
         net.eval()
-    state = {k: v for k, v in ckpt.tensors.items() if not k.startswith(("rng.", "schedule."))}
+    # rank 0's chains (a torchrun run's other ranks' are for resuming it)
+    state = {k: v for k, v in shared_tensors(ckpt.tensors).items()
+             if not k.startswith(("rng.", "schedule."))}
     method.load_state_tensors(state)
     return LoadedModel(method, cfg, spec, ckpt, note)
 

@@ -62,11 +62,14 @@ from ebm_engine.methods.model_keys import check_model_options
 from ebm_engine.models.layers import options_read
 from ebm_engine.runs import data_record, retention, run_lock
 from ebm_engine.runs.checkpoint import (
+    RANK_STATES,
     Checkpoint,
     load_checkpoint,
+    rank_tensors,
     restore_network,
     restore_optimizer,
     save_checkpoint,
+    with_rank_tensors,
 )
 from ebm_engine.runs.rundir import RunDir
 from ebm_engine.runs.tensorboard import TensorBoardScalars
@@ -204,6 +207,10 @@ class Trainer:
         # A viewer's first picture after one iteration, not after sample_every.
         self.snapshot_first = False
         self._last_checkpoint = -1
+        # Under torchrun: the iteration whose ranks' state was last gathered for a
+        # checkpoint (on every rank), and rank 0's copy of it while not written.
+        self._gathered_at = -1
+        self._gathered: list[dict[str, torch.Tensor]] | None = None
         self._edit_count = 0
         self._new_target: int | None = None  # a live edit of train.iterations, not yet taken
         # (iteration, keys edited there): the checkpoints holding the state just before
@@ -329,6 +336,8 @@ class Trainer:
             trainer._write_warnings.append(Warned(trainer.iteration, note))
         if (said := _processes_changed(ckpt.state, trainer)) and trainer.dist.is_main:
             trainer._write_warnings.append(Warned(trainer.iteration, said))
+        if (said := _ranks_not_saved(ckpt.state, trainer)) and trainer.dist.is_main:
+            trainer._write_warnings.append(Warned(trainer.iteration, said, note=True))
         if trainer.run is not None and check_config:
             said = config_file_agrees(trainer.run, cfg, folder.name, trainer.cfg)
             filled = filled_note(cfg, trainer.cfg, folder.name)  # saved by an older version
@@ -377,9 +386,13 @@ class Trainer:
             restore_network(ckpt, name, net)
         for name, opt in self.method.optimizers().items():
             restore_optimizer(ckpt, name, opt)
-        tensors = dict(ckpt.tensors)
+        # Each rank goes on from its own chains and streams where the checkpoint holds
+        # them for this many processes; else every rank from rank 0's (seeded apart below).
+        exact = self.dist.world_size > 1 and ckpt.state.get(RANK_STATES) == self.dist.world_size
+        tensors = rank_tensors(ckpt.tensors, self.dist.rank if exact else 0)
         rng_state = tensors.pop("rng.trainer", None)
         cpu_state = tensors.pop("rng.torch", None)
+        cuda_state = tensors.pop("rng.cuda", None)
         offset = tensors.pop("schedule.offset", None)
         # Fresh optimisers count their steps from 0: the schedules go on from the
         # checkpoint's iteration, not from their start.
@@ -389,11 +402,13 @@ class Trainer:
             self.rng.set_state(rng_state)
         if cpu_state is not None:
             torch.set_rng_state(cpu_state)
+        if cuda_state is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(cuda_state, self.device)
         self.method.load_state_tensors(tensors)
         self.iteration = ckpt.iteration
         self.wall_time = float(ckpt.state.get("wall_time", 0.0))
-        self._last_checkpoint = self.iteration
-        if self.dist.rank > 0:  # the checkpoint holds rank 0's RNG; keep ranks' chains apart
+        self._last_checkpoint = self._gathered_at = self.iteration
+        if self.dist.rank > 0 and not exact:  # rank 0's RNG: keep the ranks' chains apart
             self.rng.manual_seed(distributed.rank_seed(self.cfg.train.seed + 1 + self.iteration,
                                                        self.dist.rank))
 
@@ -537,22 +552,32 @@ class Trainer:
             if want_snapshot:
                 yield self._snapshot(self.method.snapshot_result(result, t.snapshot_size))
             yield from self._drain_warnings()
-            due = (t.checkpoint_every and self.iteration % t.checkpoint_every == 0) or (
+            due = bool(t.checkpoint_every and self.iteration % t.checkpoint_every == 0) or (
                 t.checkpoint_minutes > 0
                 and time.monotonic() - last_checkpoint_time >= 60.0 * t.checkpoint_minutes)
-            if due and self.run is not None:
-                yield self._checkpoint()
+            if (self.dist.world_size > 1 and t.checkpoint_minutes > 0
+                    and self.run_path is not None):
+                # the ranks' clocks differ: they checkpoint together (they send rank 0 state)
+                try:
+                    due = distributed.any_rank(due, self.device)
+                except RuntimeError as exc:
+                    raise self._peer_failed(exc) from None
+            if due and self.run_path is not None:
+                saved = self._checkpoint()
+                if saved is not None:
+                    yield saved
                 last_checkpoint_time = time.monotonic()
         # A diverged run is not checkpointed: its latest checkpoint stays the last good one.
         unsaved = ""
-        if (self.run is not None and self._last_checkpoint != self.iteration
+        if (self.run_path is not None and not self._state_kept()
                 and reason != "diverged" and self._final_checkpoint):
             saved = self._checkpoint()
             if isinstance(saved, Warned) and self._last_checkpoint != self.iteration:
                 # not "completed" without a word: the iterations since the last one are lost
                 unsaved = self._unsaved(saved.message)
                 saved = Warned(self.iteration, unsaved)
-            yield saved
+            if saved is not None:
+                yield saved
         if self._tensorboard is not None:
             self._tensorboard.close()
             self._tensorboard = None
@@ -594,10 +619,10 @@ class Trainer:
         from ebm_engine.learning.odd_settings import odd_settings
 
         said = set(odd_settings(self.method, self.spec)) if self._edits else set()
-        if self._edits and self.run is not None and self.iteration > 0:
+        if self._edits and self.run_path is not None and self.iteration > 0:
             # the state before the user's edits, to go back to if they break the run
-            if self.iteration != self._last_checkpoint:
-                yield self._checkpoint()
+            if not self._state_kept() and (saved := self._checkpoint()) is not None:
+                yield saved
             if self.iteration == self._last_checkpoint:  # written (a failed write warned)
                 self._add_edit_point(tuple(edit.key for edit in self._edits))
         while self._edits:
@@ -678,20 +703,40 @@ class Trainer:
             "processes": self.dist.world_size,  # the effective batch is batch × processes
         }
 
-    def save_checkpoint(self, folder: str | Path | None = None) -> Path:
-        """Write a checkpoint (default: ``RUN/checkpoints/iter_NNNNNNN``)."""
+    def rank_state(self) -> dict[str, torch.Tensor]:
+        """What this process alone holds of the run's state: the method's chain state
+        (persistent buffers …) and the random streams (trainer, torch CPU, and the
+        CUDA one under torchrun on CUDA). Weights and optimisers are the same on every
+        rank; nothing draws from numpy's or Python's global generators while training."""
+        tensors = dict(self.method.state_tensors())
+        tensors["rng.trainer"] = self.rng.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.dist.world_size > 1 and self.device.type == "cuda":  # one process: as it was
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        return tensors
+
+    def save_checkpoint(self, folder: str | Path | None = None,
+                        ranks: list[dict[str, torch.Tensor]] | None = None) -> Path:
+        """Write a checkpoint (default: ``RUN/checkpoints/iter_NNNNNNN``).
+
+        ``ranks``: under torchrun, every rank's :meth:`rank_state` (rank order, from
+        :func:`~ebm_engine.distributed.gather_tensors`), saved for an exact resume
+        with as many processes; without it the checkpoint holds this rank's only.
+        """
         if folder is None:
             if self.run is None:
                 raise CheckpointError("no run folder to checkpoint into")
             folder = self.run.checkpoint_path(self.iteration)
-        tensors = dict(self.method.state_tensors())
-        tensors["rng.trainer"] = self.rng.get_state()
-        tensors["rng.torch"] = torch.get_rng_state()
+        tensors = self.rank_state() if ranks is None else dict(ranks[0])
         tensors["schedule.offset"] = torch.tensor([self.method.schedule_offset], dtype=torch.int64)
+        state = self.checkpoint_state()
+        if ranks is not None and len(ranks) > 1:
+            tensors = with_rank_tensors(tensors, ranks)
+            state[RANK_STATES] = len(ranks)
         try:
             path = save_checkpoint(folder, networks=self.method.networks(),
                                    optimizers=self.method.optimizers(), tensors=tensors,
-                                   state=self.checkpoint_state())
+                                   state=state)
             if self.run is not None and Path(path).parent == self.run.checkpoints:
                 self.run.mark_latest(Path(path))
         except OSError as exc:  # full disk, read-only or vanished folder
@@ -720,17 +765,46 @@ class Trainer:
             self.save_checkpoint()
             self._last_checkpoint = self.iteration
 
-    def _checkpoint(self) -> Checkpointed | Warned:
+    def _state_kept(self) -> bool:
+        """Whether this iteration is checkpointed: written (rank 0, one process) or sent
+        to rank 0 for it (ranks > 0). Every rank answering no calls :meth:`_checkpoint`
+        together; rank 0 alone may also say no after a failed write (it writes again
+        what it was sent, without the others)."""
+        if self.run is not None:
+            return self._last_checkpoint == self.iteration
+        return self._gathered_at == self.iteration
+
+    def _rank_states(self) -> list[dict[str, torch.Tensor]] | None:
+        """Every rank's :meth:`rank_state` on rank 0 under torchrun (a collective, at each
+        checkpoint; once per iteration), else ``None``."""
+        if self.dist.world_size <= 1:
+            return None
+        if self._gathered_at != self.iteration:
+            try:
+                self._gathered = distributed.gather_tensors(self.rank_state(), self.device)
+            except RuntimeError as exc:  # another rank died: keep what is complete
+                if isinstance(exc, torch.OutOfMemoryError):
+                    raise
+                raise self._peer_failed(exc) from None
+            self._gathered_at = self.iteration
+        return self._gathered
+
+    def _checkpoint(self) -> Checkpointed | Warned | None:
+        """Checkpoint this iteration (``None`` on ranks > 0, which only send their state)."""
+        ranks = self._rank_states()  # on every rank, before anything may return
+        if self.run is None:
+            return None
         # A failed write must not end hours of training: warn, keep going,
         # and try again at the next interval.
         if not self.run.config_path.is_file():  # deleted meanwhile: no half folder in its place
             return Warned(self.iteration, f"the run folder {self.run.path} is gone (deleted or "
                                           "moved while training): no checkpoint written")
         try:
-            path = self.save_checkpoint()
+            path = self.save_checkpoint(ranks=ranks)
         except CheckpointError as exc:
             return Warned(self.iteration, f"{exc}; training continues")
         self._last_checkpoint = self.iteration
+        self._gathered = None  # written: rank 0 need not keep the ranks' copies
         t = self.cfg.train
         self._write("events", self.run.append_event, "checkpoint", iteration=self.iteration,
                     path=str(path))
@@ -770,14 +844,31 @@ class Trainer:
 def _processes_changed(state: dict, trainer: Trainer) -> str:
     """A line when ``trainer`` goes on with another number of torchrun processes than
     the checkpoint's (older checkpoints did not record it): each process draws
-    ``train.batch_size`` items, so the effective batch changes with it."""
+    ``train.batch_size`` items, so the effective batch changes with it, and each
+    process's own chains and random streams (saved for as many) cannot be given back."""
     before, now = state.get("processes"), trainer.dist.world_size
     if not isinstance(before, int) or before == now:
         return ""
     batch = trainer.cfg.train.batch_size
     return (f"trained so far with {before} process{'es' if before > 1 else ''} (an effective "
             f"batch of {before * batch}); it goes on with {now} ({now * batch}): scale "
-            f"train.lr with the batch if the steps should stay alike")
+            f"train.lr with the batch if the steps should stay alike; "
+            + ("every process starts from process 0's persistent chains, with random "
+               "streams of its own, so the run is close to, not the same as, one never "
+               "stopped" if now > 1 else "it goes on from process 0's persistent chains"))
+
+
+def _ranks_not_saved(state: dict, trainer: Trainer) -> str:
+    """A line when ``trainer`` goes on with as many torchrun processes as the checkpoint
+    was written by, but it holds process 0's chains only (written by an older version,
+    or as another process failed): the resume is not exact."""
+    now = trainer.dist.world_size
+    if now <= 1 or state.get("processes") != now or state.get(RANK_STATES) == now:
+        return ""
+    return ("this checkpoint holds process 0's persistent chains and random streams only "
+            "(written by an older version, or as another process failed): every process "
+            "starts from them, with streams of its own, so the run is close to, not the "
+            "same as, one never stopped")
 
 
 def _tidy(lock: run_lock.RunLock, run: RunDir) -> list[str]:
