@@ -46,7 +46,7 @@ from pathlib import Path
 
 from ebm_engine import atomic
 from ebm_engine.runs import zoo
-from ebm_engine.runs.checkpoint import OPTIMIZER_DROPPED
+from ebm_engine.runs.checkpoint import OPTIMIZER_DROPPED, RANK_STATES, shared_tensors
 from ebm_engine.runs.rundir import RunDir
 
 #: Iterations of entries trained shorter than their preset (CPU time on a shared machine).
@@ -158,19 +158,27 @@ def strip_optimizer(checkpoint: Path) -> int:
     ``optimizer.safetensors`` becomes empty and ``state.json`` keeps each
     optimiser's ``param_groups`` (learning rates, betas) without its
     per-parameter state, and records ``optimizer_state: "dropped"``: a resumed
-    run then starts fresh optimisers at the saved learning rates. Each file is
+    run then starts fresh optimisers at the saved learning rates. The chains and
+    random streams of a torchrun run's ranks > 0 go too (``rankR.*`` in
+    ``state.safetensors``): they serve only an exact resume with as many
+    processes, which fresh optimisers rule out; rank 0's stay. Each file is
     replaced atomically. Returns the bytes saved.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import load_file, save_file
 
-    before = (checkpoint / "optimizer.safetensors").stat().st_size
+    files = [checkpoint / "optimizer.safetensors", checkpoint / "state.safetensors"]
+    before = sum(f.stat().st_size for f in files)
     meta = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
     for layout in meta.get("optimizers", {}).values():
         layout["scalars"] = {}  # Adam's "step" goes with its moments
     meta["optimizer_state"] = OPTIMIZER_DROPPED
-    atomic.write_with(checkpoint / "optimizer.safetensors", lambda tmp: save_file({}, str(tmp)))
+    meta.pop(RANK_STATES, None)
+    atomic.write_with(files[0], lambda tmp: save_file({}, str(tmp)))
+    state = load_file(str(files[1]))
+    if len(kept := shared_tensors(state)) < len(state):
+        atomic.write_with(files[1], lambda tmp: save_file(kept, str(tmp)))
     atomic.write_text(checkpoint / "state.json", json.dumps(meta, indent=2))
-    return before - (checkpoint / "optimizer.safetensors").stat().st_size
+    return before - sum(f.stat().st_size for f in files)
 
 
 def halve_weights(checkpoint: Path) -> int:
@@ -195,7 +203,7 @@ def halve_weights(checkpoint: Path) -> int:
             for k, v in model.items()}
     atomic.write_with(path, lambda tmp: save_file(half, str(tmp)))
     if state_path.is_file():  # persistent chains (in the data's range); a buffer casts them back
-        state = load_file(str(state_path))
+        state = load_file(str(state_path))  # a torchrun rank's too ("rank1.buffer.states")
         state = {k: v.half() if k.endswith("states") and v.dtype == torch.float32 else v
                  for k, v in state.items()}
         atomic.write_with(state_path, lambda tmp: save_file(state, str(tmp)))

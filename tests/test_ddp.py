@@ -241,6 +241,68 @@ def test_a_resume_with_the_same_number_of_processes_is_exact(two_rank_runs: Path
     assert losses[0] == losses[1]
 
 
+def test_the_ranks_state_is_read_by_a_resume_alone(two_rank_runs: Path, tmp_path: Path,
+                                                    capsys) -> None:
+    """Rank 1's chains and streams ride in state.safetensors as rank1.*: sampling, an
+    export, the zoo's stripping and halving, a resume with another number of processes,
+    and one from a checkpoint without them (an older version's) all still work."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from benchmarks.build_zoo import halve_weights, strip_optimizer
+    from ebm_engine.cli import main
+    from ebm_engine.learning.loading import load_model
+    from ebm_engine.runs.checkpoint import RANK_STATES, shared_tensors
+
+    run = tmp_path / "run"
+    shutil.copytree(two_rank_runs / "straight", run)
+    folder = RunDir(run).latest_checkpoint()
+    ckpt = load_checkpoint(folder)
+    assert ckpt.state[RANK_STATES] == 2 and ckpt.state["processes"] == 2
+    assert {"rank1.rng.trainer", "rank1.buffer.states", "rank1.buffer.ages"} <= ckpt.tensors.keys()
+    assert "rank1.rng.torch" not in ckpt.tensors  # the same on both ranks: stored once
+    assert not torch.equal(ckpt.tensors["buffer.states"], ckpt.tensors["rank1.buffer.states"])
+    # sampling takes rank 0's chains
+    loaded = load_model(run, device="cpu")
+    assert torch.equal(loaded.method.buffer.states, ckpt.tensors["buffer.states"])
+    # an export copies them (a copy resumed under torchrun is exact too)
+    copy = tmp_path / "copy"
+    assert main(["export", "--run", str(run), "--what", "checkpoint", "--out", str(copy)]) == 0
+    assert load_checkpoint(copy).tensors.keys() == ckpt.tensors.keys()
+    # the zoo: halved alike, or dropped with the optimiser state (no exact resume then)
+    halved = tmp_path / "halved"
+    shutil.copytree(folder, halved)
+    halve_weights(halved)
+    tensors = load_checkpoint(halved).tensors
+    assert tensors["buffer.states"].dtype == tensors["rank1.buffer.states"].dtype == torch.float16
+    strip_optimizer(halved)
+    stripped = load_checkpoint(halved)
+    assert RANK_STATES not in stripped.state
+    assert stripped.tensors.keys() == shared_tensors(ckpt.tensors).keys()
+    # one process goes on from rank 0's chains, and says the batch changed
+    capsys.readouterr()
+    assert main(["train", "--resume", str(copy), "--out", str(tmp_path / "one"), "--steps", "1",
+                 "--quiet"]) == 0
+    said = capsys.readouterr().err
+    assert "it goes on with 1 (32)" in said and "process 0's persistent chains" in said
+    # a checkpoint without the ranks' state (an older version's): as before, and said
+    state = json.loads((folder / "state.json").read_text())
+    del state[RANK_STATES]
+    (folder / "state.json").write_text(json.dumps(state))
+    save_file(shared_tensors(ckpt.tensors), str(folder / "state.safetensors"))
+    # (checkpoints by the clock: the ranks' clocks differ, they checkpoint together)
+    done = torchrun(["--resume", str(run), "--steps", "2", "--set", "train.checkpoint_minutes=1e-5",
+                     "--quiet"], tmp_path / "dump")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "holds process 0's persistent chains and random streams only" in done.stderr
+    r0, r1 = dumps(tmp_path / "dump")
+    assert r0["iteration"] == 6 and r0["digest"] == r1["digest"] and r0["chains"] != r1["chains"]
+    saved = [e["iteration"] for e in RunDir(run).read_events() if e["event"] == "checkpoint"]
+    assert saved[-2:] == [5, 6]
+    assert load_checkpoint(RunDir(run).latest_checkpoint()).state[RANK_STATES] == 2
+
+
 def test_a_rollback_under_torchrun_gives_each_rank_its_own_state(two_rank_runs: Path,
                                                                  tmp_path: Path) -> None:
     """A divergence under torchrun: every rank reads the last good checkpoint (its own
