@@ -26,13 +26,16 @@ def positive(value: object) -> bool:
     return isinstance(value, float) and math.isfinite(value) and value > 0
 
 
-def test_hand_loops_and_engine_compute_the_same_chain():
+@pytest.mark.parametrize("channels", [1, 3])
+def test_hand_loops_and_engine_compute_the_same_chain(channels):
     # Same network, start and global RNG stream → the same samples: the
     # benchmark compares implementations of one computation (bf16 only
-    # approximately: the network runs in bf16, the chain stays fp32).
+    # approximately: the network runs in bf16, the chain stays fp32). With 3
+    # channels the chains are channels-last: the noise must still be drawn in
+    # the standard layout by every loop.
     torch.manual_seed(0)
-    net = build_model(ModelConfig(name="convnet", width=4, depth=1), (1, 8, 8))
-    x0 = torch.randn(3, 1, 8, 8)
+    net = build_model(ModelConfig(name="convnet", width=4, depth=1), (channels, 8, 8))
+    x0 = torch.randn(3, channels, 8, 8)
     chains = {}
     for name, fn in (("ours", engine_langevin), ("smart", smart_langevin), ("naive", naive_langevin)):
         torch.manual_seed(1)
@@ -43,6 +46,27 @@ def test_hand_loops_and_engine_compute_the_same_chain():
     assert torch.allclose(chains["ours"], chains["naive"], atol=1e-5)
     assert bf16.dtype == torch.float32 and torch.allclose(chains["ours"], bf16, atol=1e-3)
     assert all(p.requires_grad for p in net.parameters())  # frozen() and the smart loop restored them
+
+
+def test_smart_loop_holds_conv_weights_channels_last_as_the_engine_does():
+    # The reference must not pay oneDNN's per-call weight re-layout that the
+    # engine's frozen() avoids: both run the conv weights channels-last and
+    # give the network back in its own layout.
+    torch.manual_seed(0)
+    net = build_model(ModelConfig(name="convnet", width=4, depth=1), (3, 8, 8))
+    seen = {}
+
+    def record(name):
+        def hook(module, args):
+            seen.setdefault(name, []).append(module.weight.is_contiguous(memory_format=torch.channels_last))
+        return hook
+
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    for conv in convs:
+        conv.register_forward_pre_hook(record("smart"))
+    smart_langevin(net, torch.randn(2, 3, 8, 8), 2, 0.1)
+    assert seen["smart"] and all(seen["smart"])
+    assert all(c.weight.is_contiguous() for c in convs) and all(p.requires_grad for p in net.parameters())
 
 
 def test_alternate_reports_median_ratio():
