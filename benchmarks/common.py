@@ -53,11 +53,30 @@ def load_average() -> float | None:
         return None
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else what :mod:`platform` knows.
+
+    ``platform.processor()`` says only ``x86_64`` on Linux: two results files
+    measured on different CPUs (one with native bf16, one without) looked alike.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, object]:
     """What the numbers were measured on."""
+    from ebm_engine import precision
+
     return {
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": cpu_model(),
+        "cpu_native_bf16": precision.cpu_has_fast_bf16(),
         "cpus": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),

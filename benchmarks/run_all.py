@@ -1,7 +1,8 @@
 """Run every benchmark and write ``benchmarks/results/latest.json`` and ``latest.md``.
 
     make bench                     # = python -m benchmarks.run_all
-    python -m benchmarks.run_all --quick --out /tmp/bench   # seconds, tiny sizes
+    python -m benchmarks.run_all --quick --out /tmp/bench   # a minute or two, tiny sizes
+    python -m benchmarks.run_all --threads 1                # on a machine shared with other jobs
 
 Sections: Langevin throughput (ours in fp32 and bf16 against a smart and a
 naive hand-written fp32 loop, round-robin, median ratio with min–max), FLOP
@@ -40,10 +41,11 @@ def _section(name: str, fn, results: dict[str, Any]) -> None:
     print(f"[bench] {name} done in {results['section_seconds'][name]} s", flush=True)
 
 
-def run_all(quick: bool = False, gui_seconds: float = 15.0) -> dict[str, Any]:
+def run_all(quick: bool = False, gui_seconds: float = 15.0, threads: int | None = None) -> dict[str, Any]:
     from benchmarks import flops, gui_overhead, langevin_throughput, memory
 
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
+    if threads:  # every in-process section alike (the GUI children use the app worker's)
+        torch.set_num_threads(threads)
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "quick": quick,
                                "machine": machine()}
     t0 = time.perf_counter()
@@ -53,7 +55,8 @@ def run_all(quick: bool = False, gui_seconds: float = 15.0) -> dict[str, Any]:
     _section("flops", lambda: flops.utilisation(rows, flops.peaks((256,) if quick else (1024, 2048))),
              results)
     # The GUI ratio per demo (digits, shapes-voxels, shapes-points) and their first frames.
-    _section("gui", lambda: gui_overhead.run("digits", 2.0, tiny=True) if quick
+    _section("gui", lambda: gui_overhead.run("digits", 2.0, tiny=True, repeats=1, first_frame_repeats=1)
+             if quick
              else gui_overhead.run_demos(seconds=gui_seconds), results)
     _section("memory", lambda: memory.run(["8gaussians"] if quick else None), results)
     results["total_seconds"] = round(time.perf_counter() - t0, 1)
@@ -169,7 +172,8 @@ def _gui_md(r: dict[str, Any]) -> list[str]:
 def to_markdown(r: dict[str, Any]) -> str:
     """The results as Markdown tables (what README's Performance section shows)."""
     m = r["machine"]
-    out = [f"Measured {r['started']} on {m['processor']} ({m['cpus']} CPUs, torch {m['torch']}, "
+    bf16 = {True: ", native bf16", False: ", no native bf16"}.get(m.get("cpu_native_bf16"), "")
+    out = [f"Measured {r['started']} on {m['processor']} ({m['cpus']} CPUs{bf16}, torch {m['torch']}, "
            f"{m['torch_threads']} threads; 1-min load average {_f(m.get('load_average_1min'), '.1f')} "
            f"at start, {_f(m.get('load_average_1min_end'), '.1f')} at end); "
            f"total {r['total_seconds']} s.", ""]
@@ -206,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run of seconds)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     p.add_argument("--gui-seconds", type=float, default=15.0)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, one per core)")
     args = p.parse_args(argv)
-    results = run_all(args.quick, args.gui_seconds)
+    results = run_all(args.quick, args.gui_seconds, args.threads)
     js, md = write(results, args.out)
     print(md.read_text(encoding="utf-8"))
     print(f"wrote {js} and {md}")
