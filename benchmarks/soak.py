@@ -2,10 +2,12 @@
 follow a run another process writes for N minutes; memory must stay flat and
 iterations/s must not degrade as the curves grow.
 
-    python -m benchmarks.soak [--minutes 10] [--demo 8gaussians]
+    python -m benchmarks.soak [--minutes 10] [--demo 8gaussians] [--out FOLDER]
+    python -m benchmarks.soak --minutes 0.2 --every 2 --out /tmp/soak   # a smoke run
 
-Writes ``benchmarks/results/soak.md`` and ``soak.json``: RSS and iterations/s
-every ``--every`` seconds, and the first/last-quarter comparison.
+Writes ``soak.md`` and ``soak.json`` into ``--out`` (default
+``benchmarks/results``): RSS and iterations/s every ``--every`` seconds, the
+first/last-quarter comparison, and the machine and its load.
 """
 
 from __future__ import annotations
@@ -58,6 +60,31 @@ def run_phase(app, window, minutes: float, every: float, start) -> list[dict]:
     return samples
 
 
+def wait_until(done, timeout: float, poll_ms: int = 100) -> bool:
+    """Run the Qt event loop until ``done()`` is true or ``timeout`` seconds pass.
+
+    The GUI thread stays in the event loop (no sleeping, no busy polling):
+    a timer checks ``done`` every ``poll_ms``.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if done():
+        return True
+    loop = QEventLoop()
+    deadline = time.monotonic() + timeout
+
+    def check() -> None:
+        if done() or time.monotonic() >= deadline:
+            loop.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(check)
+    timer.start(poll_ms)
+    loop.exec()
+    timer.stop()
+    return bool(done())
+
+
 def summary(samples: list[dict]) -> dict:
     q = max(1, len(samples) // 4)
     first, last = samples[1:q + 1] or samples[:1], samples[-q:]
@@ -73,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="per phase")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--demo", default="8gaussians")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for soak.md and soak.json")
     args = parser.parse_args(argv)
+    from benchmarks.common import machine
+
+    facts = machine()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -98,10 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "--out", str(run), "--steps", str(iterations), "--quiet"],
                                 env={**os.environ, "OMP_NUM_THREADS": "1"})
         try:
-            deadline = time.monotonic() + 120
-            while not (run / "metrics.csv").is_file() and time.monotonic() < deadline \
-                    and proc.poll() is None:
-                time.sleep(0.1)  # before the window follows: no GUI to keep responsive
+            wait_until(lambda: (run / "metrics.csv").is_file() or proc.poll() is not None, 120)
             follow = run_phase(app, window, args.minutes, args.every,
                                lambda: window.follow_run(run))
             final_follow = window.controller.state
@@ -110,12 +138,17 @@ def main(argv: list[str] | None = None) -> int:
             proc.wait(60)
         window.controller.stop()
         window.close()
-    result = {"demo": args.demo, "minutes_per_phase": args.minutes,
+    facts["load_average_1min_end"] = machine()["load_average_1min"]
+    result = {"demo": args.demo, "minutes_per_phase": args.minutes, "machine": facts,
               "train": {"summary": summary(train), "final_state": final_train, "samples": train},
               "follow": {"summary": summary(follow), "final_state": final_follow, "samples": follow}}
-    RESULTS.mkdir(exist_ok=True)
-    atomic.write_text(RESULTS / "soak.json", json.dumps(result, indent=1))
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(args.out / "soak.json", json.dumps(result, indent=1))
     lines = [f"# Soak: {args.demo}, {args.minutes:g} min training + {args.minutes:g} min following",
+             "", f"Measured {time.strftime('%Y-%m-%dT%H:%M')} on {facts['processor']} ({facts['cpus']} "
+             f"CPUs, torch {facts['torch']}; 1-min load average "
+             f"{facts['load_average_1min'] or float('nan'):.1f} at start, "
+             f"{facts['load_average_1min_end'] or float('nan'):.1f} at end).",
              "", "| phase | iterations | RSS first ¼ (MB) | RSS last ¼ (MB) | RSS min–max (MB) | "
              "it/s first ¼ | it/s last ¼ | state at end |", "|---|---|---|---|---|---|---|---|"]
     for phase in ("train", "follow"):
@@ -123,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {phase} | {s['iterations']} | {s['rss_first_mb']} | {s['rss_last_mb']} | "
                      f"{s['rss_min_mb']}–{s['rss_max_mb']} | {s['its_first']} | {s['its_last']} | "
                      f"{state} |")
-    atomic.write_text(RESULTS / "soak.md", "\n".join(lines) + "\n")
+    atomic.write_text(args.out / "soak.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
