@@ -20,6 +20,11 @@ Target: every peak under 4 GiB. Cases: each preset's network at 32³ /
 PointNet width 128).
 
     python -m benchmarks.memory_3d           # table + benchmarks/results/memory_3d.json
+    python -m benchmarks.memory_3d --quick   # the presets' nets, ≤ 5 Langevin steps; writes only with --out
+    python -m benchmarks.memory_3d --only voxelnet --out /tmp/m.json
+
+The peak does not grow with the chain length (the sampler frees each step's
+graph), so ``--quick``'s shorter chains change the time, not the peak.
 """
 
 from __future__ import annotations
@@ -67,8 +72,12 @@ def _maxrss() -> int:
     return kib * (1 if sys.platform == "darwin" else 1024)  # macOS reports bytes
 
 
-def measure(name: str) -> dict[str, object]:
-    """Build the case's trainer (no run folder), run one iteration, report memory."""
+QUICK_STEPS = 5
+
+
+def measure(name: str, max_steps: int | None = None) -> dict[str, object]:
+    """Build the case's trainer (no run folder), run one iteration, report memory
+    (with at most ``max_steps`` Langevin steps when given)."""
     import torch
 
     from ebm_engine.learning.trainer import Trainer
@@ -78,6 +87,8 @@ def measure(name: str) -> dict[str, object]:
     cfg = config_for(preset)
     for key, value in COMMON + knobs:
         cfg = cfg.with_value(key, value)
+    if max_steps is not None:
+        cfg = cfg.with_value("sampler.n_steps", min(cfg.sampler.n_steps, max_steps))
     trainer = Trainer(cfg, None)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -115,25 +126,36 @@ def _gib(n: object) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--case", help=argparse.SUPPRESS)  # child process: measure one case
-    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--max-steps", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--quick", action="store_true",
+                   help=f"the presets' nets only, at most {QUICK_STEPS} Langevin steps")
+    p.add_argument("--only", action="append", help="cases whose name contains this (repeatable)")
+    p.add_argument("--out", type=Path, help=f"JSON file (default {RESULTS}; none with --quick)")
     args = p.parse_args(argv)
     if args.case:
-        print(json.dumps(measure(args.case)))
+        print(json.dumps(measure(args.case, args.max_steps)))
         return 0
 
     from benchmarks.common import machine
 
+    names = [n for n in CASES if not args.quick or "(preset" in n]
+    if args.only:
+        names = [n for n in names if any(s in n for s in args.only)]
+    out = args.out if args.out is not None or args.quick else RESULTS
     rows = []
-    for name in CASES:
-        done = subprocess.run([sys.executable, "-m", "benchmarks.memory_3d", "--case", name],
-                              capture_output=True, text=True, check=False)
+    for name in names:
+        cmd = [sys.executable, "-m", "benchmarks.memory_3d", "--case", name]
+        if args.quick:
+            cmd += ["--max-steps", str(QUICK_STEPS)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             print(f"{name}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
             return 1
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     result = {"target_gib": TARGET_BYTES / 2**30, "machine": machine(), "cases": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
     print(f"{'case':<52} {'params':>9} {'peak RSS':>9} {'iter +RSS':>9} {'py peak':>8} "
           f"{'CUDA':>6} {'s':>6}  < 4 GiB")
@@ -141,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['case']:<52} {r['parameters']:>9,} {_gib(r['peak_rss']):>9} "
               f"{_gib(r['iteration_rss']):>9} {_gib(r['python_peak']):>8} {_gib(r['cuda_peak']):>6} "
               f"{r['seconds']:>6}  {'yes' if r['under_target'] else 'NO'}")
-    print(f"(GiB; written to {args.out})")
+    print(f"(GiB; written to {out})" if out is not None else "(GiB)")
     return 0 if all(r["under_target"] for r in rows) else 1
 
 
