@@ -5,7 +5,9 @@
     python -m benchmarks.run_all --threads 1                # on a machine shared with other jobs
 
 Sections: Langevin throughput (ours in fp32 and bf16 against a smart and a
-naive hand-written fp32 loop, round-robin, median ratio with min–max), FLOP
+naive hand-written fp32 loop, round-robin, median ratio with min–max), the
+training iteration against a hand-written loop (with and without a snapshot
+every iteration), FLOP
 utilisation of the conv nets against the matmul peak of each precision, the
 GUI ratio per demo and the first frame (skipped with a note when the app is
 not importable), peak memory of training each demo's default model at batch
@@ -42,7 +44,7 @@ def _section(name: str, fn, results: dict[str, Any]) -> None:
 
 
 def run_all(quick: bool = False, gui_seconds: float = 15.0, threads: int | None = None) -> dict[str, Any]:
-    from benchmarks import flops, gui_overhead, langevin_throughput, memory
+    from benchmarks import flops, gui_overhead, langevin_throughput, memory, train_throughput
 
     if threads:  # every in-process section alike (the GUI children use the app worker's)
         torch.set_num_threads(threads)
@@ -54,6 +56,7 @@ def run_all(quick: bool = False, gui_seconds: float = 15.0, threads: int | None 
     # The peaks right after the Langevin rows: same run, same load, same threads.
     _section("flops", lambda: flops.utilisation(rows, flops.peaks((256,) if quick else (1024, 2048))),
              results)
+    _section("training", lambda: train_throughput.run(quick), results)
     # The GUI ratio per demo (digits, shapes-voxels, shapes-points) and their first frames.
     _section("gui", lambda: gui_overhead.run("digits", 2.0, tiny=True, repeats=1, first_frame_repeats=1)
              if quick
@@ -96,6 +99,18 @@ def _langevin_md(rows: list[dict[str, Any]]) -> list[str]:
             out.append(f"| {row['case']}{native} | {_ratio(row, 'fp32_vs_smart')} | "
                        f"{_ratio(row, 'bf16_vs_smart')} | {_ratio(row, 'fp32_vs_naive')} | "
                        f"{_ratio(row, 'bf16_vs_naive')} |")
+    return out
+
+
+def _training_md(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["", "**Training throughput** (iterations/s of maximum likelihood on digits, noise-start "
+           "chains; ours = `Trainer` without a run folder, plain = the hand-written loop of "
+           "`benchmarks/train_throughput.py`; ratio = plain time ÷ our time in the same repeat, "
+           "median (min–max); > 1: ours is faster)", "",
+           "| case | batch | Langevin steps | ours it/s | plain it/s | plain ÷ ours |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        out.append(f"| {row['case']} | {row['batch']} | {row['langevin_steps']} | {row['ours_it_per_s']:.2f} | "
+                   f"{row['plain_it_per_s']:.2f} | {_ratio(row, 'plain_over_ours')} |")
     return out
 
 
@@ -178,6 +193,8 @@ def to_markdown(r: dict[str, Any]) -> str:
            f"at start, {_f(m.get('load_average_1min_end'), '.1f')} at end); "
            f"total {r['total_seconds']} s.", ""]
     out += _langevin_md(r["langevin"] if isinstance(r.get("langevin"), list) else [])
+    if isinstance(r.get("training"), list):
+        out += _training_md(r["training"])
     fl = r.get("flops", {})
     if "rows" in fl:
         out += _flops_md(fl)

@@ -13,7 +13,7 @@ import torch
 # benchmarks/ is a top-level folder of the checkout, not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import flops, langevin_throughput, memory, run_all
+from benchmarks import flops, langevin_throughput, memory, run_all, train_throughput
 from benchmarks.common import alternate
 from benchmarks.langevin_throughput import Case, engine_langevin, naive_langevin, smart_langevin
 from ebm_engine.config import ModelConfig
@@ -67,6 +67,26 @@ def test_smart_loop_holds_conv_weights_channels_last_as_the_engine_does():
     smart_langevin(net, torch.randn(2, 3, 8, 8), 2, 0.1)
     assert seen["smart"] and all(seen["smart"])
     assert all(c.weight.is_contiguous() for c in convs) and all(p.requires_grad for p in net.parameters())
+
+
+def test_training_loops_run_the_same_network_passes():
+    # The hand-written training loop does the engine's work, no less: as many
+    # forward passes per iteration (Langevin steps + data + samples), and both train.
+    cfg = train_throughput.config(False, batch=4, steps=3)
+    trainer, ours = train_throughput.engine_iterations(cfg)
+    net = train_throughput._clone(trainer.method.net)
+    data = trainer.dataset.decode(trainer.items).float()
+    plain = train_throughput.plain_iterations(cfg, net, data, False, trainer.spec.value_range)
+    calls = {"ours": 0, "plain": 0}
+    trainer.method.net.register_forward_hook(lambda *a: calls.__setitem__("ours", calls["ours"] + 1))
+    net.register_forward_hook(lambda *a: calls.__setitem__("plain", calls["plain"] + 1))
+    before = [p.detach().clone() for p in net.parameters()]
+    ours(2)
+    plain(2)
+    assert calls["ours"] == calls["plain"] == 2 * (3 + 2)
+    assert trainer.iteration == 2
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+    assert all(p.requires_grad and p.is_contiguous() for p in net.parameters())
 
 
 def test_alternate_reports_median_ratio():
@@ -126,6 +146,7 @@ def test_results_are_written_as_json_and_markdown(tmp_path):
                     "load_average_1min": 1.0, "load_average_1min_end": 1.0},
         "langevin": [langevin_throughput.run_case(TINY, repeats=1), {"case": "pointnet", "skipped": "n/a"}],
         "flops": {"matmul_gflop_per_s": {"fp32": 10.0, "bf16": 20.0}, "rows": []},
+        "training": train_throughput.run(quick=True, repeats=1, cases=(True,)),
         "gui": {"skipped": "app not importable"},
         "memory": [{"demo": "8gaussians", "skipped": "failed"}],
     }
@@ -135,6 +156,7 @@ def test_results_are_written_as_json_and_markdown(tmp_path):
     assert "| convnet 8² (test) | 3 |" in text and "skipped: app not importable" in text
     assert "bf16 vs smart" in text and "fp32 20.0" not in text and "bf16 20.0 GFLOP/s" in text
     assert "**GUI ratio per demo**" in text and "**First frame**" in text
+    assert "| digits ML + snapshot every iteration | 8 | 5 |" in text and "plain ÷ ours" in text
 
 
 def test_markdown_shows_gui_rows_per_demo_and_first_frame():
