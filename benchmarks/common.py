@@ -20,19 +20,25 @@ def timed(fn: Callable[[], object]) -> float:
 
 def alternate(ours: Callable[[], object], plain: Callable[[], object], repeats: int,
               warmup: int = 1) -> dict[str, float]:
-    """Time ``ours`` and ``plain`` alternately (ours, plain, ours, plain …).
+    """Time ``ours`` and ``plain`` alternately, the order swapped every repeat
+    (ours, plain, plain, ours, ours, plain …).
 
     Alternating spreads machine noise (other processes, clock changes) over
-    both sides. Returns the median seconds of each and the median of the
-    per-pair ratios ``plain / ours`` (> 1: ours is faster).
+    both sides; swapping the order keeps either from always running second,
+    on caches the other warmed. Returns the median seconds of each and the
+    median of the per-pair ratios ``plain / ours`` (> 1: ours is faster).
     """
     for _ in range(warmup):
         ours()
         plain()
     t_ours, t_plain, ratios = [], [], []
-    for _ in range(repeats):
-        a = timed(ours)
-        b = timed(plain)
+    for r in range(repeats):
+        if r % 2 == 0:
+            a = timed(ours)
+            b = timed(plain)
+        else:
+            b = timed(plain)
+            a = timed(ours)
         t_ours.append(a)
         t_plain.append(b)
         ratios.append(b / a)
