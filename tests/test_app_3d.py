@@ -235,10 +235,11 @@ def test_pointcloud_view_pixels_camera_and_clicks(qtbot):
     assert len(grid.renderers) == 6
 
 
-def test_the_clicked_cloud_is_marked_until_another_click_or_other_samples(qtbot):
+def test_the_clicked_cloud_is_marked_until_another_click_or_a_new_run(qtbot):
     """Clicking a cloud showed its chain below but marked nothing: which cloud was it?
     The clicked cell now has the selection's tint and an accent frame; the mark moves
-    with the next click and goes when the samples change (read through VTK's pixels)."""
+    with the next click, stays on that chain in later samples (the chain panel keeps
+    showing it) and goes with a new run (read through VTK's pixels)."""
     from app.views.pointcloud_view import PointCloudView
     from app.views.vtk_grid import PICKED_BACKGROUND, PICKED_FRAME_RGB
 
@@ -284,8 +285,13 @@ def test_the_clicked_cloud_is_marked_until_another_click_or_other_samples(qtbot)
     grid.render()
     assert marked(grid.capture()) == [2]
     grid.reset_view()
-    view.set_snapshot(_snapshot("pointcloud", clouds[::-1].copy()))  # other samples
+    # later samples: the same chain stays marked, as the chain panel goes on showing it
+    view.set_snapshot(_snapshot("pointcloud", clouds[::-1].copy()))
+    assert marked(grid.capture()) == [2] and grid.picked == 2
+    view.set_snapshot(_snapshot("pointcloud", clouds[:2].copy()))  # fewer: none to mark
     assert marked(grid.capture()) == [] and grid.picked is None
+    view.set_snapshot(_snapshot("pointcloud", clouds))  # the chain is back, and its mark
+    assert marked(grid.capture()) == [2]
     click(3)
     view.clear()  # a new run
     assert marked(grid.capture()) == [] and grid.picked is None

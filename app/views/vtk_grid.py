@@ -512,7 +512,8 @@ class Grid3DView(QWidget):
     ``set_snapshot`` shows the final samples (or, while the scrubber is held
     on a recorded Langevin step, that step of the first chains); clicking a
     cell emits ``sigSampleClicked`` with the chain's index and marks the cell
-    (:meth:`VTKGrid.set_picked`) until another click or other samples. Recorded frames
+    (:meth:`VTKGrid.set_picked`) until another click or a new run: later samples
+    mark the same chain, as the chain panel goes on showing it. Recorded frames
     are prepared on demand (scrubbing is interactive; live snapshots bring
     their final samples' geometry from the worker).
     """
@@ -527,6 +528,10 @@ class Grid3DView(QWidget):
         super().__init__(parent)
         self.grid = VTKGrid(self)
         self.grid.sigCellClicked.connect(self.sigSampleClicked)
+        self.grid.sigCellClicked.connect(self._remember_pick)
+        # the clicked chain, kept across snapshots as the chain panel below keeps it
+        # (a rebuild of the cells for a scrubbed step of fewer chains drops the mark)
+        self.picked: int | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.grid)
@@ -538,7 +543,6 @@ class Grid3DView(QWidget):
         self.snapshot = snapshot
         if self.frame_index >= len(snapshot.frames):
             self.frame_index = -1
-        self.grid.set_picked(None, render=False)  # other samples: the mark meant one of the last
         self._draw()
         self.update_count += 1
 
@@ -553,12 +557,16 @@ class Grid3DView(QWidget):
         context, no rebuilt viewports: the first samples only bring geometry)."""
         self.snapshot = None
         self.frame_index = -1
+        self.picked = None
         self.grid.clear_cells()
         self.grid.caption.setText("drag to turn all samples · wheel to zoom · "
                                   "click a sample for its chain")
 
     def paint_now(self) -> None:
         """Nothing pending: VTK renders when the geometry is set."""
+
+    def _remember_pick(self, index: int) -> None:
+        self.picked = index
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         self.grid.release()  # a child gets no closeEvent of its own
@@ -569,5 +577,6 @@ class Grid3DView(QWidget):
         frame = self.frame_index if 0 <= self.frame_index < len(s.frames) else -1
         cells = prepared_frame(s, frame, prepare_cells)
         self.grid.set_geometries(cells.kind, cells.geometry, list(cells.captions))
+        self.grid.set_picked(self.picked)  # the same chain of these samples (none if past them)
         self.grid.caption.setText(cells.caption)
         self.grid.caption.setToolTip(cells.caption)  # whole, where a narrow view clips it
