@@ -463,6 +463,26 @@ def test_resuming_an_older_checkpoint_makes_it_the_latest(tmp_path: Path):
     assert RunDir(run).latest_checkpoint().name == "iter_0000003"
 
 
+def test_a_rollback_to_the_latest_checkpoint_sets_nothing_aside(tmp_path: Path):
+    """A divergence's rollback resumes the run's latest checkpoint, named: no branch
+    is left behind, so no metrics.csv.abandoned and no "went back" (every rollback
+    wrote one, -2, -3 … and said it)."""
+    from ebm_engine.learning.rollback import RollbackPolicy, roll_back
+    from ebm_engine.learning.trainer import Trainer
+    from ebm_engine.runs.rundir import RunDir
+
+    run = tmp_path / "run"
+    trainer = Trainer(tiny(iterations=7, checkpoint_every=4), run)
+    trainer._final_checkpoint = False  # as a diverged run: its latest stays iter_4
+    list(trainer.events(6))
+    fresh = roll_back(trainer, RollbackPolicy(), "diverged")
+    assert fresh.iteration == 4
+    assert not any("went back" in w.message for w in fresh._write_warnings)
+    assert not (run / "metrics.csv.abandoned").exists()
+    assert "set_aside" not in [e["event"] for e in RunDir(run).read_events()]
+    fresh.release_run_folder()
+
+
 def test_going_back_sets_the_newer_checkpoints_aside(tmp_path: Path):
     """Going back to iteration 4 of a run checkpointed at 4 and 6 (two kept): iter_6 stayed
     an iter_N, so pruning at 5 counted it among the newest two and deleted iter_4, the
@@ -495,4 +515,4 @@ def test_going_back_sets_the_newer_checkpoints_aside(tmp_path: Path):
     header, *rows = (run / "metrics.csv.abandoned").read_text().splitlines()
     assert header == (run / "metrics.csv").read_text().splitlines()[0]
     assert [int(r.split(",")[0]) for r in rows] == [5, 6]
-    assert any("the curves past it in metrics.csv.abandoned" in m for m in said), said
+    assert any("their curves in metrics.csv.abandoned" in m for m in said), said

@@ -354,31 +354,27 @@ class Trainer:
 
     def _set_aside_newer(self, folder: Path) -> None:
         """This run goes on from its checkpoint ``folder``: rename the newer ones
-        (:func:`~ebm_engine.runs.retention.set_aside`) and copy their curves' rows to
-        ``metrics.csv.abandoned`` (:meth:`RunDir.set_metrics_aside`) before resuming
-        drops them; logged and said in a note."""
+        (:func:`~ebm_engine.runs.retention.set_aside`) and, where there were any, copy
+        their curves' rows to ``metrics.csv.abandoned`` (:meth:`RunDir.set_metrics_aside`)
+        before resuming drops them; logged and said in a note."""
         assert self.run is not None
         moved = retention.set_aside(self.run.checkpoints, self.iteration)
-        rows = self._write("metrics aside", self.run.set_metrics_aside, self.iteration)
-        if not moved and rows is None:
+        if not moved:  # a rollback to the latest: its rows past it are a retry's, not a branch
             return
+        # a failed copy says so (_write); the rows then go with the truncation, as before
+        rows = self._write("metrics aside", self.run.set_metrics_aside, self.iteration)
         old = [path.name for path, _ in moved]
         new = [path.name for _, path in moved]
         self._write("events", self.run.append_event, "set_aside", iteration=self.iteration,
                     checkpoint=folder.name, checkpoints=old, names=new,
                     metrics=rows.name if rows else None)
-        kept = []
-        if new:
-            shown = ", ".join(new[:3]) + (" …" if len(new) > 3 else "")
-            kept.append(f"the {len(new)} newer checkpoint{'s are' if len(new) > 1 else ' is'}"
-                        f" kept aside in {self.run.checkpoints} as {shown} (never resumed, "
-                        "pruned or overwritten)")
-        if rows:
-            kept.append(f"the curves past it in {rows.name}")
+        shown = ", ".join(new[:3]) + (" …" if len(new) > 3 else "")
+        curves = f", their curves in {rows.name}" if rows else ""
         self._write_warnings.append(Warned(self.iteration, (
-            f"went back to {folder.name}: {'; '.join(kept)}; delete "
-            f"{'them' if len(new) + bool(rows) > 1 else 'it'} when no longer needed"),
-            note=True))
+            f"went back to {folder.name}: the {len(new)} newer checkpoint"
+            f"{'s are' if len(new) > 1 else ' is'} kept aside in {self.run.checkpoints} as "
+            f"{shown}{curves} (never resumed, pruned or overwritten); delete them when no "
+            "longer needed"), note=True))
 
     def restore(self, ckpt: Checkpoint) -> None:
         """Load weights, optimisers, chain state and RNG from ``ckpt``."""
