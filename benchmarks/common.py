@@ -1,10 +1,13 @@
-"""Timing helpers shared by the benchmarks: alternate measurement, medians, machine facts."""
+"""Helpers shared by the benchmarks: timing, machine facts.
+
+Alternate measurement of several loops is
+:func:`benchmarks.langevin_throughput.alternate_many`.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
-import statistics
 import time
 from collections.abc import Callable
 
@@ -16,40 +19,6 @@ def timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
-
-
-def alternate(ours: Callable[[], object], plain: Callable[[], object], repeats: int,
-              warmup: int = 1) -> dict[str, float]:
-    """Time ``ours`` and ``plain`` alternately, the order swapped every repeat
-    (ours, plain, plain, ours, ours, plain …).
-
-    Alternating spreads machine noise (other processes, clock changes) over
-    both sides; swapping the order keeps either from always running second,
-    on caches the other warmed. Returns the median seconds of each and the
-    median of the per-pair ratios ``plain / ours`` (> 1: ours is faster).
-    """
-    for _ in range(warmup):
-        ours()
-        plain()
-    t_ours, t_plain, ratios = [], [], []
-    for r in range(repeats):
-        if r % 2 == 0:
-            a = timed(ours)
-            b = timed(plain)
-        else:
-            b = timed(plain)
-            a = timed(ours)
-        t_ours.append(a)
-        t_plain.append(b)
-        ratios.append(b / a)
-    return {
-        "ours_s": statistics.median(t_ours),
-        "plain_s": statistics.median(t_plain),
-        "ratio": statistics.median(ratios),
-        "ratio_min": min(ratios),
-        "ratio_max": max(ratios),
-        "repeats": repeats,
-    }
 
 
 def load_average() -> float | None:
@@ -89,3 +58,15 @@ def machine() -> dict[str, object]:
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "load_average_1min": load_average(),
     }
+
+
+def machine_line() -> str:
+    """One line for a results table: the CPU (whether it has native bf16), its cores,
+    torch and its threads, and the load when the table was written (iteration counts at
+    a fixed wall-clock budget depend on all of them)."""
+    m = machine()
+    load = m["load_average_1min"]
+    bf16 = "native bf16" if m["cpu_native_bf16"] else "no native bf16"
+    return (f"Machine: {m['processor']} ({bf16}), {m['cpus']} CPUs, torch {m['torch']} with "
+            f"{m['torch_threads']} threads; 1-min load average "
+            f"{'–' if load is None else format(load, '.1f')} when this table was written.")

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.common import machine_line
 from ebm_engine import atomic
 from ebm_engine.learning.events import TrainStep
 from ebm_engine.learning.trainer import Trainer
@@ -151,17 +152,6 @@ def auroc_row(method: str, budget: float, seed: int, holdout: int) -> dict:
             "auroc": auroc(scores[~bad], scores[bad]), "holdout": holdout}
 
 
-def _machine_line() -> str:
-    """The CPU and the machine's load when the table was (re)written: iteration counts
-    at a fixed wall-clock budget depend on both."""
-    from benchmarks.common import machine
-
-    m = machine()
-    load = m["load_average_1min"]
-    return (f"Machine: {m['processor']}, {m['cpus']} CPUs, torch {m['torch']}; 1-min load average "
-            f"{'–' if load is None else format(load, '.1f')} when this table was written.")
-
-
 def write_table(rows: list[dict], aurocs: list[dict], out: Path, budget: float, threads: int,
                 has_fd: bool) -> None:
     fd_note = ("**digits FD** = the project's digits Fréchet distance "
@@ -170,7 +160,7 @@ def write_table(rows: list[dict], aurocs: list[dict], out: Path, budget: float, 
     lines = [
         "# Issue 7: EBM + generator frameworks vs plain ML, digits demo",
         "",
-        _machine_line(),
+        machine_line(),
         "",
         f"Same wall-clock training budget per method: {budget:.0f} s on this CPU "
         f"(torch threads = {threads}; the machine was shared with other jobs, so iteration "

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import machine_line
 from ebm_engine import atomic
 from ebm_engine.learning._quality import moment_distance, pixel_mmd
 from ebm_engine.learning.events import TrainStep
@@ -89,22 +90,11 @@ def reference_row(seed: int) -> dict:
             "fd": fd(a.numpy()) if fd else float("nan")}
 
 
-def _machine_line() -> str:
-    """The CPU and the machine's load when the table was (re)written: iteration counts
-    at a fixed wall-clock budget depend on both."""
-    from benchmarks.common import machine
-
-    m = machine()
-    load = m["load_average_1min"]
-    return (f"Machine: {m['processor']}, {m['cpus']} CPUs, torch {m['torch']}; 1-min load average "
-            f"{'–' if load is None else format(load, '.1f')} when this table was written.")
-
-
 def write_table(rows: list[dict], out: Path, budget: float, threads: int) -> None:
     lines = [
         "# Issue 6: plain ML vs efficient learning methods, digits demo",
         "",
-        _machine_line(),
+        machine_line(),
         "",
         f"Same wall-clock training budget per method: {budget:.0f} s on this CPU "
         f"(torch threads = {threads}; the machine was shared with other jobs, so "

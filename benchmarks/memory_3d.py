@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true",
                    help=f"the presets' nets only, at most {QUICK_STEPS} Langevin steps")
     p.add_argument("--only", action="append", help="cases whose name contains this (repeatable)")
-    p.add_argument("--out", type=Path, help=f"JSON file (default {RESULTS}; none with --quick)")
+    p.add_argument("--out", type=Path,
+                   help=f"JSON file (default {RESULTS}; none with --quick or --only)")
     args = p.parse_args(argv)
     if args.case:
         print(json.dumps(measure(args.case, args.max_steps)))
@@ -141,7 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in CASES if not args.quick or "(preset" in n]
     if args.only:
         names = [n for n in names if any(s in n for s in args.only)]
-    out = args.out if args.out is not None or args.quick else RESULTS
+        if not names:
+            print(f"--only {' '.join(args.only)}: no case matches; the cases are: "
+                  + "; ".join(CASES), file=sys.stderr)
+            return 2
+    # a part of the table (--quick, --only) never replaces the committed whole
+    out = args.out if args.out is not None or args.quick or args.only else RESULTS
     rows = []
     for name in names:
         cmd = [sys.executable, "-m", "benchmarks.memory_3d", "--case", name]

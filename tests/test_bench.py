@@ -14,7 +14,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import flops, langevin_throughput, memory, run_all, train_throughput
-from benchmarks.common import alternate
 from benchmarks.langevin_throughput import Case, engine_langevin, naive_langevin, smart_langevin
 from ebm_engine.config import ModelConfig
 from ebm_engine.models import build_model
@@ -87,13 +86,6 @@ def test_training_loops_run_the_same_network_passes():
     assert trainer.iteration == 2
     assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
     assert all(p.requires_grad and p.is_contiguous() for p in net.parameters())
-
-
-def test_alternate_reports_median_ratio():
-    calls = []
-    t = alternate(lambda: calls.append("o"), lambda: calls.append("p"), repeats=3, warmup=1)
-    assert calls == ["o", "p"] + ["o", "p", "p", "o", "o", "p"]  # warm-up, then the order swaps
-    assert t["repeats"] == 3 and t["ratio_min"] <= t["ratio"] <= t["ratio_max"]
 
 
 def test_round_robin_rotates_the_order():
@@ -171,3 +163,14 @@ def test_markdown_shows_gui_rows_per_demo_and_first_frame():
          "train_to_first_frame_s_max": 2.2}]})
     assert "**2.00 s (1.90–2.20)**" in text
     assert "not measured in this run" in run_all.to_markdown(base)
+
+
+def test_memory_3d_only_matching_nothing_fails_and_writes_nothing(capsys):
+    """``--only`` with no matching case wrote ``"cases": []`` over the committed
+    results and exited 0."""
+    from benchmarks import memory_3d
+
+    before = memory_3d.RESULTS.read_bytes()
+    assert memory_3d.main(["--only", "no such case"]) == 2
+    assert "no case matches" in capsys.readouterr().err
+    assert memory_3d.RESULTS.read_bytes() == before
