@@ -96,6 +96,31 @@ def latest_pointer(checkpoints_dir: str | Path) -> Path | None:
     return Path(checkpoints_dir) / name
 
 
+def aside_name(path: str | Path, suffix: str) -> Path:
+    """``path`` with ``suffix`` appended, or ``suffix-2``, ``suffix-3`` … where that name
+    is taken (by anything, a dangling link too): a name to set ``path`` aside under
+    without replacing what an earlier time set aside.
+
+    Parameters
+    ----------
+    path : path
+        The file or folder set aside (``metrics.csv``, ``iter_0000600``).
+    suffix : str
+        What to append (``.abandoned``, ``.damaged``).
+
+    Returns
+    -------
+    Path
+        A name beside ``path`` that nothing holds yet.
+    """
+    path = Path(path)
+    target, n = path.with_name(path.name + suffix), 1
+    while os.path.lexists(target):
+        n += 1
+        target = path.with_name(f"{path.name}{suffix}-{n}")
+    return target
+
+
 def set_aside(checkpoints_dir: str | Path, after: int) -> list[tuple[Path, Path]]:
     """Rename the completed checkpoints newer than iteration ``after`` to
     ``iter_N.abandoned`` (``.abandoned-2`` … where that name is taken).
@@ -125,10 +150,7 @@ def set_aside(checkpoints_dir: str | Path, after: int) -> list[tuple[Path, Path]
     for iteration, path in completed_checkpoints(checkpoints_dir):
         if iteration <= after:
             continue
-        target, n = path.with_name(path.name + ABANDONED), 1
-        while os.path.lexists(target):  # an earlier go-back's, past the same iteration
-            n += 1
-            target = path.with_name(f"{path.name}{ABANDONED}-{n}")
+        target = aside_name(path, ABANDONED)  # not over an earlier go-back's
         try:
             os.rename(path, target)
         except OSError:  # still an iter_N: as it was before going back

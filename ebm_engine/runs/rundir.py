@@ -210,21 +210,13 @@ class RunDir:
         if text is not None and not lines:
             return ""
         if text is None or not lines[0].lstrip("\ufeff").startswith(f"{BASE_COLUMNS[0]},"):
-            aside = self.metrics_path.with_name(self.metrics_path.name + ".damaged")
-            n = 1
-            while aside.exists():  # an earlier damaged file is kept too
-                n += 1
-                aside = self.metrics_path.with_name(f"{self.metrics_path.name}.damaged-{n}")
+            aside = retention.aside_name(self.metrics_path, ".damaged")  # an earlier one stays
             os.replace(self.metrics_path, aside)
             self._columns = None
             return (f"{self.metrics_path} was not a metrics file (no header row, or not text); "
                     f"moved aside to {aside.name}: the curves start again at this iteration")
-        kept = [lines[0]]
-        for line in lines[1:]:
-            head = line.split(",", 1)[0]
-            if line.endswith("\n") and head.isdigit() and int(head) <= after_iteration:
-                kept.append(line)
-        atomic.write_text(self.metrics_path, "".join(kept))
+        kept = [line for i, line in _complete_rows(lines) if i <= after_iteration]
+        atomic.write_text(self.metrics_path, lines[0] + "".join(kept))
         return ""
 
     def set_metrics_aside(self, after_iteration: int) -> Path | None:
@@ -241,14 +233,10 @@ class RunDir:
             return None
         if not lines or not lines[0].lstrip("\ufeff").startswith(f"{BASE_COLUMNS[0]},"):
             return None
-        later = [line for line in lines[1:] if line.endswith("\n")
-                 and (head := line.split(",", 1)[0]).isdigit() and int(head) > after_iteration]
+        later = [line for i, line in _complete_rows(lines) if i > after_iteration]
         if not later:
             return None
-        aside, n = self.metrics_path.with_name(self.metrics_path.name + ".abandoned"), 1
-        while os.path.lexists(aside):  # an earlier go-back's rows are kept too
-            n += 1
-            aside = self.metrics_path.with_name(f"{self.metrics_path.name}.abandoned-{n}")
+        aside = retention.aside_name(self.metrics_path, ".abandoned")  # an earlier one stays
         atomic.write_text(aside, lines[0] + "".join(later))
         return aside
 
@@ -451,6 +439,17 @@ class RunDir:
     def disk_usage(self) -> int:
         """Bytes the run folder takes (for run summaries)."""
         return retention.disk_usage(self.path)
+
+
+def _complete_rows(lines: list[str]) -> list[tuple[int, str]]:
+    """``(iteration, line)`` of each complete row of ``metrics.csv``'s ``lines`` (the
+    header, a torn last line and anything not led by an iteration are left out)."""
+    rows = []
+    for line in lines[1:]:
+        head = line.split(",", 1)[0]
+        if line.endswith("\n") and head.isdigit():
+            rows.append((int(head), line))
+    return rows
 
 
 def _left_by_a_start(path: Path) -> bool:
