@@ -614,3 +614,23 @@ def test_controlled_text_says_what_was_asked_and_what_the_parse_has(tmp_path, ca
         parse = check(sentence)
         got = attribute_value(parse, "mood+tense") if parse else "invalid"
         assert head.endswith(f"; parsed {got}")
+
+
+def test_data_whose_attribute_classes_are_numbered_otherwise_is_read_in_the_models():
+    """Column 0 indexes the attribute's classes: the same words with the classes in
+    another order were taken as they were (only the words were compared)."""
+    from ebm_engine.data.dataset import Dataset
+    from ebm_engine.data.tokens import SPECIALS, SymbolSpec, encode, in_vocabulary
+    from ebm_engine.errors import DataError
+
+    words = (*SPECIALS, "a", "b")
+    model = SymbolSpec(words, " ", "", "mood", ("statement", "question"))
+    mine = SymbolSpec(words, " ", "", "mood", ("question", "statement"))
+    items = encode([["a"], ["b"]], mine, 4, attributes=[0, 1])  # question, statement
+    data = Dataset("mine", "text", items, (0.0, 1.0), {"symbols": mine})
+    read, note = in_vocabulary(data, model)
+    assert read.stored[:, 0].tolist() == [1, 0] and "mood classes" in note
+    assert read.stored[:, 1:].tolist() == items[:, 1:].tolist()
+    other = SymbolSpec(words, " ", "", "mood", ("question", "command"))
+    with pytest.raises(DataError, match=r"mood \['command'\] are not among"):
+        in_vocabulary(Dataset("mine", "text", items, (0.0, 1.0), {"symbols": other}), model)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ebm_engine.errors import DataError
+
 if TYPE_CHECKING:
     from ebm_engine.data.dataset import Dataset
 
@@ -224,19 +226,36 @@ def in_vocabulary(dataset: Dataset, symbols: SymbolSpec | None) -> tuple[Dataset
     from ebm_engine.data.dataset import Dataset
 
     spec: SymbolSpec | None = dataset.meta.get("symbols")
-    if symbols is None or spec is None or spec.tokens == symbols.tokens:
+    if symbols is None or spec is None or (spec.tokens == symbols.tokens
+                                           and spec.attribute_values == symbols.attribute_values):
         return dataset, None
     if spec.attribute_column != symbols.attribute_column:
         return dataset, None  # another item layout: the shape check says so
+    classes = None
+    if spec.attribute_column and spec.attribute_values != symbols.attribute_values:
+        # column 0 indexes the attribute's classes: by name into the model's
+        where = {v: i for i, v in enumerate(symbols.attribute_values)}
+        if lacking := [v for v in spec.attribute_values if v not in where]:
+            raise DataError(f"{dataset.name}: {spec.attribute} {lacking} are not among the "
+                            f"model's {list(symbols.attribute_values)}")
+        classes = np.array([where[v] for v in spec.attribute_values], dtype=np.int64)
+
+    def in_model(ids: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+        out, lost = recode(ids, spec, symbols)
+        if classes is not None:
+            out[:, 0] = classes[np.asarray(ids, dtype=np.int64)[:, 0]]
+        return out, lost
+
     stored = dataset.stored.cpu().numpy()
-    items, missing = recode(stored, spec, symbols)
+    items, missing = in_model(stored)
     meta = {**dataset.meta, "symbols": symbols}
     held = dataset.meta.get("heldout")
     if held is not None and len(held):
-        meta["heldout"], _ = recode(np.asarray(held), spec, symbols)
+        meta["heldout"], _ = in_model(np.asarray(held))
     out = Dataset(dataset.name, dataset.kind, items, dataset.value_range, meta)
     if not missing:
-        return out, (f"{dataset.name}: read in the model's vocabulary (its words are "
+        what = "words" if spec.tokens != symbols.tokens else f"{spec.attribute} classes"
+        return out, (f"{dataset.name}: read in the model's vocabulary (its {what} are "
                      "numbered otherwise)")
     words = sorted(missing, key=lambda t: -missing[t])
     shown = ", ".join(f"{t!r}" for t in words[:5]) + (" …" if len(words) > 5 else "")
