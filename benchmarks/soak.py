@@ -26,6 +26,11 @@ from ebm_engine import atomic
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _or_nan(load: float | None) -> float:
+    """A load average for the table (0.0 is a load; None, not known, is nan)."""
+    return float("nan") if load is None else load
+
+
 def rss_mb() -> float:
     """Resident set size of this process (Linux), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -147,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"# Soak: {args.demo}, {args.minutes:g} min training + {args.minutes:g} min following",
              "", f"Measured {time.strftime('%Y-%m-%dT%H:%M')} on {facts['processor']} ({facts['cpus']} "
              f"CPUs, torch {facts['torch']}; 1-min load average "
-             f"{facts['load_average_1min'] or float('nan'):.1f} at start, "
-             f"{facts['load_average_1min_end'] or float('nan'):.1f} at end).",
+             f"{_or_nan(facts['load_average_1min']):.1f} at start, "
+             f"{_or_nan(facts['load_average_1min_end']):.1f} at end).",
              "", "| phase | iterations | RSS first ¼ (MB) | RSS last ¼ (MB) | RSS min–max (MB) | "
              "it/s first ¼ | it/s last ¼ | state at end |", "|---|---|---|---|---|---|---|---|"]
     for phase in ("train", "follow"):

@@ -46,7 +46,7 @@ class LearnDialog(QDialog):
         self.text.setObjectName("learn_text")
         self.run_button = QPushButton("▶ Run demo")
         self.run_button.setObjectName("learn_run")
-        self.run_button.setToolTip("Train a small model on 8gaussians here, live (10–30 s on a free CPU "
+        self.run_button.setToolTip("Train a small model on 8gaussians here, live (6–30 s on a free CPU "
                                    "core; slower while the main window trains)")
         self.stop_button = QPushButton("■ Stop")
         self.stop_button.setObjectName("learn_stop")
