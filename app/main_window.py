@@ -576,6 +576,13 @@ class MainWindow(QMainWindow):
         if ev.run_dir:
             self.recent_menu.add(ev.run_dir)
         self.summary.show_run(self.controller.run_dir)
+        if self.controller.state == "running" and self.samples.snapshot is None:
+            # The model is built; the first samples come after a whole iteration, which on
+            # the 3D demos is most of the wait (64 Langevin steps of the points preset:
+            # about 2 s on an idle core), not "loading the data" any more.
+            words = first_iteration_words(self.controller.config, ev.iteration)
+            self.samples.title.setText(f"<b>{Path(ev.source).name}</b> — {words}")
+
 
     def _show_history(self, ev) -> None:
         """A reopened run's curves (resumed or sampled) start where the run began, not
@@ -918,6 +925,26 @@ class MainWindow(QMainWindow):
         self.export_menu.join_picture()  # a "Sample from my picture…" worker ends too
         self.samples.release()  # VTK views release their render windows
         super().closeEvent(event)
+
+
+def first_iteration_words(cfg: RunConfig, done: int = 0) -> str:
+    """What a run that has just started is doing until its first samples come: iteration
+    ``done + 1``, and for a method that learns from Langevin chains how many steps of how
+    many chains that is (the 3D demos' first picture waits one whole iteration, seconds)."""
+    from ebm_engine.methods.base import LearningMethod
+
+    words = f"training iteration {done + 1}"
+    try:
+        method = method_class(cfg.train.method)
+    except EBMError:  # a method this version lacks: the run says so itself
+        method = LearningMethod
+    if method.learns_from_chains and cfg.sampler.n_steps > 0:
+        if method.sample_steps is LearningMethod.sample_steps:  # sampler.n_steps, one stage
+            words += (f" ({cfg.sampler.n_steps} Langevin steps of {cfg.train.batch_size} "
+                      f"chain{'s' if cfg.train.batch_size != 1 else ''})")
+        else:  # per grid or level: the method's own options say how many
+            words += " (its Langevin chains)"
+    return words + "; its samples show when it ends…"
 
 
 def _in_app_words(message: str) -> str:

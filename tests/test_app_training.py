@@ -363,3 +363,22 @@ def test_choosing_other_data_while_a_run_starts_says_so_and_leaves_the_run_alone
     assert window.snapshot.origin != "preview"
     _click(window, "stop")
     qtbot.waitUntil(lambda: ctrl.state == "finished", timeout=WAIT_MS)
+
+
+def test_the_title_says_what_the_first_iteration_does_once_the_run_has_started(qtbot, tmp_path):
+    """The 3D demos' first picture waits a whole iteration (64 Langevin steps on
+    shapes-points: 2 s on an idle core, 5 s on a busy one): from RunStarted on, the samples'
+    title says so instead of "loading the data and building the model" (done by then)."""
+    window = make_window(qtbot, tmp_path)
+    titles: list[str] = []
+    # connected after the window's own slot: reads the title the window has just set
+    window.controller.sigRunStarted.connect(lambda _ev: titles.append(window.samples.title.text()))
+    _click(window, "train")
+    assert "loading the data" in window.samples.title.text()  # until the trainer is built
+    qtbot.waitUntil(lambda: bool(titles), timeout=WAIT_MS)
+    assert "loading the data" not in titles[0], titles[0]
+    assert "training iteration 1 (5 Langevin steps of 64 chains)" in titles[0], titles[0]
+    qtbot.waitUntil(lambda: window.snapshot_count >= 1, timeout=WAIT_MS)
+    assert "iteration 1 (" not in window.samples.title.text()  # the samples' own title now
+    _click(window, "stop")
+    qtbot.waitUntil(lambda: window.controller.state in ("finished", "idle"), timeout=WAIT_MS)
