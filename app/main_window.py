@@ -582,6 +582,8 @@ class MainWindow(QMainWindow):
             # about 2 s on an idle core), not "loading the data" any more.
             words = first_iteration_words(self.controller.config, ev.iteration)
             self.samples.title.setText(f"<b>{Path(ev.source).name}</b> — {words}")
+            self.samples.title.setToolTip("The model is built; the first samples show when "
+                                          "this training iteration ends.")
 
 
     def _show_history(self, ev) -> None:
@@ -933,18 +935,18 @@ def first_iteration_words(cfg: RunConfig, done: int = 0) -> str:
     many chains that is (the 3D demos' first picture waits one whole iteration, seconds)."""
     from ebm_engine.methods.base import LearningMethod
 
-    words = f"training iteration {done + 1}"
+    words = f"iteration {done + 1}"
     try:
         method = method_class(cfg.train.method)
     except EBMError:  # a method this version lacks: the run says so itself
         method = LearningMethod
     if method.learns_from_chains and cfg.sampler.n_steps > 0:
         if method.sample_steps is LearningMethod.sample_steps:  # sampler.n_steps, one stage
-            words += (f" ({cfg.sampler.n_steps} Langevin steps of {cfg.train.batch_size} "
-                      f"chain{'s' if cfg.train.batch_size != 1 else ''})")
+            words += (f": {cfg.sampler.n_steps} Langevin steps of {cfg.train.batch_size} "
+                      f"chain{'s' if cfg.train.batch_size != 1 else ''}")
         else:  # per grid or level: the method's own options say how many
-            words += " (its Langevin chains)"
-    return words + "; its samples show when it ends…"
+            words += ": its Langevin chains"
+    return words + ", then samples…"  # short: the title is one elided line
 
 
 def _in_app_words(message: str) -> str:

@@ -377,8 +377,8 @@ def test_the_title_says_what_the_first_iteration_does_once_the_run_has_started(q
     assert "loading the data" in window.samples.title.text()  # until the trainer is built
     qtbot.waitUntil(lambda: bool(titles), timeout=WAIT_MS)
     assert "loading the data" not in titles[0], titles[0]
-    assert "training iteration 1 (5 Langevin steps of 64 chains)" in titles[0], titles[0]
+    assert "iteration 1: 5 Langevin steps of 64 chains, then samples" in titles[0], titles[0]
     qtbot.waitUntil(lambda: window.snapshot_count >= 1, timeout=WAIT_MS)
-    assert "iteration 1 (" not in window.samples.title.text()  # the samples' own title now
+    assert "then samples" not in window.samples.title.text()  # the samples' own title now
     _click(window, "stop")
     qtbot.waitUntil(lambda: window.controller.state in ("finished", "idle"), timeout=WAIT_MS)
