@@ -585,7 +585,6 @@ class MainWindow(QMainWindow):
             self.samples.title.setToolTip("The model is built; the first samples show when "
                                           "this training iteration ends.")
 
-
     def _show_history(self, ev) -> None:
         """A reopened run's curves (resumed or sampled) start where the run began, not
         where it was reopened: its ``metrics.csv`` up to the checkpoint goes in first.
