@@ -81,3 +81,24 @@ def test_a_point_cloud_chain_gives_its_energy_trace_the_whole_width(qtbot):
     qtbot.waitUntil(lambda: film.trace.width() > 0.9 * film.width())
     assert film.show_chain(_chain(5), 0)
     qtbot.waitUntil(lambda: film.strip.isVisible() and film.trace.width() < 0.5 * film.width())
+
+
+def test_before_any_chain_is_picked_the_trace_has_the_row_where_no_strip_is_drawn(qtbot):
+    """Training snapshots of 2D points (or 3D kinds) record no chains: no chain is shown
+    until a click, and the empty strip's box took 3/5 of the row meanwhile."""
+    from app.widgets.samples_area import SamplesArea
+    from ebm_engine.learning.events import SamplesReady
+
+    area = SamplesArea()
+    qtbot.addWidget(area)
+    area.resize(900, 700)
+    area.show()
+    qtbot.waitExposed(area)
+    points = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    area.show_snapshot(SamplesReady(1, "points", None, points, np.zeros(64, np.float32), ()))
+    film = area.film
+    qtbot.waitUntil(lambda: film.trace.width() > 0.9 * film.width())
+    pictures = _chain(3)
+    area.show_snapshot(SamplesReady(2, "image", (-1.0, 1.0), pictures.samples,
+                                    pictures.energy, (), origin="train"))
+    qtbot.waitUntil(lambda: film.strip.isVisible() and film.trace.width() < 0.5 * film.width())

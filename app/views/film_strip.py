@@ -133,6 +133,11 @@ class FilmStrip(QWidget):
         self.picked: int | None = None  # the sample last clicked, recorded or not
         self._strip: np.ndarray | None = None  # the strip uploaded last
 
+    def show_kind(self, kind: str) -> None:
+        """Room for the strip only where ``kind``'s chains are drawn as one (images,
+        videos); elsewhere the energy trace takes the row, before any click too."""
+        self.strip_box.setVisible(kind in STRIP_KINDS)
+
     def clear(self) -> None:
         """No chain shown (a new run)."""
         self.picked = None
@@ -180,7 +185,7 @@ class FilmStrip(QWidget):
         xs, ys = np.insert(steps, starts, np.nan), np.insert(energy, starts, np.nan)
         self.curve.setData([] if single else xs, [] if single else ys)
         self._mark_segments([] if single else [frames[i].step for i in starts])
-        self.strip_box.setVisible(snapshot.kind in STRIP_KINDS)
+        self.show_kind(snapshot.kind)
         display = display_of(snapshot)
         strip = (display.chains.get(index) if display is not None and index in display.chains
                  else chain_strip(snapshot, index))

@@ -116,6 +116,7 @@ class SamplesArea(QWidget):
         self.count += 1
         self.view.set_snapshot(snap)
         self.scrubber.set_frames(snap.frames)
+        self.film.show_kind(snap.kind)  # before any chain is picked too
         own = self._not_beside()
         hidden = self.extras.isHidden()
         self.extras.set_extras({k: v for k, v in snap.extras.items() if k not in own},
