@@ -246,8 +246,15 @@ class SettingsPanel(QWidget):
             self.rows.pop(key)
         cls = self.methods[method]
         self.method_summary.setText(f"<i>{cls.summary()}</i>")
+        before = self.method  # Tab goes from the method to its knobs, shown under it
         for info in cls.knobs():
             self._add_row(self.options_form, info.name, FieldEditor(f"train.options.{info.name}", info))
+            # made after the other sections, these would come last in the Tab chain; a spin
+            # box's own line edit moves with it
+            field = self.editors[f"train.options.{info.name}"].widget
+            for part in [field, *field.findChildren(QLineEdit)]:
+                QWidget.setTabOrder(before, part)
+                before = part
         if not cls.knobs():
             self.options_form.addRow(QLabel(f"<i>{method} has no extra knobs</i>"))
         self._shown_method = method
