@@ -155,6 +155,8 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # no Tab stop of its own (an invisible one); it still scrolls to the field Tab reaches
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         scroll.setMinimumWidth(self.settings_panel.sizeHint().width() + 24)
         scroll.setWidget(self.settings_panel)
         left.addWidget(scroll)
