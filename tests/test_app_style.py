@@ -44,3 +44,25 @@ def test_a_disabled_field_and_menu_entry_look_disabled(themed, qtbot):
     menu.adjustSize()
     on, off = (brightest(menu, menu.actionGeometry(a)) for a in (usable, greyed))
     assert off < on - 60, (on, off)
+
+
+def test_keyboard_focus_shows_on_a_field_a_button_and_a_check_box(themed, qtbot):
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QVBoxLayout, QWidget
+
+    box = QWidget()
+    qtbot.addWidget(box)
+    parts = [QComboBox(), QPushButton("Load pretrained"), QCheckBox("clamp")]
+    parts[0].addItems(["ml", "coopnets"])
+    layout = QVBoxLayout(box)
+    for part in parts:
+        layout.addWidget(part)
+    box.show()
+    box.activateWindow()
+    assert QTest.qWaitForWindowActive(box)
+    for part in parts:
+        box.setFocus()
+        before = part.grab().toImage()
+        part.setFocus()
+        assert part.hasFocus()
+        assert part.grab().toImage() != before, f"{type(part).__name__} looks the same with focus"
