@@ -66,7 +66,6 @@ class SamplesArea(QWidget):
         layout.addWidget(self.scrubber)
         layout.addWidget(self.film, 2)
         self.scrubber.sigFrameChanged.connect(lambda i: self.view.show_frame(i))
-        self.order_focus()
 
     # --- showing ---------------------------------------------------------------------
     @property
@@ -221,38 +220,9 @@ class SamplesArea(QWidget):
         self.view_box.layout().replaceWidget(old, self.view)
         old.close()  # VTK views release their render windows on close
         old.deleteLater()
-        self.order_focus(leaving=old)
         if kind != self.kind:
             self.kind = kind
             self.sigKindChanged.emit(kind)
-
-    def order_focus(self, leaving: QWidget | None = None) -> None:
-        """Tab visits the view (its check boxes, then its plot) before the scrubber and
-        film strip under it, as they read top to bottom. A view made after them (or swapped
-        in) would otherwise join the end of the window's Tab chain, after the curves.
-        ``leaving``: the view being swapped out (deleted later, still in the chain)."""
-        def inside(widget: QWidget, root: QWidget) -> bool:
-            return widget is root or root.isAncestorOf(widget)
-
-        def tabbable(widget: QWidget) -> bool:
-            return bool(widget.focusPolicy() & Qt.FocusPolicy.TabFocus)
-
-        ring, widget = [], self.nextInFocusChain()
-        while widget is not self and widget not in ring:
-            ring.append(widget)
-            widget = widget.nextInFocusChain()
-        view = [w for w in ring if inside(w, self.view) and tabbable(w)]
-        below = [w for w in ring if inside(w, self) and not inside(w, self.view) and tabbable(w)
-                 and not (leaving is not None and inside(w, leaving))]
-        if not view or not below:
-            return
-        # the Tab stop before them (setTabOrder ignores a widget that takes no focus)
-        anchor = below[0].previousInFocusChain()
-        while inside(anchor, self.view) or not tabbable(anchor):
-            anchor = anchor.previousInFocusChain()
-        for widget in view:
-            QWidget.setTabOrder(anchor, widget)
-            anchor = widget
 
     def _sample_clicked(self, index: int) -> None:
         self.film.show_chain(self.snapshot, index)
