@@ -58,7 +58,7 @@ GAP_RGB = (0.06, 0.06, 0.07)
 GAP = 0.002  # viewport inset (fraction of the window) that draws the cell borders
 LABEL_INSET = 4  # pixels from a cell's corner to its label
 # The clicked cell: the style sheet's selection (a selected list row's #35507a, darker
-# behind the shapes) and a frame in its accent #9cc3ff, until the samples change.
+# behind the shapes) and a frame in its accent #9cc3ff, until another click or a new run.
 PICKED_BACKGROUND = (0.15, 0.2, 0.3)
 PICKED_FRAME_RGB = (0.612, 0.765, 1.0)
 PICKED_FRAME_PX = 3
@@ -362,10 +362,8 @@ class VTKGrid(QWidget):
         """Finalise the render window (idempotent); the grid draws nothing afterwards."""
         if self.released:
             return
+        self.set_picked(None, render=False)
         self.released = True
-        if self.picked is not None and self.picked < len(self.renderers):
-            self.renderers[self.picked].RemoveViewProp(self._picked_frame)
-        self.picked = None
         for ren in self.renderers:
             self.render_window.RemoveRenderer(ren)
         self.render_window.RemoveRenderer(self.backdrop)

@@ -68,14 +68,16 @@ def export_symbols(samples: np.ndarray, kind: str, symbols: SymbolSpec | None,
     strings = symbols.decode_all(samples)
     if ext == ".txt" or (ext == ".smi" and kind == "molecule"):
         ok = _checked(symbols, strings)
-        written = _write_lines(path, _lines(strings, samples, symbols, ext, ok))
+        written = _write_lines(path, _lines(strings, samples, symbols, ext, ok,
+                                            _parses(symbols, strings)))
         _say_invalid(ok, path, ext, bool(symbols.attribute))  # said once the file is there
         return written
     if ext == ".png" and kind == "text":
         ok = _checked(symbols, strings)
-        return _text_png(_lines(strings, samples, symbols, ".png", ok), path, ok,
-                         text_caption(len(strings), ok, _parsed_as_asked(strings, samples,
-                                                                         symbols)))
+        parses = _parses(symbols, strings)  # once, for the lines and the caption
+        return _text_png(_lines(strings, samples, symbols, ".png", ok, parses), path, ok,
+                         text_caption(len(strings), ok,
+                                      _parsed_as_asked(parses, samples, symbols)))
     if kind == "molecule" and ext in (".sdf", ".png"):
         return _molecule_file(strings, path, ext)
     allowed = TEXT_FORMATS if kind == "text" else MOLECULE_FORMATS
@@ -137,22 +139,33 @@ def text_caption(n: int, ok: np.ndarray | None, as_asked: int | None = None) -> 
     return out
 
 
-def _parsed_as_asked(strings: list[str], samples: np.ndarray,
-                     symbols: SymbolSpec) -> int | None:
-    """Sentences whose grammar parse has the attribute asked for (None: no such check)."""
+def _parses(symbols: SymbolSpec, strings: list[str]) -> list | None:
+    """The grammar's parse of each of ``strings`` (None where not valid), where the
+    lines name the attribute a parse has (controlled grammar text); else None."""
     if not symbols.attribute or symbols.checker != "grammar":
         return None
-    from ebm_engine.data.grammar import attribute_value, check
+    from ebm_engine.data.grammar import check
+
+    return [check(s) for s in strings]
+
+
+def _parsed_as_asked(parses: list | None, samples: np.ndarray,
+                     symbols: SymbolSpec) -> int | None:
+    """Sentences whose grammar parse (:func:`_parses`) has the attribute asked for
+    (None: no such check)."""
+    if parses is None:
+        return None
+    from ebm_engine.data.grammar import attribute_value
 
     asked = symbols.attribute_of(samples)
-    parses = [check(s) for s in strings]
     return sum(p is not None and attribute_value(p, symbols.attribute)
                == symbols.attribute_values[int(a)] for p, a in zip(parses, asked, strict=True))
 
 
 def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: str,
-           ok: np.ndarray | None) -> list[str]:
-    """The lines of a ``.smi``, ``.txt`` or text ``.png`` export (``ok``: validity)."""
+           ok: np.ndarray | None, parses: list | None = None) -> list[str]:
+    """The lines of a ``.smi``, ``.txt`` or text ``.png`` export (``ok``: validity;
+    ``parses``: :func:`_parses`)."""
     if ext == ".smi":
         # every sample, in order; one RDKit cannot parse is named so (a barely trained
         # run writes many)
@@ -164,10 +177,9 @@ def _lines(strings: list[str], samples: np.ndarray, symbols: SymbolSpec, ext: st
         # the request alone read as if it were the sentence's own
         asked = [f"asked {symbols.attribute_values[int(a)]}"
                  for a in symbols.attribute_of(samples)]
-        if symbols.checker == "grammar":
-            from ebm_engine.data.grammar import attribute_value, check
+        if parses is not None:
+            from ebm_engine.data.grammar import attribute_value
 
-            parses = [check(s) for s in strings]
             asked = [f"{a}; parsed {attribute_value(p, symbols.attribute) if p else 'invalid'}"
                      for a, p in zip(asked, parses, strict=True)]
         return [f"{a}\t{s}" for a, s in zip(asked, strings, strict=True)]
