@@ -15,7 +15,7 @@ from ebm_engine.config import RunConfig
 from ebm_engine.errors import out_of_memory
 from ebm_engine.methods.base import DataSpec
 from ebm_engine.methods.coopnets import CoopNets
-from ebm_engine.models.conv_flow import ConvCoupling
+from ebm_engine.models.flow import AffineCoupling
 
 
 def _allocate(*_args, **_kwargs):
@@ -28,8 +28,8 @@ def _allocate(*_args, **_kwargs):
     ("coopnets", (torch.nn.ConvTranspose2d, "forward"),
      "in the generator network: ask for less (smaller train.options.z_dim=32 or "
      "train.options.gen_width=32, fewer samples", "model.width"),
-    ("fce", (ConvCoupling, "_scale_shift"), "in the flow network: ask for less "
-     "(smaller train.options.flow_layers=8 or train.options.flow_width=64,", "model.width"),
+    ("fce", (AffineCoupling, "_scale_shift"), "in the flow network: ask for less "
+     "(smaller train.options.flow_layers=8 or train.options.flow_width=224,", "model.width"),
     ("ml", (torch.nn.Conv2d, "forward"), "in the energy network: ask for less (smaller "
      "model.width=", "train.options"),
 ])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from ebm_engine.learning.events import SamplesReady, TrainStep
@@ -54,12 +55,15 @@ def test_fce_exact_resume_and_extras(tmp_path):
             assert torch.equal(st["exp_avg"], other[pid]["exp_avg"]), (name, pid)
 
 
-def test_fce_conv_flow_on_digits_resumes_exactly(tmp_path):
-    """The conv flow's data-dependent start runs once: a resumed run matches a straight one."""
+@pytest.mark.parametrize("flow_net", ["conv", "pca"])
+def test_fce_image_flows_on_digits_resume_exactly(tmp_path, flow_net):
+    """The flows' data-dependent start runs once: a resumed run matches a straight one.
+    The conv flow starts at the first batch's per-pixel spreads; the 'pca' flow at the
+    principal basis of the whole training set, not of the first batch."""
     def cfg(iterations: int):
         return config_for("digits", "digits-fce", [
             ("train.iterations", iterations), ("train.device", "cpu"), ("train.batch_size", 8),
-            ("model.width", 8), ("train.options.flow_net", "conv"), ("train.options.flow_width", 8),
+            ("model.width", 8), ("train.options.flow_net", flow_net), ("train.options.flow_width", 8),
             ("train.options.flow_layers", 2), ("train.options.refine_steps", 1),
             ("train.sample_every", 2), ("train.checkpoint_every", 0), ("train.snapshot_size", 8)])
 
@@ -70,7 +74,15 @@ def test_fce_conv_flow_on_digits_resumes_exactly(tmp_path):
     resumed = Trainer.resume(run)
     list(resumed.events(6))
     flow = straight.method.flow
-    assert bool(flow.initialised) and float(flow.log_scale.detach().min()) < -2.0  # background pixels: std ≈ jitter
+    assert bool(flow.initialised)
+    if flow_net == "conv":
+        assert float(flow.log_scale.detach().min()) < -2.0  # background pixels: std ≈ jitter
+    else:
+        items = straight.method.dataset.take(slice(None)).flatten(1)
+        leading = torch.linalg.svd(items - items.mean(0), full_matrices=False)[2][:3]
+        fitted = flow.basis[:, :3].T
+        assert (fitted * leading).sum(1).abs().min() > 0.999  # the same directions, up to sign
+        assert float(flow.scale.min()) == pytest.approx(0.02, rel=0.05)  # the jitter's spread
     for name, net in straight.method.networks().items():
         other = resumed.method.networks()[name].state_dict()
         for key, value in net.state_dict().items():

@@ -43,12 +43,15 @@ from ebm_engine.methods.base import LearningMethod, StepResult, grad_norm, regis
 from ebm_engine.models import build_model
 from ebm_engine.models.conv_flow import ConvRealNVP
 from ebm_engine.models.flow import RealNVP
+from ebm_engine.models.subspace_flow import SubspaceRealNVP
 from ebm_engine.options import MAX_LAYERS, MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
 
 # Learning-rate multiplier of the log-normaliser c.
 LOG_NORM_LR_SCALE = 50.0
+# Most training items the 'pca' flow's basis is fitted to (evenly spaced).
+FIT_ITEMS = 4096
 # Flow candidates drawn at once when resampling (memory, not results).
 RESAMPLE_CANDIDATES = 1024
 #: Most candidates per sample a training snapshot resamples from: on digits 16 would
@@ -72,7 +75,12 @@ class FlowContrastiveOptions:
     ----------
     flow_net : str
         ``"mlp"``: RealNVP with MLP couplings on the flattened item (any data);
-        ``"conv"``: two-scale RealNVP with conv couplings (images, H and W divisible by 4).
+        ``"conv"``: two-scale RealNVP with conv couplings (images, H and W divisible by 4);
+        ``"pca"``: RealNVP with MLP couplings on the data's ``flow_components`` leading
+        principal components, the data's Gaussian fit in the others
+        (:mod:`ebm_engine.models.subspace_flow`; items of at most 4096 values).
+    flow_components : int
+        Principal components the ``"pca"`` flow's couplings model.
     flow_layers : int
         Coupling layers of the RealNVP flow.
     flow_width : int
@@ -96,7 +104,8 @@ class FlowContrastiveOptions:
         ∝ the EBM's density ratio to the flow (1 = the flow's own samples).
     """
 
-    flow_net: str = knob("mlp", choices=("mlp", "conv"), live=False)
+    flow_net: str = knob("mlp", choices=("mlp", "conv", "pca"), live=False)
+    flow_components: int = knob(16, ge=2, le=4096, live=False, unit="components")
     flow_layers: int = knob(6, ge=1, le=MAX_LAYERS, live=False, sizes=("flow",))
     flow_width: int = knob(128, ge=1, le=MAX_UNITS, live=False, unit="units", sizes=("flow",))
     flow_lr_scale: float = knob(0.5, ge=0)
@@ -119,8 +128,12 @@ class FlowContrastive(LearningMethod):
         o = self.opts
         self.net = build_model(self.cfg.model, self.spec.item_shape).to(self.device)
         self.log_norm = LogNormaliser().to(self.device)
-        flow_cls = ConvRealNVP if o.flow_net == "conv" else RealNVP
-        self.flow = flow_cls(self.spec.item_shape, o.flow_layers, o.flow_width).to(self.device)
+        if o.flow_net == "pca":
+            self.flow = SubspaceRealNVP(self.spec.item_shape, o.flow_components, o.flow_layers,
+                                        o.flow_width).to(self.device)
+        else:
+            flow_cls = ConvRealNVP if o.flow_net == "conv" else RealNVP
+            self.flow = flow_cls(self.spec.item_shape, o.flow_layers, o.flow_width).to(self.device)
         self.opt = self.adam(self.net.parameters())
         # c must travel several nats early on; a plain lr would take thousands of steps.
         self.opt.add_param_group({"params": list(self.log_norm.parameters()),
@@ -154,7 +167,7 @@ class FlowContrastive(LearningMethod):
         if o.data_noise > 0:
             x_data = batch + o.data_noise * torch.randn(
                 batch.shape, device=self.device, generator=self.rng)
-        if isinstance(self.flow, ConvRealNVP) and not bool(self.flow.initialised):
+        if hasattr(self.flow, "initialised") and not bool(self.flow.initialised):
             self._data_init(x_data)
         x_flow, logq_flow = self.flow.sample(n, generator=self.rng)
         logq_data = self.flow.log_prob(x_data)
@@ -210,13 +223,22 @@ class FlowContrastive(LearningMethod):
     @torch.no_grad()
     def _data_init(self, x_data: torch.Tensor) -> None:
         """Start the conv flow at a per-pixel Gaussian fit of the first batch
-        (:meth:`ConvRealNVP.initialise`) and ``c`` where that batch's logit is 0.
+        (:meth:`ConvRealNVP.initialise`), or the 'pca' flow at the principal basis
+        of the training items (at most :data:`FIT_ITEMS`, evenly spaced; the first
+        batch where there is no dataset), and ``c`` where that batch's logit is 0.
 
         The fitted flow gives data a log-density of hundreds of nats; without
         moving ``c`` along, every data item would be called "flow" and the
         EBM would spend its first hundreds of steps catching up.
         """
-        self.flow.initialise(x_data)
+        if isinstance(self.flow, SubspaceRealNVP):
+            items = x_data
+            if self.dataset is not None:
+                stride = -(-len(self.dataset) // FIT_ITEMS)
+                items = self.dataset.take(slice(None, None, stride)).to(self.device)
+            self.flow.initialise(items, jitter=self.opts.data_noise)
+        else:
+            self.flow.initialise(x_data)
         self.log_norm.c.copy_((self.flow.log_prob(x_data) + self.energy(x_data)).mean())
 
     def _energy_nograd(self, x: torch.Tensor) -> torch.Tensor:

@@ -85,19 +85,27 @@ class RealNVP(nn.Module):
         Hidden units of each coupling network.
     max_log_scale : float
         Bound on each coupling's log-scale.
+    halves : bool
+        Flat data only: every other pair of layers splits the coordinates into
+        their first and second halves instead of even and odd, so that coordinates
+        ``2i`` and ``2i + 1`` also see each other (the ``"pca"`` flow orders its
+        coordinates by variance, and a split by parity alone never pairs neighbours).
     """
 
     def __init__(self, item_shape: tuple[int, ...], n_layers: int = 6, width: int = 128,
-                 max_log_scale: float = 2.0):
+                 max_log_scale: float = 2.0, halves: bool = False):
         super().__init__()
         self.item_shape = tuple(item_shape)
         self.dim = math.prod(self.item_shape)
         mask = coupling_mask(self.item_shape)
+        masks = [mask, 1.0 - mask]
+        if halves and len(self.item_shape) == 1:
+            half = (torch.arange(self.dim) < self.dim // 2).float()
+            masks += [half, 1.0 - half]
         self.log_scale = nn.Parameter(torch.zeros(self.dim))
         self.shift = nn.Parameter(torch.zeros(self.dim))
         self.layers = nn.ModuleList(
-            AffineCoupling(mask if k % 2 == 0 else 1.0 - mask, width, max_log_scale)
-            for k in range(n_layers)
+            AffineCoupling(masks[k % len(masks)], width, max_log_scale) for k in range(n_layers)
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
