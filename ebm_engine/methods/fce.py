@@ -24,9 +24,11 @@ resample too, from at most :data:`PREVIEW_CANDIDATES` candidates (the live
 view's cost stays small) and on a generator of their own (showing them never
 changes the run), with the flow's own samples beside them (``flow samples``).
 
-Metrics: ``loss`` (the EBM's NCE loss, ``−V``), ``accuracy`` (how often
-``D`` tells data from flow samples; near 0.5 when the flow matches the data),
-``flow_nll`` (``−log q_α`` per coordinate on the data batch), ``log_z`` (``−c``).
+Metrics: ``loss`` (the EBM's NCE loss, ``−V``), ``nce_accuracy`` (how often
+``D`` tells data from flow samples on the step's batch; near 0.5 when the flow
+matches the data; not ``accuracy``, which names a held-out score in other methods
+and the app plots as one), ``flow_nll`` (``−log q_α`` per coordinate on the data
+batch), ``log_z`` (``−c``).
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ class FlowContrastive(LearningMethod):
             "energy_data": float(e_data.detach().mean()),
             "energy_sample": float(e_flow.detach().mean()),
             "grad_norm": ebm_norm,
-            "accuracy": float(correct) / (2 * n),
+            "nce_accuracy": float(correct) / (2 * n),
             "flow_nll": float(flow_nll.detach()) / self.flow.dim,
             "log_z": -float(self.log_norm.c.detach()),
         }
