@@ -37,14 +37,20 @@ KINDS_3D = ("voxel", "pointcloud")
 
 @dataclass(frozen=True)
 class Entry:
-    """One menu entry: ``what`` is ``grid`` (the samples), ``chain``, ``turntable``,
+    """One menu entry: ``text`` is what the menu shows, ``&`` before its Alt+letter
+    mnemonic; ``what`` is ``grid`` (the samples), ``chain``, ``turntable``,
     ``checkpoint`` or ``metrics``; ``kinds`` the data kinds it fits (empty: all)."""
 
-    label: str
+    text: str
     what: str
     ext: str
     kinds: tuple[str, ...] = ()
     tip: str = ""  # what the file holds, where the label cannot say
+
+    @property
+    def label(self) -> str:
+        """The entry's words without the mnemonic marker (for tooltips, messages, look-ups)."""
+        return self.text.replace("&", "", 1)
 
 
 ALL_IN_ONE = ("All the samples in one file, side by side on a grid (ebm sample --each "
@@ -55,43 +61,47 @@ CHAINS = ("The recorded chains (at most the first 8 samples) step by step; for e
           "chain: ebm sample --out NAME.gif")
 
 
+# Mnemonics are unique among the entries shown together: one kind's, the three every
+# kind has (NPZ, Checkpoint, Metrics) and "Sample from my &picture…". GIF is G and MP4
+# is 4 throughout (M is Metrics, P the picture); with nothing shown every entry is
+# listed, but only the enabled ones answer a key.
 ENTRIES = (
-    Entry("Sample grid (PNG)…", "grid", ".png", ("image", "points")),
-    Entry("Chain animation (GIF)…", "chain", ".gif", ("image", "points"), CHAINS),
-    Entry("Chain animation (MP4)…", "chain", ".mp4", ("image", "points"), CHAINS),
-    Entry("Video clips (MP4)…", "grid", ".mp4", ("video",)),
-    Entry("Video clips (GIF)…", "grid", ".gif", ("video",)),
-    Entry("Meshes (STL)…", "grid", ".stl", ("voxel",), ALL_IN_ONE),
-    Entry("Meshes (OBJ)…", "grid", ".obj", ("voxel",), ALL_IN_ONE),
-    Entry("Meshes (PLY)…", "grid", ".ply", ("voxel",), ALL_IN_ONE),
-    Entry("Point clouds (PLY)…", "grid", ".ply", ("pointcloud",), ALL_IN_ONE),
-    Entry("Point clouds (XYZ text)…", "grid", ".xyz", ("pointcloud",), ALL_IN_ONE),
-    Entry("Sample views (PNG)…", "grid", ".png", KINDS_3D,
+    Entry("&Sample grid (PNG)…", "grid", ".png", ("image", "points")),
+    Entry("Chain animation (&GIF)…", "chain", ".gif", ("image", "points"), CHAINS),
+    Entry("Chain animation (MP&4)…", "chain", ".mp4", ("image", "points"), CHAINS),
+    Entry("Video clips (MP&4)…", "grid", ".mp4", ("video",)),
+    Entry("Video clips (&GIF)…", "grid", ".gif", ("video",)),
+    Entry("Meshes (&STL)…", "grid", ".stl", ("voxel",), ALL_IN_ONE),
+    Entry("Meshes (&OBJ)…", "grid", ".obj", ("voxel",), ALL_IN_ONE),
+    Entry("Meshes (P&LY)…", "grid", ".ply", ("voxel",), ALL_IN_ONE),
+    Entry("Point clouds (P&LY)…", "grid", ".ply", ("pointcloud",), ALL_IN_ONE),
+    Entry("Point clouds (&XYZ text)…", "grid", ".xyz", ("pointcloud",), ALL_IN_ONE),
+    Entry("Sample &views (PNG)…", "grid", ".png", KINDS_3D,
           "Each sample as a depth-shaded three-quarter view (z up), drawn without OpenGL as "
           "ebm sample draws it; for the 3D view's own look, export a turntable"),
-    Entry("Sentences (TXT)…", "grid", ".txt", ("text",)),
-    Entry("Sentences as a picture (PNG)…", "grid", ".png", ("text",)),
-    Entry("Molecules (SMILES)…", "grid", ".smi", ("molecule",)),
-    Entry("Molecules (SDF)…", "grid", ".sdf", ("molecule",)),
-    Entry("Molecule grid (PNG)…", "grid", ".png", ("molecule",)),
-    Entry("Trajectories (CSV)…", "grid", ".csv", ("trajectory",)),
-    Entry("Trajectories with scenes (JSON)…", "grid", ".json", ("trajectory",)),
-    Entry("Trajectories in their scenes (PNG)…", "grid", ".png", ("trajectory",),
+    Entry("Sentences (&TXT)…", "grid", ".txt", ("text",)),
+    Entry("Sentences &as a picture (PNG)…", "grid", ".png", ("text",)),
+    Entry("Molecules (&SMILES)…", "grid", ".smi", ("molecule",)),
+    Entry("Molecules (S&DF)…", "grid", ".sdf", ("molecule",)),
+    Entry("Molecule &grid (PNG)…", "grid", ".png", ("molecule",)),
+    Entry("&Trajectories (CSV)…", "grid", ".csv", ("trajectory",)),
+    Entry("Trajectories with scenes (&JSON)…", "grid", ".json", ("trajectory",)),
+    Entry("Trajectories &in their scenes (PNG)…", "grid", ".png", ("trajectory",),
           f"The first {PICTURE_CELLS} samples, each in its scene (CSV, JSON and NPZ hold "
           "every sample)"),
-    Entry("Chain of trajectories (GIF)…", "chain", ".gif", ("trajectory",)),
-    Entry("Chain of trajectories (MP4)…", "chain", ".mp4", ("trajectory",)),
-    Entry("Turntable of a 3D sample (MP4)…", "turntable", ".mp4", KINDS_3D,
+    Entry("Chain of trajectories (&GIF)…", "chain", ".gif", ("trajectory",)),
+    Entry("Chain of trajectories (MP&4)…", "chain", ".mp4", ("trajectory",)),
+    Entry("Turntable of a 3D sample (MP&4)…", "turntable", ".mp4", KINDS_3D,
           "The sample you clicked last (else the first), turning once"),
-    Entry("Turntable of a 3D sample (GIF)…", "turntable", ".gif", KINDS_3D,
+    Entry("Turntable of a 3D sample (&GIF)…", "turntable", ".gif", KINDS_3D,
           "The sample you clicked last (else the first), turning once"),
-    Entry("Samples as arrays (NPZ)…", "grid", ".npz", KINDS,  # every kind writes an .npz
+    Entry("Samples as arrays (&NPZ)…", "grid", ".npz", KINDS,  # every kind writes an .npz
           "The samples as numpy arrays in model space: samples, energy, value_range, the "
           "recorded chains as chain (at most the first 8 samples; a conditional model's "
           "answers as samples, its picture strip as strip) and what reads them (a vocabulary, "
           "scenes) as display_…: numpy.load(path)"),
-    Entry("Checkpoint copy…", "checkpoint", ""),
-    Entry("Metrics (CSV)…", "metrics", ".csv"),
+    Entry("&Checkpoint copy…", "checkpoint", ""),
+    Entry("&Metrics (CSV)…", "metrics", ".csv"),
 )
 
 
@@ -128,13 +138,13 @@ class ExportMenu(QMenu):
         for entry in ENTRIES:
             if entry.what == "checkpoint":
                 self.addSeparator()
-            action = self.addAction(entry.label)
+            action = self.addAction(entry.text)
             action.setToolTip(entry.tip or entry.label.rstrip("…"))
             action.triggered.connect(lambda _=False, e=entry: self.ask(e))
             self.actions_by_label[entry.label] = action
         self.addSeparator()
         self.setToolTipsVisible(True)  # what a file holds, where its label cannot say
-        self.picture_action = self.addAction("Sample from my picture…")
+        self.picture_action = self.addAction("Sample from my &picture…")
         self.picture_action.setToolTip("Apply this run's conditional model to your own picture "
                                        "(inpainting, saliency, translation) or a class label")
         self.picture_action.triggered.connect(lambda _=False: self.sample_from_picture())

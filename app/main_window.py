@@ -195,16 +195,16 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file = self.menuBar().addMenu("&File")
-        opening = file.addMenu("Open data")  # the data panel's own Folder… / Data file… actions
+        opening = file.addMenu("Open &data")  # the data panel's own Folder… / Data file… actions
         opening.addActions(self.data_panel.open_button.menu().actions())
-        file.addAction("Open run or checkpoint…", lambda: self._ask_open_run()).setShortcut(
+        file.addAction("&Open run or checkpoint…", lambda: self._ask_open_run()).setShortcut(
             QKeySequence.StandardKey.Open)
-        file.addAction("Follow a run folder…", self._ask_follow)
+        file.addAction("&Follow a run folder…", self._ask_follow)
         self.recent_menu = RecentRunsMenu(self.store, self)
         self.recent_menu.sigOpen.connect(self._open_recent)
         file.addMenu(self.recent_menu)
         file.addSeparator()
-        quit_action = file.addAction("Quit", self.quit_asking)
+        quit_action = file.addAction("&Quit", self.quit_asking)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         # also with the Learn or Help window in front
         quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
@@ -214,23 +214,25 @@ class MainWindow(QMainWindow):
         panel = self.dock.toggleViewAction()  # checked while the panel is shown
         panel.setObjectName("show_settings_panel")
         panel.setShortcut(QKeySequence("Ctrl+B"))
+        # the dock's title, with a mnemonic (the dock renames it only when its title changes)
+        panel.setText("&Data and settings")
         view.addAction(panel)
-        view.addAction("Run summary", self.show_run_summary)
+        view.addAction("&Run summary", self.show_run_summary)
         run = self.menuBar().addMenu("&Run")  # the transport buttons, with their keys
         run.setObjectName("run_menu")
         run.addActions(list(self.transport.actions_by_name.values()))
         self.help_menu = self.menuBar().addMenu("&Help")
         self.help_menu.setObjectName("help_menu")
-        self.help_menu.addAction("Getting started", lambda: self.show_about("guide"))
-        self.help_menu.addAction("About this method", lambda: self.show_about(
+        self.help_menu.addAction("&Getting started", lambda: self.show_about("guide"))
+        self.help_menu.addAction("About this &method", lambda: self.show_about(
             "method", self.controller.config.train.method))
-        self.help_menu.addAction("About this demo", lambda: self.show_about(
+        self.help_menu.addAction("About this &demo", lambda: self.show_about(
             "demo", self.data_panel.source))
-        self.learn_action = self.help_menu.addAction("Learn…", lambda: self.show_learn())
+        self.learn_action = self.help_menu.addAction("&Learn…", lambda: self.show_learn())
         self.learn_action.setObjectName("learn_action")
         self.learn_action.setToolTip("Five ideas behind energy-based models, each with a live demo")
         self.help_menu.addSeparator()
-        self.help_menu.addAction("About EBM Studio", self._about_app)
+        self.help_menu.addAction("&About EBM Studio", self._about_app)
 
     def _connect(self) -> None:
         c = self.controller

@@ -18,7 +18,7 @@ from PySide6.QtCore import QSettings, QStandardPaths
 
 from app import APPLICATION, ORGANISATION
 
-MAX_RECENT = 8
+MAX_RECENT = 8  # at most 9: File → Recent runs numbers them &1 … &9 (app.widgets.open_run)
 
 
 def settings() -> QSettings:

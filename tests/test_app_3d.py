@@ -86,7 +86,7 @@ def test_voxel_training_updates_vtk_view_and_closes_clean(qtbot, tmp_path):
     assert view.frame_index == -1
 
     # Export menu: meshes of the live samples, and a turntable of one of them
-    labels = [a.text() for a in window.menuBar().actions()[1].menu().actions()]
+    labels = [a.text().replace("&", "") for a in window.menuBar().actions()[1].menu().actions()]
     assert {"Meshes (STL)…", "Point clouds (PLY)…", "Video clips (MP4)…",
             "Turntable of a 3D sample (GIF)…"} <= set(labels)
     mesh = window.export("grid", tmp_path / "shapes.stl")
@@ -111,7 +111,7 @@ def test_voxel_training_updates_vtk_view_and_closes_clean(qtbot, tmp_path):
 def test_export_menu_offers_what_fits_the_data_kind(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path, knobs=())
     export = window.menuBar().actions()[1].menu()
-    entry = {a.text(): a for a in export.actions() if a.text()}
+    entry = {a.text().replace("&", ""): a for a in export.actions() if a.text()}
     clouds = _demo("shapes-points", 2, points=64)
     window.controller.sigSnapshot.emit(_snapshot("pointcloud", clouds, (-1.0, 1.0)))
     assert not entry["Meshes (STL)…"].isEnabled() and entry["Point clouds (PLY)…"].isEnabled()

@@ -259,7 +259,7 @@ def test_quit_while_training_asks_first_and_keeps_the_run(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     ctrl = window.controller
     quit_action = next(a for a in window.menuBar().actions()[0].menu().actions()
-                       if a.text() == "Quit")
+                       if a.text().replace("&", "") == "Quit")
     from PySide6.QtCore import Qt
 
     # Ctrl+Q also from the Learn or Help window in front
@@ -317,7 +317,7 @@ def test_the_run_menu_and_its_keys_drive_a_run_as_the_buttons_do(qtbot, tmp_path
     window = make_window(qtbot, tmp_path)
     ctrl = window.controller
     menu = window.findChild(QMenu, "run_menu")
-    actions = {a.text(): a for a in menu.actions()}
+    actions = {a.text().replace("&", ""): a for a in menu.actions()}
     assert {"Train", "Pause", "Step", "Sample only", "Stop", "Reset"} <= set(actions)
     assert actions["Train"].shortcut().toString() == "F5"
     assert "(F5)" in window.transport.buttons["train"].toolTip()
@@ -329,7 +329,7 @@ def test_the_run_menu_and_its_keys_drive_a_run_as_the_buttons_do(qtbot, tmp_path
     assert not actions["Train"].isEnabled() and actions["Stop"].isEnabled()
     qtbot.keyClick(window, Qt.Key.Key_F6)
     qtbot.waitUntil(lambda: ctrl.state == "paused", timeout=WAIT_MS)
-    assert [a.text() for a in menu.actions()][1] == "Resume" and actions["Pause"].isEnabled()
+    assert [a.text().replace("&", "") for a in menu.actions()][1] == "Resume" and actions["Pause"].isEnabled()
     with qtbot.waitSignal(ctrl.sigIteration, timeout=2000, raising=False):
         pass  # the iteration in flight when F6 was pressed may still land
     qtbot.wait(300)

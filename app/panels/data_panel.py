@@ -133,8 +133,8 @@ class DataPanel(QWidget):
         self.open_button.setToolTip("Train on your own images, clips, meshes, voxels, point "
                                     "clouds or arrays")
         menu = QMenu(self.open_button)
-        menu.addAction("Folder…", self._open_folder)
-        menu.addAction("Data file…", self._open_file)
+        menu.addAction("&Folder…", self._open_folder)
+        menu.addAction("&Data file…", self._open_file)
         self.open_button.setMenu(menu)
         self.current = QLabel()
         self.current.setWordWrap(True)

@@ -22,6 +22,12 @@ BUTTONS = (
 # no text field of the settings panel takes them first).
 SHORTCUTS = {"train": "F5", "pause": "F6", "step": "F7", "sample": "F8", "stop": "Shift+F5"}
 
+# The Run menu's texts, with Alt+letter mnemonics unique in that menu (Resume and Reset
+# share the menu, hence Res&ume); the buttons keep plain texts: a mnemonic there would be
+# an Alt+letter of the whole window, taken from the menu bar's &Run and the like.
+MENU_TEXTS = {"Train": "&Train", "Continue": "&Continue", "Pause": "&Pause", "Resume": "Res&ume",
+              "Step": "St&ep", "Sample only": "Sample &only", "Stop": "&Stop", "Reset": "&Reset"}
+
 # Which buttons are enabled in each session state. While paused the Pause
 # button reads "Resume": the only Resume (Train would start a new run).
 ENABLED = {
@@ -54,7 +60,7 @@ class TransportBar(QWidget):
             button.clicked.connect(lambda _=False, n=name: self.sigCommand.emit(n))
             self.buttons[name] = button
             layout.addWidget(button)
-            action = QAction(self.style().standardIcon(icon), text, self)
+            action = QAction(self.style().standardIcon(icon), MENU_TEXTS[text], self)
             if key:
                 action.setShortcut(QKeySequence(key))
             action.setToolTip(tip)
@@ -70,8 +76,10 @@ class TransportBar(QWidget):
             self.actions_by_name[name].setEnabled(name in on)
         paused = state == "paused"
         icon = self.style().standardIcon(SP.SP_MediaPlay if paused else SP.SP_MediaPause)
+        text = "Resume" if paused else "Pause"
+        self.buttons["pause"].setText(text)
+        self.actions_by_name["pause"].setText(MENU_TEXTS[text])
         for widget in (self.buttons["pause"], self.actions_by_name["pause"]):
-            widget.setText("Resume" if paused else "Pause")
             widget.setIcon(icon)
 
     def set_continues(self, name: str | None) -> None:
@@ -87,5 +95,5 @@ class TransportBar(QWidget):
         key = SHORTCUTS["train"]
         self.buttons["train"].setText(text)
         self.buttons["train"].setToolTip(f"{tip} ({key})")
-        self.actions_by_name["train"].setText(text)
+        self.actions_by_name["train"].setText(MENU_TEXTS[text])
         self.actions_by_name["train"].setToolTip(tip)

@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from app import settings as app_settings
 
-MODES = (("Sample only", "sample"), ("Resume training", "resume"), ("Follow", "follow"))
+# Menu texts, with their Alt+letter mnemonics.
+MODES = (("&Sample only", "sample"), ("&Resume training", "resume"), ("&Follow", "follow"))
 
 
 def ask_open_mode(parent: QWidget) -> str | None:
@@ -25,6 +26,15 @@ def ask_open_mode(parent: QWidget) -> str | None:
     return "sample" if clicked is sample else "resume" if clicked is resume else None
 
 
+def menu_title(number: int, name: str) -> str:
+    """``name`` as the ``number``-th entry of a menu of file names: ``&1 name``.
+
+    The number is the Alt+key (``MAX_RECENT`` keeps it one digit); an ``&`` of the
+    name is doubled, so it shows as ``&`` and is no mnemonic of its own.
+    """
+    return f"&{number} {name.replace('&', '&&')}"
+
+
 class RecentRunsMenu(QMenu):
     """Recently opened or started runs, each with Sample only / Resume training / Follow.
 
@@ -34,7 +44,7 @@ class RecentRunsMenu(QMenu):
     sigOpen = Signal(str, str)
 
     def __init__(self, store: QSettings, parent: QWidget | None = None):
-        super().__init__("Recent runs", parent)
+        super().__init__("&Recent runs", parent)
         self.store = store
         self.refresh()
 
@@ -47,8 +57,8 @@ class RecentRunsMenu(QMenu):
     def refresh(self) -> None:
         self.clear()
         runs = app_settings.recent_runs(self.store)
-        for run in runs:
-            menu = self.addMenu(Path(run).name)
+        for number, run in enumerate(runs, 1):
+            menu = self.addMenu(menu_title(number, Path(run).name))
             for label, mode in MODES:
                 menu.addAction(label, lambda r=run, m=mode: self.sigOpen.emit(r, m))
         self.setEnabled(bool(runs))
