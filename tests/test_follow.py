@@ -61,6 +61,29 @@ def test_a_metrics_file_rewritten_in_place_is_read_again(tmp_path: Path):
     assert isinstance(events[0], Rewound) and [loss for _, loss in _steps(events)] == [3.0] * 5
 
 
+def test_a_metric_first_recorded_later_extends_the_header(tmp_path: Path):
+    """A run resumed by a version that records a new metric (FCE's nce_accuracy) wrote
+    it nowhere: the first row fixed the columns and later keys were dropped. Now the
+    header grows, the earlier rows keep their values with the new cell empty, and a
+    follower reads the rewritten file again."""
+    run = _run(tmp_path)
+    _rows(run, range(1, 4))
+    follower = RunFollower(run.path)
+    assert len(_steps(follower.events())) == 3
+    resumed = RunDir(run.path)  # a new writer, as a resume makes
+    resumed.append_metrics({"iteration": 4, "wall_time": 2.0, "loss": 1.0, "nce_accuracy": 0.75})
+    resumed.append_metrics({"iteration": 5, "wall_time": 2.5, "loss": 1.0, "nce_accuracy": 0.5})
+    rows = resumed.read_metrics()
+    assert [r["iteration"] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r["loss"] for r in rows] == [1.0] * 5
+    assert [r["nce_accuracy"] for r in rows[3:]] == [0.75, 0.5]
+    assert all(r["nce_accuracy"] != r["nce_accuracy"] for r in rows[:3])  # empty: NaN
+    assert run.metrics_path.read_text().splitlines()[0].endswith(",loss,nce_accuracy")
+    events = follower.events()
+    assert isinstance(events[0], Rewound)
+    assert [e.metrics.get("nce_accuracy") for e in events if isinstance(e, TrainStep)][-2:] == [0.75, 0.5]
+
+
 def test_a_malformed_row_is_skipped_and_following_goes_on(tmp_path: Path):
     """A row with no whole iteration (glued to a torn one, or garbage) is not the run's:
     it is passed over, never the end of following; a row cut mid-write waits."""

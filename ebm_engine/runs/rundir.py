@@ -160,12 +160,18 @@ class RunDir:
 
     # --- logs --------------------------------------------------------------------
     def append_metrics(self, row: dict[str, Any]) -> None:
-        """Append one row; the first row fixes the columns (later new keys are dropped)."""
+        """Append one row. The first row fixes the columns; a key first seen later (a
+        run resumed by a version that records a new metric) extends the header
+        (:meth:`_extend_columns`) instead of being dropped."""
         if self._columns is None:
             self._columns = self._read_header()
         new_file = self._columns is None
         if new_file:
             self._columns = list(BASE_COLUMNS) + [k for k in row if k not in BASE_COLUMNS]
+        else:
+            added = [k for k in row if k not in self._columns]
+            if added:
+                self._extend_columns(added)
         buf = io.StringIO()
         # LF, as truncate_metrics writes the rows it keeps: csv's default CRLF left a
         # resumed run's file with both, and every resume made it shrink
@@ -176,6 +182,22 @@ class RunDir:
         with open(self.metrics_path, "a", encoding="utf-8", newline="") as fh:
             fh.write(buf.getvalue())
             fh.flush()
+
+    def _extend_columns(self, added: list[str]) -> None:
+        """Rewrite ``metrics.csv`` (atomically) with ``added`` columns at the end, empty
+        in the rows written before. Once per new key; a follower sees a new file and
+        reads it again from the start, as after a resume's truncation."""
+        with open(self.metrics_path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+        width = len(self._columns)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(self._columns + added)
+        for cells in rows[1:]:
+            # a torn last line (a killed writer) stays as torn: readers skip it
+            writer.writerow(cells + [""] * len(added) if len(cells) == width else cells)
+        atomic.write_text(self.metrics_path, buf.getvalue())
+        self._columns = self._columns + added
 
     def _read_header(self) -> list[str] | None:
         if not self.metrics_path.is_file():
