@@ -271,7 +271,9 @@ def test_the_app_is_told_of_a_fitted_option_for_each_run_it_opens(qtbot, tmp_pat
     try:
         for i, name in enumerate(("a", "b"), start=1):
             run = tmp_path / name
-            list(Trainer(tiny_cfg(), run).events(2))
+            # 4 iterations in all: the app's resume goes on to the config's end (the preset's
+            # 1500, a checkpoint every 2, took 20-45 s of the suite)
+            list(Trainer(tiny_cfg().with_value("train.iterations", 4), run).events(2))
             _record(run, data_noise=-1)  # an int below ml's bound (>= 0): an older version's
             window.controller.resume(run)
             qtbot.waitUntil(lambda: window.controller.state == "finished", timeout=WAIT_MS)

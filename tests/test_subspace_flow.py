@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ebm_engine.errors import ConfigError
-from ebm_engine.models.subspace_flow import SubspaceRealNVP
+from ebm_engine.models.subspace_flow import SubspaceRealNVP, check_sizes
 
 
 def _low_rank_items(n: int, dim: int, rank: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,12 +83,41 @@ def test_buffers_travel_with_the_state_dict():
     assert torch.equal(flow.sample(3, generator=g1)[0], copy.sample(3, generator=g2)[0])
 
 
-def test_bad_sizes_are_config_errors():
-    with pytest.raises(ConfigError, match="2 to 6 components"):
+def test_bad_sizes_are_one_line_config_errors_naming_the_knobs():
+    with pytest.raises(ConfigError, match=r"flow_components must be 2 to 6 for these items "
+                                          r"\(6 values each\), got 1; flow_net 'pca' is meant"):
         SubspaceRealNVP((6,), components=1)
-    with pytest.raises(ConfigError, match="2 to 6 components"):
-        SubspaceRealNVP((6,), components=7)
-    with pytest.raises(ConfigError, match="at most 4096 values"):
-        SubspaceRealNVP((1, 65, 64), components=16)
+    with pytest.raises(ConfigError, match=r"flow_components must be 2 for these items \(2 values"):
+        check_sizes((2,), 16)  # a 2D demo with the default 16
+    with pytest.raises(ConfigError, match=r"must be 2 to 256 for these items \(256 values each\), "
+                                          r"got 300$"):
+        check_sizes((1, 16, 16), 300)
+    with pytest.raises(ConfigError, match=r"at most 4096 values .* these have 4352; use 'conv' or"):
+        SubspaceRealNVP((1, 64, 68), components=16)
+    with pytest.raises(ConfigError, match=r"these have 8256; use 'mlp'$"):  # conv needs sides ÷ 4
+        check_sizes((3, 43, 64), 16)
     assert math.prod((1, 64, 64)) == 4096
     SubspaceRealNVP((1, 64, 64), components=2, n_layers=1, width=2)  # the largest it takes
+
+
+def test_the_fce_method_refuses_them_when_set_not_at_train():
+    """The app's settings panel asks the method's check on each edit."""
+    from ebm_engine.methods.base import DataSpec, method_class
+    from ebm_engine.presets import config_for
+
+    cfg = config_for("digits", "digits-fce", [("train.options.flow_components", 300)])
+    with pytest.raises(ConfigError, match="flow_components must be 2 to 256"):
+        method_class("fce").parse_options(cfg, DataSpec("image", (1, 16, 16), (-1.0, 1.0)))
+
+
+def test_bf16_autocast_leaves_the_rotation_in_float32():
+    """Under train.precision bf16 the 256 × 256 rotation put log q 2.4 nats off on digits."""
+    items, _ = _low_rank_items(500, 64, 4)
+    flow = SubspaceRealNVP((64,), components=4, n_layers=2, width=8)
+    flow.initialise(items.float(), jitter=0.05)
+    x = items[:20].float()
+    exact, _ = flow(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed, _ = flow(x)
+    assert mixed.dtype == torch.float32
+    assert torch.allclose(mixed[:, 4:], exact[:, 4:], atol=1e-5)  # the rotation, no couplings

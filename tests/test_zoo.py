@@ -116,6 +116,23 @@ def test_halve_converts_an_installed_entry_and_scores_it_again(tiny_zoo, tmp_pat
     assert build_zoo._rescore_installed(["tiny-mk"], tmp_path / "halve") == 2
 
 
+def test_halving_keeps_the_pca_flows_whitening_exact(tmp_path):
+    """In float16 the 'pca' flow's basis was orthogonal to 3.6e-4 only (log q off by
+    0.3 nats); the whitening stays float32, the weights around it are halved."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    basis = torch.linalg.qr(torch.randn(16, 16, generator=torch.Generator().manual_seed(0)))[0].contiguous()
+    tensors = {"flow.basis": basis, "flow.mean": torch.randn(16), "flow.scale": torch.rand(16) + 0.1,
+               "flow.couplings.layers.0.net.0.weight": torch.randn(8, 16), "energy.w": torch.randn(4)}
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    (tmp_path / "state.json").write_text("{}", encoding="utf-8")
+    build_zoo.halve_weights(tmp_path)
+    kept = load_file(str(tmp_path / "model.safetensors"))
+    assert {k for k, v in kept.items() if v.dtype == torch.float32} == set(build_zoo.EXACT)
+    assert torch.equal(kept["flow.basis"], basis)
+
+
 def test_rescore_evaluates_and_draws_an_entry_again_keeping_its_weights(tiny_zoo, tmp_path):
     """``--rescore`` (after a change to how a trained model samples): a fresh eval and
     grid, the weights and the recipe's record untouched."""

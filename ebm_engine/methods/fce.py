@@ -40,12 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ebm_engine import distributed
 from ebm_engine.methods._average import Averages
 from ebm_engine.methods.base import LearningMethod, StepResult, grad_norm, register_method, to_numpy
 from ebm_engine.models import build_model
 from ebm_engine.models.conv_flow import ConvRealNVP
 from ebm_engine.models.flow import RealNVP
-from ebm_engine.models.subspace_flow import SubspaceRealNVP
+from ebm_engine.models.subspace_flow import SubspaceRealNVP, check_sizes
 from ebm_engine.options import MAX_LAYERS, MAX_UNITS, knob
 from ebm_engine.sampling import ChainFrame, energy_of, frozen
 from ebm_engine.sampling.langevin import langevin, run_langevin
@@ -56,8 +57,8 @@ LOG_NORM_LR_SCALE = 50.0
 FIT_ITEMS = 4096
 # Flow candidates drawn at once when resampling (memory, not results).
 RESAMPLE_CANDIDATES = 1024
-#: Most candidates per sample a training snapshot resamples from: on digits 16 would
-#: cost 40 % more CPU per run (a snapshot every 10 steps), 4 about 10 %.
+#: Most candidates per sample a training snapshot resamples from: on the conv-flow digits
+#: preset (a snapshot every 10 steps) 16 cost 40 % more CPU per run, 4 about 10 %.
 PREVIEW_CANDIDATES = 4
 
 
@@ -95,6 +96,7 @@ class FlowContrastiveOptions:
         Clip the flow's gradient norm to this (the game is touchy; 0 = off).
     data_noise : float
         Standard deviation of Gaussian jitter on the data (digits have exact −1 pixels).
+        The ``"pca"`` flow's fixed spreads keep the value the run started with.
     refine_steps : int
         Langevin steps on the EBM's energy after the flow's samples (sampling and
         snapshots; 0 = off).
@@ -107,7 +109,8 @@ class FlowContrastiveOptions:
     """
 
     flow_net: str = knob("mlp", choices=("mlp", "conv", "pca"), live=False)
-    flow_components: int = knob(16, ge=2, le=4096, live=False, unit="components")
+    flow_components: int = knob(16, ge=2, le=4096, live=False, unit="components",
+                                when={"flow_net": ("pca",)})
     flow_layers: int = knob(6, ge=1, le=MAX_LAYERS, live=False, sizes=("flow",))
     flow_width: int = knob(128, ge=1, le=MAX_UNITS, live=False, unit="units", sizes=("flow",))
     flow_lr_scale: float = knob(0.5, ge=0)
@@ -125,6 +128,11 @@ class FlowContrastive(LearningMethod):
 
     Options = FlowContrastiveOptions
     samples_are = "picked by the EBM"
+
+    @classmethod
+    def check(cls, opts, cfg, spec) -> None:
+        if opts.flow_net == "pca" and spec is not None:  # refused on edit, not at Train
+            check_sizes(spec.item_shape, opts.flow_components)
 
     def build(self) -> None:
         o = self.opts
@@ -237,11 +245,14 @@ class FlowContrastive(LearningMethod):
             items = x_data
             if self.dataset is not None:
                 stride = -(-len(self.dataset) // FIT_ITEMS)
-                items = self.dataset.take(slice(None, None, stride)).to(self.device)
+                items = self.dataset.take(slice(None, None, stride))
             self.flow.initialise(items, jitter=self.opts.data_noise)
         else:
             self.flow.initialise(x_data)
         self.log_norm.c.copy_((self.flow.log_prob(x_data) + self.energy(x_data)).mean())
+        # each rank fitted its own batch (its own jitter): under torchrun the ranks must
+        # go on from one start, rank 0's, as they did from its initial weights
+        distributed.broadcast_parameters({"flow": self.flow, "log_norm": self.log_norm})
 
     def _energy_nograd(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

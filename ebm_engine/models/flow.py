@@ -8,8 +8,9 @@ log-density by the change of variables
 Each affine coupling layer keeps the masked half ``x_m = m ⊙ x`` and moves
 the other half, ``y = x_m + (1 − m) ⊙ (x ⊙ exp(s(x_m)) + t(x_m))``, so its
 log-determinant is ``Σ (1 − m) ⊙ s(x_m)``. Masks alternate: even/odd
-coordinates for flat data, a checkerboard over ``(H, W)`` for images (the
-image is flattened, the mask keeps its spatial pattern). A per-coordinate
+coordinates for flat data (with ``halves``, also first/second half), a
+checkerboard over ``(H, W)`` for images (the image is flattened, the mask
+keeps its spatial pattern). A per-coordinate
 affine layer in front (ActNorm-like, starts as identity) lets the flow
 match the data's scale quickly. Used by flow contrastive estimation
 (:mod:`ebm_engine.methods.fce`) as the contrastive distribution and sampler.

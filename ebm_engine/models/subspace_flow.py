@@ -34,6 +34,22 @@ from ebm_engine.models.flow import RealNVP, standard_normal_log_prob
 MAX_DIM = 4096
 
 
+def check_sizes(item_shape: tuple[int, ...], components: int) -> None:
+    """Raise :class:`ConfigError` (one line, naming the knobs) where the ``"pca"`` flow
+    cannot take items of ``item_shape`` with ``components`` modelled components."""
+    dim = math.prod(item_shape)
+    if dim > MAX_DIM:
+        conv = len(item_shape) == 3 and item_shape[1] % 4 == 0 and item_shape[2] % 4 == 0
+        others = "'conv' or 'mlp'" if conv else "'mlp'"  # the conv flow halves H and W twice
+        raise ConfigError(f"train.options.flow_net 'pca' takes items of at most {MAX_DIM} values "
+                          f"(its basis is D × D), these have {dim}; use {others}")
+    if not 2 <= components <= dim:
+        within = "2" if dim == 2 else f"2 to {dim}"
+        raise ConfigError(f"train.options.flow_components must be {within} for these items "
+                          f"({dim} values each), got {components}"
+                          + ("; flow_net 'pca' is meant for images" if dim <= 16 else ""))
+
+
 class SubspaceRealNVP(nn.Module):
     """Flow ``z = h(x)``: a fixed principal-component whitening, then a RealNVP
     on the leading ``components`` coordinates; a standard normal base.
@@ -54,14 +70,9 @@ class SubspaceRealNVP(nn.Module):
     def __init__(self, item_shape: tuple[int, ...], components: int = 16, n_layers: int = 8,
                  width: int = 256):
         super().__init__()
+        check_sizes(item_shape, components)
         self.item_shape = tuple(item_shape)
         self.dim = math.prod(self.item_shape)
-        if self.dim > MAX_DIM:
-            raise ConfigError(f"the 'pca' flow takes items of at most {MAX_DIM} values (its basis "
-                              f"is D × D), got {self.dim}; use flow_net 'conv' or 'mlp'")
-        if not 2 <= components <= self.dim:
-            raise ConfigError(f"the 'pca' flow models 2 to {self.dim} components of these items, "
-                              f"got {components}")
         self.components = components
         self.register_buffer("mean", torch.zeros(self.dim))
         self.register_buffer("basis", torch.eye(self.dim))
@@ -84,7 +95,8 @@ class SubspaceRealNVP(nn.Module):
         min_std : float
             Floor of each component's spread (a direction the data never moves in).
         """
-        flat = x.reshape(x.shape[0], self.dim).double()
+        # on the CPU: float64 and eigh are missing on some devices (MPS); copy_ moves back
+        flat = x.reshape(x.shape[0], self.dim).to("cpu", torch.float64)
         mean = flat.mean(0)
         centred = flat - mean
         cov = centred.T @ centred / max(len(flat), 1)
@@ -98,7 +110,9 @@ class SubspaceRealNVP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Data → latent: ``z`` (flat, ``(B, D)``) and ``log |det ∂z/∂x|``."""
-        h = (x.reshape(x.shape[0], self.dim) - self.mean) @ self.basis / self.scale
+        with torch.autocast(x.device.type, enabled=False):  # bf16 broke the rotation
+            flat = x.reshape(x.shape[0], self.dim).to(self.basis.dtype)
+            h = (flat - self.mean) @ self.basis / self.scale
         logdet = (-self.scale.log().sum()).expand(x.shape[0])
         k = self.components
         top, ld = self.couplings.forward(h[:, :k])
@@ -109,7 +123,8 @@ class SubspaceRealNVP(nn.Module):
         k = self.components
         top, ld = self.couplings.inverse(z[:, :k])
         h = torch.cat([top, z[:, k:]], 1)
-        x = (h * self.scale) @ self.basis.T + self.mean
+        with torch.autocast(h.device.type, enabled=False):  # bf16 broke the rotation
+            x = (h.to(self.basis.dtype) * self.scale) @ self.basis.T + self.mean
         return x.reshape(z.shape[0], *self.item_shape), ld + self.scale.log().sum()
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
