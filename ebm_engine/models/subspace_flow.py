@@ -11,9 +11,8 @@ scales each component by its standard deviation,
 a linear map with ``log |det ∂z/∂x| = −Σ log s`` (``U`` is orthogonal). The
 ``components`` leading coordinates of ``z`` go through a RealNVP with MLP
 couplings (:class:`ebm_engine.models.flow.RealNVP`, its masks alternating
-parity and halves); the others are left
-standard normal, so beyond the leading components the flow is the data's
-Gaussian fit. ``U``, ``μ`` and ``s`` are buffers: they travel with
+parity and halves); the others are left standard normal, so beyond the
+leading components the flow is the data's Gaussian fit. ``U``, ``μ`` and ``s`` are buffers: they travel with
 checkpoints and no optimiser moves them.
 
 The full basis is a ``D × D`` matrix, so the flow takes items of at most
