@@ -15,6 +15,7 @@ from ebm_engine.config import RunConfig
 from ebm_engine.errors import out_of_memory
 from ebm_engine.methods.base import DataSpec
 from ebm_engine.methods.coopnets import CoopNets
+from ebm_engine.models.conv_flow import ConvCoupling
 from ebm_engine.models.flow import AffineCoupling
 
 
@@ -30,14 +31,17 @@ def _allocate(*_args, **_kwargs):
      "train.options.gen_width=32, fewer samples", "model.width"),
     ("fce", (AffineCoupling, "_scale_shift"), "in the flow network: ask for less "
      "(smaller train.options.flow_layers=8 or train.options.flow_width=224,", "model.width"),
+    ("fce --set train.options.flow_net=conv", (ConvCoupling, "_scale_shift"),
+     "in the flow network: ask for less (smaller train.options.flow_layers=8 or "
+     "train.options.flow_width=224,", "model.width"),
     ("ml", (torch.nn.Conv2d, "forward"), "in the energy network: ask for less (smaller "
      "model.width=", "train.options"),
 ])
 def test_a_network_that_runs_out_names_its_own_size_knobs(tmp_path, capsys, monkeypatch, method,
                                                           layer, says, not_says):
     monkeypatch.setattr(*layer, _allocate)
-    assert main(["train", "--data", "digits", "--method", method, "--steps", "1", "--quiet",
-                 "--out", str(tmp_path / "run")]) == 2
+    assert main(["train", "--data", "digits", "--method", *method.split(), "--steps", "1",
+                 "--quiet", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("ebm: error: out of memory (102 GB asked for)")
     assert says in err and not_says not in err
