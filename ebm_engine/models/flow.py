@@ -89,8 +89,9 @@ class RealNVP(nn.Module):
     halves : bool
         Flat data only: every other pair of layers splits the coordinates into
         their first and second halves instead of even and odd, so that coordinates
-        ``2i`` and ``2i + 1`` also see each other (the ``"pca"`` flow orders its
-        coordinates by variance, and a split by parity alone never pairs neighbours).
+        of one parity condition on each other too where they lie in different halves
+        (a split by parity alone never lets ``2i`` condition on ``2j``; the ``"pca"``
+        flow's leading coordinates, ordered by variance, learnt better with both).
     """
 
     def __init__(self, item_shape: tuple[int, ...], n_layers: int = 6, width: int = 128,
