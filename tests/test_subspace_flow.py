@@ -121,3 +121,12 @@ def test_bf16_autocast_leaves_the_rotation_in_float32():
         mixed, _ = flow(x)
     assert mixed.dtype == torch.float32
     assert torch.allclose(mixed[:, 4:], exact[:, 4:], atol=1e-5)  # the rotation, no couplings
+
+
+def test_the_fit_takes_evenly_spaced_items_of_a_large_dataset():
+    """The 'pca' flow and recovery's start fit at most 4096 items, spread over the set."""
+    from ebm_engine.data.dataset import Dataset
+
+    data = Dataset("ten", "points", torch.arange(10.0).view(10, 1), None, {})
+    assert data.evenly_spaced(4).flatten().tolist() == [0.0, 3.0, 6.0, 9.0]
+    assert data.evenly_spaced(100).flatten().tolist() == [float(i) for i in range(10)]

@@ -131,6 +131,12 @@ class Dataset:
             index = torch.from_numpy(index)
         return self.decode(self._stored[index])
 
+    def evenly_spaced(self, at_most: int) -> torch.Tensor:
+        """Evenly spaced items, at most ``at_most`` of them, in model space: a fit's
+        sample of the data; only those are decoded (and read from disk), not the whole
+        dataset, which may be larger than the RAM."""
+        return self.take(slice(None, None, -(-len(self) // at_most)))
+
     def keep_first(self, n: int) -> None:
         """Drop all but the first ``n`` items (a mapped file stays mapped; memory is freed)."""
         first = self._stored[:n]

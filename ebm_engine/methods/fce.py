@@ -244,8 +244,7 @@ class FlowContrastive(LearningMethod):
         if isinstance(self.flow, SubspaceRealNVP):
             items = x_data
             if self.dataset is not None:
-                stride = -(-len(self.dataset) // FIT_ITEMS)
-                items = self.dataset.take(slice(None, None, stride))
+                items = self.dataset.evenly_spaced(FIT_ITEMS)
             self.flow.initialise(items, jitter=self.opts.data_noise)
         else:
             self.flow.initialise(x_data)

@@ -187,11 +187,7 @@ class RecoveryLikelihood(LearningMethod):
         self.data_std = torch.ones(self.spec.item_shape, device=self.device)
         self.data_basis = torch.zeros((0, *self.spec.item_shape), device=self.device)
         if self.dataset is not None:
-            # evenly spaced items, at most FIT_ITEMS: only those are decoded (and read from
-            # disk), not the whole dataset, which may be larger than the RAM
-            stride = -(-len(self.dataset) // FIT_ITEMS)
-            fit = gaussian_fit(self.dataset.take(slice(None, None, stride)),
-                               self.opts.start_components)
+            fit = gaussian_fit(self.dataset.evenly_spaced(FIT_ITEMS), self.opts.start_components)
             self.data_mean, self.data_basis, self.data_std = (v.to(self.device) for v in fit)
 
     def _sigmas(self) -> torch.Tensor:
